@@ -1,0 +1,199 @@
+//! Settings and limits, validated at start-up. No I/O beyond resolving the listen address.
+
+use std::net::{SocketAddr, ToSocketAddrs};
+
+use serde::Serialize;
+
+/// Everything `Application::build` needs to start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the HTTP server binds to (`127.0.0.1:0` in tests).
+    pub addr: String,
+    /// `sqlite://path` of the database file; created and migrated on start.
+    pub database_url: String,
+    /// Concurrent training runs (used by the job queue).
+    pub workers: usize,
+    /// Bearer tokens accepted on every route but `/healthz` and `/readyz`; empty = no auth.
+    pub api_tokens: Vec<String>,
+    /// Listen on a non-loopback address without tokens.
+    pub allow_unauthenticated: bool,
+    /// The limits in force.
+    pub limits: Limits,
+}
+
+/// Limits that keep a request from exhausting the machine; reported by `GET /v1/limits`.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest dataset upload body, in bytes (default 512 MiB).
+    pub max_body_bytes: u64,
+    /// Largest body of every other route, in bytes (default 2 MiB).
+    pub max_json_body_bytes: u64,
+    /// Most data rows in one dataset.
+    pub max_rows: u64,
+    /// Most columns (label included) in one dataset.
+    pub max_columns: u64,
+    /// Most cells (rows × columns) in one dataset, which bounds its memory (4 bytes a cell).
+    pub max_cells: u64,
+    /// Most distinct values of a label column.
+    pub max_classes: u64,
+    /// Most distinct values of a categorical feature that is one-hot encoded for training.
+    pub max_categories: u64,
+    /// Widest hidden layer a spec may ask for.
+    pub max_layer_width: u64,
+    /// Most hidden layers a spec may ask for.
+    pub max_hidden_layers: u64,
+    /// Most epochs a spec may ask for.
+    pub max_epochs: u64,
+    /// Most cross-validation folds a spec may ask for.
+    pub max_folds: u64,
+    /// Concurrent training runs on this node (the `--workers` setting).
+    pub max_concurrent_runs: u64,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 512 * 1024 * 1024,
+            max_json_body_bytes: 2 * 1024 * 1024,
+            max_rows: 10_000_000,
+            max_columns: 10_000,
+            max_cells: 250_000_000,
+            max_classes: 1_000,
+            max_categories: 1_000,
+            max_layer_width: 4_096,
+            max_hidden_layers: 64,
+            max_epochs: 10_000,
+            max_folds: 50,
+            max_concurrent_runs: default_workers() as u64,
+        }
+    }
+}
+
+/// The number of cores, the default for `--workers`.
+pub fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Why the settings cannot be used; printed before the process exits non-zero.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("--addr {addr:?} is not a host:port address: {reason}")]
+    BadAddress { addr: String, reason: String },
+    #[error(
+        "refusing to listen on {addr} (not a loopback address) without API tokens: anyone who can \
+         reach it could use the service. Set --api-token / CROSSFOLD_API_TOKENS, listen on \
+         127.0.0.1, or pass --allow-unauthenticated if this is really intended"
+    )]
+    UnauthenticatedPublicAddress { addr: String },
+    #[error("--database must be a sqlite:// URL, got {0:?}")]
+    BadDatabaseUrl(String),
+    #[error("{0} must be at least 1")]
+    Zero(&'static str),
+    #[error("an API token is empty (check for a stray comma in CROSSFOLD_API_TOKENS)")]
+    EmptyToken,
+}
+
+impl Settings {
+    /// Checks the settings as a whole, so a bad deployment fails at start, not at first use.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !self.database_url.starts_with("sqlite:") {
+            return Err(ConfigError::BadDatabaseUrl(self.database_url.clone()));
+        }
+        if self.workers == 0 {
+            return Err(ConfigError::Zero("--workers"));
+        }
+        if self.api_tokens.iter().any(|t| t.is_empty()) {
+            return Err(ConfigError::EmptyToken);
+        }
+        let l = &self.limits;
+        for (name, v) in [
+            ("--max-body-bytes", l.max_body_bytes),
+            ("--max-json-body-bytes", l.max_json_body_bytes),
+            ("--max-rows", l.max_rows),
+            ("--max-columns", l.max_columns),
+            ("--max-cells", l.max_cells),
+            ("--max-classes", l.max_classes),
+        ] {
+            if v == 0 {
+                return Err(ConfigError::Zero(name));
+            }
+        }
+        let addrs = resolve(&self.addr)?;
+        if self.api_tokens.is_empty()
+            && !self.allow_unauthenticated
+            && addrs.iter().any(|a| !a.ip().is_loopback())
+        {
+            return Err(ConfigError::UnauthenticatedPublicAddress {
+                addr: self.addr.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// Resolves `host:port` to the addresses it names.
+pub fn resolve(addr: &str) -> Result<Vec<SocketAddr>, ConfigError> {
+    let bad = |reason: String| ConfigError::BadAddress {
+        addr: addr.to_owned(),
+        reason,
+    };
+    let addrs: Vec<SocketAddr> = addr
+        .to_socket_addrs()
+        .map_err(|e| bad(e.to_string()))?
+        .collect();
+    if addrs.is_empty() {
+        return Err(bad("it resolves to no address".into()));
+    }
+    Ok(addrs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(addr: &str) -> Settings {
+        Settings {
+            addr: addr.into(),
+            database_url: "sqlite://x.db".into(),
+            workers: 1,
+            api_tokens: vec![],
+            allow_unauthenticated: false,
+            limits: Limits::default(),
+        }
+    }
+
+    #[test]
+    fn a_public_address_without_tokens_is_refused() {
+        let err = settings("0.0.0.0:8080").validate().unwrap_err();
+        assert!(matches!(
+            err,
+            ConfigError::UnauthenticatedPublicAddress { .. }
+        ));
+        assert!(err.to_string().contains("--allow-unauthenticated"));
+    }
+
+    #[test]
+    fn a_public_address_is_allowed_with_a_token_or_an_explicit_flag() {
+        let mut s = settings("0.0.0.0:8080");
+        s.api_tokens = vec!["secret".into()];
+        s.validate().unwrap();
+        let mut s = settings("0.0.0.0:8080");
+        s.allow_unauthenticated = true;
+        s.validate().unwrap();
+    }
+
+    #[test]
+    fn loopback_addresses_need_no_token() {
+        settings("127.0.0.1:8080").validate().unwrap();
+        settings("[::1]:8080").validate().unwrap();
+        settings("localhost:0").validate().unwrap();
+    }
+
+    #[test]
+    fn an_empty_token_is_rejected() {
+        let mut s = settings("127.0.0.1:0");
+        s.api_tokens = vec!["a".into(), String::new()];
+        assert!(matches!(s.validate(), Err(ConfigError::EmptyToken)));
+    }
+}

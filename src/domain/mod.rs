@@ -1,0 +1,4 @@
+//! Validated domain types shared by the HTTP layer, the store and (later) the engine.
+
+pub mod dataset;
+pub mod ids;

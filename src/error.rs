@@ -1,0 +1,240 @@
+//! `ApiError`: every failure a handler can return, turned into RFC 9457 problem+json here and
+//! nowhere else. Causes of 5xx errors are logged, never sent to the client.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::ingest::IngestError;
+
+/// One invalid field of a request, with its JSON path (`training.epochs`) or query name.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Where in an uploaded body a problem is (1-based line and column).
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+pub struct Location {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+}
+
+/// Every error a route can answer with.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiError {
+    /// 400: the body (JSON, CSV) or a query string cannot be read.
+    #[error("{detail}")]
+    Malformed {
+        detail: String,
+        location: Location,
+        errors: Vec<FieldError>,
+    },
+    /// 401: no bearer token, or not one of the configured ones.
+    #[error("missing or invalid bearer token")]
+    Unauthorized,
+    /// 404: no such route, or no object with that id.
+    #[error("{0}")]
+    NotFound(String),
+    /// 405: the route exists but not with this method.
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// 409: the request conflicts with the state of an object (or an idempotency key).
+    #[error("{0}")]
+    Conflict(String),
+    /// 413: the body is larger than the route's limit.
+    #[error("the request body is larger than the limit of {limit} bytes")]
+    PayloadTooLarge { limit: u64 },
+    /// 415: a content type the route does not take.
+    #[error("unsupported content type {got:?}; this route takes {supported}")]
+    UnsupportedMediaType { got: String, supported: String },
+    /// 422: well-formed, but invalid; `errors` lists every invalid field at once.
+    #[error("{detail}")]
+    Invalid {
+        detail: String,
+        location: Location,
+        errors: Vec<FieldError>,
+    },
+    /// 503: not ready (database unreachable or not migrated).
+    #[error("{0}")]
+    Unavailable(String),
+    /// 500: a bug or an infrastructure failure; logged, and the client sees no cause.
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        ApiError::Internal(anyhow::Error::new(e).context("database"))
+    }
+}
+
+impl ApiError {
+    /// A 422 with a single invalid field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        let e = FieldError::new(field, message);
+        ApiError::Invalid {
+            detail: format!("{}: {}", e.field, e.message),
+            location: Location::default(),
+            errors: vec![e],
+        }
+    }
+
+    /// A 422 listing every invalid field.
+    pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
+        let detail = errors
+            .iter()
+            .map(|e| format!("{}: {}", e.field, e.message))
+            .collect::<Vec<_>>()
+            .join("; ");
+        ApiError::Invalid {
+            detail,
+            location: Location::default(),
+            errors,
+        }
+    }
+
+    /// A 400 for an unreadable body or parameter.
+    pub fn malformed(detail: impl Into<String>) -> Self {
+        ApiError::Malformed {
+            detail: detail.into(),
+            location: Location::default(),
+            errors: vec![],
+        }
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The problem type: a stable URN per kind, so clients can branch on it.
+    fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Malformed { .. } => "malformed-request",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed => "method-not-allowed",
+            ApiError::Conflict(_) => "conflict",
+            ApiError::PayloadTooLarge { .. } => "payload-too-large",
+            ApiError::UnsupportedMediaType { .. } => "unsupported-media-type",
+            ApiError::Invalid { .. } => "invalid-request",
+            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Internal(_) => "internal-error",
+        }
+    }
+}
+
+/// The RFC 9457 body.
+#[derive(Debug, Serialize)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub type_: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub line: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub column: Option<u64>,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        let kind = self.kind();
+        let detail = match &self {
+            ApiError::Internal(cause) => {
+                tracing::error!(error = ?cause, "internal error");
+                "an internal error occurred; it has been logged".to_owned()
+            }
+            other => other.to_string(),
+        };
+        let (location, errors) = match self {
+            ApiError::Malformed {
+                location, errors, ..
+            }
+            | ApiError::Invalid {
+                location, errors, ..
+            } => (location, errors),
+            _ => (Location::default(), vec![]),
+        };
+        let problem = Problem {
+            type_: format!("urn:crossfold:problem:{kind}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail,
+            errors,
+            line: location.line,
+            column: location.column,
+        };
+        let mut res = (status, axum::Json(problem)).into_response();
+        res.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        if status == StatusCode::UNAUTHORIZED {
+            res.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        res
+    }
+}
+
+impl From<IngestError> for ApiError {
+    fn from(e: IngestError) -> Self {
+        let location = Location {
+            line: e.line,
+            column: e.column,
+        };
+        let errors = e
+            .field
+            .iter()
+            .map(|f| FieldError::new(f.clone(), e.message.clone()))
+            .collect();
+        let detail = e.to_string();
+        match e.kind {
+            crate::ingest::IngestErrorKind::Malformed => ApiError::Malformed {
+                detail,
+                location,
+                errors,
+            },
+            crate::ingest::IngestErrorKind::Invalid => ApiError::Invalid {
+                detail,
+                location,
+                errors,
+            },
+            crate::ingest::IngestErrorKind::TooLarge { limit } => {
+                ApiError::PayloadTooLarge { limit }
+            }
+            crate::ingest::IngestErrorKind::Internal => {
+                ApiError::Internal(anyhow::anyhow!(detail).context("ingesting an upload"))
+            }
+        }
+    }
+}

@@ -1,0 +1,250 @@
+//! `/v1/datasets`: upload (CSV, JSON, NDJSON), list, get, delete.
+
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use super::extract::{QueryParams, page_params};
+use super::upload::{self, Pumped};
+use super::{AppState, Route};
+use crate::domain::dataset::{DatasetSummary, UploadFormat};
+use crate::domain::ids;
+use crate::error::{ApiError, FieldError};
+use crate::ingest::{self, IngestOptions};
+use crate::store::datasets::{self as store, Inserted, KeyedRequest};
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        ("/v1/datasets", get(list).post(create)),
+        ("/v1/datasets/{id}", get(show).delete(remove)),
+    ]
+}
+
+/// A page of a list.
+#[derive(Debug, Serialize)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<String>,
+}
+
+/// Longest accepted `Idempotency-Key`.
+const MAX_IDEMPOTENCY_KEY: usize = 255;
+
+/// What the query string of an upload says.
+struct UploadParams {
+    name: String,
+    label: String,
+    delimiter: u8,
+}
+
+fn upload_params(mut q: QueryParams) -> Result<UploadParams, ApiError> {
+    let mut errors = Vec::new();
+    let name = q.take("name").unwrap_or_else(|| "dataset".to_owned());
+    if name.trim().is_empty() || name.chars().count() > 200 {
+        errors.push(FieldError::new("name", "must be 1 to 200 characters"));
+    }
+    let label = q.take("label").unwrap_or_else(|| "label".to_owned());
+    if label.is_empty() {
+        errors.push(FieldError::new("label", "must name the label column"));
+    }
+    let delimiter = match q.take("delimiter").as_deref() {
+        None => b',',
+        Some("tab" | "\\t" | "\t") => b'\t',
+        Some(d) if d.len() == 1 && d.is_ascii() && !matches!(d, "\"" | "\n" | "\r") => {
+            d.as_bytes()[0]
+        }
+        Some(d) => {
+            errors.push(FieldError::new(
+                "delimiter",
+                format!("{d:?} is not a single ASCII character (use tab for a tab)"),
+            ));
+            b','
+        }
+    };
+    errors.extend(q.unknown(&["name", "label", "delimiter"]));
+    if errors.is_empty() {
+        Ok(UploadParams {
+            name,
+            label,
+            delimiter,
+        })
+    } else {
+        Err(ApiError::invalid_fields(errors))
+    }
+}
+
+/// The upload format from `Content-Type`; 415 for anything else.
+fn upload_format(headers: &HeaderMap) -> Result<UploadFormat, ApiError> {
+    const SUPPORTED: &str = "text/csv, application/json or application/x-ndjson";
+    let raw = headers
+        .get(header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("(not text)").to_owned())
+        .unwrap_or_default();
+    let unsupported = || ApiError::UnsupportedMediaType {
+        got: if raw.is_empty() {
+            "(none)".into()
+        } else {
+            raw.clone()
+        },
+        supported: SUPPORTED.into(),
+    };
+    let mut parts = raw.split(';').map(str::trim);
+    let format = match parts.next().unwrap_or("").to_ascii_lowercase().as_str() {
+        "text/csv" => UploadFormat::Csv,
+        "application/json" => UploadFormat::Json,
+        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => UploadFormat::Ndjson,
+        _ => return Err(unsupported()),
+    };
+    for param in parts {
+        if let Some((k, v)) = param.split_once('=')
+            && k.trim().eq_ignore_ascii_case("charset")
+            && !v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
+        {
+            return Err(ApiError::UnsupportedMediaType {
+                got: raw.clone(),
+                supported: format!("{SUPPORTED}, in UTF-8"),
+            });
+        }
+    }
+    Ok(format)
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    match v.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= MAX_IDEMPOTENCY_KEY => Ok(Some(k.to_owned())),
+        _ => Err(ApiError::invalid_field(
+            "Idempotency-Key",
+            format!("must be 1 to {MAX_IDEMPOTENCY_KEY} visible ASCII characters"),
+        )),
+    }
+}
+
+/// `POST /v1/datasets`: validates the whole upload, then stores it.
+async fn create(
+    State(state): State<AppState>,
+    query: QueryParams,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let params = upload_params(query)?;
+    let format = upload_format(&headers)?;
+    let key = idempotency_key(&headers)?;
+    let limit = state.limits.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    // Decided before a byte of the body is read.
+    if declared.is_some_and(|n| n > limit) {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+
+    let opts = IngestOptions {
+        format,
+        label: params.label.clone(),
+        delimiter: params.delimiter,
+        max_rows: state.limits.max_rows,
+        max_columns: state.limits.max_columns,
+        max_cells: state.limits.max_cells,
+        max_classes: state.limits.max_classes,
+        size_hint: declared,
+    };
+    let (tx, reader) = upload::channel();
+    let parsing = tokio::task::spawn_blocking(move || ingest::parse_upload(reader, &opts));
+    let pumped = upload::pump(body, tx, limit).await;
+    let parsed = parsing.await.map_err(|e| {
+        ApiError::Internal(anyhow::Error::new(e).context("the upload parser panicked"))
+    })?;
+    if pumped == Pumped::TooLarge {
+        return Err(ApiError::PayloadTooLarge { limit });
+    }
+    let parsed = parsed?;
+
+    let id = ids::new_id("ds");
+    let summary = parsed.summary(id, params.name.clone(), ids::now_rfc3339());
+    let request_hash = hex::encode(Sha256::digest(format!(
+        "{}\n{}\n{}\n{}\n{}",
+        format.as_str(),
+        params.name,
+        params.label,
+        params.delimiter,
+        parsed.sha256
+    )));
+    let keyed = key.as_deref().map(|key| KeyedRequest {
+        key,
+        request_hash: &request_hash,
+    });
+    match store::insert_dataset(&state.pool, summary, &parsed, keyed).await? {
+        Inserted::Created(summary) => Ok(created(summary, false)),
+        Inserted::KeyUsed(used) if used.request_hash == request_hash => {
+            let summary = store::get_dataset(&state.pool, &used.resource_id)
+                .await?
+                .ok_or_else(|| anyhow::anyhow!("idempotency key points at a missing dataset"))?;
+            Ok(created(summary, true))
+        }
+        Inserted::KeyUsed(_) => Err(ApiError::Conflict(
+            "this Idempotency-Key was already used with a different request".into(),
+        )),
+    }
+}
+
+fn created(summary: DatasetSummary, replayed: bool) -> Response {
+    let location = format!("/v1/datasets/{}", summary.id);
+    let mut res = (StatusCode::CREATED, Json(summary)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&location) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    if replayed {
+        res.headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    res
+}
+
+/// `GET /v1/datasets`: newest first.
+async fn list(
+    State(state): State<AppState>,
+    mut query: QueryParams,
+) -> Result<Json<Page<DatasetSummary>>, ApiError> {
+    let mut errors = Vec::new();
+    let (limit, cursor) = page_params(&mut query, &mut errors);
+    errors.extend(query.unknown(&["limit", "cursor"]));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let (items, next) = store::list_datasets(&state.pool, limit, cursor).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| n.to_string()),
+    }))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<DatasetSummary>, ApiError> {
+    store::get_dataset(&state.pool, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no dataset {id}")))
+}
+
+/// `DELETE /v1/datasets/{id}`: 204, or 404.
+async fn remove(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    if store::delete_dataset(&state.pool, &id).await? {
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::NotFound(format!("no dataset {id}")))
+    }
+}

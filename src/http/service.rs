@@ -1,0 +1,45 @@
+//! Service routes: liveness, readiness, the limits in force and the Prometheus metrics.
+
+use axum::Json;
+use axum::extract::State;
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::{AppState, Route};
+use crate::config::Limits;
+use crate::error::ApiError;
+
+/// Open even when tokens are configured (probes carry none).
+pub fn open_routes() -> Vec<Route> {
+    vec![("/healthz", get(healthz)), ("/readyz", get(readyz))]
+}
+
+pub fn protected_routes() -> Vec<Route> {
+    vec![
+        ("/v1/limits", get(limits)),
+        ("/metrics", get(super::metrics::render)),
+    ]
+}
+
+/// 200 while the process runs.
+async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+/// 200 when the database answers and is migrated, else 503.
+async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
+    match crate::store::is_ready(&state.pool).await {
+        Ok(true) => Ok(Json(json!({"status": "ready"}))),
+        Ok(false) => Err(ApiError::Unavailable(
+            "the database is not fully migrated".into(),
+        )),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Err(ApiError::Unavailable("the database is unreachable".into()))
+        }
+    }
+}
+
+async fn limits(State(state): State<AppState>) -> Json<Limits> {
+    Json((*state.limits).clone())
+}

@@ -1,0 +1,12 @@
+//! crossfold: an HTTP service that trains neural-network classifiers with stratified k-fold
+//! cross-validation. The binary (`main.rs`) is a thin CLI over this library, so integration
+//! tests link against the same code.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod http;
+pub mod ingest;
+pub mod startup;
+pub mod store;
+pub mod telemetry;

@@ -1,0 +1,216 @@
+//! The `crossfold` command: `serve` (the default), `worker` and `migrate`, with flags that fall
+//! back to `CROSSFOLD_*` environment variables.
+
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use crossfold::config::{Limits, Settings, default_workers};
+use crossfold::startup::Application;
+use crossfold::telemetry::{self, LogFormat};
+use tokio_util::sync::CancellationToken;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "crossfold",
+    version,
+    about = "Trains neural-network classifiers over HTTP, with stratified k-fold cross-validation",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    opts: Opts,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Serve the HTTP API with in-process workers (the default).
+    Serve,
+    /// Run workers only, no HTTP, against the same database (for scale-out).
+    Worker,
+    /// Apply database migrations and exit.
+    Migrate,
+}
+
+#[derive(Debug, Args)]
+struct Opts {
+    /// Address to listen on.
+    #[arg(
+        long,
+        env = "CROSSFOLD_ADDR",
+        default_value = "127.0.0.1:8080",
+        global = true
+    )]
+    addr: String,
+    /// SQLite database URL; the file is created and migrated on start.
+    #[arg(
+        long = "database",
+        env = "CROSSFOLD_DATABASE_URL",
+        default_value = "sqlite://crossfold.db",
+        global = true
+    )]
+    database_url: String,
+    /// Concurrent training runs [default: the number of cores].
+    #[arg(long, env = "CROSSFOLD_WORKERS", global = true)]
+    workers: Option<usize>,
+    /// API token clients must send as `Authorization: Bearer <token>`; repeat the flag, or
+    /// give several comma-separated in the environment variable. None: auth is off.
+    #[arg(
+        long = "api-token",
+        env = "CROSSFOLD_API_TOKENS",
+        value_delimiter = ',',
+        hide_env_values = true,
+        global = true
+    )]
+    api_tokens: Vec<String>,
+    /// Listen on a non-loopback address without API tokens (anyone who can reach it can use it).
+    #[arg(long, env = "CROSSFOLD_ALLOW_UNAUTHENTICATED", global = true)]
+    allow_unauthenticated: bool,
+    /// Log format.
+    #[arg(
+        long,
+        env = "CROSSFOLD_LOG_FORMAT",
+        value_enum,
+        default_value = "human",
+        global = true
+    )]
+    log_format: LogFormat,
+    /// Largest dataset upload, in bytes [default: 512 MiB].
+    #[arg(long, env = "CROSSFOLD_MAX_BODY_BYTES", global = true)]
+    max_body_bytes: Option<u64>,
+    /// Largest body of the other routes, in bytes [default: 2 MiB].
+    #[arg(long, env = "CROSSFOLD_MAX_JSON_BODY_BYTES", global = true)]
+    max_json_body_bytes: Option<u64>,
+    /// Most rows in a dataset [default: 10,000,000].
+    #[arg(long, env = "CROSSFOLD_MAX_ROWS", global = true)]
+    max_rows: Option<u64>,
+    /// Most columns in a dataset [default: 10,000].
+    #[arg(long, env = "CROSSFOLD_MAX_COLUMNS", global = true)]
+    max_columns: Option<u64>,
+    /// Most cells (rows × columns) in a dataset [default: 250,000,000].
+    #[arg(long, env = "CROSSFOLD_MAX_CELLS", global = true)]
+    max_cells: Option<u64>,
+    /// Most classes of a label column [default: 1,000].
+    #[arg(long, env = "CROSSFOLD_MAX_CLASSES", global = true)]
+    max_classes: Option<u64>,
+    /// Most distinct values of a one-hot encoded feature [default: 1,000].
+    #[arg(long, env = "CROSSFOLD_MAX_CATEGORIES", global = true)]
+    max_categories: Option<u64>,
+    /// Widest hidden layer a training spec may ask for [default: 4,096].
+    #[arg(long, env = "CROSSFOLD_MAX_LAYER_WIDTH", global = true)]
+    max_layer_width: Option<u64>,
+    /// Most hidden layers a training spec may ask for [default: 64].
+    #[arg(long, env = "CROSSFOLD_MAX_HIDDEN_LAYERS", global = true)]
+    max_hidden_layers: Option<u64>,
+    /// Most epochs a training spec may ask for [default: 10,000].
+    #[arg(long, env = "CROSSFOLD_MAX_EPOCHS", global = true)]
+    max_epochs: Option<u64>,
+    /// Most cross-validation folds a training spec may ask for [default: 50].
+    #[arg(long, env = "CROSSFOLD_MAX_FOLDS", global = true)]
+    max_folds: Option<u64>,
+}
+
+impl Opts {
+    fn settings(self) -> Settings {
+        let d = Limits::default();
+        let workers = self.workers.unwrap_or_else(default_workers);
+        Settings {
+            addr: self.addr,
+            database_url: self.database_url,
+            workers,
+            api_tokens: self.api_tokens,
+            allow_unauthenticated: self.allow_unauthenticated,
+            limits: Limits {
+                max_body_bytes: self.max_body_bytes.unwrap_or(d.max_body_bytes),
+                max_json_body_bytes: self.max_json_body_bytes.unwrap_or(d.max_json_body_bytes),
+                max_rows: self.max_rows.unwrap_or(d.max_rows),
+                max_columns: self.max_columns.unwrap_or(d.max_columns),
+                max_cells: self.max_cells.unwrap_or(d.max_cells),
+                max_classes: self.max_classes.unwrap_or(d.max_classes),
+                max_categories: self.max_categories.unwrap_or(d.max_categories),
+                max_layer_width: self.max_layer_width.unwrap_or(d.max_layer_width),
+                max_hidden_layers: self.max_hidden_layers.unwrap_or(d.max_hidden_layers),
+                max_epochs: self.max_epochs.unwrap_or(d.max_epochs),
+                max_folds: self.max_folds.unwrap_or(d.max_folds),
+                max_concurrent_runs: workers as u64,
+            },
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    telemetry::init(cli.opts.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: starting the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let command = cli.command.unwrap_or(Command::Serve);
+    match runtime.block_on(run(command, cli.opts.settings())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
+    match command {
+        Command::Serve => {
+            let app = Application::build(settings).await?;
+            let token = app.shutdown_token();
+            tokio::spawn(stop_on_signal(token));
+            app.run_until_stopped().await
+        }
+        Command::Migrate => {
+            let pool = crossfold::store::connect(&settings.database_url).await?;
+            crossfold::store::migrate(&pool).await?;
+            pool.close().await;
+            println!("migrations applied to {}", settings.database_url);
+            Ok(())
+        }
+        Command::Worker => {
+            let pool = crossfold::store::connect(&settings.database_url).await?;
+            crossfold::store::migrate(&pool).await?;
+            tracing::warn!(
+                "`crossfold worker` has no job queue to claim from yet (training jobs are not \
+                 implemented in this version); it stays up until SIGTERM/SIGINT"
+            );
+            let token = CancellationToken::new();
+            tokio::spawn(stop_on_signal(token.clone()));
+            token.cancelled().await;
+            pool.close().await;
+            Ok(())
+        }
+    }
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+async fn stop_on_signal(token: CancellationToken) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+    token.cancel();
+}

@@ -1,0 +1,90 @@
+//! `Application`: binds the listener, opens and migrates the database, serves until the
+//! shutdown token fires. Tests build it on port 0 with their own database file.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::SqlitePool;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Settings;
+use crate::http::{self, AppState, auth::Tokens};
+use crate::store;
+
+/// A built, not yet running, server.
+pub struct Application {
+    listener: TcpListener,
+    port: u16,
+    pool: SqlitePool,
+    router: axum::Router,
+    shutdown: CancellationToken,
+}
+
+impl Application {
+    /// Validates the settings, opens and migrates the database and binds the address.
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        settings.validate()?;
+        let pool = store::connect(&settings.database_url).await?;
+        store::migrate(&pool).await?;
+        let listener = TcpListener::bind(&settings.addr)
+            .await
+            .with_context(|| format!("binding {}", settings.addr))?;
+        let port = listener.local_addr()?.port();
+        let state = AppState {
+            pool: pool.clone(),
+            limits: Arc::new(settings.limits.clone()),
+            tokens: Arc::new(Tokens::new(&settings.api_tokens)),
+            metrics: http::metrics::recorder(),
+        };
+        Ok(Self {
+            listener,
+            port,
+            pool,
+            router: http::router(state),
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    /// The bound port (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Cancelling this token stops the server gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token fires, lets in-flight requests finish, then closes the
+    /// database.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let addr = self.listener.local_addr()?;
+        tracing::info!(%addr, "crossfold listening");
+        let upkeep = spawn_metrics_upkeep(self.shutdown.clone());
+        let shutdown = self.shutdown.clone();
+        axum::serve(self.listener, self.router)
+            .with_graceful_shutdown(async move { shutdown.cancelled().await })
+            .await
+            .context("serving HTTP")?;
+        upkeep.abort();
+        self.pool.close().await;
+        tracing::info!("crossfold stopped");
+        Ok(())
+    }
+}
+
+/// Histograms need draining now and then, even if no one scrapes `/metrics`.
+fn spawn_metrics_upkeep(shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
+    let handle = http::metrics::recorder();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = tick.tick() => handle.run_upkeep(),
+                _ = shutdown.cancelled() => break,
+            }
+        }
+    })
+}
