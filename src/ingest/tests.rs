@@ -1,1 +1,138 @@
+//! Parser behaviour that the HTTP tests do not reach directly: exact categories after a late
+//! switch from numbers to text, label ordering and merging, JSON key unions, limits.
 
+use super::*;
+use crate::domain::dataset::{ColumnData, MISSING_CODE};
+
+fn opts(format: UploadFormat, label: &str) -> IngestOptions {
+    IngestOptions {
+        format,
+        label: label.into(),
+        delimiter: b',',
+        max_rows: 1_000,
+        max_columns: 100,
+        max_cells: 100_000,
+        max_classes: 10,
+        size_hint: None,
+    }
+}
+
+fn csv(text: &str, label: &str) -> Result<ParsedDataset, IngestError> {
+    parse_upload(text.as_bytes(), &opts(UploadFormat::Csv, label))
+}
+
+fn categories(data: &ColumnData) -> (&[u32], &[String]) {
+    match data {
+        ColumnData::Categorical { codes, categories } => (codes, categories),
+        ColumnData::Numeric(_) => panic!("expected a categorical column"),
+    }
+}
+
+#[test]
+fn a_column_that_turns_to_text_late_keeps_the_exact_uploaded_text() {
+    let d = csv("x,y\n007,a\n1.50,b\n,a\nred,b\n", "y").unwrap();
+    let (codes, cats) = categories(&d.columns[0].data);
+    assert_eq!(cats, &["007", "1.50", "red"]);
+    assert_eq!(codes, &[0, 1, MISSING_CODE, 2]);
+    assert_eq!(d.columns[0].info.missing, 1);
+}
+
+#[test]
+fn numeric_columns_hold_f32_with_nan_for_missing() {
+    let d = csv("x,y\n1.5,a\nNA,b\n-3e2,a\n", "y").unwrap();
+    let ColumnData::Numeric(v) = &d.columns[0].data else {
+        panic!("numeric")
+    };
+    assert_eq!(v[0], 1.5);
+    assert!(v[1].is_nan());
+    assert_eq!(v[2], -300.0);
+}
+
+#[test]
+fn numeric_labels_are_ordered_numerically_and_equal_numbers_are_one_class() {
+    let d = csv("x,y\n1,10\n2,2\n3,2.0\n4,10\n5,1e1\n", "y").unwrap();
+    let classes: Vec<(&str, u64)> = d
+        .classes
+        .iter()
+        .map(|c| (c.value.as_str(), c.count))
+        .collect();
+    assert_eq!(classes, vec![("2", 2), ("10", 3)]);
+    let (codes, cats) = categories(&d.columns[1].data);
+    assert_eq!(cats, &["2", "10"]);
+    assert_eq!(codes, &[1, 0, 0, 1, 1]);
+}
+
+#[test]
+fn text_labels_are_ordered_lexicographically() {
+    let d = csv("x,y\n1,setosa\n2,virginica\n3,versicolor\n", "y").unwrap();
+    let values: Vec<&str> = d.classes.iter().map(|c| c.value.as_str()).collect();
+    assert_eq!(values, vec!["setosa", "versicolor", "virginica"]);
+}
+
+#[test]
+fn too_many_classes_is_rejected() {
+    let rows: String = (0..11).map(|i| format!("{i},{i}\n")).collect();
+    let err = csv(&format!("x,y\n{rows}"), "y").unwrap_err();
+    assert_eq!(err.kind, IngestErrorKind::Invalid);
+    assert!(err.message.contains("max_classes"), "{}", err.message);
+}
+
+#[test]
+fn the_cell_limit_counts_rows_times_columns() {
+    let mut o = opts(UploadFormat::Csv, "y");
+    o.max_cells = 5;
+    let err = parse_upload(&b"x,y\n1,a\n2,b\n3,a\n"[..], &o).unwrap_err();
+    assert!(err.message.contains("max_cells"), "{}", err.message);
+}
+
+#[test]
+fn a_byte_order_mark_and_crlf_line_ends_are_accepted() {
+    let d = csv("\u{feff}x,y\r\n1,a\r\n2,b\r\n", "y").unwrap();
+    assert_eq!(d.columns[0].info.name, "x");
+    assert_eq!(d.rows, 2);
+}
+
+#[test]
+fn quoted_fields_may_hold_delimiters_and_newlines() {
+    let d = csv("x,y\n\"a,b\",p\n\"c\nd\",q\n", "y").unwrap();
+    let (_, cats) = categories(&d.columns[0].data);
+    assert_eq!(cats, &["a,b", "c\nd"]);
+}
+
+#[test]
+fn json_records_take_the_union_of_keys_in_order_of_appearance() {
+    let body = br#"[{"a": 1, "y": "p"}, {"y": "q", "b": "z"}]"#;
+    let d = parse_upload(&body[..], &opts(UploadFormat::Json, "y")).unwrap();
+    let names: Vec<&str> = d.columns.iter().map(|c| c.info.name.as_str()).collect();
+    assert_eq!(names, vec!["a", "y", "b"]);
+    assert_eq!(d.columns[0].info.missing, 1);
+    assert_eq!(d.columns[2].info.missing, 1);
+}
+
+#[test]
+fn json_strings_that_look_numeric_stay_categorical() {
+    let body = br#"[{"a": "1", "y": "p"}, {"a": "2", "y": "q"}]"#;
+    let d = parse_upload(&body[..], &opts(UploadFormat::Json, "y")).unwrap();
+    let (_, cats) = categories(&d.columns[0].data);
+    assert_eq!(cats, &["1", "2"]);
+}
+
+#[test]
+fn a_columnar_row_of_the_wrong_length_names_the_row() {
+    let body = br#"{"columns": ["a", "y"], "rows": [[1, "p"], [2]]}"#;
+    let err = parse_upload(&body[..], &opts(UploadFormat::Json, "y")).unwrap_err();
+    assert_eq!(err.kind, IngestErrorKind::Malformed);
+    assert_eq!(err.field.as_deref(), Some("rows[1]"));
+}
+
+#[test]
+fn the_hash_covers_every_byte_of_the_body() {
+    let body = "x,y\n1,a\n2,b\n";
+    let d = csv(body, "y").unwrap();
+    // sha256 of the literal above, from `printf 'x,y\n1,a\n2,b\n' | sha256sum`.
+    assert_eq!(
+        d.sha256,
+        "01331cf653a16b7278f66569b5719303c2f18ce869c87638c09943a49d3e73dd"
+    );
+    assert_eq!(d.bytes, body.len() as u64);
+}

@@ -188,7 +188,7 @@ fn decode_column(row: &sqlx::sqlite::SqliteRow, info: ColumnInfo) -> anyhow::Res
     let storage: String = row.get("storage");
     let data: Vec<u8> = row.get("data");
     anyhow::ensure!(
-        data.len() % 4 == 0,
+        data.len().is_multiple_of(4),
         "column {:?} has a torn blob",
         info.name
     );

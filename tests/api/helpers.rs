@@ -1,0 +1,149 @@
+//! The test harness every API test uses: `TestApp::spawn()` starts the real application on port
+//! 0 with its own SQLite file; `restart()` starts it again on the same file.
+
+use std::path::Path;
+
+use crossfold::config::{Limits, Settings};
+use crossfold::startup::Application;
+use reqwest::{Client, RequestBuilder, Response};
+use serde_json::Value;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub struct TestApp {
+    pub address: String,
+    pub port: u16,
+    pub client: Client,
+    pub settings: Settings,
+    shutdown: CancellationToken,
+    server: Option<JoinHandle<anyhow::Result<()>>>,
+    // Dropped last: the database file lives here.
+    _dir: tempfile::TempDir,
+}
+
+/// Settings for a test: loopback, port 0, a fresh database file, default limits.
+pub fn test_settings(db: &Path) -> Settings {
+    Settings {
+        addr: "127.0.0.1:0".into(),
+        database_url: format!("sqlite://{}", db.display()),
+        workers: 1,
+        api_tokens: vec![],
+        allow_unauthenticated: false,
+        limits: Limits::default(),
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with adjusted settings (tokens, limits).
+    pub async fn spawn_with(adjust: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut settings = test_settings(&dir.path().join("crossfold.db"));
+        adjust(&mut settings);
+        let mut app = TestApp {
+            address: String::new(),
+            port: 0,
+            client: Client::new(),
+            settings,
+            shutdown: CancellationToken::new(),
+            server: None,
+            _dir: dir,
+        };
+        app.start().await;
+        app
+    }
+
+    async fn start(&mut self) {
+        let application = Application::build(self.settings.clone())
+            .await
+            .expect("the application builds");
+        self.port = application.port();
+        self.address = format!("http://127.0.0.1:{}", self.port);
+        self.shutdown = application.shutdown_token();
+        self.server = Some(tokio::spawn(application.run_until_stopped()));
+    }
+
+    /// Stops the server gracefully and starts a new one on the same database file.
+    pub async fn restart(&mut self) {
+        self.shutdown.cancel();
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("the server task")
+                .expect("a clean stop");
+        }
+        self.start().await;
+    }
+
+    pub fn get(&self, path: &str) -> RequestBuilder {
+        self.client.get(format!("{}{path}", self.address))
+    }
+
+    pub fn post(&self, path: &str) -> RequestBuilder {
+        self.client.post(format!("{}{path}", self.address))
+    }
+
+    pub fn delete(&self, path: &str) -> RequestBuilder {
+        self.client.delete(format!("{}{path}", self.address))
+    }
+
+    /// Uploads a CSV body; returns the response.
+    pub async fn upload_csv(&self, query: &str, csv: impl Into<reqwest::Body>) -> Response {
+        self.post(&format!("/v1/datasets?{query}"))
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+}
+
+/// The fixture file's bytes.
+pub fn fixture(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
+}
+
+/// Asserts a problem+json response with `status`; returns its body.
+pub async fn problem(res: Response, status: u16) -> Value {
+    let got = res.status().as_u16();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body: Value = res.json().await.expect("a JSON body");
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    assert_eq!(
+        content_type.as_deref(),
+        Some("application/problem+json"),
+        "body: {body}"
+    );
+    assert_eq!(body["status"], status, "{body}");
+    assert!(body["type"].is_string() && body["title"].is_string() && body["detail"].is_string());
+    body
+}
+
+/// Asserts `status` and returns the JSON body.
+pub async fn json(res: Response, status: u16) -> Value {
+    let got = res.status().as_u16();
+    let body: Value = res.json().await.expect("a JSON body");
+    assert_eq!(got, status, "unexpected status; body: {body}");
+    body
+}
+
+/// The field paths a problem names.
+pub fn error_fields(problem: &Value) -> Vec<String> {
+    problem["errors"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|e| e["field"].as_str().unwrap_or_default().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}

@@ -1,0 +1,9 @@
+//! API tests: each spawns the real application on port 0 with its own temporary database.
+
+mod auth;
+mod cli;
+mod datasets;
+mod helpers;
+mod limits;
+mod openapi;
+mod service;
