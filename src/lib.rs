@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ingest;

@@ -372,7 +372,10 @@ impl TrainingSpec {
     pub fn from_json(value: serde_json::Value) -> Result<Self, Vec<SpecError>> {
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
-            vec![err(if path == "." { "" } else { &path }, e.inner().to_string())]
+            vec![err(
+                if path == "." { "" } else { &path },
+                e.inner().to_string(),
+            )]
         })
     }
 
@@ -383,18 +386,27 @@ impl TrainingSpec {
         if m.hidden_layers.len() as u64 > limits.max_hidden_layers {
             errors.push(err(
                 "model.hidden_layers",
-                format!("at most {} hidden layers (max_hidden_layers)", limits.max_hidden_layers),
+                format!(
+                    "at most {} hidden layers (max_hidden_layers)",
+                    limits.max_hidden_layers
+                ),
             ));
         }
         for (i, &w) in m.hidden_layers.iter().enumerate() {
             if w == 0 || w > limits.max_layer_width {
                 errors.push(err(
                     &format!("model.hidden_layers[{i}]"),
-                    format!("a width from 1 to {} (max_layer_width)", limits.max_layer_width),
+                    format!(
+                        "a width from 1 to {} (max_layer_width)",
+                        limits.max_layer_width
+                    ),
                 ));
             }
         }
-        for (field, p) in [("model.dropout", m.dropout), ("model.input_dropout", m.input_dropout)] {
+        for (field, p) in [
+            ("model.dropout", m.dropout),
+            ("model.input_dropout", m.input_dropout),
+        ] {
             if !(0.0..1.0).contains(&p) {
                 errors.push(err(field, "a probability in [0, 1)"));
             }
@@ -587,7 +599,10 @@ mod tests {
 
     #[test]
     fn full_batch_and_null_early_stopping_are_understood() {
-        let spec = TrainingSpec::from_json(json!({"training": {"batch_size": "full", "early_stopping": null}})).unwrap();
+        let spec = TrainingSpec::from_json(
+            json!({"training": {"batch_size": "full", "early_stopping": null}}),
+        )
+        .unwrap();
         assert_eq!(spec.training.batch_size, BatchSize::Full(FullBatch::Full));
         assert_eq!(spec.training.early_stopping, None);
     }
@@ -597,7 +612,8 @@ mod tests {
         let errors = TrainingSpec::from_json(json!({"training": {"epoch": 3}})).unwrap_err();
         assert_eq!(errors[0].field, "training.epoch");
         assert!(errors[0].message.contains("epoch"), "{errors:?}");
-        let errors = TrainingSpec::from_json(json!({"optimizer": {"kind": "sgd", "beta1": 0.9}})).unwrap_err();
+        let errors = TrainingSpec::from_json(json!({"optimizer": {"kind": "sgd", "beta1": 0.9}}))
+            .unwrap_err();
         assert!(errors[0].message.contains("beta1"), "{errors:?}");
     }
 
@@ -609,7 +625,11 @@ mod tests {
             "training": {"epochs": 1000000000u64, "batch_size": 0}
         }))
         .unwrap();
-        let fields: Vec<String> = spec.validate(&Limits::default()).into_iter().map(|e| e.field).collect();
+        let fields: Vec<String> = spec
+            .validate(&Limits::default())
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
         assert_eq!(
             fields,
             vec![

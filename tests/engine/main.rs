@@ -1,0 +1,6 @@
+//! Engine tests: numerics pinned to PyTorch / scikit-learn values in `tests/fixtures/*.json`
+//! (copied from the reference material, never regenerated from our code), and training
+//! behaviour on real data.
+
+mod golden;
+mod helpers;
