@@ -2,5 +2,7 @@
 //! per-epoch history, weights and predictions out. No tokio, no SQL, no HTTP here.
 
 pub mod clip;
+pub mod model;
 pub mod optim;
 pub mod schedule;
+pub mod weights;

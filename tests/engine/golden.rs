@@ -182,3 +182,22 @@ fn schedules_follow_pytorch_lr_schedulers() {
         "warmup",
     );
 }
+
+#[test]
+fn balanced_class_weights_follow_scikit_learn() {
+    let golden = fixture("class_weight.json");
+    let counts: Vec<u64> = ["0", "1", "2"]
+        .iter()
+        .map(|k| golden["y_counts"][k].as_u64().unwrap())
+        .collect();
+    let got = crossfold::engine::weights::balanced(&counts);
+    let want: Vec<f64> = golden["balanced"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    for (g, w) in got.iter().zip(&want) {
+        assert!((g - w).abs() < 1e-12, "{got:?} vs {want:?}");
+    }
+}

@@ -2,5 +2,6 @@
 //! (copied from the reference material, never regenerated from our code), and training
 //! behaviour on real data.
 
+mod backward;
 mod golden;
 mod helpers;
