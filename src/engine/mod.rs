@@ -1,8 +1,22 @@
 //! The training engine: plain data, a spec, a seed, a cancel flag and a progress callback in;
 //! per-epoch history, weights and predictions out. No tokio, no SQL, no HTTP here.
 
+pub mod batch;
 pub mod clip;
 pub mod model;
 pub mod optim;
 pub mod schedule;
+pub mod train;
 pub mod weights;
+
+/// Why the engine could not train.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The data or spec cannot be trained on (a permanent failure: retrying will not help).
+    #[error("invalid training input: {0}")]
+    InvalidInput(String),
+    /// Something failed that is not the input's fault.
+    #[error("training failed: {0}")]
+    Internal(String),
+}

@@ -274,12 +274,13 @@ impl Mlp {
         unreachable!("the output layer returns")
     }
 
-    /// Class probabilities (batch × classes, row-major) of `x` (features × batch) in eval mode.
-    pub fn predict_proba(&mut self, dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
-        let mut rng = rand::SeedableRng::seed_from_u64(0); // eval draws nothing
+    /// Log class probabilities (batch × classes, row-major) of `x` (features × batch), in
+    /// eval mode.
+    pub fn log_proba(&mut self, dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
+        let mut rng = rand::SeedableRng::seed_from_u64(0); // eval mode draws nothing
         let pass = self.forward(dev, x, batch, Mode::Eval, &mut rng);
-        let probs = pass.logits.softmax::<Axis<0>>().as_vec();
-        transpose(&probs, self.classes, batch)
+        let log_probs = pass.logits.log_softmax::<Axis<0>>().as_vec();
+        transpose(&log_probs, self.classes, batch)
     }
 }
 

@@ -3,5 +3,7 @@
 //! behaviour on real data.
 
 mod backward;
+mod data;
 mod golden;
 mod helpers;
+mod training;

@@ -1,0 +1,75 @@
+//! Rows in, batches out: the stratified inner validation split, per-epoch shuffles, and
+//! gathering rows into the features × batch layout the model takes (with optional noise).
+
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::{Distribution, Normal};
+
+/// A dense dataset: `x` is rows × features, row-major; `y` the class index of each row.
+#[derive(Debug, Clone, Copy)]
+pub struct Rows<'a> {
+    pub x: &'a [f32],
+    pub y: &'a [u32],
+    pub features: usize,
+}
+
+impl Rows<'_> {
+    pub fn len(&self) -> usize {
+        self.y.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.y.is_empty()
+    }
+}
+
+/// Splits row indices into (train, validation), stratified: each class gives
+/// `round(fraction × count)` rows to validation but keeps at least one for training.
+pub fn stratified_split(
+    y: &[u32],
+    classes: usize,
+    fraction: f64,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<usize>, Vec<usize>) {
+    let mut by_class: Vec<Vec<usize>> = vec![Vec::new(); classes];
+    for (i, &c) in y.iter().enumerate() {
+        by_class[c as usize].push(i);
+    }
+    let (mut train, mut val) = (Vec::new(), Vec::new());
+    for mut rows in by_class {
+        rows.shuffle(rng);
+        let take =
+            ((fraction * rows.len() as f64).round() as usize).min(rows.len().saturating_sub(1));
+        val.extend_from_slice(&rows[..take]);
+        train.extend_from_slice(&rows[take..]);
+    }
+    train.sort_unstable();
+    val.sort_unstable();
+    (train, val)
+}
+
+/// Gathers `idx` rows into features × batch (row-major) and their labels; adds gaussian noise
+/// of std `noise` when it is positive.
+pub fn gather(
+    rows: Rows<'_>,
+    idx: &[usize],
+    noise: f64,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<f32>, Vec<u32>) {
+    let (b, d) = (idx.len(), rows.features);
+    let mut xt = vec![0.0f32; d * b];
+    for (j, &r) in idx.iter().enumerate() {
+        let row = &rows.x[r * d..(r + 1) * d];
+        for (k, &v) in row.iter().enumerate() {
+            xt[k * b + j] = v;
+        }
+    }
+    if noise > 0.0 {
+        let normal = Normal::new(0.0, noise).expect("a finite, positive std");
+        for v in xt.iter_mut() {
+            *v += normal.sample(rng) as f32;
+        }
+    }
+    let y = idx.iter().map(|&r| rows.y[r]).collect();
+    (xt, y)
+}
