@@ -2,6 +2,7 @@
 //! per-epoch history, weights and predictions out. No tokio, no SQL, no HTTP here.
 
 pub mod batch;
+pub mod checkpoint;
 pub mod clip;
 pub mod model;
 pub mod optim;

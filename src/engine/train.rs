@@ -9,9 +9,10 @@ use std::time::Instant;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::batch::{self, Rows};
+use super::checkpoint::Checkpoint;
 use super::model::{Dev, Mlp, Mode};
 use super::optim::{Optimizer, ParamState};
 use super::{EngineError, clip, schedule};
@@ -32,10 +33,14 @@ pub struct TrainRequest<'a> {
     /// Per-class loss weights (1 for every class when unweighted).
     pub class_weights: Vec<f32>,
     pub seed: u64,
+    /// Continue from this checkpoint (of the same spec, data and seed) instead of starting.
+    pub resume: Option<Checkpoint>,
+    /// Hand a checkpoint to `progress` every this many epochs (0 = never).
+    pub checkpoint_every: u64,
 }
 
 /// One epoch of the history.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct EpochRecord {
     /// 1-based.
     pub epoch: u64,
@@ -77,13 +82,19 @@ pub struct Trained {
     pub stop: Stop,
     /// Class probabilities of the holdout rows (rows × classes) from the returned weights.
     pub holdout_proba: Option<Vec<f32>>,
+    /// The returned weights with the final optimizer and RNG state, for export.
+    pub checkpoint: Checkpoint,
 }
+
+/// Called after each epoch with its record and, every `checkpoint_every` epochs, the state to
+/// persist (the run resumes from it exactly).
+pub type Progress<'p> = dyn FnMut(&EpochRecord, Option<&Checkpoint>) + Send + 'p;
 
 /// Trains a model. `cancel` is checked before every batch; `progress` sees each epoch.
 pub fn train(
     req: &TrainRequest<'_>,
     cancel: &AtomicBool,
-    progress: &mut (dyn FnMut(&EpochRecord) + Send),
+    progress: &mut Progress<'_>,
 ) -> Result<Trained, EngineError> {
     check(req)?;
     let pool = rayon::ThreadPoolBuilder::new()
@@ -140,7 +151,7 @@ struct Snapshot {
 fn run(
     req: &TrainRequest<'_>,
     cancel: &AtomicBool,
-    progress: &mut (dyn FnMut(&EpochRecord) + Send),
+    progress: &mut Progress<'_>,
 ) -> Result<Trained, EngineError> {
     let spec = req.spec;
     let dev = Dev::default();
@@ -150,25 +161,48 @@ fn run(
     let mut states = vec![ParamState::default(); model.params.len()];
     let early = spec.training.early_stopping.clone();
     let all: Vec<usize> = (0..req.train.len()).collect();
-    let (mut train_idx, val_idx) = match &early {
+    let (train_base, val_idx) = match &early {
         Some(es) => {
             batch::stratified_split(req.train.y, req.classes, es.validation_fraction, &mut rng)
         }
         None => (all, Vec::new()),
     };
     let batch_size = match spec.training.batch_size {
-        BatchSize::Rows(n) => (n as usize).clamp(1, train_idx.len()),
-        BatchSize::Full(_) => train_idx.len(),
+        BatchSize::Rows(n) => (n as usize).clamp(1, train_base.len()),
+        BatchSize::Full(_) => train_base.len(),
     };
     let lower_is_better = early.as_ref().is_none_or(|es| es.monitor == "val_loss");
     let mut best: Option<Snapshot> = None;
     let mut waited = 0u64;
-    let mut history = Vec::new();
+    let mut history: Vec<EpochRecord> = Vec::new();
     let mut stop = Stop::Completed;
     let layer_of: Vec<usize> = layer_index(&model);
     let n_layers = model.layers.len();
 
-    'epochs: for epoch in 0..spec.training.epochs {
+    let mut start = 0;
+    // Set-up above consumed the RNG exactly as the original run did; now take its state.
+    if let Some(ck) = req.resume.clone() {
+        if ck.spec != *spec || ck.model.inputs != model.inputs || ck.model.classes != model.classes
+        {
+            return Err(EngineError::InvalidInput(
+                "the checkpoint is of another spec or data".into(),
+            ));
+        }
+        model = ck.model;
+        optimizer = ck.optimizer;
+        states = ck.states;
+        rng = ck.rng;
+        start = ck.epochs_done;
+        history = ck.history;
+        best = ck.best.map(|(model, epoch, value)| Snapshot {
+            model,
+            epoch,
+            value,
+        });
+        waited = ck.waited;
+    }
+
+    'epochs: for epoch in start..spec.training.epochs {
         let started = Instant::now();
         let lr = schedule::learning_rate(
             &spec.schedule,
@@ -176,6 +210,8 @@ fn run(
             epoch,
             spec.training.epochs,
         );
+        // A fresh shuffle of a fixed order: the RNG state alone decides it, so resumes match.
+        let mut train_idx = train_base.clone();
         train_idx.shuffle(&mut rng);
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         let (mut norm_sum, mut layer_sums, mut steps) = (0.0f64, vec![0.0f64; n_layers], 0usize);
@@ -234,8 +270,8 @@ fn run(
             layer_grad_norms: layer_sums.iter().map(|s| s / steps.max(1) as f64).collect(),
             seconds: started.elapsed().as_secs_f64(),
         };
-        progress(&record);
         history.push(record);
+        let mut stopping = false;
         if let (Some(es), Some((vloss, vacc))) = (&early, val) {
             let value = if lower_is_better { vloss } else { vacc };
             let improved = match &best {
@@ -252,11 +288,30 @@ fn run(
                 waited = 0;
             } else {
                 waited += 1;
-                if waited >= es.patience {
-                    stop = Stop::EarlyStopped;
-                    break;
-                }
+                stopping = waited >= es.patience;
             }
+        }
+        let record = history.last().expect("just pushed");
+        if req.checkpoint_every > 0 && (epoch + 1) % req.checkpoint_every == 0 {
+            let ck = Checkpoint {
+                spec: spec.clone(),
+                model: model.clone(),
+                optimizer: optimizer.clone(),
+                states: states.clone(),
+                rng: rng.clone(),
+                epochs_done: epoch + 1,
+                history: history.clone(),
+                best: best.as_ref().map(|b| (b.model.clone(), b.epoch, b.value)),
+                waited,
+                encoding: None,
+            };
+            progress(record, Some(&ck));
+        } else {
+            progress(record, None);
+        }
+        if stopping {
+            stop = Stop::EarlyStopped;
+            break;
         }
     }
     let mut best_epoch = history.len() as u64;
@@ -269,12 +324,25 @@ fn run(
     let holdout_proba = req
         .holdout
         .map(|h| predict_rows(&mut model, &dev, h, &(0..h.len()).collect::<Vec<_>>()));
+    let checkpoint = Checkpoint {
+        spec: spec.clone(),
+        model: model.clone(),
+        optimizer,
+        states,
+        rng,
+        epochs_done: history.len() as u64,
+        history: history.clone(),
+        best: None,
+        waited,
+        encoding: None,
+    };
     Ok(Trained {
         model,
         history,
         best_epoch,
         stop,
         holdout_proba,
+        checkpoint,
     })
 }
 

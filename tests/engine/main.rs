@@ -3,7 +3,10 @@
 //! behaviour on real data.
 
 mod backward;
+mod checkpoints;
+mod control;
 mod data;
 mod golden;
 mod helpers;
+mod phenomena;
 mod training;

@@ -25,8 +25,10 @@ fn run(data: &Data, spec: &TrainingSpec, seed: u64) -> Trained {
         classes: data.classes,
         class_weights: vec![1.0; data.classes],
         seed,
+        resume: None,
+        checkpoint_every: 0,
     };
-    train(&req, &AtomicBool::new(false), &mut |_| {}).unwrap()
+    train(&req, &AtomicBool::new(false), &mut |_, _| {}).unwrap()
 }
 
 fn accuracy(data: &Data, trained: &Trained) -> f64 {
