@@ -201,19 +201,42 @@ impl Mlp {
         mode: Mode,
         rng: &mut ChaCha8Rng,
     ) -> Pass {
+        // Each layer's weight and bias travel as one `[W | b]` matrix against `[h; 1]`: the
+        // bias rides in the matmul instead of a broadcast add, whose backward is slow in dfdx.
+        let folded: Vec<Plain2> = self
+            .layers
+            .iter()
+            .map(|l| {
+                let (w, b) = (&self.params[l.weight].data, &self.params[l.bias].data);
+                let mut wb = Vec::with_capacity(l.outputs * (l.inputs + 1));
+                for o in 0..l.outputs {
+                    wb.extend_from_slice(&w[o * l.inputs..(o + 1) * l.inputs]);
+                    wb.push(b[o]);
+                }
+                dev.tensor_from_vec(wb, (l.outputs, l.inputs + 1))
+            })
+            .collect();
+        let mut is_folded = vec![false; self.params.len()];
+        for l in &self.layers {
+            is_folded[l.weight] = true;
+            is_folded[l.bias] = true;
+        }
         let handles2: Vec<Option<Plain2>> = self
             .params
             .iter()
-            .map(|p| {
-                (p.shape.len() == 2)
+            .zip(&is_folded)
+            .map(|(p, &f)| {
+                (p.shape.len() == 2 && !f)
                     .then(|| dev.tensor_from_vec(p.data.clone(), (p.shape[0], p.shape[1])))
             })
             .collect();
         let handles1: Vec<Option<Plain1>> = self
             .params
             .iter()
-            .map(|p| {
-                (p.shape.len() == 1).then(|| dev.tensor_from_vec(p.data.clone(), (p.shape[0],)))
+            .zip(&is_folded)
+            .map(|(p, &f)| {
+                (p.shape.len() == 1 && !f)
+                    .then(|| dev.tensor_from_vec(p.data.clone(), (p.shape[0],)))
             })
             .collect();
         let w = |i: usize| {
@@ -228,26 +251,36 @@ impl Mlp {
                 .expect("a vector parameter")
                 .leaky_trace()
         };
+        let ones = || -> Plain2 { dev.ones_like(&(1, batch)) };
 
         let mut input = x.to_vec();
         if mode == Mode::Train && self.spec.input_dropout > 0.0 {
             apply_mask(&mut input, self.spec.input_dropout, rng);
         }
-        let mut h: Mat = dev
-            .tensor_from_vec(input, (self.inputs, batch))
-            .leaky_trace();
+        let plain_x: Plain2 = dev.tensor_from_vec(input.clone(), (self.inputs, batch));
+        input.extend(std::iter::repeat_n(1.0, batch));
+        let x_aug: Plain2 = dev.tensor_from_vec(input, (self.inputs + 1, batch));
+        let mut h: Option<Mat> = None;
         let hidden = self.layers.len() - 1;
         for (li, layer) in self.layers.iter().enumerate() {
             let shape = (layer.outputs, batch);
+            let wb = folded[li].leaky_trace();
             // The tape (the graph so far) must travel with exactly one use of `h`.
-            let (z, carried) = match layer.skip {
-                None => (w(layer.weight).matmul(h), None),
-                Some(_) => (w(layer.weight).matmul(h.with_empty_tape()), Some(h)),
+            let (mut z, carried) = match h {
+                None => (wb.matmul(x_aug.clone()), None),
+                Some(h) => {
+                    let aug = |t: Mat| (t, ones()).concat_along(Axis::<0>);
+                    match layer.skip {
+                        None => (wb.matmul(aug(h)), None),
+                        Some(_) => (wb.matmul(aug(h.with_empty_tape())), Some(h)),
+                    }
+                }
             };
-            let mut z = z + v(layer.bias).broadcast_like::<_, Axis<1>>(&shape);
             if li == hidden {
                 return Pass {
                     logits: z,
+                    folded,
+                    layers: self.layers.clone(),
                     handles2,
                     handles1,
                     batch,
@@ -265,11 +298,13 @@ impl Mlp {
                 apply_mask(&mut mask, self.spec.dropout, rng);
                 a = a * dev.tensor_from_vec(mask, shape);
             }
-            h = match (layer.skip, carried) {
+            h = Some(match (layer.skip, carried) {
                 (Some(None), Some(skip)) => a + skip,
+                (Some(None), None) => a + plain_x.clone(),
                 (Some(Some(p)), Some(skip)) => a + w(p).matmul(skip),
-                _ => a,
-            };
+                (Some(Some(p)), None) => a + w(p).matmul(plain_x.clone()),
+                (None, _) => a,
+            });
         }
         unreachable!("the output layer returns")
     }
@@ -287,6 +322,8 @@ impl Mlp {
 /// One forward pass: the logits on the tape and the parameter handles to read gradients by.
 pub struct Pass {
     pub logits: Mat,
+    folded: Vec<Plain2>,
+    layers: Vec<Layer>,
     handles2: Vec<Option<Plain2>>,
     handles1: Vec<Option<Plain1>>,
     pub batch: usize,
@@ -310,16 +347,25 @@ impl Pass {
             .negate();
         let value = loss.as_vec()[0];
         let grads = loss.backward();
-        let grads = self
+        let mut out: Vec<Vec<f32>> = self
             .handles2
             .iter()
             .zip(&self.handles1)
             .map(|(m, v)| match (m, v) {
                 (Some(m), _) => grads.get(m).as_vec(),
                 (None, Some(v)) => grads.get(v).as_vec(),
-                (None, None) => unreachable!("every parameter has a handle"),
+                (None, None) => Vec::new(), // a folded weight or bias: filled below
             })
             .collect();
+        for (l, wb) in self.layers.iter().zip(&self.folded) {
+            let g = grads.get(wb).as_vec();
+            let cols = l.inputs + 1;
+            out[l.weight] = (0..l.outputs)
+                .flat_map(|o| g[o * cols..o * cols + l.inputs].iter().copied())
+                .collect();
+            out[l.bias] = (0..l.outputs).map(|o| g[o * cols + l.inputs]).collect();
+        }
+        let grads = out;
         StepResult { loss: value, grads }
     }
 }

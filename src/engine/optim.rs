@@ -227,27 +227,50 @@ fn adam(
     let bc2_sqrt = (1.0 - betas[1].powi(t as i32)).sqrt();
     let step_size = (lr / bc1) as f32;
     let (eps, wd, lr32) = (epsilon as f32, weight_decay as f32, lr as f32);
-    for i in 0..n {
-        let mut g = grad[i];
+    let bc2_sqrt = bc2_sqrt as f32;
+    // Take the buffers out so the loop runs over plain slices and vectorizes.
+    let mut m_buf = std::mem::take(&mut state.buffers[m_i].1);
+    let mut v_buf = std::mem::take(&mut state.buffers[v_i].1);
+    let mut max_buf = max_i.map(|i| std::mem::take(&mut state.buffers[i].1));
+    let mut no_max = Vec::new();
+    let maxes = max_buf.as_mut().unwrap_or(&mut no_max);
+    let step = |p: &mut f32, g: f32, m: &mut f32, v: &mut f32, vmax: Option<&mut f32>| {
+        let mut g = g;
         if decoupled {
-            param[i] *= 1.0 - lr32 * wd;
+            *p *= 1.0 - lr32 * wd;
         } else {
-            g += wd * param[i];
+            g += wd * *p;
         }
-        let m = &mut state.buffers[m_i].1[i];
         *m = b1 * *m + (1.0 - b1) * g;
-        let m = *m;
-        let v = &mut state.buffers[v_i].1[i];
         *v = b2 * *v + (1.0 - b2) * g * g;
-        let mut v = *v;
-        if let Some(mx) = max_i {
-            let vmax = &mut state.buffers[mx].1[i];
-            *vmax = vmax.max(v);
-            v = *vmax;
+        let v_used = match vmax {
+            Some(vmax) => {
+                *vmax = vmax.max(*v);
+                *vmax
+            }
+            None => *v,
+        };
+        *p -= step_size * *m / (v_used.sqrt() / bc2_sqrt + eps);
+    };
+    let it = param
+        .iter_mut()
+        .zip(grad)
+        .zip(m_buf.iter_mut().zip(v_buf.iter_mut()));
+    if amsgrad {
+        for (((p, &g), (m, v)), vmax) in it.zip(maxes.iter_mut()) {
+            step(p, g, m, v, Some(vmax));
         }
-        let denom = v.sqrt() / bc2_sqrt as f32 + eps;
-        param[i] -= step_size * m / denom;
+    } else {
+        for ((p, &g), (m, v)) in it {
+            step(p, g, m, v, None);
+        }
     }
+    state.buffers[m_i].1 = m_buf;
+    state.buffers[v_i].1 = v_buf;
+    if let (Some(i), Some(buf)) = (max_i, max_buf) {
+        state.buffers[i].1 = buf;
+    }
+    debug_assert_eq!(state.buffers[m_i].1.len(), n);
 }
 
 /// Two distinct buffers mutably at once.
