@@ -10,7 +10,7 @@ use crossfold::engine::checkpoint::Checkpoint;
 use crossfold::engine::model::Dev;
 use crossfold::engine::train::{TrainRequest, Trained, predict_rows, train};
 
-use crate::data::{Data, load};
+use crate::data::{Data, load, request};
 
 fn spec() -> TrainingSpec {
     let mut spec = TrainingSpec::default();
@@ -21,28 +21,15 @@ fn spec() -> TrainingSpec {
     spec
 }
 
-fn request<'a>(
+fn resumable<'a>(
     data: &'a Data,
     spec: &'a TrainingSpec,
     resume: Option<Checkpoint>,
 ) -> TrainRequest<'a> {
     TrainRequest {
-        spec,
-        train: Rows {
-            x: &data.train.x,
-            y: &data.train.y,
-            features: data.features,
-        },
-        holdout: Some(Rows {
-            x: &data.test.x,
-            y: &data.test.y,
-            features: data.features,
-        }),
-        classes: data.classes,
-        class_weights: vec![1.0; data.classes],
-        seed: 5,
         resume,
         checkpoint_every: 1,
+        ..request(data, spec, 5)
     }
 }
 
@@ -60,7 +47,7 @@ fn a_checkpoint_round_trip_predicts_identically() {
     let data = load("breast_cancer.csv", 0);
     let spec = spec();
     let trained = train(
-        &request(&data, &spec, None),
+        &resumable(&data, &spec, None),
         &AtomicBool::new(false),
         &mut |_, _| {},
     )
@@ -89,7 +76,7 @@ fn a_run_resumed_from_an_epoch_checkpoint_ends_bit_identical() {
     let spec = spec();
     let saved = Mutex::new(Vec::new());
     let straight = train(
-        &request(&data, &spec, None),
+        &resumable(&data, &spec, None),
         &AtomicBool::new(false),
         &mut |_, ck| {
             if let Some(ck) = ck {
@@ -103,7 +90,7 @@ fn a_run_resumed_from_an_epoch_checkpoint_ends_bit_identical() {
     let third = Checkpoint::from_bytes(&saved[2]).unwrap();
     assert_eq!(third.epochs_done, 3);
     let resumed = train(
-        &request(&data, &spec, Some(third)),
+        &resumable(&data, &spec, Some(third)),
         &AtomicBool::new(false),
         &mut |_, _| {},
     )
@@ -137,7 +124,7 @@ fn python_safetensors_reads_the_checkpoint() {
     let data = load("breast_cancer.csv", 0);
     let spec = spec();
     let trained = train(
-        &request(&data, &spec, None),
+        &resumable(&data, &spec, None),
         &AtomicBool::new(false),
         &mut |_, _| {},
     )

@@ -5,10 +5,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossfold::domain::spec::TrainingSpec;
-use crossfold::engine::batch::Rows;
 use crossfold::engine::train::{Stop, TrainRequest, Trained, train};
 
-use crate::data::{Data, load};
+use crate::data::{Data, load, request};
 
 fn spec() -> TrainingSpec {
     let mut spec = TrainingSpec::default();
@@ -21,22 +20,8 @@ fn spec() -> TrainingSpec {
 
 fn run(data: &Data, spec: &TrainingSpec, seed: u64, cancel: &AtomicBool) -> Trained {
     let req = TrainRequest {
-        spec,
-        train: Rows {
-            x: &data.train.x,
-            y: &data.train.y,
-            features: data.features,
-        },
-        holdout: Some(Rows {
-            x: &data.test.x,
-            y: &data.test.y,
-            features: data.features,
-        }),
-        classes: data.classes,
         class_weights: vec![1.0, 2.0],
-        seed,
-        resume: None,
-        checkpoint_every: 0,
+        ..request(data, spec, seed)
     };
     train(&req, cancel, &mut |_, _| {}).unwrap()
 }
@@ -92,18 +77,8 @@ fn a_cancel_set_mid_epoch_returns_within_a_second_as_cancelled() {
         Instant::now()
     });
     let req = TrainRequest {
-        spec: &spec,
-        train: Rows {
-            x: &data.train.x,
-            y: &data.train.y,
-            features: data.features,
-        },
         holdout: None,
-        classes: data.classes,
-        class_weights: vec![1.0; data.classes],
-        seed: 0,
-        resume: None,
-        checkpoint_every: 0,
+        ..request(&data, &spec, 0)
     };
     let t = train(&req, &cancel, &mut |_, _| {}).unwrap();
     let returned = Instant::now();

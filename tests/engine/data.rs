@@ -1,6 +1,8 @@
 //! Loading a fixture CSV into a standardized, stratified 80/20 split.
 
-use crossfold::engine::batch::stratified_split;
+use crossfold::domain::spec::TrainingSpec;
+use crossfold::engine::batch::{Rows, stratified_split};
+use crossfold::engine::train::TrainRequest;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
@@ -69,5 +71,27 @@ pub fn load(name: &str, seed: u64) -> Data {
         test,
         features,
         classes,
+    }
+}
+
+/// A request to train on `data`'s training part, scored on its test part, unweighted.
+pub fn request<'a>(data: &'a Data, spec: &'a TrainingSpec, seed: u64) -> TrainRequest<'a> {
+    TrainRequest {
+        spec,
+        train: Rows {
+            x: &data.train.x,
+            y: &data.train.y,
+            features: data.features,
+        },
+        holdout: Some(Rows {
+            x: &data.test.x,
+            y: &data.test.y,
+            features: data.features,
+        }),
+        classes: data.classes,
+        class_weights: vec![1.0; data.classes],
+        seed,
+        resume: None,
+        checkpoint_every: 0,
     }
 }

@@ -4,10 +4,9 @@
 use std::sync::atomic::AtomicBool;
 
 use crossfold::domain::spec::{Activation, BatchSize, EarlyStopping, OptimizerSpec, TrainingSpec};
-use crossfold::engine::batch::Rows;
-use crossfold::engine::train::{Stop, TrainRequest, Trained, train};
+use crossfold::engine::train::{Stop, Trained, train};
 
-use crate::data::{Data, load};
+use crate::data::{Data, load, request};
 
 fn sgd(lr: f64) -> OptimizerSpec {
     OptimizerSpec::Sgd {
@@ -20,25 +19,12 @@ fn sgd(lr: f64) -> OptimizerSpec {
 }
 
 fn run(data: &Data, spec: &TrainingSpec) -> Trained {
-    let req = TrainRequest {
-        spec,
-        train: Rows {
-            x: &data.train.x,
-            y: &data.train.y,
-            features: data.features,
-        },
-        holdout: Some(Rows {
-            x: &data.test.x,
-            y: &data.test.y,
-            features: data.features,
-        }),
-        classes: data.classes,
-        class_weights: vec![1.0; data.classes],
-        seed: 7,
-        resume: None,
-        checkpoint_every: 0,
-    };
-    train(&req, &AtomicBool::new(false), &mut |_, _| {}).unwrap()
+    train(
+        &request(data, spec, 7),
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap()
 }
 
 fn deep(activation: Activation, depth: usize, epochs: u64) -> TrainingSpec {

@@ -4,31 +4,17 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crossfold::domain::spec::TrainingSpec;
-use crossfold::engine::batch::Rows;
-use crossfold::engine::train::{TrainRequest, Trained, train};
+use crossfold::engine::train::{Trained, train};
 
-use crate::data::{Data, load};
+use crate::data::{Data, load, request};
 
 fn run(data: &Data, spec: &TrainingSpec, seed: u64) -> Trained {
-    let req = TrainRequest {
-        spec,
-        train: Rows {
-            x: &data.train.x,
-            y: &data.train.y,
-            features: data.features,
-        },
-        holdout: Some(Rows {
-            x: &data.test.x,
-            y: &data.test.y,
-            features: data.features,
-        }),
-        classes: data.classes,
-        class_weights: vec![1.0; data.classes],
-        seed,
-        resume: None,
-        checkpoint_every: 0,
-    };
-    train(&req, &AtomicBool::new(false), &mut |_, _| {}).unwrap()
+    train(
+        &request(data, spec, seed),
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap()
 }
 
 fn accuracy(data: &Data, trained: &Trained) -> f64 {
