@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod clip;
+pub mod metrics;
 pub mod model;
 pub mod optim;
 pub mod schedule;

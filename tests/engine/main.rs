@@ -8,5 +8,6 @@ mod control;
 mod data;
 mod golden;
 mod helpers;
+mod metrics;
 mod phenomena;
 mod training;

@@ -1,0 +1,157 @@
+//! Classification metrics in f64 with scikit-learn's (and imbalanced-learn's) definitions:
+//! predictions are the argmax of the probabilities (first on ties), classes are `0..k`,
+//! precision/recall/F1 use `zero_division=0`.
+
+use serde::{Deserialize, Serialize};
+
+/// The metrics of one set of predictions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Scores {
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub precision_macro: f64,
+    pub recall_macro: f64,
+    pub f1_macro: f64,
+    /// imbalanced-learn's `geometric_mean_score(average="multiclass")`.
+    pub g_mean: f64,
+    /// Binary: AUC of class 1's probability; multiclass: one-vs-rest macro. `None` when a
+    /// class needed for it is absent from `y_true`.
+    pub roc_auc: Option<f64>,
+    /// Binary only: average precision of class 1.
+    pub pr_auc: Option<f64>,
+    pub log_loss: f64,
+    /// `[true][predicted]` counts.
+    pub confusion_matrix: Vec<Vec<u64>>,
+}
+
+/// Scores probabilities `proba` (rows × `classes`, row-major) against `y_true`.
+pub fn score(y_true: &[u32], proba: &[f64], classes: usize) -> Scores {
+    let n = y_true.len();
+    assert_eq!(proba.len(), n * classes, "probabilities are rows × classes");
+    let row = |i: usize| &proba[i * classes..(i + 1) * classes];
+    let pred: Vec<usize> = (0..n).map(|i| argmax(row(i))).collect();
+    let mut cm = vec![vec![0u64; classes]; classes];
+    for (i, &y) in y_true.iter().enumerate() {
+        cm[y as usize][pred[i]] += 1;
+    }
+    let support: Vec<u64> = cm.iter().map(|r| r.iter().sum()).collect();
+    let predicted: Vec<u64> = (0..classes)
+        .map(|c| cm.iter().map(|r| r[c]).sum())
+        .collect();
+    let div = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+    let recall: Vec<f64> = (0..classes).map(|c| div(cm[c][c], support[c])).collect();
+    let precision: Vec<f64> = (0..classes).map(|c| div(cm[c][c], predicted[c])).collect();
+    let f1: Vec<f64> = (0..classes)
+        .map(|c| div(2 * cm[c][c], support[c] + predicted[c]))
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+    let present: Vec<usize> = (0..classes).filter(|&c| support[c] > 0).collect();
+    let present_recall: Vec<f64> = present.iter().map(|&c| recall[c]).collect();
+    let correct: u64 = (0..classes).map(|c| cm[c][c]).sum();
+    let g_mean = if present_recall.is_empty() {
+        0.0
+    } else {
+        present_recall
+            .iter()
+            .product::<f64>()
+            .powf(1.0 / present_recall.len() as f64)
+    };
+    let log_loss = -(0..n)
+        .map(|i| {
+            row(i)[y_true[i] as usize]
+                .clamp(f64::EPSILON, 1.0 - f64::EPSILON)
+                .ln()
+        })
+        .sum::<f64>()
+        / n.max(1) as f64;
+    let column = |c: usize| -> Vec<f64> { (0..n).map(|i| row(i)[c]).collect() };
+    let is = |c: usize| -> Vec<bool> { y_true.iter().map(|&y| y as usize == c).collect() };
+    let (roc_auc, pr_auc) = if classes == 2 {
+        (
+            roc_auc(&is(1), &column(1)),
+            average_precision(&is(1), &column(1)),
+        )
+    } else {
+        let aucs: Option<Vec<f64>> = (0..classes).map(|c| roc_auc(&is(c), &column(c))).collect();
+        (aucs.map(|a| mean(&a)), None)
+    };
+    Scores {
+        accuracy: div(correct, n as u64),
+        balanced_accuracy: mean(&present_recall),
+        precision_macro: mean(&precision),
+        recall_macro: mean(&recall),
+        f1_macro: mean(&f1),
+        g_mean,
+        roc_auc,
+        pr_auc,
+        log_loss,
+        confusion_matrix: cm,
+    }
+}
+
+fn argmax(v: &[f64]) -> usize {
+    let mut best = 0;
+    for (i, &x) in v.iter().enumerate() {
+        if x > v[best] {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Area under the ROC curve (Mann–Whitney U with average ranks for ties); `None` unless both
+/// classes occur.
+pub fn roc_auc(positive: &[bool], score: &[f64]) -> Option<f64> {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    let n_neg = positive.len() - n_pos;
+    if n_pos == 0 || n_neg == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[a].total_cmp(&score[b]));
+    let mut rank_sum = 0.0f64;
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && score[order[j + 1]] == score[order[i]] {
+            j += 1;
+        }
+        let avg_rank = (i + j) as f64 / 2.0 + 1.0;
+        rank_sum += order[i..=j].iter().filter(|&&k| positive[k]).count() as f64 * avg_rank;
+        i = j + 1;
+    }
+    let u = rank_sum - (n_pos * (n_pos + 1)) as f64 / 2.0;
+    Some(u / (n_pos as f64 * n_neg as f64))
+}
+
+/// scikit-learn's `average_precision_score`: Σ (Rₙ − Rₙ₋₁)·Pₙ over distinct thresholds,
+/// highest first; `None` without positives.
+pub fn average_precision(positive: &[bool], score: &[f64]) -> Option<f64> {
+    let n_pos = positive.iter().filter(|&&p| p).count();
+    if n_pos == 0 {
+        return None;
+    }
+    let mut order: Vec<usize> = (0..score.len()).collect();
+    order.sort_by(|&a, &b| score[b].total_cmp(&score[a]));
+    let (mut tp, mut fp, mut ap, mut prev_recall) = (0u64, 0u64, 0.0f64, 0.0f64);
+    let mut i = 0;
+    while i < order.len() {
+        let mut j = i;
+        while j + 1 < order.len() && score[order[j + 1]] == score[order[i]] {
+            j += 1;
+        }
+        for &k in &order[i..=j] {
+            if positive[k] {
+                tp += 1;
+            } else {
+                fp += 1;
+            }
+        }
+        let recall = tp as f64 / n_pos as f64;
+        let precision = tp as f64 / (tp + fp) as f64;
+        ap += (recall - prev_recall) * precision;
+        prev_recall = recall;
+        i = j + 1;
+    }
+    Some(ap)
+}
