@@ -4,6 +4,8 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod clip;
+pub mod encode;
+pub mod folds;
 pub mod metrics;
 pub mod model;
 pub mod optim;

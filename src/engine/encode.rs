@@ -1,0 +1,198 @@
+//! Feature encoding fitted on a fold's training rows only: numeric columns are imputed with
+//! the training mean and standardized with the training mean and (population) std, as
+//! `SimpleImputer` + `StandardScaler`; categorical columns are one-hot encoded over the
+//! training categories (a category unseen in training, or a missing one, encodes as zeros).
+//! The encoding is stored with each model so prediction encodes inputs the same way.
+
+use serde::{Deserialize, Serialize};
+
+use crate::domain::dataset::{Column, ColumnData, MISSING_CODE};
+
+/// How one input column becomes model inputs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum FeatureEncoding {
+    Numeric {
+        name: String,
+        mean: f64,
+        std: f64,
+    },
+    Categorical {
+        name: String,
+        categories: Vec<String>,
+    },
+}
+
+/// The encoding of all feature columns, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Encoding {
+    pub features: Vec<FeatureEncoding>,
+}
+
+impl Encoding {
+    /// Fits on `rows` of `columns` (the feature columns of a dataset).
+    pub fn fit(columns: &[&Column], rows: &[usize]) -> Self {
+        let features = columns
+            .iter()
+            .map(|col| match &col.data {
+                ColumnData::Numeric(values) => {
+                    let present: Vec<f64> = rows
+                        .iter()
+                        .map(|&r| values[r])
+                        .filter(|v| !v.is_nan())
+                        .map(f64::from)
+                        .collect();
+                    let n = present.len().max(1) as f64;
+                    let mean = present.iter().sum::<f64>() / n;
+                    let var = present.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
+                    // A constant column scales by 1, as StandardScaler does.
+                    let std = if var > 0.0 { var.sqrt() } else { 1.0 };
+                    FeatureEncoding::Numeric {
+                        name: col.info.name.clone(),
+                        mean,
+                        std,
+                    }
+                }
+                ColumnData::Categorical { codes, categories } => {
+                    let mut seen = vec![false; categories.len()];
+                    for &r in rows {
+                        if codes[r] != MISSING_CODE {
+                            seen[codes[r] as usize] = true;
+                        }
+                    }
+                    let categories = categories
+                        .iter()
+                        .zip(seen)
+                        .filter(|(_, s)| *s)
+                        .map(|(c, _)| c.clone())
+                        .collect();
+                    FeatureEncoding::Categorical {
+                        name: col.info.name.clone(),
+                        categories,
+                    }
+                }
+            })
+            .collect();
+        Self { features }
+    }
+
+    /// Model inputs per row.
+    pub fn width(&self) -> usize {
+        self.features
+            .iter()
+            .map(|f| match f {
+                FeatureEncoding::Numeric { .. } => 1,
+                FeatureEncoding::Categorical { categories, .. } => categories.len(),
+            })
+            .sum()
+    }
+
+    /// Encodes `rows` of `columns` (same columns as fitted) into rows × width, row-major.
+    pub fn transform(&self, columns: &[&Column], rows: &[usize]) -> Vec<f32> {
+        let width = self.width();
+        let mut out = vec![0.0f32; rows.len() * width];
+        let mut offset = 0;
+        for (enc, col) in self.features.iter().zip(columns) {
+            match (enc, &col.data) {
+                (FeatureEncoding::Numeric { mean, std, .. }, ColumnData::Numeric(values)) => {
+                    for (i, &r) in rows.iter().enumerate() {
+                        let v = values[r];
+                        // Missing → the training mean → 0 after standardizing.
+                        out[i * width + offset] = if v.is_nan() {
+                            0.0
+                        } else {
+                            ((f64::from(v) - mean) / std) as f32
+                        };
+                    }
+                    offset += 1;
+                }
+                (
+                    FeatureEncoding::Categorical {
+                        categories: fitted, ..
+                    },
+                    ColumnData::Categorical { codes, categories },
+                ) => {
+                    // Dataset code → one-hot slot, or none for categories unseen in training.
+                    let slot: Vec<Option<usize>> = categories
+                        .iter()
+                        .map(|c| fitted.iter().position(|f| f == c))
+                        .collect();
+                    for (i, &r) in rows.iter().enumerate() {
+                        if codes[r] != MISSING_CODE
+                            && let Some(s) = slot[codes[r] as usize]
+                        {
+                            out[i * width + offset + s] = 1.0;
+                        }
+                    }
+                    offset += fitted.len();
+                }
+                _ => unreachable!("columns are encoded as they were fitted"),
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::dataset::{ColumnInfo, ColumnRole, ColumnType};
+
+    fn numeric(values: Vec<f32>) -> Column {
+        Column {
+            info: ColumnInfo {
+                name: "x".into(),
+                column_type: ColumnType::Numeric,
+                role: ColumnRole::Feature,
+                missing: 0,
+                cardinality: None,
+            },
+            data: ColumnData::Numeric(values),
+        }
+    }
+
+    fn categorical(codes: Vec<u32>, categories: &[&str]) -> Column {
+        Column {
+            info: ColumnInfo {
+                name: "c".into(),
+                column_type: ColumnType::Categorical,
+                role: ColumnRole::Feature,
+                missing: 0,
+                cardinality: None,
+            },
+            data: ColumnData::Categorical {
+                codes,
+                categories: categories.iter().map(|s| s.to_string()).collect(),
+            },
+        }
+    }
+
+    #[test]
+    fn statistics_come_from_the_training_rows_only() {
+        // Training rows 0..4 hold 1, 2, 3, NaN: mean 2, population std sqrt(2/3).
+        let x = numeric(vec![1.0, 2.0, 3.0, f32::NAN, 100.0]);
+        let enc = Encoding::fit(&[&x], &[0, 1, 2, 3]);
+        assert_eq!(
+            enc.features[0],
+            FeatureEncoding::Numeric {
+                name: "x".into(),
+                mean: 2.0,
+                std: (2.0f64 / 3.0).sqrt()
+            }
+        );
+        let out = enc.transform(&[&x], &[0, 3, 4]);
+        let s = (2.0f64 / 3.0).sqrt();
+        assert_eq!(out, vec![(-1.0 / s) as f32, 0.0, (98.0 / s) as f32]);
+    }
+
+    #[test]
+    fn categories_unseen_in_training_and_missing_values_encode_as_zeros() {
+        let c = categorical(vec![0, 1, MISSING_CODE, 2], &["red", "blue", "green"]);
+        let enc = Encoding::fit(&[&c], &[0, 1, 2]);
+        assert_eq!(enc.width(), 2);
+        assert_eq!(
+            enc.transform(&[&c], &[0, 1, 2, 3]),
+            vec![1.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 0.0]
+        );
+    }
+}
