@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod checkpoint;
 pub mod clip;
+pub mod cv;
 pub mod encode;
 pub mod folds;
 pub mod metrics;

@@ -5,6 +5,7 @@
 mod backward;
 mod checkpoints;
 mod control;
+mod cv;
 mod data;
 mod golden;
 mod helpers;

@@ -1,0 +1,219 @@
+//! Cross-validation of one fold, end to end: encode (fitted on the fold's training rows only),
+//! train, score the held-out rows. Plus the summaries across folds and the pooled out-of-fold
+//! score. This is what a worker runs for each fold run.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::AtomicBool;
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use super::batch::Rows;
+use super::encode::Encoding;
+use super::metrics::{Scores, score};
+use super::train::{Progress, TrainRequest, Trained, train};
+use super::{EngineError, weights};
+use crate::domain::dataset::{Column, ColumnData};
+use crate::domain::spec::TrainingSpec;
+
+/// A dataset ready for cross-validation: its feature columns and class index per row.
+#[derive(Debug, Clone)]
+pub struct Table<'a> {
+    pub features: Vec<&'a Column>,
+    pub y: Vec<u32>,
+    pub classes: usize,
+}
+
+impl<'a> Table<'a> {
+    /// The table of `columns` with `label` as the class column (stored as class codes) and
+    /// every other column as a feature.
+    pub fn new(columns: &'a [Column], label: usize) -> Result<Self, EngineError> {
+        let ColumnData::Categorical { codes, categories } = &columns[label].data else {
+            return Err(EngineError::InvalidInput(
+                "the label column is not stored as classes".into(),
+            ));
+        };
+        let features = columns
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != label)
+            .map(|(_, c)| c)
+            .collect();
+        Ok(Self {
+            features,
+            y: codes.clone(),
+            classes: categories.len(),
+        })
+    }
+
+    fn class_counts(&self, rows: &[usize]) -> Vec<u64> {
+        let mut counts = vec![0u64; self.classes];
+        for &r in rows {
+            counts[self.y[r] as usize] += 1;
+        }
+        counts
+    }
+}
+
+/// How classes are weighted in the loss.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClassWeighting {
+    Uniform,
+    /// scikit-learn's "balanced", from the fold's training rows.
+    Balanced,
+}
+
+/// What one fold produced.
+#[derive(Debug, Clone)]
+pub struct FoldOutcome {
+    /// Held-out row indices, and their class probabilities (rows × classes).
+    pub rows: Vec<usize>,
+    pub proba: Vec<f64>,
+    pub scores: Scores,
+    pub train_class_counts: Vec<u64>,
+    pub encoding: Encoding,
+    pub trained: Trained,
+}
+
+/// A run's seed, derived from the job seed and the run's place, so re-runs and resumes match.
+pub fn derive_seed(seed: u64, repeat: u64, fold: u64) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(
+        repeat
+            .wrapping_mul(1 << 20)
+            .wrapping_add(fold)
+            .wrapping_add(1),
+    );
+    rng.next_u64()
+}
+
+/// Trains on `train_rows` and scores `test_rows`.
+#[allow(clippy::too_many_arguments)]
+pub fn run_fold(
+    table: &Table<'_>,
+    spec: &TrainingSpec,
+    train_rows: &[usize],
+    test_rows: &[usize],
+    weighting: &ClassWeighting,
+    seed: u64,
+    cancel: &AtomicBool,
+    progress: &mut Progress<'_>,
+) -> Result<FoldOutcome, EngineError> {
+    let encoding = Encoding::fit(&table.features, train_rows);
+    let width = encoding.width();
+    let x_train = encoding.transform(&table.features, train_rows);
+    let y_train: Vec<u32> = train_rows.iter().map(|&r| table.y[r]).collect();
+    let x_test = encoding.transform(&table.features, test_rows);
+    let y_test: Vec<u32> = test_rows.iter().map(|&r| table.y[r]).collect();
+    let train_class_counts = table.class_counts(train_rows);
+    let class_weights = match weighting {
+        ClassWeighting::Uniform => vec![1.0; table.classes],
+        ClassWeighting::Balanced => weights::balanced(&train_class_counts)
+            .into_iter()
+            .map(|w| w as f32)
+            .collect(),
+    };
+    let req = TrainRequest {
+        spec,
+        train: Rows {
+            x: &x_train,
+            y: &y_train,
+            features: width,
+        },
+        holdout: Some(Rows {
+            x: &x_test,
+            y: &y_test,
+            features: width,
+        }),
+        classes: table.classes,
+        class_weights,
+        seed,
+        resume: None,
+        checkpoint_every: 0,
+    };
+    let trained = train(&req, cancel, progress)?;
+    let proba: Vec<f64> = trained
+        .holdout_proba
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|&p| f64::from(p))
+        .collect();
+    let scores = score(&y_test, &proba, table.classes);
+    Ok(FoldOutcome {
+        rows: test_rows.to_vec(),
+        proba,
+        scores,
+        train_class_counts,
+        encoding,
+        trained,
+    })
+}
+
+/// Mean, population standard deviation (NumPy's default), minimum and maximum across folds.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Stat {
+    pub mean: f64,
+    pub std: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+/// The scalar metrics of `Scores`, by name.
+pub fn scalars(s: &Scores) -> BTreeMap<&'static str, f64> {
+    let mut m = BTreeMap::from([
+        ("accuracy", s.accuracy),
+        ("balanced_accuracy", s.balanced_accuracy),
+        ("precision_macro", s.precision_macro),
+        ("recall_macro", s.recall_macro),
+        ("f1_macro", s.f1_macro),
+        ("g_mean", s.g_mean),
+        ("log_loss", s.log_loss),
+    ]);
+    if let Some(v) = s.roc_auc {
+        m.insert("roc_auc", v);
+    }
+    if let Some(v) = s.pr_auc {
+        m.insert("pr_auc", v);
+    }
+    m
+}
+
+/// Per-metric statistics across folds (a metric missing from any fold is left out).
+pub fn summarize(folds: &[Scores]) -> BTreeMap<&'static str, Stat> {
+    let per: Vec<BTreeMap<&'static str, f64>> = folds.iter().map(scalars).collect();
+    let Some(first) = per.first() else {
+        return BTreeMap::new();
+    };
+    first
+        .keys()
+        .filter(|k| per.iter().all(|m| m.contains_key(*k)))
+        .map(|&k| {
+            let v: Vec<f64> = per.iter().map(|m| m[k]).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+            (
+                k,
+                Stat {
+                    mean,
+                    std,
+                    min,
+                    max,
+                },
+            )
+        })
+        .collect()
+}
+
+/// All out-of-fold predictions scored as one set.
+pub fn pooled(table: &Table<'_>, folds: &[FoldOutcome]) -> Scores {
+    let (mut y, mut proba) = (Vec::new(), Vec::new());
+    for f in folds {
+        y.extend(f.rows.iter().map(|&r| table.y[r]));
+        proba.extend_from_slice(&f.proba);
+    }
+    score(&y, &proba, table.classes)
+}
