@@ -61,8 +61,12 @@ fn main() {
                     &spec,
                     &train,
                     &test,
-                    &ClassWeighting::Uniform,
-                    seed,
+                    cv::FoldOptions {
+                        weighting: ClassWeighting::Uniform,
+                        seed,
+                        resume: None,
+                        checkpoint_every: 0,
+                    },
                     &AtomicBool::new(false),
                     &mut |_, _| {},
                 )
@@ -74,7 +78,7 @@ fn main() {
         let summary = cv::summarize(
             &outcomes
                 .iter()
-                .map(|o| o.scores.clone())
+                .map(|o| o.scores.clone().expect("held-out rows"))
                 .collect::<Vec<_>>(),
         );
         for (metric, reference) in [

@@ -19,6 +19,8 @@ pub struct Settings {
     pub allow_unauthenticated: bool,
     /// The limits in force.
     pub limits: Limits,
+    /// Lease, poll and retry timing of the job queue.
+    pub queue: crate::queue::QueueTiming,
 }
 
 /// Limits that keep a request from exhausting the machine; reported by `GET /v1/limits`.
@@ -160,6 +162,7 @@ mod tests {
             api_tokens: vec![],
             allow_unauthenticated: false,
             limits: Limits::default(),
+            queue: Default::default(),
         }
     }
 

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod queue;
 pub mod startup;
 pub mod store;
 pub mod telemetry;

@@ -135,6 +135,7 @@ impl Opts {
                 max_folds: self.max_folds.unwrap_or(d.max_folds),
                 max_concurrent_runs: workers as u64,
             },
+            queue: Default::default(),
         }
     }
 }
@@ -178,13 +179,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
         Command::Worker => {
             let pool = crossfold::store::connect(&settings.database_url).await?;
             crossfold::store::migrate(&pool).await?;
-            tracing::warn!(
-                "`crossfold worker` has no job queue to claim from yet (training jobs are not \
-                 implemented in this version); it stays up until SIGTERM/SIGINT"
-            );
             let token = CancellationToken::new();
             tokio::spawn(stop_on_signal(token.clone()));
-            token.cancelled().await;
+            tracing::info!(workers = settings.workers, "crossfold worker claiming runs");
+            // Other nodes may be training: only expired leases are reaped here.
+            crossfold::startup::run_workers(&pool, &settings, token).await;
             pool.close().await;
             Ok(())
         }

@@ -15,6 +15,7 @@ use crate::store;
 
 /// A built, not yet running, server.
 pub struct Application {
+    settings: Settings,
     listener: TcpListener,
     port: u16,
     pool: SqlitePool,
@@ -39,6 +40,7 @@ impl Application {
             metrics: http::metrics::recorder(),
         };
         Ok(Self {
+            settings: settings.clone(),
             listener,
             port,
             pool,
@@ -63,16 +65,57 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "crossfold listening");
         let upkeep = spawn_metrics_upkeep(self.shutdown.clone());
+        // A single node: whatever was running when the last process died is orphaned.
+        for job in store::runs::requeue_orphans(&self.pool).await? {
+            tracing::warn!(job_id = %job, "resuming a run interrupted by a crash");
+            store::jobs::settle_job_if_done(&self.pool, &job, crate::queue::results::summary)
+                .await?;
+        }
+        let workers = tokio::spawn({
+            let (pool, settings, token) = (
+                self.pool.clone(),
+                self.settings.clone(),
+                self.shutdown.clone(),
+            );
+            async move { run_workers(&pool, &settings, token).await }
+        });
         let shutdown = self.shutdown.clone();
         axum::serve(self.listener, self.router)
             .with_graceful_shutdown(async move { shutdown.cancelled().await })
             .await
             .context("serving HTTP")?;
+        // Workers stop at the next batch, checkpoint and hand their runs back.
+        workers.await.context("waiting for the workers")?;
         upkeep.abort();
         self.pool.close().await;
         tracing::info!("crossfold stopped");
         Ok(())
     }
+}
+
+/// Runs `settings.workers` workers and a reaper until `shutdown`, then waits for them.
+pub async fn run_workers(pool: &SqlitePool, settings: &Settings, shutdown: CancellationToken) {
+    let tracker = tokio_util::task::TaskTracker::new();
+    for n in 0..settings.workers {
+        let owner = format!(
+            "{}-{}-{n}",
+            std::process::id(),
+            crate::domain::ids::new_id("w")
+        );
+        tracker.spawn(crate::queue::worker::run(
+            pool.clone(),
+            owner,
+            settings.queue,
+            shutdown.clone(),
+        ));
+    }
+    tracker.spawn(crate::queue::worker::reap(
+        pool.clone(),
+        settings.queue,
+        shutdown.clone(),
+    ));
+    tracker.close();
+    tracker.wait().await;
 }
 
 /// Histograms need draining now and then, even if no one scrapes `/metrics`.

@@ -15,6 +15,11 @@ pub fn now_rfc3339() -> String {
         .expect("UTC times always format as RFC 3339")
 }
 
+/// Milliseconds since the Unix epoch, for lease and retry times (which must compare as numbers).
+pub fn now_millis() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

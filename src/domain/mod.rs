@@ -2,4 +2,5 @@
 
 pub mod dataset;
 pub mod ids;
+pub mod job;
 pub mod spec;

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
 use super::batch::Rows;
+use super::checkpoint::Checkpoint;
 use super::encode::Encoding;
 use super::metrics::{Scores, score};
 use super::train::{Progress, TrainRequest, Trained, train};
@@ -64,13 +65,25 @@ pub enum ClassWeighting {
     Balanced,
 }
 
+/// How to run a fold beyond its rows.
+#[derive(Debug, Clone)]
+pub struct FoldOptions {
+    pub weighting: ClassWeighting,
+    pub seed: u64,
+    /// Continue from this epoch checkpoint.
+    pub resume: Option<Checkpoint>,
+    /// Hand a checkpoint to `progress` every this many epochs (0 = never).
+    pub checkpoint_every: u64,
+}
+
 /// What one fold produced.
 #[derive(Debug, Clone)]
 pub struct FoldOutcome {
     /// Held-out row indices, and their class probabilities (rows × classes).
     pub rows: Vec<usize>,
     pub proba: Vec<f64>,
-    pub scores: Scores,
+    /// `None` when no rows were held out (the final model).
+    pub scores: Option<Scores>,
     pub train_class_counts: Vec<u64>,
     pub encoding: Encoding,
     pub trained: Trained,
@@ -88,15 +101,13 @@ pub fn derive_seed(seed: u64, repeat: u64, fold: u64) -> u64 {
     rng.next_u64()
 }
 
-/// Trains on `train_rows` and scores `test_rows`.
-#[allow(clippy::too_many_arguments)]
+/// Trains on `train_rows` and scores `test_rows` (none for a final model).
 pub fn run_fold(
     table: &Table<'_>,
     spec: &TrainingSpec,
     train_rows: &[usize],
     test_rows: &[usize],
-    weighting: &ClassWeighting,
-    seed: u64,
+    options: FoldOptions,
     cancel: &AtomicBool,
     progress: &mut Progress<'_>,
 ) -> Result<FoldOutcome, EngineError> {
@@ -107,7 +118,7 @@ pub fn run_fold(
     let x_test = encoding.transform(&table.features, test_rows);
     let y_test: Vec<u32> = test_rows.iter().map(|&r| table.y[r]).collect();
     let train_class_counts = table.class_counts(train_rows);
-    let class_weights = match weighting {
+    let class_weights = match options.weighting {
         ClassWeighting::Uniform => vec![1.0; table.classes],
         ClassWeighting::Balanced => weights::balanced(&train_class_counts)
             .into_iter()
@@ -121,18 +132,20 @@ pub fn run_fold(
             y: &y_train,
             features: width,
         },
-        holdout: Some(Rows {
+        holdout: (!test_rows.is_empty()).then_some(Rows {
             x: &x_test,
             y: &y_test,
             features: width,
         }),
         classes: table.classes,
         class_weights,
-        seed,
-        resume: None,
-        checkpoint_every: 0,
+        seed: options.seed,
+        resume: options.resume,
+        checkpoint_every: options.checkpoint_every,
     };
-    let trained = train(&req, cancel, progress)?;
+    let mut trained = train(&req, cancel, progress)?;
+    trained.checkpoint.encoding =
+        Some(serde_json::to_string(&encoding).expect("an encoding serializes"));
     let proba: Vec<f64> = trained
         .holdout_proba
         .as_deref()
@@ -140,7 +153,7 @@ pub fn run_fold(
         .iter()
         .map(|&p| f64::from(p))
         .collect();
-    let scores = score(&y_test, &proba, table.classes);
+    let scores = (!test_rows.is_empty()).then(|| score(&y_test, &proba, table.classes));
     Ok(FoldOutcome {
         rows: test_rows.to_vec(),
         proba,
@@ -216,4 +229,32 @@ pub fn pooled(table: &Table<'_>, folds: &[FoldOutcome]) -> Scores {
         proba.extend_from_slice(&f.proba);
     }
     score(&y, &proba, table.classes)
+}
+
+/// Stats per metric from fold metric maps (as stored with each run).
+pub fn summarize_maps(folds: &[BTreeMap<String, f64>]) -> BTreeMap<String, Stat> {
+    let Some(first) = folds.first() else {
+        return BTreeMap::new();
+    };
+    first
+        .keys()
+        .filter(|k| folds.iter().all(|m| m.contains_key(*k)))
+        .map(|k| {
+            let v: Vec<f64> = folds.iter().map(|m| m[k]).collect();
+            (k.clone(), stat(&v))
+        })
+        .collect()
+}
+
+fn stat(v: &[f64]) -> Stat {
+    let mean = v.iter().sum::<f64>() / v.len() as f64;
+    let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    Stat {
+        mean,
+        std,
+        min,
+        max,
+    }
 }

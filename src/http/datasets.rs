@@ -114,7 +114,7 @@ fn upload_format(headers: &HeaderMap) -> Result<UploadFormat, ApiError> {
     Ok(format)
 }
 
-fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -242,6 +242,12 @@ async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
+    let active = crate::store::jobs::active_jobs_on_dataset(&state.pool, &id).await?;
+    if active > 0 {
+        return Err(ApiError::Conflict(format!(
+            "dataset {id} is used by {active} queued or running job(s); cancel them or wait"
+        )));
+    }
     if store::delete_dataset(&state.pool, &id).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {

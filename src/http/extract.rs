@@ -87,3 +87,62 @@ pub fn page_params(q: &mut QueryParams, errors: &mut Vec<FieldError>) -> (u32, O
     });
     (limit, cursor)
 }
+
+/// A JSON body as a `serde_json::Value`: malformed JSON is a 400 with its line and column, a
+/// non-JSON content type a 415, an oversized body a 413, all in problem+json.
+#[derive(Debug)]
+pub struct JsonBody(pub serde_json::Value);
+
+impl axum::extract::FromRequest<super::AppState> for JsonBody {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use crate::error::{ApiError, Location};
+        let content_type = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned();
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if essence != "application/json" {
+            return Err(ApiError::UnsupportedMediaType {
+                got: if content_type.is_empty() {
+                    "(none)".into()
+                } else {
+                    content_type
+                },
+                supported: "application/json".into(),
+            });
+        }
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit: state.limits.max_json_body_bytes,
+                    }
+                } else {
+                    ApiError::malformed(format!("could not read the request body: {rejection}"))
+                }
+            })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::Malformed {
+                detail: format!("malformed JSON: {e}"),
+                location: Location {
+                    line: Some(e.line() as u64),
+                    column: Some(e.column() as u64),
+                },
+                errors: vec![],
+            })
+    }
+}

@@ -4,7 +4,9 @@
 pub mod auth;
 pub mod datasets;
 pub mod extract;
+pub mod jobs;
 pub mod metrics;
+pub mod runs;
 pub mod service;
 pub mod upload;
 
@@ -46,6 +48,8 @@ fn open_routes() -> Vec<Route> {
 fn protected_routes() -> Vec<Route> {
     let mut routes = service::protected_routes();
     routes.extend(datasets::routes());
+    routes.extend(jobs::routes());
+    routes.extend(runs::routes());
     routes
 }
 

@@ -3,6 +3,8 @@
 
 pub mod datasets;
 pub mod idempotency;
+pub mod jobs;
+pub mod runs;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -30,6 +30,11 @@ pub fn test_settings(db: &Path) -> Settings {
         api_tokens: vec![],
         allow_unauthenticated: false,
         limits: Limits::default(),
+        queue: crossfold::queue::QueueTiming {
+            lease: std::time::Duration::from_secs(3),
+            poll: std::time::Duration::from_millis(20),
+            backoff: std::time::Duration::from_millis(50),
+        },
     }
 }
 

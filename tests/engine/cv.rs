@@ -40,8 +40,12 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
                 &spec,
                 &train,
                 &test,
-                &ClassWeighting::Balanced,
-                cv::derive_seed(0, 0, f as u64),
+                cv::FoldOptions {
+                    weighting: ClassWeighting::Balanced,
+                    seed: cv::derive_seed(0, 0, f as u64),
+                    resume: None,
+                    checkpoint_every: 0,
+                },
                 &AtomicBool::new(false),
                 &mut |_, _| {},
             )
@@ -63,7 +67,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
             .collect();
         assert_eq!(sum, total);
     }
-    let scores: Vec<_> = outcomes.iter().map(|o| o.scores.clone()).collect();
+    let scores: Vec<_> = outcomes.iter().map(|o| o.scores.clone().unwrap()).collect();
     let summary = cv::summarize(&scores);
     assert!(
         summary["accuracy"].mean >= 0.95,
@@ -79,7 +83,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
     let pooled = cv::pooled(&table, &outcomes);
     let weighted: f64 = outcomes
         .iter()
-        .map(|o| o.scores.accuracy * o.rows.len() as f64)
+        .map(|o| o.scores.as_ref().unwrap().accuracy * o.rows.len() as f64)
         .sum::<f64>()
         / table.y.len() as f64;
     assert!((pooled.accuracy - weighted).abs() < 1e-12);

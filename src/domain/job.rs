@@ -1,0 +1,194 @@
+//! The job spec of `POST /v1/jobs`: which dataset, the training spec blocks, validation,
+//! imbalance handling, the final model and the seed. Unknown fields are rejected.
+
+use serde::{Deserialize, Serialize};
+
+use super::spec::{
+    ModelSpec, OptimizerSpec, ScheduleSpec, SpecError, TrainingOptions, TrainingSpec,
+};
+use crate::config::Limits;
+
+fn yes() -> bool {
+    true
+}
+fn five() -> u64 {
+    5
+}
+fn one() -> u64 {
+    1
+}
+
+/// A training job as submitted (every default filled in once resolved).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobSpec {
+    pub dataset_id: String,
+    /// The label column; default: the dataset's.
+    #[serde(default)]
+    pub label: Option<String>,
+    /// Feature columns; default (`null`): every column but the label.
+    #[serde(default)]
+    pub features: Option<Vec<String>>,
+    #[serde(default)]
+    pub model: ModelSpec,
+    #[serde(default)]
+    pub optimizer: OptimizerSpec,
+    #[serde(default)]
+    pub schedule: ScheduleSpec,
+    #[serde(default)]
+    pub training: TrainingOptions,
+    #[serde(default)]
+    pub validation: ValidationSpec,
+    #[serde(default)]
+    pub imbalance: ImbalanceSpec,
+    /// Also train one model on all (non-test) rows, for prediction. Default true.
+    #[serde(default = "yes")]
+    pub final_model: bool,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+/// Cross-validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidationSpec {
+    /// Default 5.
+    #[serde(default = "five")]
+    pub folds: u64,
+    /// Only stratified folds are offered. Default true.
+    #[serde(default = "yes")]
+    pub stratified: bool,
+    /// Repetitions with different shuffles. Default 1.
+    #[serde(default = "one")]
+    pub repeats: u64,
+    /// A held-out test set (not offered yet: must be 0).
+    #[serde(default)]
+    pub test_fraction: f64,
+}
+
+impl Default for ValidationSpec {
+    fn default() -> Self {
+        Self {
+            folds: 5,
+            stratified: true,
+            repeats: 1,
+            test_fraction: 0.0,
+        }
+    }
+}
+
+/// Class-imbalance handling. This version offers `none` and `class_weight` ("balanced").
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct ImbalanceSpec {
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    #[default]
+    None,
+    /// scikit-learn's "balanced" weights, from each fold's training rows.
+    ClassWeight,
+}
+
+/// The job's result states, and the states in between.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum JobStatus {
+    Queued,
+    Running,
+    Cancelling,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl JobStatus {
+    pub const ALL: [JobStatus; 6] = [
+        JobStatus::Queued,
+        JobStatus::Running,
+        JobStatus::Cancelling,
+        JobStatus::Succeeded,
+        JobStatus::Failed,
+        JobStatus::Cancelled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Running => "running",
+            JobStatus::Cancelling => "cancelling",
+            JobStatus::Succeeded => "succeeded",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|j| j.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
+        )
+    }
+}
+
+impl JobSpec {
+    /// Parses JSON; a type error or unknown field is reported with its path.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, Vec<SpecError>> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            vec![SpecError {
+                field: if path == "." { String::new() } else { path },
+                message: e.inner().to_string(),
+            }]
+        })
+    }
+
+    /// The engine's part of the spec.
+    pub fn training_spec(&self) -> TrainingSpec {
+        TrainingSpec {
+            model: self.model.clone(),
+            optimizer: self.optimizer.clone(),
+            schedule: self.schedule.clone(),
+            training: self.training.clone(),
+        }
+    }
+
+    /// Every problem that does not need the dataset, each with its JSON path.
+    pub fn validate(&self, limits: &Limits) -> Vec<SpecError> {
+        let mut errors = self.training_spec().validate(limits);
+        let v = &self.validation;
+        if v.folds < 2 || v.folds > limits.max_folds {
+            errors.push(SpecError {
+                field: "validation.folds".into(),
+                message: format!("from 2 to {} (max_folds)", limits.max_folds),
+            });
+        }
+        if !v.stratified {
+            errors.push(SpecError {
+                field: "validation.stratified".into(),
+                message: "only stratified folds are offered".into(),
+            });
+        }
+        if v.repeats == 0 || v.repeats > 10 {
+            errors.push(SpecError {
+                field: "validation.repeats".into(),
+                message: "from 1 to 10".into(),
+            });
+        }
+        if v.test_fraction != 0.0 {
+            errors.push(SpecError {
+                field: "validation.test_fraction".into(),
+                message: "a held-out test set is not offered in this version; use 0".into(),
+            });
+        }
+        errors
+    }
+}

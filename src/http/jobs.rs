@@ -1,0 +1,364 @@
+//! `/v1/jobs`: submit (with `dry_run`), list, show, cancel, and the results: runs and metrics.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use super::datasets::{Page, idempotency_key};
+use super::extract::{JsonBody, QueryParams, page_params};
+use super::{AppState, Route};
+use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
+use crate::domain::ids;
+use crate::domain::job::{JobSpec, JobStatus};
+use crate::engine::{cv, folds, metrics};
+use crate::error::{ApiError, FieldError};
+use crate::store::{self, jobs::Cancel, jobs::Created, jobs::NewJob, jobs::NewRun};
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        ("/v1/jobs", get(list).post(create)),
+        ("/v1/jobs/{id}", get(show)),
+        ("/v1/jobs/{id}/cancel", post(cancel)),
+        ("/v1/jobs/{id}/runs", get(runs)),
+        ("/v1/jobs/{id}/metrics", get(job_metrics)),
+    ]
+}
+
+fn spec_errors(errors: Vec<crate::domain::spec::SpecError>) -> ApiError {
+    ApiError::invalid_fields(
+        errors
+            .into_iter()
+            .map(|e| FieldError::new(e.field, e.message))
+            .collect(),
+    )
+}
+
+/// Checks the spec against its dataset: label, features, folds against the smallest class,
+/// the one-hot width of categorical features.
+fn check_against_dataset(
+    spec: &JobSpec,
+    ds: &DatasetSummary,
+    max_categories: u64,
+) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if let Some(label) = &spec.label
+        && *label != ds.label
+    {
+        errors.push(FieldError::new(
+            "label",
+            format!(
+                "this version trains on the label the dataset was uploaded with ({:?})",
+                ds.label
+            ),
+        ));
+    }
+    if let Some(features) = &spec.features {
+        errors.push(FieldError::new(
+            "features",
+            format!(
+                "choosing features is not offered yet; use null (all {} features)",
+                features.len().max(ds.feature_count as usize)
+            ),
+        ));
+    }
+    let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
+    if let Err(e) = folds::check(&counts, spec.validation.folds as usize) {
+        errors.push(FieldError::new("validation.folds", e.0));
+    }
+    for c in &ds.columns {
+        if c.role == ColumnRole::Feature
+            && c.column_type == ColumnType::Categorical
+            && c.cardinality.unwrap_or(0) > max_categories
+        {
+            errors.push(FieldError::new(
+                "features",
+                format!(
+                    "column {:?} has {} categories, more than max_categories ({max_categories})",
+                    c.name,
+                    c.cardinality.unwrap_or(0)
+                ),
+            ));
+        }
+    }
+    errors
+}
+
+/// `POST /v1/jobs`: validates everything, then queues the job with one run per fold and
+/// repeat (and the final model). `?dry_run=true` returns the resolved spec and the work.
+async fn create(
+    State(state): State<AppState>,
+    mut query: QueryParams,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let dry_run = match query.take("dry_run").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::invalid_field("dry_run", "true or false")),
+    };
+    let unknown = query.unknown(&["dry_run"]);
+    if !unknown.is_empty() {
+        return Err(ApiError::invalid_fields(unknown));
+    }
+    let key = idempotency_key(&headers)?;
+    let mut spec = JobSpec::from_json(body).map_err(spec_errors)?;
+    let errors: Vec<FieldError> = spec
+        .validate(&state.limits)
+        .into_iter()
+        .map(|e| FieldError::new(e.field, e.message))
+        .collect();
+    let Some(ds) = store::datasets::get_dataset(&state.pool, &spec.dataset_id).await? else {
+        let mut errors = errors;
+        errors.insert(
+            0,
+            FieldError::new("dataset_id", format!("no dataset {}", spec.dataset_id)),
+        );
+        return Err(ApiError::invalid_fields(errors));
+    };
+    let mut errors = errors;
+    errors.extend(check_against_dataset(
+        &spec,
+        &ds,
+        state.limits.max_categories,
+    ));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    spec.label = Some(ds.label.clone());
+    let resolved = serde_json::to_value(&spec).map_err(anyhow::Error::from)?;
+    let folds_n = spec.validation.folds as usize;
+    let repeats = spec.validation.repeats as usize;
+    let runs_total = folds_n * repeats + usize::from(spec.final_model);
+    if dry_run {
+        let rows = ds.rows;
+        return Ok((
+            StatusCode::OK,
+            Json(json!({
+                "spec": resolved,
+                "estimate": {
+                    "runs": runs_total,
+                    "epochs_per_run": spec.training.epochs,
+                    "epochs": runs_total as u64 * spec.training.epochs,
+                    "samples_per_epoch": rows - rows / folds_n as u64,
+                    "samples_per_epoch_final": rows,
+                }
+            })),
+        )
+            .into_response());
+    }
+    // The fold assignment is derived from the seed once and recorded with the job.
+    let columns = store::datasets::load_columns(&state.pool, &ds.id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no dataset {}", ds.id)))?;
+    let label = columns
+        .iter()
+        .position(|c| c.info.role == ColumnRole::Label)
+        .unwrap_or(0);
+    let table =
+        cv::Table::new(&columns, label).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    let assignments: Vec<Vec<u32>> = (0..repeats)
+        .map(|r| {
+            folds::assign(
+                &table.y,
+                table.classes,
+                folds_n,
+                cv::derive_seed(spec.seed, r as u64, u64::MAX),
+            )
+        })
+        .collect();
+    let mut runs = Vec::new();
+    for r in 0..repeats {
+        for f in 0..folds_n {
+            runs.push(NewRun {
+                id: ids::new_id("run"),
+                kind: "fold",
+                fold: Some(f as u32),
+                repeat: Some(r as u32),
+                seed: cv::derive_seed(spec.seed, r as u64, f as u64),
+                max_attempts: 3,
+            });
+        }
+    }
+    if spec.final_model {
+        runs.push(NewRun {
+            id: ids::new_id("run"),
+            kind: "final",
+            fold: None,
+            repeat: None,
+            seed: cv::derive_seed(spec.seed, u64::MAX, 0),
+            max_attempts: 3,
+        });
+    }
+    let job = NewJob {
+        id: ids::new_id("job"),
+        dataset_id: ds.id.clone(),
+        spec: resolved.clone(),
+        folds: assignments,
+        runs,
+        created_at: ids::now_rfc3339(),
+    };
+    let hash = hex::encode(Sha256::digest(resolved.to_string()));
+    let id = match store::jobs::insert_job(
+        &state.pool,
+        &job,
+        key.as_deref().map(|k| (k, hash.as_str())),
+    )
+    .await?
+    {
+        Created::Created => job.id,
+        Created::KeyUsed(used) if used.request_hash == hash => used.resource_id,
+        Created::KeyUsed(_) => {
+            return Err(ApiError::Conflict(
+                "this Idempotency-Key was already used with a different request".into(),
+            ));
+        }
+    };
+    let view = store::jobs::get_job(&state.pool, &id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+    let mut res = (StatusCode::ACCEPTED, Json(view)).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
+        res.headers_mut().insert(header::LOCATION, v);
+    }
+    Ok(res)
+}
+
+async fn list(
+    State(state): State<AppState>,
+    mut query: QueryParams,
+) -> Result<Json<Page<store::jobs::JobView>>, ApiError> {
+    let mut errors = Vec::new();
+    let (limit, cursor) = page_params(&mut query, &mut errors);
+    let status = query.take("status").and_then(|s| {
+        let parsed = JobStatus::parse(&s);
+        if parsed.is_none() {
+            errors.push(FieldError::new(
+                "status",
+                "queued, running, cancelling, succeeded, failed or cancelled",
+            ));
+        }
+        parsed
+    });
+    errors.extend(query.unknown(&["limit", "cursor", "status"]));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let (items, next) = store::jobs::list_jobs(&state.pool, status, limit, cursor).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| n.to_string()),
+    }))
+}
+
+async fn show(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<store::jobs::JobView>, ApiError> {
+    store::jobs::get_job(&state.pool, &id)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
+}
+
+/// `POST /v1/jobs/{id}/cancel`: 202; queued work stops at once, running work within an epoch.
+async fn cancel(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    match store::jobs::cancel_job(&state.pool, &id).await? {
+        Cancel::NotFound => Err(ApiError::NotFound(format!("no job {id}"))),
+        Cancel::AlreadyFinished(s) => Err(ApiError::Conflict(format!(
+            "job {id} already ended ({})",
+            s.as_str()
+        ))),
+        Cancel::Cancelled | Cancel::Cancelling => {
+            let view = store::jobs::get_job(&state.pool, &id)
+                .await?
+                .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+            Ok((StatusCode::ACCEPTED, Json(view)).into_response())
+        }
+    }
+}
+
+async fn runs(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    if store::jobs::get_job(&state.pool, &id).await?.is_none() {
+        return Err(ApiError::NotFound(format!("no job {id}")));
+    }
+    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id)
+        .await?
+        .into_iter()
+        .map(|r| r.0)
+        .collect();
+    Ok(Json(json!({"items": runs, "next_cursor": null})))
+}
+
+/// `GET /v1/jobs/{id}/metrics`: per fold, the summary across folds, and the pooled
+/// out-of-fold score.
+async fn job_metrics(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let Some(job) = store::jobs::get_job(&state.pool, &id).await? else {
+        return Err(ApiError::NotFound(format!("no job {id}")));
+    };
+    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let mut folds_out = Vec::new();
+    let (mut y, mut proba, mut classes) = (Vec::new(), Vec::new(), 0usize);
+    for (view, result, predictions) in &runs {
+        if view.kind != "fold" {
+            continue;
+        }
+        let Some(result) = result else { continue };
+        folds_out.push(json!({
+            "run_id": view.id,
+            "fold": view.fold,
+            "repeat": view.repeat,
+            "best_epoch": result["best_epoch"],
+            "train_class_counts": result["train_class_counts"],
+            "resampled_class_counts": result["resampled_class_counts"],
+            "metrics": result["metrics"],
+        }));
+        if let Some(p) = predictions {
+            for (label, row) in p["labels"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .zip(p["proba"].as_array().into_iter().flatten())
+            {
+                let row: Vec<f64> = row
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(Value::as_f64)
+                    .collect();
+                classes = row.len();
+                y.push(label.as_u64().unwrap_or(0) as u32);
+                proba.extend(row);
+            }
+        }
+    }
+    let pooled = (!y.is_empty()).then(|| {
+        let s = metrics::score(&y, &proba, classes);
+        let mut m: serde_json::Map<String, Value> = cv::scalars(&s)
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), json!(v)))
+            .collect();
+        m.insert("confusion_matrix".into(), json!(s.confusion_matrix));
+        Value::Object(m)
+    });
+    Ok(Json(json!({
+        "status": job.status,
+        "folds": folds_out,
+        "summary": job.summary,
+        "pooled": pooled,
+        "test": null,
+        "leaderboard": null,
+    })))
+}

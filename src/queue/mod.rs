@@ -1,0 +1,29 @@
+//! The job queue's workers: each claims a run, trains it on a blocking thread, and writes its
+//! epochs, checkpoints and result through the lease-fenced store; a reaper returns runs of
+//! dead workers. Training never runs on the async runtime's threads.
+
+pub mod results;
+pub mod worker;
+
+use std::time::Duration;
+
+/// Queue timing.
+#[derive(Debug, Clone, Copy)]
+pub struct QueueTiming {
+    /// How long a claim holds without a heartbeat.
+    pub lease: Duration,
+    /// How often an idle worker looks for work.
+    pub poll: Duration,
+    /// Delay before a failed run is retried (times the attempt number).
+    pub backoff: Duration,
+}
+
+impl Default for QueueTiming {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(30),
+            poll: Duration::from_millis(200),
+            backoff: Duration::from_secs(2),
+        }
+    }
+}

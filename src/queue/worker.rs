@@ -1,0 +1,285 @@
+//! One worker: claim → train (on a blocking thread) → write, until shutdown. Runs of the same
+//! job train in parallel on different workers.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use anyhow::Context;
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+use super::{QueueTiming, results};
+use crate::domain::job::{JobSpec, Strategy};
+use crate::engine::EngineError;
+use crate::engine::checkpoint::Checkpoint;
+use crate::engine::cv::{self, ClassWeighting, FoldOptions, Table};
+use crate::engine::folds;
+use crate::engine::train::Stop;
+use crate::store::{self, runs::Beat, runs::Claimed};
+
+/// Claims and runs work until `shutdown` fires.
+pub async fn run(
+    pool: SqlitePool,
+    owner: String,
+    timing: QueueTiming,
+    shutdown: CancellationToken,
+) {
+    let lease_ms = timing.lease.as_millis() as i64;
+    loop {
+        if shutdown.is_cancelled() {
+            break;
+        }
+        match store::runs::claim_next(&pool, &owner, lease_ms).await {
+            Ok(Some(claimed)) => {
+                let span = tracing::info_span!("run", job_id = %claimed.job_id, run_id = %claimed.id, attempt = claimed.attempt);
+                execute(&pool, claimed, timing, &shutdown)
+                    .instrument(span)
+                    .await;
+            }
+            Ok(None) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(timing.poll) => {}
+                    _ = shutdown.cancelled() => break,
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "claiming a run failed; retrying");
+                tokio::time::sleep(timing.poll).await;
+            }
+        }
+    }
+}
+
+/// Returns runs of dead workers to the queue, now and then, and settles jobs that ended.
+pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationToken) {
+    loop {
+        match store::runs::reap_expired(&pool, timing.backoff.as_millis() as i64).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    tracing::warn!(job_id = %job, "a run's lease expired; returned to the queue");
+                    let _ = store::jobs::settle_job_if_done(&pool, &job, results::summary).await;
+                }
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "reaping failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(timing.lease / 3) => {}
+            _ = shutdown.cancelled() => break,
+        }
+    }
+}
+
+/// Why training stopped early, as the worker sees it.
+#[derive(Default)]
+struct Flags {
+    cancel: AtomicBool,
+    lost: AtomicBool,
+    shutting_down: AtomicBool,
+}
+
+async fn execute(
+    pool: &SqlitePool,
+    claimed: Claimed,
+    timing: QueueTiming,
+    shutdown: &CancellationToken,
+) {
+    let flags = Arc::new(Flags::default());
+    let beat = tokio::spawn(heartbeat(
+        pool.clone(),
+        claimed.id.clone(),
+        claimed.token,
+        timing,
+        flags.clone(),
+        shutdown.clone(),
+    ));
+    let outcome = train_run(pool, &claimed, flags.clone()).await;
+    beat.abort();
+    let (id, token) = (claimed.id.as_str(), claimed.token);
+    let backoff = timing.backoff.as_millis() as i64 * i64::from(claimed.attempt);
+    let written = match outcome {
+        _ if flags.lost.load(Ordering::SeqCst) => {
+            tracing::warn!("lost the lease; writing nothing");
+            Ok(())
+        }
+        Ok(Finished::Done {
+            result,
+            predictions,
+            checkpoint,
+        }) => store::runs::complete(pool, id, token, &result, predictions.as_ref(), &checkpoint)
+            .await
+            .map(|_| ()),
+        Ok(Finished::Stopped) if flags.shutting_down.load(Ordering::SeqCst) => {
+            store::runs::release(pool, id, token).await
+        }
+        Ok(Finished::Stopped) => store::runs::cancelled(pool, id, token).await,
+        Err(RunError::Permanent(e)) => {
+            tracing::warn!(error = %e, "the run cannot succeed; failing it");
+            store::runs::fail(pool, id, token, &e, true, 0).await
+        }
+        Err(RunError::Retryable(e)) => {
+            tracing::warn!(error = %e, "the run failed; it will be retried if attempts remain");
+            store::runs::fail(pool, id, token, &e, false, backoff).await
+        }
+    };
+    if let Err(e) = written {
+        tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
+    }
+    if let Err(e) = store::jobs::settle_job_if_done(pool, &claimed.job_id, results::summary).await {
+        tracing::error!(error = %format!("{e:#}"), "settling the job failed");
+    }
+}
+
+async fn heartbeat(
+    pool: SqlitePool,
+    run_id: String,
+    token: i64,
+    timing: QueueTiming,
+    flags: Arc<Flags>,
+    shutdown: CancellationToken,
+) {
+    let lease_ms = timing.lease.as_millis() as i64;
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(timing.lease / 3) => {}
+            _ = shutdown.cancelled() => {
+                flags.shutting_down.store(true, Ordering::SeqCst);
+                flags.cancel.store(true, Ordering::SeqCst);
+                return;
+            }
+        }
+        match store::runs::heartbeat(&pool, &run_id, token, lease_ms).await {
+            Ok(Beat::Held) => {}
+            Ok(Beat::CancelRequested) => flags.cancel.store(true, Ordering::SeqCst),
+            Ok(Beat::Lost) => {
+                flags.lost.store(true, Ordering::SeqCst);
+                flags.cancel.store(true, Ordering::SeqCst);
+                return;
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "heartbeat failed"),
+        }
+    }
+}
+
+enum Finished {
+    Done {
+        result: Value,
+        predictions: Option<Value>,
+        checkpoint: Vec<u8>,
+    },
+    /// Cancelled, shutting down, or the lease was lost.
+    Stopped,
+}
+
+enum RunError {
+    /// Bad input: retrying cannot help.
+    Permanent(String),
+    /// Infrastructure or a crash: retry while attempts remain.
+    Retryable(String),
+}
+
+async fn train_run(
+    pool: &SqlitePool,
+    claimed: &Claimed,
+    flags: Arc<Flags>,
+) -> Result<Finished, RunError> {
+    let retry = |e: anyhow::Error| RunError::Retryable(format!("{e:#}"));
+    let job = store::jobs::get_job(pool, &claimed.job_id)
+        .await
+        .map_err(retry)?
+        .context("the run's job")
+        .map_err(retry)?;
+    let spec = JobSpec::from_json(job.spec.clone())
+        .map_err(|e| RunError::Permanent(format!("stored spec unreadable: {e:?}")))?;
+    let columns = store::datasets::load_columns(pool, &spec.dataset_id)
+        .await
+        .map_err(retry)?
+        .ok_or_else(|| RunError::Permanent(format!("dataset {} was deleted", spec.dataset_id)))?;
+    let assignment = store::jobs::fold_assignment(pool, &claimed.job_id)
+        .await
+        .map_err(retry)?;
+    let resume = match &claimed.checkpoint {
+        Some(bytes) => {
+            Some(Checkpoint::from_bytes(bytes).map_err(|e| RunError::Retryable(e.to_string()))?)
+        }
+        None => None,
+    };
+    let handle = tokio::runtime::Handle::current();
+    let (pool, claimed, flags2) = (pool.clone(), claimed.clone(), flags.clone());
+    let span = tracing::Span::current();
+    let joined = tokio::task::spawn_blocking(move || {
+        let _entered = span.enter();
+        let label = columns
+            .iter()
+            .position(|c| c.info.role == crate::domain::dataset::ColumnRole::Label)
+            .unwrap_or(0);
+        let table = Table::new(&columns, label).map_err(|e| RunError::Permanent(e.to_string()))?;
+        let (train_rows, test_rows) = match (claimed.kind.as_str(), claimed.fold, claimed.repeat) {
+            ("fold", Some(fold), Some(repeat)) => folds::split(&assignment[repeat as usize], fold),
+            _ => ((0..table.y.len()).collect(), Vec::new()),
+        };
+        let options = FoldOptions {
+            weighting: match spec.imbalance.strategy {
+                Strategy::None => ClassWeighting::Uniform,
+                Strategy::ClassWeight => ClassWeighting::Balanced,
+            },
+            seed: claimed.seed,
+            resume,
+            checkpoint_every: 1,
+        };
+        let mut progress = |record: &crate::engine::train::EpochRecord, ck: Option<&Checkpoint>| {
+            if flags2.lost.load(Ordering::SeqCst) {
+                return;
+            }
+            let bytes = ck.and_then(|c| c.to_bytes().ok());
+            let record = json!(record);
+            let written = handle.block_on(store::runs::append_epoch(
+                &pool,
+                &claimed.id,
+                claimed.token,
+                record["epoch"].as_u64().unwrap_or(0),
+                &record,
+                bytes.as_deref(),
+            ));
+            if !matches!(written, Ok(true)) {
+                // The lease is gone (or the database is): stop training, write nothing more.
+                flags2.lost.store(true, Ordering::SeqCst);
+                flags2.cancel.store(true, Ordering::SeqCst);
+            }
+        };
+        let outcome = cv::run_fold(
+            &table,
+            &spec.training_spec(),
+            &train_rows,
+            &test_rows,
+            options,
+            &flags2.cancel,
+            &mut progress,
+        )
+        .map_err(|e| match e {
+            EngineError::InvalidInput(m) => RunError::Permanent(m),
+            other => RunError::Retryable(other.to_string()),
+        })?;
+        if outcome.trained.stop == Stop::Cancelled {
+            return Ok(Finished::Stopped);
+        }
+        let checkpoint = outcome
+            .trained
+            .checkpoint
+            .to_bytes()
+            .map_err(|e| RunError::Retryable(e.to_string()))?;
+        Ok(Finished::Done {
+            result: results::run_result(&outcome),
+            predictions: results::run_predictions(&table, &outcome),
+            checkpoint,
+        })
+    })
+    .await;
+    match joined {
+        Ok(r) => r,
+        Err(e) => Err(RunError::Retryable(format!(
+            "the training thread crashed: {e}"
+        ))),
+    }
+}

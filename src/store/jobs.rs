@@ -1,0 +1,373 @@
+//! `jobs`: creation (with its runs, in one transaction), reads, cancellation and completion.
+
+use anyhow::Context;
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Row, SqlitePool};
+
+use super::idempotency;
+use crate::domain::ids;
+use crate::domain::job::JobStatus;
+
+/// The idempotency scope of `POST /v1/jobs`.
+pub const IDEMPOTENCY_SCOPE: &str = "jobs";
+
+/// A run to create with its job.
+#[derive(Debug, Clone)]
+pub struct NewRun {
+    pub id: String,
+    pub kind: &'static str,
+    pub fold: Option<u32>,
+    pub repeat: Option<u32>,
+    pub seed: u64,
+    pub max_attempts: u32,
+}
+
+/// A job to create.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub id: String,
+    pub dataset_id: String,
+    pub spec: Value,
+    /// Per repeat, the fold each row is held out in.
+    pub folds: Vec<Vec<u32>>,
+    pub runs: Vec<NewRun>,
+    pub created_at: String,
+}
+
+/// Progress of a job.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct Progress {
+    pub runs_done: u64,
+    pub runs_total: u64,
+    /// Epochs done by the runs in flight (the most advanced one), and the spec's epochs.
+    pub epoch: u64,
+    pub epochs: u64,
+    pub fraction: f64,
+    pub eta_seconds: Option<f64>,
+}
+
+/// The job resource.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct JobView {
+    pub id: String,
+    pub status: JobStatus,
+    pub spec: Value,
+    pub dataset_id: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub finished_at: Option<String>,
+    /// Most attempts any run of the job has taken.
+    pub attempts: u64,
+    pub error: Option<String>,
+    pub progress: Progress,
+    pub summary: Option<Value>,
+    pub diagnostics: Vec<Value>,
+}
+
+/// What creating a job did.
+#[derive(Debug)]
+pub enum Created {
+    Created,
+    KeyUsed(idempotency::UsedKey),
+}
+
+/// Stores a job and its runs (all queued) in one transaction, with its idempotency key.
+pub async fn insert_job(
+    pool: &SqlitePool,
+    job: &NewJob,
+    keyed: Option<(&str, &str)>,
+) -> anyhow::Result<Created> {
+    let mut tx = pool.begin().await?;
+    if let Some((key, hash)) = keyed {
+        match idempotency::record_key(
+            &mut tx,
+            IDEMPOTENCY_SCOPE,
+            key,
+            hash,
+            &job.id,
+            &job.created_at,
+        )
+        .await
+        {
+            Ok(()) => {}
+            Err(e) if super::is_unique_violation(&e) => {
+                tx.rollback().await.ok();
+                let used = idempotency::find_key(pool, IDEMPOTENCY_SCOPE, key)
+                    .await?
+                    .context("an idempotency key vanished after a conflict")?;
+                return Ok(Created::KeyUsed(used));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    sqlx::query(
+        "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at)
+         VALUES (?, ?, 'queued', ?, ?, ?)",
+    )
+    .bind(&job.id)
+    .bind(&job.dataset_id)
+    .bind(job.spec.to_string())
+    .bind(serde_json::to_string(&job.folds)?)
+    .bind(&job.created_at)
+    .execute(&mut *tx)
+    .await?;
+    let now = ids::now_millis();
+    for run in &job.runs {
+        sqlx::query(
+            "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+        )
+        .bind(&run.id)
+        .bind(&job.id)
+        .bind(run.kind)
+        .bind(run.fold.map(i64::from))
+        .bind(run.repeat.map(i64::from))
+        .bind(run.seed as i64)
+        .bind(i64::from(run.max_attempts))
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(Created::Created)
+}
+
+/// One job as the API shows it.
+pub async fn get_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobView>> {
+    let row = sqlx::query(
+        "SELECT id, status, spec_json, dataset_id, created_at, started_at, finished_at, error,
+                summary_json FROM jobs WHERE id = ?",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    match row {
+        Some(row) => Ok(Some(view(pool, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+async fn view(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
+    let id: String = row.get("id");
+    let spec: Value = serde_json::from_str(&row.get::<String, _>("spec_json"))?;
+    let status: String = row.get("status");
+    let stats = sqlx::query(
+        "SELECT COUNT(*) AS total,
+                SUM(state IN ('succeeded', 'failed', 'cancelled')) AS done,
+                MAX(attempt) AS attempts,
+                MAX(CASE WHEN state = 'running' THEN epochs_done ELSE 0 END) AS epoch
+         FROM runs WHERE job_id = ?",
+    )
+    .bind(&id)
+    .fetch_one(pool)
+    .await?;
+    let total = stats.get::<i64, _>("total") as u64;
+    let done = stats.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
+    let epochs = spec["training"]["epochs"].as_u64().unwrap_or(0);
+    let epoch = stats.get::<Option<i64>, _>("epoch").unwrap_or(0) as u64;
+    let fraction = if total == 0 {
+        0.0
+    } else {
+        (done as f64
+            + if epochs > 0 {
+                epoch as f64 / epochs as f64
+            } else {
+                0.0
+            })
+            / total as f64
+    };
+    let fraction = fraction.min(1.0);
+    let started_at: Option<String> = row.get("started_at");
+    let eta_seconds = started_at.as_deref().and_then(|s| {
+        let started =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        let elapsed = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
+        (fraction > 0.0 && fraction < 1.0).then(|| elapsed * (1.0 - fraction) / fraction)
+    });
+    Ok(JobView {
+        status: JobStatus::parse(&status).context("a stored job status")?,
+        spec,
+        dataset_id: row.get("dataset_id"),
+        created_at: row.get("created_at"),
+        started_at,
+        finished_at: row.get("finished_at"),
+        attempts: stats.get::<Option<i64>, _>("attempts").unwrap_or(0) as u64,
+        error: row.get("error"),
+        progress: Progress {
+            runs_done: done,
+            runs_total: total,
+            epoch,
+            epochs,
+            fraction,
+            eta_seconds,
+        },
+        summary: row
+            .get::<Option<String>, _>("summary_json")
+            .map(|s| serde_json::from_str(&s))
+            .transpose()?,
+        diagnostics: vec![],
+        id,
+    })
+}
+
+/// A page of jobs, newest first, optionally of one status.
+pub async fn list_jobs(
+    pool: &SqlitePool,
+    status: Option<JobStatus>,
+    limit: u32,
+    before_seq: Option<i64>,
+) -> anyhow::Result<(Vec<JobView>, Option<i64>)> {
+    let rows = sqlx::query(
+        "SELECT seq, id, status, spec_json, dataset_id, created_at, started_at, finished_at, error,
+                summary_json FROM jobs
+         WHERE seq < ? AND (? IS NULL OR status = ?) ORDER BY seq DESC LIMIT ?",
+    )
+    .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(status.map(JobStatus::as_str))
+    .bind(status.map(JobStatus::as_str))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() > limit as usize;
+    let mut items = Vec::new();
+    for row in rows.iter().take(limit as usize) {
+        items.push(view(pool, row).await?);
+    }
+    let next = if more {
+        rows.get(limit as usize - 1).map(|r| r.get::<i64, _>("seq"))
+    } else {
+        None
+    };
+    Ok((items, next))
+}
+
+/// What a cancel request did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cancel {
+    /// Nothing was running: cancelled at once.
+    Cancelled,
+    /// A run is training: it stops within an epoch.
+    Cancelling,
+    AlreadyFinished(JobStatus),
+    NotFound,
+}
+
+/// Cancels a job: queued runs at once; running runs are asked to stop.
+pub async fn cancel_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
+    let mut tx = pool.begin().await?;
+    let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ?")
+        .bind(id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(status) = status.as_deref().and_then(JobStatus::parse) else {
+        return Ok(Cancel::NotFound);
+    };
+    if status.is_finished() {
+        return Ok(Cancel::AlreadyFinished(status));
+    }
+    let now = ids::now_rfc3339();
+    sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = ? WHERE job_id = ? AND state = 'queued'")
+        .bind(&now)
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+    let running: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE job_id = ? AND state = 'running'")
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+    let outcome = if running == 0 {
+        sqlx::query("UPDATE jobs SET status = 'cancelled', cancel_requested_at = ?, finished_at = ? WHERE id = ?")
+            .bind(&now)
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Cancel::Cancelled
+    } else {
+        sqlx::query("UPDATE jobs SET status = 'cancelling', cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE id = ?")
+            .bind(&now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        Cancel::Cancelling
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// Jobs still queued, running or cancelling on a dataset.
+pub async fn active_jobs_on_dataset(pool: &SqlitePool, dataset_id: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE dataset_id = ? AND status IN ('queued', 'running', 'cancelling')",
+    )
+    .bind(dataset_id)
+    .fetch_one(pool)
+    .await?)
+}
+
+/// The recorded fold assignment of a job, per repeat.
+pub async fn fold_assignment(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Vec<Vec<u32>>> {
+    let json: String = sqlx::query_scalar("SELECT folds_json FROM jobs WHERE id = ?")
+        .bind(job_id)
+        .fetch_one(pool)
+        .await?;
+    Ok(serde_json::from_str(&json)?)
+}
+
+/// Settles a job whose runs have all ended: failed if any failed, cancelled if cancel was
+/// asked, else succeeded with `summary` computed by `summarize` from the runs' results.
+pub async fn settle_job_if_done(
+    pool: &SqlitePool,
+    job_id: &str,
+    summarize: impl FnOnce(&[(String, Option<String>)]) -> Option<Value>,
+) -> anyhow::Result<Option<JobStatus>> {
+    let open: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM runs WHERE job_id = ? AND state IN ('queued', 'running')",
+    )
+    .bind(job_id)
+    .fetch_one(pool)
+    .await?;
+    if open > 0 {
+        return Ok(None);
+    }
+    // (state, result_json, last_error, kind) of each run.
+    type RunEnd = (String, Option<String>, Option<String>, Option<String>);
+    let runs: Vec<RunEnd> = sqlx::query_as(
+        "SELECT state, result_json, last_error, kind FROM runs WHERE job_id = ? ORDER BY seq",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await?;
+    let cancel_requested: Option<String> =
+        sqlx::query_scalar("SELECT cancel_requested_at FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .fetch_one(pool)
+            .await?;
+    let failed = runs.iter().find(|r| r.0 == "failed");
+    let (status, error, summary) = if let Some(f) = failed {
+        (JobStatus::Failed, f.2.clone(), None)
+    } else if cancel_requested.is_some() || runs.iter().any(|r| r.0 == "cancelled") {
+        (JobStatus::Cancelled, None, None)
+    } else {
+        let results: Vec<(String, Option<String>)> = runs
+            .iter()
+            .map(|r| (r.3.clone().unwrap_or_default(), r.1.clone()))
+            .collect();
+        (JobStatus::Succeeded, None, summarize(&results))
+    };
+    let done = sqlx::query(
+        "UPDATE jobs SET status = ?, error = ?, summary_json = ?, finished_at = ?
+         WHERE id = ? AND status IN ('queued', 'running', 'cancelling')",
+    )
+    .bind(status.as_str())
+    .bind(error)
+    .bind(summary.map(|s| s.to_string()))
+    .bind(ids::now_rfc3339())
+    .bind(job_id)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok((done > 0).then_some(status))
+}

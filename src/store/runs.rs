@@ -1,0 +1,361 @@
+//! `runs` and `epoch_metrics`: the claimable unit of work. A claim is one conditional
+//! `UPDATE … RETURNING`; every later write of a running run names its `lease_token`, so a
+//! worker that lost its lease (expired, reaped, re-claimed elsewhere) writes nothing.
+
+use serde::Serialize;
+use serde_json::Value;
+use sqlx::{Row, SqlitePool};
+
+use crate::domain::ids;
+
+/// A run a worker now holds.
+#[derive(Debug, Clone)]
+pub struct Claimed {
+    pub id: String,
+    pub job_id: String,
+    pub kind: String,
+    pub fold: Option<u32>,
+    pub repeat: Option<u32>,
+    pub seed: u64,
+    pub attempt: u32,
+    pub max_attempts: u32,
+    pub token: i64,
+    /// The last epoch checkpoint, when resuming.
+    pub checkpoint: Option<Vec<u8>>,
+}
+
+/// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
+pub async fn claim_next(
+    pool: &SqlitePool,
+    owner: &str,
+    lease_ms: i64,
+) -> anyhow::Result<Option<Claimed>> {
+    let now = ids::now_millis();
+    let row = sqlx::query(
+        "UPDATE runs SET state = 'running', attempt = attempt + 1, lease_owner = ?,
+                lease_token = lease_token + 1, lease_expires_at = ?,
+                started_at = COALESCE(started_at, ?)
+         WHERE id = (SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id
+                     WHERE r.state = 'queued' AND r.run_at <= ? AND j.status IN ('queued', 'running')
+                     ORDER BY r.seq LIMIT 1)
+           AND state = 'queued'
+         RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint",
+    )
+    .bind(owner)
+    .bind(now + lease_ms)
+    .bind(ids::now_rfc3339())
+    .bind(now)
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let claimed = Claimed {
+        id: row.get("id"),
+        job_id: row.get("job_id"),
+        kind: row.get("kind"),
+        fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
+        repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
+        seed: row.get::<i64, _>("seed") as u64,
+        attempt: row.get::<i64, _>("attempt") as u32,
+        max_attempts: row.get::<i64, _>("max_attempts") as u32,
+        token: row.get("lease_token"),
+        checkpoint: row.get("checkpoint"),
+    };
+    sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
+        .bind(ids::now_rfc3339())
+        .bind(&claimed.job_id)
+        .execute(pool)
+        .await?;
+    Ok(Some(claimed))
+}
+
+/// What a heartbeat learned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Beat {
+    /// Lease extended.
+    Held,
+    /// Lease extended; the job is being cancelled.
+    CancelRequested,
+    /// The lease is gone: stop and write nothing.
+    Lost,
+}
+
+/// Extends the lease, if still held.
+pub async fn heartbeat(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    lease_ms: i64,
+) -> anyhow::Result<Beat> {
+    let extended = sqlx::query(
+        "UPDATE runs SET lease_expires_at = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+    )
+    .bind(ids::now_millis() + lease_ms)
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if extended == 0 {
+        return Ok(Beat::Lost);
+    }
+    let cancel: Option<String> = sqlx::query_scalar(
+        "SELECT j.cancel_requested_at FROM jobs j JOIN runs r ON r.job_id = j.id WHERE r.id = ?",
+    )
+    .bind(run_id)
+    .fetch_one(pool)
+    .await?;
+    Ok(if cancel.is_some() {
+        Beat::CancelRequested
+    } else {
+        Beat::Held
+    })
+}
+
+/// Records an epoch and its checkpoint in one transaction; `false` (and nothing written) if
+/// the lease is gone.
+pub async fn append_epoch(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    epoch: u64,
+    record: &Value,
+    checkpoint: Option<&[u8]>,
+) -> anyhow::Result<bool> {
+    let mut tx = pool.begin().await?;
+    let held = sqlx::query(
+        "UPDATE runs SET epochs_done = ?, checkpoint = COALESCE(?, checkpoint)
+         WHERE id = ? AND lease_token = ? AND state = 'running'",
+    )
+    .bind(epoch as i64)
+    .bind(checkpoint)
+    .bind(run_id)
+    .bind(token)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if held == 0 {
+        tx.rollback().await?;
+        return Ok(false);
+    }
+    sqlx::query(
+        "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
+         ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
+    )
+    .bind(run_id)
+    .bind(epoch as i64)
+    .bind(record.to_string())
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok(true)
+}
+
+/// Marks a run succeeded with its results; `false` if the lease is gone.
+pub async fn complete(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    result: &Value,
+    predictions: Option<&Value>,
+    checkpoint: &[u8],
+) -> anyhow::Result<bool> {
+    let done = sqlx::query(
+        "UPDATE runs SET state = 'succeeded', result_json = ?, predictions_json = ?, checkpoint = ?,
+                finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ? AND lease_token = ? AND state = 'running'",
+    )
+    .bind(result.to_string())
+    .bind(predictions.map(Value::to_string))
+    .bind(checkpoint)
+    .bind(ids::now_rfc3339())
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(done > 0)
+}
+
+/// Records a failure: permanent failures (bad input) and runs out of attempts end `failed`;
+/// others go back to the queue after `backoff_ms`.
+pub async fn fail(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    error: &str,
+    permanent: bool,
+    backoff_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE runs SET
+            state = CASE WHEN ? OR attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN ? OR attempt >= max_attempts THEN ? ELSE NULL END,
+            run_at = ?, last_error = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ? AND lease_token = ? AND state = 'running'",
+    )
+    .bind(permanent)
+    .bind(permanent)
+    .bind(ids::now_rfc3339())
+    .bind(ids::now_millis() + backoff_ms)
+    .bind(error)
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks a run cancelled (it stopped on request).
+pub async fn cancelled(pool: &SqlitePool, run_id: &str, token: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE runs SET state = 'cancelled', finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ? AND lease_token = ? AND state = 'running'",
+    )
+    .bind(ids::now_rfc3339())
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Hands a run back to the queue at shutdown, without counting the attempt.
+pub async fn release(pool: &SqlitePool, run_id: &str, token: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE runs SET state = 'queued', attempt = MAX(attempt - 1, 0), run_at = ?,
+                lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = ? AND lease_token = ? AND state = 'running'",
+    )
+    .bind(ids::now_millis())
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Returns runs whose lease expired (their worker died) to the queue after `backoff_ms`, or
+/// fails them when their attempts are used up; returns the affected jobs.
+pub async fn reap_expired(pool: &SqlitePool, backoff_ms: i64) -> anyhow::Result<Vec<String>> {
+    let now = ids::now_millis();
+    let jobs: Vec<String> = sqlx::query_scalar(
+        "UPDATE runs SET
+            state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN attempt >= max_attempts THEN ? ELSE NULL END,
+            last_error = 'the worker stopped answering (lease expired; crashed or killed?)',
+            run_at = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE state = 'running' AND lease_expires_at < ?
+         RETURNING job_id",
+    )
+    .bind(ids::now_rfc3339())
+    .bind(now + backoff_ms)
+    .bind(now)
+    .fetch_all(pool)
+    .await?;
+    Ok(jobs)
+}
+
+/// A run as `GET /v1/jobs/{id}/runs` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView {
+    pub id: String,
+    pub kind: String,
+    pub fold: Option<u32>,
+    pub repeat: Option<u32>,
+    pub status: String,
+    pub attempt: u32,
+    pub epochs_done: u64,
+    pub best_epoch: Option<u64>,
+    pub metrics: Option<Value>,
+    pub error: Option<String>,
+}
+
+/// The runs of a job, in creation order, with their results (for the job's metrics).
+pub async fn runs_of_job(
+    pool: &SqlitePool,
+    job_id: &str,
+) -> anyhow::Result<Vec<(RunView, Option<Value>, Option<Value>)>> {
+    let rows = sqlx::query(
+        "SELECT id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json, predictions_json
+         FROM runs WHERE job_id = ? ORDER BY seq",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let result: Option<Value> = row
+                .get::<Option<String>, _>("result_json")
+                .map(|s| serde_json::from_str(&s))
+                .transpose()?;
+            let predictions: Option<Value> = row
+                .get::<Option<String>, _>("predictions_json")
+                .map(|s| serde_json::from_str(&s))
+                .transpose()?;
+            let view = RunView {
+                id: row.get("id"),
+                kind: row.get("kind"),
+                fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
+                repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
+                status: row.get("state"),
+                attempt: row.get::<i64, _>("attempt") as u32,
+                epochs_done: row.get::<i64, _>("epochs_done") as u64,
+                best_epoch: result.as_ref().and_then(|r| r["best_epoch"].as_u64()),
+                metrics: result.as_ref().map(|r| r["metrics"].clone()),
+                error: row.get("last_error"),
+            };
+            Ok((view, result, predictions))
+        })
+        .collect()
+}
+
+/// A run's per-epoch history; `None` if there is no such run.
+pub async fn epoch_history(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<Vec<Value>>> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM runs WHERE id = ?")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT record_json FROM epoch_metrics WHERE run_id = ? ORDER BY epoch")
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|r| serde_json::from_str(r).map_err(Into::into))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// A run's checkpoint bytes and state; outer `None` if there is no such run.
+pub async fn checkpoint(
+    pool: &SqlitePool,
+    run_id: &str,
+) -> anyhow::Result<Option<(String, Option<Vec<u8>>)>> {
+    let row = sqlx::query("SELECT state, checkpoint FROM runs WHERE id = ?")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
+    Ok(row.map(|r| (r.get("state"), r.get("checkpoint"))))
+}
+
+/// At start-up of a single node: every run still marked running belongs to a process that
+/// died; return them to the queue now (their attempt counts) instead of waiting for leases.
+pub async fn requeue_orphans(pool: &SqlitePool) -> anyhow::Result<Vec<String>> {
+    let jobs: Vec<String> = sqlx::query_scalar(
+        "UPDATE runs SET
+            state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN attempt >= max_attempts THEN ? ELSE NULL END,
+            last_error = 'the worker stopped (crashed or killed) while training',
+            run_at = ?, lease_owner = NULL, lease_expires_at = NULL
+         WHERE state = 'running'
+         RETURNING job_id",
+    )
+    .bind(ids::now_rfc3339())
+    .bind(ids::now_millis())
+    .fetch_all(pool)
+    .await?;
+    Ok(jobs)
+}

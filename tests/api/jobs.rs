@@ -1,0 +1,404 @@
+//! `/v1/jobs` and `/v1/runs`: a job trains every fold through the queue and reports per-fold,
+//! summary and pooled metrics; validation, dry runs, cancellation and idempotency.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_fields, fixture, json, problem};
+
+async fn upload_breast_cancer(app: &TestApp) -> String {
+    let ds = json(
+        app.upload_csv("name=bc&label=label", fixture("breast_cancer.csv"))
+            .await,
+        201,
+    )
+    .await;
+    ds["id"].as_str().unwrap().to_owned()
+}
+
+async fn submit(app: &TestApp, body: Value) -> reqwest::Response {
+    app.post("/v1/jobs").json(&body).send().await.unwrap()
+}
+
+/// Polls until the job ends (or panics after a minute).
+async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let job = json(
+            app.get(&format!("/v1/jobs/{id}")).send().await.unwrap(),
+            200,
+        )
+        .await;
+        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "job still {} after a minute: {job}",
+            job["status"]
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let res = submit(
+        &app,
+        json!({"dataset_id": ds, "training": {"epochs": 3}, "validation": {"folds": 3}}),
+    )
+    .await;
+    assert_eq!(
+        res.headers()["location"]
+            .to_str()
+            .unwrap()
+            .split('/')
+            .count(),
+        4
+    );
+    let job = json(res, 202).await;
+    assert_eq!(job["status"], "queued");
+    assert_eq!(
+        job["spec"]["model"]["hidden_layers"],
+        json!([64, 64]),
+        "defaults are resolved"
+    );
+    let id = job["id"].as_str().unwrap().to_owned();
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["progress"]["runs_done"], 4);
+    assert_eq!(job["progress"]["fraction"], 1.0);
+    assert!(
+        job["summary"]["accuracy"]["mean"].as_f64().unwrap() > 0.9,
+        "{job}"
+    );
+
+    let metrics = json(
+        app.get(&format!("/v1/jobs/{id}/metrics"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let folds = metrics["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), 3);
+    let accs: Vec<f64> = folds
+        .iter()
+        .map(|f| f["metrics"]["accuracy"].as_f64().unwrap())
+        .collect();
+    let mean = accs.iter().sum::<f64>() / 3.0;
+    assert!((metrics["summary"]["accuracy"]["mean"].as_f64().unwrap() - mean).abs() < 1e-12);
+    assert!(metrics["pooled"]["roc_auc"].as_f64().unwrap() > 0.9);
+    // The audit trail: each fold trained on the other folds' rows only.
+    for f in folds {
+        let train: u64 = f["train_class_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert!(
+            (370..=390).contains(&train),
+            "a 3-fold training part of 569 rows: {train}"
+        );
+    }
+
+    let runs = json(
+        app.get(&format!("/v1/jobs/{id}/runs"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let runs = runs["items"].as_array().unwrap();
+    assert_eq!(runs.len(), 4);
+    assert!(runs.iter().all(|r| r["status"] == "succeeded"));
+    let fold_run = runs[0]["id"].as_str().unwrap();
+    let history = json(
+        app.get(&format!("/v1/runs/{fold_run}/metrics"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let history = history.as_array().unwrap();
+    assert!(!history.is_empty() && history.len() <= 3);
+    assert!(history[0]["layer_grad_norms"].as_array().unwrap().len() == 3);
+    let csv = app
+        .get(&format!("/v1/runs/{fold_run}/metrics"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let csv = csv.text().await.unwrap();
+    assert!(csv.starts_with("epoch,train_loss"));
+    assert_eq!(csv.lines().count(), history.len() + 1);
+
+    let ck = app
+        .get(&format!("/v1/runs/{fold_run}/checkpoint"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ck.status(), 200);
+    let ck =
+        crossfold::engine::checkpoint::Checkpoint::from_bytes(&ck.bytes().await.unwrap()).unwrap();
+    assert!(
+        ck.encoding.unwrap().contains("mean"),
+        "the feature encoding travels with the weights"
+    );
+}
+
+#[tokio::test]
+async fn invalid_specs_list_every_field_at_once_and_create_nothing() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let body = json!({
+        "dataset_id": ds,
+        "model": {"hidden_layers": [1000000]},
+        "training": {"epochs": 1000000000u64},
+        "validation": {"folds": 300}
+    });
+    let p = problem(submit(&app, body).await, 422).await;
+    let fields = error_fields(&p);
+    for f in [
+        "model.hidden_layers[0]",
+        "training.epochs",
+        "validation.folds",
+    ] {
+        assert!(
+            fields.contains(&f.to_owned()),
+            "{f} missing from {fields:?}"
+        );
+    }
+    let p = problem(
+        submit(&app, json!({"dataset_id": ds, "training": {"epoch": 3}})).await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), vec!["training.epoch"]);
+    let p = problem(submit(&app, json!({"dataset_id": "ds_nope"})).await, 422).await;
+    assert_eq!(error_fields(&p), vec!["dataset_id"]);
+    // More folds than the smallest class is explained.
+    let small = json(
+        app.upload_csv("label=y", "x,y\n1,a\n2,a\n3,a\n4,a\n5,a\n6,b\n7,b\n8,b\n")
+            .await,
+        201,
+    )
+    .await;
+    let p = problem(
+        submit(
+            &app,
+            json!({"dataset_id": small["id"], "validation": {"folds": 5}}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), vec!["validation.folds"]);
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("class 1 has only 3 rows"),
+        "{p}"
+    );
+    let res = app
+        .post("/v1/jobs")
+        .header("content-type", "application/json")
+        .body("{\"dataset_id\": ")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 400).await;
+    let list = json(app.get("/v1/jobs").send().await.unwrap(), 200).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn a_dry_run_resolves_the_spec_and_estimates_the_work_without_queueing() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let res = app
+        .post("/v1/jobs?dry_run=true")
+        .json(&json!({"dataset_id": ds, "training": {"epochs": 7}}))
+        .send()
+        .await
+        .unwrap();
+    let body = json(res, 200).await;
+    assert_eq!(body["spec"]["optimizer"]["kind"], "adam");
+    assert_eq!(body["estimate"]["runs"], 6);
+    assert_eq!(body["estimate"]["epochs"], 42);
+    let list = json(app.get("/v1/jobs").send().await.unwrap(), 200).await;
+    assert!(list["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn cancel_stops_queued_work_at_once_and_running_work_within_an_epoch() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let long = json!({"dataset_id": ds, "model": {"hidden_layers": [256, 256]}, "training": {"epochs": 10000, "early_stopping": null}});
+    let running = json(submit(&app, long.clone()).await, 202).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let queued = json(submit(&app, long).await, 202).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // One worker: the first job's first run trains, everything else waits.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while json(
+        app.get(&format!("/v1/jobs/{running}"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await["status"]
+        != "running"
+    {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let res = app
+        .post(&format!("/v1/jobs/{queued}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(res, 202).await["status"], "cancelled");
+
+    let res = app
+        .post(&format!("/v1/jobs/{running}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(json(res, 202).await["status"], "cancelling");
+    let job = wait_until_finished(&app, &running).await;
+    assert_eq!(job["status"], "cancelled");
+    let runs = json(
+        app.get(&format!("/v1/jobs/{running}/runs"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let first = runs["items"][0]["id"].as_str().unwrap().to_owned();
+    let epochs = json(
+        app.get(&format!("/v1/runs/{first}/metrics"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .len();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let later = json(
+        app.get(&format!("/v1/runs/{first}/metrics"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await
+    .as_array()
+    .unwrap()
+    .len();
+    assert_eq!(epochs, later, "no epoch is written after the cancel");
+    problem(
+        app.post(&format!("/v1/jobs/{running}/cancel"))
+            .send()
+            .await
+            .unwrap(),
+        409,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn twenty_concurrent_posts_with_one_idempotency_key_create_one_job() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let body = json!({"dataset_id": ds, "training": {"epochs": 1}, "validation": {"folds": 2}, "final_model": false});
+    let sends = (0..20).map(|_| {
+        app.post("/v1/jobs")
+            .header("idempotency-key", "job-1")
+            .json(&body)
+            .send()
+    });
+    let mut ids = std::collections::BTreeSet::new();
+    for res in futures_util::future::join_all(sends).await {
+        ids.insert(
+            json(res.unwrap(), 202).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    assert_eq!(ids.len(), 1);
+    let other = json!({"dataset_id": ds, "training": {"epochs": 2}});
+    let res = app
+        .post("/v1/jobs")
+        .header("idempotency-key", "job-1")
+        .json(&other)
+        .send()
+        .await
+        .unwrap();
+    problem(res, 409).await;
+    let list = json(app.get("/v1/jobs").send().await.unwrap(), 200).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_dataset_in_use_by_a_queued_job_cannot_be_deleted() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let id = json(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "training": {"epochs": 10000, "early_stopping": null}}),
+        )
+        .await,
+        202,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    problem(
+        app.delete(&format!("/v1/datasets/{ds}"))
+            .send()
+            .await
+            .unwrap(),
+        409,
+    )
+    .await;
+    app.post(&format!("/v1/jobs/{id}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    wait_until_finished(&app, &id).await;
+    assert_eq!(
+        app.delete(&format!("/v1/datasets/{ds}"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        204
+    );
+}
