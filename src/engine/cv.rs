@@ -194,31 +194,12 @@ pub fn scalars(s: &Scores) -> BTreeMap<&'static str, f64> {
 }
 
 /// Per-metric statistics across folds (a metric missing from any fold is left out).
-pub fn summarize(folds: &[Scores]) -> BTreeMap<&'static str, Stat> {
-    let per: Vec<BTreeMap<&'static str, f64>> = folds.iter().map(scalars).collect();
-    let Some(first) = per.first() else {
-        return BTreeMap::new();
-    };
-    first
-        .keys()
-        .filter(|k| per.iter().all(|m| m.contains_key(*k)))
-        .map(|&k| {
-            let v: Vec<f64> = per.iter().map(|m| m[k]).collect();
-            let mean = v.iter().sum::<f64>() / v.len() as f64;
-            let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
-            let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-            let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-            (
-                k,
-                Stat {
-                    mean,
-                    std,
-                    min,
-                    max,
-                },
-            )
-        })
-        .collect()
+pub fn summarize(folds: &[Scores]) -> BTreeMap<String, Stat> {
+    let maps: Vec<BTreeMap<String, f64>> = folds
+        .iter()
+        .map(|s| scalars(s).into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        .collect();
+    summarize_maps(&maps)
 }
 
 /// All out-of-fold predictions scored as one set.
