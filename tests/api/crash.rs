@@ -1,0 +1,130 @@
+//! Durability: the real binary is SIGKILLed mid-run and restarted; the job completes from its
+//! last epoch checkpoint with metrics bit-identical to an uninterrupted run.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::fixture;
+
+struct Server {
+    child: Child,
+    base: String,
+}
+
+fn start(db: &Path) -> Server {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_crossfold"))
+        .args(["serve", "--addr", "127.0.0.1:0", "--workers", "1"])
+        .arg("--database")
+        .arg(format!("sqlite://{}", db.display()))
+        .env_remove("CROSSFOLD_API_TOKENS")
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("the server logs its address").unwrap();
+        if let Some(i) = line.find("addr=") {
+            break line[i + 5..].split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    Server { child, base: format!("http://{addr}") }
+}
+
+async fn get(client: &reqwest::Client, url: String) -> Value {
+    client.get(url).send().await.unwrap().json().await.unwrap()
+}
+
+async fn run_job(client: &reqwest::Client, server: &Server) -> String {
+    let ds: Value = client
+        .post(format!("{}/v1/datasets?label=label", server.base))
+        .header("content-type", "text/csv")
+        .body(fixture("breast_cancer.csv"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spec = json!({
+        "dataset_id": ds["id"], "seed": 3, "final_model": false,
+        "model": {"hidden_layers": [128, 128], "dropout": 0.1},
+        "training": {"epochs": 12, "early_stopping": null},
+        "validation": {"folds": 3}
+    });
+    let job: Value = client.post(format!("{}/v1/jobs", server.base)).json(&spec).send().await.unwrap().json().await.unwrap();
+    job["id"].as_str().unwrap().to_owned()
+}
+
+async fn wait_done(client: &reqwest::Client, base: &str, id: &str) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let job = get(client, format!("{base}/v1/jobs/{id}")).await;
+        if job["status"] == "succeeded" || job["status"] == "failed" {
+            return job;
+        }
+        assert!(Instant::now() < deadline, "job stuck: {job}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The parts of the job's results that must not depend on a crash.
+async fn results(client: &reqwest::Client, base: &str, id: &str) -> Value {
+    let m = get(client, format!("{base}/v1/jobs/{id}/metrics")).await;
+    let folds: Vec<Value> = m["folds"].as_array().unwrap().iter().map(|f| json!([f["fold"], f["metrics"], f["best_epoch"]])).collect();
+    json!({"folds": folds, "summary": m["summary"], "pooled": m["pooled"]})
+}
+
+#[tokio::test]
+async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+
+    // Uninterrupted, on its own database.
+    let mut clean = start(&dir.path().join("clean.db"));
+    let clean_id = run_job(&client, &clean).await;
+    let job = wait_done(&client, &clean.base, &clean_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let want = results(&client, &clean.base, &clean_id).await;
+    clean.child.kill().unwrap();
+    clean.child.wait().unwrap();
+
+    // Killed while the second fold (fold index ≥ 1) is at epoch ≥ 3.
+    let db = dir.path().join("crash.db");
+    let mut server = start(&db);
+    let id = run_job(&client, &server).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
+        let hit = runs["items"].as_array().unwrap().iter().any(|r| {
+            r["fold"].as_u64().unwrap_or(0) >= 1 && r["status"] == "running" && r["epochs_done"].as_u64().unwrap_or(0) >= 3
+        });
+        if hit {
+            break;
+        }
+        assert!(Instant::now() < deadline, "never reached fold 2, epoch 3: {runs}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.child.kill().unwrap(); // SIGKILL: no shutdown code runs
+    server.child.wait().unwrap();
+
+    let mut server = start(&db);
+    let job = wait_done(&client, &server.base, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(job["attempts"].as_u64().unwrap() >= 2, "the killed run was retried: {job}");
+    let got = results(&client, &server.base, &id).await;
+    assert_eq!(got, want, "metrics after a crash equal an uninterrupted run's, to the bit");
+    // No epoch row is duplicated: each run has epochs 1..=12 exactly once.
+    let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
+    for run in runs["items"].as_array().unwrap() {
+        let history = get(&client, format!("{}/v1/runs/{}/metrics", server.base, run["id"].as_str().unwrap())).await;
+        let epochs: Vec<u64> = history.as_array().unwrap().iter().map(|e| e["epoch"].as_u64().unwrap()).collect();
+        assert_eq!(epochs, (1..=12).collect::<Vec<_>>());
+    }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
