@@ -197,7 +197,12 @@ pub fn scalars(s: &Scores) -> BTreeMap<&'static str, f64> {
 pub fn summarize(folds: &[Scores]) -> BTreeMap<String, Stat> {
     let maps: Vec<BTreeMap<String, f64>> = folds
         .iter()
-        .map(|s| scalars(s).into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+        .map(|s| {
+            scalars(s)
+                .into_iter()
+                .map(|(k, v)| (k.to_owned(), v))
+                .collect()
+        })
         .collect();
     summarize_maps(&maps)
 }

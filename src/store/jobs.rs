@@ -345,8 +345,7 @@ pub async fn settle_job_if_done(
             .bind(job_id)
             .fetch_one(pool)
             .await?;
-    let failed = runs.iter().find(|r| r.0 == "failed");
-    let (status, error, summary) = if let Some(f) = failed {
+    let (status, error, summary) = if let Some(f) = runs.iter().find(|r| r.0 == "failed") {
         (JobStatus::Failed, f.2.clone(), None)
     } else if cancel_requested.is_some() || runs.iter().any(|r| r.0 == "cancelled") {
         (JobStatus::Cancelled, None, None)

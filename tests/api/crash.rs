@@ -32,7 +32,10 @@ fn start(db: &Path) -> Server {
         }
     };
     std::thread::spawn(move || for _ in lines {});
-    Server { child, base: format!("http://{addr}") }
+    Server {
+        child,
+        base: format!("http://{addr}"),
+    }
 }
 
 async fn get(client: &reqwest::Client, url: String) -> Value {
@@ -56,7 +59,15 @@ async fn run_job(client: &reqwest::Client, server: &Server) -> String {
         "training": {"epochs": 12, "early_stopping": null},
         "validation": {"folds": 3}
     });
-    let job: Value = client.post(format!("{}/v1/jobs", server.base)).json(&spec).send().await.unwrap().json().await.unwrap();
+    let job: Value = client
+        .post(format!("{}/v1/jobs", server.base))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     job["id"].as_str().unwrap().to_owned()
 }
 
@@ -75,7 +86,12 @@ async fn wait_done(client: &reqwest::Client, base: &str, id: &str) -> Value {
 /// The parts of the job's results that must not depend on a crash.
 async fn results(client: &reqwest::Client, base: &str, id: &str) -> Value {
     let m = get(client, format!("{base}/v1/jobs/{id}/metrics")).await;
-    let folds: Vec<Value> = m["folds"].as_array().unwrap().iter().map(|f| json!([f["fold"], f["metrics"], f["best_epoch"]])).collect();
+    let folds: Vec<Value> = m["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| json!([f["fold"], f["metrics"], f["best_epoch"]]))
+        .collect();
     json!({"folds": folds, "summary": m["summary"], "pooled": m["pooled"]})
 }
 
@@ -101,12 +117,17 @@ async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics()
     loop {
         let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
         let hit = runs["items"].as_array().unwrap().iter().any(|r| {
-            r["fold"].as_u64().unwrap_or(0) >= 1 && r["status"] == "running" && r["epochs_done"].as_u64().unwrap_or(0) >= 3
+            r["fold"].as_u64().unwrap_or(0) >= 1
+                && r["status"] == "running"
+                && r["epochs_done"].as_u64().unwrap_or(0) >= 3
         });
         if hit {
             break;
         }
-        assert!(Instant::now() < deadline, "never reached fold 2, epoch 3: {runs}");
+        assert!(
+            Instant::now() < deadline,
+            "never reached fold 2, epoch 3: {runs}"
+        );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     server.child.kill().unwrap(); // SIGKILL: no shutdown code runs
@@ -115,16 +136,86 @@ async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics()
     let mut server = start(&db);
     let job = wait_done(&client, &server.base, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    assert!(job["attempts"].as_u64().unwrap() >= 2, "the killed run was retried: {job}");
+    assert!(
+        job["attempts"].as_u64().unwrap() >= 2,
+        "the killed run was retried: {job}"
+    );
     let got = results(&client, &server.base, &id).await;
-    assert_eq!(got, want, "metrics after a crash equal an uninterrupted run's, to the bit");
+    assert_eq!(
+        got, want,
+        "metrics after a crash equal an uninterrupted run's, to the bit"
+    );
     // No epoch row is duplicated: each run has epochs 1..=12 exactly once.
     let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
     for run in runs["items"].as_array().unwrap() {
-        let history = get(&client, format!("{}/v1/runs/{}/metrics", server.base, run["id"].as_str().unwrap())).await;
-        let epochs: Vec<u64> = history.as_array().unwrap().iter().map(|e| e["epoch"].as_u64().unwrap()).collect();
+        let history = get(
+            &client,
+            format!(
+                "{}/v1/runs/{}/metrics",
+                server.base,
+                run["id"].as_str().unwrap()
+            ),
+        )
+        .await;
+        let epochs: Vec<u64> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["epoch"].as_u64().unwrap())
+            .collect();
         assert_eq!(epochs, (1..=12).collect::<Vec<_>>());
     }
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}
+
+#[tokio::test]
+async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jobs_still_run() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("poison.db");
+    let mut server = start(&db);
+    let poison = run_job(&client, &server).await;
+    // A second, small job queued behind it.
+    let ds = get(&client, format!("{}/v1/datasets", server.base)).await["items"][0]["id"].clone();
+    let other: Value = client
+        .post(format!("{}/v1/jobs", server.base))
+        .json(&json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 2}, "final_model": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let other = other["id"].as_str().unwrap().to_owned();
+    // Kill the process each time the poison job's first run is training: 3 attempts.
+    for _ in 0..3 {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let runs = get(&client, format!("{}/v1/jobs/{poison}/runs", server.base)).await;
+            if runs["items"][0]["status"] == "running"
+                && runs["items"][0]["epochs_done"].as_u64().unwrap_or(0) >= 1
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the run never started: {runs}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        server.child.kill().unwrap();
+        server.child.wait().unwrap();
+        server = start(&db);
+    }
+    let job = wait_done(&client, &server.base, &poison).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert!(
+        job["error"].as_str().unwrap().contains("crashed or killed"),
+        "{job}"
+    );
+    let runs = get(&client, format!("{}/v1/jobs/{poison}/runs", server.base)).await;
+    assert_eq!(runs["items"][0]["status"], "failed");
+    assert_eq!(runs["items"][0]["attempt"], 3);
+    let job = wait_done(&client, &server.base, &other).await;
+    assert_eq!(job["status"], "succeeded", "the other job still ran: {job}");
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }

@@ -4,6 +4,7 @@ mod auth;
 mod cli;
 mod crash;
 mod datasets;
+mod fencing;
 mod helpers;
 mod jobs;
 mod limits;
