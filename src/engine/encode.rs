@@ -133,6 +133,66 @@ impl Encoding {
     }
 }
 
+/// A raw input value for prediction.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RawValue {
+    Missing,
+    Number(f64),
+    Text(String),
+}
+
+impl Encoding {
+    /// Encodes one input row given by column name; an unknown category (or text in a numeric
+    /// column) is an error naming the column and value.
+    pub fn encode_row(&self, get: impl Fn(&str) -> RawValue) -> Result<Vec<f32>, String> {
+        let mut out = Vec::with_capacity(self.width());
+        for f in &self.features {
+            match f {
+                FeatureEncoding::Numeric { name, mean, std } => match get(name) {
+                    RawValue::Missing => out.push(0.0),
+                    RawValue::Number(v) => out.push(((v - mean) / std) as f32),
+                    RawValue::Text(t) => {
+                        return Err(format!("column {name:?} is numeric, got {t:?}"));
+                    }
+                },
+                FeatureEncoding::Categorical { name, categories } => {
+                    let start = out.len();
+                    out.resize(start + categories.len(), 0.0);
+                    let text = match get(name) {
+                        RawValue::Missing => continue,
+                        RawValue::Number(v) => v.to_string(),
+                        RawValue::Text(t) => t,
+                    };
+                    match categories.iter().position(|c| *c == text) {
+                        Some(i) => out[start + i] = 1.0,
+                        None => {
+                            return Err(format!(
+                                "column {name:?} has no category {text:?} in training (known: {})",
+                                categories
+                                    .iter()
+                                    .take(10)
+                                    .map(|c| format!("{c:?}"))
+                                    .collect::<Vec<_>>()
+                                    .join(", ")
+                            ));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The names of the encoded columns.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.features.iter().map(|f| match f {
+            FeatureEncoding::Numeric { name, .. } | FeatureEncoding::Categorical { name, .. } => {
+                name.as_str()
+            }
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

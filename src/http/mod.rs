@@ -6,6 +6,7 @@ pub mod datasets;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;
+pub mod predict;
 pub mod runs;
 pub mod service;
 pub mod upload;
@@ -50,6 +51,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(datasets::routes());
     routes.extend(jobs::routes());
     routes.extend(runs::routes());
+    routes.extend(predict::routes());
     routes
 }
 

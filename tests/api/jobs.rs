@@ -402,3 +402,186 @@ async fn a_dataset_in_use_by_a_queued_job_cannot_be_deleted() {
         204
     );
 }
+
+/// Five rows of the fixture as JSON objects (features only).
+fn five_rows() -> Vec<serde_json::Map<String, Value>> {
+    let bytes = fixture("breast_cancer.csv");
+    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
+    let headers = rdr.headers().unwrap().clone();
+    rdr.records()
+        .take(5)
+        .map(|r| {
+            let r = r.unwrap();
+            headers
+                .iter()
+                .zip(r.iter())
+                .filter(|(h, _)| *h != "label")
+                .map(|(h, v)| (h.to_owned(), json!(v.parse::<f64>().unwrap())))
+                .collect()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engine() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let id = json(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "training": {"epochs": 3}, "validation": {"folds": 2}}),
+        )
+        .await,
+        202,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let rows = five_rows();
+    let early = app
+        .post(&format!("/v1/jobs/{id}/predict"))
+        .json(&json!({"rows": rows}))
+        .send()
+        .await
+        .unwrap();
+    if early.status() != 200 {
+        problem(early, 409).await;
+    }
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+
+    let body = json(
+        app.post(&format!("/v1/jobs/{id}/predict"))
+            .json(&json!({"rows": rows}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let preds = body["predictions"].as_array().unwrap();
+    assert_eq!(preds.len(), 5);
+    let runs = json(
+        app.get(&format!("/v1/jobs/{id}/runs"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let final_run = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "final")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(body["models"], json!([final_run]));
+    // The engine, from the downloaded checkpoint, on the same rows.
+    let bytes = app
+        .get(&format!("/v1/runs/{final_run}/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let mut ck = crossfold::engine::checkpoint::Checkpoint::from_bytes(&bytes).unwrap();
+    let encoding: crossfold::engine::encode::Encoding =
+        serde_json::from_str(ck.encoding.as_deref().unwrap()).unwrap();
+    let x: Vec<f32> = rows
+        .iter()
+        .flat_map(|r| {
+            encoding
+                .encode_row(|name| {
+                    crossfold::engine::encode::RawValue::Number(r[name].as_f64().unwrap())
+                })
+                .unwrap()
+        })
+        .collect();
+    let width = encoding.width();
+    let dev = crossfold::engine::model::Dev::default();
+    let log_p = ck
+        .model
+        .log_proba(&dev, &crossfold::engine::model::transpose(&x, 5, width), 5);
+    for (i, p) in preds.iter().enumerate() {
+        let probs = p["probabilities"].as_object().unwrap();
+        let total: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();
+        assert!((total - 1.0).abs() < 1e-6, "row {i} sums to {total}");
+        for (c, name) in ["0", "1"].iter().enumerate() {
+            assert_eq!(
+                probs[*name].as_f64().unwrap(),
+                f64::from(log_p[i * 2 + c].exp()),
+                "row {i} class {name}"
+            );
+        }
+    }
+
+    let body = json(
+        app.post(&format!("/v1/jobs/{id}/predict?ensemble=folds"))
+            .json(&json!({"rows": rows}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(body["models"].as_array().unwrap().len(), 2);
+    let p = body["predictions"][0]["probabilities"].as_object().unwrap();
+    assert!((p.values().map(|v| v.as_f64().unwrap()).sum::<f64>() - 1.0).abs() < 1e-6);
+
+    let mut bad = rows[0].clone();
+    bad.insert("nope".into(), json!(1));
+    let p = problem(
+        app.post(&format!("/v1/jobs/{id}/predict"))
+            .json(&json!({"rows": [rows[1], bad]}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), vec!["rows[1].nope"]);
+    let mut text = rows[0].clone();
+    text.insert("mean radius".into(), json!("big"));
+    let p = problem(
+        app.post(&format!("/v1/jobs/{id}/predict"))
+            .json(&json!({"rows": [text]}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("mean radius"), "{p}");
+
+    // Out-of-fold predictions: every row once, with its fold and true label.
+    let oof = json(
+        app.get(&format!("/v1/jobs/{id}/predictions"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let items = oof["items"].as_array().unwrap();
+    assert_eq!(items.len(), 569);
+    assert_eq!(items[0]["row"], 0);
+    let csv = app
+        .get(&format!("/v1/jobs/{id}/predictions"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        csv.starts_with("row,fold,repeat,label,p_0,p_1\n"),
+        "{}",
+        &csv[..60]
+    );
+    assert_eq!(csv.lines().count(), 570);
+}
