@@ -22,7 +22,7 @@ impl Default for QueueTiming {
     fn default() -> Self {
         Self {
             lease: Duration::from_secs(30),
-            poll: Duration::from_millis(200),
+            poll: Duration::from_millis(50),
             backoff: Duration::from_secs(2),
         }
     }
