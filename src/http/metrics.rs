@@ -36,8 +36,22 @@ pub fn recorder() -> PrometheusHandle {
         .clone()
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: refreshes the queue gauges from the database, then renders.
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
+    match crate::store::jobs::queue_stats(&state.pool).await {
+        Ok((by_status, queued, running)) => {
+            for status in crate::domain::job::JobStatus::ALL {
+                let n = by_status
+                    .iter()
+                    .find(|(s, _)| s == status.as_str())
+                    .map_or(0, |(_, n)| *n);
+                metrics::gauge!("crossfold_jobs", "state" => status.as_str()).set(n as f64);
+            }
+            metrics::gauge!("crossfold_queue_depth").set(queued as f64);
+            metrics::gauge!("crossfold_runs_running").set(running as f64);
+        }
+        Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading queue statistics failed"),
+    }
     (
         [(
             header::CONTENT_TYPE,

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod datasets;
+pub mod events;
 pub mod extract;
 pub mod jobs;
 pub mod metrics;
@@ -50,6 +51,7 @@ fn protected_routes() -> Vec<Route> {
     let mut routes = service::protected_routes();
     routes.extend(datasets::routes());
     routes.extend(jobs::routes());
+    routes.extend(events::routes());
     routes.extend(runs::routes());
     routes.extend(predict::routes());
     routes

@@ -370,3 +370,17 @@ pub async fn settle_job_if_done(
     .rows_affected();
     Ok((done > 0).then_some(status))
 }
+
+/// Jobs per status, and runs queued and running, for `/metrics`.
+pub async fn queue_stats(pool: &SqlitePool) -> anyhow::Result<(Vec<(String, i64)>, i64, i64)> {
+    let by_status: Vec<(String, i64)> =
+        sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
+            .fetch_all(pool)
+            .await?;
+    let (queued, running): (i64, i64) = sqlx::query_as(
+        "SELECT COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'running'), 0) FROM runs",
+    )
+    .fetch_one(pool)
+    .await?;
+    Ok((by_status, queued, running))
+}

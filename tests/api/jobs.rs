@@ -585,3 +585,39 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
     );
     assert_eq!(csv.lines().count(), 570);
 }
+
+#[tokio::test]
+async fn events_stream_status_progress_and_epochs_until_the_job_ends() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let id = json(submit(&app, json!({"dataset_id": ds, "training": {"epochs": 2, "early_stopping": null}, "validation": {"folds": 2}, "final_model": false})).await, 202).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .get(&format!("/v1/jobs/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    // The stream ends by itself when the job does.
+    let body = tokio::time::timeout(Duration::from_secs(60), res.text())
+        .await
+        .expect("the stream ends")
+        .unwrap();
+    let epochs = body.matches("event: epoch").count();
+    assert_eq!(epochs, 4, "2 folds x 2 epochs: {body}");
+    assert!(body.contains("event: progress"));
+    let last_status = body.rsplit("event: status").next().unwrap();
+    assert!(last_status.contains("\"succeeded\""), "{body}");
+    problem(
+        app.get("/v1/jobs/job_nope/events").send().await.unwrap(),
+        404,
+    )
+    .await;
+}
