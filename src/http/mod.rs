@@ -2,6 +2,7 @@
 //! cross-cutting layers (auth, metrics, request ids, tracing) and the problem+json fallbacks.
 
 pub mod auth;
+pub mod curves;
 pub mod datasets;
 pub mod events;
 pub mod extract;
@@ -52,6 +53,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(datasets::routes());
     routes.extend(jobs::routes());
     routes.extend(events::routes());
+    routes.extend(curves::routes());
     routes.extend(runs::routes());
     routes.extend(predict::routes());
     routes

@@ -146,6 +146,20 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
     assert!(csv.starts_with("epoch,train_loss"));
     assert_eq!(csv.lines().count(), history.len() + 1);
 
+    let svg = app
+        .get(&format!("/v1/jobs/{id}/curves.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    let svg = svg.text().await.unwrap();
+    assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert_eq!(
+        svg.matches("<polyline").count(),
+        8,
+        "train and validation lines for 4 runs"
+    );
+    std::fs::write(std::env::temp_dir().join("crossfold-curves.svg"), &svg).unwrap();
     let ck = app
         .get(&format!("/v1/runs/{fold_run}/checkpoint"))
         .send()
