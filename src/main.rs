@@ -165,8 +165,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
         Command::Serve => {
             let app = Application::build(settings).await?;
-            let token = app.shutdown_token();
-            tokio::spawn(stop_on_signal(token));
+            stop_on_signal(app.shutdown_token())?;
             app.run_until_stopped().await
         }
         Command::Migrate => {
@@ -180,7 +179,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             let pool = crossfold::store::connect(&settings.database_url).await?;
             crossfold::store::migrate(&pool).await?;
             let token = CancellationToken::new();
-            tokio::spawn(stop_on_signal(token.clone()));
+            stop_on_signal(token.clone())?;
             tracing::info!(workers = settings.workers, "crossfold worker claiming runs");
             // Other nodes may be training: only expired leases are reaped here.
             crossfold::startup::run_workers(&pool, &settings, token).await;
@@ -190,26 +189,27 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     }
 }
 
-/// Cancels `token` on SIGINT or SIGTERM.
-async fn stop_on_signal(token: CancellationToken) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Cancels `token` on SIGINT or SIGTERM. The handlers are registered before this returns,
+/// so a signal that arrives right after start-up is never missed (or fatal).
+fn stop_on_signal(token: CancellationToken) -> anyhow::Result<()> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut terminate = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        tokio::spawn(async move {
+            tokio::select! {
+                _ = terminate.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+            tracing::info!("shutdown signal received; finishing in-flight requests");
+            token.cancel();
+        });
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
-    token.cancel();
+    #[cfg(not(unix))]
+    tokio::spawn(async move {
+        let _ = tokio::signal::ctrl_c().await;
+        token.cancel();
+    });
+    Ok(())
 }

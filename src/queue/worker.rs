@@ -249,10 +249,16 @@ async fn train_run(
                 &record,
                 bytes.as_deref(),
             ));
-            if !matches!(written, Ok(true)) {
+            match written {
+                Ok(store::runs::Appended::Written { cancel: false }) => {}
+                Ok(store::runs::Appended::Written { cancel: true }) => {
+                    flags2.cancel.store(true, Ordering::SeqCst)
+                }
                 // The lease is gone (or the database is): stop training, write nothing more.
-                flags2.lost.store(true, Ordering::SeqCst);
-                flags2.cancel.store(true, Ordering::SeqCst);
+                Ok(store::runs::Appended::Lost) | Err(_) => {
+                    flags2.lost.store(true, Ordering::SeqCst);
+                    flags2.cancel.store(true, Ordering::SeqCst);
+                }
             }
         };
         let outcome = cv::run_fold(

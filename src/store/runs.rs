@@ -111,8 +111,17 @@ pub async fn heartbeat(
     })
 }
 
-/// Records an epoch and its checkpoint in one transaction; `false` (and nothing written) if
-/// the lease is gone.
+/// What recording an epoch found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Appended {
+    /// Written; `cancel` says whether the job is being cancelled (stop now).
+    Written { cancel: bool },
+    /// The lease is gone: nothing was written.
+    Lost,
+}
+
+/// Records an epoch and its checkpoint in one transaction; nothing is written if the lease is
+/// gone. Also reports a pending cancel, so a run stops within the epoch a cancel arrives in.
 pub async fn append_epoch(
     pool: &SqlitePool,
     run_id: &str,
@@ -120,7 +129,7 @@ pub async fn append_epoch(
     epoch: u64,
     record: &Value,
     checkpoint: Option<&[u8]>,
-) -> anyhow::Result<bool> {
+) -> anyhow::Result<Appended> {
     let mut tx = pool.begin().await?;
     let held = sqlx::query(
         "UPDATE runs SET epochs_done = ?, checkpoint = COALESCE(?, checkpoint)
@@ -135,7 +144,7 @@ pub async fn append_epoch(
     .rows_affected();
     if held == 0 {
         tx.rollback().await?;
-        return Ok(false);
+        return Ok(Appended::Lost);
     }
     sqlx::query(
         "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
@@ -146,8 +155,16 @@ pub async fn append_epoch(
     .bind(record.to_string())
     .execute(&mut *tx)
     .await?;
+    let cancel: Option<String> = sqlx::query_scalar(
+        "SELECT j.cancel_requested_at FROM jobs j JOIN runs r ON r.job_id = j.id WHERE r.id = ?",
+    )
+    .bind(run_id)
+    .fetch_one(&mut *tx)
+    .await?;
     tx.commit().await?;
-    Ok(true)
+    Ok(Appended::Written {
+        cancel: cancel.is_some(),
+    })
 }
 
 /// Marks a run succeeded with its results; `false` if the lease is gone.

@@ -1,7 +1,7 @@
 //! Fencing: a worker that lost its lease (expired, reaped, claimed by another worker) writes
 //! nothing afterwards, whatever it tries.
 
-use crossfold::store::{self, jobs::NewJob, jobs::NewRun, runs::Beat};
+use crossfold::store::{self, jobs::NewJob, jobs::NewRun, runs::Appended, runs::Beat};
 use serde_json::json;
 
 #[tokio::test]
@@ -46,10 +46,11 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
 
     // A wakes up and tries every write it could make: none lands.
     let record = json!({"epoch": 1, "train_loss": 0.5});
-    assert!(
-        !store::runs::append_epoch(&pool, &a.id, a.token, 1, &record, Some(b"stale"))
+    assert_eq!(
+        store::runs::append_epoch(&pool, &a.id, a.token, 1, &record, Some(b"stale"))
             .await
-            .unwrap()
+            .unwrap(),
+        Appended::Lost
     );
     assert!(
         !store::runs::complete(
@@ -95,10 +96,11 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
     );
 
     // B, the holder, writes normally.
-    assert!(
+    assert_eq!(
         store::runs::append_epoch(&pool, &b.id, b.token, 1, &record, Some(b"fresh"))
             .await
-            .unwrap()
+            .unwrap(),
+        Appended::Written { cancel: false }
     );
     assert_eq!(
         store::runs::epoch_history(&pool, &b.id)
@@ -107,5 +109,13 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
             .unwrap()
             .len(),
         1
+    );
+    // A cancel request reaches the run at its next epoch write.
+    store::jobs::cancel_job(&pool, "job_fence").await.unwrap();
+    assert_eq!(
+        store::runs::append_epoch(&pool, &b.id, b.token, 2, &record, None)
+            .await
+            .unwrap(),
+        Appended::Written { cancel: true }
     );
 }
