@@ -65,10 +65,33 @@ pub fn assign(y: &[u32], classes: usize, folds: usize, seed: u64) -> Vec<u32> {
     out
 }
 
-/// (training rows, held-out rows) of `fold`.
+/// Marks a row of the held-out test set: in no fold, neither trained nor scored on by any.
+pub const TEST_SET: u32 = u32::MAX;
+
+/// Folds for the rows not in the test set; test-set rows are marked [`TEST_SET`].
+pub fn assign_outside_test(
+    y: &[u32],
+    in_test: &[bool],
+    classes: usize,
+    folds: usize,
+    seed: u64,
+) -> Vec<u32> {
+    let rest: Vec<usize> = (0..y.len()).filter(|&i| !in_test[i]).collect();
+    let rest_y: Vec<u32> = rest.iter().map(|&i| y[i]).collect();
+    let mut out = vec![TEST_SET; y.len()];
+    for (&i, f) in rest.iter().zip(assign(&rest_y, classes, folds, seed)) {
+        out[i] = f;
+    }
+    out
+}
+
+/// (training rows, held-out rows) of `fold`; test-set rows are in neither.
 pub fn split(assignment: &[u32], fold: u32) -> (Vec<usize>, Vec<usize>) {
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (i, &f) in assignment.iter().enumerate() {
+        if f == TEST_SET {
+            continue;
+        }
         if f == fold {
             test.push(i)
         } else {

@@ -129,6 +129,8 @@ async fn create(
         return Err(ApiError::invalid_fields(errors));
     }
     spec.label = Some(ds.label.clone());
+    // The test set is scored with the final model.
+    spec.final_model |= spec.validation.test_fraction > 0.0;
     let resolved = serde_json::to_value(&spec).map_err(anyhow::Error::from)?;
     let folds_n = spec.validation.folds as usize;
     let repeats = spec.validation.repeats as usize;
@@ -160,14 +162,32 @@ async fn create(
         .unwrap_or(0);
     let table =
         cv::Table::new(&columns, label).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
+    // The test set is drawn once, before the folds, and is the same for every repeat.
+    let mut in_test = vec![false; table.y.len()];
+    if spec.validation.test_fraction > 0.0 {
+        let seed = cv::derive_seed(spec.seed, u64::MAX, u64::MAX);
+        let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
+        let fraction = spec.validation.test_fraction;
+        let (_, test) =
+            crate::engine::batch::stratified_split(&table.y, table.classes, fraction, &mut rng);
+        for i in test {
+            in_test[i] = true;
+        }
+        let mut rest_counts = vec![0u64; table.classes];
+        for (i, &y) in table.y.iter().enumerate() {
+            if !in_test[i] {
+                rest_counts[y as usize] += 1;
+            }
+        }
+        if let Err(e) = folds::check(&rest_counts, folds_n) {
+            let message = format!("{} (after holding out the test set)", e.0);
+            return Err(ApiError::invalid_field("validation.folds", message));
+        }
+    }
     let assignments: Vec<Vec<u32>> = (0..repeats)
         .map(|r| {
-            folds::assign(
-                &table.y,
-                table.classes,
-                folds_n,
-                cv::derive_seed(spec.seed, r as u64, u64::MAX),
-            )
+            let seed = cv::derive_seed(spec.seed, r as u64, u64::MAX);
+            folds::assign_outside_test(&table.y, &in_test, table.classes, folds_n, seed)
         })
         .collect();
     let mut runs = Vec::new();
@@ -309,6 +329,16 @@ async fn job_metrics(
         return Err(ApiError::NotFound(format!("no job {id}")));
     };
     let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let has_test = job.spec["validation"]["test_fraction"]
+        .as_f64()
+        .unwrap_or(0.0)
+        > 0.0;
+    let test = runs
+        .iter()
+        .find(|(r, _, _)| r.kind == "final")
+        .and_then(|(_, result, _)| result.as_ref())
+        .map(|r| r["metrics"].clone())
+        .filter(|m| has_test && !m.is_null());
     let mut folds_out = Vec::new();
     let (mut y, mut proba, mut classes) = (Vec::new(), Vec::new(), 0usize);
     for (view, result, predictions) in &runs {
@@ -358,7 +388,7 @@ async fn job_metrics(
         "folds": folds_out,
         "summary": job.summary,
         "pooled": pooled,
-        "test": null,
+        "test": test,
         "leaderboard": null,
     })))
 }

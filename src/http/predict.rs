@@ -197,7 +197,10 @@ async fn predictions(
     let mut items = Vec::new();
     let mut classes = 0;
     for (run, _, p) in &runs {
-        let Some(p) = p else { continue };
+        // Out-of-fold predictions only (the final model's test-set predictions are not).
+        let (Some(p), "fold") = (p, run.kind.as_str()) else {
+            continue;
+        };
         let (rows, labels, proba) = (
             p["rows"].as_array(),
             p["labels"].as_array(),

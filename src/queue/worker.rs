@@ -217,7 +217,15 @@ async fn train_run(
         let table = Table::new(&columns, label).map_err(|e| RunError::Permanent(e.to_string()))?;
         let (train_rows, test_rows) = match (claimed.kind.as_str(), claimed.fold, claimed.repeat) {
             ("fold", Some(fold), Some(repeat)) => folds::split(&assignment[repeat as usize], fold),
-            _ => ((0..table.y.len()).collect(), Vec::new()),
+            // The final model trains on every row outside the test set and scores the test set.
+            _ => {
+                let marks = assignment.first().map(Vec::as_slice).unwrap_or(&[]);
+                let in_test = |i: usize| marks.get(i) == Some(&folds::TEST_SET);
+                (
+                    (0..table.y.len()).filter(|&i| !in_test(i)).collect(),
+                    (0..table.y.len()).filter(|&i| in_test(i)).collect(),
+                )
+            }
         };
         let options = FoldOptions {
             weighting: match spec.imbalance.strategy {

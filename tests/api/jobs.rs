@@ -659,3 +659,70 @@ async fn events_stream_status_progress_and_epochs_until_the_job_ends() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_test_set_is_held_out_of_every_fold_and_scored_once_by_the_final_model() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 3, "test_fraction": 0.2}, "final_model": false});
+    let job = json(submit(&app, spec).await, 202).await;
+    assert_eq!(
+        job["spec"]["final_model"], true,
+        "the test set needs the final model"
+    );
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let metrics = json(
+        app.get(&format!("/v1/jobs/{id}/metrics"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(
+        metrics["test"]["accuracy"]
+            .as_f64()
+            .unwrap_or_else(|| panic!("{metrics}"))
+            > 0.8,
+        "{}",
+        metrics["test"]
+    );
+    // Stratified 20%: round(0.2 × 357) + round(0.2 × 212) = 71 + 42 test rows; the folds share the rest.
+    let rest = 569 - 113;
+    for f in metrics["folds"].as_array().unwrap() {
+        let train: u64 = f["train_class_counts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .sum();
+        assert!(
+            (300..=306).contains(&train),
+            "two thirds of {rest}: {train}"
+        );
+    }
+    let oof = json(
+        app.get(&format!("/v1/jobs/{id}/predictions"))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(
+        oof["items"].as_array().unwrap().len(),
+        rest,
+        "test rows are in no fold"
+    );
+    let p = problem(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "validation": {"test_fraction": 0.9}}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), vec!["validation.test_fraction"]);
+}
