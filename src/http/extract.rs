@@ -123,17 +123,7 @@ impl axum::extract::FromRequest<super::AppState> for JsonBody {
                 supported: "application/json".into(),
             });
         }
-        let bytes = axum::body::Bytes::from_request(req, state)
-            .await
-            .map_err(|rejection| {
-                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                    ApiError::PayloadTooLarge {
-                        limit: state.limits.max_json_body_bytes,
-                    }
-                } else {
-                    ApiError::malformed(format!("could not read the request body: {rejection}"))
-                }
-            })?;
+        let LimitedBytes(bytes) = LimitedBytes::from_request(req, state).await?;
         serde_json::from_slice(&bytes)
             .map(JsonBody)
             .map_err(|e| ApiError::Malformed {
@@ -143,6 +133,33 @@ impl axum::extract::FromRequest<super::AppState> for JsonBody {
                     column: Some(e.column() as u64),
                 },
                 errors: vec![],
+            })
+    }
+}
+
+/// The body's bytes within the JSON-route limit; over it is a 413 in problem+json.
+#[derive(Debug)]
+pub struct LimitedBytes(pub axum::body::Bytes);
+
+impl axum::extract::FromRequest<super::AppState> for LimitedBytes {
+    type Rejection = crate::error::ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &super::AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use crate::error::ApiError;
+        axum::body::Bytes::from_request(req, state)
+            .await
+            .map(LimitedBytes)
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge {
+                        limit: state.limits.max_json_body_bytes,
+                    }
+                } else {
+                    ApiError::malformed(format!("could not read the request body: {rejection}"))
+                }
             })
     }
 }

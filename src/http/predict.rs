@@ -8,13 +8,13 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::extract::{JsonBody, QueryParams};
+use super::extract::{LimitedBytes, QueryParams};
 use super::{AppState, Route};
 use crate::domain::job::JobStatus;
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::encode::{Encoding, RawValue};
 use crate::engine::model::{Dev, transpose};
-use crate::error::{ApiError, FieldError};
+use crate::error::{ApiError, FieldError, Location};
 use crate::store;
 
 pub fn routes() -> Vec<Route> {
@@ -38,11 +38,90 @@ async fn class_names(
     )
 }
 
+/// The rows to predict: `{"rows": [{…}]}` as JSON, or CSV with a header row (cells that parse
+/// as numbers are numbers; empty cells and `NA` are missing).
+fn rows_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => {
+            let body: Value = serde_json::from_slice(body).map_err(|e| ApiError::Malformed {
+                detail: format!("malformed JSON: {e}"),
+                location: Location {
+                    line: Some(e.line() as u64),
+                    column: Some(e.column() as u64),
+                },
+                errors: vec![],
+            })?;
+            match body.get("rows") {
+                Some(Value::Array(rows)) => Ok(rows.clone()),
+                _ => Err(ApiError::invalid_field(
+                    "rows",
+                    "an array of objects, one per row: {\"rows\": [{\"column\": value, …}]}",
+                )),
+            }
+        }
+        "text/csv" => {
+            let mut rdr = csv::ReaderBuilder::new().from_reader(body);
+            let names = rdr
+                .headers()
+                .map_err(|e| ApiError::malformed(format!("malformed CSV header: {e}")))?
+                .clone();
+            let mut rows = Vec::new();
+            for record in rdr.records() {
+                let record = record.map_err(|e| ApiError::Malformed {
+                    detail: format!("malformed CSV: {e}"),
+                    location: Location {
+                        line: e.position().map(|p| p.line()),
+                        column: None,
+                    },
+                    errors: vec![],
+                })?;
+                let row: Map<String, Value> = names
+                    .iter()
+                    .zip(record.iter())
+                    .map(|(k, v)| {
+                        let v = v.trim();
+                        let value = if v.is_empty() || v == "NA" {
+                            Value::Null
+                        } else {
+                            v.parse::<f64>()
+                                .ok()
+                                .filter(|f| f.is_finite())
+                                .map_or_else(|| json!(v), |f| json!(f))
+                        };
+                        (k.trim().to_owned(), value)
+                    })
+                    .collect();
+                rows.push(Value::Object(row));
+            }
+            Ok(rows)
+        }
+        _ => Err(ApiError::UnsupportedMediaType {
+            got: if content_type.is_empty() {
+                "(none)".into()
+            } else {
+                content_type.to_owned()
+            },
+            supported: "application/json or text/csv".into(),
+        }),
+    }
+}
+
 async fn predict(
     State(state): State<AppState>,
     Path(id): Path<String>,
     mut query: QueryParams,
-    JsonBody(body): JsonBody,
+    headers: HeaderMap,
+    LimitedBytes(body): LimitedBytes,
 ) -> Result<Json<Value>, ApiError> {
     let folds = match query.take("ensemble").as_deref() {
         None | Some("final") => false,
@@ -67,12 +146,7 @@ async fn predict(
             job.status.as_str()
         )));
     }
-    let Some(Value::Array(rows)) = body.get("rows").cloned() else {
-        return Err(ApiError::invalid_field(
-            "rows",
-            "an array of objects, one per row: {\"rows\": [{\"column\": value, …}]}",
-        ));
-    };
+    let rows = rows_of(&headers, &body)?;
     let runs = store::runs::runs_of_job(&state.pool, &id).await?;
     let wanted: Vec<String> = runs
         .iter()

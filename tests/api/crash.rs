@@ -219,3 +219,103 @@ async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jo
     server.child.kill().unwrap();
     server.child.wait().unwrap();
 }
+
+#[tokio::test]
+async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_exits_0() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("term.db");
+    let mut server = start(&db);
+    let ds: Value = client
+        .post(format!("{}/v1/datasets?label=label", server.base))
+        .header("content-type", "text/csv")
+        .body(fixture("breast_cancer.csv"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let spec = json!({"dataset_id": ds["id"], "model": {"hidden_layers": [128, 128]}, "training": {"epochs": 10000, "early_stopping": null}});
+    let job: Value = client
+        .post(format!("{}/v1/jobs", server.base))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
+        if runs["items"][0]["epochs_done"].as_u64().unwrap_or(0) >= 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{runs}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let pid = server.child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = server.child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+
+    let pool = crossfold::store::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let runs = crossfold::store::runs::runs_of_job(&pool, &id)
+        .await
+        .unwrap();
+    let (run, _, _) = &runs[0];
+    assert_eq!(run.status, "queued", "handed back to the queue");
+    assert_eq!(run.attempt, 0, "a clean stop does not count as an attempt");
+    let done = run.epochs_done;
+    assert!(done >= 2);
+    assert!(
+        crossfold::store::runs::checkpoint(&pool, &run.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .1
+            .is_some()
+    );
+    pool.close().await;
+
+    // After a restart it continues from its checkpoint, not from epoch 1.
+    let mut server = start(&db);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
+        let r = &runs["items"][0];
+        if r["status"] == "running" && r["epochs_done"].as_u64().unwrap_or(0) > done {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{runs}");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let history = get(
+        &client,
+        format!("{}/v1/runs/{}/metrics", server.base, runs[0].0.id),
+    )
+    .await;
+    let epochs: Vec<u64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(
+        epochs,
+        (1..=epochs.len() as u64).collect::<Vec<_>>(),
+        "no epoch repeated or skipped"
+    );
+    server.child.kill().unwrap();
+    server.child.wait().unwrap();
+}

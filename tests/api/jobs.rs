@@ -595,6 +595,54 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
     .await;
     assert!(p["detail"].as_str().unwrap().contains("mean radius"), "{p}");
 
+    // The same rows as CSV give the same predictions.
+    let bytes = fixture("breast_cancer.csv");
+    let text = String::from_utf8(bytes).unwrap();
+    let csv_rows: Vec<&str> = text.lines().take(6).collect();
+    let header: Vec<&str> = csv_rows[0].split(',').collect();
+    let label_at = header.iter().position(|h| *h == "label").unwrap();
+    let strip = |line: &str| {
+        line.split(',')
+            .enumerate()
+            .filter(|(i, _)| *i != label_at)
+            .map(|(_, v)| v)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let csv_body = csv_rows
+        .iter()
+        .map(|l| strip(l))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let from_csv = json(
+        app.post(&format!("/v1/jobs/{id}/predict"))
+            .header("content-type", "text/csv")
+            .body(csv_body)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let from_json = json(
+        app.post(&format!("/v1/jobs/{id}/predict"))
+            .json(&json!({"rows": rows}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(from_csv["predictions"], from_json["predictions"]);
+    let res = app
+        .post(&format!("/v1/jobs/{id}/predict"))
+        .header("content-type", "application/xml")
+        .body("<rows/>")
+        .send()
+        .await
+        .unwrap();
+    problem(res, 415).await;
+
     // Out-of-fold predictions: every row once, with its fold and true label.
     let oof = json(
         app.get(&format!("/v1/jobs/{id}/predictions"))
@@ -725,4 +773,12 @@ async fn a_test_set_is_held_out_of_every_fold_and_scored_once_by_the_final_model
     )
     .await;
     assert_eq!(error_fields(&p), vec!["validation.test_fraction"]);
+}
+
+#[tokio::test]
+async fn a_json_body_over_the_limit_is_a_413_problem() {
+    let app = TestApp::spawn_with(|s| s.limits.max_json_body_bytes = 1024).await;
+    let big = json!({"dataset_id": "x".repeat(4096)});
+    let p = problem(submit(&app, big).await, 413).await;
+    assert!(p["detail"].as_str().unwrap().contains("1024"), "{p}");
 }
