@@ -9,7 +9,7 @@ use axum::routing::get;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::extract::{QueryParams, page_params};
+use super::extract::{QueryParams, media_type, page_params, unsupported};
 use super::upload::{self, Pumped};
 use super::{AppState, Route};
 use crate::domain::dataset::{DatasetSummary, UploadFormat};
@@ -81,34 +81,20 @@ fn upload_params(mut q: QueryParams) -> Result<UploadParams, ApiError> {
 /// The upload format from `Content-Type`; 415 for anything else.
 fn upload_format(headers: &HeaderMap) -> Result<UploadFormat, ApiError> {
     const SUPPORTED: &str = "text/csv, application/json or application/x-ndjson";
-    let raw = headers
-        .get(header::CONTENT_TYPE)
-        .map(|v| v.to_str().unwrap_or("(not text)").to_owned())
-        .unwrap_or_default();
-    let unsupported = || ApiError::UnsupportedMediaType {
-        got: if raw.is_empty() {
-            "(none)".into()
-        } else {
-            raw.clone()
-        },
-        supported: SUPPORTED.into(),
-    };
-    let mut parts = raw.split(';').map(str::trim);
-    let format = match parts.next().unwrap_or("").to_ascii_lowercase().as_str() {
+    let (raw, essence) = media_type(headers);
+    let format = match essence.as_str() {
         "text/csv" => UploadFormat::Csv,
         "application/json" => UploadFormat::Json,
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => UploadFormat::Ndjson,
-        _ => return Err(unsupported()),
+        _ => return Err(unsupported(raw, SUPPORTED)),
     };
+    let parts = raw.split(';').skip(1).map(str::trim);
     for param in parts {
         if let Some((k, v)) = param.split_once('=')
             && k.trim().eq_ignore_ascii_case("charset")
             && !v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
         {
-            return Err(ApiError::UnsupportedMediaType {
-                got: raw.clone(),
-                supported: format!("{SUPPORTED}, in UTF-8"),
-            });
+            return Err(unsupported(raw, &format!("{SUPPORTED}, in UTF-8")));
         }
     }
     Ok(format)

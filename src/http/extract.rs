@@ -100,41 +100,52 @@ impl axum::extract::FromRequest<super::AppState> for JsonBody {
         req: axum::extract::Request,
         state: &super::AppState,
     ) -> Result<Self, Self::Rejection> {
-        use crate::error::{ApiError, Location};
-        let content_type = req
-            .headers()
-            .get(axum::http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("")
-            .to_owned();
-        let essence = content_type
-            .split(';')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_ascii_lowercase();
+        let (content_type, essence) = media_type(req.headers());
         if essence != "application/json" {
-            return Err(ApiError::UnsupportedMediaType {
-                got: if content_type.is_empty() {
-                    "(none)".into()
-                } else {
-                    content_type
-                },
-                supported: "application/json".into(),
-            });
+            return Err(unsupported(content_type, "application/json"));
         }
         let LimitedBytes(bytes) = LimitedBytes::from_request(req, state).await?;
-        serde_json::from_slice(&bytes)
-            .map(JsonBody)
-            .map_err(|e| ApiError::Malformed {
-                detail: format!("malformed JSON: {e}"),
-                location: Location {
-                    line: Some(e.line() as u64),
-                    column: Some(e.column() as u64),
-                },
-                errors: vec![],
-            })
+        parse_json(&bytes).map(JsonBody)
     }
+}
+
+/// The 415 for a body of another media type than `supported`.
+pub fn unsupported(content_type: String, supported: &str) -> crate::error::ApiError {
+    crate::error::ApiError::UnsupportedMediaType {
+        got: if content_type.is_empty() {
+            "(none)".into()
+        } else {
+            content_type
+        },
+        supported: supported.into(),
+    }
+}
+
+/// The request's `Content-Type` as sent, and its media type lowercased without parameters.
+pub fn media_type(headers: &axum::http::HeaderMap) -> (String, String) {
+    let raw = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .map(|v| v.to_str().unwrap_or("(not text)").to_owned())
+        .unwrap_or_default();
+    let essence = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    (raw, essence)
+}
+
+/// Parses a JSON body; malformed JSON is a 400 with its line and column.
+pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, crate::error::ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| crate::error::ApiError::Malformed {
+        detail: format!("malformed JSON: {e}"),
+        location: crate::error::Location {
+            line: Some(e.line() as u64),
+            column: Some(e.column() as u64),
+        },
+        errors: vec![],
+    })
 }
 
 /// The body's bytes within the JSON-route limit; over it is a 413 in problem+json.

@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
-use super::extract::{LimitedBytes, QueryParams};
+use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsupported};
 use super::{AppState, Route};
 use crate::domain::job::JobStatus;
 use crate::engine::checkpoint::Checkpoint;
@@ -41,26 +41,10 @@ async fn class_names(
 /// The rows to predict: `{"rows": [{…}]}` as JSON, or CSV with a header row (cells that parse
 /// as numbers are numbers; empty cells and `NA` are missing).
 fn rows_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
-    let content_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
+    let (content_type, essence) = media_type(headers);
     match essence.as_str() {
         "application/json" => {
-            let body: Value = serde_json::from_slice(body).map_err(|e| ApiError::Malformed {
-                detail: format!("malformed JSON: {e}"),
-                location: Location {
-                    line: Some(e.line() as u64),
-                    column: Some(e.column() as u64),
-                },
-                errors: vec![],
-            })?;
+            let body = parse_json(body)?;
             match body.get("rows") {
                 Some(Value::Array(rows)) => Ok(rows.clone()),
                 _ => Err(ApiError::invalid_field(
@@ -105,14 +89,7 @@ fn rows_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
             }
             Ok(rows)
         }
-        _ => Err(ApiError::UnsupportedMediaType {
-            got: if content_type.is_empty() {
-                "(none)".into()
-            } else {
-                content_type.to_owned()
-            },
-            supported: "application/json or text/csv".into(),
-        }),
+        _ => Err(unsupported(content_type, "application/json or text/csv")),
     }
 }
 

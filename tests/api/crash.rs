@@ -42,8 +42,9 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
-async fn run_job(client: &reqwest::Client, server: &Server) -> String {
-    let ds: Value = client
+/// Uploads breast_cancer; returns the dataset resource.
+async fn upload(client: &reqwest::Client, server: &Server) -> Value {
+    client
         .post(format!("{}/v1/datasets?label=label", server.base))
         .header("content-type", "text/csv")
         .body(fixture("breast_cancer.csv"))
@@ -52,7 +53,11 @@ async fn run_job(client: &reqwest::Client, server: &Server) -> String {
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+async fn run_job(client: &reqwest::Client, server: &Server) -> String {
+    let ds = upload(client, server).await;
     let spec = json!({
         "dataset_id": ds["id"], "seed": 3, "final_model": false,
         "model": {"hidden_layers": [128, 128], "dropout": 0.1},
@@ -226,16 +231,7 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("term.db");
     let mut server = start(&db);
-    let ds: Value = client
-        .post(format!("{}/v1/datasets?label=label", server.base))
-        .header("content-type", "text/csv")
-        .body(fixture("breast_cancer.csv"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ds = upload(&client, &server).await;
     let spec = json!({"dataset_id": ds["id"], "model": {"hidden_layers": [128, 128]}, "training": {"epochs": 10000, "early_stopping": null}});
     let job: Value = client
         .post(format!("{}/v1/jobs", server.base))
