@@ -10,6 +10,7 @@ pub mod folds;
 pub mod metrics;
 pub mod model;
 pub mod optim;
+pub mod resample;
 pub mod schedule;
 pub mod train;
 pub mod weights;

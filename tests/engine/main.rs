@@ -11,4 +11,5 @@ mod golden;
 mod helpers;
 mod metrics;
 mod phenomena;
+mod resample;
 mod training;

@@ -1,0 +1,293 @@
+//! Class-imbalance samplers applied to a fold's (encoded) training rows only, following
+//! imbalanced-learn: random over-sampling (optionally with a smoothed bootstrap, `shrinkage`),
+//! random under-sampling, SMOTE, and NearMiss 1/2/3. Targets follow imbalanced-learn's
+//! `sampling_strategy`: "auto" (ratio 1.0) resamples every class but the majority (over) or but
+//! the minority (under); a ratio r is minority/majority after resampling.
+//!
+//! Nearest neighbours are brute force with Euclidean distance, ties broken by row order (as a
+//! stable sort); distances are computed in f64.
+
+use rand::Rng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use rand_distr::StandardNormal;
+
+/// Rows as a dense matrix view: row `i` is `x[i*d..(i+1)*d]`.
+#[derive(Debug, Clone, Copy)]
+pub struct Matrix<'a> {
+    pub x: &'a [f32],
+    pub d: usize,
+}
+
+impl<'a> Matrix<'a> {
+    fn row(&self, i: usize) -> &'a [f32] {
+        &self.x[i * self.d..(i + 1) * self.d]
+    }
+}
+
+fn distance(a: &[f32], b: &[f32]) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(p, q)| (f64::from(*p) - f64::from(*q)).powi(2))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// For each query row, the `k` nearest reference rows (indices into `refs`) and their
+/// distances, nearest first; `skip_self` drops a reference equal to the query's own index.
+pub fn knn(
+    m: Matrix<'_>,
+    queries: &[usize],
+    refs: &[usize],
+    k: usize,
+    skip_self: bool,
+) -> Vec<Vec<(usize, f64)>> {
+    queries
+        .iter()
+        .map(|&q| {
+            let mut d: Vec<(usize, f64)> = refs
+                .iter()
+                .enumerate()
+                .filter(|&(_, &r)| !(skip_self && r == q))
+                .map(|(j, &r)| (j, distance(m.row(q), m.row(r))))
+                .collect();
+            d.sort_by(|a, b| a.1.total_cmp(&b.1));
+            d.truncate(k);
+            d
+        })
+        .collect()
+}
+
+/// Rows per class after over-sampling: every class but the majority is raised to
+/// `ratio × majority` (imbalanced-learn: `int(n_majority × ratio − n)` new rows).
+pub fn over_targets(counts: &[u64], ratio: f64) -> Vec<u64> {
+    let majority = counts.iter().copied().max().unwrap_or(0);
+    let major_class = counts.iter().position(|&c| c == majority).unwrap_or(0);
+    counts
+        .iter()
+        .enumerate()
+        .map(|(c, &n)| {
+            if c == major_class || n == 0 {
+                n
+            } else {
+                n + ((majority as f64 * ratio - n as f64).max(0.0) as u64)
+            }
+        })
+        .collect()
+}
+
+/// Rows per class after under-sampling: every class but the minority is cut to
+/// `minority / ratio` (imbalanced-learn: `int(n_minority / ratio)`), never raised.
+pub fn under_targets(counts: &[u64], ratio: f64) -> Vec<u64> {
+    let minority = counts.iter().copied().filter(|&c| c > 0).min().unwrap_or(0);
+    let minor_class = counts.iter().position(|&c| c == minority).unwrap_or(0);
+    counts
+        .iter()
+        .enumerate()
+        .map(|(c, &n)| {
+            if c == minor_class {
+                n
+            } else {
+                n.min((minority as f64 / ratio) as u64)
+            }
+        })
+        .collect()
+}
+
+fn rows_of(y: &[u32], class: usize) -> Vec<usize> {
+    (0..y.len()).filter(|&i| y[i] as usize == class).collect()
+}
+
+/// Random under-sampling: the kept row indices, sorted.
+pub fn undersample(y: &[u32], classes: usize, ratio: f64, rng: &mut ChaCha8Rng) -> Vec<usize> {
+    let counts = class_counts(y, classes);
+    let targets = under_targets(&counts, ratio);
+    let mut kept = Vec::new();
+    for (c, &target) in targets.iter().enumerate() {
+        let mut rows = rows_of(y, c);
+        rows.shuffle(rng);
+        rows.truncate(target as usize);
+        kept.extend(rows);
+    }
+    kept.sort_unstable();
+    kept
+}
+
+/// Per-class row counts.
+pub fn class_counts(y: &[u32], classes: usize) -> Vec<u64> {
+    let mut counts = vec![0u64; classes];
+    for &c in y {
+        counts[c as usize] += 1;
+    }
+    counts
+}
+
+/// The smoothed-bootstrap bandwidth of imbalanced-learn's `RandomOverSampler(shrinkage)`:
+/// `h = (4 / ((d + 2)·n))^(1 / (d + 4))`, `n` every row passed to the sampler.
+pub fn shrinkage_bandwidth(n: usize, d: usize) -> f64 {
+    (4.0 / ((d as f64 + 2.0) * n as f64)).powf(1.0 / (d as f64 + 4.0))
+}
+
+/// Random over-sampling with replacement; with `shrinkage` > 0 each copy gets gaussian noise of
+/// std `shrinkage · h · std_class` per feature. Returns the original rows followed by the new
+/// ones (features, labels).
+pub fn oversample(
+    m: Matrix<'_>,
+    y: &[u32],
+    classes: usize,
+    ratio: f64,
+    shrinkage: f64,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<f32>, Vec<u32>) {
+    let counts = class_counts(y, classes);
+    let targets = over_targets(&counts, ratio);
+    let h = shrinkage_bandwidth(y.len(), m.d);
+    let (mut x, mut out_y) = (m.x.to_vec(), y.to_vec());
+    for c in 0..classes {
+        let rows = rows_of(y, c);
+        let extra = (targets[c] - counts[c]) as usize;
+        if extra == 0 || rows.is_empty() {
+            continue;
+        }
+        let std = class_std(m, &rows);
+        for _ in 0..extra {
+            let r = rows[rng.gen_range(0..rows.len())];
+            for (j, &v) in m.row(r).iter().enumerate() {
+                let z: f64 = if shrinkage > 0.0 {
+                    rng.sample(StandardNormal)
+                } else {
+                    0.0
+                };
+                x.push((f64::from(v) + z * shrinkage * h * std[j]) as f32);
+            }
+            out_y.push(c as u32);
+        }
+    }
+    (x, out_y)
+}
+
+fn class_std(m: Matrix<'_>, rows: &[usize]) -> Vec<f64> {
+    let n = rows.len() as f64;
+    (0..m.d)
+        .map(|j| {
+            let mean = rows.iter().map(|&r| f64::from(m.row(r)[j])).sum::<f64>() / n;
+            (rows
+                .iter()
+                .map(|&r| (f64::from(m.row(r)[j]) - mean).powi(2))
+                .sum::<f64>()
+                / n)
+                .sqrt()
+        })
+        .collect()
+}
+
+/// SMOTE's neighbour sets: for each row of `class`, its `k` nearest rows of the same class
+/// (indices into that class's rows), nearest first.
+pub fn smote_neighbors(m: Matrix<'_>, y: &[u32], class: usize, k: usize) -> Vec<Vec<usize>> {
+    let rows = rows_of(y, class);
+    knn(m, &rows, &rows, k, true)
+        .into_iter()
+        .map(|n| n.into_iter().map(|(j, _)| j).collect())
+        .collect()
+}
+
+/// SMOTE: each class but the majority gets `x_i + u·(x_nn − x_i)`, `u ~ U[0, 1)`, between a
+/// random row and one of its `k` nearest same-class rows, up to its target.
+pub fn smote(
+    m: Matrix<'_>,
+    y: &[u32],
+    classes: usize,
+    ratio: f64,
+    k: usize,
+    rng: &mut ChaCha8Rng,
+) -> (Vec<f32>, Vec<u32>) {
+    let counts = class_counts(y, classes);
+    let targets = over_targets(&counts, ratio);
+    let (mut x, mut out_y) = (m.x.to_vec(), y.to_vec());
+    for c in 0..classes {
+        let extra = (targets[c] - counts[c]) as usize;
+        let rows = rows_of(y, c);
+        if extra == 0 || rows.len() < 2 {
+            continue;
+        }
+        let neighbors = smote_neighbors(m, y, c, k.min(rows.len() - 1));
+        for _ in 0..extra {
+            let i = rng.gen_range(0..rows.len());
+            let nn = rows[neighbors[i][rng.gen_range(0..neighbors[i].len())]];
+            let u: f32 = rng.r#gen();
+            for (a, b) in m.row(rows[i]).iter().zip(m.row(nn)) {
+                x.push(a + u * (b - a));
+            }
+            out_y.push(c as u32);
+        }
+    }
+    (x, out_y)
+}
+
+/// NearMiss (versions 1, 2, 3): the kept row indices, sorted. Every class but the minority is
+/// cut to its target, choosing rows by their distances to the minority class.
+pub fn nearmiss(
+    m: Matrix<'_>,
+    y: &[u32],
+    classes: usize,
+    version: u8,
+    n_neighbors: usize,
+    n_neighbors_ver3: usize,
+    ratio: f64,
+) -> Vec<usize> {
+    let counts = class_counts(y, classes);
+    let targets = under_targets(&counts, ratio);
+    let minority = counts.iter().copied().filter(|&c| c > 0).min().unwrap_or(0);
+    let minor_class = counts.iter().position(|&c| c == minority).unwrap_or(0);
+    let minority_rows = rows_of(y, minor_class);
+    let mut kept = minority_rows.clone();
+    // The sum of the last (farthest) `n_neighbors` distances, as imbalanced-learn scores rows.
+    let score = |n: &Vec<(usize, f64)>| n.iter().rev().take(n_neighbors).map(|p| p.1).sum::<f64>();
+    for c in (0..classes).filter(|&c| c != minor_class) {
+        let rows = rows_of(y, c);
+        let take = targets[c] as usize;
+        let chosen: Vec<usize> = match version {
+            1 | 2 => {
+                let k = if version == 1 {
+                    n_neighbors
+                } else {
+                    minority_rows.len()
+                };
+                let scores: Vec<f64> = knn(m, &rows, &minority_rows, k, false)
+                    .iter()
+                    .map(score)
+                    .collect();
+                let mut order: Vec<usize> = (0..rows.len()).collect();
+                order.sort_by(|&a, &b| scores[a].total_cmp(&scores[b]));
+                order.into_iter().take(take).map(|i| rows[i]).collect()
+            }
+            _ => {
+                // Keep the majority rows that are among some minority row's nearest, then the
+                // ones whose nearest minority rows are farthest.
+                let mut near: Vec<usize> = knn(m, &minority_rows, &rows, n_neighbors_ver3, false)
+                    .into_iter()
+                    .flatten()
+                    .map(|(j, _)| j)
+                    .collect();
+                near.sort_unstable();
+                near.dedup();
+                let candidates: Vec<usize> = near.iter().map(|&j| rows[j]).collect();
+                let scores: Vec<f64> = knn(m, &candidates, &minority_rows, n_neighbors, false)
+                    .iter()
+                    .map(score)
+                    .collect();
+                let mut order: Vec<usize> = (0..candidates.len()).collect();
+                // Descending and stable, as Python's sorted(reverse=True).
+                order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]));
+                order
+                    .into_iter()
+                    .take(take)
+                    .map(|i| candidates[i])
+                    .collect()
+            }
+        };
+        kept.extend(chosen);
+    }
+    kept.sort_unstable();
+    kept
+}
