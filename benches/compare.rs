@@ -63,6 +63,7 @@ fn main() {
                     &test,
                     cv::FoldOptions {
                         weighting: ClassWeighting::Uniform,
+                        sampler: cv::Sampler::None,
                         seed,
                         resume: None,
                         checkpoint_every: 0,

@@ -78,12 +78,58 @@ impl Default for ValidationSpec {
     }
 }
 
-/// Class-imbalance handling. This version offers `none` and `class_weight` ("balanced").
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+fn ratio_one() -> f64 {
+    1.0
+}
+fn k_five() -> u64 {
+    5
+}
+fn three() -> u64 {
+    3
+}
+fn version_one() -> u8 {
+    1
+}
+
+/// Class-imbalance handling, applied to each fold's training rows only.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImbalanceSpec {
     #[serde(default)]
     pub strategy: Strategy,
+    /// Samplers: minority/majority after resampling. Default 1.0 (balanced).
+    #[serde(default = "ratio_one")]
+    pub sampling_ratio: f64,
+    /// `oversample`: smoothed-bootstrap shrinkage of the copies (imbalanced-learn's
+    /// `RandomOverSampler(shrinkage)`); 0 copies rows exactly. Default 0.
+    #[serde(default)]
+    pub jitter: f64,
+    /// `smote`: neighbours to interpolate towards. Default 5.
+    #[serde(default = "k_five")]
+    pub k_neighbors: u64,
+    /// `nearmiss`: 1, 2 or 3. Default 1.
+    #[serde(default = "version_one")]
+    pub version: u8,
+    /// `nearmiss`: minority neighbours scored per row. Default 3.
+    #[serde(default = "three")]
+    pub n_neighbors: u64,
+    /// `nearmiss` version 3: majority neighbours kept per minority row. Default 3.
+    #[serde(default = "three")]
+    pub n_neighbors_ver3: u64,
+}
+
+impl Default for ImbalanceSpec {
+    fn default() -> Self {
+        Self {
+            strategy: Strategy::None,
+            sampling_ratio: 1.0,
+            jitter: 0.0,
+            k_neighbors: 5,
+            version: 1,
+            n_neighbors: 3,
+            n_neighbors_ver3: 3,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -93,6 +139,14 @@ pub enum Strategy {
     None,
     /// scikit-learn's "balanced" weights, from each fold's training rows.
     ClassWeight,
+    /// Random over-sampling with replacement (optionally jittered).
+    Oversample,
+    /// Random under-sampling of the larger classes.
+    Undersample,
+    /// SMOTE: interpolated minority rows.
+    Smote,
+    /// NearMiss under-sampling (version 1, 2 or 3).
+    Nearmiss,
 }
 
 /// The job's result states, and the states in between.
@@ -182,6 +236,31 @@ impl JobSpec {
             errors.push(SpecError {
                 field: "validation.repeats".into(),
                 message: "from 1 to 10".into(),
+            });
+        }
+        let im = &self.imbalance;
+        if !(im.sampling_ratio > 0.0 && im.sampling_ratio <= 1.0) {
+            errors.push(SpecError {
+                field: "imbalance.sampling_ratio".into(),
+                message: "in (0, 1]: minority/majority after resampling".into(),
+            });
+        }
+        if !(im.jitter >= 0.0 && im.jitter.is_finite()) {
+            errors.push(SpecError {
+                field: "imbalance.jitter".into(),
+                message: "must be ≥ 0".into(),
+            });
+        }
+        if im.k_neighbors == 0 || im.n_neighbors == 0 || im.n_neighbors_ver3 == 0 {
+            errors.push(SpecError {
+                field: "imbalance.k_neighbors".into(),
+                message: "neighbour counts must be at least 1".into(),
+            });
+        }
+        if !(1..=3).contains(&im.version) {
+            errors.push(SpecError {
+                field: "imbalance.version".into(),
+                message: "NearMiss version 1, 2 or 3".into(),
             });
         }
         if !(0.0..=0.5).contains(&v.test_fraction) {

@@ -65,10 +65,81 @@ pub enum ClassWeighting {
     Balanced,
 }
 
+/// Resampling of a fold's (encoded) training rows.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Sampler {
+    None,
+    Oversample {
+        ratio: f64,
+        shrinkage: f64,
+    },
+    Undersample {
+        ratio: f64,
+    },
+    Smote {
+        ratio: f64,
+        k: usize,
+    },
+    NearMiss {
+        version: u8,
+        n_neighbors: usize,
+        n_neighbors_ver3: usize,
+        ratio: f64,
+    },
+}
+
+impl Sampler {
+    /// Resamples `x` (rows × `d`) and `y`; validation and test rows never come here.
+    fn apply(
+        &self,
+        x: Vec<f32>,
+        y: Vec<u32>,
+        d: usize,
+        classes: usize,
+        seed: u64,
+    ) -> (Vec<f32>, Vec<u32>) {
+        use super::resample::{self, Matrix};
+        let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x5EED_5A3F_1E5A_0001);
+        let m = Matrix { x: &x, d };
+        let keep = |kept: Vec<usize>| {
+            let xs = kept
+                .iter()
+                .flat_map(|&r| x[r * d..(r + 1) * d].iter().copied())
+                .collect();
+            (xs, kept.iter().map(|&r| y[r]).collect())
+        };
+        match *self {
+            Sampler::None => (x, y),
+            Sampler::Oversample { ratio, shrinkage } => {
+                resample::oversample(m, &y, classes, ratio, shrinkage, &mut rng)
+            }
+            Sampler::Smote { ratio, k } => resample::smote(m, &y, classes, ratio, k, &mut rng),
+            Sampler::Undersample { ratio } => {
+                keep(resample::undersample(&y, classes, ratio, &mut rng))
+            }
+            Sampler::NearMiss {
+                version,
+                n_neighbors,
+                n_neighbors_ver3,
+                ratio,
+            } => keep(resample::nearmiss(
+                m,
+                &y,
+                classes,
+                version,
+                n_neighbors,
+                n_neighbors_ver3,
+                ratio,
+            )),
+        }
+    }
+}
+
 /// How to run a fold beyond its rows.
 #[derive(Debug, Clone)]
 pub struct FoldOptions {
     pub weighting: ClassWeighting,
+    pub sampler: Sampler,
     pub seed: u64,
     /// Continue from this epoch checkpoint.
     pub resume: Option<Checkpoint>,
@@ -85,6 +156,8 @@ pub struct FoldOutcome {
     /// `None` when no rows were held out (the final model).
     pub scores: Option<Scores>,
     pub train_class_counts: Vec<u64>,
+    /// Class counts after resampling (what the model trained on).
+    pub resampled_class_counts: Vec<u64>,
     pub encoding: Encoding,
     pub trained: Trained,
 }
@@ -118,6 +191,12 @@ pub fn run_fold(
     let x_test = encoding.transform(&table.features, test_rows);
     let y_test: Vec<u32> = test_rows.iter().map(|&r| table.y[r]).collect();
     let train_class_counts = table.class_counts(train_rows);
+    // Resampling sees the fold's training rows only, after they are encoded.
+    let (x_train, y_train) =
+        options
+            .sampler
+            .apply(x_train, y_train, width, table.classes, options.seed);
+    let resampled_class_counts = super::resample::class_counts(&y_train, table.classes);
     let class_weights = match options.weighting {
         ClassWeighting::Uniform => vec![1.0; table.classes],
         ClassWeighting::Balanced => weights::balanced(&train_class_counts)
@@ -159,6 +238,7 @@ pub fn run_fold(
         proba,
         scores,
         train_class_counts,
+        resampled_class_counts,
         encoding,
         trained,
     })

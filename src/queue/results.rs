@@ -23,8 +23,7 @@ pub fn run_result(outcome: &FoldOutcome) -> Value {
         "epochs_run": outcome.trained.history.len(),
         "metrics": metrics,
         "train_class_counts": outcome.train_class_counts,
-        // No resampling strategy in this version: what trained is what the fold held.
-        "resampled_class_counts": outcome.train_class_counts,
+        "resampled_class_counts": outcome.resampled_class_counts,
         "encoding": outcome.encoding,
     })
 }

@@ -14,7 +14,7 @@ use super::{QueueTiming, results};
 use crate::domain::job::{JobSpec, Strategy};
 use crate::engine::EngineError;
 use crate::engine::checkpoint::Checkpoint;
-use crate::engine::cv::{self, ClassWeighting, FoldOptions, Table};
+use crate::engine::cv::{self, ClassWeighting, FoldOptions, Sampler, Table};
 use crate::engine::folds;
 use crate::engine::train::Stop;
 use crate::store::{self, runs::Beat, runs::Claimed};
@@ -229,9 +229,10 @@ async fn train_run(
         };
         let options = FoldOptions {
             weighting: match spec.imbalance.strategy {
-                Strategy::None => ClassWeighting::Uniform,
                 Strategy::ClassWeight => ClassWeighting::Balanced,
+                _ => ClassWeighting::Uniform,
             },
+            sampler: sampler(&spec.imbalance),
             seed: claimed.seed,
             resume,
             checkpoint_every: 1,
@@ -302,5 +303,28 @@ async fn train_run(
         Err(e) => Err(RunError::Retryable(format!(
             "the training thread crashed: {e}"
         ))),
+    }
+}
+
+/// The engine's sampler for a job's imbalance settings.
+fn sampler(im: &crate::domain::job::ImbalanceSpec) -> Sampler {
+    let ratio = im.sampling_ratio;
+    match im.strategy {
+        Strategy::None | Strategy::ClassWeight => Sampler::None,
+        Strategy::Oversample => Sampler::Oversample {
+            ratio,
+            shrinkage: im.jitter,
+        },
+        Strategy::Undersample => Sampler::Undersample { ratio },
+        Strategy::Smote => Sampler::Smote {
+            ratio,
+            k: im.k_neighbors as usize,
+        },
+        Strategy::Nearmiss => Sampler::NearMiss {
+            version: im.version,
+            n_neighbors: im.n_neighbors as usize,
+            n_neighbors_ver3: im.n_neighbors_ver3 as usize,
+            ratio,
+        },
     }
 }

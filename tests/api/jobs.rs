@@ -782,3 +782,82 @@ async fn a_json_body_over_the_limit_is_a_413_problem() {
     let p = problem(submit(&app, big).await, 413).await;
     assert!(p["detail"].as_str().unwrap().contains("1024"), "{p}");
 }
+
+#[tokio::test]
+async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_say() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let cases = [
+        ("smote", json!({"strategy": "smote"})),
+        (
+            "oversample",
+            json!({"strategy": "oversample", "jitter": 0.5}),
+        ),
+        (
+            "undersample",
+            json!({"strategy": "undersample", "sampling_ratio": 0.5}),
+        ),
+        ("nearmiss", json!({"strategy": "nearmiss", "version": 3})),
+    ];
+    let mut ids = Vec::new();
+    for (name, imbalance) in &cases {
+        let spec = json!({"dataset_id": ds, "imbalance": imbalance, "training": {"epochs": 2}, "validation": {"folds": 3}, "final_model": false});
+        ids.push((
+            *name,
+            json(submit(&app, spec).await, 202).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    for (name, id) in ids {
+        assert_eq!(
+            wait_until_finished(&app, &id).await["status"],
+            "succeeded",
+            "{name}"
+        );
+        let metrics = json(
+            app.get(&format!("/v1/jobs/{id}/metrics"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        for f in metrics["folds"].as_array().unwrap() {
+            let train: Vec<u64> = serde_json::from_value(f["train_class_counts"].clone()).unwrap();
+            let resampled: Vec<u64> =
+                serde_json::from_value(f["resampled_class_counts"].clone()).unwrap();
+            let (major, minor) = (train[0].max(train[1]), train[0].min(train[1]));
+            let want = match name {
+                "smote" | "oversample" => vec![major, major],
+                // Majority cut to minority / 0.5.
+                "undersample" => vec![(2 * minor).min(train[0]), minor],
+                // NearMiss-3 keeps at most the minority count of the majority class.
+                _ => {
+                    assert_eq!(resampled[1], minor, "{name}");
+                    assert!(resampled[0] <= minor, "{name}: {resampled:?}");
+                    resampled.clone()
+                }
+            };
+            assert_eq!(resampled, want, "{name}: train {train:?}");
+        }
+        // Held-out rows are never resampled: every row is scored exactly once.
+        let oof = json(
+            app.get(&format!("/v1/jobs/{id}/predictions"))
+                .send()
+                .await
+                .unwrap(),
+            200,
+        )
+        .await;
+        assert_eq!(oof["items"].as_array().unwrap().len(), 569, "{name}");
+    }
+    let p = problem(submit(&app, json!({"dataset_id": ds, "imbalance": {"strategy": "nearmiss", "version": 4, "sampling_ratio": 2}})).await, 422).await;
+    let mut fields = error_fields(&p);
+    fields.sort();
+    assert_eq!(
+        fields,
+        vec!["imbalance.sampling_ratio", "imbalance.version"]
+    );
+}
