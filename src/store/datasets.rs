@@ -35,7 +35,9 @@ pub async fn insert_dataset(
     parsed: &ParsedDataset,
     keyed: Option<KeyedRequest<'_>>,
 ) -> anyhow::Result<Inserted> {
-    let mut tx = pool.begin().await.context("starting the dataset insert")?;
+    let mut tx = super::write_tx(pool)
+        .await
+        .context("starting the dataset insert")?;
     if let Some(k) = &keyed {
         let recorded = idempotency::record_key(
             &mut tx,
@@ -134,7 +136,7 @@ pub async fn list_datasets(
 
 /// Deletes a dataset, its columns and the idempotency keys that created it; `false` if absent.
 pub async fn delete_dataset(pool: &SqlitePool, id: &str) -> anyhow::Result<bool> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     let deleted = sqlx::query("DELETE FROM datasets WHERE id = ?")
         .bind(id)
         .execute(&mut *tx)

@@ -78,7 +78,7 @@ pub async fn insert_job(
     job: &NewJob,
     keyed: Option<(&str, &str)>,
 ) -> anyhow::Result<Created> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     if let Some((key, hash)) = keyed {
         match idempotency::record_key(
             &mut tx,
@@ -255,7 +255,7 @@ pub enum Cancel {
 
 /// Cancels a job: queued runs at once; running runs are asked to stop.
 pub async fn cancel_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ?")
         .bind(id)
         .fetch_optional(&mut *tx)

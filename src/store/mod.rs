@@ -49,6 +49,15 @@ pub async fn is_ready(pool: &SqlitePool) -> Result<bool, sqlx::Error> {
     Ok(applied as usize >= MIGRATOR.iter().count())
 }
 
+/// A write transaction that takes SQLite's write lock at once (`BEGIN IMMEDIATE`). A deferred
+/// transaction that reads first cannot upgrade to a write after another connection committed
+/// (`SQLITE_BUSY_SNAPSHOT`, which the busy timeout does not retry); this one waits its turn.
+pub(crate) async fn write_tx(
+    pool: &SqlitePool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
 /// Whether an error is a UNIQUE or PRIMARY KEY violation (a lost race on an insert).
 pub(crate) fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(db) if db.is_unique_violation())

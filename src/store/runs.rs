@@ -130,7 +130,7 @@ pub async fn append_epoch(
     record: &Value,
     checkpoint: Option<&[u8]>,
 ) -> anyhow::Result<Appended> {
-    let mut tx = pool.begin().await?;
+    let mut tx = super::write_tx(pool).await?;
     let held = sqlx::query(
         "UPDATE runs SET epochs_done = ?, checkpoint = COALESCE(?, checkpoint)
          WHERE id = ? AND lease_token = ? AND state = 'running'",

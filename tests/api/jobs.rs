@@ -426,10 +426,16 @@ async fn a_dataset_in_use_by_a_queued_job_cannot_be_deleted() {
         409,
     )
     .await;
-    app.post(&format!("/v1/jobs/{id}/cancel"))
+    let res = app
+        .post(&format!("/v1/jobs/{id}/cancel"))
         .send()
         .await
         .unwrap();
+    assert_eq!(
+        res.status(),
+        202,
+        "cancel must never be a 5xx, even racing a claim"
+    );
     wait_until_finished(&app, &id).await;
     assert_eq!(
         app.delete(&format!("/v1/datasets/{ds}"))
