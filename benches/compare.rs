@@ -22,6 +22,23 @@ const REFERENCE: [(&str, f64, f64, f64, f64); 4] = [
     ("shuttle", 0.999, 0.850, 0.998, 22.1),
 ];
 
+/// A shared dataset, parsed by the real ingest path (`None` when the file is absent).
+fn load(name: &str) -> Option<crossfold::domain::dataset::ParsedDataset> {
+    let path = format!("{}/../shared/data/{name}.csv", env!("CARGO_MANIFEST_DIR"));
+    let bytes = std::fs::read(path).ok()?;
+    let opts = IngestOptions {
+        format: UploadFormat::Csv,
+        label: "label".into(),
+        delimiter: b',',
+        max_rows: u64::MAX,
+        max_columns: u64::MAX,
+        max_cells: u64::MAX,
+        max_classes: 1000,
+        size_hint: None,
+    };
+    Some(parse_upload(bytes.as_slice(), &opts).expect("the dataset parses"))
+}
+
 fn main() {
     let mut spec = TrainingSpec::default();
     spec.training.epochs = 20;
@@ -33,23 +50,11 @@ fn main() {
     println!("|---|---|---|---|---|");
     let mut timings = Vec::new();
     for (name, ref_acc, ref_bal, ref_auc, ref_wall) in REFERENCE {
-        let path = format!("{}/../shared/data/{name}.csv", env!("CARGO_MANIFEST_DIR"));
-        let Ok(bytes) = std::fs::read(&path) else {
-            println!("| {name} | (skipped: {path} not found) | | | |");
+        let Some(parsed) = load(name) else {
+            println!("| {name} | (skipped: ../shared/data/{name}.csv not found) | | | |");
             continue;
         };
-        let opts = IngestOptions {
-            format: UploadFormat::Csv,
-            label: "label".into(),
-            delimiter: b',',
-            max_rows: u64::MAX,
-            max_columns: u64::MAX,
-            max_cells: u64::MAX,
-            max_classes: 1000,
-            size_hint: None,
-        };
         let start = Instant::now();
-        let parsed = parse_upload(bytes.as_slice(), &opts).expect("the dataset parses");
         let table = Table::new(&parsed.columns, parsed.label_index).unwrap();
         let assignment = folds::assign(&table.y, table.classes, 5, 0);
         let outcomes: Vec<_> = (0..5u32)
@@ -120,21 +125,9 @@ const CARAVAN_STRATEGIES: [(&str, f64, f64); 6] = [
 
 /// Each imbalance strategy on caravan, same folds, side by side with imbalanced-learn.
 fn strategies(spec: &TrainingSpec) {
-    let path = format!("{}/../shared/data/caravan.csv", env!("CARGO_MANIFEST_DIR"));
-    let Ok(bytes) = std::fs::read(&path) else {
+    let Some(parsed) = load("caravan") else {
         return;
     };
-    let opts = IngestOptions {
-        format: UploadFormat::Csv,
-        label: "label".into(),
-        delimiter: b',',
-        max_rows: u64::MAX,
-        max_columns: u64::MAX,
-        max_cells: u64::MAX,
-        max_classes: 1000,
-        size_hint: None,
-    };
-    let parsed = parse_upload(bytes.as_slice(), &opts).expect("caravan parses");
     let table = Table::new(&parsed.columns, parsed.label_index).unwrap();
     let assignment = folds::assign(&table.y, table.classes, 5, 0);
     println!();

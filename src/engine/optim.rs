@@ -164,37 +164,31 @@ impl Optimizer {
                 weight_decay,
                 amsgrad,
                 ..
-            } => adam(
-                param,
-                grad,
-                state,
-                lr,
-                t,
-                [beta1, beta2],
-                epsilon,
-                weight_decay,
-                false,
-                amsgrad,
-            ),
-            OptimizerSpec::Adamw {
+            }
+            | OptimizerSpec::Adamw {
                 beta1,
                 beta2,
                 epsilon,
                 weight_decay,
                 amsgrad,
                 ..
-            } => adam(
-                param,
-                grad,
-                state,
-                lr,
-                t,
-                [beta1, beta2],
-                epsilon,
-                weight_decay,
-                true,
-                amsgrad,
-            ),
+            } => {
+                // AdamW decouples the weight decay from the gradient; Adam adds it (L2).
+                let decoupled = matches!(self.spec, OptimizerSpec::Adamw { .. });
+                let betas = [beta1, beta2];
+                adam(
+                    param,
+                    grad,
+                    state,
+                    lr,
+                    t,
+                    betas,
+                    epsilon,
+                    weight_decay,
+                    decoupled,
+                    amsgrad,
+                )
+            }
         }
     }
 }
