@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::Value;
 
+use super::jobs::job_or_404;
 use super::{AppState, Route};
 use crate::error::ApiError;
 use crate::store;
@@ -30,9 +31,7 @@ async fn curves(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    if store::jobs::get_job(&state.pool, &id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no job {id}")));
-    }
+    job_or_404(&state, &id).await?;
     let mut series: Vec<Series> = Vec::new();
     for (run, _, _) in store::runs::runs_of_job(&state.pool, &id).await? {
         let history = store::runs::epoch_history(&state.pool, &run.id)

@@ -12,6 +12,7 @@ use axum::routing::get;
 use futures_util::Stream;
 use serde_json::json;
 
+use super::jobs::job_or_404;
 use super::{AppState, Route};
 use crate::error::ApiError;
 use crate::store;
@@ -36,9 +37,7 @@ async fn events(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    if store::jobs::get_job(&state.pool, &id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no job {id}")));
-    }
+    job_or_404(&state, &id).await?;
     let follow = Follow {
         state,
         id,

@@ -153,28 +153,22 @@ async fn create(
             .into_response());
     }
     // The fold assignment is derived from the seed once and recorded with the job.
-    let columns = store::datasets::load_columns(&state.pool, &ds.id)
+    let (labels, n_classes) = store::datasets::load_labels(&state.pool, &ds.id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dataset {}", ds.id)))?;
-    let label = columns
-        .iter()
-        .position(|c| c.info.role == ColumnRole::Label)
-        .unwrap_or(0);
-    let table =
-        cv::Table::new(&columns, label).map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?;
     // The test set is drawn once, before the folds, and is the same for every repeat.
-    let mut in_test = vec![false; table.y.len()];
+    let mut in_test = vec![false; labels.len()];
     if spec.validation.test_fraction > 0.0 {
         let seed = cv::derive_seed(spec.seed, u64::MAX, u64::MAX);
         let mut rng = <rand_chacha::ChaCha8Rng as rand::SeedableRng>::seed_from_u64(seed);
         let fraction = spec.validation.test_fraction;
         let (_, test) =
-            crate::engine::batch::stratified_split(&table.y, table.classes, fraction, &mut rng);
+            crate::engine::batch::stratified_split(&labels, n_classes, fraction, &mut rng);
         for i in test {
             in_test[i] = true;
         }
-        let mut rest_counts = vec![0u64; table.classes];
-        for (i, &y) in table.y.iter().enumerate() {
+        let mut rest_counts = vec![0u64; n_classes];
+        for (i, &y) in labels.iter().enumerate() {
             if !in_test[i] {
                 rest_counts[y as usize] += 1;
             }
@@ -187,7 +181,7 @@ async fn create(
     let assignments: Vec<Vec<u32>> = (0..repeats)
         .map(|r| {
             let seed = cv::derive_seed(spec.seed, r as u64, u64::MAX);
-            folds::assign_outside_test(&table.y, &in_test, table.classes, folds_n, seed)
+            folds::assign_outside_test(&labels, &in_test, n_classes, folds_n, seed)
         })
         .collect();
     let mut runs = Vec::new();
@@ -237,14 +231,22 @@ async fn create(
             ));
         }
     };
-    let view = store::jobs::get_job(&state.pool, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+    let view = job_or_404(&state, &id).await?;
     let mut res = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
         res.headers_mut().insert(header::LOCATION, v);
     }
     Ok(res)
+}
+
+/// The job, or a 404 naming it.
+pub(super) async fn job_or_404(
+    state: &AppState,
+    id: &str,
+) -> Result<store::jobs::JobView, ApiError> {
+    store::jobs::get_job(&state.pool, id)
+        .await?
+        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
 
 async fn list(
@@ -278,10 +280,7 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<store::jobs::JobView>, ApiError> {
-    store::jobs::get_job(&state.pool, &id)
-        .await?
-        .map(Json)
-        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
+    job_or_404(&state, &id).await.map(Json)
 }
 
 /// `POST /v1/jobs/{id}/cancel`: 202; queued work stops at once, running work within an epoch.
@@ -296,9 +295,7 @@ async fn cancel(
             s.as_str()
         ))),
         Cancel::Cancelled | Cancel::Cancelling => {
-            let view = store::jobs::get_job(&state.pool, &id)
-                .await?
-                .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+            let view = job_or_404(&state, &id).await?;
             Ok((StatusCode::ACCEPTED, Json(view)).into_response())
         }
     }
@@ -308,9 +305,7 @@ async fn runs(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    if store::jobs::get_job(&state.pool, &id).await?.is_none() {
-        return Err(ApiError::NotFound(format!("no job {id}")));
-    }
+    job_or_404(&state, &id).await?;
     let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id)
         .await?
         .into_iter()
@@ -325,9 +320,7 @@ async fn job_metrics(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
-    let Some(job) = store::jobs::get_job(&state.pool, &id).await? else {
-        return Err(ApiError::NotFound(format!("no job {id}")));
-    };
+    let job = job_or_404(&state, &id).await?;
     let runs = store::runs::runs_of_job(&state.pool, &id).await?;
     let has_test = job.spec["validation"]["test_fraction"]
         .as_f64()

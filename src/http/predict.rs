@@ -9,6 +9,7 @@ use axum::routing::{get, post};
 use serde_json::{Map, Value, json};
 
 use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsupported};
+use super::jobs::job_or_404;
 use super::{AppState, Route};
 use crate::domain::job::JobStatus;
 use crate::engine::checkpoint::Checkpoint;
@@ -114,9 +115,7 @@ async fn predict(
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(unknown));
     }
-    let job = store::jobs::get_job(&state.pool, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+    let job = job_or_404(&state, &id).await?;
     if job.status != JobStatus::Succeeded {
         return Err(ApiError::Conflict(format!(
             "job {id} is {}; it predicts once it has succeeded",
@@ -241,9 +240,7 @@ async fn predictions(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let job = store::jobs::get_job(&state.pool, &id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+    let job = job_or_404(&state, &id).await?;
     let runs = store::runs::runs_of_job(&state.pool, &id).await?;
     let mut items = Vec::new();
     let mut classes = 0;

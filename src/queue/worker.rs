@@ -185,12 +185,12 @@ async fn train_run(
     flags: Arc<Flags>,
 ) -> Result<Finished, RunError> {
     let retry = |e: anyhow::Error| RunError::Retryable(format!("{e:#}"));
-    let job = store::jobs::get_job(pool, &claimed.job_id)
+    let stored = store::jobs::job_spec(pool, &claimed.job_id)
         .await
         .map_err(retry)?
         .context("the run's job")
         .map_err(retry)?;
-    let spec = JobSpec::from_json(job.spec.clone())
+    let spec = JobSpec::from_json(stored)
         .map_err(|e| RunError::Permanent(format!("stored spec unreadable: {e:?}")))?;
     let columns = store::datasets::load_columns(pool, &spec.dataset_id)
         .await

@@ -172,6 +172,33 @@ pub async fn load_columns(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<
         .map(Some)
 }
 
+/// Only the label column's class codes and the number of classes (what a fold assignment
+/// needs), without reading the feature columns.
+pub async fn load_labels(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<(Vec<u32>, usize)>> {
+    let Some(summary) = get_dataset(pool, id).await? else {
+        return Ok(None);
+    };
+    let position = summary
+        .columns
+        .iter()
+        .position(|c| c.role == crate::domain::dataset::ColumnRole::Label)
+        .context("a dataset without a label column")?;
+    let row = sqlx::query(
+        "SELECT position, storage, categories_json, data FROM dataset_columns
+         WHERE dataset_id = ? AND position = ?",
+    )
+    .bind(id)
+    .bind(position as i64)
+    .fetch_one(pool)
+    .await?;
+    match decode_column(&row, summary.columns[position].clone())?.data {
+        ColumnData::Categorical { codes, categories } => Ok(Some((codes, categories.len()))),
+        ColumnData::Numeric(_) => {
+            anyhow::bail!("the label column of {id} is not stored as classes")
+        }
+    }
+}
+
 fn encode_column(data: &ColumnData) -> (&'static str, Option<String>, Vec<u8>) {
     match data {
         ColumnData::Numeric(values) => {

@@ -307,6 +307,16 @@ pub async fn active_jobs_on_dataset(pool: &SqlitePool, dataset_id: &str) -> anyh
     .await?)
 }
 
+/// A job's stored (resolved) spec, without the progress a `JobView` aggregates.
+pub async fn job_spec(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Option<Value>> {
+    let json: Option<String> = sqlx::query_scalar("SELECT spec_json FROM jobs WHERE id = ?")
+        .bind(job_id)
+        .fetch_optional(pool)
+        .await?;
+    json.map(|j| serde_json::from_str(&j).map_err(Into::into))
+        .transpose()
+}
+
 /// The recorded fold assignment of a job, per repeat.
 pub async fn fold_assignment(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Vec<Vec<u32>>> {
     let json: String = sqlx::query_scalar("SELECT folds_json FROM jobs WHERE id = ?")
