@@ -131,6 +131,9 @@ fn check(req: &TrainRequest<'_>) -> Result<(), EngineError> {
     if req.train.is_empty() {
         return bad("no training rows".into());
     }
+    if req.train.features == 0 {
+        return bad("no input features (the dataset has only its label column)".into());
+    }
     if req.class_weights.len() != req.classes || req.classes < 2 {
         return bad(format!(
             "{} class weights for {} classes",

@@ -65,6 +65,12 @@ fn check_against_dataset(
             ),
         ));
     }
+    if ds.feature_count == 0 {
+        errors.push(FieldError::new(
+            "features",
+            format!("dataset {} has no feature columns, only its label", ds.id),
+        ));
+    }
     let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
     if let Err(e) = folds::check(&counts, spec.validation.folds as usize) {
         errors.push(FieldError::new("validation.folds", e.0));

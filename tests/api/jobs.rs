@@ -252,6 +252,22 @@ async fn invalid_specs_list_every_field_at_once_and_create_nothing() {
             .contains("class 1 has only 3 rows"),
         "{p}"
     );
+    // A dataset with nothing but its label cannot be trained on.
+    let bare = json(
+        app.upload_csv("label=y", "y\na\nb\na\nb\na\nb\n").await,
+        201,
+    )
+    .await;
+    let p = problem(
+        submit(
+            &app,
+            json!({"dataset_id": bare["id"], "validation": {"folds": 2}}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), vec!["features"]);
     let res = app
         .post("/v1/jobs")
         .header("content-type", "application/json")

@@ -90,3 +90,28 @@ fn a_cancel_set_mid_epoch_returns_within_a_second_as_cancelled() {
         returned.duration_since(set_at)
     );
 }
+
+#[test]
+fn zero_input_features_are_invalid_input_not_a_crash() {
+    let spec = TrainingSpec::default();
+    let (x, y) = (Vec::<f32>::new(), vec![0u32, 1, 0, 1]);
+    let req = crossfold::engine::train::TrainRequest {
+        spec: &spec,
+        train: crossfold::engine::batch::Rows {
+            x: &x,
+            y: &y,
+            features: 0,
+        },
+        holdout: None,
+        classes: 2,
+        class_weights: vec![1.0, 1.0],
+        seed: 0,
+        resume: None,
+        checkpoint_every: 0,
+    };
+    let err = train(&req, &AtomicBool::new(false), &mut |_, _| {}).unwrap_err();
+    assert!(
+        matches!(err, crossfold::engine::EngineError::InvalidInput(_)),
+        "{err}"
+    );
+}
