@@ -155,3 +155,45 @@ fn synthetic_rows_lie_between_a_row_and_a_same_class_neighbour() {
         }
     }
 }
+
+/// The GEMM shortlist must give exactly what a direct scan gives: the same neighbours in the
+/// same order, ties (duplicated rows, a coarse grid) broken by reference order.
+#[test]
+fn nearest_neighbours_equal_a_direct_scan_including_ties() {
+    use rand::Rng;
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let (n, d) = (2_500, 7);
+    // Values on a coarse grid and every fifth row a copy of an earlier one: many exact ties.
+    let mut x: Vec<f32> = (0..n * d)
+        .map(|_| rng.gen_range(0..4) as f32 * 0.5)
+        .collect();
+    for i in (5..n).step_by(5) {
+        let src = rng.gen_range(0..i);
+        let row: Vec<f32> = x[src * d..(src + 1) * d].to_vec();
+        x[i * d..(i + 1) * d].copy_from_slice(&row);
+    }
+    let m = Matrix { x: &x, d };
+    let queries: Vec<usize> = (0..n).step_by(7).collect();
+    let refs: Vec<usize> = (0..n).filter(|i| i % 3 != 0).collect();
+    for (k, skip_self) in [(1, false), (5, true), (12, true)] {
+        let fast = resample::knn(m, &queries, &refs, k, skip_self);
+        for (qi, &q) in queries.iter().enumerate() {
+            let mut direct: Vec<(usize, f64)> = refs
+                .iter()
+                .enumerate()
+                .filter(|&(_, &r)| !(skip_self && r == q))
+                .map(|(j, &r)| {
+                    let sq: f64 = (0..d)
+                        .map(|c| (f64::from(x[q * d + c]) - f64::from(x[r * d + c])).powi(2))
+                        .sum();
+                    (j, sq.sqrt())
+                })
+                .collect();
+            direct.sort_by(|a, b| a.1.total_cmp(&b.1).then(a.0.cmp(&b.0)));
+            direct.truncate(k);
+            let got: Vec<usize> = fast[qi].iter().map(|p| p.0).collect();
+            let want: Vec<usize> = direct.iter().map(|p| p.0).collect();
+            assert_eq!(got, want, "query {q}, k {k}");
+        }
+    }
+}
