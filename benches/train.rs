@@ -50,6 +50,7 @@ fn run(case: &Case, x: &[f32], y: &[u32]) -> f64 {
         seed: 0,
         resume: None,
         checkpoint_every: 0,
+        objective: Default::default(),
     };
     let start = Instant::now();
     train(&req, &AtomicBool::new(false), &mut |_, _| {}).expect("training runs");

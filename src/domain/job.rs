@@ -90,13 +90,33 @@ fn three() -> u64 {
 fn version_one() -> u8 {
     1
 }
+fn ten() -> u64 {
+    10
+}
+fn balanced_accuracy() -> String {
+    "balanced_accuracy".into()
+}
+
+/// The metrics a leaderboard can rank by; `log_loss` ranks ascending, the others descending.
+pub const RANKABLE: [&str; 9] = [
+    "balanced_accuracy",
+    "accuracy",
+    "precision_macro",
+    "recall_macro",
+    "f1_macro",
+    "g_mean",
+    "roc_auc",
+    "pr_auc",
+    "log_loss",
+];
 
 /// Class-imbalance handling, applied to each fold's training rows only.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ImbalanceSpec {
+    /// One strategy, or a list to compare on the same folds.
     #[serde(default)]
-    pub strategy: Strategy,
+    pub strategy: StrategyChoice,
     /// Samplers: minority/majority after resampling. Default 1.0 (balanced).
     #[serde(default = "ratio_one")]
     pub sampling_ratio: f64,
@@ -116,18 +136,27 @@ pub struct ImbalanceSpec {
     /// `nearmiss` version 3: majority neighbours kept per minority row. Default 3.
     #[serde(default = "three")]
     pub n_neighbors_ver3: u64,
+    /// `easy_ensemble` and `balance_cascade`: members (rounds). Default 10.
+    #[serde(default = "ten")]
+    pub n_subsets: u64,
+    /// A list of strategies: the metric the leaderboard ranks them by. Default
+    /// `balanced_accuracy`.
+    #[serde(default = "balanced_accuracy")]
+    pub rank_by: String,
 }
 
 impl Default for ImbalanceSpec {
     fn default() -> Self {
         Self {
-            strategy: Strategy::None,
+            strategy: StrategyChoice::default(),
             sampling_ratio: 1.0,
             jitter: 0.0,
             k_neighbors: 5,
             version: 1,
             n_neighbors: 3,
             n_neighbors_ver3: 3,
+            n_subsets: 10,
+            rank_by: balanced_accuracy(),
         }
     }
 }
@@ -147,6 +176,82 @@ pub enum Strategy {
     Smote,
     /// NearMiss under-sampling (version 1, 2 or 3).
     Nearmiss,
+    /// `n_subsets` models on balanced random under-samples, probabilities averaged.
+    EasyEnsemble,
+    /// `n_subsets` rounds; each drops the larger classes' rows the ensemble gets right.
+    BalanceCascade,
+    /// An autoencoder on the majority class; reconstruction error scores the minority.
+    OneClass,
+}
+
+impl Strategy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Strategy::None => "none",
+            Strategy::ClassWeight => "class_weight",
+            Strategy::Oversample => "oversample",
+            Strategy::Undersample => "undersample",
+            Strategy::Smote => "smote",
+            Strategy::Nearmiss => "nearmiss",
+            Strategy::EasyEnsemble => "easy_ensemble",
+            Strategy::BalanceCascade => "balance_cascade",
+            Strategy::OneClass => "one_class",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+    }
+}
+
+impl ImbalanceSpec {
+    /// Models a run of `strategy` trains one after another (ensembles: `n_subsets`).
+    pub fn members(&self, strategy: Strategy) -> u64 {
+        match strategy {
+            Strategy::EasyEnsemble | Strategy::BalanceCascade => self.n_subsets,
+            _ => 1,
+        }
+    }
+
+    /// The most models any of the job's strategies trains per run (a comparison's final run
+    /// trains the winner, not known in advance).
+    pub fn max_members(&self) -> u64 {
+        self.strategy
+            .list()
+            .into_iter()
+            .map(|s| self.members(s))
+            .max()
+            .unwrap_or(1)
+    }
+}
+
+/// `"strategy": "smote"` or `"strategy": ["none", "smote", …]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum StrategyChoice {
+    One(Strategy),
+    Many(Vec<Strategy>),
+}
+
+impl Default for StrategyChoice {
+    fn default() -> Self {
+        StrategyChoice::One(Strategy::None)
+    }
+}
+
+impl StrategyChoice {
+    /// The strategies, in the order given.
+    pub fn list(&self) -> Vec<Strategy> {
+        match self {
+            StrategyChoice::One(s) => vec![*s],
+            StrategyChoice::Many(v) => v.clone(),
+        }
+    }
+
+    /// Whether this is a comparison (a list), which gets a leaderboard.
+    pub fn is_comparison(&self) -> bool {
+        matches!(self, StrategyChoice::Many(_))
+    }
 }
 
 /// The job's result states, and the states in between.
@@ -261,6 +366,35 @@ impl JobSpec {
             errors.push(SpecError {
                 field: "imbalance.version".into(),
                 message: "NearMiss version 1, 2 or 3".into(),
+            });
+        }
+        let strategies = im.strategy.list();
+        if strategies.is_empty() || strategies.len() > 9 {
+            errors.push(SpecError {
+                field: "imbalance.strategy".into(),
+                message: "one strategy, or a list of 1 to 9 different ones".into(),
+            });
+        }
+        if let Some(dup) = strategies
+            .iter()
+            .enumerate()
+            .find(|(i, s)| strategies[..*i].contains(s))
+        {
+            errors.push(SpecError {
+                field: "imbalance.strategy".into(),
+                message: format!("{} is listed twice", dup.1.as_str()),
+            });
+        }
+        if im.n_subsets == 0 || im.n_subsets > 100 {
+            errors.push(SpecError {
+                field: "imbalance.n_subsets".into(),
+                message: "from 1 to 100".into(),
+            });
+        }
+        if !RANKABLE.contains(&im.rank_by.as_str()) {
+            errors.push(SpecError {
+                field: "imbalance.rank_by".into(),
+                message: format!("one of {}", RANKABLE.join(", ")),
             });
         }
         if !(0.0..=0.5).contains(&v.test_fraction) {

@@ -6,7 +6,8 @@
 //! `hidden.{i}.bn.bias`, `hidden.{i}.bn.running_mean`, `hidden.{i}.bn.running_var`,
 //! `hidden.{i}.proj.weight`, `output.weight` `(classes, in)`, `output.bias`;
 //! `optimizer.{param}.{buffer}` (PyTorch's state names: `momentum_buffer`, `sum`, `square_avg`,
-//! `acc_delta`, `grad_avg`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`); `best.{param or stat}`.
+//! `acc_delta`, `grad_avg`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`); `best.{param or stat}`;
+//! `member.{m}.{param or stat}` for the finished members of an ensemble.
 
 use std::collections::HashMap;
 
@@ -15,7 +16,8 @@ use rand_chacha::ChaCha8Rng;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 
 use super::EngineError;
-use super::model::Mlp;
+use super::model::{Dev, Mlp};
+use super::one_class::Calibration;
 use super::optim::{Optimizer, ParamState};
 use super::train::EpochRecord;
 use crate::domain::spec::TrainingSpec;
@@ -48,6 +50,12 @@ pub struct Checkpoint {
     pub waited: u64,
     /// The caller's feature encoding (opaque JSON), kept with the weights.
     pub encoding: Option<String>,
+    /// Ensembles: the members finished before `model` (whose probabilities are averaged with
+    /// its own), and the epochs they ran (the run's epoch numbers continue from there).
+    pub members: Vec<Mlp>,
+    pub epoch_offset: u64,
+    /// `one_class`: `model` is an autoencoder whose errors this turns into probabilities.
+    pub one_class: Option<Calibration>,
 }
 
 fn tensors_of(prefix: &str, model: &Mlp, out: &mut Vec<(String, Vec<usize>, Vec<u8>)>) {
@@ -96,6 +104,9 @@ impl Checkpoint {
         if let Some((best, _, _)) = &self.best {
             tensors_of("best.", best, &mut tensors);
         }
+        for (m, member) in self.members.iter().enumerate() {
+            tensors_of(&format!("member.{m}."), member, &mut tensors);
+        }
         let views = tensors
             .iter()
             .map(|(name, shape, data)| {
@@ -127,6 +138,16 @@ impl Checkpoint {
         if let Some(e) = &self.encoding {
             meta.insert("encoding".into(), e.clone());
         }
+        if !self.members.is_empty() {
+            meta.insert("members".into(), self.members.len().to_string());
+            meta.insert("member_classes".into(), self.members[0].classes.to_string());
+        }
+        if self.epoch_offset > 0 {
+            meta.insert("epoch_offset".into(), self.epoch_offset.to_string());
+        }
+        if let Some(c) = &self.one_class {
+            meta.insert("one_class".into(), json(c));
+        }
         safetensors::serialize(views, Some(meta)).map_err(internal)
     }
 
@@ -155,7 +176,7 @@ impl Checkpoint {
             }
             Ok(())
         };
-        let load_model = |prefix: &str| -> Result<Mlp, EngineError> {
+        let load_model = |prefix: &str, classes: usize| -> Result<Mlp, EngineError> {
             // The architecture follows from the spec; initial values are overwritten.
             let mut model = Mlp::new(
                 &spec.model,
@@ -174,7 +195,7 @@ impl Checkpoint {
             }
             Ok(model)
         };
-        let model = load_model("")?;
+        let model = load_model("", classes)?;
         let mut states = vec![ParamState::default(); model.params.len()];
         for (p, state) in model.params.iter().zip(states.iter_mut()) {
             for name in BUFFERS {
@@ -188,7 +209,7 @@ impl Checkpoint {
         }
         let best = match meta.get("best_epoch") {
             Some(e) => Some((
-                load_model("best.")?,
+                load_model("best.", classes)?,
                 e.parse().map_err(corrupt)?,
                 get("best_value")?.parse().map_err(corrupt)?,
             )),
@@ -201,6 +222,20 @@ impl Checkpoint {
         rng.set_word_pos(get("rng_word_pos")?.parse::<u128>().map_err(corrupt)?);
         let mut optimizer = Optimizer::new(spec.optimizer.clone());
         optimizer.step = num("optimizer_step")?;
+        let members = match meta.get("members") {
+            Some(n) => {
+                let n: usize = n.parse().map_err(corrupt)?;
+                let member_classes = num("member_classes")? as usize;
+                (0..n)
+                    .map(|m| load_model(&format!("member.{m}."), member_classes))
+                    .collect::<Result<Vec<_>, _>>()?
+            }
+            None => Vec::new(),
+        };
+        let one_class = match meta.get("one_class") {
+            Some(c) => Some(serde_json::from_str(c).map_err(corrupt)?),
+            None => None,
+        };
         Ok(Self {
             optimizer,
             model,
@@ -211,8 +246,52 @@ impl Checkpoint {
             best,
             waited: num("waited")?,
             encoding: meta.get("encoding").cloned(),
+            members,
+            epoch_offset: meta
+                .get("epoch_offset")
+                .map_or(Ok(0), |v| v.parse())
+                .map_err(corrupt)?,
+            one_class,
             spec,
         })
+    }
+
+    /// The number of classes the checkpoint predicts.
+    pub fn classes(&self) -> usize {
+        self.one_class.map_or(self.model.classes, |c| c.classes)
+    }
+
+    /// Class probabilities (rows × classes) of `x` (rows × features, row-major): the model's,
+    /// the mean of an ensemble's members, or an autoencoder's calibrated reconstruction error.
+    pub fn proba(&mut self, dev: &Dev, x: &[f32], rows: usize) -> Vec<f64> {
+        let inputs = self.model.inputs;
+        if let Some(cal) = self.one_class {
+            let labels = vec![0u32; rows];
+            let all: Vec<usize> = (0..rows).collect();
+            let rows = super::batch::Rows {
+                x,
+                y: &labels,
+                features: inputs,
+            };
+            return super::train::reconstruction_errors(&mut self.model, dev, rows, &all)
+                .into_iter()
+                .flat_map(|e| cal.proba(e))
+                .collect();
+        }
+        let x_t = super::model::transpose(x, rows, inputs);
+        let mut sum = vec![0.0f64; rows * self.model.classes];
+        let count = self.members.len() + 1;
+        for model in self
+            .members
+            .iter_mut()
+            .chain(std::iter::once(&mut self.model))
+        {
+            for (s, lp) in sum.iter_mut().zip(model.log_proba(dev, &x_t, rows)) {
+                *s += f64::from(lp.exp());
+            }
+        }
+        sum.iter_mut().for_each(|s| *s /= count as f64);
+        sum
     }
 }
 

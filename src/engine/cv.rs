@@ -16,6 +16,7 @@ use super::metrics::{Scores, score};
 use super::train::{Progress, TrainRequest, Trained, train};
 use super::{EngineError, weights};
 use crate::domain::dataset::{Column, ColumnData};
+use crate::domain::job::{ImbalanceSpec, Strategy};
 use crate::domain::spec::TrainingSpec;
 
 /// A dataset ready for cross-validation: its feature columns and class index per row.
@@ -135,11 +136,67 @@ impl Sampler {
     }
 }
 
+/// What a fold trains: one model, an under-sampling ensemble, or a one-class autoencoder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Method {
+    Single,
+    Ensemble {
+        kind: super::ensemble::Kind,
+        members: usize,
+        ratio: f64,
+    },
+    OneClass,
+}
+
+/// How the engine runs a fold for one strategy and the job's imbalance settings.
+pub fn plan(strategy: Strategy, im: &ImbalanceSpec) -> (ClassWeighting, Sampler, Method) {
+    let ratio = im.sampling_ratio;
+    let members = im.n_subsets as usize;
+    let weighting = match strategy {
+        Strategy::ClassWeight => ClassWeighting::Balanced,
+        _ => ClassWeighting::Uniform,
+    };
+    let sampler = match strategy {
+        Strategy::Oversample => Sampler::Oversample {
+            ratio,
+            shrinkage: im.jitter,
+        },
+        Strategy::Undersample => Sampler::Undersample { ratio },
+        Strategy::Smote => Sampler::Smote {
+            ratio,
+            k: im.k_neighbors as usize,
+        },
+        Strategy::Nearmiss => Sampler::NearMiss {
+            version: im.version,
+            n_neighbors: im.n_neighbors as usize,
+            n_neighbors_ver3: im.n_neighbors_ver3 as usize,
+            ratio,
+        },
+        _ => Sampler::None,
+    };
+    let method = match strategy {
+        Strategy::EasyEnsemble => Method::Ensemble {
+            kind: super::ensemble::Kind::Easy,
+            members,
+            ratio,
+        },
+        Strategy::BalanceCascade => Method::Ensemble {
+            kind: super::ensemble::Kind::Cascade,
+            members,
+            ratio,
+        },
+        Strategy::OneClass => Method::OneClass,
+        _ => Method::Single,
+    };
+    (weighting, sampler, method)
+}
+
 /// How to run a fold beyond its rows.
 #[derive(Debug, Clone)]
 pub struct FoldOptions {
     pub weighting: ClassWeighting,
     pub sampler: Sampler,
+    pub method: Method,
     pub seed: u64,
     /// Continue from this epoch checkpoint.
     pub resume: Option<Checkpoint>,
@@ -156,8 +213,10 @@ pub struct FoldOutcome {
     /// `None` when no rows were held out (the final model).
     pub scores: Option<Scores>,
     pub train_class_counts: Vec<u64>,
-    /// Class counts after resampling (what the model trained on).
+    /// Class counts after resampling (what the model trained on; an ensemble's first member).
     pub resampled_class_counts: Vec<u64>,
+    /// Ensembles: each member's class counts.
+    pub member_class_counts: Option<Vec<Vec<u64>>>,
     pub encoding: Encoding,
     pub trained: Trained,
 }
@@ -196,7 +255,6 @@ pub fn run_fold(
         options
             .sampler
             .apply(x_train, y_train, width, table.classes, options.seed);
-    let resampled_class_counts = super::resample::class_counts(&y_train, table.classes);
     let class_weights = match options.weighting {
         ClassWeighting::Uniform => vec![1.0; table.classes],
         ClassWeighting::Balanced => weights::balanced(&train_class_counts)
@@ -221,8 +279,27 @@ pub fn run_fold(
         seed: options.seed,
         resume: options.resume,
         checkpoint_every: options.checkpoint_every,
+        objective: Default::default(),
     };
-    let mut trained = train(&req, cancel, progress)?;
+    let (mut trained, resampled_class_counts, member_class_counts) = match options.method {
+        Method::Single => (
+            train(&req, cancel, progress)?,
+            super::resample::class_counts(&y_train, table.classes),
+            None,
+        ),
+        Method::Ensemble {
+            kind,
+            members,
+            ratio,
+        } => {
+            let e = super::ensemble::fit(kind, members, ratio, &req, cancel, progress)?;
+            (e.trained, e.member_counts[0].clone(), Some(e.member_counts))
+        }
+        Method::OneClass => {
+            let o = super::one_class::fit(&req, cancel, progress)?;
+            (o.trained, o.trained_counts, None)
+        }
+    };
     trained.checkpoint.encoding =
         Some(serde_json::to_string(&encoding).expect("an encoding serializes"));
     let proba: Vec<f64> = trained
@@ -239,6 +316,7 @@ pub fn run_fold(
         scores,
         train_class_counts,
         resampled_class_counts,
+        member_class_counts,
         encoding,
         trained,
     })

@@ -279,10 +279,12 @@ impl Mlp {
             if li == hidden {
                 return Pass {
                     logits: z,
-                    folded,
-                    layers: self.layers.clone(),
-                    handles2,
-                    handles1,
+                    handles: Handles {
+                        folded,
+                        layers: self.layers.clone(),
+                        handles2,
+                        handles1,
+                    },
                     batch,
                 };
             }
@@ -317,16 +319,29 @@ impl Mlp {
         let log_probs = pass.logits.log_softmax::<Axis<0>>().as_vec();
         transpose(&log_probs, self.classes, batch)
     }
+
+    /// The raw outputs (batch × outputs, row-major) of `x` (features × batch), in eval mode:
+    /// an autoencoder's reconstruction.
+    pub fn outputs(&mut self, dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
+        let mut rng = rand::SeedableRng::seed_from_u64(0); // eval mode draws nothing
+        let pass = self.forward(dev, x, batch, Mode::Eval, &mut rng);
+        transpose(&pass.logits.as_vec(), self.classes, batch)
+    }
 }
 
 /// One forward pass: the logits on the tape and the parameter handles to read gradients by.
 pub struct Pass {
     pub logits: Mat,
+    handles: Handles,
+    pub batch: usize,
+}
+
+/// The parameter tensors a pass read, to look their gradients up by.
+struct Handles {
     folded: Vec<Plain2>,
     layers: Vec<Layer>,
     handles2: Vec<Option<Plain2>>,
     handles1: Vec<Option<Plain1>>,
-    pub batch: usize,
 }
 
 /// Loss value, gradients (in parameter order) and probabilities of a training step.
@@ -345,6 +360,22 @@ impl Pass {
         let loss = (logp * dev.tensor_from_vec(weights, (classes, self.batch)))
             .sum::<(), _>()
             .negate();
+        self.handles.gradients(loss)
+    }
+
+    /// Mean squared error against `target` (outputs × batch, like the logits), PyTorch's
+    /// `MSELoss()`: the autoencoder's reconstruction loss.
+    pub fn backward_reconstruction(self, dev: &Dev, target: &[f32]) -> StepResult {
+        let shape = *self.logits.shape();
+        let target: Plain2 = dev.tensor_from_vec(target.to_vec(), shape);
+        let loss = (self.logits - target).square().mean::<(), _>();
+        self.handles.gradients(loss)
+    }
+}
+
+impl Handles {
+    /// Backprop from `loss` to every parameter, gradients in parameter order.
+    fn gradients(self, loss: Tensor<(), f32, Dev, Traced>) -> StepResult {
         let value = loss.as_vec()[0];
         let grads = loss.backward();
         let mut out: Vec<Vec<f32>> = self
@@ -365,8 +396,10 @@ impl Pass {
                 .collect();
             out[l.bias] = (0..l.outputs).map(|o| g[o * cols + l.inputs]).collect();
         }
-        let grads = out;
-        StepResult { loss: value, grads }
+        StepResult {
+            loss: value,
+            grads: out,
+        }
     }
 }
 

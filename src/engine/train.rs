@@ -37,6 +37,18 @@ pub struct TrainRequest<'a> {
     pub resume: Option<Checkpoint>,
     /// Hand a checkpoint to `progress` every this many epochs (0 = never).
     pub checkpoint_every: u64,
+    pub objective: Objective,
+}
+
+/// What the model learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Objective {
+    /// The class of each row: softmax outputs, (weighted) cross-entropy.
+    #[default]
+    Classify,
+    /// The row itself: one output per feature, mean squared error (an autoencoder; labels and
+    /// class weights are ignored).
+    Reconstruct,
 }
 
 /// One epoch of the history.
@@ -58,6 +70,9 @@ pub struct EpochRecord {
     /// Per layer (hidden layers, then output), mean over the epoch's steps.
     pub layer_grad_norms: Vec<f64>,
     pub seconds: f64,
+    /// Ensembles: the member (0-based) this epoch trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<u64>,
 }
 
 /// How training ended.
@@ -134,7 +149,9 @@ fn check(req: &TrainRequest<'_>) -> Result<(), EngineError> {
     if req.train.features == 0 {
         return bad("no input features (the dataset has only its label column)".into());
     }
-    if req.class_weights.len() != req.classes || req.classes < 2 {
+    if req.objective == Objective::Classify
+        && (req.class_weights.len() != req.classes || req.classes < 2)
+    {
         return bad(format!(
             "{} class weights for {} classes",
             req.class_weights.len(),
@@ -159,7 +176,11 @@ fn run(
     let spec = req.spec;
     let dev = Dev::default();
     let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
-    let mut model = Mlp::new(&spec.model, req.train.features, req.classes, &mut rng);
+    let outputs = match req.objective {
+        Objective::Classify => req.classes,
+        Objective::Reconstruct => req.train.features,
+    };
+    let mut model = Mlp::new(&spec.model, req.train.features, outputs, &mut rng);
     let mut optimizer = Optimizer::new(spec.optimizer.clone());
     let mut states = vec![ParamState::default(); model.params.len()];
     let early = spec.training.early_stopping.clone();
@@ -204,8 +225,18 @@ fn run(
         });
         waited = ck.waited;
     }
+    // A run that early-stopped at its last checkpoint stays stopped when resumed.
+    let stopped_early = early.as_ref().is_some_and(|es| waited >= es.patience);
+    if stopped_early {
+        stop = Stop::EarlyStopped;
+    }
 
-    'epochs: for epoch in start..spec.training.epochs {
+    let last = if stopped_early {
+        start
+    } else {
+        spec.training.epochs
+    };
+    'epochs: for epoch in start..last {
         let started = Instant::now();
         let lr = schedule::learning_rate(
             &spec.schedule,
@@ -230,7 +261,10 @@ fn run(
                 &mut rng,
             );
             let pass = model.forward(&dev, &xt, chunk.len(), Mode::Train, &mut rng);
-            let step = pass.backward(&dev, &yb, &req.class_weights);
+            let step = match req.objective {
+                Objective::Classify => pass.backward(&dev, &yb, &req.class_weights),
+                Objective::Reconstruct => pass.backward_reconstruction(&dev, &xt),
+            };
             let mut grads = step.grads;
             add_penalties(&model, &mut grads, spec.training.l1, spec.training.l2);
             let mut per_layer = vec![0.0f64; n_layers];
@@ -255,28 +289,35 @@ fn run(
             loss_sum += f64::from(step.loss) * chunk.len() as f64;
             seen += chunk.len();
         }
-        let val = (!val_idx.is_empty())
-            .then(|| evaluate(&mut model, &dev, req.train, &val_idx, &req.class_weights));
+        let val =
+            (!val_idx.is_empty()).then(|| evaluate(&mut model, &dev, req, req.train, &val_idx));
         let holdout = req.holdout.map(|h| {
             let idx: Vec<usize> = (0..h.len()).collect();
-            evaluate(&mut model, &dev, h, &idx, &req.class_weights)
+            evaluate(&mut model, &dev, req, h, &idx)
         });
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
             val_loss: val.map(|v| v.0),
-            val_accuracy: val.map(|v| v.1),
+            val_accuracy: val.and_then(|v| v.1),
             holdout_loss: holdout.map(|v| v.0),
-            holdout_accuracy: holdout.map(|v| v.1),
+            holdout_accuracy: holdout.and_then(|v| v.1),
             learning_rate: lr,
             grad_norm: norm_sum / steps.max(1) as f64,
             layer_grad_norms: layer_sums.iter().map(|s| s / steps.max(1) as f64).collect(),
             seconds: started.elapsed().as_secs_f64(),
+            member: None,
         };
         history.push(record);
         let mut stopping = false;
         if let (Some(es), Some((vloss, vacc))) = (&early, val) {
-            let value = if lower_is_better { vloss } else { vacc };
+            // A reconstruction has no accuracy: its loss decides.
+            let lower_is_better = lower_is_better || vacc.is_none();
+            let value = if lower_is_better {
+                vloss
+            } else {
+                vacc.unwrap_or(vloss)
+            };
             let improved = match &best {
                 None => value.is_finite(),
                 Some(b) if lower_is_better => value < b.value - es.min_delta,
@@ -307,6 +348,9 @@ fn run(
                 best: best.as_ref().map(|b| (b.model.clone(), b.epoch, b.value)),
                 waited,
                 encoding: None,
+                members: Vec::new(),
+                epoch_offset: 0,
+                one_class: None,
             };
             progress(record, Some(&ck));
         } else {
@@ -326,6 +370,7 @@ fn run(
     }
     let holdout_proba = req
         .holdout
+        .filter(|_| req.objective == Objective::Classify)
         .map(|h| predict_rows(&mut model, &dev, h, &(0..h.len()).collect::<Vec<_>>()));
     let checkpoint = Checkpoint {
         spec: spec.clone(),
@@ -338,6 +383,9 @@ fn run(
         best: None,
         waited,
         encoding: None,
+        members: Vec::new(),
+        epoch_offset: 0,
+        one_class: None,
     };
     Ok(Trained {
         model,
@@ -389,14 +437,23 @@ fn add_penalties(model: &Mlp, grads: &mut [Vec<f32>], l1: f64, l2: f64) {
     }
 }
 
-/// Class-weighted mean loss and accuracy of `idx` rows, in eval mode.
+/// The mean loss of `idx` rows in eval mode (class-weighted cross-entropy, or the mean squared
+/// reconstruction error) and, when classifying, their accuracy.
 fn evaluate(
     model: &mut Mlp,
     dev: &Dev,
+    req: &TrainRequest<'_>,
     rows: Rows<'_>,
     idx: &[usize],
-    weights: &[f32],
-) -> (f64, f64) {
+) -> (f64, Option<f64>) {
+    if req.objective == Objective::Reconstruct {
+        let errors = reconstruction_errors(model, dev, rows, idx);
+        return (
+            errors.iter().sum::<f64>() / errors.len().max(1) as f64,
+            None,
+        );
+    }
+    let weights = &req.class_weights;
     let log_proba = log_proba_rows(model, dev, rows, idx);
     let k = model.classes;
     let (mut loss, mut wsum, mut correct) = (0.0f64, 0.0f64, 0usize);
@@ -415,8 +472,34 @@ fn evaluate(
     }
     (
         loss / wsum.max(f64::MIN_POSITIVE),
-        correct as f64 / idx.len().max(1) as f64,
+        Some(correct as f64 / idx.len().max(1) as f64),
     )
+}
+
+/// The mean squared reconstruction error of each of `idx` rows (an autoencoder's outputs
+/// against its inputs), in eval mode.
+pub fn reconstruction_errors(
+    model: &mut Mlp,
+    dev: &Dev,
+    rows: Rows<'_>,
+    idx: &[usize],
+) -> Vec<f64> {
+    let d = rows.features;
+    let mut out = Vec::with_capacity(idx.len());
+    let mut rng = ChaCha8Rng::seed_from_u64(0); // eval mode draws nothing
+    for chunk in idx.chunks(EVAL_CHUNK) {
+        let (xt, _) = batch::gather(rows, chunk, 0.0, &mut rng);
+        let recon = model.outputs(dev, &xt, chunk.len());
+        out.extend(chunk.iter().enumerate().map(|(i, &r)| {
+            let sq: f64 = recon[i * d..(i + 1) * d]
+                .iter()
+                .zip(&rows.x[r * d..(r + 1) * d])
+                .map(|(a, b)| f64::from(a - b).powi(2))
+                .sum();
+            sq / d.max(1) as f64
+        }));
+    }
+    out
 }
 
 fn log_proba_rows(model: &mut Mlp, dev: &Dev, rows: Rows<'_>, idx: &[usize]) -> Vec<f32> {

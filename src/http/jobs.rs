@@ -13,9 +13,10 @@ use super::extract::{JsonBody, QueryParams, page_params};
 use super::{AppState, Route};
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
 use crate::domain::ids;
-use crate::domain::job::{JobSpec, JobStatus};
+use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::engine::{cv, folds, metrics};
 use crate::error::{ApiError, FieldError};
+use crate::queue::results;
 use crate::store::{self, jobs::Cancel, jobs::Created, jobs::NewJob, jobs::NewRun};
 
 pub fn routes() -> Vec<Route> {
@@ -35,6 +36,14 @@ fn spec_errors(errors: Vec<crate::domain::spec::SpecError>) -> ApiError {
             .map(|e| FieldError::new(e.field, e.message))
             .collect(),
     )
+}
+
+/// Epochs at most (no early stopping) over every run: ensembles train `n_subsets` members.
+fn estimated_epochs(spec: &JobSpec, strategies: &[Strategy]) -> u64 {
+    let im = &spec.imbalance;
+    let per_round = spec.validation.folds * spec.validation.repeats * spec.training.epochs;
+    let folds: u64 = strategies.iter().map(|&s| im.members(s) * per_round).sum();
+    folds + u64::from(spec.final_model) * im.max_members() * spec.training.epochs
 }
 
 /// Checks the spec against its dataset: label, features, folds against the smallest class,
@@ -69,6 +78,16 @@ fn check_against_dataset(
         errors.push(FieldError::new(
             "features",
             format!("dataset {} has no feature columns, only its label", ds.id),
+        ));
+    }
+    if spec.imbalance.strategy.list().contains(&Strategy::OneClass) && ds.classes.len() != 2 {
+        errors.push(FieldError::new(
+            "imbalance.strategy",
+            format!(
+                "one_class needs exactly two classes; dataset {} has {}",
+                ds.id,
+                ds.classes.len()
+            ),
         ));
     }
     let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
@@ -140,7 +159,9 @@ async fn create(
     let resolved = serde_json::to_value(&spec).map_err(anyhow::Error::from)?;
     let folds_n = spec.validation.folds as usize;
     let repeats = spec.validation.repeats as usize;
-    let runs_total = folds_n * repeats + usize::from(spec.final_model);
+    let strategies = spec.imbalance.strategy.list();
+    let comparison = spec.imbalance.strategy.is_comparison();
+    let runs_total = strategies.len() * folds_n * repeats + usize::from(spec.final_model);
     if dry_run {
         let rows = ds.rows;
         return Ok((
@@ -150,7 +171,7 @@ async fn create(
                 "estimate": {
                     "runs": runs_total,
                     "epochs_per_run": spec.training.epochs,
-                    "epochs": runs_total as u64 * spec.training.epochs,
+                    "epochs": estimated_epochs(&spec, &strategies),
                     "samples_per_epoch": rows - rows / folds_n as u64,
                     "samples_per_epoch_final": rows,
                 }
@@ -190,17 +211,21 @@ async fn create(
             folds::assign_outside_test(&labels, &in_test, n_classes, folds_n, seed)
         })
         .collect();
+    // Every strategy trains on the same recorded folds, from the same seeds.
     let mut runs = Vec::new();
-    for r in 0..repeats {
-        for f in 0..folds_n {
-            runs.push(NewRun {
-                id: ids::new_id("run"),
-                kind: "fold",
-                fold: Some(f as u32),
-                repeat: Some(r as u32),
-                seed: cv::derive_seed(spec.seed, r as u64, f as u64),
-                max_attempts: 3,
-            });
+    for strategy in &strategies {
+        for r in 0..repeats {
+            for f in 0..folds_n {
+                runs.push(NewRun {
+                    id: ids::new_id("run"),
+                    kind: "fold",
+                    fold: Some(f as u32),
+                    repeat: Some(r as u32),
+                    seed: cv::derive_seed(spec.seed, r as u64, f as u64),
+                    max_attempts: 3,
+                    strategy: Some(strategy.as_str()),
+                });
+            }
         }
     }
     if spec.final_model {
@@ -211,6 +236,8 @@ async fn create(
             repeat: None,
             seed: cv::derive_seed(spec.seed, u64::MAX, 0),
             max_attempts: 3,
+            // A comparison's final model trains the leaderboard's winner.
+            strategy: (!comparison).then(|| strategies[0].as_str()),
         });
     }
     let job = NewJob {
@@ -338,6 +365,17 @@ async fn job_metrics(
         .and_then(|(_, result, _)| result.as_ref())
         .map(|r| r["metrics"].clone())
         .filter(|m| has_test && !m.is_null());
+    let fold_results: Vec<&Value> = runs
+        .iter()
+        .filter(|(r, _, _)| r.kind == "fold")
+        .filter_map(|(_, result, _)| result.as_ref())
+        .collect();
+    let leaderboard = results::leaderboard(&job.spec, &fold_results);
+    // A comparison's pooled score is its leading strategy's.
+    let leader = leaderboard
+        .as_ref()
+        .and_then(|b| b.first())
+        .and_then(|e| e["strategy"].as_str());
     let mut folds_out = Vec::new();
     let (mut y, mut proba, mut classes) = (Vec::new(), Vec::new(), 0usize);
     for (view, result, predictions) in &runs {
@@ -347,13 +385,18 @@ async fn job_metrics(
         let Some(result) = result else { continue };
         folds_out.push(json!({
             "run_id": view.id,
+            "strategy": view.strategy,
             "fold": view.fold,
             "repeat": view.repeat,
             "best_epoch": result["best_epoch"],
             "train_class_counts": result["train_class_counts"],
             "resampled_class_counts": result["resampled_class_counts"],
+            "member_class_counts": result["member_class_counts"],
             "metrics": result["metrics"],
         }));
+        if leader.is_some() && view.strategy.as_deref() != leader {
+            continue;
+        }
         if let Some(p) = predictions {
             for (label, row) in p["labels"]
                 .as_array()
@@ -388,6 +431,6 @@ async fn job_metrics(
         "summary": job.summary,
         "pooled": pooled,
         "test": test,
-        "leaderboard": null,
+        "leaderboard": leaderboard,
     })))
 }

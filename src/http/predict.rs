@@ -14,8 +14,9 @@ use super::{AppState, Route};
 use crate::domain::job::JobStatus;
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::encode::{Encoding, RawValue};
-use crate::engine::model::{Dev, transpose};
+use crate::engine::model::Dev;
 use crate::error::{ApiError, FieldError, Location};
+use crate::queue::results;
 use crate::store;
 
 pub fn routes() -> Vec<Route> {
@@ -124,12 +125,22 @@ async fn predict(
     }
     let rows = rows_of(&headers, &body)?;
     let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    // A comparison's fold ensemble is its leading strategy's fold models.
+    let fold_results: Vec<&Value> = runs
+        .iter()
+        .filter(|(r, _, _)| r.kind == "fold")
+        .filter_map(|(_, result, _)| result.as_ref())
+        .collect();
+    let leader = results::leaderboard(&job.spec, &fold_results).and_then(|b| {
+        b.first()
+            .and_then(|e| e["strategy"].as_str().map(str::to_owned))
+    });
     let wanted: Vec<String> = runs
         .iter()
         .filter(|(r, _, _)| {
             r.status == "succeeded"
                 && (if folds {
-                    r.kind == "fold"
+                    r.kind == "fold" && (leader.is_none() || r.strategy == leader)
                 } else {
                     r.kind == "final"
                 })
@@ -152,10 +163,10 @@ async fn predict(
         let ck = Checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!(e))?;
         let encoding: Encoding = serde_json::from_str(ck.encoding.as_deref().unwrap_or("null"))
             .map_err(|e| anyhow::anyhow!("run {run}: encoding: {e}"))?;
-        models.push((ck.model, encoding));
+        models.push((ck, encoding));
     }
     let label = job.spec["label"].as_str().unwrap_or("label").to_owned();
-    let classes = models[0].0.classes;
+    let classes = models[0].0.classes();
     let names = class_names(&state, &job.dataset_id, classes).await?;
     // Check every row first, so all bad cells are reported at once.
     let mut errors = Vec::new();
@@ -195,12 +206,9 @@ async fn predict(
     let averaged = tokio::task::spawn_blocking(move || {
         let dev = Dev::default();
         let mut sum = vec![0.0f64; n * classes];
-        for ((mut model, _), x) in models.into_iter().zip(inputs) {
-            let width = x.first().map_or(0, Vec::len);
-            let flat: Vec<f32> = x.concat();
-            let log_p = model.log_proba(&dev, &transpose(&flat, n, width), n);
-            for (s, lp) in sum.iter_mut().zip(log_p) {
-                *s += f64::from(lp.exp());
+        for ((mut ck, _), x) in models.into_iter().zip(inputs) {
+            for (s, p) in sum.iter_mut().zip(ck.proba(&dev, &x.concat(), n)) {
+                *s += p;
             }
         }
         sum
@@ -267,22 +275,39 @@ async fn predictions(
                 run.repeat,
                 l.as_u64().unwrap_or(0) as usize,
                 pr.clone(),
+                run.strategy.clone(),
             ));
         }
     }
-    items.sort_by_key(|i| (i.2, i.0));
+    // A comparison has one set of out-of-fold predictions per strategy (in the spec's order).
+    let comparison = job.spec["imbalance"]["strategy"].is_array();
+    let order = |s: &Option<String>| {
+        job.spec["imbalance"]["strategy"]
+            .as_array()
+            .and_then(|l| l.iter().position(|v| v.as_str() == s.as_deref()))
+            .unwrap_or(0)
+    };
+    items.sort_by_key(|i| (order(&i.5), i.2, i.0));
     let names = class_names(&state, &job.dataset_id, classes).await?;
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("text/csv"));
     if wants_csv {
-        let mut csv = String::from("row,fold,repeat,label");
+        let mut csv = String::from(if comparison {
+            "strategy,row,fold,repeat,label"
+        } else {
+            "row,fold,repeat,label"
+        });
         for n in &names {
             csv.push_str(&format!(",p_{n}"));
         }
         csv.push('\n');
-        for (row, fold, repeat, label, p) in &items {
+        for (row, fold, repeat, label, p, strategy) in &items {
+            if comparison {
+                csv.push_str(strategy.as_deref().unwrap_or_default());
+                csv.push(',');
+            }
             let probs: Vec<String> = p
                 .as_array()
                 .into_iter()
@@ -301,9 +326,9 @@ async fn predictions(
     }
     let items: Vec<Value> = items
         .into_iter()
-        .map(|(row, fold, repeat, label, p)| {
+        .map(|(row, fold, repeat, label, p, strategy)| {
             let probabilities: Map<String, Value> = names.iter().cloned().zip(p.as_array().cloned().unwrap_or_default()).collect();
-            json!({"row": row, "fold": fold, "repeat": repeat, "label": names.get(label), "probabilities": probabilities})
+            json!({"row": row, "fold": fold, "repeat": repeat, "strategy": strategy, "label": names.get(label), "probabilities": probabilities})
         })
         .collect();
     Ok(Json(json!({"items": items})).into_response())

@@ -34,7 +34,7 @@ async fn history(
     if !wants_csv {
         return Ok(Json(records).into_response());
     }
-    const COLUMNS: [&str; 10] = [
+    const COLUMNS: [&str; 11] = [
         "epoch",
         "train_loss",
         "val_loss",
@@ -45,6 +45,7 @@ async fn history(
         "grad_norm",
         "layer_grad_norms",
         "seconds",
+        "member",
     ];
     let mut csv = COLUMNS.join(",") + "\n";
     for r in &records {

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::domain::job::{ImbalanceSpec, Strategy};
 use crate::engine::cv::{self, FoldOutcome, Table};
 
 /// The run's stored result: metrics, best epoch, class counts (the audit trail), encoding.
-pub fn run_result(outcome: &FoldOutcome) -> Value {
+pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> Value {
     let metrics = outcome.scores.as_ref().map(|s| {
         let mut m: serde_json::Map<String, Value> = cv::scalars(s)
             .into_iter()
@@ -18,12 +19,14 @@ pub fn run_result(outcome: &FoldOutcome) -> Value {
         Value::Object(m)
     });
     json!({
+        "strategy": strategy.as_str(),
         "best_epoch": outcome.trained.best_epoch,
         "stop": outcome.trained.stop,
         "epochs_run": outcome.trained.history.len(),
         "metrics": metrics,
         "train_class_counts": outcome.train_class_counts,
         "resampled_class_counts": outcome.resampled_class_counts,
+        "member_class_counts": outcome.member_class_counts,
         "encoding": outcome.encoding,
     })
 }
@@ -39,20 +42,101 @@ pub fn run_predictions(table: &Table<'_>, outcome: &FoldOutcome) -> Option<Value
     Some(json!({"rows": outcome.rows, "labels": labels, "proba": proba}))
 }
 
-/// `{"<metric>": {"mean", "std", "min", "max"}}` over the fold runs' scalar metrics.
-pub fn summary(runs: &[(String, Option<String>)]) -> Option<Value> {
-    let maps: Vec<BTreeMap<String, f64>> = runs
+/// The scalar metrics of a stored run result.
+fn scalar_metrics(result: &Value) -> Option<BTreeMap<String, f64>> {
+    result["metrics"].as_object().map(|m| {
+        m.iter()
+            .filter_map(|(k, v)| v.as_f64().map(|f| (k.clone(), f)))
+            .collect()
+    })
+}
+
+/// The job's imbalance settings (defaults filled in), from its stored spec.
+fn imbalance(spec: &Value) -> ImbalanceSpec {
+    serde_json::from_value(spec["imbalance"].clone()).unwrap_or_default()
+}
+
+/// The leaderboard of a comparison job (`None` for a single strategy): for each strategy, the
+/// mean and std of `rank_by` across its fold runs, best first (ties keep the spec's order), each
+/// with its full summary. `fold_results` are the stored results of the finished fold runs.
+pub fn leaderboard(spec: &Value, fold_results: &[&Value]) -> Option<Vec<Value>> {
+    let im = imbalance(spec);
+    if !im.strategy.is_comparison() {
+        return None;
+    }
+    let descending = im.rank_by != "log_loss";
+    let mut rows: Vec<(String, Option<f64>, Value)> = im
+        .strategy
+        .list()
+        .into_iter()
+        .map(|s| {
+            let maps: Vec<BTreeMap<String, f64>> = fold_results
+                .iter()
+                .filter(|r| r["strategy"].as_str() == Some(s.as_str()))
+                .filter_map(|r| scalar_metrics(r))
+                .collect();
+            let summary = cv::summarize_maps(&maps);
+            let stat = summary.get(&im.rank_by).copied();
+            let entry = json!({
+                "strategy": s.as_str(),
+                "metric": im.rank_by,
+                "mean": stat.map(|s| s.mean),
+                "std": stat.map(|s| s.std),
+                "folds": maps.len(),
+                "summary": summary,
+            });
+            (s.as_str().to_owned(), stat.map(|s| s.mean), entry)
+        })
+        .collect();
+    // Best first; a strategy without the metric (no finished folds) goes last.
+    rows.sort_by(|a, b| match (a.1, b.1) {
+        (Some(x), Some(y)) if descending => y.total_cmp(&x),
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    });
+    Some(
+        rows.into_iter()
+            .enumerate()
+            .map(|(i, (_, _, mut entry))| {
+                entry["rank"] = json!(i + 1);
+                entry
+            })
+            .collect(),
+    )
+}
+
+/// The strategy a run of the job trains with: its own, or, for a comparison's final run, the
+/// leaderboard's winner.
+pub fn chosen_strategy(spec: &Value, fold_results: &[&Value]) -> Option<Strategy> {
+    match leaderboard(spec, fold_results) {
+        None => imbalance(spec).strategy.list().first().copied(),
+        Some(board) => board
+            .first()
+            .and_then(|e| e["strategy"].as_str())
+            .and_then(Strategy::parse),
+    }
+}
+
+/// `{"<metric>": {"mean", "std", "min", "max"}}` over the fold runs' scalar metrics; for a
+/// comparison, the winning strategy's folds.
+pub fn summary(spec: &Value, runs: &[(String, Option<String>)]) -> Option<Value> {
+    let results: Vec<Value> = runs
         .iter()
         .filter(|(kind, _)| kind == "fold")
         .filter_map(|(_, result)| result.as_deref())
         .filter_map(|r| serde_json::from_str::<Value>(r).ok())
-        .filter_map(|r| {
-            r["metrics"].as_object().map(|m| {
-                m.iter()
-                    .filter_map(|(k, v)| v.as_f64().map(|f| (k.clone(), f)))
-                    .collect()
-            })
-        })
+        .collect();
+    let refs: Vec<&Value> = results.iter().collect();
+    let winner = leaderboard(spec, &refs).and_then(|b| {
+        b.first()
+            .and_then(|e| e["strategy"].as_str().map(str::to_owned))
+    });
+    let maps: Vec<BTreeMap<String, f64>> = results
+        .iter()
+        .filter(|r| winner.is_none() || r["strategy"].as_str() == winner.as_deref())
+        .filter_map(scalar_metrics)
         .collect();
     (!maps.is_empty()).then(|| json!(cv::summarize_maps(&maps)))
 }

@@ -14,7 +14,7 @@ use super::{QueueTiming, results};
 use crate::domain::job::{JobSpec, Strategy};
 use crate::engine::EngineError;
 use crate::engine::checkpoint::Checkpoint;
-use crate::engine::cv::{self, ClassWeighting, FoldOptions, Sampler, Table};
+use crate::engine::cv::{self, FoldOptions, Table};
 use crate::engine::folds;
 use crate::engine::train::Stop;
 use crate::store::{self, runs::Beat, runs::Claimed};
@@ -190,8 +190,23 @@ async fn train_run(
         .map_err(retry)?
         .context("the run's job")
         .map_err(retry)?;
-    let spec = JobSpec::from_json(stored)
+    let spec = JobSpec::from_json(stored.clone())
         .map_err(|e| RunError::Permanent(format!("stored spec unreadable: {e:?}")))?;
+    let strategy = match claimed.strategy.as_deref().and_then(Strategy::parse) {
+        Some(s) => s,
+        // A comparison's final run: every fold run has ended, so the leaderboard is final.
+        None => {
+            let runs = store::runs::runs_of_job(pool, &claimed.job_id)
+                .await
+                .map_err(retry)?;
+            let folds: Vec<&Value> = runs
+                .iter()
+                .filter(|(r, _, _)| r.kind == "fold")
+                .filter_map(|(_, result, _)| result.as_ref())
+                .collect();
+            results::chosen_strategy(&stored, &folds).unwrap_or_default()
+        }
+    };
     let columns = store::datasets::load_columns(pool, &spec.dataset_id)
         .await
         .map_err(retry)?
@@ -227,12 +242,11 @@ async fn train_run(
                 )
             }
         };
+        let (weighting, sampler, method) = cv::plan(strategy, &spec.imbalance);
         let options = FoldOptions {
-            weighting: match spec.imbalance.strategy {
-                Strategy::ClassWeight => ClassWeighting::Balanced,
-                _ => ClassWeighting::Uniform,
-            },
-            sampler: sampler(&spec.imbalance),
+            weighting,
+            sampler,
+            method,
             seed: claimed.seed,
             resume,
             checkpoint_every: 1,
@@ -292,7 +306,7 @@ async fn train_run(
             .to_bytes()
             .map_err(|e| RunError::Retryable(e.to_string()))?;
         Ok(Finished::Done {
-            result: results::run_result(&outcome),
+            result: results::run_result(&outcome, strategy),
             predictions: results::run_predictions(&table, &outcome),
             checkpoint,
         })
@@ -303,28 +317,5 @@ async fn train_run(
         Err(e) => Err(RunError::Retryable(format!(
             "the training thread crashed: {e}"
         ))),
-    }
-}
-
-/// The engine's sampler for a job's imbalance settings.
-fn sampler(im: &crate::domain::job::ImbalanceSpec) -> Sampler {
-    let ratio = im.sampling_ratio;
-    match im.strategy {
-        Strategy::None | Strategy::ClassWeight => Sampler::None,
-        Strategy::Oversample => Sampler::Oversample {
-            ratio,
-            shrinkage: im.jitter,
-        },
-        Strategy::Undersample => Sampler::Undersample { ratio },
-        Strategy::Smote => Sampler::Smote {
-            ratio,
-            k: im.k_neighbors as usize,
-        },
-        Strategy::Nearmiss => Sampler::NearMiss {
-            version: im.version,
-            n_neighbors: im.n_neighbors as usize,
-            n_neighbors_ver3: im.n_neighbors_ver3 as usize,
-            ratio,
-        },
     }
 }

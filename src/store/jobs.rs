@@ -7,7 +7,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::idempotency;
 use crate::domain::ids;
-use crate::domain::job::JobStatus;
+use crate::domain::job::{ImbalanceSpec, JobStatus, Strategy};
 
 /// The idempotency scope of `POST /v1/jobs`.
 pub const IDEMPOTENCY_SCOPE: &str = "jobs";
@@ -21,6 +21,8 @@ pub struct NewRun {
     pub repeat: Option<u32>,
     pub seed: u64,
     pub max_attempts: u32,
+    /// The imbalance strategy; `None` for a comparison's final run (the winner, decided later).
+    pub strategy: Option<&'static str>,
 }
 
 /// A job to create.
@@ -115,8 +117,9 @@ pub async fn insert_job(
     let now = ids::now_millis();
     for run in &job.runs {
         sqlx::query(
-            "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at)
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?)",
+            "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
+                               strategy)
+             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
         )
         .bind(&run.id)
         .bind(&job.id)
@@ -126,6 +129,7 @@ pub async fn insert_job(
         .bind(run.seed as i64)
         .bind(i64::from(run.max_attempts))
         .bind(now)
+        .bind(run.strategy)
         .execute(&mut *tx)
         .await?;
     }
@@ -155,8 +159,7 @@ async fn view(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> anyhow::Resul
     let stats = sqlx::query(
         "SELECT COUNT(*) AS total,
                 SUM(state IN ('succeeded', 'failed', 'cancelled')) AS done,
-                MAX(attempt) AS attempts,
-                MAX(CASE WHEN state = 'running' THEN epochs_done ELSE 0 END) AS epoch
+                MAX(attempt) AS attempts
          FROM runs WHERE job_id = ?",
     )
     .bind(&id)
@@ -164,8 +167,27 @@ async fn view(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> anyhow::Resul
     .await?;
     let total = stats.get::<i64, _>("total") as u64;
     let done = stats.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
-    let epochs = spec["training"]["epochs"].as_u64().unwrap_or(0);
-    let epoch = stats.get::<Option<i64>, _>("epoch").unwrap_or(0) as u64;
+    let running: Vec<(i64, Option<String>)> = sqlx::query_as(
+        "SELECT epochs_done, strategy FROM runs WHERE job_id = ? AND state = 'running'",
+    )
+    .bind(&id)
+    .fetch_all(pool)
+    .await?;
+    // The most advanced run in flight; an ensemble's run has `n_subsets` times the epochs.
+    let per_model = spec["training"]["epochs"].as_u64().unwrap_or(0);
+    let imbalance: ImbalanceSpec =
+        serde_json::from_value(spec["imbalance"].clone()).unwrap_or_default();
+    let (epoch, epochs) = running
+        .iter()
+        .map(|(done, strategy)| {
+            let members = match strategy.as_deref().and_then(Strategy::parse) {
+                Some(s) => imbalance.members(s),
+                None => imbalance.max_members(),
+            };
+            (*done as u64, per_model * members)
+        })
+        .max_by(|a, b| (a.0 * b.1.max(1)).cmp(&(b.0 * a.1.max(1))))
+        .unwrap_or((0, per_model));
     let fraction = if total == 0 {
         0.0
     } else {
@@ -327,11 +349,12 @@ pub async fn fold_assignment(pool: &SqlitePool, job_id: &str) -> anyhow::Result<
 }
 
 /// Settles a job whose runs have all ended: failed if any failed, cancelled if cancel was
-/// asked, else succeeded with `summary` computed by `summarize` from the runs' results.
+/// asked, else succeeded with `summary` computed by `summarize` from the job's spec and its
+/// runs' (kind, result).
 pub async fn settle_job_if_done(
     pool: &SqlitePool,
     job_id: &str,
-    summarize: impl FnOnce(&[(String, Option<String>)]) -> Option<Value>,
+    summarize: impl FnOnce(&Value, &[(String, Option<String>)]) -> Option<Value>,
 ) -> anyhow::Result<Option<JobStatus>> {
     let open: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM runs WHERE job_id = ? AND state IN ('queued', 'running')",
@@ -350,8 +373,8 @@ pub async fn settle_job_if_done(
     .bind(job_id)
     .fetch_all(pool)
     .await?;
-    let cancel_requested: Option<String> =
-        sqlx::query_scalar("SELECT cancel_requested_at FROM jobs WHERE id = ?")
+    let (cancel_requested, spec_json): (Option<String>, String) =
+        sqlx::query_as("SELECT cancel_requested_at, spec_json FROM jobs WHERE id = ?")
             .bind(job_id)
             .fetch_one(pool)
             .await?;
@@ -364,7 +387,8 @@ pub async fn settle_job_if_done(
             .iter()
             .map(|r| (r.3.clone().unwrap_or_default(), r.1.clone()))
             .collect();
-        (JobStatus::Succeeded, None, summarize(&results))
+        let spec: Value = serde_json::from_str(&spec_json)?;
+        (JobStatus::Succeeded, None, summarize(&spec, &results))
     };
     let done = sqlx::query(
         "UPDATE jobs SET status = ?, error = ?, summary_json = ?, finished_at = ?

@@ -22,6 +22,8 @@ pub struct Claimed {
     pub token: i64,
     /// The last epoch checkpoint, when resuming.
     pub checkpoint: Option<Vec<u8>>,
+    /// The imbalance strategy; `None` for a comparison's final run (train the winner).
+    pub strategy: Option<String>,
 }
 
 /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
@@ -37,9 +39,14 @@ pub async fn claim_next(
                 started_at = COALESCE(started_at, ?)
          WHERE id = (SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id
                      WHERE r.state = 'queued' AND r.run_at <= ? AND j.status IN ('queued', 'running')
+                       -- A comparison's final run trains the winner: it waits for the folds.
+                       AND (r.strategy IS NOT NULL OR NOT EXISTS (
+                             SELECT 1 FROM runs f WHERE f.job_id = r.job_id AND f.kind = 'fold'
+                               AND f.state IN ('queued', 'running')))
                      ORDER BY r.seq LIMIT 1)
            AND state = 'queued'
-         RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint",
+         RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint,
+                   strategy",
     )
     .bind(owner)
     .bind(now + lease_ms)
@@ -59,6 +66,7 @@ pub async fn claim_next(
         max_attempts: row.get::<i64, _>("max_attempts") as u32,
         token: row.get("lease_token"),
         checkpoint: row.get("checkpoint"),
+        strategy: row.get("strategy"),
     };
     sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
         .bind(ids::now_rfc3339())
@@ -277,6 +285,8 @@ pub async fn reap_expired(pool: &SqlitePool, backoff_ms: i64) -> anyhow::Result<
 pub struct RunView {
     pub id: String,
     pub kind: String,
+    /// The imbalance strategy (a comparison's final run: once it has chosen the winner).
+    pub strategy: Option<String>,
     pub fold: Option<u32>,
     pub repeat: Option<u32>,
     pub status: String,
@@ -293,7 +303,8 @@ pub async fn runs_of_job(
     job_id: &str,
 ) -> anyhow::Result<Vec<(RunView, Option<Value>, Option<Value>)>> {
     let rows = sqlx::query(
-        "SELECT id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json, predictions_json
+        "SELECT id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
+                predictions_json, strategy
          FROM runs WHERE job_id = ? ORDER BY seq",
     )
     .bind(job_id)
@@ -312,6 +323,10 @@ pub async fn runs_of_job(
             let view = RunView {
                 id: row.get("id"),
                 kind: row.get("kind"),
+                strategy: row.get::<Option<String>, _>("strategy").or_else(|| {
+                    let chosen = result.as_ref().and_then(|r| r["strategy"].as_str());
+                    chosen.map(str::to_owned)
+                }),
                 fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
                 repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
                 status: row.get("state"),

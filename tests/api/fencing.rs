@@ -23,6 +23,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
             repeat: Some(0),
             seed: 1,
             max_attempts: 3,
+            strategy: Some("none"),
         }],
         created_at: "2026-11-27T00:00:00Z".into(),
     };

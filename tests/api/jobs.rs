@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, fixture, json, problem};
 
-async fn upload_breast_cancer(app: &TestApp) -> String {
+pub async fn upload_breast_cancer(app: &TestApp) -> String {
     let ds = json(
         app.upload_csv("name=bc&label=label", fixture("breast_cancer.csv"))
             .await,
@@ -17,12 +17,12 @@ async fn upload_breast_cancer(app: &TestApp) -> String {
     ds["id"].as_str().unwrap().to_owned()
 }
 
-async fn submit(app: &TestApp, body: Value) -> reqwest::Response {
+pub async fn submit(app: &TestApp, body: Value) -> reqwest::Response {
     app.post("/v1/jobs").json(&body).send().await.unwrap()
 }
 
 /// Polls until the job ends (or panics after a minute).
-async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
+pub async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let job = json(

@@ -29,6 +29,7 @@ fn resumable<'a>(
     TrainRequest {
         resume,
         checkpoint_every: 1,
+        objective: Default::default(),
         ..request(data, spec, 5)
     }
 }

@@ -43,6 +43,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
                 cv::FoldOptions {
                     weighting: ClassWeighting::Balanced,
                     sampler: cv::Sampler::None,
+                    method: cv::Method::Single,
                     seed: cv::derive_seed(0, 0, f as u64),
                     resume: None,
                     checkpoint_every: 0,

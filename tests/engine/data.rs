@@ -93,5 +93,6 @@ pub fn request<'a>(data: &'a Data, spec: &'a TrainingSpec, seed: u64) -> TrainRe
         seed,
         resume: None,
         checkpoint_every: 0,
+        objective: Default::default(),
     }
 }

@@ -1,0 +1,232 @@
+//! Under-sampling ensembles: `easy_ensemble` (members trained on independent balanced random
+//! under-samples, as imbalanced-learn's `EasyEnsembleClassifier`) and `balance_cascade` (Liu,
+//! Wu & Zhou 2009: after each round the larger classes' rows the ensemble so far already
+//! classifies correctly leave the pool the next under-sample is drawn from). Both average the
+//! members' probabilities.
+//!
+//! Members train one after another inside one run. Each member's epochs continue the run's
+//! epoch numbers, and each checkpoint carries the finished members, so a resumed run continues
+//! the member it was in; the cascade's pool is replayed from the finished members.
+
+use std::sync::atomic::AtomicBool;
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::EngineError;
+use super::batch::Rows;
+use super::checkpoint::Checkpoint;
+use super::model::{Dev, Mlp};
+use super::resample::{class_counts, under_targets, undersample};
+use super::train::{EpochRecord, Progress, Stop, TrainRequest, Trained, predict_rows, train};
+
+/// Which ensemble, and its size.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Kind {
+    Easy,
+    Cascade,
+}
+
+/// What an ensemble produced: the last member as `trained` (its checkpoint carrying the
+/// others, its `holdout_proba` the members' mean), and each member's class counts.
+pub struct Ensemble {
+    pub trained: Trained,
+    pub member_counts: Vec<Vec<u64>>,
+    /// Class counts of the pool each member's under-sample was drawn from (the cascade's
+    /// shrinks round by round; EasyEnsemble's is always the whole training part).
+    pub pool_counts: Vec<Vec<u64>>,
+}
+
+/// The seed of member `m`'s under-sample and training.
+fn member_rng(seed: u64, m: usize) -> ChaCha8Rng {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xE45E_4B1E_0000_0000);
+    rng.set_stream(m as u64 + 1);
+    rng
+}
+
+/// Trains `members` models on balanced under-samples of `req.train` (`ratio` = minority /
+/// majority in each).
+pub fn fit(
+    kind: Kind,
+    members: usize,
+    ratio: f64,
+    req: &TrainRequest<'_>,
+    cancel: &AtomicBool,
+    progress: &mut Progress<'_>,
+) -> Result<Ensemble, EngineError> {
+    let (n, k, d) = (req.train.len(), req.classes, req.train.features);
+    let dev = Dev::default();
+    let resume = req.resume.clone();
+    let mut done: Vec<Mlp> = resume.as_ref().map_or(Vec::new(), |c| c.members.clone());
+    if done.len() >= members {
+        return Err(EngineError::InvalidInput(
+            "the checkpoint has more members than the spec".into(),
+        ));
+    }
+    let resume_at = done.len();
+    let mut offset = resume.as_ref().map_or(0, |c| c.epoch_offset);
+    let counts = class_counts(req.train.y, k);
+    let targets = under_targets(&counts, ratio);
+    // The cascade keeps a fraction f_c of class c's pool each round, so that after the last
+    // round it is down to its balanced size: f_c = (target_c / n_c)^(1 / (members − 1)).
+    let keep_fraction: Vec<f64> = counts
+        .iter()
+        .zip(&targets)
+        .map(|(&c, &t)| (t as f64 / c.max(1) as f64).powf(1.0 / (members.max(2) - 1) as f64))
+        .collect();
+    let mut pool: Vec<usize> = (0..n).collect();
+    // Sum of the members' probabilities of each training row (cascade) and holdout row.
+    let mut pool_proba = vec![0.0f64; if kind == Kind::Cascade { n * k } else { 0 }];
+    let holdout_len = req.holdout.map_or(0, |h| h.len());
+    let mut holdout_sum = vec![0.0f64; holdout_len * k];
+    let mut member_counts = Vec::with_capacity(members);
+    let mut pool_counts = Vec::with_capacity(members);
+    let mut history: Vec<EpochRecord> = Vec::new();
+    let mut last: Option<Trained> = None;
+    for m in 0..members {
+        let mut rng = member_rng(req.seed, m);
+        let pool_y: Vec<u32> = pool.iter().map(|&r| req.train.y[r]).collect();
+        pool_counts.push(class_counts(&pool_y, k));
+        let kept: Vec<usize> = undersample(&pool_y, k, ratio, &mut rng)
+            .into_iter()
+            .map(|j| pool[j])
+            .collect();
+        member_counts.push(class_counts(
+            &kept.iter().map(|&r| req.train.y[r]).collect::<Vec<_>>(),
+            k,
+        ));
+        let mut model = if m < resume_at {
+            // Finished before a resume: replay only what later rounds depend on.
+            done[m].clone()
+        } else {
+            let x: Vec<f32> = kept
+                .iter()
+                .flat_map(|&r| req.train.x[r * d..(r + 1) * d].iter().copied())
+                .collect();
+            let y: Vec<u32> = kept.iter().map(|&r| req.train.y[r]).collect();
+            let sub = TrainRequest {
+                train: Rows {
+                    x: &x,
+                    y: &y,
+                    features: d,
+                },
+                seed: rng.next_u64(),
+                resume: if m == resume_at {
+                    resume.clone().map(|mut c| {
+                        c.members.clear();
+                        c
+                    })
+                } else {
+                    None
+                },
+                ..req.clone()
+            };
+            let member_offset = offset;
+            let finished = &done;
+            let mut per_member = |record: &EpochRecord, ck: Option<&Checkpoint>| {
+                let mut record = record.clone();
+                record.epoch += member_offset;
+                record.member = Some(m as u64);
+                let ck = ck.map(|c| Checkpoint {
+                    members: finished.clone(),
+                    epoch_offset: member_offset,
+                    ..c.clone()
+                });
+                progress(&record, ck.as_ref());
+            };
+            let trained = train(&sub, cancel, &mut per_member)?;
+            offset += trained.history.len() as u64;
+            history.extend(trained.history.iter().map(|r| EpochRecord {
+                epoch: r.epoch + member_offset,
+                member: Some(m as u64),
+                ..r.clone()
+            }));
+            if trained.stop == Stop::Cancelled {
+                return Ok(Ensemble {
+                    trained,
+                    member_counts,
+                    pool_counts,
+                });
+            }
+            let model = trained.model.clone();
+            last = Some(trained);
+            done.push(model.clone());
+            model
+        };
+        if let Some(h) = req.holdout {
+            let idx: Vec<usize> = (0..h.len()).collect();
+            for (s, p) in holdout_sum
+                .iter_mut()
+                .zip(predict_rows(&mut model, &dev, h, &idx))
+            {
+                *s += f64::from(p);
+            }
+        }
+        if kind == Kind::Cascade && m + 1 < members {
+            pool = cascade_pool(
+                &mut model,
+                &dev,
+                req.train,
+                &pool,
+                &mut pool_proba,
+                &targets,
+                &keep_fraction,
+            );
+        }
+    }
+    let mut trained = last.expect("at least one member trains after any resume");
+    trained.holdout_proba = req.holdout.map(|_| {
+        holdout_sum
+            .iter()
+            .map(|s| (s / members as f64) as f32)
+            .collect()
+    });
+    trained.checkpoint.members = done[..members - 1].to_vec();
+    trained.checkpoint.epoch_offset = offset - trained.history.len() as u64;
+    trained.best_epoch = offset;
+    trained.history = history;
+    Ok(Ensemble {
+        trained,
+        member_counts,
+        pool_counts,
+    })
+}
+
+/// The next round's pool: the newest member's probabilities are added to the running sums;
+/// then each class above its balanced size keeps the fraction `keep_fraction[c]` of its pool
+/// rows that the ensemble finds hardest (lowest mean probability of their own class, ties by
+/// row order), never fewer than its target.
+fn cascade_pool(
+    model: &mut Mlp,
+    dev: &Dev,
+    train: Rows<'_>,
+    pool: &[usize],
+    proba_sum: &mut [f64],
+    targets: &[u64],
+    keep_fraction: &[f64],
+) -> Vec<usize> {
+    let k = model.classes;
+    let proba = predict_rows(model, dev, train, pool);
+    for (i, &r) in pool.iter().enumerate() {
+        for c in 0..k {
+            proba_sum[r * k + c] += f64::from(proba[i * k + c]);
+        }
+    }
+    let mut next = Vec::with_capacity(pool.len());
+    for c in 0..k {
+        let mut rows: Vec<usize> = pool
+            .iter()
+            .copied()
+            .filter(|&r| train.y[r] as usize == c)
+            .collect();
+        let keep = ((rows.len() as f64 * keep_fraction[c]).round() as usize)
+            .max(targets[c] as usize)
+            .min(rows.len());
+        // The members' sums order rows as their mean would.
+        rows.sort_by(|&a, &b| proba_sum[a * k + c].total_cmp(&proba_sum[b * k + c]));
+        rows.truncate(keep);
+        next.extend(rows);
+    }
+    next.sort_unstable();
+    next
+}

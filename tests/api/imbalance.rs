@@ -1,0 +1,306 @@
+//! Imbalance strategies through the API: a comparison trains every strategy on the same
+//! recorded folds and ranks them; the final model trains the winner; ensembles and the one-class
+//! autoencoder run end to end on caravan; specs that cannot work are 422s.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_fields, fixture, json, problem};
+use crate::jobs::{submit, upload_breast_cancer, wait_until_finished};
+
+async fn get(app: &TestApp, path: &str) -> Value {
+    json(app.get(path).send().await.unwrap(), 200).await
+}
+
+fn counts(v: &Value) -> Vec<u64> {
+    serde_json::from_value(v.clone()).unwrap()
+}
+
+#[tokio::test]
+async fn a_strategy_list_trains_each_on_the_same_folds_and_ranks_them() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let strategies = ["none", "class_weight", "smote", "easy_ensemble"];
+    let spec = json!({
+        "dataset_id": ds,
+        "model": {"hidden_layers": [16]},
+        "training": {"epochs": 3},
+        "validation": {"folds": 3},
+        "imbalance": {"strategy": strategies, "n_subsets": 3},
+    });
+    let job = json(submit(&app, spec).await, 202).await;
+    let id = job["id"].as_str().unwrap();
+    let done = wait_until_finished(&app, id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    let metrics = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+    let folds = metrics["folds"].as_array().unwrap();
+    assert_eq!(folds.len(), strategies.len() * 3);
+
+    // The same recorded folds: per fold, every strategy saw the same training class counts
+    // and scored the same held-out rows.
+    let oof = get(&app, &format!("/v1/jobs/{id}/predictions")).await;
+    let mut rows_of: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
+    for item in oof["items"].as_array().unwrap() {
+        rows_of
+            .entry((
+                item["strategy"].as_str().unwrap().to_owned(),
+                item["fold"].as_u64().unwrap(),
+            ))
+            .or_default()
+            .push(item["row"].as_u64().unwrap());
+    }
+    for fold in 0..3u64 {
+        let reference = &rows_of[&("none".to_owned(), fold)];
+        let train_reference = folds
+            .iter()
+            .find(|f| f["strategy"] == "none" && f["fold"] == fold)
+            .unwrap()["train_class_counts"]
+            .clone();
+        for s in strategies {
+            assert_eq!(
+                &rows_of[&(s.to_owned(), fold)],
+                reference,
+                "{s} fold {fold}"
+            );
+            let f = folds
+                .iter()
+                .find(|f| f["strategy"] == s && f["fold"] == fold)
+                .unwrap();
+            assert_eq!(f["train_class_counts"], train_reference, "{s} fold {fold}");
+            let (train, resampled) = (
+                counts(&f["train_class_counts"]),
+                counts(&f["resampled_class_counts"]),
+            );
+            let (major, minor) = (train[0].max(train[1]), train[0].min(train[1]));
+            match s {
+                "smote" => assert_eq!(resampled, vec![major, major]),
+                "easy_ensemble" => {
+                    assert_eq!(resampled, vec![minor, minor]);
+                    let members = f["member_class_counts"].as_array().unwrap();
+                    assert_eq!(members.len(), 3);
+                    assert!(members.iter().all(|m| counts(m) == vec![minor, minor]));
+                }
+                _ => assert_eq!(resampled, train, "{s} trains on the fold as it is"),
+            }
+        }
+    }
+
+    // The leaderboard: every strategy once, mean and std of balanced accuracy over its own
+    // folds, best first.
+    let board = metrics["leaderboard"].as_array().unwrap();
+    assert_eq!(board.len(), strategies.len());
+    let mut means = Vec::new();
+    for (i, entry) in board.iter().enumerate() {
+        assert_eq!(entry["rank"], i + 1);
+        assert_eq!(entry["metric"], "balanced_accuracy");
+        let s = entry["strategy"].as_str().unwrap();
+        let values: Vec<f64> = folds
+            .iter()
+            .filter(|f| f["strategy"] == s)
+            .map(|f| f["metrics"]["balanced_accuracy"].as_f64().unwrap())
+            .collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let std =
+            (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+        assert!(
+            (entry["mean"].as_f64().unwrap() - mean).abs() < 1e-12,
+            "{entry}"
+        );
+        assert!(
+            (entry["std"].as_f64().unwrap() - std).abs() < 1e-12,
+            "{entry}"
+        );
+        means.push(mean);
+    }
+    assert!(means.windows(2).all(|w| w[0] >= w[1]), "sorted: {means:?}");
+    let mut listed: Vec<&str> = board
+        .iter()
+        .map(|e| e["strategy"].as_str().unwrap())
+        .collect();
+    listed.sort_unstable();
+    let mut want = strategies.to_vec();
+    want.sort_unstable();
+    assert_eq!(listed, want);
+
+    // The job's summary is the winner's; the final model trained the winner after the folds.
+    let winner = board[0]["strategy"].as_str().unwrap();
+    assert_eq!(
+        done["summary"]["balanced_accuracy"]["mean"]
+            .as_f64()
+            .unwrap(),
+        board[0]["mean"].as_f64().unwrap()
+    );
+    let runs = get(&app, &format!("/v1/jobs/{id}/runs")).await;
+    let final_run = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "final")
+        .unwrap()
+        .clone();
+    assert_eq!(final_run["strategy"], winner, "{final_run}");
+    let p = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+    assert!(p["pooled"]["balanced_accuracy"].is_number(), "{p}");
+
+    // Ranking by log loss puts the lowest first.
+    let spec = json!({
+        "dataset_id": ds,
+        "model": {"hidden_layers": [8]},
+        "training": {"epochs": 2},
+        "validation": {"folds": 2},
+        "final_model": false,
+        "imbalance": {"strategy": ["none", "undersample"], "rank_by": "log_loss"},
+    });
+    let id = json(submit(&app, spec).await, 202).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let board = get(&app, &format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
+    let (a, b) = (
+        board[0]["mean"].as_f64().unwrap(),
+        board[1]["mean"].as_f64().unwrap(),
+    );
+    assert!(a <= b, "{board}");
+}
+
+#[tokio::test]
+async fn balance_cascade_and_one_class_run_end_to_end_on_caravan_and_predict() {
+    let app = TestApp::spawn().await;
+    let ds = json(
+        app.upload_csv("name=caravan&label=label", fixture("caravan.csv"))
+            .await,
+        201,
+    )
+    .await;
+    let ds = ds["id"].as_str().unwrap();
+    let mut ids = Vec::new();
+    for strategy in ["balance_cascade", "one_class"] {
+        let spec = json!({
+            "dataset_id": ds,
+            "model": {"hidden_layers": [16]},
+            "training": {"epochs": 2},
+            "validation": {"folds": 3},
+            "imbalance": {"strategy": strategy, "n_subsets": 3},
+        });
+        ids.push((
+            strategy,
+            json(submit(&app, spec).await, 202).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        ));
+    }
+    for (strategy, id) in ids {
+        let done = wait_until_finished(&app, &id).await;
+        assert_eq!(done["status"], "succeeded", "{strategy}: {done}");
+        let metrics = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+        for f in metrics["folds"].as_array().unwrap() {
+            let train = counts(&f["train_class_counts"]);
+            let resampled = counts(&f["resampled_class_counts"]);
+            let (major, minor) = (train[0].max(train[1]), train[0].min(train[1]));
+            let m = &f["metrics"];
+            for key in ["balanced_accuracy", "roc_auc", "pr_auc"] {
+                assert!(m[key].as_f64().unwrap().is_finite(), "{strategy}: {m}");
+            }
+            if strategy == "one_class" {
+                // Trained on the majority class alone.
+                assert_eq!(resampled.iter().sum::<u64>(), major);
+                assert!(resampled.contains(&0));
+            } else {
+                assert_eq!(resampled, vec![minor, minor]);
+                assert_eq!(f["member_class_counts"].as_array().unwrap().len(), 3);
+            }
+        }
+        // Every epoch of every member is on record, numbered on.
+        let runs = get(&app, &format!("/v1/jobs/{id}/runs")).await;
+        let run = runs["items"].as_array().unwrap()[0]["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let history = get(&app, &format!("/v1/runs/{run}/metrics")).await;
+        let epochs: Vec<(u64, Option<u64>)> = history
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["epoch"].as_u64().unwrap(), r["member"].as_u64()))
+            .collect();
+        let want: Vec<(u64, Option<u64>)> = if strategy == "one_class" {
+            vec![(1, None), (2, None)]
+        } else {
+            (0..6).map(|i| (i + 1, Some(i / 2))).collect()
+        };
+        assert_eq!(epochs, want, "{strategy}");
+        // The final model (and the fold models) predict probabilities that sum to one, for the
+        // first caravan row without its label.
+        let text = String::from_utf8(fixture("caravan.csv")).unwrap();
+        let mut lines = text.lines();
+        let (header, first) = (lines.next().unwrap(), lines.next().unwrap());
+        let cut = |l: &str| l.rsplit_once(',').unwrap().0.to_owned();
+        let csv = format!("{}\n{}\n", cut(header), cut(first));
+        for ensemble in ["", "?ensemble=folds"] {
+            let res = app
+                .post(&format!("/v1/jobs/{id}/predict{ensemble}"))
+                .header("content-type", "text/csv")
+                .body(csv.clone())
+                .send()
+                .await
+                .unwrap();
+            let body = json(res, 200).await;
+            let p = body["predictions"][0]["probabilities"].as_object().unwrap();
+            let total: f64 = p.values().map(|v| v.as_f64().unwrap()).sum();
+            assert!((total - 1.0).abs() < 1e-5, "{strategy}{ensemble}: {body}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn imbalance_specs_that_cannot_work_are_422s_naming_the_field() {
+    let app = TestApp::spawn().await;
+    let bc = upload_breast_cancer(&app).await;
+    let digits = json(
+        app.upload_csv("name=digits&label=label", fixture("digits.csv"))
+            .await,
+        201,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let cases = [
+        (
+            json!({"dataset_id": digits, "imbalance": {"strategy": "one_class"}}),
+            "imbalance.strategy",
+        ),
+        (
+            json!({"dataset_id": bc, "imbalance": {"strategy": ["none", "smote", "none"]}}),
+            "imbalance.strategy",
+        ),
+        (
+            json!({"dataset_id": bc, "imbalance": {"strategy": []}}),
+            "imbalance.strategy",
+        ),
+        (
+            json!({"dataset_id": bc, "imbalance": {"strategy": "bagging"}}),
+            "imbalance.strategy",
+        ),
+        (
+            json!({"dataset_id": bc, "imbalance": {"strategy": ["none", "smote"], "rank_by": "speed"}}),
+            "imbalance.rank_by",
+        ),
+        (
+            json!({"dataset_id": bc, "imbalance": {"strategy": "easy_ensemble", "n_subsets": 0}}),
+            "imbalance.n_subsets",
+        ),
+    ];
+    for (spec, field) in cases {
+        let p = problem(submit(&app, spec.clone()).await, 422).await;
+        assert_eq!(error_fields(&p), vec![field], "{spec}: {p}");
+    }
+    let jobs = get(&app, "/v1/jobs").await;
+    assert!(
+        jobs["items"].as_array().unwrap().is_empty(),
+        "nothing was queued"
+    );
+}
