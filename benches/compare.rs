@@ -9,7 +9,6 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crossfold::domain::dataset::UploadFormat;
-use crossfold::domain::job::{ImbalanceSpec, Strategy};
 use crossfold::domain::spec::TrainingSpec;
 use crossfold::engine::cv::{self, ClassWeighting, Table};
 use crossfold::engine::folds;
@@ -104,7 +103,6 @@ fn main() {
             );
         }
     }
-    strategies(&spec);
     println!();
     println!(
         "| dataset | crossfold wall s (5 folds, 1 thread, this run) | scikit-learn wall s (RESULTS.md, another run) |"
@@ -112,82 +110,5 @@ fn main() {
     println!("|---|---|---|");
     for (name, ours, theirs) in timings {
         println!("| {name} | {ours:.2} | {theirs:.1} |");
-    }
-}
-
-/// imbalanced-learn rows of RESULTS.md for caravan: strategy, balanced accuracy, PR-AUC.
-/// `easy_ensemble` is RESULTS.md's `easyensemble` (EasyEnsembleClassifier, 10 MLPs); the two
-/// strategies it has no row for are printed with their scores only.
-const CARAVAN_STRATEGIES: [(&str, Option<(f64, f64)>); 9] = [
-    ("none", Some((0.530, 0.135))),
-    ("class_weight", Some((0.595, 0.130))),
-    ("oversample", Some((0.546, 0.113))),
-    ("smote", Some((0.551, 0.114))),
-    ("undersample", Some((0.652, 0.147))),
-    ("nearmiss", Some((0.518, 0.083))),
-    ("easy_ensemble", Some((0.677, 0.164))),
-    ("balance_cascade", None),
-    ("one_class", None),
-];
-
-/// Each imbalance strategy on caravan, same folds, side by side with imbalanced-learn.
-fn strategies(spec: &TrainingSpec) {
-    let Some(parsed) = load("caravan") else {
-        return;
-    };
-    let table = Table::new(&parsed.columns, parsed.label_index).unwrap();
-    let assignment = folds::assign(&table.y, table.classes, 5, 0);
-    println!();
-    println!(
-        "| caravan strategy | metric | crossfold mean ± std | imbalanced-learn | within max(1 std, 0.03) or better | wall s (5 folds) |"
-    );
-    println!("|---|---|---|---|---|---|");
-    for (name, reference) in CARAVAN_STRATEGIES {
-        let strategy = Strategy::parse(name).expect("a strategy name");
-        // The same mapping from strategy to engine options a job's runs use.
-        let (weighting, sampler, method) = cv::plan(strategy, &ImbalanceSpec::default());
-        let started = Instant::now();
-        let scores: Vec<_> = (0..5u32)
-            .map(|f| {
-                let (train, test) = folds::split(&assignment, f);
-                let options = cv::FoldOptions {
-                    weighting: weighting.clone(),
-                    sampler: sampler.clone(),
-                    method,
-                    seed: cv::derive_seed(0, 0, u64::from(f)),
-                    resume: None,
-                    checkpoint_every: 0,
-                };
-                cv::run_fold(
-                    &table,
-                    spec,
-                    &train,
-                    &test,
-                    options,
-                    &AtomicBool::new(false),
-                    &mut |_, _| {},
-                )
-                .expect("the fold trains")
-                .scores
-                .expect("held-out rows")
-            })
-            .collect();
-        let seconds = started.elapsed().as_secs_f64();
-        let summary = cv::summarize(&scores);
-        for (i, metric) in ["balanced_accuracy", "pr_auc"].into_iter().enumerate() {
-            let s = summary[metric];
-            let (reference, ok) = match reference {
-                Some(r) => {
-                    let r = if i == 0 { r.0 } else { r.1 };
-                    let ok = s.mean >= r || (s.mean - r).abs() <= s.std.max(0.03);
-                    (format!("{r:.3}"), if ok { "yes" } else { "NO" })
-                }
-                None => ("(no row)".to_owned(), "-"),
-            };
-            println!(
-                "| {name} | {metric} | {:.3} ± {:.3} | {reference} | {ok} | {seconds:.1} |",
-                s.mean, s.std,
-            );
-        }
     }
 }

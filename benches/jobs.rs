@@ -3,7 +3,10 @@
 //! (2) p50/p99 latency of `GET /v1/jobs/{id}` over 1,000 requests while two runs train
 //!     (target p99 ≤ 10 ms);
 //! (3) the caravan job's wall time (standard spec, 5 folds, no final model) next to
-//!     scikit-learn's, measured in the same run when `python3 -c "import sklearn"` works.
+//!     scikit-learn's, measured in the same run when `python3 -c "import sklearn"` works;
+//! (4) one comparison job through the API: every imbalance strategy on caravan's recorded
+//!     folds (standard spec), its leaderboard side by side with the imbalanced-learn rows of
+//!     `../shared/reference/RESULTS.md` (target: within max(1 std, 0.03), or better).
 //!
 //! Run: `cargo bench --bench jobs`.
 
@@ -231,4 +234,80 @@ async fn main() {
             "(3) caravan 5-fold: crossfold job {t2:.2} s (2 workers); scikit-learn not installed here (RESULTS.md: 3.7 s)"
         ),
     }
+
+    // (4) Every strategy in one job, through the API, on the same recorded folds.
+    let two = start(2);
+    let ds = upload(&c, &two).await;
+    let mut spec = standard(&ds, 20, false);
+    let names: Vec<&str> = CARAVAN_REFERENCE.iter().map(|r| r.0).collect();
+    spec["imbalance"] = json!({"strategy": names});
+    let start_at = Instant::now();
+    let id = submit(&c, &two, &spec).await;
+    loop {
+        let job = status(&c, &two, &id).await;
+        match job["status"].as_str().unwrap() {
+            "succeeded" => break,
+            "failed" | "cancelled" => panic!("job ended {job}"),
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+    let seconds = start_at.elapsed().as_secs_f64();
+    let metrics: Value = c
+        .get(format!("{}/v1/jobs/{id}/metrics", two.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    println!(
+        "(4) caravan, {} strategies x 5 folds in one job (2 workers): {seconds:.1} s; leaderboard by balanced accuracy:",
+        names.len()
+    );
+    println!(
+        "| rank | strategy | balanced accuracy | imbalanced-learn | PR-AUC | imbalanced-learn | within max(1 std, 0.03) or better |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    for entry in metrics["leaderboard"].as_array().unwrap() {
+        let name = entry["strategy"].as_str().unwrap();
+        let stat = |m: &str| {
+            let s = &entry["summary"][m];
+            (s["mean"].as_f64().unwrap(), s["std"].as_f64().unwrap())
+        };
+        let (bal, pr) = (stat("balanced_accuracy"), stat("pr_auc"));
+        let reference = CARAVAN_REFERENCE
+            .iter()
+            .find(|r| r.0 == name)
+            .and_then(|r| r.1);
+        let ok = |ours: (f64, f64), theirs: f64| {
+            ours.0 >= theirs || (ours.0 - theirs).abs() <= ours.1.max(0.03)
+        };
+        let (ref_bal, ref_pr, within) = match reference {
+            Some((b, p)) => (
+                format!("{b:.3}"),
+                format!("{p:.3}"),
+                if ok(bal, b) && ok(pr, p) { "yes" } else { "NO" },
+            ),
+            None => ("(no row)".into(), "(no row)".into(), "-"),
+        };
+        println!(
+            "| {} | {name} | {:.3} ± {:.3} | {ref_bal} | {:.3} ± {:.3} | {ref_pr} | {within} |",
+            entry["rank"], bal.0, bal.1, pr.0, pr.1
+        );
+    }
 }
+
+/// The imbalanced-learn rows of RESULTS.md for caravan with the standard spec: balanced
+/// accuracy and PR-AUC (`easyensemble` is EasyEnsembleClassifier over 10 MLPs). It has no rows
+/// for balance_cascade and one_class.
+const CARAVAN_REFERENCE: [(&str, Option<(f64, f64)>); 9] = [
+    ("none", Some((0.530, 0.135))),
+    ("class_weight", Some((0.595, 0.130))),
+    ("oversample", Some((0.546, 0.113))),
+    ("smote", Some((0.551, 0.114))),
+    ("undersample", Some((0.652, 0.147))),
+    ("nearmiss", Some((0.518, 0.083))),
+    ("easy_ensemble", Some((0.677, 0.164))),
+    ("balance_cascade", None),
+    ("one_class", None),
+];

@@ -136,6 +136,10 @@ pub struct ImbalanceSpec {
     /// `nearmiss` version 3: majority neighbours kept per minority row. Default 3.
     #[serde(default = "three")]
     pub n_neighbors_ver3: u64,
+    /// `class_weight`: `"balanced"` (scikit-learn's n / (k · count_c), from each fold's
+    /// training rows) or a map of class → weight (classes left out weigh 1).
+    #[serde(default)]
+    pub class_weights: ClassWeights,
     /// `easy_ensemble` and `balance_cascade`: members (rounds). Default 10.
     #[serde(default = "ten")]
     pub n_subsets: u64,
@@ -155,6 +159,7 @@ impl Default for ImbalanceSpec {
             version: 1,
             n_neighbors: 3,
             n_neighbors_ver3: 3,
+            class_weights: ClassWeights::default(),
             n_subsets: 10,
             rank_by: balanced_accuracy(),
         }
@@ -222,6 +227,27 @@ impl ImbalanceSpec {
             .map(|s| self.members(s))
             .max()
             .unwrap_or(1)
+    }
+}
+
+/// The loss weights of `class_weight`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ClassWeights {
+    Keyword(WeightKeyword),
+    /// Class value (as in the dataset's `classes`) → weight.
+    Map(std::collections::BTreeMap<String, f64>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WeightKeyword {
+    Balanced,
+}
+
+impl Default for ClassWeights {
+    fn default() -> Self {
+        ClassWeights::Keyword(WeightKeyword::Balanced)
     }
 }
 
@@ -383,6 +409,14 @@ impl JobSpec {
             errors.push(SpecError {
                 field: "imbalance.strategy".into(),
                 message: format!("{} is listed twice", dup.1.as_str()),
+            });
+        }
+        if let ClassWeights::Map(m) = &im.class_weights
+            && let Some((class, w)) = m.iter().find(|(_, w)| !(w.is_finite() && **w > 0.0))
+        {
+            errors.push(SpecError {
+                field: format!("imbalance.class_weights.{class}"),
+                message: format!("{w} is not a weight: finite and > 0"),
             });
         }
         if im.n_subsets == 0 || im.n_subsets > 100 {

@@ -16,7 +16,7 @@ use super::metrics::{Scores, score};
 use super::train::{Progress, TrainRequest, Trained, train};
 use super::{EngineError, weights};
 use crate::domain::dataset::{Column, ColumnData};
-use crate::domain::job::{ImbalanceSpec, Strategy};
+use crate::domain::job::{ClassWeights, ImbalanceSpec, Strategy};
 use crate::domain::spec::TrainingSpec;
 
 /// A dataset ready for cross-validation: its feature columns and class index per row.
@@ -25,6 +25,8 @@ pub struct Table<'a> {
     pub features: Vec<&'a Column>,
     pub y: Vec<u32>,
     pub classes: usize,
+    /// The class values, by class index.
+    pub class_names: Vec<String>,
 }
 
 impl<'a> Table<'a> {
@@ -46,6 +48,7 @@ impl<'a> Table<'a> {
             features,
             y: codes.clone(),
             classes: categories.len(),
+            class_names: categories.clone(),
         })
     }
 
@@ -64,6 +67,8 @@ pub enum ClassWeighting {
     Uniform,
     /// scikit-learn's "balanced", from the fold's training rows.
     Balanced,
+    /// Class value → weight; classes left out weigh 1.
+    Explicit(BTreeMap<String, f64>),
 }
 
 /// Resampling of a fold's (encoded) training rows.
@@ -152,8 +157,9 @@ pub enum Method {
 pub fn plan(strategy: Strategy, im: &ImbalanceSpec) -> (ClassWeighting, Sampler, Method) {
     let ratio = im.sampling_ratio;
     let members = im.n_subsets as usize;
-    let weighting = match strategy {
-        Strategy::ClassWeight => ClassWeighting::Balanced,
+    let weighting = match (strategy, &im.class_weights) {
+        (Strategy::ClassWeight, ClassWeights::Map(m)) => ClassWeighting::Explicit(m.clone()),
+        (Strategy::ClassWeight, ClassWeights::Keyword(_)) => ClassWeighting::Balanced,
         _ => ClassWeighting::Uniform,
     };
     let sampler = match strategy {
@@ -217,6 +223,8 @@ pub struct FoldOutcome {
     pub resampled_class_counts: Vec<u64>,
     /// Ensembles: each member's class counts.
     pub member_class_counts: Option<Vec<Vec<u64>>>,
+    /// The loss weight of each class (1 for all unless `class_weight`).
+    pub class_weights: Vec<f32>,
     pub encoding: Encoding,
     pub trained: Trained,
 }
@@ -261,6 +269,11 @@ pub fn run_fold(
             .into_iter()
             .map(|w| w as f32)
             .collect(),
+        ClassWeighting::Explicit(map) => table
+            .class_names
+            .iter()
+            .map(|c| map.get(c).copied().unwrap_or(1.0) as f32)
+            .collect(),
     };
     let req = TrainRequest {
         spec,
@@ -275,7 +288,7 @@ pub fn run_fold(
             features: width,
         }),
         classes: table.classes,
-        class_weights,
+        class_weights: class_weights.clone(),
         seed: options.seed,
         resume: options.resume,
         checkpoint_every: options.checkpoint_every,
@@ -317,6 +330,7 @@ pub fn run_fold(
         train_class_counts,
         resampled_class_counts,
         member_class_counts,
+        class_weights,
         encoding,
         trained,
     })

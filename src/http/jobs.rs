@@ -13,7 +13,7 @@ use super::extract::{JsonBody, QueryParams, page_params};
 use super::{AppState, Route};
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
 use crate::domain::ids;
-use crate::domain::job::{JobSpec, JobStatus, Strategy};
+use crate::domain::job::{ClassWeights, JobSpec, JobStatus, Strategy};
 use crate::engine::{cv, folds, metrics};
 use crate::error::{ApiError, FieldError};
 use crate::queue::results;
@@ -89,6 +89,16 @@ fn check_against_dataset(
                 ds.classes.len()
             ),
         ));
+    }
+    if let ClassWeights::Map(m) = &spec.imbalance.class_weights {
+        for class in m.keys() {
+            if !ds.classes.iter().any(|c| c.value == *class) {
+                errors.push(FieldError::new(
+                    format!("imbalance.class_weights.{class}"),
+                    format!("not a class of dataset {}", ds.id),
+                ));
+            }
+        }
     }
     let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
     if let Err(e) = folds::check(&counts, spec.validation.folds as usize) {
@@ -392,6 +402,7 @@ async fn job_metrics(
             "train_class_counts": result["train_class_counts"],
             "resampled_class_counts": result["resampled_class_counts"],
             "member_class_counts": result["member_class_counts"],
+            "class_weights": result["class_weights"],
             "metrics": result["metrics"],
         }));
         if leader.is_some() && view.strategy.as_deref() != leader {

@@ -27,6 +27,7 @@ pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> Value {
         "train_class_counts": outcome.train_class_counts,
         "resampled_class_counts": outcome.resampled_class_counts,
         "member_class_counts": outcome.member_class_counts,
+        "class_weights": outcome.class_weights,
         "encoding": outcome.encoding,
     })
 }

@@ -304,3 +304,52 @@ async fn imbalance_specs_that_cannot_work_are_422s_naming_the_field() {
         "nothing was queued"
     );
 }
+
+#[tokio::test]
+async fn class_weight_is_balanced_per_fold_or_an_explicit_map_and_is_recorded() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let mut ids = Vec::new();
+    for weights in [json!("balanced"), json!({"1": 4.5})] {
+        let spec = json!({
+            "dataset_id": ds,
+            "model": {"hidden_layers": [8]},
+            "training": {"epochs": 1},
+            "validation": {"folds": 2},
+            "final_model": false,
+            "imbalance": {"strategy": "class_weight", "class_weights": weights},
+        });
+        ids.push(
+            json(submit(&app, spec).await, 202).await["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    for (i, id) in ids.iter().enumerate() {
+        assert_eq!(wait_until_finished(&app, id).await["status"], "succeeded");
+        let metrics = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+        for f in metrics["folds"].as_array().unwrap() {
+            let train = counts(&f["train_class_counts"]);
+            let got: Vec<f64> = serde_json::from_value(f["class_weights"].clone()).unwrap();
+            let want: Vec<f64> = if i == 0 {
+                // scikit-learn's balanced: n / (k · count_c), from this fold's training rows.
+                let n: u64 = train.iter().sum();
+                train.iter().map(|&c| n as f64 / (2.0 * c as f64)).collect()
+            } else {
+                vec![1.0, 4.5]
+            };
+            for (g, w) in got.iter().zip(&want) {
+                assert!((g - w).abs() < 1e-6, "{got:?} vs {want:?}");
+            }
+        }
+    }
+    for (weights, field) in [
+        (json!({"7": 2.0}), "imbalance.class_weights.7"),
+        (json!({"1": -1.0}), "imbalance.class_weights.1"),
+    ] {
+        let spec = json!({"dataset_id": ds, "imbalance": {"strategy": "class_weight", "class_weights": weights}});
+        let p = problem(submit(&app, spec).await, 422).await;
+        assert_eq!(error_fields(&p), vec![field], "{p}");
+    }
+}
