@@ -116,12 +116,17 @@ async fn status(c: &reqwest::Client, s: &Server, id: &str) -> Value {
 
 /// Seconds from submission to success.
 async fn timed_job(c: &reqwest::Client, s: &Server, ds: &str, final_model: bool) -> f64 {
+    timed_spec(c, s, &standard(ds, 20, final_model)).await.1
+}
+
+/// Submits `spec`; its id and the seconds from submission to success.
+async fn timed_spec(c: &reqwest::Client, s: &Server, spec: &Value) -> (String, f64) {
     let start = Instant::now();
-    let id = submit(c, s, &standard(ds, 20, final_model)).await;
+    let id = submit(c, s, spec).await;
     loop {
         let job = status(c, s, &id).await;
         match job["status"].as_str().unwrap() {
-            "succeeded" => return start.elapsed().as_secs_f64(),
+            "succeeded" => return (id, start.elapsed().as_secs_f64()),
             "failed" | "cancelled" => panic!("job ended {job}"),
             _ => tokio::time::sleep(Duration::from_millis(10)).await,
         }
@@ -241,17 +246,7 @@ async fn main() {
     let mut spec = standard(&ds, 20, false);
     let names: Vec<&str> = CARAVAN_REFERENCE.iter().map(|r| r.0).collect();
     spec["imbalance"] = json!({"strategy": names});
-    let start_at = Instant::now();
-    let id = submit(&c, &two, &spec).await;
-    loop {
-        let job = status(&c, &two, &id).await;
-        match job["status"].as_str().unwrap() {
-            "succeeded" => break,
-            "failed" | "cancelled" => panic!("job ended {job}"),
-            _ => tokio::time::sleep(Duration::from_millis(50)).await,
-        }
-    }
-    let seconds = start_at.elapsed().as_secs_f64();
+    let (id, seconds) = timed_spec(&c, &two, &spec).await;
     let metrics: Value = c
         .get(format!("{}/v1/jobs/{id}/metrics", two.base))
         .send()
