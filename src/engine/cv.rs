@@ -197,6 +197,23 @@ pub fn plan(strategy: Strategy, im: &ImbalanceSpec) -> (ClassWeighting, Sampler,
     (weighting, sampler, method)
 }
 
+/// The rows one model of `strategy` trains on in an epoch, for training class counts
+/// `counts` (before the inner early-stopping split): the sampler's targets, the majority class
+/// alone for `one_class`.
+pub fn trained_rows(strategy: Strategy, im: &ImbalanceSpec, counts: &[u64]) -> u64 {
+    use super::resample::{over_targets, under_targets};
+    let ratio = im.sampling_ratio;
+    match strategy {
+        Strategy::None | Strategy::ClassWeight => counts.iter().sum(),
+        Strategy::Oversample | Strategy::Smote => over_targets(counts, ratio).iter().sum(),
+        Strategy::Undersample
+        | Strategy::Nearmiss
+        | Strategy::EasyEnsemble
+        | Strategy::BalanceCascade => under_targets(counts, ratio).iter().sum(),
+        Strategy::OneClass => counts.iter().copied().max().unwrap_or(0),
+    }
+}
+
 /// How to run a fold beyond its rows.
 #[derive(Debug, Clone)]
 pub struct FoldOptions {

@@ -38,12 +38,46 @@ fn spec_errors(errors: Vec<crate::domain::spec::SpecError>) -> ApiError {
     )
 }
 
-/// Epochs at most (no early stopping) over every run: ensembles train `n_subsets` members.
-fn estimated_epochs(spec: &JobSpec, strategies: &[Strategy]) -> u64 {
+/// The work a job will do, at most (no early stopping): runs, epochs (ensembles train
+/// `n_subsets` models per run), and the rows each model trains on per epoch after resampling,
+/// from the dataset's class counts scaled to a fold's training part.
+fn estimate(spec: &JobSpec, ds: &DatasetSummary, strategies: &[Strategy], runs: usize) -> Value {
     let im = &spec.imbalance;
-    let per_round = spec.validation.folds * spec.validation.repeats * spec.training.epochs;
-    let folds: u64 = strategies.iter().map(|&s| im.members(s) * per_round).sum();
-    folds + u64::from(spec.final_model) * im.max_members() * spec.training.epochs
+    let folds = spec.validation.folds;
+    let outside_test = 1.0 - spec.validation.test_fraction;
+    let scaled = |share: f64| -> Vec<u64> {
+        ds.classes
+            .iter()
+            .map(|c| (c.count as f64 * outside_test * share).round() as u64)
+            .collect()
+    };
+    let fold_counts = scaled((folds - 1) as f64 / folds as f64);
+    let all_counts = scaled(1.0);
+    let per_strategy: Vec<Value> = strategies
+        .iter()
+        .map(|&s| {
+            json!({
+                "strategy": s.as_str(),
+                "runs": folds * spec.validation.repeats,
+                "models_per_run": im.members(s),
+                "samples_per_epoch": cv::trained_rows(s, im, &fold_counts),
+            })
+        })
+        .collect();
+    let fold_epochs: u64 = strategies
+        .iter()
+        .map(|&s| im.members(s) * folds * spec.validation.repeats * spec.training.epochs)
+        .sum();
+    let final_epochs = u64::from(spec.final_model) * im.max_members() * spec.training.epochs;
+    let first = strategies[0];
+    json!({
+        "runs": runs,
+        "epochs_per_run": spec.training.epochs * im.members(first),
+        "epochs": fold_epochs + final_epochs,
+        "samples_per_epoch": cv::trained_rows(first, im, &fold_counts),
+        "samples_per_epoch_final": cv::trained_rows(first, im, &all_counts),
+        "strategies": per_strategy,
+    })
 }
 
 /// Checks the spec against its dataset: label, features, folds against the smallest class,
@@ -173,19 +207,10 @@ async fn create(
     let comparison = spec.imbalance.strategy.is_comparison();
     let runs_total = strategies.len() * folds_n * repeats + usize::from(spec.final_model);
     if dry_run {
-        let rows = ds.rows;
+        let estimate = estimate(&spec, &ds, &strategies, runs_total);
         return Ok((
             StatusCode::OK,
-            Json(json!({
-                "spec": resolved,
-                "estimate": {
-                    "runs": runs_total,
-                    "epochs_per_run": spec.training.epochs,
-                    "epochs": estimated_epochs(&spec, &strategies),
-                    "samples_per_epoch": rows - rows / folds_n as u64,
-                    "samples_per_epoch_final": rows,
-                }
-            })),
+            Json(json!({"spec": resolved, "estimate": estimate})),
         )
             .into_response());
     }

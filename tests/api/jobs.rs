@@ -294,6 +294,42 @@ async fn a_dry_run_resolves_the_spec_and_estimates_the_work_without_queueing() {
     assert_eq!(body["spec"]["optimizer"]["kind"], "adam");
     assert_eq!(body["estimate"]["runs"], 6);
     assert_eq!(body["estimate"]["epochs"], 42);
+    // A comparison: per strategy, the rows one model trains on after resampling a fold's
+    // training part (breast_cancer: 357 and 212 rows, 4/5 of each: 286 and 170).
+    let body = json(
+        app.post("/v1/jobs?dry_run=true")
+            .json(&json!({"dataset_id": ds, "training": {"epochs": 7},
+                "imbalance": {"strategy": ["none", "smote", "easy_ensemble"], "n_subsets": 4}}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let e = &body["estimate"];
+    assert_eq!(e["runs"], 16);
+    // (1 + 1 + 4 models) × 5 folds × 7 epochs, and the final model (at most 4 models) × 7.
+    assert_eq!(e["epochs"], 6 * 5 * 7 + 4 * 7);
+    let rows: Vec<(String, u64, u64)> = e["strategies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["strategy"].as_str().unwrap().to_owned(),
+                s["models_per_run"].as_u64().unwrap(),
+                s["samples_per_epoch"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("none".into(), 1, 286 + 170),
+            ("smote".into(), 1, 286 * 2),
+            ("easy_ensemble".into(), 4, 170 * 2)
+        ]
+    );
     let list = json(app.get("/v1/jobs").send().await.unwrap(), 200).await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
