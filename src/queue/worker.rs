@@ -204,7 +204,11 @@ async fn train_run(
                 .filter(|(r, _, _)| r.kind == "fold")
                 .filter_map(|(_, result, _)| result.as_ref())
                 .collect();
-            results::chosen_strategy(&stored, &folds).unwrap_or_default()
+            let winner = results::chosen_strategy(&stored, &folds).unwrap_or_default();
+            store::runs::set_strategy(pool, &claimed.id, claimed.token, winner.as_str())
+                .await
+                .map_err(retry)?;
+            winner
         }
     };
     let columns = store::datasets::load_columns(pool, &spec.dataset_id)

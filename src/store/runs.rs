@@ -87,6 +87,26 @@ pub enum Beat {
     Lost,
 }
 
+/// Records the strategy a comparison's final run chose (the leaderboard's winner), if the
+/// lease is still held; `false` if it is not.
+pub async fn set_strategy(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    strategy: &str,
+) -> anyhow::Result<bool> {
+    let set = sqlx::query(
+        "UPDATE runs SET strategy = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
+    )
+    .bind(strategy)
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    Ok(set > 0)
+}
+
 /// Extends the lease, if still held.
 pub async fn heartbeat(
     pool: &SqlitePool,

@@ -899,6 +899,12 @@ async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_sa
                 }
             };
             assert_eq!(resampled, want, "{name}: train {train:?}");
+            // The fold's held-out rows kept their original classes: the confusion matrix's
+            // row sums plus the training counts are the dataset's 357 and 212.
+            let cm: Vec<Vec<u64>> =
+                serde_json::from_value(f["metrics"]["confusion_matrix"].clone()).unwrap();
+            let held: Vec<u64> = cm.iter().map(|r| r.iter().sum()).collect();
+            assert_eq!(vec![held[0] + train[0], held[1] + train[1]], vec![357, 212]);
         }
         // Held-out rows are never resampled: every row is scored exactly once.
         let oof = json(
