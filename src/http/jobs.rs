@@ -124,6 +124,12 @@ fn check_against_dataset(
             ),
         ));
     }
+    if spec.imbalance.rank_by == "pr_auc" && ds.classes.len() != 2 {
+        errors.push(FieldError::new(
+            "imbalance.rank_by",
+            "pr_auc (average precision) is defined for two classes; use roc_auc (one-vs-rest)",
+        ));
+    }
     if let ClassWeights::Map(m) = &spec.imbalance.class_weights {
         for class in m.keys() {
             if !ds.classes.iter().any(|c| c.value == *class) {

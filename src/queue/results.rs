@@ -141,3 +141,79 @@ pub fn summary(spec: &Value, runs: &[(String, Option<String>)]) -> Option<Value>
         .collect();
     (!maps.is_empty()).then(|| json!(cv::summarize_maps(&maps)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fold(strategy: &str, bal: f64, loss: f64) -> Value {
+        json!({"strategy": strategy, "metrics": {"balanced_accuracy": bal, "log_loss": loss}})
+    }
+
+    fn order(board: &[Value]) -> Vec<&str> {
+        board
+            .iter()
+            .map(|e| e["strategy"].as_str().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn the_leaderboard_ranks_by_mean_keeps_ties_in_spec_order_and_puts_unscored_last() {
+        let spec = json!({"imbalance": {"strategy": ["none", "smote", "undersample", "nearmiss"]}});
+        let folds = [
+            fold("none", 0.5, 0.2),
+            fold("none", 0.75, 0.4),
+            fold("smote", 0.875, 0.9),
+            fold("smote", 0.375, 0.7),
+            fold("undersample", 0.7, 0.5),
+            fold("undersample", 0.7, 0.5),
+        ];
+        let refs: Vec<&Value> = folds.iter().collect();
+        let board = leaderboard(&spec, &refs).unwrap();
+        // undersample 0.7; none and smote tie at 0.625 exactly (spec order); nearmiss has no
+        // folds.
+        assert_eq!(order(&board), ["undersample", "none", "smote", "nearmiss"]);
+        assert_eq!(board[1]["mean"], 0.625);
+        assert_eq!(board[1]["std"], 0.125);
+        assert_eq!(board[0]["rank"], 1);
+        assert!(board[3]["mean"].is_null());
+        assert_eq!(chosen_strategy(&spec, &refs), Some(Strategy::Undersample));
+
+        let by_loss = json!({"imbalance": {"strategy": ["none", "smote", "undersample"], "rank_by": "log_loss"}});
+        let board = leaderboard(&by_loss, &refs).unwrap();
+        assert_eq!(order(&board), ["none", "undersample", "smote"]);
+    }
+
+    #[test]
+    fn one_strategy_has_no_leaderboard_and_its_summary_covers_every_fold() {
+        let spec = json!({"imbalance": {"strategy": "smote"}});
+        let folds = [fold("smote", 0.875, 0.9), fold("smote", 0.375, 0.7)];
+        let refs: Vec<&Value> = folds.iter().collect();
+        assert!(leaderboard(&spec, &refs).is_none());
+        assert_eq!(chosen_strategy(&spec, &refs), Some(Strategy::Smote));
+        let runs: Vec<(String, Option<String>)> = folds
+            .iter()
+            .map(|f| ("fold".to_owned(), Some(f.to_string())))
+            .collect();
+        let s = summary(&spec, &runs).unwrap();
+        assert_eq!(s["balanced_accuracy"]["mean"], 0.625);
+    }
+
+    #[test]
+    fn a_comparisons_summary_is_its_winners() {
+        let spec = json!({"imbalance": {"strategy": ["none", "smote"]}});
+        let runs: Vec<(String, Option<String>)> = [
+            fold("none", 0.5, 0.2),
+            fold("smote", 0.9, 0.9),
+            fold("none", 0.5, 0.2),
+            fold("smote", 0.7, 0.9),
+        ]
+        .iter()
+        .map(|f| ("fold".to_owned(), Some(f.to_string())))
+        .chain(std::iter::once(("final".to_owned(), None)))
+        .collect();
+        let s = summary(&spec, &runs).unwrap();
+        assert!((s["balanced_accuracy"]["mean"].as_f64().unwrap() - 0.8).abs() < 1e-12);
+        assert_eq!(s["balanced_accuracy"]["min"], 0.7);
+    }
+}

@@ -56,13 +56,20 @@ async fn upload(client: &reqwest::Client, server: &Server) -> Value {
         .unwrap()
 }
 
-async fn run_job(client: &reqwest::Client, server: &Server) -> String {
+/// A 3-fold job with `epochs` per model and the given imbalance settings.
+async fn run_job(
+    client: &reqwest::Client,
+    server: &Server,
+    epochs: u64,
+    imbalance: &Value,
+) -> String {
     let ds = upload(client, server).await;
     let spec = json!({
         "dataset_id": ds["id"], "seed": 3, "final_model": false,
         "model": {"hidden_layers": [128, 128], "dropout": 0.1},
-        "training": {"epochs": 12, "early_stopping": null},
-        "validation": {"folds": 3}
+        "training": {"epochs": epochs, "early_stopping": null},
+        "validation": {"folds": 3},
+        "imbalance": imbalance,
     });
     let job: Value = client
         .post(format!("{}/v1/jobs", server.base))
@@ -95,43 +102,65 @@ async fn results(client: &reqwest::Client, base: &str, id: &str) -> Value {
         .as_array()
         .unwrap()
         .iter()
-        .map(|f| json!([f["fold"], f["metrics"], f["best_epoch"]]))
+        .map(|f| {
+            json!([
+                f["fold"],
+                f["metrics"],
+                f["best_epoch"],
+                f["member_class_counts"]
+            ])
+        })
         .collect();
     json!({"folds": folds, "summary": m["summary"], "pooled": m["pooled"]})
 }
 
 #[tokio::test]
 async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics() {
+    killed_mid_run_resumes_bit_identical(12, json!({"strategy": "none"}), 3).await;
+}
+
+/// A cascade's run holds three members of 4 epochs (epochs 1–12); it is killed inside the
+/// second member, whose pool depends on the first: the resumed run replays that pool.
+#[tokio::test]
+async fn an_ensemble_killed_inside_a_member_resumes_with_bit_identical_metrics() {
+    let imbalance = json!({"strategy": "balance_cascade", "n_subsets": 3});
+    killed_mid_run_resumes_bit_identical(4, imbalance, 6).await;
+}
+
+/// Runs the job uninterrupted, then again killed (SIGKILL) while a run of the second fold or
+/// later has `kill_after` epochs done, and compares. Every run has `3 × epochs` (ensembles:
+/// `n_subsets = 3` members) or `epochs` epochs, 12 either way.
+async fn killed_mid_run_resumes_bit_identical(epochs: u64, imbalance: Value, kill_after: u64) {
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
 
     // Uninterrupted, on its own database.
     let mut clean = start(&dir.path().join("clean.db"));
-    let clean_id = run_job(&client, &clean).await;
+    let clean_id = run_job(&client, &clean, epochs, &imbalance).await;
     let job = wait_done(&client, &clean.base, &clean_id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let want = results(&client, &clean.base, &clean_id).await;
     clean.child.kill().unwrap();
     clean.child.wait().unwrap();
 
-    // Killed while the second fold (fold index ≥ 1) is at epoch ≥ 3.
+    // Killed while the second fold (fold index ≥ 1) is at epoch ≥ kill_after.
     let db = dir.path().join("crash.db");
     let mut server = start(&db);
-    let id = run_job(&client, &server).await;
+    let id = run_job(&client, &server, epochs, &imbalance).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
         let hit = runs["items"].as_array().unwrap().iter().any(|r| {
             r["fold"].as_u64().unwrap_or(0) >= 1
                 && r["status"] == "running"
-                && r["epochs_done"].as_u64().unwrap_or(0) >= 3
+                && r["epochs_done"].as_u64().unwrap_or(0) >= kill_after
         });
         if hit {
             break;
         }
         assert!(
             Instant::now() < deadline,
-            "never reached fold 2, epoch 3: {runs}"
+            "never reached fold 2, epoch {kill_after}: {runs}"
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -180,7 +209,7 @@ async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jo
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("poison.db");
     let mut server = start(&db);
-    let poison = run_job(&client, &server).await;
+    let poison = run_job(&client, &server, 12, &json!({"strategy": "none"})).await;
     // A second, small job queued behind it.
     let ds = get(&client, format!("{}/v1/datasets", server.base)).await["items"][0]["id"].clone();
     let other: Value = client

@@ -293,6 +293,10 @@ async fn imbalance_specs_that_cannot_work_are_422s_naming_the_field() {
             json!({"dataset_id": bc, "imbalance": {"strategy": "easy_ensemble", "n_subsets": 0}}),
             "imbalance.n_subsets",
         ),
+        (
+            json!({"dataset_id": digits, "imbalance": {"strategy": ["none", "smote"], "rank_by": "pr_auc"}}),
+            "imbalance.rank_by",
+        ),
     ];
     for (spec, field) in cases {
         let p = problem(submit(&app, spec.clone()).await, 422).await;
