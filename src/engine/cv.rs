@@ -236,6 +236,8 @@ pub struct FoldOutcome {
     /// `None` when no rows were held out (the final model).
     pub scores: Option<Scores>,
     pub train_class_counts: Vec<u64>,
+    /// Class counts of the held-out rows (never resampled).
+    pub validation_class_counts: Vec<u64>,
     /// Class counts after resampling (what the model trained on; an ensemble's first member).
     pub resampled_class_counts: Vec<u64>,
     /// Ensembles: each member's class counts.
@@ -345,6 +347,7 @@ pub fn run_fold(
         proba,
         scores,
         train_class_counts,
+        validation_class_counts: table.class_counts(test_rows),
         resampled_class_counts,
         member_class_counts,
         class_weights,

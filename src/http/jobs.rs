@@ -431,6 +431,7 @@ async fn job_metrics(
             "repeat": view.repeat,
             "best_epoch": result["best_epoch"],
             "train_class_counts": result["train_class_counts"],
+            "validation_class_counts": result["validation_class_counts"],
             "resampled_class_counts": result["resampled_class_counts"],
             "member_class_counts": result["member_class_counts"],
             "class_weights": result["class_weights"],

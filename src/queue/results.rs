@@ -25,6 +25,7 @@ pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> Value {
         "epochs_run": outcome.trained.history.len(),
         "metrics": metrics,
         "train_class_counts": outcome.train_class_counts,
+        "validation_class_counts": outcome.validation_class_counts,
         "resampled_class_counts": outcome.resampled_class_counts,
         "member_class_counts": outcome.member_class_counts,
         "class_weights": outcome.class_weights,

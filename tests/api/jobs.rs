@@ -905,6 +905,9 @@ async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_sa
                 serde_json::from_value(f["metrics"]["confusion_matrix"].clone()).unwrap();
             let held: Vec<u64> = cm.iter().map(|r| r.iter().sum()).collect();
             assert_eq!(vec![held[0] + train[0], held[1] + train[1]], vec![357, 212]);
+            let validation: Vec<u64> =
+                serde_json::from_value(f["validation_class_counts"].clone()).unwrap();
+            assert_eq!(validation, held, "{name}");
         }
         // Held-out rows are never resampled: every row is scored exactly once.
         let oof = json(
