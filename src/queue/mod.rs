@@ -2,6 +2,7 @@
 //! epochs, checkpoints and result through the lease-fenced store; a reaper returns runs of
 //! dead workers. Training never runs on the async runtime's threads.
 
+mod epochs;
 pub mod results;
 pub mod worker;
 
@@ -16,6 +17,9 @@ pub struct QueueTiming {
     pub poll: Duration,
     /// Delay before a failed run is retried (times the attempt number).
     pub backoff: Duration,
+    /// A running run writes its buffered epochs and newest checkpoint at most this often (and
+    /// when it ends).
+    pub write_every: Duration,
 }
 
 impl Default for QueueTiming {
@@ -24,6 +28,7 @@ impl Default for QueueTiming {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(50),
             backoff: Duration::from_secs(2),
+            write_every: Duration::from_millis(200),
         }
     }
 }

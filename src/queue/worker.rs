@@ -5,11 +5,12 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use serde_json::{Value, json};
+use serde_json::Value;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::epochs::EpochWriter;
 use super::{QueueTiming, results};
 use crate::domain::job::{JobSpec, Strategy};
 use crate::engine::EngineError;
@@ -73,9 +74,9 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
 
 /// Why training stopped early, as the worker sees it.
 #[derive(Default)]
-struct Flags {
-    cancel: AtomicBool,
-    lost: AtomicBool,
+pub(super) struct Flags {
+    pub(super) cancel: AtomicBool,
+    pub(super) lost: AtomicBool,
     shutting_down: AtomicBool,
 }
 
@@ -94,7 +95,7 @@ async fn execute(
         flags.clone(),
         shutdown.clone(),
     ));
-    let outcome = train_run(pool, &claimed, flags.clone()).await;
+    let outcome = train_run(pool, &claimed, flags.clone(), timing.write_every).await;
     beat.abort();
     let (id, token) = (claimed.id.as_str(), claimed.token);
     let backoff = timing.backoff.as_millis() as i64 * i64::from(claimed.attempt);
@@ -183,6 +184,7 @@ async fn train_run(
     pool: &SqlitePool,
     claimed: &Claimed,
     flags: Arc<Flags>,
+    write_every: std::time::Duration,
 ) -> Result<Finished, RunError> {
     let retry = |e: anyhow::Error| RunError::Retryable(format!("{e:#}"));
     let stored = store::jobs::job_spec(pool, &claimed.job_id)
@@ -256,6 +258,14 @@ async fn train_run(
             checkpoint_every: 1,
         };
         let samples = train_rows.len() as u64;
+        let mut writer = EpochWriter::new(
+            handle,
+            pool,
+            claimed.id.clone(),
+            claimed.token,
+            flags2.clone(),
+            write_every,
+        );
         let mut progress = |record: &crate::engine::train::EpochRecord, ck: Option<&Checkpoint>| {
             metrics::counter!("crossfold_epochs_total").increment(1);
             metrics::counter!("crossfold_training_samples_total").increment(samples);
@@ -263,30 +273,7 @@ async fn train_run(
                 metrics::gauge!("crossfold_training_samples_per_second")
                     .set(samples as f64 / record.seconds);
             }
-            if flags2.lost.load(Ordering::SeqCst) {
-                return;
-            }
-            let bytes = ck.and_then(|c| c.to_bytes().ok());
-            let record = json!(record);
-            let written = handle.block_on(store::runs::append_epoch(
-                &pool,
-                &claimed.id,
-                claimed.token,
-                record["epoch"].as_u64().unwrap_or(0),
-                &record,
-                bytes.as_deref(),
-            ));
-            match written {
-                Ok(store::runs::Appended::Written { cancel: false }) => {}
-                Ok(store::runs::Appended::Written { cancel: true }) => {
-                    flags2.cancel.store(true, Ordering::SeqCst)
-                }
-                // The lease is gone (or the database is): stop training, write nothing more.
-                Ok(store::runs::Appended::Lost) | Err(_) => {
-                    flags2.lost.store(true, Ordering::SeqCst);
-                    flags2.cancel.store(true, Ordering::SeqCst);
-                }
-            }
+            writer.record(record, ck);
         };
         let outcome = cv::run_fold(
             &table,
@@ -296,8 +283,12 @@ async fn train_run(
             options,
             &flags2.cancel,
             &mut progress,
-        )
-        .map_err(|e| match e {
+        );
+        // What is buffered goes out now; a run that completes writes its final checkpoint with
+        // its result, any other keeps the newest epoch checkpoint to resume from.
+        let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
+        writer.flush(!completes);
+        let outcome = outcome.map_err(|e| match e {
             EngineError::InvalidInput(m) => RunError::Permanent(m),
             other => RunError::Retryable(other.to_string()),
         })?;

@@ -126,13 +126,7 @@ pub async fn heartbeat(
     if extended == 0 {
         return Ok(Beat::Lost);
     }
-    let cancel: Option<String> = sqlx::query_scalar(
-        "SELECT j.cancel_requested_at FROM jobs j JOIN runs r ON r.job_id = j.id WHERE r.id = ?",
-    )
-    .bind(run_id)
-    .fetch_one(pool)
-    .await?;
-    Ok(if cancel.is_some() {
+    Ok(if cancel_requested(pool, run_id).await? {
         Beat::CancelRequested
     } else {
         Beat::Held
@@ -148,22 +142,23 @@ pub enum Appended {
     Lost,
 }
 
-/// Records an epoch and its checkpoint in one transaction; nothing is written if the lease is
-/// gone. Also reports a pending cancel, so a run stops within the epoch a cancel arrives in.
-pub async fn append_epoch(
+/// Records epochs (keyed by number: a replayed epoch overwrites) and, if given, the checkpoint to
+/// resume from, in one transaction; nothing is written if the lease is gone. Also reports a
+/// pending cancel.
+pub async fn append_epochs(
     pool: &SqlitePool,
     run_id: &str,
     token: i64,
-    epoch: u64,
-    record: &Value,
+    records: &[(u64, Value)],
     checkpoint: Option<&[u8]>,
 ) -> anyhow::Result<Appended> {
     let mut tx = super::write_tx(pool).await?;
+    let last = records.iter().map(|r| r.0 as i64).max();
     let held = sqlx::query(
-        "UPDATE runs SET epochs_done = ?, checkpoint = COALESCE(?, checkpoint)
+        "UPDATE runs SET epochs_done = COALESCE(?, epochs_done), checkpoint = COALESCE(?, checkpoint)
          WHERE id = ? AND lease_token = ? AND state = 'running'",
     )
-    .bind(epoch as i64)
+    .bind(last)
     .bind(checkpoint)
     .bind(run_id)
     .bind(token)
@@ -174,25 +169,34 @@ pub async fn append_epoch(
         tx.rollback().await?;
         return Ok(Appended::Lost);
     }
-    sqlx::query(
-        "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
-         ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
-    )
-    .bind(run_id)
-    .bind(epoch as i64)
-    .bind(record.to_string())
-    .execute(&mut *tx)
-    .await?;
+    for (epoch, record) in records {
+        sqlx::query(
+            "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
+             ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
+        )
+        .bind(run_id)
+        .bind(*epoch as i64)
+        .bind(record.to_string())
+        .execute(&mut *tx)
+        .await?;
+    }
+    let cancel = cancel_requested(&mut *tx, run_id).await?;
+    tx.commit().await?;
+    Ok(Appended::Written { cancel })
+}
+
+/// Whether the job of `run_id` has been asked to cancel (a read, no write).
+pub async fn cancel_requested<'e>(
+    db: impl sqlx::SqliteExecutor<'e>,
+    run_id: &str,
+) -> anyhow::Result<bool> {
     let cancel: Option<String> = sqlx::query_scalar(
         "SELECT j.cancel_requested_at FROM jobs j JOIN runs r ON r.job_id = j.id WHERE r.id = ?",
     )
     .bind(run_id)
-    .fetch_one(&mut *tx)
+    .fetch_one(db)
     .await?;
-    tx.commit().await?;
-    Ok(Appended::Written {
-        cancel: cancel.is_some(),
-    })
+    Ok(cancel.is_some())
 }
 
 /// Marks a run succeeded with its results; `false` if the lease is gone.

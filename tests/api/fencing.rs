@@ -48,9 +48,15 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
     // A wakes up and tries every write it could make: none lands.
     let record = json!({"epoch": 1, "train_loss": 0.5});
     assert_eq!(
-        store::runs::append_epoch(&pool, &a.id, a.token, 1, &record, Some(b"stale"))
-            .await
-            .unwrap(),
+        store::runs::append_epochs(
+            &pool,
+            &a.id,
+            a.token,
+            &[(1, record.clone())],
+            Some(b"stale")
+        )
+        .await
+        .unwrap(),
         Appended::Lost
     );
     assert!(
@@ -98,9 +104,15 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
 
     // B, the holder, writes normally.
     assert_eq!(
-        store::runs::append_epoch(&pool, &b.id, b.token, 1, &record, Some(b"fresh"))
-            .await
-            .unwrap(),
+        store::runs::append_epochs(
+            &pool,
+            &b.id,
+            b.token,
+            &[(1, record.clone())],
+            Some(b"fresh")
+        )
+        .await
+        .unwrap(),
         Appended::Written { cancel: false }
     );
     assert_eq!(
@@ -114,7 +126,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
     // A cancel request reaches the run at its next epoch write.
     store::jobs::cancel_job(&pool, "job_fence").await.unwrap();
     assert_eq!(
-        store::runs::append_epoch(&pool, &b.id, b.token, 2, &record, None)
+        store::runs::append_epochs(&pool, &b.id, b.token, &[(2, record)], None)
             .await
             .unwrap(),
         Appended::Written { cancel: true }

@@ -34,6 +34,7 @@ pub fn test_settings(db: &Path) -> Settings {
             lease: std::time::Duration::from_secs(3),
             poll: std::time::Duration::from_millis(20),
             backoff: std::time::Duration::from_millis(50),
+            ..Default::default()
         },
     }
 }
