@@ -104,14 +104,12 @@ async fn submit(c: &reqwest::Client, s: &Server, spec: &Value) -> String {
     job["id"].as_str().unwrap().to_owned()
 }
 
+async fn get(c: &reqwest::Client, url: String) -> Value {
+    c.get(url).send().await.unwrap().json().await.unwrap()
+}
+
 async fn status(c: &reqwest::Client, s: &Server, id: &str) -> Value {
-    c.get(format!("{}/v1/jobs/{id}", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    get(c, format!("{}/v1/jobs/{id}", s.base)).await
 }
 
 /// Seconds from submission to success.
@@ -188,14 +186,7 @@ async fn main() {
     // (2) Latency while two runs train.
     let id = submit(&c, &two, &standard(&ds, 10_000, false)).await;
     loop {
-        let runs: Value = c
-            .get(format!("{}/v1/jobs/{id}/runs", two.base))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let runs = get(&c, format!("{}/v1/jobs/{id}/runs", two.base)).await;
         let running = runs["items"]
             .as_array()
             .unwrap()
@@ -247,14 +238,7 @@ async fn main() {
     let names: Vec<&str> = CARAVAN_REFERENCE.iter().map(|r| r.0).collect();
     spec["imbalance"] = json!({"strategy": names});
     let (id, seconds) = timed_spec(&c, &two, &spec).await;
-    let metrics: Value = c
-        .get(format!("{}/v1/jobs/{id}/metrics", two.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let metrics = get(&c, format!("{}/v1/jobs/{id}/metrics", two.base)).await;
     println!(
         "(4) caravan, {} strategies x 5 folds in one job (2 workers): {seconds:.1} s; leaderboard by balanced accuracy:",
         names.len()

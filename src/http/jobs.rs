@@ -406,17 +406,9 @@ async fn job_metrics(
         .and_then(|(_, result, _)| result.as_ref())
         .map(|r| r["metrics"].clone())
         .filter(|m| has_test && !m.is_null());
-    let fold_results: Vec<&Value> = runs
-        .iter()
-        .filter(|(r, _, _)| r.kind == "fold")
-        .filter_map(|(_, result, _)| result.as_ref())
-        .collect();
-    let leaderboard = results::leaderboard(&job.spec, &fold_results);
+    let leaderboard = results::leaderboard(&job.spec, &results::fold_results(&runs));
     // A comparison's pooled score is its leading strategy's.
-    let leader = leaderboard
-        .as_ref()
-        .and_then(|b| b.first())
-        .and_then(|e| e["strategy"].as_str());
+    let leader = leaderboard.as_deref().and_then(results::top);
     let mut folds_out = Vec::new();
     let (mut y, mut proba, mut classes) = (Vec::new(), Vec::new(), 0usize);
     for (view, result, predictions) in &runs {
@@ -437,7 +429,7 @@ async fn job_metrics(
             "class_weights": result["class_weights"],
             "metrics": result["metrics"],
         }));
-        if leader.is_some() && view.strategy.as_deref() != leader {
+        if leader.is_some_and(|l| view.strategy.as_deref() != Some(l.as_str())) {
             continue;
         }
         if let Some(p) = predictions {

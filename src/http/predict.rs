@@ -126,21 +126,14 @@ async fn predict(
     let rows = rows_of(&headers, &body)?;
     let runs = store::runs::runs_of_job(&state.pool, &id).await?;
     // A comparison's fold ensemble is its leading strategy's fold models.
-    let fold_results: Vec<&Value> = runs
-        .iter()
-        .filter(|(r, _, _)| r.kind == "fold")
-        .filter_map(|(_, result, _)| result.as_ref())
-        .collect();
-    let leader = results::leaderboard(&job.spec, &fold_results).and_then(|b| {
-        b.first()
-            .and_then(|e| e["strategy"].as_str().map(str::to_owned))
-    });
+    let leader = results::leader(&job.spec, &results::fold_results(&runs));
     let wanted: Vec<String> = runs
         .iter()
         .filter(|(r, _, _)| {
             r.status == "succeeded"
                 && (if folds {
-                    r.kind == "fold" && (leader.is_none() || r.strategy == leader)
+                    r.kind == "fold"
+                        && leader.is_none_or(|l| r.strategy.as_deref() == Some(l.as_str()))
                 } else {
                     r.kind == "final"
                 })

@@ -7,6 +7,7 @@ use serde_json::{Value, json};
 
 use crate::domain::job::{ImbalanceSpec, Strategy};
 use crate::engine::cv::{self, FoldOutcome, Table};
+use crate::store::runs::RunView;
 
 /// The run's stored result: metrics, best epoch, class counts (the audit trail), encoding.
 pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> Value {
@@ -109,16 +110,30 @@ pub fn leaderboard(spec: &Value, fold_results: &[&Value]) -> Option<Vec<Value>> 
     )
 }
 
+/// The strategy ranked first on a leaderboard.
+pub fn top(board: &[Value]) -> Option<Strategy> {
+    board.first()?["strategy"]
+        .as_str()
+        .and_then(Strategy::parse)
+}
+
+/// A comparison's leading strategy (`None` for a job of one strategy).
+pub fn leader(spec: &Value, fold_results: &[&Value]) -> Option<Strategy> {
+    leaderboard(spec, fold_results).as_deref().and_then(top)
+}
+
 /// The strategy a run of the job trains with: its own, or, for a comparison's final run, the
 /// leaderboard's winner.
 pub fn chosen_strategy(spec: &Value, fold_results: &[&Value]) -> Option<Strategy> {
-    match leaderboard(spec, fold_results) {
-        None => imbalance(spec).strategy.list().first().copied(),
-        Some(board) => board
-            .first()
-            .and_then(|e| e["strategy"].as_str())
-            .and_then(Strategy::parse),
-    }
+    leader(spec, fold_results).or_else(|| imbalance(spec).strategy.list().first().copied())
+}
+
+/// The stored results of a job's finished fold runs, from `store::runs::runs_of_job`.
+pub fn fold_results(runs: &[(RunView, Option<Value>, Option<Value>)]) -> Vec<&Value> {
+    runs.iter()
+        .filter(|(r, _, _)| r.kind == "fold")
+        .filter_map(|(_, result, _)| result.as_ref())
+        .collect()
 }
 
 /// `{"<metric>": {"mean", "std", "min", "max"}}` over the fold runs' scalar metrics; for a
@@ -131,13 +146,10 @@ pub fn summary(spec: &Value, runs: &[(String, Option<String>)]) -> Option<Value>
         .filter_map(|r| serde_json::from_str::<Value>(r).ok())
         .collect();
     let refs: Vec<&Value> = results.iter().collect();
-    let winner = leaderboard(spec, &refs).and_then(|b| {
-        b.first()
-            .and_then(|e| e["strategy"].as_str().map(str::to_owned))
-    });
+    let winner = leader(spec, &refs);
     let maps: Vec<BTreeMap<String, f64>> = results
         .iter()
-        .filter(|r| winner.is_none() || r["strategy"].as_str() == winner.as_deref())
+        .filter(|r| winner.is_none_or(|w| r["strategy"].as_str() == Some(w.as_str())))
         .filter_map(scalar_metrics)
         .collect();
     (!maps.is_empty()).then(|| json!(cv::summarize_maps(&maps)))

@@ -201,11 +201,7 @@ async fn train_run(
             let runs = store::runs::runs_of_job(pool, &claimed.job_id)
                 .await
                 .map_err(retry)?;
-            let folds: Vec<&Value> = runs
-                .iter()
-                .filter(|(r, _, _)| r.kind == "fold")
-                .filter_map(|(_, result, _)| result.as_ref())
-                .collect();
+            let folds = results::fold_results(&runs);
             let winner = results::chosen_strategy(&stored, &folds).unwrap_or_default();
             store::runs::set_strategy(pool, &claimed.id, claimed.token, winner.as_str())
                 .await

@@ -8,7 +8,7 @@ use crossfold::domain::spec::TrainingSpec;
 use crossfold::engine::batch::Rows;
 use crossfold::engine::checkpoint::Checkpoint;
 use crossfold::engine::model::Dev;
-use crossfold::engine::train::{TrainRequest, Trained, predict_rows, train};
+use crossfold::engine::train::{Stop, TrainRequest, Trained, predict_rows, train};
 
 use crate::data::{Data, load, request};
 
@@ -108,6 +108,44 @@ fn a_run_resumed_from_an_epoch_checkpoint_ends_bit_identical() {
             .collect::<Vec<_>>()
     };
     assert_eq!(timeless(&resumed), timeless(&straight));
+    assert_eq!(resumed.best_epoch, straight.best_epoch);
+    assert_eq!(weight_bits(&resumed), weight_bits(&straight));
+}
+
+/// A crash after the epoch that ran out of patience was written, before the run completed:
+/// the resumed run must stop there too, not train on.
+#[test]
+fn a_run_resumed_after_it_early_stopped_stays_stopped() {
+    let data = load("breast_cancer.csv", 0);
+    let mut spec = spec();
+    spec.training.epochs = 200;
+    if let Some(es) = spec.training.early_stopping.as_mut() {
+        es.patience = 2;
+    }
+    let last = Mutex::new(None);
+    let straight = train(
+        &resumable(&data, &spec, None),
+        &AtomicBool::new(false),
+        &mut |_, ck| *last.lock().unwrap() = ck.map(|c| c.to_bytes().unwrap()),
+    )
+    .unwrap();
+    assert_eq!(
+        straight.stop,
+        Stop::EarlyStopped,
+        "the spec must stop early"
+    );
+    assert!(straight.history.len() < 200);
+    let ck = Checkpoint::from_bytes(&last.into_inner().unwrap().unwrap()).unwrap();
+    assert_eq!(ck.epochs_done, straight.history.len() as u64);
+    let epochs = Mutex::new(0);
+    let resumed = train(
+        &resumable(&data, &spec, Some(ck)),
+        &AtomicBool::new(false),
+        &mut |_, _| *epochs.lock().unwrap() += 1,
+    )
+    .unwrap();
+    assert_eq!(*epochs.lock().unwrap(), 0, "no epoch after the stop");
+    assert_eq!(resumed.stop, Stop::EarlyStopped);
     assert_eq!(resumed.best_epoch, straight.best_epoch);
     assert_eq!(weight_bits(&resumed), weight_bits(&straight));
 }
