@@ -75,10 +75,8 @@ pub fn fit(
         .map(|(&c, &t)| (t as f64 / c.max(1) as f64).powf(1.0 / (members.max(2) - 1) as f64))
         .collect();
     let mut pool: Vec<usize> = (0..n).collect();
-    // Sum of the members' probabilities of each training row (cascade) and holdout row.
+    // Sum of the members' probabilities of each training row (cascade).
     let mut pool_proba = vec![0.0f64; if kind == Kind::Cascade { n * k } else { 0 }];
-    let holdout_len = req.holdout.map_or(0, |h| h.len());
-    let mut holdout_sum = vec![0.0f64; holdout_len * k];
     let mut member_counts = Vec::with_capacity(members);
     let mut pool_counts = Vec::with_capacity(members);
     let mut history: Vec<EpochRecord> = Vec::new();
@@ -153,15 +151,6 @@ pub fn fit(
             done.push(model.clone());
             model
         };
-        if let Some(h) = req.holdout {
-            let idx: Vec<usize> = (0..h.len()).collect();
-            for (s, p) in holdout_sum
-                .iter_mut()
-                .zip(predict_rows(&mut model, &dev, h, &idx))
-            {
-                *s += f64::from(p);
-            }
-        }
         if kind == Kind::Cascade && m + 1 < members {
             pool = cascade_pool(
                 &mut model,
@@ -175,13 +164,15 @@ pub fn fit(
         }
     }
     let mut trained = last.expect("at least one member trains after any resume");
-    trained.holdout_proba = req.holdout.map(|_| {
-        holdout_sum
-            .iter()
-            .map(|s| (s / members as f64) as f32)
+    trained.checkpoint.members = done[..members - 1].to_vec();
+    // The held-out rows are scored as predict scores them: the members' mean.
+    trained.holdout_proba = req.holdout.map(|h| {
+        let ck = &mut trained.checkpoint;
+        ck.proba(&dev, h.x, h.len())
+            .into_iter()
+            .map(|p| p as f32)
             .collect()
     });
-    trained.checkpoint.members = done[..members - 1].to_vec();
     trained.checkpoint.epoch_offset = offset - trained.history.len() as u64;
     trained.best_epoch = offset;
     trained.history = history;

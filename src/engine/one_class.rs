@@ -172,15 +172,15 @@ pub fn fit(
         slope,
         intercept,
     };
+    trained.checkpoint.one_class = Some(calibration);
+    // The held-out rows are scored as predict scores them.
     trained.holdout_proba = req.holdout.map(|h| {
-        let idx: Vec<usize> = (0..h.len()).collect();
-        reconstruction_errors(&mut trained.model, &dev, h, &idx)
+        let ck = &mut trained.checkpoint;
+        ck.proba(&dev, h.x, h.len())
             .into_iter()
-            .flat_map(|e| calibration.proba(e))
             .map(|p| p as f32)
             .collect()
     });
-    trained.checkpoint.one_class = Some(calibration);
     let mut trained_counts = vec![0; 2];
     trained_counts[majority] = counts[majority];
     Ok(OneClass {

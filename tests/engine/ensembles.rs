@@ -6,13 +6,14 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use crossfold::domain::spec::TrainingSpec;
+use crossfold::engine::batch::Rows;
 use crossfold::engine::checkpoint::Checkpoint;
 use crossfold::engine::ensemble::{self, Kind};
 use crossfold::engine::metrics::roc_auc;
 use crossfold::engine::model::Dev;
 use crossfold::engine::one_class;
 use crossfold::engine::resample::class_counts;
-use crossfold::engine::train::TrainRequest;
+use crossfold::engine::train::{TrainRequest, predict_rows};
 
 use crate::data::{Data, load, request};
 
@@ -52,18 +53,37 @@ fn easy_ensemble_members_train_on_balanced_under_samples_and_average() {
     let want: Vec<(u64, Option<u64>)> = (0..9).map(|i| (i + 1, Some(i / 3))).collect();
     assert_eq!(*seen.lock().unwrap(), want);
     assert_eq!(e.trained.checkpoint.members.len(), 2);
-    // The fold's scores are the mean of the members' probabilities, as predict computes them.
+    // The fold's scores are the mean of the three members' probabilities, and the checkpoint
+    // (after a round trip through its bytes) predicts the same.
     let held: Vec<f64> = e
         .trained
         .holdout_proba
+        .clone()
         .unwrap()
         .iter()
         .map(|&p| f64::from(p))
         .collect();
-    let predicted = checkpoint_proba(&e.trained.checkpoint, &data);
+    let ck = &e.trained.checkpoint;
+    let rows = Rows {
+        x: &data.test.x,
+        y: &data.test.y,
+        features: data.features,
+    };
+    let idx: Vec<usize> = (0..data.test.y.len()).collect();
+    let mut mean = vec![0.0f64; held.len()];
+    for model in ck.members.iter().chain(std::iter::once(&ck.model)) {
+        let p = predict_rows(&mut model.clone(), &Dev::default(), rows, &idx);
+        for (m, v) in mean.iter_mut().zip(p) {
+            *m += f64::from(v) / 3.0;
+        }
+    }
+    let predicted = checkpoint_proba(ck, &data);
     assert_eq!(held.len(), predicted.len());
-    for (a, b) in held.iter().zip(&predicted) {
-        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    for ((a, b), c) in held.iter().zip(&predicted).zip(&mean) {
+        assert!(
+            (a - b).abs() < 1e-6 && (a - c).abs() < 1e-6,
+            "{a} vs {b} vs {c}"
+        );
     }
     // Members differ (different under-samples and seeds), so averaging is not a no-op.
     let ck = &e.trained.checkpoint;
