@@ -205,8 +205,20 @@ impl Strategy {
     }
 
     pub fn parse(s: &str) -> Option<Self> {
-        serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+        Self::ALL.into_iter().find(|x| x.as_str() == s)
     }
+
+    pub const ALL: [Strategy; 9] = [
+        Strategy::None,
+        Strategy::ClassWeight,
+        Strategy::Oversample,
+        Strategy::Undersample,
+        Strategy::Smote,
+        Strategy::Nearmiss,
+        Strategy::EasyEnsemble,
+        Strategy::BalanceCascade,
+        Strategy::OneClass,
+    ];
 }
 
 impl ImbalanceSpec {
@@ -231,7 +243,7 @@ impl ImbalanceSpec {
 }
 
 /// The loss weights of `class_weight`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ClassWeights {
     Keyword(WeightKeyword),
@@ -245,6 +257,21 @@ pub enum WeightKeyword {
     Balanced,
 }
 
+impl<'de> Deserialize<'de> for ClassWeights {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let v = serde_json::Value::deserialize(d)?;
+        if v.as_str() == Some("balanced") {
+            return Ok(ClassWeights::Keyword(WeightKeyword::Balanced));
+        }
+        serde_json::from_value(v)
+            .map(ClassWeights::Map)
+            .map_err(|_| {
+                D::Error::custom("\"balanced\", or an object of class value → weight (a number)")
+            })
+    }
+}
+
 impl Default for ClassWeights {
     fn default() -> Self {
         ClassWeights::Keyword(WeightKeyword::Balanced)
@@ -252,11 +279,38 @@ impl Default for ClassWeights {
 }
 
 /// `"strategy": "smote"` or `"strategy": ["none", "smote", …]`.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum StrategyChoice {
     One(Strategy),
     Many(Vec<Strategy>),
+}
+
+/// By hand, so a bad name is reported as such (an untagged enum only says that nothing matched).
+impl<'de> Deserialize<'de> for StrategyChoice {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let one = |v: &serde_json::Value| -> Result<Strategy, D::Error> {
+            let name = v.as_str().ok_or_else(|| {
+                D::Error::custom(format!("{v} is not a strategy name (a string)"))
+            })?;
+            Strategy::parse(name).ok_or_else(|| {
+                let names: Vec<&str> = Strategy::ALL.iter().map(|s| s.as_str()).collect();
+                D::Error::custom(format!(
+                    "unknown strategy {name:?}; one of {}",
+                    names.join(", ")
+                ))
+            })
+        };
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Array(list) => list
+                .iter()
+                .map(one)
+                .collect::<Result<_, _>>()
+                .map(StrategyChoice::Many),
+            v => one(&v).map(StrategyChoice::One),
+        }
+    }
 }
 
 impl Default for StrategyChoice {

@@ -302,6 +302,14 @@ async fn imbalance_specs_that_cannot_work_are_422s_naming_the_field() {
         let p = problem(submit(&app, spec.clone()).await, 422).await;
         assert_eq!(error_fields(&p), vec![field], "{spec}: {p}");
     }
+    // A misspelt name in a list is named, with the valid ones.
+    let spec = json!({"dataset_id": bc, "imbalance": {"strategy": ["none", "smoote"]}});
+    let p = problem(submit(&app, spec).await, 422).await;
+    let message = p["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.contains("\"smoote\"") && message.contains("easy_ensemble"),
+        "{p}"
+    );
     let jobs = get(&app, "/v1/jobs").await;
     assert!(
         jobs["items"].as_array().unwrap().is_empty(),
@@ -351,6 +359,8 @@ async fn class_weight_is_balanced_per_fold_or_an_explicit_map_and_is_recorded() 
     for (weights, field) in [
         (json!({"7": 2.0}), "imbalance.class_weights.7"),
         (json!({"1": -1.0}), "imbalance.class_weights.1"),
+        (json!("equal"), "imbalance.class_weights"),
+        (json!({"1": "high"}), "imbalance.class_weights"),
     ] {
         let spec = json!({"dataset_id": ds, "imbalance": {"strategy": "class_weight", "class_weights": weights}});
         let p = problem(submit(&app, spec).await, 422).await;
