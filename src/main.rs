@@ -54,6 +54,15 @@ struct Opts {
     /// Concurrent training runs [default: the number of cores].
     #[arg(long, env = "CROSSFOLD_WORKERS", global = true)]
     workers: Option<usize>,
+    /// A running run writes its epochs and newest checkpoint at most this often, in ms: a crash
+    /// costs at most this much training (0: every epoch).
+    #[arg(
+        long,
+        env = "CROSSFOLD_CHECKPOINT_EVERY_MS",
+        default_value_t = 200,
+        global = true
+    )]
+    checkpoint_every_ms: u64,
     /// API token clients must send as `Authorization: Bearer <token>`; repeat the flag, or
     /// give several comma-separated in the environment variable. None: auth is off.
     #[arg(
@@ -135,7 +144,10 @@ impl Opts {
                 max_folds: self.max_folds.unwrap_or(d.max_folds),
                 max_concurrent_runs: workers as u64,
             },
-            queue: Default::default(),
+            queue: crossfold::queue::QueueTiming {
+                write_every: std::time::Duration::from_millis(self.checkpoint_every_ms),
+                ..Default::default()
+            },
         }
     }
 }

@@ -15,9 +15,12 @@ struct Server {
     base: String,
 }
 
+/// The binary on `db`, one worker, writing every epoch so a kill lands mid-run (batched
+/// writes would let a short run finish between the poll that sees it and the kill).
 fn start(db: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crossfold"))
         .args(["serve", "--addr", "127.0.0.1:0", "--workers", "1"])
+        .args(["--checkpoint-every-ms", "0"])
         .arg("--database")
         .arg(format!("sqlite://{}", db.display()))
         .env_remove("CROSSFOLD_API_TOKENS")
@@ -116,21 +119,26 @@ async fn results(client: &reqwest::Client, base: &str, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics() {
-    killed_mid_run_resumes_bit_identical(12, json!({"strategy": "none"}), 3).await;
+    killed_mid_run_resumes_bit_identical(12, json!({"strategy": "none"}), 3, 12).await;
 }
 
-/// A cascade's run holds three members of 4 epochs (epochs 1–12); it is killed inside the
+/// A cascade's run holds three members of 8 epochs (epochs 1–24); it is killed inside the
 /// second member, whose pool depends on the first: the resumed run replays that pool.
 #[tokio::test]
 async fn an_ensemble_killed_inside_a_member_resumes_with_bit_identical_metrics() {
     let imbalance = json!({"strategy": "balance_cascade", "n_subsets": 3});
-    killed_mid_run_resumes_bit_identical(4, imbalance, 6).await;
+    killed_mid_run_resumes_bit_identical(8, imbalance, 10, 24).await;
 }
 
 /// Runs the job uninterrupted, then again killed (SIGKILL) while a run of the second fold or
-/// later has `kill_after` epochs done, and compares. Every run has `3 × epochs` (ensembles:
-/// `n_subsets = 3` members) or `epochs` epochs, 12 either way.
-async fn killed_mid_run_resumes_bit_identical(epochs: u64, imbalance: Value, kill_after: u64) {
+/// later has `kill_after` epochs done, and compares. Every run has `run_epochs` epochs
+/// (`epochs` per model, times the members of an ensemble).
+async fn killed_mid_run_resumes_bit_identical(
+    epochs: u64,
+    imbalance: Value,
+    kill_after: u64,
+    run_epochs: u64,
+) {
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
 
@@ -179,7 +187,7 @@ async fn killed_mid_run_resumes_bit_identical(epochs: u64, imbalance: Value, kil
         got, want,
         "metrics after a crash equal an uninterrupted run's, to the bit"
     );
-    // No epoch row is duplicated: each run has epochs 1..=12 exactly once.
+    // No epoch row is duplicated: each run has epochs 1..=run_epochs exactly once.
     let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
     for run in runs["items"].as_array().unwrap() {
         let history = get(
@@ -197,7 +205,7 @@ async fn killed_mid_run_resumes_bit_identical(epochs: u64, imbalance: Value, kil
             .iter()
             .map(|e| e["epoch"].as_u64().unwrap())
             .collect();
-        assert_eq!(epochs, (1..=12).collect::<Vec<_>>());
+        assert_eq!(epochs, (1..=run_epochs).collect::<Vec<_>>());
     }
     server.child.kill().unwrap();
     server.child.wait().unwrap();
