@@ -16,7 +16,7 @@ use crate::domain::dataset::{DatasetSummary, UploadFormat};
 use crate::domain::ids;
 use crate::error::{ApiError, FieldError};
 use crate::ingest::{self, IngestOptions};
-use crate::store::datasets::{self as store, Inserted, KeyedRequest};
+use crate::store::datasets::{self as store, Deleted, Inserted, KeyedRequest};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -228,15 +228,11 @@ async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    let active = crate::store::jobs::active_jobs_on_dataset(&state.pool, &id).await?;
-    if active > 0 {
-        return Err(ApiError::Conflict(format!(
+    match store::delete_dataset(&state.pool, &id).await? {
+        Deleted::Deleted => Ok(StatusCode::NO_CONTENT),
+        Deleted::NotFound => Err(ApiError::NotFound(format!("no dataset {id}"))),
+        Deleted::InUse(active) => Err(ApiError::Conflict(format!(
             "dataset {id} is used by {active} queued or running job(s); cancel them or wait"
-        )));
-    }
-    if store::delete_dataset(&state.pool, &id).await? {
-        Ok(StatusCode::NO_CONTENT)
-    } else {
-        Err(ApiError::NotFound(format!("no dataset {id}")))
+        ))),
     }
 }

@@ -304,6 +304,12 @@ async fn create(
                 "this Idempotency-Key was already used with a different request".into(),
             ));
         }
+        Created::DatasetGone => {
+            return Err(ApiError::invalid_field(
+                "dataset_id",
+                format!("no dataset {} (it was just deleted)", job.dataset_id),
+            ));
+        }
     };
     let view = job_or_404(&state, &id).await?;
     let mut res = (StatusCode::ACCEPTED, Json(view)).into_response();

@@ -134,9 +134,30 @@ pub async fn list_datasets(
     Ok((items, next))
 }
 
-/// Deletes a dataset, its columns and the idempotency keys that created it; `false` if absent.
-pub async fn delete_dataset(pool: &SqlitePool, id: &str) -> anyhow::Result<bool> {
+/// What deleting a dataset did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Deleted {
+    Deleted,
+    NotFound,
+    /// Queued, running or cancelling jobs use it (how many): nothing was deleted.
+    InUse(i64),
+}
+
+/// Deletes a dataset, its columns and the idempotency keys that created it, unless an
+/// unfinished job uses it. The check and the delete share one write transaction, and job creation checks the dataset inside its own, so neither
+/// can slip between the other's check and write.
+pub async fn delete_dataset(pool: &SqlitePool, id: &str) -> anyhow::Result<Deleted> {
     let mut tx = super::write_tx(pool).await?;
+    let active: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM jobs WHERE dataset_id = ? AND status IN ('queued', 'running', 'cancelling')",
+    )
+    .bind(id)
+    .fetch_one(&mut *tx)
+    .await?;
+    if active > 0 {
+        tx.rollback().await?;
+        return Ok(Deleted::InUse(active));
+    }
     let deleted = sqlx::query("DELETE FROM datasets WHERE id = ?")
         .bind(id)
         .execute(&mut *tx)
@@ -144,7 +165,11 @@ pub async fn delete_dataset(pool: &SqlitePool, id: &str) -> anyhow::Result<bool>
         .rows_affected();
     idempotency::forget_resource(&mut tx, id).await?;
     tx.commit().await?;
-    Ok(deleted > 0)
+    Ok(if deleted > 0 {
+        Deleted::Deleted
+    } else {
+        Deleted::NotFound
+    })
 }
 
 /// A dataset's columns with their values, in upload order, as training loads them.

@@ -72,6 +72,8 @@ pub struct JobView {
 pub enum Created {
     Created,
     KeyUsed(idempotency::UsedKey),
+    /// The dataset was deleted after the job was validated: nothing was stored.
+    DatasetGone,
 }
 
 /// Stores a job and its runs (all queued) in one transaction, with its idempotency key.
@@ -102,6 +104,15 @@ pub async fn insert_job(
             }
             Err(e) => return Err(e.into()),
         }
+    }
+    // Checked inside the transaction: a concurrent delete either sees this job or is seen.
+    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM datasets WHERE id = ?")
+        .bind(&job.dataset_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if exists.is_none() {
+        tx.rollback().await?;
+        return Ok(Created::DatasetGone);
     }
     sqlx::query(
         "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at)
@@ -317,16 +328,6 @@ pub async fn cancel_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
     };
     tx.commit().await?;
     Ok(outcome)
-}
-
-/// Jobs still queued, running or cancelling on a dataset.
-pub async fn active_jobs_on_dataset(pool: &SqlitePool, dataset_id: &str) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE dataset_id = ? AND status IN ('queued', 'running', 'cancelling')",
-    )
-    .bind(dataset_id)
-    .fetch_one(pool)
-    .await?)
 }
 
 /// A job's stored (resolved) spec, without the progress a `JobView` aggregates.

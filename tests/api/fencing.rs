@@ -1,23 +1,42 @@
-//! Fencing: a worker that lost its lease (expired, reaped, claimed by another worker) writes
-//! nothing afterwards, whatever it tries.
+//! Writes that must exclude each other, at the store: a worker that lost its lease (expired,
+//! reaped, claimed by another worker) writes nothing afterwards, whatever it tries; deleting a
+//! dataset and submitting a job on it cannot both succeed.
 
+use crossfold::domain::dataset::UploadFormat;
+use crossfold::ingest::{IngestOptions, parse_upload};
+use crossfold::store::datasets::Deleted;
+use crossfold::store::jobs::Created;
 use crossfold::store::{self, jobs::NewJob, jobs::NewRun, runs::Appended, runs::Beat};
 use serde_json::json;
+use sqlx::SqlitePool;
 
-#[tokio::test]
-async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = store::connect(&format!("sqlite://{}", dir.path().join("f.db").display()))
+/// Stores a four-row dataset `id` through the store, as an upload would.
+async fn store_dataset(pool: &SqlitePool, id: &str) {
+    let opts = IngestOptions {
+        format: UploadFormat::Csv,
+        label: "label".into(),
+        delimiter: b',',
+        max_rows: 100,
+        max_columns: 100,
+        max_cells: 1000,
+        max_classes: 10,
+        size_hint: None,
+    };
+    let parsed = parse_upload(&b"x,label\n1,a\n2,b\n3,a\n4,b\n"[..], &opts).unwrap();
+    let summary = parsed.summary(id.into(), "tiny".into(), "2026-11-27T00:00:00Z".into());
+    store::datasets::insert_dataset(pool, summary, &parsed, None)
         .await
         .unwrap();
-    store::migrate(&pool).await.unwrap();
-    let job = NewJob {
-        id: "job_fence".into(),
-        dataset_id: "ds_x".into(),
+}
+
+fn job_on(id: &str, dataset_id: &str) -> NewJob {
+    NewJob {
+        id: id.into(),
+        dataset_id: dataset_id.into(),
         spec: json!({"training": {"epochs": 3}}),
         folds: vec![vec![0, 1]],
         runs: vec![NewRun {
-            id: "run_fence".into(),
+            id: format!("run_of_{id}"),
             kind: "fold",
             fold: Some(0),
             repeat: Some(0),
@@ -26,7 +45,75 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
             strategy: Some("none"),
         }],
         created_at: "2026-11-27T00:00:00Z".into(),
-    };
+    }
+}
+
+/// Deleting a dataset and submitting a job on it are each one write transaction that checks
+/// the other's row, so whichever commits first wins and the other sees it.
+#[tokio::test]
+async fn a_dataset_delete_and_a_job_on_it_cannot_both_succeed() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::connect(&format!("sqlite://{}", dir.path().join("d.db").display()))
+        .await
+        .unwrap();
+    store::migrate(&pool).await.unwrap();
+    store_dataset(&pool, "ds_a").await;
+    // The job first: the delete is refused.
+    assert!(matches!(
+        store::jobs::insert_job(&pool, &job_on("job_a", "ds_a"), None)
+            .await
+            .unwrap(),
+        Created::Created
+    ));
+    assert_eq!(
+        store::datasets::delete_dataset(&pool, "ds_a")
+            .await
+            .unwrap(),
+        Deleted::InUse(1)
+    );
+    assert!(
+        store::datasets::get_dataset(&pool, "ds_a")
+            .await
+            .unwrap()
+            .is_some()
+    );
+    // The delete first: the job is refused and nothing of it is stored.
+    store_dataset(&pool, "ds_b").await;
+    assert_eq!(
+        store::datasets::delete_dataset(&pool, "ds_b")
+            .await
+            .unwrap(),
+        Deleted::Deleted
+    );
+    assert!(matches!(
+        store::jobs::insert_job(&pool, &job_on("job_b", "ds_b"), None)
+            .await
+            .unwrap(),
+        Created::DatasetGone
+    ));
+    assert!(
+        store::jobs::get_job(&pool, "job_b")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(
+        store::datasets::delete_dataset(&pool, "ds_b")
+            .await
+            .unwrap(),
+        Deleted::NotFound
+    );
+}
+
+#[tokio::test]
+async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::connect(&format!("sqlite://{}", dir.path().join("f.db").display()))
+        .await
+        .unwrap();
+    store::migrate(&pool).await.unwrap();
+    store_dataset(&pool, "ds_x").await;
+    let job = job_on("job_fence", "ds_x");
     store::jobs::insert_job(&pool, &job, None).await.unwrap();
 
     // Worker A claims, then pauses past its lease; the reaper hands the run back.
