@@ -71,7 +71,9 @@ async fn poll(f: &mut Follow) {
         f.ended = true;
         return;
     };
-    if let Ok(runs) = store::runs::runs_of_job(&f.state.pool, &f.id).await {
+    if let Ok(runs) =
+        store::runs::runs_of_job(&f.state.pool, &f.id, store::runs::Detail::Results).await
+    {
         for (run, _, _) in runs {
             let seen = f.epochs.get(&run.id).copied().unwrap_or(0);
             if (run.epochs_done as usize) <= seen {

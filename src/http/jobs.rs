@@ -386,7 +386,7 @@ async fn runs(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     job_or_404(&state, &id).await?;
-    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id)
+    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Results)
         .await?
         .into_iter()
         .map(|r| r.0)
@@ -401,7 +401,7 @@ async fn job_metrics(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Predictions).await?;
     let has_test = job.spec["validation"]["test_fraction"]
         .as_f64()
         .unwrap_or(0.0)

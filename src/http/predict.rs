@@ -124,7 +124,7 @@ async fn predict(
         )));
     }
     let rows = rows_of(&headers, &body)?;
-    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Results).await?;
     // A comparison's fold ensemble is its leading strategy's fold models.
     let leader = results::leader(&job.spec, &results::fold_results(&runs));
     let wanted: Vec<String> = runs
@@ -242,7 +242,7 @@ async fn predictions(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Predictions).await?;
     let mut items = Vec::new();
     let mut classes = 0;
     for (run, _, p) in &runs {

@@ -321,16 +321,28 @@ pub struct RunView {
     pub error: Option<String>,
 }
 
-/// The runs of a job, in creation order, with their results (for the job's metrics).
+/// What `runs_of_job` reads beyond each run's view and result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Results only (the predictions are `None`): what most readers need.
+    Results,
+    /// Also the held-out predictions, which can be megabytes per run.
+    Predictions,
+}
+
+/// The runs of a job, in creation order, with their results and, if asked, their held-out
+/// predictions.
 pub async fn runs_of_job(
     pool: &SqlitePool,
     job_id: &str,
+    detail: Detail,
 ) -> anyhow::Result<Vec<(RunView, Option<Value>, Option<Value>)>> {
     let rows = sqlx::query(
         "SELECT id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
-                predictions_json, strategy
+                CASE WHEN ? THEN predictions_json END AS predictions_json, strategy
          FROM runs WHERE job_id = ? ORDER BY seq",
     )
+    .bind(detail == Detail::Predictions)
     .bind(job_id)
     .fetch_all(pool)
     .await?;
