@@ -165,14 +165,8 @@ pub fn fit(
     }
     let mut trained = last.expect("at least one member trains after any resume");
     trained.checkpoint.members = done[..members - 1].to_vec();
-    // The held-out rows are scored as predict scores them: the members' mean.
-    trained.holdout_proba = req.holdout.map(|h| {
-        let ck = &mut trained.checkpoint;
-        ck.proba(&dev, h.x, h.len())
-            .into_iter()
-            .map(|p| p as f32)
-            .collect()
-    });
+    // The members' mean.
+    trained.score_holdout(&dev, req.holdout);
     trained.checkpoint.epoch_offset = offset - trained.history.len() as u64;
     trained.best_epoch = offset;
     trained.history = history;

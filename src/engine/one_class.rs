@@ -173,14 +173,7 @@ pub fn fit(
         intercept,
     };
     trained.checkpoint.one_class = Some(calibration);
-    // The held-out rows are scored as predict scores them.
-    trained.holdout_proba = req.holdout.map(|h| {
-        let ck = &mut trained.checkpoint;
-        ck.proba(&dev, h.x, h.len())
-            .into_iter()
-            .map(|p| p as f32)
-            .collect()
-    });
+    trained.score_holdout(&dev, req.holdout);
     let mut trained_counts = vec![0; 2];
     trained_counts[majority] = counts[majority];
     Ok(OneClass {

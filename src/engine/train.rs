@@ -101,6 +101,20 @@ pub struct Trained {
     pub checkpoint: Checkpoint,
 }
 
+impl Trained {
+    /// Scores `holdout` with the checkpoint as predict scores rows: for an ensemble or a
+    /// one-class model, after their members or calibration are in the checkpoint.
+    pub fn score_holdout(&mut self, dev: &Dev, holdout: Option<Rows<'_>>) {
+        self.holdout_proba = holdout.map(|h| {
+            let ck = &mut self.checkpoint;
+            ck.proba(dev, h.x, h.len())
+                .into_iter()
+                .map(|p| p as f32)
+                .collect()
+        });
+    }
+}
+
 /// Called after each epoch with its record and, every `checkpoint_every` epochs, the state to
 /// persist (the run resumes from it exactly).
 pub type Progress<'p> = dyn FnMut(&EpochRecord, Option<&Checkpoint>) + Send + 'p;
