@@ -70,6 +70,9 @@ pub struct EpochRecord {
     /// Per layer (hidden layers, then output), mean over the epoch's steps.
     pub layer_grad_norms: Vec<f64>,
     pub seconds: f64,
+    /// Rows trained on this epoch (after resampling, without the early-stopping split).
+    #[serde(default)]
+    pub samples: u64,
     /// Ensembles: the member (0-based) this epoch trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<u64>,
@@ -320,6 +323,7 @@ fn run(
             grad_norm: norm_sum / steps.max(1) as f64,
             layer_grad_norms: layer_sums.iter().map(|s| s / steps.max(1) as f64).collect(),
             seconds: started.elapsed().as_secs_f64(),
+            samples: seen as u64,
             member: None,
         };
         history.push(record);

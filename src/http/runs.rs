@@ -34,7 +34,7 @@ async fn history(
     if !wants_csv {
         return Ok(Json(records).into_response());
     }
-    const COLUMNS: [&str; 11] = [
+    const COLUMNS: [&str; 12] = [
         "epoch",
         "train_loss",
         "val_loss",
@@ -46,6 +46,7 @@ async fn history(
         "layer_grad_norms",
         "seconds",
         "member",
+        "samples",
     ];
     let mut csv = COLUMNS.join(",") + "\n";
     for r in &records {

@@ -254,7 +254,6 @@ async fn train_run(
             resume,
             checkpoint_every: 1,
         };
-        let samples = train_rows.len() as u64;
         let mut writer = EpochWriter::new(
             handle,
             pool,
@@ -265,10 +264,10 @@ async fn train_run(
         );
         let mut progress = |record: &crate::engine::train::EpochRecord, ck: Option<&Checkpoint>| {
             metrics::counter!("crossfold_epochs_total").increment(1);
-            metrics::counter!("crossfold_training_samples_total").increment(samples);
+            metrics::counter!("crossfold_training_samples_total").increment(record.samples);
             if record.seconds > 0.0 {
                 metrics::gauge!("crossfold_training_samples_per_second")
-                    .set(samples as f64 / record.seconds);
+                    .set(record.samples as f64 / record.seconds);
             }
             writer.record(record, ck);
         };

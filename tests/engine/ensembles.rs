@@ -21,6 +21,7 @@ fn spec() -> TrainingSpec {
     let mut spec = TrainingSpec::default();
     spec.model.hidden_layers = vec![16];
     spec.training.epochs = 3;
+    spec.training.early_stopping = None;
     spec
 }
 
@@ -42,15 +43,16 @@ fn easy_ensemble_members_train_on_balanced_under_samples_and_average() {
         1.0,
         &req,
         &AtomicBool::new(false),
-        &mut |r, _| seen.lock().unwrap().push((r.epoch, r.member)),
+        &mut |r, _| seen.lock().unwrap().push((r.epoch, r.member, r.samples)),
     )
     .unwrap();
     let counts = class_counts(&data.train.y, 2);
     let minority = *counts.iter().min().unwrap();
     assert_eq!(e.member_counts, vec![vec![minority, minority]; 3]);
     assert_eq!(e.pool_counts, vec![counts.clone(); 3]);
-    // One run's epochs: numbered on across members.
-    let want: Vec<(u64, Option<u64>)> = (0..9).map(|i| (i + 1, Some(i / 3))).collect();
+    // One run's epochs: numbered on across members, each on its balanced under-sample.
+    let want: Vec<(u64, Option<u64>, u64)> =
+        (0..9).map(|i| (i + 1, Some(i / 3), 2 * minority)).collect();
     assert_eq!(*seen.lock().unwrap(), want);
     assert_eq!(e.trained.checkpoint.members.len(), 2);
     // The fold's scores are the mean of the three members' probabilities, and the checkpoint
