@@ -15,6 +15,21 @@ struct Server {
     base: String,
 }
 
+impl Server {
+    /// SIGKILL: no shutdown code runs.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A failing assertion must not leave the binary running.
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 /// The binary on `db`, one worker, writing every epoch so a kill lands mid-run (batched
 /// writes would let a short run finish between the poll that sees it and the kill).
 fn start(db: &Path) -> Server {
@@ -148,8 +163,7 @@ async fn killed_mid_run_resumes_bit_identical(
     let job = wait_done(&client, &clean.base, &clean_id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let want = results(&client, &clean.base, &clean_id).await;
-    clean.child.kill().unwrap();
-    clean.child.wait().unwrap();
+    clean.kill();
 
     // Killed while the second fold (fold index ≥ 1) is at epoch ≥ kill_after.
     let db = dir.path().join("crash.db");
@@ -172,10 +186,9 @@ async fn killed_mid_run_resumes_bit_identical(
         );
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    server.child.kill().unwrap(); // SIGKILL: no shutdown code runs
-    server.child.wait().unwrap();
+    server.kill();
 
-    let mut server = start(&db);
+    let server = start(&db);
     let job = wait_done(&client, &server.base, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert!(
@@ -207,8 +220,6 @@ async fn killed_mid_run_resumes_bit_identical(
             .collect();
         assert_eq!(epochs, (1..=run_epochs).collect::<Vec<_>>());
     }
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }
 
 #[tokio::test]
@@ -243,8 +254,7 @@ async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jo
             assert!(Instant::now() < deadline, "the run never started: {runs}");
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
-        server.child.kill().unwrap();
-        server.child.wait().unwrap();
+        server.kill();
         server = start(&db);
     }
     let job = wait_done(&client, &server.base, &poison).await;
@@ -258,8 +268,6 @@ async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jo
     assert_eq!(runs["items"][0]["attempt"], 3);
     let job = wait_done(&client, &server.base, &other).await;
     assert_eq!(job["status"], "succeeded", "the other job still ran: {job}");
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }
 
 #[tokio::test]
@@ -323,7 +331,7 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
     pool.close().await;
 
     // After a restart it continues from its checkpoint, not from epoch 1.
-    let mut server = start(&db);
+    let server = start(&db);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
@@ -350,6 +358,4 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
         (1..=epochs.len() as u64).collect::<Vec<_>>(),
         "no epoch repeated or skipped"
     );
-    server.child.kill().unwrap();
-    server.child.wait().unwrap();
 }

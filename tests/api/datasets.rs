@@ -423,7 +423,7 @@ async fn datasets_are_listed_newest_first_with_a_cursor() {
             Some(c) => format!("/v1/datasets?limit=2&cursor={c}"),
             None => "/v1/datasets?limit=2".to_owned(),
         };
-        let page = json(app.get(&path).send().await.unwrap(), 200).await;
+        let page = app.get_json(&path).await;
         for item in page["items"].as_array().unwrap() {
             seen.push(item["id"].as_str().unwrap().to_owned());
         }
@@ -444,11 +444,7 @@ async fn a_dataset_can_be_fetched_and_deleted() {
     let app = TestApp::spawn().await;
     let ds = json(app.upload_csv("label=y", "x,y\n1,a\n2,b\n").await, 201).await;
     let id = ds["id"].as_str().unwrap();
-    let got = json(
-        app.get(&format!("/v1/datasets/{id}")).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let got = app.get_json(&format!("/v1/datasets/{id}")).await;
     assert_eq!(got, ds);
     let res = app
         .delete(&format!("/v1/datasets/{id}"))
@@ -486,7 +482,7 @@ async fn an_idempotency_key_returns_the_original_dataset_and_refuses_another_bod
     assert_eq!(again.headers()["idempotent-replayed"], "true");
     let again = json(again, 201).await;
     assert_eq!(again["id"], first["id"]);
-    let list = json(app.get("/v1/datasets").send().await.unwrap(), 200).await;
+    let list = app.get_json("/v1/datasets").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
     let body = problem(send("x,y\n1,a\n2,c\n").await.unwrap(), 409).await;
     assert!(body["detail"].as_str().unwrap().contains("Idempotency-Key"));
@@ -526,13 +522,9 @@ async fn datasets_and_their_values_survive_a_restart() {
     .await;
     let id = ds["id"].as_str().unwrap().to_owned();
     app.restart().await;
-    let list = json(app.get("/v1/datasets").send().await.unwrap(), 200).await;
+    let list = app.get_json("/v1/datasets").await;
     assert_eq!(list["items"][0]["id"], ds["id"]);
-    let got = json(
-        app.get(&format!("/v1/datasets/{id}")).send().await.unwrap(),
-        200,
-    )
-    .await;
+    let got = app.get_json(&format!("/v1/datasets/{id}")).await;
     assert_eq!(got, ds);
 
     // The stored values are what the file holds, ready for training without re-parsing.

@@ -84,6 +84,11 @@ impl TestApp {
         self.start().await;
     }
 
+    /// GETs `path`, expecting 200 and a JSON body.
+    pub async fn get_json(&self, path: &str) -> Value {
+        json(self.get(path).send().await.unwrap(), 200).await
+    }
+
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.client.get(format!("{}{path}", self.address))
     }

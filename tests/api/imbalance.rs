@@ -9,10 +9,6 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, error_fields, fixture, json, problem};
 use crate::jobs::{submit, upload_breast_cancer, wait_until_finished};
 
-async fn get(app: &TestApp, path: &str) -> Value {
-    json(app.get(path).send().await.unwrap(), 200).await
-}
-
 fn counts(v: &Value) -> Vec<u64> {
     serde_json::from_value(v.clone()).unwrap()
 }
@@ -33,13 +29,13 @@ async fn a_strategy_list_trains_each_on_the_same_folds_and_ranks_them() {
     let id = job["id"].as_str().unwrap();
     let done = wait_until_finished(&app, id).await;
     assert_eq!(done["status"], "succeeded", "{done}");
-    let metrics = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
     let folds = metrics["folds"].as_array().unwrap();
     assert_eq!(folds.len(), strategies.len() * 3);
 
     // The same recorded folds: per fold, every strategy saw the same training class counts
     // and scored the same held-out rows.
-    let oof = get(&app, &format!("/v1/jobs/{id}/predictions")).await;
+    let oof = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
     let mut rows_of: BTreeMap<(String, u64), Vec<u64>> = BTreeMap::new();
     for item in oof["items"].as_array().unwrap() {
         rows_of
@@ -131,7 +127,7 @@ async fn a_strategy_list_trains_each_on_the_same_folds_and_ranks_them() {
             .unwrap(),
         board[0]["mean"].as_f64().unwrap()
     );
-    let runs = get(&app, &format!("/v1/jobs/{id}/runs")).await;
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
     let final_run = runs["items"]
         .as_array()
         .unwrap()
@@ -140,7 +136,7 @@ async fn a_strategy_list_trains_each_on_the_same_folds_and_ranks_them() {
         .unwrap()
         .clone();
     assert_eq!(final_run["strategy"], winner, "{final_run}");
-    let p = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+    let p = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
     assert!(p["pooled"]["balanced_accuracy"].is_number(), "{p}");
 
     // Ranking by log loss puts the lowest first.
@@ -157,7 +153,7 @@ async fn a_strategy_list_trains_each_on_the_same_folds_and_ranks_them() {
         .unwrap()
         .to_owned();
     assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
-    let board = get(&app, &format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
+    let board = app.get_json(&format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
     let (a, b) = (
         board[0]["mean"].as_f64().unwrap(),
         board[1]["mean"].as_f64().unwrap(),
@@ -195,7 +191,7 @@ async fn balance_cascade_and_one_class_run_end_to_end_on_caravan_and_predict() {
     for (strategy, id) in ids {
         let done = wait_until_finished(&app, &id).await;
         assert_eq!(done["status"], "succeeded", "{strategy}: {done}");
-        let metrics = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+        let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
         for f in metrics["folds"].as_array().unwrap() {
             let train = counts(&f["train_class_counts"]);
             let resampled = counts(&f["resampled_class_counts"]);
@@ -214,12 +210,12 @@ async fn balance_cascade_and_one_class_run_end_to_end_on_caravan_and_predict() {
             }
         }
         // Every epoch of every member is on record, numbered on.
-        let runs = get(&app, &format!("/v1/jobs/{id}/runs")).await;
+        let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
         let run = runs["items"].as_array().unwrap()[0]["id"]
             .as_str()
             .unwrap()
             .to_owned();
-        let history = get(&app, &format!("/v1/runs/{run}/metrics")).await;
+        let history = app.get_json(&format!("/v1/runs/{run}/metrics")).await;
         let epochs: Vec<(u64, Option<u64>)> = history
             .as_array()
             .unwrap()
@@ -310,7 +306,7 @@ async fn imbalance_specs_that_cannot_work_are_422s_naming_the_field() {
         message.contains("\"smoote\"") && message.contains("easy_ensemble"),
         "{p}"
     );
-    let jobs = get(&app, "/v1/jobs").await;
+    let jobs = app.get_json("/v1/jobs").await;
     assert!(
         jobs["items"].as_array().unwrap().is_empty(),
         "nothing was queued"
@@ -340,7 +336,7 @@ async fn class_weight_is_balanced_per_fold_or_an_explicit_map_and_is_recorded() 
     }
     for (i, id) in ids.iter().enumerate() {
         assert_eq!(wait_until_finished(&app, id).await["status"], "succeeded");
-        let metrics = get(&app, &format!("/v1/jobs/{id}/metrics")).await;
+        let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
         for f in metrics["folds"].as_array().unwrap() {
             let train = counts(&f["train_class_counts"]);
             let got: Vec<f64> = serde_json::from_value(f["class_weights"].clone()).unwrap();

@@ -25,11 +25,7 @@ pub async fn submit(app: &TestApp, body: Value) -> reqwest::Response {
 pub async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let job = json(
-            app.get(&format!("/v1/jobs/{id}")).send().await.unwrap(),
-            200,
-        )
-        .await;
+        let job = app.get_json(&format!("/v1/jobs/{id}")).await;
         if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
             return job;
         }
@@ -76,14 +72,7 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
         "{job}"
     );
 
-    let metrics = json(
-        app.get(&format!("/v1/jobs/{id}/metrics"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
     let folds = metrics["folds"].as_array().unwrap();
     assert_eq!(folds.len(), 3);
     let accs: Vec<f64> = folds
@@ -107,26 +96,12 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
         );
     }
 
-    let runs = json(
-        app.get(&format!("/v1/jobs/{id}/runs"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
     let runs = runs["items"].as_array().unwrap();
     assert_eq!(runs.len(), 4);
     assert!(runs.iter().all(|r| r["status"] == "succeeded"));
     let fold_run = runs[0]["id"].as_str().unwrap();
-    let history = json(
-        app.get(&format!("/v1/runs/{fold_run}/metrics"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let history = app.get_json(&format!("/v1/runs/{fold_run}/metrics")).await;
     let history = history.as_array().unwrap();
     assert!(!history.is_empty() && history.len() <= 3);
     assert!(history[0]["layer_grad_norms"].as_array().unwrap().len() == 3);
@@ -276,7 +251,7 @@ async fn invalid_specs_list_every_field_at_once_and_create_nothing() {
         .await
         .unwrap();
     problem(res, 400).await;
-    let list = json(app.get("/v1/jobs").send().await.unwrap(), 200).await;
+    let list = app.get_json("/v1/jobs").await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
@@ -330,7 +305,7 @@ async fn a_dry_run_resolves_the_spec_and_estimates_the_work_without_queueing() {
             ("easy_ensemble".into(), 4, 170 * 2)
         ]
     );
-    let list = json(app.get("/v1/jobs").send().await.unwrap(), 200).await;
+    let list = app.get_json("/v1/jobs").await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 
@@ -349,16 +324,7 @@ async fn cancel_stops_queued_work_at_once_and_running_work_within_an_epoch() {
         .to_owned();
     // One worker: the first job's first run trains, everything else waits.
     let deadline = Instant::now() + Duration::from_secs(30);
-    while json(
-        app.get(&format!("/v1/jobs/{running}"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await["status"]
-        != "running"
-    {
+    while app.get_json(&format!("/v1/jobs/{running}")).await["status"] != "running" {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
@@ -377,38 +343,21 @@ async fn cancel_stops_queued_work_at_once_and_running_work_within_an_epoch() {
     assert_eq!(json(res, 202).await["status"], "cancelling");
     let job = wait_until_finished(&app, &running).await;
     assert_eq!(job["status"], "cancelled");
-    let runs = json(
-        app.get(&format!("/v1/jobs/{running}/runs"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let runs = app.get_json(&format!("/v1/jobs/{running}/runs")).await;
     let first = runs["items"][0]["id"].as_str().unwrap().to_owned();
-    let epochs = json(
-        app.get(&format!("/v1/runs/{first}/metrics"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await
-    .as_array()
-    .unwrap()
-    .len();
+    let epochs = app
+        .get_json(&format!("/v1/runs/{first}/metrics"))
+        .await
+        .as_array()
+        .unwrap()
+        .len();
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let later = json(
-        app.get(&format!("/v1/runs/{first}/metrics"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await
-    .as_array()
-    .unwrap()
-    .len();
+    let later = app
+        .get_json(&format!("/v1/runs/{first}/metrics"))
+        .await
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(epochs, later, "no epoch is written after the cancel");
     problem(
         app.post(&format!("/v1/jobs/{running}/cancel"))
@@ -450,7 +399,7 @@ async fn twenty_concurrent_posts_with_one_idempotency_key_create_one_job() {
         .await
         .unwrap();
     problem(res, 409).await;
-    let list = json(app.get("/v1/jobs").send().await.unwrap(), 200).await;
+    let list = app.get_json("/v1/jobs").await;
     assert_eq!(list["items"].as_array().unwrap().len(), 1);
 }
 
@@ -557,14 +506,7 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
     .await;
     let preds = body["predictions"].as_array().unwrap();
     assert_eq!(preds.len(), 5);
-    let runs = json(
-        app.get(&format!("/v1/jobs/{id}/runs"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
     let final_run = runs["items"]
         .as_array()
         .unwrap()
@@ -702,14 +644,7 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
     problem(res, 415).await;
 
     // Out-of-fold predictions: every row once, with its fold and true label.
-    let oof = json(
-        app.get(&format!("/v1/jobs/{id}/predictions"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let oof = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
     let items = oof["items"].as_array().unwrap();
     assert_eq!(items.len(), 569);
     assert_eq!(items[0]["row"], 0);
@@ -778,14 +713,7 @@ async fn a_test_set_is_held_out_of_every_fold_and_scored_once_by_the_final_model
     );
     let id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
-    let metrics = json(
-        app.get(&format!("/v1/jobs/{id}/metrics"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
     assert!(
         metrics["test"]["accuracy"]
             .as_f64()
@@ -808,14 +736,7 @@ async fn a_test_set_is_held_out_of_every_fold_and_scored_once_by_the_final_model
             "two thirds of {rest}: {train}"
         );
     }
-    let oof = json(
-        app.get(&format!("/v1/jobs/{id}/predictions"))
-            .send()
-            .await
-            .unwrap(),
-        200,
-    )
-    .await;
+    let oof = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
     assert_eq!(
         oof["items"].as_array().unwrap().len(),
         rest,
@@ -874,14 +795,7 @@ async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_sa
             "succeeded",
             "{name}"
         );
-        let metrics = json(
-            app.get(&format!("/v1/jobs/{id}/metrics"))
-                .send()
-                .await
-                .unwrap(),
-            200,
-        )
-        .await;
+        let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
         for f in metrics["folds"].as_array().unwrap() {
             let train: Vec<u64> = serde_json::from_value(f["train_class_counts"].clone()).unwrap();
             let resampled: Vec<u64> =
@@ -910,14 +824,7 @@ async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_sa
             assert_eq!(validation, held, "{name}");
         }
         // Held-out rows are never resampled: every row is scored exactly once.
-        let oof = json(
-            app.get(&format!("/v1/jobs/{id}/predictions"))
-                .send()
-                .await
-                .unwrap(),
-            200,
-        )
-        .await;
+        let oof = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
         assert_eq!(oof["items"].as_array().unwrap().len(), 569, "{name}");
     }
     let p = problem(submit(&app, json!({"dataset_id": ds, "imbalance": {"strategy": "nearmiss", "version": 4, "sampling_ratio": 2}})).await, 422).await;

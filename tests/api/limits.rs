@@ -60,7 +60,7 @@ async fn a_chunked_body_is_cut_off_once_it_crosses_the_limit() {
         Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
     }
     // Nothing was stored.
-    let list = json(app.get("/v1/datasets").send().await.unwrap(), 200).await;
+    let list = app.get_json("/v1/datasets").await;
     assert!(list["items"].as_array().unwrap().is_empty());
 }
 

@@ -1,13 +1,13 @@
 //! Service routes and the problem+json shape of routing errors.
 
-use crate::helpers::{TestApp, json, problem};
+use crate::helpers::{TestApp, problem};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200() {
     let app = TestApp::spawn().await;
-    let body = json(app.get("/healthz").send().await.unwrap(), 200).await;
+    let body = app.get_json("/healthz").await;
     assert_eq!(body["status"], "ok");
-    json(app.get("/readyz").send().await.unwrap(), 200).await;
+    app.get_json("/readyz").await;
 }
 
 #[tokio::test]
@@ -26,7 +26,7 @@ async fn readyz_is_503_when_the_database_is_not_migrated() {
 #[tokio::test]
 async fn limits_reports_the_limits_in_force() {
     let app = TestApp::spawn_with(|s| s.limits.max_rows = 1234).await;
-    let body = json(app.get("/v1/limits").send().await.unwrap(), 200).await;
+    let body = app.get_json("/v1/limits").await;
     assert_eq!(body["max_rows"], 1234);
     assert_eq!(body["max_body_bytes"], 512 * 1024 * 1024);
     for key in [
