@@ -158,3 +158,8 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// A JSON array of counts (class counts in the metrics' audit trail).
+pub fn counts(v: &Value) -> Vec<u64> {
+    serde_json::from_value(v.clone()).expect("an array of counts")
+}

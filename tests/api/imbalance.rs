@@ -4,14 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{TestApp, error_fields, fixture, json, problem};
+use crate::helpers::{TestApp, counts, error_fields, fixture, json, problem};
 use crate::jobs::{submit, upload_breast_cancer, wait_until_finished};
-
-fn counts(v: &Value) -> Vec<u64> {
-    serde_json::from_value(v.clone()).unwrap()
-}
 
 #[tokio::test]
 async fn a_strategy_list_trains_each_on_the_same_folds_and_ranks_them() {

@@ -5,7 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_fields, fixture, json, problem};
+use crate::helpers::{TestApp, counts, error_fields, fixture, json, problem};
 
 pub async fn upload_breast_cancer(app: &TestApp) -> String {
     let ds = json(
@@ -84,12 +84,7 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
     assert!(metrics["pooled"]["roc_auc"].as_f64().unwrap() > 0.9);
     // The audit trail: each fold trained on the other folds' rows only.
     for f in folds {
-        let train: u64 = f["train_class_counts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .sum();
+        let train: u64 = counts(&f["train_class_counts"]).iter().sum();
         assert!(
             (370..=390).contains(&train),
             "a 3-fold training part of 569 rows: {train}"
@@ -725,12 +720,7 @@ async fn a_test_set_is_held_out_of_every_fold_and_scored_once_by_the_final_model
     // Stratified 20%: round(0.2 × 357) + round(0.2 × 212) = 71 + 42 test rows; the folds share the rest.
     let rest = 569 - 113;
     for f in metrics["folds"].as_array().unwrap() {
-        let train: u64 = f["train_class_counts"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|v| v.as_u64().unwrap())
-            .sum();
+        let train: u64 = counts(&f["train_class_counts"]).iter().sum();
         assert!(
             (300..=306).contains(&train),
             "two thirds of {rest}: {train}"
@@ -797,9 +787,8 @@ async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_sa
         );
         let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
         for f in metrics["folds"].as_array().unwrap() {
-            let train: Vec<u64> = serde_json::from_value(f["train_class_counts"].clone()).unwrap();
-            let resampled: Vec<u64> =
-                serde_json::from_value(f["resampled_class_counts"].clone()).unwrap();
+            let train = counts(&f["train_class_counts"]);
+            let resampled = counts(&f["resampled_class_counts"]);
             let (major, minor) = (train[0].max(train[1]), train[0].min(train[1]));
             let want = match name {
                 "smote" | "oversample" => vec![major, major],
@@ -819,8 +808,7 @@ async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_sa
                 serde_json::from_value(f["metrics"]["confusion_matrix"].clone()).unwrap();
             let held: Vec<u64> = cm.iter().map(|r| r.iter().sum()).collect();
             assert_eq!(vec![held[0] + train[0], held[1] + train[1]], vec![357, 212]);
-            let validation: Vec<u64> =
-                serde_json::from_value(f["validation_class_counts"].clone()).unwrap();
+            let validation = counts(&f["validation_class_counts"]);
             assert_eq!(validation, held, "{name}");
         }
         // Held-out rows are never resampled: every row is scored exactly once.
