@@ -50,6 +50,28 @@ pub struct Limits {
     pub max_folds: u64,
     /// Concurrent training runs on this node (the `--workers` setting).
     pub max_concurrent_runs: u64,
+    /// Most memory one job may need by the estimate made before it is queued (every concurrent
+    /// run's model, optimizer state, encoded rows and checkpoint), in bytes.
+    pub max_job_memory_bytes: u64,
+    /// Most model inputs after one-hot encoding (the sum of numeric columns and categories).
+    pub max_encoded_width: u64,
+    /// Most rows in one predict request (and at most 1,000,000 probabilities: rows × classes).
+    pub max_predict_rows: u64,
+    /// Most `/events` streams open at once on this node.
+    pub max_event_streams: u64,
+}
+
+/// Most probabilities (rows × classes) one predict response carries.
+pub const MAX_PREDICT_PROBABILITIES: u64 = 1_000_000;
+
+/// A quarter of the machine's memory (2 GiB where it cannot be read): the default job budget.
+pub fn default_job_memory() -> u64 {
+    let total = std::fs::read_to_string("/proc/meminfo").ok().and_then(|m| {
+        let line = m.lines().find(|l| l.starts_with("MemTotal:"))?;
+        let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+        Some(kib * 1024)
+    });
+    total.map_or(2 << 30, |t| t / 4)
 }
 
 impl Default for Limits {
@@ -67,6 +89,10 @@ impl Default for Limits {
             max_epochs: 10_000,
             max_folds: 50,
             max_concurrent_runs: default_workers() as u64,
+            max_job_memory_bytes: default_job_memory(),
+            max_encoded_width: 65_536,
+            max_predict_rows: 10_000,
+            max_event_streams: 64,
         }
     }
 }
@@ -116,6 +142,10 @@ impl Settings {
             ("--max-columns", l.max_columns),
             ("--max-cells", l.max_cells),
             ("--max-classes", l.max_classes),
+            ("--max-job-memory-bytes", l.max_job_memory_bytes),
+            ("--max-encoded-width", l.max_encoded_width),
+            ("--max-predict-rows", l.max_predict_rows),
+            ("--max-event-streams", l.max_event_streams),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(name));

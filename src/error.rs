@@ -93,13 +93,18 @@ impl ApiError {
         }
     }
 
-    /// A 422 listing every invalid field.
+    /// A 422 listing every invalid field (the detail names the first few and counts the rest).
     pub fn invalid_fields(errors: Vec<FieldError>) -> Self {
-        let detail = errors
+        const NAMED: usize = 5;
+        let mut detail = errors
             .iter()
+            .take(NAMED)
             .map(|e| format!("{}: {}", e.field, e.message))
             .collect::<Vec<_>>()
             .join("; ");
+        if errors.len() > NAMED {
+            detail.push_str(&format!(" (and {} more)", errors.len() - NAMED));
+        }
         ApiError::Invalid {
             detail,
             location: Location::default(),
@@ -148,6 +153,21 @@ impl ApiError {
     }
 }
 
+/// Most field errors a problem lists; the rest are counted in `errors_omitted`, so an error is
+/// never much larger than a request (a spec with a million bad widths).
+pub const MAX_LISTED_ERRORS: usize = 100;
+/// Longest `detail`, `field` or `message` text, in characters (they can quote user input).
+const MAX_TEXT: usize = 500;
+
+/// `text` cut to `MAX_TEXT` characters, marked with an ellipsis when cut.
+fn capped(mut text: String) -> String {
+    if let Some((at, _)) = text.char_indices().nth(MAX_TEXT) {
+        text.truncate(at);
+        text.push('…');
+    }
+    text
+}
+
 /// The RFC 9457 body.
 #[derive(Debug, Serialize)]
 pub struct Problem {
@@ -158,6 +178,9 @@ pub struct Problem {
     pub detail: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// Field errors beyond the first `MAX_LISTED_ERRORS`, not listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors_omitted: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub line: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -184,12 +207,22 @@ impl IntoResponse for ApiError {
             } => (location, errors),
             _ => (Location::default(), vec![]),
         };
+        let omitted = errors.len().saturating_sub(MAX_LISTED_ERRORS);
+        let errors: Vec<FieldError> = errors
+            .into_iter()
+            .take(MAX_LISTED_ERRORS)
+            .map(|e| FieldError {
+                field: capped(e.field),
+                message: capped(e.message),
+            })
+            .collect();
         let problem = Problem {
             type_: format!("urn:crossfold:problem:{kind}"),
             title: status.canonical_reason().unwrap_or("Error").to_owned(),
             status: status.as_u16(),
-            detail,
+            detail: capped(detail),
             errors,
+            errors_omitted: (omitted > 0).then_some(omitted),
             line: location.line,
             column: location.column,
         };

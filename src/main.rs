@@ -118,6 +118,19 @@ struct Opts {
     /// Most cross-validation folds a training spec may ask for [default: 50].
     #[arg(long, env = "CROSSFOLD_MAX_FOLDS", global = true)]
     max_folds: Option<u64>,
+    /// Most memory one job may need by its estimate, in bytes [default: a quarter of the
+    /// machine's memory].
+    #[arg(long, env = "CROSSFOLD_MAX_JOB_MEMORY_BYTES", global = true)]
+    max_job_memory_bytes: Option<u64>,
+    /// Most model inputs after one-hot encoding [default: 65,536].
+    #[arg(long, env = "CROSSFOLD_MAX_ENCODED_WIDTH", global = true)]
+    max_encoded_width: Option<u64>,
+    /// Most rows in one predict request [default: 10,000].
+    #[arg(long, env = "CROSSFOLD_MAX_PREDICT_ROWS", global = true)]
+    max_predict_rows: Option<u64>,
+    /// Most `/events` streams open at once [default: 64].
+    #[arg(long, env = "CROSSFOLD_MAX_EVENT_STREAMS", global = true)]
+    max_event_streams: Option<u64>,
 }
 
 impl Opts {
@@ -143,6 +156,10 @@ impl Opts {
                 max_epochs: self.max_epochs.unwrap_or(d.max_epochs),
                 max_folds: self.max_folds.unwrap_or(d.max_folds),
                 max_concurrent_runs: workers as u64,
+                max_job_memory_bytes: self.max_job_memory_bytes.unwrap_or(d.max_job_memory_bytes),
+                max_encoded_width: self.max_encoded_width.unwrap_or(d.max_encoded_width),
+                max_predict_rows: self.max_predict_rows.unwrap_or(d.max_predict_rows),
+                max_event_streams: self.max_event_streams.unwrap_or(d.max_event_streams),
             },
             queue: crossfold::queue::QueueTiming {
                 write_every: std::time::Duration::from_millis(self.checkpoint_every_ms),

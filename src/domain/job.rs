@@ -466,11 +466,16 @@ impl JobSpec {
             });
         }
         if let ClassWeights::Map(m) = &im.class_weights
-            && let Some((class, w)) = m.iter().find(|(_, w)| !(w.is_finite() && **w > 0.0))
+            && let Some((class, w)) = m
+                .iter()
+                .find(|(_, w)| !(**w > 0.0 && **w <= super::spec::MAX_PENALTY))
         {
             errors.push(SpecError {
                 field: format!("imbalance.class_weights.{class}"),
-                message: format!("{w} is not a weight: finite and > 0"),
+                message: format!(
+                    "{w} is not a weight: > 0 and at most {:e}",
+                    super::spec::MAX_PENALTY
+                ),
             });
         }
         if im.n_subsets == 0 || im.n_subsets > 100 {

@@ -13,6 +13,12 @@ pub struct SpecError {
     pub message: String,
 }
 
+/// The largest learning rate a spec may ask for: beyond it no optimizer here converges.
+pub const MAX_LEARNING_RATE: f64 = 10.0;
+/// The largest penalty, weight decay or class weight: beyond it the loss is the penalty alone
+/// and the first steps overflow.
+pub const MAX_PENALTY: f64 = 1e6;
+
 fn err(field: &str, message: impl Into<String>) -> SpecError {
     SpecError {
         field: field.to_owned(),
@@ -392,7 +398,9 @@ impl TrainingSpec {
                 ),
             ));
         }
-        for (i, &w) in m.hidden_layers.iter().enumerate() {
+        // Widths are checked only within the layer limit: a million bad widths are one error.
+        let checked = (limits.max_hidden_layers as usize).min(m.hidden_layers.len());
+        for (i, &w) in m.hidden_layers[..checked].iter().enumerate() {
             if w == 0 || w > limits.max_layer_width {
                 errors.push(err(
                     &format!("model.hidden_layers[{i}]"),
@@ -424,8 +432,13 @@ impl TrainingSpec {
         {
             errors.push(err("schedule.gamma", "must be in (0, 1]"));
         }
-        if !(s.min_learning_rate >= 0.0 && s.min_learning_rate.is_finite()) {
-            errors.push(err("schedule.min_learning_rate", "must be ≥ 0"));
+        if !(s.min_learning_rate >= 0.0
+            && s.min_learning_rate <= self.optimizer.learning_rate().clamp(0.0, MAX_LEARNING_RATE))
+        {
+            errors.push(err(
+                "schedule.min_learning_rate",
+                "must be ≥ 0 and at most optimizer.learning_rate",
+            ));
         }
         let t = &self.training;
         if t.epochs == 0 || t.epochs > limits.max_epochs {
@@ -438,8 +451,8 @@ impl TrainingSpec {
             errors.push(err("training.batch_size", "at least 1, or \"full\""));
         }
         for (field, v) in [("training.l1", t.l1), ("training.l2", t.l2)] {
-            if !(v >= 0.0 && v.is_finite()) {
-                errors.push(err(field, "must be ≥ 0"));
+            if !(0.0..=MAX_PENALTY).contains(&v) {
+                errors.push(err(field, format!("from 0 to {MAX_PENALTY:e}")));
             }
         }
         for (field, v) in [
@@ -472,8 +485,11 @@ impl TrainingSpec {
                 ));
             }
         }
-        if !(t.augment.gaussian_noise >= 0.0 && t.augment.gaussian_noise.is_finite()) {
-            errors.push(err("training.augment.gaussian_noise", "must be ≥ 0"));
+        if !(0.0..=MAX_PENALTY).contains(&t.augment.gaussian_noise) {
+            errors.push(err(
+                "training.augment.gaussian_noise",
+                format!("from 0 to {MAX_PENALTY:e}"),
+            ));
         }
         errors
     }
@@ -490,11 +506,20 @@ impl TrainingSpec {
             }
         };
         let non_negative = |errors: &mut Vec<SpecError>, name: &str, v: f64| {
-            if !(v >= 0.0 && v.is_finite()) {
-                errors.push(err(&format!("optimizer.{name}"), "must be ≥ 0"));
+            if !(0.0..=MAX_PENALTY).contains(&v) {
+                errors.push(err(
+                    &format!("optimizer.{name}"),
+                    format!("from 0 to {MAX_PENALTY:e}"),
+                ));
             }
         };
-        positive(errors, "learning_rate", self.optimizer.learning_rate());
+        let lr = self.optimizer.learning_rate();
+        if !(lr > 0.0 && lr <= MAX_LEARNING_RATE) {
+            errors.push(err(
+                "optimizer.learning_rate",
+                format!("must be > 0 and at most {MAX_LEARNING_RATE}"),
+            ));
+        }
         match self.optimizer {
             OptimizerSpec::Sgd {
                 momentum,

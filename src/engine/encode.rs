@@ -133,26 +133,66 @@ impl Encoding {
     }
 }
 
-/// A raw input value for prediction.
+/// A raw input value for prediction, read as an upload reads its cells.
 #[derive(Debug, Clone, PartialEq)]
 pub enum RawValue {
     Missing,
     Number(f64),
     Text(String),
+    /// Reads as a number but is not finite in f32 (`inf`, `1e39`): rejected, as at upload.
+    NonFinite(String),
+}
+
+/// Why one value of a row cannot be encoded: the column and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EncodeError {
+    pub column: String,
+    pub message: String,
 }
 
 impl Encoding {
-    /// Encodes one input row given by column name; an unknown category (or text in a numeric
-    /// column) is an error naming the column and value.
-    pub fn encode_row(&self, get: impl Fn(&str) -> RawValue) -> Result<Vec<f32>, String> {
+    /// Whether the model's feature `name` is numeric (`None`: not a feature of the model).
+    pub fn is_numeric(&self, name: &str) -> Option<bool> {
+        self.features.iter().find_map(|f| match f {
+            FeatureEncoding::Numeric { name: n, .. } if n == name => Some(true),
+            FeatureEncoding::Categorical { name: n, .. } if n == name => Some(false),
+            _ => None,
+        })
+    }
+
+    /// Encodes one input row given by column name; an unknown category, text in a numeric
+    /// column or a value that encodes to a non-finite number is an error naming the column.
+    pub fn encode_row(&self, get: impl Fn(&str) -> RawValue) -> Result<Vec<f32>, EncodeError> {
+        let fail = |name: &str, message: String| EncodeError {
+            column: name.to_owned(),
+            message,
+        };
         let mut out = Vec::with_capacity(self.width());
         for f in &self.features {
             match f {
                 FeatureEncoding::Numeric { name, mean, std } => match get(name) {
                     RawValue::Missing => out.push(0.0),
-                    RawValue::Number(v) => out.push(((v - mean) / std) as f32),
+                    RawValue::Number(v) => {
+                        let x = ((v - mean) / std) as f32;
+                        if !x.is_finite() {
+                            return Err(fail(
+                                name,
+                                format!(
+                                    "{v} is too far outside the training range (mean {mean}, \
+                                     std {std}) to encode"
+                                ),
+                            ));
+                        }
+                        out.push(x)
+                    }
+                    RawValue::NonFinite(t) => {
+                        return Err(fail(
+                            name,
+                            format!("{t:?} is not a finite number in f32 (as at upload)"),
+                        ));
+                    }
                     RawValue::Text(t) => {
-                        return Err(format!("column {name:?} is numeric, got {t:?}"));
+                        return Err(fail(name, format!("the column is numeric, got {t:?}")));
                     }
                 },
                 FeatureEncoding::Categorical { name, categories } => {
@@ -161,19 +201,22 @@ impl Encoding {
                     let text = match get(name) {
                         RawValue::Missing => continue,
                         RawValue::Number(v) => v.to_string(),
-                        RawValue::Text(t) => t,
+                        RawValue::Text(t) | RawValue::NonFinite(t) => t,
                     };
                     match categories.iter().position(|c| *c == text) {
                         Some(i) => out[start + i] = 1.0,
                         None => {
-                            return Err(format!(
-                                "column {name:?} has no category {text:?} in training (known: {})",
-                                categories
-                                    .iter()
-                                    .take(10)
-                                    .map(|c| format!("{c:?}"))
-                                    .collect::<Vec<_>>()
-                                    .join(", ")
+                            return Err(fail(
+                                name,
+                                format!(
+                                    "no category {text:?} in training (known: {})",
+                                    categories
+                                        .iter()
+                                        .take(10)
+                                        .map(|c| format!("{c:?}"))
+                                        .collect::<Vec<_>>()
+                                        .join(", ")
+                                ),
                             ));
                         }
                     }

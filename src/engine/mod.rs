@@ -24,6 +24,19 @@ pub enum EngineError {
     /// The data or spec cannot be trained on (a permanent failure: retrying will not help).
     #[error("invalid training input: {0}")]
     InvalidInput(String),
+    /// Training produced a non-finite value (a permanent failure: the same spec and seed diverge
+    /// again). Says where and what to try.
+    #[error(
+        "training diverged in epoch {epoch}: {quantity} is not finite; try a lower \
+         optimizer.learning_rate, training.clip_grad_norm (e.g. 1.0), batch_norm, or smaller \
+         penalties and class weights"
+    )]
+    Diverged {
+        /// 1-based.
+        epoch: u64,
+        /// What was non-finite: the training loss, the gradient, the weights, the validation loss.
+        quantity: &'static str,
+    },
     /// Something failed that is not the input's fault.
     #[error("training failed: {0}")]
     Internal(String),

@@ -288,6 +288,13 @@ fn run(
             for (g, &l) in grads.iter().zip(&layer_of) {
                 per_layer[l] += g.iter().map(|&v| f64::from(v) * f64::from(v)).sum::<f64>();
             }
+            // The first non-finite value ends the run: every later step would spread it.
+            if !step.loss.is_finite() {
+                return Err(diverged(epoch, "the training loss"));
+            }
+            if !per_layer.iter().all(|v| v.is_finite()) {
+                return Err(diverged(epoch, "the gradient"));
+            }
             norm_sum += per_layer.iter().sum::<f64>().sqrt();
             for (s, v) in layer_sums.iter_mut().zip(&per_layer) {
                 *s += v.sqrt();
@@ -306,12 +313,26 @@ fn run(
             loss_sum += f64::from(step.loss) * chunk.len() as f64;
             seen += chunk.len();
         }
+        // A step can overflow the weights even from finite gradients (a huge learning rate).
+        if !model
+            .params
+            .iter()
+            .all(|p| p.data.iter().all(|v| v.is_finite()))
+        {
+            return Err(diverged(epoch, "a weight"));
+        }
         let val =
             (!val_idx.is_empty()).then(|| evaluate(&mut model, &dev, req, req.train, &val_idx));
+        if val.is_some_and(|v| !v.0.is_finite()) {
+            return Err(diverged(epoch, "the validation loss"));
+        }
         let holdout = req.holdout.map(|h| {
             let idx: Vec<usize> = (0..h.len()).collect();
             evaluate(&mut model, &dev, req, h, &idx)
         });
+        if holdout.is_some_and(|v| !v.0.is_finite()) {
+            return Err(diverged(epoch, "the held-out loss"));
+        }
         let record = EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -390,6 +411,15 @@ fn run(
         .holdout
         .filter(|_| req.objective == Objective::Classify)
         .map(|h| predict_rows(&mut model, &dev, h, &(0..h.len()).collect::<Vec<_>>()));
+    if holdout_proba
+        .as_ref()
+        .is_some_and(|p| !p.iter().all(|v| v.is_finite()))
+    {
+        return Err(diverged(
+            history.len().saturating_sub(1) as u64,
+            "a held-out probability",
+        ));
+    }
     let checkpoint = Checkpoint {
         spec: spec.clone(),
         model: model.clone(),
@@ -413,6 +443,14 @@ fn run(
         holdout_proba,
         checkpoint,
     })
+}
+
+/// The error of a run whose `epoch` (0-based) produced a non-finite `quantity`.
+fn diverged(epoch: u64, quantity: &'static str) -> EngineError {
+    EngineError::Diverged {
+        epoch: epoch + 1,
+        quantity,
+    }
 }
 
 /// Which layer (hidden layers, then output) each parameter belongs to.

@@ -78,17 +78,35 @@ pub async fn remember_route(req: Request, next: Next) -> Response {
     res
 }
 
+/// The method as a metric label: the standard ones by name, anything else as `other`.
+fn method_label(method: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 /// Outer layer: counts and times every request, unmatched ones included.
 pub async fn track_requests(req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let method = req.method().to_string();
+    // Label values come from a fixed set: a made-up method must not mint a new time series.
+    let method = method_label(req.method());
     let res = next.run(req).await;
     let route = res
         .extensions()
         .get::<RoutePattern>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.0.clone());
     let status = res.status().as_u16().to_string();
-    metrics::counter!("http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+    metrics::counter!("http_requests_total", "method" => method, "route" => route.clone(), "status" => status)
         .increment(1);
     metrics::histogram!("http_request_duration_seconds", "method" => method, "route" => route)
         .record(start.elapsed().as_secs_f64());

@@ -2,6 +2,7 @@
 //! cross-cutting layers (auth, metrics, request ids, tracing) and the problem+json fallbacks.
 
 pub mod auth;
+pub mod compute;
 pub mod curves;
 pub mod datasets;
 pub mod events;
@@ -37,6 +38,8 @@ pub struct AppState {
     pub limits: Arc<Limits>,
     pub tokens: Arc<auth::Tokens>,
     pub metrics: PrometheusHandle,
+    /// Where predict scores rows (bounded, off the async runtime).
+    pub predict_pool: compute::ComputePool,
 }
 
 /// A route: its path pattern and what each method does there.

@@ -1,6 +1,8 @@
 //! `POST /v1/jobs/{id}/predict` and `GET /v1/jobs/{id}/predictions`: class probabilities for new
 //! rows from the stored models, and the out-of-fold predictions of cross-validation.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
@@ -11,11 +13,13 @@ use serde_json::{Map, Value, json};
 use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsupported};
 use super::jobs::job_or_404;
 use super::{AppState, Route};
+use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::job::JobStatus;
 use crate::engine::checkpoint::Checkpoint;
-use crate::engine::encode::{Encoding, RawValue};
+use crate::engine::encode::Encoding;
 use crate::engine::model::Dev;
-use crate::error::{ApiError, FieldError, Location};
+use crate::error::{ApiError, FieldError};
+use crate::ingest::rows::{PredictRows, RowError};
 use crate::queue::results;
 use crate::store;
 
@@ -40,60 +44,33 @@ async fn class_names(
     )
 }
 
-/// The rows to predict: `{"rows": [{…}]}` as JSON, or CSV with a header row (cells that parse
-/// as numbers are numbers; empty cells and `NA` are missing).
-fn rows_of(headers: &HeaderMap, body: &[u8]) -> Result<Vec<Value>, ApiError> {
+/// The rows to predict: `{"rows": [{…}]}` as JSON, or CSV with a header row, read as an upload
+/// reads its cells.
+fn rows_of(headers: &HeaderMap, body: &[u8], max_rows: usize) -> Result<PredictRows, ApiError> {
     let (content_type, essence) = media_type(headers);
-    match essence.as_str() {
-        "application/json" => {
-            let body = parse_json(body)?;
-            match body.get("rows") {
-                Some(Value::Array(rows)) => Ok(rows.clone()),
-                _ => Err(ApiError::invalid_field(
-                    "rows",
-                    "an array of objects, one per row: {\"rows\": [{\"column\": value, …}]}",
-                )),
-            }
-        }
-        "text/csv" => {
-            let mut rdr = csv::ReaderBuilder::new().from_reader(body);
-            let names = rdr
-                .headers()
-                .map_err(|e| ApiError::malformed(format!("malformed CSV header: {e}")))?
-                .clone();
-            let mut rows = Vec::new();
-            for record in rdr.records() {
-                let record = record.map_err(|e| ApiError::Malformed {
-                    detail: format!("malformed CSV: {e}"),
-                    location: Location {
-                        line: e.position().map(|p| p.line()),
-                        column: None,
-                    },
-                    errors: vec![],
-                })?;
-                let row: Map<String, Value> = names
-                    .iter()
-                    .zip(record.iter())
-                    .map(|(k, v)| {
-                        let v = v.trim();
-                        let value = if v.is_empty() || v == "NA" {
-                            Value::Null
-                        } else {
-                            v.parse::<f64>()
-                                .ok()
-                                .filter(|f| f.is_finite())
-                                .map_or_else(|| json!(v), |f| json!(f))
-                        };
-                        (k.trim().to_owned(), value)
-                    })
-                    .collect();
-                rows.push(Value::Object(row));
-            }
-            Ok(rows)
-        }
-        _ => Err(unsupported(content_type, "application/json or text/csv")),
+    let rows = match essence.as_str() {
+        "application/json" => PredictRows::from_json(&parse_json(body)?, max_rows)?,
+        "text/csv" => PredictRows::from_csv(body, max_rows)?,
+        _ => return Err(unsupported(content_type, "application/json or text/csv")),
+    };
+    if rows.is_empty() {
+        return Err(ApiError::invalid_field(
+            "rows",
+            "at least one row to predict",
+        ));
     }
+    Ok(rows)
 }
+
+fn row_errors(errors: Vec<RowError>) -> Vec<FieldError> {
+    errors
+        .into_iter()
+        .map(|e| FieldError::new(e.field, e.message))
+        .collect()
+}
+
+/// Rows scored at once: bounds the activations of a wide model.
+const PREDICT_CHUNK: usize = 1024;
 
 async fn predict(
     State(state): State<AppState>,
@@ -123,7 +100,6 @@ async fn predict(
             job.status.as_str()
         )));
     }
-    let rows = rows_of(&headers, &body)?;
     let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Results).await?;
     // A comparison's fold ensemble is its leading strategy's fold models.
     let leader = results::leader(&job.spec, &results::fold_results(&runs));
@@ -147,69 +123,63 @@ async fn predict(
             "the job has no final model (it was submitted with final_model: false); use ?ensemble=folds".into()
         }));
     }
-    let mut models = Vec::new();
-    for run in &wanted {
-        let bytes = store::runs::checkpoint(&state.pool, run)
-            .await?
-            .and_then(|c| c.1)
-            .ok_or_else(|| anyhow::anyhow!("run {run} has no checkpoint"))?;
-        let ck = Checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!(e))?;
-        let encoding: Encoding = serde_json::from_str(ck.encoding.as_deref().unwrap_or("null"))
-            .map_err(|e| anyhow::anyhow!("run {run}: encoding: {e}"))?;
-        models.push((ck, encoding));
-    }
+    // The first model decides the classes and checks the rows; the others load one at a time.
+    let first = load_model(&state, &wanted[0]).await?;
+    let classes = first.0.classes();
+    let max_rows = state
+        .limits
+        .max_predict_rows
+        .min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64) as usize;
+    let rows = Arc::new(rows_of(&headers, &body, max_rows)?);
+    drop(body);
     let label = job.spec["label"].as_str().unwrap_or("label").to_owned();
-    let classes = models[0].0.classes();
-    let names = class_names(&state, &job.dataset_id, classes).await?;
-    // Check every row first, so all bad cells are reported at once.
-    let mut errors = Vec::new();
-    let mut objects = Vec::new();
-    for (i, row) in rows.iter().enumerate() {
-        let Value::Object(map) = row else {
+    let unknown = rows.unknown_columns(&first.1, &label);
+    if !unknown.is_empty() {
+        return Err(ApiError::invalid_fields(row_errors(unknown)));
+    }
+    // Every bad cell is reported at once, before any scoring.
+    if let Err((errors, total)) = rows.encode(&first.1, 0, rows.len()) {
+        let mut errors = row_errors(errors);
+        if total > errors.len() {
             errors.push(FieldError::new(
-                format!("rows[{i}]"),
-                "each row must be an object of column → value",
+                "rows",
+                format!("{} more invalid values not listed", total - errors.len()),
             ));
-            continue;
-        };
-        for key in map.keys() {
-            if *key != label && !models[0].1.names().any(|n| n == key) {
-                errors.push(FieldError::new(
-                    format!("rows[{i}].{key}"),
-                    "not a feature column of this model",
-                ));
-            }
         }
-        objects.push(map.clone());
-    }
-    let mut inputs: Vec<Vec<Vec<f32>>> = vec![Vec::new(); models.len()];
-    for (i, map) in objects.iter().enumerate() {
-        for (m, (_, encoding)) in models.iter().enumerate() {
-            match encoding.encode_row(|name| raw(map.get(name))) {
-                Ok(x) => inputs[m].push(x),
-                Err(e) if m == 0 => errors.push(FieldError::new(format!("rows[{i}]"), e)),
-                Err(_) => {}
-            }
-        }
-    }
-    if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
-    let n = objects.len();
-    let averaged = tokio::task::spawn_blocking(move || {
-        let dev = Dev::default();
-        let mut sum = vec![0.0f64; n * classes];
-        for ((mut ck, _), x) in models.into_iter().zip(inputs) {
-            for (s, p) in sum.iter_mut().zip(ck.proba(&dev, &x.concat(), n)) {
-                *s += p;
-            }
+    let names = class_names(&state, &job.dataset_id, classes).await?;
+    let n = rows.len();
+    let mut sum = vec![0.0f64; n * classes];
+    let mut model = Some(first);
+    for run in &wanted {
+        let (ck, encoding) = match model.take() {
+            Some(loaded) => loaded,
+            None => load_model(&state, run).await?,
+        };
+        if ck.classes() != classes {
+            return Err(
+                anyhow::anyhow!("run {run} has {} classes, not {classes}", ck.classes()).into(),
+            );
         }
-        sum
-    })
-    .await
-    .map_err(|e| anyhow::anyhow!("prediction crashed: {e}"))?;
+        let (rows_in, sum_in) = (rows.clone(), std::mem::take(&mut sum));
+        let (sum_out, bad) = state
+            .predict_pool
+            .run(
+                tracing::info_span!("predict", job_id = %id, run_id = %run, rows = n),
+                move || score_into(ck, &encoding, rows_in, sum_in, classes),
+            )
+            .await?;
+        sum = sum_out;
+        if let Some(row) = bad {
+            return Err(ApiError::invalid_field(
+                format!("rows[{row}]"),
+                "the model's output is not finite for these values (far outside the training data)",
+            ));
+        }
+    }
     let count = wanted.len() as f64;
-    let predictions: Vec<Value> = averaged
+    let predictions: Vec<Value> = sum
         .chunks(classes)
         .map(|p| {
             let best = (0..classes).fold(0, |b, c| if p[c] > p[b] { c } else { b });
@@ -224,14 +194,44 @@ async fn predict(
     Ok(Json(json!({"predictions": predictions, "models": wanted})))
 }
 
-fn raw(v: Option<&Value>) -> RawValue {
-    match v {
-        None | Some(Value::Null) => RawValue::Missing,
-        Some(Value::Number(n)) => RawValue::Number(n.as_f64().unwrap_or(f64::NAN)),
-        Some(Value::String(s)) if s.trim().is_empty() || s == "NA" => RawValue::Missing,
-        Some(Value::String(s)) => RawValue::Text(s.trim().to_owned()),
-        Some(other) => RawValue::Text(other.to_string()),
+/// A run's stored model and its feature encoding.
+async fn load_model(state: &AppState, run: &str) -> Result<(Checkpoint, Encoding), ApiError> {
+    let bytes = store::runs::checkpoint(&state.pool, run)
+        .await?
+        .and_then(|c| c.1)
+        .ok_or_else(|| anyhow::anyhow!("run {run} has no checkpoint"))?;
+    let ck = Checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {run}: {e}"))?;
+    let encoding: Encoding = serde_json::from_str(ck.encoding.as_deref().unwrap_or("null"))
+        .map_err(|e| anyhow::anyhow!("run {run}: encoding: {e}"))?;
+    Ok((ck, encoding))
+}
+
+/// Adds one model's probabilities for `rows` to `sum`, a chunk at a time; also returns the first
+/// row whose output is not finite, if any.
+fn score_into(
+    mut ck: Checkpoint,
+    encoding: &Encoding,
+    rows: Arc<PredictRows>,
+    mut sum: Vec<f64>,
+    classes: usize,
+) -> (Vec<f64>, Option<usize>) {
+    let dev = Dev::default();
+    let n = rows.len();
+    for start in (0..n).step_by(PREDICT_CHUNK) {
+        let end = (start + PREDICT_CHUNK).min(n);
+        // Checked by the first model; another model's encoding fits the same columns.
+        let Ok(x) = rows.encode(encoding, start, end) else {
+            return (sum, Some(start));
+        };
+        let p = ck.proba(&dev, &x, end - start);
+        if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
+            return (sum, Some(start + bad / classes));
+        }
+        for (s, v) in sum[start * classes..end * classes].iter_mut().zip(p) {
+            *s += v;
+        }
     }
+    (sum, None)
 }
 
 /// Out-of-fold predictions: row index, fold, repeat, true label, probabilities (JSON, or CSV

@@ -5,6 +5,7 @@
 mod cell;
 mod csv;
 mod json;
+pub mod rows;
 mod table;
 
 use std::io::{self, Read};

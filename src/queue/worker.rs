@@ -65,6 +65,19 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
             }
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "reaping failed"),
         }
+        // A run reaped (or handed back) after its job's cancel was asked for ends cancelled.
+        match store::runs::finish_requested_cancels(&pool).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    if let Err(e) =
+                        store::jobs::settle_job_if_done(&pool, &job, results::summary).await
+                    {
+                        tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a cancelled job failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "finishing cancels failed"),
+        }
         tokio::select! {
             _ = tokio::time::sleep(timing.lease / 3) => {}
             _ = shutdown.cancelled() => break,
@@ -286,6 +299,7 @@ async fn train_run(
         writer.flush(!completes);
         let outcome = outcome.map_err(|e| match e {
             EngineError::InvalidInput(m) => RunError::Permanent(m),
+            e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
             other => RunError::Retryable(other.to_string()),
         })?;
         if outcome.trained.stop == Stop::Cancelled {

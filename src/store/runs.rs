@@ -304,6 +304,33 @@ pub async fn reap_expired(pool: &SqlitePool, backoff_ms: i64) -> anyhow::Result<
     Ok(jobs)
 }
 
+/// Finishes cancels that were asked for but never carried out (the process died between the
+/// request and the stop, so the run went back to the queue of a job no claim looks at): such
+/// runs end `cancelled`. Returns the jobs touched, to settle.
+pub async fn finish_requested_cancels(pool: &SqlitePool) -> anyhow::Result<Vec<String>> {
+    let mut jobs: Vec<String> = sqlx::query_scalar(
+        "UPDATE runs SET state = 'cancelled', finished_at = ?, lease_owner = NULL,
+                lease_expires_at = NULL
+         WHERE state = 'queued'
+           AND job_id IN (SELECT id FROM jobs WHERE cancel_requested_at IS NOT NULL)
+         RETURNING job_id",
+    )
+    .bind(ids::now_rfc3339())
+    .fetch_all(pool)
+    .await?;
+    // A job left `cancelling` with every run already ended (it died before settling).
+    let stuck: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM jobs j WHERE status = 'cancelling' AND NOT EXISTS (
+            SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.state IN ('queued', 'running'))",
+    )
+    .fetch_all(pool)
+    .await?;
+    jobs.extend(stuck);
+    jobs.sort();
+    jobs.dedup();
+    Ok(jobs)
+}
+
 /// A run as `GET /v1/jobs/{id}/runs` lists it.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunView {

@@ -74,6 +74,12 @@ impl TestApp {
 
     /// Stops the server gracefully and starts a new one on the same database file.
     pub async fn restart(&mut self) {
+        self.stop().await;
+        self.start().await;
+    }
+
+    /// Stops the server gracefully; `start_again` brings it back on the same database file.
+    pub async fn stop(&mut self) {
         self.shutdown.cancel();
         if let Some(server) = self.server.take() {
             server
@@ -81,7 +87,19 @@ impl TestApp {
                 .expect("the server task")
                 .expect("a clean stop");
         }
+    }
+
+    /// Starts the server again after `stop` (on the same settings and database).
+    pub async fn start_again(&mut self) {
         self.start().await;
+    }
+
+    /// A connection pool on the app's database file, to set up states a test cannot reach
+    /// through the API (what a crash leaves behind).
+    pub async fn database(&self) -> sqlx::SqlitePool {
+        crossfold::store::connect(&self.settings.database_url)
+            .await
+            .expect("the test database opens")
     }
 
     /// GETs `path`, expecting 200 and a JSON body.

@@ -529,7 +529,9 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
         .flat_map(|r| {
             encoding
                 .encode_row(|name| {
-                    crossfold::engine::encode::RawValue::Number(r[name].as_f64().unwrap())
+                    // Stored as f32 at upload, so predict reads its inputs as f32 too.
+                    let v = r[name].as_f64().unwrap() as f32;
+                    crossfold::engine::encode::RawValue::Number(f64::from(v))
                 })
                 .unwrap()
         })

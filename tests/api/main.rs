@@ -6,6 +6,7 @@ mod crash;
 mod datasets;
 mod fencing;
 mod helpers;
+mod hostile;
 mod imbalance;
 mod jobs;
 mod limits;

@@ -1,0 +1,338 @@
+//! Rows to predict (`POST /v1/jobs/{id}/predict`): JSON `{"rows": [{…}]}` or CSV with a header
+//! row, read cell by cell with the upload's own rules (so what is missing at upload is missing
+//! here, and a number is a number in the same f32), then encoded with a model's fitted encoding.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::IngestError;
+use super::cell::{Cell, Reading};
+use crate::engine::encode::{EncodeError, Encoding, RawValue};
+
+/// One cell as received, owned.
+#[derive(Debug, Clone, PartialEq)]
+enum Owned {
+    Missing,
+    /// CSV text, read by content.
+    Raw(String),
+    Number(f64),
+    /// A JSON string or boolean.
+    Text(String),
+}
+
+impl Owned {
+    fn cell(&self) -> Cell<'_> {
+        match self {
+            Owned::Missing => Cell::Missing,
+            Owned::Raw(s) => Cell::Raw(s),
+            Owned::Number(v) => Cell::Number(*v),
+            Owned::Text(s) => Cell::Text(s),
+        }
+    }
+}
+
+/// The rows of a predict request, column by name.
+#[derive(Debug, Clone)]
+pub struct PredictRows {
+    /// Every column any row names, in order of first appearance.
+    columns: Vec<String>,
+    index: HashMap<String, usize>,
+    /// The row each column first appears in (for error messages).
+    first_row: Vec<usize>,
+    /// Row-major, `len × columns.len()`; a column a row lacks is missing.
+    cells: Vec<Owned>,
+    len: usize,
+}
+
+/// An invalid value or column: `rows[i].column` and what is wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RowError {
+    pub field: String,
+    pub message: String,
+}
+
+/// The most cell errors collected before the rest are only counted.
+const COLLECTED_ERRORS: usize = 1_000;
+
+impl PredictRows {
+    /// Reads `{"rows": [{column: value, …}, …]}`; at most `max_rows` rows.
+    pub fn from_json(body: &Value, max_rows: usize) -> Result<Self, IngestError> {
+        let Some(Value::Array(rows)) = body.get("rows") else {
+            return Err(invalid(
+                "rows",
+                "an array of objects, one per row: {\"rows\": [{\"column\": value, …}]}",
+            ));
+        };
+        check_count(rows.len(), max_rows)?;
+        let mut out = Self::empty();
+        for (i, row) in rows.iter().enumerate() {
+            let Value::Object(map) = row else {
+                return Err(invalid(
+                    format!("rows[{i}]"),
+                    "each row must be an object of column → value",
+                ));
+            };
+            let mut cells = vec![Owned::Missing; out.columns.len()];
+            for (name, v) in map {
+                let cell = match v {
+                    Value::Null => Owned::Missing,
+                    Value::Number(n) => Owned::Number(n.as_f64().unwrap_or(f64::NAN)),
+                    Value::String(s) => Owned::Text(s.clone()),
+                    Value::Bool(b) => Owned::Text(b.to_string()),
+                    Value::Array(_) | Value::Object(_) => {
+                        return Err(invalid(
+                            format!("rows[{i}].{name}"),
+                            "a value must be a number, a string, a boolean or null",
+                        ));
+                    }
+                };
+                let c = out.column(name, i);
+                if c >= cells.len() {
+                    cells.resize(c + 1, Owned::Missing);
+                }
+                cells[c] = cell;
+            }
+            out.push_row(cells);
+        }
+        Ok(out)
+    }
+
+    /// Reads CSV with a header row (comma-delimited); at most `max_rows` rows.
+    pub fn from_csv(body: &[u8], max_rows: usize) -> Result<Self, IngestError> {
+        let mut rdr = csv::ReaderBuilder::new().from_reader(body);
+        let header = rdr
+            .headers()
+            .map_err(|e| IngestError::malformed(format!("malformed CSV header: {e}")))?
+            .clone();
+        let mut out = Self::empty();
+        let cols: Vec<usize> = header.iter().map(|h| out.column(h.trim(), 0)).collect();
+        let mut record = csv::StringRecord::new();
+        loop {
+            match rdr.read_record(&mut record) {
+                Ok(false) => break,
+                Ok(true) => {}
+                Err(e) => {
+                    let mut err = IngestError::malformed(format!("malformed CSV: {e}"));
+                    err.line = e.position().map(|p| p.line());
+                    return Err(err);
+                }
+            }
+            check_count(out.len + 1, max_rows)?;
+            let mut cells = vec![Owned::Missing; out.columns.len()];
+            for (&c, v) in cols.iter().zip(record.iter()) {
+                cells[c] = Owned::Raw(v.to_owned());
+            }
+            out.push_row(cells);
+        }
+        Ok(out)
+    }
+
+    fn empty() -> Self {
+        Self {
+            columns: Vec::new(),
+            index: HashMap::new(),
+            first_row: Vec::new(),
+            cells: Vec::new(),
+            len: 0,
+        }
+    }
+
+    /// The index of column `name`, added (first seen in `row`) if new.
+    fn column(&mut self, name: &str, row: usize) -> usize {
+        if let Some(&c) = self.index.get(name) {
+            return c;
+        }
+        // Rows already stored lack the new column: widen them.
+        let width = self.columns.len();
+        if self.len > 0 {
+            let mut widened = Vec::with_capacity(self.len * (width + 1));
+            for r in 0..self.len {
+                widened.extend_from_slice(&self.cells[r * width..(r + 1) * width]);
+                widened.push(Owned::Missing);
+            }
+            self.cells = widened;
+        }
+        self.columns.push(name.to_owned());
+        self.first_row.push(row);
+        self.index.insert(name.to_owned(), width);
+        width
+    }
+
+    fn push_row(&mut self, mut cells: Vec<Owned>) {
+        cells.resize(self.columns.len(), Owned::Missing);
+        self.cells.extend(cells);
+        self.len += 1;
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no rows.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// One error per column that is neither a feature of `encoding` nor `label`, naming the
+    /// first row that has it.
+    pub fn unknown_columns(&self, encoding: &Encoding, label: &str) -> Vec<RowError> {
+        self.columns
+            .iter()
+            .zip(&self.first_row)
+            .filter(|(name, _)| *name != label && encoding.is_numeric(name).is_none())
+            .map(|(name, row)| RowError {
+                field: format!("rows[{row}].{name}"),
+                message: "not a feature column of this model".into(),
+            })
+            .collect()
+    }
+
+    /// The rows `start..end` encoded for `encoding` (rows × width). On error, the first
+    /// `COLLECTED_ERRORS` cell errors (each `rows[i].column`) and how many there were.
+    pub fn encode(
+        &self,
+        encoding: &Encoding,
+        start: usize,
+        end: usize,
+    ) -> Result<Vec<f32>, (Vec<RowError>, usize)> {
+        let width = self.columns.len();
+        let mut out = Vec::with_capacity((end - start) * encoding.width());
+        let (mut errors, mut total) = (Vec::new(), 0usize);
+        for r in start..end {
+            let row = &self.cells[r * width..(r + 1) * width];
+            let get = |name: &str| -> RawValue {
+                let cell = self
+                    .index
+                    .get(name)
+                    .map_or(Cell::Missing, |&c| row[c].cell());
+                read(cell, encoding.is_numeric(name) == Some(true))
+            };
+            match encoding.encode_row(get) {
+                Ok(x) => out.extend(x),
+                Err(EncodeError { column, message }) => {
+                    total += 1;
+                    if errors.len() < COLLECTED_ERRORS {
+                        errors.push(RowError {
+                            field: format!("rows[{r}].{column}"),
+                            message,
+                        });
+                    }
+                }
+            }
+        }
+        if total > 0 {
+            return Err((errors, total));
+        }
+        Ok(out)
+    }
+}
+
+/// A cell as a numeric feature reads it (f32, as stored at upload) or as a categorical one.
+fn read(cell: Cell<'_>, numeric: bool) -> RawValue {
+    if !numeric {
+        return cell
+            .category()
+            .map_or(RawValue::Missing, |t| RawValue::Text(t.into_owned()));
+    }
+    match cell.read() {
+        Reading::Missing => RawValue::Missing,
+        Reading::Number(v) => RawValue::Number(f64::from(v)),
+        Reading::NonFinite => RawValue::NonFinite(cell.display()),
+        Reading::Text(t) => RawValue::Text(t.into_owned()),
+    }
+}
+
+/// A 422 naming `field`.
+fn invalid(field: impl Into<String>, message: impl Into<String>) -> IngestError {
+    let mut e = IngestError::invalid(message);
+    e.field = Some(field.into());
+    e
+}
+
+fn check_count(n: usize, max_rows: usize) -> Result<(), IngestError> {
+    if n > max_rows {
+        return Err(invalid(
+            "rows",
+            format!("at most {max_rows} rows per request (max_predict_rows)"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn encoding() -> Encoding {
+        serde_json::from_value(json!({"features": [
+            {"type": "numeric", "name": "x", "mean": 1.0, "std": 2.0},
+            {"type": "categorical", "name": "color", "categories": ["red", "1.50"]}
+        ]}))
+        .unwrap()
+    }
+
+    #[test]
+    fn missing_markers_and_numbers_read_as_at_upload() {
+        let csv = b"x,color\nnull,red\nNA,1.50\n3,\n";
+        let rows = PredictRows::from_csv(csv, 10).unwrap();
+        let x = rows.encode(&encoding(), 0, 3).unwrap();
+        assert_eq!(x, [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
+        let json = json!({"rows": [{"x": null, "color": "red"}, {}]});
+        let rows = PredictRows::from_json(&json, 10).unwrap();
+        assert_eq!(
+            rows.encode(&encoding(), 0, 2).unwrap()[..3],
+            [0.0, 1.0, 0.0]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_their_row_and_column() {
+        let json = json!({"rows": [{"x": 1}, {"color": "blue"}, {"x": "high"}, {"x": 1e300}]});
+        let rows = PredictRows::from_json(&json, 10).unwrap();
+        let (errors, total) = rows.encode(&encoding(), 0, 4).unwrap_err();
+        assert_eq!(total, 3);
+        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["rows[1].color", "rows[2].x", "rows[3].x"]);
+    }
+
+    #[test]
+    fn a_value_that_encodes_to_infinity_is_rejected() {
+        let json = json!({"rows": [{"x": -3e38}]});
+        let tight: Encoding = serde_json::from_value(json!({"features": [
+            {"type": "numeric", "name": "x", "mean": 0.0, "std": 1e-3}
+        ]}))
+        .unwrap();
+        let rows = PredictRows::from_json(&json, 10).unwrap();
+        let (errors, _) = rows.encode(&tight, 0, 1).unwrap_err();
+        assert_eq!(errors[0].field, "rows[0].x");
+    }
+
+    #[test]
+    fn an_unknown_column_is_one_error_at_its_first_row() {
+        let mut csv = String::from("x,shade\n");
+        for _ in 0..1000 {
+            csv.push_str("1,dark\n");
+        }
+        let rows = PredictRows::from_csv(csv.as_bytes(), 1000).unwrap();
+        let unknown = rows.unknown_columns(&encoding(), "label");
+        assert_eq!(unknown.len(), 1);
+        assert_eq!(unknown[0].field, "rows[0].shade");
+        let json = json!({"rows": [{"x": 1}, {"x": 2, "shade": "dark"}]});
+        let rows = PredictRows::from_json(&json, 10).unwrap();
+        assert_eq!(
+            rows.unknown_columns(&encoding(), "y")[0].field,
+            "rows[1].shade"
+        );
+    }
+
+    #[test]
+    fn more_rows_than_the_limit_are_refused() {
+        let json = json!({"rows": [{}, {}, {}]});
+        let err = PredictRows::from_json(&json, 2).unwrap_err();
+        assert!(err.message.contains("max_predict_rows"), "{err:?}");
+        assert!(PredictRows::from_csv(b"x\n1\n2\n3\n", 2).is_err());
+    }
+}

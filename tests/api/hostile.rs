@@ -1,0 +1,296 @@
+//! Hostile input and unlucky faults: each test reproduces one way the service used to fail
+//! (a panic, a 500, unbounded output, a stuck job) and checks what it does now.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_fields, json, problem};
+use crate::jobs::{submit, upload_breast_cancer, wait_until_finished};
+
+#[tokio::test]
+async fn a_diverging_run_fails_its_job_once_with_the_epoch_and_advice_and_reads_still_answer() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = json(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "seed": 1,
+                   "model": {"hidden_layers": [128, 128, 128]},
+                   "optimizer": {"kind": "sgd", "learning_rate": 5.0, "momentum": 0.9},
+                   "training": {"epochs": 5, "early_stopping": null},
+                   "validation": {"folds": 3}}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let id = job["id"].as_str().unwrap();
+    let job = wait_until_finished(&app, id).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let error = job["error"].as_str().unwrap();
+    assert!(error.contains("diverged in epoch 1"), "{error}");
+    assert!(
+        error.contains("learning_rate") && error.contains("clip_grad_norm"),
+        "{error}"
+    );
+    // A permanent failure: no retries.
+    assert_eq!(job["attempts"], 1, "{job}");
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    assert_eq!(metrics["status"], "failed");
+    problem(
+        app.post(&format!("/v1/jobs/{id}/predict"))
+            .json(&json!({"rows": [{"mean radius": 14.0}]}))
+            .send()
+            .await
+            .unwrap(),
+        409,
+    )
+    .await;
+    let p = app
+        .get(&format!("/v1/jobs/{id}/predictions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(p.status(), 200);
+}
+
+#[tokio::test]
+async fn values_no_training_can_use_are_a_422_naming_each_field() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let p = problem(
+        submit(
+            &app,
+            json!({"dataset_id": ds,
+                   "optimizer": {"kind": "sgd", "learning_rate": 1e308, "weight_decay": 1e308},
+                   "schedule": {"decay": "cosine", "min_learning_rate": 1e308},
+                   "training": {"l1": 1e308, "l2": 1e7},
+                   "imbalance": {"strategy": "class_weight", "class_weights": {"1": 1e308}}}),
+        )
+        .await,
+        422,
+    )
+    .await;
+    let fields = error_fields(&p);
+    for f in [
+        "optimizer.learning_rate",
+        "optimizer.weight_decay",
+        "schedule.min_learning_rate",
+        "training.l1",
+        "training.l2",
+        "imbalance.class_weights.1",
+    ] {
+        assert!(fields.iter().any(|x| x == f), "{f} missing from {fields:?}");
+    }
+}
+
+#[tokio::test]
+async fn made_up_methods_and_paths_do_not_grow_the_metrics() {
+    let app = TestApp::spawn().await;
+    for i in 0..300 {
+        let method = reqwest::Method::from_bytes(format!("X{i}").as_bytes()).unwrap();
+        app.client
+            .request(method, format!("{}/v1/no-such-{i}", app.address))
+            .send()
+            .await
+            .unwrap();
+    }
+    let text = app
+        .get("/metrics")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        text.contains("method=\"other\""),
+        "unknown methods are counted as other"
+    );
+    assert!(!text.contains("X299"), "a made-up method became a label");
+    assert!(
+        !text.contains("no-such-299"),
+        "a made-up path became a label"
+    );
+}
+
+#[tokio::test]
+async fn an_error_lists_at_most_a_hundred_fields_and_stays_smaller_than_the_request() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let widths = vec![0u64; 200_000];
+    let res = submit(
+        &app,
+        json!({"dataset_id": ds, "model": {"hidden_layers": widths}}),
+    )
+    .await;
+    let text = res.text().await.unwrap();
+    assert!(
+        text.len() < 20_000,
+        "{} bytes: {}",
+        text.len(),
+        &text[..200]
+    );
+    let fields = json!({"model": {"hidden_layers": vec![0u64; 60]},
+                        "training": {"epochs": 0, "batch_size": 0, "l1": -1, "l2": -1}});
+    let mut spec = fields;
+    spec["dataset_id"] = json!(ds);
+    let p = problem(submit(&app, spec).await, 422).await;
+    assert!(error_fields(&p).len() <= 100);
+
+    // 10,000 predict rows with a bad value each: 100 listed, the rest counted.
+    let job = finished_job(&app, &ds).await;
+    let rows: Vec<Value> = (0..10_000).map(|_| json!({"mean radius": "big"})).collect();
+    let res = app
+        .post(&format!("/v1/jobs/{job}/predict"))
+        .json(&json!({"rows": rows}))
+        .send()
+        .await
+        .unwrap();
+    let body = problem(res, 422).await;
+    assert_eq!(error_fields(&body).len(), 100);
+    assert!(
+        body["errors_omitted"].as_u64().unwrap() > 0,
+        "{}",
+        body["errors_omitted"]
+    );
+    assert!(body.to_string().len() < 40_000);
+}
+
+/// A short, finished job on breast_cancer (2 folds, 2 epochs); returns its id.
+async fn finished_job(app: &TestApp, ds: &str) -> String {
+    let job = json(
+        submit(
+            app,
+            json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 2}}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    assert_eq!(wait_until_finished(app, &id).await["status"], "succeeded");
+    id
+}
+
+#[tokio::test]
+async fn predict_refuses_empty_input_and_values_it_cannot_score_and_names_the_column() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = finished_job(&app, &ds).await;
+    let predict = |body: &'static str, content_type: &'static str| {
+        app.post(&format!("/v1/jobs/{job}/predict"))
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+    };
+    for (body, ct) in [
+        (r#"{"rows": []}"#, "application/json"),
+        ("mean radius,mean texture\n", "text/csv"),
+        ("", "text/csv"),
+    ] {
+        let p = problem(predict(body, ct).await.unwrap(), 422).await;
+        assert_eq!(error_fields(&p), ["rows"], "{body:?}: {p}");
+    }
+    // Far outside the training range (every feature ±3e38, finite in f32): refused, never a
+    // 200 with null probabilities.
+    let names = [
+        "mean radius",
+        "mean texture",
+        "mean perimeter",
+        "mean area",
+        "worst radius",
+        "worst texture",
+        "worst perimeter",
+        "worst area",
+        "radius error",
+        "area error",
+    ];
+    let row: serde_json::Map<String, Value> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| (n.to_string(), json!(if i % 2 == 0 { -3e38 } else { 3e38 })))
+        .collect();
+    let res = app
+        .post(&format!("/v1/jobs/{job}/predict"))
+        .json(&json!({"rows": [row]}))
+        .send()
+        .await
+        .unwrap();
+    let p = problem(res, 422).await;
+    assert!(error_fields(&p)[0].starts_with("rows[0]"), "{p}");
+    // `null` reads as missing in CSV, as it does at upload.
+    let ok = json(
+        predict("mean radius,mean texture\nnull,NA\n", "text/csv")
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(ok["predictions"].as_array().unwrap().len(), 1);
+
+    // An unknown category names its column.
+    let mut csv = String::from("x,color,label\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{i},{},{}\n", ["red", "blue"][i % 2], i % 2));
+    }
+    let ds = json(app.upload_csv("label=label", csv).await, 201).await;
+    let job = finished_job(&app, ds["id"].as_str().unwrap()).await;
+    let p = problem(
+        app.post(&format!("/v1/jobs/{job}/predict"))
+            .json(&json!({"rows": [{"x": 1, "color": "green"}]}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["rows[0].color"], "{p}");
+}
+
+#[tokio::test]
+async fn a_cancel_interrupted_by_a_crash_is_finished_at_start_up() {
+    let mut app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = json(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "training": {"epochs": 5000, "early_stopping": null},
+                   "validation": {"folds": 2}}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while app.get_json(&format!("/v1/jobs/{id}")).await["status"] != "running" {
+        assert!(Instant::now() < deadline);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    app.stop().await;
+    // What a kill between the cancel request and the stop leaves: the job `cancelling`, its
+    // run still marked running by a process that is gone.
+    let db = app.database().await;
+    sqlx::query("UPDATE jobs SET status = 'cancelling', cancel_requested_at = '2026-01-01T00:00:00Z' WHERE id = ?")
+        .bind(&id)
+        .execute(&db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE runs SET state = 'running', lease_owner = 'gone' WHERE job_id = ? AND state = 'queued'")
+        .bind(&id)
+        .execute(&db)
+        .await
+        .unwrap();
+    db.close().await;
+    app.start_again().await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "cancelled", "{job}");
+    let res = app
+        .delete(&format!("/v1/datasets/{ds}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
