@@ -21,6 +21,8 @@ pub struct Settings {
     pub limits: Limits,
     /// Lease, poll and retry timing of the job queue.
     pub queue: crate::queue::QueueTiming,
+    /// How long the HTTP server waits for slow clients.
+    pub http: crate::http::serve::HttpTimeouts,
 }
 
 /// Limits that keep a request from exhausting the machine; reported by `GET /v1/limits`.
@@ -193,6 +195,7 @@ mod tests {
             allow_unauthenticated: false,
             limits: Limits::default(),
             queue: Default::default(),
+            http: Default::default(),
         }
     }
 

@@ -68,6 +68,12 @@ pub enum ApiError {
         location: Location,
         errors: Vec<FieldError>,
     },
+    /// 408: the request's body stalled or took longer than the server waits.
+    #[error("{0}")]
+    RequestTimeout(String),
+    /// 429: too many of something at once (event streams); try again later.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// 503: not ready (database unreachable or not migrated).
     #[error("{0}")]
     Unavailable(String),
@@ -131,6 +137,8 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
+            ApiError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -147,10 +155,66 @@ impl ApiError {
             ApiError::PayloadTooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType { .. } => "unsupported-media-type",
             ApiError::Invalid { .. } => "invalid-request",
+            ApiError::RequestTimeout(_) => "request-timeout",
+            ApiError::TooManyRequests(_) => "too-many-requests",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal-error",
         }
     }
+}
+
+/// The problem type of a status no handler chose (an error shaped by the framework).
+fn kind_of_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "malformed-request",
+        401 => "unauthorized",
+        404 => "not-found",
+        405 => "method-not-allowed",
+        408 => "request-timeout",
+        413 => "payload-too-large",
+        414 => "uri-too-long",
+        415 => "unsupported-media-type",
+        422 => "invalid-request",
+        429 => "too-many-requests",
+        431 => "headers-too-large",
+        503 => "unavailable",
+        s if s >= 500 => "internal-error",
+        _ => "error",
+    }
+}
+
+/// A problem+json response for `status` with `detail`, for errors that did not come from an
+/// `ApiError` (framework rejections, the URI and header limits).
+pub fn problem_of_status(status: StatusCode, detail: &str) -> Response {
+    let problem = Problem {
+        type_: format!("urn:crossfold:problem:{}", kind_of_status(status)),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: capped(detail.to_owned()),
+        errors: vec![],
+        errors_omitted: None,
+        line: None,
+        column: None,
+    };
+    problem_response(status, &problem)
+}
+
+fn problem_response(status: StatusCode, problem: &Problem) -> Response {
+    let mut res = (status, axum::Json(problem)).into_response();
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    if status == StatusCode::UNAUTHORIZED {
+        res.headers_mut()
+            .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+    }
+    if status == StatusCode::REQUEST_TIMEOUT {
+        // The body was not read to its end: the connection cannot carry another request.
+        res.headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
+    res
 }
 
 /// Most field errors a problem lists; the rest are counted in `errors_omitted`, so an error is
@@ -226,16 +290,7 @@ impl IntoResponse for ApiError {
             line: location.line,
             column: location.column,
         };
-        let mut res = (status, axum::Json(problem)).into_response();
-        res.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/problem+json"),
-        );
-        if status == StatusCode::UNAUTHORIZED {
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-        }
-        res
+        problem_response(status, &problem)
     }
 }
 

@@ -85,6 +85,30 @@ struct Opts {
         global = true
     )]
     log_format: LogFormat,
+    /// Seconds a client has to send its request headers; then the connection is closed.
+    #[arg(
+        long,
+        env = "CROSSFOLD_HEADER_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    header_timeout_secs: u64,
+    /// Longest pause in a request body, in seconds; then the request is a 408.
+    #[arg(
+        long,
+        env = "CROSSFOLD_BODY_IDLE_TIMEOUT_SECS",
+        default_value_t = 30,
+        global = true
+    )]
+    body_idle_timeout_secs: u64,
+    /// Longest a whole request body may take, in seconds; then the request is a 408.
+    #[arg(
+        long,
+        env = "CROSSFOLD_BODY_TIMEOUT_SECS",
+        default_value_t = 600,
+        global = true
+    )]
+    body_timeout_secs: u64,
     /// Largest dataset upload, in bytes [default: 512 MiB].
     #[arg(long, env = "CROSSFOLD_MAX_BODY_BYTES", global = true)]
     max_body_bytes: Option<u64>,
@@ -163,6 +187,12 @@ impl Opts {
             },
             queue: crossfold::queue::QueueTiming {
                 write_every: std::time::Duration::from_millis(self.checkpoint_every_ms),
+                ..Default::default()
+            },
+            http: crossfold::http::serve::HttpTimeouts {
+                header_read: std::time::Duration::from_secs(self.header_timeout_secs),
+                body_idle: std::time::Duration::from_secs(self.body_idle_timeout_secs),
+                body_deadline: std::time::Duration::from_secs(self.body_timeout_secs),
                 ..Default::default()
             },
         }

@@ -87,11 +87,13 @@ impl Application {
             );
             async move { run_workers(&pool, &settings, token).await }
         });
-        let shutdown = self.shutdown.clone();
-        axum::serve(self.listener, self.router)
-            .with_graceful_shutdown(async move { shutdown.cancelled().await })
-            .await
-            .context("serving HTTP")?;
+        http::serve::serve(
+            self.listener,
+            self.router,
+            self.settings.http,
+            self.shutdown.clone(),
+        )
+        .await;
         // Workers stop at the next batch, checkpoint and hand their runs back.
         workers.await.context("waiting for the workers")?;
         upkeep.abort();

@@ -40,13 +40,14 @@ impl Tokens {
     }
 }
 
-/// Middleware: 401 unless auth is off or the request carries an accepted bearer token.
+/// Middleware, before routing: 401 unless auth is off, the path is open (`/healthz`, `/readyz`)
+/// or the request carries an accepted bearer token.
 pub async fn require_token(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if state.tokens.is_empty() {
+    if state.tokens.is_empty() || super::is_open_path(req.uri().path()) {
         return Ok(next.run(req).await);
     }
     let presented = req

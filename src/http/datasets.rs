@@ -152,6 +152,11 @@ async fn create(
     if pumped == Pumped::TooLarge {
         return Err(ApiError::PayloadTooLarge { limit });
     }
+    if pumped == Pumped::TimedOut {
+        return Err(ApiError::RequestTimeout(
+            "the upload stalled or took too long; nothing was stored".into(),
+        ));
+    }
     let parsed = parsed?;
 
     let id = ids::new_id("ds");

@@ -75,16 +75,20 @@ pub fn page_params(q: &mut QueryParams, errors: &mut Vec<FieldError>) -> (u32, O
             }
         },
     };
-    let cursor = q.take("cursor").and_then(|s| match s.parse::<i64>() {
-        Ok(n) if n > 0 => Some(n),
-        _ => {
-            errors.push(FieldError::new(
-                "cursor",
-                "not a cursor this server returned (use next_cursor from the previous page)",
-            ));
-            None
-        }
-    });
+    // An empty cursor is the first page, as an absent one.
+    let cursor = q
+        .take("cursor")
+        .filter(|s| !s.is_empty())
+        .and_then(|s| match s.parse::<i64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                errors.push(FieldError::new(
+                    "cursor",
+                    "not a cursor this server returned (use next_cursor from the previous page)",
+                ));
+                None
+            }
+        });
     (limit, cursor)
 }
 
@@ -168,6 +172,10 @@ impl axum::extract::FromRequest<super::AppState> for LimitedBytes {
                     ApiError::PayloadTooLarge {
                         limit: state.limits.max_json_body_bytes,
                     }
+                } else if super::serve::is_body_timeout(&rejection) {
+                    ApiError::RequestTimeout(
+                        "the request body stalled or took too long; it was not read".into(),
+                    )
                 } else {
                     ApiError::malformed(format!("could not read the request body: {rejection}"))
                 }

@@ -10,7 +10,9 @@ pub mod extract;
 pub mod jobs;
 pub mod metrics;
 pub mod predict;
+pub mod problems;
 pub mod runs;
+pub mod serve;
 pub mod service;
 pub mod upload;
 
@@ -75,23 +77,23 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
 /// The whole application router.
 pub fn router(state: AppState) -> Router {
-    let open = open_routes()
+    let routes = open_routes()
         .into_iter()
-        .fold(Router::new(), |r, (path, m)| r.route(path, m));
-    let protected = protected_routes()
-        .into_iter()
+        .chain(protected_routes())
         .fold(Router::new(), |r, (path, m)| r.route(path, m))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
-        .route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed });
     let json_limit = usize::try_from(state.limits.max_json_body_bytes).unwrap_or(usize::MAX);
-    open.merge(protected)
-        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+    routes
         .route_layer(middleware::from_fn(metrics::remember_route))
         .layer(DefaultBodyLimit::max(json_limit))
+        // Before routing: with tokens set, an unknown path or method is a 401 too.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .layer(middleware::from_fn(metrics::track_requests))
+        .layer(middleware::from_fn(problems::problem_json))
         .layer(
             ServiceBuilder::new()
                 .layer(SetSensitiveRequestHeadersLayer::new([header::AUTHORIZATION]))
@@ -109,4 +111,9 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
         .with_state(state)
+}
+
+/// Paths open without a token (probes carry none).
+pub fn is_open_path(path: &str) -> bool {
+    open_routes().iter().any(|(p, _)| *p == path)
 }

@@ -47,6 +47,8 @@ pub enum Pumped {
     TooLarge,
     /// The client's body failed (connection reset, …); the reader was told.
     Failed,
+    /// The body stalled or ran past its deadline; the reader was told.
+    TimedOut,
 }
 
 /// A connected pump and reader.
@@ -69,8 +71,13 @@ pub async fn pump(body: Body, tx: mpsc::Sender<io::Result<Bytes>>, limit: u64) -
         let frame = match frame {
             Ok(f) => f,
             Err(e) => {
+                let timed_out = super::serve::is_body_timeout(&e);
                 let _ = tx.send(Err(io::Error::other(e))).await;
-                return Pumped::Failed;
+                return if timed_out {
+                    Pumped::TimedOut
+                } else {
+                    Pumped::Failed
+                };
             }
         };
         total += frame.len() as u64;

@@ -36,6 +36,7 @@ pub fn test_settings(db: &Path) -> Settings {
             backoff: std::time::Duration::from_millis(50),
             ..Default::default()
         },
+        http: Default::default(),
     }
 }
 

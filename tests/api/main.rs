@@ -2,6 +2,7 @@
 
 mod auth;
 mod cli;
+mod contract;
 mod crash;
 mod datasets;
 mod fencing;

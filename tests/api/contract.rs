@@ -1,0 +1,119 @@
+//! The contract at its edges: every error is problem+json (also those the framework and the
+//! request-head limits shape), auth comes before routing, and slow clients are timed out.
+
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use crate::helpers::{TestApp, json, problem};
+
+#[tokio::test]
+async fn framework_errors_a_long_uri_and_large_headers_are_problem_json() {
+    let app = TestApp::spawn().await;
+    // A path id that is not UTF-8.
+    let res = app.get("/v1/datasets/%FF").send().await.unwrap();
+    let status = res.status().as_u16();
+    assert!([400, 404].contains(&status), "{status}");
+    problem(res, status).await;
+    let res = app.get("/v1/jobs/%FF%FE/metrics").send().await.unwrap();
+    let status = res.status().as_u16();
+    problem(res, status).await;
+
+    let long = "a".repeat(10_000);
+    problem(
+        app.get(&format!("/v1/datasets?x={long}"))
+            .send()
+            .await
+            .unwrap(),
+        414,
+    )
+    .await;
+    let big = "b".repeat(70_000);
+    problem(
+        app.get("/v1/datasets")
+            .header("x-big", big)
+            .send()
+            .await
+            .unwrap(),
+        431,
+    )
+    .await;
+    // Method not allowed keeps its Allow header.
+    let res = app.delete("/v1/limits").send().await.unwrap();
+    assert!(res.headers().contains_key("allow"));
+    problem(res, 405).await;
+    // An empty cursor is the first page.
+    json(app.get("/v1/datasets?cursor=").send().await.unwrap(), 200).await;
+}
+
+#[tokio::test]
+async fn with_tokens_unknown_routes_and_methods_are_401_before_routing() {
+    let app = TestApp::spawn_with(|s| s.api_tokens = vec!["t0ken".into()]).await;
+    problem(app.get("/v1/no-such-thing").send().await.unwrap(), 401).await;
+    problem(app.delete("/v1/limits").send().await.unwrap(), 401).await;
+    problem(app.get("/v1/datasets").send().await.unwrap(), 401).await;
+    let open = app.get("/healthz").send().await.unwrap();
+    assert_eq!(open.status(), 200);
+    let ok = app
+        .get("/v1/no-such-thing")
+        .bearer_auth("t0ken")
+        .send()
+        .await
+        .unwrap();
+    problem(ok, 404).await;
+}
+
+/// Reads from `stream` until it closes or `within` passes; returns what came.
+async fn read_all(stream: &mut TcpStream, within: Duration) -> String {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        match tokio::time::timeout(Duration::from_millis(200), stream.read(&mut buf)).await {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
+            Ok(Err(_)) => break,
+            Err(_) => {}
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn a_body_shorter_than_its_length_is_a_408_and_slow_headers_are_cut_off() {
+    let app = TestApp::spawn_with(|s| {
+        s.http.body_idle = Duration::from_millis(300);
+        s.http.header_read = Duration::from_millis(500);
+    })
+    .await;
+    let addr = format!("127.0.0.1:{}", app.port);
+    for (path, ct) in [
+        ("/v1/jobs", "application/json"),
+        ("/v1/datasets", "text/csv"),
+    ] {
+        let mut stream = TcpStream::connect(&addr).await.unwrap();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: {ct}\r\nContent-Length: 1000\r\n\r\n"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(b"{\"dataset_id\"").await.unwrap();
+        let started = Instant::now();
+        let answer = read_all(&mut stream, Duration::from_secs(5)).await;
+        assert!(answer.starts_with("HTTP/1.1 408"), "{path}: {answer:?}");
+        assert!(answer.contains("application/problem+json"), "{answer}");
+        assert!(started.elapsed() < Duration::from_secs(4));
+    }
+    // Headers that never end: the connection is closed.
+    let mut stream = TcpStream::connect(&addr).await.unwrap();
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let answer = read_all(&mut stream, Duration::from_secs(5)).await;
+    assert!(started.elapsed() < Duration::from_secs(4), "{answer:?}");
+    assert!(!answer.contains("200 OK"), "{answer:?}");
+    // The server still answers.
+    json(app.get("/healthz").send().await.unwrap(), 200).await;
+}
