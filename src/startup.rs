@@ -40,6 +40,7 @@ impl Application {
             metrics: http::metrics::recorder(),
             // Half the cores: predictions never take every core from training.
             predict_pool: http::compute::ComputePool::new(crate::config::default_workers() / 2)?,
+            events: Arc::new(http::events::Hub::new(settings.limits.max_event_streams)),
         };
         Ok(Self {
             settings: settings.clone(),

@@ -42,6 +42,8 @@ pub struct AppState {
     pub metrics: PrometheusHandle,
     /// Where predict scores rows (bounded, off the async runtime).
     pub predict_pool: compute::ComputePool,
+    /// The pollers behind `/events` streams, one per watched job.
+    pub events: Arc<events::Hub>,
 }
 
 /// A route: its path pattern and what each method does there.

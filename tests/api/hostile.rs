@@ -294,3 +294,75 @@ async fn a_cancel_interrupted_by_a_crash_is_finished_at_start_up() {
         .unwrap();
     assert_eq!(res.status(), 204);
 }
+
+#[tokio::test]
+async fn many_streams_on_one_job_each_get_every_epoch_once_and_the_stream_cap_is_a_429() {
+    let app = TestApp::spawn_with(|s| s.limits.max_event_streams = 12).await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = json(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "final_model": false, "validation": {"folds": 2},
+                   "training": {"epochs": 30, "early_stopping": null}}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let id = job["id"].as_str().unwrap().to_owned();
+    let mut streams = Vec::new();
+    for _ in 0..12 {
+        let res = app
+            .get(&format!("/v1/jobs/{id}/events"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        streams.push(res);
+    }
+    // One more than the cap.
+    let p = problem(
+        app.get(&format!("/v1/jobs/{id}/events"))
+            .send()
+            .await
+            .unwrap(),
+        429,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("max_event_streams"),
+        "{p}"
+    );
+    for res in streams {
+        let body = tokio::time::timeout(Duration::from_secs(60), res.text())
+            .await
+            .expect("the stream ends with the job")
+            .unwrap();
+        assert_eq!(
+            body.matches("event: epoch").count(),
+            60,
+            "2 folds × 30 epochs"
+        );
+        let mut seen = std::collections::HashSet::new();
+        for line in body.lines().filter(|l| l.starts_with("data: {\"run_id\"")) {
+            let v: Value = serde_json::from_str(&line[6..]).unwrap();
+            assert!(
+                seen.insert((v["run_id"].to_string(), v["record"]["epoch"].as_u64())),
+                "an epoch came twice"
+            );
+        }
+        assert!(
+            body.rsplit("event: status")
+                .next()
+                .unwrap()
+                .contains("succeeded")
+        );
+    }
+    // The permits came back with the streams.
+    let res = app
+        .get(&format!("/v1/jobs/{id}/events"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+}
