@@ -8,6 +8,7 @@ pub mod cv;
 pub mod encode;
 pub mod ensemble;
 pub mod folds;
+pub mod memory;
 pub mod metrics;
 pub mod model;
 pub mod one_class;

@@ -14,6 +14,7 @@ use super::{AppState, Route};
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
 use crate::domain::ids;
 use crate::domain::job::{ClassWeights, JobSpec, JobStatus, Strategy};
+use crate::engine::memory::{self, MemoryEstimate, MemoryInputs};
 use crate::engine::{cv, folds, metrics};
 use crate::error::{ApiError, FieldError};
 use crate::queue::results;
@@ -78,6 +79,87 @@ fn estimate(spec: &JobSpec, ds: &DatasetSummary, strategies: &[Strategy], runs: 
         "samples_per_epoch_final": cv::trained_rows(first, im, &all_counts),
         "strategies": per_strategy,
     })
+}
+
+/// The model's inputs after one-hot encoding, at most (a fold may see fewer categories).
+fn encoded_width(ds: &DatasetSummary) -> u64 {
+    ds.columns
+        .iter()
+        .filter(|c| c.role == ColumnRole::Feature)
+        .map(|c| match c.column_type {
+            ColumnType::Numeric => 1,
+            ColumnType::Categorical => c.cardinality.unwrap_or(1),
+        })
+        .sum()
+}
+
+/// The memory the job needs at its peak, from its spec and the dataset's shape.
+fn memory(
+    spec: &JobSpec,
+    ds: &DatasetSummary,
+    strategies: &[Strategy],
+    runs: usize,
+    limits: &crate::config::Limits,
+) -> MemoryEstimate {
+    let im = &spec.imbalance;
+    let folds = spec.validation.folds as f64;
+    let outside_test = 1.0 - spec.validation.test_fraction;
+    let counts = |share: f64| -> Vec<u64> {
+        ds.classes
+            .iter()
+            .map(|c| (c.count as f64 * outside_test * share).ceil() as u64)
+            .collect()
+    };
+    let all = counts(1.0);
+    let train_rows = strategies
+        .iter()
+        .map(|&s| cv::trained_rows(s, im, &all))
+        .max()
+        .unwrap_or(ds.rows);
+    let holdout_rows = ((ds.rows as f64) / folds)
+        .max(ds.rows as f64 * spec.validation.test_fraction)
+        .ceil() as u64;
+    let training = spec.training_spec();
+    memory::estimate(&MemoryInputs {
+        spec: &training,
+        inputs: encoded_width(ds),
+        classes: ds.classes.len() as u64,
+        dataset_rows: ds.rows,
+        dataset_columns: ds.columns.len() as u64,
+        train_rows,
+        holdout_rows,
+        members: im.max_members(),
+        reconstruct: strategies.contains(&Strategy::OneClass),
+        concurrent_runs: limits.max_concurrent_runs.min(runs as u64),
+    })
+}
+
+/// A 422 when the job needs more memory than `max_job_memory_bytes`, naming the field behind
+/// the biggest term.
+fn check_memory(estimate: &MemoryEstimate, limit: u64) -> Result<(), ApiError> {
+    if estimate.bytes <= limit {
+        return Ok(());
+    }
+    let biggest = estimate.biggest();
+    let field = match biggest.name {
+        n if n.starts_with("model") => "model.hidden_layers",
+        n if n.starts_with("ensemble") => "imbalance.n_subsets",
+        n if n.starts_with("batch") => "training.batch_size",
+        _ => "dataset_id",
+    };
+    Err(ApiError::invalid_field(
+        field,
+        format!(
+            "the job would need about {} MiB ({} concurrent runs × {} MiB), more than \
+             max_job_memory_bytes ({} MiB); the biggest part is {}: {} MiB per run",
+            estimate.bytes >> 20,
+            estimate.concurrent_runs,
+            estimate.per_run_bytes >> 20,
+            limit >> 20,
+            biggest.name,
+            biggest.bytes >> 20
+        ),
+    ))
 }
 
 /// Checks the spec against its dataset: label, features, folds against the smallest class,
@@ -200,6 +282,17 @@ async fn create(
         &ds,
         state.limits.max_categories,
     ));
+    let width = encoded_width(&ds);
+    if width > state.limits.max_encoded_width {
+        errors.push(FieldError::new(
+            "features",
+            format!(
+                "dataset {} encodes to {width} model inputs (numeric columns plus one per \
+                 category), more than max_encoded_width ({})",
+                ds.id, state.limits.max_encoded_width
+            ),
+        ));
+    }
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
@@ -212,8 +305,12 @@ async fn create(
     let strategies = spec.imbalance.strategy.list();
     let comparison = spec.imbalance.strategy.is_comparison();
     let runs_total = strategies.len() * folds_n * repeats + usize::from(spec.final_model);
+    let needs = memory(&spec, &ds, &strategies, runs_total, &state.limits);
+    check_memory(&needs, state.limits.max_job_memory_bytes)?;
     if dry_run {
-        let estimate = estimate(&spec, &ds, &strategies, runs_total);
+        let mut estimate = estimate(&spec, &ds, &strategies, runs_total);
+        estimate["memory_bytes"] = json!(needs.bytes);
+        estimate["memory"] = json!(needs);
         return Ok((
             StatusCode::OK,
             Json(json!({"spec": resolved, "estimate": estimate})),

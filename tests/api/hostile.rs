@@ -366,3 +366,60 @@ async fn many_streams_on_one_job_each_get_every_epoch_once_and_the_stream_cap_is
         .unwrap();
     assert_eq!(res.status(), 200);
 }
+
+#[tokio::test]
+async fn a_spec_within_every_field_limit_that_needs_too_much_memory_is_a_422_naming_it() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let huge = json!({"dataset_id": ds, "model": {"hidden_layers": vec![4096; 64]}});
+    let p = problem(submit(&app, huge.clone()).await, 422).await;
+    assert_eq!(error_fields(&p), ["model.hidden_layers"], "{p}");
+    let detail = p["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("max_job_memory_bytes") && detail.contains("MiB"),
+        "{detail}"
+    );
+    let dry = app
+        .post("/v1/jobs?dry_run=true")
+        .json(&huge)
+        .send()
+        .await
+        .unwrap();
+    problem(dry, 422).await;
+    // A dry run of a sensible spec reports its estimate and its parts.
+    let dry = json(
+        app.post("/v1/jobs?dry_run=true")
+            .json(&json!({"dataset_id": ds}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let bytes = dry["estimate"]["memory_bytes"].as_u64().unwrap();
+    assert!(bytes > 64 << 20 && bytes < 1 << 30, "{bytes}");
+    assert!(dry["estimate"]["memory"]["terms"].as_array().unwrap().len() >= 4);
+    let jobs = app.get_json("/v1/jobs").await;
+    assert!(
+        jobs["items"].as_array().unwrap().is_empty(),
+        "nothing was queued"
+    );
+
+    // 200 columns × 400 categories: within max_categories per column, 80,000 inputs in all.
+    let mut csv = (0..200)
+        .map(|c| format!("c{c}"))
+        .collect::<Vec<_>>()
+        .join(",")
+        + ",label\n";
+    for r in 0..400 {
+        let row: Vec<String> = (0..200).map(|c| format!("v{}", (r + c) % 400)).collect();
+        csv.push_str(&format!("{},{}\n", row.join(","), r % 2));
+    }
+    let wide = json(app.upload_csv("label=label", csv).await, 201).await;
+    let p = problem(submit(&app, json!({"dataset_id": wide["id"]})).await, 422).await;
+    assert_eq!(error_fields(&p), ["features"], "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("max_encoded_width"),
+        "{p}"
+    );
+}

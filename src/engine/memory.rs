@@ -1,0 +1,241 @@
+//! How much memory a job will need, estimated from its spec and its dataset's shape before it
+//! is queued, so a spec within every per-field limit still cannot take the machine down. Each
+//! term counts the copies the engine really makes (see the comments); the total is checked
+//! against measured peak RSS by `cargo bench --bench memory`.
+
+use serde::Serialize;
+
+use crate::domain::spec::{ModelSpec, OptimizerSpec, TrainingSpec};
+
+/// Bytes of one f32.
+const F32: u64 = 4;
+/// Rows evaluated at once (validation, holdout, prediction).
+const EVAL_ROWS: u64 = 4096;
+/// The process itself: runtime, pool, allocator slack.
+const BASE: u64 = 64 << 20;
+
+/// The shape of the work, from the spec and the dataset.
+#[derive(Debug, Clone)]
+pub struct MemoryInputs<'a> {
+    pub spec: &'a TrainingSpec,
+    /// Model inputs after one-hot encoding.
+    pub inputs: u64,
+    pub classes: u64,
+    /// The dataset as a run loads it: rows × columns, 4 bytes a cell.
+    pub dataset_rows: u64,
+    pub dataset_columns: u64,
+    /// Most rows one model trains on (after resampling) and scores.
+    pub train_rows: u64,
+    pub holdout_rows: u64,
+    /// Most models one run trains (ensembles: `n_subsets`).
+    pub members: u64,
+    /// An autoencoder (its output is as wide as its input) instead of a classifier.
+    pub reconstruct: bool,
+    /// Runs of the job that train at the same time on this node.
+    pub concurrent_runs: u64,
+}
+
+/// One part of the estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemoryTerm {
+    pub name: &'static str,
+    /// For one run.
+    pub bytes: u64,
+}
+
+/// The estimate: per run, its terms, and the job's total for its concurrent runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MemoryEstimate {
+    pub bytes: u64,
+    pub per_run_bytes: u64,
+    pub concurrent_runs: u64,
+    pub terms: Vec<MemoryTerm>,
+}
+
+impl MemoryEstimate {
+    /// The largest term: what to shrink first.
+    pub fn biggest(&self) -> &MemoryTerm {
+        self.terms
+            .iter()
+            .max_by_key(|t| t.bytes)
+            .expect("the estimate has terms")
+    }
+}
+
+/// The layer widths of the model, input to output (an autoencoder mirrors its hidden layers
+/// around a code layer of a quarter of its inputs, as `one_class` builds it).
+fn widths(model: &ModelSpec, inputs: u64, outputs: u64, reconstruct: bool) -> Vec<u64> {
+    let mut w = vec![inputs];
+    w.extend(&model.hidden_layers);
+    if reconstruct {
+        w.push((inputs / 4).max(1));
+        w.extend(model.hidden_layers.iter().rev());
+    }
+    w.push(outputs);
+    w
+}
+
+/// Trainable values: weights and biases, batch-norm scales, shifts and running statistics,
+/// residual projections where widths differ.
+fn parameters(model: &ModelSpec, widths: &[u64]) -> u64 {
+    let mut p = 0u64;
+    let layers = widths.len() - 1;
+    for (l, pair) in widths.windows(2).enumerate() {
+        let (i, o) = (pair[0], pair[1]);
+        p = p.saturating_add(i.saturating_mul(o).saturating_add(o));
+        // Batch norm and skips wrap hidden layers, not the output layer.
+        if l + 1 == layers {
+            continue;
+        }
+        if model.batch_norm {
+            p = p.saturating_add(4 * o);
+        }
+        if model.residual && i != o {
+            p = p.saturating_add(i.saturating_mul(o));
+        }
+    }
+    p
+}
+
+/// Optimizer buffers per parameter, as PyTorch keeps them.
+fn optimizer_buffers(optimizer: &OptimizerSpec) -> u64 {
+    match *optimizer {
+        OptimizerSpec::Sgd { momentum, .. } => u64::from(momentum > 0.0),
+        OptimizerSpec::Adagrad { .. } => 1,
+        OptimizerSpec::Adadelta { .. } => 2,
+        OptimizerSpec::Rmsprop {
+            momentum, centered, ..
+        } => 1 + u64::from(momentum > 0.0) + u64::from(centered),
+        OptimizerSpec::Adam { amsgrad, .. } | OptimizerSpec::Adamw { amsgrad, .. } => {
+            2 + u64::from(amsgrad)
+        }
+    }
+}
+
+/// The memory a job needs at its peak.
+pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
+    let spec = m.spec;
+    let outputs = if m.reconstruct { m.inputs } else { m.classes };
+    let widths = widths(&spec.model, m.inputs, outputs, m.reconstruct);
+    let params = parameters(&spec.model, &widths);
+    let state = optimizer_buffers(&spec.optimizer);
+    // Weights, their gradients, the tensors a step builds from them, the best epoch's copy;
+    // a resume checkpoint (weights, optimizer state, best) is cloned for the writer while the
+    // loop goes on, and serialized (one more copy) when written.
+    let copies = 1 + 1 + 1 + 1 + 3 * (2 + state) + state;
+    let model = params.saturating_mul(F32).saturating_mul(copies);
+    // Finished ensemble members: kept, in the checkpoint, and serialized.
+    let members = m
+        .members
+        .saturating_sub(1)
+        .saturating_mul(params)
+        .saturating_mul(F32 * 3);
+    let batch = match spec.training.batch_size {
+        crate::domain::spec::BatchSize::Rows(n) => n.min(m.train_rows.max(1)),
+        crate::domain::spec::BatchSize::Full(_) => m.train_rows.max(1),
+    };
+    let all_widths: u64 = widths.iter().sum();
+    let widest = widths.iter().copied().max().unwrap_or(1);
+    // Per row of a batch: each layer's input, pre-activation, activation and their gradients
+    // (the autodiff tape), in both layouts the matmuls use.
+    let activations = batch
+        .saturating_mul(all_widths)
+        .saturating_mul(F32 * 6)
+        .saturating_add(EVAL_ROWS.saturating_mul(widest).saturating_mul(F32 * 3));
+    // The fold's encoded matrix, the resampled copy the model trains on, and the holdout.
+    let encoded = (m.train_rows.saturating_mul(2))
+        .saturating_add(m.holdout_rows)
+        .saturating_mul(m.inputs)
+        .saturating_mul(F32);
+    let dataset = m
+        .dataset_rows
+        .saturating_mul(m.dataset_columns)
+        .saturating_mul(F32);
+    let terms = vec![
+        MemoryTerm {
+            name: "model (weights, gradients, optimizer state, best copy, checkpoint)",
+            bytes: model,
+        },
+        MemoryTerm {
+            name: "ensemble members",
+            bytes: members,
+        },
+        MemoryTerm {
+            name: "batch activations",
+            bytes: activations,
+        },
+        MemoryTerm {
+            name: "encoded rows (one-hot, resampled)",
+            bytes: encoded,
+        },
+        MemoryTerm {
+            name: "dataset columns",
+            bytes: dataset,
+        },
+    ];
+    let per_run = terms
+        .iter()
+        .fold(0u64, |acc, t| acc.saturating_add(t.bytes));
+    let concurrent = m.concurrent_runs.max(1);
+    MemoryEstimate {
+        bytes: per_run.saturating_mul(concurrent).saturating_add(BASE),
+        per_run_bytes: per_run,
+        concurrent_runs: concurrent,
+        terms,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inputs(spec: &TrainingSpec) -> MemoryInputs<'_> {
+        MemoryInputs {
+            spec,
+            inputs: 10,
+            classes: 2,
+            dataset_rows: 100,
+            dataset_columns: 11,
+            train_rows: 80,
+            holdout_rows: 20,
+            members: 1,
+            reconstruct: false,
+            concurrent_runs: 1,
+        }
+    }
+
+    #[test]
+    fn parameters_are_counted_as_the_model_builds_them() {
+        let mut spec = TrainingSpec::default();
+        spec.model.hidden_layers = vec![4, 3];
+        // 10·4+4 + 4·3+3 + 3·2+2
+        let w = widths(&spec.model, 10, 2, false);
+        assert_eq!(parameters(&spec.model, &w), 44 + 15 + 8);
+        spec.model.batch_norm = true;
+        spec.model.residual = true;
+        // + batch norm 4·(4+3) + projections 10·4 + 4·3 (hidden layers only)
+        assert_eq!(parameters(&spec.model, &w), 67 + 28 + 52);
+    }
+
+    #[test]
+    fn sixty_four_layers_of_4096_are_far_beyond_a_machine() {
+        let mut spec = TrainingSpec::default();
+        spec.model.hidden_layers = vec![4096; 64];
+        let e = estimate(&inputs(&spec));
+        assert!(e.bytes > 64 << 30, "{}", e.bytes);
+        assert!(e.biggest().name.starts_with("model"));
+    }
+
+    #[test]
+    fn concurrent_runs_and_members_multiply_what_one_run_needs() {
+        let spec = TrainingSpec::default();
+        let one = estimate(&inputs(&spec));
+        let mut two = inputs(&spec);
+        two.concurrent_runs = 2;
+        let two = estimate(&two);
+        assert_eq!(two.bytes - BASE, 2 * (one.bytes - BASE));
+        let mut ensemble = inputs(&spec);
+        ensemble.members = 10;
+        assert!(estimate(&ensemble).per_run_bytes > one.per_run_bytes);
+    }
+}
