@@ -1,6 +1,7 @@
 //! Validated domain types shared by the HTTP layer, the store and (later) the engine.
 
 pub mod dataset;
+pub mod heldout;
 pub mod ids;
 pub mod job;
 pub mod spec;

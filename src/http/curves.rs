@@ -33,9 +33,7 @@ async fn curves(
 ) -> Result<Response, ApiError> {
     job_or_404(&state, &id).await?;
     let mut series: Vec<Series> = Vec::new();
-    for (run, _, _) in
-        store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Results).await?
-    {
+    for (run, _) in store::runs::runs_of_job(&state.pool, &id).await? {
         let history = store::runs::epoch_history(&state.pool, &run.id)
             .await?
             .unwrap_or_default();

@@ -15,9 +15,8 @@ use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
 use crate::domain::ids;
 use crate::domain::job::{ClassWeights, JobSpec, JobStatus, Strategy};
 use crate::engine::memory::{self, MemoryEstimate, MemoryInputs};
-use crate::engine::{cv, folds, metrics};
+use crate::engine::{cv, folds};
 use crate::error::{ApiError, FieldError};
-use crate::queue::results;
 use crate::store::{self, jobs::Cancel, jobs::Created, jobs::NewJob, jobs::NewRun};
 
 pub fn routes() -> Vec<Route> {
@@ -26,7 +25,7 @@ pub fn routes() -> Vec<Route> {
         ("/v1/jobs/{id}", get(show)),
         ("/v1/jobs/{id}/cancel", post(cancel)),
         ("/v1/jobs/{id}/runs", get(runs)),
-        ("/v1/jobs/{id}/metrics", get(job_metrics)),
+        ("/v1/jobs/{id}/metrics", get(super::job_metrics::show)),
     ]
 }
 
@@ -483,92 +482,10 @@ async fn runs(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     job_or_404(&state, &id).await?;
-    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Results)
+    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id)
         .await?
         .into_iter()
         .map(|r| r.0)
         .collect();
     Ok(Json(json!({"items": runs, "next_cursor": null})))
-}
-
-/// `GET /v1/jobs/{id}/metrics`: per fold, the summary across folds, and the pooled
-/// out-of-fold score.
-async fn job_metrics(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Predictions).await?;
-    let has_test = job.spec["validation"]["test_fraction"]
-        .as_f64()
-        .unwrap_or(0.0)
-        > 0.0;
-    let test = runs
-        .iter()
-        .find(|(r, _, _)| r.kind == "final")
-        .and_then(|(_, result, _)| result.as_ref())
-        .map(|r| r["metrics"].clone())
-        .filter(|m| has_test && !m.is_null());
-    let leaderboard = results::leaderboard(&job.spec, &results::fold_results(&runs));
-    // A comparison's pooled score is its leading strategy's.
-    let leader = leaderboard.as_deref().and_then(results::top);
-    let mut folds_out = Vec::new();
-    let (mut y, mut proba, mut classes) = (Vec::new(), Vec::new(), 0usize);
-    for (view, result, predictions) in &runs {
-        if view.kind != "fold" {
-            continue;
-        }
-        let Some(result) = result else { continue };
-        folds_out.push(json!({
-            "run_id": view.id,
-            "strategy": view.strategy,
-            "fold": view.fold,
-            "repeat": view.repeat,
-            "best_epoch": result["best_epoch"],
-            "train_class_counts": result["train_class_counts"],
-            "validation_class_counts": result["validation_class_counts"],
-            "resampled_class_counts": result["resampled_class_counts"],
-            "member_class_counts": result["member_class_counts"],
-            "class_weights": result["class_weights"],
-            "metrics": result["metrics"],
-        }));
-        if leader.is_some_and(|l| view.strategy.as_deref() != Some(l.as_str())) {
-            continue;
-        }
-        if let Some(p) = predictions {
-            for (label, row) in p["labels"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .zip(p["proba"].as_array().into_iter().flatten())
-            {
-                let row: Vec<f64> = row
-                    .as_array()
-                    .into_iter()
-                    .flatten()
-                    .filter_map(Value::as_f64)
-                    .collect();
-                classes = row.len();
-                y.push(label.as_u64().unwrap_or(0) as u32);
-                proba.extend(row);
-            }
-        }
-    }
-    let pooled = (!y.is_empty()).then(|| {
-        let s = metrics::score(&y, &proba, classes);
-        let mut m: serde_json::Map<String, Value> = cv::scalars(&s)
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), json!(v)))
-            .collect();
-        m.insert("confusion_matrix".into(), json!(s.confusion_matrix));
-        Value::Object(m)
-    });
-    Ok(Json(json!({
-        "status": job.status,
-        "folds": folds_out,
-        "summary": job.summary,
-        "pooled": pooled,
-        "test": test,
-        "leaderboard": leaderboard,
-    })))
 }

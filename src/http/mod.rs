@@ -7,9 +7,11 @@ pub mod curves;
 pub mod datasets;
 pub mod events;
 pub mod extract;
+pub mod job_metrics;
 pub mod jobs;
 pub mod metrics;
 pub mod predict;
+pub mod predictions;
 pub mod problems;
 pub mod runs;
 pub mod serve;
@@ -63,6 +65,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(curves::routes());
     routes.extend(runs::routes());
     routes.extend(predict::routes());
+    routes.extend(predictions::routes());
     routes
 }
 

@@ -1,13 +1,11 @@
-//! `POST /v1/jobs/{id}/predict` and `GET /v1/jobs/{id}/predictions`: class probabilities for new
-//! rows from the stored models, and the out-of-fold predictions of cross-validation.
+//! `POST /v1/jobs/{id}/predict`: class probabilities for new rows from the stored models.
 
 use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::http::HeaderMap;
+use axum::routing::post;
 use serde_json::{Map, Value, json};
 
 use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsupported};
@@ -24,14 +22,11 @@ use crate::queue::results;
 use crate::store;
 
 pub fn routes() -> Vec<Route> {
-    vec![
-        ("/v1/jobs/{id}/predict", post(predict)),
-        ("/v1/jobs/{id}/predictions", get(predictions)),
-    ]
+    vec![("/v1/jobs/{id}/predict", post(predict))]
 }
 
 /// The class names of a job's dataset (indices if the dataset is gone).
-async fn class_names(
+pub(super) async fn class_names(
     state: &AppState,
     dataset_id: &str,
     classes: usize,
@@ -100,12 +95,12 @@ async fn predict(
             job.status.as_str()
         )));
     }
-    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Results).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
     // A comparison's fold ensemble is its leading strategy's fold models.
     let leader = results::leader(&job.spec, &results::fold_results(&runs));
     let wanted: Vec<String> = runs
         .iter()
-        .filter(|(r, _, _)| {
+        .filter(|(r, _)| {
             r.status == "succeeded"
                 && (if folds {
                     r.kind == "fold"
@@ -114,7 +109,7 @@ async fn predict(
                     r.kind == "final"
                 })
         })
-        .map(|(r, _, _)| r.id.clone())
+        .map(|(r, _)| r.id.clone())
         .collect();
     if wanted.is_empty() {
         return Err(ApiError::Conflict(if folds {
@@ -232,97 +227,4 @@ fn score_into(
         }
     }
     (sum, None)
-}
-
-/// Out-of-fold predictions: row index, fold, repeat, true label, probabilities (JSON, or CSV
-/// with `Accept: text/csv`).
-async fn predictions(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Predictions).await?;
-    let mut items = Vec::new();
-    let mut classes = 0;
-    for (run, _, p) in &runs {
-        // Out-of-fold predictions only (the final model's test-set predictions are not).
-        let (Some(p), "fold") = (p, run.kind.as_str()) else {
-            continue;
-        };
-        let (rows, labels, proba) = (
-            p["rows"].as_array(),
-            p["labels"].as_array(),
-            p["proba"].as_array(),
-        );
-        for ((r, l), pr) in rows
-            .into_iter()
-            .flatten()
-            .zip(labels.into_iter().flatten())
-            .zip(proba.into_iter().flatten())
-        {
-            classes = pr.as_array().map_or(0, Vec::len);
-            items.push((
-                r.as_u64().unwrap_or(0),
-                run.fold,
-                run.repeat,
-                l.as_u64().unwrap_or(0) as usize,
-                pr.clone(),
-                run.strategy.clone(),
-            ));
-        }
-    }
-    // A comparison has one set of out-of-fold predictions per strategy (in the spec's order).
-    let comparison = job.spec["imbalance"]["strategy"].is_array();
-    let order = |s: &Option<String>| {
-        job.spec["imbalance"]["strategy"]
-            .as_array()
-            .and_then(|l| l.iter().position(|v| v.as_str() == s.as_deref()))
-            .unwrap_or(0)
-    };
-    items.sort_by_key(|i| (order(&i.5), i.2, i.0));
-    let names = class_names(&state, &job.dataset_id, classes).await?;
-    let wants_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
-    if wants_csv {
-        let mut csv = String::from(if comparison {
-            "strategy,row,fold,repeat,label"
-        } else {
-            "row,fold,repeat,label"
-        });
-        for n in &names {
-            csv.push_str(&format!(",p_{n}"));
-        }
-        csv.push('\n');
-        for (row, fold, repeat, label, p, strategy) in &items {
-            if comparison {
-                csv.push_str(strategy.as_deref().unwrap_or_default());
-                csv.push(',');
-            }
-            let probs: Vec<String> = p
-                .as_array()
-                .into_iter()
-                .flatten()
-                .map(|v| v.to_string())
-                .collect();
-            csv.push_str(&format!(
-                "{row},{},{},{},{}\n",
-                fold.unwrap_or(0),
-                repeat.unwrap_or(0),
-                names.get(*label).cloned().unwrap_or_default(),
-                probs.join(",")
-            ));
-        }
-        return Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response());
-    }
-    let items: Vec<Value> = items
-        .into_iter()
-        .map(|(row, fold, repeat, label, p, strategy)| {
-            let probabilities: Map<String, Value> = names.iter().cloned().zip(p.as_array().cloned().unwrap_or_default()).collect();
-            json!({"row": row, "fold": fold, "repeat": repeat, "strategy": strategy, "label": names.get(label), "probabilities": probabilities})
-        })
-        .collect();
-    Ok(Json(json!({"items": items})).into_response())
 }

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use crate::domain::heldout::HeldOut;
 use crate::domain::job::{ImbalanceSpec, Strategy};
 use crate::engine::cv::{self, FoldOutcome, Table};
 use crate::store::runs::RunView;
@@ -35,14 +36,17 @@ pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> Value {
 }
 
 /// The held-out rows, their labels and probabilities.
-pub fn run_predictions(table: &Table<'_>, outcome: &FoldOutcome) -> Option<Value> {
+pub fn run_predictions(table: &Table<'_>, outcome: &FoldOutcome) -> Option<HeldOut> {
     if outcome.rows.is_empty() {
         return None;
     }
-    let k = table.classes;
-    let proba: Vec<&[f64]> = outcome.proba.chunks(k).collect();
-    let labels: Vec<u32> = outcome.rows.iter().map(|&r| table.y[r]).collect();
-    Some(json!({"rows": outcome.rows, "labels": labels, "proba": proba}))
+    Some(HeldOut {
+        rows: outcome.rows.iter().map(|&r| r as u32).collect(),
+        labels: outcome.rows.iter().map(|&r| table.y[r]).collect(),
+        classes: table.classes,
+        // Exact: the engine's probabilities are f32 values.
+        proba: outcome.proba.iter().map(|&p| p as f32).collect(),
+    })
 }
 
 /// The scalar metrics of a stored run result.
@@ -129,10 +133,10 @@ pub fn chosen_strategy(spec: &Value, fold_results: &[&Value]) -> Option<Strategy
 }
 
 /// The stored results of a job's finished fold runs, from `store::runs::runs_of_job`.
-pub fn fold_results(runs: &[(RunView, Option<Value>, Option<Value>)]) -> Vec<&Value> {
+pub fn fold_results(runs: &[(RunView, Option<Value>)]) -> Vec<&Value> {
     runs.iter()
-        .filter(|(r, _, _)| r.kind == "fold")
-        .filter_map(|(_, result, _)| result.as_ref())
+        .filter(|(r, _)| r.kind == "fold")
+        .filter_map(|(_, result)| result.as_ref())
         .collect()
 }
 

@@ -179,7 +179,7 @@ async fn heartbeat(
 enum Finished {
     Done {
         result: Value,
-        predictions: Option<Value>,
+        predictions: Option<crate::domain::heldout::HeldOut>,
         checkpoint: Vec<u8>,
     },
     /// Cancelled, shutting down, or the lease was lost.
@@ -211,10 +211,9 @@ async fn train_run(
         Some(s) => s,
         // A comparison's final run: every fold run has ended, so the leaderboard is final.
         None => {
-            let runs =
-                store::runs::runs_of_job(pool, &claimed.job_id, store::runs::Detail::Results)
-                    .await
-                    .map_err(retry)?;
+            let runs = store::runs::runs_of_job(pool, &claimed.job_id)
+                .await
+                .map_err(retry)?;
             let folds = results::fold_results(&runs);
             let winner = results::chosen_strategy(&stored, &folds).unwrap_or_default();
             store::runs::set_strategy(pool, &claimed.id, claimed.token, winner.as_str())

@@ -6,6 +6,7 @@ use serde::Serialize;
 use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
+use crate::domain::heldout::HeldOut;
 use crate::domain::ids;
 
 /// A run a worker now holds.
@@ -205,16 +206,16 @@ pub async fn complete(
     run_id: &str,
     token: i64,
     result: &Value,
-    predictions: Option<&Value>,
+    heldout: Option<&HeldOut>,
     checkpoint: &[u8],
 ) -> anyhow::Result<bool> {
     let done = sqlx::query(
-        "UPDATE runs SET state = 'succeeded', result_json = ?, predictions_json = ?, checkpoint = ?,
+        "UPDATE runs SET state = 'succeeded', result_json = ?, heldout = ?, checkpoint = ?,
                 finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
          WHERE id = ? AND lease_token = ? AND state = 'running'",
     )
     .bind(result.to_string())
-    .bind(predictions.map(Value::to_string))
+    .bind(heldout.map(HeldOut::to_bytes))
     .bind(checkpoint)
     .bind(ids::now_rfc3339())
     .bind(run_id)
@@ -348,28 +349,17 @@ pub struct RunView {
     pub error: Option<String>,
 }
 
-/// What `runs_of_job` reads beyond each run's view and result.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
-    /// Results only (the predictions are `None`): what most readers need.
-    Results,
-    /// Also the held-out predictions, which can be megabytes per run.
-    Predictions,
-}
-
-/// The runs of a job, in creation order, with their results and, if asked, their held-out
-/// predictions.
+/// The runs of a job, in creation order, with their results (held-out predictions are read
+/// one run at a time with `heldout`: they can be megabytes per run).
 pub async fn runs_of_job(
     pool: &SqlitePool,
     job_id: &str,
-    detail: Detail,
-) -> anyhow::Result<Vec<(RunView, Option<Value>, Option<Value>)>> {
+) -> anyhow::Result<Vec<(RunView, Option<Value>)>> {
     let rows = sqlx::query(
         "SELECT id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
-                CASE WHEN ? THEN predictions_json END AS predictions_json, strategy
+                strategy
          FROM runs WHERE job_id = ? ORDER BY seq",
     )
-    .bind(detail == Detail::Predictions)
     .bind(job_id)
     .fetch_all(pool)
     .await?;
@@ -377,10 +367,6 @@ pub async fn runs_of_job(
         .map(|row| {
             let result: Option<Value> = row
                 .get::<Option<String>, _>("result_json")
-                .map(|s| serde_json::from_str(&s))
-                .transpose()?;
-            let predictions: Option<Value> = row
-                .get::<Option<String>, _>("predictions_json")
                 .map(|s| serde_json::from_str(&s))
                 .transpose()?;
             let view = RunView {
@@ -399,9 +385,34 @@ pub async fn runs_of_job(
                 metrics: result.as_ref().map(|r| r["metrics"].clone()),
                 error: row.get("last_error"),
             };
-            Ok((view, result, predictions))
+            Ok((view, result))
         })
         .collect()
+}
+
+/// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
+/// an earlier version stored as JSON are read too; ones it cannot read (non-finite
+/// probabilities stored as null) are logged and treated as absent.
+pub async fn heldout(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<HeldOut>> {
+    let row: Option<(Option<Vec<u8>>, Option<String>)> =
+        sqlx::query_as("SELECT heldout, predictions_json FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?;
+    let decoded = match row {
+        Some((Some(blob), _)) => HeldOut::from_bytes(&blob),
+        Some((None, Some(json))) => {
+            HeldOut::from_legacy_json(&serde_json::from_str(&json).unwrap_or(Value::Null))
+        }
+        _ => return Ok(None),
+    };
+    match decoded {
+        Ok(h) => Ok(Some(h)),
+        Err(e) => {
+            tracing::warn!(run_id, error = %e, "skipping unreadable held-out predictions");
+            Ok(None)
+        }
+    }
 }
 
 /// A run's per-epoch history; `None` if there is no such run.

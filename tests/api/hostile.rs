@@ -423,3 +423,72 @@ async fn a_spec_within_every_field_limit_that_needs_too_much_memory_is_a_422_nam
         "{p}"
     );
 }
+
+#[tokio::test]
+async fn out_of_fold_predictions_come_in_pages_and_as_a_stream_each_row_once() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = finished_job(&app, &ds).await;
+    let mut rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/jobs/{job}/predictions?limit=100&cursor={c}"),
+            None => format!("/v1/jobs/{job}/predictions?limit=100"),
+        };
+        let page = app.get_json(&path).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 100);
+        rows.extend(items.iter().map(|i| i["row"].as_u64().unwrap()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(
+        rows,
+        (0..569).collect::<Vec<u64>>(),
+        "every row once, in order"
+    );
+    let csv = app
+        .get(&format!("/v1/jobs/{job}/predictions"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(csv.lines().count(), 570);
+    problem(
+        app.get(&format!("/v1/jobs/{job}/predictions?limit=0"))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn predictions_stored_with_null_probabilities_never_panic_the_metrics() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = finished_job(&app, &ds).await;
+    // What a diverged run stored before divergence failed runs: every probability null.
+    let db = app.database().await;
+    sqlx::query(
+        "UPDATE runs SET heldout = NULL,
+                predictions_json = '{\"rows\":[0,1],\"labels\":[1,0],\"proba\":[[null,null],[null,null]]}'
+         WHERE job_id = ? AND kind = 'fold'",
+    )
+    .bind(&job)
+    .execute(&db)
+    .await
+    .unwrap();
+    let metrics = app.get_json(&format!("/v1/jobs/{job}/metrics")).await;
+    assert!(metrics["pooled"].is_null(), "{}", metrics["pooled"]);
+    assert_eq!(metrics["folds"].as_array().unwrap().len(), 2);
+    let p = app.get_json(&format!("/v1/jobs/{job}/predictions")).await;
+    assert!(p["items"].as_array().unwrap().is_empty());
+}

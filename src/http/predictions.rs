@@ -1,0 +1,276 @@
+//! `GET /v1/jobs/{id}/predictions`: the out-of-fold predictions of cross-validation, in
+//! (strategy, repeat, row) order. Read one group of fold runs (a strategy's repeat) at a time, so
+//! memory stays at one group however large the job: JSON comes in pages (`limit`, `cursor`),
+//! CSV (`Accept: text/csv`) is streamed.
+
+use std::convert::Infallible;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Map, Value, json};
+use sqlx::SqlitePool;
+
+use super::extract::QueryParams;
+use super::jobs::job_or_404;
+use super::predict::class_names;
+use super::{AppState, Route};
+use crate::config::MAX_PREDICT_PROBABILITIES;
+use crate::domain::heldout::HeldOut;
+use crate::error::{ApiError, FieldError};
+use crate::store;
+
+pub fn routes() -> Vec<Route> {
+    vec![("/v1/jobs/{id}/predictions", get(predictions))]
+}
+
+/// Most items in one JSON page (and at most 1,000,000 probabilities).
+const MAX_PAGE: u64 = 10_000;
+/// CSV rows formatted per chunk sent.
+const CSV_CHUNK_ROWS: usize = 1024;
+
+/// The fold runs of one strategy's repeat, whose held-out rows partition the dataset.
+struct Group {
+    strategy: Option<String>,
+    repeat: Option<u32>,
+    /// (run id, fold)
+    runs: Vec<(String, Option<u32>)>,
+    /// Held-out rows in all, from the runs' results.
+    len: u64,
+}
+
+/// One out-of-fold prediction.
+struct Item {
+    row: u32,
+    fold: Option<u32>,
+    label: u32,
+    proba: Vec<f32>,
+}
+
+/// The job's groups in (strategy in the spec's order, repeat) order.
+fn groups(spec: &Value, runs: &[(store::runs::RunView, Option<Value>)]) -> Vec<Group> {
+    let order = |s: &Option<String>| {
+        spec["imbalance"]["strategy"]
+            .as_array()
+            .and_then(|l| l.iter().position(|v| v.as_str() == s.as_deref()))
+            .unwrap_or(0)
+    };
+    let mut groups: Vec<Group> = Vec::new();
+    for (run, result) in runs {
+        // Out-of-fold predictions only (the final model's test-set predictions are not).
+        let Some(result) = result.as_ref().filter(|_| run.kind == "fold") else {
+            continue;
+        };
+        let len: u64 = result["validation_class_counts"]
+            .as_array()
+            .map_or(0, |c| c.iter().filter_map(Value::as_u64).sum());
+        match groups
+            .iter_mut()
+            .find(|g| g.strategy == run.strategy && g.repeat == run.repeat)
+        {
+            Some(g) => {
+                g.runs.push((run.id.clone(), run.fold));
+                g.len += len;
+            }
+            None => groups.push(Group {
+                strategy: run.strategy.clone(),
+                repeat: run.repeat,
+                runs: vec![(run.id.clone(), run.fold)],
+                len,
+            }),
+        }
+    }
+    groups.sort_by_key(|g| (order(&g.strategy), g.repeat));
+    groups
+}
+
+/// A group's predictions, by row.
+async fn load(pool: &SqlitePool, group: &Group) -> anyhow::Result<Vec<Item>> {
+    let mut items = Vec::new();
+    for (run_id, fold) in &group.runs {
+        let Some(h) = store::runs::heldout(pool, run_id).await? else {
+            continue;
+        };
+        items.extend(items_of(&h, *fold));
+    }
+    items.sort_by_key(|i| i.row);
+    Ok(items)
+}
+
+fn items_of(h: &HeldOut, fold: Option<u32>) -> impl Iterator<Item = Item> + '_ {
+    (0..h.len()).map(move |i| Item {
+        row: h.rows[i],
+        fold,
+        label: h.labels[i],
+        proba: h.row(i).to_vec(),
+    })
+}
+
+/// The number of classes, from the first run that has predictions.
+async fn classes_of(pool: &SqlitePool, groups: &[Group]) -> anyhow::Result<usize> {
+    for g in groups {
+        for (run_id, _) in &g.runs {
+            if let Some(h) = store::runs::heldout(pool, run_id).await? {
+                return Ok(h.classes);
+            }
+        }
+    }
+    Ok(0)
+}
+
+async fn predictions(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    mut query: QueryParams,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let job = job_or_404(&state, &id).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let groups = groups(&job.spec, &runs);
+    let classes = classes_of(&state.pool, &groups).await?;
+    let names = class_names(&state, &job.dataset_id, classes).await?;
+    let comparison = job.spec["imbalance"]["strategy"].is_array();
+    let page_max = MAX_PAGE.min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64);
+    let mut errors = Vec::new();
+    let limit = match query.take("limit") {
+        None => page_max,
+        Some(s) => match s.parse::<u64>() {
+            Ok(n) if (1..=page_max).contains(&n) => n,
+            _ => {
+                errors.push(FieldError::new(
+                    "limit",
+                    format!("an integer from 1 to {page_max} for this job"),
+                ));
+                page_max
+            }
+        },
+    };
+    let cursor = match query.take("cursor").filter(|c| !c.is_empty()) {
+        None => 0,
+        Some(s) => s.parse::<u64>().unwrap_or_else(|_| {
+            errors.push(FieldError::new(
+                "cursor",
+                "not a cursor this server returned (use next_cursor from the previous page)",
+            ));
+            0
+        }),
+    };
+    errors.extend(query.unknown(&["limit", "cursor"]));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
+    let wants_csv = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| a.contains("text/csv"));
+    if wants_csv {
+        return Ok(stream_csv(state.pool.clone(), groups, names, comparison));
+    }
+    // Skip whole groups before the cursor, then read groups until the page is full.
+    let mut items = Vec::new();
+    let mut offset = 0u64;
+    let mut more = false;
+    for g in &groups {
+        if offset + g.len <= cursor {
+            offset += g.len;
+            continue;
+        }
+        if items.len() as u64 >= limit {
+            more = true;
+            break;
+        }
+        let loaded = load(&state.pool, g).await?;
+        for item in loaded {
+            if offset >= cursor && (items.len() as u64) < limit {
+                items.push(item_json(&item, g, &names));
+            } else if offset >= cursor {
+                more = true;
+            }
+            offset += 1;
+        }
+    }
+    let next = more.then(|| (cursor + items.len() as u64).to_string());
+    Ok(Json(json!({"items": items, "next_cursor": next})).into_response())
+}
+
+fn item_json(item: &Item, g: &Group, names: &[String]) -> Value {
+    let probabilities: Map<String, Value> = names
+        .iter()
+        .cloned()
+        .zip(item.proba.iter().map(|&p| json!(f64::from(p))))
+        .collect();
+    json!({"row": item.row, "fold": item.fold, "repeat": g.repeat, "strategy": g.strategy,
+           "label": names.get(item.label as usize), "probabilities": probabilities})
+}
+
+/// The CSV, written group by group by a task as the client reads it.
+fn stream_csv(
+    pool: SqlitePool,
+    groups: Vec<Group>,
+    names: Vec<String>,
+    comparison: bool,
+) -> Response {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
+    tokio::spawn(async move {
+        let mut out = String::from(if comparison {
+            "strategy,row,fold,repeat,label"
+        } else {
+            "row,fold,repeat,label"
+        });
+        for n in &names {
+            out.push_str(&format!(",p_{n}"));
+        }
+        out.push('\n');
+        for g in &groups {
+            let items = match load(&pool, g).await {
+                Ok(items) => items,
+                Err(e) => {
+                    // The status is sent already: end the body early, and say why in the log.
+                    tracing::error!(error = %format!("{e:#}"), "streaming predictions failed");
+                    return;
+                }
+            };
+            for chunk in items.chunks(CSV_CHUNK_ROWS) {
+                for item in chunk {
+                    if comparison {
+                        out.push_str(g.strategy.as_deref().unwrap_or_default());
+                        out.push(',');
+                    }
+                    out.push_str(&format!(
+                        "{},{},{},{}",
+                        item.row,
+                        item.fold.unwrap_or(0),
+                        g.repeat.unwrap_or(0),
+                        names.get(item.label as usize).map_or("", String::as_str)
+                    ));
+                    for p in &item.proba {
+                        out.push(',');
+                        out.push_str(&f64::from(*p).to_string());
+                    }
+                    out.push('\n');
+                }
+                if tx
+                    .send(Bytes::from(std::mem::take(&mut out)))
+                    .await
+                    .is_err()
+                {
+                    return; // the client went away
+                }
+            }
+        }
+        if !out.is_empty() {
+            let _ = tx.send(Bytes::from(out)).await;
+        }
+    });
+    let body = futures_util::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    (
+        [(header::CONTENT_TYPE, "text/csv; charset=utf-8")],
+        Body::from_stream(body),
+    )
+        .into_response()
+}
