@@ -61,6 +61,8 @@ pub struct Limits {
     pub max_predict_rows: u64,
     /// Most `/events` streams open at once on this node.
     pub max_event_streams: u64,
+    /// Largest checkpoint a run may store (SQLite keeps at most 1 GB in one value).
+    pub max_checkpoint_bytes: u64,
 }
 
 /// Most probabilities (rows × classes) one predict response carries.
@@ -95,6 +97,7 @@ impl Default for Limits {
             max_encoded_width: 65_536,
             max_predict_rows: 10_000,
             max_event_streams: 64,
+            max_checkpoint_bytes: 1_000_000_000,
         }
     }
 }
@@ -148,6 +151,7 @@ impl Settings {
             ("--max-encoded-width", l.max_encoded_width),
             ("--max-predict-rows", l.max_predict_rows),
             ("--max-event-streams", l.max_event_streams),
+            ("--max-checkpoint-bytes", l.max_checkpoint_bytes),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(name));

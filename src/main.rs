@@ -155,6 +155,9 @@ struct Opts {
     /// Most `/events` streams open at once [default: 64].
     #[arg(long, env = "CROSSFOLD_MAX_EVENT_STREAMS", global = true)]
     max_event_streams: Option<u64>,
+    /// Largest checkpoint a run may store, in bytes [default: 1,000,000,000, SQLite's limit].
+    #[arg(long, env = "CROSSFOLD_MAX_CHECKPOINT_BYTES", global = true)]
+    max_checkpoint_bytes: Option<u64>,
 }
 
 impl Opts {
@@ -184,6 +187,7 @@ impl Opts {
                 max_encoded_width: self.max_encoded_width.unwrap_or(d.max_encoded_width),
                 max_predict_rows: self.max_predict_rows.unwrap_or(d.max_predict_rows),
                 max_event_streams: self.max_event_streams.unwrap_or(d.max_event_streams),
+                max_checkpoint_bytes: self.max_checkpoint_bytes.unwrap_or(d.max_checkpoint_bytes),
             },
             queue: crossfold::queue::QueueTiming {
                 write_every: std::time::Duration::from_millis(self.checkpoint_every_ms),

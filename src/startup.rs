@@ -107,6 +107,11 @@ impl Application {
 /// Runs `settings.workers` workers and a reaper until `shutdown`, then waits for them.
 pub async fn run_workers(pool: &SqlitePool, settings: &Settings, shutdown: CancellationToken) {
     let tracker = tokio_util::task::TaskTracker::new();
+    // The limit in force is the configured one (`/v1/limits` shows it).
+    let timing = crate::queue::QueueTiming {
+        max_checkpoint_bytes: settings.limits.max_checkpoint_bytes,
+        ..settings.queue
+    };
     for n in 0..settings.workers {
         let owner = format!(
             "{}-{}-{n}",
@@ -116,13 +121,13 @@ pub async fn run_workers(pool: &SqlitePool, settings: &Settings, shutdown: Cance
         tracker.spawn(crate::queue::worker::run(
             pool.clone(),
             owner,
-            settings.queue,
+            timing,
             shutdown.clone(),
         ));
     }
     tracker.spawn(crate::queue::worker::reap(
         pool.clone(),
-        settings.queue,
+        timing,
         shutdown.clone(),
     ));
     tracker.close();

@@ -56,6 +56,8 @@ pub struct Checkpoint {
     pub epoch_offset: u64,
     /// `one_class`: `model` is an autoencoder whose errors this turns into probabilities.
     pub one_class: Option<Calibration>,
+    /// Finished members stored apart from these bytes (a resume checkpoint), 0 otherwise.
+    pub detached: usize,
 }
 
 fn tensors_of(prefix: &str, model: &Mlp, out: &mut Vec<(String, Vec<usize>, Vec<u8>)>) {
@@ -142,6 +144,10 @@ impl Checkpoint {
             meta.insert("members".into(), self.members.len().to_string());
             meta.insert("member_classes".into(), self.members[0].classes.to_string());
         }
+        if self.detached > 0 {
+            meta.insert("members".into(), self.detached.to_string());
+            meta.insert("members_apart".into(), self.detached.to_string());
+        }
         if self.epoch_offset > 0 {
             meta.insert("epoch_offset".into(), self.epoch_offset.to_string());
         }
@@ -166,35 +172,9 @@ impl Checkpoint {
         }
         let spec: TrainingSpec = serde_json::from_str(get("spec")?).map_err(corrupt)?;
         let (inputs, classes) = (num("inputs")? as usize, num("classes")? as usize);
-        let read = |name: &str, into: &mut Vec<f32>| -> Result<(), EngineError> {
-            let view = st.tensor(name).map_err(corrupt)?;
-            if view.dtype() != Dtype::F32 || view.data().len() != into.len() * 4 {
-                return Err(corrupt(format!("tensor {name} has the wrong type or size")));
-            }
-            for (v, w) in into.iter_mut().zip(view.data().chunks_exact(4)) {
-                *v = f32::from_le_bytes([w[0], w[1], w[2], w[3]]);
-            }
-            Ok(())
-        };
-        let load_model = |prefix: &str, classes: usize| -> Result<Mlp, EngineError> {
-            // The architecture follows from the spec; initial values are overwritten.
-            let mut model = Mlp::new(
-                &spec.model,
-                inputs,
-                classes,
-                &mut ChaCha8Rng::seed_from_u64(0),
-            );
-            for p in &mut model.params {
-                read(&format!("{prefix}{}", p.name), &mut p.data)?;
-            }
-            for (i, stats) in model.running.iter_mut().enumerate() {
-                if let Some(s) = stats {
-                    read(&format!("{prefix}hidden.{i}.bn.running_mean"), &mut s.mean)?;
-                    read(&format!("{prefix}hidden.{i}.bn.running_var"), &mut s.var)?;
-                }
-            }
-            Ok(model)
-        };
+        let read = |name: &str, into: &mut Vec<f32>| read_tensor(&st, name, into);
+        let load_model =
+            |prefix: &str, classes: usize| load_model(&st, &spec, inputs, classes, prefix);
         let model = load_model("", classes)?;
         let mut states = vec![ParamState::default(); model.params.len()];
         for (p, state) in model.params.iter().zip(states.iter_mut()) {
@@ -223,6 +203,8 @@ impl Checkpoint {
         let mut optimizer = Optimizer::new(spec.optimizer.clone());
         optimizer.step = num("optimizer_step")?;
         let members = match meta.get("members") {
+            // Stored apart (a resume checkpoint): `from_resume_bytes` attaches them.
+            Some(_) if meta.contains_key("members_apart") => Vec::new(),
             Some(n) => {
                 let n: usize = n.parse().map_err(corrupt)?;
                 let member_classes = num("member_classes")? as usize;
@@ -252,8 +234,71 @@ impl Checkpoint {
                 .map_or(Ok(0), |v| v.parse())
                 .map_err(corrupt)?,
             one_class,
+            detached: 0,
             spec,
         })
+    }
+
+    /// The bytes to resume from: as `to_bytes`, but the finished members of an ensemble are
+    /// left out (they are stored once each, with `member_bytes`).
+    pub fn to_resume_bytes(&self) -> Result<Vec<u8>, EngineError> {
+        let mut without = Checkpoint {
+            members: Vec::new(),
+            ..self.clone()
+        };
+        without.detached = self.members.len();
+        without.to_bytes()
+    }
+
+    /// Finished member `m` alone, for `from_resume_bytes`.
+    pub fn member_bytes(&self, m: usize) -> Result<Vec<u8>, EngineError> {
+        let member = &self.members[m];
+        let mut tensors = Vec::new();
+        tensors_of("", member, &mut tensors);
+        let views = tensors
+            .iter()
+            .map(|(name, shape, data)| {
+                TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(internal)?;
+        let meta = HashMap::from([
+            ("format".to_owned(), FORMAT.to_owned()),
+            ("classes".to_owned(), member.classes.to_string()),
+        ]);
+        safetensors::serialize(views, Some(meta)).map_err(internal)
+    }
+
+    /// Reads resume bytes and attaches the finished members stored apart (`members`, in order).
+    pub fn from_resume_bytes(data: &[u8], members: &[Vec<u8>]) -> Result<Self, EngineError> {
+        let mut ck = Self::from_bytes(data)?;
+        let (_, header) = SafeTensors::read_metadata(data).map_err(corrupt)?;
+        let apart: usize = header
+            .metadata()
+            .as_ref()
+            .and_then(|m| m.get("members_apart"))
+            .map_or(Ok(0), |n| n.parse())
+            .map_err(corrupt)?;
+        if members.len() < apart {
+            return Err(corrupt(format!(
+                "{apart} ensemble members stored apart, {} found",
+                members.len()
+            )));
+        }
+        for bytes in &members[..apart] {
+            let st = SafeTensors::deserialize(bytes).map_err(corrupt)?;
+            let (_, header) = SafeTensors::read_metadata(bytes).map_err(corrupt)?;
+            let classes: usize = header
+                .metadata()
+                .as_ref()
+                .and_then(|m| m.get("classes"))
+                .ok_or_else(|| corrupt("a member without its classes"))?
+                .parse()
+                .map_err(corrupt)?;
+            ck.members
+                .push(load_model(&st, &ck.spec, ck.model.inputs, classes, "")?);
+        }
+        Ok(ck)
     }
 
     /// The number of classes the checkpoint predicts.
@@ -293,6 +338,53 @@ impl Checkpoint {
         sum.iter_mut().for_each(|s| *s /= count as f64);
         sum
     }
+}
+
+/// Reads F32 tensor `name` into `into` (which has its size).
+fn read_tensor(st: &SafeTensors<'_>, name: &str, into: &mut [f32]) -> Result<(), EngineError> {
+    let view = st.tensor(name).map_err(corrupt)?;
+    if view.dtype() != Dtype::F32 || view.data().len() != into.len() * 4 {
+        return Err(corrupt(format!("tensor {name} has the wrong type or size")));
+    }
+    for (v, w) in into.iter_mut().zip(view.data().chunks_exact(4)) {
+        *v = f32::from_le_bytes([w[0], w[1], w[2], w[3]]);
+    }
+    Ok(())
+}
+
+/// A model of `spec`'s architecture with the tensors under `prefix`.
+fn load_model(
+    st: &SafeTensors<'_>,
+    spec: &TrainingSpec,
+    inputs: usize,
+    classes: usize,
+    prefix: &str,
+) -> Result<Mlp, EngineError> {
+    // The architecture follows from the spec; initial values are overwritten.
+    let mut model = Mlp::new(
+        &spec.model,
+        inputs,
+        classes,
+        &mut ChaCha8Rng::seed_from_u64(0),
+    );
+    for p in &mut model.params {
+        read_tensor(st, &format!("{prefix}{}", p.name), &mut p.data)?;
+    }
+    for (i, stats) in model.running.iter_mut().enumerate() {
+        if let Some(s) = stats {
+            read_tensor(
+                st,
+                &format!("{prefix}hidden.{i}.bn.running_mean"),
+                &mut s.mean,
+            )?;
+            read_tensor(
+                st,
+                &format!("{prefix}hidden.{i}.bn.running_var"),
+                &mut s.var,
+            )?;
+        }
+    }
+    Ok(model)
 }
 
 fn internal(e: impl std::fmt::Display) -> EngineError {

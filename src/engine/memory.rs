@@ -50,6 +50,9 @@ pub struct MemoryEstimate {
     pub per_run_bytes: u64,
     pub concurrent_runs: u64,
     pub terms: Vec<MemoryTerm>,
+    /// The largest checkpoint a run writes: weights, optimizer state and the best copy (a
+    /// resume checkpoint), or every ensemble member (the final one).
+    pub checkpoint_bytes: u64,
 }
 
 impl MemoryEstimate {
@@ -177,11 +180,15 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
         .iter()
         .fold(0u64, |acc, t| acc.saturating_add(t.bytes));
     let concurrent = m.concurrent_runs.max(1);
+    let checkpoint = params
+        .saturating_mul(F32)
+        .saturating_mul((2 + state).max(m.members));
     MemoryEstimate {
         bytes: per_run.saturating_mul(concurrent).saturating_add(BASE),
         per_run_bytes: per_run,
         concurrent_runs: concurrent,
         terms,
+        checkpoint_bytes: checkpoint,
     }
 }
 

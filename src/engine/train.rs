@@ -390,6 +390,7 @@ fn run(
                 members: Vec::new(),
                 epoch_offset: 0,
                 one_class: None,
+                detached: 0,
             };
             progress(record, Some(&ck));
         } else {
@@ -434,6 +435,7 @@ fn run(
         members: Vec::new(),
         epoch_offset: 0,
         one_class: None,
+        detached: 0,
     };
     Ok(Trained {
         model,

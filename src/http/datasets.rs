@@ -173,7 +173,10 @@ async fn create(
         key,
         request_hash: &request_hash,
     });
-    match store::insert_dataset(&state.pool, summary, &parsed, keyed).await? {
+    match store::insert_dataset(&state.pool, summary, &parsed, keyed)
+        .await
+        .map_err(super::write_failed)?
+    {
         Inserted::Created(summary) => Ok(created(summary, false)),
         Inserted::KeyUsed(used) if used.request_hash == request_hash => {
             let summary = store::get_dataset(&state.pool, &used.resource_id)

@@ -133,11 +133,31 @@ fn memory(
     })
 }
 
+/// A 422 when a run's checkpoint would be more than the database stores.
+fn check_checkpoint(estimate: &MemoryEstimate, max_checkpoint: u64) -> Result<(), ApiError> {
+    if estimate.checkpoint_bytes > max_checkpoint {
+        return Err(ApiError::invalid_field(
+            "model.hidden_layers",
+            format!(
+                "a checkpoint of this model would be about {} MiB, more than \
+                 max_checkpoint_bytes ({} MiB)",
+                estimate.checkpoint_bytes >> 20,
+                max_checkpoint >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// A 422 when the job needs more memory than `max_job_memory_bytes`, naming the field behind
-/// the biggest term.
-fn check_memory(estimate: &MemoryEstimate, limit: u64) -> Result<(), ApiError> {
+/// the biggest term (or when its checkpoint would be too large to store).
+fn check_memory(
+    estimate: &MemoryEstimate,
+    limit: u64,
+    max_checkpoint: u64,
+) -> Result<(), ApiError> {
     if estimate.bytes <= limit {
-        return Ok(());
+        return check_checkpoint(estimate, max_checkpoint);
     }
     let biggest = estimate.biggest();
     let field = match biggest.name {
@@ -305,7 +325,11 @@ async fn create(
     let comparison = spec.imbalance.strategy.is_comparison();
     let runs_total = strategies.len() * folds_n * repeats + usize::from(spec.final_model);
     let needs = memory(&spec, &ds, &strategies, runs_total, &state.limits);
-    check_memory(&needs, state.limits.max_job_memory_bytes)?;
+    check_memory(
+        &needs,
+        state.limits.max_job_memory_bytes,
+        state.limits.max_checkpoint_bytes,
+    )?;
     if dry_run {
         let mut estimate = estimate(&spec, &ds, &strategies, runs_total);
         estimate["memory_bytes"] = json!(needs.bytes);
@@ -391,7 +415,8 @@ async fn create(
         &job,
         key.as_deref().map(|k| (k, hash.as_str())),
     )
-    .await?
+    .await
+    .map_err(super::write_failed)?
     {
         Created::Created => job.id,
         Created::KeyUsed(used) if used.request_hash == hash => used.resource_id,

@@ -118,6 +118,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// A failed write as the client sees it: a full disk or an I/O error is a 503 (nothing was
+/// stored; try again later), anything else a 500.
+pub fn write_failed(e: anyhow::Error) -> ApiError {
+    match crate::store::health::classify(&e) {
+        crate::store::health::Fault::Storage(reason) => ApiError::Unavailable(format!(
+            "the database cannot be written ({reason}); nothing was stored"
+        )),
+        _ => ApiError::Internal(e),
+    }
+}
+
 /// Paths open without a token (probes carry none).
 pub fn is_open_path(path: &str) -> bool {
     open_routes().iter().any(|(p, _)| *p == path)

@@ -16,7 +16,7 @@ use sqlx::SqlitePool;
 use super::worker::Flags;
 use crate::engine::checkpoint::Checkpoint;
 use crate::engine::train::EpochRecord;
-use crate::store::{self, runs::Appended};
+use crate::store::{self, health, runs::Appended};
 
 pub struct EpochWriter {
     handle: tokio::runtime::Handle,
@@ -29,6 +29,21 @@ pub struct EpochWriter {
     /// The newest epoch checkpoint not written yet.
     latest: Option<Checkpoint>,
     last_write: Instant,
+    /// Finished ensemble members already stored (each is written once).
+    members_written: usize,
+    /// Largest checkpoint the database takes.
+    max_checkpoint_bytes: u64,
+}
+
+/// A checkpoint too large to store: the run fails permanently with this.
+pub fn oversized(bytes: usize, limit: u64) -> String {
+    format!(
+        "the checkpoint is {} MiB, more than the database stores in one value \
+         (max_checkpoint_bytes, {} MiB): use narrower or fewer hidden layers, or fewer ensemble \
+         members",
+        bytes >> 20,
+        limit >> 20
+    )
 }
 
 impl EpochWriter {
@@ -39,8 +54,10 @@ impl EpochWriter {
         run_id: String,
         token: i64,
         flags: Arc<Flags>,
-        write_every: Duration,
+        timing: super::QueueTiming,
+        members_written: usize,
     ) -> Self {
+        let (write_every, max_checkpoint_bytes) = (timing.write_every, timing.max_checkpoint_bytes);
         Self {
             handle,
             pool,
@@ -51,6 +68,8 @@ impl EpochWriter {
             pending: Vec::new(),
             latest: None,
             last_write: Instant::now(),
+            members_written,
+            max_checkpoint_bytes,
         }
     }
 
@@ -79,13 +98,27 @@ impl EpochWriter {
     /// complete writes its final one with its result instead). A lost lease or a failed write
     /// stops the run and nothing more is written.
     pub fn flush(&mut self, checkpoint: bool) {
-        let bytes = if checkpoint {
-            self.latest.take().and_then(|c| c.to_bytes().ok())
-        } else {
-            None
-        };
-        if self.flags.lost.load(Ordering::SeqCst) || (self.pending.is_empty() && bytes.is_none()) {
+        let latest = if checkpoint { self.latest.take() } else { None };
+        if self.flags.lost.load(Ordering::SeqCst) || (self.pending.is_empty() && latest.is_none()) {
             return;
+        }
+        // Members finished since the last write go out once, apart from the checkpoint.
+        let mut members = Vec::new();
+        let mut bytes = None;
+        if let Some(ck) = &latest {
+            for m in self.members_written..ck.members.len() {
+                match ck.member_bytes(m) {
+                    Ok(b) => members.push((m, b)),
+                    Err(e) => return self.fail(false, e.to_string()),
+                }
+            }
+            match ck.to_resume_bytes() {
+                Ok(b) if b.len() as u64 > self.max_checkpoint_bytes => {
+                    return self.fail(true, oversized(b.len(), self.max_checkpoint_bytes));
+                }
+                Ok(b) => bytes = Some(b),
+                Err(e) => return self.fail(false, e.to_string()),
+            }
         }
         let written = self.handle.block_on(store::runs::append_epochs(
             &self.pool,
@@ -93,19 +126,38 @@ impl EpochWriter {
             self.token,
             &self.pending,
             bytes.as_deref(),
+            &members,
         ));
         self.pending.clear();
         self.last_write = Instant::now();
         match written {
-            Ok(Appended::Written { cancel: false }) => {}
-            Ok(Appended::Written { cancel: true }) => {
-                self.flags.cancel.store(true, Ordering::SeqCst)
+            Ok(Appended::Written { cancel }) => {
+                if let Some(ck) = &latest {
+                    self.members_written = ck.members.len();
+                }
+                if cancel {
+                    self.flags.cancel.store(true, Ordering::SeqCst)
+                }
             }
-            // The lease is gone (or the database is): stop training, write nothing more.
-            Ok(Appended::Lost) | Err(_) => {
+            // The lease is gone: stop training, write nothing more.
+            Ok(Appended::Lost) => {
                 self.flags.lost.store(true, Ordering::SeqCst);
                 self.flags.cancel.store(true, Ordering::SeqCst);
             }
+            // The write failed: stop, and let the worker record why.
+            Err(e) => {
+                let permanent = matches!(health::classify(&e), health::Fault::TooBig(_));
+                self.fail(
+                    permanent,
+                    format!("storing the run's epochs and checkpoint failed: {e:#}"),
+                )
+            }
         }
+    }
+
+    /// Stops the run; the worker records `reason` (permanent: no retry).
+    fn fail(&mut self, permanent: bool, reason: String) {
+        tracing::error!(%reason, permanent, "the run cannot store its progress");
+        self.flags.fail(permanent, reason);
     }
 }

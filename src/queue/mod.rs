@@ -20,6 +20,9 @@ pub struct QueueTiming {
     /// A running run writes its buffered epochs and newest checkpoint at most this often (and
     /// when it ends).
     pub write_every: Duration,
+    /// Not a time: the largest checkpoint a run may write (SQLite stores at most 1 GB in one
+    /// value); a larger one fails the run permanently, with the reason.
+    pub max_checkpoint_bytes: u64,
 }
 
 impl Default for QueueTiming {
@@ -29,6 +32,7 @@ impl Default for QueueTiming {
             poll: Duration::from_millis(50),
             backoff: Duration::from_secs(2),
             write_every: Duration::from_millis(200),
+            max_checkpoint_bytes: 1_000_000_000,
         }
     }
 }

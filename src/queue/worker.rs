@@ -91,6 +91,24 @@ pub(super) struct Flags {
     pub(super) cancel: AtomicBool,
     pub(super) lost: AtomicBool,
     shutting_down: AtomicBool,
+    /// A write failed: whether retrying can help, and why.
+    failure: std::sync::Mutex<Option<(bool, String)>>,
+}
+
+impl Flags {
+    /// Stops the run with a failure to record (the first one wins).
+    pub(super) fn fail(&self, permanent: bool, reason: String) {
+        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
+        failure.get_or_insert((permanent, reason));
+        self.cancel.store(true, Ordering::SeqCst);
+    }
+
+    fn failure(&self) -> Option<(bool, String)> {
+        self.failure
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 async fn execute(
@@ -108,10 +126,15 @@ async fn execute(
         flags.clone(),
         shutdown.clone(),
     ));
-    let outcome = train_run(pool, &claimed, flags.clone(), timing.write_every).await;
+    let outcome = train_run(pool, &claimed, flags.clone(), timing).await;
     beat.abort();
     let (id, token) = (claimed.id.as_str(), claimed.token);
     let backoff = timing.backoff.as_millis() as i64 * i64::from(claimed.attempt);
+    let outcome = match (flags.failure(), outcome) {
+        (Some((true, reason)), _) => Err(RunError::Permanent(reason)),
+        (Some((false, reason)), _) => Err(RunError::Retryable(reason)),
+        (None, outcome) => outcome,
+    };
     let written = match outcome {
         _ if flags.lost.load(Ordering::SeqCst) => {
             tracing::warn!("lost the lease; writing nothing");
@@ -121,9 +144,31 @@ async fn execute(
             result,
             predictions,
             checkpoint,
-        }) => store::runs::complete(pool, id, token, &result, predictions.as_ref(), &checkpoint)
-            .await
-            .map(|_| ()),
+        }) if checkpoint.len() as u64 > timing.max_checkpoint_bytes => {
+            let reason = super::epochs::oversized(checkpoint.len(), timing.max_checkpoint_bytes);
+            tracing::warn!(error = %reason, "the run's final checkpoint cannot be stored");
+            drop((result, predictions));
+            store::runs::fail(pool, id, token, &reason, true, 0).await
+        }
+        Ok(Finished::Done {
+            result,
+            predictions,
+            checkpoint,
+        }) => {
+            match store::runs::complete(pool, id, token, &result, predictions.as_ref(), &checkpoint)
+                .await
+            {
+                Ok(_) => Ok(()),
+                // Record why, so the run does not sit `running` until its lease expires.
+                Err(e) => {
+                    let permanent =
+                        matches!(store::health::classify(&e), store::health::Fault::TooBig(_));
+                    let reason = format!("storing the run's result failed: {e:#}");
+                    tracing::error!(error = %reason, "completing the run failed");
+                    store::runs::fail(pool, id, token, &reason, permanent, backoff).await
+                }
+            }
+        }
         Ok(Finished::Stopped) if flags.shutting_down.load(Ordering::SeqCst) => {
             store::runs::release(pool, id, token).await
         }
@@ -197,7 +242,7 @@ async fn train_run(
     pool: &SqlitePool,
     claimed: &Claimed,
     flags: Arc<Flags>,
-    write_every: std::time::Duration,
+    timing: QueueTiming,
 ) -> Result<Finished, RunError> {
     let retry = |e: anyhow::Error| RunError::Retryable(format!("{e:#}"));
     let stored = store::jobs::job_spec(pool, &claimed.job_id)
@@ -231,10 +276,17 @@ async fn train_run(
         .map_err(retry)?;
     let resume = match &claimed.checkpoint {
         Some(bytes) => {
-            Some(Checkpoint::from_bytes(bytes).map_err(|e| RunError::Retryable(e.to_string()))?)
+            let members = store::runs::members(pool, &claimed.id)
+                .await
+                .map_err(retry)?;
+            Some(
+                Checkpoint::from_resume_bytes(bytes, &members)
+                    .map_err(|e| RunError::Retryable(e.to_string()))?,
+            )
         }
         None => None,
     };
+    let members_written = resume.as_ref().map_or(0, |c| c.members.len());
     let handle = tokio::runtime::Handle::current();
     let (pool, claimed, flags2) = (pool.clone(), claimed.clone(), flags.clone());
     let span = tracing::Span::current();
@@ -272,7 +324,8 @@ async fn train_run(
             claimed.id.clone(),
             claimed.token,
             flags2.clone(),
-            write_every,
+            timing,
+            members_written,
         );
         let mut progress = |record: &crate::engine::train::EpochRecord, ck: Option<&Checkpoint>| {
             metrics::counter!("crossfold_epochs_total").increment(1);

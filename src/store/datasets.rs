@@ -35,6 +35,17 @@ pub async fn insert_dataset(
     parsed: &ParsedDataset,
     keyed: Option<KeyedRequest<'_>>,
 ) -> anyhow::Result<Inserted> {
+    let result = insert_dataset_tx(pool, summary, parsed, keyed).await;
+    super::health::note(pool, &result);
+    result
+}
+
+async fn insert_dataset_tx(
+    pool: &SqlitePool,
+    summary: DatasetSummary,
+    parsed: &ParsedDataset,
+    keyed: Option<KeyedRequest<'_>>,
+) -> anyhow::Result<Inserted> {
     let mut tx = super::write_tx(pool)
         .await
         .context("starting the dataset insert")?;

@@ -82,6 +82,16 @@ pub async fn insert_job(
     job: &NewJob,
     keyed: Option<(&str, &str)>,
 ) -> anyhow::Result<Created> {
+    let result = insert_job_tx(pool, job, keyed).await;
+    super::health::note(pool, &result);
+    result
+}
+
+async fn insert_job_tx(
+    pool: &SqlitePool,
+    job: &NewJob,
+    keyed: Option<(&str, &str)>,
+) -> anyhow::Result<Created> {
     let mut tx = super::write_tx(pool).await?;
     if let Some((key, hash)) = keyed {
         match idempotency::record_key(

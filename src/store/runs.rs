@@ -152,6 +152,20 @@ pub async fn append_epochs(
     token: i64,
     records: &[(u64, Value)],
     checkpoint: Option<&[u8]>,
+    members: &[(usize, Vec<u8>)],
+) -> anyhow::Result<Appended> {
+    let result = append_epochs_tx(pool, run_id, token, records, checkpoint, members).await;
+    super::health::note(pool, &result);
+    result
+}
+
+async fn append_epochs_tx(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    records: &[(u64, Value)],
+    checkpoint: Option<&[u8]>,
+    members: &[(usize, Vec<u8>)],
 ) -> anyhow::Result<Appended> {
     let mut tx = super::write_tx(pool).await?;
     let last = records.iter().map(|r| r.0 as i64).max();
@@ -170,6 +184,18 @@ pub async fn append_epochs(
         tx.rollback().await?;
         return Ok(Appended::Lost);
     }
+    // An ensemble's finished members, each written once (not with every checkpoint).
+    for (member, weights) in members {
+        sqlx::query(
+            "INSERT INTO run_members (run_id, member, weights) VALUES (?, ?, ?)
+             ON CONFLICT (run_id, member) DO UPDATE SET weights = excluded.weights",
+        )
+        .bind(run_id)
+        .bind(*member as i64)
+        .bind(weights)
+        .execute(&mut *tx)
+        .await?;
+    }
     for (epoch, record) in records {
         sqlx::query(
             "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
@@ -184,6 +210,16 @@ pub async fn append_epochs(
     let cancel = cancel_requested(&mut *tx, run_id).await?;
     tx.commit().await?;
     Ok(Appended::Written { cancel })
+}
+
+/// An ensemble run's finished members as written by `append_epochs`, in order.
+pub async fn members(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar("SELECT weights FROM run_members WHERE run_id = ? ORDER BY member")
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?,
+    )
 }
 
 /// Whether the job of `run_id` has been asked to cancel (a read, no write).
@@ -202,6 +238,19 @@ pub async fn cancel_requested<'e>(
 
 /// Marks a run succeeded with its results; `false` if the lease is gone.
 pub async fn complete(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    result: &Value,
+    heldout: Option<&HeldOut>,
+    checkpoint: &[u8],
+) -> anyhow::Result<bool> {
+    let result = complete_write(pool, run_id, token, result, heldout, checkpoint).await;
+    super::health::note(pool, &result);
+    result
+}
+
+async fn complete_write(
     pool: &SqlitePool,
     run_id: &str,
     token: i64,

@@ -140,7 +140,8 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
             &a.id,
             a.token,
             &[(1, record.clone())],
-            Some(b"stale")
+            Some(b"stale"),
+            &[],
         )
         .await
         .unwrap(),
@@ -196,7 +197,8 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
             &b.id,
             b.token,
             &[(1, record.clone())],
-            Some(b"fresh")
+            Some(b"fresh"),
+            &[],
         )
         .await
         .unwrap(),
@@ -213,7 +215,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
     // A cancel request reaches the run at its next epoch write.
     store::jobs::cancel_job(&pool, "job_fence").await.unwrap();
     assert_eq!(
-        store::runs::append_epochs(&pool, &b.id, b.token, &[(2, record)], None)
+        store::runs::append_epochs(&pool, &b.id, b.token, &[(2, record)], None, &[])
             .await
             .unwrap(),
         Appended::Written { cancel: true }
