@@ -52,10 +52,12 @@ fn upload_params(mut q: QueryParams) -> Result<UploadParams, ApiError> {
     if label.is_empty() {
         errors.push(FieldError::new("label", "must name the label column"));
     }
+    // Exactly what openapi.yaml's pattern allows: `tab`, or one printable ASCII character
+    // other than the quote.
     let delimiter = match q.take("delimiter").as_deref() {
         None => b',',
-        Some("tab" | "\\t" | "\t") => b'\t',
-        Some(d) if d.len() == 1 && d.is_ascii() && !matches!(d, "\"" | "\n" | "\r") => {
+        Some("tab") => b'\t',
+        Some(d) if d.len() == 1 && matches!(d.as_bytes()[0], b' ' | b'!' | b'#'..=b'~') => {
             d.as_bytes()[0]
         }
         Some(d) => {

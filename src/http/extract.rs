@@ -80,7 +80,8 @@ pub fn page_params(q: &mut QueryParams, errors: &mut Vec<FieldError>) -> (u32, O
         .take("cursor")
         .filter(|s| !s.is_empty())
         .and_then(|s| match s.parse::<i64>() {
-            Ok(n) if n > 0 => Some(n),
+            // 0 is a valid cursor (nothing comes before it): what the schema's pattern allows.
+            Ok(n) if n >= 0 => Some(n),
             _ => {
                 errors.push(FieldError::new(
                     "cursor",

@@ -164,7 +164,11 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
             String::from_utf8_lossy(&out.stderr)
         );
     } else {
-        eprintln!("SKIPPED: python3 with safetensors is not available");
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 with safetensors is missing in CI (.ci/run installs it)"
+        );
+        eprintln!("NOT RUN: python3 with safetensors is not installed here");
     }
 }
 

@@ -5,6 +5,7 @@ mod cli;
 mod contract;
 mod crash;
 mod datasets;
+mod external;
 mod fencing;
 mod helpers;
 mod hostile;
