@@ -33,7 +33,8 @@ async fn curves(
 ) -> Result<Response, ApiError> {
     job_or_404(&state, &id).await?;
     let mut series: Vec<Series> = Vec::new();
-    for (run, _) in store::runs::runs_of_job(&state.pool, &id).await? {
+    for (run, _) in store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?
+    {
         let history = store::runs::epoch_history(&state.pool, &run.id)
             .await?
             .unwrap_or_default();

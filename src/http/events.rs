@@ -145,7 +145,7 @@ async fn poller(hub: Arc<Hub>, pool: SqlitePool, id: String, tx: broadcast::Send
 async fn poll(pool: &SqlitePool, id: &str, seen: &mut Seen) -> Option<Vec<Change>> {
     let job = store::jobs::get_job(pool, id).await.ok()??;
     let mut changes = Vec::new();
-    if let Ok(runs) = store::runs::runs_of_job(pool, id).await {
+    if let Ok(runs) = store::runs::runs_of_job(pool, id, store::runs::Detail::Summary).await {
         for (run, _) in runs {
             let already = seen.epochs.get(&run.id).copied().unwrap_or(0);
             if (run.epochs_done as usize) <= already {

@@ -3,8 +3,9 @@
 //! predictions of the scored strategy's fold runs one run at a time, so its memory is what it
 //! reports, never every strategy's predictions at once.
 
-use axum::Json;
 use axum::extract::{Path, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::AppState;
@@ -17,9 +18,9 @@ use crate::store;
 pub(super) async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?;
     let has_test = job.spec["validation"]["test_fraction"]
         .as_f64()
         .unwrap_or(0.0)
@@ -33,13 +34,20 @@ pub(super) async fn show(
     let leaderboard = results::leaderboard(&job.spec, &results::fold_results(&runs));
     // A comparison's pooled score is its leading strategy's.
     let leader = leaderboard.as_deref().and_then(results::top);
-    let mut folds_out = Vec::new();
+    // Each fold's entry, with its confusion matrix, from its full stored result: read, written
+    // out as text and dropped one run at a time (a 1,000-class matrix is a million numbers).
+    let mut folds_out: Vec<String> = Vec::new();
     let mut pooled_runs = Vec::new();
     for (view, result) in &runs {
-        let (Some(result), "fold") = (result, view.kind.as_str()) else {
+        if view.kind != "fold" || result.is_none() {
+            continue;
+        }
+        let Some(text) = store::runs::result_json(&state.pool, &view.id).await? else {
             continue;
         };
-        folds_out.push(json!({
+        let result: Value = serde_json::from_str(&text).map_err(anyhow::Error::from)?;
+        drop(text);
+        let entry = json!({
             "run_id": view.id,
             "strategy": view.strategy,
             "fold": view.fold,
@@ -51,7 +59,8 @@ pub(super) async fn show(
             "member_class_counts": result["member_class_counts"],
             "class_weights": result["class_weights"],
             "metrics": result["metrics"],
-        }));
+        });
+        folds_out.push(entry.to_string());
         if leader.is_none_or(|l| view.strategy.as_deref() == Some(l.as_str())) {
             pooled_runs.push(view.id.clone());
         }
@@ -85,12 +94,19 @@ pub(super) async fn show(
             .map_err(|e| anyhow::anyhow!("scoring the pooled predictions: {e}"))?,
         ),
     };
-    Ok(Json(json!({
-        "status": job.status,
-        "folds": folds_out,
+    // The folds go in as the text they already are.
+    let rest = json!({
         "summary": job.summary,
         "pooled": pooled,
         "test": test,
         "leaderboard": leaderboard,
-    })))
+    })
+    .to_string();
+    let body = format!(
+        "{{\"status\":{},\"folds\":[{}],{}",
+        json!(job.status),
+        folds_out.join(","),
+        &rest[1..]
+    );
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }

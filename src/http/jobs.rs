@@ -507,7 +507,7 @@ async fn runs(
     Path(id): Path<String>,
 ) -> Result<Json<Value>, ApiError> {
     job_or_404(&state, &id).await?;
-    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id)
+    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Full)
         .await?
         .into_iter()
         .map(|r| r.0)

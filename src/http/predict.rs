@@ -95,7 +95,7 @@ async fn predict(
             job.status.as_str()
         )));
     }
-    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?;
     // A comparison's fold ensemble is its leading strategy's fold models.
     let leader = results::leader(&job.spec, &results::fold_results(&runs));
     let wanted: Vec<String> = runs

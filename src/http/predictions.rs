@@ -128,7 +128,7 @@ async fn predictions(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id).await?;
+    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?;
     let groups = groups(&job.spec, &runs);
     let classes = classes_of(&state.pool, &groups).await?;
     let names = class_names(&state, &job.dataset_id, classes).await?;

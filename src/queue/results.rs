@@ -143,11 +143,16 @@ pub fn fold_results(runs: &[(RunView, Option<Value>)]) -> Vec<&Value> {
 /// `{"<metric>": {"mean", "std", "min", "max"}}` over the fold runs' scalar metrics; for a
 /// comparison, the winning strategy's folds.
 pub fn summary(spec: &Value, runs: &[(String, Option<String>)]) -> Option<Value> {
+    // Trimmed as each is parsed: only the scalars are summarized.
     let results: Vec<Value> = runs
         .iter()
         .filter(|(kind, _)| kind == "fold")
         .filter_map(|(_, result)| result.as_deref())
         .filter_map(|r| serde_json::from_str::<Value>(r).ok())
+        .map(|mut r| {
+            crate::store::runs::summarize_result(&mut r);
+            r
+        })
         .collect();
     let refs: Vec<&Value> = results.iter().collect();
     let winner = leader(spec, &refs);

@@ -256,9 +256,10 @@ async fn train_run(
         Some(s) => s,
         // A comparison's final run: every fold run has ended, so the leaderboard is final.
         None => {
-            let runs = store::runs::runs_of_job(pool, &claimed.job_id)
-                .await
-                .map_err(retry)?;
+            let runs =
+                store::runs::runs_of_job(pool, &claimed.job_id, store::runs::Detail::Summary)
+                    .await
+                    .map_err(retry)?;
             let folds = results::fold_results(&runs);
             let winner = results::chosen_strategy(&stored, &folds).unwrap_or_default();
             store::runs::set_strategy(pool, &claimed.id, claimed.token, winner.as_str())

@@ -398,11 +398,33 @@ pub struct RunView {
     pub error: Option<String>,
 }
 
+/// How much of each run's stored result `runs_of_job` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// Without the confusion matrix and the feature encoding, which grow with the classes and
+    /// categories (a 1,000-class run's result is megabytes): what most readers need.
+    Summary,
+    /// Everything stored.
+    Full,
+}
+
+/// Drops the parts of a stored result that only `Detail::Full` readers need.
+pub fn summarize_result(result: &mut Value) {
+    if let Some(r) = result.as_object_mut() {
+        r.remove("encoding");
+        if let Some(m) = r.get_mut("metrics").and_then(Value::as_object_mut) {
+            m.remove("confusion_matrix");
+        }
+    }
+}
+
 /// The runs of a job, in creation order, with their results (held-out predictions are read
-/// one run at a time with `heldout`: they can be megabytes per run).
+/// one run at a time with `heldout`: they can be megabytes per run). Each result is trimmed as
+/// soon as it is parsed, so `Detail::Summary` never holds more than one full result.
 pub async fn runs_of_job(
     pool: &SqlitePool,
     job_id: &str,
+    detail: Detail,
 ) -> anyhow::Result<Vec<(RunView, Option<Value>)>> {
     let rows = sqlx::query(
         "SELECT id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
@@ -414,10 +436,13 @@ pub async fn runs_of_job(
     .await?;
     rows.iter()
         .map(|row| {
-            let result: Option<Value> = row
+            let mut result: Option<Value> = row
                 .get::<Option<String>, _>("result_json")
                 .map(|s| serde_json::from_str(&s))
                 .transpose()?;
+            if detail == Detail::Summary {
+                result.iter_mut().for_each(summarize_result);
+            }
             let view = RunView {
                 id: row.get("id"),
                 kind: row.get("kind"),
@@ -437,6 +462,16 @@ pub async fn runs_of_job(
             Ok((view, result))
         })
         .collect()
+}
+
+/// A run's stored result as JSON text (`None`: not finished, or no such run).
+pub async fn result_json(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<String>> {
+    let json: Option<Option<String>> =
+        sqlx::query_scalar("SELECT result_json FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(json.flatten())
 }
 
 /// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions

@@ -311,9 +311,10 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
     let pool = crossfold::store::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    let runs = crossfold::store::runs::runs_of_job(&pool, &id)
-        .await
-        .unwrap();
+    let runs =
+        crossfold::store::runs::runs_of_job(&pool, &id, crossfold::store::runs::Detail::Full)
+            .await
+            .unwrap();
     let (run, _) = &runs[0];
     assert_eq!(run.status, "queued", "handed back to the queue");
     assert_eq!(run.attempt, 0, "a clean stop does not count as an attempt");

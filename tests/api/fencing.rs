@@ -176,7 +176,9 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
             .unwrap(),
         Vec::<serde_json::Value>::new()
     );
-    let runs = store::runs::runs_of_job(&pool, "job_fence").await.unwrap();
+    let runs = store::runs::runs_of_job(&pool, "job_fence", store::runs::Detail::Full)
+        .await
+        .unwrap();
     assert_eq!(
         runs[0].0.status, "running",
         "A's fail/cancel did not touch B's run"
