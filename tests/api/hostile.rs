@@ -492,3 +492,35 @@ async fn predictions_stored_with_null_probabilities_never_panic_the_metrics() {
     let p = app.get_json(&format!("/v1/jobs/{job}/predictions")).await;
     assert!(p["items"].as_array().unwrap().is_empty());
 }
+
+#[tokio::test]
+async fn predict_takes_at_most_max_predict_rows_rows() {
+    let app = TestApp::spawn_with(|s| s.limits.max_predict_rows = 50).await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = finished_job(&app, &ds).await;
+    let rows = vec![json!({}); 51];
+    let p = problem(
+        app.post(&format!("/v1/jobs/{job}/predict"))
+            .json(&json!({"rows": rows}))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["rows"]);
+    assert!(
+        p["detail"].as_str().unwrap().contains("max_predict_rows"),
+        "{p}"
+    );
+    let ok = json(
+        app.post(&format!("/v1/jobs/{job}/predict"))
+            .json(&json!({"rows": vec![json!({}); 50]}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(ok["predictions"].as_array().unwrap().len(), 50);
+}
