@@ -10,68 +10,13 @@
 //!
 //! Run: `cargo bench --bench hostile`. Prints a final JSON line.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Server {
-    fn start(workers: u32) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_crossfold"))
-            .args(["serve", "--addr", "127.0.0.1:0"])
-            .args(["--workers", &workers.to_string()])
-            .args(["--max-event-streams", "200"])
-            .arg("--database")
-            .arg(format!("sqlite://{}", dir.path().join("b.db").display()))
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let line = lines.next().unwrap().unwrap();
-            if let Some(i) = line.find("addr=") {
-                break line[i + 5..].split_whitespace().next().unwrap().to_owned();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
-        Self {
-            child,
-            base: format!("http://{addr}"),
-            _dir: dir,
-        }
-    }
-
-    /// The process's peak resident memory so far, in bytes.
-    fn peak_rss(&self) -> u64 {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
-        let line = status.lines().find(|l| l.starts_with("VmHWM:")).unwrap();
-        line.split_whitespace()
-            .nth(1)
-            .unwrap()
-            .parse::<u64>()
-            .unwrap()
-            * 1024
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
-    }
-}
+#[path = "support/server.rs"]
+mod server;
+use server::Server;
 
 fn mib(bytes: u64) -> f64 {
     bytes as f64 / (1u64 << 20) as f64
@@ -202,7 +147,7 @@ async fn main() {
     println!(
         "(1) 100 event streams on one job vs none (caravan, standard spec, 5 folds, 2 workers)"
     );
-    let s = Server::start(2);
+    let s = Server::start(&["--workers", "2", "--max-event-streams", "200"]);
     let ds = upload(&c, &s, caravan()).await;
     let mut ratios = Vec::new();
     for round in 0..2 {
@@ -222,7 +167,7 @@ async fn main() {
     println!(
         "(2) peak RSS (VmHWM) through the cases that exhausted memory (target < 1536 MiB each)"
     );
-    let s = Server::start(2);
+    let s = Server::start(&["--workers", "2", "--max-event-streams", "200"]);
     let idle = s.peak_rss();
     let bc = std::fs::read(format!(
         "{}/tests/fixtures/breast_cancer.csv",
@@ -246,7 +191,7 @@ async fn main() {
     out.insert("rss_deep_wide_mib".into(), json!(mib(s.peak_rss())));
     drop(s);
 
-    let s = Server::start(2);
+    let s = Server::start(&["--workers", "2", "--max-event-streams", "200"]);
     let wide = upload(&c, &s, wide_categorical(1000, 1000, 1000)).await;
     let (status, p) = post(&c, &s, "/v1/jobs", &json!({"dataset_id": wide["id"]})).await;
     println!(
@@ -258,7 +203,7 @@ async fn main() {
     out.insert("rss_wide_categorical_mib".into(), json!(mib(s.peak_rss())));
     drop(s);
 
-    let s = Server::start(2);
+    let s = Server::start(&["--workers", "2", "--max-event-streams", "200"]);
     let ds = upload(&c, &s, many_classes()).await;
     let spec = json!({"dataset_id": ds["id"], "seed": 0, "model": {"hidden_layers": [32]},
                       "training": {"epochs": 2, "early_stopping": null}, "validation": {"folds": 5},
@@ -355,7 +300,7 @@ async fn main() {
             "easy_ensemble",
         ),
     ] {
-        let s = Server::start(1);
+        let s = Server::start(&["--workers", "1"]);
         let ds = upload(&c, &s, caravan()).await;
         let spec = json!({"dataset_id": ds["id"], "final_model": false, "model": {"hidden_layers": hidden},
                           "training": {"epochs": 3, "early_stopping": null}, "validation": {"folds": 2},

@@ -10,53 +10,17 @@
 //!
 //! Run: `cargo bench --bench jobs`.
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-struct Server {
-    child: Child,
-    base: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
+#[path = "support/server.rs"]
+mod server;
+use server::Server;
 
 fn start(workers: u32) -> Server {
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_crossfold"))
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--workers",
-            &workers.to_string(),
-        ])
-        .arg("--database")
-        .arg(format!("sqlite://{}", dir.path().join("b.db").display()))
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(i) = line.find("addr=") {
-            break line[i + 5..].split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    Server {
-        child,
-        base: format!("http://{addr}"),
-        _dir: dir,
-    }
+    Server::start(&["--workers", &workers.to_string()])
 }
 
 fn caravan() -> Vec<u8> {

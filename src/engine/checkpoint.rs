@@ -109,13 +109,6 @@ impl Checkpoint {
         for (m, member) in self.members.iter().enumerate() {
             tensors_of(&format!("member.{m}."), member, &mut tensors);
         }
-        let views = tensors
-            .iter()
-            .map(|(name, shape, data)| {
-                TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(internal)?;
         let json = |v: &dyn erased::Json| v.json();
         let mut meta = HashMap::from([
             ("format".to_owned(), FORMAT.to_owned()),
@@ -154,7 +147,7 @@ impl Checkpoint {
         if let Some(c) = &self.one_class {
             meta.insert("one_class".into(), json(c));
         }
-        safetensors::serialize(views, Some(meta)).map_err(internal)
+        serialize(&tensors, meta)
     }
 
     /// Reads checkpoint bytes back.
@@ -255,18 +248,11 @@ impl Checkpoint {
         let member = &self.members[m];
         let mut tensors = Vec::new();
         tensors_of("", member, &mut tensors);
-        let views = tensors
-            .iter()
-            .map(|(name, shape, data)| {
-                TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
-            })
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(internal)?;
         let meta = HashMap::from([
             ("format".to_owned(), FORMAT.to_owned()),
             ("classes".to_owned(), member.classes.to_string()),
         ]);
-        safetensors::serialize(views, Some(meta)).map_err(internal)
+        serialize(&tensors, meta)
     }
 
     /// Reads resume bytes and attaches the finished members stored apart (`members`, in order).
@@ -338,6 +324,21 @@ impl Checkpoint {
         sum.iter_mut().for_each(|s| *s /= count as f64);
         sum
     }
+}
+
+/// The safetensors bytes of F32 `tensors` (name, shape, little-endian data) and `meta`.
+fn serialize(
+    tensors: &[(String, Vec<usize>, Vec<u8>)],
+    meta: HashMap<String, String>,
+) -> Result<Vec<u8>, EngineError> {
+    let views = tensors
+        .iter()
+        .map(|(name, shape, data)| {
+            TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(internal)?;
+    safetensors::serialize(views, Some(meta)).map_err(internal)
 }
 
 /// Reads F32 tensor `name` into `into` (which has its size).
