@@ -63,6 +63,9 @@ pub struct Limits {
     pub max_event_streams: u64,
     /// Largest checkpoint a run may store (SQLite keeps at most 1 GB in one value).
     pub max_checkpoint_bytes: u64,
+    /// Attempts a run gets when its process crashes or a write fails (bad input and divergence
+    /// fail at once); set on each run when its job is created.
+    pub max_attempts: u64,
 }
 
 /// Most probabilities (rows × classes) one predict response carries.
@@ -98,6 +101,7 @@ impl Default for Limits {
             max_predict_rows: 10_000,
             max_event_streams: 64,
             max_checkpoint_bytes: 1_000_000_000,
+            max_attempts: 3,
         }
     }
 }
@@ -152,6 +156,7 @@ impl Settings {
             ("--max-predict-rows", l.max_predict_rows),
             ("--max-event-streams", l.max_event_streams),
             ("--max-checkpoint-bytes", l.max_checkpoint_bytes),
+            ("--max-attempts", l.max_attempts),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(name));

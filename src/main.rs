@@ -158,6 +158,9 @@ struct Opts {
     /// Largest checkpoint a run may store, in bytes [default: 1,000,000,000, SQLite's limit].
     #[arg(long, env = "CROSSFOLD_MAX_CHECKPOINT_BYTES", global = true)]
     max_checkpoint_bytes: Option<u64>,
+    /// Attempts a run gets before it fails for good [default: 3].
+    #[arg(long, env = "CROSSFOLD_MAX_ATTEMPTS", global = true)]
+    max_attempts: Option<u64>,
 }
 
 impl Opts {
@@ -188,6 +191,7 @@ impl Opts {
                 max_predict_rows: self.max_predict_rows.unwrap_or(d.max_predict_rows),
                 max_event_streams: self.max_event_streams.unwrap_or(d.max_event_streams),
                 max_checkpoint_bytes: self.max_checkpoint_bytes.unwrap_or(d.max_checkpoint_bytes),
+                max_attempts: self.max_attempts.unwrap_or(d.max_attempts),
             },
             queue: crossfold::queue::QueueTiming {
                 write_every: std::time::Duration::from_millis(self.checkpoint_every_ms),

@@ -372,6 +372,7 @@ async fn create(
             folds::assign_outside_test(&labels, &in_test, n_classes, folds_n, seed)
         })
         .collect();
+    let max_attempts = u32::try_from(state.limits.max_attempts).unwrap_or(u32::MAX);
     // Every strategy trains on the same recorded folds, from the same seeds.
     let mut runs = Vec::new();
     for strategy in &strategies {
@@ -383,7 +384,7 @@ async fn create(
                     fold: Some(f as u32),
                     repeat: Some(r as u32),
                     seed: cv::derive_seed(spec.seed, r as u64, f as u64),
-                    max_attempts: 3,
+                    max_attempts,
                     strategy: Some(strategy.as_str()),
                 });
             }
@@ -396,7 +397,7 @@ async fn create(
             fold: None,
             repeat: None,
             seed: cv::derive_seed(spec.seed, u64::MAX, 0),
-            max_attempts: 3,
+            max_attempts,
             // A comparison's final model trains the leaderboard's winner.
             strategy: (!comparison).then(|| strategies[0].as_str()),
         });

@@ -215,15 +215,17 @@ fn stream_csv(
 ) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
-        let mut out = String::from(if comparison {
-            "strategy,row,fold,repeat,label"
-        } else {
-            "row,fold,repeat,label"
-        });
-        for n in &names {
-            out.push_str(&format!(",p_{n}"));
+        // csv::Writer quotes what needs it (a class named `a,b`); each chunk is flushed out.
+        let mut out = csv::Writer::from_writer(Vec::new());
+        let mut header: Vec<String> = Vec::new();
+        if comparison {
+            header.push("strategy".into());
         }
-        out.push('\n');
+        header.extend(["row", "fold", "repeat", "label"].map(String::from));
+        header.extend(names.iter().map(|n| format!("p_{n}")));
+        if out.write_record(&header).is_err() {
+            return;
+        }
         for g in &groups {
             let items = match load(&pool, g).await {
                 Ok(items) => items,
@@ -235,34 +237,33 @@ fn stream_csv(
             };
             for chunk in items.chunks(CSV_CHUNK_ROWS) {
                 for item in chunk {
+                    let mut record: Vec<String> = Vec::with_capacity(5 + item.proba.len());
                     if comparison {
-                        out.push_str(g.strategy.as_deref().unwrap_or_default());
-                        out.push(',');
+                        record.push(g.strategy.clone().unwrap_or_default());
                     }
-                    out.push_str(&format!(
-                        "{},{},{},{}",
-                        item.row,
-                        item.fold.unwrap_or(0),
-                        g.repeat.unwrap_or(0),
-                        names.get(item.label as usize).map_or("", String::as_str)
-                    ));
-                    for p in &item.proba {
-                        out.push(',');
-                        out.push_str(&f64::from(*p).to_string());
+                    record.push(item.row.to_string());
+                    record.push(item.fold.unwrap_or(0).to_string());
+                    record.push(g.repeat.unwrap_or(0).to_string());
+                    record.push(names.get(item.label as usize).cloned().unwrap_or_default());
+                    record.extend(item.proba.iter().map(|&p| f64::from(p).to_string()));
+                    if out.write_record(&record).is_err() {
+                        return;
                     }
-                    out.push('\n');
                 }
-                if tx
-                    .send(Bytes::from(std::mem::take(&mut out)))
-                    .await
-                    .is_err()
-                {
+                let bytes = match out.into_inner() {
+                    Ok(bytes) => bytes,
+                    Err(_) => return,
+                };
+                out = csv::Writer::from_writer(Vec::new());
+                if tx.send(Bytes::from(bytes)).await.is_err() {
                     return; // the client went away
                 }
             }
         }
-        if !out.is_empty() {
-            let _ = tx.send(Bytes::from(out)).await;
+        if let Ok(bytes) = out.into_inner()
+            && !bytes.is_empty()
+        {
+            let _ = tx.send(Bytes::from(bytes)).await;
         }
     });
     let body = futures_util::stream::unfold(rx, |mut rx| async move {

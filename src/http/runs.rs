@@ -48,25 +48,27 @@ async fn history(
         "member",
         "samples",
     ];
-    let mut csv = COLUMNS.join(",") + "\n";
+    // Lists (per-layer norms) go in one cell, `;`-separated; csv::Writer quotes as needed.
+    let mut out = csv::Writer::from_writer(Vec::new());
+    out.write_record(COLUMNS).map_err(anyhow::Error::from)?;
     for r in &records {
         let cells: Vec<String> = COLUMNS
             .iter()
             .map(|c| match &r[*c] {
                 Value::Null => String::new(),
-                Value::Array(a) => format!(
-                    "\"{}\"",
-                    a.iter()
-                        .map(|v| v.to_string())
-                        .collect::<Vec<_>>()
-                        .join(";")
-                ),
+                Value::Array(a) => a
+                    .iter()
+                    .map(|v| v.to_string())
+                    .collect::<Vec<_>>()
+                    .join(";"),
                 v => v.to_string(),
             })
             .collect();
-        csv.push_str(&cells.join(","));
-        csv.push('\n');
+        out.write_record(&cells).map_err(anyhow::Error::from)?;
     }
+    let csv = out
+        .into_inner()
+        .map_err(|e| anyhow::anyhow!("writing CSV: {e}"))?;
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 

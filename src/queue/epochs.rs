@@ -89,8 +89,13 @@ impl EpochWriter {
         let cancel = self
             .handle
             .block_on(store::runs::cancel_requested(&self.pool, &self.run_id));
-        if let Ok(true) = cancel {
-            self.flags.cancel.store(true, Ordering::SeqCst);
+        match cancel {
+            Ok(true) => self.flags.cancel.store(true, Ordering::SeqCst),
+            Ok(false) => {}
+            // The next write reads it again; a lasting fault shows there.
+            Err(e) => {
+                tracing::warn!(run_id = %self.run_id, error = %format!("{e:#}"), "reading a cancel request failed")
+            }
         }
     }
 

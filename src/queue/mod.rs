@@ -15,7 +15,8 @@ pub struct QueueTiming {
     pub lease: Duration,
     /// How often an idle worker looks for work.
     pub poll: Duration,
-    /// Delay before a failed run is retried (times the attempt number).
+    /// Delay before a failed run's first retry; it doubles with each attempt (see
+    /// `retry_delay`).
     pub backoff: Duration,
     /// A running run writes its buffered epochs and newest checkpoint at most this often (and
     /// when it ends).
@@ -23,6 +24,19 @@ pub struct QueueTiming {
     /// Not a time: the largest checkpoint a run may write (SQLite stores at most 1 GB in one
     /// value); a larger one fails the run permanently, with the reason.
     pub max_checkpoint_bytes: u64,
+}
+
+/// Longest wait before a retry, however many attempts came before.
+const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
+
+/// The wait before retrying a run that failed on attempt `attempt` (1-based): `base · 2^(a−1)`,
+/// at most five minutes, times a jitter in [0.75, 1.25) so runs that failed together do not
+/// retry together.
+pub fn retry_delay(base: Duration, attempt: u32, jitter: f64) -> Duration {
+    let doubled = base.saturating_mul(1u32 << attempt.saturating_sub(1).min(20));
+    doubled
+        .min(MAX_RETRY_DELAY)
+        .mul_f64(0.75 + 0.5 * jitter.clamp(0.0, 1.0))
 }
 
 impl Default for QueueTiming {
@@ -34,5 +48,21 @@ impl Default for QueueTiming {
             write_every: Duration::from_millis(200),
             max_checkpoint_bytes: 1_000_000_000,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_back_off_exponentially_with_jitter_and_a_ceiling() {
+        let base = Duration::from_secs(2);
+        assert_eq!(retry_delay(base, 1, 0.5), Duration::from_secs(2));
+        assert_eq!(retry_delay(base, 2, 0.5), Duration::from_secs(4));
+        assert_eq!(retry_delay(base, 3, 0.5), Duration::from_secs(8));
+        assert_eq!(retry_delay(base, 3, 0.0), Duration::from_secs(6));
+        assert!(retry_delay(base, 3, 0.999) < Duration::from_secs(10));
+        assert_eq!(retry_delay(base, 40, 0.5), MAX_RETRY_DELAY);
     }
 }

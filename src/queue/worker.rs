@@ -60,7 +60,11 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
             Ok(jobs) => {
                 for job in jobs {
                     tracing::warn!(job_id = %job, "a run's lease expired; returned to the queue");
-                    let _ = store::jobs::settle_job_if_done(&pool, &job, results::summary).await;
+                    if let Err(e) =
+                        store::jobs::settle_job_if_done(&pool, &job, results::summary).await
+                    {
+                        tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a reaped job failed");
+                    }
                 }
             }
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "reaping failed"),
@@ -129,7 +133,8 @@ async fn execute(
     let outcome = train_run(pool, &claimed, flags.clone(), timing).await;
     beat.abort();
     let (id, token) = (claimed.id.as_str(), claimed.token);
-    let backoff = timing.backoff.as_millis() as i64 * i64::from(claimed.attempt);
+    let backoff = super::retry_delay(timing.backoff, claimed.attempt, rand::random::<f64>())
+        .as_millis() as i64;
     let outcome = match (flags.failure(), outcome) {
         (Some((true, reason)), _) => Err(RunError::Permanent(reason)),
         (Some((false, reason)), _) => Err(RunError::Retryable(reason)),

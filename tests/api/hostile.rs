@@ -524,3 +524,50 @@ async fn predict_takes_at_most_max_predict_rows_rows() {
     .await;
     assert_eq!(ok["predictions"].as_array().unwrap().len(), 50);
 }
+
+#[tokio::test]
+async fn a_class_named_with_a_comma_keeps_the_csv_outputs_well_formed() {
+    let app = TestApp::spawn().await;
+    let mut csv = String::from("x,label\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{i},{}\n", ["\"a,b\"", "c"][i % 2]));
+    }
+    let ds = json(app.upload_csv("label=label", csv).await, 201).await;
+    let job = finished_job(&app, ds["id"].as_str().unwrap()).await;
+    let text = app
+        .get(&format!("/v1/jobs/{job}/predictions"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut rdr = csv::Reader::from_reader(text.as_bytes());
+    let header = rdr.headers().unwrap().clone();
+    assert_eq!(
+        header.len(),
+        6,
+        "row, fold, repeat, label and two probabilities: {header:?}"
+    );
+    assert_eq!(&header[4], "p_a,b");
+    let rows: Vec<csv::StringRecord> = rdr.records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), 40);
+    assert!(rows.iter().all(|r| r.len() == 6));
+    assert!(rows.iter().any(|r| &r[3] == "a,b"));
+    // The epoch history as CSV, too: every row as wide as its header.
+    let runs = app.get_json(&format!("/v1/jobs/{job}/runs")).await;
+    let run = runs["items"][0]["id"].as_str().unwrap();
+    let history = app
+        .get(&format!("/v1/runs/{run}/metrics"))
+        .header("accept", "text/csv")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let mut rdr = csv::Reader::from_reader(history.as_bytes());
+    let width = rdr.headers().unwrap().len();
+    assert!(rdr.records().all(|r| r.unwrap().len() == width));
+}

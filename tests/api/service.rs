@@ -40,6 +40,12 @@ async fn limits_reports_the_limits_in_force() {
         "max_epochs",
         "max_folds",
         "max_concurrent_runs",
+        "max_job_memory_bytes",
+        "max_encoded_width",
+        "max_predict_rows",
+        "max_event_streams",
+        "max_checkpoint_bytes",
+        "max_attempts",
     ] {
         assert!(body[key].is_u64(), "{key} missing from {body}");
     }

@@ -68,6 +68,7 @@ async fn a_full_disk_fails_the_job_with_the_cause_and_readyz_says_so_until_a_wri
     let db = disk.path().join("crossfold.db");
     let app = TestApp::spawn_with(|s| {
         s.database_url = format!("sqlite://{}", db.display());
+        s.limits.max_attempts = 2;
     })
     .await;
     let ds = upload_breast_cancer(&app).await;
@@ -87,6 +88,8 @@ async fn a_full_disk_fails_the_job_with_the_cause_and_readyz_says_so_until_a_wri
     assert_eq!(job["status"], "failed", "{job}");
     let error = job["error"].as_str().unwrap();
     assert!(error.contains("full"), "the cause is named: {error}");
+    // Retried as configured (max_attempts), then failed.
+    assert_eq!(job["attempts"], 2, "{job}");
     let ready = problem(app.get("/readyz").send().await.unwrap(), 503).await;
     assert!(
         ready["detail"].as_str().unwrap().contains("full"),
