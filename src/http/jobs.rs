@@ -503,15 +503,29 @@ async fn cancel(
     }
 }
 
+/// `GET /v1/jobs/{id}/runs`: the job's runs in creation order, paginated like every list.
 async fn runs(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+    mut query: QueryParams,
+) -> Result<Json<Page<store::runs::RunView>>, ApiError> {
+    let mut errors = Vec::new();
+    let (limit, cursor) = page_params(&mut query, &mut errors);
+    errors.extend(query.unknown(&["limit", "cursor"]));
+    if !errors.is_empty() {
+        return Err(ApiError::invalid_fields(errors));
+    }
     job_or_404(&state, &id).await?;
-    let runs: Vec<_> = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Full)
-        .await?
-        .into_iter()
-        .map(|r| r.0)
-        .collect();
-    Ok(Json(json!({"items": runs, "next_cursor": null})))
+    let (runs, next) = store::runs::runs_page(
+        &state.pool,
+        &id,
+        store::runs::Detail::Full,
+        cursor.unwrap_or(0),
+        limit,
+    )
+    .await?;
+    Ok(Json(Page {
+        items: runs.into_iter().map(|r| r.0).collect(),
+        next_cursor: next.map(|n| n.to_string()),
+    }))
 }

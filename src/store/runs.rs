@@ -426,15 +426,34 @@ pub async fn runs_of_job(
     job_id: &str,
     detail: Detail,
 ) -> anyhow::Result<Vec<(RunView, Option<Value>)>> {
+    let (runs, _) = runs_page(pool, job_id, detail, 0, u32::MAX).await?;
+    Ok(runs)
+}
+
+/// A page of a job's runs in creation order: at most `limit` after the run numbered
+/// `after_seq`, and the cursor of the next page if there is one.
+pub async fn runs_page(
+    pool: &SqlitePool,
+    job_id: &str,
+    detail: Detail,
+    after_seq: i64,
+    limit: u32,
+) -> anyhow::Result<(Vec<(RunView, Option<Value>)>, Option<i64>)> {
     let rows = sqlx::query(
-        "SELECT id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
+        "SELECT seq, id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
                 strategy
-         FROM runs WHERE job_id = ? ORDER BY seq",
+         FROM runs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
     )
     .bind(job_id)
+    .bind(after_seq)
+    .bind(i64::from(limit) + 1)
     .fetch_all(pool)
     .await?;
-    rows.iter()
+    let more = rows.len() > limit as usize;
+    let next = more.then(|| rows[limit as usize - 1].get::<i64, _>("seq"));
+    let runs = rows
+        .iter()
+        .take(limit as usize)
         .map(|row| {
             let mut result: Option<Value> = row
                 .get::<Option<String>, _>("result_json")
@@ -461,7 +480,8 @@ pub async fn runs_of_job(
             };
             Ok((view, result))
         })
-        .collect()
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((runs, next))
 }
 
 /// A run's stored result as JSON text (`None`: not finished, or no such run).

@@ -571,3 +571,51 @@ async fn a_class_named_with_a_comma_keeps_the_csv_outputs_well_formed() {
     let width = rdr.headers().unwrap().len();
     assert!(rdr.records().all(|r| r.unwrap().len() == width));
 }
+
+#[tokio::test]
+async fn a_jobs_runs_come_in_pages_like_every_list() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let job = json(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "training": {"epochs": 1}, "validation": {"folds": 5}}),
+        )
+        .await,
+        202,
+    )
+    .await;
+    let id = job["id"].as_str().unwrap();
+    let (mut ids, mut cursor) = (Vec::new(), None::<String>);
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/jobs/{id}/runs?limit=2&cursor={c}"),
+            None => format!("/v1/jobs/{id}/runs?limit=2"),
+        };
+        let page = app.get_json(&path).await;
+        let items = page["items"].as_array().unwrap();
+        assert!(items.len() <= 2);
+        ids.extend(items.iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    let all = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let every: Vec<String> = all["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(every.len(), 6, "5 folds and the final model");
+    assert_eq!(ids, every, "the pages hold every run once, in order");
+    problem(
+        app.get(&format!("/v1/jobs/{id}/runs?limit=0"))
+            .send()
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+}

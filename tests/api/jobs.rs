@@ -483,15 +483,31 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
         .unwrap()
         .to_owned();
     let rows = five_rows();
+    // A job that has not succeeded (this one trains for long, then is cancelled) predicts
+    // nothing: always a 409.
+    let slow = json(
+        submit(
+            &app,
+            json!({"dataset_id": ds, "training": {"epochs": 10000, "early_stopping": null}}),
+        )
+        .await,
+        202,
+    )
+    .await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
     let early = app
-        .post(&format!("/v1/jobs/{id}/predict"))
+        .post(&format!("/v1/jobs/{slow}/predict"))
         .json(&json!({"rows": rows}))
         .send()
         .await
         .unwrap();
-    if early.status() != 200 {
-        problem(early, 409).await;
-    }
+    problem(early, 409).await;
+    app.post(&format!("/v1/jobs/{slow}/cancel"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
 
     let body = json(
