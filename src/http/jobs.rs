@@ -38,21 +38,23 @@ fn spec_errors(errors: Vec<crate::domain::spec::SpecError>) -> ApiError {
     )
 }
 
+/// The dataset's class counts outside the test set, times `share` (a fold's training part).
+fn scaled_counts(spec: &JobSpec, ds: &DatasetSummary, share: f64) -> Vec<u64> {
+    let outside_test = 1.0 - spec.validation.test_fraction;
+    ds.classes
+        .iter()
+        .map(|c| (c.count as f64 * outside_test * share).round() as u64)
+        .collect()
+}
+
 /// The work a job will do, at most (no early stopping): runs, epochs (ensembles train
 /// `n_subsets` models per run), and the rows each model trains on per epoch after resampling,
 /// from the dataset's class counts scaled to a fold's training part.
 fn estimate(spec: &JobSpec, ds: &DatasetSummary, strategies: &[Strategy], runs: usize) -> Value {
     let im = &spec.imbalance;
     let folds = spec.validation.folds;
-    let outside_test = 1.0 - spec.validation.test_fraction;
-    let scaled = |share: f64| -> Vec<u64> {
-        ds.classes
-            .iter()
-            .map(|c| (c.count as f64 * outside_test * share).round() as u64)
-            .collect()
-    };
-    let fold_counts = scaled((folds - 1) as f64 / folds as f64);
-    let all_counts = scaled(1.0);
+    let fold_counts = scaled_counts(spec, ds, (folds - 1) as f64 / folds as f64);
+    let all_counts = scaled_counts(spec, ds, 1.0);
     let per_strategy: Vec<Value> = strategies
         .iter()
         .map(|&s| {
@@ -102,14 +104,7 @@ fn memory(
 ) -> MemoryEstimate {
     let im = &spec.imbalance;
     let folds = spec.validation.folds as f64;
-    let outside_test = 1.0 - spec.validation.test_fraction;
-    let counts = |share: f64| -> Vec<u64> {
-        ds.classes
-            .iter()
-            .map(|c| (c.count as f64 * outside_test * share).ceil() as u64)
-            .collect()
-    };
-    let all = counts(1.0);
+    let all = scaled_counts(spec, ds, 1.0);
     let train_rows = strategies
         .iter()
         .map(|&s| cv::trained_rows(s, im, &all))
