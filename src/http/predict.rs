@@ -133,7 +133,7 @@ async fn predict(
         return Err(ApiError::invalid_fields(row_errors(unknown)));
     }
     // Every bad cell is reported at once, before any scoring.
-    if let Err((errors, total)) = rows.encode(&first.1, 0, rows.len()) {
+    if let Err((errors, total)) = rows.check(&first.1) {
         let mut errors = row_errors(errors);
         if total > errors.len() {
             errors.push(FieldError::new(

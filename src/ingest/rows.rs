@@ -40,9 +40,9 @@ pub struct PredictRows {
     index: HashMap<String, usize>,
     /// The row each column first appears in (for error messages).
     first_row: Vec<usize>,
-    /// Row-major, `len × columns.len()`; a column a row lacks is missing.
-    cells: Vec<Owned>,
-    len: usize,
+    /// Each row's cells as (column, value), in column order; a column a row lacks is missing.
+    /// Sparse, so rows that each name new columns cost what they hold, not rows × columns.
+    rows: Vec<Vec<(usize, Owned)>>,
 }
 
 /// An invalid value or column: `rows[i].column` and what is wrong.
@@ -73,7 +73,7 @@ impl PredictRows {
                     "each row must be an object of column → value",
                 ));
             };
-            let mut cells = vec![Owned::Missing; out.columns.len()];
+            let mut cells = Vec::with_capacity(map.len());
             for (name, v) in map {
                 let cell = match v {
                     Value::Null => Owned::Missing,
@@ -87,11 +87,7 @@ impl PredictRows {
                         ));
                     }
                 };
-                let c = out.column(name, i);
-                if c >= cells.len() {
-                    cells.resize(c + 1, Owned::Missing);
-                }
-                cells[c] = cell;
+                cells.push((out.column(name, i), cell));
             }
             out.push_row(cells);
         }
@@ -118,11 +114,12 @@ impl PredictRows {
                     return Err(err);
                 }
             }
-            check_count(out.len + 1, max_rows)?;
-            let mut cells = vec![Owned::Missing; out.columns.len()];
-            for (&c, v) in cols.iter().zip(record.iter()) {
-                cells[c] = Owned::Raw(v.to_owned());
-            }
+            check_count(out.rows.len() + 1, max_rows)?;
+            let cells = cols
+                .iter()
+                .zip(record.iter())
+                .map(|(&c, v)| (c, Owned::Raw(v.to_owned())))
+                .collect();
             out.push_row(cells);
         }
         Ok(out)
@@ -133,8 +130,7 @@ impl PredictRows {
             columns: Vec::new(),
             index: HashMap::new(),
             first_row: Vec::new(),
-            cells: Vec::new(),
-            len: 0,
+            rows: Vec::new(),
         }
     }
 
@@ -143,36 +139,34 @@ impl PredictRows {
         if let Some(&c) = self.index.get(name) {
             return c;
         }
-        // Rows already stored lack the new column: widen them.
-        let width = self.columns.len();
-        if self.len > 0 {
-            let mut widened = Vec::with_capacity(self.len * (width + 1));
-            for r in 0..self.len {
-                widened.extend_from_slice(&self.cells[r * width..(r + 1) * width]);
-                widened.push(Owned::Missing);
-            }
-            self.cells = widened;
-        }
+        let c = self.columns.len();
         self.columns.push(name.to_owned());
         self.first_row.push(row);
-        self.index.insert(name.to_owned(), width);
-        width
+        self.index.insert(name.to_owned(), c);
+        c
     }
 
-    fn push_row(&mut self, mut cells: Vec<Owned>) {
-        cells.resize(self.columns.len(), Owned::Missing);
-        self.cells.extend(cells);
-        self.len += 1;
+    fn push_row(&mut self, mut cells: Vec<(usize, Owned)>) {
+        // A repeated CSV header name: the last value wins, as for a JSON key.
+        cells.sort_by_key(|(c, _)| *c);
+        cells.dedup_by(|later, earlier| {
+            let same = later.0 == earlier.0;
+            if same {
+                std::mem::swap(later, earlier);
+            }
+            same
+        });
+        self.rows.push(cells);
     }
 
     /// The number of rows.
     pub fn len(&self) -> usize {
-        self.len
+        self.rows.len()
     }
 
     /// Whether there are no rows.
     pub fn is_empty(&self) -> bool {
-        self.len == 0
+        self.rows.is_empty()
     }
 
     /// One error per column that is neither a feature of `encoding` nor `label`, naming the
@@ -197,20 +191,41 @@ impl PredictRows {
         start: usize,
         end: usize,
     ) -> Result<Vec<f32>, (Vec<RowError>, usize)> {
-        let width = self.columns.len();
         let mut out = Vec::with_capacity((end - start) * encoding.width());
+        self.encode_into(encoding, start, end, Some(&mut out))?;
+        Ok(out)
+    }
+
+    /// Checks that every row encodes for `encoding`, keeping none of the encoded values (a
+    /// full matrix of wide rows would be gigabytes); errors as `encode`'s.
+    pub fn check(&self, encoding: &Encoding) -> Result<(), (Vec<RowError>, usize)> {
+        self.encode_into(encoding, 0, self.len(), None)
+    }
+
+    fn encode_into(
+        &self,
+        encoding: &Encoding,
+        start: usize,
+        end: usize,
+        mut out: Option<&mut Vec<f32>>,
+    ) -> Result<(), (Vec<RowError>, usize)> {
         let (mut errors, mut total) = (Vec::new(), 0usize);
         for r in start..end {
-            let row = &self.cells[r * width..(r + 1) * width];
+            let row = &self.rows[r];
             let get = |name: &str| -> RawValue {
                 let cell = self
                     .index
                     .get(name)
-                    .map_or(Cell::Missing, |&c| row[c].cell());
+                    .and_then(|c| row.binary_search_by_key(c, |(col, _)| *col).ok())
+                    .map_or(Cell::Missing, |i| row[i].1.cell());
                 read(cell, encoding.is_numeric(name) == Some(true))
             };
             match encoding.encode_row(get) {
-                Ok(x) => out.extend(x),
+                Ok(x) => {
+                    if let Some(out) = out.as_deref_mut() {
+                        out.extend(x);
+                    }
+                }
                 Err(EncodeError { column, message }) => {
                     total += 1;
                     if errors.len() < COLLECTED_ERRORS {
@@ -225,7 +240,7 @@ impl PredictRows {
         if total > 0 {
             return Err((errors, total));
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -326,6 +341,17 @@ mod tests {
             rows.unknown_columns(&encoding(), "y")[0].field,
             "rows[1].shade"
         );
+    }
+
+    #[test]
+    fn rows_that_each_name_a_new_column_cost_what_they_hold() {
+        // Dense storage would be 10,000 × 10,000 cells here.
+        let rows: Vec<Value> = (0..10_000).map(|i| json!({format!("c{i}"): i})).collect();
+        let rows = PredictRows::from_json(&json!({"rows": rows}), 10_000).unwrap();
+        assert_eq!(rows.len(), 10_000);
+        assert_eq!(rows.rows.iter().map(Vec::len).sum::<usize>(), 10_000);
+        assert_eq!(rows.unknown_columns(&encoding(), "y").len(), 10_000);
+        assert_eq!(rows.check(&encoding()), Ok(()));
     }
 
     #[test]
