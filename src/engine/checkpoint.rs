@@ -56,8 +56,6 @@ pub struct Checkpoint {
     pub epoch_offset: u64,
     /// `one_class`: `model` is an autoencoder whose errors this turns into probabilities.
     pub one_class: Option<Calibration>,
-    /// Finished members stored apart from these bytes (a resume checkpoint), 0 otherwise.
-    pub detached: usize,
 }
 
 fn tensors_of(prefix: &str, model: &Mlp, out: &mut Vec<(String, Vec<usize>, Vec<u8>)>) {
@@ -92,6 +90,18 @@ fn bytes(v: &[f32]) -> Vec<u8> {
 impl Checkpoint {
     /// The safetensors bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, EngineError> {
+        self.serialize_with(true)
+    }
+
+    /// The bytes to resume from: as `to_bytes`, but the finished members of an ensemble are
+    /// left out (they are stored once each, with `member_bytes`).
+    pub fn to_resume_bytes(&self) -> Result<Vec<u8>, EngineError> {
+        self.serialize_with(false)
+    }
+
+    /// The safetensors bytes, with the finished members' tensors or (`members: false`) only
+    /// their count, as `members_apart`.
+    fn serialize_with(&self, members: bool) -> Result<Vec<u8>, EngineError> {
         let mut tensors = Vec::new();
         tensors_of("", &self.model, &mut tensors);
         for (p, state) in self.model.params.iter().zip(&self.states) {
@@ -106,8 +116,10 @@ impl Checkpoint {
         if let Some((best, _, _)) = &self.best {
             tensors_of("best.", best, &mut tensors);
         }
-        for (m, member) in self.members.iter().enumerate() {
-            tensors_of(&format!("member.{m}."), member, &mut tensors);
+        if members {
+            for (m, member) in self.members.iter().enumerate() {
+                tensors_of(&format!("member.{m}."), member, &mut tensors);
+            }
         }
         let json = |v: &dyn erased::Json| v.json();
         let mut meta = HashMap::from([
@@ -136,10 +148,9 @@ impl Checkpoint {
         if !self.members.is_empty() {
             meta.insert("members".into(), self.members.len().to_string());
             meta.insert("member_classes".into(), self.members[0].classes.to_string());
-        }
-        if self.detached > 0 {
-            meta.insert("members".into(), self.detached.to_string());
-            meta.insert("members_apart".into(), self.detached.to_string());
+            if !members {
+                meta.insert("members_apart".into(), self.members.len().to_string());
+            }
         }
         if self.epoch_offset > 0 {
             meta.insert("epoch_offset".into(), self.epoch_offset.to_string());
@@ -227,20 +238,8 @@ impl Checkpoint {
                 .map_or(Ok(0), |v| v.parse())
                 .map_err(corrupt)?,
             one_class,
-            detached: 0,
             spec,
         })
-    }
-
-    /// The bytes to resume from: as `to_bytes`, but the finished members of an ensemble are
-    /// left out (they are stored once each, with `member_bytes`).
-    pub fn to_resume_bytes(&self) -> Result<Vec<u8>, EngineError> {
-        let mut without = Checkpoint {
-            members: Vec::new(),
-            ..self.clone()
-        };
-        without.detached = self.members.len();
-        without.to_bytes()
     }
 
     /// Finished member `m` alone, for `from_resume_bytes`.

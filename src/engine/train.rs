@@ -390,7 +390,6 @@ fn run(
                 members: Vec::new(),
                 epoch_offset: 0,
                 one_class: None,
-                detached: 0,
             };
             progress(record, Some(&ck));
         } else {
@@ -435,7 +434,6 @@ fn run(
         members: Vec::new(),
         epoch_offset: 0,
         one_class: None,
-        detached: 0,
     };
     Ok(Trained {
         model,

@@ -131,5 +131,5 @@ pub fn write_failed(e: anyhow::Error) -> ApiError {
 
 /// Paths open without a token (probes carry none).
 pub fn is_open_path(path: &str) -> bool {
-    open_routes().iter().any(|(p, _)| *p == path)
+    service::OPEN_PATHS.contains(&path)
 }

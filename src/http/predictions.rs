@@ -109,16 +109,12 @@ fn items_of(h: &HeldOut, fold: Option<u32>) -> impl Iterator<Item = Item> + '_ {
     })
 }
 
-/// The number of classes, from the first run that has predictions.
-async fn classes_of(pool: &SqlitePool, groups: &[Group]) -> anyhow::Result<usize> {
-    for g in groups {
-        for (run_id, _) in &g.runs {
-            if let Some(h) = store::runs::heldout(pool, run_id).await? {
-                return Ok(h.classes);
-            }
-        }
-    }
-    Ok(0)
+/// The number of classes, from the first finished fold's held-out class counts (no blob read).
+fn classes_of(runs: &[(store::runs::RunView, Option<Value>)]) -> usize {
+    runs.iter()
+        .filter(|(run, _)| run.kind == "fold")
+        .find_map(|(_, result)| result.as_ref()?["validation_class_counts"].as_array())
+        .map_or(0, Vec::len)
 }
 
 async fn predictions(
@@ -130,7 +126,7 @@ async fn predictions(
     let job = job_or_404(&state, &id).await?;
     let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?;
     let groups = groups(&job.spec, &runs);
-    let classes = classes_of(&state.pool, &groups).await?;
+    let classes = classes_of(&runs);
     let names = class_names(&state, &job.dataset_id, classes).await?;
     let comparison = job.spec["imbalance"]["strategy"].is_array();
     let page_max = MAX_PAGE.min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64);

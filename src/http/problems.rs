@@ -19,7 +19,9 @@ const MAX_DETAIL_BYTES: usize = 4096;
 /// Outer layer: 414 for a long URI, 431 for large headers, and problem+json for every error
 /// response that is not one already.
 pub async fn problem_json(req: Request, next: Next) -> Response {
-    let uri_len = req.uri().to_string().len();
+    // Measured, not formatted: this runs on every request.
+    let uri = req.uri();
+    let uri_len = uri.path().len() + uri.query().map_or(0, |q| q.len() + 1);
     if uri_len > MAX_URI_BYTES {
         return problem_of_status(
             StatusCode::URI_TOO_LONG,

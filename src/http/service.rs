@@ -11,8 +11,11 @@ use crate::error::ApiError;
 
 /// Open even when tokens are configured (probes carry none).
 pub fn open_routes() -> Vec<Route> {
-    vec![("/healthz", get(healthz)), ("/readyz", get(readyz))]
+    vec![(OPEN_PATHS[0], get(healthz)), (OPEN_PATHS[1], get(readyz))]
 }
+
+/// The paths of `open_routes`, for the auth check that runs before routing.
+pub const OPEN_PATHS: [&str; 2] = ["/healthz", "/readyz"];
 
 pub fn protected_routes() -> Vec<Route> {
     vec![

@@ -145,14 +145,11 @@ async fn execute(
             tracing::warn!("lost the lease; writing nothing");
             Ok(())
         }
-        Ok(Finished::Done {
-            result,
-            predictions,
-            checkpoint,
-        }) if checkpoint.len() as u64 > timing.max_checkpoint_bytes => {
+        Ok(Finished::Done { checkpoint, .. })
+            if checkpoint.len() as u64 > timing.max_checkpoint_bytes =>
+        {
             let reason = super::epochs::oversized(checkpoint.len(), timing.max_checkpoint_bytes);
             tracing::warn!(error = %reason, "the run's final checkpoint cannot be stored");
-            drop((result, predictions));
             store::runs::fail(pool, id, token, &reason, true, 0).await
         }
         Ok(Finished::Done {

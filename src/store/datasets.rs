@@ -35,76 +35,68 @@ pub async fn insert_dataset(
     parsed: &ParsedDataset,
     keyed: Option<KeyedRequest<'_>>,
 ) -> anyhow::Result<Inserted> {
-    let result = insert_dataset_tx(pool, summary, parsed, keyed).await;
-    super::health::note(pool, &result);
-    result
-}
-
-async fn insert_dataset_tx(
-    pool: &SqlitePool,
-    summary: DatasetSummary,
-    parsed: &ParsedDataset,
-    keyed: Option<KeyedRequest<'_>>,
-) -> anyhow::Result<Inserted> {
-    let mut tx = super::write_tx(pool)
-        .await
-        .context("starting the dataset insert")?;
-    if let Some(k) = &keyed {
-        let recorded = idempotency::record_key(
-            &mut tx,
-            IDEMPOTENCY_SCOPE,
-            k.key,
-            k.request_hash,
-            &summary.id,
-            &summary.created_at,
-        )
-        .await;
-        match recorded {
-            Ok(()) => {}
-            Err(e) if super::is_unique_violation(&e) => {
-                tx.rollback().await.ok();
-                let used = idempotency::find_key(pool, IDEMPOTENCY_SCOPE, k.key)
-                    .await?
-                    .context("an idempotency key vanished after a conflict")?;
-                return Ok(Inserted::KeyUsed(used));
+    super::health::noted(pool, async move {
+        let mut tx = super::write_tx(pool)
+            .await
+            .context("starting the dataset insert")?;
+        if let Some(k) = &keyed {
+            let recorded = idempotency::record_key(
+                &mut tx,
+                IDEMPOTENCY_SCOPE,
+                k.key,
+                k.request_hash,
+                &summary.id,
+                &summary.created_at,
+            )
+            .await;
+            match recorded {
+                Ok(()) => {}
+                Err(e) if super::is_unique_violation(&e) => {
+                    tx.rollback().await.ok();
+                    let used = idempotency::find_key(pool, IDEMPOTENCY_SCOPE, k.key)
+                        .await?
+                        .context("an idempotency key vanished after a conflict")?;
+                    return Ok(Inserted::KeyUsed(used));
+                }
+                Err(e) => return Err(e).context("recording the idempotency key"),
             }
-            Err(e) => return Err(e).context("recording the idempotency key"),
         }
-    }
-    let summary_json = serde_json::to_string(&summary)?;
-    sqlx::query(
-        "INSERT INTO datasets (id, name, label, rows, sha256, bytes, created_at, summary_json)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(&summary.id)
-    .bind(&summary.name)
-    .bind(&summary.label)
-    .bind(summary.rows as i64)
-    .bind(&summary.sha256)
-    .bind(summary.bytes as i64)
-    .bind(&summary.created_at)
-    .bind(summary_json)
-    .execute(&mut *tx)
-    .await
-    .context("inserting the dataset")?;
-    for (position, column) in parsed.columns.iter().enumerate() {
-        let (storage, categories, data) = encode_column(&column.data);
+        let summary_json = serde_json::to_string(&summary)?;
         sqlx::query(
-            "INSERT INTO dataset_columns (dataset_id, position, name, storage, categories_json, data)
-             VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO datasets (id, name, label, rows, sha256, bytes, created_at, summary_json)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&summary.id)
-        .bind(position as i64)
-        .bind(&column.info.name)
-        .bind(storage)
-        .bind(categories)
-        .bind(data)
+        .bind(&summary.name)
+        .bind(&summary.label)
+        .bind(summary.rows as i64)
+        .bind(&summary.sha256)
+        .bind(summary.bytes as i64)
+        .bind(&summary.created_at)
+        .bind(summary_json)
         .execute(&mut *tx)
         .await
-        .with_context(|| format!("inserting column {position} of {}", summary.id))?;
-    }
-    tx.commit().await.context("committing the dataset")?;
-    Ok(Inserted::Created(summary))
+        .context("inserting the dataset")?;
+        for (position, column) in parsed.columns.iter().enumerate() {
+            let (storage, categories, data) = encode_column(&column.data);
+            sqlx::query(
+                "INSERT INTO dataset_columns (dataset_id, position, name, storage, categories_json, data)
+                 VALUES (?, ?, ?, ?, ?, ?)",
+            )
+            .bind(&summary.id)
+            .bind(position as i64)
+            .bind(&column.info.name)
+            .bind(storage)
+            .bind(categories)
+            .bind(data)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("inserting column {position} of {}", summary.id))?;
+        }
+        tx.commit().await.context("committing the dataset")?;
+        Ok(Inserted::Created(summary))
+    })
+    .await
 }
 
 /// One dataset's summary.

@@ -62,6 +62,16 @@ pub fn note<T>(pool: &SqlitePool, result: &anyhow::Result<T>) {
     }
 }
 
+/// Awaits a write and notes how it went.
+pub async fn noted<T>(
+    pool: &SqlitePool,
+    write: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let result = write.await;
+    note(pool, &result);
+    result
+}
+
 /// Why the database cannot be written, if it cannot.
 pub fn fault(pool: &SqlitePool) -> Option<String> {
     let faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());

@@ -82,80 +82,73 @@ pub async fn insert_job(
     job: &NewJob,
     keyed: Option<(&str, &str)>,
 ) -> anyhow::Result<Created> {
-    let result = insert_job_tx(pool, job, keyed).await;
-    super::health::note(pool, &result);
-    result
-}
-
-async fn insert_job_tx(
-    pool: &SqlitePool,
-    job: &NewJob,
-    keyed: Option<(&str, &str)>,
-) -> anyhow::Result<Created> {
-    let mut tx = super::write_tx(pool).await?;
-    if let Some((key, hash)) = keyed {
-        match idempotency::record_key(
-            &mut tx,
-            IDEMPOTENCY_SCOPE,
-            key,
-            hash,
-            &job.id,
-            &job.created_at,
-        )
-        .await
-        {
-            Ok(()) => {}
-            Err(e) if super::is_unique_violation(&e) => {
-                tx.rollback().await.ok();
-                let used = idempotency::find_key(pool, IDEMPOTENCY_SCOPE, key)
-                    .await?
-                    .context("an idempotency key vanished after a conflict")?;
-                return Ok(Created::KeyUsed(used));
+    super::health::noted(pool, async move {
+        let mut tx = super::write_tx(pool).await?;
+        if let Some((key, hash)) = keyed {
+            match idempotency::record_key(
+                &mut tx,
+                IDEMPOTENCY_SCOPE,
+                key,
+                hash,
+                &job.id,
+                &job.created_at,
+            )
+            .await
+            {
+                Ok(()) => {}
+                Err(e) if super::is_unique_violation(&e) => {
+                    tx.rollback().await.ok();
+                    let used = idempotency::find_key(pool, IDEMPOTENCY_SCOPE, key)
+                        .await?
+                        .context("an idempotency key vanished after a conflict")?;
+                    return Ok(Created::KeyUsed(used));
+                }
+                Err(e) => return Err(e.into()),
             }
-            Err(e) => return Err(e.into()),
         }
-    }
-    // Checked inside the transaction: a concurrent delete either sees this job or is seen.
-    let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM datasets WHERE id = ?")
-        .bind(&job.dataset_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    if exists.is_none() {
-        tx.rollback().await?;
-        return Ok(Created::DatasetGone);
-    }
-    sqlx::query(
-        "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at)
-         VALUES (?, ?, 'queued', ?, ?, ?)",
-    )
-    .bind(&job.id)
-    .bind(&job.dataset_id)
-    .bind(job.spec.to_string())
-    .bind(serde_json::to_string(&job.folds)?)
-    .bind(&job.created_at)
-    .execute(&mut *tx)
-    .await?;
-    let now = ids::now_millis();
-    for run in &job.runs {
+        // Checked inside the transaction: a concurrent delete either sees this job or is seen.
+        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM datasets WHERE id = ?")
+            .bind(&job.dataset_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        if exists.is_none() {
+            tx.rollback().await?;
+            return Ok(Created::DatasetGone);
+        }
         sqlx::query(
-            "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
-                               strategy)
-             VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+            "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at)
+             VALUES (?, ?, 'queued', ?, ?, ?)",
         )
-        .bind(&run.id)
         .bind(&job.id)
-        .bind(run.kind)
-        .bind(run.fold.map(i64::from))
-        .bind(run.repeat.map(i64::from))
-        .bind(run.seed as i64)
-        .bind(i64::from(run.max_attempts))
-        .bind(now)
-        .bind(run.strategy)
+        .bind(&job.dataset_id)
+        .bind(job.spec.to_string())
+        .bind(serde_json::to_string(&job.folds)?)
+        .bind(&job.created_at)
         .execute(&mut *tx)
         .await?;
-    }
-    tx.commit().await?;
-    Ok(Created::Created)
+        let now = ids::now_millis();
+        for run in &job.runs {
+            sqlx::query(
+                "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
+                                   strategy)
+                 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+            )
+            .bind(&run.id)
+            .bind(&job.id)
+            .bind(run.kind)
+            .bind(run.fold.map(i64::from))
+            .bind(run.repeat.map(i64::from))
+            .bind(run.seed as i64)
+            .bind(i64::from(run.max_attempts))
+            .bind(now)
+            .bind(run.strategy)
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(Created::Created)
+    })
+    .await
 }
 
 /// One job as the API shows it.

@@ -154,62 +154,52 @@ pub async fn append_epochs(
     checkpoint: Option<&[u8]>,
     members: &[(usize, Vec<u8>)],
 ) -> anyhow::Result<Appended> {
-    let result = append_epochs_tx(pool, run_id, token, records, checkpoint, members).await;
-    super::health::note(pool, &result);
-    result
-}
-
-async fn append_epochs_tx(
-    pool: &SqlitePool,
-    run_id: &str,
-    token: i64,
-    records: &[(u64, Value)],
-    checkpoint: Option<&[u8]>,
-    members: &[(usize, Vec<u8>)],
-) -> anyhow::Result<Appended> {
-    let mut tx = super::write_tx(pool).await?;
-    let last = records.iter().map(|r| r.0 as i64).max();
-    let held = sqlx::query(
-        "UPDATE runs SET epochs_done = COALESCE(?, epochs_done), checkpoint = COALESCE(?, checkpoint)
-         WHERE id = ? AND lease_token = ? AND state = 'running'",
-    )
-    .bind(last)
-    .bind(checkpoint)
-    .bind(run_id)
-    .bind(token)
-    .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if held == 0 {
-        tx.rollback().await?;
-        return Ok(Appended::Lost);
-    }
-    // An ensemble's finished members, each written once (not with every checkpoint).
-    for (member, weights) in members {
-        sqlx::query(
-            "INSERT INTO run_members (run_id, member, weights) VALUES (?, ?, ?)
-             ON CONFLICT (run_id, member) DO UPDATE SET weights = excluded.weights",
+    super::health::noted(pool, async move {
+        let mut tx = super::write_tx(pool).await?;
+        let last = records.iter().map(|r| r.0 as i64).max();
+        let held = sqlx::query(
+            "UPDATE runs SET epochs_done = COALESCE(?, epochs_done), checkpoint = COALESCE(?, checkpoint)
+             WHERE id = ? AND lease_token = ? AND state = 'running'",
         )
+        .bind(last)
+        .bind(checkpoint)
         .bind(run_id)
-        .bind(*member as i64)
-        .bind(weights)
+        .bind(token)
         .execute(&mut *tx)
-        .await?;
-    }
-    for (epoch, record) in records {
-        sqlx::query(
-            "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
-             ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
-        )
-        .bind(run_id)
-        .bind(*epoch as i64)
-        .bind(record.to_string())
-        .execute(&mut *tx)
-        .await?;
-    }
-    let cancel = cancel_requested(&mut *tx, run_id).await?;
-    tx.commit().await?;
-    Ok(Appended::Written { cancel })
+        .await?
+        .rows_affected();
+        if held == 0 {
+            tx.rollback().await?;
+            return Ok(Appended::Lost);
+        }
+        // An ensemble's finished members, each written once (not with every checkpoint).
+        for (member, weights) in members {
+            sqlx::query(
+                "INSERT INTO run_members (run_id, member, weights) VALUES (?, ?, ?)
+                 ON CONFLICT (run_id, member) DO UPDATE SET weights = excluded.weights",
+            )
+            .bind(run_id)
+            .bind(*member as i64)
+            .bind(weights)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for (epoch, record) in records {
+            sqlx::query(
+                "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
+                 ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
+            )
+            .bind(run_id)
+            .bind(*epoch as i64)
+            .bind(record.to_string())
+            .execute(&mut *tx)
+            .await?;
+        }
+        let cancel = cancel_requested(&mut *tx, run_id).await?;
+        tx.commit().await?;
+        Ok(Appended::Written { cancel })
+    })
+    .await
 }
 
 /// An ensemble run's finished members as written by `append_epochs`, in order.
@@ -245,34 +235,24 @@ pub async fn complete(
     heldout: Option<&HeldOut>,
     checkpoint: &[u8],
 ) -> anyhow::Result<bool> {
-    let result = complete_write(pool, run_id, token, result, heldout, checkpoint).await;
-    super::health::note(pool, &result);
-    result
-}
-
-async fn complete_write(
-    pool: &SqlitePool,
-    run_id: &str,
-    token: i64,
-    result: &Value,
-    heldout: Option<&HeldOut>,
-    checkpoint: &[u8],
-) -> anyhow::Result<bool> {
-    let done = sqlx::query(
-        "UPDATE runs SET state = 'succeeded', result_json = ?, heldout = ?, checkpoint = ?,
-                finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = ? AND lease_token = ? AND state = 'running'",
-    )
-    .bind(result.to_string())
-    .bind(heldout.map(HeldOut::to_bytes))
-    .bind(checkpoint)
-    .bind(ids::now_rfc3339())
-    .bind(run_id)
-    .bind(token)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(done > 0)
+    super::health::noted(pool, async move {
+        let done = sqlx::query(
+            "UPDATE runs SET state = 'succeeded', result_json = ?, heldout = ?, checkpoint = ?,
+                    finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = ? AND lease_token = ? AND state = 'running'",
+        )
+        .bind(result.to_string())
+        .bind(heldout.map(HeldOut::to_bytes))
+        .bind(checkpoint)
+        .bind(ids::now_rfc3339())
+        .bind(run_id)
+        .bind(token)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        Ok(done > 0)
+    })
+    .await
 }
 
 /// Records a failure: permanent failures (bad input) and runs out of attempts end `failed`;

@@ -6,27 +6,22 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, json, problem};
-use crate::jobs::{submit, upload_breast_cancer, wait_until_finished};
+use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
 
 #[tokio::test]
 async fn a_diverging_run_fails_its_job_once_with_the_epoch_and_advice_and_reads_still_answer() {
     let app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
-    let job = json(
-        submit(
-            &app,
-            json!({"dataset_id": ds, "seed": 1,
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "seed": 1,
                    "model": {"hidden_layers": [128, 128, 128]},
                    "optimizer": {"kind": "sgd", "learning_rate": 5.0, "momentum": 0.9},
                    "training": {"epochs": 5, "early_stopping": null},
                    "validation": {"folds": 3}}),
-        )
-        .await,
-        202,
     )
     .await;
-    let id = job["id"].as_str().unwrap();
-    let job = wait_until_finished(&app, id).await;
+    let job = wait_until_finished(&app, &id).await;
     assert_eq!(job["status"], "failed", "{job}");
     let error = job["error"].as_str().unwrap();
     assert!(error.contains("diverged in epoch 1"), "{error}");
@@ -160,16 +155,11 @@ async fn an_error_lists_at_most_a_hundred_fields_and_stays_smaller_than_the_requ
 
 /// A short, finished job on breast_cancer (2 folds, 2 epochs); returns its id.
 async fn finished_job(app: &TestApp, ds: &str) -> String {
-    let job = json(
-        submit(
-            app,
-            json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 2}}),
-        )
-        .await,
-        202,
+    let id = queued(
+        app,
+        json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 2}}),
     )
     .await;
-    let id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(wait_until_finished(app, &id).await["status"], "succeeded");
     id
 }
@@ -253,17 +243,12 @@ async fn predict_refuses_empty_input_and_values_it_cannot_score_and_names_the_co
 async fn a_cancel_interrupted_by_a_crash_is_finished_at_start_up() {
     let mut app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
-    let job = json(
-        submit(
-            &app,
-            json!({"dataset_id": ds, "training": {"epochs": 5000, "early_stopping": null},
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "training": {"epochs": 5000, "early_stopping": null},
                    "validation": {"folds": 2}}),
-        )
-        .await,
-        202,
     )
     .await;
-    let id = job["id"].as_str().unwrap().to_owned();
     let deadline = Instant::now() + Duration::from_secs(30);
     while app.get_json(&format!("/v1/jobs/{id}")).await["status"] != "running" {
         assert!(Instant::now() < deadline);
@@ -299,17 +284,12 @@ async fn a_cancel_interrupted_by_a_crash_is_finished_at_start_up() {
 async fn many_streams_on_one_job_each_get_every_epoch_once_and_the_stream_cap_is_a_429() {
     let app = TestApp::spawn_with(|s| s.limits.max_event_streams = 12).await;
     let ds = upload_breast_cancer(&app).await;
-    let job = json(
-        submit(
-            &app,
-            json!({"dataset_id": ds, "final_model": false, "validation": {"folds": 2},
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "final_model": false, "validation": {"folds": 2},
                    "training": {"epochs": 30, "early_stopping": null}}),
-        )
-        .await,
-        202,
     )
     .await;
-    let id = job["id"].as_str().unwrap().to_owned();
     let mut streams = Vec::new();
     for _ in 0..12 {
         let res = app
@@ -576,16 +556,11 @@ async fn a_class_named_with_a_comma_keeps_the_csv_outputs_well_formed() {
 async fn a_jobs_runs_come_in_pages_like_every_list() {
     let app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
-    let job = json(
-        submit(
-            &app,
-            json!({"dataset_id": ds, "training": {"epochs": 1}, "validation": {"folds": 5}}),
-        )
-        .await,
-        202,
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "training": {"epochs": 1}, "validation": {"folds": 5}}),
     )
     .await;
-    let id = job["id"].as_str().unwrap();
     let (mut ids, mut cursor) = (Vec::new(), None::<String>);
     loop {
         let path = match &cursor {

@@ -21,6 +21,12 @@ pub async fn submit(app: &TestApp, body: Value) -> reqwest::Response {
     app.post("/v1/jobs").json(&body).send().await.unwrap()
 }
 
+/// Submits `body`, expects a 202, returns the job's id.
+pub async fn queued(app: &TestApp, body: Value) -> String {
+    let job = json(submit(app, body).await, 202).await;
+    job["id"].as_str().unwrap().to_owned()
+}
+
 /// Polls until the job ends (or panics after a minute).
 pub async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{TestApp, fixture, json, problem};
-use crate::jobs::{submit, upload_breast_cancer, wait_until_finished};
+use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
 
 /// A tmpfs of `mib` MiB mounted on a fresh directory, unmounted on drop. Needs root (as the
 /// sessions and CI run); the test fails, not skips, without it.
@@ -73,18 +73,13 @@ async fn a_full_disk_fails_the_job_with_the_cause_and_readyz_says_so_until_a_wri
     .await;
     let ds = upload_breast_cancer(&app).await;
     // Each resume checkpoint of this model is about 4.5 MB: more than the disk has.
-    let job = json(
-        submit(
-            &app,
-            json!({"dataset_id": ds, "model": {"hidden_layers": [512, 512]},
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "model": {"hidden_layers": [512, 512]},
                    "training": {"epochs": 20}, "validation": {"folds": 2}, "final_model": false}),
-        )
-        .await,
-        202,
     )
     .await;
-    let id = job["id"].as_str().unwrap();
-    let job = wait_until_finished(&app, id).await;
+    let job = wait_until_finished(&app, &id).await;
     assert_eq!(job["status"], "failed", "{job}");
     let error = job["error"].as_str().unwrap();
     assert!(error.contains("full"), "the cause is named: {error}");
@@ -114,18 +109,13 @@ async fn a_full_disk_fails_the_job_with_the_cause_and_readyz_says_so_until_a_wri
 async fn a_checkpoint_over_the_limit_fails_its_run_permanently_with_the_reason() {
     let mut app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
-    let job = json(
-        submit(
-            &app,
-            json!({"dataset_id": ds, "model": {"hidden_layers": [256]},
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "model": {"hidden_layers": [256]},
                    "training": {"epochs": 3000, "early_stopping": null},
                    "validation": {"folds": 2}, "final_model": false}),
-        )
-        .await,
-        202,
     )
     .await;
-    let id = job["id"].as_str().unwrap().to_owned();
     app.stop().await;
     // The limit drops below this model's checkpoint (about 100 KB) before the runs resume.
     app.settings.limits.max_checkpoint_bytes = 50_000;
@@ -158,18 +148,13 @@ async fn a_checkpoint_over_the_limit_fails_its_run_permanently_with_the_reason()
 async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
     let app = TestApp::spawn_with(|s| s.queue.write_every = Duration::ZERO).await;
     let ds = upload_breast_cancer(&app).await;
-    let job = json(
-        submit(
-            &app,
-            json!({"dataset_id": ds, "final_model": false, "validation": {"folds": 2},
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "final_model": false, "validation": {"folds": 2},
                    "training": {"epochs": 3, "early_stopping": null},
                    "imbalance": {"strategy": "easy_ensemble", "n_subsets": 4}}),
-        )
-        .await,
-        202,
     )
     .await;
-    let id = job["id"].as_str().unwrap();
     let deadline = Instant::now() + Duration::from_secs(60);
     let db = app.database().await;
     // While it trains, no resume checkpoint holds a finished member's tensors.
@@ -177,7 +162,7 @@ async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
         let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT checkpoint FROM runs WHERE job_id = ? AND state = 'running' AND checkpoint IS NOT NULL",
         )
-        .bind(id)
+        .bind(&id)
         .fetch_all(&db)
         .await
         .unwrap();
@@ -198,7 +183,7 @@ async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
     let members: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM run_members m JOIN runs r ON r.id = m.run_id WHERE r.job_id = ?",
     )
-    .bind(id)
+    .bind(&id)
     .fetch_one(&db)
     .await
     .unwrap();
