@@ -10,8 +10,11 @@ use std::time::Instant;
 
 use crossfold::domain::dataset::UploadFormat;
 use crossfold::domain::spec::TrainingSpec;
-use crossfold::engine::cv::{self, ClassWeighting, Table};
-use crossfold::engine::folds;
+use crossfold::engine::data::split as folds;
+use crossfold::engine::data::table::Table;
+use crossfold::engine::eval::summary;
+use crossfold::engine::fold::{self as cv};
+use crossfold::engine::imbalance::plan::{ClassWeighting, Method, Sampler};
 use crossfold::ingest::{IngestOptions, parse_upload};
 
 /// scikit-learn rows of RESULTS.md: accuracy, balanced accuracy, ROC-AUC, wall seconds.
@@ -68,8 +71,8 @@ fn main() {
                     &test,
                     cv::FoldOptions {
                         weighting: ClassWeighting::Uniform,
-                        sampler: cv::Sampler::None,
-                        method: cv::Method::Single,
+                        sampler: Sampler::None,
+                        method: Method::Single,
                         seed,
                         resume: None,
                         checkpoint_every: 0,
@@ -82,7 +85,7 @@ fn main() {
             .collect();
         let wall = start.elapsed().as_secs_f64();
         timings.push((name, wall, ref_wall));
-        let summary = cv::summarize(
+        let summary = summary::summarize(
             &outcomes
                 .iter()
                 .map(|o| o.scores.clone().expect("held-out rows"))

@@ -7,10 +7,10 @@
 use std::time::Instant;
 
 use crossfold::domain::dataset::UploadFormat;
-use crossfold::engine::cv::Table;
-use crossfold::engine::encode::Encoding;
-use crossfold::engine::folds;
-use crossfold::engine::resample::{self, Matrix};
+use crossfold::engine::data::encode::Encoding;
+use crossfold::engine::data::split as folds;
+use crossfold::engine::data::table::Table;
+use crossfold::engine::imbalance::samplers::{self as resample, Matrix};
 use crossfold::ingest::{IngestOptions, parse_upload};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

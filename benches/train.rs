@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crossfold::domain::spec::{BatchSize, TrainingSpec};
-use crossfold::engine::batch::Rows;
+use crossfold::engine::data::rows::Rows;
 use crossfold::engine::train::{TrainRequest, train};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;

@@ -81,6 +81,19 @@ pub fn default_job_memory() -> u64 {
     total.map_or(2 << 30, |t| t / 4)
 }
 
+impl Limits {
+    /// No size limit on what a spec may ask for (the rules of what is trainable still apply).
+    pub fn unbounded() -> Self {
+        Self {
+            max_epochs: u64::MAX,
+            max_folds: u64::MAX,
+            max_hidden_layers: u64::MAX,
+            max_layer_width: u64::MAX,
+            ..Self::default()
+        }
+    }
+}
+
 impl Default for Limits {
     fn default() -> Self {
         Self {

@@ -326,3 +326,14 @@ impl From<IngestError> for ApiError {
         }
     }
 }
+
+/// A failed write as the client sees it: a full disk or an I/O error is a 503 (nothing was
+/// stored; try again later), anything else a 500.
+pub fn write_failed(e: anyhow::Error) -> ApiError {
+    match crate::store::health::classify(&e) {
+        crate::store::health::Fault::Storage(reason) => ApiError::Unavailable(format!(
+            "the database cannot be written ({reason}); nothing was stored"
+        )),
+        _ => ApiError::Internal(e),
+    }
+}

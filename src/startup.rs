@@ -10,7 +10,9 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Settings;
-use crate::http::{self, AppState, auth::Tokens};
+use crate::http::state::AppState;
+use crate::http::tokens::Tokens;
+use crate::http::{self};
 use crate::store;
 
 /// A built, not yet running, server.
@@ -40,7 +42,7 @@ impl Application {
             metrics: http::metrics::recorder(),
             // Half the cores: predictions never take every core from training.
             predict_pool: http::compute::ComputePool::new(crate::config::default_workers() / 2)?,
-            events: Arc::new(http::events::Hub::new(settings.limits.max_event_streams)),
+            events: Arc::new(http::event_hub::Hub::new(settings.limits.max_event_streams)),
         };
         Ok(Self {
             settings: settings.clone(),
@@ -71,13 +73,13 @@ impl Application {
         // A single node: whatever was running when the last process died is orphaned.
         for job in store::runs::requeue_orphans(&self.pool).await? {
             tracing::warn!(job_id = %job, "resuming a run interrupted by a crash");
-            store::jobs::settle_job_if_done(&self.pool, &job, crate::queue::results::summary)
+            store::jobs::settle_job_if_done(&self.pool, &job, crate::queue::results::job_summary)
                 .await?;
         }
         // A cancel asked for before the crash is carried out now, not left `cancelling`.
         for job in store::runs::finish_requested_cancels(&self.pool).await? {
             tracing::warn!(job_id = %job, "finishing a cancel interrupted by a crash");
-            store::jobs::settle_job_if_done(&self.pool, &job, crate::queue::results::summary)
+            store::jobs::settle_job_if_done(&self.pool, &job, crate::queue::results::job_summary)
                 .await?;
         }
         let workers = tokio::spawn({

@@ -3,19 +3,10 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{
-    ModelSpec, OptimizerSpec, ScheduleSpec, SpecError, TrainingOptions, TrainingSpec,
-};
-use crate::config::Limits;
+use super::spec::{ModelSpec, OptimizerSpec, ScheduleSpec, TrainingOptions};
 
 fn yes() -> bool {
     true
-}
-fn five() -> u64 {
-    5
-}
-fn one() -> u64 {
-    1
 }
 
 /// A training job as submitted (every default filled in once resolved).
@@ -48,22 +39,18 @@ pub struct JobSpec {
     pub seed: u64,
 }
 
-/// Cross-validation.
+/// Cross-validation. Defaults: `impl Default` (the one place they are stated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ValidationSpec {
     /// Default 5.
-    #[serde(default = "five")]
     pub folds: u64,
     /// Only stratified folds are offered. Default true.
-    #[serde(default = "yes")]
     pub stratified: bool,
     /// Repetitions with different shuffles. Default 1.
-    #[serde(default = "one")]
     pub repeats: u64,
     /// Share of rows (stratified) held out before the folds, never seen by any fold, and scored
     /// once with the final model (which this turns on). Default 0: no test set.
-    #[serde(default)]
     pub test_fraction: f64,
 }
 
@@ -76,25 +63,6 @@ impl Default for ValidationSpec {
             test_fraction: 0.0,
         }
     }
-}
-
-fn ratio_one() -> f64 {
-    1.0
-}
-fn k_five() -> u64 {
-    5
-}
-fn three() -> u64 {
-    3
-}
-fn version_one() -> u8 {
-    1
-}
-fn ten() -> u64 {
-    10
-}
-fn balanced_accuracy() -> String {
-    "balanced_accuracy".into()
 }
 
 /// The metrics a leaderboard can rank by; `log_loss` ranks ascending, the others descending.
@@ -110,42 +78,33 @@ pub const RANKABLE: [&str; 9] = [
     "log_loss",
 ];
 
-/// Class-imbalance handling, applied to each fold's training rows only.
+/// Class-imbalance handling, applied to each fold's training rows only. Defaults:
+/// `impl Default` (the one place they are stated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct ImbalanceSpec {
     /// One strategy, or a list to compare on the same folds.
-    #[serde(default)]
     pub strategy: StrategyChoice,
     /// Samplers: minority/majority after resampling. Default 1.0 (balanced).
-    #[serde(default = "ratio_one")]
     pub sampling_ratio: f64,
     /// `oversample`: smoothed-bootstrap shrinkage of the copies (imbalanced-learn's
     /// `RandomOverSampler(shrinkage)`); 0 copies rows exactly. Default 0.
-    #[serde(default)]
     pub jitter: f64,
     /// `smote`: neighbours to interpolate towards. Default 5.
-    #[serde(default = "k_five")]
     pub k_neighbors: u64,
     /// `nearmiss`: 1, 2 or 3. Default 1.
-    #[serde(default = "version_one")]
     pub version: u8,
     /// `nearmiss`: minority neighbours scored per row. Default 3.
-    #[serde(default = "three")]
     pub n_neighbors: u64,
     /// `nearmiss` version 3: majority neighbours kept per minority row. Default 3.
-    #[serde(default = "three")]
     pub n_neighbors_ver3: u64,
     /// `class_weight`: `"balanced"` (scikit-learn's n / (k · count_c), from each fold's
     /// training rows) or a map of class → weight (classes left out weigh 1).
-    #[serde(default)]
     pub class_weights: ClassWeights,
     /// `easy_ensemble` and `balance_cascade`: members (rounds). Default 10.
-    #[serde(default = "ten")]
     pub n_subsets: u64,
     /// A list of strategies: the metric the leaderboard ranks them by. Default
     /// `balanced_accuracy`.
-    #[serde(default = "balanced_accuracy")]
     pub rank_by: String,
 }
 
@@ -161,7 +120,7 @@ impl Default for ImbalanceSpec {
             n_neighbors_ver3: 3,
             class_weights: ClassWeights::default(),
             n_subsets: 10,
-            rank_by: balanced_accuracy(),
+            rank_by: "balanced_accuracy".into(),
         }
     }
 }
@@ -376,126 +335,5 @@ impl JobStatus {
             self,
             JobStatus::Succeeded | JobStatus::Failed | JobStatus::Cancelled
         )
-    }
-}
-
-impl JobSpec {
-    /// Parses JSON; a type error or unknown field is reported with its path.
-    pub fn from_json(value: serde_json::Value) -> Result<Self, Vec<SpecError>> {
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            vec![SpecError {
-                field: if path == "." { String::new() } else { path },
-                message: e.inner().to_string(),
-            }]
-        })
-    }
-
-    /// The engine's part of the spec.
-    pub fn training_spec(&self) -> TrainingSpec {
-        TrainingSpec {
-            model: self.model.clone(),
-            optimizer: self.optimizer.clone(),
-            schedule: self.schedule.clone(),
-            training: self.training.clone(),
-        }
-    }
-
-    /// Every problem that does not need the dataset, each with its JSON path.
-    pub fn validate(&self, limits: &Limits) -> Vec<SpecError> {
-        let mut errors = self.training_spec().validate(limits);
-        let v = &self.validation;
-        if v.folds < 2 || v.folds > limits.max_folds {
-            errors.push(SpecError {
-                field: "validation.folds".into(),
-                message: format!("from 2 to {} (max_folds)", limits.max_folds),
-            });
-        }
-        if !v.stratified {
-            errors.push(SpecError {
-                field: "validation.stratified".into(),
-                message: "only stratified folds are offered".into(),
-            });
-        }
-        if v.repeats == 0 || v.repeats > 10 {
-            errors.push(SpecError {
-                field: "validation.repeats".into(),
-                message: "from 1 to 10".into(),
-            });
-        }
-        let im = &self.imbalance;
-        if !(im.sampling_ratio > 0.0 && im.sampling_ratio <= 1.0) {
-            errors.push(SpecError {
-                field: "imbalance.sampling_ratio".into(),
-                message: "in (0, 1]: minority/majority after resampling".into(),
-            });
-        }
-        if !(im.jitter >= 0.0 && im.jitter.is_finite()) {
-            errors.push(SpecError {
-                field: "imbalance.jitter".into(),
-                message: "must be ≥ 0".into(),
-            });
-        }
-        if im.k_neighbors == 0 || im.n_neighbors == 0 || im.n_neighbors_ver3 == 0 {
-            errors.push(SpecError {
-                field: "imbalance.k_neighbors".into(),
-                message: "neighbour counts must be at least 1".into(),
-            });
-        }
-        if !(1..=3).contains(&im.version) {
-            errors.push(SpecError {
-                field: "imbalance.version".into(),
-                message: "NearMiss version 1, 2 or 3".into(),
-            });
-        }
-        let strategies = im.strategy.list();
-        if strategies.is_empty() || strategies.len() > 9 {
-            errors.push(SpecError {
-                field: "imbalance.strategy".into(),
-                message: "one strategy, or a list of 1 to 9 different ones".into(),
-            });
-        }
-        if let Some(dup) = strategies
-            .iter()
-            .enumerate()
-            .find(|(i, s)| strategies[..*i].contains(s))
-        {
-            errors.push(SpecError {
-                field: "imbalance.strategy".into(),
-                message: format!("{} is listed twice", dup.1.as_str()),
-            });
-        }
-        if let ClassWeights::Map(m) = &im.class_weights
-            && let Some((class, w)) = m
-                .iter()
-                .find(|(_, w)| !(**w > 0.0 && **w <= super::spec::MAX_PENALTY))
-        {
-            errors.push(SpecError {
-                field: format!("imbalance.class_weights.{class}"),
-                message: format!(
-                    "{w} is not a weight: > 0 and at most {:e}",
-                    super::spec::MAX_PENALTY
-                ),
-            });
-        }
-        if im.n_subsets == 0 || im.n_subsets > 100 {
-            errors.push(SpecError {
-                field: "imbalance.n_subsets".into(),
-                message: "from 1 to 100".into(),
-            });
-        }
-        if !RANKABLE.contains(&im.rank_by.as_str()) {
-            errors.push(SpecError {
-                field: "imbalance.rank_by".into(),
-                message: format!("one of {}", RANKABLE.join(", ")),
-            });
-        }
-        if !(0.0..=0.5).contains(&v.test_fraction) {
-            errors.push(SpecError {
-                field: "validation.test_fraction".into(),
-                message: "from 0 (no test set) to 0.5".into(),
-            });
-        }
-        errors
     }
 }

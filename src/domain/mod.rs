@@ -4,4 +4,7 @@ pub mod dataset;
 pub mod heldout;
 pub mod ids;
 pub mod job;
+pub mod job_rules;
+pub mod results;
 pub mod spec;
+pub mod spec_rules;

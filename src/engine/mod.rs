@@ -1,22 +1,21 @@
 //! The training engine: plain data, a spec, a seed, a cancel flag and a progress callback in;
 //! per-epoch history, weights and predictions out. No tokio, no SQL, no HTTP here.
+//!
+//! By concept: `data` (table, encoding, splits, rows), `model` (the `Model` type and its
+//! families), `optim`, `train` (one model), `imbalance` (strategies), `eval` (scores and
+//! summaries), `fold` (one fold end to end), `predict` (a stored model's `Predictor`),
+//! `checkpoint` (the file format) and `memory` (a job's estimated peak).
 
-pub mod batch;
 pub mod checkpoint;
-pub mod clip;
-pub mod cv;
-pub mod encode;
-pub mod ensemble;
-pub mod folds;
+pub mod data;
+pub mod eval;
+pub mod fold;
+pub mod imbalance;
 pub mod memory;
-pub mod metrics;
 pub mod model;
-pub mod one_class;
 pub mod optim;
-pub mod resample;
-pub mod schedule;
+pub mod predict;
 pub mod train;
-pub mod weights;
 
 /// Why the engine could not train.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

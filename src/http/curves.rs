@@ -2,14 +2,14 @@
 //! (dashed: the inner early-stopping split, or else the held-out fold) per epoch, one colour
 //! per fold. Plain SVG written by hand: a few polylines need no plotting crate.
 
+use crate::engine::train::EpochRecord;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use serde_json::Value;
 
 use super::jobs::job_or_404;
-use super::{AppState, Route};
+use super::state::{AppState, Route};
 use crate::error::ApiError;
 use crate::store;
 
@@ -33,24 +33,22 @@ async fn curves(
 ) -> Result<Response, ApiError> {
     job_or_404(&state, &id).await?;
     let mut series: Vec<Series> = Vec::new();
-    for (run, _) in store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?
+    for run in
+        store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?
     {
-        let history = store::runs::epoch_history(&state.pool, &run.id)
+        let history = store::run_data::epoch_history(&state.pool, &run.id)
             .await?
             .unwrap_or_default();
-        let point = |r: &Value, k: &str| {
-            Some((
-                r["epoch"].as_f64()?,
-                r[k].as_f64().filter(|v| v.is_finite())?,
-            ))
+        let point = |r: &EpochRecord, loss: Option<f64>| {
+            Some((r.epoch as f64, loss.filter(|v| v.is_finite())?))
         };
         let train: Vec<(f64, f64)> = history
             .iter()
-            .filter_map(|r| point(r, "train_loss"))
+            .filter_map(|r| point(r, Some(r.train_loss)))
             .collect();
         let val: Vec<(f64, f64)> = history
             .iter()
-            .filter_map(|r| point(r, "val_loss").or_else(|| point(r, "holdout_loss")))
+            .filter_map(|r| point(r, r.val_loss).or_else(|| point(r, r.holdout_loss)))
             .collect();
         let name = match run.fold {
             Some(f) => format!(
@@ -60,7 +58,7 @@ async fn curves(
                     .map(|r| format!(" (repeat {r})"))
                     .unwrap_or_default()
             ),
-            None => run.kind.clone(),
+            None => run.kind.as_str().to_owned(),
         };
         series.push((name, train, val));
     }

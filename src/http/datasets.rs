@@ -10,8 +10,8 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::extract::{QueryParams, media_type, page_params, unsupported};
+use super::state::{AppState, Route};
 use super::upload::{self, Pumped};
-use super::{AppState, Route};
 use crate::domain::dataset::{DatasetSummary, UploadFormat};
 use crate::domain::ids;
 use crate::error::{ApiError, FieldError};
@@ -177,7 +177,7 @@ async fn create(
     });
     match store::insert_dataset(&state.pool, summary, &parsed, keyed)
         .await
-        .map_err(super::write_failed)?
+        .map_err(crate::error::write_failed)?
     {
         Inserted::Created(summary) => Ok(created(summary, false)),
         Inserted::KeyUsed(used) if used.request_hash == request_hash => {

@@ -98,12 +98,12 @@ pub fn page_params(q: &mut QueryParams, errors: &mut Vec<FieldError>) -> (u32, O
 #[derive(Debug)]
 pub struct JsonBody(pub serde_json::Value);
 
-impl axum::extract::FromRequest<super::AppState> for JsonBody {
+impl axum::extract::FromRequest<super::state::AppState> for JsonBody {
     type Rejection = crate::error::ApiError;
 
     async fn from_request(
         req: axum::extract::Request,
-        state: &super::AppState,
+        state: &super::state::AppState,
     ) -> Result<Self, Self::Rejection> {
         let (content_type, essence) = media_type(req.headers());
         if essence != "application/json" {
@@ -157,12 +157,12 @@ pub fn parse_json(bytes: &[u8]) -> Result<serde_json::Value, crate::error::ApiEr
 #[derive(Debug)]
 pub struct LimitedBytes(pub axum::body::Bytes);
 
-impl axum::extract::FromRequest<super::AppState> for LimitedBytes {
+impl axum::extract::FromRequest<super::state::AppState> for LimitedBytes {
     type Rejection = crate::error::ApiError;
 
     async fn from_request(
         req: axum::extract::Request,
-        state: &super::AppState,
+        state: &super::state::AppState,
     ) -> Result<Self, Self::Rejection> {
         use crate::error::ApiError;
         axum::body::Bytes::from_request(req, state)

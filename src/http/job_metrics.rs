@@ -3,71 +3,73 @@
 //! predictions of the scored strategy's fold runs one run at a time, so its memory is what it
 //! reports, never every strategy's predictions at once.
 
+use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::{Value, json};
+use axum::routing::get;
 
-use super::AppState;
 use super::jobs::job_or_404;
-use crate::engine::{cv, metrics};
+use super::state::{AppState, Route};
+use crate::domain::results::{FoldResult, JobMetrics, RunKind, RunResult};
+use crate::engine::eval::scores::score;
 use crate::error::ApiError;
 use crate::queue::results;
 use crate::store;
 
-pub(super) async fn show(
-    State(state): State<AppState>,
-    Path(id): Path<String>,
-) -> Result<Response, ApiError> {
+pub fn routes() -> Vec<Route> {
+    vec![("/v1/jobs/{id}/metrics", get(show))]
+}
+
+async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?;
-    let has_test = job.spec["validation"]["test_fraction"]
-        .as_f64()
-        .unwrap_or(0.0)
-        > 0.0;
+    let runs =
+        store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
     let test = runs
         .iter()
-        .find(|(r, _)| r.kind == "final")
-        .and_then(|(_, result)| result.as_ref())
-        .map(|r| r["metrics"].clone())
-        .filter(|m| has_test && !m.is_null());
-    let leaderboard = results::leaderboard(&job.spec, &results::fold_results(&runs));
+        .find(|r| r.kind == RunKind::Final)
+        .and_then(|r| r.result.as_ref()?.metrics.clone())
+        .filter(|_| job.spec.validation.test_fraction > 0.0);
+    let fold_results = results::fold_results(&runs);
+    let leaderboard = results::leaderboard(&job.spec.imbalance, &fold_results);
     // A comparison's pooled score is its leading strategy's.
-    let leader = leaderboard.as_deref().and_then(results::top);
+    let leader = leaderboard
+        .as_ref()
+        .and_then(|b| b.first())
+        .map(|s| s.strategy);
     // Each fold's entry, with its confusion matrix, from its full stored result: read, written
     // out as text and dropped one run at a time (a 1,000-class matrix is a million numbers).
-    let mut folds_out: Vec<String> = Vec::new();
+    let mut folds = Vec::new();
     let mut pooled_runs = Vec::new();
-    for (view, result) in &runs {
-        if view.kind != "fold" || result.is_none() {
+    for run in &runs {
+        if run.kind != RunKind::Fold || run.result.is_none() {
             continue;
         }
-        let Some(text) = store::runs::result_json(&state.pool, &view.id).await? else {
+        let Some(text) = store::run_data::result_json(&state.pool, &run.id).await? else {
             continue;
         };
-        let result: Value = serde_json::from_str(&text).map_err(anyhow::Error::from)?;
+        let result: RunResult = serde_json::from_str(&text).map_err(anyhow::Error::from)?;
         drop(text);
-        let entry = json!({
-            "run_id": view.id,
-            "strategy": view.strategy,
-            "fold": view.fold,
-            "repeat": view.repeat,
-            "best_epoch": result["best_epoch"],
-            "train_class_counts": result["train_class_counts"],
-            "validation_class_counts": result["validation_class_counts"],
-            "resampled_class_counts": result["resampled_class_counts"],
-            "member_class_counts": result["member_class_counts"],
-            "class_weights": result["class_weights"],
-            "metrics": result["metrics"],
-        });
-        folds_out.push(entry.to_string());
-        if leader.is_none_or(|l| view.strategy.as_deref() == Some(l.as_str())) {
-            pooled_runs.push(view.id.clone());
+        let entry = FoldResult {
+            run_id: &run.id,
+            strategy: result.strategy,
+            fold: run.fold,
+            repeat: run.repeat,
+            best_epoch: result.best_epoch,
+            train_class_counts: &result.train_class_counts,
+            validation_class_counts: &result.validation_class_counts,
+            resampled_class_counts: &result.resampled_class_counts,
+            member_class_counts: &result.member_class_counts,
+            class_weights: &result.class_weights,
+            metrics: &result.metrics,
+        };
+        folds.push(serde_json::value::to_raw_value(&entry).map_err(anyhow::Error::from)?);
+        if leader.is_none_or(|l| result.strategy == l) {
+            pooled_runs.push(run.id.clone());
         }
     }
     let (mut y, mut proba, mut classes) = (Vec::new(), Vec::new(), None);
     for run in &pooled_runs {
-        let Some(h) = store::runs::heldout(&state.pool, run).await? else {
+        let Some(h) = store::run_data::heldout(&state.pool, run).await? else {
             continue;
         };
         if *classes.get_or_insert(h.classes) != h.classes {
@@ -81,32 +83,18 @@ pub(super) async fn show(
     let pooled = match classes.filter(|_| !y.is_empty()) {
         None => None,
         Some(k) => Some(
-            tokio::task::spawn_blocking(move || {
-                let s = metrics::score(&y, &proba, k);
-                let mut m: serde_json::Map<String, Value> = cv::scalars(&s)
-                    .into_iter()
-                    .map(|(k, v)| (k.to_owned(), json!(v)))
-                    .collect();
-                m.insert("confusion_matrix".into(), json!(s.confusion_matrix));
-                Value::Object(m)
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("scoring the pooled predictions: {e}"))?,
+            tokio::task::spawn_blocking(move || score(&y, &proba, k))
+                .await
+                .map_err(|e| anyhow::anyhow!("scoring the pooled predictions: {e}"))?,
         ),
     };
-    // The folds go in as the text they already are.
-    let rest = json!({
-        "summary": job.summary,
-        "pooled": pooled,
-        "test": test,
-        "leaderboard": leaderboard,
+    Ok(Json(JobMetrics {
+        status: job.status,
+        folds,
+        summary: job.summary,
+        pooled,
+        test,
+        leaderboard,
     })
-    .to_string();
-    let body = format!(
-        "{{\"status\":{},\"folds\":[{}],{}",
-        json!(job.status),
-        folds_out.join(","),
-        &rest[1..]
-    );
-    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+    .into_response())
 }

@@ -10,7 +10,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
-use super::AppState;
+use super::state::AppState;
 
 /// The process-wide recorder (the `metrics` facade has one global recorder, so apps started
 /// in one process, as tests do, share it).

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod compute;
 pub mod curves;
 pub mod datasets;
+pub mod event_hub;
 pub mod events;
 pub mod extract;
 pub mod job_metrics;
@@ -16,40 +17,21 @@ pub mod problems;
 pub mod runs;
 pub mod serve;
 pub mod service;
+pub mod state;
+pub mod tokens;
 pub mod upload;
-
-use std::sync::Arc;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderName, Request, header};
 use axum::middleware;
-use axum::routing::MethodRouter;
-use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::SqlitePool;
 use tower::ServiceBuilder;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::trace::TraceLayer;
 
-use crate::config::Limits;
+use self::state::{AppState, Route};
 use crate::error::ApiError;
-
-/// What every handler can reach.
-#[derive(Clone)]
-pub struct AppState {
-    pub pool: SqlitePool,
-    pub limits: Arc<Limits>,
-    pub tokens: Arc<auth::Tokens>,
-    pub metrics: PrometheusHandle,
-    /// Where predict scores rows (bounded, off the async runtime).
-    pub predict_pool: compute::ComputePool,
-    /// The pollers behind `/events` streams, one per watched job.
-    pub events: Arc<events::Hub>,
-}
-
-/// A route: its path pattern and what each method does there.
-pub type Route = (&'static str, MethodRouter<AppState>);
 
 /// Routes open without a token.
 fn open_routes() -> Vec<Route> {
@@ -61,6 +43,7 @@ fn protected_routes() -> Vec<Route> {
     let mut routes = service::protected_routes();
     routes.extend(datasets::routes());
     routes.extend(jobs::routes());
+    routes.extend(job_metrics::routes());
     routes.extend(events::routes());
     routes.extend(curves::routes());
     routes.extend(runs::routes());
@@ -116,20 +99,4 @@ pub fn router(state: AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID)),
         )
         .with_state(state)
-}
-
-/// A failed write as the client sees it: a full disk or an I/O error is a 503 (nothing was
-/// stored; try again later), anything else a 500.
-pub fn write_failed(e: anyhow::Error) -> ApiError {
-    match crate::store::health::classify(&e) {
-        crate::store::health::Fault::Storage(reason) => ApiError::Unavailable(format!(
-            "the database cannot be written ({reason}); nothing was stored"
-        )),
-        _ => ApiError::Internal(e),
-    }
-}
-
-/// Paths open without a token (probes carry none).
-pub fn is_open_path(path: &str) -> bool {
-    service::OPEN_PATHS.contains(&path)
 }

@@ -10,12 +10,14 @@ use serde_json::{Map, Value, json};
 
 use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsupported};
 use super::jobs::job_or_404;
-use super::{AppState, Route};
+use super::state::{AppState, Route};
 use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::job::JobStatus;
-use crate::engine::checkpoint::Checkpoint;
-use crate::engine::encode::Encoding;
-use crate::engine::model::Dev;
+use crate::domain::results::{RunKind, RunResult, RunState};
+use crate::engine::checkpoint;
+use crate::engine::data::encode::Encoding;
+use crate::engine::model::param::Dev;
+use crate::engine::predict::Predictor;
 use crate::error::{ApiError, FieldError};
 use crate::ingest::rows::{PredictRows, RowError};
 use crate::queue::results;
@@ -95,21 +97,22 @@ async fn predict(
             job.status.as_str()
         )));
     }
-    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?;
+    let runs =
+        store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
     // A comparison's fold ensemble is its leading strategy's fold models.
-    let leader = results::leader(&job.spec, &results::fold_results(&runs));
+    let fold_results: Vec<&RunResult> = results::fold_results(&runs);
+    let leader = results::leader(&job.spec.imbalance, &fold_results);
     let wanted: Vec<String> = runs
         .iter()
-        .filter(|(r, _)| {
-            r.status == "succeeded"
+        .filter(|r| {
+            r.state == RunState::Succeeded
                 && (if folds {
-                    r.kind == "fold"
-                        && leader.is_none_or(|l| r.strategy.as_deref() == Some(l.as_str()))
+                    r.kind == RunKind::Fold && leader.is_none_or(|l| r.strategy == Some(l))
                 } else {
-                    r.kind == "final"
+                    r.kind == RunKind::Final
                 })
         })
-        .map(|(r, _)| r.id.clone())
+        .map(|r| r.id.clone())
         .collect();
     if wanted.is_empty() {
         return Err(ApiError::Conflict(if folds {
@@ -127,7 +130,7 @@ async fn predict(
         .min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64) as usize;
     let rows = Arc::new(rows_of(&headers, &body, max_rows)?);
     drop(body);
-    let label = job.spec["label"].as_str().unwrap_or("label").to_owned();
+    let label = job.spec.label.clone().unwrap_or_else(|| "label".into());
     let unknown = rows.unknown_columns(&first.1, &label);
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(row_errors(unknown)));
@@ -148,21 +151,20 @@ async fn predict(
     let mut sum = vec![0.0f64; n * classes];
     let mut model = Some(first);
     for run in &wanted {
-        let (ck, encoding) = match model.take() {
+        let (predictor, encoding) = match model.take() {
             Some(loaded) => loaded,
             None => load_model(&state, run).await?,
         };
-        if ck.classes() != classes {
-            return Err(
-                anyhow::anyhow!("run {run} has {} classes, not {classes}", ck.classes()).into(),
-            );
+        if predictor.classes() != classes {
+            let found = predictor.classes();
+            return Err(anyhow::anyhow!("run {run} has {found} classes, not {classes}").into());
         }
         let (rows_in, sum_in) = (rows.clone(), std::mem::take(&mut sum));
         let (sum_out, bad) = state
             .predict_pool
             .run(
                 tracing::info_span!("predict", job_id = %id, run_id = %run, rows = n),
-                move || score_into(ck, &encoding, rows_in, sum_in, classes),
+                move || score_into(predictor, &encoding, rows_in, sum_in, classes),
             )
             .await?;
         sum = sum_out;
@@ -190,21 +192,21 @@ async fn predict(
 }
 
 /// A run's stored model and its feature encoding.
-async fn load_model(state: &AppState, run: &str) -> Result<(Checkpoint, Encoding), ApiError> {
-    let bytes = store::runs::checkpoint(&state.pool, run)
+async fn load_model(state: &AppState, run: &str) -> Result<(Predictor, Encoding), ApiError> {
+    let bytes = store::run_data::checkpoint(&state.pool, run)
         .await?
         .and_then(|c| c.1)
         .ok_or_else(|| anyhow::anyhow!("run {run} has no checkpoint"))?;
-    let ck = Checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {run}: {e}"))?;
-    let encoding: Encoding = serde_json::from_str(ck.encoding.as_deref().unwrap_or("null"))
+    let stored = checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {run}: {e}"))?;
+    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
         .map_err(|e| anyhow::anyhow!("run {run}: encoding: {e}"))?;
-    Ok((ck, encoding))
+    Ok((stored.predictor(), encoding))
 }
 
 /// Adds one model's probabilities for `rows` to `sum`, a chunk at a time; also returns the first
 /// row whose output is not finite, if any.
 fn score_into(
-    mut ck: Checkpoint,
+    mut predictor: Predictor,
     encoding: &Encoding,
     rows: Arc<PredictRows>,
     mut sum: Vec<f64>,
@@ -218,7 +220,7 @@ fn score_into(
         let Ok(x) = rows.encode(encoding, start, end) else {
             return (sum, Some(start));
         };
-        let p = ck.proba(&dev, &x, end - start);
+        let p = predictor.proba(&dev, &x, end - start);
         if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
             return (sum, Some(start + bad / classes));
         }

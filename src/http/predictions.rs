@@ -12,12 +12,16 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
+
+use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::results::RunKind;
+use crate::store::run_data::RunRow;
 use sqlx::SqlitePool;
 
 use super::extract::QueryParams;
 use super::jobs::job_or_404;
 use super::predict::class_names;
-use super::{AppState, Route};
+use super::state::{AppState, Route};
 use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::heldout::HeldOut;
 use crate::error::{ApiError, FieldError};
@@ -34,7 +38,7 @@ const CSV_CHUNK_ROWS: usize = 1024;
 
 /// The fold runs of one strategy's repeat, whose held-out rows partition the dataset.
 struct Group {
-    strategy: Option<String>,
+    strategy: Option<Strategy>,
     repeat: Option<u32>,
     /// (run id, fold)
     runs: Vec<(String, Option<u32>)>,
@@ -51,22 +55,19 @@ struct Item {
 }
 
 /// The job's groups in (strategy in the spec's order, repeat) order.
-fn groups(spec: &Value, runs: &[(store::runs::RunView, Option<Value>)]) -> Vec<Group> {
-    let order = |s: &Option<String>| {
-        spec["imbalance"]["strategy"]
-            .as_array()
-            .and_then(|l| l.iter().position(|v| v.as_str() == s.as_deref()))
+fn groups(spec: &JobSpec, runs: &[RunRow]) -> Vec<Group> {
+    let listed = spec.imbalance.strategy.list();
+    let order = |s: &Option<Strategy>| {
+        s.and_then(|s| listed.iter().position(|&l| l == s))
             .unwrap_or(0)
     };
     let mut groups: Vec<Group> = Vec::new();
-    for (run, result) in runs {
+    for run in runs {
         // Out-of-fold predictions only (the final model's test-set predictions are not).
-        let Some(result) = result.as_ref().filter(|_| run.kind == "fold") else {
+        let Some(result) = run.result.as_ref().filter(|_| run.kind == RunKind::Fold) else {
             continue;
         };
-        let len: u64 = result["validation_class_counts"]
-            .as_array()
-            .map_or(0, |c| c.iter().filter_map(Value::as_u64).sum());
+        let len: u64 = result.validation_class_counts.iter().sum();
         match groups
             .iter_mut()
             .find(|g| g.strategy == run.strategy && g.repeat == run.repeat)
@@ -76,7 +77,7 @@ fn groups(spec: &Value, runs: &[(store::runs::RunView, Option<Value>)]) -> Vec<G
                 g.len += len;
             }
             None => groups.push(Group {
-                strategy: run.strategy.clone(),
+                strategy: run.strategy,
                 repeat: run.repeat,
                 runs: vec![(run.id.clone(), run.fold)],
                 len,
@@ -91,7 +92,7 @@ fn groups(spec: &Value, runs: &[(store::runs::RunView, Option<Value>)]) -> Vec<G
 async fn load(pool: &SqlitePool, group: &Group) -> anyhow::Result<Vec<Item>> {
     let mut items = Vec::new();
     for (run_id, fold) in &group.runs {
-        let Some(h) = store::runs::heldout(pool, run_id).await? else {
+        let Some(h) = store::run_data::heldout(pool, run_id).await? else {
             continue;
         };
         items.extend(items_of(&h, *fold));
@@ -110,11 +111,11 @@ fn items_of(h: &HeldOut, fold: Option<u32>) -> impl Iterator<Item = Item> + '_ {
 }
 
 /// The number of classes, from the first finished fold's held-out class counts (no blob read).
-fn classes_of(runs: &[(store::runs::RunView, Option<Value>)]) -> usize {
+fn classes_of(runs: &[RunRow]) -> usize {
     runs.iter()
-        .filter(|(run, _)| run.kind == "fold")
-        .find_map(|(_, result)| result.as_ref()?["validation_class_counts"].as_array())
-        .map_or(0, Vec::len)
+        .filter(|run| run.kind == RunKind::Fold)
+        .find_map(|run| run.result.as_ref())
+        .map_or(0, |r| r.validation_class_counts.len())
 }
 
 async fn predictions(
@@ -124,11 +125,12 @@ async fn predictions(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let runs = store::runs::runs_of_job(&state.pool, &id, store::runs::Detail::Summary).await?;
+    let runs =
+        store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
     let groups = groups(&job.spec, &runs);
     let classes = classes_of(&runs);
     let names = class_names(&state, &job.dataset_id, classes).await?;
-    let comparison = job.spec["imbalance"]["strategy"].is_array();
+    let comparison = job.spec.imbalance.strategy.is_comparison();
     let page_max = MAX_PAGE.min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64);
     let mut errors = Vec::new();
     let limit = match query.take("limit") {
@@ -235,7 +237,7 @@ fn stream_csv(
                 for item in chunk {
                     let mut record: Vec<String> = Vec::with_capacity(5 + item.proba.len());
                     if comparison {
-                        record.push(g.strategy.clone().unwrap_or_default());
+                        record.push(g.strategy.map_or("", Strategy::as_str).to_owned());
                     }
                     record.push(item.row.to_string());
                     record.push(item.fold.unwrap_or(0).to_string());

@@ -1,15 +1,58 @@
-//! `/v1/runs/{id}`: a run's per-epoch history (JSON or CSV) and its checkpoint.
+//! `/v1/runs/{id}`: a run's per-epoch history (JSON or CSV) and its checkpoint; and a run as
+//! the job's run list shows it.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Serialize;
 use serde_json::Value;
 
-use super::{AppState, Route};
+use super::state::{AppState, Route};
+use crate::domain::job::Strategy;
+use crate::domain::results::{RunKind, RunState};
+use crate::engine::eval::scores::Scores;
+use crate::engine::train::EpochRecord;
 use crate::error::ApiError;
 use crate::store;
+use crate::store::run_data::RunRow;
+
+/// A run as `GET /v1/jobs/{id}/runs` lists it.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunView<'a> {
+    pub id: &'a str,
+    pub kind: RunKind,
+    /// The imbalance strategy (a comparison's final run: once it has chosen the winner).
+    pub strategy: Option<Strategy>,
+    pub fold: Option<u32>,
+    pub repeat: Option<u32>,
+    pub status: RunState,
+    pub attempt: u32,
+    pub epochs_done: u64,
+    pub best_epoch: Option<u64>,
+    pub metrics: Option<&'a Scores>,
+    pub error: Option<&'a str>,
+}
+
+impl<'a> RunView<'a> {
+    pub fn of(run: &'a RunRow) -> Self {
+        let result = run.result.as_ref();
+        Self {
+            id: &run.id,
+            kind: run.kind,
+            strategy: run.strategy,
+            fold: run.fold,
+            repeat: run.repeat,
+            status: run.state,
+            attempt: run.attempt,
+            epochs_done: run.epochs_done,
+            best_epoch: result.map(|r| r.best_epoch),
+            metrics: result.and_then(|r| r.metrics.as_ref()),
+            error: run.error.as_deref(),
+        }
+    }
+}
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -24,7 +67,7 @@ async fn history(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let records = store::runs::epoch_history(&state.pool, &id)
+    let records = store::run_data::epoch_history(&state.pool, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
     let wants_csv = headers
@@ -52,19 +95,8 @@ async fn history(
     let mut out = csv::Writer::from_writer(Vec::new());
     out.write_record(COLUMNS).map_err(anyhow::Error::from)?;
     for r in &records {
-        let cells: Vec<String> = COLUMNS
-            .iter()
-            .map(|c| match &r[*c] {
-                Value::Null => String::new(),
-                Value::Array(a) => a
-                    .iter()
-                    .map(|v| v.to_string())
-                    .collect::<Vec<_>>()
-                    .join(";"),
-                v => v.to_string(),
-            })
-            .collect();
-        out.write_record(&cells).map_err(anyhow::Error::from)?;
+        out.write_record(csv_cells(r))
+            .map_err(anyhow::Error::from)?;
     }
     let csv = out
         .into_inner()
@@ -72,14 +104,35 @@ async fn history(
     Ok(([(header::CONTENT_TYPE, "text/csv; charset=utf-8")], csv).into_response())
 }
 
+/// One epoch's CSV cells, in `COLUMNS` order; numbers as JSON writes them.
+fn csv_cells(r: &EpochRecord) -> [String; 12] {
+    let num = |v: f64| Value::from(v).to_string();
+    let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
+    let norms: Vec<String> = r.layer_grad_norms.iter().map(|&v| num(v)).collect();
+    [
+        r.epoch.to_string(),
+        num(r.train_loss),
+        opt(r.val_loss),
+        opt(r.val_accuracy),
+        opt(r.holdout_loss),
+        opt(r.holdout_accuracy),
+        num(r.learning_rate),
+        num(r.grad_norm),
+        norms.join(";"),
+        num(r.seconds),
+        r.member.map(|m| m.to_string()).unwrap_or_default(),
+        r.samples.to_string(),
+    ]
+}
+
 /// The run's final weights as safetensors (the spec and feature encoding in the metadata).
 async fn checkpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    match store::runs::checkpoint(&state.pool, &id).await? {
+    match store::run_data::checkpoint(&state.pool, &id).await? {
         None => Err(ApiError::NotFound(format!("no run {id}"))),
-        Some((status, Some(bytes))) if status == "succeeded" => Ok((
+        Some((RunState::Succeeded, Some(bytes))) => Ok((
             [
                 (header::CONTENT_TYPE, "application/octet-stream".to_owned()),
                 (
@@ -91,7 +144,8 @@ async fn checkpoint(
         )
             .into_response()),
         Some((status, _)) => Err(ApiError::Conflict(format!(
-            "run {id} is {status}; its checkpoint is served once it has succeeded"
+            "run {id} is {}; its checkpoint is served once it has succeeded",
+            status.as_str()
         ))),
     }
 }

@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::{AppState, Route};
+use super::state::{AppState, Route};
 use crate::config::Limits;
 use crate::error::ApiError;
 
@@ -51,4 +51,9 @@ async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> 
 
 async fn limits(State(state): State<AppState>) -> Json<Limits> {
     Json((*state.limits).clone())
+}
+
+/// Paths open without a token (probes carry none).
+pub fn is_open_path(path: &str) -> bool {
+    OPEN_PATHS.contains(&path)
 }

@@ -6,8 +6,9 @@ use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
 use csv::{ByteRecord, ReaderBuilder};
 
 use super::cell::Cell;
+use super::error::{IngestError, read_error};
+use super::options::IngestOptions;
 use super::table::{Locate, TableBuilder};
-use super::{IngestError, IngestOptions, read_error};
 use crate::domain::dataset::{ParsedDataset, UploadFormat};
 
 /// Rows read before the columns are pre-sized from the size hint.

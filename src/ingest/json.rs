@@ -7,8 +7,9 @@ use std::io::{BufRead, BufReader, Read};
 use serde_json::{Map, Value};
 
 use super::cell::Cell;
+use super::error::{IngestError, read_error};
+use super::options::IngestOptions;
 use super::table::{Locate, TableBuilder};
-use super::{IngestError, IngestOptions, read_error};
 use crate::domain::dataset::{ParsedDataset, UploadFormat};
 
 /// `application/json`: records or columns + rows.

@@ -4,7 +4,9 @@
 
 mod cell;
 mod csv;
+pub mod error;
 mod json;
+pub mod options;
 pub mod rows;
 mod table;
 
@@ -12,103 +14,10 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
+use self::error::read_error;
+pub use self::error::{BodyTooLarge, IngestError, IngestErrorKind};
+pub use self::options::IngestOptions;
 use crate::domain::dataset::{ParsedDataset, UploadFormat};
-
-/// What to parse and the limits to enforce while parsing.
-#[derive(Debug, Clone)]
-pub struct IngestOptions {
-    pub format: UploadFormat,
-    /// Name of the label column.
-    pub label: String,
-    /// CSV field delimiter.
-    pub delimiter: u8,
-    pub max_rows: u64,
-    pub max_columns: u64,
-    pub max_cells: u64,
-    pub max_classes: u64,
-    /// Expected body size (`Content-Length`), used only to pre-size buffers.
-    pub size_hint: Option<u64>,
-}
-
-/// Whether an upload problem is unreadable input (400), invalid content (422) or too big (413).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum IngestErrorKind {
-    Malformed,
-    Invalid,
-    TooLarge {
-        limit: u64,
-    },
-    /// The server failed (e.g. the temporary file could not be written): a 500.
-    Internal,
-}
-
-/// Why an upload was rejected, with where (line and column are 1-based; `field` names the
-/// query parameter, column or JSON path at fault).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct IngestError {
-    pub kind: IngestErrorKind,
-    pub message: String,
-    pub line: Option<u64>,
-    pub column: Option<u64>,
-    pub field: Option<String>,
-}
-
-impl IngestError {
-    pub(crate) fn malformed(message: impl Into<String>) -> Self {
-        Self {
-            kind: IngestErrorKind::Malformed,
-            message: message.into(),
-            line: None,
-            column: None,
-            field: None,
-        }
-    }
-
-    pub(crate) fn invalid(message: impl Into<String>) -> Self {
-        Self {
-            kind: IngestErrorKind::Invalid,
-            ..Self::malformed(message)
-        }
-    }
-
-    pub(crate) fn internal(message: impl Into<String>) -> Self {
-        Self {
-            kind: IngestErrorKind::Internal,
-            ..Self::malformed(message)
-        }
-    }
-
-    pub(crate) fn at(mut self, line: u64, column: Option<u64>) -> Self {
-        self.line = Some(line);
-        self.column = column;
-        self
-    }
-
-    pub(crate) fn field(mut self, field: impl Into<String>) -> Self {
-        self.field = Some(field.into());
-        self
-    }
-}
-
-/// An I/O error from the body reader that says the body crossed its size limit.
-#[derive(Debug, Clone, Copy, thiserror::Error)]
-#[error("the request body is larger than the limit of {0} bytes")]
-pub struct BodyTooLarge(pub u64);
-
-/// Maps a read error to an upload error: the size limit to 413, anything else to 400.
-pub(crate) fn read_error(e: &io::Error) -> IngestError {
-    if let Some(too_large) = e
-        .get_ref()
-        .and_then(|inner| inner.downcast_ref::<BodyTooLarge>())
-    {
-        return IngestError {
-            kind: IngestErrorKind::TooLarge { limit: too_large.0 },
-            ..IngestError::malformed(too_large.to_string())
-        };
-    }
-    IngestError::malformed(format!("could not read the request body: {e}"))
-}
 
 /// Parses and validates a whole upload; also hashes the bytes it reads.
 pub fn parse_upload(body: impl Read, opts: &IngestOptions) -> Result<ParsedDataset, IngestError> {

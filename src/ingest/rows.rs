@@ -6,9 +6,9 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::IngestError;
 use super::cell::{Cell, Reading};
-use crate::engine::encode::{EncodeError, Encoding, RawValue};
+use super::error::IngestError;
+use crate::engine::data::encode::{EncodeError, Encoding, RawValue};
 
 /// One cell as received, owned.
 #[derive(Debug, Clone, PartialEq)]

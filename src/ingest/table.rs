@@ -4,11 +4,15 @@
 //! marked for pass 2, which the source replays so those columns are built as categories from
 //! the exact uploaded text (no round trip through f32). Numeric data, the common case, is read
 //! once.
+//!
+//! Over 400 lines because the builder's two passes share one state (the columns, the label's
+//! classes, the limits counted as rows arrive); split apart, each half would need the other's.
 
 use std::collections::HashMap;
 
 use super::cell::{Cell, Reading};
-use super::{IngestError, IngestOptions};
+use super::error::IngestError;
+use super::options::IngestOptions;
 use crate::domain::dataset::{
     ClassCount, Column, ColumnData, ColumnInfo, ColumnRole, ColumnType, MISSING_CODE,
 };

@@ -10,12 +10,11 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
 use sqlx::SqlitePool;
 
-use super::worker::Flags;
-use crate::engine::checkpoint::Checkpoint;
-use crate::engine::train::EpochRecord;
+use super::flags::Flags;
+use crate::engine::checkpoint;
+use crate::engine::train::{EpochRecord, TrainState};
 use crate::store::{self, health, runs::Appended};
 
 pub struct EpochWriter {
@@ -25,9 +24,9 @@ pub struct EpochWriter {
     token: i64,
     flags: Arc<Flags>,
     write_every: Duration,
-    pending: Vec<(u64, Value)>,
+    pending: Vec<EpochRecord>,
     /// The newest epoch checkpoint not written yet.
-    latest: Option<Checkpoint>,
+    latest: Option<TrainState>,
     last_write: Instant,
     /// Finished ensemble members already stored (each is written once).
     members_written: usize,
@@ -74,11 +73,11 @@ impl EpochWriter {
     }
 
     /// One finished epoch, and the state to resume after it.
-    pub fn record(&mut self, record: &EpochRecord, checkpoint: Option<&Checkpoint>) {
+    pub fn record(&mut self, record: &EpochRecord, checkpoint: Option<&TrainState>) {
         if self.flags.lost.load(Ordering::SeqCst) {
             return;
         }
-        self.pending.push((record.epoch, json!(record)));
+        self.pending.push(record.clone());
         if let Some(ck) = checkpoint {
             self.latest = Some(ck.clone());
         }
@@ -112,12 +111,12 @@ impl EpochWriter {
         let mut bytes = None;
         if let Some(ck) = &latest {
             for m in self.members_written..ck.members.len() {
-                match ck.member_bytes(m) {
+                match checkpoint::member_bytes(&ck.members[m]) {
                     Ok(b) => members.push((m, b)),
                     Err(e) => return self.fail(false, e.to_string()),
                 }
             }
-            match ck.to_resume_bytes() {
+            match checkpoint::to_resume_bytes(ck) {
                 Ok(b) if b.len() as u64 > self.max_checkpoint_bytes => {
                     return self.fail(true, oversized(b.len(), self.max_checkpoint_bytes));
                 }

@@ -3,6 +3,8 @@
 //! dead workers. Training never runs on the async runtime's threads.
 
 mod epochs;
+pub mod flags;
+pub mod plan;
 pub mod results;
 pub mod worker;
 

@@ -1,38 +1,35 @@
-//! What a finished run stores (its result and held-out predictions) and the job summary built
-//! from its runs' results. Pure functions over engine output and JSON.
-
-use std::collections::BTreeMap;
-
-use serde_json::{Value, json};
+//! What a finished run stores (its result and held-out predictions), and what a job's runs
+//! add up to: the leaderboard of a comparison, the strategy its final model trains, the job's
+//! summary. Pure functions over typed results.
 
 use crate::domain::heldout::HeldOut;
-use crate::domain::job::{ImbalanceSpec, Strategy};
-use crate::engine::cv::{self, FoldOutcome, Table};
-use crate::store::runs::RunView;
+use crate::domain::job::{ImbalanceSpec, JobSpec, Strategy};
+use crate::domain::results::{RunKind, RunResult, Standing, Summary};
+use crate::engine::data::table::Table;
+use crate::engine::eval::scores::Scores;
+use crate::engine::eval::summary::summarize;
+use crate::engine::fold::FoldOutcome;
+use crate::store::run_data::RunRow;
 
 /// The run's stored result: metrics, best epoch, class counts (the audit trail), encoding.
-pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> Value {
-    let metrics = outcome.scores.as_ref().map(|s| {
-        let mut m: serde_json::Map<String, Value> = cv::scalars(s)
-            .into_iter()
-            .map(|(k, v)| (k.to_owned(), json!(v)))
-            .collect();
-        m.insert("confusion_matrix".into(), json!(s.confusion_matrix));
-        Value::Object(m)
-    });
-    json!({
-        "strategy": strategy.as_str(),
-        "best_epoch": outcome.trained.best_epoch,
-        "stop": outcome.trained.stop,
-        "epochs_run": outcome.trained.history.len(),
-        "metrics": metrics,
-        "train_class_counts": outcome.train_class_counts,
-        "validation_class_counts": outcome.validation_class_counts,
-        "resampled_class_counts": outcome.resampled_class_counts,
-        "member_class_counts": outcome.member_class_counts,
-        "class_weights": outcome.class_weights,
-        "encoding": outcome.encoding,
-    })
+pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> RunResult {
+    RunResult {
+        strategy,
+        best_epoch: outcome.trained.best_epoch,
+        stop: outcome.trained.stop,
+        epochs_run: outcome.trained.history.len() as u64,
+        metrics: outcome.scores.clone(),
+        train_class_counts: outcome.train_class_counts.clone(),
+        validation_class_counts: outcome.validation_class_counts.clone(),
+        resampled_class_counts: outcome.resampled_class_counts.clone(),
+        member_class_counts: outcome.member_class_counts.clone(),
+        class_weights: outcome
+            .class_weights
+            .iter()
+            .map(|&w| f64::from(w))
+            .collect(),
+        encoding: Some(outcome.encoding.clone()),
+    }
 }
 
 /// The held-out rows, their labels and probabilities.
@@ -49,193 +46,195 @@ pub fn run_predictions(table: &Table<'_>, outcome: &FoldOutcome) -> Option<HeldO
     })
 }
 
-/// The scalar metrics of a stored run result.
-fn scalar_metrics(result: &Value) -> Option<BTreeMap<String, f64>> {
-    result["metrics"].as_object().map(|m| {
-        m.iter()
-            .filter_map(|(k, v)| v.as_f64().map(|f| (k.clone(), f)))
-            .collect()
-    })
-}
-
-/// The job's imbalance settings (defaults filled in), from its stored spec.
-fn imbalance(spec: &Value) -> ImbalanceSpec {
-    serde_json::from_value(spec["imbalance"].clone()).unwrap_or_default()
+/// The scores of `folds` (finished fold runs' results) trained with `strategy`.
+fn scores_of<'a>(
+    folds: &'a [&'a RunResult],
+    strategy: Strategy,
+) -> impl Iterator<Item = &'a Scores> + 'a {
+    folds
+        .iter()
+        .filter(move |r| r.strategy == strategy)
+        .filter_map(|r| r.metrics.as_ref())
 }
 
 /// The leaderboard of a comparison job (`None` for a single strategy): for each strategy, the
 /// mean and std of `rank_by` across its fold runs, best first (ties keep the spec's order), each
-/// with its full summary. `fold_results` are the stored results of the finished fold runs.
-pub fn leaderboard(spec: &Value, fold_results: &[&Value]) -> Option<Vec<Value>> {
-    let im = imbalance(spec);
+/// with its full summary. `folds` are the results of the finished fold runs.
+pub fn leaderboard(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Vec<Standing>> {
     if !im.strategy.is_comparison() {
         return None;
     }
     let descending = im.rank_by != "log_loss";
-    let mut rows: Vec<(String, Option<f64>, Value)> = im
+    let mut rows: Vec<Standing> = im
         .strategy
         .list()
         .into_iter()
         .map(|s| {
-            let maps: Vec<BTreeMap<String, f64>> = fold_results
-                .iter()
-                .filter(|r| r["strategy"].as_str() == Some(s.as_str()))
-                .filter_map(|r| scalar_metrics(r))
-                .collect();
-            let summary = cv::summarize_maps(&maps);
+            let summary = summarize(scores_of(folds, s));
             let stat = summary.get(&im.rank_by).copied();
-            let entry = json!({
-                "strategy": s.as_str(),
-                "metric": im.rank_by,
-                "mean": stat.map(|s| s.mean),
-                "std": stat.map(|s| s.std),
-                "folds": maps.len(),
-                "summary": summary,
-            });
-            (s.as_str().to_owned(), stat.map(|s| s.mean), entry)
+            Standing {
+                rank: 0,
+                strategy: s,
+                metric: im.rank_by.clone(),
+                mean: stat.map(|s| s.mean),
+                std: stat.map(|s| s.std),
+                folds: scores_of(folds, s).count(),
+                summary,
+            }
         })
         .collect();
     // Best first; a strategy without the metric (no finished folds) goes last.
-    rows.sort_by(|a, b| match (a.1, b.1) {
+    rows.sort_by(|a, b| match (a.mean, b.mean) {
         (Some(x), Some(y)) if descending => y.total_cmp(&x),
         (Some(x), Some(y)) => x.total_cmp(&y),
         (Some(_), None) => std::cmp::Ordering::Less,
         (None, Some(_)) => std::cmp::Ordering::Greater,
         (None, None) => std::cmp::Ordering::Equal,
     });
-    Some(
-        rows.into_iter()
-            .enumerate()
-            .map(|(i, (_, _, mut entry))| {
-                entry["rank"] = json!(i + 1);
-                entry
-            })
-            .collect(),
-    )
-}
-
-/// The strategy ranked first on a leaderboard.
-pub fn top(board: &[Value]) -> Option<Strategy> {
-    board.first()?["strategy"]
-        .as_str()
-        .and_then(Strategy::parse)
+    for (i, row) in rows.iter_mut().enumerate() {
+        row.rank = i + 1;
+    }
+    Some(rows)
 }
 
 /// A comparison's leading strategy (`None` for a job of one strategy).
-pub fn leader(spec: &Value, fold_results: &[&Value]) -> Option<Strategy> {
-    leaderboard(spec, fold_results).as_deref().and_then(top)
+pub fn leader(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Strategy> {
+    leaderboard(im, folds)?.first().map(|s| s.strategy)
 }
 
 /// The strategy a run of the job trains with: its own, or, for a comparison's final run, the
 /// leaderboard's winner.
-pub fn chosen_strategy(spec: &Value, fold_results: &[&Value]) -> Option<Strategy> {
-    leader(spec, fold_results).or_else(|| imbalance(spec).strategy.list().first().copied())
+pub fn chosen_strategy(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Strategy> {
+    leader(im, folds).or_else(|| im.strategy.list().first().copied())
 }
 
-/// The stored results of a job's finished fold runs, from `store::runs::runs_of_job`.
-pub fn fold_results(runs: &[(RunView, Option<Value>)]) -> Vec<&Value> {
+/// A job's summary from its runs, as `store::jobs::settle_job_if_done` asks for it.
+pub fn job_summary(spec: &JobSpec, runs: &[RunRow]) -> Option<Summary> {
+    summary(&spec.imbalance, &fold_results(runs))
+}
+
+/// The results of the finished fold runs among `runs`.
+pub fn fold_results(runs: &[RunRow]) -> Vec<&RunResult> {
     runs.iter()
-        .filter(|(r, _)| r.kind == "fold")
-        .filter_map(|(_, result)| result.as_ref())
+        .filter(|r| r.kind == RunKind::Fold)
+        .filter_map(|r| r.result.as_ref())
         .collect()
 }
 
-/// `{"<metric>": {"mean", "std", "min", "max"}}` over the fold runs' scalar metrics; for a
-/// comparison, the winning strategy's folds.
-pub fn summary(spec: &Value, runs: &[(String, Option<String>)]) -> Option<Value> {
-    // Trimmed as each is parsed: only the scalars are summarized.
-    let results: Vec<Value> = runs
+/// Per metric, its statistics over the fold runs (`folds`, their results); for a comparison,
+/// the winning strategy's folds.
+pub fn summary(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Summary> {
+    let winner = leader(im, folds);
+    let scores: Vec<&Scores> = folds
         .iter()
-        .filter(|(kind, _)| kind == "fold")
-        .filter_map(|(_, result)| result.as_deref())
-        .filter_map(|r| serde_json::from_str::<Value>(r).ok())
-        .map(|mut r| {
-            crate::store::runs::summarize_result(&mut r);
-            r
-        })
+        .filter(|r| winner.is_none_or(|w| r.strategy == w))
+        .filter_map(|r| r.metrics.as_ref())
         .collect();
-    let refs: Vec<&Value> = results.iter().collect();
-    let winner = leader(spec, &refs);
-    let maps: Vec<BTreeMap<String, f64>> = results
-        .iter()
-        .filter(|r| winner.is_none_or(|w| r["strategy"].as_str() == Some(w.as_str())))
-        .filter_map(scalar_metrics)
-        .collect();
-    (!maps.is_empty()).then(|| json!(cv::summarize_maps(&maps)))
+    (!scores.is_empty()).then(|| summarize(scores))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::job::StrategyChoice;
+    use crate::engine::train::Stop;
 
-    fn fold(strategy: &str, bal: f64, loss: f64) -> Value {
-        json!({"strategy": strategy, "metrics": {"balanced_accuracy": bal, "log_loss": loss}})
+    fn fold(strategy: Strategy, bal: f64, loss: f64) -> RunResult {
+        let metrics = Scores {
+            accuracy: 0.0,
+            balanced_accuracy: bal,
+            precision_macro: 0.0,
+            recall_macro: 0.0,
+            f1_macro: 0.0,
+            g_mean: 0.0,
+            roc_auc: None,
+            pr_auc: None,
+            log_loss: loss,
+            confusion_matrix: Vec::new(),
+        };
+        RunResult {
+            strategy,
+            best_epoch: 1,
+            stop: Stop::Completed,
+            epochs_run: 1,
+            metrics: Some(metrics),
+            train_class_counts: vec![],
+            validation_class_counts: vec![],
+            resampled_class_counts: vec![],
+            member_class_counts: None,
+            class_weights: vec![],
+            encoding: None,
+        }
     }
 
-    fn order(board: &[Value]) -> Vec<&str> {
-        board
-            .iter()
-            .map(|e| e["strategy"].as_str().unwrap())
-            .collect()
+    fn imbalance(strategies: &[Strategy], rank_by: &str) -> ImbalanceSpec {
+        ImbalanceSpec {
+            strategy: match strategies {
+                [one] => StrategyChoice::One(*one),
+                many => StrategyChoice::Many(many.to_vec()),
+            },
+            rank_by: rank_by.into(),
+            ..ImbalanceSpec::default()
+        }
     }
+
+    fn order(board: &[Standing]) -> Vec<Strategy> {
+        board.iter().map(|e| e.strategy).collect()
+    }
+
+    use Strategy::{Nearmiss, None as Plain, Smote, Undersample};
 
     #[test]
     fn the_leaderboard_ranks_by_mean_keeps_ties_in_spec_order_and_puts_unscored_last() {
-        let spec = json!({"imbalance": {"strategy": ["none", "smote", "undersample", "nearmiss"]}});
+        let im = imbalance(&[Plain, Smote, Undersample, Nearmiss], "balanced_accuracy");
         let folds = [
-            fold("none", 0.5, 0.2),
-            fold("none", 0.75, 0.4),
-            fold("smote", 0.875, 0.9),
-            fold("smote", 0.375, 0.7),
-            fold("undersample", 0.7, 0.5),
-            fold("undersample", 0.7, 0.5),
+            fold(Plain, 0.5, 0.2),
+            fold(Plain, 0.75, 0.4),
+            fold(Smote, 0.875, 0.9),
+            fold(Smote, 0.375, 0.7),
+            fold(Undersample, 0.7, 0.5),
+            fold(Undersample, 0.7, 0.5),
         ];
-        let refs: Vec<&Value> = folds.iter().collect();
-        let board = leaderboard(&spec, &refs).unwrap();
+        let refs: Vec<&RunResult> = folds.iter().collect();
+        let board = leaderboard(&im, &refs).unwrap();
         // undersample 0.7; none and smote tie at 0.625 exactly (spec order); nearmiss has no
         // folds.
-        assert_eq!(order(&board), ["undersample", "none", "smote", "nearmiss"]);
-        assert_eq!(board[1]["mean"], 0.625);
-        assert_eq!(board[1]["std"], 0.125);
-        assert_eq!(board[0]["rank"], 1);
-        assert!(board[3]["mean"].is_null());
-        assert_eq!(chosen_strategy(&spec, &refs), Some(Strategy::Undersample));
+        assert_eq!(order(&board), [Undersample, Plain, Smote, Nearmiss]);
+        assert_eq!(board[1].mean, Some(0.625));
+        assert_eq!(board[1].std, Some(0.125));
+        assert_eq!(board[0].rank, 1);
+        assert_eq!(board[3].mean, None);
+        assert_eq!(board[3].folds, 0);
+        assert_eq!(chosen_strategy(&im, &refs), Some(Undersample));
 
-        let by_loss = json!({"imbalance": {"strategy": ["none", "smote", "undersample"], "rank_by": "log_loss"}});
+        let by_loss = imbalance(&[Plain, Smote, Undersample], "log_loss");
         let board = leaderboard(&by_loss, &refs).unwrap();
-        assert_eq!(order(&board), ["none", "undersample", "smote"]);
+        assert_eq!(order(&board), [Plain, Undersample, Smote]);
     }
 
     #[test]
     fn one_strategy_has_no_leaderboard_and_its_summary_covers_every_fold() {
-        let spec = json!({"imbalance": {"strategy": "smote"}});
-        let folds = [fold("smote", 0.875, 0.9), fold("smote", 0.375, 0.7)];
-        let refs: Vec<&Value> = folds.iter().collect();
-        assert!(leaderboard(&spec, &refs).is_none());
-        assert_eq!(chosen_strategy(&spec, &refs), Some(Strategy::Smote));
-        let runs: Vec<(String, Option<String>)> = folds
-            .iter()
-            .map(|f| ("fold".to_owned(), Some(f.to_string())))
-            .collect();
-        let s = summary(&spec, &runs).unwrap();
-        assert_eq!(s["balanced_accuracy"]["mean"], 0.625);
+        let im = imbalance(&[Smote], "balanced_accuracy");
+        let folds = [fold(Smote, 0.875, 0.9), fold(Smote, 0.375, 0.7)];
+        let refs: Vec<&RunResult> = folds.iter().collect();
+        assert!(leaderboard(&im, &refs).is_none());
+        assert_eq!(chosen_strategy(&im, &refs), Some(Smote));
+        let s = summary(&im, &refs).unwrap();
+        assert_eq!(s["balanced_accuracy"].mean, 0.625);
     }
 
     #[test]
     fn a_comparisons_summary_is_its_winners() {
-        let spec = json!({"imbalance": {"strategy": ["none", "smote"]}});
-        let runs: Vec<(String, Option<String>)> = [
-            fold("none", 0.5, 0.2),
-            fold("smote", 0.9, 0.9),
-            fold("none", 0.5, 0.2),
-            fold("smote", 0.7, 0.9),
-        ]
-        .iter()
-        .map(|f| ("fold".to_owned(), Some(f.to_string())))
-        .chain(std::iter::once(("final".to_owned(), None)))
-        .collect();
-        let s = summary(&spec, &runs).unwrap();
-        assert!((s["balanced_accuracy"]["mean"].as_f64().unwrap() - 0.8).abs() < 1e-12);
-        assert_eq!(s["balanced_accuracy"]["min"], 0.7);
+        let im = imbalance(&[Plain, Smote], "balanced_accuracy");
+        let folds = [
+            fold(Plain, 0.5, 0.2),
+            fold(Smote, 0.9, 0.9),
+            fold(Plain, 0.5, 0.2),
+            fold(Smote, 0.7, 0.9),
+        ];
+        let refs: Vec<&RunResult> = folds.iter().collect();
+        let s = summary(&im, &refs).unwrap();
+        assert!((s["balanced_accuracy"].mean - 0.8).abs() < 1e-12);
+        assert_eq!(s["balanced_accuracy"].min, 0.7);
     }
 }

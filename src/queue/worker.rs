@@ -2,23 +2,29 @@
 //! job train in parallel on different workers.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 
-use anyhow::Context;
-use serde_json::Value;
 use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::epochs::EpochWriter;
+use super::flags::Flags;
 use super::{QueueTiming, results};
-use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::dataset::ColumnRole;
+use crate::domain::heldout::HeldOut;
+use crate::domain::job::Strategy;
+use crate::domain::results::{RunKind, RunResult};
 use crate::engine::EngineError;
-use crate::engine::checkpoint::Checkpoint;
-use crate::engine::cv::{self, FoldOptions, Table};
-use crate::engine::folds;
-use crate::engine::train::Stop;
-use crate::store::{self, runs::Beat, runs::Claimed};
+use crate::engine::checkpoint;
+use crate::engine::data::split;
+use crate::engine::data::table::Table;
+use crate::engine::fold::{self, FoldOptions};
+use crate::engine::imbalance::plan;
+use crate::engine::train::{EpochRecord, Stop, TrainState};
+use crate::store::run_data::{InputsError, RunInputs};
+use crate::store::runs::{Beat, Claimed};
+use crate::store::{self};
 
 /// Claims and runs work until `shutdown` fires.
 pub async fn run(
@@ -61,7 +67,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
                 for job in jobs {
                     tracing::warn!(job_id = %job, "a run's lease expired; returned to the queue");
                     if let Err(e) =
-                        store::jobs::settle_job_if_done(&pool, &job, results::summary).await
+                        store::jobs::settle_job_if_done(&pool, &job, results::job_summary).await
                     {
                         tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a reaped job failed");
                     }
@@ -74,7 +80,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
             Ok(jobs) => {
                 for job in jobs {
                     if let Err(e) =
-                        store::jobs::settle_job_if_done(&pool, &job, results::summary).await
+                        store::jobs::settle_job_if_done(&pool, &job, results::job_summary).await
                     {
                         tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a cancelled job failed");
                     }
@@ -86,32 +92,6 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
             _ = tokio::time::sleep(timing.lease / 3) => {}
             _ = shutdown.cancelled() => break,
         }
-    }
-}
-
-/// Why training stopped early, as the worker sees it.
-#[derive(Default)]
-pub(super) struct Flags {
-    pub(super) cancel: AtomicBool,
-    pub(super) lost: AtomicBool,
-    shutting_down: AtomicBool,
-    /// A write failed: whether retrying can help, and why.
-    failure: std::sync::Mutex<Option<(bool, String)>>,
-}
-
-impl Flags {
-    /// Stops the run with a failure to record (the first one wins).
-    pub(super) fn fail(&self, permanent: bool, reason: String) {
-        let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-        failure.get_or_insert((permanent, reason));
-        self.cancel.store(true, Ordering::SeqCst);
-    }
-
-    fn failure(&self) -> Option<(bool, String)> {
-        self.failure
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
     }
 }
 
@@ -187,7 +167,9 @@ async fn execute(
     if let Err(e) = written {
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
     }
-    if let Err(e) = store::jobs::settle_job_if_done(pool, &claimed.job_id, results::summary).await {
+    if let Err(e) =
+        store::jobs::settle_job_if_done(pool, &claimed.job_id, results::job_summary).await
+    {
         tracing::error!(error = %format!("{e:#}"), "settling the job failed");
     }
 }
@@ -225,8 +207,8 @@ async fn heartbeat(
 
 enum Finished {
     Done {
-        result: Value,
-        predictions: Option<crate::domain::heldout::HeldOut>,
+        result: Box<RunResult>,
+        predictions: Option<HeldOut>,
         checkpoint: Vec<u8>,
     },
     /// Cancelled, shutting down, or the lease was lost.
@@ -240,6 +222,7 @@ enum RunError {
     Retryable(String),
 }
 
+/// Loads the claimed run's inputs, trains it on a blocking thread, and returns what to write.
 async fn train_run(
     pool: &SqlitePool,
     claimed: &Claimed,
@@ -247,129 +230,49 @@ async fn train_run(
     timing: QueueTiming,
 ) -> Result<Finished, RunError> {
     let retry = |e: anyhow::Error| RunError::Retryable(format!("{e:#}"));
-    let stored = store::jobs::job_spec(pool, &claimed.job_id)
+    let inputs = store::run_data::run_inputs(pool, claimed)
         .await
-        .map_err(retry)?
-        .context("the run's job")
-        .map_err(retry)?;
-    let spec = JobSpec::from_json(stored.clone())
-        .map_err(|e| RunError::Permanent(format!("stored spec unreadable: {e:?}")))?;
-    let strategy = match claimed.strategy.as_deref().and_then(Strategy::parse) {
+        .map_err(|e| match e {
+            InputsError::Gone(reason) => RunError::Permanent(reason),
+            InputsError::Store(e) => retry(e),
+        })?;
+    let strategy = match claimed.strategy {
         Some(s) => s,
         // A comparison's final run: every fold run has ended, so the leaderboard is final.
         None => {
-            let runs =
-                store::runs::runs_of_job(pool, &claimed.job_id, store::runs::Detail::Summary)
-                    .await
-                    .map_err(retry)?;
-            let folds = results::fold_results(&runs);
-            let winner = results::chosen_strategy(&stored, &folds).unwrap_or_default();
-            store::runs::set_strategy(pool, &claimed.id, claimed.token, winner.as_str())
+            let folds = store::run_data::fold_results(pool, &claimed.job_id)
+                .await
+                .map_err(retry)?;
+            let folds: Vec<&RunResult> = folds.iter().collect();
+            let winner =
+                results::chosen_strategy(&inputs.spec.imbalance, &folds).unwrap_or_default();
+            store::runs::set_strategy(pool, &claimed.id, claimed.token, winner)
                 .await
                 .map_err(retry)?;
             winner
         }
     };
-    let columns = store::datasets::load_columns(pool, &spec.dataset_id)
-        .await
-        .map_err(retry)?
-        .ok_or_else(|| RunError::Permanent(format!("dataset {} was deleted", spec.dataset_id)))?;
-    let assignment = store::jobs::fold_assignment(pool, &claimed.job_id)
-        .await
-        .map_err(retry)?;
-    let resume = match &claimed.checkpoint {
-        Some(bytes) => {
-            let members = store::runs::members(pool, &claimed.id)
-                .await
-                .map_err(retry)?;
-            Some(
-                Checkpoint::from_resume_bytes(bytes, &members)
-                    .map_err(|e| RunError::Retryable(e.to_string()))?,
-            )
-        }
+    let resume = match &inputs.resume {
+        Some((bytes, members)) => Some(
+            checkpoint::from_resume_bytes(bytes, members)
+                .map_err(|e| RunError::Retryable(e.to_string()))?,
+        ),
         None => None,
     };
-    let members_written = resume.as_ref().map_or(0, |c| c.members.len());
-    let handle = tokio::runtime::Handle::current();
-    let (pool, claimed, flags2) = (pool.clone(), claimed.clone(), flags.clone());
+    let writer = EpochWriter::new(
+        tokio::runtime::Handle::current(),
+        pool.clone(),
+        claimed.id.clone(),
+        claimed.token,
+        flags.clone(),
+        timing,
+        resume.as_ref().map_or(0, |s: &TrainState| s.members.len()),
+    );
+    let claimed = claimed.clone();
     let span = tracing::Span::current();
     let joined = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        let label = columns
-            .iter()
-            .position(|c| c.info.role == crate::domain::dataset::ColumnRole::Label)
-            .unwrap_or(0);
-        let table = Table::new(&columns, label).map_err(|e| RunError::Permanent(e.to_string()))?;
-        let (train_rows, test_rows) = match (claimed.kind.as_str(), claimed.fold, claimed.repeat) {
-            ("fold", Some(fold), Some(repeat)) => folds::split(&assignment[repeat as usize], fold),
-            // The final model trains on every row outside the test set and scores the test set.
-            _ => {
-                let marks = assignment.first().map(Vec::as_slice).unwrap_or(&[]);
-                let in_test = |i: usize| marks.get(i) == Some(&folds::TEST_SET);
-                (
-                    (0..table.y.len()).filter(|&i| !in_test(i)).collect(),
-                    (0..table.y.len()).filter(|&i| in_test(i)).collect(),
-                )
-            }
-        };
-        let (weighting, sampler, method) = cv::plan(strategy, &spec.imbalance);
-        let options = FoldOptions {
-            weighting,
-            sampler,
-            method,
-            seed: claimed.seed,
-            resume,
-            checkpoint_every: 1,
-        };
-        let mut writer = EpochWriter::new(
-            handle,
-            pool,
-            claimed.id.clone(),
-            claimed.token,
-            flags2.clone(),
-            timing,
-            members_written,
-        );
-        let mut progress = |record: &crate::engine::train::EpochRecord, ck: Option<&Checkpoint>| {
-            metrics::counter!("crossfold_epochs_total").increment(1);
-            metrics::counter!("crossfold_training_samples_total").increment(record.samples);
-            if record.seconds > 0.0 {
-                metrics::gauge!("crossfold_training_samples_per_second")
-                    .set(record.samples as f64 / record.seconds);
-            }
-            writer.record(record, ck);
-        };
-        let outcome = cv::run_fold(
-            &table,
-            &spec.training_spec(),
-            &train_rows,
-            &test_rows,
-            options,
-            &flags2.cancel,
-            &mut progress,
-        );
-        // What is buffered goes out now; a run that completes writes its final checkpoint with
-        // its result, any other keeps the newest epoch checkpoint to resume from.
-        let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
-        writer.flush(!completes);
-        let outcome = outcome.map_err(|e| match e {
-            EngineError::InvalidInput(m) => RunError::Permanent(m),
-            e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
-            other => RunError::Retryable(other.to_string()),
-        })?;
-        if outcome.trained.stop == Stop::Cancelled {
-            return Ok(Finished::Stopped);
-        }
-        let checkpoint = outcome
-            .trained
-            .checkpoint
-            .to_bytes()
-            .map_err(|e| RunError::Retryable(e.to_string()))?;
-        Ok(Finished::Done {
-            result: results::run_result(&outcome, strategy),
-            predictions: results::run_predictions(&table, &outcome),
-            checkpoint,
-        })
+        train_blocking(&claimed, inputs, strategy, resume, writer, &flags)
     })
     .await;
     match joined {
@@ -378,4 +281,96 @@ async fn train_run(
             "the training thread crashed: {e}"
         ))),
     }
+}
+
+/// Trains the run (on the calling, blocking thread): its rows, the strategy's fold plan, the
+/// engine's fold; then its result, held-out predictions and final checkpoint.
+fn train_blocking(
+    claimed: &Claimed,
+    inputs: RunInputs,
+    strategy: Strategy,
+    resume: Option<TrainState>,
+    mut writer: EpochWriter,
+    flags: &Flags,
+) -> Result<Finished, RunError> {
+    let RunInputs {
+        spec,
+        columns,
+        assignment,
+        ..
+    } = inputs;
+    let label = columns
+        .iter()
+        .position(|c| c.info.role == ColumnRole::Label)
+        .unwrap_or(0);
+    let table = Table::new(&columns, label).map_err(|e| RunError::Permanent(e.to_string()))?;
+    let (train_rows, test_rows) = match (claimed.kind, claimed.fold, claimed.repeat) {
+        (RunKind::Fold, Some(fold), Some(repeat)) => {
+            let marks = assignment.get(repeat as usize).ok_or_else(|| {
+                RunError::Permanent(format!("no fold assignment for repeat {repeat}"))
+            })?;
+            split::split(marks, fold)
+        }
+        // The final model trains on every row outside the test set and scores the test set.
+        _ => {
+            let marks = assignment.first().map(Vec::as_slice).unwrap_or(&[]);
+            let in_test = |i: usize| marks.get(i) == Some(&split::TEST_SET);
+            (
+                (0..table.y.len()).filter(|&i| !in_test(i)).collect(),
+                (0..table.y.len()).filter(|&i| in_test(i)).collect(),
+            )
+        }
+    };
+    let (weighting, sampler, method) = plan::plan(strategy, &spec.imbalance);
+    let options = FoldOptions {
+        weighting,
+        sampler,
+        method,
+        seed: claimed.seed,
+        resume,
+        checkpoint_every: 1,
+    };
+    let mut progress = |record: &EpochRecord, state: Option<&TrainState>| {
+        metrics::counter!("crossfold_epochs_total").increment(1);
+        metrics::counter!("crossfold_training_samples_total").increment(record.samples);
+        if record.seconds > 0.0 {
+            metrics::gauge!("crossfold_training_samples_per_second")
+                .set(record.samples as f64 / record.seconds);
+        }
+        writer.record(record, state);
+    };
+    let outcome = fold::run_fold(
+        &table,
+        &spec.training_spec(),
+        &train_rows,
+        &test_rows,
+        options,
+        &flags.cancel,
+        &mut progress,
+    );
+    // What is buffered goes out now; a run that completes writes its final checkpoint with
+    // its result, any other keeps the newest epoch checkpoint to resume from.
+    let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
+    writer.flush(!completes);
+    let outcome = outcome.map_err(|e| match e {
+        EngineError::InvalidInput(m) => RunError::Permanent(m),
+        e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
+        other => RunError::Retryable(other.to_string()),
+    })?;
+    if outcome.trained.stop == Stop::Cancelled {
+        return Ok(Finished::Stopped);
+    }
+    let encoding = serde_json::to_string(&outcome.encoding)
+        .map_err(|e| RunError::Retryable(format!("encoding the feature encoding: {e}")))?;
+    let checkpoint = checkpoint::to_bytes(
+        &outcome.trained.state,
+        outcome.trained.calibration.as_ref(),
+        Some(&encoding),
+    )
+    .map_err(|e| RunError::Retryable(e.to_string()))?;
+    Ok(Finished::Done {
+        result: Box::new(results::run_result(&outcome, strategy)),
+        predictions: results::run_predictions(&table, &outcome),
+        checkpoint,
+    })
 }

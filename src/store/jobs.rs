@@ -6,8 +6,10 @@ use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
 use super::idempotency;
+use super::run_data::RunRow;
 use crate::domain::ids;
-use crate::domain::job::{ImbalanceSpec, JobStatus, Strategy};
+use crate::domain::job::{JobSpec, JobStatus, Strategy};
+use crate::domain::results::{RunKind, RunState, Summary};
 
 /// The idempotency scope of `POST /v1/jobs`.
 pub const IDEMPOTENCY_SCOPE: &str = "jobs";
@@ -16,13 +18,13 @@ pub const IDEMPOTENCY_SCOPE: &str = "jobs";
 #[derive(Debug, Clone)]
 pub struct NewRun {
     pub id: String,
-    pub kind: &'static str,
+    pub kind: RunKind,
     pub fold: Option<u32>,
     pub repeat: Option<u32>,
     pub seed: u64,
     pub max_attempts: u32,
     /// The imbalance strategy; `None` for a comparison's final run (the winner, decided later).
-    pub strategy: Option<&'static str>,
+    pub strategy: Option<Strategy>,
 }
 
 /// A job to create.
@@ -30,7 +32,8 @@ pub struct NewRun {
 pub struct NewJob {
     pub id: String,
     pub dataset_id: String,
-    pub spec: Value,
+    /// Resolved: every default filled in.
+    pub spec: JobSpec,
     /// Per repeat, the fold each row is held out in.
     pub folds: Vec<Vec<u32>>,
     pub runs: Vec<NewRun>,
@@ -54,7 +57,7 @@ pub struct Progress {
 pub struct JobView {
     pub id: String,
     pub status: JobStatus,
-    pub spec: Value,
+    pub spec: JobSpec,
     pub dataset_id: String,
     pub created_at: String,
     pub started_at: Option<String>,
@@ -63,7 +66,7 @@ pub struct JobView {
     pub attempts: u64,
     pub error: Option<String>,
     pub progress: Progress,
-    pub summary: Option<Value>,
+    pub summary: Option<Summary>,
     pub diagnostics: Vec<Value>,
 }
 
@@ -121,7 +124,7 @@ pub async fn insert_job(
         )
         .bind(&job.id)
         .bind(&job.dataset_id)
-        .bind(job.spec.to_string())
+        .bind(serde_json::to_string(&job.spec)?)
         .bind(serde_json::to_string(&job.folds)?)
         .bind(&job.created_at)
         .execute(&mut *tx)
@@ -135,13 +138,13 @@ pub async fn insert_job(
             )
             .bind(&run.id)
             .bind(&job.id)
-            .bind(run.kind)
+            .bind(run.kind.as_str())
             .bind(run.fold.map(i64::from))
             .bind(run.repeat.map(i64::from))
             .bind(run.seed as i64)
             .bind(i64::from(run.max_attempts))
             .bind(now)
-            .bind(run.strategy)
+            .bind(run.strategy.map(Strategy::as_str))
             .execute(&mut *tx)
             .await?;
         }
@@ -151,46 +154,43 @@ pub async fn insert_job(
     .await
 }
 
-/// One job as the API shows it.
-pub async fn get_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobView>> {
-    let row = sqlx::query(
-        "SELECT id, status, spec_json, dataset_id, created_at, started_at, finished_at, error,
-                summary_json FROM jobs WHERE id = ?",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    match row {
-        Some(row) => Ok(Some(view(pool, &row).await?)),
-        None => Ok(None),
-    }
+/// The columns of a job's view: the job's own and its runs' counts, in one query (so a page of
+/// jobs is one query, not one per job).
+macro_rules! view_select {
+    () => {
+        "SELECT j.seq, j.id, j.status, j.spec_json, j.dataset_id, j.created_at, j.started_at,
+           j.finished_at, j.error, j.summary_json,
+           (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id) AS total,
+           (SELECT SUM(r.state IN ('succeeded', 'failed', 'cancelled')) FROM runs r
+             WHERE r.job_id = j.id) AS done,
+           (SELECT MAX(r.attempt) FROM runs r WHERE r.job_id = j.id) AS attempts,
+           (SELECT json_group_array(json_array(r.epochs_done, r.strategy)) FROM runs r
+             WHERE r.job_id = j.id AND r.state = 'running') AS running
+         FROM jobs j"
+    };
 }
 
-async fn view(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
+/// One job as the API shows it.
+pub async fn get_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobView>> {
+    let row = sqlx::query(concat!(view_select!(), " WHERE j.id = ?"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(view).transpose()
+}
+
+fn view(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
     let id: String = row.get("id");
-    let spec: Value = serde_json::from_str(&row.get::<String, _>("spec_json"))?;
+    let spec: JobSpec = serde_json::from_str(&row.get::<String, _>("spec_json"))
+        .with_context(|| format!("the stored spec of job {id}"))?;
     let status: String = row.get("status");
-    let stats = sqlx::query(
-        "SELECT COUNT(*) AS total,
-                SUM(state IN ('succeeded', 'failed', 'cancelled')) AS done,
-                MAX(attempt) AS attempts
-         FROM runs WHERE job_id = ?",
-    )
-    .bind(&id)
-    .fetch_one(pool)
-    .await?;
-    let total = stats.get::<i64, _>("total") as u64;
-    let done = stats.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
-    let running: Vec<(i64, Option<String>)> = sqlx::query_as(
-        "SELECT epochs_done, strategy FROM runs WHERE job_id = ? AND state = 'running'",
-    )
-    .bind(&id)
-    .fetch_all(pool)
-    .await?;
+    let total = row.get::<i64, _>("total") as u64;
+    let done = row.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
+    let running: Vec<(i64, Option<String>)> =
+        serde_json::from_str(&row.get::<String, _>("running")).context("running runs")?;
     // The most advanced run in flight; an ensemble's run has `n_subsets` times the epochs.
-    let per_model = spec["training"]["epochs"].as_u64().unwrap_or(0);
-    let imbalance: ImbalanceSpec =
-        serde_json::from_value(spec["imbalance"].clone()).unwrap_or_default();
+    let per_model = spec.training.epochs;
+    let imbalance = &spec.imbalance;
     let (epoch, epochs) = running
         .iter()
         .map(|(done, strategy)| {
@@ -228,7 +228,7 @@ async fn view(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> anyhow::Resul
         created_at: row.get("created_at"),
         started_at,
         finished_at: row.get("finished_at"),
-        attempts: stats.get::<Option<i64>, _>("attempts").unwrap_or(0) as u64,
+        attempts: row.get::<Option<i64>, _>("attempts").unwrap_or(0) as u64,
         error: row.get("error"),
         progress: Progress {
             runs_done: done,
@@ -247,18 +247,17 @@ async fn view(pool: &SqlitePool, row: &sqlx::sqlite::SqliteRow) -> anyhow::Resul
     })
 }
 
-/// A page of jobs, newest first, optionally of one status.
+/// A page of jobs, newest first, optionally of one status: one query.
 pub async fn list_jobs(
     pool: &SqlitePool,
     status: Option<JobStatus>,
     limit: u32,
     before_seq: Option<i64>,
 ) -> anyhow::Result<(Vec<JobView>, Option<i64>)> {
-    let rows = sqlx::query(
-        "SELECT seq, id, status, spec_json, dataset_id, created_at, started_at, finished_at, error,
-                summary_json FROM jobs
-         WHERE seq < ? AND (? IS NULL OR status = ?) ORDER BY seq DESC LIMIT ?",
-    )
+    let rows = sqlx::query(concat!(
+        view_select!(),
+        " WHERE j.seq < ? AND (? IS NULL OR j.status = ?) ORDER BY j.seq DESC LIMIT ?"
+    ))
     .bind(before_seq.unwrap_or(i64::MAX))
     .bind(status.map(JobStatus::as_str))
     .bind(status.map(JobStatus::as_str))
@@ -266,10 +265,11 @@ pub async fn list_jobs(
     .fetch_all(pool)
     .await?;
     let more = rows.len() > limit as usize;
-    let mut items = Vec::new();
-    for row in rows.iter().take(limit as usize) {
-        items.push(view(pool, row).await?);
-    }
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(view)
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let next = if more {
         rows.get(limit as usize - 1).map(|r| r.get::<i64, _>("seq"))
     } else {
@@ -333,32 +333,12 @@ pub async fn cancel_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
     Ok(outcome)
 }
 
-/// A job's stored (resolved) spec, without the progress a `JobView` aggregates.
-pub async fn job_spec(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Option<Value>> {
-    let json: Option<String> = sqlx::query_scalar("SELECT spec_json FROM jobs WHERE id = ?")
-        .bind(job_id)
-        .fetch_optional(pool)
-        .await?;
-    json.map(|j| serde_json::from_str(&j).map_err(Into::into))
-        .transpose()
-}
-
-/// The recorded fold assignment of a job, per repeat.
-pub async fn fold_assignment(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Vec<Vec<u32>>> {
-    let json: String = sqlx::query_scalar("SELECT folds_json FROM jobs WHERE id = ?")
-        .bind(job_id)
-        .fetch_one(pool)
-        .await?;
-    Ok(serde_json::from_str(&json)?)
-}
-
 /// Settles a job whose runs have all ended: failed if any failed, cancelled if cancel was
-/// asked, else succeeded with `summary` computed by `summarize` from the job's spec and its
-/// runs' (kind, result).
+/// asked, else succeeded with the summary `summarize` computes from the job's spec and runs.
 pub async fn settle_job_if_done(
     pool: &SqlitePool,
     job_id: &str,
-    summarize: impl FnOnce(&Value, &[(String, Option<String>)]) -> Option<Value>,
+    summarize: impl FnOnce(&JobSpec, &[RunRow]) -> Option<Summary>,
 ) -> anyhow::Result<Option<JobStatus>> {
     let open: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM runs WHERE job_id = ? AND state IN ('queued', 'running')",
@@ -369,38 +349,30 @@ pub async fn settle_job_if_done(
     if open > 0 {
         return Ok(None);
     }
-    // (state, result_json, last_error, kind) of each run.
-    type RunEnd = (String, Option<String>, Option<String>, Option<String>);
-    let runs: Vec<RunEnd> = sqlx::query_as(
-        "SELECT state, result_json, last_error, kind FROM runs WHERE job_id = ? ORDER BY seq",
-    )
-    .bind(job_id)
-    .fetch_all(pool)
-    .await?;
+    let runs = super::run_data::runs_of_job(pool, job_id, super::run_data::Detail::Summary).await?;
     let (cancel_requested, spec_json): (Option<String>, String) =
         sqlx::query_as("SELECT cancel_requested_at, spec_json FROM jobs WHERE id = ?")
             .bind(job_id)
             .fetch_one(pool)
             .await?;
-    let (status, error, summary) = if let Some(f) = runs.iter().find(|r| r.0 == "failed") {
-        (JobStatus::Failed, f.2.clone(), None)
-    } else if cancel_requested.is_some() || runs.iter().any(|r| r.0 == "cancelled") {
+    let (status, error, summary) = if let Some(f) =
+        runs.iter().find(|r| r.state == RunState::Failed)
+    {
+        (JobStatus::Failed, f.error.clone(), None)
+    } else if cancel_requested.is_some() || runs.iter().any(|r| r.state == RunState::Cancelled) {
         (JobStatus::Cancelled, None, None)
     } else {
-        let results: Vec<(String, Option<String>)> = runs
-            .iter()
-            .map(|r| (r.3.clone().unwrap_or_default(), r.1.clone()))
-            .collect();
-        let spec: Value = serde_json::from_str(&spec_json)?;
-        (JobStatus::Succeeded, None, summarize(&spec, &results))
+        let spec: JobSpec = serde_json::from_str(&spec_json)?;
+        (JobStatus::Succeeded, None, summarize(&spec, &runs))
     };
+    let summary = summary.map(|s| serde_json::to_string(&s)).transpose()?;
     let done = sqlx::query(
         "UPDATE jobs SET status = ?, error = ?, summary_json = ?, finished_at = ?
          WHERE id = ? AND status IN ('queued', 'running', 'cancelling')",
     )
     .bind(status.as_str())
     .bind(error)
-    .bind(summary.map(|s| s.to_string()))
+    .bind(summary)
     .bind(ids::now_rfc3339())
     .bind(job_id)
     .execute(pool)

@@ -5,6 +5,7 @@ pub mod datasets;
 pub mod health;
 pub mod idempotency;
 pub mod jobs;
+pub mod run_data;
 pub mod runs;
 
 use std::str::FromStr;

@@ -2,19 +2,21 @@
 //! `UPDATE … RETURNING`; every later write of a running run names its `lease_token`, so a
 //! worker that lost its lease (expired, reaped, re-claimed elsewhere) writes nothing.
 
-use serde::Serialize;
-use serde_json::Value;
+use anyhow::Context;
 use sqlx::{Row, SqlitePool};
 
 use crate::domain::heldout::HeldOut;
 use crate::domain::ids;
+use crate::domain::job::Strategy;
+use crate::domain::results::{RunKind, RunResult};
+use crate::engine::train::EpochRecord;
 
 /// A run a worker now holds.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub id: String,
     pub job_id: String,
-    pub kind: String,
+    pub kind: RunKind,
     pub fold: Option<u32>,
     pub repeat: Option<u32>,
     pub seed: u64,
@@ -24,7 +26,7 @@ pub struct Claimed {
     /// The last epoch checkpoint, when resuming.
     pub checkpoint: Option<Vec<u8>>,
     /// The imbalance strategy; `None` for a comparison's final run (train the winner).
-    pub strategy: Option<String>,
+    pub strategy: Option<Strategy>,
 }
 
 /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
@@ -59,7 +61,7 @@ pub async fn claim_next(
     let claimed = Claimed {
         id: row.get("id"),
         job_id: row.get("job_id"),
-        kind: row.get("kind"),
+        kind: kind_of(&row)?,
         fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
         repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
         seed: row.get::<i64, _>("seed") as u64,
@@ -67,7 +69,7 @@ pub async fn claim_next(
         max_attempts: row.get::<i64, _>("max_attempts") as u32,
         token: row.get("lease_token"),
         checkpoint: row.get("checkpoint"),
-        strategy: row.get("strategy"),
+        strategy: strategy_of(&row)?,
     };
     sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
         .bind(ids::now_rfc3339())
@@ -75,6 +77,17 @@ pub async fn claim_next(
         .execute(pool)
         .await?;
     Ok(Some(claimed))
+}
+
+pub(super) fn kind_of(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<RunKind> {
+    let kind: String = row.get("kind");
+    RunKind::parse(&kind).with_context(|| format!("a stored run kind {kind:?}"))
+}
+
+pub(super) fn strategy_of(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<Option<Strategy>> {
+    row.get::<Option<String>, _>("strategy")
+        .map(|s| Strategy::parse(&s).with_context(|| format!("a stored strategy {s:?}")))
+        .transpose()
 }
 
 /// What a heartbeat learned.
@@ -94,12 +107,12 @@ pub async fn set_strategy(
     pool: &SqlitePool,
     run_id: &str,
     token: i64,
-    strategy: &str,
+    strategy: Strategy,
 ) -> anyhow::Result<bool> {
     let set = sqlx::query(
         "UPDATE runs SET strategy = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
     )
-    .bind(strategy)
+    .bind(strategy.as_str())
     .bind(run_id)
     .bind(token)
     .execute(pool)
@@ -150,13 +163,13 @@ pub async fn append_epochs(
     pool: &SqlitePool,
     run_id: &str,
     token: i64,
-    records: &[(u64, Value)],
+    records: &[EpochRecord],
     checkpoint: Option<&[u8]>,
     members: &[(usize, Vec<u8>)],
 ) -> anyhow::Result<Appended> {
     super::health::noted(pool, async move {
         let mut tx = super::write_tx(pool).await?;
-        let last = records.iter().map(|r| r.0 as i64).max();
+        let last = records.iter().map(|r| r.epoch as i64).max();
         let held = sqlx::query(
             "UPDATE runs SET epochs_done = COALESCE(?, epochs_done), checkpoint = COALESCE(?, checkpoint)
              WHERE id = ? AND lease_token = ? AND state = 'running'",
@@ -184,14 +197,14 @@ pub async fn append_epochs(
             .execute(&mut *tx)
             .await?;
         }
-        for (epoch, record) in records {
+        for record in records {
             sqlx::query(
                 "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
                  ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
             )
             .bind(run_id)
-            .bind(*epoch as i64)
-            .bind(record.to_string())
+            .bind(record.epoch as i64)
+            .bind(serde_json::to_string(record)?)
             .execute(&mut *tx)
             .await?;
         }
@@ -200,16 +213,6 @@ pub async fn append_epochs(
         Ok(Appended::Written { cancel })
     })
     .await
-}
-
-/// An ensemble run's finished members as written by `append_epochs`, in order.
-pub async fn members(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    Ok(
-        sqlx::query_scalar("SELECT weights FROM run_members WHERE run_id = ? ORDER BY member")
-            .bind(run_id)
-            .fetch_all(pool)
-            .await?,
-    )
 }
 
 /// Whether the job of `run_id` has been asked to cancel (a read, no write).
@@ -231,7 +234,7 @@ pub async fn complete(
     pool: &SqlitePool,
     run_id: &str,
     token: i64,
-    result: &Value,
+    result: &RunResult,
     heldout: Option<&HeldOut>,
     checkpoint: &[u8],
 ) -> anyhow::Result<bool> {
@@ -241,7 +244,7 @@ pub async fn complete(
                     finished_at = ?, lease_owner = NULL, lease_expires_at = NULL
              WHERE id = ? AND lease_token = ? AND state = 'running'",
         )
-        .bind(result.to_string())
+        .bind(serde_json::to_string(result)?)
         .bind(heldout.map(HeldOut::to_bytes))
         .bind(checkpoint)
         .bind(ids::now_rfc3339())
@@ -359,176 +362,6 @@ pub async fn finish_requested_cancels(pool: &SqlitePool) -> anyhow::Result<Vec<S
     jobs.sort();
     jobs.dedup();
     Ok(jobs)
-}
-
-/// A run as `GET /v1/jobs/{id}/runs` lists it.
-#[derive(Debug, Clone, Serialize)]
-pub struct RunView {
-    pub id: String,
-    pub kind: String,
-    /// The imbalance strategy (a comparison's final run: once it has chosen the winner).
-    pub strategy: Option<String>,
-    pub fold: Option<u32>,
-    pub repeat: Option<u32>,
-    pub status: String,
-    pub attempt: u32,
-    pub epochs_done: u64,
-    pub best_epoch: Option<u64>,
-    pub metrics: Option<Value>,
-    pub error: Option<String>,
-}
-
-/// How much of each run's stored result `runs_of_job` keeps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Detail {
-    /// Without the confusion matrix and the feature encoding, which grow with the classes and
-    /// categories (a 1,000-class run's result is megabytes): what most readers need.
-    Summary,
-    /// Everything stored.
-    Full,
-}
-
-/// Drops the parts of a stored result that only `Detail::Full` readers need.
-pub fn summarize_result(result: &mut Value) {
-    if let Some(r) = result.as_object_mut() {
-        r.remove("encoding");
-        if let Some(m) = r.get_mut("metrics").and_then(Value::as_object_mut) {
-            m.remove("confusion_matrix");
-        }
-    }
-}
-
-/// The runs of a job, in creation order, with their results (held-out predictions are read
-/// one run at a time with `heldout`: they can be megabytes per run). Each result is trimmed as
-/// soon as it is parsed, so `Detail::Summary` never holds more than one full result.
-pub async fn runs_of_job(
-    pool: &SqlitePool,
-    job_id: &str,
-    detail: Detail,
-) -> anyhow::Result<Vec<(RunView, Option<Value>)>> {
-    let (runs, _) = runs_page(pool, job_id, detail, 0, u32::MAX).await?;
-    Ok(runs)
-}
-
-/// A page of a job's runs in creation order: at most `limit` after the run numbered
-/// `after_seq`, and the cursor of the next page if there is one.
-pub async fn runs_page(
-    pool: &SqlitePool,
-    job_id: &str,
-    detail: Detail,
-    after_seq: i64,
-    limit: u32,
-) -> anyhow::Result<(Vec<(RunView, Option<Value>)>, Option<i64>)> {
-    let rows = sqlx::query(
-        "SELECT seq, id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
-                strategy
-         FROM runs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
-    .bind(job_id)
-    .bind(after_seq)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
-    let more = rows.len() > limit as usize;
-    let next = more.then(|| rows[limit as usize - 1].get::<i64, _>("seq"));
-    let runs = rows
-        .iter()
-        .take(limit as usize)
-        .map(|row| {
-            let mut result: Option<Value> = row
-                .get::<Option<String>, _>("result_json")
-                .map(|s| serde_json::from_str(&s))
-                .transpose()?;
-            if detail == Detail::Summary {
-                result.iter_mut().for_each(summarize_result);
-            }
-            let view = RunView {
-                id: row.get("id"),
-                kind: row.get("kind"),
-                strategy: row.get::<Option<String>, _>("strategy").or_else(|| {
-                    let chosen = result.as_ref().and_then(|r| r["strategy"].as_str());
-                    chosen.map(str::to_owned)
-                }),
-                fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
-                repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
-                status: row.get("state"),
-                attempt: row.get::<i64, _>("attempt") as u32,
-                epochs_done: row.get::<i64, _>("epochs_done") as u64,
-                best_epoch: result.as_ref().and_then(|r| r["best_epoch"].as_u64()),
-                metrics: result.as_ref().map(|r| r["metrics"].clone()),
-                error: row.get("last_error"),
-            };
-            Ok((view, result))
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((runs, next))
-}
-
-/// A run's stored result as JSON text (`None`: not finished, or no such run).
-pub async fn result_json(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<String>> {
-    let json: Option<Option<String>> =
-        sqlx::query_scalar("SELECT result_json FROM runs WHERE id = ?")
-            .bind(run_id)
-            .fetch_optional(pool)
-            .await?;
-    Ok(json.flatten())
-}
-
-/// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
-/// an earlier version stored as JSON are read too; ones it cannot read (non-finite
-/// probabilities stored as null) are logged and treated as absent.
-pub async fn heldout(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<HeldOut>> {
-    let row: Option<(Option<Vec<u8>>, Option<String>)> =
-        sqlx::query_as("SELECT heldout, predictions_json FROM runs WHERE id = ?")
-            .bind(run_id)
-            .fetch_optional(pool)
-            .await?;
-    let decoded = match row {
-        Some((Some(blob), _)) => HeldOut::from_bytes(&blob),
-        Some((None, Some(json))) => {
-            HeldOut::from_legacy_json(&serde_json::from_str(&json).unwrap_or(Value::Null))
-        }
-        _ => return Ok(None),
-    };
-    match decoded {
-        Ok(h) => Ok(Some(h)),
-        Err(e) => {
-            tracing::warn!(run_id, error = %e, "skipping unreadable held-out predictions");
-            Ok(None)
-        }
-    }
-}
-
-/// A run's per-epoch history; `None` if there is no such run.
-pub async fn epoch_history(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<Vec<Value>>> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM runs WHERE id = ?")
-        .bind(run_id)
-        .fetch_optional(pool)
-        .await?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT record_json FROM epoch_metrics WHERE run_id = ? ORDER BY epoch")
-            .bind(run_id)
-            .fetch_all(pool)
-            .await?;
-    rows.iter()
-        .map(|r| serde_json::from_str(r).map_err(Into::into))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .map(Some)
-}
-
-/// A run's checkpoint bytes and state; outer `None` if there is no such run.
-pub async fn checkpoint(
-    pool: &SqlitePool,
-    run_id: &str,
-) -> anyhow::Result<Option<(String, Option<Vec<u8>>)>> {
-    let row = sqlx::query("SELECT state, checkpoint FROM runs WHERE id = ?")
-        .bind(run_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(row.map(|r| (r.get("state"), r.get("checkpoint"))))
 }
 
 /// At start-up of a single node: every run still marked running belongs to a process that

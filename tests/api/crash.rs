@@ -311,17 +311,24 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
     let pool = crossfold::store::connect(&format!("sqlite://{}", db.display()))
         .await
         .unwrap();
-    let runs =
-        crossfold::store::runs::runs_of_job(&pool, &id, crossfold::store::runs::Detail::Full)
-            .await
-            .unwrap();
-    let (run, _) = &runs[0];
-    assert_eq!(run.status, "queued", "handed back to the queue");
+    let runs = crossfold::store::run_data::runs_of_job(
+        &pool,
+        &id,
+        crossfold::store::run_data::Detail::Full,
+    )
+    .await
+    .unwrap();
+    let run = &runs[0];
+    assert_eq!(
+        run.state,
+        crossfold::domain::results::RunState::Queued,
+        "handed back to the queue"
+    );
     assert_eq!(run.attempt, 0, "a clean stop does not count as an attempt");
     let done = run.epochs_done;
     assert!(done >= 2);
     assert!(
-        crossfold::store::runs::checkpoint(&pool, &run.id)
+        crossfold::store::run_data::checkpoint(&pool, &run.id)
             .await
             .unwrap()
             .unwrap()
@@ -344,7 +351,7 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
     }
     let history = get(
         &client,
-        format!("{}/v1/runs/{}/metrics", server.base, runs[0].0.id),
+        format!("{}/v1/runs/{}/metrics", server.base, runs[0].id),
     )
     .await;
     let epochs: Vec<u64> = history

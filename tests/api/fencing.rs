@@ -3,6 +3,9 @@
 //! dataset and submitting a job on it cannot both succeed.
 
 use crossfold::domain::dataset::UploadFormat;
+use crossfold::domain::job::{JobSpec, Strategy};
+use crossfold::domain::results::{RunKind, RunResult, RunState};
+use crossfold::engine::train::EpochRecord;
 use crossfold::ingest::{IngestOptions, parse_upload};
 use crossfold::store::datasets::Deleted;
 use crossfold::store::jobs::Created;
@@ -33,16 +36,17 @@ fn job_on(id: &str, dataset_id: &str) -> NewJob {
     NewJob {
         id: id.into(),
         dataset_id: dataset_id.into(),
-        spec: json!({"training": {"epochs": 3}}),
+        spec: JobSpec::from_json(json!({"dataset_id": dataset_id, "training": {"epochs": 3}}))
+            .unwrap(),
         folds: vec![vec![0, 1]],
         runs: vec![NewRun {
             id: format!("run_of_{id}"),
-            kind: "fold",
+            kind: RunKind::Fold,
             fold: Some(0),
             repeat: Some(0),
             seed: 1,
             max_attempts: 3,
-            strategy: Some("none"),
+            strategy: Some(Strategy::None),
         }],
         created_at: "2026-11-27T00:00:00Z".into(),
     }
@@ -133,13 +137,20 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
     assert!(b.token > a.token);
 
     // A wakes up and tries every write it could make: none lands.
-    let record = json!({"epoch": 1, "train_loss": 0.5});
+    let record: EpochRecord = serde_json::from_value(json!({"epoch": 1, "train_loss": 0.5,
+        "learning_rate": 0.1, "grad_norm": 1.0, "layer_grad_norms": [1.0], "seconds": 0.01}))
+    .unwrap();
+    let result: RunResult = serde_json::from_value(json!({"strategy": "none", "best_epoch": 1,
+        "stop": "completed", "epochs_run": 1, "metrics": null, "train_class_counts": [2, 2],
+        "validation_class_counts": [], "resampled_class_counts": [2, 2],
+        "member_class_counts": null, "class_weights": [1.0, 1.0]}))
+    .unwrap();
     assert_eq!(
         store::runs::append_epochs(
             &pool,
             &a.id,
             a.token,
-            &[(1, record.clone())],
+            std::slice::from_ref(&record),
             Some(b"stale"),
             &[],
         )
@@ -148,16 +159,9 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
         Appended::Lost
     );
     assert!(
-        !store::runs::complete(
-            &pool,
-            &a.id,
-            a.token,
-            &json!({"metrics": {}}),
-            None,
-            b"stale"
-        )
-        .await
-        .unwrap()
+        !store::runs::complete(&pool, &a.id, a.token, &result, None, b"stale")
+            .await
+            .unwrap()
     );
     assert_eq!(
         store::runs::heartbeat(&pool, &a.id, a.token, 60_000)
@@ -170,21 +174,22 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
         .unwrap();
     store::runs::cancelled(&pool, &a.id, a.token).await.unwrap();
     assert_eq!(
-        store::runs::epoch_history(&pool, &a.id)
+        store::run_data::epoch_history(&pool, &a.id)
             .await
             .unwrap()
             .unwrap(),
-        Vec::<serde_json::Value>::new()
+        Vec::<EpochRecord>::new()
     );
-    let runs = store::runs::runs_of_job(&pool, "job_fence", store::runs::Detail::Full)
+    let runs = store::run_data::runs_of_job(&pool, "job_fence", store::run_data::Detail::Full)
         .await
         .unwrap();
     assert_eq!(
-        runs[0].0.status, "running",
+        runs[0].state,
+        RunState::Running,
         "A's fail/cancel did not touch B's run"
     );
     assert_eq!(
-        store::runs::checkpoint(&pool, &a.id)
+        store::run_data::checkpoint(&pool, &a.id)
             .await
             .unwrap()
             .unwrap()
@@ -198,7 +203,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
             &pool,
             &b.id,
             b.token,
-            &[(1, record.clone())],
+            std::slice::from_ref(&record),
             Some(b"fresh"),
             &[],
         )
@@ -207,7 +212,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
         Appended::Written { cancel: false }
     );
     assert_eq!(
-        store::runs::epoch_history(&pool, &b.id)
+        store::run_data::epoch_history(&pool, &b.id)
             .await
             .unwrap()
             .unwrap()
@@ -215,9 +220,10 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
         1
     );
     // A cancel request reaches the run at its next epoch write.
+    let second = EpochRecord { epoch: 2, ..record };
     store::jobs::cancel_job(&pool, "job_fence").await.unwrap();
     assert_eq!(
-        store::runs::append_epochs(&pool, &b.id, b.token, &[(2, record)], None, &[])
+        store::runs::append_epochs(&pool, &b.id, b.token, &[second], None, &[])
             .await
             .unwrap(),
         Appended::Written { cancel: true }

@@ -143,7 +143,7 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
         .unwrap();
     assert_eq!(ck.status(), 200);
     let downloaded = ck.bytes().await.unwrap();
-    let ck = crossfold::engine::checkpoint::Checkpoint::from_bytes(&downloaded).unwrap();
+    let ck = crossfold::engine::checkpoint::from_bytes(&downloaded).unwrap();
     assert!(
         ck.encoding.unwrap().contains("mean"),
         "the feature encoding travels with the weights"
@@ -547,8 +547,8 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
         .bytes()
         .await
         .unwrap();
-    let mut ck = crossfold::engine::checkpoint::Checkpoint::from_bytes(&bytes).unwrap();
-    let encoding: crossfold::engine::encode::Encoding =
+    let mut ck = crossfold::engine::checkpoint::from_bytes(&bytes).unwrap();
+    let encoding: crossfold::engine::data::encode::Encoding =
         serde_json::from_str(ck.encoding.as_deref().unwrap()).unwrap();
     let x: Vec<f32> = rows
         .iter()
@@ -557,16 +557,15 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
                 .encode_row(|name| {
                     // Stored as f32 at upload, so predict reads its inputs as f32 too.
                     let v = r[name].as_f64().unwrap() as f32;
-                    crossfold::engine::encode::RawValue::Number(f64::from(v))
+                    crossfold::engine::data::encode::RawValue::Number(f64::from(v))
                 })
                 .unwrap()
         })
         .collect();
     let width = encoding.width();
-    let dev = crossfold::engine::model::Dev::default();
-    let log_p = ck
-        .model
-        .log_proba(&dev, &crossfold::engine::model::transpose(&x, 5, width), 5);
+    let dev = crossfold::engine::model::param::Dev::default();
+    let x_t = crossfold::engine::model::param::transpose(&x, 5, width);
+    let log_p = ck.state.model.log_proba(&dev, &x_t, 5);
     for (i, p) in preds.iter().enumerate() {
         let probs = p["probabilities"].as_object().unwrap();
         let total: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();

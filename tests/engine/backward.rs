@@ -2,7 +2,9 @@
 //! `batchnorm.json`); class weights against scikit-learn (`class_weight.json`).
 
 use crossfold::domain::spec::{Activation, ModelSpec};
-use crossfold::engine::model::{self, Dev, Mlp, Mode, RunningStats, transpose};
+use crossfold::engine::model::layers;
+use crossfold::engine::model::mlp::Mlp;
+use crossfold::engine::model::param::{Dev, Mode, RunningStats, transpose};
 use dfdx::prelude::*;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -87,7 +89,7 @@ fn batch_norm_forward_backward_and_running_statistics_match_pytorch() {
         mean: vec![0.0; f],
         var: vec![1.0; f],
     };
-    let out = model::batch_norm(
+    let out = layers::batch_norm(
         x.leaky_trace(),
         gamma.leaky_trace(),
         beta.leaky_trace(),

@@ -29,7 +29,7 @@ fn run(data: &Data, spec: &TrainingSpec, seed: u64, cancel: &AtomicBool) -> Trai
 fn bits(t: &Trained) -> (Vec<u32>, Vec<u64>) {
     let weights = t
         .model
-        .params
+        .params()
         .iter()
         .flat_map(|p| p.data.iter().map(|v| v.to_bits()))
         .collect();
@@ -97,7 +97,7 @@ fn zero_input_features_are_invalid_input_not_a_crash() {
     let (x, y) = (Vec::<f32>::new(), vec![0u32, 1, 0, 1]);
     let req = crossfold::engine::train::TrainRequest {
         spec: &spec,
-        train: crossfold::engine::batch::Rows {
+        train: crossfold::engine::data::rows::Rows {
             x: &x,
             y: &y,
             features: 0,

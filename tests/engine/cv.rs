@@ -5,9 +5,12 @@ use std::sync::atomic::AtomicBool;
 
 use crossfold::domain::dataset::UploadFormat;
 use crossfold::domain::spec::TrainingSpec;
-use crossfold::engine::cv::{self, ClassWeighting, Table};
-use crossfold::engine::encode::FeatureEncoding;
-use crossfold::engine::folds;
+use crossfold::engine::data::encode::FeatureEncoding;
+use crossfold::engine::data::split as folds;
+use crossfold::engine::data::table::Table;
+use crossfold::engine::eval::summary;
+use crossfold::engine::fold::{self as cv};
+use crossfold::engine::imbalance::plan::{ClassWeighting, Method, Sampler};
 use crossfold::ingest::{IngestOptions, parse_upload};
 
 #[test]
@@ -42,8 +45,8 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
                 &test,
                 cv::FoldOptions {
                     weighting: ClassWeighting::Balanced,
-                    sampler: cv::Sampler::None,
-                    method: cv::Method::Single,
+                    sampler: Sampler::None,
+                    method: Method::Single,
                     seed: cv::derive_seed(0, 0, f as u64),
                     resume: None,
                     checkpoint_every: 0,
@@ -70,7 +73,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
         assert_eq!(sum, total);
     }
     let scores: Vec<_> = outcomes.iter().map(|o| o.scores.clone().unwrap()).collect();
-    let summary = cv::summarize(&scores);
+    let summary = summary::summarize(&scores);
     assert!(
         summary["accuracy"].mean >= 0.95,
         "{:?}",

@@ -1,7 +1,7 @@
 //! Loading a fixture CSV into a standardized, stratified 80/20 split.
 
 use crossfold::domain::spec::TrainingSpec;
-use crossfold::engine::batch::{Rows, stratified_split};
+use crossfold::engine::data::rows::{Rows, stratified_split};
 use crossfold::engine::train::TrainRequest;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

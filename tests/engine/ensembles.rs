@@ -6,14 +6,16 @@ use std::sync::Mutex;
 use std::sync::atomic::AtomicBool;
 
 use crossfold::domain::spec::TrainingSpec;
-use crossfold::engine::batch::Rows;
-use crossfold::engine::checkpoint::Checkpoint;
-use crossfold::engine::ensemble::{self, Kind};
-use crossfold::engine::metrics::roc_auc;
-use crossfold::engine::model::Dev;
-use crossfold::engine::one_class;
-use crossfold::engine::resample::class_counts;
-use crossfold::engine::train::{TrainRequest, predict_rows};
+use crossfold::engine::checkpoint;
+use crossfold::engine::data::rows::Rows;
+use crossfold::engine::eval::scores::roc_auc;
+use crossfold::engine::imbalance::calibration;
+use crossfold::engine::imbalance::ensemble::{self, Kind};
+use crossfold::engine::imbalance::one_class;
+use crossfold::engine::imbalance::samplers::class_counts;
+use crossfold::engine::model::infer::predict_rows;
+use crossfold::engine::model::param::Dev;
+use crossfold::engine::train::{TrainRequest, Trained};
 
 use crate::data::{Data, load, request};
 
@@ -26,8 +28,9 @@ fn spec() -> TrainingSpec {
 }
 
 /// The checkpoint's own prediction of the test rows, after a round trip through its bytes.
-fn checkpoint_proba(ck: &Checkpoint, data: &Data) -> Vec<f64> {
-    let mut loaded = Checkpoint::from_bytes(&ck.to_bytes().unwrap()).unwrap();
+fn checkpoint_proba(trained: &Trained, data: &Data) -> Vec<f64> {
+    let bytes = checkpoint::to_bytes(&trained.state, trained.calibration.as_ref(), None).unwrap();
+    let mut loaded = checkpoint::from_bytes(&bytes).unwrap().predictor();
     loaded.proba(&Dev::default(), &data.test.x, data.test.y.len())
 }
 
@@ -54,7 +57,7 @@ fn easy_ensemble_members_train_on_balanced_under_samples_and_average() {
     let want: Vec<(u64, Option<u64>, u64)> =
         (0..9).map(|i| (i + 1, Some(i / 3), 2 * minority)).collect();
     assert_eq!(*seen.lock().unwrap(), want);
-    assert_eq!(e.trained.checkpoint.members.len(), 2);
+    assert_eq!(e.trained.state.members.len(), 2);
     // The fold's scores are the mean of the three members' probabilities, and the checkpoint
     // (after a round trip through its bytes) predicts the same.
     let held: Vec<f64> = e
@@ -65,7 +68,7 @@ fn easy_ensemble_members_train_on_balanced_under_samples_and_average() {
         .iter()
         .map(|&p| f64::from(p))
         .collect();
-    let ck = &e.trained.checkpoint;
+    let ck = &e.trained.state;
     let rows = Rows {
         x: &data.test.x,
         y: &data.test.y,
@@ -79,7 +82,7 @@ fn easy_ensemble_members_train_on_balanced_under_samples_and_average() {
             *m += f64::from(v) / 3.0;
         }
     }
-    let predicted = checkpoint_proba(ck, &data);
+    let predicted = checkpoint_proba(&e.trained, &data);
     assert_eq!(held.len(), predicted.len());
     for ((a, b), c) in held.iter().zip(&predicted).zip(&mean) {
         assert!(
@@ -88,8 +91,8 @@ fn easy_ensemble_members_train_on_balanced_under_samples_and_average() {
         );
     }
     // Members differ (different under-samples and seeds), so averaging is not a no-op.
-    let ck = &e.trained.checkpoint;
-    assert_ne!(ck.members[0].params[0].data, ck.model.params[0].data);
+    let ck = &e.trained.state;
+    assert_ne!(ck.members[0].params()[0].data, ck.model.params()[0].data);
 }
 
 #[test]
@@ -145,7 +148,7 @@ fn an_interrupted_ensemble_resumes_to_the_same_models() {
         &mut |r, ck| {
             // Member 1, second epoch: one member done, one half way.
             if r.epoch == 5 {
-                *saved.lock().unwrap() = ck.map(|c| c.to_bytes().unwrap());
+                *saved.lock().unwrap() = ck.map(|c| checkpoint::to_bytes(c, None, None).unwrap());
             }
         },
     )
@@ -155,7 +158,7 @@ fn an_interrupted_ensemble_resumes_to_the_same_models() {
         .unwrap()
         .take()
         .expect("a checkpoint at epoch 5");
-    let resume = Checkpoint::from_bytes(&bytes).unwrap();
+    let resume = checkpoint::from_bytes(&bytes).unwrap().state;
     assert_eq!((resume.members.len(), resume.epoch_offset), (1, 3));
     let resumed_epochs = Mutex::new(Vec::new());
     let resumed = ensemble::fit(
@@ -195,7 +198,7 @@ fn one_class_scores_the_minority_by_reconstruction_error() {
     // Malignant tumours reconstruct worse than benign ones, trained on benign alone.
     assert!(auc > 0.75, "ROC-AUC {auc}");
     assert!(o.calibration.slope > 0.0, "more error, more minority");
-    let predicted = checkpoint_proba(&o.trained.checkpoint, &data);
+    let predicted = checkpoint_proba(&o.trained, &data);
     for (a, b) in proba.iter().zip(&predicted) {
         assert!((f64::from(*a) - b).abs() < 1e-6);
     }
@@ -210,7 +213,7 @@ fn calibration_matches_scikit_learns_balanced_logistic_regression() {
         .map(|i| ((i * 37) % 101) as f64 / 25.0 - 2.0 + if i % 5 == 0 { 1.5 } else { 0.0 })
         .collect();
     let t: Vec<bool> = (0..100).map(|i| i % 5 == 0).collect();
-    let (slope, intercept) = one_class::fit_logistic(&z, &t);
+    let (slope, intercept) = calibration::fit_logistic(&z, &t);
     assert!((slope - 1.107856652833).abs() < 1e-9, "{slope}");
     assert!((intercept + 0.910266314610).abs() < 1e-9, "{intercept}");
 }

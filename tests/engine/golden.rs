@@ -1,8 +1,9 @@
 //! Optimizers, clipping and schedules against PyTorch (`tests/fixtures/*.json`).
 
 use crossfold::domain::spec::{Decay, OptimizerSpec, ScheduleSpec};
-use crossfold::engine::optim::{Optimizer, ParamState};
-use crossfold::engine::{clip, schedule};
+use crossfold::engine::optim::optimizer::Optimizer;
+use crossfold::engine::optim::state::ParamState;
+use crossfold::engine::optim::{clip, schedule};
 use serde_json::Value;
 
 use crate::helpers::{assert_close, fixture, flat};
@@ -190,7 +191,7 @@ fn balanced_class_weights_follow_scikit_learn() {
         .iter()
         .map(|k| golden["y_counts"][k].as_u64().unwrap())
         .collect();
-    let got = crossfold::engine::weights::balanced(&counts);
+    let got = crossfold::engine::imbalance::weights::balanced(&counts);
     let want: Vec<f64> = golden["balanced"]
         .as_array()
         .unwrap()

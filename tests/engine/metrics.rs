@@ -1,6 +1,6 @@
 //! Metrics against scikit-learn / imbalanced-learn (`metrics.json`), to 1e-9.
 
-use crossfold::engine::metrics::score;
+use crossfold::engine::eval::scores::score;
 use serde_json::Value;
 
 use crate::helpers::fixture;

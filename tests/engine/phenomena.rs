@@ -86,7 +86,7 @@ fn a_diverging_learning_rate_fails_with_the_epoch_and_stays_finite_with_clipping
     assert!(
         tamed
             .model
-            .params
+            .params()
             .iter()
             .all(|p| p.data.iter().all(|v| v.is_finite()))
     );

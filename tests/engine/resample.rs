@@ -1,7 +1,7 @@
 //! Samplers against imbalanced-learn (`imbalance.json`): rows kept by NearMiss 1/2/3, SMOTE's
 //! neighbour sets, class counts after each sampler, the shrinkage bandwidth.
 
-use crossfold::engine::resample::{self, Matrix};
+use crossfold::engine::imbalance::samplers::{self as resample, Matrix};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::Value;

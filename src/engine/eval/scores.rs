@@ -16,11 +16,14 @@ pub struct Scores {
     pub g_mean: f64,
     /// Binary: AUC of class 1's probability; multiclass: one-vs-rest macro. `None` when a
     /// class needed for it is absent from `y_true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roc_auc: Option<f64>,
     /// Binary only: average precision of class 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr_auc: Option<f64>,
     pub log_loss: f64,
-    /// `[true][predicted]` counts.
+    /// `[true][predicted]` counts; empty (and left out) in summaries.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub confusion_matrix: Vec<Vec<u64>>,
 }
 

@@ -13,12 +13,13 @@ use std::sync::atomic::AtomicBool;
 use rand::{RngCore, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use super::EngineError;
-use super::batch::Rows;
-use super::checkpoint::Checkpoint;
-use super::model::{Dev, Mlp};
-use super::resample::{class_counts, under_targets, undersample};
-use super::train::{EpochRecord, Progress, Stop, TrainRequest, Trained, predict_rows, train};
+use super::samplers::{class_counts, under_targets, undersample};
+use crate::engine::EngineError;
+use crate::engine::data::rows::Rows;
+use crate::engine::model::Model;
+use crate::engine::model::infer::predict_rows;
+use crate::engine::model::param::Dev;
+use crate::engine::train::{EpochRecord, Progress, Stop, TrainRequest, TrainState, Trained, train};
 
 /// Which ensemble, and its size.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -57,7 +58,7 @@ pub fn fit(
     let (n, k, d) = (req.train.len(), req.classes, req.train.features);
     let dev = Dev::default();
     let resume = req.resume.clone();
-    let mut done: Vec<Mlp> = resume.as_ref().map_or(Vec::new(), |c| c.members.clone());
+    let mut done: Vec<Model> = resume.as_ref().map_or(Vec::new(), |c| c.members.clone());
     if done.len() >= members {
         return Err(EngineError::InvalidInput(
             "the checkpoint has more members than the spec".into(),
@@ -121,11 +122,11 @@ pub fn fit(
             };
             let member_offset = offset;
             let finished = &done;
-            let mut per_member = |record: &EpochRecord, ck: Option<&Checkpoint>| {
+            let mut per_member = |record: &EpochRecord, ck: Option<&TrainState>| {
                 let mut record = record.clone();
                 record.epoch += member_offset;
                 record.member = Some(m as u64);
-                let ck = ck.map(|c| Checkpoint {
+                let ck = ck.map(|c| TrainState {
                     members: finished.clone(),
                     epoch_offset: member_offset,
                     ..c.clone()
@@ -164,10 +165,10 @@ pub fn fit(
         }
     }
     let mut trained = last.expect("at least one member trains after any resume");
-    trained.checkpoint.members = done[..members - 1].to_vec();
+    trained.state.members = done[..members - 1].to_vec();
     // The members' mean.
     trained.score_holdout(&dev, req.holdout);
-    trained.checkpoint.epoch_offset = offset - trained.history.len() as u64;
+    trained.state.epoch_offset = offset - trained.history.len() as u64;
     trained.best_epoch = offset;
     trained.history = history;
     Ok(Ensemble {
@@ -182,7 +183,7 @@ pub fn fit(
 /// rows that the ensemble finds hardest (lowest mean probability of their own class, ties by
 /// row order), never fewer than its target.
 fn cascade_pool(
-    model: &mut Mlp,
+    model: &mut Model,
     dev: &Dev,
     train: Rows<'_>,
     pool: &[usize],
@@ -190,7 +191,7 @@ fn cascade_pool(
     targets: &[u64],
     keep_fraction: &[f64],
 ) -> Vec<usize> {
-    let k = model.classes;
+    let k = model.outputs();
     let proba = predict_rows(model, dev, train, pool);
     for (i, &r) in pool.iter().enumerate() {
         for c in 0..k {

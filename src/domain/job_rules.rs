@@ -1,0 +1,150 @@
+//! Reading a job spec (from a request or the store) and the rules it must keep beyond its
+//! training spec's.
+
+use super::job::{ClassWeights, JobSpec, RANKABLE};
+use super::spec::{SpecError, TrainingSpec};
+use crate::config::Limits;
+
+/// `field: message; …`
+fn describe(errors: &[SpecError]) -> String {
+    errors
+        .iter()
+        .map(|e| format!("{}: {}", e.field, e.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl JobSpec {
+    /// Parses JSON; a type error or unknown field is reported with its path.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, Vec<SpecError>> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            vec![SpecError {
+                field: if path == "." { String::new() } else { path },
+                message: e.inner().to_string(),
+            }]
+        })
+    }
+
+    /// A spec as the store holds it (resolved when it was accepted), checked again before a
+    /// run trains on it: against no size limits (those applied when it was accepted, and may
+    /// have changed since), but every rule of what is trainable.
+    pub fn from_stored(json: &str) -> Result<Self, String> {
+        let value: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        let spec = Self::from_json(value).map_err(|e| describe(&e))?;
+        let errors = spec.validate(&Limits::unbounded());
+        if errors.is_empty() {
+            Ok(spec)
+        } else {
+            Err(describe(&errors))
+        }
+    }
+
+    /// The engine's part of the spec.
+    pub fn training_spec(&self) -> TrainingSpec {
+        TrainingSpec {
+            model: self.model.clone(),
+            optimizer: self.optimizer.clone(),
+            schedule: self.schedule.clone(),
+            training: self.training.clone(),
+        }
+    }
+
+    /// Every problem that does not need the dataset, each with its JSON path.
+    pub fn validate(&self, limits: &Limits) -> Vec<SpecError> {
+        let mut errors = self.training_spec().validate(limits);
+        let v = &self.validation;
+        if v.folds < 2 || v.folds > limits.max_folds {
+            errors.push(SpecError {
+                field: "validation.folds".into(),
+                message: format!("from 2 to {} (max_folds)", limits.max_folds),
+            });
+        }
+        if !v.stratified {
+            errors.push(SpecError {
+                field: "validation.stratified".into(),
+                message: "only stratified folds are offered".into(),
+            });
+        }
+        if v.repeats == 0 || v.repeats > 10 {
+            errors.push(SpecError {
+                field: "validation.repeats".into(),
+                message: "from 1 to 10".into(),
+            });
+        }
+        let im = &self.imbalance;
+        if !(im.sampling_ratio > 0.0 && im.sampling_ratio <= 1.0) {
+            errors.push(SpecError {
+                field: "imbalance.sampling_ratio".into(),
+                message: "in (0, 1]: minority/majority after resampling".into(),
+            });
+        }
+        if !(im.jitter >= 0.0 && im.jitter.is_finite()) {
+            errors.push(SpecError {
+                field: "imbalance.jitter".into(),
+                message: "must be ≥ 0".into(),
+            });
+        }
+        if im.k_neighbors == 0 || im.n_neighbors == 0 || im.n_neighbors_ver3 == 0 {
+            errors.push(SpecError {
+                field: "imbalance.k_neighbors".into(),
+                message: "neighbour counts must be at least 1".into(),
+            });
+        }
+        if !(1..=3).contains(&im.version) {
+            errors.push(SpecError {
+                field: "imbalance.version".into(),
+                message: "NearMiss version 1, 2 or 3".into(),
+            });
+        }
+        let strategies = im.strategy.list();
+        if strategies.is_empty() || strategies.len() > 9 {
+            errors.push(SpecError {
+                field: "imbalance.strategy".into(),
+                message: "one strategy, or a list of 1 to 9 different ones".into(),
+            });
+        }
+        if let Some(dup) = strategies
+            .iter()
+            .enumerate()
+            .find(|(i, s)| strategies[..*i].contains(s))
+        {
+            errors.push(SpecError {
+                field: "imbalance.strategy".into(),
+                message: format!("{} is listed twice", dup.1.as_str()),
+            });
+        }
+        if let ClassWeights::Map(m) = &im.class_weights
+            && let Some((class, w)) = m
+                .iter()
+                .find(|(_, w)| !(**w > 0.0 && **w <= super::spec::MAX_PENALTY))
+        {
+            errors.push(SpecError {
+                field: format!("imbalance.class_weights.{class}"),
+                message: format!(
+                    "{w} is not a weight: > 0 and at most {:e}",
+                    super::spec::MAX_PENALTY
+                ),
+            });
+        }
+        if im.n_subsets == 0 || im.n_subsets > 100 {
+            errors.push(SpecError {
+                field: "imbalance.n_subsets".into(),
+                message: "from 1 to 100".into(),
+            });
+        }
+        if !RANKABLE.contains(&im.rank_by.as_str()) {
+            errors.push(SpecError {
+                field: "imbalance.rank_by".into(),
+                message: format!("one of {}", RANKABLE.join(", ")),
+            });
+        }
+        if !(0.0..=0.5).contains(&v.test_fraction) {
+            errors.push(SpecError {
+                field: "validation.test_fraction".into(),
+                message: "from 0 (no test set) to 0.5".into(),
+            });
+        }
+        errors
+    }
+}

@@ -1,0 +1,162 @@
+//! What runs and jobs produce, as types: a run's stored result, the per-fold entries, the
+//! job's summary and leaderboard, and a run's kind and state. Serialized here, in one shape,
+//! for the store and the API alike.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::job::Strategy;
+use crate::engine::data::encode::Encoding;
+use crate::engine::eval::scores::Scores;
+use crate::engine::eval::summary::Stat;
+use crate::engine::train::history::Stop;
+
+/// Per metric, its statistics across folds (`{"balanced_accuracy": {"mean", …}}`).
+pub type Summary = BTreeMap<String, Stat>;
+
+/// What a run is: one fold of one repeat, or the final model on every non-test row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunKind {
+    Fold,
+    Final,
+}
+
+impl RunKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunKind::Fold => "fold",
+            RunKind::Final => "final",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "fold" => Some(RunKind::Fold),
+            "final" => Some(RunKind::Final),
+            _ => None,
+        }
+    }
+}
+
+/// Where a run is in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl RunState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunState::Queued => "queued",
+            RunState::Running => "running",
+            RunState::Succeeded => "succeeded",
+            RunState::Failed => "failed",
+            RunState::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "queued" => Some(RunState::Queued),
+            "running" => Some(RunState::Running),
+            "succeeded" => Some(RunState::Succeeded),
+            "failed" => Some(RunState::Failed),
+            "cancelled" => Some(RunState::Cancelled),
+            _ => None,
+        }
+    }
+
+    /// Whether the run will not change again.
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunState::Succeeded | RunState::Failed | RunState::Cancelled
+        )
+    }
+}
+
+/// A finished run's stored result: its scores, best epoch and the class counts that are the
+/// audit trail (only the fold's training part was used; what resampling made of it).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub strategy: Strategy,
+    pub best_epoch: u64,
+    pub stop: Stop,
+    pub epochs_run: u64,
+    /// `None` for a final model without a test set.
+    pub metrics: Option<Scores>,
+    pub train_class_counts: Vec<u64>,
+    /// Class counts of the held-out rows (never resampled).
+    pub validation_class_counts: Vec<u64>,
+    /// What the model trained on after resampling (an ensemble's first member).
+    pub resampled_class_counts: Vec<u64>,
+    /// Ensembles: each member's class counts.
+    pub member_class_counts: Option<Vec<Vec<u64>>>,
+    /// The loss weight of each class (the engine's f32 values, widened exactly).
+    pub class_weights: Vec<f64>,
+    /// The feature encoding fitted on the fold; left out of summaries (it grows with the
+    /// categories).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub encoding: Option<Encoding>,
+}
+
+impl RunResult {
+    /// Without what only full readers need: the confusion matrix and the encoding, which grow
+    /// with the classes and categories (a 1,000-class run's result is megabytes).
+    pub fn summarized(mut self) -> Self {
+        self.encoding = None;
+        if let Some(m) = &mut self.metrics {
+            m.confusion_matrix = Vec::new();
+        }
+        self
+    }
+}
+
+/// One fold's entry in a job's metrics.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FoldResult<'a> {
+    pub run_id: &'a str,
+    pub strategy: Strategy,
+    pub fold: Option<u32>,
+    pub repeat: Option<u32>,
+    pub best_epoch: u64,
+    pub train_class_counts: &'a [u64],
+    pub validation_class_counts: &'a [u64],
+    pub resampled_class_counts: &'a [u64],
+    pub member_class_counts: &'a Option<Vec<Vec<u64>>>,
+    pub class_weights: &'a [f64],
+    pub metrics: &'a Option<Scores>,
+}
+
+/// One strategy's place on a comparison's leaderboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Standing {
+    pub rank: usize,
+    pub strategy: Strategy,
+    /// The metric ranked by, and its mean and std across the strategy's folds (`None`: no
+    /// finished folds).
+    pub metric: String,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    pub folds: usize,
+    pub summary: Summary,
+}
+
+/// `GET /v1/jobs/{id}/metrics`. The folds are already-serialized `FoldResult`s, written out one
+/// run at a time so a job's confusion matrices are never all in memory at once.
+#[derive(Debug, Serialize)]
+pub struct JobMetrics {
+    pub status: super::job::JobStatus,
+    pub folds: Vec<Box<serde_json::value::RawValue>>,
+    pub summary: Option<Summary>,
+    pub pooled: Option<Scores>,
+    pub test: Option<Scores>,
+    pub leaderboard: Option<Vec<Standing>>,
+}

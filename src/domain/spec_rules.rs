@@ -1,0 +1,319 @@
+//! The rules a training spec must keep, checked all at once with each problem's JSON path.
+
+use super::spec::{
+    BatchSize, Decay, MAX_LEARNING_RATE, MAX_PENALTY, OptimizerSpec, SpecError, TrainingSpec,
+};
+use crate::config::Limits;
+
+impl TrainingSpec {
+    /// Parses JSON; a type error or unknown field is reported with its path.
+    pub fn from_json(value: serde_json::Value) -> Result<Self, Vec<SpecError>> {
+        serde_path_to_error::deserialize(value).map_err(|e| {
+            let path = e.path().to_string();
+            vec![SpecError::new(
+                if path == "." { "" } else { &path },
+                e.inner().to_string(),
+            )]
+        })
+    }
+
+    /// Every semantic problem at once, each with its JSON path.
+    pub fn validate(&self, limits: &Limits) -> Vec<SpecError> {
+        let mut errors = Vec::new();
+        let m = &self.model;
+        if m.hidden_layers.len() as u64 > limits.max_hidden_layers {
+            errors.push(SpecError::new(
+                "model.hidden_layers",
+                format!(
+                    "at most {} hidden layers (max_hidden_layers)",
+                    limits.max_hidden_layers
+                ),
+            ));
+        }
+        // Widths are checked only within the layer limit: a million bad widths are one error.
+        let checked = (limits.max_hidden_layers as usize).min(m.hidden_layers.len());
+        for (i, &w) in m.hidden_layers[..checked].iter().enumerate() {
+            if w == 0 || w > limits.max_layer_width {
+                errors.push(SpecError::new(
+                    format!("model.hidden_layers[{i}]"),
+                    format!(
+                        "a width from 1 to {} (max_layer_width)",
+                        limits.max_layer_width
+                    ),
+                ));
+            }
+        }
+        for (field, p) in [
+            ("model.dropout", m.dropout),
+            ("model.input_dropout", m.input_dropout),
+        ] {
+            if !(0.0..1.0).contains(&p) {
+                errors.push(SpecError::new(field, "a probability in [0, 1)"));
+            }
+        }
+        self.validate_optimizer(&mut errors);
+        let s = &self.schedule;
+        if !(s.warmup_start_factor > 0.0 && s.warmup_start_factor <= 1.0) {
+            errors.push(SpecError::new(
+                "schedule.warmup_start_factor",
+                "must be in (0, 1]",
+            ));
+        }
+        if s.decay == Decay::Step && s.step_epochs == 0 {
+            errors.push(SpecError::new("schedule.step_epochs", "must be at least 1"));
+        }
+        if let Some(g) = s.gamma
+            && !(g > 0.0 && g <= 1.0)
+        {
+            errors.push(SpecError::new("schedule.gamma", "must be in (0, 1]"));
+        }
+        if !(s.min_learning_rate >= 0.0
+            && s.min_learning_rate <= self.optimizer.learning_rate().clamp(0.0, MAX_LEARNING_RATE))
+        {
+            errors.push(SpecError::new(
+                "schedule.min_learning_rate",
+                "must be ≥ 0 and at most optimizer.learning_rate",
+            ));
+        }
+        let t = &self.training;
+        if t.epochs == 0 || t.epochs > limits.max_epochs {
+            errors.push(SpecError::new(
+                "training.epochs",
+                format!("from 1 to {} (max_epochs)", limits.max_epochs),
+            ));
+        }
+        if t.batch_size == BatchSize::Rows(0) {
+            errors.push(SpecError::new(
+                "training.batch_size",
+                "at least 1, or \"full\"",
+            ));
+        }
+        for (field, v) in [("training.l1", t.l1), ("training.l2", t.l2)] {
+            if !(0.0..=MAX_PENALTY).contains(&v) {
+                errors.push(SpecError::new(field, format!("from 0 to {MAX_PENALTY:e}")));
+            }
+        }
+        for (field, v) in [
+            ("training.clip_grad_norm", t.clip_grad_norm),
+            ("training.clip_grad_value", t.clip_grad_value),
+        ] {
+            if let Some(v) = v
+                && !(v > 0.0 && v.is_finite())
+            {
+                errors.push(SpecError::new(field, "must be > 0, or null"));
+            }
+        }
+        if let Some(es) = &t.early_stopping {
+            if es.monitor != "val_loss" && es.monitor != "val_accuracy" {
+                errors.push(SpecError::new(
+                    "training.early_stopping.monitor",
+                    "val_loss or val_accuracy",
+                ));
+            }
+            if es.patience == 0 {
+                errors.push(SpecError::new(
+                    "training.early_stopping.patience",
+                    "at least 1",
+                ));
+            }
+            if !(es.min_delta >= 0.0 && es.min_delta.is_finite()) {
+                errors.push(SpecError::new(
+                    "training.early_stopping.min_delta",
+                    "must be ≥ 0",
+                ));
+            }
+            if !(es.validation_fraction > 0.0 && es.validation_fraction <= 0.5) {
+                errors.push(SpecError::new(
+                    "training.early_stopping.validation_fraction",
+                    "must be in (0, 0.5]",
+                ));
+            }
+        }
+        if !(0.0..=MAX_PENALTY).contains(&t.augment.gaussian_noise) {
+            errors.push(SpecError::new(
+                "training.augment.gaussian_noise",
+                format!("from 0 to {MAX_PENALTY:e}"),
+            ));
+        }
+        errors
+    }
+
+    fn validate_optimizer(&self, errors: &mut Vec<SpecError>) {
+        let positive = |errors: &mut Vec<SpecError>, name: &str, v: f64| {
+            if !(v > 0.0 && v.is_finite()) {
+                errors.push(SpecError::new(format!("optimizer.{name}"), "must be > 0"));
+            }
+        };
+        let unit = |errors: &mut Vec<SpecError>, name: &str, v: f64| {
+            if !(0.0..1.0).contains(&v) {
+                errors.push(SpecError::new(
+                    format!("optimizer.{name}"),
+                    "must be in [0, 1)",
+                ));
+            }
+        };
+        let non_negative = |errors: &mut Vec<SpecError>, name: &str, v: f64| {
+            if !(0.0..=MAX_PENALTY).contains(&v) {
+                errors.push(SpecError::new(
+                    format!("optimizer.{name}"),
+                    format!("from 0 to {MAX_PENALTY:e}"),
+                ));
+            }
+        };
+        let lr = self.optimizer.learning_rate();
+        if !(lr > 0.0 && lr <= MAX_LEARNING_RATE) {
+            errors.push(SpecError::new(
+                "optimizer.learning_rate",
+                format!("must be > 0 and at most {MAX_LEARNING_RATE}"),
+            ));
+        }
+        match self.optimizer {
+            OptimizerSpec::Sgd {
+                momentum,
+                dampening,
+                nesterov,
+                weight_decay,
+                ..
+            } => {
+                non_negative(errors, "momentum", momentum);
+                unit(errors, "dampening", dampening);
+                non_negative(errors, "weight_decay", weight_decay);
+                if nesterov && (momentum <= 0.0 || dampening != 0.0) {
+                    errors.push(SpecError::new(
+                        "optimizer.nesterov",
+                        "Nesterov momentum needs momentum > 0 and dampening 0",
+                    ));
+                }
+            }
+            OptimizerSpec::Adagrad {
+                epsilon,
+                weight_decay,
+                ..
+            } => {
+                positive(errors, "epsilon", epsilon);
+                non_negative(errors, "weight_decay", weight_decay);
+            }
+            OptimizerSpec::Adadelta {
+                rho,
+                epsilon,
+                weight_decay,
+                ..
+            } => {
+                unit(errors, "rho", rho);
+                positive(errors, "epsilon", epsilon);
+                non_negative(errors, "weight_decay", weight_decay);
+            }
+            OptimizerSpec::Rmsprop {
+                alpha,
+                epsilon,
+                momentum,
+                weight_decay,
+                ..
+            } => {
+                unit(errors, "alpha", alpha);
+                positive(errors, "epsilon", epsilon);
+                non_negative(errors, "momentum", momentum);
+                non_negative(errors, "weight_decay", weight_decay);
+            }
+            OptimizerSpec::Adam {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+                ..
+            }
+            | OptimizerSpec::Adamw {
+                beta1,
+                beta2,
+                epsilon,
+                weight_decay,
+                ..
+            } => {
+                unit(errors, "beta1", beta1);
+                unit(errors, "beta2", beta2);
+                positive(errors, "epsilon", epsilon);
+                non_negative(errors, "weight_decay", weight_decay);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::spec::*;
+    use serde_json::json;
+
+    #[test]
+    fn an_empty_spec_takes_every_default() {
+        let spec = TrainingSpec::from_json(json!({})).unwrap();
+        assert_eq!(spec, TrainingSpec::default());
+        assert_eq!(spec.model.hidden_layers, vec![64, 64]);
+        assert_eq!(spec.optimizer.learning_rate(), 0.001);
+        assert!(spec.training.early_stopping.is_some());
+        assert!(spec.validate(&Limits::default()).is_empty());
+    }
+
+    #[test]
+    fn the_api_example_parses() {
+        let spec = TrainingSpec::from_json(json!({
+            "model": {"kind": "mlp", "hidden_layers": [64, 64], "activation": "relu", "batch_norm": false,
+                      "residual": false, "dropout": 0.0, "input_dropout": 0.0, "init": "auto"},
+            "optimizer": {"kind": "adam", "learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
+            "schedule": {"warmup_epochs": 0, "decay": "none"},
+            "training": {"epochs": 50, "batch_size": 64, "l1": 0.0, "l2": 0.0, "clip_grad_norm": null,
+                         "clip_grad_value": null,
+                         "early_stopping": {"monitor": "val_loss", "patience": 5, "min_delta": 0.0, "restore_best": true},
+                         "augment": {"gaussian_noise": 0.0}}
+        }))
+        .unwrap();
+        assert!(spec.validate(&Limits::default()).is_empty());
+    }
+
+    #[test]
+    fn full_batch_and_null_early_stopping_are_understood() {
+        let spec = TrainingSpec::from_json(
+            json!({"training": {"batch_size": "full", "early_stopping": null}}),
+        )
+        .unwrap();
+        assert_eq!(spec.training.batch_size, BatchSize::Full(FullBatch::Full));
+        assert_eq!(spec.training.early_stopping, None);
+    }
+
+    #[test]
+    fn an_unknown_field_is_rejected_with_its_path() {
+        let errors = TrainingSpec::from_json(json!({"training": {"epoch": 3}})).unwrap_err();
+        assert_eq!(errors[0].field, "training.epoch");
+        assert!(errors[0].message.contains("epoch"), "{errors:?}");
+        let errors = TrainingSpec::from_json(json!({"optimizer": {"kind": "sgd", "beta1": 0.9}}))
+            .unwrap_err();
+        assert!(errors[0].message.contains("beta1"), "{errors:?}");
+    }
+
+    #[test]
+    fn every_invalid_field_is_reported_at_once() {
+        let spec = TrainingSpec::from_json(json!({
+            "model": {"hidden_layers": [64, 0, 1000000], "dropout": 1.5},
+            "optimizer": {"kind": "sgd", "learning_rate": -1, "nesterov": true},
+            "training": {"epochs": 1000000000u64, "batch_size": 0}
+        }))
+        .unwrap();
+        let fields: Vec<String> = spec
+            .validate(&Limits::default())
+            .into_iter()
+            .map(|e| e.field)
+            .collect();
+        assert_eq!(
+            fields,
+            vec![
+                "model.hidden_layers[1]",
+                "model.hidden_layers[2]",
+                "model.dropout",
+                "optimizer.learning_rate",
+                "optimizer.nesterov",
+                "training.epochs",
+                "training.batch_size"
+            ]
+        );
+    }
+}

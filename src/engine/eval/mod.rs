@@ -1,0 +1,5 @@
+//! Scoring predictions: the metrics of one set (`scores`, equal to scikit-learn's) and their
+//! statistics across folds (`summary`).
+
+pub mod scores;
+pub mod summary;

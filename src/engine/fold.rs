@@ -1,0 +1,169 @@
+//! Cross-validation of one fold, end to end: encode (fitted on the fold's training rows only),
+//! resample, train by the strategy's method, score the held-out rows. This is what a worker
+//! runs for each fold run (and the final model: a fold with no held-out rows).
+
+use std::sync::atomic::AtomicBool;
+
+use rand::{RngCore, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use super::EngineError;
+use super::data::encode::Encoding;
+use super::data::rows::Rows;
+use super::data::table::Table;
+use super::eval::scores::{Scores, score};
+use super::imbalance::plan::{ClassWeighting, Method, Sampler};
+use super::imbalance::samplers::class_counts;
+use super::imbalance::{ensemble, one_class, weights};
+use super::train::{Progress, TrainRequest, TrainState, Trained, train};
+use crate::domain::spec::TrainingSpec;
+
+/// How to run a fold beyond its rows.
+#[derive(Debug, Clone)]
+pub struct FoldOptions {
+    pub weighting: ClassWeighting,
+    pub sampler: Sampler,
+    pub method: Method,
+    pub seed: u64,
+    /// Continue from this state (an epoch checkpoint's).
+    pub resume: Option<TrainState>,
+    /// Hand a checkpoint to `progress` every this many epochs (0 = never).
+    pub checkpoint_every: u64,
+}
+
+/// What one fold produced.
+#[derive(Debug, Clone)]
+pub struct FoldOutcome {
+    /// Held-out row indices, and their class probabilities (rows × classes).
+    pub rows: Vec<usize>,
+    pub proba: Vec<f64>,
+    /// `None` when no rows were held out (the final model).
+    pub scores: Option<Scores>,
+    pub train_class_counts: Vec<u64>,
+    /// Class counts of the held-out rows (never resampled).
+    pub validation_class_counts: Vec<u64>,
+    /// Class counts after resampling (what the model trained on; an ensemble's first member).
+    pub resampled_class_counts: Vec<u64>,
+    /// Ensembles: each member's class counts.
+    pub member_class_counts: Option<Vec<Vec<u64>>>,
+    /// The loss weight of each class (1 for all unless `class_weight`).
+    pub class_weights: Vec<f32>,
+    pub encoding: Encoding,
+    pub trained: Trained,
+}
+
+/// A run's seed, derived from the job seed and the run's place, so re-runs and resumes match.
+pub fn derive_seed(seed: u64, repeat: u64, fold: u64) -> u64 {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(
+        repeat
+            .wrapping_mul(1 << 20)
+            .wrapping_add(fold)
+            .wrapping_add(1),
+    );
+    rng.next_u64()
+}
+
+/// Trains on `train_rows` and scores `test_rows` (none for a final model).
+pub fn run_fold(
+    table: &Table<'_>,
+    spec: &TrainingSpec,
+    train_rows: &[usize],
+    test_rows: &[usize],
+    options: FoldOptions,
+    cancel: &AtomicBool,
+    progress: &mut Progress<'_>,
+) -> Result<FoldOutcome, EngineError> {
+    let encoding = Encoding::fit(&table.features, train_rows);
+    let width = encoding.width();
+    let x_train = encoding.transform(&table.features, train_rows);
+    let y_train: Vec<u32> = train_rows.iter().map(|&r| table.y[r]).collect();
+    let x_test = encoding.transform(&table.features, test_rows);
+    let y_test: Vec<u32> = test_rows.iter().map(|&r| table.y[r]).collect();
+    let train_class_counts = table.class_counts(train_rows);
+    // Resampling sees the fold's training rows only, after they are encoded.
+    let (x_train, y_train) =
+        options
+            .sampler
+            .apply(x_train, y_train, width, table.classes, options.seed);
+    let class_weights = match options.weighting {
+        ClassWeighting::Uniform => vec![1.0; table.classes],
+        ClassWeighting::Balanced => weights::balanced(&train_class_counts)
+            .into_iter()
+            .map(|w| w as f32)
+            .collect(),
+        ClassWeighting::Explicit(map) => table
+            .class_names
+            .iter()
+            .map(|c| map.get(c).copied().unwrap_or(1.0) as f32)
+            .collect(),
+    };
+    let req = TrainRequest {
+        spec,
+        train: Rows {
+            x: &x_train,
+            y: &y_train,
+            features: width,
+        },
+        holdout: (!test_rows.is_empty()).then_some(Rows {
+            x: &x_test,
+            y: &y_test,
+            features: width,
+        }),
+        classes: table.classes,
+        class_weights: class_weights.clone(),
+        seed: options.seed,
+        resume: options.resume,
+        checkpoint_every: options.checkpoint_every,
+        objective: Default::default(),
+    };
+    let (trained, resampled_class_counts, member_class_counts) = match options.method {
+        Method::Single => (
+            train(&req, cancel, progress)?,
+            class_counts(&y_train, table.classes),
+            None,
+        ),
+        Method::Ensemble {
+            kind,
+            members,
+            ratio,
+        } => {
+            let e = ensemble::fit(kind, members, ratio, &req, cancel, progress)?;
+            (e.trained, e.member_counts[0].clone(), Some(e.member_counts))
+        }
+        Method::OneClass => {
+            let o = one_class::fit(&req, cancel, progress)?;
+            (o.trained, o.trained_counts, None)
+        }
+    };
+    let proba: Vec<f64> = trained
+        .holdout_proba
+        .as_deref()
+        .unwrap_or_default()
+        .iter()
+        .map(|&p| f64::from(p))
+        .collect();
+    let scores = (!test_rows.is_empty()).then(|| score(&y_test, &proba, table.classes));
+    Ok(FoldOutcome {
+        rows: test_rows.to_vec(),
+        proba,
+        scores,
+        train_class_counts,
+        validation_class_counts: table.class_counts(test_rows),
+        resampled_class_counts,
+        member_class_counts,
+        class_weights,
+        encoding,
+        trained,
+    })
+}
+
+/// All out-of-fold predictions scored as one set.
+pub fn pooled(table: &Table<'_>, folds: &[FoldOutcome]) -> Scores {
+    let (mut y, mut proba) = (Vec::new(), Vec::new());
+    for f in folds {
+        y.extend(f.rows.iter().map(|&r| table.y[r]));
+        proba.extend_from_slice(&f.proba);
+    }
+    score(&y, &proba, table.classes)
+}

@@ -1,0 +1,42 @@
+//! What each epoch of a run recorded, and how the run ended.
+
+use serde::{Deserialize, Serialize};
+
+/// One epoch of the history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochRecord {
+    /// 1-based.
+    pub epoch: u64,
+    /// Mean class-weighted loss over the epoch's batches.
+    pub train_loss: f64,
+    /// Inner validation split (early stopping only): loss and accuracy.
+    pub val_loss: Option<f64>,
+    pub val_accuracy: Option<f64>,
+    /// The run's held-out rows, for learning curves.
+    pub holdout_loss: Option<f64>,
+    pub holdout_accuracy: Option<f64>,
+    pub learning_rate: f64,
+    /// Global gradient norm before clipping, mean over the epoch's steps.
+    pub grad_norm: f64,
+    /// Per layer (hidden layers, then output), mean over the epoch's steps.
+    pub layer_grad_norms: Vec<f64>,
+    pub seconds: f64,
+    /// Rows trained on this epoch (after resampling, without the early-stopping split).
+    #[serde(default)]
+    pub samples: u64,
+    /// Ensembles: the member (0-based) this epoch trained.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<u64>,
+}
+
+/// How training ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// Every epoch ran.
+    Completed,
+    /// Early stopping ran out of patience.
+    EarlyStopped,
+    /// The cancel flag was set.
+    Cancelled,
+}

@@ -1,0 +1,35 @@
+//! Training one model: the request and its checks (`request`), the epoch loop (`epochs`), early
+//! stopping (`early`), the per-epoch history (`history`), the resumable state (`state`) and
+//! what a run returns (`trained`).
+//!
+//! A run trains on its own 1-thread rayon pool, so matmuls use one core and runs scale by
+//! running side by side; `train` blocks the caller until done.
+
+pub mod early;
+pub mod epochs;
+pub mod history;
+pub mod request;
+pub mod state;
+pub mod trained;
+
+use std::sync::atomic::AtomicBool;
+
+pub use self::history::{EpochRecord, Stop};
+pub use self::request::{Objective, TrainRequest};
+pub use self::state::TrainState;
+pub use self::trained::{Progress, Trained};
+use crate::engine::EngineError;
+
+/// Trains a model. `cancel` is checked before every batch; `progress` sees each epoch.
+pub fn train(
+    req: &TrainRequest<'_>,
+    cancel: &AtomicBool,
+    progress: &mut Progress<'_>,
+) -> Result<Trained, EngineError> {
+    request::check(req)?;
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .map_err(|e| EngineError::Internal(format!("building the training thread pool: {e}")))?;
+    pool.install(|| epochs::run(req, cancel, progress))
+}

@@ -1,0 +1,79 @@
+//! What a training run is given, and the checks it makes before the first batch.
+
+use super::state::TrainState;
+use crate::domain::spec::TrainingSpec;
+use crate::engine::EngineError;
+use crate::engine::data::rows::Rows;
+
+/// What to train on.
+#[derive(Debug, Clone)]
+pub struct TrainRequest<'a> {
+    pub spec: &'a TrainingSpec,
+    pub train: Rows<'a>,
+    /// The rows a run is scored on: their loss is recorded for learning curves, never used to
+    /// decide anything.
+    pub holdout: Option<Rows<'a>>,
+    pub classes: usize,
+    /// Per-class loss weights (1 for every class when unweighted).
+    pub class_weights: Vec<f32>,
+    pub seed: u64,
+    /// Continue from this state (of the same spec, data and seed) instead of starting.
+    pub resume: Option<TrainState>,
+    /// Hand the state to `progress` every this many epochs (0 = never).
+    pub checkpoint_every: u64,
+    pub objective: Objective,
+}
+
+/// What the model learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Objective {
+    /// The class of each row: softmax outputs, (weighted) cross-entropy.
+    #[default]
+    Classify,
+    /// The row itself: one output per feature, mean squared error (an autoencoder; labels and
+    /// class weights are ignored).
+    Reconstruct,
+}
+
+/// Fails on inputs no epoch can train on: shapes, classes, non-finite values.
+pub fn check(req: &TrainRequest<'_>) -> Result<(), EngineError> {
+    let bad = |m: String| Err(EngineError::InvalidInput(m));
+    for (name, rows) in std::iter::once(("training", &req.train))
+        .chain(req.holdout.as_ref().map(|h| ("holdout", h)))
+    {
+        if rows.x.len() != rows.len() * rows.features || rows.features != req.train.features {
+            return bad(format!(
+                "{name} rows: x has {} values for {} rows",
+                rows.x.len(),
+                rows.len()
+            ));
+        }
+        if let Some(&c) = rows.y.iter().find(|&&c| c as usize >= req.classes) {
+            return bad(format!(
+                "{name} rows: class {c} with only {} classes",
+                req.classes
+            ));
+        }
+        if rows.x.iter().any(|v| !v.is_finite()) {
+            return bad(format!(
+                "{name} rows: non-finite input (impute and scale before training)"
+            ));
+        }
+    }
+    if req.train.is_empty() {
+        return bad("no training rows".into());
+    }
+    if req.train.features == 0 {
+        return bad("no input features (the dataset has only its label column)".into());
+    }
+    if req.objective == Objective::Classify
+        && (req.class_weights.len() != req.classes || req.classes < 2)
+    {
+        return bad(format!(
+            "{} class weights for {} classes",
+            req.class_weights.len(),
+            req.classes
+        ));
+    }
+    Ok(())
+}

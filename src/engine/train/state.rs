@@ -1,0 +1,39 @@
+//! A run's resumable state: everything needed to continue training exactly where it stopped
+//! (weights, optimizer buffers, RNG, history, early stopping's best). Written to a checkpoint
+//! every epoch; not what predicting uses (that is `predict::Predictor`).
+
+use rand_chacha::ChaCha8Rng;
+
+use super::history::EpochRecord;
+use crate::domain::spec::TrainingSpec;
+use crate::engine::model::Model;
+use crate::engine::optim::optimizer::Optimizer;
+use crate::engine::optim::state::ParamState;
+
+/// Early stopping's best weights so far, their epoch (1-based) and monitored value.
+#[derive(Debug, Clone)]
+pub struct Best {
+    pub model: Model,
+    pub epoch: u64,
+    pub value: f64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TrainState {
+    pub spec: TrainingSpec,
+    pub model: Model,
+    pub optimizer: Optimizer,
+    /// One per parameter of `model`.
+    pub states: Vec<ParamState>,
+    pub rng: ChaCha8Rng,
+    /// Epochs finished.
+    pub epochs_done: u64,
+    pub history: Vec<EpochRecord>,
+    pub best: Option<Best>,
+    /// Epochs since early stopping last saw an improvement.
+    pub waited: u64,
+    /// Ensembles: the members finished before `model`, and the epochs they ran (the run's
+    /// epoch numbers continue from there).
+    pub members: Vec<Model>,
+    pub epoch_offset: u64,
+}

@@ -1,0 +1,244 @@
+//! What feeds `/events` streams: the job's status changes, progress and each run's new
+//! epochs. It follows the database (so it sees work done by
+//! any worker on any node): one poller per watched job, every 200 ms, broadcasts to every stream
+//! of that job, so a hundred clients cost one poll, not a hundred. Each stream first reads what
+//! happened before it joined, once; `max_event_streams` bounds the streams (429 beyond).
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::response::sse::Event;
+use futures_util::Stream;
+use serde_json::{Value, json};
+use sqlx::SqlitePool;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+
+use crate::store;
+
+const TICK: Duration = Duration::from_millis(200);
+/// Messages a slow stream may fall behind before it re-reads the job itself.
+const BACKLOG: usize = 1024;
+
+/// What changed, as one poll saw it.
+#[derive(Debug, Clone)]
+enum Change {
+    /// The `n`th epoch (1-based count) of a run.
+    Epoch {
+        run_id: String,
+        n: usize,
+        data: Value,
+    },
+    Progress(Value),
+    Status {
+        status: String,
+        ended: bool,
+        data: Value,
+    },
+}
+
+/// What one follower has seen.
+#[derive(Debug, Default)]
+struct Seen {
+    status: Option<String>,
+    progress: Option<Value>,
+    epochs: HashMap<String, usize>,
+}
+
+impl Seen {
+    /// Whether `change` is new to this follower (and records it).
+    fn take(&mut self, change: &Change) -> bool {
+        match change {
+            Change::Epoch { run_id, n, .. } => {
+                let seen = self.epochs.entry(run_id.clone()).or_default();
+                if *n <= *seen {
+                    return false;
+                }
+                *seen = *n;
+                true
+            }
+            Change::Progress(p) => {
+                if self.progress.as_ref() == Some(p) {
+                    return false;
+                }
+                self.progress = Some(p.clone());
+                true
+            }
+            Change::Status { status, .. } => {
+                if self.status.as_deref() == Some(status) {
+                    return false;
+                }
+                self.status = Some(status.clone());
+                true
+            }
+        }
+    }
+}
+
+/// The pollers of watched jobs and the stream budget; one per application.
+pub struct Hub {
+    feeds: Mutex<HashMap<String, broadcast::Sender<Change>>>,
+    streams: Arc<Semaphore>,
+}
+
+impl Hub {
+    pub fn new(max_streams: u64) -> Self {
+        Self {
+            feeds: Mutex::new(HashMap::new()),
+            streams: Arc::new(Semaphore::new(max_streams as usize)),
+        }
+    }
+
+    /// A stream's place, if fewer than `max_streams` are open.
+    pub fn permit(&self) -> Option<OwnedSemaphorePermit> {
+        self.streams.clone().try_acquire_owned().ok()
+    }
+
+    /// Joins the job's feed, starting its poller if no one watches it yet.
+    fn subscribe(self: &Arc<Self>, pool: &SqlitePool, id: &str) -> broadcast::Receiver<Change> {
+        let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(tx) = feeds.get(id) {
+            return tx.subscribe();
+        }
+        let (tx, rx) = broadcast::channel(BACKLOG);
+        feeds.insert(id.to_owned(), tx.clone());
+        tokio::spawn(poller(self.clone(), pool.clone(), id.to_owned(), tx));
+        rx
+    }
+
+    /// Removes the job's feed if nobody listens or the job ended; says whether it did.
+    fn retire(&self, id: &str, tx: &broadcast::Sender<Change>, ended: bool) -> bool {
+        let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        if ended || tx.receiver_count() == 0 {
+            feeds.remove(id);
+            return true;
+        }
+        false
+    }
+}
+
+/// The one poller of a job: reads what changed every tick and broadcasts it.
+async fn poller(hub: Arc<Hub>, pool: SqlitePool, id: String, tx: broadcast::Sender<Change>) {
+    let mut seen = Seen::default();
+    loop {
+        let changes = poll(&pool, &id, &mut seen).await;
+        let ended = changes.as_ref().is_none_or(|c| {
+            c.iter()
+                .any(|c| matches!(c, Change::Status { ended: true, .. }))
+        });
+        for change in changes.into_iter().flatten() {
+            let _ = tx.send(change);
+        }
+        if hub.retire(&id, &tx, ended) {
+            return;
+        }
+        tokio::time::sleep(TICK).await;
+    }
+}
+
+/// What changed since `seen` (and records it); `None` if the job is gone.
+async fn poll(pool: &SqlitePool, id: &str, seen: &mut Seen) -> Option<Vec<Change>> {
+    let job = store::jobs::get_job(pool, id).await.ok()??;
+    let mut changes = Vec::new();
+    if let Ok(runs) = store::run_data::runs_of_job(pool, id, store::run_data::Detail::Summary).await
+    {
+        for run in runs {
+            let already = seen.epochs.get(&run.id).copied().unwrap_or(0);
+            if (run.epochs_done as usize) <= already {
+                continue;
+            }
+            if let Ok(Some(history)) = store::run_data::epoch_history(pool, &run.id).await {
+                for (i, record) in history.into_iter().enumerate().skip(already) {
+                    let data = json!({"run_id": run.id, "fold": run.fold, "repeat": run.repeat,
+                                      "kind": run.kind, "record": record});
+                    changes.push(Change::Epoch {
+                        run_id: run.id.clone(),
+                        n: i + 1,
+                        data,
+                    });
+                }
+            }
+        }
+    }
+    changes.push(Change::Progress(
+        serde_json::to_value(&job.progress).unwrap_or_default(),
+    ));
+    let status = job.status.as_str().to_owned();
+    changes.push(Change::Status {
+        data: json!({"status": status, "error": job.error, "summary": job.summary}),
+        status,
+        ended: job.status.is_finished(),
+    });
+    changes.retain(|c| seen.take(c));
+    Some(changes)
+}
+
+fn event(change: &Change) -> Event {
+    let (name, data) = match change {
+        Change::Epoch { data, .. } => ("epoch", data),
+        Change::Progress(data) => ("progress", data),
+        Change::Status { data, .. } => ("status", data),
+    };
+    Event::default().event(name).data(data.to_string())
+}
+
+/// One stream's state: its permit, what it has sent, its feed and what is queued to send.
+struct Follower {
+    _permit: OwnedSemaphorePermit,
+    pool: SqlitePool,
+    id: String,
+    seen: Seen,
+    rx: broadcast::Receiver<Change>,
+    queued: std::collections::VecDeque<Change>,
+    ended: bool,
+}
+
+/// The stream of job `id`'s events for one client holding `permit`: what happened before it
+/// joined (read once), then what the job's poller broadcasts, until the job ends.
+pub async fn follow(
+    hub: &Arc<Hub>,
+    pool: SqlitePool,
+    id: String,
+    permit: OwnedSemaphorePermit,
+) -> impl Stream<Item = Result<Event, Infallible>> + use<> {
+    // Joined before the first read, so nothing between the two is missed.
+    let rx = hub.subscribe(&pool, &id);
+    let mut seen = Seen::default();
+    let queued = poll(&pool, &id, &mut seen).await.unwrap_or_default().into();
+    let follower = Follower {
+        _permit: permit,
+        pool,
+        id,
+        seen,
+        rx,
+        queued,
+        ended: false,
+    };
+    futures_util::stream::unfold(follower, |mut f| async move {
+        loop {
+            if let Some(change) = f.queued.pop_front() {
+                if matches!(change, Change::Status { ended: true, .. }) {
+                    f.ended = true;
+                }
+                return Some((Ok(event(&change)), f));
+            }
+            if f.ended {
+                return None;
+            }
+            match f.rx.recv().await {
+                Ok(change) => {
+                    if f.seen.take(&change) {
+                        f.queued.push_back(change);
+                    }
+                }
+                // Fell behind the feed: catch up from the database.
+                Err(broadcast::error::RecvError::Lagged(_)) => {
+                    let caught = poll(&f.pool, &f.id, &mut f.seen).await;
+                    f.queued.extend(caught.unwrap_or_default());
+                }
+                Err(broadcast::error::RecvError::Closed) => return None,
+            }
+        }
+    })
+}

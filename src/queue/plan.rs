@@ -1,0 +1,397 @@
+//! Planning a job, before anything is stored: its checks against the dataset (label, folds
+//! against the smallest class, encoded width, memory, checkpoint size), the resolved spec, the
+//! work estimate, and the runs with their recorded folds and seeds (the test set drawn once,
+//! before the folds). HTTP calls this; nothing here knows about requests.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+
+use crate::config::Limits;
+use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
+use crate::domain::ids;
+use crate::domain::job::{ClassWeights, JobSpec, Strategy};
+use crate::domain::results::RunKind;
+use crate::domain::spec::SpecError;
+use crate::engine::data::rows::stratified_split;
+use crate::engine::data::split;
+use crate::engine::fold::derive_seed;
+use crate::engine::imbalance::plan::trained_rows;
+use crate::engine::memory::{self, MemoryEstimate, MemoryInputs};
+use crate::store::jobs::{NewJob, NewRun};
+
+/// A job that passed every check: its resolved spec, its peak memory and its run count.
+#[derive(Debug, Clone)]
+pub struct Accepted {
+    pub spec: JobSpec,
+    pub memory: MemoryEstimate,
+    pub runs_total: usize,
+}
+
+/// Every problem of `spec` against its dataset and the limits: label, features, folds against
+/// the smallest class, categories, the encoded width.
+pub fn check(spec: &JobSpec, ds: &DatasetSummary, limits: &Limits) -> Vec<SpecError> {
+    let mut errors = check_against_dataset(spec, ds, limits.max_categories);
+    let width = encoded_width(ds);
+    if width > limits.max_encoded_width {
+        errors.push(SpecError::new(
+            "features",
+            format!(
+                "dataset {} encodes to {width} model inputs (numeric columns plus one per \
+                 category), more than max_encoded_width ({})",
+                ds.id, limits.max_encoded_width
+            ),
+        ));
+    }
+    errors
+}
+
+/// Resolves what the dataset decides for a spec that passed `validate` and `check` (the label;
+/// a test set turns the final model on), and checks its memory and checkpoint size.
+pub fn accept(
+    mut spec: JobSpec,
+    ds: &DatasetSummary,
+    limits: &Limits,
+) -> Result<Accepted, SpecError> {
+    spec.label = Some(ds.label.clone());
+    // The test set is scored with the final model.
+    spec.final_model |= spec.validation.test_fraction > 0.0;
+    let strategies = spec.imbalance.strategy.list();
+    let runs_total =
+        strategies.len() * spec.validation.folds as usize * spec.validation.repeats as usize
+            + usize::from(spec.final_model);
+    let needs = memory(&spec, ds, &strategies, runs_total, limits);
+    check_memory(
+        &needs,
+        limits.max_job_memory_bytes,
+        limits.max_checkpoint_bytes,
+    )?;
+    Ok(Accepted {
+        spec,
+        memory: needs,
+        runs_total,
+    })
+}
+
+/// The job to store: its fold assignment per repeat (derived from the seed once and recorded),
+/// and one run per strategy, repeat and fold, plus the final model. `labels` are the
+/// dataset's class codes.
+pub fn job(
+    accepted: Accepted,
+    labels: &[u32],
+    n_classes: usize,
+    max_attempts: u32,
+) -> Result<NewJob, SpecError> {
+    let spec = accepted.spec;
+    let folds_n = spec.validation.folds as usize;
+    let repeats = spec.validation.repeats as usize;
+    // The test set is drawn once, before the folds, and is the same for every repeat.
+    let mut in_test = vec![false; labels.len()];
+    if spec.validation.test_fraction > 0.0 {
+        let seed = derive_seed(spec.seed, u64::MAX, u64::MAX);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let fraction = spec.validation.test_fraction;
+        let (_, test) = stratified_split(labels, n_classes, fraction, &mut rng);
+        for i in test {
+            in_test[i] = true;
+        }
+        let mut rest_counts = vec![0u64; n_classes];
+        for (i, &y) in labels.iter().enumerate() {
+            if !in_test[i] {
+                rest_counts[y as usize] += 1;
+            }
+        }
+        if let Err(e) = split::check(&rest_counts, folds_n) {
+            let message = format!("{} (after holding out the test set)", e.0);
+            return Err(SpecError::new("validation.folds", message));
+        }
+    }
+    let assignments: Vec<Vec<u32>> = (0..repeats)
+        .map(|r| {
+            let seed = derive_seed(spec.seed, r as u64, u64::MAX);
+            split::assign_outside_test(labels, &in_test, n_classes, folds_n, seed)
+        })
+        .collect();
+    let strategies = spec.imbalance.strategy.list();
+    // Every strategy trains on the same recorded folds, from the same seeds.
+    let mut runs = Vec::new();
+    for &strategy in &strategies {
+        for r in 0..repeats {
+            for f in 0..folds_n {
+                runs.push(NewRun {
+                    id: ids::new_id("run"),
+                    kind: RunKind::Fold,
+                    fold: Some(f as u32),
+                    repeat: Some(r as u32),
+                    seed: derive_seed(spec.seed, r as u64, f as u64),
+                    max_attempts,
+                    strategy: Some(strategy),
+                });
+            }
+        }
+    }
+    if spec.final_model {
+        runs.push(NewRun {
+            id: ids::new_id("run"),
+            kind: RunKind::Final,
+            fold: None,
+            repeat: None,
+            seed: derive_seed(spec.seed, u64::MAX, 0),
+            max_attempts,
+            // A comparison's final model trains the leaderboard's winner.
+            strategy: (!spec.imbalance.strategy.is_comparison()).then(|| strategies[0]),
+        });
+    }
+    Ok(NewJob {
+        id: ids::new_id("job"),
+        dataset_id: spec.dataset_id.clone(),
+        spec,
+        folds: assignments,
+        runs,
+        created_at: ids::now_rfc3339(),
+    })
+}
+
+/// The dataset's class counts outside the test set, times `share` (a fold's training part).
+fn scaled_counts(spec: &JobSpec, ds: &DatasetSummary, share: f64) -> Vec<u64> {
+    let outside_test = 1.0 - spec.validation.test_fraction;
+    ds.classes
+        .iter()
+        .map(|c| (c.count as f64 * outside_test * share).round() as u64)
+        .collect()
+}
+
+/// The work a job will do, at most (no early stopping): runs, epochs (ensembles train
+/// `n_subsets` models per run), and the rows each model trains on per epoch after resampling,
+/// from the dataset's class counts scaled to a fold's training part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Estimate {
+    pub runs: usize,
+    pub epochs_per_run: u64,
+    pub epochs: u64,
+    pub samples_per_epoch: u64,
+    pub samples_per_epoch_final: u64,
+    pub strategies: Vec<StrategyWork>,
+    pub memory_bytes: u64,
+    pub memory: MemoryEstimate,
+}
+
+/// One strategy's part of an `Estimate`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StrategyWork {
+    pub strategy: Strategy,
+    pub runs: u64,
+    pub models_per_run: u64,
+    pub samples_per_epoch: u64,
+}
+
+/// The work of an accepted job (see `Estimate`).
+pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
+    let spec = &job.spec;
+    let strategies = spec.imbalance.strategy.list();
+    let im = &spec.imbalance;
+    let folds = spec.validation.folds;
+    let fold_counts = scaled_counts(spec, ds, (folds - 1) as f64 / folds as f64);
+    let all_counts = scaled_counts(spec, ds, 1.0);
+    let per_strategy = strategies
+        .iter()
+        .map(|&s| StrategyWork {
+            strategy: s,
+            runs: folds * spec.validation.repeats,
+            models_per_run: im.members(s),
+            samples_per_epoch: trained_rows(s, im, &fold_counts),
+        })
+        .collect();
+    let fold_epochs: u64 = strategies
+        .iter()
+        .map(|&s| im.members(s) * folds * spec.validation.repeats * spec.training.epochs)
+        .sum();
+    let final_epochs = u64::from(spec.final_model) * im.max_members() * spec.training.epochs;
+    let first = strategies[0];
+    Estimate {
+        runs: job.runs_total,
+        epochs_per_run: spec.training.epochs * im.members(first),
+        epochs: fold_epochs + final_epochs,
+        samples_per_epoch: trained_rows(first, im, &fold_counts),
+        samples_per_epoch_final: trained_rows(first, im, &all_counts),
+        strategies: per_strategy,
+        memory_bytes: job.memory.bytes,
+        memory: job.memory.clone(),
+    }
+}
+
+/// The model's inputs after one-hot encoding, at most (a fold may see fewer categories).
+fn encoded_width(ds: &DatasetSummary) -> u64 {
+    ds.columns
+        .iter()
+        .filter(|c| c.role == ColumnRole::Feature)
+        .map(|c| match c.column_type {
+            ColumnType::Numeric => 1,
+            ColumnType::Categorical => c.cardinality.unwrap_or(1),
+        })
+        .sum()
+}
+
+/// The memory the job needs at its peak, from its spec and the dataset's shape.
+fn memory(
+    spec: &JobSpec,
+    ds: &DatasetSummary,
+    strategies: &[Strategy],
+    runs: usize,
+    limits: &Limits,
+) -> MemoryEstimate {
+    let im = &spec.imbalance;
+    let folds = spec.validation.folds as f64;
+    let all = scaled_counts(spec, ds, 1.0);
+    let train_rows = strategies
+        .iter()
+        .map(|&s| trained_rows(s, im, &all))
+        .max()
+        .unwrap_or(ds.rows);
+    let holdout_rows = ((ds.rows as f64) / folds)
+        .max(ds.rows as f64 * spec.validation.test_fraction)
+        .ceil() as u64;
+    let training = spec.training_spec();
+    memory::estimate(&MemoryInputs {
+        spec: &training,
+        inputs: encoded_width(ds),
+        classes: ds.classes.len() as u64,
+        dataset_rows: ds.rows,
+        dataset_columns: ds.columns.len() as u64,
+        train_rows,
+        holdout_rows,
+        members: im.max_members(),
+        reconstruct: strategies.contains(&Strategy::OneClass),
+        concurrent_runs: limits.max_concurrent_runs.min(runs as u64),
+    })
+}
+
+/// A 422 when a run's checkpoint would be more than the database stores.
+fn check_checkpoint(estimate: &MemoryEstimate, max_checkpoint: u64) -> Result<(), SpecError> {
+    if estimate.checkpoint_bytes > max_checkpoint {
+        return Err(SpecError::new(
+            "model.hidden_layers",
+            format!(
+                "a checkpoint of this model would be about {} MiB, more than \
+                 max_checkpoint_bytes ({} MiB)",
+                estimate.checkpoint_bytes >> 20,
+                max_checkpoint >> 20
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// A 422 when the job needs more memory than `max_job_memory_bytes`, naming the field behind
+/// the biggest term (or when its checkpoint would be too large to store).
+fn check_memory(
+    estimate: &MemoryEstimate,
+    limit: u64,
+    max_checkpoint: u64,
+) -> Result<(), SpecError> {
+    if estimate.bytes <= limit {
+        return check_checkpoint(estimate, max_checkpoint);
+    }
+    let biggest = estimate.biggest();
+    let field = match biggest.name {
+        n if n.starts_with("model") => "model.hidden_layers",
+        n if n.starts_with("ensemble") => "imbalance.n_subsets",
+        n if n.starts_with("batch") => "training.batch_size",
+        _ => "dataset_id",
+    };
+    Err(SpecError::new(
+        field,
+        format!(
+            "the job would need about {} MiB ({} concurrent runs × {} MiB), more than \
+             max_job_memory_bytes ({} MiB); the biggest part is {}: {} MiB per run",
+            estimate.bytes >> 20,
+            estimate.concurrent_runs,
+            estimate.per_run_bytes >> 20,
+            limit >> 20,
+            biggest.name,
+            biggest.bytes >> 20
+        ),
+    ))
+}
+
+/// Checks the spec against its dataset: label, features, folds against the smallest class,
+/// the one-hot width of categorical features.
+fn check_against_dataset(
+    spec: &JobSpec,
+    ds: &DatasetSummary,
+    max_categories: u64,
+) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    if let Some(label) = &spec.label
+        && *label != ds.label
+    {
+        errors.push(SpecError::new(
+            "label",
+            format!(
+                "this version trains on the label the dataset was uploaded with ({:?})",
+                ds.label
+            ),
+        ));
+    }
+    if let Some(features) = &spec.features {
+        errors.push(SpecError::new(
+            "features",
+            format!(
+                "choosing features is not offered yet; use null (all {} features)",
+                features.len().max(ds.feature_count as usize)
+            ),
+        ));
+    }
+    if ds.feature_count == 0 {
+        errors.push(SpecError::new(
+            "features",
+            format!("dataset {} has no feature columns, only its label", ds.id),
+        ));
+    }
+    if spec.imbalance.strategy.list().contains(&Strategy::OneClass) && ds.classes.len() != 2 {
+        errors.push(SpecError::new(
+            "imbalance.strategy",
+            format!(
+                "one_class needs exactly two classes; dataset {} has {}",
+                ds.id,
+                ds.classes.len()
+            ),
+        ));
+    }
+    if spec.imbalance.rank_by == "pr_auc" && ds.classes.len() != 2 {
+        errors.push(SpecError::new(
+            "imbalance.rank_by",
+            "pr_auc (average precision) is defined for two classes; use roc_auc (one-vs-rest)",
+        ));
+    }
+    if let ClassWeights::Map(m) = &spec.imbalance.class_weights {
+        for class in m.keys() {
+            if !ds.classes.iter().any(|c| c.value == *class) {
+                errors.push(SpecError::new(
+                    format!("imbalance.class_weights.{class}"),
+                    format!("not a class of dataset {}", ds.id),
+                ));
+            }
+        }
+    }
+    let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
+    if let Err(e) = split::check(&counts, spec.validation.folds as usize) {
+        errors.push(SpecError::new("validation.folds", e.0));
+    }
+    for c in &ds.columns {
+        if c.role == ColumnRole::Feature
+            && c.column_type == ColumnType::Categorical
+            && c.cardinality.unwrap_or(0) > max_categories
+        {
+            errors.push(SpecError::new(
+                "features",
+                format!(
+                    "column {:?} has {} categories, more than max_categories ({max_categories})",
+                    c.name,
+                    c.cardinality.unwrap_or(0)
+                ),
+            ));
+        }
+    }
+    errors
+}

@@ -1,0 +1,250 @@
+//! Reading what runs hold: their rows with typed results, a claimed run's inputs, results,
+//! held-out predictions, epoch histories, checkpoints and ensemble members.
+
+use anyhow::Context;
+use serde_json::Value;
+use sqlx::{Row, SqlitePool};
+
+use super::runs::{Claimed, kind_of, strategy_of};
+use crate::domain::dataset::Column;
+use crate::domain::heldout::HeldOut;
+use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::results::{RunKind, RunResult, RunState};
+use crate::engine::train::EpochRecord;
+
+/// A run as stored, with its result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRow {
+    pub id: String,
+    pub kind: RunKind,
+    /// The imbalance strategy (a comparison's final run: once it has chosen the winner).
+    pub strategy: Option<Strategy>,
+    pub fold: Option<u32>,
+    pub repeat: Option<u32>,
+    pub state: RunState,
+    pub attempt: u32,
+    pub epochs_done: u64,
+    pub error: Option<String>,
+    pub result: Option<RunResult>,
+}
+
+/// How much of each run's stored result `runs_of_job` keeps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Detail {
+    /// `RunResult::summarized`: what most readers need.
+    Summary,
+    /// Everything stored.
+    Full,
+}
+
+/// The runs of a job, in creation order, with their results (held-out predictions are read
+/// one run at a time with `heldout`: they can be megabytes per run). Each result is trimmed as
+/// soon as it is parsed, so `Detail::Summary` never holds more than one full result.
+pub async fn runs_of_job(
+    pool: &SqlitePool,
+    job_id: &str,
+    detail: Detail,
+) -> anyhow::Result<Vec<RunRow>> {
+    let (runs, _) = runs_page(pool, job_id, detail, 0, u32::MAX).await?;
+    Ok(runs)
+}
+
+/// The results of a job's finished fold runs, summarized.
+pub async fn fold_results(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Vec<RunResult>> {
+    let runs = runs_of_job(pool, job_id, Detail::Summary).await?;
+    Ok(runs
+        .into_iter()
+        .filter(|r| r.kind == RunKind::Fold)
+        .filter_map(|r| r.result)
+        .collect())
+}
+
+/// A page of a job's runs in creation order: at most `limit` after the run numbered
+/// `after_seq`, and the cursor of the next page if there is one.
+pub async fn runs_page(
+    pool: &SqlitePool,
+    job_id: &str,
+    detail: Detail,
+    after_seq: i64,
+    limit: u32,
+) -> anyhow::Result<(Vec<RunRow>, Option<i64>)> {
+    let rows = sqlx::query(
+        "SELECT seq, id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
+                strategy
+         FROM runs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+    )
+    .bind(job_id)
+    .bind(after_seq)
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() > limit as usize;
+    let next = more.then(|| rows[limit as usize - 1].get::<i64, _>("seq"));
+    let runs = rows
+        .iter()
+        .take(limit as usize)
+        .map(|row| {
+            let mut result: Option<RunResult> = row
+                .get::<Option<String>, _>("result_json")
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .context("a stored run result")?;
+            if detail == Detail::Summary {
+                result = result.map(RunResult::summarized);
+            }
+            let state: String = row.get("state");
+            Ok(RunRow {
+                id: row.get("id"),
+                kind: kind_of(row)?,
+                strategy: strategy_of(row)?.or(result.as_ref().map(|r| r.strategy)),
+                fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
+                repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
+                state: RunState::parse(&state)
+                    .with_context(|| format!("a stored run state {state:?}"))?,
+                attempt: row.get::<i64, _>("attempt") as u32,
+                epochs_done: row.get::<i64, _>("epochs_done") as u64,
+                error: row.get("last_error"),
+                result,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok((runs, next))
+}
+
+/// What a claimed run trains on, read in one transaction: the job's spec, the dataset's
+/// columns, the recorded fold assignment, and the state to resume from.
+#[derive(Debug)]
+pub struct RunInputs {
+    pub spec: JobSpec,
+    pub columns: Vec<Column>,
+    /// Per repeat, the fold each row is held out in (`split::TEST_SET` for the test set).
+    pub assignment: Vec<Vec<u32>>,
+    /// The last epoch checkpoint and an ensemble's finished members, when resuming.
+    pub resume: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+}
+
+/// Why a claimed run's inputs cannot be read.
+#[derive(Debug, thiserror::Error)]
+pub enum InputsError {
+    /// The stored spec does not parse, or the dataset was deleted: retrying cannot help.
+    #[error("{0}")]
+    Gone(String),
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// The inputs of `claimed` (see `RunInputs`).
+pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInputs, InputsError> {
+    // The job's spec and folds never change after it is created, and its dataset cannot be
+    // deleted while it has runs to train: separate reads see one state.
+    let (spec_json, folds_json): (String, String) =
+        sqlx::query_as("SELECT spec_json, folds_json FROM jobs WHERE id = ?")
+            .bind(&claimed.job_id)
+            .fetch_optional(pool)
+            .await
+            .map_err(anyhow::Error::from)?
+            .with_context(|| format!("job {} of the run", claimed.job_id))?;
+    let spec = JobSpec::from_stored(&spec_json)
+        .map_err(|e| InputsError::Gone(format!("the stored spec is unreadable: {e}")))?;
+    let assignment: Vec<Vec<u32>> =
+        serde_json::from_str(&folds_json).context("the stored fold assignment")?;
+    let columns = super::datasets::load_columns(pool, &spec.dataset_id)
+        .await?
+        .ok_or_else(|| InputsError::Gone(format!("dataset {} was deleted", spec.dataset_id)))?;
+    let resume = match claimed.checkpoint.clone() {
+        Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
+        None => None,
+    };
+    Ok(RunInputs {
+        spec,
+        columns,
+        assignment,
+        resume,
+    })
+}
+
+/// A run's stored result as JSON text (`None`: not finished, or no such run).
+pub async fn result_json(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<String>> {
+    let json: Option<Option<String>> =
+        sqlx::query_scalar("SELECT result_json FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?;
+    Ok(json.flatten())
+}
+
+/// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
+/// an earlier version stored as JSON are read too; ones it cannot read (non-finite
+/// probabilities stored as null) are logged and treated as absent.
+pub async fn heldout(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<HeldOut>> {
+    let row: Option<(Option<Vec<u8>>, Option<String>)> =
+        sqlx::query_as("SELECT heldout, predictions_json FROM runs WHERE id = ?")
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?;
+    let decoded = match row {
+        Some((Some(blob), _)) => HeldOut::from_bytes(&blob),
+        Some((None, Some(json))) => {
+            HeldOut::from_legacy_json(&serde_json::from_str(&json).unwrap_or(Value::Null))
+        }
+        _ => return Ok(None),
+    };
+    match decoded {
+        Ok(h) => Ok(Some(h)),
+        Err(e) => {
+            tracing::warn!(run_id, error = %e, "skipping unreadable held-out predictions");
+            Ok(None)
+        }
+    }
+}
+
+/// A run's per-epoch history; `None` if there is no such run.
+pub async fn epoch_history(
+    pool: &SqlitePool,
+    run_id: &str,
+) -> anyhow::Result<Option<Vec<EpochRecord>>> {
+    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM runs WHERE id = ?")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
+    if exists.is_none() {
+        return Ok(None);
+    }
+    let rows: Vec<String> =
+        sqlx::query_scalar("SELECT record_json FROM epoch_metrics WHERE run_id = ? ORDER BY epoch")
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|r| serde_json::from_str(r).map_err(Into::into))
+        .collect::<anyhow::Result<Vec<_>>>()
+        .map(Some)
+}
+
+/// A run's checkpoint bytes and state; outer `None` if there is no such run.
+pub async fn checkpoint(
+    pool: &SqlitePool,
+    run_id: &str,
+) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>> {
+    let row = sqlx::query("SELECT state, checkpoint FROM runs WHERE id = ?")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
+    row.map(|r| {
+        let state: String = r.get("state");
+        let state =
+            RunState::parse(&state).with_context(|| format!("a stored run state {state:?}"))?;
+        Ok((state, r.get("checkpoint")))
+    })
+    .transpose()
+}
+
+/// An ensemble run's finished members as written by `append_epochs`, in order.
+pub async fn members(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    Ok(
+        sqlx::query_scalar("SELECT weights FROM run_members WHERE run_id = ? ORDER BY member")
+            .bind(run_id)
+            .fetch_all(pool)
+            .await?,
+    )
+}
