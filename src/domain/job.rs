@@ -337,3 +337,36 @@ impl JobStatus {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::domain::spec::TrainingSpec;
+
+    /// Each block's defaults are stated once, in `impl Default`; what serde fills in for an
+    /// absent block or field is that value (a second list of defaults would drift from it).
+    #[test]
+    fn absent_fields_take_the_one_stated_default() {
+        let spec = JobSpec::from_json(json!({"dataset_id": "d"})).unwrap();
+        assert_eq!(spec.validation, ValidationSpec::default());
+        assert_eq!(spec.imbalance, ImbalanceSpec::default());
+        assert_eq!(spec.optimizer, OptimizerSpec::default());
+        assert_eq!(spec.training_spec(), TrainingSpec::default());
+        assert!(spec.final_model);
+        let empty = |v| JobSpec::from_json(json!({"dataset_id": "d", "validation": v}));
+        assert_eq!(
+            empty(json!({})).unwrap().validation,
+            ValidationSpec::default()
+        );
+        let im: ImbalanceSpec = serde_json::from_value(json!({"strategy": "smote"})).unwrap();
+        assert_eq!(
+            (im.k_neighbors, im.n_subsets, im.rank_by.as_str()),
+            (5, 10, "balanced_accuracy")
+        );
+        let adam: OptimizerSpec = serde_json::from_value(json!({"kind": "adam"})).unwrap();
+        assert_eq!(adam, OptimizerSpec::default());
+        assert_eq!(adam.learning_rate(), 0.001);
+    }
+}

@@ -148,3 +148,28 @@ impl JobSpec {
         errors
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_stored_spec_is_checked_again_before_a_run_trains_on_it() {
+        let ok = JobSpec::from_stored(r#"{"dataset_id": "ds_1", "validation": {"folds": 3}}"#);
+        assert_eq!(ok.unwrap().validation.folds, 3);
+        // Parsed, but not trainable: a worker must fail it, not train on it.
+        let one_fold =
+            JobSpec::from_stored(r#"{"dataset_id": "ds_1", "validation": {"folds": 1}}"#);
+        assert!(one_fold.unwrap_err().contains("validation.folds"));
+        let bad_lr = r#"{"dataset_id": "d", "optimizer": {"kind": "sgd", "learning_rate": -1}}"#;
+        assert!(
+            JobSpec::from_stored(bad_lr)
+                .unwrap_err()
+                .contains("optimizer.learning_rate")
+        );
+        assert!(JobSpec::from_stored("{").is_err());
+        // Size limits are the ones in force when it was accepted, not now.
+        let wide = r#"{"dataset_id": "d", "model": {"hidden_layers": [100000]}}"#;
+        assert!(JobSpec::from_stored(wide).is_ok());
+    }
+}

@@ -160,3 +160,28 @@ pub struct JobMetrics {
     pub test: Option<Scores>,
     pub leaderboard: Option<Vec<Standing>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A result as the untyped code stored it (class weights widened to f64, `roc_auc` left out
+    /// when undefined) reads back and writes out unchanged.
+    #[test]
+    fn a_stored_result_reads_and_writes_back_unchanged() {
+        let stored = r#"{"strategy":"class_weight","best_epoch":4,"stop":"early_stopped","epochs_run":9,"metrics":{"accuracy":0.934763948497854,"balanced_accuracy":0.5039465101108936,"precision_macro":0.5326815038893691,"recall_macro":0.5039465101108936,"f1_macro":0.49594662294484676,"g_mean":0.11914021187156351,"pr_auc":0.14572085623806033,"log_loss":0.21895643856280594,"confusion_matrix":[[1088,7],[69,1]]},"train_class_counts":[4379,278],"validation_class_counts":[1095,70],"resampled_class_counts":[4379,278],"member_class_counts":null,"class_weights":[0.5317423939704895,8.375899314880371]}"#;
+        let result: RunResult = serde_json::from_str(stored).unwrap();
+        assert_eq!(result.strategy, Strategy::ClassWeight);
+        assert_eq!(result.stop, Stop::EarlyStopped);
+        let m = result.metrics.as_ref().unwrap();
+        assert_eq!((m.roc_auc, m.pr_auc), (None, Some(0.14572085623806033)));
+        assert_eq!(result.class_weights[0] as f32, 0.5317424f32);
+        let written = serde_json::to_value(&result).unwrap();
+        let original: serde_json::Value = serde_json::from_str(stored).unwrap();
+        assert_eq!(written, original);
+        // A summary drops what grows with the classes and categories.
+        let summary = serde_json::to_value(result.summarized()).unwrap();
+        assert!(summary["metrics"].get("confusion_matrix").is_none());
+        assert!(summary.get("encoding").is_none());
+    }
+}

@@ -11,7 +11,7 @@ use super::EngineError;
 use super::data::encode::Encoding;
 use super::data::rows::Rows;
 use super::data::table::Table;
-use super::eval::scores::{Scores, score};
+use super::eval::scores::{Pooled, Scores, score};
 use super::imbalance::plan::{ClassWeighting, Method, Sampler};
 use super::imbalance::samplers::class_counts;
 use super::imbalance::{ensemble, one_class, weights};
@@ -160,10 +160,11 @@ pub fn run_fold(
 
 /// All out-of-fold predictions scored as one set.
 pub fn pooled(table: &Table<'_>, folds: &[FoldOutcome]) -> Scores {
-    let (mut y, mut proba) = (Vec::new(), Vec::new());
+    let mut pool = Pooled::default();
     for f in folds {
-        y.extend(f.rows.iter().map(|&r| table.y[r]));
-        proba.extend_from_slice(&f.proba);
+        let y: Vec<u32> = f.rows.iter().map(|&r| table.y[r]).collect();
+        pool.add(&y, f.proba.iter().copied(), table.classes);
     }
-    score(&y, &proba, table.classes)
+    pool.score()
+        .unwrap_or_else(|| score(&[], &[], table.classes))
 }

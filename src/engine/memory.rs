@@ -44,7 +44,7 @@ pub struct MemoryTerm {
 }
 
 /// The estimate: per run, its terms, and the job's total for its concurrent runs.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
 pub struct MemoryEstimate {
     pub bytes: u64,
     pub per_run_bytes: u64,

@@ -11,7 +11,7 @@ use axum::routing::get;
 use super::jobs::job_or_404;
 use super::state::{AppState, Route};
 use crate::domain::results::{FoldResult, JobMetrics, RunKind, RunResult};
-use crate::engine::eval::scores::score;
+use crate::engine::eval::scores::Pooled;
 use crate::error::ApiError;
 use crate::queue::results;
 use crate::store;
@@ -67,27 +67,19 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
             pooled_runs.push(run.id.clone());
         }
     }
-    let (mut y, mut proba, mut classes) = (Vec::new(), Vec::new(), None);
+    let mut pool = Pooled::default();
     for run in &pooled_runs {
         let Some(h) = store::run_data::heldout(&state.pool, run).await? else {
             continue;
         };
-        if *classes.get_or_insert(h.classes) != h.classes {
+        if !pool.add(&h.labels, h.proba.iter().map(|&p| f64::from(p)), h.classes) {
             tracing::warn!(run_id = %run, "held-out predictions of another width; not pooled");
-            continue;
         }
-        y.extend_from_slice(&h.labels);
-        proba.extend(h.proba.iter().map(|&p| f64::from(p)));
     }
     // Scoring sorts every class's column: off the async runtime.
-    let pooled = match classes.filter(|_| !y.is_empty()) {
-        None => None,
-        Some(k) => Some(
-            tokio::task::spawn_blocking(move || score(&y, &proba, k))
-                .await
-                .map_err(|e| anyhow::anyhow!("scoring the pooled predictions: {e}"))?,
-        ),
-    };
+    let pooled = tokio::task::spawn_blocking(move || pool.score())
+        .await
+        .map_err(|e| anyhow::anyhow!("scoring the pooled predictions: {e}"))?;
     Ok(Json(JobMetrics {
         status: job.status,
         folds,

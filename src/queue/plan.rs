@@ -395,3 +395,6 @@ fn check_against_dataset(
     }
     errors
 }
+
+#[cfg(test)]
+mod tests;

@@ -394,3 +394,6 @@ pub async fn queue_stats(pool: &SqlitePool) -> anyhow::Result<(Vec<(String, i64)
     .await?;
     Ok((by_status, queued, running))
 }
+
+#[cfg(test)]
+mod tests;

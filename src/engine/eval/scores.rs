@@ -27,6 +27,33 @@ pub struct Scores {
     pub confusion_matrix: Vec<Vec<u64>>,
 }
 
+/// Out-of-fold predictions gathered fold by fold and scored as one set (the pooled score).
+#[derive(Debug, Clone, Default)]
+pub struct Pooled {
+    y: Vec<u32>,
+    proba: Vec<f64>,
+    classes: Option<usize>,
+}
+
+impl Pooled {
+    /// Adds one fold's labels and probabilities (rows × `classes`); a fold of another width is
+    /// left out and `false` returned.
+    pub fn add(&mut self, y: &[u32], proba: impl IntoIterator<Item = f64>, classes: usize) -> bool {
+        if *self.classes.get_or_insert(classes) != classes {
+            return false;
+        }
+        self.y.extend_from_slice(y);
+        self.proba.extend(proba);
+        true
+    }
+
+    /// The scores of everything added (`None` if nothing was).
+    pub fn score(&self) -> Option<Scores> {
+        let classes = self.classes.filter(|_| !self.y.is_empty())?;
+        Some(score(&self.y, &self.proba, classes))
+    }
+}
+
 /// Scores probabilities `proba` (rows × `classes`, row-major) against `y_true`.
 pub fn score(y_true: &[u32], proba: &[f64], classes: usize) -> Scores {
     let n = y_true.len();
