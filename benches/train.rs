@@ -1,8 +1,15 @@
-//! Training throughput: (a) 64→256→256→2 relu, Adam, batch 256, 100k × 64 random rows, 3 epochs,
-//! one run on one thread and two concurrent runs on their own 1-thread pools; (b) 85→64→64→2,
-//! batch 64, one thread. Prints samples/s.
+//! Training throughput against PyTorch and scikit-learn, measured in the same run:
+//! (a) `wide`: 64→256→256→2 relu, Adam 1e-3, batch 256, 100k rows, 3 epochs, one run on one
+//!     thread, and two concurrent runs (against two concurrent 1-thread PyTorch processes);
+//! (b) `small`: 85→64→64→2, batch 64, one thread (against scikit-learn, 1 thread).
+//! The data follow the anchors' rule (uniform inputs, `Σx[..8] + x0·x1 > 0`); each figure is a
+//! median of 3 runs, as the anchors'. Prints samples/s, the ratios, and JSON lines.
 //!
-//! Run: `cargo bench --bench train`.
+//! Run: `cargo bench --bench train` (the anchors run when `python3 -c "import torch"` /
+//! `"import sklearn"` work: `pip install torch scikit-learn threadpoolctl`).
+
+#[path = "support/anchors.rs"]
+mod anchors;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
@@ -14,28 +21,33 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 struct Case {
-    rows: usize,
+    name: &'static str,
     features: usize,
     hidden: Vec<u64>,
     batch: u64,
-    epochs: u64,
 }
+
+const ROWS: usize = 100_000;
+const EPOCHS: u64 = 3;
 
 fn data(case: &Case, seed: u64) -> (Vec<f32>, Vec<u32>) {
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let x = (0..case.rows * case.features)
-        .map(|_| rng.r#gen::<f32>() * 2.0 - 1.0)
+    let x: Vec<f32> = (0..ROWS * case.features)
+        .map(|_| rng.gen_range(-1.0f32..1.0))
         .collect();
-    let y = (0..case.rows).map(|_| rng.gen_range(0..2)).collect();
+    let y = x
+        .chunks(case.features)
+        .map(|r| u32::from(r[..8].iter().sum::<f32>() + r[0] * r[1] > 0.0))
+        .collect();
     (x, y)
 }
 
 /// Trains once; returns samples per second.
-fn run(case: &Case, x: &[f32], y: &[u32]) -> f64 {
+fn run(case: &Case, x: &[f32], y: &[u32], seed: u64) -> f64 {
     let mut spec = TrainingSpec::default();
     spec.model.hidden_layers = case.hidden.clone();
     spec.training.batch_size = BatchSize::Rows(case.batch);
-    spec.training.epochs = case.epochs;
+    spec.training.epochs = EPOCHS;
     spec.training.early_stopping = None;
     let req = TrainRequest {
         spec: &spec,
@@ -47,52 +59,93 @@ fn run(case: &Case, x: &[f32], y: &[u32]) -> f64 {
         holdout: None,
         classes: 2,
         class_weights: vec![1.0, 1.0],
-        seed: 0,
+        seed,
         resume: None,
         checkpoint_every: 0,
         objective: Default::default(),
     };
     let start = Instant::now();
     train(&req, &AtomicBool::new(false), &mut |_, _| {}).expect("training runs");
-    (case.rows as u64 * case.epochs) as f64 / start.elapsed().as_secs_f64()
+    (ROWS as u64 * EPOCHS) as f64 / start.elapsed().as_secs_f64()
 }
 
-fn main() {
-    let a = Case {
-        rows: 100_000,
-        features: 64,
-        hidden: vec![256, 256],
-        batch: 256,
-        epochs: 3,
-    };
-    let (x, y) = data(&a, 1);
-    let one = run(&a, &x, &y);
-    println!(
-        "(a) 64-256-256-2 relu, Adam, batch 256, 1 run on 1 thread: {:.0} samples/s (target >= 124k)",
-        one
-    );
-    let (x2, y2) = data(&a, 2);
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Two runs side by side, each on its own 1-thread pool: aggregate samples/s.
+fn concurrent(case: &Case, a: &(Vec<f32>, Vec<u32>), b: &(Vec<f32>, Vec<u32>)) -> f64 {
     let start = Instant::now();
     std::thread::scope(|s| {
-        let h1 = s.spawn(|| run(&a, &x, &y));
-        let h2 = s.spawn(|| run(&a, &x2, &y2));
+        let h1 = s.spawn(|| run(case, &a.0, &a.1, 1));
+        let h2 = s.spawn(|| run(case, &b.0, &b.1, 2));
         h1.join().unwrap();
         h2.join().unwrap();
     });
-    let aggregate = (2 * a.rows as u64 * a.epochs) as f64 / start.elapsed().as_secs_f64();
+    (2 * ROWS as u64 * EPOCHS) as f64 / start.elapsed().as_secs_f64()
+}
+
+fn report(case: &str, ours: f64, anchor: Option<(&str, f64)>) {
+    match anchor {
+        Some((engine, theirs)) => println!(
+            "{case}: crossfold {ours:.0} samples/s, {engine} {theirs:.0} samples/s: {:.2}×",
+            ours / theirs
+        ),
+        None => println!("{case}: crossfold {ours:.0} samples/s (no anchor in this run)"),
+    }
+    let ratio = anchor.map(|(_, t)| ours / t);
+    let engine = anchor.map(|(e, _)| e);
     println!(
-        "(a) 2 concurrent runs, each on its own 1-thread pool: {aggregate:.0} samples/s aggregate (target >= 205k)"
+        "{}",
+        serde_json::json!({"bench": "train", "case": case, "samples_per_s": ours.round(),
+                           "anchor": engine, "anchor_samples_per_s": anchor.map(|(_, t)| t.round()),
+                           "ratio": ratio})
     );
-    let b = Case {
-        rows: 50_000,
+}
+
+fn main() {
+    let torch = anchors::available("torch");
+    let sklearn = anchors::available("sklearn") && anchors::available("threadpoolctl");
+    let wide = Case {
+        name: "wide",
+        features: 64,
+        hidden: vec![256, 256],
+        batch: 256,
+    };
+    let small = Case {
+        name: "small",
         features: 85,
         hidden: vec![64, 64],
         batch: 64,
-        epochs: 3,
     };
-    let (x, y) = data(&b, 3);
+    let (wa, wb) = (data(&wide, 1), data(&wide, 2));
+    let one = median((0..3).map(|s| run(&wide, &wa.0, &wa.1, s)).collect());
+    let torch_one = torch.then(|| anchors::mlp("torch", wide.name, 1));
+    report(
+        "wide, 1 run, 1 thread",
+        one,
+        torch_one.map(|t| ("torch", t)),
+    );
+    let two = median((0..3).map(|_| concurrent(&wide, &wa, &wb)).collect());
+    let torch_two = torch.then(|| anchors::mlp("torch", wide.name, 2));
+    report(
+        "wide, 2 concurrent runs (aggregate)",
+        two,
+        torch_two.map(|t| ("torch, 2 processes", t)),
+    );
+    let (sa, _) = (data(&small, 3), ());
+    let small_rate = median((0..3).map(|s| run(&small, &sa.0, &sa.1, s)).collect());
+    let sk = sklearn.then(|| anchors::mlp("sklearn", small.name, 1));
+    report("small, 1 thread", small_rate, sk.map(|t| ("sklearn", t)));
+    let torch_small = torch.then(|| anchors::mlp("torch", small.name, 1));
+    if let Some(t) = torch_small {
+        report("small, 1 thread (vs torch)", small_rate, Some(("torch", t)));
+    }
     println!(
-        "(b) 85-64-64-2 relu, Adam, batch 64, 1 thread: {:.0} samples/s (target >= 300k)",
-        run(&b, &x, &y)
+        "{}",
+        serde_json::json!({"bench": "train", "case": "summary", "samples_per_s": one.round(),
+            "wide_vs_torch": torch_one.map(|t| one / t), "wide2_vs_torch2": torch_two.map(|t| two / t),
+            "small_vs_sklearn": sk.map(|t| small_rate / t)})
     );
 }

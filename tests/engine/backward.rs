@@ -2,6 +2,7 @@
 //! `batchnorm.json`); class weights against scikit-learn (`class_weight.json`).
 
 use crossfold::domain::spec::{Activation, ModelSpec};
+use crossfold::engine::model::dense::Workspace;
 use crossfold::engine::model::layers;
 use crossfold::engine::model::mlp::Mlp;
 use crossfold::engine::model::param::{Dev, Mode, RunningStats, transpose};
@@ -69,6 +70,26 @@ fn loss_logits_and_every_gradient_match_pytorch_for_each_activation() {
             .zip(["grad_W1", "grad_b1", "grad_W2", "grad_b2"])
         {
             assert_close(grad, &flat(&want[key]), &format!("{name} {key}"));
+        }
+        // The path training takes, to the same values.
+        let mut ws = Workspace::default();
+        let loss = mlp.dense_step(
+            &mut ws,
+            &transpose(&x, n, d),
+            n,
+            &y,
+            &weights,
+            false,
+            &mut rng,
+        );
+        let want_loss = want["loss"].as_f64().unwrap() as f32;
+        assert_close(&[loss], &[want_loss], &format!("{name} dense loss"));
+        for (grad, key) in ws
+            .grads
+            .iter()
+            .zip(["grad_W1", "grad_b1", "grad_W2", "grad_b2"])
+        {
+            assert_close(grad, &flat(&want[key]), &format!("{name} dense {key}"));
         }
     }
 }

@@ -7,6 +7,7 @@ mod checkpoints;
 mod control;
 mod cv;
 mod data;
+mod dense;
 mod ensembles;
 mod golden;
 mod helpers;

@@ -58,10 +58,16 @@ pub fn gather(
 ) -> (Vec<f32>, Vec<u32>) {
     let (b, d) = (idx.len(), rows.features);
     let mut xt = vec![0.0f32; d * b];
-    for (j, &r) in idx.iter().enumerate() {
-        let row = &rows.x[r * d..(r + 1) * d];
-        for (k, &v) in row.iter().enumerate() {
-            xt[k * b + j] = v;
+    // A transpose in blocks of rows: the block's rows stay in cache across the features, and
+    // each feature's values are written contiguously.
+    const BLOCK: usize = 16;
+    for (n, block) in idx.chunks(BLOCK).enumerate() {
+        let j0 = n * BLOCK;
+        for k in 0..d {
+            let dst = &mut xt[k * b + j0..k * b + j0 + block.len()];
+            for (v, &r) in dst.iter_mut().zip(block) {
+                *v = rows.x[r * d + k];
+            }
         }
     }
     if noise > 0.0 {

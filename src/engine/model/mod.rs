@@ -4,7 +4,9 @@
 //! file beside `mlp.rs`.
 
 pub mod autoencoder;
+pub mod dense;
 pub mod infer;
+pub mod kernels;
 pub mod layers;
 pub mod mlp;
 pub mod param;
@@ -12,9 +14,9 @@ pub mod pass;
 
 use rand_chacha::ChaCha8Rng;
 
+use self::dense::Workspace;
 use self::mlp::Mlp;
-use self::param::{Dev, Mode, Param};
-use self::pass::{Pass, StepResult};
+use self::param::{Dev, Param};
 use crate::domain::spec::ModelSpec;
 
 /// A network and what its outputs mean.
@@ -144,44 +146,34 @@ impl Model {
         out
     }
 
-    /// Runs the model on `x` (features × batch, row-major). In `Train` mode, `rng` draws
-    /// dropout masks and batch norm updates its running statistics.
-    pub fn forward(
+    /// One training step on `x` (features × batch): the loss, with the gradients in
+    /// `ws.grads` (parameter order). Cross-entropy against `labels` weighted by
+    /// `class_weights`, or an autoencoder's squared error against `x`. `rng` draws dropout.
+    pub fn step(
         &mut self,
-        dev: &Dev,
+        ws: &mut Workspace,
         x: &[f32],
         batch: usize,
-        mode: Mode,
-        rng: &mut ChaCha8Rng,
-    ) -> Pass {
-        self.net_mut().forward(dev, x, batch, mode, rng)
-    }
-
-    /// The model's loss on `pass` and its gradients: cross-entropy against `labels` weighted
-    /// by `class_weights`, or an autoencoder's squared error against its input `x`.
-    pub fn loss(
-        &self,
-        pass: Pass,
-        dev: &Dev,
-        x: &[f32],
         labels: &[u32],
         class_weights: &[f32],
-    ) -> StepResult {
-        match self {
-            Model::Mlp(_) => pass.backward(dev, labels, class_weights),
-            Model::Autoencoder(_) => pass.backward_reconstruction(dev, x),
-        }
+        rng: &mut ChaCha8Rng,
+    ) -> f32 {
+        let reconstruct = matches!(self, Model::Autoencoder(_));
+        self.net_mut()
+            .dense_step(ws, x, batch, labels, class_weights, reconstruct, rng)
     }
 
     /// Log class probabilities (batch × classes, row-major) of `x` (features × batch), in eval
     /// mode; an autoencoder's outputs are not probabilities, so this is for classifiers.
-    pub fn log_proba(&mut self, dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
-        self.net_mut().log_proba(dev, x, batch)
+    pub fn log_proba(&mut self, _dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
+        self.net_mut()
+            .dense_log_proba(&mut Workspace::default(), x, batch)
     }
 
     /// The raw outputs (batch × outputs, row-major) of `x` (features × batch), in eval mode:
     /// an autoencoder's reconstruction.
-    pub fn raw_outputs(&mut self, dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
-        self.net_mut().outputs(dev, x, batch)
+    pub fn raw_outputs(&mut self, _dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
+        self.net_mut()
+            .dense_outputs(&mut Workspace::default(), x, batch)
     }
 }

@@ -1,0 +1,63 @@
+//! The PyTorch and scikit-learn anchors of `../shared/reference/bench/`, run in the same
+//! benchmark run (one thread each, `OMP_WAIT_POLICY=PASSIVE`) when Python has the package:
+//! their samples/s, read from the JSON line each prints.
+
+// Each benchmark includes this file and uses a part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+
+fn script(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/reference/bench")
+        .join(name)
+}
+
+/// Whether `python3 -c "import <module>"` works (and the anchor scripts are there).
+pub fn available(module: &str) -> bool {
+    script("mlp_torch.py").exists()
+        && Command::new("python3")
+            .args(["-c", &format!("import {module}")])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+}
+
+fn spawn(script_name: &str, args: &[&str]) -> Child {
+    Command::new("python3")
+        .arg(script(script_name))
+        .args(args)
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .env("OMP_NUM_THREADS", "1")
+        .env("MKL_NUM_THREADS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 starts")
+}
+
+/// The `samples_per_s` of the script's last JSON line.
+fn rate(child: Child) -> f64 {
+    let out = child.wait_with_output().expect("the anchor finishes");
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .rev()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or_else(|| panic!("no JSON line from the anchor: {text}"));
+    let v: serde_json::Value = serde_json::from_str(line).expect("the anchor's JSON line");
+    v["samples_per_s"].as_f64().expect("samples_per_s")
+}
+
+/// `engine` (`torch` or `sklearn`) on `case` (`wide` or `small`), `processes` started together:
+/// their summed samples/s.
+pub fn mlp(engine: &str, case: &str, processes: usize) -> f64 {
+    let name = match engine {
+        "torch" => "mlp_torch.py",
+        _ => "mlp_sklearn.py",
+    };
+    let children: Vec<Child> = (0..processes).map(|_| spawn(name, &[case, "1"])).collect();
+    children.into_iter().map(rate).sum()
+}
