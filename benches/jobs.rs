@@ -8,7 +8,13 @@
 //!     folds (standard spec), its leaderboard side by side with the imbalanced-learn rows of
 //!     `../shared/reference/RESULTS.md` (target: within max(1 std, 0.03), or better).
 //!
-//! Run: `cargo bench --bench jobs`.
+//! (5) a 5-fold job on the 200,000 × 64 scale set (`make_synthetic.py`, generated into
+//!     `target/bench-data/` once) through the API with 2 workers, next to
+//!     `reference.py --spec spec_scale.json` on the same file, in the same run (target ≤ 0.25×).
+//! Each ends with a JSON line (`{"bench": "jobs", "case": …}`).
+//!
+//! Run: `cargo bench --bench jobs` (scikit-learn's side needs `pip install scikit-learn pandas
+//! imbalanced-learn`).
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -95,31 +101,56 @@ async fn timed_spec(c: &reqwest::Client, s: &Server, spec: &Value) -> (String, f
     }
 }
 
-fn sklearn_seconds() -> Option<f64> {
-    let script = format!(
-        "{}/../shared/reference/reference.py",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let spec = format!(
-        "{}/../shared/reference/spec_standard.json",
-        env!("CARGO_MANIFEST_DIR")
-    );
-    let data = format!("{}/tests/fixtures/caravan.csv", env!("CARGO_MANIFEST_DIR"));
+/// `reference.py` (scikit-learn's loop) on `data` with `spec`, strategy none: its wall time.
+fn sklearn_seconds(data: &str, spec: &str) -> Option<f64> {
+    let dir = format!("{}/../shared/reference", env!("CARGO_MANIFEST_DIR"));
     let start = Instant::now();
     let out = Command::new("python3")
-        .args([
-            &script,
-            &data,
-            "--spec",
-            &spec,
-            "--strategy",
-            "none",
-            "--backend",
-            "sklearn",
-        ])
+        .arg(format!("{dir}/reference.py"))
+        .arg(data)
+        .args(["--spec", &format!("{dir}/{spec}"), "--strategy", "none"])
+        .args(["--backend", "sklearn"])
+        .env("OMP_WAIT_POLICY", "PASSIVE")
         .output()
         .ok()?;
+    if !out.status.success() {
+        eprintln!(
+            "reference.py failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
     out.status.success().then(|| start.elapsed().as_secs_f64())
+}
+
+/// The 200,000 × 64 scale set, generated once by `make_synthetic.py` (`None` without Python's
+/// scikit-learn and pandas).
+fn synthetic_csv() -> Option<String> {
+    let path = format!(
+        "{}/target/bench-data/synthetic.csv",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    if std::path::Path::new(&path).exists() {
+        return Some(path);
+    }
+    std::fs::create_dir_all(format!("{}/target/bench-data", env!("CARGO_MANIFEST_DIR"))).ok()?;
+    let script = format!(
+        "{}/../shared/reference/bench/make_synthetic.py",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let ok = Command::new("python3")
+        .args([&script, &path])
+        .status()
+        .is_ok_and(|s| s.success());
+    ok.then_some(path)
+}
+
+/// One JSON line for a timed case, with scikit-learn's time and the ratio when it ran.
+fn json_line(case: &str, seconds: f64, sklearn: Option<f64>) {
+    println!(
+        "{}",
+        json!({"bench": "jobs", "case": case, "seconds": seconds, "sklearn_seconds": sklearn,
+               "ratio": sklearn.map(|s| seconds / s)})
+    );
 }
 
 #[tokio::main]
@@ -186,13 +217,68 @@ async fn main() {
     drop(two);
 
     // (3) Against scikit-learn, same machine, same run.
-    match sklearn_seconds() {
+    let caravan_csv = format!("{}/tests/fixtures/caravan.csv", env!("CARGO_MANIFEST_DIR"));
+    let sk = sklearn_seconds(&caravan_csv, "spec_standard.json");
+    match sk {
         Some(s) => println!(
-            "(3) caravan 5-fold: crossfold job {t2:.2} s (2 workers) vs scikit-learn reference.py {s:.2} s (same run)"
+            "(3) caravan 5-fold: crossfold job {t2:.2} s (2 workers) vs scikit-learn reference.py {s:.2} s (same run): {:.3}x",
+            t2 / s
         ),
         None => println!(
-            "(3) caravan 5-fold: crossfold job {t2:.2} s (2 workers); scikit-learn not installed here (RESULTS.md: 3.7 s)"
+            "(3) caravan 5-fold: crossfold job {t2:.2} s (2 workers); scikit-learn not installed here"
         ),
+    }
+    json_line("caravan_5fold", t2, sk);
+    let caravan_ratio = sk.map(|s| t2 / s);
+    let mut synthetic_ratio = None;
+    println!(
+        "{}",
+        json!({"bench": "jobs", "case": "get_job_while_training", "p50_ms": lat[499],
+               "p99_ms": lat[989], "max_ms": lat[999]})
+    );
+
+    // (5) The scale set: 200,000 × 64, [256, 256], batch 256, 5 epochs, 5 folds.
+    match synthetic_csv() {
+        None => {
+            println!("(5) synthetic 200k x 64: skipped (needs Python's scikit-learn and pandas)")
+        }
+        Some(path) => {
+            let two = start(2);
+            let body = std::fs::read(&path).unwrap();
+            let uploaded = Instant::now();
+            let ds: Value = c
+                .post(format!("{}/v1/datasets?label=label", two.base))
+                .header("content-type", "text/csv")
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            let upload_s = uploaded.elapsed().as_secs_f64();
+            let spec = json!({
+                "dataset_id": ds["id"],
+                "model": {"hidden_layers": [256, 256], "activation": "relu"},
+                "optimizer": {"kind": "adam", "learning_rate": 0.001},
+                "training": {"epochs": 5, "batch_size": 256, "l2": 0.0001, "early_stopping": null},
+                "validation": {"folds": 5},
+                "final_model": false,
+                "seed": 0
+            });
+            let (_, seconds) = timed_spec(&c, &two, &spec).await;
+            drop(two);
+            let sk = sklearn_seconds(&path, "spec_scale.json");
+            match sk {
+                Some(s) => println!(
+                    "(5) synthetic 200k x 64, 5 folds: crossfold job {seconds:.1} s (2 workers; upload {upload_s:.1} s more) vs scikit-learn reference.py {s:.1} s (its own loop, reading the CSV included): {:.3}x",
+                    seconds / s
+                ),
+                None => println!("(5) synthetic 200k x 64, 5 folds: crossfold job {seconds:.1} s"),
+            }
+            json_line("synthetic_200k_5fold", seconds, sk);
+            synthetic_ratio = sk.map(|s| seconds / s);
+        }
     }
 
     // (4) Every strategy in one job, through the API, on the same recorded folds.
@@ -238,6 +324,11 @@ async fn main() {
             entry["rank"], bal.0, bal.1, pr.0, pr.1
         );
     }
+    println!(
+        "{}",
+        json!({"bench": "jobs", "case": "summary", "caravan_vs_sklearn": caravan_ratio,
+               "synthetic_vs_sklearn": synthetic_ratio, "get_job_p99_ms": lat[989]})
+    );
 }
 
 /// The imbalanced-learn rows of RESULTS.md for caravan with the standard spec: balanced
