@@ -38,10 +38,14 @@ fn caravan() -> Vec<u8> {
 }
 
 async fn upload(c: &reqwest::Client, s: &Server) -> String {
+    upload_csv(c, s, caravan()).await
+}
+
+async fn upload_csv(c: &reqwest::Client, s: &Server, csv: Vec<u8>) -> String {
     let ds: Value = c
         .post(format!("{}/v1/datasets?label=label", s.base))
         .header("content-type", "text/csv")
-        .body(caravan())
+        .body(csv)
         .send()
         .await
         .unwrap()
@@ -246,19 +250,10 @@ async fn main() {
             let two = start(2);
             let body = std::fs::read(&path).unwrap();
             let uploaded = Instant::now();
-            let ds: Value = c
-                .post(format!("{}/v1/datasets?label=label", two.base))
-                .header("content-type", "text/csv")
-                .body(body)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let ds = upload_csv(&c, &two, body).await;
             let upload_s = uploaded.elapsed().as_secs_f64();
             let spec = json!({
-                "dataset_id": ds["id"],
+                "dataset_id": ds,
                 "model": {"hidden_layers": [256, 256], "activation": "relu"},
                 "optimizer": {"kind": "adam", "learning_rate": 0.001},
                 "training": {"epochs": 5, "batch_size": 256, "l2": 0.0001, "early_stopping": null},

@@ -56,8 +56,23 @@ pub fn gather(
     noise: f64,
     rng: &mut ChaCha8Rng,
 ) -> (Vec<f32>, Vec<u32>) {
+    let (mut xt, mut y) = (Vec::new(), Vec::new());
+    gather_into(rows, idx, noise, rng, &mut xt, &mut y);
+    (xt, y)
+}
+
+/// As `gather`, into buffers a loop reuses (no allocation once they have grown).
+pub fn gather_into(
+    rows: Rows<'_>,
+    idx: &[usize],
+    noise: f64,
+    rng: &mut ChaCha8Rng,
+    xt: &mut Vec<f32>,
+    y: &mut Vec<u32>,
+) {
     let (b, d) = (idx.len(), rows.features);
-    let mut xt = vec![0.0f32; d * b];
+    xt.clear();
+    xt.resize(d * b, 0.0);
     // A transpose in blocks of rows: the block's rows stay in cache across the features, and
     // each feature's values are written contiguously.
     const BLOCK: usize = 16;
@@ -76,6 +91,6 @@ pub fn gather(
             *v += normal.sample(rng) as f32;
         }
     }
-    let y = idx.iter().map(|&r| rows.y[r]).collect();
-    (xt, y)
+    y.clear();
+    y.extend(idx.iter().map(|&r| rows.y[r]));
 }

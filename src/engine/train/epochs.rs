@@ -57,6 +57,7 @@ pub fn run(
     let mut stop = Stop::Completed;
     // Buffers every step reuses (sized by the first batch).
     let mut ws = Workspace::default();
+    let (mut xt, mut yb) = (Vec::new(), Vec::new());
 
     // Set-up above consumed the RNG exactly as the original run did; a resume takes its state.
     let mut st = match req.resume.clone() {
@@ -112,11 +113,13 @@ pub fn run(
                 stop = Stop::Cancelled;
                 break 'epochs;
             }
-            let (xt, yb) = rows::gather(
+            rows::gather_into(
                 req.train,
                 chunk,
                 spec.training.augment.gaussian_noise,
                 &mut st.rng,
+                &mut xt,
+                &mut yb,
             );
             let loss = st.model.step(
                 &mut ws,
