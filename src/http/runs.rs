@@ -77,7 +77,7 @@ async fn history(
     if !wants_csv {
         return Ok(Json(records).into_response());
     }
-    const COLUMNS: [&str; 12] = [
+    const COLUMNS: [&str; 16] = [
         "epoch",
         "train_loss",
         "val_loss",
@@ -90,6 +90,10 @@ async fn history(
         "seconds",
         "member",
         "samples",
+        "layer_weight_norms",
+        "layer_update_ratios",
+        "dead_unit_fractions",
+        "saturated_fractions",
     ];
     // Lists (per-layer norms) go in one cell, `;`-separated; csv::Writer quotes as needed.
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -105,10 +109,10 @@ async fn history(
 }
 
 /// One epoch's CSV cells, in `COLUMNS` order; numbers as JSON writes them.
-fn csv_cells(r: &EpochRecord) -> [String; 12] {
+fn csv_cells(r: &EpochRecord) -> [String; 16] {
     let num = |v: f64| Value::from(v).to_string();
     let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
-    let norms: Vec<String> = r.layer_grad_norms.iter().map(|&v| num(v)).collect();
+    let list = |v: &[f64]| v.iter().map(|&x| num(x)).collect::<Vec<_>>().join(";");
     [
         r.epoch.to_string(),
         num(r.train_loss),
@@ -118,10 +122,14 @@ fn csv_cells(r: &EpochRecord) -> [String; 12] {
         opt(r.holdout_accuracy),
         num(r.learning_rate),
         num(r.grad_norm),
-        norms.join(";"),
+        list(&r.layer_grad_norms),
         num(r.seconds),
         r.member.map(|m| m.to_string()).unwrap_or_default(),
         r.samples.to_string(),
+        list(&r.layer_weight_norms),
+        list(&r.layer_update_ratios),
+        list(&r.dead_unit_fractions),
+        list(&r.saturated_fractions),
     ]
 }
 

@@ -106,6 +106,28 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
     let history = history.as_array().unwrap();
     assert!(!history.is_empty() && history.len() <= 3);
     assert!(history[0]["layer_grad_norms"].as_array().unwrap().len() == 3);
+    // The training statistics diagnostics read: per layer, weight norms and how far an epoch
+    // moved them; per hidden layer (relu), the share of dead units.
+    let numbers = |k: &str| -> Vec<f64> {
+        let list = history[0][k].as_array().unwrap_or_else(|| panic!("{k}"));
+        list.iter().map(|v| v.as_f64().unwrap()).collect()
+    };
+    assert_eq!(numbers("layer_weight_norms").len(), 3);
+    assert!(numbers("layer_weight_norms").iter().all(|&v| v > 0.0));
+    let ratios = numbers("layer_update_ratios");
+    assert!(
+        ratios.len() == 3 && ratios.iter().all(|&r| r > 0.0 && r < 1.0),
+        "{ratios:?}"
+    );
+    let dead = numbers("dead_unit_fractions");
+    assert!(
+        dead.len() == 2 && dead.iter().all(|&f| (0.0..=1.0).contains(&f)),
+        "{dead:?}"
+    );
+    assert!(
+        numbers("saturated_fractions").is_empty(),
+        "relu does not saturate"
+    );
     let csv = app
         .get(&format!("/v1/runs/{fold_run}/metrics"))
         .header("accept", "text/csv")

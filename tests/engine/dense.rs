@@ -124,3 +124,53 @@ fn the_dense_step_matches_the_taped_one_for_every_architecture_option() {
         1,
     );
 }
+
+/// A dense step on `x` (7 features × `batch`) of an MLP whose parameters `tweak` sets.
+fn activity(spec: ModelSpec, tweak: impl Fn(&mut Mlp)) -> (Vec<f64>, Vec<f64>) {
+    let (d, batch) = (7, 32);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut mlp = Mlp::new(&spec, d, 2, &mut rng);
+    tweak(&mut mlp);
+    let x: Vec<f32> = (0..d * batch).map(|_| rng.gen_range(-1.0..1.0)).collect();
+    let y: Vec<u32> = (0..batch).map(|i| (i % 2) as u32).collect();
+    let mut ws = Workspace::default();
+    ws.begin_epoch();
+    mlp.dense_step(&mut ws, &x, batch, &y, &[1.0, 1.0], false, &mut rng);
+    (ws.dead_fractions(), ws.saturated_fractions())
+}
+
+#[test]
+fn dead_and_saturated_units_are_counted_per_hidden_layer() {
+    let relu = ModelSpec {
+        hidden_layers: vec![8, 8],
+        ..ModelSpec::default()
+    };
+    // Healthy He-initialized ReLU: few units never fire on 32 rows.
+    let (dead, saturated) = activity(relu.clone(), |_| {});
+    assert_eq!(dead.len(), 2);
+    assert!(dead.iter().all(|&f| f < 0.5), "{dead:?}");
+    assert!(saturated.is_empty(), "saturation is for sigmoid and tanh");
+    // A large negative bias keeps every unit of the first layer off.
+    let (dead, _) = activity(relu, |m| {
+        let b = m.layers[0].bias;
+        m.params[b].data.iter_mut().for_each(|v| *v = -100.0);
+    });
+    assert_eq!(dead[0], 1.0);
+
+    let tanh = ModelSpec {
+        hidden_layers: vec![8],
+        activation: Activation::Tanh,
+        ..ModelSpec::default()
+    };
+    let (dead, saturated) = activity(tanh.clone(), |m| {
+        let w = m.layers[0].weight;
+        m.params[w].data.iter_mut().for_each(|v| *v *= 1e-3);
+    });
+    assert!(dead.is_empty());
+    assert_eq!(saturated, vec![0.0], "tiny weights keep tanh linear");
+    let (_, saturated) = activity(tanh, |m| {
+        let w = m.layers[0].weight;
+        m.params[w].data.iter_mut().for_each(|v| *v *= 100.0);
+    });
+    assert!(saturated[0] > 0.9, "{saturated:?}");
+}

@@ -13,10 +13,12 @@
 
 use rand_chacha::ChaCha8Rng;
 
+use super::activity::{self, Activity};
 use super::kernels::{activate, matmul, softmax_cross_entropy, sum, through_activation};
 use super::layers::{BN_EPS, BN_MOMENTUM, apply_mask};
 use super::mlp::{Layer, Mlp};
 use super::param::Mode;
+use crate::domain::spec::Activation;
 
 /// Buffers one model's steps reuse: sized on the first batch, grown only for a larger one.
 #[derive(Debug, Default, Clone)]
@@ -30,6 +32,9 @@ pub struct Workspace {
     dprev: Vec<f32>,
     /// The last step's gradients, in parameter order and shape.
     pub grads: Vec<Vec<f32>>,
+    /// Per hidden layer, what the training batches since `begin_epoch` did.
+    activity: Vec<Activity>,
+    activation: Option<Activation>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -74,6 +79,23 @@ fn linear(mlp: &Mlp, l: &Layer, h: &[f32], batch: usize, z: &mut Vec<f32>) {
 }
 
 impl Workspace {
+    /// Starts counting a new epoch's activity (dead and saturated units).
+    pub fn begin_epoch(&mut self) {
+        self.activity.clear();
+    }
+
+    /// Per hidden layer, the share of units never positive in the epoch's training batches
+    /// (ReLU family; empty for other activations or before any batch).
+    pub fn dead_fractions(&self) -> Vec<f64> {
+        activity::dead_fractions(&self.activity, self.activation)
+    }
+
+    /// Per hidden layer, the share of the epoch's training activations that saturated
+    /// (sigmoid and tanh; empty for other activations or before any batch).
+    pub fn saturated_fractions(&self) -> Vec<f64> {
+        activity::saturated_fractions(&self.activity, self.activation)
+    }
+
     fn size_for(&mut self, mlp: &Mlp) {
         let hidden = mlp.layers.len() - 1;
         if self.layers.len() != hidden {
@@ -145,6 +167,12 @@ impl Mlp {
                 }
             }
             activate(self.spec.activation, &bufs.pre, &mut bufs.act);
+            if train {
+                ws.activity.resize(hidden, Activity::default());
+                ws.activation = Some(self.spec.activation);
+                let (pre, act) = (&bufs.pre, &bufs.act);
+                ws.activity[li].record(self.spec.activation, pre, act, layer.outputs, batch);
+            }
             let dropout = train && self.spec.dropout > 0.0;
             bufs.has_out = dropout || layer.skip.is_some();
             bufs.mask.clear();

@@ -3,6 +3,7 @@
 //! forward pass and loss). A new family — a GRU, attention — is a new variant here with its own
 //! file beside `mlp.rs`.
 
+pub mod activity;
 pub mod autoencoder;
 pub mod dense;
 pub mod infer;

@@ -20,7 +20,7 @@ use crate::engine::data::rows::{self, Rows};
 use crate::engine::model::Model;
 use crate::engine::model::dense::Workspace;
 use crate::engine::model::infer::{log_proba_rows, predict_rows, reconstruction_errors};
-use crate::engine::model::param::Dev;
+use crate::engine::model::param::{Dev, Param};
 use crate::engine::optim::optimizer::Optimizer;
 use crate::engine::optim::penalties::add_penalties;
 use crate::engine::optim::state::ParamState;
@@ -105,6 +105,20 @@ pub fn run(
         );
         // A fresh shuffle of a fixed order: the RNG state alone decides it, so resumes match.
         let mut train_idx = train_base.clone();
+        ws.begin_epoch();
+        // Where the weights start, for how far the epoch moves them.
+        let start_weights: Vec<Vec<f32>> = st
+            .model
+            .params()
+            .iter()
+            .map(|p| {
+                if p.penalized {
+                    p.data.clone()
+                } else {
+                    Vec::new()
+                }
+            })
+            .collect();
         train_idx.shuffle(&mut st.rng);
         let (mut loss_sum, mut seen) = (0.0f64, 0usize);
         let (mut norm_sum, mut layer_sums, mut steps) = (0.0f64, vec![0.0f64; n_layers], 0usize);
@@ -186,6 +200,7 @@ pub fn run(
         if holdout.is_some_and(|v| !v.0.is_finite()) {
             return Err(diverged(epoch, "the held-out loss"));
         }
+        let moved = weight_movement(st.model.params(), &start_weights, &layer_of, n_layers);
         st.history.push(EpochRecord {
             epoch: epoch + 1,
             train_loss: loss_sum / seen.max(1) as f64,
@@ -196,6 +211,10 @@ pub fn run(
             learning_rate: lr,
             grad_norm: norm_sum / steps.max(1) as f64,
             layer_grad_norms: layer_sums.iter().map(|s| s / steps.max(1) as f64).collect(),
+            layer_weight_norms: moved.norms,
+            layer_update_ratios: moved.ratios,
+            dead_unit_fractions: ws.dead_fractions(),
+            saturated_fractions: ws.saturated_fractions(),
             seconds: started.elapsed().as_secs_f64(),
             samples: seen as u64,
             member: None,
@@ -243,6 +262,39 @@ pub fn run(
         calibration: None,
         state: st,
     })
+}
+
+/// Per layer: its weights' L2 norm, and how far they moved from `start` (relative).
+struct Movement {
+    norms: Vec<f64>,
+    ratios: Vec<f64>,
+}
+
+fn weight_movement(
+    params: &[Param],
+    start: &[Vec<f32>],
+    layer_of: &[usize],
+    layers: usize,
+) -> Movement {
+    let (mut now, mut before, mut moved) =
+        (vec![0.0; layers], vec![0.0; layers], vec![0.0; layers]);
+    for ((p, s), &l) in params.iter().zip(start).zip(layer_of) {
+        if !p.penalized {
+            continue;
+        }
+        now[l] += squares(&p.data);
+        before[l] += squares(s);
+        let delta: Vec<f32> = p.data.iter().zip(s).map(|(a, b)| a - b).collect();
+        moved[l] += squares(&delta);
+    }
+    Movement {
+        norms: now.iter().map(|v: &f64| v.sqrt()).collect(),
+        ratios: moved
+            .iter()
+            .zip(&before)
+            .map(|(m, b): (&f64, &f64)| m.sqrt() / b.sqrt().max(f64::MIN_POSITIVE))
+            .collect(),
+    }
 }
 
 /// `Σ v²` in f64 over eight lanes, so it vectorizes.

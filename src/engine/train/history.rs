@@ -20,6 +20,20 @@ pub struct EpochRecord {
     pub grad_norm: f64,
     /// Per layer (hidden layers, then output), mean over the epoch's steps.
     pub layer_grad_norms: Vec<f64>,
+    /// Per layer, at the epoch's end: the L2 norm of its weights (not biases or batch norm).
+    #[serde(default)]
+    pub layer_weight_norms: Vec<f64>,
+    /// Per layer: how far the epoch moved its weights, `‖W_end − W_start‖ / ‖W_start‖`.
+    #[serde(default)]
+    pub layer_update_ratios: Vec<f64>,
+    /// Per hidden layer, ReLU family only (else empty): the share of units whose input was
+    /// never positive in the epoch's training batches (dead units).
+    #[serde(default)]
+    pub dead_unit_fractions: Vec<f64>,
+    /// Per hidden layer, sigmoid and tanh only (else empty): the share of the epoch's training
+    /// activations where the derivative is below `SATURATED_SLOPE` (saturated units).
+    #[serde(default)]
+    pub saturated_fractions: Vec<f64>,
     pub seconds: f64,
     /// Rows trained on this epoch (after resampling, without the early-stopping split).
     #[serde(default)]
