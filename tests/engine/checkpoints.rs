@@ -209,3 +209,45 @@ fn python_safetensors_reads_the_checkpoint() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// An autoencoder's epoch checkpoint from before checkpoints named their model kind (no
+/// `model` metadata: it reads as `mlp`) still resumes, to the same end as a run never stopped.
+#[test]
+fn an_autoencoder_checkpoint_without_its_model_kind_resumes() {
+    use crossfold::engine::train::Objective;
+    use safetensors::SafeTensors;
+
+    let data = load("breast_cancer.csv", 0);
+    let spec = spec();
+    let request = |resume| TrainRequest {
+        objective: Objective::Reconstruct,
+        ..resumable(&data, &spec, resume)
+    };
+    let saved = Mutex::new(Vec::new());
+    let straight = train(&request(None), &AtomicBool::new(false), &mut |_, ck| {
+        if let Some(ck) = ck {
+            saved
+                .lock()
+                .unwrap()
+                .push(checkpoint::to_resume_bytes(ck).unwrap());
+        }
+    })
+    .unwrap();
+    // The third epoch's checkpoint, rewritten without the `model` key.
+    let bytes = &saved.lock().unwrap()[2];
+    let st = SafeTensors::deserialize(bytes).unwrap();
+    let (_, header) = SafeTensors::read_metadata(bytes).unwrap();
+    let mut meta = header.metadata().clone().unwrap();
+    assert_eq!(meta.remove("model").as_deref(), Some("autoencoder"));
+    let old = safetensors::serialize(st.tensors(), Some(meta)).unwrap();
+    let state = checkpoint::from_resume_bytes(&old, &[]).unwrap();
+    assert_eq!(state.model.kind(), "mlp", "an old file does not say");
+    let resumed = train(
+        &request(Some(state)),
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(resumed.state.model.kind(), "autoencoder");
+    assert_eq!(weight_bits(&resumed), weight_bits(&straight));
+}

@@ -84,6 +84,17 @@ impl Model {
         self.net().outputs
     }
 
+    /// This model's network as the kind `like` is (the same weights): a checkpoint written
+    /// before checkpoints named their model kind reads as `mlp`, and the run's objective, not
+    /// the file, decides what it is.
+    pub fn as_kind_of(self, like: &Model) -> Model {
+        let (Model::Mlp(net) | Model::Autoencoder(net)) = self;
+        match like {
+            Model::Mlp(_) => Model::Mlp(net),
+            Model::Autoencoder(_) => Model::Autoencoder(net),
+        }
+    }
+
     /// Whether `other` has this kind and shape (a checkpoint of it can be continued here).
     pub fn same_shape(&self, other: &Model) -> bool {
         self.kind() == other.kind()

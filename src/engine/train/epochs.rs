@@ -61,7 +61,11 @@ pub fn run(
 
     // Set-up above consumed the RNG exactly as the original run did; a resume takes its state.
     let mut st = match req.resume.clone() {
-        Some(resumed) => {
+        Some(mut resumed) => {
+            resumed.model = resumed.model.as_kind_of(&model);
+            if let Some(best) = resumed.best.as_mut() {
+                best.model = best.model.clone().as_kind_of(&model);
+            }
             if resumed.spec != *spec || !resumed.model.same_shape(&model) {
                 return Err(EngineError::InvalidInput(
                     "the checkpoint is of another spec or data".into(),
