@@ -108,6 +108,12 @@ impl TestApp {
         json(self.get(path).send().await.unwrap(), 200).await
     }
 
+    /// A GET with `Accept: text/csv`: the body as text (any status).
+    pub async fn get_csv(&self, path: &str) -> String {
+        let res = self.get(path).header("accept", "text/csv").send().await;
+        res.unwrap().text().await.unwrap()
+    }
+
     pub fn get(&self, path: &str) -> RequestBuilder {
         self.client.get(format!("{}{path}", self.address))
     }

@@ -430,15 +430,7 @@ async fn out_of_fold_predictions_come_in_pages_and_as_a_stream_each_row_once() {
         (0..569).collect::<Vec<u64>>(),
         "every row once, in order"
     );
-    let csv = app
-        .get(&format!("/v1/jobs/{job}/predictions"))
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.get_csv(&format!("/v1/jobs/{job}/predictions")).await;
     assert_eq!(csv.lines().count(), 570);
     problem(
         app.get(&format!("/v1/jobs/{job}/predictions?limit=0"))
@@ -514,15 +506,7 @@ async fn a_class_named_with_a_comma_keeps_the_csv_outputs_well_formed() {
     }
     let ds = json(app.upload_csv("label=label", csv).await, 201).await;
     let job = finished_job(&app, ds["id"].as_str().unwrap()).await;
-    let text = app
-        .get(&format!("/v1/jobs/{job}/predictions"))
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.get_csv(&format!("/v1/jobs/{job}/predictions")).await;
     let mut rdr = csv::Reader::from_reader(text.as_bytes());
     let header = rdr.headers().unwrap().clone();
     assert_eq!(
@@ -538,15 +522,7 @@ async fn a_class_named_with_a_comma_keeps_the_csv_outputs_well_formed() {
     // The epoch history as CSV, too: every row as wide as its header.
     let runs = app.get_json(&format!("/v1/jobs/{job}/runs")).await;
     let run = runs["items"][0]["id"].as_str().unwrap();
-    let history = app
-        .get(&format!("/v1/runs/{run}/metrics"))
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let history = app.get_csv(&format!("/v1/runs/{run}/metrics")).await;
     let mut rdr = csv::Reader::from_reader(history.as_bytes());
     let width = rdr.headers().unwrap().len();
     assert!(rdr.records().all(|r| r.unwrap().len() == width));

@@ -692,15 +692,7 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
     let items = oof["items"].as_array().unwrap();
     assert_eq!(items.len(), 569);
     assert_eq!(items[0]["row"], 0);
-    let csv = app
-        .get(&format!("/v1/jobs/{id}/predictions"))
-        .header("accept", "text/csv")
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = app.get_csv(&format!("/v1/jobs/{id}/predictions")).await;
     assert!(
         csv.starts_with("row,fold,repeat,label,p_0,p_1\n"),
         "{}",

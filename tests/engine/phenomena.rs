@@ -85,6 +85,7 @@ fn a_diverging_learning_rate_fails_with_the_epoch_and_stays_finite_with_clipping
     );
     assert!(
         tamed
+            .state
             .model
             .params()
             .iter()

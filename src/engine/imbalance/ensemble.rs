@@ -147,7 +147,7 @@ pub fn fit(
                     pool_counts,
                 });
             }
-            let model = trained.model.clone();
+            let model = trained.state.model.clone();
             last = Some(trained);
             done.push(model.clone());
             model

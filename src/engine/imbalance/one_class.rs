@@ -70,7 +70,7 @@ pub fn fit(
     let mut trained = train(&ae_req, cancel, progress)?;
     let dev = Dev::default();
     let all: Vec<usize> = (0..req.train.len()).collect();
-    let z: Vec<f64> = reconstruction_errors(&mut trained.model, &dev, req.train, &all)
+    let z: Vec<f64> = reconstruction_errors(&mut trained.state.model, &dev, req.train, &all)
         .into_iter()
         .map(|e| e.max(ERROR_FLOOR).ln())
         .collect();

@@ -14,7 +14,9 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::activity::{self, Activity};
-use super::kernels::{activate, matmul, softmax_cross_entropy, sum, through_activation};
+use super::kernels::{
+    activate, log_sum_exp, matmul, softmax_cross_entropy, sum, through_activation,
+};
 use super::layers::{BN_EPS, BN_MOMENTUM, apply_mask};
 use super::mlp::{Layer, Mlp};
 use super::param::Mode;
@@ -360,11 +362,7 @@ impl Mlp {
         let k = self.outputs;
         let mut out = vec![0.0f32; batch * k];
         for b in 0..batch {
-            let max = (0..k)
-                .map(|c| logits[c * batch + b])
-                .fold(f32::NEG_INFINITY, f32::max);
-            let sum: f32 = (0..k).map(|c| (logits[c * batch + b] - max).exp()).sum();
-            let lse = max + sum.ln();
+            let lse = log_sum_exp(logits, k, batch, b);
             for c in 0..k {
                 out[b * k + c] = logits[c * batch + b] - lse;
             }

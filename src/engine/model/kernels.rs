@@ -119,6 +119,15 @@ pub fn sum(v: &[f32]) -> f32 {
     lanes.iter().sum::<f32>() + rest
 }
 
+/// `log Σ_c exp(logits[c, b])` of sample `b`'s column of `logits` (k × batch), stably.
+pub fn log_sum_exp(logits: &[f32], k: usize, batch: usize, b: usize) -> f32 {
+    let max = (0..k)
+        .map(|c| logits[c * batch + b])
+        .fold(f32::NEG_INFINITY, f32::max);
+    let sum: f32 = (0..k).map(|c| (logits[c * batch + b] - max).exp()).sum();
+    max + sum.ln()
+}
+
 /// The class-weighted mean cross-entropy of `logits` (classes × batch) and its gradient into
 /// `d`: `(softmax − onehot) · w_y / Σ w_y` per sample.
 pub fn softmax_cross_entropy(
@@ -140,11 +149,7 @@ pub fn softmax_cross_entropy(
     for (b, &y) in labels.iter().enumerate() {
         let y = y as usize;
         let factor = (f64::from(class_weights[y]) / total) as f32;
-        let max = (0..k)
-            .map(|c| logits[c * batch + b])
-            .fold(f32::NEG_INFINITY, f32::max);
-        let sum: f32 = (0..k).map(|c| (logits[c * batch + b] - max).exp()).sum();
-        let lse = max + sum.ln();
+        let lse = log_sum_exp(logits, k, batch, b);
         loss -= factor * (logits[y * batch + b] - lse);
         for c in 0..k {
             let p = (logits[c * batch + b] - lse).exp();

@@ -258,7 +258,6 @@ pub fn run(
     }
     st.epochs_done = st.history.len() as u64;
     Ok(Trained {
-        model: st.model.clone(),
         history: st.history.clone(),
         best_epoch,
         stop,

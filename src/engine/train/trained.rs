@@ -4,22 +4,20 @@ use super::history::{EpochRecord, Stop};
 use super::state::TrainState;
 use crate::engine::data::rows::Rows;
 use crate::engine::imbalance::calibration::Calibration;
-use crate::engine::model::Model;
 use crate::engine::model::param::Dev;
 use crate::engine::predict::Predictor;
 
 /// A trained model and what happened.
 #[derive(Debug, Clone)]
 pub struct Trained {
-    pub model: Model,
     pub history: Vec<EpochRecord>,
     /// The epoch whose weights `model` holds (1-based).
     pub best_epoch: u64,
     pub stop: Stop,
     /// Class probabilities of the holdout rows (rows × classes) from the returned weights.
     pub holdout_proba: Option<Vec<f32>>,
-    /// The returned weights with the final optimizer and RNG state (and an ensemble's finished
-    /// members), for export.
+    /// The returned weights (`state.model`, the epoch `best_epoch`'s) with the final optimizer
+    /// and RNG state (and an ensemble's finished members), for export.
     pub state: TrainState,
     /// `one_class`: how the autoencoder's errors become probabilities.
     pub calibration: Option<Calibration>,
