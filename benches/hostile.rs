@@ -10,7 +10,7 @@
 //!
 //! Run: `cargo bench --bench hostile`. Prints a final JSON line.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
@@ -38,23 +38,6 @@ async fn post(c: &reqwest::Client, s: &Server, path: &str, body: &Value) -> (u16
     let res = c.post(s.url(path)).json(body).send().await.unwrap();
     let status = res.status().as_u16();
     (status, res.json().await.unwrap_or(Value::Null))
-}
-
-async fn wait(c: &reqwest::Client, s: &Server, id: &str) -> Value {
-    loop {
-        let job: Value = c
-            .get(s.url(&format!("/v1/jobs/{id}")))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
-            return job;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
 }
 
 fn caravan() -> Vec<u8> {
@@ -91,7 +74,7 @@ async fn watched_job(c: &reqwest::Client, s: &Server, ds: &Value, watchers: usiz
             })
         })
         .collect();
-    let done = wait(c, s, &id).await;
+    let done = s.wait_job(c, &id).await;
     let seconds = started.elapsed().as_secs_f64();
     assert_eq!(done["status"], "succeeded");
     for stream in streams {
@@ -211,7 +194,7 @@ async fn main() {
     let (status, job) = post(&c, &s, "/v1/jobs", &spec).await;
     assert_eq!(status, 202, "{job}");
     let id = job["id"].as_str().unwrap().to_owned();
-    assert_eq!(wait(&c, &s, &id).await["status"], "succeeded");
+    assert_eq!(s.wait_job(&c, &id).await["status"], "succeeded");
     let trained = s.peak_rss();
     let metrics = c
         .get(s.url(&format!("/v1/jobs/{id}/metrics")))
@@ -310,7 +293,7 @@ async fn main() {
         let (status, job) = post(&c, &s, "/v1/jobs", &spec).await;
         assert_eq!(status, 202, "{job}");
         assert_eq!(
-            wait(&c, &s, job["id"].as_str().unwrap()).await["status"],
+            s.wait_job(&c, job["id"].as_str().unwrap()).await["status"],
             "succeeded"
         );
         let peak = s.peak_rss();

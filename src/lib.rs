@@ -3,6 +3,7 @@
 //! tests link against the same code.
 
 pub mod config;
+pub mod diagnose;
 pub mod domain;
 pub mod engine;
 pub mod error;

@@ -62,4 +62,26 @@ impl Server {
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
+
+    /// `GET path` as JSON.
+    pub async fn get_json(&self, c: &reqwest::Client, path: &str) -> serde_json::Value {
+        c.get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
+    /// The job once it has ended (polled every 20 ms).
+    pub async fn wait_job(&self, c: &reqwest::Client, id: &str) -> serde_json::Value {
+        loop {
+            let job = self.get_json(c, &format!("/v1/jobs/{id}")).await;
+            if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
+                return job;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }

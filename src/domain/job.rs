@@ -3,7 +3,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::spec::{ModelSpec, OptimizerSpec, ScheduleSpec, TrainingOptions};
+pub use super::model_choice::ModelChoice;
+use super::spec::{OptimizerSpec, ScheduleSpec, TrainingOptions};
 
 fn yes() -> bool {
     true
@@ -20,8 +21,9 @@ pub struct JobSpec {
     /// Feature columns; default (`null`): every column but the label.
     #[serde(default)]
     pub features: Option<Vec<String>>,
+    /// One model, or a list to compare on the same folds (each a variant).
     #[serde(default)]
-    pub model: ModelSpec,
+    pub model: ModelChoice,
     #[serde(default)]
     pub optimizer: OptimizerSpec,
     #[serde(default)]
@@ -125,7 +127,7 @@ impl Default for ImbalanceSpec {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum Strategy {
     #[default]
@@ -353,7 +355,7 @@ mod tests {
         assert_eq!(spec.validation, ValidationSpec::default());
         assert_eq!(spec.imbalance, ImbalanceSpec::default());
         assert_eq!(spec.optimizer, OptimizerSpec::default());
-        assert_eq!(spec.training_spec(), TrainingSpec::default());
+        assert_eq!(spec.training_spec(0), TrainingSpec::default());
         assert!(spec.final_model);
         let empty = |v| JobSpec::from_json(json!({"dataset_id": "d", "validation": v}));
         assert_eq!(

@@ -5,6 +5,11 @@ use super::job::{ClassWeights, JobSpec, RANKABLE};
 use super::spec::{SpecError, TrainingSpec};
 use crate::config::Limits;
 
+/// Models a `model` list may hold (like strategies).
+pub const MAX_VARIANTS: usize = 9;
+/// Models × strategies when both are lists.
+pub const MAX_VARIANT_PRODUCT: usize = 16;
+
 /// `field: message; …`
 fn describe(errors: &[SpecError]) -> String {
     errors
@@ -40,10 +45,10 @@ impl JobSpec {
         }
     }
 
-    /// The engine's part of the spec.
-    pub fn training_spec(&self) -> TrainingSpec {
+    /// The engine's part of the spec for model variant `variant` (0 for a single model).
+    pub fn training_spec(&self, variant: usize) -> TrainingSpec {
         TrainingSpec {
-            model: self.model.clone(),
+            model: self.model.variant(variant).clone(),
             optimizer: self.optimizer.clone(),
             schedule: self.schedule.clone(),
             training: self.training.clone(),
@@ -52,7 +57,28 @@ impl JobSpec {
 
     /// Every problem that does not need the dataset, each with its JSON path.
     pub fn validate(&self, limits: &Limits) -> Vec<SpecError> {
-        let mut errors = self.training_spec().validate(limits);
+        let models = self.model.list().len();
+        let mut errors = Vec::new();
+        if models == 0 || models > MAX_VARIANTS {
+            errors.push(SpecError::new(
+                "model",
+                format!("one model, or a list of 1 to {MAX_VARIANTS}"),
+            ));
+        }
+        for i in 0..models {
+            let found = self.training_spec(i).validate(limits);
+            // Only the model's fields differ between variants: the rest is reported once.
+            errors.extend(found.into_iter().filter_map(|mut e| {
+                if let Some(rest) = e.field.strip_prefix("model")
+                    && self.model.is_comparison()
+                {
+                    e.field = format!("model[{i}]{rest}");
+                    Some(e)
+                } else {
+                    (i == 0).then_some(e)
+                }
+            }));
+        }
         let v = &self.validation;
         if v.folds < 2 || v.folds > limits.max_folds {
             errors.push(SpecError {
@@ -103,6 +129,17 @@ impl JobSpec {
                 field: "imbalance.strategy".into(),
                 message: "one strategy, or a list of 1 to 9 different ones".into(),
             });
+        }
+        if models * strategies.len() > MAX_VARIANT_PRODUCT {
+            errors.push(SpecError::new(
+                "model",
+                format!(
+                    "{models} models × {} strategies is {} variants, more than \
+                     {MAX_VARIANT_PRODUCT}",
+                    strategies.len(),
+                    models * strategies.len()
+                ),
+            ));
         }
         if let Some(dup) = strategies
             .iter()

@@ -1,10 +1,13 @@
 //! Validated domain types shared by the HTTP layer, the store and (later) the engine.
 
 pub mod dataset;
+pub mod finding;
+pub mod finding_kind;
 pub mod heldout;
 pub mod ids;
 pub mod job;
 pub mod job_rules;
+pub mod model_choice;
 pub mod results;
 pub mod spec;
 pub mod spec_rules;

@@ -87,6 +87,9 @@ impl RunState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunResult {
     pub strategy: Strategy,
+    /// The model variant (index into a `model` list; 0 for one model).
+    #[serde(default)]
+    pub variant: usize,
     pub best_epoch: u64,
     pub stop: Stop,
     pub epochs_run: u64,
@@ -119,11 +122,45 @@ impl RunResult {
     }
 }
 
+/// A variant of a job: one of its models with one of its strategies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Variant {
+    pub model: usize,
+    pub strategy: Strategy,
+}
+
+impl Variant {
+    pub fn of(r: &RunResult) -> Self {
+        Variant {
+            model: r.variant,
+            strategy: r.strategy,
+        }
+    }
+}
+
+/// The job's variants in spec order: each model with each strategy.
+pub fn variants(spec: &super::job::JobSpec) -> Vec<Variant> {
+    let strategies = spec.imbalance.strategy.list();
+    (0..spec.model.list().len())
+        .flat_map(|model| {
+            strategies
+                .iter()
+                .map(move |&strategy| Variant { model, strategy })
+        })
+        .collect()
+}
+
+/// Whether the job compares variants (a list of models or of strategies): it has a leaderboard.
+pub fn is_comparison(spec: &super::job::JobSpec) -> bool {
+    spec.model.is_comparison() || spec.imbalance.strategy.is_comparison()
+}
+
 /// One fold's entry in a job's metrics.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FoldResult<'a> {
     pub run_id: &'a str,
     pub strategy: Strategy,
+    pub variant: usize,
     pub fold: Option<u32>,
     pub repeat: Option<u32>,
     pub best_epoch: u64,
@@ -135,11 +172,16 @@ pub struct FoldResult<'a> {
     pub metrics: &'a Option<Scores>,
 }
 
-/// One strategy's place on a comparison's leaderboard.
+/// One variant's place on a comparison's leaderboard: a model (index into a `model` list) with
+/// a strategy.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Standing {
     pub rank: usize,
     pub strategy: Strategy,
+    pub variant: usize,
+    /// The variant's model, when the job compares models.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub model: Option<super::spec::ModelSpec>,
     /// The metric ranked by, and its mean and std across the strategy's folds (`None`: no
     /// finished folds).
     pub metric: String,
@@ -166,7 +208,7 @@ mod tests {
     use super::*;
 
     /// A result as the untyped code stored it (class weights widened to f64, `roc_auc` left out
-    /// when undefined) reads back and writes out unchanged.
+    /// when undefined) reads back and writes out unchanged but for its variant.
     #[test]
     fn a_stored_result_reads_and_writes_back_unchanged() {
         let stored = r#"{"strategy":"class_weight","best_epoch":4,"stop":"early_stopped","epochs_run":9,"metrics":{"accuracy":0.934763948497854,"balanced_accuracy":0.5039465101108936,"precision_macro":0.5326815038893691,"recall_macro":0.5039465101108936,"f1_macro":0.49594662294484676,"g_mean":0.11914021187156351,"pr_auc":0.14572085623806033,"log_loss":0.21895643856280594,"confusion_matrix":[[1088,7],[69,1]]},"train_class_counts":[4379,278],"validation_class_counts":[1095,70],"resampled_class_counts":[4379,278],"member_class_counts":null,"class_weights":[0.5317423939704895,8.375899314880371]}"#;
@@ -177,7 +219,10 @@ mod tests {
         assert_eq!((m.roc_auc, m.pr_auc), (None, Some(0.14572085623806033)));
         assert_eq!(result.class_weights[0] as f32, 0.5317424f32);
         let written = serde_json::to_value(&result).unwrap();
-        let original: serde_json::Value = serde_json::from_str(stored).unwrap();
+        let mut original: serde_json::Value = serde_json::from_str(stored).unwrap();
+        // Results stored before model comparisons gain their variant: the only model, 0.
+        assert_eq!(result.variant, 0);
+        original["variant"] = serde_json::json!(0);
         assert_eq!(written, original);
         // A summary drops what grows with the classes and categories.
         let summary = serde_json::to_value(result.summarized()).unwrap();

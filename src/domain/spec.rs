@@ -316,6 +316,10 @@ pub struct TrainingOptions {
     /// `null` turns early stopping off.
     pub early_stopping: Option<EarlyStopping>,
     pub augment: Augment,
+    /// Finding kinds that end a run when they reach severity `error` (the run fails, naming
+    /// the finding). Default none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stop_on: Vec<super::finding_kind::Kind>,
 }
 
 impl Default for TrainingOptions {
@@ -329,6 +333,7 @@ impl Default for TrainingOptions {
             clip_grad_value: None,
             early_stopping: Some(EarlyStopping::default()),
             augment: Augment::default(),
+            stop_on: Vec::new(),
         }
     }
 }

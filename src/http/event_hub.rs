@@ -1,5 +1,5 @@
-//! What feeds `/events` streams: the job's status changes, progress and each run's new
-//! epochs. It follows the database (so it sees work done by
+//! What feeds `/events` streams: the job's status changes, progress, each run's new epochs
+//! and its findings as they appear or change. It follows the database (so it sees work done by
 //! any worker on any node): one poller per watched job, every 200 ms, broadcasts to every stream
 //! of that job, so a hundred clients cost one poll, not a hundred. Each stream first reads what
 //! happened before it joined, once; `max_event_streams` bounds the streams (429 beyond).
@@ -31,6 +31,12 @@ enum Change {
         data: Value,
     },
     Progress(Value),
+    /// A finding that is new, or changed severity or reach.
+    Diagnostic {
+        key: String,
+        state: String,
+        data: Value,
+    },
     Status {
         status: String,
         ended: bool,
@@ -44,6 +50,7 @@ struct Seen {
     status: Option<String>,
     progress: Option<Value>,
     epochs: HashMap<String, usize>,
+    findings: HashMap<String, String>,
 }
 
 impl Seen {
@@ -56,6 +63,13 @@ impl Seen {
                     return false;
                 }
                 *seen = *n;
+                true
+            }
+            Change::Diagnostic { key, state, .. } => {
+                if self.findings.get(key) == Some(state) {
+                    return false;
+                }
+                self.findings.insert(key.clone(), state.clone());
                 true
             }
             Change::Progress(p) => {
@@ -161,6 +175,13 @@ async fn poll(pool: &SqlitePool, id: &str, seen: &mut Seen) -> Option<Vec<Change
             }
         }
     }
+    for f in &job.diagnostics {
+        changes.push(Change::Diagnostic {
+            key: format!("{}/{}/{:?}", f.kind.as_str(), f.variant, f.strategy),
+            state: format!("{:?}/{}", f.severity, f.runs_affected),
+            data: serde_json::to_value(f).unwrap_or_default(),
+        });
+    }
     changes.push(Change::Progress(
         serde_json::to_value(&job.progress).unwrap_or_default(),
     ));
@@ -178,6 +199,7 @@ fn event(change: &Change) -> Event {
     let (name, data) = match change {
         Change::Epoch { data, .. } => ("epoch", data),
         Change::Progress(data) => ("progress", data),
+        Change::Diagnostic { data, .. } => ("diagnostic", data),
         Change::Status { data, .. } => ("status", data),
     };
     Event::default().event(name).data(data.to_string())

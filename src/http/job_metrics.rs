@@ -30,12 +30,9 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
         .and_then(|r| r.result.as_ref()?.metrics.clone())
         .filter(|_| job.spec.validation.test_fraction > 0.0);
     let fold_results = results::fold_results(&runs);
-    let leaderboard = results::leaderboard(&job.spec.imbalance, &fold_results);
-    // A comparison's pooled score is its leading strategy's.
-    let leader = leaderboard
-        .as_ref()
-        .and_then(|b| b.first())
-        .map(|s| s.strategy);
+    let leaderboard = results::leaderboard(&job.spec, &fold_results);
+    // A comparison's pooled score is its leading variant's.
+    let leader = results::leader(&job.spec, &fold_results);
     // Each fold's entry, with its confusion matrix, from its full stored result: read, written
     // out as text and dropped one run at a time (a 1,000-class matrix is a million numbers).
     let mut folds = Vec::new();
@@ -52,6 +49,7 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
         let entry = FoldResult {
             run_id: &run.id,
             strategy: result.strategy,
+            variant: result.variant,
             fold: run.fold,
             repeat: run.repeat,
             best_epoch: result.best_epoch,
@@ -63,7 +61,7 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
             metrics: &result.metrics,
         };
         folds.push(serde_json::value::to_raw_value(&entry).map_err(anyhow::Error::from)?);
-        if leader.is_none_or(|l| result.strategy == l) {
+        if leader.is_none_or(|l| results::Variant::of(&result) == l) {
             pooled_runs.push(run.id.clone());
         }
     }

@@ -55,6 +55,19 @@ async fn create(
     }
     let key = idempotency_key(&headers)?;
     let spec = JobSpec::from_json(body).map_err(spec_errors)?;
+    submit(&state, spec, key, dry_run, None).await
+}
+
+/// Plans, checks and stores a parsed job spec (a 422 naming every bad field), answering 202
+/// with the job; `dry_run` answers the resolved spec and the work instead. `remedy_of`: the
+/// job and findings a remedy job comes from.
+pub(super) async fn submit(
+    state: &AppState,
+    spec: JobSpec,
+    key: Option<String>,
+    dry_run: bool,
+    remedy_of: Option<(String, Vec<usize>)>,
+) -> Result<Response, ApiError> {
     let mut errors = spec.validate(&state.limits);
     let Some(ds) = store::datasets::get_dataset(&state.pool, &spec.dataset_id).await? else {
         let missing = SpecError::new("dataset_id", format!("no dataset {}", spec.dataset_id));
@@ -78,11 +91,15 @@ async fn create(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dataset {}", ds.id)))?;
     let max_attempts = u32::try_from(state.limits.max_attempts).unwrap_or(u32::MAX);
-    let job =
+    let mut job =
         plan::job(accepted, &labels, n_classes, max_attempts).map_err(|e| spec_errors(vec![e]))?;
-    let hash = hex::encode(Sha256::digest(
-        serde_json::to_string(&job.spec).map_err(anyhow::Error::from)?,
-    ));
+    job.remedy_of = remedy_of;
+    // A remedy job's request is its spec and what it remedies.
+    let identity = match &job.remedy_of {
+        None => serde_json::to_string(&job.spec),
+        Some(of) => serde_json::to_string(&(&job.spec, of)),
+    };
+    let hash = hex::encode(Sha256::digest(identity.map_err(anyhow::Error::from)?));
     let id = match store::jobs::insert_job(
         &state.pool,
         &job,
@@ -105,7 +122,7 @@ async fn create(
             ));
         }
     };
-    let view = job_or_404(&state, &id).await?;
+    let view = job_or_404(state, &id).await?;
     let mut res = (StatusCode::ACCEPTED, Json(view)).into_response();
     if let Ok(v) = HeaderValue::from_str(&format!("/v1/jobs/{id}")) {
         res.headers_mut().insert(header::LOCATION, v);

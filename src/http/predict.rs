@@ -99,15 +99,18 @@ async fn predict(
     }
     let runs =
         store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
-    // A comparison's fold ensemble is its leading strategy's fold models.
+    // A comparison's fold ensemble is its leading variant's fold models.
     let fold_results: Vec<&RunResult> = results::fold_results(&runs);
-    let leader = results::leader(&job.spec.imbalance, &fold_results);
+    let leader = results::leader(&job.spec, &fold_results);
     let wanted: Vec<String> = runs
         .iter()
         .filter(|r| {
             r.state == RunState::Succeeded
                 && (if folds {
-                    r.kind == RunKind::Fold && leader.is_none_or(|l| r.strategy == Some(l))
+                    r.kind == RunKind::Fold
+                        && leader.is_none_or(|l| {
+                            r.strategy == Some(l.strategy) && r.variant as usize == l.model
+                        })
                 } else {
                     r.kind == RunKind::Final
                 })

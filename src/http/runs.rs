@@ -25,6 +25,8 @@ pub struct RunView<'a> {
     pub kind: RunKind,
     /// The imbalance strategy (a comparison's final run: once it has chosen the winner).
     pub strategy: Option<Strategy>,
+    /// The model variant (index into a `model` list).
+    pub variant: u32,
     pub fold: Option<u32>,
     pub repeat: Option<u32>,
     pub status: RunState,
@@ -42,6 +44,7 @@ impl<'a> RunView<'a> {
             id: &run.id,
             kind: run.kind,
             strategy: run.strategy,
+            variant: run.variant,
             fold: run.fold,
             repeat: run.repeat,
             status: run.state,

@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 use sqlx::SqlitePool;
 
 use super::flags::Flags;
+use crate::diagnose::job_rules::job_findings;
+use crate::domain::finding::RunDiagnosis;
 use crate::engine::checkpoint;
 use crate::engine::train::{EpochRecord, TrainState};
 use crate::store::{self, health, runs::Appended};
@@ -20,6 +22,7 @@ use crate::store::{self, health, runs::Appended};
 pub struct EpochWriter {
     handle: tokio::runtime::Handle,
     pool: SqlitePool,
+    job_id: String,
     run_id: String,
     token: i64,
     flags: Arc<Flags>,
@@ -50,7 +53,7 @@ impl EpochWriter {
     pub fn new(
         handle: tokio::runtime::Handle,
         pool: SqlitePool,
-        run_id: String,
+        (job_id, run_id): (String, String),
         token: i64,
         flags: Arc<Flags>,
         timing: super::QueueTiming,
@@ -60,6 +63,7 @@ impl EpochWriter {
         Self {
             handle,
             pool,
+            job_id,
             run_id,
             token,
             flags,
@@ -156,6 +160,26 @@ impl EpochWriter {
                     format!("storing the run's epochs and checkpoint failed: {e:#}"),
                 )
             }
+        }
+    }
+
+    /// Stores what diagnosing the run found and refreshes the job's findings (the API and the
+    /// event streams read those). A failed write is logged: findings are recomputed from the
+    /// next change, and training goes on.
+    pub fn diagnosis(&mut self, diagnosis: &RunDiagnosis) {
+        if self.flags.lost.load(Ordering::SeqCst) {
+            return;
+        }
+        let written = self.handle.block_on(async {
+            if store::run_notes::set_diagnosis(&self.pool, &self.run_id, self.token, diagnosis)
+                .await?
+            {
+                store::jobs::refresh_diagnostics(&self.pool, &self.job_id, job_findings).await?;
+            }
+            anyhow::Ok(())
+        });
+        if let Err(e) = written {
+            tracing::warn!(run_id = %self.run_id, error = %format!("{e:#}"), "storing the run's findings failed");
         }
     }
 

@@ -2,8 +2,10 @@
 //! epochs, checkpoints and result through the lease-fenced store; a reaper returns runs of
 //! dead workers. Training never runs on the async runtime's threads.
 
+mod diagnosis;
 mod epochs;
 pub mod flags;
+mod heartbeat;
 pub mod plan;
 pub mod results;
 pub mod worker;

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::Limits;
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
 use crate::domain::ids;
-use crate::domain::job::{ClassWeights, JobSpec, Strategy};
+use crate::domain::job::{JobSpec, Strategy};
 use crate::domain::results::RunKind;
 use crate::domain::spec::SpecError;
 use crate::engine::data::rows::stratified_split;
@@ -57,9 +57,9 @@ pub fn accept(
     // The test set is scored with the final model.
     spec.final_model |= spec.validation.test_fraction > 0.0;
     let strategies = spec.imbalance.strategy.list();
-    let runs_total =
-        strategies.len() * spec.validation.folds as usize * spec.validation.repeats as usize
-            + usize::from(spec.final_model);
+    let variants = spec.model.list().len() * strategies.len();
+    let runs_total = variants * spec.validation.folds as usize * spec.validation.repeats as usize
+        + usize::from(spec.final_model);
     let needs = memory(&spec, ds, &strategies, runs_total, limits);
     check_memory(
         &needs,
@@ -113,23 +113,27 @@ pub fn job(
         })
         .collect();
     let strategies = spec.imbalance.strategy.list();
-    // Every strategy trains on the same recorded folds, from the same seeds.
+    // Every variant (model × strategy) trains on the same recorded folds, from the same seeds.
     let mut runs = Vec::new();
-    for &strategy in &strategies {
-        for r in 0..repeats {
-            for f in 0..folds_n {
-                runs.push(NewRun {
-                    id: ids::new_id("run"),
-                    kind: RunKind::Fold,
-                    fold: Some(f as u32),
-                    repeat: Some(r as u32),
-                    seed: derive_seed(spec.seed, r as u64, f as u64),
-                    max_attempts,
-                    strategy: Some(strategy),
-                });
+    for variant in 0..spec.model.list().len() {
+        for &strategy in &strategies {
+            for r in 0..repeats {
+                for f in 0..folds_n {
+                    runs.push(NewRun {
+                        id: ids::new_id("run"),
+                        kind: RunKind::Fold,
+                        fold: Some(f as u32),
+                        repeat: Some(r as u32),
+                        seed: derive_seed(spec.seed, r as u64, f as u64),
+                        max_attempts,
+                        strategy: Some(strategy),
+                        variant: variant as u32,
+                    });
+                }
             }
         }
     }
+    let comparison = spec.imbalance.strategy.is_comparison() || spec.model.is_comparison();
     if spec.final_model {
         runs.push(NewRun {
             id: ids::new_id("run"),
@@ -139,7 +143,8 @@ pub fn job(
             seed: derive_seed(spec.seed, u64::MAX, 0),
             max_attempts,
             // A comparison's final model trains the leaderboard's winner.
-            strategy: (!spec.imbalance.strategy.is_comparison()).then(|| strategies[0]),
+            strategy: (!comparison).then(|| strategies[0]),
+            variant: 0,
         });
     }
     Ok(NewJob {
@@ -149,6 +154,7 @@ pub fn job(
         folds: assignments,
         runs,
         created_at: ids::now_rfc3339(),
+        remedy_of: None,
     })
 }
 
@@ -251,19 +257,25 @@ fn memory(
     let holdout_rows = ((ds.rows as f64) / folds)
         .max(ds.rows as f64 * spec.validation.test_fraction)
         .ceil() as u64;
-    let training = spec.training_spec();
-    memory::estimate(&MemoryInputs {
-        spec: &training,
-        inputs: encoded_width(ds),
-        classes: ds.classes.len() as u64,
-        dataset_rows: ds.rows,
-        dataset_columns: ds.columns.len() as u64,
-        train_rows,
-        holdout_rows,
-        members: im.max_members(),
-        reconstruct: strategies.contains(&Strategy::OneClass),
-        concurrent_runs: limits.max_concurrent_runs.min(runs as u64),
-    })
+    // The job's peak is its largest model variant's.
+    let of_variant = |variant: usize| {
+        memory::estimate(&MemoryInputs {
+            spec: &spec.training_spec(variant),
+            inputs: encoded_width(ds),
+            classes: ds.classes.len() as u64,
+            dataset_rows: ds.rows,
+            dataset_columns: ds.columns.len() as u64,
+            train_rows,
+            holdout_rows,
+            members: im.max_members(),
+            reconstruct: strategies.contains(&Strategy::OneClass),
+            concurrent_runs: limits.max_concurrent_runs.min(runs as u64),
+        })
+    };
+    (0..spec.model.list().len())
+        .map(of_variant)
+        .max_by_key(|m| m.bytes)
+        .unwrap_or_else(|| of_variant(0))
 }
 
 /// A 422 when a run's checkpoint would be more than the database stores.
@@ -314,87 +326,8 @@ fn check_memory(
     ))
 }
 
-/// Checks the spec against its dataset: label, features, folds against the smallest class,
-/// the one-hot width of categorical features.
-fn check_against_dataset(
-    spec: &JobSpec,
-    ds: &DatasetSummary,
-    max_categories: u64,
-) -> Vec<SpecError> {
-    let mut errors = Vec::new();
-    if let Some(label) = &spec.label
-        && *label != ds.label
-    {
-        errors.push(SpecError::new(
-            "label",
-            format!(
-                "this version trains on the label the dataset was uploaded with ({:?})",
-                ds.label
-            ),
-        ));
-    }
-    if let Some(features) = &spec.features {
-        errors.push(SpecError::new(
-            "features",
-            format!(
-                "choosing features is not offered yet; use null (all {} features)",
-                features.len().max(ds.feature_count as usize)
-            ),
-        ));
-    }
-    if ds.feature_count == 0 {
-        errors.push(SpecError::new(
-            "features",
-            format!("dataset {} has no feature columns, only its label", ds.id),
-        ));
-    }
-    if spec.imbalance.strategy.list().contains(&Strategy::OneClass) && ds.classes.len() != 2 {
-        errors.push(SpecError::new(
-            "imbalance.strategy",
-            format!(
-                "one_class needs exactly two classes; dataset {} has {}",
-                ds.id,
-                ds.classes.len()
-            ),
-        ));
-    }
-    if spec.imbalance.rank_by == "pr_auc" && ds.classes.len() != 2 {
-        errors.push(SpecError::new(
-            "imbalance.rank_by",
-            "pr_auc (average precision) is defined for two classes; use roc_auc (one-vs-rest)",
-        ));
-    }
-    if let ClassWeights::Map(m) = &spec.imbalance.class_weights {
-        for class in m.keys() {
-            if !ds.classes.iter().any(|c| c.value == *class) {
-                errors.push(SpecError::new(
-                    format!("imbalance.class_weights.{class}"),
-                    format!("not a class of dataset {}", ds.id),
-                ));
-            }
-        }
-    }
-    let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
-    if let Err(e) = split::check(&counts, spec.validation.folds as usize) {
-        errors.push(SpecError::new("validation.folds", e.0));
-    }
-    for c in &ds.columns {
-        if c.role == ColumnRole::Feature
-            && c.column_type == ColumnType::Categorical
-            && c.cardinality.unwrap_or(0) > max_categories
-        {
-            errors.push(SpecError::new(
-                "features",
-                format!(
-                    "column {:?} has {} categories, more than max_categories ({max_categories})",
-                    c.name,
-                    c.cardinality.unwrap_or(0)
-                ),
-            ));
-        }
-    }
-    errors
-}
+mod dataset_checks;
+use dataset_checks::check_against_dataset;
 
 #[cfg(test)]
 mod tests;

@@ -1,9 +1,9 @@
 //! What a finished run stores (its result and held-out predictions), and what a job's runs
-//! add up to: the leaderboard of a comparison, the strategy its final model trains, the job's
+//! add up to: the leaderboard of a comparison, the variant its final model trains, the job's
 //! summary. Pure functions over typed results.
 
 use crate::domain::heldout::HeldOut;
-use crate::domain::job::{ImbalanceSpec, JobSpec, Strategy};
+use crate::domain::job::JobSpec;
 use crate::domain::results::{RunKind, RunResult, Standing, Summary};
 use crate::engine::data::table::Table;
 use crate::engine::eval::scores::Scores;
@@ -12,9 +12,10 @@ use crate::engine::fold::FoldOutcome;
 use crate::store::run_data::RunRow;
 
 /// The run's stored result: metrics, best epoch, class counts (the audit trail), encoding.
-pub fn run_result(outcome: &FoldOutcome, strategy: Strategy) -> RunResult {
+pub fn run_result(outcome: &FoldOutcome, variant: Variant) -> RunResult {
     RunResult {
-        strategy,
+        strategy: variant.strategy,
+        variant: variant.model,
         best_epoch: outcome.trained.best_epoch,
         stop: outcome.trained.stop,
         epochs_run: outcome.trained.history.len() as u64,
@@ -46,44 +47,50 @@ pub fn run_predictions(table: &Table<'_>, outcome: &FoldOutcome) -> Option<HeldO
     })
 }
 
-/// The scores of `folds` (finished fold runs' results) trained with `strategy`.
+pub use crate::domain::results::{Variant, is_comparison, variants};
+
+/// The scores of `folds` (finished fold runs' results) trained as `variant`.
 fn scores_of<'a>(
     folds: &'a [&'a RunResult],
-    strategy: Strategy,
+    variant: Variant,
 ) -> impl Iterator<Item = &'a Scores> + 'a {
     folds
         .iter()
-        .filter(move |r| r.strategy == strategy)
+        .filter(move |r| Variant::of(r) == variant)
         .filter_map(|r| r.metrics.as_ref())
 }
 
-/// The leaderboard of a comparison job (`None` for a single strategy): for each strategy, the
+/// The leaderboard of a comparison job (`None` for a single variant): for each variant, the
 /// mean and std of `rank_by` across its fold runs, best first (ties keep the spec's order), each
 /// with its full summary. `folds` are the results of the finished fold runs.
-pub fn leaderboard(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Vec<Standing>> {
-    if !im.strategy.is_comparison() {
+pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>> {
+    if !is_comparison(spec) {
         return None;
     }
+    let im = &spec.imbalance;
     let descending = im.rank_by != "log_loss";
-    let mut rows: Vec<Standing> = im
-        .strategy
-        .list()
+    let mut rows: Vec<Standing> = variants(spec)
         .into_iter()
-        .map(|s| {
-            let summary = summarize(scores_of(folds, s));
+        .map(|v| {
+            let summary = summarize(scores_of(folds, v));
             let stat = summary.get(&im.rank_by).copied();
             Standing {
                 rank: 0,
-                strategy: s,
+                strategy: v.strategy,
+                variant: v.model,
+                model: spec
+                    .model
+                    .is_comparison()
+                    .then(|| spec.model.variant(v.model).clone()),
                 metric: im.rank_by.clone(),
                 mean: stat.map(|s| s.mean),
                 std: stat.map(|s| s.std),
-                folds: scores_of(folds, s).count(),
+                folds: scores_of(folds, v).count(),
                 summary,
             }
         })
         .collect();
-    // Best first; a strategy without the metric (no finished folds) goes last.
+    // Best first; a variant without the metric (no finished folds) goes last.
     rows.sort_by(|a, b| match (a.mean, b.mean) {
         (Some(x), Some(y)) if descending => y.total_cmp(&x),
         (Some(x), Some(y)) => x.total_cmp(&y),
@@ -97,20 +104,22 @@ pub fn leaderboard(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Vec<Stand
     Some(rows)
 }
 
-/// A comparison's leading strategy (`None` for a job of one strategy).
-pub fn leader(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Strategy> {
-    leaderboard(im, folds)?.first().map(|s| s.strategy)
+/// A comparison's leading variant (`None` for a job of one variant).
+pub fn leader(spec: &JobSpec, folds: &[&RunResult]) -> Option<Variant> {
+    leaderboard(spec, folds)?.first().map(|s| Variant {
+        model: s.variant,
+        strategy: s.strategy,
+    })
 }
 
-/// The strategy a run of the job trains with: its own, or, for a comparison's final run, the
-/// leaderboard's winner.
-pub fn chosen_strategy(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Strategy> {
-    leader(im, folds).or_else(|| im.strategy.list().first().copied())
+/// The variant a comparison's final run trains: the leaderboard's winner (or the first).
+pub fn chosen_variant(spec: &JobSpec, folds: &[&RunResult]) -> Variant {
+    leader(spec, folds).unwrap_or(variants(spec)[0])
 }
 
 /// A job's summary from its runs, as `store::jobs::settle_job_if_done` asks for it.
 pub fn job_summary(spec: &JobSpec, runs: &[RunRow]) -> Option<Summary> {
-    summary(&spec.imbalance, &fold_results(runs))
+    summary(spec, &fold_results(runs))
 }
 
 /// The results of the finished fold runs among `runs`.
@@ -122,21 +131,29 @@ pub fn fold_results(runs: &[RunRow]) -> Vec<&RunResult> {
 }
 
 /// Per metric, its statistics over the fold runs (`folds`, their results); for a comparison,
-/// the winning strategy's folds.
-pub fn summary(im: &ImbalanceSpec, folds: &[&RunResult]) -> Option<Summary> {
-    let winner = leader(im, folds);
+/// the winning variant's folds.
+pub fn summary(spec: &JobSpec, folds: &[&RunResult]) -> Option<Summary> {
+    let winner = leader(spec, folds);
     let scores: Vec<&Scores> = folds
         .iter()
-        .filter(|r| winner.is_none_or(|w| r.strategy == w))
+        .filter(|r| winner.is_none_or(|w| Variant::of(r) == w))
         .filter_map(|r| r.metrics.as_ref())
         .collect();
     (!scores.is_empty()).then(|| summarize(scores))
 }
 
+/// Per variant, the statistics of every metric over its fold runs, in `variants` order.
+pub fn variant_summaries(spec: &JobSpec, folds: &[&RunResult]) -> Vec<(Variant, Summary)> {
+    variants(spec)
+        .into_iter()
+        .map(|v| (v, summarize(scores_of(folds, v))))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::job::StrategyChoice;
+    use crate::domain::job::{ImbalanceSpec, Strategy, StrategyChoice};
     use crate::engine::train::Stop;
 
     fn fold(strategy: Strategy, bal: f64, loss: f64) -> RunResult {
@@ -154,6 +171,7 @@ mod tests {
         };
         RunResult {
             strategy,
+            variant: 0,
             best_epoch: 1,
             stop: Stop::Completed,
             epochs_run: 1,
@@ -167,15 +185,17 @@ mod tests {
         }
     }
 
-    fn imbalance(strategies: &[Strategy], rank_by: &str) -> ImbalanceSpec {
-        ImbalanceSpec {
+    fn imbalance(strategies: &[Strategy], rank_by: &str) -> JobSpec {
+        let mut spec = JobSpec::from_json(serde_json::json!({"dataset_id": "d"})).unwrap();
+        spec.imbalance = ImbalanceSpec {
             strategy: match strategies {
                 [one] => StrategyChoice::One(*one),
                 many => StrategyChoice::Many(many.to_vec()),
             },
             rank_by: rank_by.into(),
             ..ImbalanceSpec::default()
-        }
+        };
+        spec
     }
 
     fn order(board: &[Standing]) -> Vec<Strategy> {
@@ -205,7 +225,7 @@ mod tests {
         assert_eq!(board[0].rank, 1);
         assert_eq!(board[3].mean, None);
         assert_eq!(board[3].folds, 0);
-        assert_eq!(chosen_strategy(&im, &refs), Some(Undersample));
+        assert_eq!(chosen_variant(&im, &refs).strategy, Undersample);
 
         let by_loss = imbalance(&[Plain, Smote, Undersample], "log_loss");
         let board = leaderboard(&by_loss, &refs).unwrap();
@@ -218,7 +238,7 @@ mod tests {
         let folds = [fold(Smote, 0.875, 0.9), fold(Smote, 0.375, 0.7)];
         let refs: Vec<&RunResult> = folds.iter().collect();
         assert!(leaderboard(&im, &refs).is_none());
-        assert_eq!(chosen_strategy(&im, &refs), Some(Smote));
+        assert_eq!(chosen_variant(&im, &refs).strategy, Smote);
         let s = summary(&im, &refs).unwrap();
         assert_eq!(s["balanced_accuracy"].mean, 0.625);
     }

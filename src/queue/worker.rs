@@ -8,12 +8,15 @@ use sqlx::SqlitePool;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use super::QueueTiming;
+use super::diagnosis::{Watch, chance_loss};
 use super::epochs::EpochWriter;
 use super::flags::Flags;
-use super::{QueueTiming, results};
+use super::results::{self, Variant};
+use crate::diagnose::job_rules::job_findings;
+use crate::diagnose::run_rules::RunEnd;
 use crate::domain::dataset::ColumnRole;
 use crate::domain::heldout::HeldOut;
-use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
@@ -23,7 +26,7 @@ use crate::engine::fold::{self, FoldOptions};
 use crate::engine::imbalance::plan;
 use crate::engine::train::{EpochRecord, Stop, TrainState};
 use crate::store::run_data::{InputsError, RunInputs};
-use crate::store::runs::{Beat, Claimed};
+use crate::store::runs::Claimed;
 use crate::store::{self};
 
 /// Claims and runs work until `shutdown` fires.
@@ -102,7 +105,7 @@ async fn execute(
     shutdown: &CancellationToken,
 ) {
     let flags = Arc::new(Flags::default());
-    let beat = tokio::spawn(heartbeat(
+    let beat = tokio::spawn(super::heartbeat::heartbeat(
         pool.clone(),
         claimed.id.clone(),
         claimed.token,
@@ -167,41 +170,14 @@ async fn execute(
     if let Err(e) = written {
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
     }
+    // The job-level rules compare finished runs: this one's end can change them.
+    if let Err(e) = store::jobs::refresh_diagnostics(pool, &claimed.job_id, job_findings).await {
+        tracing::warn!(error = %format!("{e:#}"), "refreshing the job's findings failed");
+    }
     if let Err(e) =
         store::jobs::settle_job_if_done(pool, &claimed.job_id, results::job_summary).await
     {
         tracing::error!(error = %format!("{e:#}"), "settling the job failed");
-    }
-}
-
-async fn heartbeat(
-    pool: SqlitePool,
-    run_id: String,
-    token: i64,
-    timing: QueueTiming,
-    flags: Arc<Flags>,
-    shutdown: CancellationToken,
-) {
-    let lease_ms = timing.lease.as_millis() as i64;
-    loop {
-        tokio::select! {
-            _ = tokio::time::sleep(timing.lease / 3) => {}
-            _ = shutdown.cancelled() => {
-                flags.shutting_down.store(true, Ordering::SeqCst);
-                flags.cancel.store(true, Ordering::SeqCst);
-                return;
-            }
-        }
-        match store::runs::heartbeat(&pool, &run_id, token, lease_ms).await {
-            Ok(Beat::Held) => {}
-            Ok(Beat::CancelRequested) => flags.cancel.store(true, Ordering::SeqCst),
-            Ok(Beat::Lost) => {
-                flags.lost.store(true, Ordering::SeqCst);
-                flags.cancel.store(true, Ordering::SeqCst);
-                return;
-            }
-            Err(e) => tracing::warn!(error = %format!("{e:#}"), "heartbeat failed"),
-        }
     }
 }
 
@@ -236,19 +212,27 @@ async fn train_run(
             InputsError::Gone(reason) => RunError::Permanent(reason),
             InputsError::Store(e) => retry(e),
         })?;
-    let strategy = match claimed.strategy {
-        Some(s) => s,
+    let variant = match claimed.strategy {
+        Some(strategy) => Variant {
+            model: claimed.variant as usize,
+            strategy,
+        },
         // A comparison's final run: every fold run has ended, so the leaderboard is final.
         None => {
             let folds = store::run_data::fold_results(pool, &claimed.job_id)
                 .await
                 .map_err(retry)?;
             let folds: Vec<&RunResult> = folds.iter().collect();
-            let winner =
-                results::chosen_strategy(&inputs.spec.imbalance, &folds).unwrap_or_default();
-            store::runs::set_strategy(pool, &claimed.id, claimed.token, winner)
-                .await
-                .map_err(retry)?;
+            let winner = results::chosen_variant(&inputs.spec, &folds);
+            store::run_notes::set_variant(
+                pool,
+                &claimed.id,
+                claimed.token,
+                winner.model as u32,
+                winner.strategy,
+            )
+            .await
+            .map_err(retry)?;
             winner
         }
     };
@@ -262,7 +246,7 @@ async fn train_run(
     let writer = EpochWriter::new(
         tokio::runtime::Handle::current(),
         pool.clone(),
-        claimed.id.clone(),
+        (claimed.job_id.clone(), claimed.id.clone()),
         claimed.token,
         flags.clone(),
         timing,
@@ -272,7 +256,7 @@ async fn train_run(
     let span = tracing::Span::current();
     let joined = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        train_blocking(&claimed, inputs, strategy, resume, writer, &flags)
+        train_blocking(&claimed, inputs, variant, resume, writer, &flags)
     })
     .await;
     match joined {
@@ -288,7 +272,7 @@ async fn train_run(
 fn train_blocking(
     claimed: &Claimed,
     inputs: RunInputs,
-    strategy: Strategy,
+    variant: Variant,
     resume: Option<TrainState>,
     mut writer: EpochWriter,
     flags: &Flags,
@@ -321,7 +305,7 @@ fn train_blocking(
             )
         }
     };
-    let (weighting, sampler, method) = plan::plan(strategy, &spec.imbalance);
+    let (weighting, sampler, method) = plan::plan(variant.strategy, &spec.imbalance);
     let options = FoldOptions {
         weighting,
         sampler,
@@ -330,6 +314,13 @@ fn train_blocking(
         resume,
         checkpoint_every: 1,
     };
+    let training = spec.training_spec(variant.model);
+    let resumed = options.resume.as_ref().map(|s| s.history.as_slice());
+    let mut watch = Watch::new(
+        &training,
+        chance_loss(&table, &train_rows, variant.strategy),
+        resumed.unwrap_or_default(),
+    );
     let mut progress = |record: &EpochRecord, state: Option<&TrainState>| {
         metrics::counter!("crossfold_epochs_total").increment(1);
         metrics::counter!("crossfold_training_samples_total").increment(record.samples);
@@ -338,10 +329,11 @@ fn train_blocking(
                 .set(record.samples as f64 / record.seconds);
         }
         writer.record(record, state);
+        watch.epoch(record, &mut writer, flags);
     };
     let outcome = fold::run_fold(
         &table,
-        &spec.training_spec(),
+        &training,
         &train_rows,
         &test_rows,
         options,
@@ -352,6 +344,11 @@ fn train_blocking(
     // its result, any other keeps the newest epoch checkpoint to resume from.
     let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
     writer.flush(!completes);
+    let end = match &outcome {
+        Err(EngineError::Diverged { epoch, .. }) => RunEnd::Diverged { epoch: *epoch },
+        _ => RunEnd::Finished,
+    };
+    watch.end(end, &mut writer);
     let outcome = outcome.map_err(|e| match e {
         EngineError::InvalidInput(m) => RunError::Permanent(m),
         e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
@@ -369,7 +366,7 @@ fn train_blocking(
     )
     .map_err(|e| RunError::Retryable(e.to_string()))?;
     Ok(Finished::Done {
-        result: Box::new(results::run_result(&outcome, strategy)),
+        result: Box::new(results::run_result(&outcome, variant)),
         predictions: results::run_predictions(&table, &outcome),
         checkpoint,
     })

@@ -1,12 +1,12 @@
-//! `jobs`: creation (with its runs, in one transaction), reads, cancellation and completion.
+//! `jobs`: creation (with its runs, in one transaction), cancellation, completion and the
+//! stored findings. Reads of the job resource are in `job_view`.
 
 use anyhow::Context;
-use serde::Serialize;
-use serde_json::Value;
-use sqlx::{Row, SqlitePool};
+use sqlx::SqlitePool;
 
 use super::idempotency;
 use super::run_data::RunRow;
+use crate::domain::finding::Finding;
 use crate::domain::ids;
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::results::{RunKind, RunState, Summary};
@@ -25,6 +25,8 @@ pub struct NewRun {
     pub max_attempts: u32,
     /// The imbalance strategy; `None` for a comparison's final run (the winner, decided later).
     pub strategy: Option<Strategy>,
+    /// The model variant (index into a `model` list); a comparison's final run sets it later.
+    pub variant: u32,
 }
 
 /// A job to create.
@@ -38,36 +40,8 @@ pub struct NewJob {
     pub folds: Vec<Vec<u32>>,
     pub runs: Vec<NewRun>,
     pub created_at: String,
-}
-
-/// Progress of a job.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct Progress {
-    pub runs_done: u64,
-    pub runs_total: u64,
-    /// Epochs done by the runs in flight (the most advanced one), and the spec's epochs.
-    pub epoch: u64,
-    pub epochs: u64,
-    pub fraction: f64,
-    pub eta_seconds: Option<f64>,
-}
-
-/// The job resource.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-pub struct JobView {
-    pub id: String,
-    pub status: JobStatus,
-    pub spec: JobSpec,
-    pub dataset_id: String,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub finished_at: Option<String>,
-    /// Most attempts any run of the job has taken.
-    pub attempts: u64,
-    pub error: Option<String>,
-    pub progress: Progress,
-    pub summary: Option<Summary>,
-    pub diagnostics: Vec<Value>,
+    /// Made by `POST /v1/jobs/{id}/remedy`: the original job and the findings applied.
+    pub remedy_of: Option<(String, Vec<usize>)>,
 }
 
 /// What creating a job did.
@@ -78,6 +52,8 @@ pub enum Created {
     /// The dataset was deleted after the job was validated: nothing was stored.
     DatasetGone,
 }
+
+pub use super::job_view::{JobView, Progress, get_job, list_jobs, remedies_of};
 
 /// Stores a job and its runs (all queued) in one transaction, with its idempotency key.
 pub async fn insert_job(
@@ -119,22 +95,30 @@ pub async fn insert_job(
             return Ok(Created::DatasetGone);
         }
         sqlx::query(
-            "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at)
-             VALUES (?, ?, 'queued', ?, ?, ?)",
+            "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, remedy_of,
+                               remedy_findings_json)
+             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
         )
         .bind(&job.id)
         .bind(&job.dataset_id)
         .bind(serde_json::to_string(&job.spec)?)
         .bind(serde_json::to_string(&job.folds)?)
         .bind(&job.created_at)
+        .bind(job.remedy_of.as_ref().map(|r| r.0.as_str()))
+        .bind(
+            job.remedy_of
+                .as_ref()
+                .map(|r| serde_json::to_string(&r.1))
+                .transpose()?,
+        )
         .execute(&mut *tx)
         .await?;
         let now = ids::now_millis();
         for run in &job.runs {
             sqlx::query(
                 "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
-                                   strategy)
-                 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?)",
+                                   strategy, variant)
+                 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
             )
             .bind(&run.id)
             .bind(&job.id)
@@ -145,6 +129,7 @@ pub async fn insert_job(
             .bind(i64::from(run.max_attempts))
             .bind(now)
             .bind(run.strategy.map(Strategy::as_str))
+            .bind(i64::from(run.variant))
             .execute(&mut *tx)
             .await?;
         }
@@ -152,130 +137,6 @@ pub async fn insert_job(
         Ok(Created::Created)
     })
     .await
-}
-
-/// The columns of a job's view: the job's own and its runs' counts, in one query (so a page of
-/// jobs is one query, not one per job).
-macro_rules! view_select {
-    () => {
-        "SELECT j.seq, j.id, j.status, j.spec_json, j.dataset_id, j.created_at, j.started_at,
-           j.finished_at, j.error, j.summary_json,
-           (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id) AS total,
-           (SELECT SUM(r.state IN ('succeeded', 'failed', 'cancelled')) FROM runs r
-             WHERE r.job_id = j.id) AS done,
-           (SELECT MAX(r.attempt) FROM runs r WHERE r.job_id = j.id) AS attempts,
-           (SELECT json_group_array(json_array(r.epochs_done, r.strategy)) FROM runs r
-             WHERE r.job_id = j.id AND r.state = 'running') AS running
-         FROM jobs j"
-    };
-}
-
-/// One job as the API shows it.
-pub async fn get_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobView>> {
-    let row = sqlx::query(concat!(view_select!(), " WHERE j.id = ?"))
-        .bind(id)
-        .fetch_optional(pool)
-        .await?;
-    row.as_ref().map(view).transpose()
-}
-
-fn view(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
-    let id: String = row.get("id");
-    let spec: JobSpec = serde_json::from_str(&row.get::<String, _>("spec_json"))
-        .with_context(|| format!("the stored spec of job {id}"))?;
-    let status: String = row.get("status");
-    let total = row.get::<i64, _>("total") as u64;
-    let done = row.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
-    let running: Vec<(i64, Option<String>)> =
-        serde_json::from_str(&row.get::<String, _>("running")).context("running runs")?;
-    // The most advanced run in flight; an ensemble's run has `n_subsets` times the epochs.
-    let per_model = spec.training.epochs;
-    let imbalance = &spec.imbalance;
-    let (epoch, epochs) = running
-        .iter()
-        .map(|(done, strategy)| {
-            let members = match strategy.as_deref().and_then(Strategy::parse) {
-                Some(s) => imbalance.members(s),
-                None => imbalance.max_members(),
-            };
-            (*done as u64, per_model * members)
-        })
-        .max_by(|a, b| (a.0 * b.1.max(1)).cmp(&(b.0 * a.1.max(1))))
-        .unwrap_or((0, per_model));
-    let fraction = if total == 0 {
-        0.0
-    } else {
-        (done as f64
-            + if epochs > 0 {
-                epoch as f64 / epochs as f64
-            } else {
-                0.0
-            })
-            / total as f64
-    };
-    let fraction = fraction.min(1.0);
-    let started_at: Option<String> = row.get("started_at");
-    let eta_seconds = started_at.as_deref().and_then(|s| {
-        let started =
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-        let elapsed = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
-        (fraction > 0.0 && fraction < 1.0).then(|| elapsed * (1.0 - fraction) / fraction)
-    });
-    Ok(JobView {
-        status: JobStatus::parse(&status).context("a stored job status")?,
-        spec,
-        dataset_id: row.get("dataset_id"),
-        created_at: row.get("created_at"),
-        started_at,
-        finished_at: row.get("finished_at"),
-        attempts: row.get::<Option<i64>, _>("attempts").unwrap_or(0) as u64,
-        error: row.get("error"),
-        progress: Progress {
-            runs_done: done,
-            runs_total: total,
-            epoch,
-            epochs,
-            fraction,
-            eta_seconds,
-        },
-        summary: row
-            .get::<Option<String>, _>("summary_json")
-            .map(|s| serde_json::from_str(&s))
-            .transpose()?,
-        diagnostics: vec![],
-        id,
-    })
-}
-
-/// A page of jobs, newest first, optionally of one status: one query.
-pub async fn list_jobs(
-    pool: &SqlitePool,
-    status: Option<JobStatus>,
-    limit: u32,
-    before_seq: Option<i64>,
-) -> anyhow::Result<(Vec<JobView>, Option<i64>)> {
-    let rows = sqlx::query(concat!(
-        view_select!(),
-        " WHERE j.seq < ? AND (? IS NULL OR j.status = ?) ORDER BY j.seq DESC LIMIT ?"
-    ))
-    .bind(before_seq.unwrap_or(i64::MAX))
-    .bind(status.map(JobStatus::as_str))
-    .bind(status.map(JobStatus::as_str))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
-    let more = rows.len() > limit as usize;
-    let items = rows
-        .iter()
-        .take(limit as usize)
-        .map(view)
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let next = if more {
-        rows.get(limit as usize - 1).map(|r| r.get::<i64, _>("seq"))
-    } else {
-        None
-    };
-    Ok((items, next))
 }
 
 /// What a cancel request did.
@@ -379,6 +240,38 @@ pub async fn settle_job_if_done(
     .await?
     .rows_affected();
     Ok((done > 0).then_some(status))
+}
+
+/// Recomputes a job's findings from its runs with `diagnose` and stores them, in one write
+/// transaction (so two workers refreshing at once cannot store an older view last).
+pub async fn refresh_diagnostics(
+    pool: &SqlitePool,
+    job_id: &str,
+    diagnose: impl FnOnce(&JobSpec, &[RunRow]) -> Vec<Finding>,
+) -> anyhow::Result<()> {
+    // Not `health::noted`, as `runs::set_diagnosis`.
+    {
+        let mut tx = super::write_tx(pool).await?;
+        let spec_json: Option<String> =
+            sqlx::query_scalar("SELECT spec_json FROM jobs WHERE id = ?")
+                .bind(job_id)
+                .fetch_optional(&mut *tx)
+                .await?;
+        let Some(spec_json) = spec_json else {
+            tx.rollback().await?;
+            return Ok(());
+        };
+        let spec: JobSpec = serde_json::from_str(&spec_json)?;
+        let runs = super::run_data::runs_in(&mut tx, job_id).await?;
+        let findings = serde_json::to_string(&diagnose(&spec, &runs))?;
+        sqlx::query("UPDATE jobs SET diagnostics_json = ? WHERE id = ?")
+            .bind(findings)
+            .bind(job_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
 }
 
 /// Jobs per status, and runs queued and running, for `/metrics`.

@@ -4,8 +4,10 @@
 pub mod datasets;
 pub mod health;
 pub mod idempotency;
+pub mod job_view;
 pub mod jobs;
 pub mod run_data;
+pub mod run_notes;
 pub mod runs;
 
 use std::str::FromStr;

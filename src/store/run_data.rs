@@ -7,6 +7,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::runs::{Claimed, kind_of, strategy_of};
 use crate::domain::dataset::Column;
+use crate::domain::finding::RunDiagnosis;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::{JobSpec, Strategy};
 use crate::domain::results::{RunKind, RunResult, RunState};
@@ -19,6 +20,8 @@ pub struct RunRow {
     pub kind: RunKind,
     /// The imbalance strategy (a comparison's final run: once it has chosen the winner).
     pub strategy: Option<Strategy>,
+    /// The model variant (index into a `model` list).
+    pub variant: u32,
     pub fold: Option<u32>,
     pub repeat: Option<u32>,
     pub state: RunState,
@@ -26,6 +29,8 @@ pub struct RunRow {
     pub epochs_done: u64,
     pub error: Option<String>,
     pub result: Option<RunResult>,
+    /// What diagnosing its epochs found so far.
+    pub diagnosis: RunDiagnosis,
 }
 
 /// How much of each run's stored result `runs_of_job` keeps.
@@ -68,11 +73,10 @@ pub async fn runs_page(
     after_seq: i64,
     limit: u32,
 ) -> anyhow::Result<(Vec<RunRow>, Option<i64>)> {
-    let rows = sqlx::query(
-        "SELECT seq, id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
-                strategy
-         FROM runs WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-    )
+    let rows = sqlx::query(concat!(
+        run_columns!(),
+        " WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+    ))
     .bind(job_id)
     .bind(after_seq)
     .bind(i64::from(limit) + 1)
@@ -80,9 +84,46 @@ pub async fn runs_page(
     .await?;
     let more = rows.len() > limit as usize;
     let next = more.then(|| rows[limit as usize - 1].get::<i64, _>("seq"));
-    let runs = rows
-        .iter()
-        .take(limit as usize)
+    let runs = parse_runs(&rows[..rows.len().min(limit as usize)], detail)?;
+    Ok((runs, next))
+}
+
+/// The columns a `RunRow` is read from.
+macro_rules! run_columns {
+    () => {
+        "SELECT seq, id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
+                strategy, variant, findings_json
+         FROM runs"
+    };
+}
+use run_columns;
+
+/// Every run of a job, summarized, read inside the caller's transaction.
+pub(super) async fn runs_in(
+    conn: &mut sqlx::SqliteConnection,
+    job_id: &str,
+) -> anyhow::Result<Vec<RunRow>> {
+    let rows = sqlx::query(concat!(run_columns!(), " WHERE job_id = ? ORDER BY seq"))
+        .bind(job_id)
+        .fetch_all(conn)
+        .await?;
+    parse_runs(&rows, Detail::Summary)
+}
+
+/// A run's stored findings; ones that do not read are skipped (logged): findings are advice,
+/// and must never stop a job from settling.
+fn diagnosis_of(row: &sqlx::sqlite::SqliteRow) -> RunDiagnosis {
+    let Some(text) = row.get::<Option<String>, _>("findings_json") else {
+        return RunDiagnosis::default();
+    };
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        tracing::warn!(run_id = %row.get::<String, _>("id"), error = %e, "a run's stored findings do not read; ignored");
+        RunDiagnosis::default()
+    })
+}
+
+fn parse_runs(rows: &[sqlx::sqlite::SqliteRow], detail: Detail) -> anyhow::Result<Vec<RunRow>> {
+    rows.iter()
         .map(|row| {
             let mut result: Option<RunResult> = row
                 .get::<Option<String>, _>("result_json")
@@ -97,6 +138,7 @@ pub async fn runs_page(
                 id: row.get("id"),
                 kind: kind_of(row)?,
                 strategy: strategy_of(row)?.or(result.as_ref().map(|r| r.strategy)),
+                variant: row.get::<i64, _>("variant") as u32,
                 fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
                 repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
                 state: RunState::parse(&state)
@@ -105,10 +147,10 @@ pub async fn runs_page(
                 epochs_done: row.get::<i64, _>("epochs_done") as u64,
                 error: row.get("last_error"),
                 result,
+                diagnosis: diagnosis_of(row),
             })
         })
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    Ok((runs, next))
+        .collect()
 }
 
 /// What a claimed run trains on, read in one transaction: the job's spec, the dataset's

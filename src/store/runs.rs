@@ -27,6 +27,8 @@ pub struct Claimed {
     pub checkpoint: Option<Vec<u8>>,
     /// The imbalance strategy; `None` for a comparison's final run (train the winner).
     pub strategy: Option<Strategy>,
+    /// The model variant (index into a `model` list).
+    pub variant: u32,
 }
 
 /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
@@ -49,7 +51,7 @@ pub async fn claim_next(
                      ORDER BY r.seq LIMIT 1)
            AND state = 'queued'
          RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint,
-                   strategy",
+                   strategy, variant",
     )
     .bind(owner)
     .bind(now + lease_ms)
@@ -70,6 +72,7 @@ pub async fn claim_next(
         token: row.get("lease_token"),
         checkpoint: row.get("checkpoint"),
         strategy: strategy_of(&row)?,
+        variant: row.get::<i64, _>("variant") as u32,
     };
     sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, ?) WHERE id = ? AND status = 'queued'")
         .bind(ids::now_rfc3339())
@@ -99,26 +102,6 @@ pub enum Beat {
     CancelRequested,
     /// The lease is gone: stop and write nothing.
     Lost,
-}
-
-/// Records the strategy a comparison's final run chose (the leaderboard's winner), if the
-/// lease is still held; `false` if it is not.
-pub async fn set_strategy(
-    pool: &SqlitePool,
-    run_id: &str,
-    token: i64,
-    strategy: Strategy,
-) -> anyhow::Result<bool> {
-    let set = sqlx::query(
-        "UPDATE runs SET strategy = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
-    )
-    .bind(strategy.as_str())
-    .bind(run_id)
-    .bind(token)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(set > 0)
 }
 
 /// Extends the lease, if still held.

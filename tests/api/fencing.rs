@@ -47,8 +47,10 @@ fn job_on(id: &str, dataset_id: &str) -> NewJob {
             seed: 1,
             max_attempts: 3,
             strategy: Some(Strategy::None),
+            variant: 0,
         }],
         created_at: "2026-11-27T00:00:00Z".into(),
+        remedy_of: None,
     }
 }
 

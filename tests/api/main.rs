@@ -5,6 +5,7 @@ mod cli;
 mod contract;
 mod crash;
 mod datasets;
+mod diagnostics;
 mod external;
 mod fencing;
 mod helpers;

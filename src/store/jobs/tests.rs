@@ -63,6 +63,7 @@ async fn store_with_jobs(n: usize) -> (tempfile::TempDir, SqlitePool) {
                 seed: 1,
                 max_attempts: 3,
                 strategy: Some(Strategy::None),
+                variant: 0,
             })
             .collect();
         let job = NewJob {
@@ -72,6 +73,7 @@ async fn store_with_jobs(n: usize) -> (tempfile::TempDir, SqlitePool) {
             folds: vec![vec![0, 1, 2, 0]],
             runs,
             created_at: ids::now_rfc3339(),
+            remedy_of: None,
         };
         insert_job(&pool, &job, None).await.unwrap();
     }

@@ -1,0 +1,203 @@
+//! What each kind of finding means (the advice) and the spec change that addresses it: a JSON
+//! merge patch (RFC 7396) to the job's spec, built from the spec itself so it names the
+//! variant and keeps the rest of a `model` list.
+
+use serde_json::{Map, Value, json};
+
+use crate::domain::finding::Kind;
+use crate::domain::job::{JobSpec, Strategy, StrategyChoice};
+use crate::domain::spec::OptimizerSpec;
+
+/// Why the kind matters and what fixes it, in a sentence or two.
+pub fn advice(kind: Kind) -> &'static str {
+    match kind {
+        Kind::VanishingGradients => {
+            "Each sigmoid or tanh layer multiplies the gradient by a derivative of at most 0.25 \
+             (or 1), so through many layers it shrinks geometrically and the early layers stop \
+             learning. ReLU with He initialization keeps its scale; batch normalization and \
+             residual connections keep it flowing through depth."
+        }
+        Kind::ExplodingGradients => {
+            "Gradients grew until the steps threw the weights out of any useful range (or to \
+             NaN): the learning rate is too high for this network. Lower it, and clip the \
+             gradient norm so one bad batch cannot take a huge step."
+        }
+        Kind::DeadUnits => {
+            "A ReLU unit whose input is negative for every row outputs zero and gets no \
+             gradient, so it never recovers; a large learning rate knocks units there. Leaky \
+             ReLU keeps a small slope below zero so they can come back."
+        }
+        Kind::SaturatedUnits => {
+            "Saturated sigmoid or tanh units sit where the slope is almost zero, so almost no \
+             gradient passes through them. ReLU does not saturate for positive inputs; batch \
+             normalization keeps the inputs in the responsive range."
+        }
+        Kind::Overfitting => {
+            "The model kept fitting the training rows after it stopped improving on rows it has \
+             not seen: it is memorizing noise. Early stopping returns the best epoch's weights; \
+             an L2 penalty (or dropout) keeps the weights from fitting the noise."
+        }
+        Kind::Underfitting => {
+            "The training loss barely moved from what predicting the class frequencies gives: \
+             the model is not learning, usually because the steps are too small or too few. \
+             Adam adapts the step of each weight; more epochs or capacity help once it learns."
+        }
+        Kind::UnstableTraining => {
+            "The training loss jumps up again and again instead of settling: the steps \
+             overshoot the minimum, the sign of a learning rate that is too high."
+        }
+        Kind::ClassImbalance => {
+            "With a class this rare, predicting the majority is right most of the time, so \
+             plain training learns to ignore the minority: accuracy looks good while balanced \
+             accuracy is near chance. Class weights (or resampling) make each class count \
+             equally in the loss."
+        }
+        Kind::Degradation => {
+            "The deeper plain network trains to a worse training loss than the shallower one: \
+             this is not overfitting but degradation, deep plain stacks are hard to optimize. \
+             Residual connections let each layer learn a correction to the identity, and batch \
+             normalization keeps the signal's scale through depth."
+        }
+        Kind::FoldVariance => {
+            "The score changes a lot from fold to fold, so one cross-validation estimate is \
+             not reliable: small folds or an unstable model. Repeating the folds with other \
+             shuffles averages the noise out."
+        }
+    }
+}
+
+/// The merge patch for a finding of `kind` about model `variant` of `spec` (`{}` when there
+/// is nothing to change).
+pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Value {
+    let model = spec.model.variant(variant);
+    match kind {
+        Kind::ExplodingGradients => json!({
+            "optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)},
+            "training": {"clip_grad_norm": 1.0},
+        }),
+        Kind::UnstableTraining => json!({
+            "optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)},
+        }),
+        Kind::VanishingGradients if !model.activation.is_relu_family() => model_patch(
+            spec,
+            variant,
+            json!({"activation": "relu", "init": "he", "batch_norm": true}),
+        ),
+        Kind::VanishingGradients => {
+            model_patch(spec, variant, json!({"batch_norm": true, "residual": true}))
+        }
+        Kind::SaturatedUnits => model_patch(
+            spec,
+            variant,
+            json!({"activation": "relu", "init": "he", "batch_norm": true}),
+        ),
+        Kind::DeadUnits => model_patch(spec, variant, json!({"activation": "leaky_relu"})),
+        Kind::Degradation => {
+            model_patch(spec, variant, json!({"residual": true, "batch_norm": true}))
+        }
+        Kind::Underfitting => underfitting(spec),
+        Kind::Overfitting => overfitting(spec, variant),
+        Kind::ClassImbalance => class_weights(spec),
+        Kind::FoldVariance if spec.validation.repeats < 10 => json!({
+            "validation": {"repeats": (spec.validation.repeats * 3).min(10)},
+        }),
+        Kind::FoldVariance => json!({}),
+    }
+}
+
+/// A tenth of the learning rate, at most the optimizer's default (PyTorch's).
+fn lower_learning_rate(o: &OptimizerSpec) -> f64 {
+    (o.learning_rate() / 10.0).min(default_learning_rate(o))
+}
+
+fn default_learning_rate(o: &OptimizerSpec) -> f64 {
+    match o {
+        OptimizerSpec::Sgd { .. }
+        | OptimizerSpec::Adagrad { .. }
+        | OptimizerSpec::Rmsprop { .. } => 0.01,
+        OptimizerSpec::Adadelta { .. } => 1.0,
+        OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. } => 0.001,
+    }
+}
+
+/// `patch` applied to model `variant`: itself for one model, the whole list for a comparison
+/// (a merge patch replaces arrays whole).
+fn model_patch(spec: &JobSpec, variant: usize, patch: Value) -> Value {
+    if !spec.model.is_comparison() {
+        return json!({ "model": patch });
+    }
+    let mut list = serde_json::to_value(&spec.model).unwrap_or(Value::Null);
+    if let Some(m) = list.get_mut(variant) {
+        json_patch::merge(m, &patch);
+    }
+    json!({ "model": list })
+}
+
+/// Adam at its default rate when another optimizer barely moves; else a larger rate, or more
+/// epochs when the rate is already the default.
+fn underfitting(spec: &JobSpec) -> Value {
+    let o = &spec.optimizer;
+    match o {
+        OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. }
+            if o.learning_rate() < default_learning_rate(o) =>
+        {
+            json!({"optimizer": {"learning_rate": default_learning_rate(o)}})
+        }
+        OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. } => {
+            json!({"training": {"epochs": spec.training.epochs * 2}})
+        }
+        _ => {
+            // Keys only the old optimizer has are removed (null), so the new one parses.
+            let mut patch = Map::new();
+            if let Value::Object(old) = serde_json::to_value(o).unwrap_or(Value::Null) {
+                for key in old.keys() {
+                    patch.insert(key.clone(), Value::Null);
+                }
+            }
+            patch.insert("kind".into(), json!("adam"));
+            patch.insert("learning_rate".into(), json!(0.001));
+            json!({ "optimizer": patch })
+        }
+    }
+}
+
+/// Early stopping that restores the best epoch, and an L2 penalty (or dropout when there is
+/// one already).
+fn overfitting(spec: &JobSpec, variant: usize) -> Value {
+    let t = &spec.training;
+    match &t.early_stopping {
+        None => {
+            let mut patch = json!({"training": {"early_stopping": {"patience": 5}}});
+            if t.l2 < 1e-4 {
+                patch["training"]["l2"] = json!(1e-4);
+            }
+            patch
+        }
+        Some(es) if !es.restore_best => {
+            json!({"training": {"early_stopping": {"restore_best": true}}})
+        }
+        Some(_) if t.l2 < 1e-4 => json!({"training": {"l2": 1e-4}}),
+        Some(_) => {
+            let dropout = (spec.model.variant(variant).dropout + 0.2).min(0.5);
+            model_patch(spec, variant, json!({ "dropout": dropout }))
+        }
+    }
+}
+
+/// `class_weight` in place of `none` (in a list, next to the others).
+fn class_weights(spec: &JobSpec) -> Value {
+    match &spec.imbalance.strategy {
+        StrategyChoice::One(_) => json!({"imbalance": {"strategy": "class_weight"}}),
+        StrategyChoice::Many(list) if list.contains(&Strategy::ClassWeight) => json!({}),
+        StrategyChoice::Many(list) => {
+            let names: Vec<&str> = list
+                .iter()
+                .map(|s| match s {
+                    Strategy::None => "class_weight",
+                    s => s.as_str(),
+                })
+                .collect();
+            json!({"imbalance": {"strategy": names}})
+        }
+    }
+}

@@ -1,0 +1,259 @@
+//! The job-level rules on hand-made runs: merging runs' findings, class imbalance,
+//! degradation, and the remedies as merge patches.
+
+use serde_json::json;
+
+use super::{ctx, epoch, healthy, no_early_stopping};
+use crate::diagnose::job_rules::job_findings;
+use crate::diagnose::remedy::remedy;
+use crate::diagnose::run_rules::{RunEnd, diagnose};
+use crate::domain::finding::{Kind, RunDiagnosis, Severity};
+use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::results::{RunKind, RunResult, RunState};
+use crate::engine::eval::scores::Scores;
+use crate::engine::train::{EpochRecord, Stop};
+use crate::store::run_data::RunRow;
+
+fn run(
+    id: &str,
+    fold: u32,
+    variant: u32,
+    strategy: Strategy,
+    d: RunDiagnosis,
+    scores: (f64, f64),
+) -> RunRow {
+    let metrics = Scores {
+        accuracy: scores.0,
+        balanced_accuracy: scores.1,
+        precision_macro: 0.0,
+        recall_macro: 0.0,
+        f1_macro: 0.0,
+        g_mean: 0.0,
+        roc_auc: None,
+        pr_auc: None,
+        log_loss: 0.3,
+        confusion_matrix: Vec::new(),
+    };
+    RunRow {
+        id: id.into(),
+        kind: RunKind::Fold,
+        strategy: Some(strategy),
+        variant,
+        fold: Some(fold),
+        repeat: Some(0),
+        state: RunState::Succeeded,
+        attempt: 1,
+        epochs_done: d.epochs,
+        error: None,
+        result: Some(RunResult {
+            strategy,
+            variant: variant as usize,
+            best_epoch: 1,
+            stop: Stop::Completed,
+            epochs_run: d.epochs,
+            metrics: Some(metrics),
+            train_class_counts: vec![940, 60],
+            validation_class_counts: vec![235, 15],
+            resampled_class_counts: vec![940, 60],
+            member_class_counts: None,
+            class_weights: vec![1.0, 1.0],
+            encoding: None,
+        }),
+        diagnosis: d,
+    }
+}
+
+fn spec(mut value: serde_json::Value) -> JobSpec {
+    value["dataset_id"] = json!("d");
+    JobSpec::from_json(value).unwrap()
+}
+
+/// Warnings and errors.
+fn warned(found: &[crate::domain::finding::Finding]) -> Vec<&crate::domain::finding::Finding> {
+    found
+        .iter()
+        .filter(|f| f.severity >= Severity::Warning)
+        .collect()
+}
+
+#[test]
+fn imbalance_with_no_strategy_and_a_balanced_accuracy_gap_is_a_warning_with_class_weights() {
+    let plain = RunDiagnosis {
+        findings: vec![],
+        train_loss: Some(0.1),
+        epochs: 10,
+    };
+    let job = spec(json!({}));
+    let runs: Vec<RunRow> = (0..3)
+        .map(|f| {
+            run(
+                &format!("r{f}"),
+                f,
+                0,
+                Strategy::None,
+                plain.clone(),
+                (0.93, 0.52),
+            )
+        })
+        .collect();
+    let found = job_findings(&job, &runs);
+    assert_eq!(found.len(), 1);
+    let f = &found[0];
+    assert_eq!(
+        (f.kind, f.severity, f.id),
+        (Kind::ClassImbalance, Severity::Warning, 0)
+    );
+    assert!((f.evidence.values["imbalance_ratio"] - 1175.0 / 75.0).abs() < 1e-12);
+    assert_eq!(f.remedy, json!({"imbalance": {"strategy": "class_weight"}}));
+    assert_eq!(f.folds, [0, 1, 2]);
+    // A strategy that handles it: info.
+    let job = spec(json!({"imbalance": {"strategy": "class_weight"}}));
+    let runs: Vec<RunRow> = (0..3)
+        .map(|f| {
+            run(
+                &format!("r{f}"),
+                f,
+                0,
+                Strategy::ClassWeight,
+                plain.clone(),
+                (0.85, 0.6),
+            )
+        })
+        .collect();
+    assert_eq!(job_findings(&job, &runs)[0].severity, Severity::Info);
+}
+
+#[test]
+fn a_deeper_variant_that_trains_worse_is_degradation_and_its_remedy_patches_that_variant() {
+    let job = spec(json!({"model": [
+        {"hidden_layers": [64, 64]},
+        {"hidden_layers": [64, 64, 64, 64, 64, 64]}
+    ]}));
+    let loss = |l| RunDiagnosis {
+        findings: vec![],
+        train_loss: Some(l),
+        epochs: 20,
+    };
+    let mut runs = Vec::new();
+    for f in 0..3 {
+        runs.push(run(
+            &format!("a{f}"),
+            f,
+            0,
+            Strategy::None,
+            loss(0.03),
+            (0.96, 0.96),
+        ));
+        runs.push(run(
+            &format!("b{f}"),
+            f,
+            1,
+            Strategy::None,
+            loss(0.5),
+            (0.7, 0.7),
+        ));
+    }
+    let found = job_findings(&job, &runs);
+    let kinds: Vec<Kind> = warned(&found).iter().map(|f| f.kind).collect();
+    assert_eq!(kinds, [Kind::Degradation]);
+    assert_eq!(found[0].variant, 1);
+    let patched = &found[0].remedy["model"];
+    assert_eq!(
+        patched[0],
+        serde_json::to_value(job.model.variant(0)).unwrap()
+    );
+    assert_eq!(
+        (
+            patched[1]["residual"].clone(),
+            patched[1]["batch_norm"].clone()
+        ),
+        (json!(true), json!(true))
+    );
+    // The patched spec parses, with the deep variant changed and the shallow one not.
+    let mut v = serde_json::to_value(&job).unwrap();
+    json_patch::merge(&mut v, &found[0].remedy);
+    let fixed = JobSpec::from_json(v).unwrap();
+    assert!(fixed.model.variant(1).residual && !fixed.model.variant(0).residual);
+}
+
+#[test]
+fn one_noisy_fold_of_three_is_info_but_vanishing_in_one_fold_is_a_warning() {
+    let job = spec(json!({}));
+    let cx = no_early_stopping();
+    let overfit: Vec<EpochRecord> = (1..=30)
+        .map(|e| {
+            epoch(
+                e,
+                0.5 / e as f64,
+                0.2 + 0.01 * (e as f64 - 8.0).abs(),
+                &[0.3, 0.2, 0.25],
+            )
+        })
+        .collect();
+    let noisy = diagnose(&ctx(&cx), &overfit, RunEnd::Finished);
+    let fine = diagnose(&ctx(&cx), &healthy(30), RunEnd::Finished);
+    let runs = vec![
+        run("a", 0, 0, Strategy::None, noisy.clone(), (0.9, 0.9)),
+        run("b", 1, 0, Strategy::None, fine.clone(), (0.9, 0.9)),
+        run("c", 2, 0, Strategy::None, fine.clone(), (0.9, 0.9)),
+    ];
+    let found = job_findings(&job, &runs);
+    assert!(warned(&found).is_empty(), "{found:?}");
+    let over = found.iter().find(|f| f.kind == Kind::Overfitting).unwrap();
+    assert_eq!(over.severity, Severity::Info);
+    assert_eq!((over.runs_affected, over.runs_checked), (1, 3));
+    let vanishing: Vec<EpochRecord> = (1..=10)
+        .map(|e| epoch(e, 0.69, 0.69, &[5e-10, 1e-6, 0.3]))
+        .collect();
+    let v = diagnose(&ctx(&cx), &vanishing, RunEnd::Finished);
+    let runs = vec![
+        run("a", 0, 0, Strategy::None, v, (0.9, 0.9)),
+        run("b", 1, 0, Strategy::None, fine.clone(), (0.9, 0.9)),
+        run("c", 2, 0, Strategy::None, fine, (0.9, 0.9)),
+    ];
+    let found = job_findings(&job, &runs);
+    assert_eq!(
+        (found[0].kind, found[0].severity),
+        (Kind::VanishingGradients, Severity::Warning)
+    );
+    assert_eq!(found[0].run_ids, ["a"]);
+}
+
+#[test]
+fn remedies_are_merge_patches_that_give_valid_specs() {
+    let sgd = spec(
+        json!({"optimizer": {"kind": "sgd", "learning_rate": 2.0, "momentum": 0.9},
+                          "model": {"activation": "sigmoid", "init": "xavier"}}),
+    );
+    assert_eq!(
+        remedy(&sgd, Kind::ExplodingGradients, 0),
+        json!({"optimizer": {"learning_rate": 0.01}, "training": {"clip_grad_norm": 1.0}})
+    );
+    assert_eq!(
+        remedy(&sgd, Kind::VanishingGradients, 0),
+        json!({"model": {"activation": "relu", "init": "he", "batch_norm": true}})
+    );
+    // Underfitting with SGD switches to Adam, removing SGD's own fields.
+    let under = remedy(&sgd, Kind::Underfitting, 0);
+    for kind in Kind::ALL {
+        let mut v = serde_json::to_value(&sgd).unwrap();
+        json_patch::merge(&mut v, &remedy(&sgd, kind, 0));
+        let patched = JobSpec::from_json(v);
+        assert!(patched.is_ok(), "{kind:?}: {patched:?}");
+    }
+    let mut v = serde_json::to_value(&sgd).unwrap();
+    json_patch::merge(&mut v, &under);
+    assert_eq!(
+        JobSpec::from_json(v).unwrap().optimizer.learning_rate(),
+        0.001
+    );
+    let overfit = remedy(
+        &spec(json!({"training": {"early_stopping": null}})),
+        Kind::Overfitting,
+        0,
+    );
+    assert_eq!(
+        overfit,
+        json!({"training": {"early_stopping": {"patience": 5}, "l2": 1e-4}})
+    );
+}

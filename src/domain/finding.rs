@@ -1,0 +1,64 @@
+//! A diagnostic finding: what went wrong in training (or what the spec already handles), where,
+//! the evidence, why it matters and the spec change that addresses it. `diagnose` makes them;
+//! the store keeps them per run and per job; the API shows them as they are.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+pub use super::finding_kind::{Kind, Severity};
+
+/// The numbers behind a finding, as fields and as one readable sentence.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Evidence {
+    pub summary: String,
+    pub values: BTreeMap<String, f64>,
+}
+
+/// One run's finding (the job's findings merge these across runs).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunFinding {
+    pub kind: Kind,
+    pub severity: Severity,
+    /// 1-based.
+    pub first_epoch: Option<u64>,
+    /// 0-based layer index (hidden layers, then the output).
+    pub layer: Option<usize>,
+    pub evidence: Evidence,
+    /// How strongly it shows (the rule's own measure), to pick the run shown for a job.
+    pub strength: f64,
+}
+
+/// What diagnosing one run's epochs found, as the store keeps it per run: its findings, and
+/// what the job-level rules compare between runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunDiagnosis {
+    pub findings: Vec<RunFinding>,
+    /// The training loss of the run's last epoch (of its first ensemble member).
+    pub train_loss: Option<f64>,
+    pub epochs: u64,
+}
+
+/// A finding of a job, as `GET /v1/jobs/{id}` and `…/diagnostics` show it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    /// Its index in the job's list, for `POST …/remedy`.
+    pub id: usize,
+    pub kind: Kind,
+    pub severity: Severity,
+    /// The model variant (index into a `model` list; 0 for a single model).
+    pub variant: usize,
+    pub strategy: Option<super::job::Strategy>,
+    pub run_ids: Vec<String>,
+    /// The folds affected (0-based), and how many runs the finding covers of those checked.
+    pub folds: Vec<u32>,
+    pub runs_affected: usize,
+    pub runs_checked: usize,
+    pub first_epoch: Option<u64>,
+    pub layer: Option<usize>,
+    pub evidence: Evidence,
+    /// Why it matters, in a sentence or two.
+    pub advice: String,
+    /// A JSON merge patch (RFC 7396) to the job's spec that addresses it (`{}`: nothing to do).
+    pub remedy: serde_json::Value,
+}

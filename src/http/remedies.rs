@@ -1,0 +1,224 @@
+//! A job's findings and their remedies: `GET /v1/jobs/{id}/diagnostics` (the findings, and for
+//! each remedy job made from them a before/after comparison) and `POST /v1/jobs/{id}/remedy`
+//! (a new job with the chosen findings' merge patches applied to the spec).
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::HeaderMap;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Serialize;
+use serde_json::Value;
+
+use super::datasets::idempotency_key;
+use super::extract::JsonBody;
+use super::jobs::{job_or_404, submit};
+use super::state::{AppState, Route};
+use crate::domain::finding::{Finding, Kind, Severity};
+use crate::domain::job::{JobSpec, JobStatus};
+use crate::domain::results::Variant;
+use crate::error::ApiError;
+use crate::queue::results;
+use crate::store::{self, jobs::JobView};
+
+pub fn routes() -> Vec<Route> {
+    vec![
+        ("/v1/jobs/{id}/diagnostics", get(diagnostics)),
+        ("/v1/jobs/{id}/remedy", post(remedy)),
+    ]
+}
+
+/// The finding ids of `{"finding": N}` or `{"finding": [N, …]}`, each one of `findings`.
+fn chosen(body: &Value, findings: &[Finding]) -> Result<Vec<usize>, ApiError> {
+    let bad = |m: String| ApiError::invalid_field("finding", m);
+    if let Some(obj) = body.as_object()
+        && let Some(other) = obj.keys().find(|k| *k != "finding")
+    {
+        return Err(ApiError::invalid_field(
+            other.as_str(),
+            "unknown field; only finding",
+        ));
+    }
+    let ids: Vec<&Value> = match body.get("finding") {
+        Some(Value::Array(list)) if !list.is_empty() => list.iter().collect(),
+        Some(v @ Value::Number(_)) => vec![v],
+        _ => {
+            return Err(bad(
+                "a finding id (a number from the job's diagnostics), or a non-empty list".into(),
+            ));
+        }
+    };
+    let mut out = Vec::new();
+    for v in ids {
+        // JSON Schema's integers include 3.0.
+        let id = v
+            .as_u64()
+            .or_else(|| {
+                v.as_f64()
+                    .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                    .map(|f| f as u64)
+            })
+            .ok_or_else(|| bad(format!("{v} is not a finding id")))? as usize;
+        // A well-formed id the job has no finding for (yet): a conflict with its state.
+        let Some(f) = findings.get(id) else {
+            return Err(ApiError::Conflict(format!(
+                "no finding {id}: the job has {} so far (ids from 0)",
+                findings.len()
+            )));
+        };
+        if f.remedy.as_object().is_some_and(|o| o.is_empty()) {
+            return Err(ApiError::Conflict(format!(
+                "finding {id} ({}) has no remedy",
+                f.kind.as_str()
+            )));
+        }
+        if !out.contains(&id) {
+            out.push(id);
+        }
+    }
+    Ok(out)
+}
+
+/// `POST /v1/jobs/{id}/remedy`: 202 with the new job, linked by `remedy_of`.
+async fn remedy(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    JsonBody(body): JsonBody,
+) -> Result<Response, ApiError> {
+    let key = idempotency_key(&headers)?;
+    let job = job_or_404(&state, &id).await?;
+    let ids = chosen(&body, &job.diagnostics)?;
+    let mut spec = serde_json::to_value(&job.spec).map_err(anyhow::Error::from)?;
+    for &i in &ids {
+        json_patch::merge(&mut spec, &job.diagnostics[i].remedy);
+    }
+    let spec = JobSpec::from_json(spec).map_err(|errors| {
+        ApiError::Conflict(format!(
+            "the remedies do not give a valid spec: {}",
+            errors
+                .iter()
+                .map(|e| format!("{}: {}", e.field, e.message))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ))
+    })?;
+    submit(&state, spec, key, false, Some((id, ids))).await
+}
+
+/// One finding's state in a remedy job, next to the original's.
+#[derive(Debug, Serialize)]
+struct Outcome {
+    finding: usize,
+    kind: Kind,
+    /// The remedy job's most severe finding of the same kind and variant, if any.
+    severity_after: Option<Severity>,
+    /// Whether it is gone (no warning or error of its kind for the variant).
+    resolved: bool,
+    /// The variant's mean fold scores, before and after.
+    before: Option<Scores>,
+    after: Option<Scores>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize)]
+struct Scores {
+    balanced_accuracy: f64,
+    accuracy: f64,
+    log_loss: f64,
+}
+
+#[derive(Debug, Serialize)]
+struct Remedied {
+    job_id: String,
+    status: JobStatus,
+    findings: Vec<usize>,
+    /// Once the remedy job has finished.
+    comparison: Option<Vec<Outcome>>,
+}
+
+#[derive(Debug, Serialize)]
+struct Diagnostics {
+    job_id: String,
+    status: JobStatus,
+    findings: Vec<Finding>,
+    remedies: Vec<Remedied>,
+}
+
+/// Per variant, its mean fold scores.
+async fn scores(state: &AppState, job: &JobView) -> Result<Vec<(Variant, Scores)>, ApiError> {
+    let runs = store::run_data::runs_of_job(&state.pool, &job.id, store::run_data::Detail::Summary)
+        .await?;
+    let folds = results::fold_results(&runs);
+    Ok(results::variant_summaries(&job.spec, &folds)
+        .into_iter()
+        .filter_map(|(v, s)| {
+            Some((
+                v,
+                Scores {
+                    balanced_accuracy: s.get("balanced_accuracy")?.mean,
+                    accuracy: s.get("accuracy")?.mean,
+                    log_loss: s.get("log_loss")?.mean,
+                },
+            ))
+        })
+        .collect())
+}
+
+fn scores_of(all: &[(Variant, Scores)], f: &Finding) -> Option<Scores> {
+    all.iter()
+        .find(|(v, _)| v.model == f.variant && f.strategy.is_none_or(|s| s == v.strategy))
+        .or_else(|| all.iter().find(|(v, _)| v.model == f.variant))
+        .map(|x| x.1)
+}
+
+/// `GET /v1/jobs/{id}/diagnostics`.
+async fn diagnostics(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Json<Diagnostics>, ApiError> {
+    let job = job_or_404(&state, &id).await?;
+    let before = scores(&state, &job).await?;
+    let mut remedies = Vec::new();
+    for r in store::jobs::remedies_of(&state.pool, &id).await? {
+        let applied = r.remedies.clone().unwrap_or_default();
+        let comparison = if r.status.is_finished() {
+            let after = scores(&state, &r).await?;
+            Some(
+                applied
+                    .iter()
+                    .filter_map(|&i| job.diagnostics.get(i).map(|f| (i, f)))
+                    .map(|(i, f)| {
+                        let severity_after = r
+                            .diagnostics
+                            .iter()
+                            .filter(|g| g.kind == f.kind && g.variant == f.variant)
+                            .map(|g| g.severity)
+                            .max();
+                        Outcome {
+                            finding: i,
+                            kind: f.kind,
+                            severity_after,
+                            resolved: severity_after.is_none_or(|s| s < Severity::Warning),
+                            before: scores_of(&before, f),
+                            after: scores_of(&after, f),
+                        }
+                    })
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        remedies.push(Remedied {
+            job_id: r.id,
+            status: r.status,
+            findings: applied,
+            comparison,
+        });
+    }
+    Ok(Json(Diagnostics {
+        job_id: job.id,
+        status: job.status,
+        findings: job.diagnostics,
+        remedies,
+    }))
+}

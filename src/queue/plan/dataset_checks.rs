@@ -1,0 +1,89 @@
+//! The checks of a job spec against its dataset: label, features, one-class and pr_auc class
+//! counts, class weights' classes, folds against the smallest class, categories per column.
+
+use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
+use crate::domain::job::{ClassWeights, JobSpec, Strategy};
+use crate::domain::spec::SpecError;
+use crate::engine::data::split;
+
+/// Checks the spec against its dataset: label, features, folds against the smallest class,
+/// the one-hot width of categorical features.
+pub(super) fn check_against_dataset(
+    spec: &JobSpec,
+    ds: &DatasetSummary,
+    max_categories: u64,
+) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    if let Some(label) = &spec.label
+        && *label != ds.label
+    {
+        errors.push(SpecError::new(
+            "label",
+            format!(
+                "this version trains on the label the dataset was uploaded with ({:?})",
+                ds.label
+            ),
+        ));
+    }
+    if let Some(features) = &spec.features {
+        errors.push(SpecError::new(
+            "features",
+            format!(
+                "choosing features is not offered yet; use null (all {} features)",
+                features.len().max(ds.feature_count as usize)
+            ),
+        ));
+    }
+    if ds.feature_count == 0 {
+        errors.push(SpecError::new(
+            "features",
+            format!("dataset {} has no feature columns, only its label", ds.id),
+        ));
+    }
+    if spec.imbalance.strategy.list().contains(&Strategy::OneClass) && ds.classes.len() != 2 {
+        errors.push(SpecError::new(
+            "imbalance.strategy",
+            format!(
+                "one_class needs exactly two classes; dataset {} has {}",
+                ds.id,
+                ds.classes.len()
+            ),
+        ));
+    }
+    if spec.imbalance.rank_by == "pr_auc" && ds.classes.len() != 2 {
+        errors.push(SpecError::new(
+            "imbalance.rank_by",
+            "pr_auc (average precision) is defined for two classes; use roc_auc (one-vs-rest)",
+        ));
+    }
+    if let ClassWeights::Map(m) = &spec.imbalance.class_weights {
+        for class in m.keys() {
+            if !ds.classes.iter().any(|c| c.value == *class) {
+                errors.push(SpecError::new(
+                    format!("imbalance.class_weights.{class}"),
+                    format!("not a class of dataset {}", ds.id),
+                ));
+            }
+        }
+    }
+    let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
+    if let Err(e) = split::check(&counts, spec.validation.folds as usize) {
+        errors.push(SpecError::new("validation.folds", e.0));
+    }
+    for c in &ds.columns {
+        if c.role == ColumnRole::Feature
+            && c.column_type == ColumnType::Categorical
+            && c.cardinality.unwrap_or(0) > max_categories
+        {
+            errors.push(SpecError::new(
+                "features",
+                format!(
+                    "column {:?} has {} categories, more than max_categories ({max_categories})",
+                    c.name,
+                    c.cardinality.unwrap_or(0)
+                ),
+            ));
+        }
+    }
+    errors
+}
