@@ -62,6 +62,18 @@ macro_rules! view_select {
     };
 }
 
+/// A job's stored findings; ones that do not read are left out (logged): they are advice, and
+/// are recomputed at the next change, so they must never make a job unreadable.
+fn findings_of(row: &sqlx::sqlite::SqliteRow) -> Vec<Finding> {
+    let Some(text) = row.get::<Option<String>, _>("diagnostics_json") else {
+        return Vec::new();
+    };
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        tracing::warn!(job_id = %row.get::<String, _>("id"), error = %e, "a job's stored findings do not read; left out");
+        Vec::new()
+    })
+}
+
 /// One job as the API shows it.
 pub async fn get_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobView>> {
     let row = sqlx::query(concat!(view_select!(), " WHERE j.id = ?"))
@@ -134,12 +146,7 @@ fn view(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
             .get::<Option<String>, _>("summary_json")
             .map(|s| serde_json::from_str(&s))
             .transpose()?,
-        diagnostics: row
-            .get::<Option<String>, _>("diagnostics_json")
-            .map(|s| serde_json::from_str(&s))
-            .transpose()
-            .context("a job's stored findings")?
-            .unwrap_or_default(),
+        diagnostics: findings_of(row),
         remedy_of: row.get("remedy_of"),
         remedies: row
             .get::<Option<String>, _>("remedy_findings_json")

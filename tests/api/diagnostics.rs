@@ -314,3 +314,41 @@ async fn a_model_list_trains_every_variant_on_the_same_folds_with_a_leaderboard_
     assert_eq!(last["kind"], "final");
     assert_eq!(last["variant"], winner, "{last}");
 }
+
+#[tokio::test]
+async fn findings_appear_while_the_job_is_still_training() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    // Far more epochs than the test waits for: it is cancelled once the finding shows.
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "seed": 1, "final_model": false,
+               "model": {"hidden_layers": [32, 32, 32, 32, 32, 32, 32, 32, 32, 32],
+                         "activation": "sigmoid", "init": "xavier"},
+               "optimizer": {"kind": "sgd", "learning_rate": 0.01},
+               "training": {"epochs": 10000, "early_stopping": null},
+               "validation": {"folds": 2}}),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let job = loop {
+        let job = app.get_json(&format!("/v1/jobs/{id}")).await;
+        if !findings(&job, "vanishing_gradients").is_empty() {
+            break job;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no finding while training: {job}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(job["status"], "running", "{job}");
+    assert!(job["progress"]["runs_done"].as_u64().unwrap() < 2, "{job}");
+    let res = app
+        .post(&format!("/v1/jobs/{id}/cancel"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 202);
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "cancelled");
+}
