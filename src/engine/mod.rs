@@ -4,7 +4,8 @@
 //! By concept: `data` (table, encoding, splits, rows), `model` (the `Model` type and its
 //! families), `optim`, `train` (one model), `imbalance` (strategies), `eval` (scores and
 //! summaries), `fold` (one fold end to end), `predict` (a stored model's `Predictor`),
-//! `checkpoint` (the file format) and `memory` (a job's estimated peak).
+//! `checkpoint` (the file format), `memory` (a job's estimated peak) and `sequence` (GRU and
+//! attention kernels).
 
 pub mod checkpoint;
 pub mod data;
@@ -15,6 +16,7 @@ pub mod memory;
 pub mod model;
 pub mod optim;
 pub mod predict;
+pub mod sequence;
 pub mod train;
 
 /// Why the engine could not train.

@@ -14,4 +14,5 @@ mod helpers;
 mod metrics;
 mod phenomena;
 mod resample;
+mod sequence;
 mod training;

@@ -1,0 +1,238 @@
+//! One GRU layer, forward and backward through time, with PyTorch's layout and equations
+//! (`torch.nn.GRU`, gates stacked `[r, z, n]` along the rows of `weight_ih` (3H × D) and
+//! `weight_hh` (3H × H)):
+//!
+//! ```text
+//! r = σ(W_ir x + b_ir + W_hr h + b_hr)      z = σ(W_iz x + b_iz + W_hz h + b_hz)
+//! n = tanh(W_in x + b_in + r ∘ (W_hn h + b_hn))      h' = (1 − z) ∘ n + z ∘ h,   h₀ = 0
+//! ```
+//!
+//! Sequences of different lengths share a padded batch (B × T × D, batch-major): past its
+//! length a sequence's state is carried unchanged, its outputs there are 0, and its padded
+//! inputs get no gradient, so padding never changes any sequence's output or gradient (as
+//! PyTorch's packed sequences). The input projections of every step are one matrix product;
+//! each step's recurrence is one more.
+
+use crate::engine::model::kernels::matmul;
+
+/// A layer's weights, borrowed.
+#[derive(Debug, Clone, Copy)]
+pub struct GruWeights<'a> {
+    pub input: usize,
+    pub hidden: usize,
+    /// 3H × D, 3H × H, 3H, 3H.
+    pub weight_ih: &'a [f32],
+    pub weight_hh: &'a [f32],
+    pub bias_ih: &'a [f32],
+    pub bias_hh: &'a [f32],
+}
+
+/// A padded batch: `batch` sequences of `steps` steps, `lengths[b] ≤ steps` valid each.
+#[derive(Debug, Clone, Copy)]
+pub struct Batch<'a> {
+    pub x: &'a [f32],
+    pub batch: usize,
+    pub steps: usize,
+    pub lengths: &'a [usize],
+}
+
+/// What the forward pass keeps for the backward pass, and its outputs.
+#[derive(Debug, Clone, Default)]
+pub struct GruPass {
+    /// B × T × H: each step's state (0 past a sequence's length).
+    pub outputs: Vec<f32>,
+    /// B × H: each sequence's state at its last valid step.
+    pub last: Vec<f32>,
+    /// Per step (T × B × H): the state before it, and the gates r, z, n and `W_hn h + b_hn`.
+    h_prev: Vec<f32>,
+    r: Vec<f32>,
+    z: Vec<f32>,
+    n: Vec<f32>,
+    hn: Vec<f32>,
+}
+
+/// The layer's gradients: weights as `GruWeights` lays them out, and the inputs (B × T × D).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GruGrads {
+    pub weight_ih: Vec<f32>,
+    pub weight_hh: Vec<f32>,
+    pub bias_ih: Vec<f32>,
+    pub bias_hh: Vec<f32>,
+    pub x: Vec<f32>,
+}
+
+fn sigmoid(v: f32) -> f32 {
+    1.0 / (1.0 + (-v).exp())
+}
+
+/// The forward pass over `batch`.
+pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
+    let (d, hs) = (w.input, w.hidden);
+    let (b_n, t_n) = (batch.batch, batch.steps);
+    let g3 = 3 * hs;
+    // Every step's input projection at once: (B·T × D) · W_ihᵀ.
+    let mut gi = vec![0.0f32; b_n * t_n * g3];
+    matmul(
+        (b_n * t_n, g3, d),
+        &mut gi,
+        false,
+        batch.x,
+        (d, 1),
+        w.weight_ih,
+        (1, d),
+    );
+    let mut pass = GruPass {
+        outputs: vec![0.0; b_n * t_n * hs],
+        last: vec![0.0; b_n * hs],
+        h_prev: vec![0.0; t_n * b_n * hs],
+        r: vec![0.0; t_n * b_n * hs],
+        z: vec![0.0; t_n * b_n * hs],
+        n: vec![0.0; t_n * b_n * hs],
+        hn: vec![0.0; t_n * b_n * hs],
+    };
+    let mut h = vec![0.0f32; b_n * hs];
+    let mut gh = vec![0.0f32; b_n * g3];
+    for t in 0..t_n {
+        matmul(
+            (b_n, g3, hs),
+            &mut gh,
+            false,
+            &h,
+            (hs, 1),
+            w.weight_hh,
+            (1, hs),
+        );
+        let at = t * b_n * hs;
+        pass.h_prev[at..at + b_n * hs].copy_from_slice(&h);
+        for b in 0..b_n {
+            if t >= batch.lengths[b] {
+                continue;
+            }
+            let gi_row = &gi[(b * t_n + t) * g3..(b * t_n + t + 1) * g3];
+            let gh_row = &gh[b * g3..(b + 1) * g3];
+            for j in 0..hs {
+                let r = sigmoid(gi_row[j] + w.bias_ih[j] + gh_row[j] + w.bias_hh[j]);
+                let z = sigmoid(
+                    gi_row[hs + j] + w.bias_ih[hs + j] + gh_row[hs + j] + w.bias_hh[hs + j],
+                );
+                let hn = gh_row[2 * hs + j] + w.bias_hh[2 * hs + j];
+                let n = (gi_row[2 * hs + j] + w.bias_ih[2 * hs + j] + r * hn).tanh();
+                let k = at + b * hs + j;
+                (pass.r[k], pass.z[k], pass.n[k], pass.hn[k]) = (r, z, n, hn);
+                let new = (1.0 - z) * n + z * h[b * hs + j];
+                h[b * hs + j] = new;
+                pass.outputs[(b * t_n + t) * hs + j] = new;
+            }
+        }
+    }
+    pass.last = h;
+    pass
+}
+
+/// The backward pass: `d_outputs` (B × T × H, ignored past each length) and `d_last` (B × H)
+/// are the loss's gradients with respect to the outputs and the last states.
+pub fn backward(
+    w: &GruWeights<'_>,
+    batch: &Batch<'_>,
+    pass: &GruPass,
+    d_outputs: &[f32],
+    d_last: &[f32],
+) -> GruGrads {
+    let (d, hs) = (w.input, w.hidden);
+    let (b_n, t_n) = (batch.batch, batch.steps);
+    let g3 = 3 * hs;
+    let mut dh = d_last.to_vec();
+    // Per (b, t): the pre-activation gradients of the input projection [r, z, n].
+    let mut dgi = vec![0.0f32; b_n * t_n * g3];
+    let mut dgh = vec![0.0f32; b_n * g3];
+    let mut grads = GruGrads {
+        weight_ih: vec![0.0; g3 * d],
+        weight_hh: vec![0.0; g3 * hs],
+        bias_ih: vec![0.0; g3],
+        bias_hh: vec![0.0; g3],
+        x: vec![0.0; b_n * t_n * d],
+    };
+    let mut dh_prev = vec![0.0f32; b_n * hs];
+    for t in (0..t_n).rev() {
+        let at = t * b_n * hs;
+        dgh.fill(0.0);
+        for b in 0..b_n {
+            let valid = t < batch.lengths[b];
+            for j in 0..hs {
+                let k = at + b * hs + j;
+                if !valid {
+                    // The state is carried through a padded step unchanged.
+                    dh_prev[b * hs + j] = dh[b * hs + j];
+                    continue;
+                }
+                let g = dh[b * hs + j] + d_outputs[(b * t_n + t) * hs + j];
+                let (r, z, n, hn) = (pass.r[k], pass.z[k], pass.n[k], pass.hn[k]);
+                let h_old = pass.h_prev[k];
+                let dn = g * (1.0 - z);
+                let dz = g * (h_old - n);
+                let da_n = dn * (1.0 - n * n);
+                let da_r = da_n * hn * r * (1.0 - r);
+                let da_z = dz * z * (1.0 - z);
+                let gi_row = (b * t_n + t) * g3;
+                dgi[gi_row + j] = da_r;
+                dgi[gi_row + hs + j] = da_z;
+                dgi[gi_row + 2 * hs + j] = da_n;
+                dgh[b * g3 + j] = da_r;
+                dgh[b * g3 + hs + j] = da_z;
+                dgh[b * g3 + 2 * hs + j] = da_n * r;
+                dh_prev[b * hs + j] = g * z;
+            }
+        }
+        // dW_hh += dghᵀ · h_prev; dh_prev += dgh · W_hh (rows of padded steps are 0).
+        let h_prev = &pass.h_prev[at..at + b_n * hs];
+        matmul(
+            (g3, hs, b_n),
+            &mut grads.weight_hh,
+            true,
+            &dgh,
+            (1, g3),
+            h_prev,
+            (hs, 1),
+        );
+        matmul(
+            (b_n, hs, g3),
+            &mut dh_prev,
+            true,
+            &dgh,
+            (g3, 1),
+            w.weight_hh,
+            (hs, 1),
+        );
+        for row in dgh.chunks_exact(g3) {
+            for (s, v) in grads.bias_hh.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+        std::mem::swap(&mut dh, &mut dh_prev);
+    }
+    // Every step's input-projection gradients at once.
+    matmul(
+        (g3, d, b_n * t_n),
+        &mut grads.weight_ih,
+        false,
+        &dgi,
+        (1, g3),
+        batch.x,
+        (d, 1),
+    );
+    matmul(
+        (b_n * t_n, d, g3),
+        &mut grads.x,
+        false,
+        &dgi,
+        (g3, 1),
+        w.weight_ih,
+        (d, 1),
+    );
+    for row in dgi.chunks_exact(g3) {
+        for (s, v) in grads.bias_ih.iter_mut().zip(row) {
+            *s += v;
+        }
+    }
+    grads
+}

@@ -1,0 +1,263 @@
+//! The sequence kernels against PyTorch (`gru.json`: `nn.GRU`; `attention.json`: the three
+//! attention forms, both float64, copied from `../shared/reference/golden/`), and padding that
+//! never changes a sequence's outputs or gradients.
+
+use crossfold::engine::sequence::attention::{self, AttentionGrads, Form, Sequence};
+use crossfold::engine::sequence::gru::{self, Batch, GruWeights};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::helpers::{assert_close, fixture, flat};
+
+#[test]
+fn the_gru_matches_pytorch_outputs_final_state_and_every_gradient() {
+    let g = fixture("gru.json");
+    let p = &g["params"];
+    let (w_ih, w_hh, b_ih, b_hh) = (
+        flat(&p["weight_ih_l0"]),
+        flat(&p["weight_hh_l0"]),
+        flat(&p["bias_ih_l0"]),
+        flat(&p["bias_hh_l0"]),
+    );
+    let w = GruWeights {
+        input: 3,
+        hidden: 5,
+        weight_ih: &w_ih,
+        weight_hh: &w_hh,
+        bias_ih: &b_ih,
+        bias_hh: &b_hh,
+    };
+    let x = flat(&g["x"]);
+    let batch = Batch {
+        x: &x,
+        batch: 2,
+        steps: 4,
+        lengths: &[4, 4],
+    };
+    let pass = gru::forward(&w, &batch);
+    assert_close(&pass.outputs, &flat(&g["outputs"]), "outputs");
+    assert_close(&pass.last, &flat(&g["h_T"]), "h_T");
+    // loss = Σ outputs ∘ upstream: the outputs' gradient is `upstream`, the last state's 0.
+    let grads = gru::backward(&w, &batch, &pass, &flat(&g["upstream"]), &[0.0; 10]);
+    let want = &g["grad_params"];
+    assert_close(&grads.weight_ih, &flat(&want["weight_ih_l0"]), "weight_ih");
+    assert_close(&grads.weight_hh, &flat(&want["weight_hh_l0"]), "weight_hh");
+    assert_close(&grads.bias_ih, &flat(&want["bias_ih_l0"]), "bias_ih");
+    assert_close(&grads.bias_hh, &flat(&want["bias_hh_l0"]), "bias_hh");
+    assert_close(&grads.x, &flat(&g["grad_x"]), "grad_x");
+}
+
+fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
+    (0..n).map(|_| rng.gen_range(-1.0f32..1.0)).collect()
+}
+
+#[test]
+fn padding_never_changes_a_sequences_outputs_state_or_gradients() {
+    let (d, h, steps) = (3, 4, 6);
+    let mut rng = ChaCha8Rng::seed_from_u64(7);
+    let (w_ih, w_hh) = (random(3 * h * d, &mut rng), random(3 * h * h, &mut rng));
+    let (b_ih, b_hh) = (random(3 * h, &mut rng), random(3 * h, &mut rng));
+    let w = GruWeights {
+        input: d,
+        hidden: h,
+        weight_ih: &w_ih,
+        weight_hh: &w_hh,
+        bias_ih: &b_ih,
+        bias_hh: &b_hh,
+    };
+    // Sequence 0 has 6 steps; sequence 1 has 3, padded with noise that must not matter.
+    let x = random(2 * steps * d, &mut rng);
+    let up = random(2 * steps * h, &mut rng);
+    let d_last = random(2 * h, &mut rng);
+    let padded = Batch {
+        x: &x,
+        batch: 2,
+        steps,
+        lengths: &[steps, 3],
+    };
+    let pass = gru::forward(&w, &padded);
+    let grads = gru::backward(&w, &padded, &pass, &up, &d_last);
+    // Sequence 1 alone, unpadded.
+    let x1 = &x[steps * d..steps * d + 3 * d];
+    let up1 = &up[steps * h..steps * h + 3 * h];
+    let alone = Batch {
+        x: x1,
+        batch: 1,
+        steps: 3,
+        lengths: &[3],
+    };
+    let pass1 = gru::forward(&w, &alone);
+    assert_close(
+        &pass.outputs[steps * h..steps * h + 3 * h],
+        &pass1.outputs,
+        "outputs",
+    );
+    assert!(pass.outputs[steps * h + 3 * h..].iter().all(|&v| v == 0.0));
+    assert_close(&pass.last[h..], &pass1.last, "last state");
+    let grads1 = gru::backward(&w, &alone, &pass1, up1, &d_last[h..]);
+    assert_close(
+        &grads.x[steps * d..steps * d + 3 * d],
+        &grads1.x,
+        "input gradient",
+    );
+    assert!(grads.x[steps * d + 3 * d..].iter().all(|&v| v == 0.0));
+    // The batch's weight gradients are the sum of each sequence's alone.
+    let alone0 = Batch {
+        x: &x[..steps * d],
+        batch: 1,
+        steps,
+        lengths: &[steps],
+    };
+    let pass0 = gru::forward(&w, &alone0);
+    let grads0 = gru::backward(&w, &alone0, &pass0, &up[..steps * h], &d_last[..h]);
+    let sum = |a: &[f32], b: &[f32]| -> Vec<f32> { a.iter().zip(b).map(|(x, y)| x + y).collect() };
+    assert_close(
+        &grads.weight_hh,
+        &sum(&grads0.weight_hh, &grads1.weight_hh),
+        "weight_hh",
+    );
+    assert_close(
+        &grads.weight_ih,
+        &sum(&grads0.weight_ih, &grads1.weight_ih),
+        "weight_ih",
+    );
+    assert_close(
+        &grads.bias_hh,
+        &sum(&grads0.bias_hh, &grads1.bias_hh),
+        "bias_hh",
+    );
+}
+
+#[test]
+fn each_attention_form_matches_pytorch_scores_weights_context_and_gradients() {
+    let a = fixture("attention.json");
+    let (h, steps, size) = (5, 4, 6);
+    let states = flat(&a["H"]);
+    let query = flat(&a["s"]);
+    let upstream = flat(&a["upstream"]);
+    let (w_s, w_h, v, w_g) = (
+        flat(&a["W_s"]),
+        flat(&a["W_h"]),
+        flat(&a["v"]),
+        flat(&a["W_g"]),
+    );
+    let forms = [
+        (
+            "additive",
+            Form::Additive {
+                w_s: &w_s,
+                w_h: &w_h,
+                v: &v,
+                size,
+            },
+        ),
+        ("multiplicative_general", Form::General { w_g: &w_g }),
+        ("dot", Form::Dot),
+    ];
+    for (name, form) in forms {
+        let want = &a["by_kind"][name];
+        let (mut scores, mut weights, mut context) = (Vec::new(), Vec::new(), Vec::new());
+        let (mut d_states, mut d_query) = (Vec::new(), Vec::new());
+        let mut total = AttentionGrads::zeros(&form, steps, h);
+        for b in 0..2 {
+            let seq = Sequence {
+                states: &states[b * steps * h..(b + 1) * steps * h],
+                length: steps,
+                h,
+                query: &query[b * h..(b + 1) * h],
+            };
+            let att = attention::forward(&form, &seq);
+            let mut g = AttentionGrads::zeros(&form, steps, h);
+            attention::backward(&form, &seq, &att, &upstream[b * h..(b + 1) * h], &mut g);
+            scores.extend(&att.scores);
+            weights.extend(&att.weights);
+            context.extend(&att.context);
+            d_states.extend(&g.states);
+            d_query.extend(&g.query);
+            // The weights' gradients add up over the batch.
+            for (t, x) in [
+                (&mut total.w_s, &g.w_s),
+                (&mut total.w_h, &g.w_h),
+                (&mut total.v, &g.v),
+                (&mut total.w_g, &g.w_g),
+            ] {
+                for (s, y) in t.iter_mut().zip(x) {
+                    *s += y;
+                }
+            }
+        }
+        assert_close(&scores, &flat(&want["scores"]), &format!("{name} scores"));
+        assert_close(
+            &weights,
+            &flat(&want["weights"]),
+            &format!("{name} weights"),
+        );
+        assert_close(
+            &context,
+            &flat(&want["context"]),
+            &format!("{name} context"),
+        );
+        assert_close(&d_states, &flat(&want["grad_H"]), &format!("{name} grad_H"));
+        assert_close(&d_query, &flat(&want["grad_s"]), &format!("{name} grad_s"));
+        match name {
+            "additive" => {
+                assert_close(&total.w_s, &flat(&want["grad_W_s"]), "grad_W_s");
+                assert_close(&total.w_h, &flat(&want["grad_W_h"]), "grad_W_h");
+                assert_close(&total.v, &flat(&want["grad_v"]), "grad_v");
+            }
+            "multiplicative_general" => {
+                assert_close(&total.w_g, &flat(&want["grad_W_g"]), "grad_W_g")
+            }
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn attention_ignores_the_states_past_a_sequences_length() {
+    let (h, steps) = (3, 5);
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let states = random(steps * h, &mut rng);
+    let query = random(h, &mut rng);
+    let d_context = random(h, &mut rng);
+    let mut noisy = states.clone();
+    for v in &mut noisy[2 * h..] {
+        *v = 1e3;
+    }
+    let (w_s, w_h, v, w_g) = (
+        random(4 * h, &mut rng),
+        random(4 * h, &mut rng),
+        random(4, &mut rng),
+        random(h * h, &mut rng),
+    );
+    let forms = [
+        Form::Additive {
+            w_s: &w_s,
+            w_h: &w_h,
+            v: &v,
+            size: 4,
+        },
+        Form::General { w_g: &w_g },
+        Form::Dot,
+    ];
+    for form in forms {
+        let run = |s: &[f32]| {
+            let seq = Sequence {
+                states: s,
+                length: 2,
+                h,
+                query: &query,
+            };
+            let att = attention::forward(&form, &seq);
+            let mut g = AttentionGrads::zeros(&form, steps, h);
+            attention::backward(&form, &seq, &att, &d_context, &mut g);
+            (att, g)
+        };
+        let (a, g) = run(&states);
+        let (b, k) = run(&noisy);
+        assert_eq!(a, b);
+        assert_eq!(g, k);
+        assert_eq!(&a.weights[2..], &[0.0; 3]);
+        assert!((a.weights.iter().sum::<f32>() - 1.0).abs() < 1e-6);
+    }
+}
