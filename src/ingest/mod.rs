@@ -9,6 +9,7 @@ mod json;
 pub mod options;
 pub mod rows;
 mod table;
+pub mod ts;
 
 use std::io::{self, Read};
 
