@@ -53,7 +53,8 @@ pub(super) fn vanishing(_: &RunContext<'_>, h: &[&EpochRecord]) -> Option<RunFin
         .collect();
     let vanished: Vec<&(u64, f64, f64)> = per_epoch
         .iter()
-        .filter(|(_, a, b)| *a < VANISHING_NORM && *a < VANISHING_RATIO * b)
+        // Exactly 0 is a layer whose units all died (dead units), not a vanishing gradient.
+        .filter(|(_, a, b)| *a > 0.0 && *a < VANISHING_NORM && *a < VANISHING_RATIO * b)
         .collect();
     // Most epochs: one noisy epoch is not a trend.
     if vanished.is_empty() || vanished.len() * 2 < per_epoch.len() {

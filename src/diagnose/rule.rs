@@ -49,3 +49,12 @@ pub fn finding(
         },
     }
 }
+
+/// A number for a sentence: four decimals in the usual range, else scientific.
+pub fn num(x: f64) -> String {
+    if x != 0.0 && !(1e-3..1e4).contains(&x.abs()) {
+        format!("{x:.3e}")
+    } else {
+        format!("{x:.4}")
+    }
+}

@@ -4,7 +4,7 @@
 
 use super::gradient_rules as gradients;
 pub use super::rule::RunContext;
-use super::rule::{Rule, finding};
+use super::rule::{Rule, finding, num};
 use crate::domain::finding::{Kind, RunDiagnosis, RunFinding, Severity};
 use crate::engine::train::EpochRecord;
 
@@ -64,7 +64,8 @@ pub fn diagnose(ctx: &RunContext<'_>, history: &[EpochRecord], end: RunEnd) -> R
             }
         }
     }
-    // A learning rate that blows training up explains the rest: they are its symptoms. An
+    // A learning rate that blows training up explains the rest: they are its symptoms (a
+    // first layer whose units all died has a zero gradient, which is not vanishing). An
     // unstable loss explains a held-out rise or a flat loss, not dead units.
     let severe = |kind: Kind| {
         findings
@@ -77,7 +78,10 @@ pub fn diagnose(ctx: &RunContext<'_>, history: &[EpochRecord], end: RunEnd) -> R
     );
     for f in &mut findings {
         let symptom = match f.kind {
-            Kind::DeadUnits | Kind::SaturatedUnits => exploded,
+            Kind::DeadUnits
+            | Kind::SaturatedUnits
+            | Kind::VanishingGradients
+            | Kind::UnstableTraining => exploded,
             Kind::Underfitting | Kind::Overfitting => exploded || unstable,
             _ => false,
         };
@@ -128,12 +132,14 @@ fn unstable(_: &RunContext<'_>, h: &[&EpochRecord]) -> Option<RunFinding> {
         Some(h[first].epoch),
         None,
         format!(
-            "the training loss rose in {} of {} epochs (first in epoch {}); it reached {low:.4} \
-             in epoch {} and ends at {end:.4}",
+            "the training loss rose in {} of {} epochs (first in epoch {}); it reached {} in \
+             epoch {} and ends at {}",
             rises.len(),
             loss.len() - 1,
             h[first].epoch,
-            h[low_at].epoch
+            num(low),
+            h[low_at].epoch,
+            num(end)
         ),
         &[
             ("rises", rises.len() as f64),
@@ -157,12 +163,12 @@ fn underfitting(ctx: &RunContext<'_>, h: &[&EpochRecord]) -> Option<RunFinding> 
         Some(h[0].epoch),
         None,
         format!(
-            "the training loss went from {first:.4} to {:.4} in {} epochs, {:.0}% of the \
-             chance loss ({chance:.4}, predicting the class frequencies): the model learned \
-             little",
-            last.train_loss,
+            "the training loss went from {} to {} in {} epochs, {} times the chance loss \
+             ({chance:.4}, predicting the class frequencies): the model learned little",
+            num(first),
+            num(last.train_loss),
             h.len(),
-            100.0 * last.train_loss / chance
+            num(last.train_loss / chance)
         ),
         &[
             ("first_train_loss", first),
@@ -209,9 +215,14 @@ fn overfitting(ctx: &RunContext<'_>, h: &[&EpochRecord]) -> Option<RunFinding> {
         Some(h[best].epoch),
         None,
         format!(
-            "the held-out loss was lowest in epoch {} ({low:.4}) and rose to {end:.4} by epoch \
-             {} while the training loss fell from {:.4} to {:.4}{note}",
-            h[best].epoch, h[end_at].epoch, h[best].train_loss, h[end_at].train_loss
+            "the held-out loss was lowest in epoch {} ({}) and rose to {} by epoch {} while \
+             the training loss fell from {} to {}{note}",
+            h[best].epoch,
+            num(low),
+            num(end),
+            h[end_at].epoch,
+            num(h[best].train_loss),
+            num(h[end_at].train_loss)
         ),
         &[
             ("best_epoch", h[best].epoch as f64),

@@ -211,3 +211,26 @@ fn most_units_dead_in_a_layer_is_a_dead_units_warning_naming_the_layer() {
         (Kind::DeadUnits, Some(1), Some(7))
     );
 }
+
+#[test]
+fn a_first_layer_whose_units_all_died_is_not_vanishing_and_explosions_explain_their_symptoms() {
+    let spec = no_early_stopping();
+    // Every first-layer unit dead: its gradient is exactly 0.
+    let mut dead: Vec<EpochRecord> = (1..=10)
+        .map(|e| epoch(e, 0.3 / e as f64, 0.3, &[0.0, 0.2, 0.3]))
+        .collect();
+    for r in &mut dead {
+        r.dead_unit_fractions = vec![1.0, 0.0];
+    }
+    let d = diagnose(&ctx(&spec), &dead, RunEnd::Finished);
+    assert_eq!(
+        kinds(&d, Severity::Warning),
+        [Kind::DeadUnits],
+        "{:?}",
+        d.findings
+    );
+    // After a divergence, what the blown-up weights did is a symptom: info only.
+    let d = diagnose(&ctx(&spec), &dead, RunEnd::Diverged { epoch: 10 });
+    assert_eq!(kinds(&d, Severity::Warning), [Kind::ExplodingGradients]);
+    assert!(kinds(&d, Severity::Info).contains(&Kind::DeadUnits));
+}
