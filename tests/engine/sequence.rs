@@ -261,3 +261,108 @@ fn attention_ignores_the_states_past_a_sequences_length() {
         assert!((a.weights.iter().sum::<f32>() - 1.0).abs() < 1e-6);
     }
 }
+
+use crossfold::domain::spec::OptimizerSpec;
+use crossfold::engine::optim::optimizer::Optimizer;
+use crossfold::engine::optim::state::ParamState;
+use crossfold::engine::sequence::classifier::{GruClassifier, Pooling};
+
+/// A padded batch of `n` one-channel sequences of 4 to 9 steps; the label says whether the
+/// sequence's largest value comes in its first half.
+fn toy(n: usize, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<usize>, Vec<u32>) {
+    let steps = 9;
+    let (mut x, mut lengths, mut y) = (vec![0.0f32; n * steps], Vec::new(), Vec::new());
+    for b in 0..n {
+        let len = rng.gen_range(4..=steps);
+        let seq = random(len, rng);
+        x[b * steps..b * steps + len].copy_from_slice(&seq);
+        let top = (0..len).max_by(|&i, &j| seq[i].total_cmp(&seq[j])).unwrap();
+        lengths.push(len);
+        y.push(u32::from(2 * top < len));
+    }
+    (x, lengths, y)
+}
+
+#[test]
+fn the_classifiers_gradients_match_finite_differences_for_every_pooling() {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    let (x, lengths, y) = toy(3, &mut rng);
+    let batch = Batch {
+        x: &x,
+        batch: 3,
+        steps: 9,
+        lengths: &lengths,
+    };
+    let weights = [1.0, 2.0];
+    for pooling in [
+        Pooling::None,
+        Pooling::Additive,
+        Pooling::Multiplicative,
+        Pooling::Dot,
+    ] {
+        let model = GruClassifier::new(1, 4, 2, pooling, &mut rng);
+        let (_, grads) = model.loss_and_grads(&batch, &y, &weights);
+        assert_eq!(grads.len(), model.params.len());
+        for (p, (name, values)) in model.params.iter().enumerate() {
+            assert_eq!(grads[p].len(), values.len(), "{name}");
+            // Central differences on a few entries of each parameter.
+            for i in (0..values.len()).step_by((values.len() / 4).max(1)) {
+                let eps = 1e-2f32;
+                let loss_at = |delta: f32| {
+                    let mut m = model.clone();
+                    m.params[p].1[i] += delta;
+                    m.loss_and_grads(&batch, &y, &weights).0
+                };
+                let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
+                let analytic = grads[p][i];
+                assert!(
+                    (numeric - analytic).abs() <= 2e-3 + 2e-2 * analytic.abs(),
+                    "{pooling:?} {name}[{i}]: numeric {numeric}, analytic {analytic}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_classifier_learns_where_a_sequences_peak_is_with_adam() {
+    let mut rng = ChaCha8Rng::seed_from_u64(5);
+    let (x, lengths, y) = toy(256, &mut rng);
+    let mut model = GruClassifier::new(1, 16, 2, Pooling::Additive, &mut rng);
+    let spec: OptimizerSpec =
+        serde_json::from_value(serde_json::json!({"kind": "adam", "learning_rate": 0.01})).unwrap();
+    let mut opt = Optimizer::new(spec);
+    let mut states = vec![ParamState::default(); model.params.len()];
+    let steps = 9;
+    for _epoch in 0..40 {
+        for chunk in (0..256).collect::<Vec<_>>().chunks(32) {
+            let (a, n) = (chunk[0], chunk.len());
+            let batch = Batch {
+                x: &x[a * steps..(a + n) * steps],
+                batch: n,
+                steps,
+                lengths: &lengths[a..a + n],
+            };
+            let (_, grads) = model.loss_and_grads(&batch, &y[a..a + n], &[1.0, 1.0]);
+            opt.begin_step();
+            for ((p, g), s) in model.params.iter_mut().zip(&grads).zip(&mut states) {
+                opt.update(0.01, &mut p.1, g, s);
+            }
+        }
+    }
+    let all = Batch {
+        x: &x,
+        batch: 256,
+        steps,
+        lengths: &lengths,
+    };
+    let lp = model.log_proba(&all);
+    let correct = (0..256)
+        .filter(|&b| u32::from(lp[2 * b + 1] > lp[2 * b]) == y[b])
+        .count();
+    assert!(correct as f64 / 256.0 > 0.9, "{correct} of 256");
+    // Attention weights: one per valid step, summing to 1.
+    let weights = model.attention_weights(&all);
+    assert_eq!(weights[0].len(), lengths[0]);
+    assert!((weights[0].iter().sum::<f32>() - 1.0).abs() < 1e-5);
+}

@@ -1,6 +1,8 @@
 //! Sequence models' layers, pure kernels over padded batches: the GRU (forward and backward
-//! through time, PyTorch's layout) and attention in its additive, general and dot forms.
+//! through time, PyTorch's layout), attention in its additive, general and dot forms, and the
+//! GRU classifier they make (attention over the states, a linear head on `[context; s]`).
 //! Pinned to PyTorch by `tests/engine/sequence.rs`; the model and the service use them next.
 
 pub mod attention;
+pub mod classifier;
 pub mod gru;
