@@ -37,6 +37,7 @@ fn load(name: &str) -> Option<crossfold::domain::dataset::ParsedDataset> {
         max_columns: u64::MAX,
         max_cells: u64::MAX,
         max_classes: 1000,
+        max_sequence_steps: 10_000,
         size_hint: None,
     };
     Some(parse_upload(bytes.as_slice(), &opts).expect("the dataset parses"))

@@ -47,6 +47,7 @@ fn main() {
                 max_columns: u64::MAX,
                 max_cells: u64::MAX,
                 max_classes: 100,
+                max_sequence_steps: 10_000,
                 size_hint: None,
             };
             let parsed = parse_upload(bytes.as_slice(), &opts).unwrap();

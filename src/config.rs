@@ -40,6 +40,9 @@ pub struct Limits {
     pub max_cells: u64,
     /// Most distinct values of a label column.
     pub max_classes: u64,
+    /// Most steps of one sequence in a sequence dataset (all its values count toward
+    /// `max_cells`).
+    pub max_sequence_steps: u64,
     /// Most distinct values of a categorical feature that is one-hot encoded for training.
     pub max_categories: u64,
     /// Widest hidden layer a spec may ask for.
@@ -103,6 +106,7 @@ impl Default for Limits {
             max_columns: 10_000,
             max_cells: 250_000_000,
             max_classes: 1_000,
+            max_sequence_steps: 10_000,
             max_categories: 1_000,
             max_layer_width: 4_096,
             max_hidden_layers: 64,
@@ -164,6 +168,7 @@ impl Settings {
             ("--max-columns", l.max_columns),
             ("--max-cells", l.max_cells),
             ("--max-classes", l.max_classes),
+            ("--max-sequence-steps", l.max_sequence_steps),
             ("--max-job-memory-bytes", l.max_job_memory_bytes),
             ("--max-encoded-width", l.max_encoded_width),
             ("--max-predict-rows", l.max_predict_rows),

@@ -127,6 +127,9 @@ struct Opts {
     /// Most classes of a label column [default: 1,000].
     #[arg(long, env = "CROSSFOLD_MAX_CLASSES", global = true)]
     max_classes: Option<u64>,
+    /// Most steps of one sequence in a sequence dataset [default: 10,000].
+    #[arg(long, env = "CROSSFOLD_MAX_SEQUENCE_STEPS", global = true)]
+    max_sequence_steps: Option<u64>,
     /// Most distinct values of a one-hot encoded feature [default: 1,000].
     #[arg(long, env = "CROSSFOLD_MAX_CATEGORIES", global = true)]
     max_categories: Option<u64>,
@@ -180,6 +183,7 @@ impl Opts {
                 max_columns: self.max_columns.unwrap_or(d.max_columns),
                 max_cells: self.max_cells.unwrap_or(d.max_cells),
                 max_classes: self.max_classes.unwrap_or(d.max_classes),
+                max_sequence_steps: self.max_sequence_steps.unwrap_or(d.max_sequence_steps),
                 max_categories: self.max_categories.unwrap_or(d.max_categories),
                 max_layer_width: self.max_layer_width.unwrap_or(d.max_layer_width),
                 max_hidden_layers: self.max_hidden_layers.unwrap_or(d.max_hidden_layers),

@@ -78,6 +78,8 @@ pub enum UploadFormat {
     Csv,
     Json,
     Ndjson,
+    /// The UEA/UCR `.ts` sequence format.
+    Ts,
 }
 
 impl UploadFormat {
@@ -86,6 +88,7 @@ impl UploadFormat {
             UploadFormat::Csv => "csv",
             UploadFormat::Json => "json",
             UploadFormat::Ndjson => "ndjson",
+            UploadFormat::Ts => "ts",
         }
     }
 }
@@ -111,6 +114,55 @@ pub struct DatasetSummary {
     pub bytes: u64,
     pub format: UploadFormat,
     pub created_at: String,
+    /// `table` (rows of columns) or `sequence` (one sequence of steps per row, its label the
+    /// one column).
+    #[serde(default)]
+    pub kind: DatasetKind,
+    /// A sequence dataset's shape.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<SequenceShape>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DatasetKind {
+    #[default]
+    Table,
+    Sequence,
+}
+
+/// Channels and steps per sequence (min, median, max) of a sequence dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SequenceShape {
+    pub channels: u64,
+    pub length_min: u64,
+    pub length_median: u64,
+    pub length_max: u64,
+    pub total_steps: u64,
+}
+
+/// A sequence dataset's values: per sequence its number of steps, and every step's
+/// `channels` values one after another (step-major, `NaN` missing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SequenceValues {
+    pub channels: usize,
+    pub lengths: Vec<u32>,
+    pub values: Vec<f32>,
+}
+
+impl SequenceValues {
+    pub fn shape(&self) -> SequenceShape {
+        let mut l = self.lengths.clone();
+        l.sort_unstable();
+        let at = |i: usize| l.get(i).copied().unwrap_or(0) as u64;
+        SequenceShape {
+            channels: self.channels as u64,
+            length_min: at(0),
+            length_median: at(l.len() / 2),
+            length_max: at(l.len().saturating_sub(1)),
+            total_steps: l.iter().map(|&n| u64::from(n)).sum(),
+        }
+    }
 }
 
 /// A parsed, validated upload, ready to be stored.
@@ -123,6 +175,8 @@ pub struct ParsedDataset {
     pub sha256: String,
     pub bytes: u64,
     pub format: UploadFormat,
+    /// A sequence upload's values (`columns` then holds only the label).
+    pub sequences: Option<SequenceValues>,
 }
 
 impl ParsedDataset {
@@ -146,7 +200,10 @@ impl ParsedDataset {
             name,
             rows: self.rows,
             columns: self.columns.iter().map(|c| c.info.clone()).collect(),
-            feature_count: self.columns.len() as u64 - 1,
+            feature_count: match &self.sequences {
+                Some(s) => s.channels as u64,
+                None => self.columns.len() as u64 - 1,
+            },
             label: self.columns[self.label_index].info.name.clone(),
             classes: self.classes.clone(),
             imbalance_ratio: self.imbalance_ratio(),
@@ -154,6 +211,11 @@ impl ParsedDataset {
             bytes: self.bytes,
             format: self.format,
             created_at,
+            kind: match self.sequences {
+                Some(_) => DatasetKind::Sequence,
+                None => DatasetKind::Table,
+            },
+            sequence: self.sequences.as_ref().map(SequenceValues::shape),
         }
     }
 }

@@ -42,8 +42,16 @@ struct UploadParams {
     delimiter: u8,
 }
 
-fn upload_params(mut q: QueryParams) -> Result<UploadParams, ApiError> {
+fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParams, ApiError> {
     let mut errors = Vec::new();
+    // `format` is read with the Content-Type (`upload_format`).
+    q.take("format");
+    if format == UploadFormat::Ts && q.take("label").is_some() {
+        errors.push(FieldError::new(
+            "label",
+            "a .ts file carries its class labels (the last field of each line): leave label out",
+        ));
+    }
     let name = q.take("name").unwrap_or_else(|| "dataset".to_owned());
     if name.trim().is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
@@ -68,7 +76,7 @@ fn upload_params(mut q: QueryParams) -> Result<UploadParams, ApiError> {
             b','
         }
     };
-    errors.extend(q.unknown(&["name", "label", "delimiter"]));
+    errors.extend(q.unknown(&["name", "label", "delimiter", "format"]));
     if errors.is_empty() {
         Ok(UploadParams {
             name,
@@ -82,12 +90,14 @@ fn upload_params(mut q: QueryParams) -> Result<UploadParams, ApiError> {
 
 /// The upload format from `Content-Type`; 415 for anything else.
 fn upload_format(headers: &HeaderMap) -> Result<UploadFormat, ApiError> {
-    const SUPPORTED: &str = "text/csv, application/json or application/x-ndjson";
+    const SUPPORTED: &str =
+        "text/csv, application/json, application/x-ndjson or text/x-ts (UEA/UCR sequences)";
     let (raw, essence) = media_type(headers);
     let format = match essence.as_str() {
         "text/csv" => UploadFormat::Csv,
         "application/json" => UploadFormat::Json,
         "application/x-ndjson" | "application/ndjson" | "application/jsonl" => UploadFormat::Ndjson,
+        "text/x-ts" => UploadFormat::Ts,
         _ => return Err(unsupported(raw, SUPPORTED)),
     };
     let parts = raw.split(';').skip(1).map(str::trim);
@@ -122,8 +132,17 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let params = upload_params(query)?;
-    let format = upload_format(&headers)?;
+    let format = match query.get("format") {
+        None => upload_format(&headers)?,
+        Some("ts") => UploadFormat::Ts,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "format",
+                "ts (the UEA/UCR .ts format); other formats follow the Content-Type",
+            ));
+        }
+    };
+    let params = upload_params(query, format)?;
     let key = idempotency_key(&headers)?;
     let limit = state.limits.max_body_bytes;
     let declared = headers
@@ -143,6 +162,7 @@ async fn create(
         max_columns: state.limits.max_columns,
         max_cells: state.limits.max_cells,
         max_classes: state.limits.max_classes,
+        max_sequence_steps: state.limits.max_sequence_steps,
         size_hint: declared,
     };
     let (tx, reader) = upload::channel();
@@ -179,7 +199,7 @@ async fn create(
         .await
         .map_err(crate::error::write_failed)?
     {
-        Inserted::Created(summary) => Ok(created(summary, false)),
+        Inserted::Created(summary) => Ok(created(*summary, false)),
         Inserted::KeyUsed(used) if used.request_hash == request_hash => {
             let summary = store::get_dataset(&state.pool, &used.resource_id)
                 .await?

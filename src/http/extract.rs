@@ -43,6 +43,15 @@ impl QueryParams {
         found
     }
 
+    /// The last value of `name`, left in place.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
     /// Errors for every parameter no one took (typos are caught, not ignored).
     pub fn unknown(self, known: &[&str]) -> Vec<FieldError> {
         self.0

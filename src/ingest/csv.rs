@@ -83,6 +83,7 @@ pub(super) fn parse(
         sha256: String::new(),
         bytes: 0,
         format: UploadFormat::Csv,
+        sequences: None,
     })
 }
 

@@ -236,6 +236,7 @@ fn finish(table: TableBuilder, format: UploadFormat) -> Result<ParsedDataset, In
         sha256: String::new(),
         bytes: 0,
         format,
+        sequences: None,
     })
 }
 

@@ -1,4 +1,5 @@
-//! Turning an uploaded body (CSV, JSON, NDJSON) into a validated [`ParsedDataset`]. Reads from
+//! Turning an uploaded body (CSV, JSON, NDJSON, `.ts` sequences) into a validated
+//! [`ParsedDataset`]. Reads from
 //! any `Read`, never from the network itself; the whole upload is validated before the caller
 //! stores anything. Blocking and CPU-bound: call it off the async runtime.
 
@@ -27,6 +28,7 @@ pub fn parse_upload(body: impl Read, opts: &IngestOptions) -> Result<ParsedDatas
         UploadFormat::Csv => csv::parse(&mut body, opts)?,
         UploadFormat::Json => json::parse_document(&mut body, opts)?,
         UploadFormat::Ndjson => json::parse_lines(&mut body, opts)?,
+        UploadFormat::Ts => ts::parse_dataset(std::io::BufReader::new(&mut body), opts)?,
     };
     // Parsers may stop before EOF (e.g. the CSV reader after the last record): hash the rest.
     io::copy(&mut body, &mut io::sink()).map_err(|e| read_error(&e))?;

@@ -14,6 +14,8 @@ pub struct IngestOptions {
     pub max_columns: u64,
     pub max_cells: u64,
     pub max_classes: u64,
+    /// Most steps of one sequence (`.ts` uploads).
+    pub max_sequence_steps: u64,
     /// Expected body size (`Content-Length`), used only to pre-size buffers.
     pub size_hint: Option<u64>,
 }

@@ -13,6 +13,7 @@ fn opts(format: UploadFormat, label: &str) -> IngestOptions {
         max_columns: 100,
         max_cells: 100_000,
         max_classes: 10,
+        max_sequence_steps: 10_000,
         size_hint: None,
     }
 }

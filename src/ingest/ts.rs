@@ -8,12 +8,18 @@
 use std::io::BufRead;
 
 use super::error::{IngestError, read_error};
+use super::options::IngestOptions;
+use crate::domain::dataset::{
+    ClassCount, Column, ColumnData, ColumnInfo, ColumnRole, ColumnType, ParsedDataset,
+    SequenceValues, UploadFormat,
+};
 
 /// The limits a `.ts` upload is held to.
 #[derive(Debug, Clone, Copy)]
 pub struct TsLimits {
     pub max_steps: usize,
-    pub max_total_steps: usize,
+    /// Values (steps × channels) in all.
+    pub max_values: usize,
     pub max_channels: usize,
 }
 
@@ -175,13 +181,13 @@ pub fn parse(body: impl BufRead, limits: &TsLimits) -> Result<SequenceSet, Inges
                 ),
             ));
         }
-        total += steps;
-        if total > limits.max_total_steps {
+        total += steps * channels.len();
+        if total > limits.max_values {
             return Err(bad(
                 n,
                 format!(
-                    "more than max_total_steps ({}) steps in all",
-                    limits.max_total_steps
+                    "more than max_cells ({}) values (steps × channels) in all",
+                    limits.max_values
                 ),
             ));
         }
@@ -208,6 +214,98 @@ pub fn parse(body: impl BufRead, limits: &TsLimits) -> Result<SequenceSet, Inges
     Ok(set)
 }
 
+/// A `.ts` upload as a dataset: its labels the one column (`label`, classes ordered as a CSV
+/// label's: numerically when every label is a number, else by text), its sequences beside.
+pub fn parse_dataset(
+    body: impl BufRead,
+    opts: &IngestOptions,
+) -> Result<ParsedDataset, IngestError> {
+    let limits = TsLimits {
+        max_steps: usize::try_from(opts.max_sequence_steps).unwrap_or(usize::MAX),
+        max_values: usize::try_from(opts.max_cells).unwrap_or(usize::MAX),
+        max_channels: usize::try_from(opts.max_columns).unwrap_or(usize::MAX),
+    };
+    let set = parse(body, &limits)?;
+    let mut classes = set.classes.clone();
+    let numeric: Option<Vec<f64>> = classes.iter().map(|c| c.parse::<f64>().ok()).collect();
+    match &numeric {
+        Some(_) => classes.sort_by(|a, b| {
+            a.parse::<f64>()
+                .unwrap_or(0.0)
+                .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
+        }),
+        None => classes.sort(),
+    }
+    if classes.len() < 2 {
+        return Err(IngestError::invalid(format!(
+            "the sequences have a single class ({}); a classifier needs at least two",
+            classes.first().map(String::as_str).unwrap_or("")
+        ))
+        .field("label"));
+    }
+    if classes.len() as u64 > opts.max_classes {
+        return Err(IngestError::invalid(format!(
+            "{} classes, more than the limit of {} (max_classes)",
+            classes.len(),
+            opts.max_classes
+        ))
+        .field("label"));
+    }
+    if set.sequences.len() as u64 > opts.max_rows {
+        return Err(IngestError::invalid(format!(
+            "{} sequences, more than max_rows ({})",
+            set.sequences.len(),
+            opts.max_rows
+        )));
+    }
+    let mut counts = vec![0u64; classes.len()];
+    let codes: Vec<u32> = set
+        .labels
+        .iter()
+        .map(|l| {
+            let k = classes.iter().position(|c| c == l).unwrap_or(0);
+            counts[k] += 1;
+            k as u32
+        })
+        .collect();
+    let label = Column {
+        info: ColumnInfo {
+            name: "label".into(),
+            column_type: if numeric.is_some() {
+                ColumnType::Numeric
+            } else {
+                ColumnType::Categorical
+            },
+            role: ColumnRole::Label,
+            missing: 0,
+            cardinality: Some(classes.len() as u64),
+        },
+        data: ColumnData::Categorical {
+            codes,
+            categories: classes.clone(),
+        },
+    };
+    let sequences = SequenceValues {
+        channels: set.channels,
+        lengths: set.sequences.iter().map(|s| s.steps as u32).collect(),
+        values: set.sequences.into_iter().flat_map(|s| s.values).collect(),
+    };
+    Ok(ParsedDataset {
+        rows: sequences.lengths.len() as u64,
+        columns: vec![label],
+        label_index: 0,
+        classes: classes
+            .into_iter()
+            .zip(counts)
+            .map(|(value, count)| ClassCount { value, count })
+            .collect(),
+        sha256: String::new(),
+        bytes: 0,
+        format: UploadFormat::Ts,
+        sequences: Some(sequences),
+    })
+}
+
 /// One channel's comma-separated values (`?` or `NaN` missing; infinities refused).
 fn channel(line: usize, c: usize, text: &str) -> Result<Vec<f32>, IngestError> {
     let text = text.trim();
@@ -232,106 +330,4 @@ fn channel(line: usize, c: usize, text: &str) -> Result<Vec<f32>, IngestError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const LIMITS: TsLimits = TsLimits {
-        max_steps: 100,
-        max_total_steps: 1000,
-        max_channels: 10,
-    };
-
-    fn parse_str(s: &str) -> Result<SequenceSet, IngestError> {
-        parse(s.as_bytes(), &LIMITS)
-    }
-
-    #[test]
-    fn channels_steps_missing_values_and_labels_read_as_written() {
-        let set = parse_str(
-            "# a comment\n@problemName Toy\n@univariate false\n@dimensions 2\n@classLabel true a b\n@data\n\
-             1,2,3:4,?,6:b\n7,8:9,10:a\n",
-        )
-        .unwrap();
-        assert_eq!(set.name.as_deref(), Some("Toy"));
-        assert_eq!(set.channels, 2);
-        assert_eq!(set.classes, ["a", "b"]);
-        assert_eq!(set.labels, ["b", "a"]);
-        assert_eq!(set.sequences[0].steps, 3);
-        let v = &set.sequences[0].values;
-        // Step-major: (1, 4), (2, missing), (3, 6).
-        assert_eq!((v[0], v[1], v[2], v[4], v[5]), (1.0, 4.0, 2.0, 3.0, 6.0));
-        assert!(v[3].is_nan());
-        assert_eq!(set.lengths(), (2, 3, 3));
-    }
-
-    #[test]
-    fn each_bad_input_names_its_line() {
-        let head = "@classLabel true a b\n@data\n";
-        let cases = [
-            (format!("{head}1,2:3:a\n"), 3, "ragged"),
-            (format!("{head}1,2:c\n"), 3, "not one @classLabel declares"),
-            (format!("{head}1,2:a\n:a\n"), 4, "empty sequence"),
-            (format!("{head}1,x:a\n"), 3, "not a number"),
-            (
-                format!("{head}1,2:a\n1,2:3,4:a\n"),
-                4,
-                "channels, where the file has 1",
-            ),
-            (
-                format!("{head}{}:a\n", vec!["1"; 101].join(",")),
-                3,
-                "max_sequence_steps",
-            ),
-            ("@timeStamps true\n@data\n".to_owned(), 1, "timeStamps"),
-            ("1,2:a\n".to_owned(), 1, "header line"),
-        ];
-        for (text, line, says) in cases {
-            let e = parse_str(&text).unwrap_err();
-            assert_eq!(e.line, Some(line), "{text:?}: {e}");
-            assert!(e.message.contains(says), "{text:?}: {e}");
-        }
-        assert!(
-            parse_str("@data\n")
-                .unwrap_err()
-                .message
-                .contains("no sequences")
-        );
-        assert!(
-            parse_str("# only\n")
-                .unwrap_err()
-                .message
-                .contains("no @data")
-        );
-    }
-
-    #[test]
-    fn the_shared_archive_files_parse_with_their_documented_shapes() {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/sequences");
-        let read = |name: &str| {
-            let f = std::fs::File::open(format!("{dir}/{name}")).unwrap();
-            let limits = TsLimits {
-                max_steps: 10_000,
-                max_total_steps: 10_000_000,
-                max_channels: 100,
-            };
-            parse(std::io::BufReader::new(f), &limits).unwrap()
-        };
-        let gun = read("GunPoint_TRAIN.ts");
-        assert_eq!(
-            (gun.sequences.len(), gun.channels, gun.lengths()),
-            (50, 1, (150, 150, 150))
-        );
-        assert_eq!(gun.classes, ["1", "2"]);
-        let vowels = read("JapaneseVowels_TRAIN.ts");
-        assert_eq!(
-            (
-                vowels.sequences.len(),
-                vowels.channels,
-                vowels.classes.len()
-            ),
-            (270, 12, 9)
-        );
-        let (min, _, max) = vowels.lengths();
-        assert_eq!((min, max), (7, 26));
-    }
-}
+mod tests;

@@ -5,7 +5,7 @@ use sqlx::{Row, SqlitePool};
 
 use super::idempotency;
 use crate::domain::dataset::{
-    Column, ColumnData, ColumnInfo, DatasetSummary, MISSING_CODE, ParsedDataset,
+    Column, ColumnData, ColumnInfo, DatasetSummary, MISSING_CODE, ParsedDataset, SequenceValues,
 };
 
 /// The idempotency scope of `POST /v1/datasets`.
@@ -15,7 +15,7 @@ pub const IDEMPOTENCY_SCOPE: &str = "datasets";
 #[derive(Debug)]
 pub enum Inserted {
     /// Stored as a new dataset.
-    Created(DatasetSummary),
+    Created(Box<DatasetSummary>),
     /// The idempotency key was already used, by this request hash, for this dataset.
     KeyUsed(idempotency::UsedKey),
 }
@@ -93,10 +93,49 @@ pub async fn insert_dataset(
             .await
             .with_context(|| format!("inserting column {position} of {}", summary.id))?;
         }
+        if let Some(seq) = &parsed.sequences {
+            let lengths: Vec<u8> = seq.lengths.iter().flat_map(|n| n.to_le_bytes()).collect();
+            let data: Vec<u8> = seq.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            sqlx::query(
+                "INSERT INTO dataset_sequences (dataset_id, channels, lengths, data) VALUES (?, ?, ?, ?)",
+            )
+            .bind(&summary.id)
+            .bind(seq.channels as i64)
+            .bind(lengths)
+            .bind(data)
+            .execute(&mut *tx)
+            .await
+            .with_context(|| format!("inserting the sequences of {}", summary.id))?;
+        }
         tx.commit().await.context("committing the dataset")?;
-        Ok(Inserted::Created(summary))
+        Ok(Inserted::Created(Box::new(summary)))
     })
     .await
+}
+
+/// A sequence dataset's values, if `id` is one.
+pub async fn load_sequences(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<SequenceValues>> {
+    let row: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
+        "SELECT channels, lengths, data FROM dataset_sequences WHERE dataset_id = ?",
+    )
+    .bind(id)
+    .fetch_optional(pool)
+    .await?;
+    let Some((channels, lengths, data)) = row else {
+        return Ok(None);
+    };
+    let word = |c: &[u8]| <[u8; 4]>::try_from(c).expect("chunks of 4");
+    Ok(Some(SequenceValues {
+        channels: channels as usize,
+        lengths: lengths
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(word(c)))
+            .collect(),
+        values: data
+            .chunks_exact(4)
+            .map(|c| f32::from_le_bytes(word(c)))
+            .collect(),
+    }))
 }
 
 /// One dataset's summary.

@@ -14,5 +14,6 @@ mod imbalance;
 mod jobs;
 mod limits;
 mod openapi;
+mod sequences;
 mod service;
 mod storage;

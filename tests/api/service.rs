@@ -34,6 +34,7 @@ async fn limits_reports_the_limits_in_force() {
         "max_columns",
         "max_cells",
         "max_classes",
+        "max_sequence_steps",
         "max_categories",
         "max_layer_width",
         "max_hidden_layers",

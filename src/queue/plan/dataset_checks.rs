@@ -1,7 +1,7 @@
 //! The checks of a job spec against its dataset: label, features, one-class and pr_auc class
 //! counts, class weights' classes, folds against the smallest class, categories per column.
 
-use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
+use crate::domain::dataset::{ColumnRole, ColumnType, DatasetKind, DatasetSummary};
 use crate::domain::job::{ClassWeights, JobSpec, Strategy};
 use crate::domain::spec::SpecError;
 use crate::engine::data::split;
@@ -14,6 +14,20 @@ pub(super) fn check_against_dataset(
     max_categories: u64,
 ) -> Vec<SpecError> {
     let mut errors = Vec::new();
+    if ds.kind == DatasetKind::Sequence {
+        errors.push(SpecError::new(
+            "dataset_id",
+            format!(
+                "dataset {} holds sequences ({} channels, {} to {} steps); sequence models \
+                 (a GRU with attention) do not train yet: only tabular datasets do",
+                ds.id,
+                ds.sequence.map_or(0, |s| s.channels),
+                ds.sequence.map_or(0, |s| s.length_min),
+                ds.sequence.map_or(0, |s| s.length_max),
+            ),
+        ));
+        return errors;
+    }
     if let Some(label) = &spec.label
         && *label != ds.label
     {

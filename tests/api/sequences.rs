@@ -1,0 +1,156 @@
+//! Sequence datasets over HTTP: `.ts` uploads (Content-Type `text/x-ts` or `?format=ts`), their
+//! view, bad inputs named by line, and a clear 422 for a job on one until GRU models train.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_fields, json, problem};
+use crate::jobs::submit;
+
+fn ts_fixture(name: &str) -> Vec<u8> {
+    std::fs::read(format!(
+        "{}/tests/fixtures/sequences/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+async fn upload_ts(
+    app: &TestApp,
+    query: &str,
+    content_type: &str,
+    body: Vec<u8>,
+) -> reqwest::Response {
+    app.post(&format!("/v1/datasets?{query}"))
+        .header("content-type", content_type)
+        .body(body)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn a_ts_upload_is_a_sequence_dataset_with_its_channels_lengths_and_classes() {
+    let app = TestApp::spawn().await;
+    let ds = json(
+        upload_ts(
+            &app,
+            "name=gunpoint",
+            "text/x-ts",
+            ts_fixture("GunPoint_TRAIN.ts"),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        (ds["kind"].clone(), ds["format"].clone()),
+        (json!("sequence"), json!("ts"))
+    );
+    assert_eq!(ds["rows"], 50);
+    assert_eq!(
+        ds["sequence"],
+        json!({"channels": 1, "length_min": 150, "length_median": 150, "length_max": 150,
+               "total_steps": 7500})
+    );
+    let counts: Vec<(Value, Value)> = ds["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| (c["value"].clone(), c["count"].clone()))
+        .collect();
+    assert_eq!(counts, [(json!("1"), json!(24)), (json!("2"), json!(26))]);
+    let id = ds["id"].as_str().unwrap();
+    assert_eq!(app.get_json(&format!("/v1/datasets/{id}")).await, ds);
+
+    // ?format=ts reads the body as .ts whatever its Content-Type; variable lengths.
+    let vowels = json(
+        upload_ts(
+            &app,
+            "format=ts",
+            "text/plain",
+            ts_fixture("JapaneseVowels_TRAIN.ts"),
+        )
+        .await,
+        201,
+    )
+    .await;
+    let shape = &vowels["sequence"];
+    assert_eq!(
+        (
+            shape["channels"].clone(),
+            shape["length_min"].clone(),
+            shape["length_max"].clone()
+        ),
+        (json!(12), json!(7), json!(26))
+    );
+    assert_eq!(vowels["classes"].as_array().unwrap().len(), 9);
+    assert_eq!(vowels["feature_count"], 12);
+
+    // No job trains on it yet: a 422 that says so, naming dataset_id.
+    let p = problem(
+        submit(&app, json!({"dataset_id": id, "validation": {"folds": 2}})).await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["dataset_id"], "{p}");
+    assert!(
+        p["detail"].as_str().unwrap().contains("holds sequences"),
+        "{p}"
+    );
+    // Deleted like any dataset.
+    let res = app
+        .delete(&format!("/v1/datasets/{id}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+}
+
+#[tokio::test]
+async fn bad_ts_input_is_a_422_naming_its_line_and_nothing_is_stored() {
+    let app = TestApp::spawn_with(|s| s.limits.max_sequence_steps = 100).await;
+    let head = "@problemName t\n@classLabel true a b\n@data\n";
+    for (body, line, says) in [
+        (format!("{head}1,2:3:a\n4,5:b\n"), 4, "ragged channels"),
+        (format!("{head}1,2:a\n:b\n"), 5, "empty sequence"),
+        (format!("{head}1,2:c\n"), 4, "@classLabel"),
+        (format!("{head}1,?,x:a\n"), 4, "not a number"),
+    ] {
+        let p = problem(
+            upload_ts(&app, "", "text/x-ts", body.into_bytes()).await,
+            422,
+        )
+        .await;
+        assert_eq!(p["line"], line, "{p}");
+        assert!(p["detail"].as_str().unwrap().contains(says), "{p}");
+    }
+    // GunPoint's 150 steps are more than this server's max_sequence_steps.
+    let p = problem(
+        upload_ts(&app, "", "text/x-ts", ts_fixture("GunPoint_TRAIN.ts")).await,
+        422,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("max_sequence_steps (100)"),
+        "{p}"
+    );
+    assert!(p["line"].as_u64().unwrap() > 1, "{p}");
+    // A .ts file carries its labels; ?format= takes only ts.
+    let p = problem(
+        upload_ts(&app, "label=y", "text/x-ts", b"@data\n1:a\n2:b\n".to_vec()).await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["label"]);
+    let p = problem(
+        upload_ts(&app, "format=csv", "text/csv", b"x\n1\n".to_vec()).await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["format"]);
+    let listed = app.get_json("/v1/datasets").await;
+    assert_eq!(listed["items"], json!([]), "nothing stored: {listed}");
+}
