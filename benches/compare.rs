@@ -38,6 +38,7 @@ fn load(name: &str) -> Option<crossfold::domain::dataset::ParsedDataset> {
         max_cells: u64::MAX,
         max_classes: 1000,
         max_sequence_steps: 10_000,
+        sequence: None,
         size_hint: None,
     };
     Some(parse_upload(bytes.as_slice(), &opts).expect("the dataset parses"))

@@ -77,6 +77,7 @@ fn main() {
         max_cells: u64::MAX,
         max_classes: 1000,
         max_sequence_steps: 10_000,
+        sequence: None,
         size_hint: Some(csv.len() as u64),
     };
     let start = Instant::now();

@@ -48,6 +48,7 @@ fn main() {
                 max_cells: u64::MAX,
                 max_classes: 100,
                 max_sequence_steps: 10_000,
+                sequence: None,
                 size_hint: None,
             };
             let parsed = parse_upload(bytes.as_slice(), &opts).unwrap();

@@ -40,6 +40,8 @@ struct UploadParams {
     name: String,
     label: String,
     delimiter: u8,
+    /// JSON / NDJSON sequence records: the field holding each sequence.
+    sequence: Option<String>,
 }
 
 fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParams, ApiError> {
@@ -76,12 +78,20 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
             b','
         }
     };
-    errors.extend(q.unknown(&["name", "label", "delimiter", "format"]));
+    let sequence = q.take("sequence");
+    if sequence.as_deref().is_some_and(str::is_empty) {
+        errors.push(FieldError::new(
+            "sequence",
+            "must name the field holding each sequence",
+        ));
+    }
+    errors.extend(q.unknown(&["name", "label", "delimiter", "format", "sequence"]));
     if errors.is_empty() {
         Ok(UploadParams {
             name,
             label,
             delimiter,
+            sequence,
         })
     } else {
         Err(ApiError::invalid_fields(errors))
@@ -163,6 +173,7 @@ async fn create(
         max_cells: state.limits.max_cells,
         max_classes: state.limits.max_classes,
         max_sequence_steps: state.limits.max_sequence_steps,
+        sequence: params.sequence.clone(),
         size_hint: declared,
     };
     let (tx, reader) = upload::channel();
@@ -183,14 +194,19 @@ async fn create(
 
     let id = ids::new_id("ds");
     let summary = parsed.summary(id, params.name.clone(), ids::now_rfc3339());
-    let request_hash = hex::encode(Sha256::digest(format!(
+    // What identifies the request; `sequence` only when given, so earlier keys still match.
+    let mut identity = format!(
         "{}\n{}\n{}\n{}\n{}",
         format.as_str(),
         params.name,
         params.label,
         params.delimiter,
         parsed.sha256
-    )));
+    );
+    if let Some(field) = &params.sequence {
+        identity.push_str(&format!("\nsequence={field}"));
+    }
+    let request_hash = hex::encode(Sha256::digest(identity));
     let keyed = key.as_deref().map(|key| KeyedRequest {
         key,
         request_hash: &request_hash,

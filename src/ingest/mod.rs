@@ -9,6 +9,7 @@ pub mod error;
 mod json;
 pub mod options;
 pub mod rows;
+mod sequence_json;
 mod table;
 pub mod ts;
 
@@ -24,11 +25,20 @@ use crate::domain::dataset::{ParsedDataset, UploadFormat};
 /// Parses and validates a whole upload; also hashes the bytes it reads.
 pub fn parse_upload(body: impl Read, opts: &IngestOptions) -> Result<ParsedDataset, IngestError> {
     let mut body = HashingReader::new(body);
-    let mut parsed = match opts.format {
-        UploadFormat::Csv => csv::parse(&mut body, opts)?,
-        UploadFormat::Json => json::parse_document(&mut body, opts)?,
-        UploadFormat::Ndjson => json::parse_lines(&mut body, opts)?,
-        UploadFormat::Ts => ts::parse_dataset(std::io::BufReader::new(&mut body), opts)?,
+    let mut parsed = match (opts.format, &opts.sequence) {
+        (format @ (UploadFormat::Json | UploadFormat::Ndjson), Some(field)) => {
+            sequence_json::parse(std::io::BufReader::new(&mut body), opts, field, format)?
+        }
+        (_, Some(_)) => {
+            return Err(IngestError::invalid(
+                "sequence: sequences come as JSON or NDJSON records (or a .ts file)",
+            )
+            .field("sequence"));
+        }
+        (UploadFormat::Csv, None) => csv::parse(&mut body, opts)?,
+        (UploadFormat::Json, None) => json::parse_document(&mut body, opts)?,
+        (UploadFormat::Ndjson, None) => json::parse_lines(&mut body, opts)?,
+        (UploadFormat::Ts, None) => ts::parse_dataset(std::io::BufReader::new(&mut body), opts)?,
     };
     // Parsers may stop before EOF (e.g. the CSV reader after the last record): hash the rest.
     io::copy(&mut body, &mut io::sink()).map_err(|e| read_error(&e))?;

@@ -16,6 +16,8 @@ pub struct IngestOptions {
     pub max_classes: u64,
     /// Most steps of one sequence (`.ts` uploads).
     pub max_sequence_steps: u64,
+    /// JSON / NDJSON: the field holding each record's sequence (a sequence dataset).
+    pub sequence: Option<String>,
     /// Expected body size (`Content-Length`), used only to pre-size buffers.
     pub size_hint: Option<u64>,
 }

@@ -14,6 +14,7 @@ fn opts(format: UploadFormat, label: &str) -> IngestOptions {
         max_cells: 100_000,
         max_classes: 10,
         max_sequence_steps: 10_000,
+        sequence: None,
         size_hint: None,
     }
 }

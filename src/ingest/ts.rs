@@ -220,12 +220,28 @@ pub fn parse_dataset(
     body: impl BufRead,
     opts: &IngestOptions,
 ) -> Result<ParsedDataset, IngestError> {
-    let limits = TsLimits {
-        max_steps: usize::try_from(opts.max_sequence_steps).unwrap_or(usize::MAX),
-        max_values: usize::try_from(opts.max_cells).unwrap_or(usize::MAX),
-        max_channels: usize::try_from(opts.max_columns).unwrap_or(usize::MAX),
-    };
-    let set = parse(body, &limits)?;
+    let set = parse(body, &TsLimits::of(opts))?;
+    dataset_of(set, opts, UploadFormat::Ts)
+}
+
+impl TsLimits {
+    /// The limits of an upload: steps per sequence, values (`max_cells`), channels
+    /// (`max_columns`).
+    pub fn of(opts: &IngestOptions) -> Self {
+        TsLimits {
+            max_steps: usize::try_from(opts.max_sequence_steps).unwrap_or(usize::MAX),
+            max_values: usize::try_from(opts.max_cells).unwrap_or(usize::MAX),
+            max_channels: usize::try_from(opts.max_columns).unwrap_or(usize::MAX),
+        }
+    }
+}
+
+/// Parsed sequences as a dataset: the labels the one column, the values beside.
+pub fn dataset_of(
+    set: SequenceSet,
+    opts: &IngestOptions,
+    format: UploadFormat,
+) -> Result<ParsedDataset, IngestError> {
     let mut classes = set.classes.clone();
     let numeric: Option<Vec<f64>> = classes.iter().map(|c| c.parse::<f64>().ok()).collect();
     match &numeric {
@@ -301,7 +317,7 @@ pub fn parse_dataset(
             .collect(),
         sha256: String::new(),
         bytes: 0,
-        format: UploadFormat::Ts,
+        format,
         sequences: Some(sequences),
     })
 }

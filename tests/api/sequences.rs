@@ -154,3 +154,97 @@ async fn bad_ts_input_is_a_422_naming_its_line_and_nothing_is_stored() {
     let listed = app.get_json("/v1/datasets").await;
     assert_eq!(listed["items"], json!([]), "nothing stored: {listed}");
 }
+
+#[tokio::test]
+async fn json_and_ndjson_records_with_a_sequence_field_are_sequence_datasets() {
+    let app = TestApp::spawn().await;
+    let records = json!([
+        {"y": "up", "s": [[1, 10], [2, 20], [3, null]]},
+        {"y": "down", "s": [[3, 30], [2, 20]]},
+        {"y": "up", "s": [[0, 0], [1, 1], [2, 2], [3, 3]]}
+    ]);
+    let body = serde_json::to_vec(&records).unwrap();
+    let ds = json(
+        upload_ts(&app, "label=y&sequence=s", "application/json", body).await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        (ds["kind"].clone(), ds["format"].clone()),
+        (json!("sequence"), json!("json"))
+    );
+    assert_eq!(
+        ds["sequence"],
+        json!({"channels": 2, "length_min": 2, "length_median": 3, "length_max": 4,
+               "total_steps": 9})
+    );
+    let classes: Vec<&Value> = ds["classes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| &c["value"])
+        .collect();
+    assert_eq!(classes, [&json!("down"), &json!("up")]);
+    // One channel: each step a number.
+    let ndjson = "{\"y\": 1, \"s\": [0.5, 1.5]}\n{\"y\": 2, \"s\": [2.5]}\n";
+    let ds = json(
+        upload_ts(
+            &app,
+            "label=y&sequence=s",
+            "application/x-ndjson",
+            ndjson.into(),
+        )
+        .await,
+        201,
+    )
+    .await;
+    assert_eq!(ds["sequence"]["channels"], 1);
+
+    // Bad records name rows[i].field (and the NDJSON line).
+    let bad = "{\"y\": 1, \"s\": [1, 2]}\n{\"y\": 2, \"s\": [3]}\n{\"y\": 1, \"s\": [[1, 2]]}\n";
+    let p = problem(
+        upload_ts(
+            &app,
+            "label=y&sequence=s",
+            "application/x-ndjson",
+            bad.into(),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(
+        (p["line"].clone(), error_fields(&p)),
+        (json!(3), vec!["rows[2].s".to_owned()]),
+        "{p}"
+    );
+    for (records, field, says) in [
+        (
+            json!([{"y": "a", "s": [[1, 2], [3]]}]),
+            "rows[0].s",
+            "ragged",
+        ),
+        (json!([{"y": "a", "s": []}]), "rows[0].s", "empty sequence"),
+        (json!([{"s": [1]}]), "rows[0].y", "label"),
+        (
+            json!([{"y": "a", "s": [1, "x"]}]),
+            "rows[0].s",
+            "not a number",
+        ),
+    ] {
+        let body = serde_json::to_vec(&records).unwrap();
+        let p = problem(
+            upload_ts(&app, "label=y&sequence=s", "application/json", body).await,
+            422,
+        )
+        .await;
+        assert_eq!(error_fields(&p), [field], "{p}");
+        assert!(p["detail"].as_str().unwrap().contains(says), "{p}");
+    }
+    let p = problem(
+        upload_ts(&app, "sequence=s", "text/csv", b"s,label\n1,a\n".to_vec()).await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["sequence"], "{p}");
+}

@@ -29,6 +29,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
         max_cells: 100_000_000,
         max_classes: 10,
         max_sequence_steps: 10_000,
+        sequence: None,
         size_hint: None,
     };
     let parsed = parse_upload(bytes.as_slice(), &opts).unwrap();

@@ -46,6 +46,7 @@ async fn store_with_jobs(n: usize) -> (tempfile::TempDir, SqlitePool) {
         max_cells: 1000,
         max_classes: 10,
         max_sequence_steps: 10_000,
+        sequence: None,
         size_hint: None,
     };
     let parsed = parse_upload(&b"x,label\n1,a\n2,b\n3,a\n4,b\n"[..], &opts).unwrap();
