@@ -21,13 +21,7 @@ pub fn parse(
 ) -> Result<ParsedDataset, IngestError> {
     let records = records(body, format)?;
     let limits = TsLimits::of(opts);
-    let mut set = SequenceSet {
-        name: None,
-        channels: 0,
-        sequences: Vec::new(),
-        labels: Vec::new(),
-        classes: Vec::new(),
-    };
+    let mut set = SequenceSet::default();
     let mut total = 0usize;
     for (i, (line, record)) in records.iter().enumerate() {
         let at = |name: &str, e: IngestError| {

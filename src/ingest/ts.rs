@@ -31,7 +31,7 @@ pub struct Sequence {
 }
 
 /// A parsed `.ts` file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct SequenceSet {
     pub name: Option<String>,
     pub channels: usize,
@@ -60,13 +60,7 @@ fn bad(line: usize, message: impl Into<String>) -> IngestError {
 
 /// Parses a whole `.ts` body.
 pub fn parse(body: impl BufRead, limits: &TsLimits) -> Result<SequenceSet, IngestError> {
-    let mut set = SequenceSet {
-        name: None,
-        channels: 0,
-        sequences: Vec::new(),
-        labels: Vec::new(),
-        classes: Vec::new(),
-    };
+    let mut set = SequenceSet::default();
     let (mut declared, mut in_data, mut total) = (None::<Vec<String>>, false, 0usize);
     let mut dimensions = None::<usize>;
     for (i, line) in body.lines().enumerate() {
