@@ -80,16 +80,9 @@ async fn main() {
         let file = case["dataset"].as_str().unwrap().to_owned();
         if !datasets.contains_key(&file) {
             let csv = std::fs::read(format!("{SHARED}/data/{file}")).unwrap();
-            let ds: Value = c
-                .post(s.url(&format!("/v1/datasets?label=label&name={file}")))
-                .header("content-type", "text/csv")
-                .body(csv)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let ds = s
+                .upload_csv(&c, &format!("label=label&name={file}"), csv)
+                .await;
             datasets.insert(file.clone(), ds["id"].as_str().unwrap().to_owned());
         }
         let mut spec = case["spec"].clone();

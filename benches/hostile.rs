@@ -23,15 +23,7 @@ fn mib(bytes: u64) -> f64 {
 }
 
 async fn upload(c: &reqwest::Client, s: &Server, csv: Vec<u8>) -> Value {
-    c.post(s.url("/v1/datasets?label=label"))
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap()
+    s.upload_csv(c, "label=label", csv).await
 }
 
 async fn post(c: &reqwest::Client, s: &Server, path: &str, body: &Value) -> (u16, Value) {

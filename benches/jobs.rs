@@ -42,16 +42,7 @@ async fn upload(c: &reqwest::Client, s: &Server) -> String {
 }
 
 async fn upload_csv(c: &reqwest::Client, s: &Server, csv: Vec<u8>) -> String {
-    let ds: Value = c
-        .post(format!("{}/v1/datasets?label=label", s.base))
-        .header("content-type", "text/csv")
-        .body(csv)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let ds = s.upload_csv(c, "label=label", csv).await;
     ds["id"].as_str().unwrap().to_owned()
 }
 

@@ -63,6 +63,24 @@ impl Server {
         format!("{}{path}", self.base)
     }
 
+    /// `POST /v1/datasets?<query>` of a CSV body, answered as JSON.
+    pub async fn upload_csv(
+        &self,
+        c: &reqwest::Client,
+        query: &str,
+        csv: Vec<u8>,
+    ) -> serde_json::Value {
+        c.post(self.url(&format!("/v1/datasets?{query}")))
+            .header("content-type", "text/csv")
+            .body(csv)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `GET path` as JSON.
     pub async fn get_json(&self, c: &reqwest::Client, path: &str) -> serde_json::Value {
         c.get(self.url(path))

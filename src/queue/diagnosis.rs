@@ -58,7 +58,7 @@ impl<'a> Watch<'a> {
             .map(|f| (f.kind, f.severity))
             .collect();
         if now != self.shown {
-            writer.diagnosis(&found);
+            writer.diagnosis(&found, true);
             self.shown = now;
         }
         let stop_on = &self.ctx.spec.training.stop_on;
@@ -81,6 +81,6 @@ impl<'a> Watch<'a> {
 
     /// The run's last diagnosis: finished, or diverged in an epoch.
     pub fn end(&self, end: RunEnd, writer: &mut EpochWriter) {
-        writer.diagnosis(&run_rules::diagnose(&self.ctx, &self.history, end));
+        writer.diagnosis(&run_rules::diagnose(&self.ctx, &self.history, end), false);
     }
 }

@@ -166,13 +166,16 @@ impl EpochWriter {
     /// Stores what diagnosing the run found and refreshes the job's findings (the API and the
     /// event streams read those). A failed write is logged: findings are recomputed from the
     /// next change, and training goes on.
-    pub fn diagnosis(&mut self, diagnosis: &RunDiagnosis) {
+    /// `refresh_job: false` for the run's last diagnosis: the worker refreshes the job once it
+    /// has written the run's end, which the job-level rules read.
+    pub fn diagnosis(&mut self, diagnosis: &RunDiagnosis, refresh_job: bool) {
         if self.flags.lost.load(Ordering::SeqCst) {
             return;
         }
         let written = self.handle.block_on(async {
             if store::run_notes::set_diagnosis(&self.pool, &self.run_id, self.token, diagnosis)
                 .await?
+                && refresh_job
             {
                 store::jobs::refresh_diagnostics(&self.pool, &self.job_id, job_findings).await?;
             }
