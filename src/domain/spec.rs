@@ -36,11 +36,12 @@ pub struct TrainingSpec {
     pub training: TrainingOptions,
 }
 
-/// A multi-layer perceptron.
+/// The network: a multi-layer perceptron (`mlp`, for tables) or a GRU (`gru`, for sequences).
+/// The MLP's fields are ignored by a GRU and the GRU's by an MLP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSpec {
-    /// Only `mlp` for now.
+    /// `mlp` (default) or `gru`.
     pub kind: ModelKind,
     /// Widths of the hidden layers, input to output. Default `[64, 64]`.
     pub hidden_layers: Vec<u64>,
@@ -56,6 +57,28 @@ pub struct ModelSpec {
     pub input_dropout: f64,
     /// Default `auto`: He for the ReLU family, Xavier for sigmoid and tanh.
     pub init: Init,
+    /// GRU: the state's width. Default 64.
+    pub hidden_size: u64,
+    /// GRU: stacked layers, each reading the states of the one below. Default 1.
+    pub layers: u64,
+    /// GRU: also read each sequence backwards. Default false.
+    pub bidirectional: bool,
+    /// GRU: how the states are pooled into the head's input. Default `none`.
+    pub attention: AttentionKind,
+}
+
+/// How a GRU's states are pooled; the query is each sequence's last valid state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttentionKind {
+    /// The last valid state alone.
+    None,
+    /// Bahdanau: `e_j = vᵀ tanh(W_s s + W_h h_j)`.
+    Additive,
+    /// Luong's general form: `e_j = sᵀ W h_j`.
+    Multiplicative,
+    /// Luong's dot form: `e_j = sᵀ h_j`.
+    Dot,
 }
 
 impl Default for ModelSpec {
@@ -69,6 +92,10 @@ impl Default for ModelSpec {
             dropout: 0.0,
             input_dropout: 0.0,
             init: Init::Auto,
+            hidden_size: 64,
+            layers: 1,
+            bidirectional: false,
+            attention: AttentionKind::None,
         }
     }
 }
@@ -77,6 +104,7 @@ impl Default for ModelSpec {
 #[serde(rename_all = "snake_case")]
 pub enum ModelKind {
     Mlp,
+    Gru,
 }
 
 /// Hidden-layer activation. leaky_relu has slope 0.01, elu alpha 1, gelu is the exact erf form.

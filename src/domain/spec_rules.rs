@@ -1,7 +1,8 @@
 //! The rules a training spec must keep, checked all at once with each problem's JSON path.
 
 use super::spec::{
-    BatchSize, Decay, MAX_LEARNING_RATE, MAX_PENALTY, OptimizerSpec, SpecError, TrainingSpec,
+    BatchSize, Decay, MAX_LEARNING_RATE, MAX_PENALTY, ModelKind, OptimizerSpec, SpecError,
+    TrainingSpec,
 };
 use crate::config::Limits;
 
@@ -40,6 +41,29 @@ impl TrainingSpec {
                         "a width from 1 to {} (max_layer_width)",
                         limits.max_layer_width
                     ),
+                ));
+            }
+        }
+        if m.kind == ModelKind::Gru {
+            if m.hidden_size == 0 || m.hidden_size > limits.max_layer_width {
+                errors.push(SpecError::new(
+                    "model.hidden_size",
+                    format!(
+                        "a width from 1 to {} (max_layer_width)",
+                        limits.max_layer_width
+                    ),
+                ));
+            }
+            if m.layers != 1 {
+                errors.push(SpecError::new(
+                    "model.layers",
+                    "1: stacked GRU layers are not offered yet",
+                ));
+            }
+            if m.bidirectional {
+                errors.push(SpecError::new(
+                    "model.bidirectional",
+                    "false: bidirectional GRUs are not offered yet",
                 ));
             }
         }

@@ -1,4 +1,5 @@
-//! Cross-validation of one fold, end to end: encode (fitted on the fold's training rows only),
+//! Cross-validation of one fold, end to end: encode (fitted on the fold's training rows only;
+//! sequences are scaled per channel and packed into rows),
 //! resample, train by the strategy's method, score the held-out rows. This is what a worker
 //! runs for each fold run (and the final model: a fold with no held-out rows).
 
@@ -74,11 +75,10 @@ pub fn run_fold(
     cancel: &AtomicBool,
     progress: &mut Progress<'_>,
 ) -> Result<FoldOutcome, EngineError> {
-    let encoding = Encoding::fit(&table.features, train_rows);
-    let width = encoding.width();
-    let x_train = encoding.transform(&table.features, train_rows);
+    let encoding = Encoding::fit_table(table, train_rows);
+    let (x_train, width) = encoding.transform_table(table, train_rows);
     let y_train: Vec<u32> = train_rows.iter().map(|&r| table.y[r]).collect();
-    let x_test = encoding.transform(&table.features, test_rows);
+    let (x_test, _) = encoding.transform_table(table, test_rows);
     let y_test: Vec<u32> = test_rows.iter().map(|&r| table.y[r]).collect();
     let train_class_counts = table.class_counts(train_rows);
     // Resampling sees the fold's training rows only, after they are encoded.
@@ -116,6 +116,7 @@ pub fn run_fold(
         resume: options.resume,
         checkpoint_every: options.checkpoint_every,
         objective: Default::default(),
+        channels: table.sequences.as_ref().map(|s| s.channels()),
     };
     let (trained, resampled_class_counts, member_class_counts) = match options.method {
         Method::Single => (

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::domain::spec::{ModelSpec, OptimizerSpec, TrainingSpec};
+use crate::domain::spec::{AttentionKind, ModelKind, ModelSpec, OptimizerSpec, TrainingSpec};
 
 /// Bytes of one f32.
 const F32: u64 = 4;
@@ -33,6 +33,8 @@ pub struct MemoryInputs<'a> {
     pub reconstruct: bool,
     /// Runs of the job that train at the same time on this node.
     pub concurrent_runs: u64,
+    /// Sequences: (channels, longest sequence's steps); `inputs` is then the packed width.
+    pub sequence: Option<(u64, u64)>,
 }
 
 /// One part of the estimate.
@@ -115,12 +117,36 @@ fn optimizer_buffers(optimizer: &OptimizerSpec) -> u64 {
     }
 }
 
+/// A GRU classifier's parameters (`sequence::classifier` builds them).
+fn gru_parameters(model: &ModelSpec, channels: u64, classes: u64) -> u64 {
+    let h = model.hidden_size;
+    let gru = 3u64
+        .saturating_mul(h)
+        .saturating_mul(channels.saturating_add(h).saturating_add(2));
+    let (attention, features) = match model.attention {
+        AttentionKind::None => (0, h),
+        AttentionKind::Dot => (0, 2 * h),
+        AttentionKind::Multiplicative => (h.saturating_mul(h), 2 * h),
+        AttentionKind::Additive => (h.saturating_mul(2 * h).saturating_add(h), 2 * h),
+    };
+    gru.saturating_add(attention)
+        .saturating_add(classes.saturating_mul(features.saturating_add(1)))
+}
+
+/// Floats a GRU keeps per sequence step: the input projections (3H) and the states and gates
+/// (6H) of the forward pass, the backward pass's gradients of both (4H), attention (3H).
+const GRU_FLOATS_PER_STEP: u64 = 16;
+
 /// The memory a job needs at its peak.
 pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
     let spec = m.spec;
     let outputs = if m.reconstruct { m.inputs } else { m.classes };
     let widths = widths(&spec.model, m.inputs, outputs, m.reconstruct);
-    let params = parameters(&spec.model, &widths);
+    let gru = m.sequence.filter(|_| spec.model.kind == ModelKind::Gru);
+    let params = match gru {
+        Some((channels, _)) => gru_parameters(&spec.model, channels, m.classes),
+        None => parameters(&spec.model, &widths),
+    };
     let state = optimizer_buffers(&spec.optimizer);
     // Weights, their gradients, the tensors a step builds from them and the autodiff tape
     // keeps, the best epoch's copy; a resume checkpoint (weights, optimizer state, best) is
@@ -143,10 +169,18 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
     let widest = widths.iter().copied().max().unwrap_or(1);
     // Per row of a batch: each layer's input, pre-activation, activation and their gradients
     // (the autodiff tape), in both layouts the matmuls use.
-    let activations = batch
-        .saturating_mul(all_widths)
-        .saturating_mul(F32 * 6)
-        .saturating_add(EVAL_ROWS.saturating_mul(widest).saturating_mul(F32 * 6));
+    let activations = match gru {
+        // Evaluation chunks are sized to `infer::SEQUENCE_EVAL_FLOATS`.
+        Some((_, steps)) => batch
+            .saturating_mul(steps)
+            .saturating_mul(spec.model.hidden_size)
+            .saturating_mul(GRU_FLOATS_PER_STEP * F32)
+            .saturating_add(crate::engine::model::infer::SEQUENCE_EVAL_FLOATS as u64 * F32),
+        None => batch
+            .saturating_mul(all_widths)
+            .saturating_mul(F32 * 6)
+            .saturating_add(EVAL_ROWS.saturating_mul(widest).saturating_mul(F32 * 6)),
+    };
     // The fold's encoded matrix, the resampled copy the model trains on, and the holdout.
     let encoded = (m.train_rows.saturating_mul(2))
         .saturating_add(m.holdout_rows)
@@ -210,6 +244,7 @@ mod tests {
             members: 1,
             reconstruct: false,
             concurrent_runs: 1,
+            sequence: None,
         }
     }
 
@@ -224,6 +259,18 @@ mod tests {
         spec.model.residual = true;
         // + batch norm 4·(4+3) + projections 10·4 + 4·3 (hidden layers only)
         assert_eq!(parameters(&spec.model, &w), 67 + 28 + 52);
+    }
+
+    #[test]
+    fn a_grus_parameters_are_counted_as_pytorch_counts_them() {
+        let mut spec = TrainingSpec::default();
+        spec.model.kind = ModelKind::Gru;
+        spec.model.hidden_size = 64;
+        spec.model.attention = AttentionKind::Additive;
+        // nn.GRU(1, 64): 3·64·(1 + 64 + 2) = 12,864; W_s, W_h 2·64², v 64; Linear(128, 2) 258.
+        assert_eq!(gru_parameters(&spec.model, 1, 2), 12_864 + 8_192 + 64 + 258);
+        spec.model.attention = AttentionKind::None;
+        assert_eq!(gru_parameters(&spec.model, 1, 2), 12_864 + 130);
     }
 
     #[test]

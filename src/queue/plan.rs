@@ -228,6 +228,9 @@ pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
 
 /// The model's inputs after one-hot encoding, at most (a fold may see fewer categories).
 fn encoded_width(ds: &DatasetSummary) -> u64 {
+    if let Some(shape) = ds.sequence {
+        return 1 + shape.length_max * shape.channels;
+    }
     ds.columns
         .iter()
         .filter(|c| c.role == ColumnRole::Feature)
@@ -270,6 +273,7 @@ fn memory(
             members: im.max_members(),
             reconstruct: strategies.contains(&Strategy::OneClass),
             concurrent_runs: limits.max_concurrent_runs.min(runs as u64),
+            sequence: ds.sequence.map(|s| (s.channels, s.length_max)),
         })
     };
     (0..spec.model.list().len())

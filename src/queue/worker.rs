@@ -280,6 +280,7 @@ fn train_blocking(
     let RunInputs {
         spec,
         columns,
+        sequences,
         assignment,
         ..
     } = inputs;
@@ -287,7 +288,10 @@ fn train_blocking(
         .iter()
         .position(|c| c.info.role == ColumnRole::Label)
         .unwrap_or(0);
-    let table = Table::new(&columns, label).map_err(|e| RunError::Permanent(e.to_string()))?;
+    let mut table = Table::new(&columns, label).map_err(|e| RunError::Permanent(e.to_string()))?;
+    if let Some(values) = &sequences {
+        table = table.with_sequences(values);
+    }
     let (train_rows, test_rows) = match (claimed.kind, claimed.fold, claimed.repeat) {
         (RunKind::Fold, Some(fold), Some(repeat)) => {
             let marks = assignment.get(repeat as usize).ok_or_else(|| {

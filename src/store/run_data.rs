@@ -6,7 +6,7 @@ use serde_json::Value;
 use sqlx::{Row, SqlitePool};
 
 use super::runs::{Claimed, kind_of, strategy_of};
-use crate::domain::dataset::Column;
+use crate::domain::dataset::{Column, SequenceValues};
 use crate::domain::finding::RunDiagnosis;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::{JobSpec, Strategy};
@@ -159,6 +159,8 @@ fn parse_runs(rows: &[sqlx::sqlite::SqliteRow], detail: Detail) -> anyhow::Resul
 pub struct RunInputs {
     pub spec: JobSpec,
     pub columns: Vec<Column>,
+    /// A sequence dataset's sequences.
+    pub sequences: Option<SequenceValues>,
     /// Per repeat, the fold each row is held out in (`split::TEST_SET` for the test set).
     pub assignment: Vec<Vec<u32>>,
     /// The last epoch checkpoint and an ensemble's finished members, when resuming.
@@ -193,6 +195,7 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
     let columns = super::datasets::load_columns(pool, &spec.dataset_id)
         .await?
         .ok_or_else(|| InputsError::Gone(format!("dataset {} was deleted", spec.dataset_id)))?;
+    let sequences = super::datasets::load_sequences(pool, &spec.dataset_id).await?;
     let resume = match claimed.checkpoint.clone() {
         Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
         None => None,
@@ -200,6 +203,7 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
     Ok(RunInputs {
         spec,
         columns,
+        sequences,
         assignment,
         resume,
     })

@@ -31,6 +31,7 @@ fn resumable<'a>(
         resume,
         checkpoint_every: 1,
         objective: Default::default(),
+        channels: None,
         ..request(data, spec, 5)
     }
 }
@@ -221,6 +222,7 @@ fn an_autoencoder_checkpoint_without_its_model_kind_resumes() {
     let spec = spec();
     let request = |resume| TrainRequest {
         objective: Objective::Reconstruct,
+        channels: None,
         ..resumable(&data, &spec, resume)
     };
     let saved = Mutex::new(Vec::new());

@@ -94,5 +94,6 @@ pub fn request<'a>(data: &'a Data, spec: &'a TrainingSpec, seed: u64) -> TrainRe
         resume: None,
         checkpoint_every: 0,
         objective: Default::default(),
+        channels: None,
     }
 }

@@ -303,14 +303,15 @@ fn the_classifiers_gradients_match_finite_differences_for_every_pooling() {
         let model = GruClassifier::new(1, 4, 2, pooling, &mut rng);
         let (_, grads) = model.loss_and_grads(&batch, &y, &weights);
         assert_eq!(grads.len(), model.params.len());
-        for (p, (name, values)) in model.params.iter().enumerate() {
+        for (p, param) in model.params.iter().enumerate() {
+            let (name, values) = (&param.name, &param.data);
             assert_eq!(grads[p].len(), values.len(), "{name}");
             // Central differences on a few entries of each parameter.
             for i in (0..values.len()).step_by((values.len() / 4).max(1)) {
                 let eps = 1e-2f32;
                 let loss_at = |delta: f32| {
                     let mut m = model.clone();
-                    m.params[p].1[i] += delta;
+                    m.params[p].data[i] += delta;
                     m.loss_and_grads(&batch, &y, &weights).0
                 };
                 let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
@@ -346,7 +347,7 @@ fn the_classifier_learns_where_a_sequences_peak_is_with_adam() {
             let (_, grads) = model.loss_and_grads(&batch, &y[a..a + n], &[1.0, 1.0]);
             opt.begin_step();
             for ((p, g), s) in model.params.iter_mut().zip(&grads).zip(&mut states) {
-                opt.update(0.01, &mut p.1, g, s);
+                opt.update(0.01, &mut p.data, g, s);
             }
         }
     }

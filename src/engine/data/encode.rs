@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::sequences::SequenceScaling;
+use super::table::Table;
 use crate::domain::dataset::{Column, ColumnData, MISSING_CODE};
 
 /// How one input column becomes model inputs.
@@ -23,10 +25,13 @@ pub enum FeatureEncoding {
     },
 }
 
-/// The encoding of all feature columns, in order.
+/// The encoding of all feature columns, in order; or of a sequence dataset's sequences.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Encoding {
     pub features: Vec<FeatureEncoding>,
+    /// Sequences: their per-channel scaling (`features` is then empty).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sequence: Option<SequenceScaling>,
 }
 
 impl Encoding {
@@ -73,7 +78,32 @@ impl Encoding {
                 }
             })
             .collect();
-        Self { features }
+        Self {
+            features,
+            sequence: None,
+        }
+    }
+
+    /// Fits on `rows` of a table: its columns, or its sequences.
+    pub fn fit_table(table: &Table<'_>, rows: &[usize]) -> Self {
+        match &table.sequences {
+            Some(seqs) => Self {
+                features: Vec::new(),
+                sequence: Some(SequenceScaling::fit(seqs, rows)),
+            },
+            None => Self::fit(&table.features, rows),
+        }
+    }
+
+    /// `rows` of a table encoded (rows × width) and the width: its columns, or its sequences
+    /// packed (`sequences` gives the layout).
+    pub fn transform_table(&self, table: &Table<'_>, rows: &[usize]) -> (Vec<f32>, usize) {
+        match (&self.sequence, &table.sequences) {
+            (Some(scaling), Some(seqs)) => {
+                (scaling.pack_rows(seqs, rows), scaling.width(seqs.max_len()))
+            }
+            _ => (self.transform(&table.features, rows), self.width()),
+        }
     }
 
     /// Model inputs per row.

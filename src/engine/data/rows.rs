@@ -57,15 +57,17 @@ pub fn gather(
     rng: &mut ChaCha8Rng,
 ) -> (Vec<f32>, Vec<u32>) {
     let (mut xt, mut y) = (Vec::new(), Vec::new());
-    gather_into(rows, idx, noise, rng, &mut xt, &mut y);
+    gather_into(rows, idx, noise, 0, rng, &mut xt, &mut y);
     (xt, y)
 }
 
-/// As `gather`, into buffers a loop reuses (no allocation once they have grown).
+/// As `gather`, into buffers a loop reuses (no allocation once they have grown); the first
+/// `clean_prefix` features get no noise.
 pub fn gather_into(
     rows: Rows<'_>,
     idx: &[usize],
     noise: f64,
+    clean_prefix: usize,
     rng: &mut ChaCha8Rng,
     xt: &mut Vec<f32>,
     y: &mut Vec<u32>,
@@ -87,7 +89,7 @@ pub fn gather_into(
     }
     if noise > 0.0 {
         let normal = Normal::new(0.0, noise).expect("a finite, positive std");
-        for v in xt.iter_mut() {
+        for v in xt[clean_prefix.min(d) * b..].iter_mut() {
             *v += normal.sample(rng) as f32;
         }
     }

@@ -1,6 +1,7 @@
 //! A dataset's columns as cross-validation sees them: feature columns and a class per row.
 
-use crate::domain::dataset::{Column, ColumnData};
+use super::sequences::Sequences;
+use crate::domain::dataset::{Column, ColumnData, SequenceValues};
 use crate::engine::EngineError;
 
 /// A dataset ready for cross-validation: its feature columns and class index per row.
@@ -11,6 +12,8 @@ pub struct Table<'a> {
     pub classes: usize,
     /// The class values, by class index.
     pub class_names: Vec<String>,
+    /// A sequence dataset's sequences, one per row (`features` is then empty).
+    pub sequences: Option<Sequences<'a>>,
 }
 
 impl<'a> Table<'a> {
@@ -33,7 +36,14 @@ impl<'a> Table<'a> {
             y: codes.clone(),
             classes: categories.len(),
             class_names: categories.clone(),
+            sequences: None,
         })
+    }
+
+    /// This table with a sequence per row as its features.
+    pub fn with_sequences(mut self, values: &'a SequenceValues) -> Self {
+        self.sequences = Some(Sequences::new(values));
+        self
     }
 
     /// Rows per class among `rows`.

@@ -63,6 +63,7 @@ pub fn fit(
             features: d,
         }),
         objective: Objective::Reconstruct,
+        channels: None,
         class_weights: vec![1.0; 2],
         resume: req.resume.clone(),
         ..req.clone()

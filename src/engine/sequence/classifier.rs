@@ -6,8 +6,10 @@
 
 use rand::Rng;
 
-use super::attention::{self, AttentionGrads, Form, Sequence};
+use super::attention::{self, AttentionGrads, BatchAttended, Form, States};
 use super::gru::{self, Batch, GruWeights};
+use crate::engine::model::kernels::matmul;
+use crate::engine::model::param::Param;
 
 /// Which attention pools the states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,8 +29,8 @@ pub struct GruClassifier {
     pub hidden: usize,
     pub classes: usize,
     pub pooling: Pooling,
-    /// (name, values), in a fixed order: the GRU's four, the attention's, the output's two.
-    pub params: Vec<(&'static str, Vec<f32>)>,
+    /// In a fixed order: the GRU's four, the attention's, the output's two.
+    pub params: Vec<Param>,
 }
 
 /// `U(−1/√fan, 1/√fan)`, PyTorch's initialization of GRU and linear weights.
@@ -46,26 +48,38 @@ impl GruClassifier {
         rng: &mut impl Rng,
     ) -> Self {
         let h = hidden;
+        // Weights are penalized (L1/L2), biases are not, as for the MLP.
+        let mut param = |name: &str, shape: Vec<usize>, fan: usize, penalized: bool| Param {
+            name: name.to_owned(),
+            data: uniform(shape.iter().product(), fan, rng),
+            shape,
+            penalized,
+        };
         let mut params = vec![
-            ("gru.weight_ih_l0", uniform(3 * h * input, h, rng)),
-            ("gru.weight_hh_l0", uniform(3 * h * h, h, rng)),
-            ("gru.bias_ih_l0", uniform(3 * h, h, rng)),
-            ("gru.bias_hh_l0", uniform(3 * h, h, rng)),
+            param("gru.weight_ih_l0", vec![3 * h, input], h, true),
+            param("gru.weight_hh_l0", vec![3 * h, h], h, true),
+            param("gru.bias_ih_l0", vec![3 * h], h, false),
+            param("gru.bias_hh_l0", vec![3 * h], h, false),
         ];
         match pooling {
             Pooling::Additive => {
-                params.push(("attention.W_s.weight", uniform(h * h, h, rng)));
-                params.push(("attention.W_h.weight", uniform(h * h, h, rng)));
-                params.push(("attention.v.weight", uniform(h, h, rng)));
+                params.push(param("attention.W_s.weight", vec![h, h], h, true));
+                params.push(param("attention.W_h.weight", vec![h, h], h, true));
+                params.push(param("attention.v.weight", vec![1, h], h, true));
             }
             Pooling::Multiplicative => {
-                params.push(("attention.W_g.weight", uniform(h * h, h, rng)))
+                params.push(param("attention.W_g.weight", vec![h, h], h, true))
             }
             Pooling::None | Pooling::Dot => {}
         }
         let features = Self::features_of(hidden, pooling);
-        params.push(("output.weight", uniform(classes * features, features, rng)));
-        params.push(("output.bias", uniform(classes, features, rng)));
+        params.push(param(
+            "output.weight",
+            vec![classes, features],
+            features,
+            true,
+        ));
+        params.push(param("output.bias", vec![classes], features, false));
         Self {
             input,
             hidden,
@@ -87,9 +101,9 @@ impl GruClassifier {
         &self
             .params
             .iter()
-            .find(|(n, _)| *n == name)
+            .find(|p| p.name == name)
             .expect("a classifier has its parameters")
-            .1
+            .data
     }
 
     fn gru(&self) -> GruWeights<'_> {
@@ -119,34 +133,39 @@ impl GruClassifier {
         }
     }
 
-    /// Per sequence: its features (`[context; s]` or `s`), attention weights and the pass's
-    /// pieces the backward pass needs.
-    fn features(&self, batch: &Batch<'_>) -> (gru::GruPass, Vec<f32>, Vec<attention::Attended>) {
-        let (h, t_n) = (self.hidden, batch.steps);
+    /// Per sequence: its features (`[context; s]` or `s`), and the GRU's and attention's
+    /// passes the backward pass needs.
+    fn features(&self, batch: &Batch<'_>) -> (gru::GruPass, Vec<f32>, Option<BatchAttended>) {
+        let h = self.hidden;
         let pass = gru::forward(&self.gru(), batch);
         let f_n = Self::features_of(h, self.pooling);
         let mut features = vec![0.0f32; batch.batch * f_n];
-        let mut attended = Vec::new();
+        let attended = self
+            .form()
+            .map(|form| attention::forward_batch(&form, &self.states(batch, &pass)));
         for b in 0..batch.batch {
             let s = &pass.last[b * h..(b + 1) * h];
             let row = &mut features[b * f_n..(b + 1) * f_n];
-            match self.form() {
+            match &attended {
                 None => row.copy_from_slice(s),
-                Some(form) => {
-                    let seq = Sequence {
-                        states: &pass.outputs[b * t_n * h..(b + 1) * t_n * h],
-                        length: batch.lengths[b],
-                        h,
-                        query: s,
-                    };
-                    let att = attention::forward(&form, &seq);
-                    row[..h].copy_from_slice(&att.context);
+                Some(att) => {
+                    row[..h].copy_from_slice(&att.context[b * h..(b + 1) * h]);
                     row[h..].copy_from_slice(s);
-                    attended.push(att);
                 }
             }
         }
         (pass, features, attended)
+    }
+
+    /// The GRU's states as attention reads them, the last valid state the query.
+    fn states<'a>(&self, batch: &Batch<'a>, pass: &'a gru::GruPass) -> States<'a> {
+        States {
+            states: &pass.outputs,
+            lengths: batch.lengths,
+            steps: batch.steps,
+            h: self.hidden,
+            queries: &pass.last,
+        }
     }
 
     /// Logits (B × K) of features (B × F).
@@ -185,10 +204,11 @@ impl GruClassifier {
     /// Each sequence's attention weights over its steps (empty without attention).
     pub fn attention_weights(&self, batch: &Batch<'_>) -> Vec<Vec<f32>> {
         let (_, _, attended) = self.features(batch);
-        attended
-            .into_iter()
-            .zip(batch.lengths)
-            .map(|(a, &l)| a.weights[..l].to_vec())
+        let Some(att) = attended else {
+            return Vec::new();
+        };
+        (0..batch.batch)
+            .map(|b| att.weights[b * batch.steps..b * batch.steps + batch.lengths[b]].to_vec())
             .collect()
     }
 
@@ -200,7 +220,7 @@ impl GruClassifier {
         labels: &[u32],
         class_weights: &[f32],
     ) -> (f32, Vec<Vec<f32>>) {
-        let (h, t_n, k_n) = (self.hidden, batch.steps, self.classes);
+        let (h, k_n) = (self.hidden, self.classes);
         let f_n = Self::features_of(h, self.pooling);
         let (pass, features, attended) = self.features(batch);
         let logits = self.logits(&features);
@@ -218,58 +238,67 @@ impl GruClassifier {
                 d_logits[b * k_n + k] = w * (p - f32::from(k == y as usize));
             }
         }
+        let b_n = labels.len();
         let w_out = self.param("output.weight");
+        // dW = dzᵀ · F, db = Σ dz, dF = dz · W.
         let mut d_w_out = vec![0.0f32; k_n * f_n];
+        matmul(
+            (k_n, f_n, b_n),
+            &mut d_w_out,
+            false,
+            &d_logits,
+            (1, k_n),
+            &features,
+            (f_n, 1),
+        );
         let mut d_b_out = vec![0.0f32; k_n];
-        let mut d_features = vec![0.0f32; features.len()];
-        for b in 0..labels.len() {
-            for k in 0..k_n {
-                let g = d_logits[b * k_n + k];
-                d_b_out[k] += g;
-                for j in 0..f_n {
-                    d_w_out[k * f_n + j] += g * features[b * f_n + j];
-                    d_features[b * f_n + j] += g * w_out[k * f_n + j];
-                }
+        for row in d_logits.chunks_exact(k_n) {
+            for (s, v) in d_b_out.iter_mut().zip(row) {
+                *s += v;
             }
         }
-        let mut d_outputs = vec![0.0f32; pass.outputs.len()];
+        let mut d_features = vec![0.0f32; features.len()];
+        matmul(
+            (b_n, f_n, k_n),
+            &mut d_features,
+            false,
+            &d_logits,
+            (k_n, 1),
+            w_out,
+            (f_n, 1),
+        );
         let mut d_last = vec![0.0f32; pass.last.len()];
-        let mut att_total = self.form().map(|f| AttentionGrads::zeros(&f, 0, h));
-        for b in 0..labels.len() {
-            let df = &d_features[b * f_n..(b + 1) * f_n];
-            let Some(form) = self.form() else {
-                d_last[b * h..(b + 1) * h].copy_from_slice(df);
-                continue;
-            };
-            let seq = Sequence {
-                states: &pass.outputs[b * t_n * h..(b + 1) * t_n * h],
-                length: batch.lengths[b],
-                h,
-                query: &pass.last[b * h..(b + 1) * h],
-            };
-            let mut g = AttentionGrads::zeros(&form, t_n, h);
-            attention::backward(&form, &seq, &attended[b], &df[..h], &mut g);
-            d_outputs[b * t_n * h..(b + 1) * t_n * h].copy_from_slice(&g.states);
-            // The query is the last state: its gradient and the head's reach it directly.
-            for j in 0..h {
-                d_last[b * h + j] = df[h + j] + g.query[j];
-            }
-            if let Some(total) = att_total.as_mut() {
-                for (t, x) in [
-                    (&mut total.w_s, &g.w_s),
-                    (&mut total.w_h, &g.w_h),
-                    (&mut total.v, &g.v),
-                    (&mut total.w_g, &g.w_g),
-                ] {
-                    for (s, v) in t.iter_mut().zip(x) {
-                        *s += v;
+        let mut d_outputs = vec![0.0f32; pass.outputs.len()];
+        let mut att_grads = None;
+        match (self.form(), &attended) {
+            (Some(form), Some(att)) => {
+                let mut d_context = vec![0.0f32; b_n * h];
+                for b in 0..b_n {
+                    d_context[b * h..(b + 1) * h]
+                        .copy_from_slice(&d_features[b * f_n..b * f_n + h]);
+                }
+                let mut g = AttentionGrads::zeros_batch(&form, b_n, batch.steps, h);
+                attention::backward_batch(
+                    &form,
+                    &self.states(batch, &pass),
+                    att,
+                    &d_context,
+                    &mut g,
+                );
+                // The query is the last state: its gradient and the head's reach it directly.
+                for b in 0..b_n {
+                    for j in 0..h {
+                        d_last[b * h + j] = d_features[b * f_n + h + j] + g.query[b * h + j];
                     }
                 }
+                d_outputs = std::mem::take(&mut g.states);
+                att_grads = Some(g);
             }
+            _ => d_last.copy_from_slice(&d_features),
         }
         let g = gru::backward(&self.gru(), batch, &pass, &d_outputs, &d_last);
         let mut grads = vec![g.weight_ih, g.weight_hh, g.bias_ih, g.bias_hh];
-        if let Some(total) = att_total {
+        if let Some(total) = att_grads {
             match self.pooling {
                 Pooling::Additive => grads.extend([total.w_s, total.w_h, total.v]),
                 Pooling::Multiplicative => grads.push(total.w_g),

@@ -13,6 +13,7 @@
 //! PyTorch's packed sequences). The input projections of every step are one matrix product;
 //! each step's recurrence is one more.
 
+use super::activations::{sigmoid, tanh};
 use crate::engine::model::kernels::matmul;
 
 /// A layer's weights, borrowed.
@@ -61,10 +62,6 @@ pub struct GruGrads {
     pub x: Vec<f32>,
 }
 
-fn sigmoid(v: f32) -> f32 {
-    1.0 / (1.0 + (-v).exp())
-}
-
 /// The forward pass over `batch`.
 pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
     let (d, hs) = (w.input, w.hidden);
@@ -81,6 +78,11 @@ pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
         w.weight_ih,
         (1, d),
     );
+    for row in gi.chunks_exact_mut(g3) {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v += w.bias_ih[j] + if j < 2 * hs { w.bias_hh[j] } else { 0.0 };
+        }
+    }
     let mut pass = GruPass {
         outputs: vec![0.0; b_n * t_n * hs],
         last: vec![0.0; b_n * hs],
@@ -108,20 +110,24 @@ pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
             if t >= batch.lengths[b] {
                 continue;
             }
+            // Slices of one (b, t), so each loop below vectorizes.
             let gi_row = &gi[(b * t_n + t) * g3..(b * t_n + t + 1) * g3];
             let gh_row = &gh[b * g3..(b + 1) * g3];
+            let k = at + b * hs;
+            let (r, z) = (&mut pass.r[k..k + hs], &mut pass.z[k..k + hs]);
+            let (n, hn) = (&mut pass.n[k..k + hs], &mut pass.hn[k..k + hs]);
+            // gi already holds b_ih, and b_hh for r and z.
             for j in 0..hs {
-                let r = sigmoid(gi_row[j] + w.bias_ih[j] + gh_row[j] + w.bias_hh[j]);
-                let z = sigmoid(
-                    gi_row[hs + j] + w.bias_ih[hs + j] + gh_row[hs + j] + w.bias_hh[hs + j],
-                );
-                let hn = gh_row[2 * hs + j] + w.bias_hh[2 * hs + j];
-                let n = (gi_row[2 * hs + j] + w.bias_ih[2 * hs + j] + r * hn).tanh();
-                let k = at + b * hs + j;
-                (pass.r[k], pass.z[k], pass.n[k], pass.hn[k]) = (r, z, n, hn);
-                let new = (1.0 - z) * n + z * h[b * hs + j];
-                h[b * hs + j] = new;
-                pass.outputs[(b * t_n + t) * hs + j] = new;
+                r[j] = sigmoid(gi_row[j] + gh_row[j]);
+                z[j] = sigmoid(gi_row[hs + j] + gh_row[hs + j]);
+                hn[j] = gh_row[2 * hs + j] + w.bias_hh[2 * hs + j];
+                n[j] = tanh(gi_row[2 * hs + j] + r[j] * hn[j]);
+            }
+            let hb = &mut h[b * hs..(b + 1) * hs];
+            let out = &mut pass.outputs[(b * t_n + t) * hs..(b * t_n + t + 1) * hs];
+            for j in 0..hs {
+                hb[j] = (1.0 - z[j]) * n[j] + z[j] * hb[j];
+                out[j] = hb[j];
             }
         }
     }

@@ -3,6 +3,7 @@
 //! GRU classifier they make (attention over the states, a linear head on `[context; s]`).
 //! Pinned to PyTorch by `tests/engine/sequence.rs`; the model and the service use them next.
 
+mod activations;
 pub mod attention;
 pub mod classifier;
 pub mod gru;

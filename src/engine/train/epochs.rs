@@ -36,10 +36,15 @@ pub fn run(
     let dev = Dev::default();
     let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
     let features = req.train.features;
-    let model = match req.objective {
-        Objective::Classify => Model::mlp(&spec.model, features, req.classes, &mut rng),
-        Objective::Reconstruct => Model::autoencoder(&spec.model, features, &mut rng),
+    let model = match (req.objective, req.channels) {
+        (Objective::Classify, Some(channels)) => {
+            Model::gru(&spec.model, channels, req.classes, &mut rng)
+        }
+        (Objective::Classify, None) => Model::mlp(&spec.model, features, req.classes, &mut rng),
+        (Objective::Reconstruct, _) => Model::autoencoder(&spec.model, features, &mut rng),
     };
+    // A packed sequence's first value is its length: noise never touches it.
+    let clean_prefix = usize::from(req.channels.is_some());
     let early = spec.training.early_stopping.clone();
     let all: Vec<usize> = (0..req.train.len()).collect();
     let (train_base, val_idx) = match &early {
@@ -135,6 +140,7 @@ pub fn run(
                 req.train,
                 chunk,
                 spec.training.augment.gaussian_noise,
+                clean_prefix,
                 &mut st.rng,
                 &mut xt,
                 &mut yb,

@@ -22,6 +22,9 @@ pub struct TrainRequest<'a> {
     /// Hand the state to `progress` every this many epochs (0 = never).
     pub checkpoint_every: u64,
     pub objective: Objective,
+    /// Sequences: the rows are packed sequences (`data::sequences`) of this many channels, and
+    /// the model is the spec's GRU.
+    pub channels: Option<usize>,
 }
 
 /// What the model learns.

@@ -3,7 +3,7 @@
 
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetKind, DatasetSummary};
 use crate::domain::job::{ClassWeights, JobSpec, Strategy};
-use crate::domain::spec::SpecError;
+use crate::domain::spec::{ModelKind, SpecError};
 use crate::engine::data::split;
 
 /// Checks the spec against its dataset: label, features, folds against the smallest class,
@@ -14,20 +14,7 @@ pub(super) fn check_against_dataset(
     max_categories: u64,
 ) -> Vec<SpecError> {
     let mut errors = Vec::new();
-    if ds.kind == DatasetKind::Sequence {
-        errors.push(SpecError::new(
-            "dataset_id",
-            format!(
-                "dataset {} holds sequences ({} channels, {} to {} steps); sequence models \
-                 (a GRU with attention) do not train yet: only tabular datasets do",
-                ds.id,
-                ds.sequence.map_or(0, |s| s.channels),
-                ds.sequence.map_or(0, |s| s.length_min),
-                ds.sequence.map_or(0, |s| s.length_max),
-            ),
-        ));
-        return errors;
-    }
+    check_model_kind(spec, ds, &mut errors);
     if let Some(label) = &spec.label
         && *label != ds.label
     {
@@ -48,7 +35,7 @@ pub(super) fn check_against_dataset(
             ),
         ));
     }
-    if ds.feature_count == 0 {
+    if ds.feature_count == 0 && ds.kind == DatasetKind::Table {
         errors.push(SpecError::new(
             "features",
             format!("dataset {} has no feature columns, only its label", ds.id),
@@ -100,4 +87,70 @@ pub(super) fn check_against_dataset(
         }
     }
     errors
+}
+
+/// Sequence datasets train GRUs and tables MLPs; a sequence job's strategies must suit
+/// sequences (SMOTE and NearMiss see equal-length sequences as vectors).
+fn check_model_kind(spec: &JobSpec, ds: &DatasetSummary, errors: &mut Vec<SpecError>) {
+    let models = spec.model.list();
+    let sequence = ds.sequence.filter(|_| ds.kind == DatasetKind::Sequence);
+    for (i, m) in models.iter().enumerate() {
+        let field = if spec.model.is_comparison() {
+            format!("model[{i}].kind")
+        } else {
+            "model.kind".to_owned()
+        };
+        match (m.kind, sequence) {
+            (ModelKind::Mlp, Some(shape)) => errors.push(SpecError::new(
+                field,
+                format!(
+                    "dataset {} holds sequences ({} channels, {} to {} steps): use \"gru\"",
+                    ds.id, shape.channels, shape.length_min, shape.length_max
+                ),
+            )),
+            (ModelKind::Gru, None) => errors.push(SpecError::new(
+                field,
+                format!(
+                    "dataset {} is a table: a gru trains on sequence datasets (.ts, \
+                     ?sequence=<field>); use \"mlp\"",
+                    ds.id
+                ),
+            )),
+            _ => {}
+        }
+    }
+    let Some(shape) = sequence else {
+        return;
+    };
+    for s in spec.imbalance.strategy.list() {
+        let why = match s {
+            Strategy::OneClass => {
+                Some("one_class trains an MLP autoencoder of table rows".to_owned())
+            }
+            Strategy::Smote | Strategy::Nearmiss if shape.length_min != shape.length_max => {
+                Some(format!(
+                    "{} compares sequences as vectors, so they need equal lengths; dataset {} \
+                     has {} to {} steps (oversample, undersample, easy_ensemble and \
+                     balance_cascade work on any lengths)",
+                    s.as_str(),
+                    ds.id,
+                    shape.length_min,
+                    shape.length_max
+                ))
+            }
+            Strategy::Oversample
+                if spec.imbalance.jitter > 0.0 && shape.length_min != shape.length_max =>
+            {
+                Some(format!(
+                    "a smoothed bootstrap (jitter > 0) jitters sequences as vectors, so they \
+                     need equal lengths; dataset {} has {} to {} steps (use jitter 0)",
+                    ds.id, shape.length_min, shape.length_max
+                ))
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            errors.push(SpecError::new("imbalance.strategy", why));
+        }
+    }
 }
