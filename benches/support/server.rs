@@ -70,9 +70,20 @@ impl Server {
         query: &str,
         csv: Vec<u8>,
     ) -> serde_json::Value {
+        self.upload(c, query, "text/csv", csv).await
+    }
+
+    /// `POST /v1/datasets?<query>` of a body of `content_type`, answered as JSON.
+    pub async fn upload(
+        &self,
+        c: &reqwest::Client,
+        query: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> serde_json::Value {
         c.post(self.url(&format!("/v1/datasets?{query}")))
-            .header("content-type", "text/csv")
-            .body(csv)
+            .header("content-type", content_type)
+            .body(body)
             .send()
             .await
             .unwrap()

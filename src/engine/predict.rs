@@ -5,8 +5,9 @@
 use super::data::rows::Rows;
 use super::imbalance::calibration::Calibration;
 use super::model::Model;
-use super::model::infer::reconstruction_errors;
+use super::model::infer::{eval_rows, reconstruction_errors};
 use super::model::param::{Dev, transpose};
+use super::sequence::classifier::Pooling;
 
 #[derive(Debug, Clone)]
 pub struct Predictor {
@@ -36,6 +37,43 @@ impl Predictor {
         self.calibration.map_or(self.model.outputs(), |c| c.classes)
     }
 
+    /// Whether the model pools with attention (has weights to explain).
+    pub fn has_attention(&self) -> bool {
+        matches!(&self.model, Model::Gru(g) if g.net.pooling != Pooling::None)
+    }
+
+    /// Rows of `width` to score at once (a GRU keeps every step's state).
+    pub fn chunk_rows(&self, width: usize) -> usize {
+        eval_rows(&self.model, width)
+    }
+
+    /// Each packed sequence's attention weights per step (rows × its steps), the mean over an
+    /// ensemble's models; empty lists for a model without attention.
+    pub fn attention(&self, x: &[f32], rows: usize) -> Vec<Vec<f32>> {
+        let width = if rows == 0 { 0 } else { x.len() / rows };
+        let x_t = transpose(x, rows, width);
+        let mut sum: Vec<Vec<f32>> = vec![Vec::new(); rows];
+        let models = self.members.iter().chain(std::iter::once(&self.model));
+        let mut count = 0.0f32;
+        for model in models {
+            let Model::Gru(g) = model else {
+                continue;
+            };
+            count += 1.0;
+            for (s, w) in sum.iter_mut().zip(g.attention_weights(&x_t, rows)) {
+                if s.is_empty() {
+                    *s = w;
+                } else {
+                    s.iter_mut().zip(w).for_each(|(a, b)| *a += b);
+                }
+            }
+        }
+        for s in &mut sum {
+            s.iter_mut().for_each(|v| *v /= count.max(1.0));
+        }
+        sum
+    }
+
     /// Class probabilities (rows × classes) of `x` (rows × features, row-major): the model's,
     /// the mean of an ensemble's members, or an autoencoder's calibrated reconstruction error.
     pub fn proba(&mut self, dev: &Dev, x: &[f32], rows: usize) -> Vec<f64> {
@@ -53,7 +91,9 @@ impl Predictor {
                 .flat_map(|e| cal.proba(e))
                 .collect();
         }
-        let x_t = transpose(x, rows, inputs);
+        // A packed sequence row is wider than the model's channels.
+        let width = if rows == 0 { inputs } else { x.len() / rows };
+        let x_t = transpose(x, rows, width);
         let classes = self.model.outputs();
         let mut sum = vec![0.0f64; rows * classes];
         let count = self.members.len() + 1;

@@ -13,6 +13,7 @@ pub mod job_metrics;
 pub mod jobs;
 pub mod metrics;
 pub mod predict;
+mod predict_sequences;
 pub mod predictions;
 pub mod problems;
 pub mod remedies;

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 
 use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsupported};
 use super::jobs::job_or_404;
+use super::predict_sequences;
 use super::state::{AppState, Route};
 use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::job::JobStatus;
@@ -86,7 +87,27 @@ async fn predict(
             ));
         }
     };
-    let unknown = query.unknown(&["ensemble"]);
+    let explain = match query.take("explain").as_deref() {
+        None => false,
+        Some("attention") => true,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "explain",
+                "attention (each sequence's attention weights per step), or absent",
+            ));
+        }
+    };
+    let ts = match query.take("format").as_deref() {
+        None => false,
+        Some("ts") => true,
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "format",
+                "ts (a .ts body), or absent to go by Content-Type",
+            ));
+        }
+    };
+    let unknown = query.unknown(&["ensemble", "explain", "format"]);
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(unknown));
     }
@@ -131,6 +152,50 @@ async fn predict(
         .limits
         .max_predict_rows
         .min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64) as usize;
+    if let Some(scaling) = &first.1.sequence {
+        let seqs = predict_sequences::sequences_of(
+            &state,
+            &headers,
+            &body,
+            ts,
+            scaling.channels,
+            max_rows,
+        )?;
+        drop(body);
+        if explain && !first.0.has_attention() {
+            return Err(ApiError::invalid_field(
+                "explain",
+                "this model has no attention (model.attention is none)",
+            ));
+        }
+        let names = class_names(&state, &job.dataset_id, classes).await?;
+        let scored = predict_sequences::score(&state, &id, &wanted, first, seqs, explain).await?;
+        let mut out = predictions_json(&scored.sum, &names, wanted.len());
+        if let Some(attention) = scored.attention {
+            let count = wanted.len() as f64;
+            for (p, w) in out.iter_mut().zip(attention) {
+                let w: Vec<f64> = w.into_iter().map(|v| v / count).collect();
+                p["attention"] = json!(w);
+            }
+        }
+        let mut body = json!({"predictions": out, "models": wanted});
+        if let Some(labels) = scored.labels {
+            let right = scored
+                .sum
+                .chunks(classes)
+                .zip(&labels)
+                .filter(|(p, l)| names[best_class(p)] == **l)
+                .count();
+            body["accuracy"] = json!(right as f64 / labels.len().max(1) as f64);
+        }
+        return Ok(Json(body));
+    }
+    if explain {
+        return Err(ApiError::invalid_field(
+            "explain",
+            "attention weights are for sequence models (model.kind gru)",
+        ));
+    }
     let rows = Arc::new(rows_of(&headers, &body, max_rows)?);
     drop(body);
     let label = job.spec.label.clone().unwrap_or_else(|| "label".into());
@@ -178,11 +243,16 @@ async fn predict(
             ));
         }
     }
-    let count = wanted.len() as f64;
-    let predictions: Vec<Value> = sum
-        .chunks(classes)
+    let predictions = predictions_json(&sum, &names, wanted.len());
+    Ok(Json(json!({"predictions": predictions, "models": wanted})))
+}
+
+/// Each row's label and probabilities: the mean of `models` models' summed probabilities.
+fn predictions_json(sum: &[f64], names: &[String], models: usize) -> Vec<Value> {
+    let (classes, count) = (names.len(), models as f64);
+    sum.chunks(classes)
         .map(|p| {
-            let best = (0..classes).fold(0, |b, c| if p[c] > p[b] { c } else { b });
+            let best = best_class(p);
             let probabilities: Map<String, Value> = names
                 .iter()
                 .zip(p)
@@ -190,12 +260,19 @@ async fn predict(
                 .collect();
             json!({"label": names[best], "probabilities": probabilities})
         })
-        .collect();
-    Ok(Json(json!({"predictions": predictions, "models": wanted})))
+        .collect()
+}
+
+/// The most probable class (the first of ties).
+fn best_class(p: &[f64]) -> usize {
+    (0..p.len()).fold(0, |b, c| if p[c] > p[b] { c } else { b })
 }
 
 /// A run's stored model and its feature encoding.
-async fn load_model(state: &AppState, run: &str) -> Result<(Predictor, Encoding), ApiError> {
+pub(super) async fn load_model(
+    state: &AppState,
+    run: &str,
+) -> Result<(Predictor, Encoding), ApiError> {
     let bytes = store::run_data::checkpoint(&state.pool, run)
         .await?
         .and_then(|c| c.1)

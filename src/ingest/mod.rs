@@ -8,6 +8,7 @@ mod csv;
 pub mod error;
 mod json;
 pub mod options;
+pub mod predict_sequences;
 pub mod rows;
 mod sequence_json;
 mod table;

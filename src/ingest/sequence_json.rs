@@ -130,7 +130,7 @@ fn records(
 }
 
 /// One sequence's steps; `channels` is the upload's so far (0 before the first).
-fn sequence(steps: &[Value], channels: usize) -> Result<Sequence, IngestError> {
+pub(super) fn sequence(steps: &[Value], channels: usize) -> Result<Sequence, IngestError> {
     let value = |v: &Value, j: usize| -> Result<f32, IngestError> {
         match v {
             Value::Null => Ok(f32::NAN),

@@ -21,6 +21,8 @@ pub struct TsLimits {
     /// Values (steps × channels) in all.
     pub max_values: usize,
     pub max_channels: usize,
+    /// Sequences in one body.
+    pub max_sequences: usize,
 }
 
 /// One sequence: `steps` × `channels` values, step-major (`NaN` missing).
@@ -226,6 +228,7 @@ impl TsLimits {
             max_steps: usize::try_from(opts.max_sequence_steps).unwrap_or(usize::MAX),
             max_values: usize::try_from(opts.max_cells).unwrap_or(usize::MAX),
             max_channels: usize::try_from(opts.max_columns).unwrap_or(usize::MAX),
+            max_sequences: usize::try_from(opts.max_rows).unwrap_or(usize::MAX),
         }
     }
 }

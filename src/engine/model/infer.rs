@@ -15,7 +15,7 @@ pub const SEQUENCE_EVAL_FLOATS: usize = 1 << 22;
 
 /// Rows of `width` evaluated at once by `model`: a GRU keeps about 9 floats per state value
 /// and step, so its chunks are smaller.
-fn chunk_rows(model: &Model, width: usize) -> usize {
+pub fn eval_rows(model: &Model, width: usize) -> usize {
     match model {
         Model::Gru(g) => {
             let steps = width / g.net.input.max(1);
@@ -55,7 +55,7 @@ pub fn reconstruction_errors(
 pub fn log_proba_rows(model: &mut Model, dev: &Dev, rows: Rows<'_>, idx: &[usize]) -> Vec<f32> {
     let mut out = Vec::with_capacity(idx.len() * model.outputs());
     let mut rng = ChaCha8Rng::seed_from_u64(0); // eval mode draws nothing
-    for chunk in idx.chunks(chunk_rows(model, rows.features)) {
+    for chunk in idx.chunks(eval_rows(model, rows.features)) {
         let (xt, _) = gather(rows, chunk, 0.0, &mut rng);
         out.extend(model.log_proba(dev, &xt, chunk.len()));
     }

@@ -5,6 +5,7 @@ const LIMITS: TsLimits = TsLimits {
     max_steps: 100,
     max_values: 1000,
     max_channels: 10,
+    max_sequences: usize::MAX,
 };
 
 fn parse_str(s: &str) -> Result<SequenceSet, IngestError> {
@@ -79,6 +80,7 @@ fn the_shared_archive_files_parse_with_their_documented_shapes() {
             max_steps: 10_000,
             max_values: 10_000_000,
             max_channels: 100,
+            max_sequences: usize::MAX,
         };
         parse(std::io::BufReader::new(f), &limits).unwrap()
     };
