@@ -50,7 +50,7 @@ impl Predictor {
     /// Each packed sequence's attention weights per step (rows × its steps), the mean over an
     /// ensemble's models; empty lists for a model without attention.
     pub fn attention(&self, x: &[f32], rows: usize) -> Vec<Vec<f32>> {
-        let width = if rows == 0 { 0 } else { x.len() / rows };
+        let width = x.len().checked_div(rows).unwrap_or(0);
         let x_t = transpose(x, rows, width);
         let mut sum: Vec<Vec<f32>> = vec![Vec::new(); rows];
         let models = self.members.iter().chain(std::iter::once(&self.model));
@@ -92,7 +92,7 @@ impl Predictor {
                 .collect();
         }
         // A packed sequence row is wider than the model's channels.
-        let width = if rows == 0 { inputs } else { x.len() / rows };
+        let width = x.len().checked_div(rows).unwrap_or(inputs);
         let x_t = transpose(x, rows, width);
         let classes = self.model.outputs();
         let mut sum = vec![0.0f64; rows * classes];
