@@ -60,12 +60,27 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
-/// Uploads breast_cancer; returns the dataset resource.
-async fn upload(client: &reqwest::Client, server: &Server) -> Value {
+/// What a crash test trains: an MLP on breast_cancer, or a GRU on JapaneseVowels sequences.
+#[derive(Clone, Copy, PartialEq)]
+enum Data {
+    Table,
+    Sequences,
+}
+
+/// Uploads the data; returns the dataset resource.
+async fn upload(client: &reqwest::Client, server: &Server, data: Data) -> Value {
+    let (query, content_type, body) = match data {
+        Data::Table => ("label=label", "text/csv", fixture("breast_cancer.csv")),
+        Data::Sequences => (
+            "",
+            "text/x-ts",
+            fixture("sequences/JapaneseVowels_TRAIN.ts"),
+        ),
+    };
     client
-        .post(format!("{}/v1/datasets?label=label", server.base))
-        .header("content-type", "text/csv")
-        .body(fixture("breast_cancer.csv"))
+        .post(format!("{}/v1/datasets?{query}", server.base))
+        .header("content-type", content_type)
+        .body(body)
         .send()
         .await
         .unwrap()
@@ -80,11 +95,16 @@ async fn run_job(
     server: &Server,
     epochs: u64,
     imbalance: &Value,
+    data: Data,
 ) -> String {
-    let ds = upload(client, server).await;
+    let ds = upload(client, server, data).await;
+    let model = match data {
+        Data::Table => json!({"hidden_layers": [128, 128], "dropout": 0.1}),
+        Data::Sequences => json!({"kind": "gru", "hidden_size": 32, "attention": "multiplicative"}),
+    };
     let spec = json!({
         "dataset_id": ds["id"], "seed": 3, "final_model": false,
-        "model": {"hidden_layers": [128, 128], "dropout": 0.1},
+        "model": model,
         "training": {"epochs": epochs, "early_stopping": null},
         "validation": {"folds": 3},
         "imbalance": imbalance,
@@ -134,7 +154,14 @@ async fn results(client: &reqwest::Client, base: &str, id: &str) -> Value {
 
 #[tokio::test]
 async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics() {
-    killed_mid_run_resumes_bit_identical(12, json!({"strategy": "none"}), 3, 12).await;
+    killed_mid_run_resumes_bit_identical(12, json!({"strategy": "none"}), 3, 12, Data::Table).await;
+}
+
+/// A GRU's run (with random over-sampling of its packed sequences) killed mid-run.
+#[tokio::test]
+async fn a_sequence_job_killed_mid_run_resumes_with_bit_identical_metrics() {
+    let imbalance = json!({"strategy": "oversample"});
+    killed_mid_run_resumes_bit_identical(8, imbalance, 3, 8, Data::Sequences).await;
 }
 
 /// A cascade's run holds three members of 8 epochs (epochs 1–24); it is killed inside the
@@ -142,7 +169,7 @@ async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics()
 #[tokio::test]
 async fn an_ensemble_killed_inside_a_member_resumes_with_bit_identical_metrics() {
     let imbalance = json!({"strategy": "balance_cascade", "n_subsets": 3});
-    killed_mid_run_resumes_bit_identical(8, imbalance, 10, 24).await;
+    killed_mid_run_resumes_bit_identical(8, imbalance, 10, 24, Data::Table).await;
 }
 
 /// Runs the job uninterrupted, then again killed (SIGKILL) while a run of the second fold or
@@ -153,13 +180,14 @@ async fn killed_mid_run_resumes_bit_identical(
     imbalance: Value,
     kill_after: u64,
     run_epochs: u64,
+    data: Data,
 ) {
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
 
     // Uninterrupted, on its own database.
     let mut clean = start(&dir.path().join("clean.db"));
-    let clean_id = run_job(&client, &clean, epochs, &imbalance).await;
+    let clean_id = run_job(&client, &clean, epochs, &imbalance, data).await;
     let job = wait_done(&client, &clean.base, &clean_id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let want = results(&client, &clean.base, &clean_id).await;
@@ -168,7 +196,7 @@ async fn killed_mid_run_resumes_bit_identical(
     // Killed while the second fold (fold index ≥ 1) is at epoch ≥ kill_after.
     let db = dir.path().join("crash.db");
     let mut server = start(&db);
-    let id = run_job(&client, &server, epochs, &imbalance).await;
+    let id = run_job(&client, &server, epochs, &imbalance, data).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
         let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
@@ -228,7 +256,14 @@ async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jo
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("poison.db");
     let mut server = start(&db);
-    let poison = run_job(&client, &server, 12, &json!({"strategy": "none"})).await;
+    let poison = run_job(
+        &client,
+        &server,
+        12,
+        &json!({"strategy": "none"}),
+        Data::Table,
+    )
+    .await;
     // A second, small job queued behind it.
     let ds = get(&client, format!("{}/v1/datasets", server.base)).await["items"][0]["id"].clone();
     let other: Value = client
@@ -276,7 +311,7 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("term.db");
     let mut server = start(&db);
-    let ds = upload(&client, &server).await;
+    let ds = upload(&client, &server, Data::Table).await;
     let spec = json!({"dataset_id": ds["id"], "model": {"hidden_layers": [128, 128]}, "training": {"epochs": 10000, "early_stopping": null}});
     let job: Value = client
         .post(format!("{}/v1/jobs", server.base))
