@@ -28,7 +28,7 @@ from crossfold_client.models import (  # noqa: E402
     JobMetrics,
     JobSpec,
     ListRunsResponse200,
-    PredictJsonBody,
+    PredictRows,
     PredictResponse200,
 )
 
@@ -83,7 +83,7 @@ check(history[0].epoch == 1, "the first epoch is 1")
 ck = get_run_checkpoint.sync_detailed(fold_run.id, client=client)
 check(ck.status_code == 200 and len(ck.content) > 100, f"checkpoint answered {ck.status_code}")
 
-body = PredictJsonBody.from_dict({"rows": [{"x": 3.0, "color": "red"}, {"x": 1.0}]})
+body = PredictRows.from_dict({"rows": [{"x": 3.0, "color": "red"}, {"x": 1.0}]})
 out = predict.sync(job.id, client=client, body=body)
 check(isinstance(out, PredictResponse200), f"predict answered {out!r}")
 check(len(out.predictions) == 2, f"{len(out.predictions)} predictions")
