@@ -15,7 +15,7 @@ use super::upload::{self, Pumped};
 use crate::domain::dataset::{DatasetSummary, UploadFormat};
 use crate::domain::ids;
 use crate::error::{ApiError, FieldError};
-use crate::ingest::{self, IngestOptions};
+use crate::ingest::{self, IngestOptions, SequenceSource};
 use crate::store::datasets::{self as store, Deleted, Inserted, KeyedRequest};
 
 pub fn routes() -> Vec<Route> {
@@ -40,8 +40,8 @@ struct UploadParams {
     name: String,
     label: String,
     delimiter: u8,
-    /// JSON / NDJSON sequence records: the field holding each sequence.
-    sequence: Option<String>,
+    /// Where the sequences are: a JSON / NDJSON field, or long-format CSV's columns.
+    sequence: Option<SequenceSource>,
 }
 
 fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParams, ApiError> {
@@ -78,14 +78,58 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
             b','
         }
     };
-    let sequence = q.take("sequence");
-    if sequence.as_deref().is_some_and(str::is_empty) {
+    let field = q.take("sequence");
+    if field.as_deref().is_some_and(str::is_empty) {
         errors.push(FieldError::new(
             "sequence",
             "must name the field holding each sequence",
         ));
     }
-    errors.extend(q.unknown(&["name", "label", "delimiter", "format", "sequence"]));
+    let (id, order) = (q.take("sequence_id"), q.take("order"));
+    let sequence = match (field, id, order) {
+        (Some(_), Some(_), _) | (Some(_), _, Some(_)) => {
+            errors.push(FieldError::new(
+                "sequence",
+                "either sequence (JSON records) or sequence_id and order (long-format CSV)",
+            ));
+            None
+        }
+        (Some(f), None, None) => Some(SequenceSource::Field(f)),
+        (None, Some(id), Some(order)) if !id.is_empty() && !order.is_empty() => {
+            Some(SequenceSource::Long { id, order })
+        }
+        (None, Some(_), Some(_)) => {
+            errors.push(FieldError::new(
+                "sequence_id",
+                "sequence_id and order each name a column",
+            ));
+            None
+        }
+        (None, Some(_), None) => {
+            errors.push(FieldError::new(
+                "order",
+                "long-format CSV needs the column ordering each sequence's steps",
+            ));
+            None
+        }
+        (None, None, Some(_)) => {
+            errors.push(FieldError::new(
+                "sequence_id",
+                "long-format CSV needs the column naming each row's sequence",
+            ));
+            None
+        }
+        (None, None, None) => None,
+    };
+    errors.extend(q.unknown(&[
+        "name",
+        "label",
+        "delimiter",
+        "format",
+        "sequence",
+        "sequence_id",
+        "order",
+    ]));
     if errors.is_empty() {
         Ok(UploadParams {
             name,
@@ -203,8 +247,12 @@ async fn create(
         params.delimiter,
         parsed.sha256
     );
-    if let Some(field) = &params.sequence {
-        identity.push_str(&format!("\nsequence={field}"));
+    match &params.sequence {
+        Some(SequenceSource::Field(field)) => identity.push_str(&format!("\nsequence={field}")),
+        Some(SequenceSource::Long { id, order }) => {
+            identity.push_str(&format!("\nsequence_id={id}\norder={order}"))
+        }
+        None => {}
     }
     let request_hash = hex::encode(Sha256::digest(identity));
     let keyed = key.as_deref().map(|key| KeyedRequest {

@@ -1,4 +1,5 @@
-//! Turning an uploaded body (CSV, JSON, NDJSON, `.ts` sequences) into a validated
+//! Turning an uploaded body (CSV, JSON, NDJSON; sequences as `.ts`, JSON records or
+//! long-format CSV) into a validated
 //! [`ParsedDataset`]. Reads from
 //! any `Read`, never from the network itself; the whole upload is validated before the caller
 //! stores anything. Blocking and CPU-bound: call it off the async runtime.
@@ -7,6 +8,7 @@ mod cell;
 mod csv;
 pub mod error;
 mod json;
+mod long_format;
 pub mod options;
 pub mod predict_sequences;
 pub mod rows;
@@ -20,21 +22,32 @@ use sha2::{Digest, Sha256};
 
 use self::error::read_error;
 pub use self::error::{BodyTooLarge, IngestError, IngestErrorKind};
-pub use self::options::IngestOptions;
+pub use self::options::{IngestOptions, SequenceSource};
 use crate::domain::dataset::{ParsedDataset, UploadFormat};
 
 /// Parses and validates a whole upload; also hashes the bytes it reads.
 pub fn parse_upload(body: impl Read, opts: &IngestOptions) -> Result<ParsedDataset, IngestError> {
     let mut body = HashingReader::new(body);
     let mut parsed = match (opts.format, &opts.sequence) {
-        (format @ (UploadFormat::Json | UploadFormat::Ndjson), Some(field)) => {
-            sequence_json::parse(std::io::BufReader::new(&mut body), opts, field, format)?
+        (
+            format @ (UploadFormat::Json | UploadFormat::Ndjson),
+            Some(SequenceSource::Field(field)),
+        ) => sequence_json::parse(std::io::BufReader::new(&mut body), opts, field, format)?,
+        (UploadFormat::Csv, Some(SequenceSource::Long { id, order })) => {
+            long_format::regroup(csv::parse(&mut body, opts)?, opts, id, order)?
         }
-        (_, Some(_)) => {
+        (_, Some(SequenceSource::Field(_))) => {
             return Err(IngestError::invalid(
-                "sequence: sequences come as JSON or NDJSON records (or a .ts file)",
+                "sequence: sequences come as JSON or NDJSON records (or a .ts file, or \
+                 long-format CSV with sequence_id and order)",
             )
             .field("sequence"));
+        }
+        (_, Some(SequenceSource::Long { .. })) => {
+            return Err(IngestError::invalid(
+                "sequence_id and order read long-format CSV (one row per step)",
+            )
+            .field("sequence_id"));
         }
         (UploadFormat::Csv, None) => csv::parse(&mut body, opts)?,
         (UploadFormat::Json, None) => json::parse_document(&mut body, opts)?,

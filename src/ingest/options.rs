@@ -16,8 +16,18 @@ pub struct IngestOptions {
     pub max_classes: u64,
     /// Most steps of one sequence (`.ts` uploads).
     pub max_sequence_steps: u64,
-    /// JSON / NDJSON: the field holding each record's sequence (a sequence dataset).
-    pub sequence: Option<String>,
+    /// Where a sequence dataset's sequences are (`None`: a table).
+    pub sequence: Option<SequenceSource>,
     /// Expected body size (`Content-Length`), used only to pre-size buffers.
     pub size_hint: Option<u64>,
+}
+
+/// Where an upload's sequences are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SequenceSource {
+    /// JSON / NDJSON: the field holding each record's sequence (`?sequence=`).
+    Field(String),
+    /// Long-format CSV, one row per step (`?sequence_id=&order=`): the column naming each
+    /// row's sequence, and the column ordering its steps.
+    Long { id: String, order: String },
 }

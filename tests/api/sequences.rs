@@ -516,3 +516,94 @@ async fn specs_that_do_not_fit_sequences_or_tables_are_422s_naming_the_field() {
     let jobs = app.get_json("/v1/jobs").await;
     assert_eq!(jobs["items"], json!([]), "nothing queued: {jobs}");
 }
+
+#[tokio::test]
+async fn long_format_csv_rows_are_steps_grouped_by_id_and_ordered() {
+    let app = TestApp::spawn_with(|s| s.limits.max_sequence_steps = 3).await;
+    // Steps out of order, ids interleaved; two channels.
+    let csv = "id,t,x,y,label\na,2,0.2,20,up\nb,1,5,50,down\na,1,0.1,10,up\na,3,0.3,30,up\nb,2,6,60,down\nc,1,1,1,up\n";
+    let ds = json(
+        upload_ts(&app, "sequence_id=id&order=t", "text/csv", csv.into()).await,
+        201,
+    )
+    .await;
+    assert_eq!(
+        (ds["kind"].clone(), ds["format"].clone()),
+        (json!("sequence"), json!("csv"))
+    );
+    assert_eq!(ds["rows"], 3, "{ds}");
+    assert_eq!(
+        ds["sequence"],
+        json!({"channels": 2, "length_min": 1, "length_median": 2, "length_max": 3,
+               "total_steps": 6})
+    );
+    // Each case: (CSV, query, the field named, what the detail says).
+    let cases = [
+        (
+            "id,t,x,label\na,1,1,up\na,2,2,down\nb,1,1,down\n",
+            "sequence_id=id&order=t",
+            "sequence_id",
+            "\"a\": the label changes",
+        ),
+        (
+            "id,t,x,label\na,1,1,up\na,1,2,up\nb,1,1,down\n",
+            "sequence_id=id&order=t",
+            "sequence_id",
+            "order 1 appears twice",
+        ),
+        (
+            "id,t,x,label\na,1,1,up\na,2,2,up\na,3,2,up\na,4,2,up\nb,1,1,down\n",
+            "sequence_id=id&order=t",
+            "sequence_id",
+            "max_sequence_steps (3)",
+        ),
+        (
+            "id,t,x,label\na,1,1,up\nb,1,1,down\n",
+            "sequence_id=key&order=t",
+            "sequence_id",
+            "no column named \"key\"",
+        ),
+        (
+            "id,t,x,label\na,1,1,up\nb,1,1,down\n",
+            "sequence_id=id",
+            "order",
+            "ordering",
+        ),
+        (
+            "id,t,x,label\na,1,1,up\nb,one,1,down\n",
+            "sequence_id=id&order=t",
+            "order",
+            "not numeric",
+        ),
+        (
+            "id,t,x,label\na,1,red,up\nb,1,1,down\n",
+            "sequence_id=id&order=t",
+            "x",
+            "not numeric",
+        ),
+    ];
+    for (body, query, field, says) in cases {
+        let p = problem(upload_ts(&app, query, "text/csv", body.into()).await, 422).await;
+        assert_eq!(error_fields(&p), [field], "{body}: {p}");
+        assert!(p["detail"].as_str().unwrap().contains(says), "{body}: {p}");
+    }
+    // sequence_id on a JSON body is a 422 too.
+    let p = problem(
+        upload_ts(
+            &app,
+            "sequence_id=id&order=t",
+            "application/json",
+            b"[]".to_vec(),
+        )
+        .await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["sequence_id"], "{p}");
+    let listed = app.get_json("/v1/datasets").await;
+    assert_eq!(
+        listed["items"].as_array().unwrap().len(),
+        1,
+        "only the good upload: {listed}"
+    );
+}
