@@ -72,7 +72,7 @@ pub fn regroup(
     };
     // Rows per id, ids in order of first appearance.
     let (mut ids, mut rows_of): (Vec<String>, HashMap<String, Vec<usize>>) = Default::default();
-    for r in 0..table.rows as usize {
+    for (r, &at) in order_values.iter().enumerate() {
         let Some(key) = id_of(r) else {
             return Err(IngestError::invalid(format!(
                 "data row {}: the sequence id is missing",
@@ -80,7 +80,7 @@ pub fn regroup(
             ))
             .field("sequence_id"));
         };
-        if order_values[r].is_nan() {
+        if at.is_nan() {
             return Err(IngestError::invalid(format!(
                 "sequence {key:?}, data row {}: the order is missing",
                 r + 1
