@@ -54,16 +54,13 @@ impl TrainingSpec {
                     ),
                 ));
             }
-            if m.layers != 1 {
+            if m.layers == 0 || m.layers > limits.max_hidden_layers {
                 errors.push(SpecError::new(
                     "model.layers",
-                    "1: stacked GRU layers are not offered yet",
-                ));
-            }
-            if m.bidirectional {
-                errors.push(SpecError::new(
-                    "model.bidirectional",
-                    "false: bidirectional GRUs are not offered yet",
+                    format!(
+                        "from 1 to {} stacked layers (max_hidden_layers)",
+                        limits.max_hidden_layers
+                    ),
                 ));
             }
         }

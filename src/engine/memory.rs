@@ -119,10 +119,17 @@ fn optimizer_buffers(optimizer: &OptimizerSpec) -> u64 {
 
 /// A GRU classifier's parameters (`sequence::classifier` builds them).
 fn gru_parameters(model: &ModelSpec, channels: u64, classes: u64) -> u64 {
-    let h = model.hidden_size;
-    let gru = 3u64
-        .saturating_mul(h)
-        .saturating_mul(channels.saturating_add(h).saturating_add(2));
+    let dirs = if model.bidirectional { 2 } else { 1 };
+    let one = model.hidden_size;
+    let h = one * dirs;
+    // Per direction: 3H × (input + H + 2); layers above the first read H · directions.
+    let layer = |input: u64| {
+        3u64.saturating_mul(one)
+            .saturating_mul(input.saturating_add(one).saturating_add(2))
+            .saturating_mul(dirs)
+    };
+    let gru =
+        layer(channels).saturating_add(layer(h).saturating_mul(model.layers.saturating_sub(1)));
     let (attention, features) = match model.attention {
         AttentionKind::None => (0, h),
         AttentionKind::Dot => (0, 2 * h),
@@ -174,6 +181,7 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
         Some((_, steps)) => batch
             .saturating_mul(steps)
             .saturating_mul(spec.model.hidden_size)
+            .saturating_mul(spec.model.layers.max(1) * (1 + u64::from(spec.model.bidirectional)))
             .saturating_mul(GRU_FLOATS_PER_STEP * F32)
             .saturating_add(crate::engine::model::infer::SEQUENCE_EVAL_FLOATS as u64 * F32),
         None => batch
@@ -271,6 +279,12 @@ mod tests {
         assert_eq!(gru_parameters(&spec.model, 1, 2), 12_864 + 8_192 + 64 + 258);
         spec.model.attention = AttentionKind::None;
         assert_eq!(gru_parameters(&spec.model, 1, 2), 12_864 + 130);
+        // nn.GRU(3, 8, num_layers=2, bidirectional=True): 2·24·(3+8+2) + 2·24·(16+8+2);
+        // Linear(16, 4) 68.
+        spec.model.hidden_size = 8;
+        spec.model.layers = 2;
+        spec.model.bidirectional = true;
+        assert_eq!(gru_parameters(&spec.model, 3, 4), 624 + 1_248 + 68);
     }
 
     #[test]

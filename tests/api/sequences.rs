@@ -495,7 +495,7 @@ async fn specs_that_do_not_fit_sequences_or_tables_are_422s_naming_the_field() {
         (
             {
                 let mut s = gru(&vowels, "none");
-                s["model"]["layers"] = json!(2);
+                s["model"]["layers"] = json!(0);
                 s["model"]["hidden_size"] = json!(0);
                 s
             },
@@ -606,4 +606,89 @@ async fn long_format_csv_rows_are_steps_grouped_by_id_and_ordered() {
         1,
         "only the good upload: {listed}"
     );
+}
+
+#[tokio::test]
+async fn every_sampler_trains_a_stacked_bidirectional_gru_on_equal_length_sequences() {
+    let app = TestApp::spawn().await;
+    // 36 sequences of 6 steps and 2 channels, 27 "flat" and 9 "rising": long-format CSV.
+    let mut csv = String::from("id,t,a,b,label\n");
+    for i in 0..36 {
+        let rising = i % 4 == 0;
+        for t in 0..6 {
+            let a = if rising {
+                t as f64 * 0.5
+            } else {
+                ((i * 7 + t) % 5) as f64 * 0.1
+            };
+            csv.push_str(&format!(
+                "s{i},{t},{a},{},{}\n",
+                (i + t) % 3,
+                if rising { "rising" } else { "flat" }
+            ));
+        }
+    }
+    let ds = json(
+        upload_ts(&app, "sequence_id=id&order=t", "text/csv", csv.into()).await,
+        201,
+    )
+    .await;
+    assert_eq!(ds["imbalance_ratio"], 3.0, "{ds}");
+    let spec = json!({
+        "dataset_id": ds["id"], "seed": 1,
+        "model": {"kind": "gru", "hidden_size": 6, "layers": 2, "bidirectional": true,
+                  "dropout": 0.2, "attention": "additive"},
+        "training": {"epochs": 2, "batch_size": 8, "early_stopping": null},
+        "validation": {"folds": 3},
+        "imbalance": {"strategy": ["smote", "nearmiss", "undersample", "easy_ensemble",
+                                   "balance_cascade", "class_weight"], "n_subsets": 2},
+    });
+    let id = queued(&app, spec).await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    assert_eq!(
+        metrics["leaderboard"].as_array().unwrap().len(),
+        6,
+        "{metrics}"
+    );
+    // SMOTE balanced the fold's training sequences; NearMiss cut the larger class.
+    let folds = metrics["folds"].as_array().unwrap();
+    let counts = |strategy: &str| -> Vec<Value> {
+        folds
+            .iter()
+            .find(|f| f["strategy"] == strategy)
+            .map(|f| f["resampled_class_counts"].as_array().unwrap().clone())
+            .unwrap()
+    };
+    assert_eq!(counts("smote")[0], counts("smote")[1], "{metrics}");
+    assert_eq!(counts("nearmiss")[0], counts("nearmiss")[1], "{metrics}");
+    // Per-layer statistics: two GRU layers, the attention, the output layer.
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let run = runs["items"][0]["id"].as_str().unwrap().to_owned();
+    let history = app.get_json(&format!("/v1/runs/{run}/metrics")).await;
+    assert_eq!(
+        history[0]["layer_grad_norms"].as_array().unwrap().len(),
+        4,
+        "{} {history}",
+        job["spec"]["model"]
+    );
+    let bytes = app
+        .get(&format!("/v1/runs/{run}/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    assert_eq!(
+        tensors.tensor("gru.weight_ih_l1_reverse").unwrap().shape(),
+        [18, 12]
+    );
+    assert_eq!(
+        tensors.tensor("attention.W_h.weight").unwrap().shape(),
+        [12, 12]
+    );
+    assert_eq!(tensors.tensor("output.weight").unwrap().shape(), [2, 24]);
 }

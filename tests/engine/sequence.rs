@@ -1,9 +1,11 @@
 //! The sequence kernels against PyTorch (`gru.json`: `nn.GRU`; `attention.json`: the three
-//! attention forms, both float64, copied from `../shared/reference/golden/`), and padding that
-//! never changes a sequence's outputs or gradients.
+//! attention forms, both float64, copied from `../shared/reference/golden/`; `gru_stack.json`:
+//! two bidirectional layers on packed sequences, written by `tests/fixtures/make_gru_stack.py`),
+//! and padding that never changes a sequence's outputs or gradients.
 
 use crossfold::engine::sequence::attention::{self, AttentionGrads, Form, Sequence};
 use crossfold::engine::sequence::gru::{self, Batch, GruWeights};
+use crossfold::engine::sequence::stack;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -45,6 +47,70 @@ fn the_gru_matches_pytorch_outputs_final_state_and_every_gradient() {
     assert_close(&grads.bias_ih, &flat(&want["bias_ih_l0"]), "bias_ih");
     assert_close(&grads.bias_hh, &flat(&want["bias_hh_l0"]), "bias_hh");
     assert_close(&grads.x, &flat(&g["grad_x"]), "grad_x");
+}
+
+#[test]
+fn stacked_bidirectional_layers_match_pytorch_on_packed_sequences_of_two_lengths() {
+    let g = fixture("gru_stack.json");
+    let (d, h, steps) = (3, 4, 5);
+    let p = &g["params"];
+    let names = ["weight_ih", "weight_hh", "bias_ih", "bias_hh"];
+    let values: Vec<Vec<Vec<Vec<f32>>>> = (0..2)
+        .map(|l| {
+            ["", "_reverse"]
+                .iter()
+                .map(|suffix| {
+                    names
+                        .iter()
+                        .map(|n| flat(&p[format!("{n}_l{l}{suffix}")]))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect();
+    let weights: Vec<Vec<GruWeights<'_>>> = values
+        .iter()
+        .enumerate()
+        .map(|(l, dirs)| {
+            dirs.iter()
+                .map(|w| GruWeights {
+                    input: if l == 0 { d } else { 2 * h },
+                    hidden: h,
+                    weight_ih: &w[0],
+                    weight_hh: &w[1],
+                    bias_ih: &w[2],
+                    bias_hh: &w[3],
+                })
+                .collect()
+        })
+        .collect();
+    let x = flat(&g["x"]);
+    let batch = Batch {
+        x: &x,
+        batch: 2,
+        steps,
+        lengths: &[5, 3],
+    };
+    let pass = stack::forward(&weights, &batch, 0.0, None);
+    assert_close(&pass.outputs, &flat(&g["outputs"]), "outputs");
+    assert_close(&pass.last, &flat(&g["last"]), "last");
+    let (grads, d_x) = stack::backward(&weights, &batch, &pass, &flat(&g["U"]), &flat(&g["V"]));
+    let want = &g["grad_params"];
+    for (l, layer) in grads.iter().enumerate() {
+        for (dir, suffix) in ["", "_reverse"].iter().enumerate() {
+            let got = &layer[dir];
+            for (n, v) in
+                names
+                    .iter()
+                    .zip([&got.weight_ih, &got.weight_hh, &got.bias_ih, &got.bias_hh])
+            {
+                let name = format!("{n}_l{l}{suffix}");
+                assert_close(v, &flat(&want[&name]), &name);
+            }
+        }
+    }
+    // Padding gets no gradient; the rest is PyTorch's.
+    assert_close(&d_x, &flat(&g["grad_x"]), "grad_x");
 }
 
 fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
@@ -265,7 +331,7 @@ fn attention_ignores_the_states_past_a_sequences_length() {
 use crossfold::domain::spec::OptimizerSpec;
 use crossfold::engine::optim::optimizer::Optimizer;
 use crossfold::engine::optim::state::ParamState;
-use crossfold::engine::sequence::classifier::{GruClassifier, Pooling};
+use crossfold::engine::sequence::classifier::{GruClassifier, GruShape, Pooling};
 
 /// A padded batch of `n` one-channel sequences of 4 to 9 steps; the label says whether the
 /// sequence's largest value comes in its first half.
@@ -284,7 +350,7 @@ fn toy(n: usize, rng: &mut ChaCha8Rng) -> (Vec<f32>, Vec<usize>, Vec<u32>) {
 }
 
 #[test]
-fn the_classifiers_gradients_match_finite_differences_for_every_pooling() {
+fn the_classifiers_gradients_match_finite_differences_for_every_pooling_and_stacked_layers() {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let (x, lengths, y) = toy(3, &mut rng);
     let batch = Batch {
@@ -300,26 +366,39 @@ fn the_classifiers_gradients_match_finite_differences_for_every_pooling() {
         Pooling::Multiplicative,
         Pooling::Dot,
     ] {
-        let model = GruClassifier::new(1, 4, 2, pooling, &mut rng);
-        let (_, grads) = model.loss_and_grads(&batch, &y, &weights);
-        assert_eq!(grads.len(), model.params.len());
-        for (p, param) in model.params.iter().enumerate() {
-            let (name, values) = (&param.name, &param.data);
-            assert_eq!(grads[p].len(), values.len(), "{name}");
-            // Central differences on a few entries of each parameter.
-            for i in (0..values.len()).step_by((values.len() / 4).max(1)) {
-                let eps = 1e-2f32;
-                let loss_at = |delta: f32| {
-                    let mut m = model.clone();
-                    m.params[p].data[i] += delta;
-                    m.loss_and_grads(&batch, &y, &weights).0
+        for stacked in [false, true] {
+            // Two bidirectional layers: attention and the head read states of 2H.
+            let model = if stacked {
+                let shape = GruShape {
+                    hidden: 3,
+                    layers: 2,
+                    bidirectional: true,
+                    dropout: 0.0,
                 };
-                let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
-                let analytic = grads[p][i];
-                assert!(
-                    (numeric - analytic).abs() <= 2e-3 + 2e-2 * analytic.abs(),
-                    "{pooling:?} {name}[{i}]: numeric {numeric}, analytic {analytic}"
-                );
+                GruClassifier::with_shape(1, shape, 2, pooling, &mut rng)
+            } else {
+                GruClassifier::new(1, 4, 2, pooling, &mut rng)
+            };
+            let (_, grads) = model.loss_and_grads(&batch, &y, &weights);
+            assert_eq!(grads.len(), model.params.len());
+            for (p, param) in model.params.iter().enumerate() {
+                let (name, values) = (&param.name, &param.data);
+                assert_eq!(grads[p].len(), values.len(), "{name}");
+                // Central differences on a few entries of each parameter.
+                for i in (0..values.len()).step_by((values.len() / 4).max(1)) {
+                    let eps = 1e-2f32;
+                    let loss_at = |delta: f32| {
+                        let mut m = model.clone();
+                        m.params[p].data[i] += delta;
+                        m.loss_and_grads(&batch, &y, &weights).0
+                    };
+                    let numeric = (loss_at(eps) - loss_at(-eps)) / (2.0 * eps);
+                    let analytic = grads[p][i];
+                    assert!(
+                        (numeric - analytic).abs() <= 2e-3 + 2e-2 * analytic.abs(),
+                        "{pooling:?} stacked {stacked} {name}[{i}]: numeric {numeric}, analytic {analytic}"
+                    );
+                }
             }
         }
     }

@@ -212,7 +212,7 @@ impl Model {
         match self {
             Model::Mlp(m) => m.dense_step(ws, x, batch, labels, class_weights, false, rng),
             Model::Autoencoder(m) => m.dense_step(ws, x, batch, labels, class_weights, true, rng),
-            Model::Gru(g) => g.step(ws, x, batch, labels, class_weights),
+            Model::Gru(g) => g.step(ws, x, batch, labels, class_weights, rng),
         }
     }
 

@@ -1,12 +1,12 @@
 //! The GRU classifier as a `Model`: packed sequence rows (`data::sequences`) in, the
-//! `sequence::classifier` kernels under it. Its layers, for per-layer statistics, are the GRU,
-//! the attention (when it has weights) and the output layer.
+//! `sequence::classifier` kernels under it. Its layers, for per-layer statistics, are the GRU's
+//! layers, the attention (when it has weights) and the output layer.
 
 use super::dense::Workspace;
 use super::param::Param;
 use crate::domain::spec::{AttentionKind, ModelSpec};
 use crate::engine::data::sequences::unpack;
-use crate::engine::sequence::classifier::{GruClassifier, Pooling};
+use crate::engine::sequence::classifier::{GruClassifier, GruShape, Pooling};
 use crate::engine::sequence::gru::Batch;
 
 /// A GRU classifier and the spec it was built from.
@@ -30,37 +30,50 @@ impl Recurrent {
             AttentionKind::Multiplicative => Pooling::Multiplicative,
             AttentionKind::Dot => Pooling::Dot,
         };
+        let shape = GruShape {
+            hidden: spec.hidden_size as usize,
+            layers: spec.layers.max(1) as usize,
+            bidirectional: spec.bidirectional,
+            dropout: spec.dropout,
+        };
         Self {
             spec: spec.clone(),
-            net: GruClassifier::new(channels, spec.hidden_size as usize, classes, pooling, rng),
+            net: GruClassifier::with_shape(channels, shape, classes, pooling, rng),
         }
     }
 
-    /// The layer (0 GRU, then attention, then output) of each parameter.
+    /// The layer of each parameter: GRU layer `l` (both directions) is `l`, then the
+    /// attention, then the output layer.
     pub fn layer_of(&self) -> Vec<usize> {
-        let has_attention = self.layer_count() == 3;
+        let layers = self.net.layers;
+        let attention = usize::from(self.has_attention_weights());
         self.net
             .params
             .iter()
-            .map(|p| match p.name.split('.').next() {
-                Some("gru") => 0,
-                Some("attention") => 1,
-                _ => 1 + usize::from(has_attention),
+            .map(|p| {
+                if let Some(rest) = p.name.strip_prefix("gru.") {
+                    // `weight_ih_l3_reverse` → 3.
+                    let l = rest.split('_').find_map(|part| part.strip_prefix('l'));
+                    let l = l.and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
+                    l.min(layers - 1)
+                } else if p.name.starts_with("attention.") {
+                    layers
+                } else {
+                    layers + attention
+                }
             })
             .collect()
     }
 
     pub fn layer_count(&self) -> usize {
-        if self
-            .net
+        self.net.layers + usize::from(self.has_attention_weights()) + 1
+    }
+
+    fn has_attention_weights(&self) -> bool {
+        self.net
             .params
             .iter()
             .any(|p| p.name.starts_with("attention."))
-        {
-            3
-        } else {
-            2
-        }
     }
 
     pub fn params(&self) -> &[Param] {
@@ -80,6 +93,7 @@ impl Recurrent {
         batch: usize,
         labels: &[u32],
         class_weights: &[f32],
+        rng: &mut dyn rand::RngCore,
     ) -> f32 {
         let (x, lengths, steps) = self.unpacked(xt, batch);
         let b = Batch {
@@ -88,7 +102,7 @@ impl Recurrent {
             steps,
             lengths: &lengths,
         };
-        let (loss, grads) = self.net.loss_and_grads(&b, labels, class_weights);
+        let (loss, grads) = self.net.train_step(&b, labels, class_weights, Some(rng));
         ws.grads = grads;
         loss
     }
@@ -124,5 +138,44 @@ impl Recurrent {
         let (mut x, mut lengths) = (Vec::new(), Vec::new());
         let steps = unpack(xt, batch, self.net.input, &mut x, &mut lengths);
         (x, lengths, steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use super::*;
+    use crate::domain::spec::ModelKind;
+
+    #[test]
+    fn each_gru_layer_is_a_layer_then_the_attention_then_the_output() {
+        let mut spec = ModelSpec {
+            kind: ModelKind::Gru,
+            hidden_size: 3,
+            layers: 2,
+            bidirectional: true,
+            attention: AttentionKind::Additive,
+            ..ModelSpec::default()
+        };
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+        let r = Recurrent::new(&spec, 2, 2, &mut rng);
+        let names: Vec<(&str, usize)> = r
+            .params()
+            .iter()
+            .map(|p| p.name.as_str())
+            .zip(r.layer_of())
+            .collect();
+        assert_eq!(r.layer_count(), 4);
+        assert_eq!(names[0], ("gru.weight_ih_l0", 0));
+        assert_eq!(names[7], ("gru.bias_hh_l0_reverse", 0));
+        assert_eq!(names[12], ("gru.weight_ih_l1_reverse", 1));
+        assert_eq!(names[16], ("attention.W_s.weight", 2));
+        assert_eq!(names[19], ("output.weight", 3));
+        spec.attention = AttentionKind::Dot;
+        spec.layers = 1;
+        let r = Recurrent::new(&spec, 2, 2, &mut rng);
+        assert_eq!(r.layer_count(), 2);
+        assert_eq!(*r.layer_of().last().unwrap(), 1);
     }
 }

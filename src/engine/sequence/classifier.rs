@@ -1,13 +1,15 @@
 //! A GRU sequence classifier, as `../shared/reference/bench/gru_attention_torch.py` builds it:
-//! one GRU layer over the padded batch; the query `s` is each sequence's last valid state; the
-//! context is attention over its states (or none); logits are a linear layer on
-//! `[context; s]` (or `s`); the loss is the class-weighted mean cross-entropy. Its parameters
-//! carry PyTorch's names (`gru.weight_ih_l0`, …, `attention.*`, `output.*`).
+//! GRU layers over the padded batch (stacked and bidirectional as `stack` runs them); the
+//! query `s` is each sequence's final state; the context is attention over the top layer's
+//! states (or none); logits are a linear layer on `[context; s]` (or `s`); the loss is the
+//! class-weighted mean cross-entropy. Its parameters carry PyTorch's names
+//! (`gru.weight_ih_l0`, `gru.weight_ih_l0_reverse`, …, `attention.*`, `output.*`).
 
 use rand::Rng;
 
 use super::attention::{self, AttentionGrads, BatchAttended, Form, States};
-use super::gru::{self, Batch, GruWeights};
+use super::gru::{Batch, GruWeights};
+use super::stack::{self, StackPass};
 use crate::engine::model::kernels::matmul;
 use crate::engine::model::param::Param;
 
@@ -26,11 +28,27 @@ pub enum Pooling {
 #[derive(Debug, Clone, PartialEq)]
 pub struct GruClassifier {
     pub input: usize,
+    /// One direction's state width.
     pub hidden: usize,
+    pub layers: usize,
+    /// 2 when bidirectional.
+    pub directions: usize,
+    /// Dropout on every layer's outputs but the top one's, in training.
+    pub dropout: f64,
     pub classes: usize,
     pub pooling: Pooling,
-    /// In a fixed order: the GRU's four, the attention's, the output's two.
+    /// In a fixed order: the GRU's four per layer and direction (PyTorch's order), the
+    /// attention's, the output's two.
     pub params: Vec<Param>,
+}
+
+/// The shape of a classifier's GRU.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GruShape {
+    pub hidden: usize,
+    pub layers: usize,
+    pub bidirectional: bool,
+    pub dropout: f64,
 }
 
 /// `U(−1/√fan, 1/√fan)`, PyTorch's initialization of GRU and linear weights.
@@ -40,6 +58,7 @@ fn uniform(n: usize, fan: usize, rng: &mut impl Rng) -> Vec<f32> {
 }
 
 impl GruClassifier {
+    /// One unidirectional layer.
     pub fn new(
         input: usize,
         hidden: usize,
@@ -47,7 +66,24 @@ impl GruClassifier {
         pooling: Pooling,
         rng: &mut impl Rng,
     ) -> Self {
-        let h = hidden;
+        let shape = GruShape {
+            hidden,
+            layers: 1,
+            bidirectional: false,
+            dropout: 0.0,
+        };
+        Self::with_shape(input, shape, classes, pooling, rng)
+    }
+
+    pub fn with_shape(
+        input: usize,
+        shape: GruShape,
+        classes: usize,
+        pooling: Pooling,
+        rng: &mut impl Rng,
+    ) -> Self {
+        let h = shape.hidden;
+        let directions = if shape.bidirectional { 2 } else { 1 };
         // Weights are penalized (L1/L2), biases are not, as for the MLP.
         let mut param = |name: &str, shape: Vec<usize>, fan: usize, penalized: bool| Param {
             name: name.to_owned(),
@@ -55,12 +91,38 @@ impl GruClassifier {
             shape,
             penalized,
         };
-        let mut params = vec![
-            param("gru.weight_ih_l0", vec![3 * h, input], h, true),
-            param("gru.weight_hh_l0", vec![3 * h, h], h, true),
-            param("gru.bias_ih_l0", vec![3 * h], h, false),
-            param("gru.bias_hh_l0", vec![3 * h], h, false),
-        ];
+        let mut params = Vec::new();
+        for l in 0..shape.layers {
+            let d = if l == 0 { input } else { h * directions };
+            for suffix in ["", "_reverse"].into_iter().take(directions) {
+                params.push(param(
+                    &format!("gru.weight_ih_l{l}{suffix}"),
+                    vec![3 * h, d],
+                    h,
+                    true,
+                ));
+                params.push(param(
+                    &format!("gru.weight_hh_l{l}{suffix}"),
+                    vec![3 * h, h],
+                    h,
+                    true,
+                ));
+                params.push(param(
+                    &format!("gru.bias_ih_l{l}{suffix}"),
+                    vec![3 * h],
+                    h,
+                    false,
+                ));
+                params.push(param(
+                    &format!("gru.bias_hh_l{l}{suffix}"),
+                    vec![3 * h],
+                    h,
+                    false,
+                ));
+            }
+        }
+        // Attention and the head read the top layer's states, H per direction.
+        let h = h * directions;
         match pooling {
             Pooling::Additive => {
                 params.push(param("attention.W_s.weight", vec![h, h], h, true));
@@ -72,7 +134,7 @@ impl GruClassifier {
             }
             Pooling::None | Pooling::Dot => {}
         }
-        let features = Self::features_of(hidden, pooling);
+        let features = Self::features_of(h, pooling);
         params.push(param(
             "output.weight",
             vec![classes, features],
@@ -82,11 +144,19 @@ impl GruClassifier {
         params.push(param("output.bias", vec![classes], features, false));
         Self {
             input,
-            hidden,
+            hidden: shape.hidden,
+            layers: shape.layers,
+            directions,
+            dropout: shape.dropout,
             classes,
             pooling,
             params,
         }
+    }
+
+    /// The width of the top layer's states (and of `s`).
+    fn width(&self) -> usize {
+        self.hidden * self.directions
     }
 
     fn features_of(hidden: usize, pooling: Pooling) -> usize {
@@ -106,15 +176,28 @@ impl GruClassifier {
             .data
     }
 
-    fn gru(&self) -> GruWeights<'_> {
-        GruWeights {
-            input: self.input,
-            hidden: self.hidden,
-            weight_ih: self.param("gru.weight_ih_l0"),
-            weight_hh: self.param("gru.weight_hh_l0"),
-            bias_ih: self.param("gru.bias_ih_l0"),
-            bias_hh: self.param("gru.bias_hh_l0"),
-        }
+    /// Per layer, each direction's weights.
+    fn gru(&self) -> Vec<Vec<GruWeights<'_>>> {
+        let mut at = 0;
+        (0..self.layers)
+            .map(|l| {
+                let input = if l == 0 { self.input } else { self.width() };
+                (0..self.directions)
+                    .map(|_| {
+                        let w = GruWeights {
+                            input,
+                            hidden: self.hidden,
+                            weight_ih: &self.params[at].data,
+                            weight_hh: &self.params[at + 1].data,
+                            bias_ih: &self.params[at + 2].data,
+                            bias_hh: &self.params[at + 3].data,
+                        };
+                        at += 4;
+                        w
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     fn form(&self) -> Option<Form<'_>> {
@@ -128,16 +211,20 @@ impl GruClassifier {
                 w_s: self.param("attention.W_s.weight"),
                 w_h: self.param("attention.W_h.weight"),
                 v: self.param("attention.v.weight"),
-                size: self.hidden,
+                size: self.width(),
             }),
         }
     }
 
     /// Per sequence: its features (`[context; s]` or `s`), and the GRU's and attention's
     /// passes the backward pass needs.
-    fn features(&self, batch: &Batch<'_>) -> (gru::GruPass, Vec<f32>, Option<BatchAttended>) {
-        let h = self.hidden;
-        let pass = gru::forward(&self.gru(), batch);
+    fn features(
+        &self,
+        batch: &Batch<'_>,
+        rng: Option<&mut dyn rand::RngCore>,
+    ) -> (StackPass, Vec<f32>, Option<BatchAttended>) {
+        let h = self.width();
+        let pass = stack::forward(&self.gru(), batch, self.dropout, rng);
         let f_n = Self::features_of(h, self.pooling);
         let mut features = vec![0.0f32; batch.batch * f_n];
         let attended = self
@@ -158,12 +245,12 @@ impl GruClassifier {
     }
 
     /// The GRU's states as attention reads them, the last valid state the query.
-    fn states<'a>(&self, batch: &Batch<'a>, pass: &'a gru::GruPass) -> States<'a> {
+    fn states<'a>(&self, batch: &Batch<'a>, pass: &'a StackPass) -> States<'a> {
         States {
             states: &pass.outputs,
             lengths: batch.lengths,
             steps: batch.steps,
-            h: self.hidden,
+            h: self.width(),
             queries: &pass.last,
         }
     }
@@ -171,7 +258,7 @@ impl GruClassifier {
     /// Logits (B × K) of features (B × F).
     fn logits(&self, features: &[f32]) -> Vec<f32> {
         let (w, bias) = (self.param("output.weight"), self.param("output.bias"));
-        let f_n = Self::features_of(self.hidden, self.pooling);
+        let f_n = Self::features_of(self.width(), self.pooling);
         features
             .chunks_exact(f_n)
             .flat_map(|f| {
@@ -189,7 +276,7 @@ impl GruClassifier {
 
     /// Class log-probabilities (B × K).
     pub fn log_proba(&self, batch: &Batch<'_>) -> Vec<f32> {
-        let (_, features, _) = self.features(batch);
+        let (_, features, _) = self.features(batch, None);
         let mut z = self.logits(&features);
         for row in z.chunks_exact_mut(self.classes) {
             let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -203,7 +290,7 @@ impl GruClassifier {
 
     /// Each sequence's attention weights over its steps (empty without attention).
     pub fn attention_weights(&self, batch: &Batch<'_>) -> Vec<Vec<f32>> {
-        let (_, _, attended) = self.features(batch);
+        let (_, _, attended) = self.features(batch, None);
         let Some(att) = attended else {
             return Vec::new();
         };
@@ -213,16 +300,27 @@ impl GruClassifier {
     }
 
     /// The class-weighted mean cross-entropy of `labels` and every parameter's gradient, in
-    /// `params` order.
+    /// `params` order (without dropout).
     pub fn loss_and_grads(
         &self,
         batch: &Batch<'_>,
         labels: &[u32],
         class_weights: &[f32],
     ) -> (f32, Vec<Vec<f32>>) {
-        let (h, k_n) = (self.hidden, self.classes);
+        self.train_step(batch, labels, class_weights, None)
+    }
+
+    /// As `loss_and_grads`, with dropout between layers drawn from `rng` (a training step).
+    pub fn train_step(
+        &self,
+        batch: &Batch<'_>,
+        labels: &[u32],
+        class_weights: &[f32],
+        rng: Option<&mut dyn rand::RngCore>,
+    ) -> (f32, Vec<Vec<f32>>) {
+        let (h, k_n) = (self.width(), self.classes);
         let f_n = Self::features_of(h, self.pooling);
-        let (pass, features, attended) = self.features(batch);
+        let (pass, features, attended) = self.features(batch, rng);
         let logits = self.logits(&features);
         let total: f32 = labels.iter().map(|&y| class_weights[y as usize]).sum();
         let mut loss = 0.0f32;
@@ -296,8 +394,11 @@ impl GruClassifier {
             }
             _ => d_last.copy_from_slice(&d_features),
         }
-        let g = gru::backward(&self.gru(), batch, &pass, &d_outputs, &d_last);
-        let mut grads = vec![g.weight_ih, g.weight_hh, g.bias_ih, g.bias_hh];
+        let mut grads = Vec::with_capacity(self.params.len());
+        let (stack_grads, _) = stack::backward(&self.gru(), batch, &pass, &d_outputs, &d_last);
+        for g in stack_grads.into_iter().flatten() {
+            grads.extend([g.weight_ih, g.weight_hh, g.bias_ih, g.bias_hh]);
+        }
         if let Some(total) = att_grads {
             match self.pooling {
                 Pooling::Additive => grads.extend([total.w_s, total.w_h, total.v]),

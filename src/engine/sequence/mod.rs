@@ -7,3 +7,4 @@ mod activations;
 pub mod attention;
 pub mod classifier;
 pub mod gru;
+pub mod stack;
