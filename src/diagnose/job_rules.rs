@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use super::remedy::{advice, remedy};
+use super::remedy::{advice_for, remedy};
 use crate::domain::finding::{Evidence, Finding, Kind, RunFinding, Severity};
 use crate::domain::job::{JobSpec, Strategy};
 use crate::domain::results::{RunKind, RunResult, RunState, Variant, variants};
@@ -82,7 +82,7 @@ pub fn job_findings(spec: &JobSpec, runs: &[RunRow]) -> Vec<Finding> {
                 first_epoch: d.first_epoch,
                 layer: d.layer,
                 evidence: d.evidence,
-                advice: advice(d.kind).to_owned(),
+                advice: advice_for(d.kind, spec.model.variant(d.variant).kind).to_owned(),
                 remedy: remedy(spec, d.kind, d.variant),
             }
         })

@@ -6,7 +6,25 @@ use serde_json::{Map, Value, json};
 
 use crate::domain::finding::Kind;
 use crate::domain::job::{JobSpec, Strategy, StrategyChoice};
-use crate::domain::spec::OptimizerSpec;
+use crate::domain::spec::{AttentionKind, ModelKind, OptimizerSpec};
+
+/// Why the kind matters and what fixes it for a `model_kind` network, in a sentence or two.
+pub fn advice_for(kind: Kind, model_kind: ModelKind) -> &'static str {
+    match (kind, model_kind) {
+        (Kind::VanishingGradients, ModelKind::Gru) => {
+            "The gradient reaching the GRU is a tiny fraction of the head's: it shrinks on its \
+             way back through the steps (and the layers), so what came early in a sequence is \
+             not learned. Attention gives every step's state a direct path to the output; \
+             fewer stacked layers shorten the path."
+        }
+        (Kind::Degradation, ModelKind::Gru) => {
+            "The deeper GRU stack trains to a worse training loss than the shallower one: the \
+             extra layers make it harder to optimize, not more capable. Use fewer layers (with \
+             attention over the states)."
+        }
+        _ => advice(kind),
+    }
+}
 
 /// Why the kind matters and what fixes it, in a sentence or two.
 pub fn advice(kind: Kind) -> &'static str {
@@ -70,6 +88,11 @@ pub fn advice(kind: Kind) -> &'static str {
 /// is nothing to change).
 pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Value {
     let model = spec.model.variant(variant);
+    if model.kind == ModelKind::Gru
+        && let Some(patch) = gru_remedy(spec, kind, variant)
+    {
+        return patch;
+    }
     match kind {
         Kind::ExplodingGradients => json!({
             "optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)},
@@ -103,6 +126,36 @@ pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Value {
         }),
         Kind::FoldVariance => json!({}),
     }
+}
+
+/// A GRU's own remedies, where an MLP's would change fields a GRU ignores.
+fn gru_remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Option<Value> {
+    let model = spec.model.variant(variant);
+    let shallower = json!({"layers": (model.layers / 2).max(1)});
+    Some(match kind {
+        Kind::VanishingGradients if model.attention == AttentionKind::None => {
+            model_patch(spec, variant, json!({"attention": "additive"}))
+        }
+        Kind::VanishingGradients | Kind::Degradation if model.layers > 1 => {
+            model_patch(spec, variant, shallower)
+        }
+        Kind::VanishingGradients | Kind::Degradation => json!({}),
+        // Dropout acts between stacked layers only.
+        Kind::Overfitting
+            if model.layers == 1
+                && spec
+                    .training
+                    .early_stopping
+                    .as_ref()
+                    .is_some_and(|e| e.restore_best)
+                && spec.training.l2 >= 1e-4 =>
+        {
+            json!({"training": {"l2": (spec.training.l2 * 10.0).min(1e-2)}})
+        }
+        // No activation to change: dead and saturated units are not measured in a GRU.
+        Kind::DeadUnits | Kind::SaturatedUnits => json!({}),
+        _ => return None,
+    })
 }
 
 /// A tenth of the learning rate, at most the optimizer's default (PyTorch's).

@@ -10,6 +10,7 @@ use crate::diagnose::run_rules::{RunEnd, diagnose};
 use crate::domain::finding::{Kind, RunDiagnosis, Severity};
 use crate::domain::job::{JobSpec, Strategy};
 use crate::domain::results::{RunKind, RunResult, RunState};
+use crate::domain::spec::ModelKind;
 use crate::engine::eval::scores::Scores;
 use crate::engine::train::{EpochRecord, Stop};
 use crate::store::run_data::RunRow;
@@ -255,5 +256,43 @@ fn remedies_are_merge_patches_that_give_valid_specs() {
     assert_eq!(
         overfit,
         json!({"training": {"early_stopping": {"patience": 5}, "l2": 1e-4}})
+    );
+}
+
+#[test]
+fn a_grus_remedies_change_what_a_gru_reads_and_its_advice_speaks_of_steps() {
+    let plain = spec(json!({"model": {"kind": "gru", "attention": "none"}}));
+    assert_eq!(
+        remedy(&plain, Kind::VanishingGradients, 0),
+        json!({"model": {"attention": "additive"}})
+    );
+    let deep = spec(json!({"model": [
+        {"kind": "gru", "attention": "dot"},
+        {"kind": "gru", "attention": "dot", "layers": 4}
+    ]}));
+    let patch = remedy(&deep, Kind::Degradation, 1);
+    assert_eq!(patch["model"][1]["layers"], 2, "{patch}");
+    assert_eq!(
+        patch["model"][0]["layers"], 1,
+        "the other variant is kept: {patch}"
+    );
+    // Nothing to change where an MLP would switch activations a GRU does not have.
+    assert_eq!(remedy(&plain, Kind::DeadUnits, 0), json!({}));
+    assert_eq!(
+        remedy(&plain, Kind::ExplodingGradients, 0)["training"]["clip_grad_norm"],
+        1.0
+    );
+    for kind in Kind::ALL {
+        for (job, variant) in [(&plain, 0), (&deep, 1)] {
+            let mut v = serde_json::to_value(job).unwrap();
+            json_patch::merge(&mut v, &remedy(job, kind, variant));
+            let patched = JobSpec::from_json(v);
+            assert!(patched.is_ok(), "{kind:?}: {patched:?}");
+        }
+    }
+    let advice = crate::diagnose::remedy::advice_for(Kind::VanishingGradients, ModelKind::Gru);
+    assert!(
+        advice.contains("steps") && advice.contains("Attention"),
+        "{advice}"
     );
 }
