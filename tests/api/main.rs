@@ -14,6 +14,7 @@ mod imbalance;
 mod jobs;
 mod limits;
 mod openapi;
+mod sequence_jobs;
 mod sequences;
 mod service;
 mod storage;
