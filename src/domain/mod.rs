@@ -8,6 +8,7 @@ pub mod ids;
 pub mod job;
 pub mod job_rules;
 pub mod model_choice;
+pub mod model_spec;
 pub mod results;
 pub mod spec;
 pub mod spec_rules;

@@ -21,6 +21,7 @@ pub mod runs;
 pub mod serve;
 pub mod service;
 pub mod state;
+mod stored_model;
 pub mod svg;
 pub mod tokens;
 pub mod upload;

@@ -12,10 +12,10 @@ use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsuppor
 use super::jobs::job_or_404;
 use super::predict_sequences;
 use super::state::{AppState, Route};
+use super::stored_model::{class_names, load_model};
 use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::job::JobStatus;
 use crate::domain::results::{RunKind, RunResult, RunState};
-use crate::engine::checkpoint;
 use crate::engine::data::encode::Encoding;
 use crate::engine::model::param::Dev;
 use crate::engine::predict::Predictor;
@@ -26,20 +26,6 @@ use crate::store;
 
 pub fn routes() -> Vec<Route> {
     vec![("/v1/jobs/{id}/predict", post(predict))]
-}
-
-/// The class names of a job's dataset (indices if the dataset is gone).
-pub(super) async fn class_names(
-    state: &AppState,
-    dataset_id: &str,
-    classes: usize,
-) -> Result<Vec<String>, ApiError> {
-    Ok(
-        match store::datasets::get_dataset(&state.pool, dataset_id).await? {
-            Some(ds) => ds.classes.into_iter().map(|c| c.value).collect(),
-            None => (0..classes).map(|c| c.to_string()).collect(),
-        },
-    )
 }
 
 /// The rows to predict: `{"rows": [{…}]}` as JSON, or CSV with a header row, read as an upload
@@ -266,21 +252,6 @@ fn predictions_json(sum: &[f64], names: &[String], models: usize) -> Vec<Value> 
 /// The most probable class (the first of ties).
 fn best_class(p: &[f64]) -> usize {
     (0..p.len()).fold(0, |b, c| if p[c] > p[b] { c } else { b })
-}
-
-/// A run's stored model and its feature encoding.
-pub(super) async fn load_model(
-    state: &AppState,
-    run: &str,
-) -> Result<(Predictor, Encoding), ApiError> {
-    let bytes = store::run_data::checkpoint(&state.pool, run)
-        .await?
-        .and_then(|c| c.1)
-        .ok_or_else(|| anyhow::anyhow!("run {run} has no checkpoint"))?;
-    let stored = checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {run}: {e}"))?;
-    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
-        .map_err(|e| anyhow::anyhow!("run {run}: encoding: {e}"))?;
-    Ok((stored.predictor(), encoding))
 }
 
 /// Adds one model's probabilities for `rows` to `sum`, a chunk at a time; also returns the first

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use axum::http::HeaderMap;
 
 use super::extract::{media_type, parse_json, unsupported};
-use super::predict::load_model;
 use super::state::AppState;
+use super::stored_model::load_model;
 use crate::engine::data::encode::Encoding;
 use crate::engine::model::param::Dev;
 use crate::engine::predict::Predictor;

@@ -20,8 +20,8 @@ use sqlx::SqlitePool;
 
 use super::extract::QueryParams;
 use super::jobs::job_or_404;
-use super::predict::class_names;
 use super::state::{AppState, Route};
+use super::stored_model::class_names;
 use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::heldout::HeldOut;
 use crate::error::{ApiError, FieldError};

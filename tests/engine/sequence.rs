@@ -331,7 +331,8 @@ fn attention_ignores_the_states_past_a_sequences_length() {
 use crossfold::domain::spec::OptimizerSpec;
 use crossfold::engine::optim::optimizer::Optimizer;
 use crossfold::engine::optim::state::ParamState;
-use crossfold::engine::sequence::classifier::{GruClassifier, GruShape, Pooling};
+use crossfold::engine::sequence::classifier::{GruClassifier, Pooling};
+use crossfold::engine::sequence::parameters::GruShape;
 
 /// A padded batch of `n` one-channel sequences of 4 to 9 steps; the label says whether the
 /// sequence's largest value comes in its first half.

@@ -6,8 +6,9 @@ use super::dense::Workspace;
 use super::param::Param;
 use crate::domain::spec::{AttentionKind, ModelSpec};
 use crate::engine::data::sequences::unpack;
-use crate::engine::sequence::classifier::{GruClassifier, GruShape, Pooling};
+use crate::engine::sequence::classifier::{GruClassifier, Pooling};
 use crate::engine::sequence::gru::Batch;
+use crate::engine::sequence::parameters::GruShape;
 
 /// A GRU classifier and the spec it was built from.
 #[derive(Debug, Clone, PartialEq)]

@@ -7,4 +7,5 @@ mod activations;
 pub mod attention;
 pub mod classifier;
 pub mod gru;
+pub mod parameters;
 pub mod stack;

@@ -1,0 +1,35 @@
+//! What predicting reads from the store: a run's model with its feature encoding, and the class
+//! names of a job's dataset.
+
+use super::state::AppState;
+use crate::engine::checkpoint;
+use crate::engine::data::encode::Encoding;
+use crate::engine::predict::Predictor;
+use crate::error::ApiError;
+use crate::store;
+
+/// The class names of a job's dataset (indices if the dataset is gone).
+pub async fn class_names(
+    state: &AppState,
+    dataset_id: &str,
+    classes: usize,
+) -> Result<Vec<String>, ApiError> {
+    Ok(
+        match store::datasets::get_dataset(&state.pool, dataset_id).await? {
+            Some(ds) => ds.classes.into_iter().map(|c| c.value).collect(),
+            None => (0..classes).map(|c| c.to_string()).collect(),
+        },
+    )
+}
+
+/// A run's stored model and its feature encoding.
+pub async fn load_model(state: &AppState, run: &str) -> Result<(Predictor, Encoding), ApiError> {
+    let bytes = store::run_data::checkpoint(&state.pool, run)
+        .await?
+        .and_then(|c| c.1)
+        .ok_or_else(|| anyhow::anyhow!("run {run} has no checkpoint"))?;
+    let stored = checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {run}: {e}"))?;
+    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
+        .map_err(|e| anyhow::anyhow!("run {run}: encoding: {e}"))?;
+    Ok((stored.predictor(), encoding))
+}
