@@ -1,8 +1,7 @@
 //! The rules a training spec must keep, checked all at once with each problem's JSON path.
 
 use super::spec::{
-    BatchSize, Decay, MAX_LEARNING_RATE, MAX_PENALTY, ModelKind, OptimizerSpec, SpecError,
-    TrainingSpec,
+    BatchSize, Decay, MAX_LEARNING_RATE, MAX_PENALTY, OptimizerSpec, SpecError, TrainingSpec,
 };
 use crate::config::Limits;
 
@@ -44,25 +43,25 @@ impl TrainingSpec {
                 ));
             }
         }
-        if m.kind == ModelKind::Gru {
-            if m.hidden_size == 0 || m.hidden_size > limits.max_layer_width {
-                errors.push(SpecError::new(
-                    "model.hidden_size",
-                    format!(
-                        "a width from 1 to {} (max_layer_width)",
-                        limits.max_layer_width
-                    ),
-                ));
-            }
-            if m.layers == 0 || m.layers > limits.max_hidden_layers {
-                errors.push(SpecError::new(
-                    "model.layers",
-                    format!(
-                        "from 1 to {} stacked layers (max_hidden_layers)",
-                        limits.max_hidden_layers
-                    ),
-                ));
-            }
+        // The GRU's fields are checked whatever the kind, so a spec never stores a value no
+        // model could take.
+        if m.hidden_size == 0 || m.hidden_size > limits.max_layer_width {
+            errors.push(SpecError::new(
+                "model.hidden_size",
+                format!(
+                    "a width from 1 to {} (max_layer_width)",
+                    limits.max_layer_width
+                ),
+            ));
+        }
+        if m.layers == 0 || m.layers > limits.max_hidden_layers {
+            errors.push(SpecError::new(
+                "model.layers",
+                format!(
+                    "from 1 to {} stacked layers (max_hidden_layers)",
+                    limits.max_hidden_layers
+                ),
+            ));
         }
         for (field, p) in [
             ("model.dropout", m.dropout),
