@@ -319,6 +319,22 @@ async fn long_format_csv_rows_are_steps_grouped_by_id_and_ordered() {
         assert_eq!(error_fields(&p), [field], "{body}: {p}");
         assert!(p["detail"].as_str().unwrap().contains(says), "{body}: {p}");
     }
+    // JSON records with more steps than the limit name the record.
+    let body =
+        serde_json::to_vec(&json!([{"y": "a", "s": [1, 2, 3, 4]}, {"y": "b", "s": [1]}])).unwrap();
+    let p = problem(
+        upload_ts(&app, "label=y&sequence=s", "application/json", body).await,
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["rows[0].s"], "{p}");
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("max_sequence_steps (3)"),
+        "{p}"
+    );
     // sequence_id on a JSON body is a 422 too.
     let p = problem(
         upload_ts(
