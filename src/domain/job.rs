@@ -3,12 +3,9 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::final_model::FinalModel;
 pub use super::model_choice::ModelChoice;
 use super::spec::{OptimizerSpec, ScheduleSpec, TrainingOptions};
-
-fn yes() -> bool {
-    true
-}
 
 /// A training job as submitted (every default filled in once resolved).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,9 +31,10 @@ pub struct JobSpec {
     pub validation: ValidationSpec,
     #[serde(default)]
     pub imbalance: ImbalanceSpec,
-    /// Also train one model on all (non-test) rows, for prediction. Default true.
-    #[serde(default = "yes")]
-    pub final_model: bool,
+    /// Also train one model on all (non-test) rows, for prediction, for its own early-stopped
+    /// epochs or the folds' (`{"epochs": "cv"}`). Default true.
+    #[serde(default)]
+    pub final_model: FinalModel,
     #[serde(default)]
     pub seed: u64,
 }
@@ -356,7 +354,7 @@ mod tests {
         assert_eq!(spec.imbalance, ImbalanceSpec::default());
         assert_eq!(spec.optimizer, OptimizerSpec::default());
         assert_eq!(spec.training_spec(0), TrainingSpec::default());
-        assert!(spec.final_model);
+        assert_eq!(spec.final_model, FinalModel::Own);
         let empty = |v| JobSpec::from_json(json!({"dataset_id": "d", "validation": v}));
         assert_eq!(
             empty(json!({})).unwrap().validation,

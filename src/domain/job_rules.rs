@@ -1,7 +1,7 @@
 //! Reading a job spec (from a request or the store) and the rules it must keep beyond its
 //! training spec's.
 
-use super::job::{ClassWeights, JobSpec, RANKABLE};
+use super::job::{ClassWeights, FinalModel, JobSpec, RANKABLE};
 use super::spec::{SpecError, TrainingSpec};
 use crate::config::Limits;
 
@@ -97,6 +97,13 @@ impl JobSpec {
                 field: "validation.repeats".into(),
                 message: "from 1 to 10".into(),
             });
+        }
+        if self.final_model == FinalModel::CvEpochs && self.training.early_stopping.is_none() {
+            errors.push(SpecError::new(
+                "final_model",
+                "{\"epochs\": \"cv\"} trains for the mean of the folds' best epochs, which \
+                 early stopping finds: set training.early_stopping",
+            ));
         }
         let im = &self.imbalance;
         if !(im.sampling_ratio > 0.0 && im.sampling_ratio <= 1.0) {

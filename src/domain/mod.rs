@@ -1,6 +1,7 @@
 //! Validated domain types shared by the HTTP layer, the store and (later) the engine.
 
 pub mod dataset;
+pub mod final_model;
 pub mod finding;
 pub mod finding_kind;
 pub mod heldout;

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::final_model::CvEpochs;
 use super::job::Strategy;
 use crate::engine::data::encode::Encoding;
 use crate::engine::eval::scores::Scores;
@@ -108,6 +109,9 @@ pub struct RunResult {
     /// categories).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub encoding: Option<Encoding>,
+    /// A final model trained for the folds' epochs: how many, from which best epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cv_epochs: Option<CvEpochs>,
 }
 
 impl RunResult {
@@ -201,6 +205,9 @@ pub struct JobMetrics {
     pub pooled: Option<Scores>,
     pub test: Option<Scores>,
     pub leaderboard: Option<Vec<Standing>>,
+    /// `final_model: {"epochs": "cv"}`: the final model's epochs and the folds' best epochs.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub final_epochs: Option<CvEpochs>,
 }
 
 #[cfg(test)]

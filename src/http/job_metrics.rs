@@ -24,11 +24,14 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     let job = job_or_404(&state, &id).await?;
     let runs =
         store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
-    let test = runs
+    let final_result = runs
         .iter()
         .find(|r| r.kind == RunKind::Final)
-        .and_then(|r| r.result.as_ref()?.metrics.clone())
+        .and_then(|r| r.result.as_ref());
+    let test = final_result
+        .and_then(|r| r.metrics.clone())
         .filter(|_| job.spec.validation.test_fraction > 0.0);
+    let final_epochs = final_result.and_then(|r| r.cv_epochs.clone());
     let fold_results = results::fold_results(&runs);
     let leaderboard = results::leaderboard(&job.spec, &fold_results);
     // A comparison's pooled score is its leading variant's.
@@ -85,6 +88,7 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
         pooled,
         test,
         leaderboard,
+        final_epochs,
     })
     .into_response())
 }

@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::config::Limits;
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
 use crate::domain::ids;
-use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::job::{FinalModel, JobSpec, Strategy};
 use crate::domain::results::RunKind;
 use crate::domain::spec::SpecError;
 use crate::engine::data::rows::stratified_split;
@@ -55,11 +55,13 @@ pub fn accept(
 ) -> Result<Accepted, SpecError> {
     spec.label = Some(ds.label.clone());
     // The test set is scored with the final model.
-    spec.final_model |= spec.validation.test_fraction > 0.0;
+    if spec.validation.test_fraction > 0.0 && !spec.final_model.trains() {
+        spec.final_model = FinalModel::Own;
+    }
     let strategies = spec.imbalance.strategy.list();
     let variants = spec.model.list().len() * strategies.len();
     let runs_total = variants * spec.validation.folds as usize * spec.validation.repeats as usize
-        + usize::from(spec.final_model);
+        + usize::from(spec.final_model.trains());
     let needs = memory(&spec, ds, &strategies, runs_total, limits);
     check_memory(
         &needs,
@@ -134,7 +136,7 @@ pub fn job(
         }
     }
     let comparison = spec.imbalance.strategy.is_comparison() || spec.model.is_comparison();
-    if spec.final_model {
+    if spec.final_model.trains() {
         runs.push(NewRun {
             id: ids::new_id("run"),
             kind: RunKind::Final,
@@ -142,8 +144,10 @@ pub fn job(
             repeat: None,
             seed: derive_seed(spec.seed, u64::MAX, 0),
             max_attempts,
-            // A comparison's final model trains the leaderboard's winner.
-            strategy: (!comparison).then(|| strategies[0]),
+            // A comparison's final model trains the leaderboard's winner, and one trained for
+            // the folds' epochs needs them: either waits for the folds (a NULL strategy).
+            strategy: (!comparison && spec.final_model != FinalModel::CvEpochs)
+                .then(|| strategies[0]),
             variant: 0,
         });
     }
@@ -212,7 +216,9 @@ pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
         .iter()
         .map(|&s| im.members(s) * folds * spec.validation.repeats * spec.training.epochs)
         .sum();
-    let final_epochs = u64::from(spec.final_model) * im.max_members() * spec.training.epochs;
+    // At most: `{"epochs": "cv"}` trains the folds' mean best epoch, not known yet.
+    let final_epochs =
+        u64::from(spec.final_model.trains()) * im.max_members() * spec.training.epochs;
     let first = strategies[0];
     Estimate {
         runs: job.runs_total,

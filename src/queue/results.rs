@@ -2,6 +2,7 @@
 //! add up to: the leaderboard of a comparison, the variant its final model trains, the job's
 //! summary. Pure functions over typed results.
 
+use crate::domain::final_model::CvEpochs;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::JobSpec;
 use crate::domain::results::{RunKind, RunResult, Standing, Summary};
@@ -30,7 +31,20 @@ pub fn run_result(outcome: &FoldOutcome, variant: Variant) -> RunResult {
             .map(|&w| f64::from(w))
             .collect(),
         encoding: Some(outcome.encoding.clone()),
+        cv_epochs: None,
     }
+}
+
+/// The epochs of a final model trained for the folds' (`final_model: {"epochs": "cv"}`): the
+/// rounded mean of `variant`'s fold runs' best epochs, in fold order.
+pub fn cv_epochs(folds: &[&RunResult], variant: Variant) -> CvEpochs {
+    CvEpochs::of(
+        folds
+            .iter()
+            .filter(|r| Variant::of(r) == variant)
+            .map(|r| r.best_epoch)
+            .collect(),
+    )
 }
 
 /// The held-out rows, their labels and probabilities.
@@ -182,6 +196,7 @@ mod tests {
             member_class_counts: None,
             class_weights: vec![],
             encoding: None,
+            cv_epochs: None,
         }
     }
 

@@ -16,7 +16,9 @@ use super::results::{self, Variant};
 use crate::diagnose::job_rules::job_findings;
 use crate::diagnose::run_rules::RunEnd;
 use crate::domain::dataset::ColumnRole;
+use crate::domain::final_model::CvEpochs;
 use crate::domain::heldout::HeldOut;
+use crate::domain::job::FinalModel;
 use crate::domain::results::{RunKind, RunResult};
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
@@ -212,18 +214,23 @@ async fn train_run(
             InputsError::Gone(reason) => RunError::Permanent(reason),
             InputsError::Store(e) => retry(e),
         })?;
+    let mut cv_epochs = None;
     let variant = match claimed.strategy {
         Some(strategy) => Variant {
             model: claimed.variant as usize,
             strategy,
         },
-        // A comparison's final run: every fold run has ended, so the leaderboard is final.
+        // A final run that waited for the folds (a comparison's, or one trained for the folds'
+        // epochs): every fold run has ended, so the leaderboard is final.
         None => {
             let folds = store::run_data::fold_results(pool, &claimed.job_id)
                 .await
                 .map_err(retry)?;
             let folds: Vec<&RunResult> = folds.iter().collect();
             let winner = results::chosen_variant(&inputs.spec, &folds);
+            if inputs.spec.final_model == FinalModel::CvEpochs {
+                cv_epochs = Some(results::cv_epochs(&folds, winner));
+            }
             store::run_notes::set_variant(
                 pool,
                 &claimed.id,
@@ -256,7 +263,14 @@ async fn train_run(
     let span = tracing::Span::current();
     let joined = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        train_blocking(&claimed, inputs, variant, resume, writer, &flags)
+        train_blocking(
+            &claimed,
+            inputs,
+            (variant, cv_epochs),
+            resume,
+            writer,
+            &flags,
+        )
     })
     .await;
     match joined {
@@ -272,7 +286,7 @@ async fn train_run(
 fn train_blocking(
     claimed: &Claimed,
     inputs: RunInputs,
-    variant: Variant,
+    (variant, cv_epochs): (Variant, Option<CvEpochs>),
     resume: Option<TrainState>,
     mut writer: EpochWriter,
     flags: &Flags,
@@ -318,7 +332,12 @@ fn train_blocking(
         resume,
         checkpoint_every: 1,
     };
-    let training = spec.training_spec(variant.model);
+    let mut training = spec.training_spec(variant.model);
+    // The folds chose the epochs: no early stopping of its own.
+    if let Some(cv) = &cv_epochs {
+        training.training.epochs = cv.epochs;
+        training.training.early_stopping = None;
+    }
     let resumed = options.resume.as_ref().map(|s| s.history.as_slice());
     let mut watch = Watch::new(
         &training,
@@ -369,8 +388,10 @@ fn train_blocking(
         Some(&encoding),
     )
     .map_err(|e| RunError::Retryable(e.to_string()))?;
+    let mut result = results::run_result(&outcome, variant);
+    result.cv_epochs = cv_epochs;
     Ok(Finished::Done {
-        result: Box::new(results::run_result(&outcome, variant)),
+        result: Box::new(result),
         predictions: results::run_predictions(&table, &outcome),
         checkpoint,
     })

@@ -62,7 +62,11 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
         4
     );
     let job = json(res, 202).await;
-    assert_eq!(job["status"], "queued");
+    // A worker may claim a run between the insert and the read the 202 shows.
+    assert!(
+        job["status"] == "queued" || job["status"] == "running",
+        "{job}"
+    );
     assert_eq!(
         job["spec"]["model"]["hidden_layers"],
         json!([64, 64]),

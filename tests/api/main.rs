@@ -8,6 +8,7 @@ mod datasets;
 mod diagnostics;
 mod external;
 mod fencing;
+mod final_model;
 mod helpers;
 mod hostile;
 mod imbalance;

@@ -59,6 +59,7 @@ fn run(
             member_class_counts: None,
             class_weights: vec![1.0, 1.0],
             encoding: None,
+            cv_epochs: None,
         }),
         diagnosis: d,
     }

@@ -1,0 +1,84 @@
+//! `final_model`: `{"epochs": "cv"}` trains the final model, without early stopping, for the
+//! rounded mean of the folds' best epochs, and says so in the metrics.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_fields, json, problem};
+use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
+
+#[tokio::test]
+async fn a_cv_epochs_final_model_trains_the_rounded_mean_of_the_folds_best_epochs() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let id = queued(
+        &app,
+        json!({
+            "dataset_id": ds, "seed": 2, "final_model": {"epochs": "cv"},
+            "model": {"hidden_layers": [16]},
+            "training": {"epochs": 40, "early_stopping": {"patience": 3}},
+            "validation": {"folds": 3},
+        }),
+    )
+    .await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["spec"]["final_model"], json!({"epochs": "cv"}));
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    let best: Vec<u64> = metrics["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["best_epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(best.len(), 3);
+    // By hand: the mean, rounded half up.
+    let want = (best.iter().sum::<u64>() as f64 / 3.0 + 0.5).floor() as u64;
+    assert_eq!(
+        metrics["final_epochs"],
+        json!({"epochs": want, "fold_best_epochs": best}),
+        "{metrics}"
+    );
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let last: &Value = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "final")
+        .unwrap();
+    assert_eq!(last["epochs_done"], want, "{last}");
+    let history = app
+        .get_json(&format!(
+            "/v1/runs/{}/metrics",
+            last["id"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(history.as_array().unwrap().len() as u64, want);
+    // No early stopping of its own: no inner validation split.
+    assert!(history[0]["val_loss"].is_null(), "{history}");
+}
+
+#[tokio::test]
+async fn final_model_takes_true_false_or_cv_epochs_with_early_stopping() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    for (final_model, training) in [
+        (json!({"epochs": "cv"}), json!({"early_stopping": null})),
+        (json!("yes"), json!({})),
+        (json!({"epochs": 10}), json!({})),
+    ] {
+        let spec = json!({"dataset_id": ds, "final_model": final_model, "training": training});
+        let p = problem(submit(&app, spec).await, 422).await;
+        assert_eq!(error_fields(&p), ["final_model"], "{p}");
+    }
+    let ok = json(
+        app.post("/v1/jobs?dry_run=true")
+            .json(&json!({"dataset_id": ds, "final_model": {"epochs": "cv"}}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(ok["spec"]["final_model"], json!({"epochs": "cv"}), "{ok}");
+    assert_eq!(ok["estimate"]["runs"], 6, "{ok}");
+}
