@@ -78,6 +78,7 @@ fn main() {
                         seed,
                         resume: None,
                         checkpoint_every: 0,
+                        correct_probabilities: false,
                     },
                     &AtomicBool::new(false),
                     &mut |_, _| {},

@@ -106,6 +106,9 @@ pub struct ImbalanceSpec {
     /// A list of strategies: the metric the leaderboard ranks them by. Default
     /// `balanced_accuracy`.
     pub rank_by: String,
+    /// Map predictions back to the training rows' class priors after resampling or class
+    /// weights (`engine::imbalance::priors`). Default false.
+    pub correct_probabilities: bool,
 }
 
 impl Default for ImbalanceSpec {
@@ -121,6 +124,7 @@ impl Default for ImbalanceSpec {
             class_weights: ClassWeights::default(),
             n_subsets: 10,
             rank_by: "balanced_accuracy".into(),
+            correct_probabilities: false,
         }
     }
 }

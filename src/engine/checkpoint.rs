@@ -47,12 +47,15 @@ pub struct Stored {
     pub calibration: Option<Calibration>,
     /// The caller's feature encoding (opaque JSON), kept with the weights.
     pub encoding: Option<String>,
+    /// Per class, what predicted probabilities are multiplied by before renormalizing.
+    pub prior_correction: Option<Vec<f64>>,
 }
 
 impl Stored {
     /// What predicts with the stored weights.
     pub fn predictor(self) -> Predictor {
         Predictor::new(self.state.model, self.state.members, self.calibration)
+            .with_prior_correction(self.prior_correction)
     }
 }
 
@@ -79,13 +82,23 @@ pub fn to_bytes(
     calibration: Option<&Calibration>,
     encoding: Option<&str>,
 ) -> Result<Vec<u8>, EngineError> {
-    serialize_state(state, true, calibration, encoding)
+    serialize_state(state, true, calibration, encoding, None)
+}
+
+/// As `to_bytes`, with the prior-shift correction predictions get (`imbalance.correct_probabilities`).
+pub fn to_bytes_corrected(
+    state: &TrainState,
+    calibration: Option<&Calibration>,
+    encoding: Option<&str>,
+    prior_correction: Option<&[f64]>,
+) -> Result<Vec<u8>, EngineError> {
+    serialize_state(state, true, calibration, encoding, prior_correction)
 }
 
 /// The bytes to resume from: the state without the finished members of an ensemble (they are
 /// stored once each, with `member_bytes`).
 pub fn to_resume_bytes(state: &TrainState) -> Result<Vec<u8>, EngineError> {
-    serialize_state(state, false, None, None)
+    serialize_state(state, false, None, None, None)
 }
 
 /// The safetensors bytes, with the finished members' tensors or (`members: false`) only their
@@ -95,6 +108,7 @@ fn serialize_state(
     members: bool,
     calibration: Option<&Calibration>,
     encoding: Option<&str>,
+    prior_correction: Option<&[f64]>,
 ) -> Result<Vec<u8>, EngineError> {
     let mut tensors = Vec::new();
     tensors_of("", &state.model, &mut tensors);
@@ -140,6 +154,9 @@ fn serialize_state(
     }
     if let Some(e) = encoding {
         meta.insert("encoding".into(), e.to_owned());
+    }
+    if let Some(c) = prior_correction {
+        meta.insert("prior_correction".into(), json(&c.to_vec()));
     }
     if let Some(first) = state.members.first() {
         meta.insert("members".into(), state.members.len().to_string());
@@ -240,10 +257,15 @@ pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
             .map_err(corrupt)?,
         spec,
     };
+    let prior_correction = match meta.get("prior_correction") {
+        Some(c) => Some(serde_json::from_str(c).map_err(corrupt)?),
+        None => None,
+    };
     Ok(Stored {
         state,
         calibration,
         encoding: meta.get("encoding").cloned(),
+        prior_correction,
     })
 }
 

@@ -15,7 +15,7 @@ use super::data::table::Table;
 use super::eval::scores::{Pooled, Scores, score};
 use super::imbalance::plan::{ClassWeighting, Method, Sampler};
 use super::imbalance::samplers::class_counts;
-use super::imbalance::{ensemble, one_class, weights};
+use super::imbalance::{ensemble, one_class, priors, weights};
 use super::train::{Progress, TrainRequest, TrainState, Trained, train};
 use crate::domain::spec::TrainingSpec;
 
@@ -30,6 +30,9 @@ pub struct FoldOptions {
     pub resume: Option<TrainState>,
     /// Hand a checkpoint to `progress` every this many epochs (0 = never).
     pub checkpoint_every: u64,
+    /// Map the held-out probabilities back to the training rows' class priors
+    /// (`imbalance::priors`).
+    pub correct_probabilities: bool,
 }
 
 /// What one fold produced.
@@ -51,6 +54,8 @@ pub struct FoldOutcome {
     pub class_weights: Vec<f32>,
     pub encoding: Encoding,
     pub trained: Trained,
+    /// `correct_probabilities`: the per-class factor applied (and to apply at prediction).
+    pub prior_correction: Option<Vec<f64>>,
 }
 
 /// A run's seed, derived from the job seed and the run's place, so re-runs and resumes match.
@@ -137,13 +142,20 @@ pub fn run_fold(
             (o.trained, o.trained_counts, None)
         }
     };
-    let proba: Vec<f64> = trained
+    let mut proba: Vec<f64> = trained
         .holdout_proba
         .as_deref()
         .unwrap_or_default()
         .iter()
         .map(|&p| f64::from(p))
         .collect();
+    // One-class probabilities come from its calibration, not from trained priors.
+    let prior_correction = (options.correct_probabilities && options.method != Method::OneClass)
+        .then(|| priors::correction(&train_class_counts, &resampled_class_counts, &class_weights))
+        .flatten();
+    if let Some(c) = &prior_correction {
+        priors::correct(&mut proba, c);
+    }
     let scores = (!test_rows.is_empty()).then(|| score(&y_test, &proba, table.classes));
     Ok(FoldOutcome {
         rows: test_rows.to_vec(),
@@ -156,6 +168,7 @@ pub fn run_fold(
         class_weights,
         encoding,
         trained,
+        prior_correction,
     })
 }
 

@@ -16,6 +16,8 @@ pub struct Predictor {
     members: Vec<Model>,
     /// `one_class`: `model` is an autoencoder whose errors this turns into probabilities.
     calibration: Option<Calibration>,
+    /// `imbalance.correct_probabilities`: per class, the factor back to the training priors.
+    prior_correction: Option<Vec<f64>>,
 }
 
 impl Predictor {
@@ -24,7 +26,14 @@ impl Predictor {
             model,
             members,
             calibration,
+            prior_correction: None,
         }
+    }
+
+    /// This predictor with its probabilities mapped back to the training priors.
+    pub fn with_prior_correction(mut self, correction: Option<Vec<f64>>) -> Self {
+        self.prior_correction = correction;
+        self
     }
 
     /// The (last) model's weights.
@@ -107,6 +116,9 @@ impl Predictor {
             }
         }
         sum.iter_mut().for_each(|s| *s /= count as f64);
+        if let Some(c) = &self.prior_correction {
+            crate::engine::imbalance::priors::correct(&mut sum, c);
+        }
         sum
     }
 }

@@ -181,6 +181,8 @@ mod tests {
             roc_auc: None,
             pr_auc: None,
             log_loss: loss,
+            brier_score: None,
+            ece: None,
             confusion_matrix: Vec::new(),
         };
         RunResult {

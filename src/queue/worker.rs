@@ -331,6 +331,7 @@ fn train_blocking(
         seed: claimed.seed,
         resume,
         checkpoint_every: 1,
+        correct_probabilities: spec.imbalance.correct_probabilities,
     };
     let mut training = spec.training_spec(variant.model);
     // The folds chose the epochs: no early stopping of its own.
@@ -382,10 +383,11 @@ fn train_blocking(
     }
     let encoding = serde_json::to_string(&outcome.encoding)
         .map_err(|e| RunError::Retryable(format!("encoding the feature encoding: {e}")))?;
-    let checkpoint = checkpoint::to_bytes(
+    let checkpoint = checkpoint::to_bytes_corrected(
         &outcome.trained.state,
         outcome.trained.calibration.as_ref(),
         Some(&encoding),
+        outcome.prior_correction.as_deref(),
     )
     .map_err(|e| RunError::Retryable(e.to_string()))?;
     let mut result = results::run_result(&outcome, variant);

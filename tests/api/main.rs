@@ -1,6 +1,7 @@
 //! API tests: each spawns the real application on port 0 with its own temporary database.
 
 mod auth;
+mod calibration;
 mod cli;
 mod contract;
 mod crash;

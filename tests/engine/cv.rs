@@ -52,6 +52,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
                     seed: cv::derive_seed(0, 0, f as u64),
                     resume: None,
                     checkpoint_every: 0,
+                    correct_probabilities: false,
                 },
                 &AtomicBool::new(false),
                 &mut |_, _| {},

@@ -73,3 +73,34 @@ fn every_metric_equals_scikit_learns_on_the_golden_predictions() {
         assert_eq!(ours, pred, "{case} argmax");
     }
 }
+
+/// Brier score against scikit-learn 1.9's `brier_score_loss` and the 15-bin ECE against a NumPy
+/// implementation (bins `(lo, hi]`), both computed outside this code base on these rows.
+#[test]
+fn brier_score_and_expected_calibration_error_equal_the_reference_values() {
+    let y = [0u32, 1, 1, 0, 1, 0, 1, 1];
+    let p1 = [0.1, 0.8, 0.35, 0.6, 0.95, 0.2, 0.55, 0.7];
+    let proba: Vec<f64> = p1.iter().flat_map(|&p| [1.0 - p, p]).collect();
+    let s = score(&y, &proba, 2);
+    assert!(
+        (s.brier_score.unwrap() - 0.1459375).abs() < 1e-12,
+        "{:?}",
+        s.brier_score
+    );
+    assert!((s.ece.unwrap() - 0.20625).abs() < 1e-12, "{:?}", s.ece);
+    let y3 = [0u32, 2, 1, 2, 0, 1];
+    let proba3 = [
+        0.7, 0.2, 0.1, 0.1, 0.3, 0.6, 0.2, 0.5, 0.3, 0.5, 0.1, 0.4, 0.3, 0.3, 0.4, 0.25, 0.5, 0.25,
+    ];
+    let s = score(&y3, &proba3, 3);
+    assert!(
+        (s.brier_score.unwrap() - 0.41916666666666663).abs() < 1e-12,
+        "{:?}",
+        s.brier_score
+    );
+    assert!(
+        (s.ece.unwrap() - 0.2666666666666666).abs() < 1e-12,
+        "{:?}",
+        s.ece
+    );
+}

@@ -33,6 +33,8 @@ fn run(
         roc_auc: None,
         pr_auc: None,
         log_loss: 0.3,
+        brier_score: None,
+        ece: None,
         confusion_matrix: Vec::new(),
     };
     RunRow {

@@ -22,6 +22,15 @@ pub struct Scores {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pr_auc: Option<f64>,
     pub log_loss: f64,
+    /// scikit-learn's `brier_score_loss`: binary, the mean squared error of class 1's
+    /// probability; multiclass, the mean over rows of `Σ_k (p_k − [y = k])²`. `None` in results
+    /// stored before it was measured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub brier_score: Option<f64>,
+    /// Expected calibration error over 15 equal-width bins of the top probability
+    /// (`(i/15, (i+1)/15]`): `Σ_b n_b/n · |accuracy_b − confidence_b|`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ece: Option<f64>,
     /// `[true][predicted]` counts; empty (and left out) in summaries.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub confusion_matrix: Vec<Vec<u64>>,
@@ -115,8 +124,55 @@ pub fn score(y_true: &[u32], proba: &[f64], classes: usize) -> Scores {
         roc_auc,
         pr_auc,
         log_loss,
+        brier_score: Some(brier(y_true, proba, classes)),
+        ece: Some(ece(y_true, proba, classes, &pred)),
         confusion_matrix: cm,
     }
+}
+
+/// scikit-learn's Brier score (see `Scores::brier_score`).
+fn brier(y_true: &[u32], proba: &[f64], classes: usize) -> f64 {
+    let n = y_true.len().max(1) as f64;
+    let rows = proba.chunks_exact(classes.max(1)).zip(y_true);
+    if classes == 2 {
+        return rows
+            .map(|(p, &y)| (p[1] - f64::from(y)).powi(2))
+            .sum::<f64>()
+            / n;
+    }
+    rows.map(|(p, &y)| {
+        p.iter()
+            .enumerate()
+            .map(|(k, &v)| (v - f64::from(u8::from(k == y as usize))).powi(2))
+            .sum::<f64>()
+    })
+    .sum::<f64>()
+        / n
+}
+
+/// Bins of the expected calibration error.
+const ECE_BINS: usize = 15;
+
+/// The expected calibration error (see `Scores::ece`) of the top probability of each row.
+fn ece(y_true: &[u32], proba: &[f64], classes: usize, pred: &[usize]) -> f64 {
+    let (mut count, mut conf, mut right) =
+        ([0usize; ECE_BINS], [0.0f64; ECE_BINS], [0usize; ECE_BINS]);
+    for (i, &y) in y_true.iter().enumerate() {
+        let top = proba[i * classes + pred[i]];
+        // (i/15, (i+1)/15]: the upper edge belongs to the bin.
+        let bin = ((top * ECE_BINS as f64).ceil() as usize).clamp(1, ECE_BINS) - 1;
+        count[bin] += 1;
+        conf[bin] += top;
+        right[bin] += usize::from(pred[i] == y as usize);
+    }
+    let n = y_true.len().max(1) as f64;
+    (0..ECE_BINS)
+        .filter(|&b| count[b] > 0)
+        .map(|b| {
+            let c = count[b] as f64;
+            c / n * (right[b] as f64 / c - conf[b] / c).abs()
+        })
+        .sum()
 }
 
 fn argmax(v: &[f64]) -> usize {

@@ -32,6 +32,12 @@ pub fn scalars(s: &Scores) -> BTreeMap<&'static str, f64> {
     if let Some(v) = s.pr_auc {
         m.insert("pr_auc", v);
     }
+    if let Some(v) = s.brier_score {
+        m.insert("brier_score", v);
+    }
+    if let Some(v) = s.ece {
+        m.insert("ece", v);
+    }
     m
 }
 

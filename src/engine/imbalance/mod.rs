@@ -6,5 +6,6 @@ pub mod calibration;
 pub mod ensemble;
 pub mod one_class;
 pub mod plan;
+pub mod priors;
 pub mod samplers;
 pub mod weights;
