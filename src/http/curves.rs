@@ -85,6 +85,7 @@ async fn curves(
         log_y: false,
         lines,
         markers,
+        x_range: None,
     };
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart.render()).into_response())
 }

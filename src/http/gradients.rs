@@ -94,6 +94,7 @@ async fn gradients(
         log_y: true,
         lines,
         markers,
+        x_range: None,
     };
     Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart.render()).into_response())
 }

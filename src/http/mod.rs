@@ -2,6 +2,7 @@
 //! cross-cutting layers (auth, metrics, request ids, tracing) and the problem+json fallbacks.
 
 pub mod auth;
+pub mod calibration;
 pub mod compute;
 pub mod curves;
 pub mod datasets;
@@ -52,6 +53,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(remedies::routes());
     routes.extend(events::routes());
     routes.extend(curves::routes());
+    routes.extend(calibration::routes());
     routes.extend(gradients::routes());
     routes.extend(runs::routes());
     routes.extend(predict::routes());

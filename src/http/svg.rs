@@ -31,6 +31,8 @@ pub struct Chart<'a> {
     pub log_y: bool,
     pub lines: Vec<Line>,
     pub markers: Vec<Marker>,
+    /// The x axis's range; `None`: epochs, from 1 to the largest x.
+    pub x_range: Option<(f64, f64)>,
 }
 
 /// Escapes text for SVG.
@@ -69,7 +71,13 @@ impl Chart<'_> {
             hi = lo + 1.0;
         }
         let hi = hi + (hi - lo) * 0.05;
-        let sx = |x: f64| PAD + (x - 1.0) / (max_x - 1.0).max(1.0) * (W - 2.0 * PAD);
+        let (min_x, max_x) = self.x_range.unwrap_or((1.0, max_x));
+        let span = if self.x_range.is_some() {
+            (max_x - min_x).max(f64::MIN_POSITIVE)
+        } else {
+            (max_x - min_x).max(1.0)
+        };
+        let sx = |x: f64| PAD + (x - min_x) / span * (W - 2.0 * PAD);
         let sy = |y: f64| H - PAD - (y - lo) / (hi - lo) * (H - 2.0 * PAD);
         let range = if self.log_y {
             format!("1e{:.0} to 1e{:.0}, log scale", lo.floor(), hi.ceil())
@@ -82,7 +90,7 @@ impl Chart<'_> {
              <text x=\"{PAD}\" y=\"18\" font-size=\"13\">{title}</text>\n\
              <text x=\"{PAD}\" y=\"34\" fill=\"#555\">{subtitle}</text>\n\
              <line x1=\"{PAD}\" y1=\"{b}\" x2=\"{r}\" y2=\"{b}\" stroke=\"black\"/><line x1=\"{PAD}\" y1=\"{PAD}\" x2=\"{PAD}\" y2=\"{b}\" stroke=\"black\"/>\n\
-             <text x=\"{cx}\" y=\"{lx}\" text-anchor=\"middle\">{x_label} (1 to {max_x})</text>\n\
+             <text x=\"{cx}\" y=\"{lx}\" text-anchor=\"middle\">{x_label} ({min_x} to {max_x})</text>\n\
              <text x=\"12\" y=\"{cy}\" transform=\"rotate(-90 12 {cy})\" text-anchor=\"middle\">{y_label} ({range})</text>\n",
             title = esc(self.title),
             subtitle = esc(self.subtitle),

@@ -90,4 +90,23 @@ async fn correcting_an_undersampled_caravan_jobs_probabilities_lowers_its_brier_
     };
     let (raw, fixed) = (p1(&plain["job"]).await, p1(&corrected["job"]).await);
     assert!(fixed < raw, "corrected {fixed} vs raw {raw}");
+    // The reliability diagram: the model's bins and the diagonal, the ECE in the subtitle.
+    let job = corrected["job"].as_str().unwrap();
+    let res = app
+        .get(&format!("/v1/jobs/{job}/calibration.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["content-type"], "image/svg+xml");
+    let svg = res.text().await.unwrap();
+    assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
+    let ece_text = format!("ECE {:.4}", ece(&corrected));
+    assert!(svg.contains(&ece_text), "{ece_text}: {svg}");
+    assert!(svg.contains("top probability (0 to 1)"), "{svg}");
+    let missing = app
+        .get("/v1/jobs/job_nope/calibration.svg")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(missing.status(), 404);
 }

@@ -125,7 +125,7 @@ pub fn score(y_true: &[u32], proba: &[f64], classes: usize) -> Scores {
         pr_auc,
         log_loss,
         brier_score: Some(brier(y_true, proba, classes)),
-        ece: Some(ece(y_true, proba, classes, &pred)),
+        ece: Some(ece(y_true, proba, classes)),
         confusion_matrix: cm,
     }
 }
@@ -150,28 +150,54 @@ fn brier(y_true: &[u32], proba: &[f64], classes: usize) -> f64 {
         / n
 }
 
-/// Bins of the expected calibration error.
-const ECE_BINS: usize = 15;
+/// Bins of the expected calibration error and the reliability diagram.
+pub const ECE_BINS: usize = 15;
 
-/// The expected calibration error (see `Scores::ece`) of the top probability of each row.
-fn ece(y_true: &[u32], proba: &[f64], classes: usize, pred: &[usize]) -> f64 {
+/// One bin of a reliability diagram: the rows whose top probability fell in it, their mean
+/// top probability and the share of them predicted right.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Bin {
+    pub lower: f64,
+    pub upper: f64,
+    pub count: usize,
+    pub confidence: f64,
+    pub accuracy: f64,
+}
+
+/// The `ECE_BINS` equal-width bins `(i/15, (i+1)/15]` of each row's top probability.
+pub fn reliability(y_true: &[u32], proba: &[f64], classes: usize) -> Vec<Bin> {
     let (mut count, mut conf, mut right) =
         ([0usize; ECE_BINS], [0.0f64; ECE_BINS], [0usize; ECE_BINS]);
     for (i, &y) in y_true.iter().enumerate() {
-        let top = proba[i * classes + pred[i]];
-        // (i/15, (i+1)/15]: the upper edge belongs to the bin.
+        let row = &proba[i * classes..(i + 1) * classes];
+        let pred = argmax(row);
+        let top = row[pred];
+        // The upper edge belongs to the bin.
         let bin = ((top * ECE_BINS as f64).ceil() as usize).clamp(1, ECE_BINS) - 1;
         count[bin] += 1;
         conf[bin] += top;
-        right[bin] += usize::from(pred[i] == y as usize);
+        right[bin] += usize::from(pred == y as usize);
     }
-    let n = y_true.len().max(1) as f64;
     (0..ECE_BINS)
-        .filter(|&b| count[b] > 0)
         .map(|b| {
-            let c = count[b] as f64;
-            c / n * (right[b] as f64 / c - conf[b] / c).abs()
+            let c = count[b].max(1) as f64;
+            Bin {
+                lower: b as f64 / ECE_BINS as f64,
+                upper: (b + 1) as f64 / ECE_BINS as f64,
+                count: count[b],
+                confidence: conf[b] / c,
+                accuracy: right[b] as f64 / c,
+            }
         })
+        .collect()
+}
+
+/// The expected calibration error (see `Scores::ece`): `Σ_b n_b/n · |accuracy_b − confidence_b|`.
+fn ece(y_true: &[u32], proba: &[f64], classes: usize) -> f64 {
+    let n = y_true.len().max(1) as f64;
+    reliability(y_true, proba, classes)
+        .iter()
+        .map(|b| b.count as f64 / n * (b.accuracy - b.confidence).abs())
         .sum()
 }
 
