@@ -79,6 +79,8 @@ fn main() {
                         resume: None,
                         checkpoint_every: 0,
                         correct_probabilities: false,
+                        warm: None,
+                        encoding: None,
                     },
                     &AtomicBool::new(false),
                     &mut |_, _| {},

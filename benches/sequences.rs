@@ -89,6 +89,7 @@ fn ours(name: &str, epochs: u64) -> f64 {
             checkpoint_every: 0,
             objective: Default::default(),
             channels: Some(seqs.channels),
+            warm: None,
         };
         let start = Instant::now();
         train(&req, &AtomicBool::new(false), &mut |_, _| {}).expect("training runs");

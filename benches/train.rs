@@ -64,6 +64,7 @@ fn run(case: &Case, x: &[f32], y: &[u32], seed: u64) -> f64 {
         checkpoint_every: 0,
         objective: Default::default(),
         channels: None,
+        warm: None,
     };
     let start = Instant::now();
     train(&req, &AtomicBool::new(false), &mut |_, _| {}).expect("training runs");

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 pub use super::final_model::FinalModel;
+pub use super::init::InitSpec;
 pub use super::model_choice::ModelChoice;
 use super::spec::{OptimizerSpec, ScheduleSpec, TrainingOptions};
 
@@ -37,6 +38,9 @@ pub struct JobSpec {
     pub final_model: FinalModel,
     #[serde(default)]
     pub seed: u64,
+    /// Fine-tuning: every run starts from this earlier model's weights.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<InitSpec>,
 }
 
 /// Cross-validation. Defaults: `impl Default` (the one place they are stated).

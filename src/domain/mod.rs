@@ -6,6 +6,7 @@ pub mod finding;
 pub mod finding_kind;
 pub mod heldout;
 pub mod ids;
+pub mod init;
 pub mod job;
 pub mod job_rules;
 pub mod model_choice;

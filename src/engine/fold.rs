@@ -16,7 +16,7 @@ use super::eval::scores::{Pooled, Scores, score};
 use super::imbalance::plan::{ClassWeighting, Method, Sampler};
 use super::imbalance::samplers::class_counts;
 use super::imbalance::{ensemble, one_class, priors, weights};
-use super::train::{Progress, TrainRequest, TrainState, Trained, train};
+use super::train::{Progress, TrainRequest, TrainState, Trained, WarmStart, train};
 use crate::domain::spec::TrainingSpec;
 
 /// How to run a fold beyond its rows.
@@ -33,6 +33,10 @@ pub struct FoldOptions {
     /// Map the held-out probabilities back to the training rows' class priors
     /// (`imbalance::priors`).
     pub correct_probabilities: bool,
+    /// Fine-tuning: the weights to start from, and the source's encoding to reuse (the table's
+    /// features in its order).
+    pub warm: Option<WarmStart>,
+    pub encoding: Option<Encoding>,
 }
 
 /// What one fold produced.
@@ -80,7 +84,10 @@ pub fn run_fold(
     cancel: &AtomicBool,
     progress: &mut Progress<'_>,
 ) -> Result<FoldOutcome, EngineError> {
-    let encoding = Encoding::fit_table(table, train_rows);
+    let encoding = match &options.encoding {
+        Some(e) => e.clone(),
+        None => Encoding::fit_table(table, train_rows),
+    };
     let (x_train, width) = encoding.transform_table(table, train_rows);
     let y_train: Vec<u32> = train_rows.iter().map(|&r| table.y[r]).collect();
     let (x_test, _) = encoding.transform_table(table, test_rows);
@@ -122,6 +129,7 @@ pub fn run_fold(
         checkpoint_every: options.checkpoint_every,
         objective: Default::default(),
         channels: table.sequences.as_ref().map(|s| s.channels()),
+        warm: options.warm.clone(),
     };
     let (trained, resampled_class_counts, member_class_counts) = match options.method {
         Method::Single => (

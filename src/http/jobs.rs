@@ -12,8 +12,12 @@ use super::datasets::{Page, idempotency_key};
 use super::extract::{JsonBody, QueryParams, page_params};
 use super::runs::RunView;
 use super::state::{AppState, Route};
-use crate::domain::job::{JobSpec, JobStatus};
+use crate::domain::dataset::DatasetSummary;
+use crate::domain::job::{InitSpec, JobSpec, JobStatus};
+use crate::domain::results::{RunKind, RunState};
 use crate::domain::spec::SpecError;
+use crate::engine::checkpoint;
+use crate::engine::data::encode::Encoding;
 use crate::error::{ApiError, FieldError};
 use crate::queue::plan;
 use crate::store::{self, jobs::Cancel, jobs::Created};
@@ -75,6 +79,15 @@ pub(super) async fn submit(
         return Err(spec_errors(errors));
     };
     errors.extend(plan::check(&spec, &ds, &state.limits));
+    let mut spec = spec;
+    if errors.is_empty()
+        && let Some(init) = spec.init.clone()
+    {
+        match resolve_init(state, &spec, &ds, &init).await? {
+            Ok(run) => spec.init = Some(InitSpec { run, ..init }),
+            Err(e) => errors.extend(e),
+        }
+    }
     if !errors.is_empty() {
         return Err(spec_errors(errors));
     }
@@ -218,4 +231,62 @@ async fn runs(
         next_cursor: next.map(|n| n.to_string()),
     })
     .into_response())
+}
+
+/// The run a fine-tuning job starts from (`init.run` resolved to its id), or what does not fit.
+async fn resolve_init(
+    state: &AppState,
+    spec: &JobSpec,
+    ds: &DatasetSummary,
+    init: &InitSpec,
+) -> Result<Result<String, Vec<SpecError>>, ApiError> {
+    let fail = |field: &str, m: String| Ok(Err(vec![SpecError::new(field, m)]));
+    let Some(source) = store::job_view::get_job(&state.pool, &init.job_id).await? else {
+        return fail("init.job_id", format!("no job {}", init.job_id));
+    };
+    if source.status != JobStatus::Succeeded {
+        return fail(
+            "init.job_id",
+            format!(
+                "job {} is {}: fine-tune from a job once it has succeeded",
+                init.job_id,
+                source.status.as_str()
+            ),
+        );
+    }
+    let runs =
+        store::run_data::runs_of_job(&state.pool, &init.job_id, store::run_data::Detail::Summary)
+            .await?;
+    let run = runs.iter().find(|r| {
+        r.state == RunState::Succeeded
+            && if init.run == "final" {
+                r.kind == RunKind::Final
+            } else {
+                r.id == init.run
+            }
+    });
+    let Some(run) = run else {
+        return fail(
+            "init.run",
+            format!(
+                "job {} has no finished run {:?} (\"final\", or one of its run ids)",
+                init.job_id, init.run
+            ),
+        );
+    };
+    let bytes = store::run_data::checkpoint(&state.pool, &run.id)
+        .await?
+        .and_then(|c| c.1)
+        .ok_or_else(|| anyhow::anyhow!("run {} has no checkpoint", run.id))?;
+    let stored =
+        checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {}: {e}", run.id))?;
+    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
+        .map_err(|e| anyhow::anyhow!("run {}: encoding: {e}", run.id))?;
+    let model = &stored.state.model;
+    let errors = plan::check_init(spec, ds, model.spec(), &encoding, model.layer_count());
+    Ok(if errors.is_empty() {
+        Ok(run.id.clone())
+    } else {
+        Err(errors)
+    })
 }

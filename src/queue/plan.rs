@@ -337,7 +337,9 @@ fn check_memory(
 }
 
 mod dataset_checks;
+mod init_checks;
 use dataset_checks::check_against_dataset;
+pub use init_checks::check_init;
 
 #[cfg(test)]
 mod tests;

@@ -22,11 +22,12 @@ use crate::domain::job::FinalModel;
 use crate::domain::results::{RunKind, RunResult};
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
+use crate::engine::data::encode::Encoding;
 use crate::engine::data::split;
 use crate::engine::data::table::Table;
 use crate::engine::fold::{self, FoldOptions};
 use crate::engine::imbalance::plan;
-use crate::engine::train::{EpochRecord, Stop, TrainState};
+use crate::engine::train::{EpochRecord, Stop, TrainState, WarmStart};
 use crate::store::run_data::{InputsError, RunInputs};
 use crate::store::runs::Claimed;
 use crate::store::{self};
@@ -296,6 +297,7 @@ fn train_blocking(
         columns,
         sequences,
         assignment,
+        init,
         ..
     } = inputs;
     let label = columns
@@ -323,6 +325,35 @@ fn train_blocking(
             )
         }
     };
+    // Fine-tuning: the source's weights, and its encoding over the table's features in its
+    // order (submit checked that the columns match).
+    let (warm, encoding) = match (&init, &spec.init) {
+        (Some(bytes), Some(i)) => {
+            let stored =
+                checkpoint::from_bytes(bytes).map_err(|e| RunError::Permanent(e.to_string()))?;
+            let encoding: Encoding =
+                serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
+                    .map_err(|e| RunError::Permanent(format!("the init model's encoding: {e}")))?;
+            table.features = encoding
+                .features
+                .iter()
+                .filter_map(|f| {
+                    table
+                        .features
+                        .iter()
+                        .copied()
+                        .find(|c| c.info.name == f.name())
+                })
+                .collect();
+            let warm = WarmStart {
+                model: stored.state.model,
+                freeze_layers: i.freeze_layers as usize,
+                reset_output: i.reset_output,
+            };
+            (Some(warm), Some(encoding))
+        }
+        _ => (None, None),
+    };
     let (weighting, sampler, method) = plan::plan(variant.strategy, &spec.imbalance);
     let options = FoldOptions {
         weighting,
@@ -332,6 +363,8 @@ fn train_blocking(
         resume,
         checkpoint_every: 1,
         correct_probabilities: spec.imbalance.correct_probabilities,
+        warm,
+        encoding,
     };
     let mut training = spec.training_spec(variant.model);
     // The folds chose the epochs: no early stopping of its own.

@@ -165,6 +165,8 @@ pub struct RunInputs {
     pub assignment: Vec<Vec<u32>>,
     /// The last epoch checkpoint and an ensemble's finished members, when resuming.
     pub resume: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+    /// Fine-tuning: the source run's checkpoint.
+    pub init: Option<Vec<u8>>,
 }
 
 /// Why a claimed run's inputs cannot be read.
@@ -196,6 +198,17 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
         .await?
         .ok_or_else(|| InputsError::Gone(format!("dataset {} was deleted", spec.dataset_id)))?;
     let sequences = super::datasets::load_sequences(pool, &spec.dataset_id).await?;
+    let init = match &spec.init {
+        Some(init) => Some(
+            checkpoint(pool, &init.run)
+                .await?
+                .and_then(|c| c.1)
+                .ok_or_else(|| {
+                    InputsError::Gone(format!("the init run {} has no model any more", init.run))
+                })?,
+        ),
+        None => None,
+    };
     let resume = match claimed.checkpoint.clone() {
         Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
         None => None,
@@ -206,6 +219,7 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
         sequences,
         assignment,
         resume,
+        init,
     })
 }
 

@@ -10,6 +10,7 @@ mod diagnostics;
 mod external;
 mod fencing;
 mod final_model;
+mod fine_tuning;
 mod helpers;
 mod hostile;
 mod imbalance;

@@ -316,7 +316,7 @@ async fn every_sampler_trains_a_stacked_bidirectional_gru_on_equal_length_sequen
         "imbalance": {"strategy": ["smote", "nearmiss", "undersample", "easy_ensemble",
                                    "balance_cascade", "class_weight"], "n_subsets": 2},
     });
-    let id = queued(&app, spec).await;
+    let id = queued(&app, spec.clone()).await;
     let job = wait_until_finished(&app, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
@@ -364,4 +364,61 @@ async fn every_sampler_trains_a_stacked_bidirectional_gru_on_equal_length_sequen
         [12, 12]
     );
     assert_eq!(tensors.tensor("output.weight").unwrap().shape(), [2, 24]);
+
+    // Fine-tuning a GRU from this job's final model, its first layer frozen: that layer's
+    // tensors (both directions) are the source's to the bit.
+    let final_of = |runs: &Value| {
+        runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "final")
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let source_run = final_of(&runs);
+    let mut tuned = spec.clone();
+    tuned["imbalance"] = json!({"strategy": "none"});
+    tuned["init"] = json!({"job_id": id, "freeze_layers": 1});
+    let tuned = queued(&app, tuned).await;
+    let job = wait_until_finished(&app, &tuned).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let tuned_runs = app.get_json(&format!("/v1/jobs/{tuned}/runs")).await;
+    let checkpoint = |run: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/v1/runs/{run}/checkpoint"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+        }
+    };
+    let (a, b) = (
+        checkpoint(source_run).await,
+        checkpoint(final_of(&tuned_runs)).await,
+    );
+    let (a, b) = (
+        safetensors::SafeTensors::deserialize(&a).unwrap(),
+        safetensors::SafeTensors::deserialize(&b).unwrap(),
+    );
+    for name in [
+        "gru.weight_ih_l0",
+        "gru.weight_hh_l0_reverse",
+        "gru.bias_hh_l0",
+    ] {
+        assert_eq!(
+            a.tensor(name).unwrap().data(),
+            b.tensor(name).unwrap().data(),
+            "{name}"
+        );
+    }
+    assert_ne!(
+        a.tensor("gru.weight_ih_l1").unwrap().data(),
+        b.tensor("gru.weight_ih_l1").unwrap().data()
+    );
 }

@@ -32,6 +32,7 @@ fn resumable<'a>(
         checkpoint_every: 1,
         objective: Default::default(),
         channels: None,
+        warm: None,
         ..request(data, spec, 5)
     }
 }
@@ -223,6 +224,7 @@ fn an_autoencoder_checkpoint_without_its_model_kind_resumes() {
     let request = |resume| TrainRequest {
         objective: Objective::Reconstruct,
         channels: None,
+        warm: None,
         ..resumable(&data, &spec, resume)
     };
     let saved = Mutex::new(Vec::new());

@@ -111,6 +111,7 @@ fn zero_input_features_are_invalid_input_not_a_crash() {
         checkpoint_every: 0,
         objective: Default::default(),
         channels: None,
+        warm: None,
     };
     let err = train(&req, &AtomicBool::new(false), &mut |_, _| {}).unwrap_err();
     assert!(

@@ -53,6 +53,8 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
                     resume: None,
                     checkpoint_every: 0,
                     correct_probabilities: false,
+                    warm: None,
+                    encoding: None,
                 },
                 &AtomicBool::new(false),
                 &mut |_, _| {},

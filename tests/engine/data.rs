@@ -95,5 +95,6 @@ pub fn request<'a>(data: &'a Data, spec: &'a TrainingSpec, seed: u64) -> TrainRe
         checkpoint_every: 0,
         objective: Default::default(),
         channels: None,
+        warm: None,
     }
 }

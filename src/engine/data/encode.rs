@@ -180,6 +180,17 @@ pub struct EncodeError {
     pub message: String,
 }
 
+impl FeatureEncoding {
+    /// The column it encodes.
+    pub fn name(&self) -> &str {
+        match self {
+            FeatureEncoding::Numeric { name, .. } | FeatureEncoding::Categorical { name, .. } => {
+                name
+            }
+        }
+    }
+}
+
 impl Encoding {
     /// Whether the model's feature `name` is numeric (`None`: not a feature of the model).
     pub fn is_numeric(&self, name: &str) -> Option<bool> {

@@ -64,6 +64,7 @@ pub fn fit(
         }),
         objective: Objective::Reconstruct,
         channels: None,
+        warm: None,
         class_weights: vec![1.0; 2],
         resume: req.resume.clone(),
         ..req.clone()

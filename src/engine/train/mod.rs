@@ -15,7 +15,7 @@ pub mod trained;
 use std::sync::atomic::AtomicBool;
 
 pub use self::history::{EpochRecord, Stop};
-pub use self::request::{Objective, TrainRequest};
+pub use self::request::{Objective, TrainRequest, WarmStart};
 pub use self::state::TrainState;
 pub use self::trained::{Progress, Trained};
 use crate::engine::EngineError;

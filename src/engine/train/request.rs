@@ -25,6 +25,18 @@ pub struct TrainRequest<'a> {
     /// Sequences: the rows are packed sequences (`data::sequences`) of this many channels, and
     /// the model is the spec's GRU.
     pub channels: Option<usize>,
+    /// Fine-tuning: start from these weights instead of a fresh initialization.
+    pub warm: Option<WarmStart>,
+}
+
+/// Where a fine-tuned run starts: a trained model's weights (not its optimizer state).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WarmStart {
+    pub model: crate::engine::model::Model,
+    /// Layers (as `Model::layer_of` numbers them) whose weights never change.
+    pub freeze_layers: usize,
+    /// Start the output layer fresh (it always is when the class count differs).
+    pub reset_output: bool,
 }
 
 /// What the model learns.
