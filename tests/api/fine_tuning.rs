@@ -25,29 +25,9 @@ async fn finished(app: &TestApp, spec: Value) -> String {
 
 /// The job's final run: its id and first epoch's training loss.
 async fn final_run(app: &TestApp, job: &str) -> (String, f64) {
-    let runs = app.get_json(&format!("/v1/jobs/{job}/runs")).await;
-    let run = runs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == "final")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let run = app.final_run(job).await;
     let history = app.get_json(&format!("/v1/runs/{run}/metrics")).await;
     (run, history[0]["train_loss"].as_f64().unwrap())
-}
-
-async fn tensors(app: &TestApp, run: &str) -> Vec<u8> {
-    app.get(&format!("/v1/runs/{run}/checkpoint"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap()
-        .to_vec()
 }
 
 #[tokio::test]
@@ -75,8 +55,8 @@ async fn a_fine_tuned_job_starts_lower_and_frozen_layers_keep_the_sources_weight
     let frozen = finished(&app, frozen).await;
     let (frozen_run, _) = final_run(&app, &frozen).await;
     let (a, b) = (
-        tensors(&app, &source_run).await,
-        tensors(&app, &frozen_run).await,
+        app.checkpoint(&source_run).await,
+        app.checkpoint(&frozen_run).await,
     );
     let (a, b) = (
         safetensors::SafeTensors::deserialize(&a).unwrap(),

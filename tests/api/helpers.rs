@@ -126,6 +126,31 @@ impl TestApp {
         self.client.delete(format!("{}{path}", self.address))
     }
 
+    /// The id of the job's final run.
+    pub async fn final_run(&self, job: &str) -> String {
+        let runs = self.get_json(&format!("/v1/jobs/{job}/runs")).await;
+        runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["kind"] == "final")
+            .unwrap_or_else(|| panic!("job {job} has no final run: {runs}"))["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// A run's downloaded checkpoint (expecting 200).
+    pub async fn checkpoint(&self, run: &str) -> Vec<u8> {
+        let res = self
+            .get(&format!("/v1/runs/{run}/checkpoint"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200, "checkpoint of {run}");
+        res.bytes().await.unwrap().to_vec()
+    }
+
     /// Uploads a CSV body; returns the response.
     pub async fn upload_csv(&self, query: &str, csv: impl Into<reqwest::Body>) -> Response {
         self.post(&format!("/v1/datasets?{query}"))

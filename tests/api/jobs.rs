@@ -553,16 +553,7 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
     .await;
     let preds = body["predictions"].as_array().unwrap();
     assert_eq!(preds.len(), 5);
-    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
-    let final_run = runs["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["kind"] == "final")
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let final_run = app.final_run(&id).await;
     assert_eq!(body["models"], json!([final_run]));
     // The engine, from the downloaded checkpoint, on the same rows.
     let bytes = app

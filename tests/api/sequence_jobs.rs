@@ -367,40 +367,16 @@ async fn every_sampler_trains_a_stacked_bidirectional_gru_on_equal_length_sequen
 
     // Fine-tuning a GRU from this job's final model, its first layer frozen: that layer's
     // tensors (both directions) are the source's to the bit.
-    let final_of = |runs: &Value| {
-        runs["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|r| r["kind"] == "final")
-            .unwrap()["id"]
-            .as_str()
-            .unwrap()
-            .to_owned()
-    };
-    let source_run = final_of(&runs);
+    let source_run = app.final_run(&id).await;
     let mut tuned = spec.clone();
     tuned["imbalance"] = json!({"strategy": "none"});
     tuned["init"] = json!({"job_id": id, "freeze_layers": 1});
     let tuned = queued(&app, tuned).await;
     let job = wait_until_finished(&app, &tuned).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let tuned_runs = app.get_json(&format!("/v1/jobs/{tuned}/runs")).await;
-    let checkpoint = |run: String| {
-        let app = &app;
-        async move {
-            app.get(&format!("/v1/runs/{run}/checkpoint"))
-                .send()
-                .await
-                .unwrap()
-                .bytes()
-                .await
-                .unwrap()
-        }
-    };
     let (a, b) = (
-        checkpoint(source_run).await,
-        checkpoint(final_of(&tuned_runs)).await,
+        app.checkpoint(&source_run).await,
+        app.checkpoint(&app.final_run(&tuned).await).await,
     );
     let (a, b) = (
         safetensors::SafeTensors::deserialize(&a).unwrap(),
