@@ -8,6 +8,7 @@ pub mod flags;
 mod heartbeat;
 pub mod plan;
 pub mod results;
+mod run_input;
 pub mod worker;
 
 use std::time::Duration;

@@ -13,21 +13,20 @@ use super::diagnosis::{Watch, chance_loss};
 use super::epochs::EpochWriter;
 use super::flags::Flags;
 use super::results::{self, Variant};
+use super::run_input;
 use crate::diagnose::job_rules::job_findings;
 use crate::diagnose::run_rules::RunEnd;
 use crate::domain::dataset::ColumnRole;
 use crate::domain::final_model::CvEpochs;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::FinalModel;
-use crate::domain::results::{RunKind, RunResult};
+use crate::domain::results::RunResult;
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
-use crate::engine::data::encode::Encoding;
-use crate::engine::data::split;
 use crate::engine::data::table::Table;
 use crate::engine::fold::{self, FoldOptions};
 use crate::engine::imbalance::plan;
-use crate::engine::train::{EpochRecord, Stop, TrainState, WarmStart};
+use crate::engine::train::{EpochRecord, Stop, TrainState};
 use crate::store::run_data::{InputsError, RunInputs};
 use crate::store::runs::Claimed;
 use crate::store::{self};
@@ -308,48 +307,12 @@ fn train_blocking(
     if let Some(values) = &sequences {
         table = table.with_sequences(values);
     }
-    let (train_rows, test_rows) = match (claimed.kind, claimed.fold, claimed.repeat) {
-        (RunKind::Fold, Some(fold), Some(repeat)) => {
-            let marks = assignment.get(repeat as usize).ok_or_else(|| {
-                RunError::Permanent(format!("no fold assignment for repeat {repeat}"))
-            })?;
-            split::split(marks, fold)
-        }
-        // The final model trains on every row outside the test set and scores the test set.
-        _ => {
-            let marks = assignment.first().map(Vec::as_slice).unwrap_or(&[]);
-            let in_test = |i: usize| marks.get(i) == Some(&split::TEST_SET);
-            (
-                (0..table.y.len()).filter(|&i| !in_test(i)).collect(),
-                (0..table.y.len()).filter(|&i| in_test(i)).collect(),
-            )
-        }
-    };
-    // Fine-tuning: the source's weights, and its encoding over the table's features in its
-    // order (submit checked that the columns match).
+    let (train_rows, test_rows) =
+        run_input::rows_of_run(claimed, &assignment, table.y.len()).map_err(RunError::Permanent)?;
     let (warm, encoding) = match (&init, &spec.init) {
         (Some(bytes), Some(i)) => {
-            let stored =
-                checkpoint::from_bytes(bytes).map_err(|e| RunError::Permanent(e.to_string()))?;
-            let encoding: Encoding =
-                serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
-                    .map_err(|e| RunError::Permanent(format!("the init model's encoding: {e}")))?;
-            table.features = encoding
-                .features
-                .iter()
-                .filter_map(|f| {
-                    table
-                        .features
-                        .iter()
-                        .copied()
-                        .find(|c| c.info.name == f.name())
-                })
-                .collect();
-            let warm = WarmStart {
-                model: stored.state.model,
-                freeze_layers: i.freeze_layers as usize,
-                reset_output: i.reset_output,
-            };
+            let (warm, encoding) =
+                run_input::warm_start(bytes, i, &mut table).map_err(RunError::Permanent)?;
             (Some(warm), Some(encoding))
         }
         _ => (None, None),

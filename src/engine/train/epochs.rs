@@ -11,7 +11,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::early::EarlyStop;
 use super::history::{EpochRecord, Stop};
-use super::request::{Objective, TrainRequest, WarmStart};
+use super::request::{Objective, TrainRequest};
 use super::state::TrainState;
 use super::trained::{Progress, Trained};
 use crate::domain::spec::BatchSize;
@@ -46,7 +46,7 @@ pub fn run(
     // Fine-tuning: the fresh model (its RNG draws as from scratch) takes the source's weights,
     // but for the output layer when it is reset or of another shape.
     let model = match &req.warm {
-        Some(warm) => warm_started(model, warm),
+        Some(warm) => super::warm::warm_started(model, warm),
         None => model,
     };
     let frozen: Vec<bool> = {
@@ -285,40 +285,6 @@ pub fn run(
         calibration: None,
         state: st,
     })
-}
-
-/// `fresh` with `warm`'s weights, parameter by parameter (same name and shape), but for the
-/// output layer when `warm` resets it; batch-norm statistics come along.
-fn warm_started(mut fresh: Model, warm: &WarmStart) -> Model {
-    let of = fresh.layer_of();
-    let output = fresh.layer_count().saturating_sub(1);
-    let source = warm.model.params();
-    for (p, &layer) in fresh.params_mut().iter_mut().zip(&of) {
-        if warm.reset_output && layer == output {
-            continue;
-        }
-        if let Some(s) = source
-            .iter()
-            .find(|s| s.name == p.name && s.shape == p.shape)
-        {
-            p.data.clone_from(&s.data);
-        }
-    }
-    let buffers: Vec<(String, Vec<f32>)> = warm
-        .model
-        .buffers()
-        .into_iter()
-        .map(|(n, v)| (n, v.to_vec()))
-        .collect();
-    for (name, into) in fresh.buffers_mut() {
-        if let Some((_, v)) = buffers
-            .iter()
-            .find(|(n, v)| *n == name && v.len() == into.len())
-        {
-            into.copy_from_slice(v);
-        }
-    }
-    fresh
 }
 
 /// Per layer: its weights' L2 norm, and how far they moved from `start` (relative).

@@ -11,6 +11,7 @@ pub mod history;
 pub mod request;
 pub mod state;
 pub mod trained;
+mod warm;
 
 use std::sync::atomic::AtomicBool;
 

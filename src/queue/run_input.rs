@@ -1,0 +1,65 @@
+//! What a claimed run trains on beyond its dataset: its training and held-out rows (its fold,
+//! or for the final model everything outside the test set), and a fine-tuning job's start.
+
+use crate::domain::init::InitSpec;
+use crate::domain::results::RunKind;
+use crate::engine::checkpoint;
+use crate::engine::data::encode::Encoding;
+use crate::engine::data::split;
+use crate::engine::data::table::Table;
+use crate::engine::train::WarmStart;
+use crate::store::runs::Claimed;
+
+/// (training rows, held-out rows) of the run; an error is permanent.
+pub fn rows_of_run(
+    claimed: &Claimed,
+    assignment: &[Vec<u32>],
+    rows: usize,
+) -> Result<(Vec<usize>, Vec<usize>), String> {
+    Ok(match (claimed.kind, claimed.fold, claimed.repeat) {
+        (RunKind::Fold, Some(fold), Some(repeat)) => {
+            let marks = assignment
+                .get(repeat as usize)
+                .ok_or_else(|| format!("no fold assignment for repeat {repeat}"))?;
+            split::split(marks, fold)
+        }
+        // The final model trains on every row outside the test set and scores the test set.
+        _ => {
+            let marks = assignment.first().map(Vec::as_slice).unwrap_or(&[]);
+            let in_test = |i: usize| marks.get(i) == Some(&split::TEST_SET);
+            (
+                (0..rows).filter(|&i| !in_test(i)).collect(),
+                (0..rows).filter(|&i| in_test(i)).collect(),
+            )
+        }
+    })
+}
+
+/// Fine-tuning: the source checkpoint's weights, and its encoding, with `table`'s features put
+/// in the encoding's order (submit checked that the columns match); an error is permanent.
+pub fn warm_start(
+    source: &[u8],
+    init: &InitSpec,
+    table: &mut Table<'_>,
+) -> Result<(WarmStart, Encoding), String> {
+    let stored = checkpoint::from_bytes(source).map_err(|e| e.to_string())?;
+    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
+        .map_err(|e| format!("the init model's encoding: {e}"))?;
+    table.features = encoding
+        .features
+        .iter()
+        .filter_map(|f| {
+            table
+                .features
+                .iter()
+                .copied()
+                .find(|c| c.info.name == f.name())
+        })
+        .collect();
+    let warm = WarmStart {
+        model: stored.state.model,
+        freeze_layers: init.freeze_layers as usize,
+        reset_output: init.reset_output,
+    };
+    Ok((warm, encoding))
+}
