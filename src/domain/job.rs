@@ -56,6 +56,10 @@ pub struct ValidationSpec {
     /// Share of rows (stratified) held out before the folds, never seen by any fold, and scored
     /// once with the final model (which this turns on). Default 0: no test set.
     pub test_fraction: f64,
+    /// The user's own folds: a numeric column of integers `0..folds−1`, one per row, which is
+    /// then not a feature. Default none (stratified folds from the seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_column: Option<String>,
 }
 
 impl Default for ValidationSpec {
@@ -65,6 +69,7 @@ impl Default for ValidationSpec {
             stratified: true,
             repeats: 1,
             test_fraction: 0.0,
+            fold_column: None,
         }
     }
 }

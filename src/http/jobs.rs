@@ -104,8 +104,18 @@ pub(super) async fn submit(
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dataset {}", ds.id)))?;
     let max_attempts = u32::try_from(state.limits.max_attempts).unwrap_or(u32::MAX);
-    let mut job =
-        plan::job(accepted, &labels, n_classes, max_attempts).map_err(|e| spec_errors(vec![e]))?;
+    let given = match &accepted.spec.validation.fold_column {
+        Some(name) => Some(
+            store::datasets::load_numeric_column(&state.pool, &ds.id, name)
+                .await?
+                .ok_or_else(|| {
+                    ApiError::invalid_field("validation.fold_column", "not a numeric column")
+                })?,
+        ),
+        None => None,
+    };
+    let mut job = plan::job(accepted, &labels, n_classes, max_attempts, given.as_deref())
+        .map_err(|e| spec_errors(vec![e]))?;
     job.remedy_of = remedy_of;
     // A remedy job's request is its spec and what it remedies.
     let identity = match &job.remedy_of {

@@ -250,6 +250,43 @@ pub async fn load_labels(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<(
         .iter()
         .position(|c| c.role == crate::domain::dataset::ColumnRole::Label)
         .context("a dataset without a label column")?;
+    match column_at(pool, id, position, summary.columns[position].clone())
+        .await?
+        .data
+    {
+        ColumnData::Categorical { codes, categories } => Ok(Some((codes, categories.len()))),
+        ColumnData::Numeric(_) => {
+            anyhow::bail!("the label column of {id} is not stored as classes")
+        }
+    }
+}
+
+/// One numeric column's values by name (`None`: no such dataset or column, or not numeric).
+pub async fn load_numeric_column(
+    pool: &SqlitePool,
+    id: &str,
+    name: &str,
+) -> anyhow::Result<Option<Vec<f32>>> {
+    let Some(summary) = get_dataset(pool, id).await? else {
+        return Ok(None);
+    };
+    let Some(position) = summary.columns.iter().position(|c| c.name == name) else {
+        return Ok(None);
+    };
+    let info = summary.columns[position].clone();
+    Ok(match column_at(pool, id, position, info).await?.data {
+        ColumnData::Numeric(v) => Some(v),
+        ColumnData::Categorical { .. } => None,
+    })
+}
+
+/// The column at `position` of dataset `id`, decoded (`info` its schema).
+async fn column_at(
+    pool: &SqlitePool,
+    id: &str,
+    position: usize,
+    info: ColumnInfo,
+) -> anyhow::Result<Column> {
     let row = sqlx::query(
         "SELECT position, storage, categories_json, data FROM dataset_columns
          WHERE dataset_id = ? AND position = ?",
@@ -258,12 +295,7 @@ pub async fn load_labels(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<(
     .bind(position as i64)
     .fetch_one(pool)
     .await?;
-    match decode_column(&row, summary.columns[position].clone())?.data {
-        ColumnData::Categorical { codes, categories } => Ok(Some((codes, categories.len()))),
-        ColumnData::Numeric(_) => {
-            anyhow::bail!("the label column of {id} is not stored as classes")
-        }
-    }
+    decode_column(&row, info)
 }
 
 fn encode_column(data: &ColumnData) -> (&'static str, Option<String>, Vec<u8>) {

@@ -1,5 +1,6 @@
 //! `final_model`: `{"epochs": "cv"}` trains the final model, without early stopping, for the
-//! rounded mean of the folds' best epochs, and says so in the metrics.
+//! rounded mean of the folds' best epochs, and says so in the metrics; `validation.fold_column`
+//! gives the folds.
 
 use serde_json::{Value, json};
 
@@ -81,4 +82,78 @@ async fn final_model_takes_true_false_or_cv_epochs_with_early_stopping() {
     .await;
     assert_eq!(ok["spec"]["final_model"], json!({"epochs": "cv"}), "{ok}");
     assert_eq!(ok["estimate"]["runs"], 6, "{ok}");
+}
+
+/// 40 rows of two features, the user's fold `f` (0–3) and a label.
+fn with_folds() -> String {
+    let mut csv = String::from("x1,x2,f,label\n");
+    for i in 0..40 {
+        let label = if i % 3 == 0 { "b" } else { "a" };
+        csv.push_str(&format!(
+            "{},{},{},{label}\n",
+            i as f64 * 0.1,
+            (i * 7 % 11) as f64,
+            i % 4
+        ));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn a_fold_column_is_reproduced_exactly_and_is_not_a_feature() {
+    let app = TestApp::spawn().await;
+    let ds = json(app.upload_csv("label=label", with_folds()).await, 201).await;
+    let ds = ds["id"].as_str().unwrap().to_owned();
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "seed": 1, "training": {"epochs": 2},
+               "validation": {"folds": 4, "fold_column": "f"}}),
+    )
+    .await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    // Every row is held out once, in the fold its `f` names.
+    let predictions = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
+    let items = predictions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 40, "{predictions}");
+    for p in items {
+        assert_eq!(
+            p["fold"].as_u64().unwrap(),
+            p["row"].as_u64().unwrap() % 4,
+            "{p}"
+        );
+    }
+    // The model reads x1 and x2 only.
+    let bytes = app.checkpoint(&app.final_run(&id).await).await;
+    let encoding = crossfold::engine::checkpoint::from_bytes(&bytes)
+        .unwrap()
+        .encoding
+        .unwrap();
+    assert!(
+        encoding.contains("x1") && !encoding.contains("\"f\""),
+        "{encoding}"
+    );
+    // Bad fold columns: values outside 0..folds, an empty fold, no such column, repeats.
+    for (validation, field) in [
+        (
+            json!({"folds": 3, "fold_column": "f"}),
+            "validation.fold_column",
+        ),
+        (
+            json!({"folds": 5, "fold_column": "f"}),
+            "validation.fold_column",
+        ),
+        (
+            json!({"folds": 4, "fold_column": "g"}),
+            "validation.fold_column",
+        ),
+        (
+            json!({"folds": 4, "fold_column": "f", "repeats": 2}),
+            "validation.repeats",
+        ),
+    ] {
+        let spec = json!({"dataset_id": ds, "validation": validation});
+        let p = problem(submit(&app, spec.clone()).await, 422).await;
+        assert_eq!(error_fields(&p), [field], "{spec}: {p}");
+    }
 }
