@@ -311,6 +311,10 @@ fn train_blocking(
     if let Some(name) = &spec.validation.fold_column {
         table.features.retain(|c| c.info.name != *name);
     }
+    // A chosen feature list, in the dataset's column order.
+    if let Some(chosen) = &spec.features {
+        table.features.retain(|c| chosen.contains(&c.info.name));
+    }
     let (train_rows, test_rows) =
         run_input::rows_of_run(claimed, &assignment, table.y.len()).map_err(RunError::Permanent)?;
     let (warm, encoding) = match (&init, &spec.init) {

@@ -157,3 +157,40 @@ async fn a_fold_column_is_reproduced_exactly_and_is_not_a_feature() {
         assert_eq!(error_fields(&p), [field], "{spec}: {p}");
     }
 }
+
+#[tokio::test]
+async fn a_chosen_feature_list_is_what_the_model_reads() {
+    let app = TestApp::spawn().await;
+    let ds = json(app.upload_csv("label=label", with_folds()).await, 201).await;
+    let ds = ds["id"].as_str().unwrap().to_owned();
+    let id = queued(
+        &app,
+        json!({"dataset_id": ds, "features": ["x2"], "training": {"epochs": 2},
+               "validation": {"folds": 2}}),
+    )
+    .await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let bytes = app.checkpoint(&app.final_run(&id).await).await;
+    let stored = crossfold::engine::checkpoint::from_bytes(&bytes).unwrap();
+    assert_eq!(stored.state.model.inputs(), 1);
+    let encoding = stored.encoding.unwrap();
+    assert!(
+        encoding.contains("x2") && !encoding.contains("x1"),
+        "{encoding}"
+    );
+    for (features, field) in [
+        (json!(["nope"]), "features[0]"),
+        (json!(["x1", "label"]), "features[1]"),
+        (json!(["x1", "x1"]), "features[1]"),
+        (json!([]), "features"),
+    ] {
+        let spec = json!({"dataset_id": ds, "features": features});
+        let p = problem(submit(&app, spec.clone()).await, 422).await;
+        assert_eq!(error_fields(&p), [field], "{spec}: {p}");
+    }
+    let spec = json!({"dataset_id": ds, "features": ["f"],
+                      "validation": {"folds": 4, "fold_column": "f"}});
+    let p = problem(submit(&app, spec).await, 422).await;
+    assert_eq!(error_fields(&p), ["features[0]"], "{p}");
+}

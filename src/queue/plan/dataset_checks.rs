@@ -27,13 +27,7 @@ pub(super) fn check_against_dataset(
         ));
     }
     if let Some(features) = &spec.features {
-        errors.push(SpecError::new(
-            "features",
-            format!(
-                "choosing features is not offered yet; use null (all {} features)",
-                features.len().max(ds.feature_count as usize)
-            ),
-        ));
+        errors.extend(check_features(spec, ds, features));
     }
     if ds.feature_count == 0 && ds.kind == DatasetKind::Table {
         errors.push(SpecError::new(
@@ -190,6 +184,47 @@ fn check_fold_column(spec: &JobSpec, ds: &DatasetSummary, name: &str) -> Vec<Spe
             "validation.test_fraction",
             "a fold_column assigns every row to a fold: test_fraction must be 0",
         ));
+    }
+    errors
+}
+
+/// A chosen feature list: distinct feature columns of a table, at least one, not the fold
+/// column.
+fn check_features(spec: &JobSpec, ds: &DatasetSummary, features: &[String]) -> Vec<SpecError> {
+    let mut errors = Vec::new();
+    if ds.kind == DatasetKind::Sequence {
+        errors.push(SpecError::new(
+            "features",
+            "a sequence dataset's channels are all read: use null",
+        ));
+        return errors;
+    }
+    if features.is_empty() {
+        errors.push(SpecError::new(
+            "features",
+            "at least one column, or null for all",
+        ));
+    }
+    for (i, name) in features.iter().enumerate() {
+        let field = format!("features[{i}]");
+        match ds.columns.iter().find(|c| c.name == *name) {
+            None => errors.push(SpecError::new(
+                field,
+                format!("no column {name:?} in dataset {}", ds.id),
+            )),
+            Some(c) if c.role == ColumnRole::Label => {
+                errors.push(SpecError::new(field, format!("{name:?} is the label")))
+            }
+            Some(_) if spec.validation.fold_column.as_deref() == Some(name.as_str()) => errors
+                .push(SpecError::new(
+                    field,
+                    format!("{name:?} is the fold column"),
+                )),
+            Some(_) if features[..i].contains(name) => {
+                errors.push(SpecError::new(field, format!("{name:?} is listed twice")))
+            }
+            Some(_) => {}
+        }
     }
     errors
 }
