@@ -1,7 +1,9 @@
-//! What a claimed run trains on beyond its dataset: its training and held-out rows (its fold,
-//! or for the final model everything outside the test set), and a fine-tuning job's start.
+//! What a claimed run trains on beyond its dataset: its features, its training and held-out rows
+//! (its fold, or for the final model everything outside the test set), and a fine-tuning job's
+//! start.
 
 use crate::domain::init::InitSpec;
+use crate::domain::job::JobSpec;
 use crate::domain::results::RunKind;
 use crate::engine::checkpoint;
 use crate::engine::data::encode::Encoding;
@@ -9,6 +11,17 @@ use crate::engine::data::split;
 use crate::engine::data::table::Table;
 use crate::engine::train::WarmStart;
 use crate::store::runs::Claimed;
+
+/// The table's features as the spec chooses them: without the fold column (it says where a
+/// row is held out), and only a chosen `features` list, in the dataset's column order.
+pub fn select_features(table: &mut Table<'_>, spec: &JobSpec) {
+    if let Some(name) = &spec.validation.fold_column {
+        table.features.retain(|c| c.info.name != *name);
+    }
+    if let Some(chosen) = &spec.features {
+        table.features.retain(|c| chosen.contains(&c.info.name));
+    }
+}
 
 /// (training rows, held-out rows) of the run; an error is permanent.
 pub fn rows_of_run(

@@ -307,14 +307,7 @@ fn train_blocking(
     if let Some(values) = &sequences {
         table = table.with_sequences(values);
     }
-    // The user's fold column says where a row is held out; it is not a feature.
-    if let Some(name) = &spec.validation.fold_column {
-        table.features.retain(|c| c.info.name != *name);
-    }
-    // A chosen feature list, in the dataset's column order.
-    if let Some(chosen) = &spec.features {
-        table.features.retain(|c| chosen.contains(&c.info.name));
-    }
+    run_input::select_features(&mut table, &spec);
     let (train_rows, test_rows) =
         run_input::rows_of_run(claimed, &assignment, table.y.len()).map_err(RunError::Permanent)?;
     let (warm, encoding) = match (&init, &spec.init) {
