@@ -8,9 +8,11 @@
 //! Run: `cargo bench --bench sequences` (the anchor runs when `python3 -c "import torch"`
 //! works: `pip install torch`). `EPOCHS` (default 30) sets the epochs of both.
 
+#[path = "support/anchors.rs"]
+mod anchors;
+
 use std::io::BufReader;
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
@@ -103,50 +105,12 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-fn torch_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import torch"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
-}
-
-/// The anchor's median training sequences/s on `name` (`RUNS` seeds).
-fn torch(name: &str, epochs: u64) -> f64 {
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference/bench/gru_attention_torch.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .arg(data_dir())
-        .arg(name)
-        .env("EPOCHS", epochs.to_string())
-        .env("SEEDS", RUNS.to_string())
-        .env("ATTENTION", "additive")
-        .env("OMP_NUM_THREADS", "1")
-        .env("MKL_NUM_THREADS", "1")
-        .env("OMP_WAIT_POLICY", "PASSIVE")
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("python3 starts");
-    let text = String::from_utf8_lossy(&out.stdout);
-    let line = text
-        .lines()
-        .rev()
-        .find(|l| l.starts_with('{'))
-        .unwrap_or_else(|| panic!("no JSON line from the anchor: {text}"));
-    let v: serde_json::Value = serde_json::from_str(line).expect("the anchor's JSON line");
-    v["train_samples_per_s_median"]
-        .as_f64()
-        .expect("train_samples_per_s_median")
-}
-
 fn main() {
     let epochs: u64 = std::env::var("EPOCHS")
         .ok()
         .and_then(|e| e.parse().ok())
         .unwrap_or(30);
-    let anchor = torch_available();
+    let anchor = anchors::available("torch");
     if !anchor {
         println!("PyTorch is not installed: crossfold's figures only (pip install torch)");
     }
@@ -158,7 +122,7 @@ fn main() {
     );
     for name in ["GunPoint", "JapaneseVowels"] {
         let ours = ours(name, epochs);
-        let theirs = anchor.then(|| torch(name, epochs));
+        let theirs = anchor.then(|| anchors::gru(&data_dir(), name, epochs, RUNS));
         let ratio = theirs.map(|t| ours / t);
         println!(
             "{:<16} {:>16.0} {:>16} {:>8}",

@@ -38,8 +38,8 @@ fn spawn(script_name: &str, args: &[&str]) -> Child {
         .expect("python3 starts")
 }
 
-/// The `samples_per_s` of the script's last JSON line.
-fn rate(child: Child) -> f64 {
+/// `key` of the last JSON line the finished anchor printed.
+fn last_json(child: Child, key: &str) -> f64 {
     let out = child.wait_with_output().expect("the anchor finishes");
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
@@ -48,7 +48,32 @@ fn rate(child: Child) -> f64 {
         .find(|l| l.starts_with('{'))
         .unwrap_or_else(|| panic!("no JSON line from the anchor: {text}"));
     let v: serde_json::Value = serde_json::from_str(line).expect("the anchor's JSON line");
-    v["samples_per_s"].as_f64().expect("samples_per_s")
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} in {line}"))
+}
+
+/// The `samples_per_s` of the script's last JSON line.
+fn rate(child: Child) -> f64 {
+    last_json(child, "samples_per_s")
+}
+
+/// `gru_attention_torch.py` on `dataset` of `data_dir` (additive attention, `seeds` seeds,
+/// `epochs` epochs): its median training sequences/s.
+pub fn gru(data_dir: &std::path::Path, dataset: &str, epochs: u64, seeds: usize) -> f64 {
+    let child = Command::new("python3")
+        .arg(script("gru_attention_torch.py"))
+        .arg(data_dir)
+        .arg(dataset)
+        .env("EPOCHS", epochs.to_string())
+        .env("SEEDS", seeds.to_string())
+        .env("ATTENTION", "additive")
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .env("OMP_NUM_THREADS", "1")
+        .env("MKL_NUM_THREADS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 starts");
+    last_json(child, "train_samples_per_s_median")
 }
 
 /// `engine` (`torch` or `sklearn`) on `case` (`wide` or `small`), `processes` started together:

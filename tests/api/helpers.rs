@@ -213,3 +213,37 @@ pub fn error_fields(problem: &Value) -> Vec<String> {
 pub fn counts(v: &Value) -> Vec<u64> {
     serde_json::from_value(v.clone()).expect("an array of counts")
 }
+
+/// Python's safetensors reads `bytes`, and `tensor` has `shape` (.ci/run installs it; with CI
+/// set, its absence fails).
+pub fn python_loads(bytes: &[u8], tensor: &str, shape: &str) {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import safetensors.numpy"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "python3 with safetensors is missing in CI (.ci/run installs it)"
+        );
+        eprintln!("NOT RUN: python3 with safetensors is not installed here");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model.safetensors");
+    std::fs::write(&path, bytes).unwrap();
+    let script = format!(
+        "from safetensors.numpy import load_file; t = load_file({:?}); \
+         assert t[{tensor:?}].shape == {shape}, t[{tensor:?}].shape",
+        path.display().to_string()
+    );
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

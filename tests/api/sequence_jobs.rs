@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_fields, fixture, json, problem};
+use crate::helpers::{TestApp, error_fields, fixture, json, problem, python_loads};
 use crate::jobs::{queued, submit, wait_until_finished};
 use crate::sequences::{ts_fixture, upload_ts};
 
@@ -173,40 +173,6 @@ async fn a_gru_job_trains_on_sequences_and_predicts_with_each_sequences_attentio
         assert_eq!(tensors.tensor(name).unwrap().shape(), shape, "{name}");
     }
     python_loads(&bytes, "gru.weight_hh_l0", "(48, 16)");
-}
-
-/// Python's safetensors reads `bytes`, and `tensor` has `shape` (.ci/run installs it; with CI
-/// set, its absence fails).
-fn python_loads(bytes: &[u8], tensor: &str, shape: &str) {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import safetensors.numpy"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "python3 with safetensors is missing in CI (.ci/run installs it)"
-        );
-        eprintln!("NOT RUN: python3 with safetensors is not installed here");
-        return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("gru.safetensors");
-    std::fs::write(&path, bytes).unwrap();
-    let script = format!(
-        "from safetensors.numpy import load_file; t = load_file({:?}); \
-         assert t[{tensor:?}].shape == {shape}, t[{tensor:?}].shape",
-        path.display().to_string()
-    );
-    let out = std::process::Command::new("python3")
-        .args(["-c", &script])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 #[tokio::test]
