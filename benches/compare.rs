@@ -81,6 +81,7 @@ fn main() {
                         correct_probabilities: false,
                         warm: None,
                         encoding: None,
+                        pretrain: None,
                     },
                     &AtomicBool::new(false),
                     &mut |_, _| {},

@@ -92,6 +92,7 @@ fn ours(name: &str, epochs: u64) -> f64 {
             objective: Default::default(),
             channels: Some(seqs.channels),
             warm: None,
+            pretrain: None,
         };
         let start = Instant::now();
         train(&req, &AtomicBool::new(false), &mut |_, _| {}).expect("training runs");

@@ -65,6 +65,7 @@ fn run(case: &Case, x: &[f32], y: &[u32], seed: u64) -> f64 {
         objective: Default::default(),
         channels: None,
         warm: None,
+        pretrain: None,
     };
     let start = Instant::now();
     train(&req, &AtomicBool::new(false), &mut |_, _| {}).expect("training runs");

@@ -42,6 +42,20 @@ pub enum ColumnData {
     },
 }
 
+impl ColumnData {
+    /// Rows.
+    pub fn len(&self) -> usize {
+        match self {
+            ColumnData::Numeric(v) => v.len(),
+            ColumnData::Categorical { codes, .. } => codes.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// One column: its schema and its values.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Column {

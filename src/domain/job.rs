@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 pub use super::final_model::FinalModel;
 pub use super::init::InitSpec;
 pub use super::model_choice::ModelChoice;
+pub use super::pretrain::PretrainSpec;
 use super::spec::{OptimizerSpec, ScheduleSpec, TrainingOptions};
 
 /// A training job as submitted (every default filled in once resolved).
@@ -41,6 +42,9 @@ pub struct JobSpec {
     /// Fine-tuning: every run starts from this earlier model's weights.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<InitSpec>,
+    /// Greedy layer-wise autoencoder pretraining of the hidden layers before training.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pretrain: Option<PretrainSpec>,
 }
 
 /// Cross-validation. Defaults: `impl Default` (the one place they are stated).

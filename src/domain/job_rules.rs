@@ -1,8 +1,8 @@
 //! Reading a job spec (from a request or the store) and the rules it must keep beyond its
 //! training spec's.
 
-use super::job::{ClassWeights, FinalModel, JobSpec, RANKABLE};
-use super::spec::{SpecError, TrainingSpec};
+use super::job::{ClassWeights, FinalModel, JobSpec, RANKABLE, Strategy};
+use super::spec::{ModelKind, SpecError, TrainingSpec};
 use crate::config::Limits;
 
 /// Models a `model` list may hold (like strategies).
@@ -189,8 +189,75 @@ impl JobSpec {
                 message: "from 0 (no test set) to 0.5".into(),
             });
         }
+        errors.extend(validate_pretrain(self, limits));
         errors
     }
+}
+
+/// Strategies whose runs train something other than one classifier from its first weights.
+const NOT_PRETRAINABLE: [Strategy; 3] = [
+    Strategy::EasyEnsemble,
+    Strategy::BalanceCascade,
+    Strategy::OneClass,
+];
+
+/// What `spec.pretrain` must keep, without the dataset.
+fn validate_pretrain(spec: &JobSpec, limits: &Limits) -> Vec<SpecError> {
+    let Some(p) = &spec.pretrain else {
+        return Vec::new();
+    };
+    let mut errors = Vec::new();
+    if p.epochs == 0 || p.epochs > limits.max_epochs {
+        errors.push(SpecError::new(
+            "pretrain.epochs",
+            format!("from 1 to {} (max_epochs) per layer", limits.max_epochs),
+        ));
+    }
+    for (i, m) in spec.model.list().iter().enumerate() {
+        let field = if spec.model.is_comparison() {
+            format!("model[{i}]")
+        } else {
+            "model".to_owned()
+        };
+        let why = if m.kind != ModelKind::Mlp {
+            Some("is a GRU: autoencoder pretraining is for an MLP's hidden layers")
+        } else if m.hidden_layers.is_empty() {
+            Some("has no hidden layers to pretrain")
+        } else if m.batch_norm || m.residual {
+            Some("has batch_norm or residual: pretraining trains plain layers one by one")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            errors.push(SpecError::new(
+                field,
+                format!("with pretrain, the model {why}"),
+            ));
+        }
+    }
+    if let Some(s) = spec
+        .imbalance
+        .strategy
+        .list()
+        .into_iter()
+        .find(|s| NOT_PRETRAINABLE.contains(s))
+    {
+        errors.push(SpecError::new(
+            "pretrain",
+            format!(
+                "{} trains several models or an autoencoder of its own; pretrain works with \
+                 one classifier per run",
+                s.as_str()
+            ),
+        ));
+    }
+    if spec.init.is_some() {
+        errors.push(SpecError::new(
+            "pretrain",
+            "init and pretrain both set the first weights: choose one",
+        ));
+    }
+    errors
 }
 
 #[cfg(test)]

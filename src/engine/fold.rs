@@ -16,7 +16,8 @@ use super::eval::scores::{Pooled, Scores, score};
 use super::imbalance::plan::{ClassWeighting, Method, Sampler};
 use super::imbalance::samplers::class_counts;
 use super::imbalance::{ensemble, one_class, priors, weights};
-use super::train::{Progress, TrainRequest, TrainState, Trained, WarmStart, train};
+use super::train::{Pretraining, Progress, TrainRequest, TrainState, Trained, WarmStart, train};
+use crate::domain::dataset::Column;
 use crate::domain::spec::TrainingSpec;
 
 /// How to run a fold beyond its rows.
@@ -37,6 +38,16 @@ pub struct FoldOptions {
     /// features in its order).
     pub warm: Option<WarmStart>,
     pub encoding: Option<Encoding>,
+    /// Layer-wise pretraining before training (`train::pretrain`).
+    pub pretrain: Option<PretrainInput>,
+}
+
+/// What `pretrain` reads: the fold's training rows (before resampling), and `extra` rows with
+/// the table's feature columns in its order (an unlabeled dataset's), encoded as the fold's.
+#[derive(Debug, Clone, Default)]
+pub struct PretrainInput {
+    pub epochs: u64,
+    pub extra: Vec<Column>,
 }
 
 /// What one fold produced.
@@ -93,6 +104,10 @@ pub fn run_fold(
     let (x_test, _) = encoding.transform_table(table, test_rows);
     let y_test: Vec<u32> = test_rows.iter().map(|&r| table.y[r]).collect();
     let train_class_counts = table.class_counts(train_rows);
+    let pretrain_x = options
+        .pretrain
+        .as_ref()
+        .map(|p| pretrain_rows(&encoding, &x_train, &p.extra));
     // Resampling sees the fold's training rows only, after they are encoded.
     let (x_train, y_train) =
         options
@@ -130,6 +145,14 @@ pub fn run_fold(
         objective: Default::default(),
         channels: table.sequences.as_ref().map(|s| s.channels()),
         warm: options.warm.clone(),
+        pretrain: options
+            .pretrain
+            .as_ref()
+            .zip(pretrain_x.as_deref())
+            .map(|(p, x)| Pretraining {
+                epochs: p.epochs,
+                x,
+            }),
     };
     let (trained, resampled_class_counts, member_class_counts) = match options.method {
         Method::Single => (
@@ -178,6 +201,17 @@ pub fn run_fold(
         trained,
         prior_correction,
     })
+}
+
+/// The fold's encoded training rows, then the extra rows encoded the same way.
+fn pretrain_rows(encoding: &Encoding, x_train: &[f32], extra: &[Column]) -> Vec<f32> {
+    let mut x = x_train.to_vec();
+    if let Some(first) = extra.first() {
+        let columns: Vec<&Column> = extra.iter().collect();
+        let rows: Vec<usize> = (0..first.data.len()).collect();
+        x.extend(encoding.transform(&columns, &rows));
+    }
+    x
 }
 
 /// All out-of-fold predictions scored as one set.

@@ -79,6 +79,7 @@ pub(super) async fn submit(
         return Err(spec_errors(errors));
     };
     errors.extend(plan::check(&spec, &ds, &state.limits));
+    errors.extend(other_datasets(state, &spec, &ds).await?);
     let mut spec = spec;
     if errors.is_empty()
         && let Some(init) = spec.init.clone()
@@ -241,6 +242,30 @@ async fn runs(
         next_cursor: next.map(|n| n.to_string()),
     })
     .into_response())
+}
+
+/// What does not fit in the datasets a job reads beside its own (pretraining rows).
+async fn other_datasets(
+    state: &AppState,
+    spec: &JobSpec,
+    ds: &DatasetSummary,
+) -> Result<Vec<SpecError>, ApiError> {
+    let others = [(
+        "pretrain.dataset_id",
+        spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()),
+        false,
+    )];
+    let mut errors = Vec::new();
+    for (field, id, with_label) in others {
+        let Some(id) = id else { continue };
+        match store::datasets::get_dataset(&state.pool, id).await? {
+            None => errors.push(SpecError::new(field, format!("no dataset {id}"))),
+            Some(other) => errors.extend(plan::check_other_dataset(
+                field, spec, ds, &other, with_label,
+            )),
+        }
+    }
+    Ok(errors)
 }
 
 /// The run a fine-tuning job starts from (`init.run` resolved to its id), or what does not fit.

@@ -64,15 +64,17 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// Per-epoch history; `Accept: text/csv` gives one row per epoch.
+/// Per-epoch history, pretraining's epochs first; `Accept: text/csv` gives one row per epoch.
 async fn history(
     State(state): State<AppState>,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let records = store::run_data::epoch_history(&state.pool, &id)
+    let trained = store::run_data::epoch_history(&state.pool, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
+    let mut records = store::run_data::pretrain_history(&state.pool, &id).await?;
+    records.extend(trained);
     let wants_csv = headers
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -80,7 +82,7 @@ async fn history(
     if !wants_csv {
         return Ok(Json(records).into_response());
     }
-    const COLUMNS: [&str; 16] = [
+    const COLUMNS: [&str; 18] = [
         "epoch",
         "train_loss",
         "val_loss",
@@ -97,6 +99,8 @@ async fn history(
         "layer_update_ratios",
         "dead_unit_fractions",
         "saturated_fractions",
+        "phase",
+        "layer",
     ];
     // Lists (per-layer norms) go in one cell, `;`-separated; csv::Writer quotes as needed.
     let mut out = csv::Writer::from_writer(Vec::new());
@@ -112,7 +116,7 @@ async fn history(
 }
 
 /// One epoch's CSV cells, in `COLUMNS` order; numbers as JSON writes them.
-fn csv_cells(r: &EpochRecord) -> [String; 16] {
+fn csv_cells(r: &EpochRecord) -> [String; 18] {
     let num = |v: f64| Value::from(v).to_string();
     let opt = |v: Option<f64>| v.map(num).unwrap_or_default();
     let list = |v: &[f64]| v.iter().map(|&x| num(x)).collect::<Vec<_>>().join(";");
@@ -133,6 +137,8 @@ fn csv_cells(r: &EpochRecord) -> [String; 16] {
         list(&r.layer_update_ratios),
         list(&r.dead_unit_fractions),
         list(&r.saturated_fractions),
+        r.phase.as_str().to_owned(),
+        r.layer.map(|l| l.to_string()).unwrap_or_default(),
     ]
 }
 

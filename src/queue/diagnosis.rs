@@ -50,6 +50,10 @@ impl<'a> Watch<'a> {
     /// After each epoch: stores the findings if they changed, and stops the run (failing it)
     /// on an error finding `training.stop_on` names.
     pub fn epoch(&mut self, record: &EpochRecord, writer: &mut EpochWriter, flags: &Flags) {
+        // A pretraining autoencoder's epochs are not the classifier's: the rules read those.
+        if record.phase == crate::engine::train::Phase::Pretrain {
+            return;
+        }
         self.history.push(record.clone());
         let found = run_rules::diagnose(&self.ctx, &self.history, RunEnd::Training);
         let now: Vec<(Kind, Severity)> = found

@@ -373,8 +373,10 @@ fn check_memory(
 
 mod dataset_checks;
 mod init_checks;
+mod other_datasets;
 use dataset_checks::check_against_dataset;
 pub use init_checks::check_init;
+pub use other_datasets::{check_other_dataset, trained_features};
 
 #[cfg(test)]
 mod tests;

@@ -1,7 +1,8 @@
 //! What a claimed run trains on beyond its dataset: its features, its training and held-out rows
-//! (its fold, or for the final model everything outside the test set), and a fine-tuning job's
-//! start.
+//! (its fold, or for the final model everything outside the test set), a fine-tuning job's
+//! start, and what pretraining reads.
 
+use crate::domain::dataset::Column;
 use crate::domain::init::InitSpec;
 use crate::domain::job::JobSpec;
 use crate::domain::results::RunKind;
@@ -9,6 +10,7 @@ use crate::engine::checkpoint;
 use crate::engine::data::encode::Encoding;
 use crate::engine::data::split;
 use crate::engine::data::table::Table;
+use crate::engine::fold::PretrainInput;
 use crate::engine::train::WarmStart;
 use crate::store::runs::Claimed;
 
@@ -21,6 +23,41 @@ pub fn select_features(table: &mut Table<'_>, spec: &JobSpec) {
     if let Some(chosen) = &spec.features {
         table.features.retain(|c| chosen.contains(&c.info.name));
     }
+}
+
+/// `pretrain`: its epochs, and the pretraining dataset's columns in `table`'s feature order
+/// (submit checked that it has them all); an error is permanent.
+pub fn pretrain_input(
+    spec: &JobSpec,
+    table: &Table<'_>,
+    columns: Option<&[Column]>,
+) -> Result<Option<PretrainInput>, String> {
+    let Some(p) = &spec.pretrain else {
+        return Ok(None);
+    };
+    let extra = match columns {
+        None => Vec::new(),
+        Some(columns) => table
+            .features
+            .iter()
+            .map(|f| {
+                columns
+                    .iter()
+                    .find(|c| c.info.name == f.info.name)
+                    .cloned()
+                    .ok_or_else(|| {
+                        format!(
+                            "the pretraining dataset has no column {:?} any more",
+                            f.info.name
+                        )
+                    })
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    Ok(Some(PretrainInput {
+        epochs: p.epochs,
+        extra,
+    }))
 }
 
 /// (training rows, held-out rows) of the run; an error is permanent.

@@ -297,6 +297,7 @@ fn train_blocking(
         sequences,
         assignment,
         init,
+        pretrain_columns,
         ..
     } = inputs;
     let label = columns
@@ -329,6 +330,8 @@ fn train_blocking(
         correct_probabilities: spec.imbalance.correct_probabilities,
         warm,
         encoding,
+        pretrain: run_input::pretrain_input(&spec, &table, pretrain_columns.as_deref())
+            .map_err(RunError::Permanent)?,
     };
     let mut training = spec.training_spec(variant.model);
     // The folds chose the epochs: no early stopping of its own.

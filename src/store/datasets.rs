@@ -191,7 +191,9 @@ pub enum Deleted {
 pub async fn delete_dataset(pool: &SqlitePool, id: &str) -> anyhow::Result<Deleted> {
     let mut tx = super::write_tx(pool).await?;
     let active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE dataset_id = ? AND status IN ('queued', 'running', 'cancelling')",
+        "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running', 'cancelling')
+         AND (dataset_id = ?1 OR json_extract(spec_json, '$.pretrain.dataset_id') = ?1
+              OR json_extract(spec_json, '$.validation.test_dataset_id') = ?1)",
     )
     .bind(id)
     .fetch_one(&mut *tx)

@@ -167,6 +167,8 @@ pub struct RunInputs {
     pub resume: Option<(Vec<u8>, Vec<Vec<u8>>)>,
     /// Fine-tuning: the source run's checkpoint.
     pub init: Option<Vec<u8>>,
+    /// `pretrain.dataset_id`: that dataset's columns.
+    pub pretrain_columns: Option<Vec<Column>>,
 }
 
 /// Why a claimed run's inputs cannot be read.
@@ -209,6 +211,16 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
         ),
         None => None,
     };
+    let pretrain_columns = match spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()) {
+        Some(id) => Some(
+            super::datasets::load_columns(pool, id)
+                .await?
+                .ok_or_else(|| {
+                    InputsError::Gone(format!("the pretraining dataset {id} was deleted"))
+                })?,
+        ),
+        None => None,
+    };
     let resume = match claimed.checkpoint.clone() {
         Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
         None => None,
@@ -220,6 +232,7 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
         assignment,
         resume,
         init,
+        pretrain_columns,
     })
 }
 
@@ -258,7 +271,21 @@ pub async fn heldout(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<H
     }
 }
 
-/// A run's per-epoch history; `None` if there is no such run.
+/// A run's pretraining epochs (layer by layer, each layer's in order); empty without them.
+pub async fn pretrain_history(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Vec<EpochRecord>> {
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT record_json FROM pretrain_epochs WHERE run_id = ? ORDER BY layer, epoch",
+    )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|r| serde_json::from_str(r).map_err(Into::into))
+        .collect()
+}
+
+/// A run's per-epoch history (the classifier's epochs, not pretraining's); `None` if there is
+/// no such run.
 pub async fn epoch_history(
     pool: &SqlitePool,
     run_id: &str,

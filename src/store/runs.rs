@@ -9,7 +9,7 @@ use crate::domain::heldout::HeldOut;
 use crate::domain::ids;
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
-use crate::engine::train::EpochRecord;
+use crate::engine::train::{EpochRecord, Phase};
 
 /// A run a worker now holds.
 #[derive(Debug, Clone)]
@@ -152,7 +152,12 @@ pub async fn append_epochs(
 ) -> anyhow::Result<Appended> {
     super::health::noted(pool, async move {
         let mut tx = super::write_tx(pool).await?;
-        let last = records.iter().map(|r| r.epoch as i64).max();
+        // Pretraining epochs are numbered per layer: they never count as the run's epochs.
+        let last = records
+            .iter()
+            .filter(|r| r.phase == Phase::Train)
+            .map(|r| r.epoch as i64)
+            .max();
         let held = sqlx::query(
             "UPDATE runs SET epochs_done = COALESCE(?, epochs_done), checkpoint = COALESCE(?, checkpoint)
              WHERE id = ? AND lease_token = ? AND state = 'running'",
@@ -181,15 +186,25 @@ pub async fn append_epochs(
             .await?;
         }
         for record in records {
-            sqlx::query(
-                "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
-                 ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
-            )
-            .bind(run_id)
-            .bind(record.epoch as i64)
-            .bind(serde_json::to_string(record)?)
-            .execute(&mut *tx)
-            .await?;
+            let json = serde_json::to_string(record)?;
+            let query = match (record.phase, record.layer) {
+                (Phase::Pretrain, Some(layer)) => sqlx::query(
+                    "INSERT INTO pretrain_epochs (run_id, layer, epoch, record_json) VALUES (?, ?, ?, ?)
+                     ON CONFLICT (run_id, layer, epoch) DO UPDATE SET record_json = excluded.record_json",
+                )
+                .bind(run_id)
+                .bind(layer as i64),
+                _ => sqlx::query(
+                    "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES (?, ?, ?)
+                     ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
+                )
+                .bind(run_id),
+            };
+            query
+                .bind(record.epoch as i64)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?;
         }
         let cancel = cancel_requested(&mut *tx, run_id).await?;
         tx.commit().await?;

@@ -29,7 +29,12 @@ pub async fn queued(app: &TestApp, body: Value) -> String {
 
 /// Polls until the job ends (or panics after a minute).
 pub async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(60);
+    wait_until_finished_within(app, id, 60).await
+}
+
+/// Polls until the job ends (or panics after `secs` seconds).
+pub async fn wait_until_finished_within(app: &TestApp, id: &str, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
     loop {
         let job = app.get_json(&format!("/v1/jobs/{id}")).await;
         if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
@@ -37,7 +42,7 @@ pub async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
         }
         assert!(
             Instant::now() < deadline,
-            "job still {} after a minute: {job}",
+            "job still {} after {secs} s: {job}",
             job["status"]
         );
         tokio::time::sleep(Duration::from_millis(50)).await;

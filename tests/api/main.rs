@@ -17,6 +17,7 @@ mod imbalance;
 mod jobs;
 mod limits;
 mod openapi;
+mod pretraining;
 mod sequence_jobs;
 mod sequences;
 mod service;

@@ -33,6 +33,7 @@ fn resumable<'a>(
         objective: Default::default(),
         channels: None,
         warm: None,
+        pretrain: None,
         ..request(data, spec, 5)
     }
 }
@@ -225,6 +226,7 @@ fn an_autoencoder_checkpoint_without_its_model_kind_resumes() {
         objective: Objective::Reconstruct,
         channels: None,
         warm: None,
+        pretrain: None,
         ..resumable(&data, &spec, resume)
     };
     let saved = Mutex::new(Vec::new());

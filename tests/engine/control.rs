@@ -112,6 +112,7 @@ fn zero_input_features_are_invalid_input_not_a_crash() {
         objective: Default::default(),
         channels: None,
         warm: None,
+        pretrain: None,
     };
     let err = train(&req, &AtomicBool::new(false), &mut |_, _| {}).unwrap_err();
     assert!(

@@ -55,6 +55,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
                     correct_probabilities: false,
                     warm: None,
                     encoding: None,
+                    pretrain: None,
                 },
                 &AtomicBool::new(false),
                 &mut |_, _| {},

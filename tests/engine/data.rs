@@ -96,5 +96,6 @@ pub fn request<'a>(data: &'a Data, spec: &'a TrainingSpec, seed: u64) -> TrainRe
         objective: Default::default(),
         channels: None,
         warm: None,
+        pretrain: None,
     }
 }

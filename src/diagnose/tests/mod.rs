@@ -28,6 +28,8 @@ pub(super) fn epoch(n: u64, train: f64, holdout: f64, grads: &[f64]) -> EpochRec
         seconds: 0.1,
         samples: 100,
         member: None,
+        phase: Default::default(),
+        layer: None,
     }
 }
 

@@ -65,6 +65,7 @@ pub fn fit(
         objective: Objective::Reconstruct,
         channels: None,
         warm: None,
+        pretrain: None,
         class_weights: vec![1.0; 2],
         resume: req.resume.clone(),
         ..req.clone()

@@ -242,6 +242,8 @@ pub fn run(
             seconds: started.elapsed().as_secs_f64(),
             samples: seen as u64,
             member: None,
+            phase: Default::default(),
+            layer: None,
         });
         st.epochs_done = epoch + 1;
         let stopping = match (&early_stop, val) {

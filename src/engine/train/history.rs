@@ -41,6 +41,32 @@ pub struct EpochRecord {
     /// Ensembles: the member (0-based) this epoch trained.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<u64>,
+    /// `pretrain`: this epoch trained hidden layer `layer`'s autoencoder (its own numbering,
+    /// 1-based per layer), not the classifier.
+    #[serde(default)]
+    pub phase: Phase,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer: Option<u64>,
+}
+
+/// What an epoch trained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Phase {
+    /// An autoencoder of one hidden layer (greedy layer-wise pretraining).
+    Pretrain,
+    /// The network itself.
+    #[default]
+    Train,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Pretrain => "pretrain",
+            Phase::Train => "train",
+        }
+    }
 }
 
 /// How training ended.

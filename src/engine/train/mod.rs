@@ -1,5 +1,5 @@
 //! Training one model: the request and its checks (`request`), the epoch loop (`epochs`), early
-//! stopping (`early`), the per-epoch history (`history`), the resumable state (`state`) and
+//! stopping (`early`), layer-wise pretraining (`pretrain`), the per-epoch history (`history`), the resumable state (`state`) and
 //! what a run returns (`trained`).
 //!
 //! A run trains on its own 1-thread rayon pool, so matmuls use one core and runs scale by
@@ -8,6 +8,7 @@
 pub mod early;
 pub mod epochs;
 pub mod history;
+pub mod pretrain;
 pub mod request;
 pub mod state;
 pub mod trained;
@@ -15,8 +16,8 @@ mod warm;
 
 use std::sync::atomic::AtomicBool;
 
-pub use self::history::{EpochRecord, Stop};
-pub use self::request::{Objective, TrainRequest, WarmStart};
+pub use self::history::{EpochRecord, Phase, Stop};
+pub use self::request::{Objective, Pretraining, TrainRequest, WarmStart};
 pub use self::state::TrainState;
 pub use self::trained::{Progress, Trained};
 use crate::engine::EngineError;
@@ -32,5 +33,15 @@ pub fn train(
         .num_threads(1)
         .build()
         .map_err(|e| EngineError::Internal(format!("building the training thread pool: {e}")))?;
-    pool.install(|| epochs::run(req, cancel, progress))
+    pool.install(|| match (&req.pretrain, &req.resume) {
+        (Some(p), None) => {
+            let warm = pretrain::pretrain(req, p, cancel, progress)?;
+            let req = TrainRequest {
+                warm: Some(warm),
+                ..req.clone()
+            };
+            epochs::run(&req, cancel, progress)
+        }
+        _ => epochs::run(req, cancel, progress),
+    })
 }

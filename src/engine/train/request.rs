@@ -27,6 +27,17 @@ pub struct TrainRequest<'a> {
     pub channels: Option<usize>,
     /// Fine-tuning: start from these weights instead of a fresh initialization.
     pub warm: Option<WarmStart>,
+    /// Greedy layer-wise pretraining before the first epoch (not when resuming: the state
+    /// holds the weights it led to).
+    pub pretrain: Option<Pretraining<'a>>,
+}
+
+/// What to pretrain on: `epochs` per layer over `x` (rows × the request's features, encoded as
+/// the training rows are).
+#[derive(Debug, Clone, Copy)]
+pub struct Pretraining<'a> {
+    pub epochs: u64,
+    pub x: &'a [f32],
 }
 
 /// Where a fine-tuned run starts: a trained model's weights (not its optimizer state).
