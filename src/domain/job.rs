@@ -64,6 +64,14 @@ pub struct ValidationSpec {
     /// then not a feature. Default none (stratified folds from the seed).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub fold_column: Option<String>,
+    /// Rows sharing a value of this column are never in two folds (stratified group k-fold,
+    /// as scikit-learn's `StratifiedGroupKFold`); the column is then not a feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_column: Option<String>,
+    /// A separate dataset with the same columns, scored once by the final model (which this
+    /// turns on): a fixed train/test protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_dataset_id: Option<String>,
 }
 
 impl Default for ValidationSpec {
@@ -74,6 +82,8 @@ impl Default for ValidationSpec {
             repeats: 1,
             test_fraction: 0.0,
             fold_column: None,
+            group_column: None,
+            test_dataset_id: None,
         }
     }
 }

@@ -24,13 +24,23 @@ async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<R
     let job = job_or_404(&state, &id).await?;
     let runs =
         store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
-    let final_result = runs
-        .iter()
-        .find(|r| r.kind == RunKind::Final)
-        .and_then(|r| r.result.as_ref());
-    let test = final_result
-        .and_then(|r| r.metrics.clone())
-        .filter(|_| job.spec.validation.test_fraction > 0.0);
+    let final_run = runs.iter().find(|r| r.kind == RunKind::Final);
+    let final_result = final_run.and_then(|r| r.result.as_ref());
+    let v = &job.spec.validation;
+    // The test set's scores in full (the summary drops the confusion matrix).
+    let test = match final_run
+        .filter(|r| r.result.is_some() && (v.test_fraction > 0.0 || v.test_dataset_id.is_some()))
+    {
+        Some(run) => match store::run_data::result_json(&state.pool, &run.id).await? {
+            Some(text) => {
+                serde_json::from_str::<RunResult>(&text)
+                    .map_err(anyhow::Error::from)?
+                    .metrics
+            }
+            None => None,
+        },
+        None => None,
+    };
     let final_epochs = final_result.and_then(|r| r.cv_epochs.clone());
     let fold_results = results::fold_results(&runs);
     let leaderboard = results::leaderboard(&job.spec, &fold_results);

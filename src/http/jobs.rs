@@ -93,19 +93,15 @@ pub(super) async fn submit(
         return Err(spec_errors(errors));
     }
     let accepted = plan::accept(spec, &ds, &state.limits).map_err(|e| spec_errors(vec![e]))?;
-    if dry_run {
-        let estimate = plan::estimate(&accepted, &ds);
-        return Ok((
-            StatusCode::OK,
-            Json(json!({"spec": accepted.spec, "estimate": estimate})),
-        )
-            .into_response());
-    }
+    // A dry run plans the folds too, so a column that cannot make them is its 422 as well.
+    let dry =
+        dry_run.then(|| json!({"spec": accepted.spec, "estimate": plan::estimate(&accepted, &ds)}));
     let (labels, n_classes) = store::datasets::load_labels(&state.pool, &ds.id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no dataset {}", ds.id)))?;
     let max_attempts = u32::try_from(state.limits.max_attempts).unwrap_or(u32::MAX);
-    let given = match &accepted.spec.validation.fold_column {
+    let v = &accepted.spec.validation;
+    let given = match &v.fold_column {
         Some(name) => Some(
             store::datasets::load_numeric_column(&state.pool, &ds.id, name)
                 .await?
@@ -115,8 +111,24 @@ pub(super) async fn submit(
         ),
         None => None,
     };
-    let mut job = plan::job(accepted, &labels, n_classes, max_attempts, given.as_deref())
+    let groups = match &v.group_column {
+        Some(name) => Some(
+            store::datasets::load_column(&state.pool, &ds.id, name)
+                .await?
+                .ok_or_else(|| ApiError::invalid_field("validation.group_column", "no column"))?,
+        ),
+        None => None,
+    };
+    let folds = match (&given, &groups) {
+        (Some(values), _) => plan::FoldSource::Given(values),
+        (None, Some(column)) => plan::FoldSource::Groups(&column.data),
+        (None, None) => plan::FoldSource::Stratified,
+    };
+    let mut job = plan::job(accepted, &labels, n_classes, max_attempts, folds)
         .map_err(|e| spec_errors(vec![e]))?;
+    if let Some(dry) = dry {
+        return Ok((StatusCode::OK, Json(dry)).into_response());
+    }
     job.remedy_of = remedy_of;
     // A remedy job's request is its spec and what it remedies.
     let identity = match &job.remedy_of {
@@ -244,17 +256,24 @@ async fn runs(
     .into_response())
 }
 
-/// What does not fit in the datasets a job reads beside its own (pretraining rows).
+/// What does not fit in the datasets a job reads beside its own (pretraining rows, a test set).
 async fn other_datasets(
     state: &AppState,
     spec: &JobSpec,
     ds: &DatasetSummary,
 ) -> Result<Vec<SpecError>, ApiError> {
-    let others = [(
-        "pretrain.dataset_id",
-        spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()),
-        false,
-    )];
+    let others = [
+        (
+            "pretrain.dataset_id",
+            spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()),
+            false,
+        ),
+        (
+            "validation.test_dataset_id",
+            spec.validation.test_dataset_id.as_deref(),
+            true,
+        ),
+    ];
     let mut errors = Vec::new();
     for (field, id, with_label) in others {
         let Some(id) = id else { continue };

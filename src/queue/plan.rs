@@ -55,7 +55,8 @@ pub fn accept(
 ) -> Result<Accepted, SpecError> {
     spec.label = Some(ds.label.clone());
     // The test set is scored with the final model.
-    if spec.validation.test_fraction > 0.0 && !spec.final_model.trains() {
+    let tested = spec.validation.test_fraction > 0.0 || spec.validation.test_dataset_id.is_some();
+    if tested && !spec.final_model.trains() {
         spec.final_model = FinalModel::Own;
     }
     let strategies = spec.imbalance.strategy.list();
@@ -83,7 +84,7 @@ pub fn job(
     labels: &[u32],
     n_classes: usize,
     max_attempts: u32,
-    given_folds: Option<&[f32]>,
+    folds: FoldSource<'_>,
 ) -> Result<NewJob, SpecError> {
     let spec = accepted.spec;
     let folds_n = spec.validation.folds as usize;
@@ -109,15 +110,7 @@ pub fn job(
             return Err(SpecError::new("validation.folds", message));
         }
     }
-    let assignments: Vec<Vec<u32>> = match given_folds {
-        Some(values) => vec![given(values, folds_n)?],
-        None => (0..repeats)
-            .map(|r| {
-                let seed = derive_seed(spec.seed, r as u64, u64::MAX);
-                split::assign_outside_test(labels, &in_test, n_classes, folds_n, seed)
-            })
-            .collect(),
-    };
+    let assignments = assignment::assignments(&spec, labels, n_classes, &in_test, folds)?;
     let strategies = spec.imbalance.strategy.list();
     // Every variant (model × strategy) trains on the same recorded folds, from the same seeds.
     let mut runs = Vec::new();
@@ -292,37 +285,6 @@ fn memory(
         .unwrap_or_else(|| of_variant(0))
 }
 
-/// The user's fold of each row (`validation.fold_column`): integers `0..folds`, every fold
-/// with a row; else a 422 naming the first bad row.
-fn given(values: &[f32], folds: usize) -> Result<Vec<u32>, SpecError> {
-    let field = "validation.fold_column";
-    let mut used = vec![false; folds];
-    let mut out = Vec::with_capacity(values.len());
-    for (row, &v) in values.iter().enumerate() {
-        if !(v.fract() == 0.0 && v >= 0.0 && (v as usize) < folds) {
-            return Err(SpecError::new(
-                field,
-                format!(
-                    "row {row}: {v} is not a fold (an integer from 0 to {})",
-                    folds - 1
-                ),
-            ));
-        }
-        used[v as usize] = true;
-        out.push(v as u32);
-    }
-    if let Some(f) = used.iter().position(|u| !u) {
-        return Err(SpecError::new(
-            field,
-            format!(
-                "no row is in fold {f}: every fold from 0 to {} needs rows",
-                folds - 1
-            ),
-        ));
-    }
-    Ok(out)
-}
-
 /// A 422 when a run's checkpoint would be more than the database stores.
 fn check_checkpoint(estimate: &MemoryEstimate, max_checkpoint: u64) -> Result<(), SpecError> {
     if estimate.checkpoint_bytes > max_checkpoint {
@@ -371,9 +333,12 @@ fn check_memory(
     ))
 }
 
+mod assignment;
 mod dataset_checks;
 mod init_checks;
 mod other_datasets;
+mod validation_checks;
+pub use assignment::FoldSource;
 use dataset_checks::check_against_dataset;
 pub use init_checks::check_init;
 pub use other_datasets::{check_other_dataset, trained_features};

@@ -2,7 +2,7 @@
 //! (its fold, or for the final model everything outside the test set), a fine-tuning job's
 //! start, and what pretraining reads.
 
-use crate::domain::dataset::Column;
+use crate::domain::dataset::{Column, ColumnData, ColumnRole, MISSING_CODE, SequenceValues};
 use crate::domain::init::InitSpec;
 use crate::domain::job::JobSpec;
 use crate::domain::results::RunKind;
@@ -14,10 +14,13 @@ use crate::engine::fold::PretrainInput;
 use crate::engine::train::WarmStart;
 use crate::store::runs::Claimed;
 
-/// The table's features as the spec chooses them: without the fold column (it says where a
-/// row is held out), and only a chosen `features` list, in the dataset's column order.
-pub fn select_features(table: &mut Table<'_>, spec: &JobSpec) {
-    if let Some(name) = &spec.validation.fold_column {
+/// The table's features as the spec chooses them: without the fold and group columns (they say
+/// where a row is held out), and only a chosen `features` list, in the dataset's column order.
+fn select_features(table: &mut Table<'_>, spec: &JobSpec) {
+    for name in [&spec.validation.fold_column, &spec.validation.group_column]
+        .into_iter()
+        .flatten()
+    {
         table.features.retain(|c| c.info.name != *name);
     }
     if let Some(chosen) = &spec.features {
@@ -60,11 +63,13 @@ pub fn pretrain_input(
     }))
 }
 
-/// (training rows, held-out rows) of the run; an error is permanent.
+/// (training rows, held-out rows) of the run; `rows` the dataset's, `appended` a test
+/// dataset's rows after them (`append_rows`), which only the final model scores. An error is
+/// permanent.
 pub fn rows_of_run(
     claimed: &Claimed,
     assignment: &[Vec<u32>],
-    rows: usize,
+    (rows, appended): (usize, usize),
 ) -> Result<(Vec<usize>, Vec<usize>), String> {
     Ok(match (claimed.kind, claimed.fold, claimed.repeat) {
         (RunKind::Fold, Some(fold), Some(repeat)) => {
@@ -79,10 +84,75 @@ pub fn rows_of_run(
             let in_test = |i: usize| marks.get(i) == Some(&split::TEST_SET);
             (
                 (0..rows).filter(|&i| !in_test(i)).collect(),
-                (0..rows).filter(|&i| in_test(i)).collect(),
+                (0..rows)
+                    .filter(|&i| in_test(i))
+                    .chain(rows..rows + appended)
+                    .collect(),
             )
         }
     })
+}
+
+/// `columns` with `other`'s rows after their own, matched by column name: categories (and
+/// classes) by value, a category `other` adds is appended, and a column `other` lacks reads
+/// as missing there. Submit checked that the trained columns and the label are there.
+pub fn append_rows(mut columns: Vec<Column>, other: &[Column]) -> Vec<Column> {
+    let extra = other.first().map_or(0, |c| c.data.len());
+    for col in &mut columns {
+        let theirs = other.iter().find(|o| o.info.name == col.info.name);
+        match (&mut col.data, theirs.map(|o| &o.data)) {
+            (ColumnData::Numeric(v), Some(ColumnData::Numeric(t))) => v.extend(t),
+            (ColumnData::Numeric(v), _) => v.extend(std::iter::repeat_n(f32::NAN, extra)),
+            (
+                ColumnData::Categorical { codes, categories },
+                Some(ColumnData::Categorical {
+                    codes: their_codes,
+                    categories: theirs,
+                }),
+            ) => {
+                let code_of: Vec<u32> = theirs
+                    .iter()
+                    .map(|name| match categories.iter().position(|c| c == name) {
+                        Some(i) => i as u32,
+                        None => {
+                            categories.push(name.clone());
+                            (categories.len() - 1) as u32
+                        }
+                    })
+                    .collect();
+                codes.extend(their_codes.iter().map(|&c| {
+                    if c == MISSING_CODE {
+                        MISSING_CODE
+                    } else {
+                        code_of[c as usize]
+                    }
+                }));
+            }
+            (ColumnData::Categorical { codes, .. }, _) => {
+                codes.extend(std::iter::repeat_n(MISSING_CODE, extra))
+            }
+        }
+    }
+    columns
+}
+
+/// The run's table: `columns` with the label as classes, a sequence dataset's sequences, and
+/// the features the spec chooses; an error is permanent.
+pub fn table<'a>(
+    columns: &'a [Column],
+    sequences: Option<&'a SequenceValues>,
+    spec: &JobSpec,
+) -> Result<Table<'a>, String> {
+    let label = columns
+        .iter()
+        .position(|c| c.info.role == ColumnRole::Label)
+        .unwrap_or(0);
+    let mut table = Table::new(columns, label).map_err(|e| e.to_string())?;
+    if let Some(values) = sequences {
+        table = table.with_sequences(values);
+    }
+    select_features(&mut table, spec);
+    Ok(table)
 }
 
 /// Fine-tuning: the source checkpoint's weights, and its encoding, with `table`'s features put

@@ -16,14 +16,12 @@ use super::results::{self, Variant};
 use super::run_input;
 use crate::diagnose::job_rules::job_findings;
 use crate::diagnose::run_rules::RunEnd;
-use crate::domain::dataset::ColumnRole;
 use crate::domain::final_model::CvEpochs;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::FinalModel;
 use crate::domain::results::RunResult;
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
-use crate::engine::data::table::Table;
 use crate::engine::fold::{self, FoldOptions};
 use crate::engine::imbalance::plan;
 use crate::engine::train::{EpochRecord, Stop, TrainState};
@@ -298,19 +296,19 @@ fn train_blocking(
         assignment,
         init,
         pretrain_columns,
+        test_columns,
         ..
     } = inputs;
-    let label = columns
-        .iter()
-        .position(|c| c.info.role == ColumnRole::Label)
-        .unwrap_or(0);
-    let mut table = Table::new(&columns, label).map_err(|e| RunError::Permanent(e.to_string()))?;
-    if let Some(values) = &sequences {
-        table = table.with_sequences(values);
-    }
-    run_input::select_features(&mut table, &spec);
-    let (train_rows, test_rows) =
-        run_input::rows_of_run(claimed, &assignment, table.y.len()).map_err(RunError::Permanent)?;
+    let rows = columns.first().map_or(0, |c| c.data.len());
+    let columns = match &test_columns {
+        Some(test) => run_input::append_rows(columns, test),
+        None => columns,
+    };
+    let appended = columns.first().map_or(0, |c| c.data.len()) - rows;
+    let mut table =
+        run_input::table(&columns, sequences.as_ref(), &spec).map_err(RunError::Permanent)?;
+    let (train_rows, test_rows) = run_input::rows_of_run(claimed, &assignment, (rows, appended))
+        .map_err(RunError::Permanent)?;
     let (warm, encoding) = match (&init, &spec.init) {
         (Some(bytes), Some(i)) => {
             let (warm, encoding) =

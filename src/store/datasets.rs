@@ -263,12 +263,12 @@ pub async fn load_labels(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<(
     }
 }
 
-/// One numeric column's values by name (`None`: no such dataset or column, or not numeric).
-pub async fn load_numeric_column(
+/// One column by name (`None`: no such dataset or column).
+pub async fn load_column(
     pool: &SqlitePool,
     id: &str,
     name: &str,
-) -> anyhow::Result<Option<Vec<f32>>> {
+) -> anyhow::Result<Option<Column>> {
     let Some(summary) = get_dataset(pool, id).await? else {
         return Ok(None);
     };
@@ -276,9 +276,18 @@ pub async fn load_numeric_column(
         return Ok(None);
     };
     let info = summary.columns[position].clone();
-    Ok(match column_at(pool, id, position, info).await?.data {
-        ColumnData::Numeric(v) => Some(v),
-        ColumnData::Categorical { .. } => None,
+    Ok(Some(column_at(pool, id, position, info).await?))
+}
+
+/// One numeric column's values by name (`None`: no such dataset or column, or not numeric).
+pub async fn load_numeric_column(
+    pool: &SqlitePool,
+    id: &str,
+    name: &str,
+) -> anyhow::Result<Option<Vec<f32>>> {
+    Ok(match load_column(pool, id, name).await?.map(|c| c.data) {
+        Some(ColumnData::Numeric(v)) => Some(v),
+        _ => None,
     })
 }
 

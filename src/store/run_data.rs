@@ -169,6 +169,8 @@ pub struct RunInputs {
     pub init: Option<Vec<u8>>,
     /// `pretrain.dataset_id`: that dataset's columns.
     pub pretrain_columns: Option<Vec<Column>>,
+    /// The final run of a job with `validation.test_dataset_id`: that dataset's columns.
+    pub test_columns: Option<Vec<Column>>,
 }
 
 /// Why a claimed run's inputs cannot be read.
@@ -211,16 +213,12 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
         ),
         None => None,
     };
-    let pretrain_columns = match spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()) {
-        Some(id) => Some(
-            super::datasets::load_columns(pool, id)
-                .await?
-                .ok_or_else(|| {
-                    InputsError::Gone(format!("the pretraining dataset {id} was deleted"))
-                })?,
-        ),
-        None => None,
-    };
+    let pretrain_id = spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref());
+    let pretrain_columns = other_columns(pool, pretrain_id, "pretraining").await?;
+    // Only the final model scores the test dataset.
+    let test_id = spec.validation.test_dataset_id.as_deref();
+    let test_id = test_id.filter(|_| claimed.kind == RunKind::Final);
+    let test_columns = other_columns(pool, test_id, "test").await?;
     let resume = match claimed.checkpoint.clone() {
         Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
         None => None,
@@ -233,7 +231,23 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
         resume,
         init,
         pretrain_columns,
+        test_columns,
     })
+}
+
+/// The columns of a dataset the job reads beside its own (`what` it is for), if any.
+async fn other_columns(
+    pool: &SqlitePool,
+    id: Option<&str>,
+    what: &str,
+) -> Result<Option<Vec<Column>>, InputsError> {
+    let Some(id) = id else {
+        return Ok(None);
+    };
+    super::datasets::load_columns(pool, id)
+        .await?
+        .map(Some)
+        .ok_or_else(|| InputsError::Gone(format!("the {what} dataset {id} was deleted")))
 }
 
 /// A run's stored result as JSON text (`None`: not finished, or no such run).

@@ -18,6 +18,7 @@ mod jobs;
 mod limits;
 mod openapi;
 mod pretraining;
+mod protocol;
 mod sequence_jobs;
 mod sequences;
 mod service;

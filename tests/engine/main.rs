@@ -10,6 +10,7 @@ mod data;
 mod dense;
 mod ensembles;
 mod golden;
+mod group_folds;
 mod helpers;
 mod metrics;
 mod phenomena;

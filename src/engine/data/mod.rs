@@ -3,6 +3,7 @@
 //! rows with their batches (`rows`), and sequences packed into rows (`sequences`).
 
 pub mod encode;
+pub mod group_split;
 pub mod rows;
 pub mod sequences;
 pub mod split;

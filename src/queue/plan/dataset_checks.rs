@@ -62,13 +62,11 @@ pub(super) fn check_against_dataset(
         }
     }
     let counts: Vec<u64> = ds.classes.iter().map(|c| c.count).collect();
-    match &spec.validation.fold_column {
-        Some(name) => errors.extend(check_fold_column(spec, ds, name)),
-        None => {
-            if let Err(e) = split::check(&counts, spec.validation.folds as usize) {
-                errors.push(SpecError::new("validation.folds", e.0));
-            }
-        }
+    errors.extend(super::validation_checks::check_validation(spec, ds));
+    if spec.validation.fold_column.is_none()
+        && let Err(e) = split::check(&counts, spec.validation.folds as usize)
+    {
+        errors.push(SpecError::new("validation.folds", e.0));
     }
     for c in &ds.columns {
         if c.role == ColumnRole::Feature
@@ -154,40 +152,6 @@ fn check_model_kind(spec: &JobSpec, ds: &DatasetSummary, errors: &mut Vec<SpecEr
     }
 }
 
-/// A fold column: a numeric feature column of the dataset, the only assignment (one repeat, no
-/// separate test set). Its values are checked when the folds are recorded.
-fn check_fold_column(spec: &JobSpec, ds: &DatasetSummary, name: &str) -> Vec<SpecError> {
-    let field = "validation.fold_column";
-    let mut errors = Vec::new();
-    match ds.columns.iter().find(|c| c.name == name) {
-        None => errors.push(SpecError::new(
-            field,
-            format!("no column {name:?} in dataset {}", ds.id),
-        )),
-        Some(c) if c.role == ColumnRole::Label => {
-            errors.push(SpecError::new(field, "the label cannot be the fold column"))
-        }
-        Some(c) if c.column_type != ColumnType::Numeric => errors.push(SpecError::new(
-            field,
-            format!("column {name:?} is not numeric: folds are integers 0 to folds − 1"),
-        )),
-        Some(_) => {}
-    }
-    if spec.validation.repeats != 1 {
-        errors.push(SpecError::new(
-            "validation.repeats",
-            "a fold_column is one assignment: repeats must be 1",
-        ));
-    }
-    if spec.validation.test_fraction > 0.0 {
-        errors.push(SpecError::new(
-            "validation.test_fraction",
-            "a fold_column assigns every row to a fold: test_fraction must be 0",
-        ));
-    }
-    errors
-}
-
 /// A chosen feature list: distinct feature columns of a table, at least one, not the fold
 /// column.
 fn check_features(spec: &JobSpec, ds: &DatasetSummary, features: &[String]) -> Vec<SpecError> {
@@ -219,6 +183,11 @@ fn check_features(spec: &JobSpec, ds: &DatasetSummary, features: &[String]) -> V
                 .push(SpecError::new(
                     field,
                     format!("{name:?} is the fold column"),
+                )),
+            Some(_) if spec.validation.group_column.as_deref() == Some(name.as_str()) => errors
+                .push(SpecError::new(
+                    field,
+                    format!("{name:?} is the group column"),
                 )),
             Some(_) if features[..i].contains(name) => {
                 errors.push(SpecError::new(field, format!("{name:?} is listed twice")))

@@ -6,13 +6,18 @@ use crate::domain::dataset::{ColumnInfo, ColumnRole, DatasetKind, DatasetSummary
 use crate::domain::job::JobSpec;
 use crate::domain::spec::SpecError;
 
-/// The columns of `ds` that `spec` trains on: its features, without the fold column, only the
+/// The columns of `ds` that `spec` trains on: its features, without the fold and group columns, only the
 /// chosen ones when `features` is given.
 pub fn trained_features<'d>(spec: &JobSpec, ds: &'d DatasetSummary) -> Vec<&'d ColumnInfo> {
     ds.columns
         .iter()
         .filter(|c| c.role == ColumnRole::Feature)
-        .filter(|c| spec.validation.fold_column.as_deref() != Some(c.name.as_str()))
+        .filter(|c| {
+            let v = &spec.validation;
+            ![&v.fold_column, &v.group_column]
+                .into_iter()
+                .any(|n| n.as_deref() == Some(c.name.as_str()))
+        })
         .filter(|c| spec.features.as_ref().is_none_or(|f| f.contains(&c.name)))
         .collect()
 }

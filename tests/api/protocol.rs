@@ -1,0 +1,229 @@
+//! The protocol's columns and datasets: `validation.group_column` keeps each group in one fold
+//! with the classes spread as evenly as the groups allow, and `validation.test_dataset_id`
+//! has the final model score every row of another dataset once; what does not fit is a 422.
+
+use std::collections::BTreeMap;
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, error_fields, fixture, json, problem};
+use crate::jobs::{queued, submit, wait_until_finished};
+
+fn breast_cancer() -> String {
+    String::from_utf8(fixture("breast_cancer.csv")).unwrap()
+}
+
+/// breast_cancer.csv with a `patient` column (text; groups of uneven size, not contiguous).
+fn with_patients() -> (String, Vec<String>) {
+    let text = breast_cancer();
+    let mut lines = text.lines();
+    let mut csv = format!("{},patient\n", lines.next().unwrap());
+    let mut patients = Vec::new();
+    for (i, line) in lines.enumerate() {
+        let p = format!("p{}", (i * i + 3 * i) % 101);
+        csv.push_str(&format!("{line},{p}\n"));
+        patients.push(p);
+    }
+    (csv, patients)
+}
+
+async fn upload(app: &TestApp, query: &str, csv: String) -> String {
+    let ds = json(app.upload_csv(query, csv).await, 201).await;
+    ds["id"].as_str().unwrap().to_owned()
+}
+
+async fn succeeded(app: &TestApp, spec: Value) -> String {
+    let id = queued(app, spec).await;
+    let job = wait_until_finished(app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    id
+}
+
+#[tokio::test]
+async fn a_group_column_keeps_every_group_in_one_fold_and_spreads_the_classes() {
+    let app = TestApp::spawn().await;
+    let (csv, patients) = with_patients();
+    let ds = upload(&app, "label=label", csv).await;
+    let id = succeeded(
+        &app,
+        json!({"dataset_id": ds, "seed": 4, "training": {"epochs": 1},
+               "validation": {"folds": 5, "repeats": 2, "group_column": "patient"}}),
+    )
+    .await;
+    let predictions = app
+        .get_json(&format!("/v1/jobs/{id}/predictions?limit=10000"))
+        .await;
+    let items = predictions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2 * 569, "every row held out once per repeat");
+    let largest = {
+        let mut sizes = BTreeMap::<&str, usize>::new();
+        for p in &patients {
+            *sizes.entry(p).or_default() += 1;
+        }
+        *sizes.values().max().unwrap() as f64
+    };
+    let mut assignments = Vec::new();
+    for repeat in 0..2u64 {
+        let mut fold_of_patient = BTreeMap::<&str, u64>::new();
+        let mut counts = [[0.0f64; 2]; 5];
+        let mut class_totals = [0.0f64; 2];
+        let mut folds = vec![0u64; 569];
+        for p in items.iter().filter(|p| p["repeat"] == repeat) {
+            let (row, fold) = (p["row"].as_u64().unwrap(), p["fold"].as_u64().unwrap());
+            let patient = patients[row as usize].as_str();
+            let first = *fold_of_patient.entry(patient).or_insert(fold);
+            assert_eq!(first, fold, "repeat {repeat}: {patient} is in two folds");
+            let class = p["label"].as_str().unwrap().parse::<usize>().unwrap();
+            counts[fold as usize][class] += 1.0;
+            class_totals[class] += 1.0;
+            folds[row as usize] = fold;
+        }
+        // Each fold's class count is within a group of the ideal share.
+        for (f, c) in counts.iter().enumerate() {
+            for class in 0..2 {
+                let ideal = class_totals[class] / 5.0;
+                assert!(
+                    (c[class] - ideal).abs() <= largest,
+                    "repeat {repeat} fold {f}: {} rows of class {class}, ideal {ideal:.1}",
+                    c[class]
+                );
+            }
+        }
+        assignments.push(folds);
+    }
+    assert_ne!(assignments[0], assignments[1], "repeats shuffle the groups");
+    // The group column is not a feature.
+    let bytes = app.checkpoint(&app.final_run(&id).await).await;
+    let encoding = crossfold::engine::checkpoint::from_bytes(&bytes)
+        .unwrap()
+        .encoding
+        .unwrap();
+    assert!(!encoding.contains("patient"), "{encoding}");
+
+    for (validation, field) in [
+        (json!({"group_column": "nope"}), "validation.group_column"),
+        (json!({"group_column": "label"}), "validation.group_column"),
+        (
+            json!({"group_column": "patient", "test_fraction": 0.2}),
+            "validation.test_fraction",
+        ),
+        (
+            json!({"group_column": "patient", "fold_column": "mean radius"}),
+            "validation.group_column",
+        ),
+    ] {
+        let spec = json!({"dataset_id": ds, "validation": validation});
+        let p = problem(submit(&app, spec.clone()).await, 422).await;
+        assert!(error_fields(&p).contains(&field.to_owned()), "{spec}: {p}");
+    }
+    // Too few groups for the folds, and a row without a group: 422s from the dry run too.
+    let few = "x,g,label\n1,a,0\n2,a,1\n3,b,0\n4,b,1\n5,a,0\n6,b,1\n".to_owned();
+    let few = upload(&app, "label=label", few).await;
+    let missing = "x,g,label\n1,a,0\n2,,1\n3,b,0\n4,b,1\n5,c,0\n6,c,1\n".to_owned();
+    let missing = upload(&app, "label=label", missing).await;
+    for (ds, says) in [(few, "2 groups"), (missing, "row 1")] {
+        let spec = json!({"dataset_id": ds, "validation": {"folds": 3, "group_column": "g"}});
+        let res = app
+            .post("/v1/jobs?dry_run=true")
+            .json(&spec)
+            .send()
+            .await
+            .unwrap();
+        let p = problem(res, 422).await;
+        assert_eq!(error_fields(&p), ["validation.group_column"], "{p}");
+        assert!(p.to_string().contains(says), "{p}");
+    }
+}
+
+#[tokio::test]
+async fn a_test_dataset_is_scored_once_by_the_final_model_on_every_row() {
+    let app = TestApp::spawn().await;
+    let text = breast_cancer();
+    let lines: Vec<&str> = text.lines().collect();
+    let (header, rows) = (lines[0], &lines[1..]);
+    let part = |r: &[&str]| format!("{header}\n{}\n", r.join("\n"));
+    let train = upload(&app, "label=label", part(&rows[..400])).await;
+    let test = upload(&app, "label=label", part(&rows[400..])).await;
+    let id = succeeded(
+        &app,
+        json!({"dataset_id": train, "seed": 2, "training": {"epochs": 3},
+               "validation": {"folds": 3, "test_dataset_id": test}, "final_model": false}),
+    )
+    .await;
+    let job = app.get_json(&format!("/v1/jobs/{id}")).await;
+    assert_eq!(
+        job["spec"]["final_model"], true,
+        "a test dataset needs the final model"
+    );
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    let scored = &metrics["test"];
+    let confusion = scored["confusion_matrix"].as_array().unwrap();
+    let total: u64 = confusion
+        .iter()
+        .flat_map(|r| r.as_array().unwrap())
+        .map(|v| v.as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 169, "every test row once: {scored}");
+    // The same as predicting the test rows with the final model.
+    let res = app
+        .post(&format!("/v1/jobs/{id}/predict"))
+        .header("content-type", "text/csv")
+        .body(part(&rows[400..]))
+        .send()
+        .await
+        .unwrap();
+    let predicted = json(res, 200).await;
+    let label_at = header.split(',').position(|h| h == "label").unwrap();
+    let right = predicted["predictions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&rows[400..])
+        .filter(|(p, row)| p["label"] == row.split(',').nth(label_at).unwrap())
+        .count();
+    let accuracy = scored["accuracy"].as_f64().unwrap();
+    assert!(
+        (accuracy - right as f64 / 169.0).abs() < 1e-12,
+        "{accuracy} vs {right}/169"
+    );
+
+    // Another label column, a missing feature column, an unknown dataset, and a test fraction besides.
+    let renamed_label = upload(
+        &app,
+        "label=y",
+        part(&rows[400..]).replacen("label", "y", 1),
+    )
+    .await;
+    let fewer = {
+        let cut = |l: &str| l.split(',').skip(1).collect::<Vec<_>>().join(",");
+        let body: Vec<String> = lines[401..].iter().map(|l| cut(l)).collect();
+        format!("{}\n{}\n", cut(header), body.join("\n"))
+    };
+    let fewer = upload(&app, "label=label", fewer).await;
+    for (validation, field) in [
+        (
+            json!({"test_dataset_id": "ds_nope"}),
+            "validation.test_dataset_id",
+        ),
+        (
+            json!({"test_dataset_id": renamed_label}),
+            "validation.test_dataset_id",
+        ),
+        (
+            json!({"test_dataset_id": fewer}),
+            "validation.test_dataset_id",
+        ),
+        (
+            json!({"test_dataset_id": test, "test_fraction": 0.2}),
+            "validation.test_fraction",
+        ),
+    ] {
+        let spec = json!({"dataset_id": train, "validation": validation});
+        let p = problem(submit(&app, spec.clone()).await, 422).await;
+        let fields = error_fields(&p);
+        assert!(
+            !fields.is_empty() && fields.iter().all(|f| f == field),
+            "{spec}: {p}"
+        );
+    }
+}
