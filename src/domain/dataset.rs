@@ -54,6 +54,17 @@ impl ColumnData {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// The values of `rows`, in that order.
+    pub fn rows(&self, rows: &[usize]) -> ColumnData {
+        match self {
+            ColumnData::Numeric(v) => ColumnData::Numeric(rows.iter().map(|&r| v[r]).collect()),
+            ColumnData::Categorical { codes, categories } => ColumnData::Categorical {
+                codes: rows.iter().map(|&r| codes[r]).collect(),
+                categories: categories.clone(),
+            },
+        }
+    }
 }
 
 /// One column: its schema and its values.

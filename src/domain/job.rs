@@ -8,15 +8,21 @@ pub use super::init::InitSpec;
 pub use super::model_choice::ModelChoice;
 pub use super::pretrain::PretrainSpec;
 use super::spec::{OptimizerSpec, ScheduleSpec, TrainingOptions};
+pub use super::validation::ValidationSpec;
 
 /// A training job as submitted (every default filled in once resolved).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct JobSpec {
     pub dataset_id: String,
-    /// The label column; default: the dataset's.
+    /// The label column: any column of the upload with at least two classes; default: the
+    /// one it was uploaded with.
     #[serde(default)]
     pub label: Option<String>,
+    /// With another `label` than the upload's: leave out the rows where it is missing (else
+    /// they are a 422). Default false.
+    #[serde(default)]
+    pub drop_missing_label: bool,
     /// Feature columns; default (`null`): every column but the label.
     #[serde(default)]
     pub features: Option<Vec<String>>,
@@ -45,47 +51,6 @@ pub struct JobSpec {
     /// Greedy layer-wise autoencoder pretraining of the hidden layers before training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretrain: Option<PretrainSpec>,
-}
-
-/// Cross-validation. Defaults: `impl Default` (the one place they are stated).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct ValidationSpec {
-    /// Default 5.
-    pub folds: u64,
-    /// Only stratified folds are offered. Default true.
-    pub stratified: bool,
-    /// Repetitions with different shuffles. Default 1.
-    pub repeats: u64,
-    /// Share of rows (stratified) held out before the folds, never seen by any fold, and scored
-    /// once with the final model (which this turns on). Default 0: no test set.
-    pub test_fraction: f64,
-    /// The user's own folds: a numeric column of integers `0..folds−1`, one per row, which is
-    /// then not a feature. Default none (stratified folds from the seed).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub fold_column: Option<String>,
-    /// Rows sharing a value of this column are never in two folds (stratified group k-fold,
-    /// as scikit-learn's `StratifiedGroupKFold`); the column is then not a feature.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub group_column: Option<String>,
-    /// A separate dataset with the same columns, scored once by the final model (which this
-    /// turns on): a fixed train/test protocol.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub test_dataset_id: Option<String>,
-}
-
-impl Default for ValidationSpec {
-    fn default() -> Self {
-        Self {
-            folds: 5,
-            stratified: true,
-            repeats: 1,
-            test_fraction: 0.0,
-            fold_column: None,
-            group_column: None,
-            test_dataset_id: None,
-        }
-    }
 }
 
 /// The metrics a leaderboard can rank by; `log_loss` ranks ascending, the others descending.

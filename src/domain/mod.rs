@@ -15,3 +15,4 @@ pub mod pretrain;
 pub mod results;
 pub mod spec;
 pub mod spec_rules;
+pub mod validation;

@@ -10,14 +10,12 @@ use sha2::{Digest, Sha256};
 
 use super::datasets::{Page, idempotency_key};
 use super::extract::{JsonBody, QueryParams, page_params};
+use super::job_inputs;
 use super::runs::RunView;
 use super::state::{AppState, Route};
-use crate::domain::dataset::DatasetSummary;
 use crate::domain::job::{InitSpec, JobSpec, JobStatus};
-use crate::domain::results::{RunKind, RunState};
+
 use crate::domain::spec::SpecError;
-use crate::engine::checkpoint;
-use crate::engine::data::encode::Encoding;
 use crate::error::{ApiError, FieldError};
 use crate::queue::plan;
 use crate::store::{self, jobs::Cancel, jobs::Created};
@@ -78,13 +76,21 @@ pub(super) async fn submit(
         errors.insert(0, missing);
         return Err(spec_errors(errors));
     };
+    // Another label: the dataset as the job sees it, and its rows' classes.
+    let (ds, relabeled) = match job_inputs::relabel(state, &spec, ds).await? {
+        Ok(found) => found,
+        Err(e) => {
+            errors.push(e);
+            return Err(spec_errors(errors));
+        }
+    };
     errors.extend(plan::check(&spec, &ds, &state.limits));
-    errors.extend(other_datasets(state, &spec, &ds).await?);
+    errors.extend(job_inputs::other_datasets(state, &spec, &ds).await?);
     let mut spec = spec;
     if errors.is_empty()
         && let Some(init) = spec.init.clone()
     {
-        match resolve_init(state, &spec, &ds, &init).await? {
+        match job_inputs::resolve_init(state, &spec, &ds, &init).await? {
             Ok(run) => spec.init = Some(InitSpec { run, ..init }),
             Err(e) => errors.extend(e),
         }
@@ -96,35 +102,10 @@ pub(super) async fn submit(
     // A dry run plans the folds too, so a column that cannot make them is its 422 as well.
     let dry =
         dry_run.then(|| json!({"spec": accepted.spec, "estimate": plan::estimate(&accepted, &ds)}));
-    let (labels, n_classes) = store::datasets::load_labels(&state.pool, &ds.id)
-        .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no dataset {}", ds.id)))?;
+    let (labels, n_classes) = job_inputs::labels(state, &ds, relabeled).await?;
     let max_attempts = u32::try_from(state.limits.max_attempts).unwrap_or(u32::MAX);
-    let v = &accepted.spec.validation;
-    let given = match &v.fold_column {
-        Some(name) => Some(
-            store::datasets::load_numeric_column(&state.pool, &ds.id, name)
-                .await?
-                .ok_or_else(|| {
-                    ApiError::invalid_field("validation.fold_column", "not a numeric column")
-                })?,
-        ),
-        None => None,
-    };
-    let groups = match &v.group_column {
-        Some(name) => Some(
-            store::datasets::load_column(&state.pool, &ds.id, name)
-                .await?
-                .ok_or_else(|| ApiError::invalid_field("validation.group_column", "no column"))?,
-        ),
-        None => None,
-    };
-    let folds = match (&given, &groups) {
-        (Some(values), _) => plan::FoldSource::Given(values),
-        (None, Some(column)) => plan::FoldSource::Groups(&column.data),
-        (None, None) => plan::FoldSource::Stratified,
-    };
-    let mut job = plan::job(accepted, &labels, n_classes, max_attempts, folds)
+    let columns = job_inputs::FoldColumns::load(state, &accepted.spec, &ds).await?;
+    let mut job = plan::job(accepted, &labels, n_classes, max_attempts, columns.source())
         .map_err(|e| spec_errors(vec![e]))?;
     if let Some(dry) = dry {
         return Ok((StatusCode::OK, Json(dry)).into_response());
@@ -254,93 +235,4 @@ async fn runs(
         next_cursor: next.map(|n| n.to_string()),
     })
     .into_response())
-}
-
-/// What does not fit in the datasets a job reads beside its own (pretraining rows, a test set).
-async fn other_datasets(
-    state: &AppState,
-    spec: &JobSpec,
-    ds: &DatasetSummary,
-) -> Result<Vec<SpecError>, ApiError> {
-    let others = [
-        (
-            "pretrain.dataset_id",
-            spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()),
-            false,
-        ),
-        (
-            "validation.test_dataset_id",
-            spec.validation.test_dataset_id.as_deref(),
-            true,
-        ),
-    ];
-    let mut errors = Vec::new();
-    for (field, id, with_label) in others {
-        let Some(id) = id else { continue };
-        match store::datasets::get_dataset(&state.pool, id).await? {
-            None => errors.push(SpecError::new(field, format!("no dataset {id}"))),
-            Some(other) => errors.extend(plan::check_other_dataset(
-                field, spec, ds, &other, with_label,
-            )),
-        }
-    }
-    Ok(errors)
-}
-
-/// The run a fine-tuning job starts from (`init.run` resolved to its id), or what does not fit.
-async fn resolve_init(
-    state: &AppState,
-    spec: &JobSpec,
-    ds: &DatasetSummary,
-    init: &InitSpec,
-) -> Result<Result<String, Vec<SpecError>>, ApiError> {
-    let fail = |field: &str, m: String| Ok(Err(vec![SpecError::new(field, m)]));
-    let Some(source) = store::job_view::get_job(&state.pool, &init.job_id).await? else {
-        return fail("init.job_id", format!("no job {}", init.job_id));
-    };
-    if source.status != JobStatus::Succeeded {
-        return fail(
-            "init.job_id",
-            format!(
-                "job {} is {}: fine-tune from a job once it has succeeded",
-                init.job_id,
-                source.status.as_str()
-            ),
-        );
-    }
-    let runs =
-        store::run_data::runs_of_job(&state.pool, &init.job_id, store::run_data::Detail::Summary)
-            .await?;
-    let run = runs.iter().find(|r| {
-        r.state == RunState::Succeeded
-            && if init.run == "final" {
-                r.kind == RunKind::Final
-            } else {
-                r.id == init.run
-            }
-    });
-    let Some(run) = run else {
-        return fail(
-            "init.run",
-            format!(
-                "job {} has no finished run {:?} (\"final\", or one of its run ids)",
-                init.job_id, init.run
-            ),
-        );
-    };
-    let bytes = store::run_data::checkpoint(&state.pool, &run.id)
-        .await?
-        .and_then(|c| c.1)
-        .ok_or_else(|| anyhow::anyhow!("run {} has no checkpoint", run.id))?;
-    let stored =
-        checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {}: {e}", run.id))?;
-    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
-        .map_err(|e| anyhow::anyhow!("run {}: encoding: {e}", run.id))?;
-    let model = &stored.state.model;
-    let errors = plan::check_init(spec, ds, model.spec(), &encoding, model.layer_count());
-    Ok(if errors.is_empty() {
-        Ok(run.id.clone())
-    } else {
-        Err(errors)
-    })
 }

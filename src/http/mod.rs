@@ -10,6 +10,7 @@ pub mod event_hub;
 pub mod events;
 pub mod extract;
 pub mod gradients;
+pub mod job_inputs;
 pub mod job_metrics;
 pub mod jobs;
 pub mod metrics;

@@ -1,25 +1,33 @@
 //! What predicting reads from the store: a run's model with its feature encoding, and the class
-//! names of a job's dataset.
+//! names of a job.
 
 use super::state::AppState;
+use crate::domain::job::JobSpec;
 use crate::engine::checkpoint;
 use crate::engine::data::encode::Encoding;
+use crate::engine::data::labels::Labels;
 use crate::engine::predict::Predictor;
 use crate::error::ApiError;
 use crate::store;
 
-/// The class names of a job's dataset (indices if the dataset is gone).
+/// The class names of a job: its dataset's classes, or those of the column it chose as the
+/// `label` (indices if the dataset is gone).
 pub async fn class_names(
     state: &AppState,
-    dataset_id: &str,
+    spec: &JobSpec,
     classes: usize,
 ) -> Result<Vec<String>, ApiError> {
-    Ok(
-        match store::datasets::get_dataset(&state.pool, dataset_id).await? {
-            Some(ds) => ds.classes.into_iter().map(|c| c.value).collect(),
-            None => (0..classes).map(|c| c.to_string()).collect(),
+    let indices = || (0..classes).map(|c| c.to_string()).collect();
+    let Some(ds) = store::datasets::get_dataset(&state.pool, &spec.dataset_id).await? else {
+        return Ok(indices());
+    };
+    Ok(match spec.label.as_ref().filter(|l| **l != ds.label) {
+        None => ds.classes.into_iter().map(|c| c.value).collect(),
+        Some(name) => match store::datasets::load_column(&state.pool, &ds.id, name).await? {
+            Some(column) => Labels::of(&column.data).classes,
+            None => indices(),
         },
-    )
+    })
 }
 
 /// A run's stored model and its feature encoding.

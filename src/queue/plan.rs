@@ -3,18 +3,14 @@
 //! work estimate, and the runs with their recorded folds and seeds (the test set drawn once,
 //! before the folds). HTTP calls this; nothing here knows about requests.
 
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
 
 use crate::config::Limits;
-use crate::domain::dataset::{ColumnRole, ColumnType, DatasetSummary};
+use crate::domain::dataset::{ColumnType, DatasetSummary};
 use crate::domain::ids;
 use crate::domain::job::{FinalModel, JobSpec, Strategy};
 use crate::domain::results::RunKind;
 use crate::domain::spec::SpecError;
-use crate::engine::data::rows::stratified_split;
-use crate::engine::data::split;
 use crate::engine::fold::derive_seed;
 use crate::engine::imbalance::plan::trained_rows;
 use crate::engine::memory::{self, MemoryEstimate, MemoryInputs};
@@ -32,7 +28,7 @@ pub struct Accepted {
 /// the smallest class, categories, the encoded width.
 pub fn check(spec: &JobSpec, ds: &DatasetSummary, limits: &Limits) -> Vec<SpecError> {
     let mut errors = check_against_dataset(spec, ds, limits.max_categories);
-    let width = encoded_width(ds);
+    let width = encoded_width(spec, ds);
     if width > limits.max_encoded_width {
         errors.push(SpecError::new(
             "features",
@@ -89,28 +85,7 @@ pub fn job(
     let spec = accepted.spec;
     let folds_n = spec.validation.folds as usize;
     let repeats = spec.validation.repeats as usize;
-    // The test set is drawn once, before the folds, and is the same for every repeat.
-    let mut in_test = vec![false; labels.len()];
-    if spec.validation.test_fraction > 0.0 {
-        let seed = derive_seed(spec.seed, u64::MAX, u64::MAX);
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let fraction = spec.validation.test_fraction;
-        let (_, test) = stratified_split(labels, n_classes, fraction, &mut rng);
-        for i in test {
-            in_test[i] = true;
-        }
-        let mut rest_counts = vec![0u64; n_classes];
-        for (i, &y) in labels.iter().enumerate() {
-            if !in_test[i] {
-                rest_counts[y as usize] += 1;
-            }
-        }
-        if let Err(e) = split::check(&rest_counts, folds_n) {
-            let message = format!("{} (after holding out the test set)", e.0);
-            return Err(SpecError::new("validation.folds", message));
-        }
-    }
-    let assignments = assignment::assignments(&spec, labels, n_classes, &in_test, folds)?;
+    let assignments = assignment::assign_rows(&spec, labels, n_classes, folds)?;
     let strategies = spec.imbalance.strategy.list();
     // Every variant (model × strategy) trains on the same recorded folds, from the same seeds.
     let mut runs = Vec::new();
@@ -181,6 +156,9 @@ pub struct Estimate {
     pub strategies: Vec<StrategyWork>,
     pub memory_bytes: u64,
     pub memory: MemoryEstimate,
+    /// `pretrain`: autoencoder epochs per run (every hidden layer's), besides `epochs_per_run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pretrain_epochs_per_run: Option<u64>,
 }
 
 /// One strategy's part of an `Estimate`.
@@ -226,17 +204,22 @@ pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
         strategies: per_strategy,
         memory_bytes: job.memory.bytes,
         memory: job.memory.clone(),
+        pretrain_epochs_per_run: spec.pretrain.as_ref().map(|p| {
+            let models = spec.model.list();
+            let layers = models.iter().map(|m| m.hidden_layers.len()).max();
+            p.epochs * layers.unwrap_or(0) as u64
+        }),
     }
 }
 
-/// The model's inputs after one-hot encoding, at most (a fold may see fewer categories).
-fn encoded_width(ds: &DatasetSummary) -> u64 {
+/// The model's inputs after one-hot encoding of the columns the job trains on, at most (a
+/// fold may see fewer categories).
+fn encoded_width(spec: &JobSpec, ds: &DatasetSummary) -> u64 {
     if let Some(shape) = ds.sequence {
         return 1 + shape.length_max * shape.channels;
     }
-    ds.columns
-        .iter()
-        .filter(|c| c.role == ColumnRole::Feature)
+    trained_features(spec, ds)
+        .into_iter()
         .map(|c| match c.column_type {
             ColumnType::Numeric => 1,
             ColumnType::Categorical => c.cardinality.unwrap_or(1),
@@ -267,7 +250,7 @@ fn memory(
     let of_variant = |variant: usize| {
         memory::estimate(&MemoryInputs {
             spec: &spec.training_spec(variant),
-            inputs: encoded_width(ds),
+            inputs: encoded_width(spec, ds),
             classes: ds.classes.len() as u64,
             dataset_rows: ds.rows,
             dataset_columns: ds.columns.len() as u64,
@@ -337,11 +320,13 @@ mod assignment;
 mod dataset_checks;
 mod init_checks;
 mod other_datasets;
+mod relabel;
 mod validation_checks;
 pub use assignment::FoldSource;
 use dataset_checks::check_against_dataset;
 pub use init_checks::check_init;
 pub use other_datasets::{check_other_dataset, trained_features};
+pub use relabel::{Relabeled, relabel};
 
 #[cfg(test)]
 mod tests;

@@ -8,6 +8,7 @@ use crate::domain::job::JobSpec;
 use crate::domain::results::RunKind;
 use crate::engine::checkpoint;
 use crate::engine::data::encode::Encoding;
+use crate::engine::data::labels::Labels;
 use crate::engine::data::split;
 use crate::engine::data::table::Table;
 use crate::engine::fold::PretrainInput;
@@ -82,8 +83,9 @@ pub fn rows_of_run(
         _ => {
             let marks = assignment.first().map(Vec::as_slice).unwrap_or(&[]);
             let in_test = |i: usize| marks.get(i) == Some(&split::TEST_SET);
+            let dropped = |i: usize| marks.get(i) == Some(&split::DROPPED);
             (
-                (0..rows).filter(|&i| !in_test(i)).collect(),
+                (0..rows).filter(|&i| !in_test(i) && !dropped(i)).collect(),
                 (0..rows)
                     .filter(|&i| in_test(i))
                     .chain(rows..rows + appended)
@@ -136,6 +138,26 @@ pub fn append_rows(mut columns: Vec<Column>, other: &[Column]) -> Vec<Column> {
     columns
 }
 
+/// `columns` with the spec's `label` (another column than the upload's) read as classes:
+/// the label the table reads; the upload's label is then a feature.
+pub fn relabel(mut columns: Vec<Column>, spec: &JobSpec) -> Vec<Column> {
+    let Some(name) = &spec.label else {
+        return columns;
+    };
+    let chosen = columns.iter().position(|c| c.info.name == *name);
+    if let Some(i) = chosen.filter(|&i| columns[i].info.role != ColumnRole::Label) {
+        for c in &mut columns {
+            if c.info.role == ColumnRole::Label {
+                c.info.role = ColumnRole::Feature;
+            }
+        }
+        let labels = Labels::of(&columns[i].data);
+        columns[i].data = labels.into_column_data();
+        columns[i].info.role = ColumnRole::Label;
+    }
+    columns
+}
+
 /// The run's table: `columns` with the label as classes, a sequence dataset's sequences, and
 /// the features the spec chooses; an error is permanent.
 pub fn table<'a>(
@@ -145,7 +167,12 @@ pub fn table<'a>(
 ) -> Result<Table<'a>, String> {
     let label = columns
         .iter()
-        .position(|c| c.info.role == ColumnRole::Label)
+        .position(|c| Some(&c.info.name) == spec.label.as_ref())
+        .or_else(|| {
+            columns
+                .iter()
+                .position(|c| c.info.role == ColumnRole::Label)
+        })
         .unwrap_or(0);
     let mut table = Table::new(columns, label).map_err(|e| e.to_string())?;
     if let Some(values) = sequences {

@@ -301,8 +301,8 @@ fn train_blocking(
     } = inputs;
     let rows = columns.first().map_or(0, |c| c.data.len());
     let columns = match &test_columns {
-        Some(test) => run_input::append_rows(columns, test),
-        None => columns,
+        Some(test) => run_input::append_rows(run_input::relabel(columns, &spec), test),
+        None => run_input::relabel(columns, &spec),
     };
     let appended = columns.first().map_or(0, |c| c.data.len()) - rows;
     let mut table =

@@ -49,6 +49,19 @@ async fn pretraining_lifts_the_vanishing_sigmoid_case_by_at_least_0_2_balanced_a
     let ds = upload(&app, "digits.csv", "label=label").await;
     let mut spec = vanishing_case(&ds);
     spec["pretrain"] = json!({"kind": "autoencoder", "epochs": 5});
+    // The dry run echoes it and counts its epochs: 15 layers × 5.
+    let res = app
+        .post("/v1/jobs?dry_run=true")
+        .json(&spec)
+        .send()
+        .await
+        .unwrap();
+    let dry = json(res, 200).await;
+    assert_eq!(
+        dry["spec"]["pretrain"],
+        json!({"kind": "autoencoder", "epochs": 5})
+    );
+    assert_eq!(dry["estimate"]["pretrain_epochs_per_run"], 75, "{dry}");
     // Both queued at once: the workers train them side by side.
     let (plain, job) = (
         queued(&app, vanishing_case(&ds)).await,

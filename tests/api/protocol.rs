@@ -227,3 +227,112 @@ async fn a_test_dataset_is_scored_once_by_the_final_model_on_every_row() {
         );
     }
 }
+
+/// 60 rows: `grade` (numeric, 3 classes) follows x1, `kind` (text, 2 classes) follows x2 and is
+/// missing in every 7th row, `y` is the upload's label, `c` is constant.
+fn relabel_csv() -> String {
+    let mut csv = String::from("x1,x2,grade,kind,c,y\n");
+    for i in 0..60u32 {
+        let grade = i % 3;
+        let kind = if i % 7 == 3 {
+            ""
+        } else if i % 2 == 0 {
+            "a"
+        } else {
+            "b"
+        };
+        csv.push_str(&format!(
+            "{},{},{grade},{kind},1,{}\n",
+            f64::from(grade) * 2.0 + f64::from(i % 5) * 0.1,
+            f64::from(i % 2) * 3.0 + f64::from(i % 4) * 0.2,
+            i % 4 / 2
+        ));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn another_column_can_be_the_label_and_missing_labels_need_a_rule() {
+    let app = TestApp::spawn().await;
+    let ds = upload(&app, "label=y", relabel_csv()).await;
+    let spec = |label: &str| {
+        json!({"dataset_id": ds, "label": label, "seed": 1,
+               "training": {"epochs": 20, "early_stopping": null},
+               "optimizer": {"kind": "adam", "learning_rate": 0.01},
+               "validation": {"folds": 3}})
+    };
+    // A numeric column: its values are the classes, in numeric order.
+    let id = succeeded(&app, spec("grade")).await;
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    let confusion = metrics["pooled"]["confusion_matrix"].as_array().unwrap();
+    assert_eq!(confusion.len(), 3, "{metrics}");
+    let predictions = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
+    let items = predictions["items"].as_array().unwrap();
+    assert_eq!(items.len(), 60);
+    for p in items {
+        let row = p["row"].as_u64().unwrap();
+        assert_eq!(p["label"], (row % 3).to_string(), "{p}");
+    }
+    // The upload's label is now a feature: the model reads y, and predict needs it.
+    let bytes = app.checkpoint(&app.final_run(&id).await).await;
+    let encoding = crossfold::engine::checkpoint::from_bytes(&bytes)
+        .unwrap()
+        .encoding
+        .unwrap();
+    assert!(
+        encoding.contains("\"y\"") && !encoding.contains("\"grade\""),
+        "{encoding}"
+    );
+    let res = app
+        .post(&format!("/v1/jobs/{id}/predict"))
+        .json(&json!({"rows": [{"x1": 4.1, "x2": 0.2, "kind": "a", "c": 1, "y": "0"}]}))
+        .send()
+        .await
+        .unwrap();
+    let predicted = json(res, 200).await;
+    let p = &predicted["predictions"][0];
+    let names: Vec<&String> = p["probabilities"].as_object().unwrap().keys().collect();
+    assert_eq!(names, ["0", "1", "2"], "{p}");
+    let job = app.get_json(&format!("/v1/jobs/{id}")).await;
+    assert_eq!(job["spec"]["label"], "grade");
+
+    // A text column missing in 9 rows: a 422 unless those rows are left out.
+    let p = problem(submit(&app, spec("kind")).await, 422).await;
+    assert_eq!(error_fields(&p), ["label"], "{p}");
+    assert!(p.to_string().contains("9 rows"), "{p}");
+    let mut dropping = spec("kind");
+    dropping["drop_missing_label"] = json!(true);
+    let id = succeeded(&app, dropping).await;
+    let predictions = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
+    let rows: Vec<u64> = predictions["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["row"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows.len(), 51, "{predictions}");
+    assert!(
+        rows.iter().all(|r| r % 7 != 3),
+        "a row without a label was held out"
+    );
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let last = runs["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "final");
+    let m = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    let held_out: u64 = m["folds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            crate::helpers::counts(&f["validation_class_counts"])
+                .iter()
+                .sum::<u64>()
+        })
+        .sum();
+    assert_eq!(held_out, 51);
+
+    for label in ["c", "nope"] {
+        let p = problem(submit(&app, spec(label)).await, 422).await;
+        assert_eq!(error_fields(&p), ["label"], "{label}: {p}");
+    }
+}

@@ -4,6 +4,7 @@
 
 pub mod encode;
 pub mod group_split;
+pub mod labels;
 pub mod rows;
 pub mod sequences;
 pub mod split;

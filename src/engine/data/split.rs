@@ -67,6 +67,8 @@ pub fn assign(y: &[u32], classes: usize, folds: usize, seed: u64) -> Vec<u32> {
 
 /// Marks a row of the held-out test set: in no fold, neither trained nor scored on by any.
 pub const TEST_SET: u32 = u32::MAX;
+/// The mark of a row no run reads (no class, with `drop_missing_label`).
+pub const DROPPED: u32 = u32::MAX - 1;
 
 /// Folds for the rows not in the test set; test-set rows are marked [`TEST_SET`].
 pub fn assign_outside_test(
@@ -89,7 +91,7 @@ pub fn assign_outside_test(
 pub fn split(assignment: &[u32], fold: u32) -> (Vec<usize>, Vec<usize>) {
     let (mut train, mut test) = (Vec::new(), Vec::new());
     for (i, &f) in assignment.iter().enumerate() {
-        if f == TEST_SET {
+        if f == TEST_SET || f == DROPPED {
             continue;
         }
         if f == fold {

@@ -2,9 +2,13 @@
 //! set), the user's own folds (`validation.fold_column`), or stratified group folds
 //! (`validation.group_column`), each a 422 naming the first row that does not fit.
 
-use crate::domain::dataset::ColumnData;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::domain::dataset::{ColumnData, MISSING_CODE};
 use crate::domain::job::JobSpec;
 use crate::domain::spec::SpecError;
+use crate::engine::data::rows::stratified_split;
 use crate::engine::data::{group_split, split};
 use crate::engine::fold::derive_seed;
 
@@ -19,8 +23,78 @@ pub enum FoldSource<'a> {
     Groups(&'a ColumnData),
 }
 
+/// One assignment per repeat of every row: its fold, `split::TEST_SET`, or `split::DROPPED`
+/// for a row without a class (`drop_missing_label`), which no run reads. The test set and the
+/// folds are drawn over the other rows.
+pub(super) fn assign_rows(
+    spec: &JobSpec,
+    labels: &[u32],
+    n_classes: usize,
+    source: FoldSource<'_>,
+) -> Result<Vec<Vec<u32>>, SpecError> {
+    let kept: Vec<usize> = (0..labels.len())
+        .filter(|&i| labels[i] != MISSING_CODE)
+        .collect();
+    if kept.len() == labels.len() {
+        let in_test = test_set(spec, labels, n_classes)?;
+        return assignments(spec, labels, n_classes, &in_test, source);
+    }
+    let sub_labels: Vec<u32> = kept.iter().map(|&i| labels[i]).collect();
+    let in_test = test_set(spec, &sub_labels, n_classes)?;
+    let values: Vec<f32>;
+    let column: ColumnData;
+    let sub_source = match source {
+        FoldSource::Stratified => FoldSource::Stratified,
+        FoldSource::Given(v) => {
+            values = kept.iter().map(|&i| v[i]).collect();
+            FoldSource::Given(&values)
+        }
+        FoldSource::Groups(c) => {
+            column = c.rows(&kept);
+            FoldSource::Groups(&column)
+        }
+    };
+    let sub = assignments(spec, &sub_labels, n_classes, &in_test, sub_source)?;
+    Ok(sub
+        .into_iter()
+        .map(|marks| {
+            let mut all = vec![split::DROPPED; labels.len()];
+            for (&row, mark) in kept.iter().zip(marks) {
+                all[row] = mark;
+            }
+            all
+        })
+        .collect())
+}
+
+/// The test set (`test_fraction`), drawn once before the folds, the same for every repeat.
+fn test_set(spec: &JobSpec, labels: &[u32], n_classes: usize) -> Result<Vec<bool>, SpecError> {
+    let folds_n = spec.validation.folds as usize;
+    let mut in_test = vec![false; labels.len()];
+    if spec.validation.test_fraction > 0.0 {
+        let seed = derive_seed(spec.seed, u64::MAX, u64::MAX);
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
+        let fraction = spec.validation.test_fraction;
+        let (_, test) = stratified_split(labels, n_classes, fraction, &mut rng);
+        for i in test {
+            in_test[i] = true;
+        }
+        let mut rest_counts = vec![0u64; n_classes];
+        for (i, &y) in labels.iter().enumerate() {
+            if !in_test[i] {
+                rest_counts[y as usize] += 1;
+            }
+        }
+        if let Err(e) = split::check(&rest_counts, folds_n) {
+            let message = format!("{} (after holding out the test set)", e.0);
+            return Err(SpecError::new("validation.folds", message));
+        }
+    }
+    Ok(in_test)
+}
+
 /// One assignment per repeat (`split::TEST_SET` for the test rows).
-pub(super) fn assignments(
+fn assignments(
     spec: &JobSpec,
     labels: &[u32],
     n_classes: usize,

@@ -15,17 +15,6 @@ pub(super) fn check_against_dataset(
 ) -> Vec<SpecError> {
     let mut errors = Vec::new();
     check_model_kind(spec, ds, &mut errors);
-    if let Some(label) = &spec.label
-        && *label != ds.label
-    {
-        errors.push(SpecError::new(
-            "label",
-            format!(
-                "this version trains on the label the dataset was uploaded with ({:?})",
-                ds.label
-            ),
-        ));
-    }
     if let Some(features) = &spec.features {
         errors.extend(check_features(spec, ds, features));
     }

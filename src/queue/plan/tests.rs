@@ -1,6 +1,7 @@
 use serde_json::json;
 
 use super::*;
+use crate::engine::data::split;
 
 fn accepted(spec: serde_json::Value, runs_total: usize) -> Accepted {
     Accepted {

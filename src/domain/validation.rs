@@ -1,0 +1,45 @@
+//! `validation` of a job: how its rows are split (k folds, repeats, a test set), or the user's
+//! own folds, groups kept together, or a separate test dataset.
+
+use serde::{Deserialize, Serialize};
+
+/// Cross-validation. Defaults: `impl Default` (the one place they are stated).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ValidationSpec {
+    /// Default 5.
+    pub folds: u64,
+    /// Only stratified folds are offered. Default true.
+    pub stratified: bool,
+    /// Repetitions with different shuffles. Default 1.
+    pub repeats: u64,
+    /// Share of rows (stratified) held out before the folds, never seen by any fold, and scored
+    /// once with the final model (which this turns on). Default 0: no test set.
+    pub test_fraction: f64,
+    /// The user's own folds: a numeric column of integers `0..folds−1`, one per row, which is
+    /// then not a feature. Default none (stratified folds from the seed).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fold_column: Option<String>,
+    /// Rows sharing a value of this column are never in two folds (stratified group k-fold,
+    /// as scikit-learn's `StratifiedGroupKFold`); the column is then not a feature.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub group_column: Option<String>,
+    /// A separate dataset with the same columns, scored once by the final model (which this
+    /// turns on): a fixed train/test protocol.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub test_dataset_id: Option<String>,
+}
+
+impl Default for ValidationSpec {
+    fn default() -> Self {
+        Self {
+            folds: 5,
+            stratified: true,
+            repeats: 1,
+            test_fraction: 0.0,
+            fold_column: None,
+            group_column: None,
+            test_dataset_id: None,
+        }
+    }
+}
