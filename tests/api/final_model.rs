@@ -124,11 +124,7 @@ async fn a_fold_column_is_reproduced_exactly_and_is_not_a_feature() {
         );
     }
     // The model reads x1 and x2 only.
-    let bytes = app.checkpoint(&app.final_run(&id).await).await;
-    let encoding = crossfold::engine::checkpoint::from_bytes(&bytes)
-        .unwrap()
-        .encoding
-        .unwrap();
+    let encoding = app.final_encoding(&id).await;
     assert!(
         encoding.contains("x1") && !encoding.contains("\"f\""),
         "{encoding}"

@@ -151,6 +151,24 @@ impl TestApp {
         res.bytes().await.unwrap().to_vec()
     }
 
+    /// `POST /v1/jobs?dry_run=true` with `spec`; returns the response.
+    pub async fn dry_run(&self, spec: &Value) -> Response {
+        self.post("/v1/jobs?dry_run=true")
+            .json(spec)
+            .send()
+            .await
+            .expect("the request is sent")
+    }
+
+    /// The feature encoding (JSON text) in the checkpoint of job `job`'s final model.
+    pub async fn final_encoding(&self, job: &str) -> String {
+        let bytes = self.checkpoint(&self.final_run(job).await).await;
+        crossfold::engine::checkpoint::from_bytes(&bytes)
+            .expect("a checkpoint")
+            .encoding
+            .expect("with its encoding")
+    }
+
     /// Uploads a CSV body; returns the response.
     pub async fn upload_csv(&self, query: &str, csv: impl Into<reqwest::Body>) -> Response {
         self.post(&format!("/v1/datasets?{query}"))

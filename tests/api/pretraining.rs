@@ -50,12 +50,7 @@ async fn pretraining_lifts_the_vanishing_sigmoid_case_by_at_least_0_2_balanced_a
     let mut spec = vanishing_case(&ds);
     spec["pretrain"] = json!({"kind": "autoencoder", "epochs": 5});
     // The dry run echoes it and counts its epochs: 15 layers × 5.
-    let res = app
-        .post("/v1/jobs?dry_run=true")
-        .json(&spec)
-        .send()
-        .await
-        .unwrap();
+    let res = app.dry_run(&spec).await;
     let dry = json(res, 200).await;
     assert_eq!(
         dry["spec"]["pretrain"],

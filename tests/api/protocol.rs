@@ -93,11 +93,7 @@ async fn a_group_column_keeps_every_group_in_one_fold_and_spreads_the_classes() 
     }
     assert_ne!(assignments[0], assignments[1], "repeats shuffle the groups");
     // The group column is not a feature.
-    let bytes = app.checkpoint(&app.final_run(&id).await).await;
-    let encoding = crossfold::engine::checkpoint::from_bytes(&bytes)
-        .unwrap()
-        .encoding
-        .unwrap();
+    let encoding = app.final_encoding(&id).await;
     assert!(!encoding.contains("patient"), "{encoding}");
 
     for (validation, field) in [
@@ -123,12 +119,7 @@ async fn a_group_column_keeps_every_group_in_one_fold_and_spreads_the_classes() 
     let missing = upload(&app, "label=label", missing).await;
     for (ds, says) in [(few, "2 groups"), (missing, "row 1")] {
         let spec = json!({"dataset_id": ds, "validation": {"folds": 3, "group_column": "g"}});
-        let res = app
-            .post("/v1/jobs?dry_run=true")
-            .json(&spec)
-            .send()
-            .await
-            .unwrap();
+        let res = app.dry_run(&spec).await;
         let p = problem(res, 422).await;
         assert_eq!(error_fields(&p), ["validation.group_column"], "{p}");
         assert!(p.to_string().contains(says), "{p}");
@@ -274,11 +265,7 @@ async fn another_column_can_be_the_label_and_missing_labels_need_a_rule() {
         assert_eq!(p["label"], (row % 3).to_string(), "{p}");
     }
     // The upload's label is now a feature: the model reads y, and predict needs it.
-    let bytes = app.checkpoint(&app.final_run(&id).await).await;
-    let encoding = crossfold::engine::checkpoint::from_bytes(&bytes)
-        .unwrap()
-        .encoding
-        .unwrap();
+    let encoding = app.final_encoding(&id).await;
     assert!(
         encoding.contains("\"y\"") && !encoding.contains("\"grade\""),
         "{encoding}"
