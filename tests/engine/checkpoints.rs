@@ -257,3 +257,55 @@ fn an_autoencoder_checkpoint_without_its_model_kind_resumes() {
     assert_eq!(resumed.state.model.kind(), "autoencoder");
     assert_eq!(weight_bits(&resumed), weight_bits(&straight));
 }
+
+/// A pretrained run resumed from an epoch checkpoint skips pretraining (the state holds the
+/// weights it led to) and ends where the uninterrupted run does, to the bit; pretraining
+/// epochs are reported marked with their layer and never checkpointed.
+#[test]
+fn a_pretrained_run_resumes_to_the_same_end() {
+    use crossfold::engine::train::{Phase, Pretraining};
+
+    let data = load("breast_cancer.csv", 0);
+    let mut spec = spec();
+    spec.model.batch_norm = false;
+    spec.model.hidden_layers = vec![16, 8];
+    spec.model.activation = crossfold::domain::spec::Activation::Sigmoid;
+    let x = data.train.x.clone();
+    let request = |resume| TrainRequest {
+        pretrain: Some(Pretraining { epochs: 2, x: &x }),
+        ..resumable(&data, &spec, resume)
+    };
+    let saved = Mutex::new(Vec::new());
+    let mut pretrain_epochs = Vec::new();
+    let straight = train(&request(None), &AtomicBool::new(false), &mut |r, ck| {
+        if r.phase == Phase::Pretrain {
+            assert!(ck.is_none(), "a pretraining epoch is not a checkpoint");
+            pretrain_epochs.push((r.layer.unwrap(), r.epoch));
+        } else if let Some(ck) = ck {
+            saved
+                .lock()
+                .unwrap()
+                .push(checkpoint::to_resume_bytes(ck).unwrap());
+        }
+    })
+    .unwrap();
+    assert_eq!(pretrain_epochs, [(0, 1), (0, 2), (1, 1), (1, 2)]);
+    // Pretraining changed where training starts: the same spec from scratch ends elsewhere.
+    let scratch = train(
+        &resumable(&data, &spec, None),
+        &AtomicBool::new(false),
+        &mut |_, _| {},
+    )
+    .unwrap();
+    assert_ne!(weight_bits(&scratch), weight_bits(&straight));
+    let state = checkpoint::from_resume_bytes(&saved.lock().unwrap()[2], &[]).unwrap();
+    let mut replayed = Vec::new();
+    let resumed = train(
+        &request(Some(state)),
+        &AtomicBool::new(false),
+        &mut |r, _| replayed.push(r.phase),
+    )
+    .unwrap();
+    assert!(replayed.iter().all(|&p| p == Phase::Train), "{replayed:?}");
+    assert_eq!(weight_bits(&resumed), weight_bits(&straight));
+}
