@@ -9,6 +9,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod plots;
 pub mod queue;
 pub mod startup;
 pub mod store;

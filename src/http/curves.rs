@@ -1,69 +1,99 @@
-//! `GET /v1/jobs/{id}/curves.svg`: learning curves, training loss (solid) and validation loss
-//! (dashed: the inner early-stopping split, or else the held-out fold) per epoch, one colour
-//! per fold, with a marker where an overfitting finding says it starts.
+//! `GET /v1/jobs/{id}/curves.svg`: learning curves per run (each fold, and the final model),
+//! one colour per run: training loss (solid), held-out loss (dashed) and the inner
+//! early-stopping split's loss (dotted), a dot at each run's best epoch, and a marker where
+//! an overfitting finding says it starts. `?format=json` gives the points.
 
-use crate::engine::train::EpochRecord;
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
-use super::jobs::job_or_404;
+use super::extract::QueryParams;
+use super::plot_inputs::job_and_runs;
+use super::plot_response::{Format, respond};
 use super::state::{AppState, Route};
-use super::svg::{Chart, Line, Marker};
 use crate::domain::finding::Kind;
+use crate::domain::job::JobSpec;
+use crate::engine::train::EpochRecord;
 use crate::error::ApiError;
+use crate::plots::{Axis, Dot, Figure, LinePlot, Marker, Plot, Series, Stroke};
 use crate::store;
+use crate::store::run_data::RunRow;
 
 pub fn routes() -> Vec<Route> {
     vec![("/v1/jobs/{id}/curves.svg", get(curves))]
 }
 
+/// `fold 2` (`, repeat 1`), or the run's kind; in a comparison, with its strategy (and model).
+pub(super) fn run_name(run: &RunRow, spec: &JobSpec) -> String {
+    let mut name = match run.fold {
+        Some(f) => match run.repeat.filter(|&r| r > 0) {
+            Some(r) => format!("fold {f}, repeat {r}"),
+            None => format!("fold {f}"),
+        },
+        None => run.kind.as_str().to_owned(),
+    };
+    if spec.model.is_comparison() {
+        name.push_str(&format!(" · model {}", run.variant));
+    }
+    if let Some(s) = run
+        .strategy
+        .filter(|_| spec.imbalance.strategy.is_comparison())
+    {
+        name.push_str(&format!(" · {}", s.as_str()));
+    }
+    name
+}
+
 async fn curves(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let job = job_or_404(&state, &id).await?;
-    let mut lines = Vec::new();
-    let runs =
-        store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
-    for (i, run) in runs.iter().enumerate() {
+    let format = Format::take(query, &[])?;
+    let (job, runs) = job_and_runs(&state, &id).await?;
+    let (mut series, mut dots) = (Vec::new(), Vec::new());
+    for (colour, run) in runs.iter().enumerate() {
         let history = store::run_data::epoch_history(&state.pool, &run.id)
             .await?
             .unwrap_or_default();
-        let point = |r: &EpochRecord, loss: Option<f64>| {
-            Some((r.epoch as f64, loss.filter(|v| v.is_finite())?))
+        let line = |loss: fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
+            history
+                .iter()
+                .filter_map(|r| Some((r.epoch as f64, loss(r).filter(|v| v.is_finite())?)))
+                .collect()
         };
-        let train: Vec<(f64, f64)> = history
-            .iter()
-            .filter_map(|r| point(r, Some(r.train_loss)))
-            .collect();
-        let val: Vec<(f64, f64)> = history
-            .iter()
-            .filter_map(|r| point(r, r.val_loss).or_else(|| point(r, r.holdout_loss)))
-            .collect();
-        let name = match run.fold {
-            Some(f) => format!(
-                "fold {f}{}",
-                run.repeat
-                    .filter(|&r| r > 0)
-                    .map(|r| format!(" (repeat {r})"))
-                    .unwrap_or_default()
-            ),
-            None => run.kind.as_str().to_owned(),
-        };
-        lines.push(Line {
-            name,
-            colour: i,
-            dashed: false,
-            points: train,
-        });
-        lines.push(Line {
-            name: String::new(),
-            colour: i,
-            dashed: true,
-            points: val,
-        });
+        let train = line(|r| Some(r.train_loss));
+        let holdout = line(|r| r.holdout_loss);
+        let inner = line(|r| r.val_loss);
+        // The best epoch on the curve that chose it (the inner split), else the held-out one.
+        let best = run.result.as_ref().map(|r| r.best_epoch as f64);
+        let chosen = [&inner, &holdout, &train]
+            .into_iter()
+            .find(|l| !l.is_empty());
+        if let (Some(best), Some(on)) = (best, chosen)
+            && let Some(&(x, y)) = on.iter().find(|p| p.0 == best)
+        {
+            dots.push(Dot {
+                x,
+                y,
+                colour,
+                name: "best epoch".into(),
+            });
+        }
+        for (points, stroke, name) in [
+            (train, Stroke::Solid, run_name(run, &job.spec)),
+            (holdout, Stroke::Dashed, String::new()),
+            (inner, Stroke::Dotted, String::new()),
+        ] {
+            if !points.is_empty() {
+                series.push(Series {
+                    name,
+                    colour,
+                    stroke,
+                    points,
+                });
+            }
+        }
     }
     // Where overfitting starts: the epoch of the lowest held-out loss.
     let markers = job
@@ -77,15 +107,17 @@ async fn curves(
             })
         })
         .collect();
-    let chart = Chart {
-        title: "Learning curves: training loss (solid), validation loss (dashed)",
-        subtitle: &id,
-        x_label: "epoch",
-        y_label: "loss",
-        log_y: false,
-        lines,
-        markers,
-        x_range: None,
+    let figure = Figure {
+        title: "Loss per epoch: training (solid), held-out (dashed), inner validation (dotted)"
+            .into(),
+        subtitle: format!("learning curves of job {id}, one colour per run"),
+        plot: Plot::Lines(LinePlot {
+            x: Axis::linear("epoch"),
+            y: Axis::linear("loss (class-weighted cross-entropy)"),
+            series,
+            markers,
+            dots,
+        }),
     };
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart.render()).into_response())
+    respond(figure, format).await
 }

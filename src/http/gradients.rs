@@ -1,18 +1,20 @@
 //! `GET /v1/jobs/{id}/gradients.svg`: per-layer gradient norm per epoch on a log scale, one
 //! line per layer: the classic picture of vanishing (lines fanning apart by decades) and
-//! exploding gradients. One run: `?run_id=`, else the job's first run with epochs.
+//! exploding gradients. One run: `?run_id=`, else the job's first run with epochs;
+//! `?format=json` gives the points.
 
 use axum::extract::{Path, State};
-use axum::http::header;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 
+use super::curves::run_name;
 use super::extract::QueryParams;
-use super::jobs::job_or_404;
+use super::plot_inputs::job_and_runs;
+use super::plot_response::{Format, respond};
 use super::state::{AppState, Route};
-use super::svg::{Chart, Line, Marker};
 use crate::domain::finding::Kind;
 use crate::error::ApiError;
+use crate::plots::{Axis, Figure, LinePlot, Marker, Plot, Series, Stroke};
 use crate::store;
 
 pub fn routes() -> Vec<Route> {
@@ -25,13 +27,8 @@ async fn gradients(
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let wanted = query.take("run_id");
-    let unknown = query.unknown(&["run_id"]);
-    if !unknown.is_empty() {
-        return Err(ApiError::invalid_fields(unknown));
-    }
-    let job = job_or_404(&state, &id).await?;
-    let runs =
-        store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
+    let format = Format::take(query, &["run_id"])?;
+    let (job, runs) = job_and_runs(&state, &id).await?;
     let run = match &wanted {
         Some(w) => runs
             .iter()
@@ -52,15 +49,15 @@ async fn gradients(
         .map(|r| r.layer_grad_norms.len())
         .max()
         .unwrap_or(0);
-    let lines = (0..layers)
-        .map(|l| Line {
+    let series = (0..layers)
+        .map(|l| Series {
             name: if l + 1 == layers {
                 "output layer".into()
             } else {
                 format!("layer {l}")
             },
             colour: l,
-            dashed: false,
+            stroke: Stroke::Solid,
             points: history
                 .iter()
                 .filter_map(|r| Some((r.epoch as f64, *r.layer_grad_norms.get(l)?)))
@@ -81,20 +78,16 @@ async fn gradients(
             })
         })
         .collect();
-    let subtitle = format!(
-        "{id}, run {} ({})",
-        run.id,
-        run.fold.map_or("final".to_owned(), |f| format!("fold {f}"))
-    );
-    let chart = Chart {
-        title: "Gradient norm per layer and epoch",
-        subtitle: &subtitle,
-        x_label: "epoch",
-        y_label: "gradient norm",
-        log_y: true,
-        lines,
-        markers,
-        x_range: None,
+    let figure = Figure {
+        title: "Gradient norm per layer and epoch".into(),
+        subtitle: format!("job {id}, run {} ({})", run.id, run_name(run, &job.spec)),
+        plot: Plot::Lines(LinePlot {
+            x: Axis::linear("epoch"),
+            y: Axis::log("mean gradient norm"),
+            series,
+            markers,
+            dots: Vec::new(),
+        }),
     };
-    Ok(([(header::CONTENT_TYPE, "image/svg+xml")], chart.render()).into_response())
+    respond(figure, format).await
 }

@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod calibration;
+pub mod class_plots;
 pub mod compute;
 pub mod curves;
 pub mod datasets;
@@ -13,7 +14,10 @@ pub mod gradients;
 pub mod job_inputs;
 pub mod job_metrics;
 pub mod jobs;
+pub mod leaderboard_plot;
 pub mod metrics;
+mod plot_inputs;
+pub mod plot_response;
 pub mod predict;
 mod predict_sequences;
 pub mod predictions;
@@ -24,7 +28,6 @@ pub mod serve;
 pub mod service;
 pub mod state;
 mod stored_model;
-pub mod svg;
 pub mod tokens;
 pub mod upload;
 
@@ -56,6 +59,8 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(curves::routes());
     routes.extend(calibration::routes());
     routes.extend(gradients::routes());
+    routes.extend(class_plots::routes());
+    routes.extend(leaderboard_plot::routes());
     routes.extend(runs::routes());
     routes.extend(predict::routes());
     routes.extend(predictions::routes());

@@ -99,10 +99,17 @@ async fn correcting_an_undersampled_caravan_jobs_probabilities_lowers_its_brier_
         .unwrap();
     assert_eq!(res.headers()["content-type"], "image/svg+xml");
     let svg = res.text().await.unwrap();
-    assert_eq!(svg.matches("<polyline").count(), 2, "{svg}");
     let ece_text = format!("ECE {:.4}", ece(&corrected));
     assert!(svg.contains(&ece_text), "{ece_text}: {svg}");
-    assert!(svg.contains("top probability (0 to 1)"), "{svg}");
+    assert!(svg.contains("mean top probability in the bin"), "{svg}");
+    // Its points: the model's bins and the diagonal.
+    let points = app
+        .get_json(&format!("/v1/jobs/{job}/calibration.svg?format=json"))
+        .await;
+    let series = points["series"].as_array().unwrap();
+    assert_eq!(series.len(), 2, "{points}");
+    assert!(series[0]["name"].as_str().unwrap().contains(&ece_text));
+    assert_eq!(series[1]["points"], json!([[0.0, 0.0], [1.0, 1.0]]));
     let missing = app
         .get("/v1/jobs/job_nope/calibration.svg")
         .send()

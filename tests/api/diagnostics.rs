@@ -180,12 +180,16 @@ async fn vanishing_gradients_are_remedied_by_a_linked_job_and_compared_before_an
         .unwrap();
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     let svg = svg.text().await.unwrap();
+    assert!(svg.contains("(log scale)") && svg.contains("output layer"));
+    let points = app
+        .get_json(&format!("/v1/jobs/{id}/gradients.svg?format=json"))
+        .await;
     assert_eq!(
-        svg.matches("<polyline").count(),
+        points["series"].as_array().unwrap().len(),
         11,
-        "10 hidden layers and the output"
+        "10 hidden layers and the output: {points}"
     );
-    assert!(svg.contains("log scale") && svg.contains("output layer"));
+    assert_eq!(points["y"]["log"], true);
     assert!(svg.contains("vanishing_gradients from epoch 1"), "{svg}");
     problem(
         app.get(&format!("/v1/jobs/{id}/gradients.svg?run_id=run_nope"))

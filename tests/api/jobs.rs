@@ -161,11 +161,20 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
     assert_eq!(svg.headers()["content-type"], "image/svg+xml");
     let svg = svg.text().await.unwrap();
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
+    assert!(svg.contains("fold 2") && svg.contains("final") && svg.contains("best epoch"));
+    // Its points: per run, training (solid, named), held-out (dashed: the 3 folds) and inner
+    // validation (dotted) loss, and a dot at each run's best epoch.
+    let points = app
+        .get_json(&format!("/v1/jobs/{id}/curves.svg?format=json"))
+        .await;
+    let series = points["series"].as_array().unwrap();
+    let count = |stroke: &str| series.iter().filter(|s| s["stroke"] == stroke).count();
     assert_eq!(
-        svg.matches("<polyline").count(),
-        8,
-        "train and validation lines for 4 runs"
+        (count("solid"), count("dashed"), count("dotted")),
+        (4, 3, 4),
+        "{points}"
     );
+    assert_eq!(points["dots"].as_array().unwrap().len(), 4, "{points}");
     std::fs::write(std::env::temp_dir().join("crossfold-curves.svg"), &svg).unwrap();
     let ck = app
         .get(&format!("/v1/runs/{fold_run}/checkpoint"))

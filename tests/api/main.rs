@@ -17,6 +17,7 @@ mod imbalance;
 mod jobs;
 mod limits;
 mod openapi;
+mod plots;
 mod pretraining;
 mod protocol;
 mod sequence_jobs;
