@@ -175,19 +175,7 @@ async fn main() {
 
     // (2) Latency while two runs train.
     let id = submit(&c, &two, &standard(&ds, 10_000, false)).await;
-    loop {
-        let runs = get(&c, format!("{}/v1/jobs/{id}/runs", two.base)).await;
-        let running = runs["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|r| r["status"] == "running")
-            .count();
-        if running == 2 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    two.wait_running(&c, &id, 2).await;
     let mut lat = Vec::with_capacity(1000);
     for _ in 0..1000 {
         let start = Instant::now();

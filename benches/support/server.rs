@@ -113,4 +113,21 @@ impl Server {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
+
+    /// Returns once `n` runs of job `id` are training (polled every 20 ms).
+    pub async fn wait_running(&self, c: &reqwest::Client, id: &str, n: usize) {
+        loop {
+            let runs = self.get_json(c, &format!("/v1/jobs/{id}/runs")).await;
+            let running = runs["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|r| r["status"] == "running")
+                .count();
+            if running == n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    }
 }

@@ -30,6 +30,7 @@ pub mod state;
 mod stored_model;
 pub mod tokens;
 pub mod upload;
+pub mod web_ui;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;

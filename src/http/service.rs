@@ -11,7 +11,9 @@ use crate::error::ApiError;
 
 /// Open even when tokens are configured (probes carry none).
 pub fn open_routes() -> Vec<Route> {
-    vec![(OPEN_PATHS[0], get(healthz)), (OPEN_PATHS[1], get(readyz))]
+    let mut routes = vec![(OPEN_PATHS[0], get(healthz)), (OPEN_PATHS[1], get(readyz))];
+    routes.extend(super::web_ui::routes());
+    routes
 }
 
 /// The paths of `open_routes`, for the auth check that runs before routing.
@@ -55,5 +57,5 @@ async fn limits(State(state): State<AppState>) -> Json<Limits> {
 
 /// Paths open without a token (probes carry none).
 pub fn is_open_path(path: &str) -> bool {
-    OPEN_PATHS.contains(&path)
+    OPEN_PATHS.contains(&path) || super::web_ui::UI_PATHS.contains(&path)
 }

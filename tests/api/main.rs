@@ -1,6 +1,7 @@
 //! API tests: each spawns the real application on port 0 with its own temporary database.
 
 mod auth;
+mod browser;
 mod calibration;
 mod cli;
 mod contract;

@@ -1,0 +1,413 @@
+//! The dashboard in a real headless Chromium (Debian's `chromium` and `chromium-driver`, which
+//! `.ci/run` installs) through WebDriver: upload through the form, start a job from the form
+//! after its dry run, live progress, the leaderboard and every plot drawn, a diagnosis's
+//! remedy started, with no page errors; and with tokens on, the token asked for once and
+//! never put in a URL. Screenshots of each page go to `target/ui-screenshots/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use serde_json::{Value, json};
+
+use crate::helpers::TestApp;
+
+const DRIVER: &str = "/usr/bin/chromedriver";
+const CHROMIUM: &str = "/usr/bin/chromium";
+
+/// A chromedriver process and a session in it.
+struct Browser {
+    driver: Child,
+    client: Client,
+    _profile: tempfile::TempDir,
+}
+
+impl Browser {
+    /// `None` (and a note) when Chromium is not installed here; in CI its absence fails.
+    async fn start() -> Option<Self> {
+        if !Path::new(DRIVER).exists() || !Path::new(CHROMIUM).exists() {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "chromium and chromium-driver are missing in CI (.ci/run installs them)"
+            );
+            eprintln!("NOT RUN: chromium and chromium-driver are not installed here");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let driver = Command::new(DRIVER)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("chromedriver starts");
+        let profile = tempfile::tempdir().unwrap();
+        // The flags this machine's closed network needs (no background connections).
+        let args = [
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--window-size=1280,1800",
+            &format!("--user-data-dir={}", profile.path().display()),
+        ];
+        let caps = json!({"goog:chromeOptions": {"binary": CHROMIUM, "args": args}});
+        let caps: serde_json::Map<String, Value> = caps.as_object().unwrap().clone();
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let client = loop {
+            match ClientBuilder::new(connector.clone())
+                .capabilities(caps.clone())
+                .connect(&format!("http://127.0.0.1:{port}"))
+                .await
+            {
+                Ok(c) => break c,
+                Err(e) if Instant::now() > deadline => panic!("WebDriver session: {e}"),
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        };
+        Some(Self {
+            driver,
+            client,
+            _profile: profile,
+        })
+    }
+
+    async fn close(mut self) {
+        let _ = self.client.clone().close().await;
+        let _ = self.driver.kill();
+        let _ = self.driver.wait();
+    }
+}
+
+/// Waits up to `secs` for `selector`.
+async fn element(c: &Client, selector: &str, secs: u64) -> fantoccini::elements::Element {
+    c.wait()
+        .at_most(Duration::from_secs(secs))
+        .for_element(Locator::Css(selector))
+        .await
+        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+}
+
+/// Runs `script` until it returns something truthy, up to `secs`; returns that.
+async fn until(c: &Client, script: &str, secs: u64) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let v = c.execute(script, vec![]).await.unwrap();
+        let truthy =
+            !matches!(&v, Value::Null | Value::Bool(false)) && v != json!("") && v != json!(0);
+        if truthy {
+            return v;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still false after {secs} s: {script}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn screenshot(c: &Client, name: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/ui-screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join(format!("{name}.png")),
+        c.screenshot().await.unwrap(),
+    )
+    .unwrap();
+}
+
+/// No page error, script error or CSP violation so far.
+async fn no_errors(c: &Client) {
+    let errors = c.execute("return window.__errors", vec![]).await.unwrap();
+    assert_eq!(errors, json!([]), "page errors");
+}
+
+async fn set(c: &Client, selector: &str, value: &str) {
+    let e = element(c, selector, 5).await;
+    e.clear().await.unwrap();
+    e.send_keys(value).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_chromium() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/", app.address)).await.unwrap();
+    // Upload through the form: the label list fills from the file's header.
+    let csv = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/breast_cancer.csv");
+    element(c, "#upload-file", 10)
+        .await
+        .send_keys(&csv.display().to_string())
+        .await
+        .unwrap();
+    until(
+        c,
+        "return document.getElementById('upload-label').value === 'label'",
+        10,
+    )
+    .await;
+    element(c, "#upload-submit", 5).await.click().await.unwrap();
+    element(c, "#class-bars .bar", 20).await;
+    let bars = c
+        .execute(
+            "return [...document.querySelectorAll('#class-bars .bar')].map(b => b.textContent)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(bars, json!(["0: 357", "1: 212"]));
+    screenshot(c, "dataset").await;
+
+    // A job from the form: the vanishing-gradient case (10 sigmoid layers, SGD), two strategies.
+    element(c, "#new-job-link", 5).await.click().await.unwrap();
+    element(c, "#job-form", 10).await;
+    set(c, "#job-hidden", "32, 32, 32, 32, 32, 32, 32, 32, 32, 32").await;
+    element(c, "#job-activation", 5)
+        .await
+        .select_by_value("sigmoid")
+        .await
+        .unwrap();
+    element(c, "#job-optimizer", 5)
+        .await
+        .select_by_value("sgd")
+        .await
+        .unwrap();
+    set(c, "#job-lr", "0.01").await;
+    set(c, "#job-epochs", "12").await;
+    set(c, "#job-folds", "3").await;
+    set(c, "#job-seed", "1").await;
+    element(c, "#job-early", 5).await.click().await.unwrap();
+    element(c, "#strategy-class_weight", 5)
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(c, "#dry-run", 5).await.click().await.unwrap();
+    let resolved = until(
+        c,
+        "return document.getElementById('dry-run-result').textContent",
+        10,
+    )
+    .await;
+    let resolved = resolved.as_str().unwrap();
+    assert!(
+        resolved.starts_with("7 runs"),
+        "2 strategies × 3 folds and the final model: {resolved}"
+    );
+    assert!(
+        resolved.contains("\"activation\": \"sigmoid\""),
+        "{resolved}"
+    );
+    screenshot(c, "new-job").await;
+    element(c, "#start-job", 5).await.click().await.unwrap();
+
+    // Live progress: the bar moves while the job runs, then it succeeds.
+    element(c, "#job-status", 10).await;
+    let job_url = c.current_url().await.unwrap();
+    let job_id = job_url
+        .fragment()
+        .unwrap()
+        .trim_start_matches("/jobs/")
+        .to_owned();
+    let mut seen = std::collections::BTreeSet::new();
+    let deadline = Instant::now() + Duration::from_secs(180);
+    loop {
+        let state = c
+            .execute(
+                "return [document.getElementById('job-status').textContent, \
+                 document.getElementById('job-progress-text').textContent]",
+                vec![],
+            )
+            .await
+            .unwrap();
+        seen.insert(state[1].as_str().unwrap_or("").to_owned());
+        if state[0] == "succeeded" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "job still {state}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(seen.len() >= 3, "progress updated live: {seen:?}");
+    // The leaderboard and every plot, drawn as SVG in the page.
+    element(c, "#leaderboard-table", 30).await;
+    let drawn = until(
+        c,
+        "const p = [...document.querySelectorAll('#plots .plot')]; \
+         return p.length === 7 && p.every(d => d.querySelector('svg') && \
+         d.querySelector('svg').querySelectorAll('text').length > 5) && p.map(d => d.id)",
+        30,
+    )
+    .await;
+    assert_eq!(
+        drawn,
+        json!([
+            "plot-curves",
+            "plot-gradients",
+            "plot-leaderboard",
+            "plot-confusion",
+            "plot-roc",
+            "plot-pr",
+            "plot-calibration"
+        ])
+    );
+    // A plot's numbers behind its toggle.
+    element(c, "#plot-leaderboard + figcaption + details summary", 5)
+        .await
+        .click()
+        .await
+        .unwrap();
+    until(c, "return document.querySelectorAll('#plot-leaderboard ~ details table tbody tr').length === 2", 10).await;
+    screenshot(c, "job").await;
+
+    // The diagnosis and its remedy, run from its button.
+    let button = element(c, "#job-findings .remedy-button", 30).await;
+    let findings = c
+        .execute("return [...document.querySelectorAll('#job-findings .finding strong')].map(s => s.textContent)", vec![])
+        .await
+        .unwrap();
+    assert!(
+        findings.to_string().contains("vanishing_gradients"),
+        "{findings}"
+    );
+    c.execute(
+        "document.getElementById('job-findings').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(c, "diagnostics").await;
+    button.click().await.unwrap();
+    until(
+        c,
+        &format!(
+            "return location.hash.startsWith('#/jobs/job_') && !location.hash.endsWith('{job_id}')"
+        ),
+        10,
+    )
+    .await;
+    element(c, "#job-status", 10).await;
+    let remedy = c.current_url().await.unwrap();
+    let remedy_id = remedy
+        .fragment()
+        .unwrap()
+        .trim_start_matches("/jobs/")
+        .to_owned();
+    let remedy_job = app.get_json(&format!("/v1/jobs/{remedy_id}")).await;
+    assert_eq!(remedy_job["remedy_of"], job_id.as_str(), "{remedy_job}");
+    // The remedied job trains live too, and learns.
+    until(
+        c,
+        "return document.getElementById('job-status').textContent === 'succeeded'",
+        180,
+    )
+    .await;
+    until(
+        c,
+        "return document.querySelectorAll('#plots .plot svg').length === 7 &&          document.getElementById('summary-table')",
+        30,
+    )
+    .await;
+    let metrics = app.get_json(&format!("/v1/jobs/{remedy_id}/metrics")).await;
+    let remedied = metrics["summary"]["balanced_accuracy"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        remedied > 0.6,
+        "the remedy learns (chance is 0.5): {remedied}"
+    );
+    c.execute("document.getElementById('plots').scrollIntoView()", vec![])
+        .await
+        .unwrap();
+    screenshot(c, "remedy-job").await;
+
+    // A run's page: its epochs, and the lists.
+    c.goto(job_url.as_ref()).await.unwrap();
+    element(c, "#folds-table a", 30)
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(c, "#epochs-table tbody tr", 10).await;
+    screenshot(c, "run").await;
+    c.goto(&format!("{}/#/jobs", app.address)).await.unwrap();
+    element(c, "#jobs-table", 10).await;
+    screenshot(c, "jobs").await;
+    c.goto(&format!("{}/#/", app.address)).await.unwrap();
+    element(c, "#datasets-table", 10).await;
+    screenshot(c, "datasets").await;
+    no_errors(c).await;
+    browser.close().await;
+}
+
+#[tokio::test]
+async fn with_tokens_the_dashboard_asks_once_and_never_puts_the_token_in_a_url() {
+    let Some(browser) = Browser::start().await else {
+        return;
+    };
+    let app = TestApp::spawn_with(|s| s.api_tokens = vec!["s3cret-token".into()]).await;
+    let c = &browser.client;
+    c.goto(&format!("{}/", app.address)).await.unwrap();
+    // The page itself is open; its first API call is a 401, so it asks.
+    until(c, "return document.getElementById('token-dialog').open", 10).await;
+    screenshot(c, "token").await;
+    set(c, "#token-input", "wrong").await;
+    element(c, "#token-submit", 5).await.click().await.unwrap();
+    until(
+        c,
+        "return document.getElementById('token-dialog').open && \
+         document.getElementById('token-message').textContent.includes('refused')",
+        10,
+    )
+    .await;
+    set(c, "#token-input", "s3cret-token").await;
+    element(c, "#token-submit", 5).await.click().await.unwrap();
+    until(
+        c,
+        "return document.getElementById('dataset-list').textContent === 'No datasets yet.'",
+        10,
+    )
+    .await;
+    // Other pages reuse it without asking again.
+    c.goto(&format!("{}/#/jobs", app.address)).await.unwrap();
+    until(
+        c,
+        "return document.getElementById('job-list').textContent === 'No jobs yet.'",
+        10,
+    )
+    .await;
+    let asked = c
+        .execute(
+            "return document.getElementById('token-dialog').open",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(asked, json!(false));
+    let url = c.current_url().await.unwrap().to_string();
+    assert!(!url.contains("s3cret"), "{url}");
+    // Every request the page made: none has the token in its URL.
+    let urls = c
+        .execute(
+            "return performance.getEntriesByType('resource').map(e => e.name)",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(urls.as_array().unwrap().len() >= 2, "{urls}");
+    assert!(!urls.to_string().contains("s3cret"), "{urls}");
+    no_errors(c).await;
+    browser.close().await;
+}

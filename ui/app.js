@@ -1,0 +1,615 @@
+// crossfold's dashboard: a hash-routed page over the HTTP API, no build step. Every request
+// goes through `api`, which sends the API token (asked for once, kept in sessionStorage) as a
+// bearer header, never in a URL. Live job progress reads the SSE stream with fetch, since
+// EventSource cannot send headers.
+"use strict";
+
+// Errors anyone (and the browser test) can read.
+window.__errors = [];
+window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
+window.addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
+document.addEventListener("securitypolicyviolation", (e) => window.__errors.push(`CSP: ${e.violatedDirective} ${e.blockedURI}`));
+
+/** A problem+json answer, as an error. */
+class Problem extends Error {
+  constructor(status, body) {
+    const fields = (body && body.errors) || [];
+    super((body && body.detail) || `HTTP ${status}`);
+    this.status = status;
+    this.fields = fields;
+  }
+}
+
+const TOKEN_KEY = "crossfold-token";
+
+const api = {
+  token: sessionStorage.getItem(TOKEN_KEY),
+  async fetch(path, opts = {}) {
+    const headers = new Headers(opts.headers || {});
+    if (this.token) headers.set("Authorization", "Bearer " + this.token);
+    const res = await fetch(path, { ...opts, headers });
+    if (res.status === 401) {
+      await askToken(this.token ? "That token was refused; try another." : null);
+      return this.fetch(path, opts);
+    }
+    return res;
+  },
+  async json(path, opts) {
+    const res = await this.fetch(path, opts);
+    const body = await res.json().catch(() => null);
+    if (!res.ok) throw new Problem(res.status, body);
+    return body;
+  },
+  async text(path, opts) {
+    const res = await this.fetch(path, opts);
+    if (!res.ok) throw new Problem(res.status, await res.json().catch(() => null));
+    return res.text();
+  },
+  post(path, body) {
+    return this.json(path, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+  },
+};
+
+let tokenWaiters = null;
+/** Shows the token dialog (once for every request waiting on it). */
+function askToken(message) {
+  if (tokenWaiters) return tokenWaiters;
+  const dialog = document.getElementById("token-dialog");
+  if (message) document.getElementById("token-message").textContent = message;
+  tokenWaiters = new Promise((resolve) => {
+    const form = document.getElementById("token-form");
+    form.addEventListener(
+      "submit",
+      () => {
+        const input = document.getElementById("token-input");
+        api.token = input.value.trim();
+        sessionStorage.setItem(TOKEN_KEY, api.token);
+        input.value = "";
+        tokenWaiters = null;
+        resolve();
+      },
+      { once: true },
+    );
+  });
+  dialog.showModal();
+  document.getElementById("token-input").focus();
+  return tokenWaiters;
+}
+
+/** An element: `h("a", {href: "#/"}, "text", child…)`; text is never parsed as HTML. */
+function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs)) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k.startsWith("on")) el.addEventListener(k.slice(2), v);
+    else el.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined) continue;
+    el.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return el;
+}
+
+const fmt = (v, digits = 3) =>
+  v === null || v === undefined ? "" : typeof v === "number" ? (Number.isInteger(v) ? String(v) : v.toFixed(digits)) : String(v);
+
+function table(headers, rows, attrs = {}) {
+  return h(
+    "table",
+    attrs,
+    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))),
+  );
+}
+
+/** Class counts as horizontal bars (widths set through the CSSOM). */
+function classBars(classes) {
+  const max = Math.max(1, ...classes.map((c) => c.count));
+  return h(
+    "div",
+    { class: "bars", role: "list" },
+    classes.map((c) => {
+      const fill = h("span", { class: "fill", "aria-hidden": "true" });
+      fill.style.width = `${Math.round((100 * c.count) / max)}px`;
+      return h("div", { class: "bar", role: "listitem" }, fill, `${c.value}: ${c.count}`);
+    }),
+  );
+}
+
+function alertBox(id) {
+  return h("p", { id, class: "alert", role: "alert" });
+}
+
+function showError(box, e) {
+  if (!(e instanceof Problem)) {
+    box.textContent = String(e);
+    return;
+  }
+  const extra = e.fields.map((f) => `${f.field}: ${f.message}`).filter((l) => !e.message.includes(l));
+  box.textContent = [e.message, ...extra].join("\n");
+}
+
+/** Downloads `path` (with the token header) as `filename`. */
+async function download(path, filename, accept) {
+  const res = await api.fetch(path, accept ? { headers: { Accept: accept } } : {});
+  if (!res.ok) throw new Problem(res.status, await res.json().catch(() => null));
+  const url = URL.createObjectURL(await res.blob());
+  const a = h("a", { href: url, download: filename });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10000);
+}
+
+/** What the view in place set going (timers, streams): stopped when the route changes. */
+let viewAbort = new AbortController();
+
+const view = () => document.getElementById("view");
+
+function setView(title, ...content) {
+  document.title = `${title} · crossfold`;
+  view().replaceChildren(h("h2", { id: "view-title" }, title), ...content);
+}
+
+// ---- datasets ----
+
+async function showDatasets() {
+  const error = alertBox("upload-error");
+  const file = h("input", { id: "upload-file", type: "file", accept: ".csv,text/csv", required: true });
+  const name = h("input", { id: "upload-name", type: "text", placeholder: "from the file name" });
+  const label = h("select", { id: "upload-label", required: true }, h("option", { value: "" }, "choose a file first"));
+  file.addEventListener("change", async () => {
+    const f = file.files[0];
+    if (!f) return;
+    const head = (await f.slice(0, 65536).text()).split(/\r?\n/)[0];
+    const columns = head.split(",").map((c) => c.trim().replace(/^"|"$/g, ""));
+    label.replaceChildren(...columns.map((c) => h("option", { value: c }, c)));
+    label.value = columns.includes("label") ? "label" : columns[columns.length - 1];
+    if (!name.value) name.value = f.name.replace(/\.csv$/i, "");
+  });
+  const form = h(
+    "form",
+    { id: "upload-form", class: "grid" },
+    h("div", {}, h("label", { for: "upload-file" }, "CSV file"), file),
+    h("div", {}, h("label", { for: "upload-label" }, "Label column"), label),
+    h("div", {}, h("label", { for: "upload-name" }, "Name"), name),
+    h("div", {}, h("button", { id: "upload-submit", type: "submit" }, "Upload")),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    const f = file.files[0];
+    const q = new URLSearchParams({ label: label.value, name: name.value || f.name });
+    try {
+      const ds = await api.json(`/v1/datasets?${q}`, { method: "POST", headers: { "Content-Type": "text/csv" }, body: f });
+      location.hash = `#/datasets/${ds.id}`;
+    } catch (err) {
+      showError(error, err);
+    }
+  });
+  const list = h("div", { id: "dataset-list" }, "Loading…");
+  setView("Datasets", h("section", {}, h("h2", {}, "Upload a CSV"), form, error), h("section", {}, h("h2", {}, "Uploaded"), list));
+  const page = await api.json("/v1/datasets?limit=100");
+  list.replaceChildren(
+    page.items.length === 0
+      ? "No datasets yet."
+      : table(
+          ["name", "rows", "features", "label", "classes", "imbalance", ""],
+          page.items.map((d) => [
+            h("a", { href: `#/datasets/${d.id}` }, d.name),
+            d.rows,
+            d.feature_count,
+            d.label,
+            classBars(d.classes),
+            fmt(d.imbalance_ratio, 2),
+            h("a", { href: `#/jobs/new?dataset=${d.id}` }, "new job"),
+          ]),
+          { id: "datasets-table" },
+        ),
+  );
+}
+
+async function showDataset(id) {
+  const d = await api.json(`/v1/datasets/${id}`);
+  setView(
+    `Dataset ${d.name}`,
+    h(
+      "section",
+      {},
+      h("p", {}, `${d.rows} rows, ${d.feature_count} features, label ${d.label}, ${d.kind || "table"}. `, h("a", { id: "new-job-link", href: `#/jobs/new?dataset=${d.id}` }, "Train a model on it")),
+      h("h2", {}, "Classes"),
+      h("div", { id: "class-bars" }, classBars(d.classes)),
+    ),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Columns"),
+      table(
+        ["name", "type", "role", "missing", "categories"],
+        d.columns.map((c) => [c.name, c.type, c.role, c.missing, c.cardinality ?? ""]),
+        { id: "columns-table" },
+      ),
+    ),
+  );
+}
+
+// ---- jobs ----
+
+async function showJobs() {
+  const list = h("div", { id: "job-list" }, "Loading…");
+  setView("Jobs", h("section", {}, list));
+  const { signal } = viewAbort;
+  const refresh = async () => {
+    const page = await api.json("/v1/jobs?limit=100");
+    list.replaceChildren(
+      page.items.length === 0
+        ? "No jobs yet."
+        : table(
+            ["job", "status", "progress", "dataset", "created"],
+            page.items.map((j) => [
+              h("a", { href: `#/jobs/${j.id}` }, j.id),
+              h("span", { class: `status status-${j.status}` }, j.status),
+              `${Math.round(100 * (j.progress?.fraction || 0))}%`,
+              j.dataset_id,
+              j.created_at,
+            ]),
+            { id: "jobs-table" },
+          ),
+    );
+    const live = page.items.some((j) => ["queued", "running", "cancelling"].includes(j.status));
+    if (live && !signal.aborted) setTimeout(() => refresh().catch(ignoreAbort), 1500);
+  };
+  await refresh();
+}
+
+const STRATEGIES = ["none", "class_weight", "oversample", "undersample", "smote", "nearmiss", "easy_ensemble", "balance_cascade"];
+
+function field(id, text, input) {
+  input.id = id;
+  return h("div", {}, h("label", { for: id }, text), input);
+}
+
+async function showNewJob(query) {
+  const datasets = (await api.json("/v1/datasets?limit=100")).items;
+  const chosen = query.get("dataset") || datasets[0]?.id || "";
+  const select = (options, value) => h("select", {}, options.map((o) => h("option", { value: o, selected: o === value }, o)));
+  const number = (value, step = "any", min = null) => h("input", { type: "number", value, step, min });
+  const inputs = {
+    dataset: h("select", {}, datasets.map((d) => h("option", { value: d.id, selected: d.id === chosen }, `${d.name} (${d.id})`))),
+    hidden: h("input", { type: "text", value: "64, 32" }),
+    activation: select(["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh"], "relu"),
+    optimizer: select(["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"], "adam"),
+    lr: number(0.001, "any", 0),
+    momentum: number(0, "any", 0),
+    epochs: number(30, 1, 1),
+    batch: number(64, 1, 1),
+    early: h("input", { type: "checkbox", checked: true }),
+    folds: number(5, 1, 2),
+    seed: number(0, 1, 0),
+  };
+  inputs.early.id = "job-early";
+  const strategies = h(
+    "fieldset",
+    { id: "job-strategies" },
+    h("legend", {}, "Imbalance strategies (several: a leaderboard)"),
+    STRATEGIES.map((s) =>
+      h("label", { for: `strategy-${s}` }, h("input", { id: `strategy-${s}`, type: "checkbox", value: s, checked: s === "none" }), ` ${s}`),
+    ),
+  );
+  const spec = () => {
+    const picked = [...strategies.querySelectorAll("input:checked")].map((i) => i.value);
+    const optimizer = { kind: inputs.optimizer.value, learning_rate: Number(inputs.lr.value) };
+    if (["sgd", "rmsprop"].includes(optimizer.kind) && Number(inputs.momentum.value) > 0) optimizer.momentum = Number(inputs.momentum.value);
+    return {
+      dataset_id: inputs.dataset.value,
+      model: { hidden_layers: inputs.hidden.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number), activation: inputs.activation.value },
+      optimizer,
+      training: { epochs: Number(inputs.epochs.value), batch_size: Number(inputs.batch.value), early_stopping: inputs.early.checked ? {} : null },
+      validation: { folds: Number(inputs.folds.value) },
+      imbalance: { strategy: picked.length === 1 ? picked[0] : picked },
+      seed: Number(inputs.seed.value),
+    };
+  };
+  const error = alertBox("job-error");
+  const resolved = h("pre", { id: "dry-run-result", "aria-label": "The resolved spec and estimate" });
+  const dry = h("button", { id: "dry-run", type: "button", class: "secondary" }, "Dry run");
+  dry.addEventListener("click", async () => {
+    error.textContent = "";
+    try {
+      const r = await api.post("/v1/jobs?dry_run=true", spec());
+      const e = r.estimate;
+      resolved.textContent = `${e.runs} runs, ${e.epochs} epochs, ${e.samples_per_epoch} rows per epoch, about ${Math.ceil(e.memory_bytes / 1048576)} MiB\n\n${JSON.stringify(r.spec, null, 2)}`;
+    } catch (err) {
+      showError(error, err);
+    }
+  });
+  const form = h(
+    "form",
+    { id: "job-form", class: "grid" },
+    field("job-dataset", "Dataset", inputs.dataset),
+    field("job-hidden", "Hidden layers (widths, comma-separated)", inputs.hidden),
+    field("job-activation", "Activation", inputs.activation),
+    field("job-optimizer", "Optimizer", inputs.optimizer),
+    field("job-lr", "Learning rate", inputs.lr),
+    field("job-momentum", "Momentum (sgd, rmsprop)", inputs.momentum),
+    field("job-epochs", "Epochs", inputs.epochs),
+    field("job-batch", "Batch size", inputs.batch),
+    field("job-folds", "Folds", inputs.folds),
+    field("job-seed", "Seed", inputs.seed),
+    h("div", {}, h("label", { for: "job-early" }, inputs.early, " Early stopping")),
+    strategies,
+    h("div", {}, dry, " ", h("button", { id: "start-job", type: "submit" }, "Start job")),
+  );
+  form.addEventListener("submit", async (e) => {
+    e.preventDefault();
+    error.textContent = "";
+    try {
+      const job = await api.post("/v1/jobs", spec());
+      location.hash = `#/jobs/${job.id}`;
+    } catch (err) {
+      showError(error, err);
+    }
+  });
+  setView("New job", h("section", {}, form, error), h("section", {}, h("h2", {}, "Dry run: the resolved spec"), resolved));
+}
+
+/** Reads an SSE stream with the token header, calling `on(event, data)` per event. */
+async function follow(path, on, signal) {
+  const res = await api.fetch(path, { headers: { Accept: "text/event-stream" }, signal });
+  if (!res.ok) throw new Problem(res.status, await res.json().catch(() => null));
+  const reader = res.body.getReader();
+  const decoder = new TextDecoder();
+  let buffer = "";
+  for (;;) {
+    const { value, done } = await reader.read();
+    if (done) return;
+    buffer += decoder.decode(value, { stream: true });
+    let end;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const block = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      let name = "message";
+      let data = "";
+      for (const line of block.split("\n")) {
+        if (line.startsWith("event:")) name = line.slice(6).trim();
+        else if (line.startsWith("data:")) data += line.slice(5).trim();
+      }
+      if (data) on(name, JSON.parse(data));
+    }
+  }
+}
+
+const ignoreAbort = (e) => {
+  if (e.name !== "AbortError") window.__errors.push(String(e));
+};
+
+const PLOTS = [
+  ["curves", "Learning curves"],
+  ["gradients", "Gradient norm per layer (log scale)"],
+  ["leaderboard", "Leaderboard"],
+  ["confusion", "Confusion matrix"],
+  ["roc", "ROC curves"],
+  ["pr", "Precision-recall curves"],
+  ["calibration", "Reliability diagram"],
+];
+
+/** A plot's numbers as a table (what the picture shows, for screen readers and copying). */
+function numbersTable(fig) {
+  if (fig.kind === "bars") return table(["variant", "value", "± std"], fig.bars.map((b) => [b.label, fmt(b.value, 4), fmt(b.error, 4)]));
+  if (fig.kind === "matrix") return table(["true \\ predicted", ...fig.labels], fig.counts.map((row, i) => [fig.labels[i], ...row]));
+  const rows = [];
+  for (const s of fig.series) for (const [x, y] of s.points.slice(0, 200)) rows.push([s.name || `(${s.stroke})`, fmt(x, 4), fmt(y, 4)]);
+  return table(["series", fig.x.label, fig.y.label], rows);
+}
+
+async function plotFigure(jobId, name, caption) {
+  const box = h("div", { class: "plot", id: `plot-${name}`, role: "img", "aria-label": caption });
+  const details = h("details", {}, h("summary", {}, "Show the numbers"));
+  const figure = h("figure", {}, box, h("figcaption", {}, caption), details);
+  api
+    .text(`/v1/jobs/${jobId}/${name}.svg`)
+    .then((svg) => {
+      box.innerHTML = svg; // our own server's SVG
+    })
+    .catch((e) => (box.textContent = String(e)));
+  details.addEventListener(
+    "toggle",
+    () => api.json(`/v1/jobs/${jobId}/${name}.svg?format=json`).then((fig) => details.append(numbersTable(fig))).catch(ignoreAbort),
+    { once: true },
+  );
+  return figure;
+}
+
+function findingView(jobId, f) {
+  const button = f.remedy
+    ? h("button", { class: "remedy-button", type: "button", "data-finding": f.id }, "Run the remedy")
+    : null;
+  const error = h("span", { class: "alert", role: "alert" });
+  if (button)
+    button.addEventListener("click", async () => {
+      try {
+        const job = await api.post(`/v1/jobs/${jobId}/remedy`, { finding: f.id });
+        location.hash = `#/jobs/${job.id}`;
+      } catch (e) {
+        showError(error, e);
+      }
+    });
+  return h(
+    "div",
+    { class: `finding ${f.severity}`, id: `finding-${f.id}` },
+    h("strong", {}, `${f.kind} (${f.severity})${f.strategy ? " · " + f.strategy : ""}${f.variant ? " · model " + f.variant : ""}`),
+    h("p", {}, f.evidence?.text || f.evidence?.summary || ""),
+    f.advice ? h("p", {}, f.advice) : null,
+    f.remedy ? h("p", {}, "Remedy: ", h("code", {}, JSON.stringify(f.remedy))) : null,
+    button,
+    error,
+  );
+}
+
+async function showJob(id) {
+  const { signal } = viewAbort;
+  const status = h("span", { id: "job-status", class: "status" }, "…");
+  const bar = h("progress", { id: "job-progress", max: 1, value: 0, "aria-label": "Progress" });
+  const progressText = h("span", { id: "job-progress-text" });
+  const lastEpoch = h("p", { id: "job-last-epoch" });
+  const results = h("div", { id: "job-results" });
+  const findings = h("div", { id: "job-findings" }, "None so far.");
+  const downloads = h(
+    "p",
+    {},
+    h("button", { id: "download-predictions", type: "button", class: "secondary", onclick: () => download(`/v1/jobs/${id}/predictions`, `${id}-predictions.csv`, "text/csv").catch(ignoreAbort) }, "Out-of-fold predictions (CSV)"),
+  );
+  setView(
+    `Job ${id}`,
+    h("section", {}, h("p", {}, "Status: ", status, " ", progressText), bar, lastEpoch, downloads),
+    h("section", {}, h("h2", {}, "Diagnostics"), findings),
+    results,
+  );
+  const job = await api.json(`/v1/jobs/${id}`);
+  const renderFindings = (list) =>
+    findings.replaceChildren(...(list.length ? list.map((f) => findingView(id, f)) : ["None so far."]));
+  const setStatus = (s) => {
+    status.textContent = s;
+    status.className = `status status-${s}`;
+  };
+  setStatus(job.status);
+  renderFindings(job.diagnostics || []);
+  let shown = false;
+  const showResults = async () => {
+    if (shown) return;
+    shown = true;
+    await renderResults(id, results);
+  };
+  const diagnostics = new Map((job.diagnostics || []).map((f) => [f.id, f]));
+  follow(
+    `/v1/jobs/${id}/events`,
+    (name, data) => {
+      if (name === "progress") {
+        bar.value = data.fraction || 0;
+        const running = data.epochs && data.runs_done < data.runs_total;
+        progressText.textContent = `runs ${data.runs_done}/${data.runs_total}` + (running ? `, epoch ${data.epoch}/${data.epochs}` : "");
+      } else if (name === "epoch") {
+        const where = data.fold === null ? "final model" : `fold ${data.fold}`;
+        lastEpoch.textContent = `Last epoch: ${where}, epoch ${data.record.epoch}, training loss ${fmt(data.record.train_loss, 4)}`;
+      } else if (name === "diagnostic") {
+        diagnostics.set(data.id, data);
+        renderFindings([...diagnostics.values()]);
+      } else if (name === "status") {
+        setStatus(data.status);
+        if (["succeeded", "failed", "cancelled"].includes(data.status)) {
+          api.json(`/v1/jobs/${id}`).then((j) => renderFindings(j.diagnostics || [])).catch(ignoreAbort);
+          showResults().catch(ignoreAbort);
+        }
+      }
+    },
+    signal,
+  ).catch(ignoreAbort);
+}
+
+async function renderResults(id, into) {
+  const [metrics, runs] = await Promise.all([api.json(`/v1/jobs/${id}/metrics`), api.json(`/v1/jobs/${id}/runs?limit=1000`)]);
+  const summary = metrics.summary || {};
+  const folds = metrics.folds || [];
+  const sections = [
+    h(
+      "section",
+      {},
+      h("h2", {}, "Summary over folds (mean ± std)"),
+      table(["metric", "mean", "std", "min", "max"], Object.entries(summary).map(([k, s]) => [k, fmt(s.mean, 4), fmt(s.std, 4), fmt(s.min, 4), fmt(s.max, 4)]), { id: "summary-table" }),
+    ),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Folds"),
+      table(
+        ["run", "fold", "repeat", "strategy", "best epoch", "balanced accuracy", "roc auc"],
+        folds.map((f) => [h("a", { href: `#/runs/${f.run_id}` }, f.run_id), f.fold, f.repeat, f.strategy, f.best_epoch, fmt(f.metrics?.balanced_accuracy, 4), fmt(f.metrics?.roc_auc, 4)]),
+        { id: "folds-table" },
+      ),
+    ),
+  ];
+  if (metrics.leaderboard)
+    sections.push(
+      h(
+        "section",
+        {},
+        h("h2", {}, "Leaderboard"),
+        table(["rank", "strategy", "variant", "metric", "mean", "std"], metrics.leaderboard.map((r) => [r.rank, r.strategy, r.variant, r.metric, fmt(r.mean, 4), fmt(r.std, 4)]), { id: "leaderboard-table" }),
+      ),
+    );
+  const figures = await Promise.all(PLOTS.map(([name, caption]) => plotFigure(id, name, caption)));
+  sections.push(h("section", {}, h("h2", {}, "Plots"), h("div", { class: "plots", id: "plots" }, figures)));
+  const final = runs.items.filter((r) => r.kind === "final");
+  sections.push(
+    h(
+      "section",
+      {},
+      h("h2", {}, "Runs"),
+      table(["run", "kind", "fold", "status", "best epoch"], runs.items.map((r) => [h("a", { href: `#/runs/${r.id}` }, r.id), r.kind, r.fold ?? "", r.status, r.best_epoch ?? ""]), { id: "runs-table" }),
+      final.length ? h("p", {}, "Predict with the final model: POST /v1/jobs/" + id + "/predict") : null,
+    ),
+  );
+  into.replaceChildren(...sections);
+}
+
+// ---- runs ----
+
+async function showRun(id) {
+  const history = await api.json(`/v1/runs/${id}/metrics`);
+  const csv = h("button", { id: "download-history", type: "button", class: "secondary", onclick: () => download(`/v1/runs/${id}/metrics`, `${id}-epochs.csv`, "text/csv").catch(ignoreAbort) }, "Epochs (CSV)");
+  const ck = h("button", { id: "download-checkpoint", type: "button", class: "secondary", onclick: () => download(`/v1/runs/${id}/checkpoint`, `${id}.safetensors`).catch(ignoreAbort) }, "Checkpoint (safetensors)");
+  setView(
+    `Run ${id}`,
+    h("section", {}, h("p", {}, csv, " ", ck)),
+    h(
+      "section",
+      {},
+      h("h2", {}, "Epochs"),
+      table(
+        ["phase", "layer", "epoch", "training loss", "validation loss", "held-out loss", "learning rate", "gradient norm", "seconds"],
+        history.map((r) => [r.phase || "train", r.layer ?? "", r.epoch, fmt(r.train_loss, 4), fmt(r.val_loss, 4), fmt(r.holdout_loss, 4), fmt(r.learning_rate, 6), fmt(r.grad_norm, 4), fmt(r.seconds, 3)]),
+        { id: "epochs-table" },
+      ),
+    ),
+  );
+}
+
+// ---- routing ----
+
+const ROUTES = [
+  [/^$|^\/$|^\/datasets$/, () => showDatasets()],
+  [/^\/datasets\/([\w-]+)$/, (m) => showDataset(m[1])],
+  [/^\/jobs$/, () => showJobs()],
+  [/^\/jobs\/new$/, (m, q) => showNewJob(q)],
+  [/^\/jobs\/([\w-]+)$/, (m) => showJob(m[1])],
+  [/^\/runs\/([\w-]+)$/, (m) => showRun(m[1])],
+];
+
+async function route() {
+  viewAbort.abort();
+  viewAbort = new AbortController();
+  const [path, query] = location.hash.replace(/^#/, "").split("?");
+  const q = new URLSearchParams(query || "");
+  for (const [re, show] of ROUTES) {
+    const m = path.match(re);
+    if (m) {
+      try {
+        await show(m, q);
+      } catch (e) {
+        const box = alertBox("view-error");
+        showError(box, e);
+        view().append(box);
+      }
+      return;
+    }
+  }
+  setView("Not found", h("p", {}, "No such page. ", h("a", { href: "#/" }, "Datasets")));
+}
+
+window.addEventListener("hashchange", route);
+document.addEventListener("DOMContentLoaded", route);
