@@ -4,8 +4,9 @@
 // EventSource cannot send headers.
 "use strict";
 
-// Errors anyone (and the browser test) can read.
+// Errors anyone (and the browser test) can read, and the API requests that failed.
 window.__errors = [];
+window.__failed = [];
 window.addEventListener("error", (e) => window.__errors.push(String(e.message)));
 window.addEventListener("unhandledrejection", (e) => window.__errors.push(String(e.reason)));
 document.addEventListener("securitypolicyviolation", (e) => window.__errors.push(`CSP: ${e.violatedDirective} ${e.blockedURI}`));
@@ -28,6 +29,7 @@ const api = {
     const headers = new Headers(opts.headers || {});
     if (this.token) headers.set("Authorization", "Bearer " + this.token);
     const res = await fetch(path, { ...opts, headers });
+    if (!res.ok && res.status !== 401) window.__failed.push(`${res.status} ${path}`);
     if (res.status === 401) {
       await askToken(this.token ? "That token was refused; try another." : null);
       return this.fetch(path, opts);
@@ -160,22 +162,29 @@ function setView(title, ...content) {
 
 async function showDatasets() {
   const error = alertBox("upload-error");
-  const file = h("input", { id: "upload-file", type: "file", accept: ".csv,text/csv", required: true });
+  const file = h("input", { id: "upload-file", type: "file", accept: ".csv,.ts,text/csv", required: true });
   const name = h("input", { id: "upload-name", type: "text", placeholder: "from the file name" });
   const label = h("select", { id: "upload-label", required: true }, h("option", { value: "" }, "choose a file first"));
   file.addEventListener("change", async () => {
     const f = file.files[0];
     if (!f) return;
+    if (!name.value) name.value = f.name.replace(/\.(csv|ts)$/i, "");
+    if (/\.ts$/i.test(f.name)) {
+      // A .ts file (UEA/UCR sequences) names its own classes.
+      label.replaceChildren(h("option", { value: "" }, "from the .ts file"));
+      label.required = false;
+      return;
+    }
+    label.required = true;
     const head = (await f.slice(0, 65536).text()).split(/\r?\n/)[0];
     const columns = head.split(",").map((c) => c.trim().replace(/^"|"$/g, ""));
     label.replaceChildren(...columns.map((c) => h("option", { value: c }, c)));
     label.value = columns.includes("label") ? "label" : columns[columns.length - 1];
-    if (!name.value) name.value = f.name.replace(/\.csv$/i, "");
   });
   const form = h(
     "form",
     { id: "upload-form", class: "grid" },
-    h("div", {}, h("label", { for: "upload-file" }, "CSV file"), file),
+    h("div", {}, h("label", { for: "upload-file" }, "CSV or .ts file"), file),
     h("div", {}, h("label", { for: "upload-label" }, "Label column"), label),
     h("div", {}, h("label", { for: "upload-name" }, "Name"), name),
     h("div", {}, h("button", { id: "upload-submit", type: "submit" }, "Upload")),
@@ -184,16 +193,18 @@ async function showDatasets() {
     e.preventDefault();
     error.textContent = "";
     const f = file.files[0];
-    const q = new URLSearchParams({ label: label.value, name: name.value || f.name });
+    const ts = /\.ts$/i.test(f.name);
+    const q = new URLSearchParams(ts ? { name: name.value || f.name } : { label: label.value, name: name.value || f.name });
     try {
-      const ds = await api.json(`/v1/datasets?${q}`, { method: "POST", headers: { "Content-Type": "text/csv" }, body: f });
+      const type = ts ? "text/x-ts" : "text/csv";
+      const ds = await api.json(`/v1/datasets?${q}`, { method: "POST", headers: { "Content-Type": type }, body: f });
       location.hash = `#/datasets/${ds.id}`;
     } catch (err) {
       showError(error, err);
     }
   });
   const list = h("div", { id: "dataset-list" }, "Loading…");
-  setView("Datasets", h("section", {}, h("h2", {}, "Upload a CSV"), form, error), h("section", {}, h("h2", {}, "Uploaded"), list));
+  setView("Datasets", h("section", {}, h("h2", {}, "Upload a dataset"), form, error), h("section", {}, h("h2", {}, "Uploaded"), list));
   const page = await api.json("/v1/datasets?limit=100");
   list.replaceChildren(
     page.items.length === 0
@@ -281,6 +292,10 @@ async function showNewJob(query) {
   const number = (value, step = "any", min = null) => h("input", { type: "number", value, step, min });
   const inputs = {
     dataset: h("select", {}, datasets.map((d) => h("option", { value: d.id, selected: d.id === chosen }, `${d.name} (${d.id})`))),
+    kind: select(["mlp", "gru"], datasets.find((d) => d.id === chosen)?.kind === "sequence" ? "gru" : "mlp"),
+    hiddenSize: number(64, 1, 1),
+    layers: number(1, 1, 1),
+    attention: select(["none", "additive", "multiplicative", "dot"], "additive"),
     hidden: h("input", { type: "text", value: "64, 32" }),
     activation: select(["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh"], "relu"),
     optimizer: select(["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"], "adam"),
@@ -305,9 +320,13 @@ async function showNewJob(query) {
     const picked = [...strategies.querySelectorAll("input:checked")].map((i) => i.value);
     const optimizer = { kind: inputs.optimizer.value, learning_rate: Number(inputs.lr.value) };
     if (["sgd", "rmsprop"].includes(optimizer.kind) && Number(inputs.momentum.value) > 0) optimizer.momentum = Number(inputs.momentum.value);
+    const model =
+      inputs.kind.value === "gru"
+        ? { kind: "gru", hidden_size: Number(inputs.hiddenSize.value), layers: Number(inputs.layers.value), attention: inputs.attention.value }
+        : { hidden_layers: inputs.hidden.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number), activation: inputs.activation.value };
     return {
       dataset_id: inputs.dataset.value,
-      model: { hidden_layers: inputs.hidden.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number), activation: inputs.activation.value },
+      model,
       optimizer,
       training: { epochs: Number(inputs.epochs.value), batch_size: Number(inputs.batch.value), early_stopping: inputs.early.checked ? {} : null },
       validation: { folds: Number(inputs.folds.value) },
@@ -332,8 +351,12 @@ async function showNewJob(query) {
     "form",
     { id: "job-form", class: "grid" },
     field("job-dataset", "Dataset", inputs.dataset),
-    field("job-hidden", "Hidden layers (widths, comma-separated)", inputs.hidden),
-    field("job-activation", "Activation", inputs.activation),
+    field("job-kind", "Model (mlp: tables; gru: sequences)", inputs.kind),
+    field("job-hidden", "MLP hidden layers (widths, comma-separated)", inputs.hidden),
+    field("job-activation", "MLP activation", inputs.activation),
+    field("job-hidden-size", "GRU state width", inputs.hiddenSize),
+    field("job-layers", "GRU layers", inputs.layers),
+    field("job-attention", "GRU attention", inputs.attention),
     field("job-optimizer", "Optimizer", inputs.optimizer),
     field("job-lr", "Learning rate", inputs.lr),
     field("job-momentum", "Momentum (sgd, rmsprop)", inputs.momentum),

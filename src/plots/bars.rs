@@ -53,7 +53,7 @@ fn draw<DB: DrawingBackend>(
         .bold_line_style(BLACK.mix(0.12))
         .light_line_style(BLACK.mix(0.04))
         .draw()?;
-    chart.draw_series(plot.bars.iter().enumerate().map(|(i, b)| {
+    let bars = chart.draw_series(plot.bars.iter().enumerate().map(|(i, b)| {
         let mut bar = Rectangle::new(
             [
                 (SegmentValue::Exact(i), lo),
@@ -64,7 +64,10 @@ fn draw<DB: DrawingBackend>(
         bar.set_margin(0, 0, 12, 12);
         bar
     }))?;
-    chart.draw_series(plot.bars.iter().enumerate().filter_map(|(i, b)| {
+    bars.label("mean over the folds").legend(|(x, y)| {
+        Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour(0).mix(0.75).filled())
+    });
+    let errors = chart.draw_series(plot.bars.iter().enumerate().filter_map(|(i, b)| {
         let e = b.error?;
         Some(ErrorBar::new_vertical(
             SegmentValue::CenterOf(i),
@@ -75,5 +78,15 @@ fn draw<DB: DrawingBackend>(
             10,
         ))
     }))?;
+    errors.label("± one standard deviation").legend(|(x, y)| {
+        PathElement::new(vec![(x + 7, y - 6), (x + 7, y + 6)], BLACK.stroke_width(1))
+    });
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .draw()?;
     Ok(())
 }

@@ -70,7 +70,7 @@ fn draw<DB: DrawingBackend>(
         let cells =
             (0..plot.counts.len()).flat_map(|t| (0..plot.counts[t].len()).map(move |p| (t, p)));
         let row = |t: usize| k - 1 - t;
-        chart.draw_series(cells.clone().map(|(t, p)| {
+        let shaded = chart.draw_series(cells.clone().map(|(t, p)| {
             Rectangle::new(
                 [
                     (SegmentValue::Exact(p), SegmentValue::Exact(row(t))),
@@ -79,6 +79,30 @@ fn draw<DB: DrawingBackend>(
                 shade(plot.normalized[t][p]).filled(),
             )
         }))?;
+        // The colour key: how dark a cell is says its share of its true class.
+        if !counts {
+            shaded.label("share 0").legend(|(x, y)| {
+                Rectangle::new(
+                    [(x, y - 5), (x + 12, y + 5)],
+                    BLACK.mix(0.4).stroke_width(1),
+                )
+            });
+            chart
+                .draw_series(std::iter::empty::<
+                    Rectangle<(SegmentValue<usize>, SegmentValue<usize>)>,
+                >())?
+                .label("share 1")
+                .legend(|(x, y)| {
+                    Rectangle::new([(x, y - 5), (x + 12, y + 5)], shade(1.0).filled())
+                });
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::LowerRight)
+                .background_style(WHITE.mix(0.9))
+                .border_style(BLACK.mix(0.3))
+                .label_font(("sans-serif", 11))
+                .draw()?;
+        }
         if k <= 12 {
             chart.draw_series(cells.map(|(t, p)| {
                 let share = plot.normalized[t][p];

@@ -89,13 +89,22 @@ impl Browser {
     }
 }
 
-/// Waits up to `secs` for `selector`.
+/// Waits up to `secs` for `selector` (on a timeout, a screenshot `failed.png` and the page's
+/// text say where it stood).
 async fn element(c: &Client, selector: &str, secs: u64) -> fantoccini::elements::Element {
-    c.wait()
+    let found = c
+        .wait()
         .at_most(Duration::from_secs(secs))
         .for_element(Locator::Css(selector))
-        .await
-        .unwrap_or_else(|e| panic!("{selector}: {e}"))
+        .await;
+    match found {
+        Ok(e) => e,
+        Err(e) => {
+            screenshot(c, "failed").await;
+            let text = c.execute("return document.body.innerText", vec![]).await;
+            panic!("{selector}: {e}; the page: {text:?}")
+        }
+    }
 }
 
 /// Runs `script` until it returns something truthy, up to `secs`; returns that.
@@ -126,10 +135,12 @@ async fn screenshot(c: &Client, name: &str) {
     .unwrap();
 }
 
-/// No page error, script error or CSP violation so far.
+/// No page error, script error, CSP violation or failed API request (but 401s) so far.
 async fn no_errors(c: &Client) {
     let errors = c.execute("return window.__errors", vec![]).await.unwrap();
     assert_eq!(errors, json!([]), "page errors");
+    let failed = c.execute("return window.__failed", vec![]).await.unwrap();
+    assert_eq!(failed, json!([]), "failed API requests");
 }
 
 async fn set(c: &Client, selector: &str, value: &str) {
@@ -345,6 +356,31 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
     c.goto(&format!("{}/#/jobs", app.address)).await.unwrap();
     element(c, "#jobs-table", 10).await;
     screenshot(c, "jobs").await;
+    // A sequence dataset through the same form: a .ts file names its own classes.
+    c.goto(&format!("{}/#/", app.address)).await.unwrap();
+    let ts = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/sequences/GunPoint_TRAIN.ts");
+    element(c, "#upload-file", 10)
+        .await
+        .send_keys(&ts.display().to_string())
+        .await
+        .unwrap();
+    until(
+        c,
+        "return document.getElementById('upload-name').value === 'GunPoint_TRAIN'",
+        10,
+    )
+    .await;
+    element(c, "#upload-submit", 5).await.click().await.unwrap();
+    element(c, "#class-bars .bar", 20).await;
+    let about = c
+        .execute(
+            "return document.querySelector('#view section p').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(about.as_str().unwrap().contains("sequence"), "{about}");
     c.goto(&format!("{}/#/", app.address)).await.unwrap();
     element(c, "#datasets-table", 10).await;
     screenshot(c, "datasets").await;
