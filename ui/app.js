@@ -535,7 +535,11 @@ async function showJob(id) {
 }
 
 async function renderResults(id, into) {
-  const [metrics, runs] = await Promise.all([api.json(`/v1/jobs/${id}/metrics`), api.json(`/v1/jobs/${id}/runs?limit=1000`)]);
+  const [job, metrics, runs] = await Promise.all([
+    api.json(`/v1/jobs/${id}`),
+    api.json(`/v1/jobs/${id}/metrics`),
+    api.json(`/v1/jobs/${id}/runs?limit=1000`),
+  ]);
   const summary = metrics.summary || {};
   const folds = metrics.folds || [];
   const sections = [
@@ -565,7 +569,11 @@ async function renderResults(id, into) {
         table(["rank", "strategy", "variant", "metric", "mean", "std"], metrics.leaderboard.map((r) => [r.rank, r.strategy, r.variant, r.metric, fmt(r.mean, 4), fmt(r.std, 4)]), { id: "leaderboard-table" }),
       ),
     );
-  const figures = await Promise.all(PLOTS.map(([name, caption]) => plotFigure(id, name, caption)));
+  const plots = [...PLOTS];
+  const model = job.spec.model;
+  if (!Array.isArray(model) && model.kind === "gru" && model.attention !== "none")
+    plots.push(["attention", "Attention weight per step (the first sequences)"]);
+  const figures = await Promise.all(plots.map(([name, caption]) => plotFigure(id, name, caption)));
   sections.push(h("section", {}, h("h2", {}, "Plots"), h("div", { class: "plots", id: "plots" }, figures)));
   const final = runs.items.filter((r) => r.kind === "final");
   sections.push(

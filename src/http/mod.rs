@@ -1,6 +1,7 @@
 //! The HTTP API: one file per resource, each with its own `routes()`, assembled here with the
 //! cross-cutting layers (auth, metrics, request ids, tracing) and the problem+json fallbacks.
 
+pub mod attention_plot;
 pub mod auth;
 pub mod calibration;
 pub mod class_plots;
@@ -62,6 +63,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(gradients::routes());
     routes.extend(class_plots::routes());
     routes.extend(leaderboard_plot::routes());
+    routes.extend(attention_plot::routes());
     routes.extend(runs::routes());
     routes.extend(predict::routes());
     routes.extend(predictions::routes());

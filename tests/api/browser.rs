@@ -4,8 +4,8 @@
 //! remedy started, with no page errors; and with tokens on, the token asked for once and
 //! never put in a URL. Screenshots of each page go to `target/ui-screenshots/`.
 
-use std::path::{Path, PathBuf};
 use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -392,6 +392,28 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
         .await
         .unwrap();
     assert!(about.as_str().unwrap().contains("sequence"), "{about}");
+    // A GRU with attention on it: its job page adds the attention plot.
+    let url = c.current_url().await.unwrap();
+    let gunpoint = url
+        .fragment()
+        .unwrap()
+        .trim_start_matches("/datasets/")
+        .to_owned();
+    let gru = crate::jobs::queued(
+        &app,
+        json!({"dataset_id": gunpoint, "model": {"kind": "gru", "hidden_size": 8, "attention": "additive"},
+               "training": {"epochs": 2}, "validation": {"folds": 2}}),
+    )
+    .await;
+    c.goto(&format!("{}/#/jobs/{gru}", app.address))
+        .await
+        .unwrap();
+    until(
+        c,
+        "const p = document.querySelector('#plot-attention svg');          return p && p.querySelectorAll('text').length > 5",
+        120,
+    )
+    .await;
     c.goto(&format!("{}/#/", app.address)).await.unwrap();
     element(c, "#datasets-table", 10).await;
     screenshot(c, "datasets").await;

@@ -136,6 +136,13 @@ async fn every_plot_draws_its_axes_and_legend_and_gives_its_numbers_as_json() {
         .await
         .unwrap();
     assert_eq!(error_fields(&problem(bad, 422).await), ["colour"]);
+    // An MLP has no attention to draw.
+    let none = app
+        .get(&format!("/v1/jobs/{id}/attention.svg"))
+        .send()
+        .await
+        .unwrap();
+    problem(none, 409).await;
     let missing = app
         .get("/v1/jobs/job_nope/confusion.svg")
         .send()

@@ -105,6 +105,38 @@ async fn a_gru_job_trains_on_sequences_and_predicts_with_each_sequences_attentio
             .sum();
         assert!((total - 1.0).abs() < 1e-6);
     }
+    // The attention plot: the final model's weights on the dataset's first sequences, each
+    // sequence's summing to 1, its class in the legend.
+    let plot = app
+        .get_json(&format!(
+            "/v1/jobs/{id}/attention.svg?sequences=3&format=json"
+        ))
+        .await;
+    let series = plot["series"].as_array().unwrap();
+    assert_eq!(series.len(), 3, "{plot}");
+    for s in series {
+        let sum: f64 = s["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p[1].as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-4, "{s}");
+        assert!(s["name"].as_str().unwrap().contains("class"), "{s}");
+    }
+    let svg = app
+        .get(&format!("/v1/jobs/{id}/attention.svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(svg.headers()["content-type"], "image/svg+xml");
+    assert!(svg.text().await.unwrap().contains("attention weight"));
+    let bad = app
+        .get(&format!("/v1/jobs/{id}/attention.svg?sequences=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&problem(bad, 422).await), ["sequences"]);
     // Without explain the same sequences score the same.
     let plain = json(
         app.post(&format!("/v1/jobs/{id}/predict"))

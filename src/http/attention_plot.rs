@@ -1,0 +1,116 @@
+//! `GET /v1/jobs/{id}/attention.svg`: where a GRU's attention looks. The final model's weight
+//! on each step of the first `?sequences=` (default 5, at most 20) sequences of the job's
+//! dataset, one line each, with their class in the legend. `?format=json` gives the weights.
+
+use axum::extract::{Path, State};
+use axum::response::Response;
+use axum::routing::get;
+
+use super::extract::QueryParams;
+use super::plot_inputs::job_and_runs;
+use super::plot_response::{Format, respond};
+use super::state::{AppState, Route};
+use super::stored_model::{class_names, load_model};
+use crate::domain::results::{RunKind, RunState};
+use crate::error::ApiError;
+use crate::ingest::predict_sequences::PredictSequences;
+use crate::ingest::ts::Sequence;
+use crate::plots::{Axis, Figure, LinePlot, Plot, Series, Stroke};
+use crate::store;
+
+pub fn routes() -> Vec<Route> {
+    vec![("/v1/jobs/{id}/attention.svg", get(attention))]
+}
+
+/// Most sequences drawn.
+const MAX_SEQUENCES: usize = 20;
+
+async fn attention(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    mut query: QueryParams,
+) -> Result<Response, ApiError> {
+    let wanted = match query.take("sequences") {
+        None => 5,
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_SEQUENCES).contains(n))
+            .ok_or_else(|| {
+                ApiError::invalid_field("sequences", format!("from 1 to {MAX_SEQUENCES}"))
+            })?,
+    };
+    let format = Format::take(query, &["sequences"])?;
+    let (job, runs) = job_and_runs(&state, &id).await?;
+    let run = runs
+        .iter()
+        .find(|r| r.kind == RunKind::Final && r.state == RunState::Succeeded)
+        .ok_or_else(|| ApiError::Conflict(format!("job {id} has no finished final model")))?;
+    let model = load_model(&state, &run.id).await?;
+    if model.1.sequence.is_none() || !model.0.has_attention() {
+        return Err(ApiError::Conflict(format!(
+            "job {id}'s model has no attention (a GRU with model.attention other than none)"
+        )));
+    }
+    let values = store::datasets::load_sequences(&state.pool, &job.dataset_id)
+        .await?
+        .ok_or_else(|| ApiError::Conflict(format!("dataset {} is gone", job.dataset_id)))?;
+    let (labels, _) = store::datasets::load_labels(&state.pool, &job.dataset_id)
+        .await?
+        .unwrap_or_default();
+    let names = class_names(&state, &job.spec, model.0.classes()).await?;
+    let mut sequences = Vec::new();
+    let mut offset = 0usize;
+    for &len in values.lengths.iter().take(wanted) {
+        let n = len as usize * values.channels;
+        sequences.push(Sequence {
+            steps: len as usize,
+            values: values.values[offset..offset + n].to_vec(),
+        });
+        offset += n;
+    }
+    let seqs = PredictSequences {
+        sequences,
+        labels: None,
+    };
+    let ids = [run.id.clone()];
+    let scored = super::predict_sequences::score(&state, &id, &ids, model, seqs, true).await?;
+    let series = scored
+        .attention
+        .unwrap_or_default()
+        .into_iter()
+        .enumerate()
+        .map(|(i, weights)| {
+            let class = labels
+                .get(i)
+                .and_then(|&c| names.get(c as usize))
+                .map_or(String::new(), |c| format!(", class {c}"));
+            Series {
+                name: format!("sequence {i}{class}"),
+                colour: i,
+                stroke: Stroke::Solid,
+                points: weights
+                    .into_iter()
+                    .enumerate()
+                    .map(|(t, w)| ((t + 1) as f64, w))
+                    .collect(),
+            }
+        })
+        .collect();
+    let figure = Figure {
+        title: "Attention weight per step of the final model".into(),
+        subtitle: format!(
+            "job {id}: the first sequences of dataset {}, each weight the share of the context \
+             the step gives",
+            job.dataset_id
+        ),
+        plot: Plot::Lines(LinePlot {
+            x: Axis::linear("step"),
+            y: Axis::linear("attention weight"),
+            series,
+            markers: Vec::new(),
+            dots: Vec::new(),
+        }),
+    };
+    respond(figure, format).await
+}
