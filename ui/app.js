@@ -506,7 +506,7 @@ async function showJob(id) {
   const showResults = async () => {
     if (shown) return;
     shown = true;
-    await renderResults(id, results);
+    await renderResults(job, results);
   };
   const diagnostics = new Map((job.diagnostics || []).map((f) => [f.id, f]));
   follow(
@@ -534,12 +534,10 @@ async function showJob(id) {
   ).catch(ignoreAbort);
 }
 
-async function renderResults(id, into) {
-  const [job, metrics, runs] = await Promise.all([
-    api.json(`/v1/jobs/${id}`),
-    api.json(`/v1/jobs/${id}/metrics`),
-    api.json(`/v1/jobs/${id}/runs?limit=1000`),
-  ]);
+/** The finished job's results (`job`: its view, whose spec says which plots it has). */
+async function renderResults(job, into) {
+  const id = job.id;
+  const [metrics, runs] = await Promise.all([api.json(`/v1/jobs/${id}/metrics`), api.json(`/v1/jobs/${id}/runs?limit=1000`)]);
   const summary = metrics.summary || {};
   const folds = metrics.folds || [];
   const sections = [

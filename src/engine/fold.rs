@@ -104,9 +104,11 @@ pub fn run_fold(
     let (x_test, _) = encoding.transform_table(table, test_rows);
     let y_test: Vec<u32> = test_rows.iter().map(|&r| table.y[r]).collect();
     let train_class_counts = table.class_counts(train_rows);
+    // A resumed run's checkpoint holds the weights pretraining led to: it does not pretrain.
     let pretrain_x = options
         .pretrain
         .as_ref()
+        .filter(|_| options.resume.is_none())
         .map(|p| pretrain_rows(&encoding, &x_train, &p.extra));
     // Resampling sees the fold's training rows only, after they are encoded.
     let (x_train, y_train) =

@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::extract::QueryParams;
-use super::plot_inputs::job_and_runs;
-use super::plot_response::{Format, respond};
+use super::plot_inputs::plot_request;
+use super::plot_response::respond;
 use super::state::{AppState, Route};
 use super::stored_model::{class_names, load_model};
 use crate::domain::results::{RunKind, RunState};
@@ -40,8 +40,7 @@ async fn attention(
                 ApiError::invalid_field("sequences", format!("from 1 to {MAX_SEQUENCES}"))
             })?,
     };
-    let format = Format::take(query, &["sequences"])?;
-    let (job, runs) = job_and_runs(&state, &id).await?;
+    let (format, job, runs) = plot_request(&state, &id, query, &["sequences"]).await?;
     let run = runs
         .iter()
         .find(|r| r.kind == RunKind::Final && r.state == RunState::Succeeded)

@@ -8,8 +8,8 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::extract::QueryParams;
-use super::plot_inputs::{job_and_runs, leader_sets};
-use super::plot_response::{Format, respond};
+use super::plot_inputs::{leader_sets, plot_request};
+use super::plot_response::respond;
 use super::state::{AppState, Route};
 use crate::engine::eval::scores::{reliability, score};
 use crate::error::ApiError;
@@ -24,8 +24,7 @@ async fn calibration(
     Path(id): Path<String>,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let format = Format::take(query, &[])?;
-    let (job, runs) = job_and_runs(&state, &id).await?;
+    let (format, job, runs) = plot_request(&state, &id, query, &[]).await?;
     let sets = leader_sets(&state, &job, &runs).await?;
     let classes = sets.first().map_or(1, |s| s.heldout.classes);
     let labels: Vec<u32> = sets.iter().flat_map(|s| s.heldout.labels.clone()).collect();

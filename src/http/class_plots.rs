@@ -8,7 +8,7 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::extract::QueryParams;
-use super::plot_inputs::{HeldOutSet, job_and_runs, leader_sets};
+use super::plot_inputs::{HeldOutSet, leader_sets, plot_request};
 use super::plot_response::{Format, respond};
 use super::state::{AppState, Route};
 use super::stored_model::class_names;
@@ -28,13 +28,17 @@ pub fn routes() -> Vec<Route> {
 /// Most points a drawn curve keeps (evenly along it); areas use every point.
 const MAX_POINTS: usize = 1000;
 
-/// The job's leading variant's held-out sets and its class names.
-async fn sets_of(state: &AppState, id: &str) -> Result<(Vec<HeldOutSet>, Vec<String>), ApiError> {
-    let (job, runs) = job_and_runs(state, id).await?;
+/// The request's format, and the job's leading variant's held-out sets and class names.
+async fn sets_of(
+    state: &AppState,
+    id: &str,
+    query: QueryParams,
+) -> Result<(Format, Vec<HeldOutSet>, Vec<String>), ApiError> {
+    let (format, job, runs) = plot_request(state, id, query, &[]).await?;
     let sets = leader_sets(state, &job, &runs).await?;
     let classes = sets.first().map_or(0, |s| s.heldout.classes);
     let names = class_names(state, &job.spec, classes).await?;
-    Ok((sets, names))
+    Ok((format, sets, names))
 }
 
 async fn confusion(
@@ -42,8 +46,7 @@ async fn confusion(
     Path(id): Path<String>,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let format = Format::take(query, &[])?;
-    let (sets, names) = sets_of(&state, &id).await?;
+    let (format, sets, names) = sets_of(&state, &id, query).await?;
     let classes = names.len();
     let counts = tokio::task::spawn_blocking(move || {
         let labels: Vec<u32> = sets.iter().flat_map(|s| s.heldout.labels.clone()).collect();
@@ -96,8 +99,7 @@ async fn curve(
     query: QueryParams,
     which: Curve,
 ) -> Result<Response, ApiError> {
-    let format = Format::take(query, &[])?;
-    let (sets, names) = sets_of(&state, &id).await?;
+    let (format, sets, names) = sets_of(&state, &id, query).await?;
     let series = tokio::task::spawn_blocking(move || curve_series(&sets, &names, which))
         .await
         .map_err(|e| anyhow::anyhow!("computing the curves: {e}"))?;

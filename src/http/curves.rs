@@ -8,8 +8,8 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::extract::QueryParams;
-use super::plot_inputs::job_and_runs;
-use super::plot_response::{Format, respond};
+use super::plot_inputs::plot_request;
+use super::plot_response::respond;
 use super::state::{AppState, Route};
 use crate::domain::finding::Kind;
 use crate::domain::job::JobSpec;
@@ -49,8 +49,7 @@ async fn curves(
     Path(id): Path<String>,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let format = Format::take(query, &[])?;
-    let (job, runs) = job_and_runs(&state, &id).await?;
+    let (format, job, runs) = plot_request(&state, &id, query, &[]).await?;
     let (mut series, mut dots) = (Vec::new(), Vec::new());
     for (colour, run) in runs.iter().enumerate() {
         let history = store::run_data::epoch_history(&state.pool, &run.id)

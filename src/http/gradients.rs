@@ -9,8 +9,8 @@ use axum::routing::get;
 
 use super::curves::run_name;
 use super::extract::QueryParams;
-use super::plot_inputs::job_and_runs;
-use super::plot_response::{Format, respond};
+use super::plot_inputs::plot_request;
+use super::plot_response::respond;
 use super::state::{AppState, Route};
 use crate::domain::finding::Kind;
 use crate::error::ApiError;
@@ -27,8 +27,7 @@ async fn gradients(
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let wanted = query.take("run_id");
-    let format = Format::take(query, &["run_id"])?;
-    let (job, runs) = job_and_runs(&state, &id).await?;
+    let (format, job, runs) = plot_request(&state, &id, query, &["run_id"]).await?;
     let run = match &wanted {
         Some(w) => runs
             .iter()

@@ -7,8 +7,8 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::extract::QueryParams;
-use super::plot_inputs::job_and_runs;
-use super::plot_response::{Format, respond};
+use super::plot_inputs::plot_request;
+use super::plot_response::respond;
 use super::state::{AppState, Route};
 use crate::error::ApiError;
 use crate::plots::{Axis, Bar, BarPlot, Figure, Plot};
@@ -23,8 +23,7 @@ async fn leaderboard(
     Path(id): Path<String>,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let format = Format::take(query, &[])?;
-    let (job, runs) = job_and_runs(&state, &id).await?;
+    let (format, job, runs) = plot_request(&state, &id, query, &[]).await?;
     let metric = job.spec.imbalance.rank_by.clone();
     let models = job.spec.model.is_comparison();
     let bars = match results::leaderboard(&job.spec, &results::fold_results(&runs)) {

@@ -1,7 +1,9 @@
-//! What plots read from the store: the job with its runs, and the held-out predictions of
+//! What plots read: the request's format, the job with its runs, and the held-out predictions of
 //! each fold run of its leading variant (every fold run's in a single-variant job), one run at
 //! a time.
 
+use super::extract::QueryParams;
+use super::plot_response::Format;
 use super::state::AppState;
 use crate::domain::heldout::HeldOut;
 use crate::domain::results::RunKind;
@@ -31,12 +33,19 @@ impl HeldOutSet {
     }
 }
 
-/// The job (or a 404) and its runs, summarized.
-pub async fn job_and_runs(state: &AppState, id: &str) -> Result<(JobView, Vec<RunRow>), ApiError> {
+/// What every plot request starts from: its `format` (the query holding no other parameter
+/// than `extra`, which the caller took), the job (or a 404) and its runs, summarized.
+pub async fn plot_request(
+    state: &AppState,
+    id: &str,
+    query: QueryParams,
+    extra: &[&str],
+) -> Result<(Format, JobView, Vec<RunRow>), ApiError> {
+    let format = Format::take(query, extra)?;
     let job = super::jobs::job_or_404(state, id).await?;
     let runs =
         store::run_data::runs_of_job(&state.pool, id, store::run_data::Detail::Summary).await?;
-    Ok((job, runs))
+    Ok((format, job, runs))
 }
 
 /// The leading variant's finished fold runs' held-out predictions (of one class count).

@@ -4,7 +4,7 @@
 use plotters::prelude::*;
 
 use super::figure::BarPlot;
-use super::style::{colour, tick};
+use super::style::{colour, legend, tick};
 
 /// The SVG of `plot` under `title`.
 pub fn render(title: &str, plot: &BarPlot) -> String {
@@ -81,12 +81,6 @@ fn draw<DB: DrawingBackend>(
     errors.label("± one standard deviation").legend(|(x, y)| {
         PathElement::new(vec![(x + 7, y - 6), (x + 7, y + 6)], BLACK.stroke_width(1))
     });
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.3))
-        .label_font(("sans-serif", 12))
-        .draw()?;
+    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     Ok(())
 }

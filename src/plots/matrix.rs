@@ -6,6 +6,7 @@ use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::figure::MatrixPlot;
+use super::style::legend;
 
 /// The SVG of `plot` under `title`.
 pub fn render(title: &str, plot: &MatrixPlot) -> String {
@@ -95,13 +96,7 @@ fn draw<DB: DrawingBackend>(
                 .legend(|(x, y)| {
                     Rectangle::new([(x, y - 5), (x + 12, y + 5)], shade(1.0).filled())
                 });
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::LowerRight)
-                .background_style(WHITE.mix(0.9))
-                .border_style(BLACK.mix(0.3))
-                .label_font(("sans-serif", 11))
-                .draw()?;
+            legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         }
         if k <= 12 {
             chart.draw_series(cells.map(|(t, p)| {

@@ -25,6 +25,18 @@ impl Figure {
     }
 }
 
+/// The trimmed contents of every `<text>` element of an SVG: the words and numbers a plot
+/// prints (what tests read).
+pub fn svg_texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| {
+            let body = &t[t.find('>')? + 1..];
+            Some(body[..body.find("</text>")?].trim().to_owned())
+        })
+        .collect()
+}
+
 /// `svg` with `<title>` and `<desc>` as its first children (what assistive technology reads).
 fn with_description(svg: String, title: &str, desc: &str) -> String {
     let Some(open_end) = svg
@@ -86,19 +98,8 @@ mod tests {
         }
     }
 
-    /// The trimmed contents of every `<text>` element.
-    fn texts(svg: &str) -> Vec<String> {
-        svg.split("<text")
-            .skip(1)
-            .filter_map(|t| {
-                let body = &t[t.find('>')? + 1..];
-                Some(body[..body.find("</text>")?].trim().to_owned())
-            })
-            .collect()
-    }
-
     fn has(svg: &str, wanted: &[&str]) {
-        let found = texts(svg);
+        let found = svg_texts(svg);
         for w in wanted {
             assert!(found.iter().any(|t| t == w), "{w:?} not among {found:?}");
         }

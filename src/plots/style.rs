@@ -1,8 +1,7 @@
 //! What every plot shares: its size, the series colours, and how tick numbers are written.
 
-use plotters::coord::Shift;
-use plotters::prelude::{DrawingArea, DrawingAreaErrorKind, IntoDrawingArea, SVGBackend};
-use plotters::style::RGBColor;
+use plotters::coord::{CoordTranslate, Shift};
+use plotters::prelude::*;
 
 /// The errors a drawing returns.
 pub type DrawResult<'a> = Result<
@@ -60,4 +59,18 @@ pub fn tick(v: &f64) -> String {
     }
     let s = format!("{v:.4}");
     s.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
+/// Draws the chart's legend (every series given a label) at `position`, on a light box.
+pub fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.3))
+        .label_font(("sans-serif", 12))
+        .draw()
 }

@@ -7,17 +7,6 @@ use serde_json::{Value, json};
 use crate::helpers::{TestApp, error_fields, problem};
 use crate::jobs::{queued, upload_breast_cancer, wait_until_finished};
 
-/// The trimmed contents of every `<text>` element of an SVG.
-fn texts(svg: &str) -> Vec<String> {
-    svg.split("<text")
-        .skip(1)
-        .filter_map(|t| {
-            let body = &t[t.find('>')? + 1..];
-            Some(body[..body.find("</text>")?].trim().to_owned())
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn every_plot_draws_its_axes_and_legend_and_gives_its_numbers_as_json() {
     let app = TestApp::spawn().await;
@@ -58,7 +47,7 @@ async fn every_plot_draws_its_axes_and_legend_and_gives_its_numbers_as_json() {
         assert_eq!(res.headers()["content-type"], "image/svg+xml", "{plot}");
         let svg = res.text().await.unwrap();
         assert!(svg.contains("<title>") && svg.contains("<desc>"), "{plot}");
-        let found = texts(&svg);
+        let found = crossfold::plots::svg_texts(&svg);
         for wanted in [x_title, y_title] {
             assert!(
                 found.iter().any(|t| t == wanted),

@@ -1,6 +1,6 @@
 //! Training one model: the request and its checks (`request`), the epoch loop (`epochs`), early
-//! stopping (`early`), layer-wise pretraining (`pretrain`), the per-epoch history (`history`), the resumable state (`state`) and
-//! what a run returns (`trained`).
+//! stopping (`early`), layer-wise pretraining (`pretrain`), the per-epoch history (`history`),
+//! the resumable state (`state`) and what a run returns (`trained`).
 //!
 //! A run trains on its own 1-thread rayon pool, so matmuls use one core and runs scale by
 //! running side by side; `train` blocks the caller until done.
