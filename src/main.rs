@@ -164,6 +164,9 @@ struct Opts {
     /// Attempts a run gets before it fails for good [default: 3].
     #[arg(long, env = "CROSSFOLD_MAX_ATTEMPTS", global = true)]
     max_attempts: Option<u64>,
+    /// Tests only: a pause after each epoch, in ms, so a test can act mid-run on any machine.
+    #[arg(long, hide = true, default_value_t = 0, global = true)]
+    test_epoch_pause_ms: u64,
 }
 
 impl Opts {
@@ -199,6 +202,7 @@ impl Opts {
             },
             queue: crossfold::queue::QueueTiming {
                 write_every: std::time::Duration::from_millis(self.checkpoint_every_ms),
+                epoch_pause: std::time::Duration::from_millis(self.test_epoch_pause_ms),
                 ..Default::default()
             },
             http: crossfold::http::serve::HttpTimeouts {

@@ -517,6 +517,8 @@ async function showJob(id) {
         const running = data.epochs && data.runs_done < data.runs_total;
         progressText.textContent = `runs ${data.runs_done}/${data.runs_total}` + (running ? `, epoch ${data.epoch}/${data.epochs}` : "");
       } else if (name === "epoch") {
+        // How many epoch events the page rendered: the browser test reads it.
+        lastEpoch.dataset.events = String(Number(lastEpoch.dataset.events || 0) + 1);
         const where = data.fold === null ? "final model" : `fold ${data.fold}`;
         lastEpoch.textContent = `Last epoch: ${where}, epoch ${data.record.epoch}, training loss ${fmt(data.record.train_loss, 4)}`;
       } else if (name === "diagnostic") {

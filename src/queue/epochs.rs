@@ -35,6 +35,8 @@ pub struct EpochWriter {
     members_written: usize,
     /// Largest checkpoint the database takes.
     max_checkpoint_bytes: u64,
+    /// `QueueTiming::epoch_pause` (tests only).
+    pause: Duration,
 }
 
 /// A checkpoint too large to store: the run fails permanently with this.
@@ -60,6 +62,7 @@ impl EpochWriter {
         members_written: usize,
     ) -> Self {
         let (write_every, max_checkpoint_bytes) = (timing.write_every, timing.max_checkpoint_bytes);
+        let pause = timing.epoch_pause;
         Self {
             handle,
             pool,
@@ -73,6 +76,7 @@ impl EpochWriter {
             last_write: Instant::now(),
             members_written,
             max_checkpoint_bytes,
+            pause,
         }
     }
 
@@ -87,8 +91,16 @@ impl EpochWriter {
         }
         if self.last_write.elapsed() >= self.write_every {
             self.flush(true);
-            return;
+        } else {
+            self.check_cancel();
         }
+        if !self.pause.is_zero() {
+            std::thread::sleep(self.pause);
+        }
+    }
+
+    /// Between writes, a cheap read still picks up a cancel at every epoch.
+    fn check_cancel(&self) {
         let cancel = self
             .handle
             .block_on(store::runs::cancel_requested(&self.pool, &self.run_id));

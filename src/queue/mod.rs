@@ -29,6 +29,9 @@ pub struct QueueTiming {
     /// Not a time: the largest checkpoint a run may write (SQLite stores at most 1 GB in one
     /// value); a larger one fails the run permanently, with the reason.
     pub max_checkpoint_bytes: u64,
+    /// For tests only (zero otherwise): a pause after each epoch, so a test can act while a
+    /// run trains however fast the machine is. Results do not depend on it.
+    pub epoch_pause: Duration,
 }
 
 /// Longest wait before a retry, however many attempts came before.
@@ -52,6 +55,7 @@ impl Default for QueueTiming {
             backoff: Duration::from_secs(2),
             write_every: Duration::from_millis(200),
             max_checkpoint_bytes: 1_000_000_000,
+            epoch_pause: Duration::ZERO,
         }
     }
 }

@@ -31,11 +31,13 @@ impl Drop for Server {
 }
 
 /// The binary on `db`, one worker, writing every epoch so a kill lands mid-run (batched
-/// writes would let a short run finish between the poll that sees it and the kill).
+/// writes would let a short run finish between the poll that sees it and the kill), and
+/// pausing 30 ms after each epoch: however fast the machine trains, a run stays at each epoch
+/// long enough for the test's poll to see it.
 fn start(db: &Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crossfold"))
         .args(["serve", "--addr", "127.0.0.1:0", "--workers", "1"])
-        .args(["--checkpoint-every-ms", "0"])
+        .args(["--checkpoint-every-ms", "0", "--test-epoch-pause-ms", "30"])
         .arg("--database")
         .arg(format!("sqlite://{}", db.display()))
         .env_remove("CROSSFOLD_API_TOKENS")

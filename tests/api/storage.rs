@@ -146,7 +146,13 @@ async fn a_checkpoint_over_the_limit_fails_its_run_permanently_with_the_reason()
 
 #[tokio::test]
 async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
-    let app = TestApp::spawn_with(|s| s.queue.write_every = Duration::ZERO).await;
+    // Paused after each epoch, so the loop below looks at checkpoints of running runs on any
+    // machine (a fast one would finish before the first look).
+    let app = TestApp::spawn_with(|s| {
+        s.queue.write_every = Duration::ZERO;
+        s.queue.epoch_pause = Duration::from_millis(10);
+    })
+    .await;
     let ds = upload_breast_cancer(&app).await;
     let id = queued(
         &app,
@@ -158,6 +164,7 @@ async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
     let deadline = Instant::now() + Duration::from_secs(60);
     let db = app.database().await;
     // While it trains, no resume checkpoint holds a finished member's tensors.
+    let mut looked = 0;
     loop {
         let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
             "SELECT checkpoint FROM runs WHERE job_id = ? AND state = 'running' AND checkpoint IS NOT NULL",
@@ -167,6 +174,7 @@ async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
         .await
         .unwrap();
         for b in &blobs {
+            looked += 1;
             assert!(
                 !String::from_utf8_lossy(&b[..b.len().min(65_536)]).contains("member.0."),
                 "a resume checkpoint carries a finished member"
@@ -180,6 +188,7 @@ async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
         assert!(Instant::now() < deadline);
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
+    assert!(looked > 0, "no checkpoint of a running run was seen");
     let members: i64 = sqlx::query_scalar(
         "SELECT COUNT(*) FROM run_members m JOIN runs r ON r.id = m.run_id WHERE r.job_id = ?",
     )
