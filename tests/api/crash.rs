@@ -403,3 +403,119 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
         "no epoch repeated or skipped"
     );
 }
+
+/// What a `{"epochs": "cv"}` final model is: the epochs it was given, its history's training
+/// losses and its checkpoint's tensors (name and bytes; the metadata holds timings).
+async fn final_model_of(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+) -> (Value, Value, Vec<(String, Vec<u8>)>) {
+    let metrics = get(client, format!("{base}/v1/jobs/{id}/metrics")).await;
+    let runs = get(client, format!("{base}/v1/jobs/{id}/runs")).await;
+    let last = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "final")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let history = get(client, format!("{base}/v1/runs/{last}/metrics")).await;
+    let losses: Vec<Value> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| json!([e["epoch"], e["train_loss"]]))
+        .collect();
+    let checkpoint = client
+        .get(format!("{base}/v1/runs/{last}/checkpoint"))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    let tensors = safetensors::SafeTensors::deserialize(&checkpoint).unwrap();
+    let mut tensors: Vec<(String, Vec<u8>)> = tensors
+        .tensors()
+        .into_iter()
+        .map(|(name, t)| (name, t.data().to_vec()))
+        .collect();
+    tensors.sort();
+    (metrics["final_epochs"].clone(), json!(losses), tensors)
+}
+
+/// A final model trained for the folds' mean best epoch, killed while it trains: resumed, it
+/// trains the same epochs from its checkpoint and ends bit-identical.
+#[tokio::test]
+async fn a_final_model_trained_for_the_folds_epochs_resumes_after_a_kill_to_the_bit() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let submit = |server: &Server, ds: Value| {
+        let spec = json!({"dataset_id": ds["id"], "seed": 5,
+            "model": {"hidden_layers": [32, 32]},
+            "training": {"epochs": 40, "early_stopping": {"patience": 100}},
+            "validation": {"folds": 2}, "final_model": {"epochs": "cv"}});
+        let url = format!("{}/v1/jobs", server.base);
+        let client = client.clone();
+        async move {
+            let job: Value = client
+                .post(url)
+                .json(&spec)
+                .send()
+                .await
+                .unwrap()
+                .json()
+                .await
+                .unwrap();
+            job["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let mut clean = start(&dir.path().join("clean.db"));
+    let ds = upload(&client, &clean, Data::Table).await;
+    let clean_id = submit(&clean, ds).await;
+    assert_eq!(
+        wait_done(&client, &clean.base, &clean_id).await["status"],
+        "succeeded"
+    );
+    let want = final_model_of(&client, &clean.base, &clean_id).await;
+    let epochs = want.0["epochs"].as_u64().unwrap();
+    assert!(
+        epochs >= 5,
+        "the folds' epochs leave room to kill mid-run: {}",
+        want.0
+    );
+    clean.kill();
+
+    let db = dir.path().join("crash.db");
+    let mut server = start(&db);
+    let ds = upload(&client, &server, Data::Table).await;
+    let id = submit(&server, ds).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
+        let hit = runs["items"].as_array().unwrap().iter().any(|r| {
+            r["kind"] == "final"
+                && r["status"] == "running"
+                && r["epochs_done"].as_u64().unwrap_or(0) >= 3
+        });
+        if hit {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the final run never reached epoch 3: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    let server = start(&db);
+    let job = wait_done(&client, &server.base, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let got = final_model_of(&client, &server.base, &id).await;
+    assert_eq!(got.0, want.0, "the same epochs, from the same folds");
+    assert_eq!(got.1, want.1, "the same history, epoch by epoch");
+    assert!(got.2 == want.2, "the same weights, to the bit");
+}
