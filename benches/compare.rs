@@ -40,6 +40,7 @@ fn load(name: &str) -> Option<crossfold::domain::dataset::ParsedDataset> {
         max_sequence_steps: 10_000,
         sequence: None,
         size_hint: None,
+        text_columns: Vec::new(),
     };
     Some(parse_upload(bytes.as_slice(), &opts).expect("the dataset parses"))
 }

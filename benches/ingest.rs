@@ -79,6 +79,7 @@ fn main() {
         max_sequence_steps: 10_000,
         sequence: None,
         size_hint: Some(csv.len() as u64),
+        text_columns: Vec::new(),
     };
     let start = Instant::now();
     let parsed = parse_upload(csv.as_slice(), &opts).expect("the generated CSV parses");

@@ -50,6 +50,7 @@ fn main() {
                 max_sequence_steps: 10_000,
                 sequence: None,
                 size_hint: None,
+                text_columns: Vec::new(),
             };
             let parsed = parse_upload(bytes.as_slice(), &opts).unwrap();
             let table = Table::new(&parsed.columns, parsed.label_index).unwrap();

@@ -219,6 +219,7 @@ async fn create(
         max_sequence_steps: state.limits.max_sequence_steps,
         sequence: params.sequence.clone(),
         size_hint: declared,
+        text_columns: Vec::new(),
     };
     let (tx, reader) = upload::channel();
     let parsing = tokio::task::spawn_blocking(move || ingest::parse_upload(reader, &opts));

@@ -1,13 +1,14 @@
 //! CSV uploads: a header row, then records. Read once while spooling the bytes to a temporary
 //! file; the spool is replayed only if a column turns out to be categorical.
 
-use std::io::{self, BufReader, BufWriter, Read, Seek, Write};
+use std::io::Read;
 
 use csv::{ByteRecord, ReaderBuilder};
 
 use super::cell::Cell;
 use super::error::{IngestError, read_error};
 use super::options::IngestOptions;
+use super::spool::Spooled;
 use super::table::{Locate, TableBuilder};
 use crate::domain::dataset::{ParsedDataset, UploadFormat};
 
@@ -18,13 +19,8 @@ pub(super) fn parse(
     body: &mut impl Read,
     opts: &IngestOptions,
 ) -> Result<ParsedDataset, IngestError> {
-    let spool = tempfile::tempfile().map_err(|e| spool_error(&e))?;
-    let writer = spool.try_clone().map_err(|e| spool_error(&e))?;
-    let mut tee = TeeReader {
-        inner: body,
-        out: BufWriter::with_capacity(1 << 20, writer),
-    };
-    let mut rdr = reader(opts.delimiter, &mut tee);
+    let mut spool = Spooled::new(body)?;
+    let mut rdr = reader(opts.delimiter, &mut spool);
     let mut record = ByteRecord::new();
     if !read(&mut rdr, &mut record)? {
         return Err(IngestError::malformed(
@@ -58,13 +54,9 @@ pub(super) fn parse(
         }
     }
     drop(rdr);
-    tee.out.flush().map_err(|e| spool_error(&e))?;
-
     if table.needs_second_pass() {
         table.begin_second_pass();
-        let mut spool = spool;
-        spool.rewind().map_err(|e| spool_error(&e))?;
-        let mut rdr = reader(opts.delimiter, BufReader::with_capacity(1 << 20, spool));
+        let mut rdr = reader(opts.delimiter, spool.replay()?);
         read(&mut rdr, &mut record)?; // the header, already checked
         while read(&mut rdr, &mut record)? {
             let line = line_of(&record);
@@ -144,24 +136,4 @@ fn field(record: &ByteRecord, j: usize) -> Result<Cell<'_>, IngestError> {
         e.column = Some(j as u64 + 1);
         e
     })
-}
-
-fn spool_error(e: &io::Error) -> IngestError {
-    IngestError::internal(format!(
-        "could not spool the upload to a temporary file: {e}"
-    ))
-}
-
-/// Copies what it reads into `out`, so the body can be replayed.
-struct TeeReader<'a, R, W: Write> {
-    inner: &'a mut R,
-    out: W,
-}
-
-impl<R: Read, W: Write> Read for TeeReader<'_, R, W> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.out.write_all(&buf[..n])?;
-        Ok(n)
-    }
 }

@@ -1,14 +1,20 @@
 //! JSON uploads: an array of records (`[{"col": v}, …]`), a `{"columns", "rows"}` document, or
 //! NDJSON (one record per line). Records may omit keys (a missing value); the columns are the
-//! union of keys in order of first appearance.
+//! union of keys in order of first appearance. Read as a stream, one record at a time, while
+//! the body is spooled to disk; the spool is replayed when a column turns out to be text (or a
+//! document's rows came before its columns).
 
-use std::io::{BufRead, BufReader, Read};
+use std::io::{BufRead, Read};
 
+use serde::Deserialize;
+use serde::de::Deserializer;
 use serde_json::{Map, Value};
 
 use super::cell::Cell;
 use super::error::{IngestError, read_error};
+use super::json_stream::{self, Sink, Walked};
 use super::options::IngestOptions;
+use super::spool::Spooled;
 use super::table::{Locate, TableBuilder};
 use crate::domain::dataset::{ParsedDataset, UploadFormat};
 
@@ -17,73 +23,17 @@ pub(super) fn parse_document(
     body: &mut impl Read,
     opts: &IngestOptions,
 ) -> Result<ParsedDataset, IngestError> {
-    let mut bytes = Vec::with_capacity(opts.size_hint.unwrap_or(0).min(1 << 30) as usize);
-    body.read_to_end(&mut bytes).map_err(|e| read_error(&e))?;
-    if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(IngestError::malformed("the request body is empty"));
+    let mut spool = Spooled::new(body)?;
+    let mut pass = TablePass::new(opts, Locate::Records);
+    let walked = json_stream::walk(&mut spool, &mut pass)?;
+    if walked == (Walked::Columnar { rows_skipped: true }) {
+        json_stream::walk(spool.replay()?, &mut pass)?;
     }
-    let doc: Value = serde_json::from_slice(&bytes).map_err(|e| {
-        IngestError::malformed(format!("malformed JSON: {e}"))
-            .at(e.line() as u64, Some(e.column() as u64))
-    })?;
-    drop(bytes);
-    match doc {
-        Value::Array(items) => {
-            let records = items
-                .into_iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::Object(m) => Ok(m),
-                    _ => Err(IngestError::malformed(format!(
-                        "rows[{i}]: each element of the array must be an object of column → value"
-                    ))
-                    .field(format!("rows[{i}]"))),
-                })
-                .collect::<Result<Vec<_>, _>>()?;
-            let lines: Vec<u64> = (1..=records.len() as u64).collect();
-            build_from_records(&records, &lines, opts, Locate::Records, UploadFormat::Json)
-        }
-        Value::Object(mut doc) => {
-            let unknown: Vec<&String> = doc
-                .keys()
-                .filter(|k| *k != "columns" && *k != "rows")
-                .collect();
-            if let Some(k) = unknown.first() {
-                return Err(IngestError::invalid(format!(
-                    "unknown field {k:?}; a columnar upload has only \"columns\" and \"rows\""
-                ))
-                .field(k.as_str()));
-            }
-            let columns = match doc.remove("columns") {
-                Some(Value::Array(cols)) => cols
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, c)| match c {
-                        Value::String(s) => Ok(s),
-                        _ => Err(
-                            IngestError::malformed(format!("columns[{i}] must be a string"))
-                                .field(format!("columns[{i}]")),
-                        ),
-                    })
-                    .collect::<Result<Vec<_>, _>>()?,
-                _ => {
-                    return Err(IngestError::malformed(
-                        "\"columns\" must be an array of column names",
-                    )
-                    .field("columns"));
-                }
-            };
-            let Some(Value::Array(rows)) = doc.remove("rows") else {
-                return Err(
-                    IngestError::malformed("\"rows\" must be an array of arrays").field("rows"),
-                );
-            };
-            build_from_rows(columns, &rows, opts)
-        }
-        _ => Err(IngestError::malformed(
-            "a JSON upload must be an array of objects or an object {\"columns\": [...], \"rows\": [[...]]}",
-        )),
+    if pass.table.as_ref().is_some_and(|t| t.needs_second_pass()) {
+        pass.begin_second_pass();
+        json_stream::walk(spool.replay()?, &mut pass)?;
     }
+    pass.finish(UploadFormat::Json)
 }
 
 /// `application/x-ndjson`: one JSON object per line; blank lines are skipped.
@@ -91,19 +41,39 @@ pub(super) fn parse_lines(
     body: &mut impl Read,
     opts: &IngestOptions,
 ) -> Result<ParsedDataset, IngestError> {
-    let mut reader = BufReader::with_capacity(1 << 16, body);
-    let mut records = Vec::new();
-    let mut lines = Vec::new();
-    let mut buf = Vec::new();
-    let mut line = 0u64;
+    let mut spool = Spooled::new(body)?;
+    let mut pass = TablePass::new(opts, Locate::Lines);
+    let read = |pass: &mut TablePass<'_>, body: &mut dyn BufRead| {
+        each_line(body, |line, map| pass.record(line, map))
+    };
+    let lines = read(
+        &mut pass,
+        &mut std::io::BufReader::with_capacity(1 << 16, &mut spool),
+    )?;
+    if lines == 0 {
+        return Err(IngestError::malformed("the request body has no JSON lines"));
+    }
+    if pass.table.as_ref().is_some_and(|t| t.needs_second_pass()) {
+        pass.begin_second_pass();
+        read(&mut pass, &mut spool.replay()?)?;
+    }
+    pass.finish(UploadFormat::Ndjson)
+}
+
+/// Calls `each(line, record)` for every non-blank line of NDJSON; returns how many there were.
+pub(super) fn each_line(
+    body: &mut dyn BufRead,
+    mut each: impl FnMut(u64, Map<String, Value>) -> Result<(), IngestError>,
+) -> Result<u64, IngestError> {
+    let (mut buf, mut line, mut records) = (Vec::new(), 0u64, 0u64);
     loop {
         buf.clear();
-        if reader
+        if body
             .read_until(b'\n', &mut buf)
             .map_err(|e| read_error(&e))?
             == 0
         {
-            break;
+            return Ok(records);
         }
         line += 1;
         let text = std::str::from_utf8(&buf).map_err(|e| {
@@ -123,121 +93,195 @@ pub(super) fn parse_lines(
             ))
             .at(line, None));
         };
-        if records.len() as u64 >= opts.max_rows {
-            return Err(IngestError::invalid(format!(
-                "the upload has more than {} rows, the limit (max_rows)",
-                opts.max_rows
-            ))
-            .field("rows"));
-        }
-        records.push(map);
-        lines.push(line);
+        records += 1;
+        each(line, map)?;
     }
-    if records.is_empty() {
-        return Err(IngestError::malformed("the request body has no JSON lines"));
-    }
-    build_from_records(&records, &lines, opts, Locate::Lines, UploadFormat::Ndjson)
 }
 
-fn build_from_records(
-    records: &[Map<String, Value>],
-    lines: &[u64],
-    opts: &IngestOptions,
+/// One pass over the records or rows: pass 1 builds the table (adding columns as keys
+/// appear), pass 2 its text columns.
+struct TablePass<'o> {
+    opts: &'o IngestOptions,
     locate: Locate,
-    format: UploadFormat,
-) -> Result<ParsedDataset, IngestError> {
-    if records.is_empty() {
-        return Err(IngestError::malformed("the upload has no rows"));
+    table: Option<TableBuilder>,
+    names: Vec<String>,
+    known: std::collections::HashSet<String>,
+    second: bool,
+    error: Option<IngestError>,
+}
+
+impl<'o> TablePass<'o> {
+    fn new(opts: &'o IngestOptions, locate: Locate) -> Self {
+        Self {
+            opts,
+            locate,
+            table: None,
+            names: Vec::new(),
+            known: Default::default(),
+            second: false,
+            error: None,
+        }
     }
-    let mut names: Vec<String> = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    for record in records {
-        for key in record.keys() {
-            if !seen.contains(key.as_str()) {
-                seen.insert(key.as_str());
-                names.push(key.clone());
+
+    fn begin_second_pass(&mut self) {
+        self.second = true;
+        if let Some(t) = &mut self.table {
+            t.begin_second_pass();
+        }
+    }
+
+    /// Record `at` (a line, or a record's 1-based number): the first one's keys start the table.
+    fn record(&mut self, at: u64, record: Map<String, Value>) -> Result<(), IngestError> {
+        if self.table.is_none() {
+            let names: Vec<String> = record.keys().cloned().collect();
+            self.start(names)?;
+        }
+        let table = self.table.as_mut().expect("started above");
+        if !self.second {
+            for key in record.keys() {
+                if !self.known.contains(key) {
+                    table.add_column(key.clone())?;
+                    self.known.insert(key.clone());
+                    self.names.push(key.clone());
+                }
             }
         }
+        let names = &self.names;
+        let get = |j: usize| cell(record.get(&names[j]), j);
+        let pushed = if self.second {
+            table.push_second_pass(get)
+        } else {
+            table.push_row(at, get)
+        };
+        pushed.map_err(|e| table.relocate(e, at))
     }
-    let mut table = TableBuilder::new(names, opts, locate)?;
-    table.reserve(records.len());
-    let names = table.names().to_vec();
-    for (record, &line) in records.iter().zip(lines) {
-        table
-            .push_row(line, |j| cell(record.get(&names[j]), j))
-            .map_err(|e| table.relocate(e, line))?;
-    }
-    if table.needs_second_pass() {
-        table.begin_second_pass();
-        for (record, &line) in records.iter().zip(lines) {
-            table
-                .push_second_pass(|j| cell(record.get(&names[j]), j))
-                .map_err(|e| table.relocate(e, line))?;
-        }
-    }
-    finish(table, format)
-}
 
-fn build_from_rows(
-    names: Vec<String>,
-    rows: &[Value],
-    opts: &IngestOptions,
-) -> Result<ParsedDataset, IngestError> {
-    let mut table = TableBuilder::new(names, opts, Locate::Records)?;
-    table.reserve(rows.len());
-    let width = table.width();
-    let mut arrays = Vec::with_capacity(rows.len());
-    for (i, row) in rows.iter().enumerate() {
-        match row {
-            Value::Array(cells) if cells.len() == width => arrays.push(cells),
+    fn start(&mut self, names: Vec<String>) -> Result<(), IngestError> {
+        self.table = Some(TableBuilder::new(names.clone(), self.opts, self.locate)?);
+        self.known = names.iter().cloned().collect();
+        self.names = names;
+        Ok(())
+    }
+
+    /// Row `at` (1-based) of a columnar document.
+    fn row(&mut self, at: u64, cells: Value) -> Result<(), IngestError> {
+        let table = self
+            .table
+            .as_mut()
+            .expect("rows are read once the columns are known");
+        let width = table.width();
+        let cells = match cells {
+            Value::Array(cells) if cells.len() == width => cells,
             Value::Array(cells) => {
                 return Err(table.locate_row(
                     IngestError::malformed(format!(
                         "the row has {} values but there are {width} columns",
                         cells.len()
                     )),
-                    i as u64 + 1,
+                    at,
                 ));
             }
             _ => {
-                return Err(table.locate_row(
-                    IngestError::malformed("each row must be an array"),
-                    i as u64 + 1,
-                ));
+                return Err(
+                    table.locate_row(IngestError::malformed("each row must be an array"), at)
+                );
             }
-        }
+        };
+        let get = |j: usize| cell(Some(&cells[j]), j);
+        let pushed = if self.second {
+            table.push_second_pass(get)
+        } else {
+            table.push_row(at, get)
+        };
+        pushed.map_err(|e| table.relocate(e, at))
     }
-    for (i, cells) in arrays.iter().enumerate() {
-        let line = i as u64 + 1;
-        table
-            .push_row(line, |j| cell(Some(&cells[j]), j))
-            .map_err(|e| table.relocate(e, line))?;
+
+    fn finish(self, format: UploadFormat) -> Result<ParsedDataset, IngestError> {
+        let Some(table) = self.table else {
+            return Err(IngestError::malformed("the upload has no rows"));
+        };
+        let rows = table.rows();
+        let (columns, label_index, classes) = table.finish()?;
+        Ok(ParsedDataset {
+            rows,
+            columns,
+            label_index,
+            classes,
+            sha256: String::new(),
+            bytes: 0,
+            format,
+            sequences: None,
+        })
     }
-    if table.needs_second_pass() {
-        table.begin_second_pass();
-        for (i, cells) in arrays.iter().enumerate() {
-            let line = i as u64 + 1;
-            table
-                .push_second_pass(|j| cell(Some(&cells[j]), j))
-                .map_err(|e| table.relocate(e, line))?;
-        }
+
+    /// Runs `f`, keeping its error for the walker.
+    fn kept<E: serde::de::Error>(&mut self, r: Result<(), IngestError>) -> Result<(), E> {
+        r.map_err(|e| {
+            self.error = Some(e);
+            E::custom("stopped")
+        })
     }
-    finish(table, UploadFormat::Json)
 }
 
-fn finish(table: TableBuilder, format: UploadFormat) -> Result<ParsedDataset, IngestError> {
-    let rows = table.rows();
-    let (columns, label_index, classes) = table.finish()?;
-    Ok(ParsedDataset {
-        rows,
-        columns,
-        label_index,
-        classes,
-        sha256: String::new(),
-        bytes: 0,
-        format,
-        sequences: None,
-    })
+impl Sink for TablePass<'_> {
+    fn item<'de, D: Deserializer<'de>>(&mut self, i: u64, d: D) -> Result<(), D::Error> {
+        let r = match Value::deserialize(d)? {
+            Value::Object(map) => self.record(i + 1, map),
+            _ => Err(IngestError::malformed(format!(
+                "rows[{i}]: each element of the array must be an object of column → value"
+            ))
+            .field(format!("rows[{i}]"))),
+        };
+        self.kept(r)
+    }
+
+    fn columns(&mut self, names: Value) -> Result<(), IngestError> {
+        if self.table.is_some() {
+            return Ok(()); // a replay: already known
+        }
+        let Value::Array(list) = names else {
+            return Err(
+                IngestError::malformed("\"columns\" must be an array of column names")
+                    .field("columns"),
+            );
+        };
+        let names = list
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| match c {
+                Value::String(s) => Ok(s),
+                _ => Err(
+                    IngestError::malformed(format!("columns[{i}] must be a string"))
+                        .field(format!("columns[{i}]")),
+                ),
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.start(names)
+    }
+
+    fn has_columns(&self) -> bool {
+        self.table.is_some()
+    }
+
+    fn row<'de, D: Deserializer<'de>>(&mut self, i: u64, d: D) -> Result<(), D::Error> {
+        let cells = Value::deserialize(d)?;
+        let r = self.row(i + 1, cells);
+        self.kept(r)
+    }
+
+    fn wrong_shape(&self) -> IngestError {
+        IngestError::malformed(
+            "a JSON upload must be an array of objects or an object {\"columns\": [...], \"rows\": [[...]]}",
+        )
+    }
+
+    fn keep(&mut self, e: IngestError) {
+        self.error.get_or_insert(e);
+    }
+
+    fn take_error(&mut self) -> Option<IngestError> {
+        self.error.take()
+    }
 }
 
 /// A JSON value as column `j`'s cell; an error names only the column (the table adds the row).

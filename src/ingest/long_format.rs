@@ -4,14 +4,13 @@
 //! and checked as a table first, so a bad cell still names its line and column; a problem of
 //! the grouping names the sequence's id.
 
-use std::collections::HashMap;
-
 use super::error::IngestError;
 use super::options::IngestOptions;
-use super::ts::{Sequence, SequenceSet, TsLimits, dataset_of};
+use super::sequences::SequenceBuilder;
 use crate::domain::dataset::{ColumnData, MISSING_CODE, ParsedDataset, UploadFormat};
 
-/// A parsed CSV table regrouped into sequences by `id`, ordered by `order`.
+/// A parsed CSV table regrouped into sequences by `id`, ordered by `order`. Both columns were
+/// read as text (`IngestOptions::text_columns`), so ids and orders are exact, not f32.
 pub fn regroup(
     table: ParsedDataset,
     opts: &IngestOptions,
@@ -33,12 +32,7 @@ pub fn regroup(
             IngestError::invalid("sequence_id and order name the same column").field("order"),
         );
     }
-    let ColumnData::Numeric(order_values) = &table.columns[order_col].data else {
-        return Err(IngestError::invalid(format!(
-            "column {order:?} is not numeric: steps are ordered by number"
-        ))
-        .field("order"));
-    };
+    let order_values = order_numbers(&table.columns[order_col].data, order)?;
     let label = &table.columns[table.label_index];
     let channels: Vec<&[f32]> = table
         .columns
@@ -60,48 +54,41 @@ pub fn regroup(
             "no channel columns: besides sequence_id, order and the label, a column of values",
         ));
     }
-    let id_of = |r: usize| match &table.columns[id_col].data {
-        ColumnData::Numeric(v) => Some(v[r].to_string()).filter(|_| !v[r].is_nan()),
-        ColumnData::Categorical { codes, categories } => {
-            (codes[r] != MISSING_CODE).then(|| categories[codes[r] as usize].clone())
-        }
+    let ColumnData::Categorical {
+        codes: id_codes,
+        categories: id_names,
+    } = &table.columns[id_col].data
+    else {
+        unreachable!("sequence_id is read as text")
     };
     let label_of = |r: usize| match &label.data {
         ColumnData::Numeric(v) => v[r].to_string(),
         ColumnData::Categorical { codes, categories } => categories[codes[r] as usize].clone(),
     };
-    // Rows per id, ids in order of first appearance.
-    let (mut ids, mut rows_of): (Vec<String>, HashMap<String, Vec<usize>>) = Default::default();
+    // Rows per id (its code), ids in order of first appearance (codes are in that order).
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); id_names.len()];
     for (r, &at) in order_values.iter().enumerate() {
-        let Some(key) = id_of(r) else {
+        let code = id_codes[r];
+        if code == MISSING_CODE {
             return Err(IngestError::invalid(format!(
                 "data row {}: the sequence id is missing",
                 r + 1
             ))
             .field("sequence_id"));
-        };
+        }
         if at.is_nan() {
             return Err(IngestError::invalid(format!(
-                "sequence {key:?}, data row {}: the order is missing",
+                "sequence {:?}, data row {}: the order is missing",
+                id_names[code as usize],
                 r + 1
             ))
             .field("order"));
         }
-        rows_of
-            .entry(key.clone())
-            .or_insert_with(|| {
-                ids.push(key);
-                Vec::new()
-            })
-            .push(r);
+        rows_of[code as usize].push(r);
     }
-    let limits = TsLimits::of(opts);
-    let mut set = SequenceSet {
-        channels: channels.len(),
-        ..SequenceSet::default()
-    };
-    for key in ids {
-        let mut rows = rows_of.remove(&key).unwrap_or_default();
+    let mut builder = SequenceBuilder::new(opts);
+    let mut values = Vec::new();
+    for (key, mut rows) in id_names.iter().zip(rows_of) {
         rows.sort_by(|&a, &b| order_values[a].total_cmp(&order_values[b]));
         let bad = |message: String| {
             IngestError::invalid(format!("sequence {key:?}: {message}")).field("sequence_id")
@@ -125,25 +112,41 @@ pub fn regroup(
                 r + 1
             )));
         }
-        if rows.len() > limits.max_steps {
-            return Err(bad(format!(
-                "{} steps, more than max_sequence_steps ({})",
-                rows.len(),
-                limits.max_steps
-            )));
-        }
-        let values = rows
-            .iter()
-            .flat_map(|&r| channels.iter().map(move |c| c[r]))
-            .collect();
-        if !set.classes.contains(&first) {
-            set.classes.push(first.clone());
-        }
-        set.labels.push(first);
-        set.sequences.push(Sequence {
-            steps: rows.len(),
-            values,
-        });
+        values.clear();
+        values.extend(
+            rows.iter()
+                .flat_map(|&r| channels.iter().map(move |c| c[r])),
+        );
+        builder
+            .push(&first, channels.len(), &values)
+            .map_err(|e| bad(e.message))?;
     }
-    dataset_of(set, opts, UploadFormat::Csv)
+    builder.finish(None, UploadFormat::Csv)
+}
+
+/// The order column's values as exact numbers (read from its text; `NaN` missing).
+fn order_numbers(data: &ColumnData, name: &str) -> Result<Vec<f64>, IngestError> {
+    let ColumnData::Categorical { codes, categories } = data else {
+        unreachable!("order is read as text")
+    };
+    let numbers: Vec<f64> = categories
+        .iter()
+        .map(|c| c.parse::<f64>().ok().filter(|v| v.is_finite()))
+        .collect::<Option<_>>()
+        .ok_or_else(|| {
+            IngestError::invalid(format!(
+                "column {name:?} is not numeric: steps are ordered by number"
+            ))
+            .field("order")
+        })?;
+    Ok(codes
+        .iter()
+        .map(|&c| {
+            if c == MISSING_CODE {
+                f64::NAN
+            } else {
+                numbers[c as usize]
+            }
+        })
+        .collect())
 }

@@ -8,11 +8,14 @@ mod cell;
 mod csv;
 pub mod error;
 mod json;
+mod json_stream;
 mod long_format;
 pub mod options;
 pub mod predict_sequences;
 pub mod rows;
 mod sequence_json;
+mod sequences;
+mod spool;
 mod table;
 pub mod ts;
 
@@ -27,14 +30,23 @@ use crate::domain::dataset::{ParsedDataset, UploadFormat};
 
 /// Parses and validates a whole upload; also hashes the bytes it reads.
 pub fn parse_upload(body: impl Read, opts: &IngestOptions) -> Result<ParsedDataset, IngestError> {
-    let mut body = HashingReader::new(body);
+    let mut hashed = HashingReader::new(body);
+    // The hash covers every byte; the parsers read past a byte-order mark (CSV drops its own).
+    let mut body = io::BufReader::with_capacity(1 << 16, &mut hashed);
+    if opts.format != UploadFormat::Csv {
+        body = spool::skip_bom(body).map_err(|e| read_error(&e))?;
+    }
     let mut parsed = match (opts.format, &opts.sequence) {
         (
             format @ (UploadFormat::Json | UploadFormat::Ndjson),
             Some(SequenceSource::Field(field)),
-        ) => sequence_json::parse(std::io::BufReader::new(&mut body), opts, field, format)?,
+        ) => sequence_json::parse(&mut body, opts, field, format)?,
         (UploadFormat::Csv, Some(SequenceSource::Long { id, order })) => {
-            long_format::regroup(csv::parse(&mut body, opts)?, opts, id, order)?
+            let text = IngestOptions {
+                text_columns: vec![id.clone(), order.clone()],
+                ..opts.clone()
+            };
+            long_format::regroup(csv::parse(&mut body, &text)?, opts, id, order)?
         }
         (_, Some(SequenceSource::Field(_))) => {
             return Err(IngestError::invalid(
@@ -52,11 +64,12 @@ pub fn parse_upload(body: impl Read, opts: &IngestOptions) -> Result<ParsedDatas
         (UploadFormat::Csv, None) => csv::parse(&mut body, opts)?,
         (UploadFormat::Json, None) => json::parse_document(&mut body, opts)?,
         (UploadFormat::Ndjson, None) => json::parse_lines(&mut body, opts)?,
-        (UploadFormat::Ts, None) => ts::parse_dataset(std::io::BufReader::new(&mut body), opts)?,
+        (UploadFormat::Ts, None) => ts::parse_dataset(&mut body, opts)?,
     };
     // Parsers may stop before EOF (e.g. the CSV reader after the last record): hash the rest.
     io::copy(&mut body, &mut io::sink()).map_err(|e| read_error(&e))?;
-    let (sha256, bytes) = body.finish();
+    drop(body);
+    let (sha256, bytes) = hashed.finish();
     if bytes == 0 {
         return Err(IngestError::malformed("the request body is empty"));
     }

@@ -20,6 +20,8 @@ pub struct IngestOptions {
     pub sequence: Option<SequenceSource>,
     /// Expected body size (`Content-Length`), used only to pre-size buffers.
     pub size_hint: Option<u64>,
+    /// Columns read as text whatever they hold (long-format CSV's ids and order, kept exact).
+    pub text_columns: Vec<String>,
 }
 
 /// Where an upload's sequences are.

@@ -39,16 +39,17 @@ enum Col {
     Text(TextCol),
 }
 
+/// A text column as it is built: each row's code into its categories, in order of appearance.
 #[derive(Debug, Default)]
-struct TextCol {
-    codes: Vec<u32>,
+pub(crate) struct TextCol {
+    pub(crate) codes: Vec<u32>,
     index: HashMap<String, u32>,
-    categories: Vec<String>,
+    pub(crate) categories: Vec<String>,
     missing: u64,
 }
 
 impl TextCol {
-    fn push(&mut self, value: Option<&str>) {
+    pub(crate) fn push(&mut self, value: Option<&str>) {
         let code = match value {
             None => {
                 self.missing += 1;
@@ -77,6 +78,7 @@ pub(crate) struct TableBuilder {
     rows: u64,
     locate: Locate,
     max_rows: u64,
+    max_columns: u64,
     max_cells: u64,
     max_classes: u64,
 }
@@ -125,10 +127,15 @@ impl TableBuilder {
             ))
             .field("label")
         })?;
-        let cols = (0..names.len())
-            .map(|i| {
+        let cols = names
+            .iter()
+            .enumerate()
+            .map(|(i, name)| {
                 if i == label {
                     Col::Text(TextCol::default())
+                } else if opts.text_columns.contains(name) {
+                    // Read as text from the start (exact ids): built in pass 2.
+                    Col::Pending
                 } else {
                     Col::Numeric {
                         values: Vec::new(),
@@ -145,17 +152,37 @@ impl TableBuilder {
             rows: 0,
             locate,
             max_rows: opts.max_rows,
+            max_columns: opts.max_columns,
             max_cells: opts.max_cells,
             max_classes: opts.max_classes,
         })
     }
 
-    pub(crate) fn width(&self) -> usize {
-        self.names.len()
+    /// A column first met after `rows()` rows (a JSON record with a new key): the rows before
+    /// it read it as missing. Returns its index.
+    pub(crate) fn add_column(&mut self, name: String) -> Result<usize, IngestError> {
+        if self.names.len() as u64 >= self.max_columns {
+            return Err(IngestError::invalid(format!(
+                "the upload has more than {} columns, the limit (max_columns)",
+                self.max_columns
+            ))
+            .field("columns"));
+        }
+        if name.trim().is_empty() {
+            return Err(IngestError::malformed("a column has an empty name").field("columns"));
+        }
+        let rows = self.rows as usize;
+        self.cols.push(Col::Numeric {
+            values: vec![f32::NAN; rows],
+            missing: rows as u64,
+            non_finite: None,
+        });
+        self.names.push(name);
+        Ok(self.names.len() - 1)
     }
 
-    pub(crate) fn names(&self) -> &[String] {
-        &self.names
+    pub(crate) fn width(&self) -> usize {
+        self.names.len()
     }
 
     /// Pre-sizes every column for about `rows` rows.
@@ -364,7 +391,7 @@ impl TableBuilder {
                     }
                 }
                 Col::Text(t) if j == label => {
-                    let (column, counts) = finish_label(name, t, self.max_classes)?;
+                    let (column, counts) = label_column(name, t, self.max_classes)?;
                     classes = counts;
                     column
                 }
@@ -391,7 +418,8 @@ impl TableBuilder {
 
 /// Orders the label's classes (numerically when every class is a number, so `2` < `10`, and
 /// `1` and `1.0` are one class), checks their count, and recodes the column to that order.
-fn finish_label(
+/// Every upload format's labels go through here, so they all read classes alike.
+pub(crate) fn label_column(
     name: String,
     t: TextCol,
     max_classes: u64,

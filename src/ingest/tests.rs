@@ -16,6 +16,7 @@ fn opts(format: UploadFormat, label: &str) -> IngestOptions {
         max_sequence_steps: 10_000,
         sequence: None,
         size_hint: None,
+        text_columns: Vec::new(),
     }
 }
 
@@ -137,4 +138,175 @@ fn the_hash_covers_every_byte_of_the_body() {
         "01331cf653a16b7278f66569b5719303c2f18ce869c87638c09943a49d3e73dd"
     );
     assert_eq!(d.bytes, body.len() as u64);
+}
+
+fn sequences(format: UploadFormat, body: &[u8]) -> Result<ParsedDataset, IngestError> {
+    let mut o = opts(format, "label");
+    if format != UploadFormat::Ts {
+        o.sequence = Some(SequenceSource::Field("s".into()));
+    }
+    parse_upload(body, &o)
+}
+
+fn class_values(d: &ParsedDataset) -> Vec<(&str, u64)> {
+    d.classes
+        .iter()
+        .map(|c| (c.value.as_str(), c.count))
+        .collect()
+}
+
+#[test]
+fn a_class_label_declared_twice_or_without_sequences_is_refused() {
+    let twice = sequences(
+        UploadFormat::Ts,
+        b"@classLabel true a a b\n@data\n1,2:a\n3:b\n",
+    );
+    let e = twice.unwrap_err();
+    assert_eq!((e.kind, e.line), (IngestErrorKind::Invalid, Some(1)), "{e}");
+    assert!(e.message.contains("\"a\" twice"), "{e}");
+    let absent = sequences(
+        UploadFormat::Ts,
+        b"@classLabel true a b c\n@data\n1:a\n2:b\n",
+    );
+    let e = absent.unwrap_err();
+    assert!(e.message.contains("\"c\" is declared"), "{e}");
+    assert_eq!(e.field.as_deref(), Some("label"));
+    // Declared and present: fine, in the CSV label's order.
+    let d = sequences(UploadFormat::Ts, b"@classLabel true b a\n@data\n1:a\n2:b\n").unwrap();
+    assert_eq!(class_values(&d), [("a", 1), ("b", 1)]);
+}
+
+#[test]
+fn sequence_labels_that_are_the_same_number_are_one_class() {
+    let ts = sequences(UploadFormat::Ts, b"@data\n1:1\n2:1.0\n3:2\n").unwrap();
+    assert_eq!(class_values(&ts), [("1", 2), ("2", 1)]);
+    let json = br#"[{"label": 1, "s": [1]}, {"label": 1.0, "s": [2]}, {"label": "2", "s": [3]}]"#;
+    let d = sequences(UploadFormat::Json, json).unwrap();
+    assert_eq!(class_values(&d), [("1", 2), ("2", 1)]);
+}
+
+#[test]
+fn a_byte_order_mark_is_skipped_in_every_format() {
+    let ts = sequences(UploadFormat::Ts, b"\xEF\xBB\xBF@data\n1:a\n2:b\n").unwrap();
+    assert_eq!(ts.rows, 2);
+    let nd = "\u{feff}{\"label\": \"a\", \"s\": [1]}\n{\"label\": \"b\", \"s\": [2]}\n";
+    assert_eq!(
+        sequences(UploadFormat::Ndjson, nd.as_bytes()).unwrap().rows,
+        2
+    );
+    let table = "\u{feff}{\"x\": 1, \"y\": \"a\"}\n{\"x\": 2, \"y\": \"b\"}\n";
+    let d = parse_upload(table.as_bytes(), &opts(UploadFormat::Ndjson, "y")).unwrap();
+    assert_eq!(d.columns[0].info.name, "x");
+    let doc = "\u{feff}[{\"x\": 1, \"y\": \"a\"}, {\"x\": 2, \"y\": \"b\"}]";
+    assert_eq!(
+        parse_upload(doc.as_bytes(), &opts(UploadFormat::Json, "y"))
+            .unwrap()
+            .rows,
+        2
+    );
+    // The hash is of the bytes sent, mark included.
+    let with = parse_upload(table.as_bytes(), &opts(UploadFormat::Ndjson, "y")).unwrap();
+    assert_eq!(with.bytes, table.len() as u64);
+}
+
+#[test]
+fn long_format_ids_and_orders_are_exact_not_f32() {
+    // 100000001 and 100000002 are the same f32, as are 1700000000 and 1700000001.
+    let csv = "id,t,v,label\n100000001,1700000000,1,a\n100000001,1700000001,2,a\n\
+               100000002,1700000000,3,b\n100000002,1700000001,4,b\n";
+    let mut o = opts(UploadFormat::Csv, "label");
+    o.sequence = Some(SequenceSource::Long {
+        id: "id".into(),
+        order: "t".into(),
+    });
+    let d = parse_upload(csv.as_bytes(), &o).unwrap();
+    let s = d.sequences.unwrap();
+    assert_eq!(s.lengths, [2, 2]);
+    assert_eq!(s.values, [1.0, 2.0, 3.0, 4.0]);
+    // Text that is the same number is the same step.
+    let twice = "id,t,v,label\n1,1,1,a\n1,1.0,2,a\n2,1,3,b\n";
+    let e = parse_upload(twice.as_bytes(), &o).unwrap_err();
+    assert!(e.message.contains("appears twice"), "{e}");
+}
+
+/// A body that never ends: `head`, then `line` forever.
+struct Endless {
+    head: Vec<u8>,
+    line: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for Endless {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let mut n = 0;
+        while n < buf.len() {
+            let source = if self.at < self.head.len() {
+                &self.head[self.at..]
+            } else {
+                let k = (self.at - self.head.len()) % self.line.len();
+                &self.line[k..]
+            };
+            let take = source.len().min(buf.len() - n);
+            buf[n..n + take].copy_from_slice(&source[..take]);
+            n += take;
+            self.at += take;
+        }
+        Ok(n)
+    }
+}
+
+#[test]
+fn the_row_and_step_limits_stop_a_body_as_it_streams() {
+    let endless = |head: &str, line: &str| Endless {
+        head: head.as_bytes().to_vec(),
+        line: line.as_bytes().to_vec(),
+        at: 0,
+    };
+    let cases = [
+        (
+            UploadFormat::Ts,
+            None,
+            endless("@data\n", "1:a\n2:b\n"),
+            "max_rows",
+        ),
+        (
+            UploadFormat::Ndjson,
+            Some("s"),
+            endless("", "{\"label\": \"a\", \"s\": [1]}\n"),
+            "max_rows",
+        ),
+        (
+            UploadFormat::Json,
+            Some("s"),
+            endless("[", "{\"label\": \"a\", \"s\": [1]},"),
+            "max_rows",
+        ),
+        (
+            UploadFormat::Json,
+            Some("s"),
+            endless("[{\"label\": \"a\", \"s\": [", "1, "),
+            "max_sequence_steps",
+        ),
+        (
+            UploadFormat::Json,
+            None,
+            endless("[", "{\"x\": 1, \"label\": \"a\"},"),
+            "max_rows",
+        ),
+        (
+            UploadFormat::Ndjson,
+            None,
+            endless("", "{\"x\": 1, \"label\": \"a\"}\n"),
+            "max_rows",
+        ),
+    ];
+    for (format, field, body, says) in cases {
+        let mut o = opts(format, "label");
+        o.sequence = field.map(|f| SequenceSource::Field(f.into()));
+        let e = match parse_upload(body, &o) {
+            Err(e) => e,
+            Ok(_) => unreachable!("an endless body cannot parse"),
+        };
+        assert!(e.message.contains(says), "{format:?}: {e}");
+    }
 }

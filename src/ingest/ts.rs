@@ -9,10 +9,8 @@ use std::io::BufRead;
 
 use super::error::{IngestError, read_error};
 use super::options::IngestOptions;
-use crate::domain::dataset::{
-    ClassCount, Column, ColumnData, ColumnInfo, ColumnRole, ColumnType, ParsedDataset,
-    SequenceValues, UploadFormat,
-};
+use super::sequences::SequenceBuilder;
+use crate::domain::dataset::{ParsedDataset, UploadFormat};
 
 /// The limits a `.ts` upload is held to.
 #[derive(Debug, Clone, Copy)]
@@ -60,11 +58,24 @@ fn bad(line: usize, message: impl Into<String>) -> IngestError {
     IngestError::invalid(message).at(line as u64, None)
 }
 
-/// Parses a whole `.ts` body.
-pub fn parse(body: impl BufRead, limits: &TsLimits) -> Result<SequenceSet, IngestError> {
-    let mut set = SequenceSet::default();
-    let (mut declared, mut in_data, mut total) = (None::<Vec<String>>, false, 0usize);
-    let mut dimensions = None::<usize>;
+/// A `.ts` file's header, as read before `@data`.
+#[derive(Debug, Clone, Default)]
+pub struct Header {
+    pub name: Option<String>,
+    /// The labels `@classLabel` declares, in its order.
+    pub declared: Option<Vec<String>>,
+}
+
+/// Reads a `.ts` body, calling `each(line, label, channels, values)` for every sequence as it
+/// is read (`values` step-major); returns the header.
+pub fn read(
+    body: impl BufRead,
+    limits: &TsLimits,
+    mut each: impl FnMut(usize, &str, usize, &[f32]) -> Result<(), IngestError>,
+) -> Result<Header, IngestError> {
+    let mut header = Header::default();
+    let (mut in_data, mut dimensions, mut channels_seen) = (false, None::<usize>, 0usize);
+    let mut values = Vec::new();
     for (i, line) in body.lines().enumerate() {
         let n = i + 1;
         let line = line.map_err(|e| read_error(&e).at(n as u64, None))?;
@@ -73,54 +84,14 @@ pub fn parse(body: impl BufRead, limits: &TsLimits) -> Result<SequenceSet, Inges
             continue;
         }
         if !in_data {
-            let Some(directive) = line.strip_prefix('@') else {
-                return Err(bad(
-                    n,
-                    "a header line starts with @ (or # for a comment), before @data",
-                ));
-            };
-            let mut words = directive.split_whitespace();
-            let key = words.next().unwrap_or("").to_ascii_lowercase();
-            let rest: Vec<&str> = words.collect();
-            match key.as_str() {
-                "data" => in_data = true,
-                "problemname" => set.name = rest.first().map(|s| (*s).to_owned()),
-                "timestamps" if rest.first().is_some_and(|v| v.eq_ignore_ascii_case("true")) => {
-                    return Err(bad(
-                        n,
-                        "@timeStamps true is not supported: give the values only",
-                    ));
-                }
-                "classlabel" => match rest.split_first() {
-                    Some((flag, labels)) if flag.eq_ignore_ascii_case("true") => {
-                        if labels.is_empty() {
-                            return Err(bad(n, "@classLabel true names no labels"));
-                        }
-                        declared = Some(labels.iter().map(|s| (*s).to_owned()).collect());
-                    }
-                    _ => {
-                        return Err(bad(
-                            n,
-                            "@classLabel false: the file has no labels to train on",
-                        ));
-                    }
-                },
-                "dimensions" => {
-                    let d = rest.first().and_then(|v| v.parse::<usize>().ok());
-                    dimensions = Some(d.filter(|&d| d > 0).ok_or_else(|| {
-                        bad(n, "@dimensions is a number of channels, at least 1")
-                    })?);
-                }
-                // The rest describe the data, which is checked as it is read.
-                _ => {}
-            }
+            in_data = directive(n, line, &mut header, &mut dimensions)?;
             continue;
         }
         let (body, label) = line
             .rsplit_once(':')
             .ok_or_else(|| bad(n, "a sequence line ends with :<class label>"))?;
         let label = label.trim();
-        if let Some(classes) = &declared
+        if let Some(classes) = &header.declared
             && !classes.iter().any(|c| c == label)
         {
             return Err(bad(
@@ -131,98 +102,195 @@ pub fn parse(body: impl BufRead, limits: &TsLimits) -> Result<SequenceSet, Inges
                 ),
             ));
         }
-        let channels: Vec<Vec<f32>> = body
-            .split(':')
-            .enumerate()
-            .map(|(c, text)| channel(n, c, text))
-            .collect::<Result<_, _>>()?;
-        let steps = channels[0].len();
-        if steps == 0 {
-            return Err(bad(n, "an empty sequence"));
-        }
-        if let Some(c) = channels.iter().position(|ch| ch.len() != steps) {
-            return Err(bad(
-                n,
-                format!(
-                    "ragged channels: channel 0 has {steps} values, channel {c} has {}",
-                    channels[c].len()
-                ),
-            ));
-        }
-        let want = dimensions.or((set.channels > 0).then_some(set.channels));
-        if let Some(want) = want
-            && channels.len() != want
-        {
-            return Err(bad(
-                n,
-                format!("{} channels, where the file has {want}", channels.len()),
-            ));
-        }
-        if channels.len() > limits.max_channels {
-            return Err(bad(
-                n,
-                format!(
-                    "{} channels, more than the limit of {}",
-                    channels.len(),
-                    limits.max_channels
-                ),
-            ));
-        }
-        if steps > limits.max_steps {
-            return Err(bad(
-                n,
-                format!(
-                    "{steps} steps, more than max_sequence_steps ({})",
-                    limits.max_steps
-                ),
-            ));
-        }
-        total += steps * channels.len();
-        if total > limits.max_values {
-            return Err(bad(
-                n,
-                format!(
-                    "more than max_cells ({}) values (steps × channels) in all",
-                    limits.max_values
-                ),
-            ));
-        }
-        set.channels = channels.len();
-        let mut values = Vec::with_capacity(steps * channels.len());
-        for t in 0..steps {
-            values.extend(channels.iter().map(|ch| ch[t]));
-        }
-        set.sequences.push(Sequence { steps, values });
-        if !set.classes.iter().any(|c| c == label) && declared.is_none() {
-            set.classes.push(label.to_owned());
-        }
-        set.labels.push(label.to_owned());
+        let want = dimensions.or((channels_seen > 0).then_some(channels_seen));
+        channels_seen = sequence_values(n, body, want, limits, &mut values)?;
+        each(n, label, channels_seen, &values).map_err(|e| e.at(n as u64, None))?;
     }
     if !in_data {
         return Err(IngestError::invalid("no @data line: not a .ts file"));
     }
+    Ok(header)
+}
+
+/// One header line; `true` at `@data`.
+fn directive(
+    n: usize,
+    line: &str,
+    header: &mut Header,
+    dimensions: &mut Option<usize>,
+) -> Result<bool, IngestError> {
+    let Some(directive) = line.strip_prefix('@') else {
+        return Err(bad(
+            n,
+            "a header line starts with @ (or # for a comment), before @data",
+        ));
+    };
+    let mut words = directive.split_whitespace();
+    let key = words.next().unwrap_or("").to_ascii_lowercase();
+    let rest: Vec<&str> = words.collect();
+    match key.as_str() {
+        "data" => return Ok(true),
+        "problemname" => header.name = rest.first().map(|s| (*s).to_owned()),
+        "timestamps" if rest.first().is_some_and(|v| v.eq_ignore_ascii_case("true")) => {
+            return Err(bad(
+                n,
+                "@timeStamps true is not supported: give the values only",
+            ));
+        }
+        "classlabel" => header.declared = Some(declared_labels(n, &rest)?),
+        "dimensions" => {
+            let d = rest.first().and_then(|v| v.parse::<usize>().ok());
+            *dimensions = Some(
+                d.filter(|&d| d > 0)
+                    .ok_or_else(|| bad(n, "@dimensions is a number of channels, at least 1"))?,
+            );
+        }
+        // The rest describe the data, which is checked as it is read.
+        _ => {}
+    }
+    Ok(false)
+}
+
+/// `@classLabel true <labels…>`: the labels, each once.
+fn declared_labels(n: usize, rest: &[&str]) -> Result<Vec<String>, IngestError> {
+    match rest.split_first() {
+        Some((flag, labels)) if flag.eq_ignore_ascii_case("true") => {
+            if labels.is_empty() {
+                return Err(bad(n, "@classLabel true names no labels"));
+            }
+            let mut out: Vec<String> = Vec::with_capacity(labels.len());
+            for l in labels {
+                if out.iter().any(|o| o == l) {
+                    return Err(bad(n, format!("@classLabel names {l:?} twice")));
+                }
+                out.push((*l).to_owned());
+            }
+            Ok(out)
+        }
+        _ => Err(bad(
+            n,
+            "@classLabel false: the file has no labels to train on",
+        )),
+    }
+}
+
+/// A sequence line's values (before its label) into `values`, step-major; returns its channels.
+fn sequence_values(
+    n: usize,
+    body: &str,
+    want: Option<usize>,
+    limits: &TsLimits,
+    values: &mut Vec<f32>,
+) -> Result<usize, IngestError> {
+    let channels: Vec<Vec<f32>> = body
+        .split(':')
+        .enumerate()
+        .map(|(c, text)| channel(n, c, text))
+        .collect::<Result<_, _>>()?;
+    let steps = channels[0].len();
+    if steps == 0 {
+        return Err(bad(n, "an empty sequence"));
+    }
+    if let Some(c) = channels.iter().position(|ch| ch.len() != steps) {
+        return Err(bad(
+            n,
+            format!(
+                "ragged channels: channel 0 has {steps} values, channel {c} has {}",
+                channels[c].len()
+            ),
+        ));
+    }
+    if let Some(want) = want
+        && channels.len() != want
+    {
+        return Err(bad(
+            n,
+            format!("{} channels, where the file has {want}", channels.len()),
+        ));
+    }
+    if channels.len() > limits.max_channels {
+        return Err(bad(
+            n,
+            format!(
+                "{} channels, more than the limit of {}",
+                channels.len(),
+                limits.max_channels
+            ),
+        ));
+    }
+    if steps > limits.max_steps {
+        return Err(bad(
+            n,
+            format!(
+                "{steps} steps, more than max_sequence_steps ({})",
+                limits.max_steps
+            ),
+        ));
+    }
+    values.clear();
+    for t in 0..steps {
+        values.extend(channels.iter().map(|ch| ch[t]));
+    }
+    Ok(channels.len())
+}
+
+/// Parses a whole `.ts` body into sequences (what predict reads).
+pub fn parse(body: impl BufRead, limits: &TsLimits) -> Result<SequenceSet, IngestError> {
+    let mut set = SequenceSet::default();
+    let mut total = 0usize;
+    let header = read(body, limits, |_, label, channels, values| {
+        total += values.len();
+        if total > limits.max_values {
+            return Err(IngestError::invalid(format!(
+                "more than max_cells ({}) values (steps × channels) in all",
+                limits.max_values
+            )));
+        }
+        if set.sequences.len() >= limits.max_sequences {
+            return Err(IngestError::invalid(format!(
+                "more than {} sequences",
+                limits.max_sequences
+            )));
+        }
+        set.channels = channels;
+        set.sequences.push(Sequence {
+            steps: values.len() / channels,
+            values: values.to_vec(),
+        });
+        if !set.classes.iter().any(|c| c == label) {
+            set.classes.push(label.to_owned());
+        }
+        set.labels.push(label.to_owned());
+        Ok(())
+    })?;
     if set.sequences.is_empty() {
         return Err(IngestError::invalid("no sequences after @data"));
     }
-    if let Some(classes) = declared {
+    set.name = header.name;
+    if let Some(classes) = header.declared {
         set.classes = classes;
     }
     Ok(set)
 }
 
-/// A `.ts` upload as a dataset: its labels the one column (`label`, classes ordered as a CSV
-/// label's: numerically when every label is a number, else by text), its sequences beside.
+/// A `.ts` upload as a dataset, read straight into flat storage (`SequenceBuilder`).
 pub fn parse_dataset(
     body: impl BufRead,
     opts: &IngestOptions,
 ) -> Result<ParsedDataset, IngestError> {
-    let set = parse(body, &TsLimits::of(opts))?;
-    dataset_of(set, opts, UploadFormat::Ts)
+    let mut builder = SequenceBuilder::new(opts);
+    let header = read(body, &TsLimits::of(opts), |_, label, channels, values| {
+        builder.push(label, channels, values)
+    })?;
+    if builder.len() == 0 {
+        return Err(IngestError::invalid("no sequences after @data"));
+    }
+    builder.finish(header.declared.as_deref(), UploadFormat::Ts)
 }
 
 impl TsLimits {
     /// The limits of an upload: steps per sequence, values (`max_cells`), channels
-    /// (`max_columns`).
+    /// (`max_columns`), sequences (`max_rows`).
     pub fn of(opts: &IngestOptions) -> Self {
         TsLimits {
             max_steps: usize::try_from(opts.max_sequence_steps).unwrap_or(usize::MAX),
@@ -231,92 +299,6 @@ impl TsLimits {
             max_sequences: usize::try_from(opts.max_rows).unwrap_or(usize::MAX),
         }
     }
-}
-
-/// Parsed sequences as a dataset: the labels the one column, the values beside.
-pub fn dataset_of(
-    set: SequenceSet,
-    opts: &IngestOptions,
-    format: UploadFormat,
-) -> Result<ParsedDataset, IngestError> {
-    let mut classes = set.classes.clone();
-    let numeric: Option<Vec<f64>> = classes.iter().map(|c| c.parse::<f64>().ok()).collect();
-    match &numeric {
-        Some(_) => classes.sort_by(|a, b| {
-            a.parse::<f64>()
-                .unwrap_or(0.0)
-                .total_cmp(&b.parse::<f64>().unwrap_or(0.0))
-        }),
-        None => classes.sort(),
-    }
-    if classes.len() < 2 {
-        return Err(IngestError::invalid(format!(
-            "the sequences have a single class ({}); a classifier needs at least two",
-            classes.first().map(String::as_str).unwrap_or("")
-        ))
-        .field("label"));
-    }
-    if classes.len() as u64 > opts.max_classes {
-        return Err(IngestError::invalid(format!(
-            "{} classes, more than the limit of {} (max_classes)",
-            classes.len(),
-            opts.max_classes
-        ))
-        .field("label"));
-    }
-    if set.sequences.len() as u64 > opts.max_rows {
-        return Err(IngestError::invalid(format!(
-            "{} sequences, more than max_rows ({})",
-            set.sequences.len(),
-            opts.max_rows
-        )));
-    }
-    let mut counts = vec![0u64; classes.len()];
-    let codes: Vec<u32> = set
-        .labels
-        .iter()
-        .map(|l| {
-            let k = classes.iter().position(|c| c == l).unwrap_or(0);
-            counts[k] += 1;
-            k as u32
-        })
-        .collect();
-    let label = Column {
-        info: ColumnInfo {
-            name: "label".into(),
-            column_type: if numeric.is_some() {
-                ColumnType::Numeric
-            } else {
-                ColumnType::Categorical
-            },
-            role: ColumnRole::Label,
-            missing: 0,
-            cardinality: Some(classes.len() as u64),
-        },
-        data: ColumnData::Categorical {
-            codes,
-            categories: classes.clone(),
-        },
-    };
-    let sequences = SequenceValues {
-        channels: set.channels,
-        lengths: set.sequences.iter().map(|s| s.steps as u32).collect(),
-        values: set.sequences.into_iter().flat_map(|s| s.values).collect(),
-    };
-    Ok(ParsedDataset {
-        rows: sequences.lengths.len() as u64,
-        columns: vec![label],
-        label_index: 0,
-        classes: classes
-            .into_iter()
-            .zip(counts)
-            .map(|(value, count)| ClassCount { value, count })
-            .collect(),
-        sha256: String::new(),
-        bytes: 0,
-        format,
-        sequences: Some(sequences),
-    })
 }
 
 /// One channel's comma-separated values (`?` or `NaN` missing; infinities refused).

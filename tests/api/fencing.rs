@@ -26,6 +26,7 @@ async fn store_dataset(pool: &SqlitePool, id: &str) {
         max_sequence_steps: 10,
         sequence: None,
         size_hint: None,
+        text_columns: Vec::new(),
     };
     let parsed = parse_upload(&b"x,label\n1,a\n2,b\n3,a\n4,b\n"[..], &opts).unwrap();
     let summary = parsed.summary(id.into(), "tiny".into(), "2026-11-27T00:00:00Z".into());

@@ -31,6 +31,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
         max_sequence_steps: 10_000,
         sequence: None,
         size_hint: None,
+        text_columns: Vec::new(),
     };
     let parsed = parse_upload(bytes.as_slice(), &opts).unwrap();
     let table = Table::new(&parsed.columns, parsed.label_index).unwrap();

@@ -48,6 +48,7 @@ async fn store_with_jobs(n: usize) -> (tempfile::TempDir, SqlitePool) {
         max_sequence_steps: 10_000,
         sequence: None,
         size_hint: None,
+        text_columns: Vec::new(),
     };
     let parsed = parse_upload(&b"x,label\n1,a\n2,b\n3,a\n4,b\n"[..], &opts).unwrap();
     let summary = parsed.summary("ds_q".into(), "q".into(), ids::now_rfc3339());
