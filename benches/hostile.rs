@@ -8,7 +8,15 @@
 //! (3) the job memory estimate (`estimate.memory_bytes` of the dry run) against the peak RSS of
 //!     a fresh server that ran only that job (target: within 2× either way).
 //!
-//! Run: `cargo bench --bench hostile`. Prints a final JSON line.
+//! (4) each upload format's peak RSS against its body and the table it stores (target: the
+//!     growth over idle ≤ 4 × body + table), and a row or step limit refused as the body
+//!     streams (peak far below the whole body's);
+//! (5) the estimate against peak RSS for what it missed before: pretraining on a large
+//!     unlabeled set, a large test set, a GRU on many one-step sequences (target: peak ≤ 2 ×
+//!     estimate), and a pretraining job beyond `max_job_memory_bytes` refused.
+//!
+//! Run: `cargo bench --bench hostile` (or name sections: `-- uploads estimates`). Prints a final
+//! JSON line.
 
 use std::time::Instant;
 
@@ -118,7 +126,26 @@ fn many_classes() -> Vec<u8> {
 async fn main() {
     let c = reqwest::Client::new();
     let mut out = serde_json::Map::new();
+    let named: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
+    let run = |section: &str| named.is_empty() || named.iter().any(|n| n == section);
+    if run("streams") {
+        streams_and_rss(&c, &mut out).await;
+    }
+    if run("uploads") {
+        memory::uploads(&c, &mut out).await;
+    }
+    if run("estimates") {
+        memory::estimates(&c, &mut out).await;
+    }
+    println!("{}", Value::Object(out));
+}
 
+/// Sections (1) to (3).
+async fn streams_and_rss(c: &reqwest::Client, out: &mut serde_json::Map<String, Value>) {
+    let c = c.clone();
     println!(
         "(1) 100 event streams on one job vs none (caravan, standard spec, 5 folds, 2 workers)"
     );
@@ -301,5 +328,7 @@ async fn main() {
     }
     println!("    worst estimate/measured {worst:.2} (target within 0.5–2)");
     out.insert("estimate_over_measured_worst".into(), json!(worst));
-    println!("{}", Value::Object(out));
 }
+
+#[path = "hostile/memory.rs"]
+mod memory;

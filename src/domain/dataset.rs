@@ -176,16 +176,29 @@ pub struct SequenceValues {
 }
 
 impl SequenceValues {
+    /// The lengths' minimum, median (the upper one of an even count), maximum and sum,
+    /// counted by length rather than sorted: no copy of ten million lengths.
     pub fn shape(&self) -> SequenceShape {
-        let mut l = self.lengths.clone();
-        l.sort_unstable();
-        let at = |i: usize| l.get(i).copied().unwrap_or(0) as u64;
+        let longest = self.lengths.iter().copied().max().unwrap_or(0);
+        let mut count = vec![0u64; longest as usize + 1];
+        for &n in &self.lengths {
+            count[n as usize] += 1;
+        }
+        let middle = (self.lengths.len() / 2) as u64;
+        let (mut seen, mut median) = (0u64, 0u64);
+        for (len, &c) in count.iter().enumerate() {
+            if seen + c > middle {
+                median = len as u64;
+                break;
+            }
+            seen += c;
+        }
         SequenceShape {
             channels: self.channels as u64,
-            length_min: at(0),
-            length_median: at(l.len() / 2),
-            length_max: at(l.len().saturating_sub(1)),
-            total_steps: l.iter().map(|&n| u64::from(n)).sum(),
+            length_min: count.iter().position(|&c| c > 0).unwrap_or(0) as u64,
+            length_median: median,
+            length_max: u64::from(longest),
+            total_steps: self.lengths.iter().map(|&n| u64::from(n)).sum(),
         }
     }
 }

@@ -207,12 +207,12 @@ pub fn run_fold(
 
 /// The fold's encoded training rows, then the extra rows encoded the same way.
 fn pretrain_rows(encoding: &Encoding, x_train: &[f32], extra: &[Column]) -> Vec<f32> {
-    let mut x = x_train.to_vec();
-    if let Some(first) = extra.first() {
-        let columns: Vec<&Column> = extra.iter().collect();
-        let rows: Vec<usize> = (0..first.data.len()).collect();
-        x.extend(encoding.transform(&columns, &rows));
-    }
+    let rows = extra.first().map_or(0, |c| c.data.len());
+    let mut x = Vec::with_capacity(x_train.len() + rows * encoding.width());
+    x.extend_from_slice(x_train);
+    let columns: Vec<&Column> = extra.iter().collect();
+    let rows: Vec<usize> = (0..rows).collect();
+    encoding.transform_into(&columns, &rows, &mut x);
     x
 }
 

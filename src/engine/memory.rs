@@ -35,6 +35,21 @@ pub struct MemoryInputs<'a> {
     pub concurrent_runs: u64,
     /// Sequences: (channels, longest sequence's steps); `inputs` is then the packed width.
     pub sequence: Option<(u64, u64)>,
+    /// A sequence dataset's values (steps × channels, all sequences).
+    pub sequence_values: u64,
+    /// Layer-wise pretraining: its rows (a fold's and the extra dataset's) and the extra
+    /// dataset's cells as loaded.
+    pub pretrain: Option<PretrainShape>,
+    /// The final model's test dataset: its rows and columns (scored once, by one run).
+    pub test: Option<(u64, u64)>,
+}
+
+/// What pretraining reads: rows encoded, and the extra dataset as loaded.
+#[derive(Debug, Clone, Copy)]
+pub struct PretrainShape {
+    pub rows: u64,
+    pub extra_rows: u64,
+    pub extra_columns: u64,
 }
 
 /// One part of the estimate.
@@ -140,6 +155,45 @@ fn gru_parameters(model: &ModelSpec, channels: u64, classes: u64) -> u64 {
         .saturating_add(classes.saturating_mul(features.saturating_add(1)))
 }
 
+/// Per row of the dataset, besides its values: its label, its class as training reads it, its
+/// fold mark as stored and as parsed, and run row indices (8 bytes); per held-out row its
+/// probabilities as scored, corrected and stored, its index and label.
+fn bookkeeping(m: &MemoryInputs<'_>) -> u64 {
+    let per_row = 4 * F32 + 2 * 8;
+    let per_holdout = m
+        .classes
+        .saturating_mul(4 * F32)
+        .saturating_add(2 * F32 + 8);
+    m.dataset_rows
+        .saturating_mul(per_row)
+        .saturating_add(m.holdout_rows.saturating_mul(per_holdout))
+}
+
+/// Pretraining's peak: its rows encoded; for each hidden layer in turn its input (the rows
+/// themselves for the first), the standardized copy its autoencoder trains on, then its output;
+/// the extra dataset as loaded; the largest autoencoder's weights as a model's `copies`.
+fn pretraining(m: &MemoryInputs<'_>, widths: &[u64], p: PretrainShape, copies: u64) -> u64 {
+    let hidden = &widths[1..widths.len() - 1];
+    let mut floats = 0u64;
+    let mut autoencoder = 0u64;
+    for (l, &out) in hidden.iter().enumerate() {
+        let w_in = widths[l];
+        let input = if l == 0 { 0 } else { w_in };
+        floats = floats.max(input.saturating_add(w_in.max(out)));
+        autoencoder = autoencoder.max(w_in.saturating_mul(out).saturating_mul(2) + w_in + out);
+    }
+    let rows = p
+        .rows
+        .saturating_mul(m.inputs.saturating_add(floats))
+        .saturating_mul(F32);
+    let extra = p
+        .extra_rows
+        .saturating_mul(p.extra_columns)
+        .saturating_mul(F32);
+    rows.saturating_add(extra)
+        .saturating_add(autoencoder.saturating_mul(F32).saturating_mul(copies))
+}
+
 /// Floats a GRU keeps per sequence step: the input projections (3H) and the states and gates
 /// (6H) of the forward pass, the backward pass's gradients of both (4H), attention (3H).
 const GRU_FLOATS_PER_STEP: u64 = 16;
@@ -197,6 +251,7 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
     let dataset = m
         .dataset_rows
         .saturating_mul(m.dataset_columns)
+        .saturating_add(m.sequence_values)
         .saturating_mul(F32);
     let terms = vec![
         MemoryTerm {
@@ -218,6 +273,21 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
         MemoryTerm {
             name: "dataset columns",
             bytes: dataset,
+        },
+        MemoryTerm {
+            name: "rows' labels, fold marks, indices and held-out probabilities",
+            bytes: bookkeeping(m),
+        },
+        MemoryTerm {
+            name: "pretraining rows (each layer's input, standardized copy and output)",
+            bytes: m.pretrain.map_or(0, |p| pretraining(m, &widths, p, copies)),
+        },
+        MemoryTerm {
+            name: "test dataset (loaded, appended, encoded, scored)",
+            bytes: m.test.map_or(0, |(rows, columns)| {
+                rows.saturating_mul(2 * columns + m.inputs + 4 * m.classes + 8)
+                    .saturating_mul(F32)
+            }),
         },
     ];
     let per_run = terms
@@ -253,6 +323,9 @@ mod tests {
             reconstruct: false,
             concurrent_runs: 1,
             sequence: None,
+            sequence_values: 0,
+            pretrain: None,
+            test: None,
         }
     }
 

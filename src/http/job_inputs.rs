@@ -33,12 +33,13 @@ pub(super) async fn relabel(
         .map(|r| (r.summary, Some(r.labels))))
 }
 
-/// What does not fit in the datasets a job reads beside its own (pretraining rows, a test set).
+/// The datasets a job reads beside its own (pretraining rows, a test set), and what does not
+/// fit in them.
 pub(super) async fn other_datasets(
     state: &AppState,
     spec: &JobSpec,
     ds: &DatasetSummary,
-) -> Result<Vec<SpecError>, ApiError> {
+) -> Result<(plan::OtherDatasets, Vec<SpecError>), ApiError> {
     let others = [
         (
             "pretrain.dataset_id",
@@ -51,17 +52,23 @@ pub(super) async fn other_datasets(
             true,
         ),
     ];
-    let mut errors = Vec::new();
+    let (mut found, mut errors) = (plan::OtherDatasets::default(), Vec::new());
     for (field, id, with_label) in others {
         let Some(id) = id else { continue };
         match store::datasets::get_dataset(&state.pool, id).await? {
             None => errors.push(SpecError::new(field, format!("no dataset {id}"))),
-            Some(other) => errors.extend(plan::check_other_dataset(
-                field, spec, ds, &other, with_label,
-            )),
+            Some(other) => {
+                errors.extend(plan::check_other_dataset(
+                    field, spec, ds, &other, with_label,
+                ));
+                match with_label {
+                    true => found.test = Some(other),
+                    false => found.pretrain = Some(other),
+                }
+            }
         }
     }
-    Ok(errors)
+    Ok((found, errors))
 }
 
 /// The run a fine-tuning job starts from (`init.run` resolved to its id), or what does not fit.

@@ -85,7 +85,8 @@ pub(super) async fn submit(
         }
     };
     errors.extend(plan::check(&spec, &ds, &state.limits));
-    errors.extend(job_inputs::other_datasets(state, &spec, &ds).await?);
+    let (others, other_errors) = job_inputs::other_datasets(state, &spec, &ds).await?;
+    errors.extend(other_errors);
     let mut spec = spec;
     if errors.is_empty()
         && let Some(init) = spec.init.clone()
@@ -98,7 +99,8 @@ pub(super) async fn submit(
     if !errors.is_empty() {
         return Err(spec_errors(errors));
     }
-    let accepted = plan::accept(spec, &ds, &state.limits).map_err(|e| spec_errors(vec![e]))?;
+    let accepted =
+        plan::accept(spec, &ds, &others, &state.limits).map_err(|e| spec_errors(vec![e]))?;
     // A dry run plans the folds too, so a column that cannot make them is its 422 as well.
     let dry =
         dry_run.then(|| json!({"spec": accepted.spec, "estimate": plan::estimate(&accepted, &ds)}));

@@ -471,15 +471,12 @@ pub(crate) fn label_column(
     // Original category code → class index.
     let remap: Vec<u32> = canonical.iter().map(|c| rank[seen[c]]).collect();
     let mut counts = vec![0u64; distinct.len()];
-    let codes: Vec<u32> = t
-        .codes
-        .iter()
-        .map(|&c| {
-            let k = remap[c as usize];
-            counts[k as usize] += 1;
-            k
-        })
-        .collect();
+    // In place: a label column can have hundreds of millions of rows.
+    let mut codes = t.codes;
+    for c in &mut codes {
+        *c = remap[*c as usize];
+        counts[*c as usize] += 1;
+    }
     let categories: Vec<String> = order.iter().map(|&d| distinct[d].0.clone()).collect();
     let classes = categories
         .iter()

@@ -13,7 +13,7 @@ use crate::domain::results::RunKind;
 use crate::domain::spec::SpecError;
 use crate::engine::fold::derive_seed;
 use crate::engine::imbalance::plan::trained_rows;
-use crate::engine::memory::{self, MemoryEstimate, MemoryInputs};
+use crate::engine::memory::{self, MemoryEstimate, MemoryInputs, PretrainShape};
 use crate::store::jobs::{NewJob, NewRun};
 
 /// A job that passed every check: its resolved spec, its peak memory and its run count.
@@ -42,11 +42,19 @@ pub fn check(spec: &JobSpec, ds: &DatasetSummary, limits: &Limits) -> Vec<SpecEr
     errors
 }
 
+/// The datasets a job reads beside its own (found by submit), as planning sizes them.
+#[derive(Debug, Clone, Default)]
+pub struct OtherDatasets {
+    pub pretrain: Option<DatasetSummary>,
+    pub test: Option<DatasetSummary>,
+}
+
 /// Resolves what the dataset decides for a spec that passed `validate` and `check` (the label;
 /// a test set turns the final model on), and checks its memory and checkpoint size.
 pub fn accept(
     mut spec: JobSpec,
     ds: &DatasetSummary,
+    others: &OtherDatasets,
     limits: &Limits,
 ) -> Result<Accepted, SpecError> {
     spec.label = Some(ds.label.clone());
@@ -59,7 +67,7 @@ pub fn accept(
     let variants = spec.model.list().len() * strategies.len();
     let runs_total = variants * spec.validation.folds as usize * spec.validation.repeats as usize
         + usize::from(spec.final_model.trains());
-    let needs = memory(&spec, ds, &strategies, runs_total, limits);
+    let needs = memory(&spec, (ds, others), &strategies, runs_total, limits);
     check_memory(
         &needs,
         limits.max_job_memory_bytes,
@@ -227,10 +235,10 @@ fn encoded_width(spec: &JobSpec, ds: &DatasetSummary) -> u64 {
         .sum()
 }
 
-/// The memory the job needs at its peak, from its spec and the dataset's shape.
+/// The memory the job needs at its peak, from its spec and the datasets' shapes.
 fn memory(
     spec: &JobSpec,
-    ds: &DatasetSummary,
+    (ds, others): (&DatasetSummary, &OtherDatasets),
     strategies: &[Strategy],
     runs: usize,
     limits: &Limits,
@@ -260,6 +268,19 @@ fn memory(
             reconstruct: strategies.contains(&Strategy::OneClass),
             concurrent_runs: limits.max_concurrent_runs.min(runs as u64),
             sequence: ds.sequence.map(|s| (s.channels, s.length_max)),
+            sequence_values: ds.sequence.map_or(0, |s| s.total_steps * s.channels),
+            pretrain: spec.pretrain.as_ref().map(|_| {
+                let extra = others.pretrain.as_ref();
+                PretrainShape {
+                    rows: train_rows + extra.map_or(0, |e| e.rows),
+                    extra_rows: extra.map_or(0, |e| e.rows),
+                    extra_columns: extra.map_or(0, |e| e.columns.len() as u64),
+                }
+            }),
+            test: others
+                .test
+                .as_ref()
+                .map(|t| (t.rows, t.columns.len() as u64)),
         })
     };
     (0..spec.model.list().len())
@@ -285,7 +306,8 @@ fn check_checkpoint(estimate: &MemoryEstimate, max_checkpoint: u64) -> Result<()
 }
 
 /// A 422 when the job needs more memory than `max_job_memory_bytes`, naming the field behind
-/// the biggest term (or when its checkpoint would be too large to store).
+/// it: another dataset the job reads when it would fit without it (pretraining rows, a test
+/// set), else the biggest term's (or when its checkpoint would be too large to store).
 fn check_memory(
     estimate: &MemoryEstimate,
     limit: u64,
@@ -294,24 +316,38 @@ fn check_memory(
     if estimate.bytes <= limit {
         return check_checkpoint(estimate, max_checkpoint);
     }
-    let biggest = estimate.biggest();
-    let field = match biggest.name {
+    let other = |t: &&memory::MemoryTerm| {
+        t.bytes > 0 && (t.name.starts_with("pretraining") || t.name.starts_with("test"))
+    };
+    let others: u64 = estimate.terms.iter().filter(other).map(|t| t.bytes).sum();
+    let without = estimate.bytes - others.saturating_mul(estimate.concurrent_runs);
+    let culprit = match estimate.terms.iter().filter(other).max_by_key(|t| t.bytes) {
+        Some(t) if without <= limit => t,
+        _ => estimate.biggest(),
+    };
+    let field = match culprit.name {
         n if n.starts_with("model") => "model.hidden_layers",
         n if n.starts_with("ensemble") => "imbalance.n_subsets",
         n if n.starts_with("batch") => "training.batch_size",
+        n if n.starts_with("pretraining") => "pretrain.dataset_id",
+        n if n.starts_with("test") => "validation.test_dataset_id",
         _ => "dataset_id",
     };
     Err(SpecError::new(
         field,
         format!(
             "the job would need about {} MiB ({} concurrent runs × {} MiB), more than \
-             max_job_memory_bytes ({} MiB); the biggest part is {}: {} MiB per run",
+             max_job_memory_bytes ({} MiB); {}: {} MiB per run",
             estimate.bytes >> 20,
             estimate.concurrent_runs,
             estimate.per_run_bytes >> 20,
             limit >> 20,
-            biggest.name,
-            biggest.bytes >> 20
+            if std::ptr::eq(culprit, estimate.biggest()) {
+                format!("the biggest part is {}", culprit.name)
+            } else {
+                format!("it would fit without the {}", culprit.name)
+            },
+            culprit.bytes >> 20
         ),
     ))
 }

@@ -30,33 +30,34 @@ fn select_features(table: &mut Table<'_>, spec: &JobSpec) {
 }
 
 /// `pretrain`: its epochs, and the pretraining dataset's columns in `table`'s feature order
-/// (submit checked that it has them all); an error is permanent.
+/// (submit checked that it has them all), moved rather than copied; an error is permanent.
 pub fn pretrain_input(
     spec: &JobSpec,
     table: &Table<'_>,
-    columns: Option<&[Column]>,
+    columns: Option<Vec<Column>>,
 ) -> Result<Option<PretrainInput>, String> {
     let Some(p) = &spec.pretrain else {
         return Ok(None);
     };
-    let extra = match columns {
-        None => Vec::new(),
-        Some(columns) => table
+    let mut columns = columns.unwrap_or_default();
+    let extra = match columns.is_empty() {
+        true => Vec::new(),
+        false => table
             .features
             .iter()
             .map(|f| {
-                columns
+                let i = columns
                     .iter()
-                    .find(|c| c.info.name == f.info.name)
-                    .cloned()
+                    .position(|c| c.info.name == f.info.name)
                     .ok_or_else(|| {
                         format!(
                             "the pretraining dataset has no column {:?} any more",
                             f.info.name
                         )
-                    })
+                    })?;
+                Ok(columns.swap_remove(i))
             })
-            .collect::<Result<_, _>>()?,
+            .collect::<Result<_, String>>()?,
     };
     Ok(Some(PretrainInput {
         epochs: p.epochs,

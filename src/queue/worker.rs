@@ -338,7 +338,7 @@ fn train_blocking(
         correct_probabilities: spec.imbalance.correct_probabilities,
         warm,
         encoding,
-        pretrain: run_input::pretrain_input(&spec, &table, pretrain_columns.as_deref())
+        pretrain: run_input::pretrain_input(&spec, &table, pretrain_columns)
             .map_err(RunError::Permanent)?,
     };
     let mut training = spec.training_spec(variant.model);

@@ -3,10 +3,13 @@
 use anyhow::Context;
 use sqlx::{Row, SqlitePool};
 
-use super::idempotency;
-use crate::domain::dataset::{
-    Column, ColumnData, ColumnInfo, DatasetSummary, MISSING_CODE, ParsedDataset, SequenceValues,
+pub use super::dataset_values::load_sequences;
+use super::dataset_values::{
+    LENGTHS, VALUES, column_at, decode_column, encode_column, insert_chunks, le_bytes,
 };
+
+use super::idempotency;
+use crate::domain::dataset::{Column, ColumnData, DatasetSummary, ParsedDataset};
 
 /// The idempotency scope of `POST /v1/datasets`.
 pub const IDEMPOTENCY_SCOPE: &str = "datasets";
@@ -79,30 +82,37 @@ pub async fn insert_dataset(
         .context("inserting the dataset")?;
         for (position, column) in parsed.columns.iter().enumerate() {
             let (storage, categories, data) = encode_column(&column.data);
+            let chunks = insert_chunks(&mut tx, &summary.id, position as i64, &data)
+                .await
+                .with_context(|| format!("inserting column {position} of {}", summary.id))?;
             sqlx::query(
-                "INSERT INTO dataset_columns (dataset_id, position, name, storage, categories_json, data)
-                 VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO dataset_columns (dataset_id, position, name, storage, categories_json, data, chunks)
+                 VALUES (?, ?, ?, ?, ?, x'', ?)",
             )
             .bind(&summary.id)
             .bind(position as i64)
             .bind(&column.info.name)
             .bind(storage)
             .bind(categories)
-            .bind(data)
+            .bind(chunks)
             .execute(&mut *tx)
             .await
             .with_context(|| format!("inserting column {position} of {}", summary.id))?;
         }
         if let Some(seq) = &parsed.sequences {
-            let lengths: Vec<u8> = seq.lengths.iter().flat_map(|n| n.to_le_bytes()).collect();
-            let data: Vec<u8> = seq.values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            let lengths = insert_chunks(&mut tx, &summary.id, LENGTHS, &le_bytes(&seq.lengths))
+                .await
+                .with_context(|| format!("inserting the sequence lengths of {}", summary.id))?;
+            insert_chunks(&mut tx, &summary.id, VALUES, &le_bytes(&seq.values))
+                .await
+                .with_context(|| format!("inserting the sequences of {}", summary.id))?;
             sqlx::query(
-                "INSERT INTO dataset_sequences (dataset_id, channels, lengths, data) VALUES (?, ?, ?, ?)",
+                "INSERT INTO dataset_sequences (dataset_id, channels, lengths, data, chunks)
+                 VALUES (?, ?, x'', x'', ?)",
             )
             .bind(&summary.id)
             .bind(seq.channels as i64)
             .bind(lengths)
-            .bind(data)
             .execute(&mut *tx)
             .await
             .with_context(|| format!("inserting the sequences of {}", summary.id))?;
@@ -111,31 +121,6 @@ pub async fn insert_dataset(
         Ok(Inserted::Created(Box::new(summary)))
     })
     .await
-}
-
-/// A sequence dataset's values, if `id` is one.
-pub async fn load_sequences(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<SequenceValues>> {
-    let row: Option<(i64, Vec<u8>, Vec<u8>)> = sqlx::query_as(
-        "SELECT channels, lengths, data FROM dataset_sequences WHERE dataset_id = ?",
-    )
-    .bind(id)
-    .fetch_optional(pool)
-    .await?;
-    let Some((channels, lengths, data)) = row else {
-        return Ok(None);
-    };
-    let word = |c: &[u8]| <[u8; 4]>::try_from(c).expect("chunks of 4");
-    Ok(Some(SequenceValues {
-        channels: channels as usize,
-        lengths: lengths
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes(word(c)))
-            .collect(),
-        values: data
-            .chunks_exact(4)
-            .map(|c| f32::from_le_bytes(word(c)))
-            .collect(),
-    }))
 }
 
 /// One dataset's summary.
@@ -222,7 +207,7 @@ pub async fn load_columns(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<
         return Ok(None);
     };
     let rows = sqlx::query(
-        "SELECT position, storage, categories_json, data FROM dataset_columns
+        "SELECT position, storage, categories_json, data, chunks FROM dataset_columns
          WHERE dataset_id = ? ORDER BY position",
     )
     .bind(id)
@@ -234,11 +219,11 @@ pub async fn load_columns(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<
         rows.len(),
         summary.columns.len()
     );
-    rows.iter()
-        .zip(summary.columns)
-        .map(|(row, info)| decode_column(row, info))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .map(Some)
+    let mut columns = Vec::with_capacity(rows.len());
+    for (row, info) in rows.iter().zip(summary.columns) {
+        columns.push(decode_column(pool, id, row, info, summary.rows).await?);
+    }
+    Ok(Some(columns))
 }
 
 /// Only the label column's class codes and the number of classes (what a fold assignment
@@ -252,10 +237,7 @@ pub async fn load_labels(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<(
         .iter()
         .position(|c| c.role == crate::domain::dataset::ColumnRole::Label)
         .context("a dataset without a label column")?;
-    match column_at(pool, id, position, summary.columns[position].clone())
-        .await?
-        .data
-    {
+    match column_at(pool, &summary, position).await?.data {
         ColumnData::Categorical { codes, categories } => Ok(Some((codes, categories.len()))),
         ColumnData::Numeric(_) => {
             anyhow::bail!("the label column of {id} is not stored as classes")
@@ -275,8 +257,7 @@ pub async fn load_column(
     let Some(position) = summary.columns.iter().position(|c| c.name == name) else {
         return Ok(None);
     };
-    let info = summary.columns[position].clone();
-    Ok(Some(column_at(pool, id, position, info).await?))
+    Ok(Some(column_at(pool, &summary, position).await?))
 }
 
 /// One numeric column's values by name (`None`: no such dataset or column, or not numeric).
@@ -289,67 +270,4 @@ pub async fn load_numeric_column(
         Some(ColumnData::Numeric(v)) => Some(v),
         _ => None,
     })
-}
-
-/// The column at `position` of dataset `id`, decoded (`info` its schema).
-async fn column_at(
-    pool: &SqlitePool,
-    id: &str,
-    position: usize,
-    info: ColumnInfo,
-) -> anyhow::Result<Column> {
-    let row = sqlx::query(
-        "SELECT position, storage, categories_json, data FROM dataset_columns
-         WHERE dataset_id = ? AND position = ?",
-    )
-    .bind(id)
-    .bind(position as i64)
-    .fetch_one(pool)
-    .await?;
-    decode_column(&row, info)
-}
-
-fn encode_column(data: &ColumnData) -> (&'static str, Option<String>, Vec<u8>) {
-    match data {
-        ColumnData::Numeric(values) => {
-            let bytes = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-            ("f32", None, bytes)
-        }
-        ColumnData::Categorical { codes, categories } => {
-            let bytes = codes.iter().flat_map(|c| c.to_le_bytes()).collect();
-            let cats = serde_json::to_string(categories).expect("strings always serialize");
-            ("codes", Some(cats), bytes)
-        }
-    }
-}
-
-fn decode_column(row: &sqlx::sqlite::SqliteRow, info: ColumnInfo) -> anyhow::Result<Column> {
-    let storage: String = row.get("storage");
-    let data: Vec<u8> = row.get("data");
-    anyhow::ensure!(
-        data.len().is_multiple_of(4),
-        "column {:?} has a torn blob",
-        info.name
-    );
-    let words = data.chunks_exact(4).map(|w| [w[0], w[1], w[2], w[3]]);
-    let data = match storage.as_str() {
-        "f32" => ColumnData::Numeric(words.map(f32::from_le_bytes).collect()),
-        "codes" => {
-            let categories: Vec<String> = serde_json::from_str(
-                &row.get::<Option<String>, _>("categories_json")
-                    .context("a categorical column without categories")?,
-            )?;
-            let codes: Vec<u32> = words.map(u32::from_le_bytes).collect();
-            anyhow::ensure!(
-                codes
-                    .iter()
-                    .all(|&c| c == MISSING_CODE || (c as usize) < categories.len()),
-                "column {:?} has a code outside its categories",
-                info.name
-            );
-            ColumnData::Categorical { codes, categories }
-        }
-        other => anyhow::bail!("unknown column storage {other:?}"),
-    };
-    Ok(Column { info, data })
 }

@@ -1,6 +1,7 @@
 //! The only place SQL lives: the SQLite pool (WAL, `synchronous=FULL`, foreign keys, a busy
 //! timeout), migrations, and one file per table group.
 
+mod dataset_values;
 pub mod datasets;
 pub mod health;
 pub mod idempotency;

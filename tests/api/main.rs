@@ -17,6 +17,7 @@ mod hostile;
 mod imbalance;
 mod jobs;
 mod limits;
+mod memory;
 mod openapi;
 mod plots;
 mod pretraining;

@@ -119,8 +119,17 @@ impl Encoding {
 
     /// Encodes `rows` of `columns` (same columns as fitted) into rows × width, row-major.
     pub fn transform(&self, columns: &[&Column], rows: &[usize]) -> Vec<f32> {
+        let mut out = Vec::new();
+        self.transform_into(columns, rows, &mut out);
+        out
+    }
+
+    /// `transform`, appended to `out` (no second copy of a large matrix).
+    pub fn transform_into(&self, columns: &[&Column], rows: &[usize], out: &mut Vec<f32>) {
         let width = self.width();
-        let mut out = vec![0.0f32; rows.len() * width];
+        let start = out.len();
+        out.resize(start + rows.len() * width, 0.0);
+        let out = &mut out[start..];
         let mut offset = 0;
         for (enc, col) in self.features.iter().zip(columns) {
             match (enc, &col.data) {
@@ -159,7 +168,6 @@ impl Encoding {
                 _ => unreachable!("columns are encoded as they were fitted"),
             }
         }
-        out
     }
 }
 

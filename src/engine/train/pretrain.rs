@@ -53,10 +53,12 @@ pub(super) fn pretrain(
         &mut layer_rng(req.seed, usize::MAX >> 16),
     );
     let no_labels = vec![0u32; rows];
-    let mut h = p.x.to_vec();
+    // The layer's input: the pretraining rows themselves for the first (no copy).
+    let mut h = std::borrow::Cow::Borrowed(p.x);
     for (layer, &out) in spec.model.hidden_layers.iter().enumerate() {
         let out = out as usize;
         let (mean, inv) = standardizer(&h, width);
+        // Its standardized copy lives only while its autoencoder trains.
         let z: Vec<f32> = h
             .chunks_exact(width)
             .flat_map(|r| (0..width).map(|j| (r[j] - mean[j]) * inv[j]))
@@ -87,6 +89,7 @@ pub(super) fn pretrain(
             progress(&r, None);
         };
         let trained = run_layer(&sub, layer, cancel, &mut tagged)?;
+        drop(z);
         if trained.stop == Stop::Cancelled {
             break;
         }
@@ -97,7 +100,13 @@ pub(super) fn pretrain(
         );
         let (mut w, mut b) = (w.to_vec(), b.to_vec());
         fold_standardization(&mut w, &mut b, &mean, &inv);
-        h = layer_output(&w, &b, &h, (rows, width, out), spec.model.activation);
+        h = std::borrow::Cow::Owned(layer_output(
+            &w,
+            &b,
+            &h,
+            (rows, width, out),
+            spec.model.activation,
+        ));
         for (name, data) in [
             (format!("hidden.{layer}.weight"), w),
             (format!("hidden.{layer}.bias"), b),
@@ -227,9 +236,13 @@ fn layer_output(
     for r in y.chunks_exact_mut(out) {
         r.iter_mut().zip(b).for_each(|(v, &bj)| *v += bj);
     }
+    // Activated a block at a time into `y` itself: one rows × out matrix, not two.
     let mut a = Vec::new();
-    activate(act, &y, &mut a);
-    a
+    for block in y.chunks_mut(1 << 16) {
+        activate(act, block, &mut a);
+        block.copy_from_slice(&a);
+    }
+    y
 }
 
 #[cfg(test)]
