@@ -13,7 +13,9 @@
 //!     streams (peak far below the whole body's);
 //! (5) the estimate against peak RSS for what it missed before: pretraining on a large
 //!     unlabeled set, a large test set, a GRU on many one-step sequences (target: peak ≤ 2 ×
-//!     estimate), and a pretraining job beyond `max_job_memory_bytes` refused.
+//!     estimate), and a pretraining job beyond `max_job_memory_bytes` refused;
+//! (6) a run's wall time against its epochs: 60 rows, one hidden layer of 2, full batch, 2
+//!     folds, 1,000 to 8,000 epochs (target: 8 × the epochs within 10 × the time).
 //!
 //! Run: `cargo bench --bench hostile` (or name sections: `-- uploads estimates`). Prints a final
 //! JSON line.
@@ -139,6 +141,9 @@ async fn main() {
     }
     if run("estimates") {
         memory::estimates(&c, &mut out).await;
+    }
+    if run("epochs") {
+        memory::epochs(&c, &mut out).await;
     }
     println!("{}", Value::Object(out));
 }

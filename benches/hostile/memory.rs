@@ -1,5 +1,6 @@
-//! Sections (4) and (5) of the hostile benchmark: upload memory by format, and the job
-//! memory estimate for pretraining sets, test sets and many short sequences.
+//! Sections (4) to (6) of the hostile benchmark: upload memory by format, the job memory
+//! estimate for pretraining sets, test sets and many short sequences, and run time against
+//! epochs.
 
 use serde_json::{Value, json};
 
@@ -15,7 +16,7 @@ fn upload_cases() -> Vec<(&'static str, &'static str, &'static str, Vec<u8>)> {
             (i * 7) % 89,
             i as f32 / 3.0,
             (i * 13) % 101,
-            if i % 3 == 0 { "p" } else { "q" }
+            if i.is_multiple_of(3) { "p" } else { "q" }
         )
     };
     let n = 300_000;
@@ -301,4 +302,38 @@ pub async fn estimates(c: &reqwest::Client, out: &mut serde_json::Map<String, Va
     note("a GRU on 10⁷ one-step sequences", estimate, peak);
     println!("    worst peak/estimate {worst:.2} (target ≤ 2)");
     out.insert("estimate_peak_over_estimate_worst".into(), json!(worst));
+}
+
+pub async fn epochs(c: &reqwest::Client, out: &mut serde_json::Map<String, Value>) {
+    println!("(6) a run's wall time against its epochs (60 rows, [2], full batch, 2 folds)");
+    let s = Server::start(&["--workers", "2"]);
+    let mut csv = String::from("a,b,label\n");
+    for i in 0..60u32 {
+        csv.push_str(&format!(
+            "{},{},{}\n",
+            (i * 37 % 100) as f32 / 100.0,
+            (i * 61 % 100) as f32 / 100.0,
+            i % 2
+        ));
+    }
+    let ds = s.upload_csv(c, "label=label", csv.into_bytes()).await;
+    let mut seconds = Vec::new();
+    for epochs in [1000u64, 2000, 4000, 8000] {
+        let spec = json!({"dataset_id": ds["id"], "model": {"hidden_layers": [2]},
+            "training": {"epochs": epochs, "batch_size": "full", "early_stopping": null},
+            "validation": {"folds": 2}, "final_model": false});
+        let started = std::time::Instant::now();
+        let (status, job) = post(c, &s, "/v1/jobs", &spec).await;
+        assert_eq!(status, 202, "{job}");
+        assert_eq!(
+            s.wait_job(c, job["id"].as_str().unwrap()).await["status"],
+            "succeeded"
+        );
+        let t = started.elapsed().as_secs_f64();
+        println!("    {epochs} epochs: {t:.2} s");
+        seconds.push(t);
+    }
+    let ratio = seconds[3] / seconds[0];
+    println!("    8,000 / 1,000 epochs: {ratio:.1} × the time (target ≤ 10)");
+    out.insert("epochs_8k_over_1k".into(), json!(ratio));
 }

@@ -6,8 +6,31 @@
 use super::error::IngestError;
 use super::options::IngestOptions;
 use super::table::{TextCol, label_column};
-use super::ts::TsLimits;
 use crate::domain::dataset::{ParsedDataset, SequenceValues, UploadFormat};
+
+/// The limits a `.ts` upload is held to.
+#[derive(Debug, Clone, Copy)]
+pub struct TsLimits {
+    pub max_steps: usize,
+    /// Values (steps × channels) in all.
+    pub max_values: usize,
+    pub max_channels: usize,
+    /// Sequences in one body.
+    pub max_sequences: usize,
+}
+
+impl TsLimits {
+    /// The limits of an upload: steps per sequence, values (`max_cells`), channels
+    /// (`max_columns`), sequences (`max_rows`).
+    pub fn of(opts: &IngestOptions) -> Self {
+        TsLimits {
+            max_steps: usize::try_from(opts.max_sequence_steps).unwrap_or(usize::MAX),
+            max_values: usize::try_from(opts.max_cells).unwrap_or(usize::MAX),
+            max_channels: usize::try_from(opts.max_columns).unwrap_or(usize::MAX),
+            max_sequences: usize::try_from(opts.max_rows).unwrap_or(usize::MAX),
+        }
+    }
+}
 
 pub(crate) struct SequenceBuilder {
     limits: TsLimits,

@@ -10,18 +10,8 @@ use std::io::BufRead;
 use super::error::{IngestError, read_error};
 use super::options::IngestOptions;
 use super::sequences::SequenceBuilder;
+pub use super::sequences::TsLimits;
 use crate::domain::dataset::{ParsedDataset, UploadFormat};
-
-/// The limits a `.ts` upload is held to.
-#[derive(Debug, Clone, Copy)]
-pub struct TsLimits {
-    pub max_steps: usize,
-    /// Values (steps × channels) in all.
-    pub max_values: usize,
-    pub max_channels: usize,
-    /// Sequences in one body.
-    pub max_sequences: usize,
-}
 
 /// One sequence: `steps` × `channels` values, step-major (`NaN` missing).
 #[derive(Debug, Clone, PartialEq)]
@@ -286,19 +276,6 @@ pub fn parse_dataset(
         return Err(IngestError::invalid("no sequences after @data"));
     }
     builder.finish(header.declared.as_deref(), UploadFormat::Ts)
-}
-
-impl TsLimits {
-    /// The limits of an upload: steps per sequence, values (`max_cells`), channels
-    /// (`max_columns`), sequences (`max_rows`).
-    pub fn of(opts: &IngestOptions) -> Self {
-        TsLimits {
-            max_steps: usize::try_from(opts.max_sequence_steps).unwrap_or(usize::MAX),
-            max_values: usize::try_from(opts.max_cells).unwrap_or(usize::MAX),
-            max_channels: usize::try_from(opts.max_columns).unwrap_or(usize::MAX),
-            max_sequences: usize::try_from(opts.max_rows).unwrap_or(usize::MAX),
-        }
-    }
 }
 
 /// One channel's comma-separated values (`?` or `NaN` missing; infinities refused).

@@ -19,6 +19,9 @@ use crate::engine::checkpoint;
 use crate::engine::train::{EpochRecord, TrainState};
 use crate::store::{self, health, runs::Appended};
 
+/// The most often a running run reads whether its job is being cancelled, between writes.
+const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(20);
+
 pub struct EpochWriter {
     handle: tokio::runtime::Handle,
     pool: SqlitePool,
@@ -28,9 +31,13 @@ pub struct EpochWriter {
     flags: Arc<Flags>,
     write_every: Duration,
     pending: Vec<EpochRecord>,
-    /// The newest epoch checkpoint not written yet.
+    /// The newest epoch checkpoint not written yet, without its history: cloning the whole
+    /// state every epoch made a run O(epochs²).
     latest: Option<TrainState>,
+    /// The history of the state last seen, kept in step record by record.
+    history: Vec<EpochRecord>,
     last_write: Instant,
+    last_cancel_check: Instant,
     /// Finished ensemble members already stored (each is written once).
     members_written: usize,
     /// Largest checkpoint the database takes.
@@ -73,7 +80,9 @@ impl EpochWriter {
             write_every,
             pending: Vec::new(),
             latest: None,
+            history: Vec::new(),
             last_write: Instant::now(),
+            last_cancel_check: Instant::now(),
             members_written,
             max_checkpoint_bytes,
             pause,
@@ -87,7 +96,7 @@ impl EpochWriter {
         }
         self.pending.push(record.clone());
         if let Some(ck) = checkpoint {
-            self.latest = Some(ck.clone());
+            self.keep(ck);
         }
         if self.last_write.elapsed() >= self.write_every {
             self.flush(true);
@@ -99,8 +108,28 @@ impl EpochWriter {
         }
     }
 
-    /// Between writes, a cheap read still picks up a cancel at every epoch.
-    fn check_cancel(&self) {
+    /// Holds `ck` as the newest checkpoint: its history by appending what is new (or copied
+    /// whole when it is not a continuation: a new ensemble member's), the rest cloned.
+    fn keep(&mut self, ck: &TrainState) {
+        let n = self.history.len();
+        let continues =
+            n <= ck.history.len() && (n == 0 || self.history[n - 1] == ck.history[n - 1]);
+        if continues {
+            self.history.extend_from_slice(&ck.history[n..]);
+        } else {
+            self.history = ck.history.clone();
+        }
+        self.latest = Some(ck.clone_without_history());
+    }
+
+    /// Between writes, a cheap read picks up a cancel at every epoch, or every
+    /// `CANCEL_CHECK_EVERY` when epochs are shorter (a read per millisecond-long epoch would
+    /// cost more than the epoch).
+    fn check_cancel(&mut self) {
+        if self.last_cancel_check.elapsed() < CANCEL_CHECK_EVERY {
+            return;
+        }
+        self.last_cancel_check = Instant::now();
         let cancel = self
             .handle
             .block_on(store::runs::cancel_requested(&self.pool, &self.run_id));
@@ -118,21 +147,25 @@ impl EpochWriter {
     /// complete writes its final one with its result instead). A lost lease or a failed write
     /// stops the run and nothing more is written.
     pub fn flush(&mut self, checkpoint: bool) {
-        let latest = if checkpoint { self.latest.take() } else { None };
+        let mut latest = if checkpoint { self.latest.take() } else { None };
         if self.flags.lost.load(Ordering::SeqCst) || (self.pending.is_empty() && latest.is_none()) {
             return;
         }
         // Members finished since the last write go out once, apart from the checkpoint.
         let mut members = Vec::new();
         let mut bytes = None;
-        if let Some(ck) = &latest {
+        if let Some(ck) = &mut latest {
+            // The history is lent for serializing, then taken back.
+            ck.history = std::mem::take(&mut self.history);
+            let serialized = checkpoint::to_resume_bytes(ck);
+            self.history = std::mem::take(&mut ck.history);
             for m in self.members_written..ck.members.len() {
                 match checkpoint::member_bytes(&ck.members[m]) {
                     Ok(b) => members.push((m, b)),
                     Err(e) => return self.fail(false, e.to_string()),
                 }
             }
-            match checkpoint::to_resume_bytes(ck) {
+            match serialized {
                 Ok(b) if b.len() as u64 > self.max_checkpoint_bytes => {
                     return self.fail(true, oversized(b.len(), self.max_checkpoint_bytes));
                 }

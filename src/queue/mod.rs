@@ -4,6 +4,7 @@
 
 mod diagnosis;
 mod epochs;
+mod final_run;
 pub mod flags;
 mod heartbeat;
 pub mod plan;

@@ -18,8 +18,7 @@ use crate::diagnose::job_rules::job_findings;
 use crate::diagnose::run_rules::RunEnd;
 use crate::domain::final_model::CvEpochs;
 use crate::domain::heldout::HeldOut;
-use crate::domain::job::FinalModel;
-use crate::domain::results::{RunKind, RunResult};
+use crate::domain::results::RunResult;
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
 use crate::engine::fold::{self, FoldOptions};
@@ -198,42 +197,6 @@ enum RunError {
     Retryable(String),
 }
 
-/// The variant a run trains and, for a `{"epochs": "cv"}` final model, the folds' epochs. A
-/// final run that waited for the folds (a comparison's, or one trained for the folds' epochs)
-/// reads them: every fold run has ended, so the leaderboard is final. Both are derived from the
-/// stored fold results every time the run is claimed, so a resumed final run trains what it
-/// started (the variant it recorded, for as many epochs).
-async fn variant_of(
-    pool: &SqlitePool,
-    claimed: &Claimed,
-    spec: &crate::domain::job::JobSpec,
-) -> anyhow::Result<(Variant, Option<CvEpochs>)> {
-    let recorded = claimed.strategy.map(|strategy| Variant {
-        model: claimed.variant as usize,
-        strategy,
-    });
-    let cv = claimed.kind == RunKind::Final && spec.final_model == FinalModel::CvEpochs;
-    if let Some(v) = recorded
-        && !cv
-    {
-        return Ok((v, None));
-    }
-    let folds = store::run_data::fold_results(pool, &claimed.job_id).await?;
-    let folds: Vec<&RunResult> = folds.iter().collect();
-    let winner = recorded.unwrap_or_else(|| results::chosen_variant(spec, &folds));
-    if recorded.is_none() {
-        store::run_notes::set_variant(
-            pool,
-            &claimed.id,
-            claimed.token,
-            winner.model as u32,
-            winner.strategy,
-        )
-        .await?;
-    }
-    Ok((winner, cv.then(|| results::cv_epochs(&folds, winner))))
-}
-
 /// Loads the claimed run's inputs, trains it on a blocking thread, and returns what to write.
 async fn train_run(
     pool: &SqlitePool,
@@ -248,7 +211,7 @@ async fn train_run(
             InputsError::Gone(reason) => RunError::Permanent(reason),
             InputsError::Store(e) => retry(e),
         })?;
-    let (variant, cv_epochs) = variant_of(pool, claimed, &inputs.spec)
+    let (variant, cv_epochs) = super::final_run::variant_of(pool, claimed, &inputs.spec)
         .await
         .map_err(retry)?;
     let resume = match &inputs.resume {

@@ -37,3 +37,23 @@ pub struct TrainState {
     pub members: Vec<Model>,
     pub epoch_offset: u64,
 }
+
+impl TrainState {
+    /// A copy without the history, which grows with every epoch: what a writer holds of the
+    /// newest epoch (it keeps the history itself, record by record).
+    pub fn clone_without_history(&self) -> TrainState {
+        TrainState {
+            spec: self.spec.clone(),
+            model: self.model.clone(),
+            optimizer: self.optimizer.clone(),
+            states: self.states.clone(),
+            rng: self.rng.clone(),
+            epochs_done: self.epochs_done,
+            history: Vec::new(),
+            best: self.best.clone(),
+            waited: self.waited,
+            members: self.members.clone(),
+            epoch_offset: self.epoch_offset,
+        }
+    }
+}

@@ -1,0 +1,46 @@
+//! What a run trains beyond its rows: its variant and, for a `{"epochs": "cv"}` final model,
+//! the folds' epochs, derived from the stored fold results when it is claimed.
+
+use sqlx::SqlitePool;
+
+use super::results::{self, Variant};
+use crate::domain::final_model::CvEpochs;
+use crate::domain::job::{FinalModel, JobSpec};
+use crate::domain::results::{RunKind, RunResult};
+use crate::store::{self, runs::Claimed};
+
+/// The variant a run trains and, for a `{"epochs": "cv"}` final model, the folds' epochs. A
+/// final run that waited for the folds (a comparison's, or one trained for the folds' epochs)
+/// reads them: every fold run has ended, so the leaderboard is final. Both are derived from the
+/// stored fold results every time the run is claimed, so a resumed final run trains what it
+/// started (the variant it recorded, for as many epochs).
+pub(super) async fn variant_of(
+    pool: &SqlitePool,
+    claimed: &Claimed,
+    spec: &JobSpec,
+) -> anyhow::Result<(Variant, Option<CvEpochs>)> {
+    let recorded = claimed.strategy.map(|strategy| Variant {
+        model: claimed.variant as usize,
+        strategy,
+    });
+    let cv = claimed.kind == RunKind::Final && spec.final_model == FinalModel::CvEpochs;
+    if let Some(v) = recorded
+        && !cv
+    {
+        return Ok((v, None));
+    }
+    let folds = store::run_data::fold_results(pool, &claimed.job_id).await?;
+    let folds: Vec<&RunResult> = folds.iter().collect();
+    let winner = recorded.unwrap_or_else(|| results::chosen_variant(spec, &folds));
+    if recorded.is_none() {
+        store::run_notes::set_variant(
+            pool,
+            &claimed.id,
+            claimed.token,
+            winner.model as u32,
+            winner.strategy,
+        )
+        .await?;
+    }
+    Ok((winner, cv.then(|| results::cv_epochs(&folds, winner))))
+}
