@@ -7,9 +7,25 @@ use axum::http::request::Parts;
 
 use crate::error::FieldError;
 
-/// The query string as name/value pairs; handlers `take` what they know and report the rest.
+/// The query string as name/value pairs; handlers `take` what they know and report the rest
+/// (and any parameter given twice: which value was meant is a guess not to make).
 #[derive(Debug, Default)]
 pub struct QueryParams(Vec<(String, String)>);
+
+impl QueryParams {
+    /// Parameters given more than once, with how many times.
+    fn repeated(&self) -> Vec<(String, usize)> {
+        let mut counts: Vec<(String, usize)> = Vec::new();
+        for (k, _) in &self.0 {
+            match counts.iter_mut().find(|(n, _)| n == k) {
+                Some((_, c)) => *c += 1,
+                None => counts.push((k.clone(), 1)),
+            }
+        }
+        counts.retain(|(_, c)| *c > 1);
+        counts
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = Infallible;
@@ -24,9 +40,24 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
                     .collect()
             })
             .unwrap_or_default();
-        Ok(QueryParams(pairs))
+        let params = QueryParams(pairs);
+        let repeated = params.repeated();
+        Ok(match repeated.is_empty() {
+            true => params,
+            // Kept under a name no route takes, so `unknown` reports each once.
+            false => QueryParams(
+                repeated
+                    .into_iter()
+                    .map(|(k, n)| (format!("{REPEATED}{k}"), n.to_string()))
+                    .chain(params.0)
+                    .collect(),
+            ),
+        })
     }
 }
+
+/// Marks a parameter given more than once (see `QueryParams::unknown`).
+const REPEATED: &str = "\u{0}repeated:";
 
 impl QueryParams {
     /// Removes and returns the last value of `name`.
@@ -52,20 +83,27 @@ impl QueryParams {
             .map(|(_, v)| v.as_str())
     }
 
-    /// Errors for every parameter no one took (typos are caught, not ignored).
+    /// Errors for every parameter no one took (typos are caught, not ignored), and for every
+    /// one given more than once.
     pub fn unknown(self, known: &[&str]) -> Vec<FieldError> {
-        self.0
-            .into_iter()
-            .map(|(k, _)| {
-                FieldError::new(
-                    k.clone(),
+        let mut errors: Vec<FieldError> = Vec::new();
+        for (k, v) in self.0 {
+            if let Some(name) = k.strip_prefix(REPEATED) {
+                errors.push(FieldError::new(
+                    name,
+                    format!("given {v} times; give each query parameter once"),
+                ));
+            } else if !errors.iter().any(|e| e.field == k) {
+                errors.push(FieldError::new(
+                    k,
                     format!(
                         "unknown query parameter; this route takes {}",
                         known.join(", ")
                     ),
-                )
-            })
-            .collect()
+                ));
+            }
+        }
+        errors
     }
 }
 
@@ -190,5 +228,84 @@ impl axum::extract::FromRequest<super::state::AppState> for LimitedBytes {
                     ApiError::malformed(format!("could not read the request body: {rejection}"))
                 }
             })
+    }
+}
+
+/// Whether the client's `Accept` prefers `text/csv` to `application/json` (the default): by
+/// q-value, each type matched by its most specific range (`text/csv`, `text/*`, `*/*`); on a
+/// tie, the one named more specifically, then the one named first.
+pub fn prefers_csv(headers: &axum::http::HeaderMap) -> bool {
+    let Some(accept) = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return false;
+    };
+    let ranges: Vec<(String, f64)> = accept
+        .split(',')
+        .map(|part| {
+            let mut fields = part.split(';');
+            let range = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+            let q = fields
+                .filter_map(|f| f.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f64>().ok())
+                .unwrap_or(1.0);
+            (range, q)
+        })
+        .collect();
+    // (specificity, q, position) of the best range matching `media`.
+    let matched = |media: &str| {
+        let kind = media.split('/').next().unwrap_or("");
+        ranges
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (r, q))| {
+                let specificity = match r.as_str() {
+                    r if r == media => 3,
+                    r if r == format!("{kind}/*") => 2,
+                    "*/*" => 1,
+                    _ => return None,
+                };
+                Some((specificity, *q, i))
+            })
+            .max_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)))
+    };
+    match (matched("text/csv"), matched("application/json")) {
+        (None, _) => false,
+        (Some((_, q, _)), _) if q <= 0.0 => false,
+        (Some(_), None) => true,
+        (Some((sc, qc, ic)), Some((sj, qj, ij))) => {
+            qc > qj || (qc == qj && (sc > sj || (sc == sj && ic < ij)))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn accept(v: &str) -> axum::http::HeaderMap {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert(axum::http::header::ACCEPT, v.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn csv_is_chosen_only_when_the_accept_header_prefers_it() {
+        for (header, csv) in [
+            ("text/csv", true),
+            ("text/csv, application/json", true),
+            ("application/json, text/csv", false),
+            ("text/csv;q=0, application/json", false),
+            ("text/csv;q=0", false),
+            ("application/json;q=0.5, text/csv;q=0.9", true),
+            ("text/*", true),
+            ("*/*", false),
+            ("*/*, text/csv", true),
+            ("application/json", false),
+        ] {
+            assert_eq!(prefers_csv(&accept(header)), csv, "{header}");
+        }
+        assert!(!prefers_csv(&axum::http::HeaderMap::new()));
     }
 }

@@ -160,10 +160,7 @@ async fn predictions(
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
-    let wants_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
+    let wants_csv = super::extract::prefers_csv(&headers);
     if wants_csv {
         return Ok(stream_csv(state.pool.clone(), groups, names, comparison));
     }

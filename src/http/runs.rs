@@ -75,10 +75,7 @@ async fn history(
         .ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
     let mut records = store::run_data::pretrain_history(&state.pool, &id).await?;
     records.extend(trained);
-    let wants_csv = headers
-        .get(header::ACCEPT)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|a| a.contains("text/csv"));
+    let wants_csv = super::extract::prefers_csv(&headers);
     if !wants_csv {
         return Ok(Json(records).into_response());
     }

@@ -67,9 +67,15 @@ pub fn accept(
     let variants = spec.model.list().len() * strategies.len();
     let runs_total = variants * spec.validation.folds as usize * spec.validation.repeats as usize
         + usize::from(spec.final_model.trains());
-    let needs = memory(&spec, (ds, others), &strategies, runs_total, limits);
+    let (needs, variant) = memory(&spec, (ds, others), &strategies, runs_total, limits);
+    // The field that sizes the largest variant's model.
+    let model_field = match spec.model.variant(variant).kind {
+        crate::domain::spec::ModelKind::Gru => "model.hidden_size",
+        crate::domain::spec::ModelKind::Mlp => "model.hidden_layers",
+    };
     check_memory(
         &needs,
+        model_field,
         limits.max_job_memory_bytes,
         limits.max_checkpoint_bytes,
     )?;
@@ -235,14 +241,15 @@ fn encoded_width(spec: &JobSpec, ds: &DatasetSummary) -> u64 {
         .sum()
 }
 
-/// The memory the job needs at its peak, from its spec and the datasets' shapes.
+/// The memory the job needs at its peak, from its spec and the datasets' shapes, and the
+/// variant that needs the most.
 fn memory(
     spec: &JobSpec,
     (ds, others): (&DatasetSummary, &OtherDatasets),
     strategies: &[Strategy],
     runs: usize,
     limits: &Limits,
-) -> MemoryEstimate {
+) -> (MemoryEstimate, usize) {
     let im = &spec.imbalance;
     let folds = spec.validation.folds as f64;
     let all = scaled_counts(spec, ds, 1.0);
@@ -284,16 +291,20 @@ fn memory(
         })
     };
     (0..spec.model.list().len())
-        .map(of_variant)
-        .max_by_key(|m| m.bytes)
-        .unwrap_or_else(|| of_variant(0))
+        .map(|v| (of_variant(v), v))
+        .max_by_key(|(m, _)| m.bytes)
+        .unwrap_or_else(|| (of_variant(0), 0))
 }
 
 /// A 422 when a run's checkpoint would be more than the database stores.
-fn check_checkpoint(estimate: &MemoryEstimate, max_checkpoint: u64) -> Result<(), SpecError> {
+fn check_checkpoint(
+    estimate: &MemoryEstimate,
+    model_field: &str,
+    max_checkpoint: u64,
+) -> Result<(), SpecError> {
     if estimate.checkpoint_bytes > max_checkpoint {
         return Err(SpecError::new(
-            "model.hidden_layers",
+            model_field,
             format!(
                 "a checkpoint of this model would be about {} MiB, more than \
                  max_checkpoint_bytes ({} MiB)",
@@ -310,11 +321,12 @@ fn check_checkpoint(estimate: &MemoryEstimate, max_checkpoint: u64) -> Result<()
 /// set), else the biggest term's (or when its checkpoint would be too large to store).
 fn check_memory(
     estimate: &MemoryEstimate,
+    model_field: &str,
     limit: u64,
     max_checkpoint: u64,
 ) -> Result<(), SpecError> {
     if estimate.bytes <= limit {
-        return check_checkpoint(estimate, max_checkpoint);
+        return check_checkpoint(estimate, model_field, max_checkpoint);
     }
     let other = |t: &&memory::MemoryTerm| {
         t.bytes > 0 && (t.name.starts_with("pretraining") || t.name.starts_with("test"))
@@ -326,7 +338,7 @@ fn check_memory(
         _ => estimate.biggest(),
     };
     let field = match culprit.name {
-        n if n.starts_with("model") => "model.hidden_layers",
+        n if n.starts_with("model") => model_field,
         n if n.starts_with("ensemble") => "imbalance.n_subsets",
         n if n.starts_with("batch") => "training.batch_size",
         n if n.starts_with("pretraining") => "pretrain.dataset_id",

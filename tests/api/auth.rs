@@ -1,4 +1,5 @@
-//! Bearer tokens: every route but /healthz and /readyz needs one when tokens are configured.
+//! Bearer tokens: every route but /healthz, /readyz and the dashboard's static files needs one when
+//! tokens are configured.
 
 use crate::helpers::{TestApp, json, problem};
 
@@ -66,4 +67,24 @@ async fn health_and_readiness_stay_open() {
     let app = app_with_token().await;
     app.get_json("/healthz").await;
     app.get_json("/readyz").await;
+}
+
+/// The dashboard's files are open, and are the same bytes with or without a token: they hold
+/// no data (the page asks for the token and sends it with each API call), as the README says.
+#[tokio::test]
+async fn the_dashboards_static_files_stay_open_and_hold_no_data() {
+    let app = app_with_token().await;
+    for path in ["/", "/ui/app.js", "/ui/app.css"] {
+        let open = app.get(path).send().await.unwrap();
+        assert_eq!(open.status(), 200, "{path}");
+        let open = open.bytes().await.unwrap();
+        let with = app.get(path).bearer_auth("s3cret").send().await.unwrap();
+        assert_eq!(with.bytes().await.unwrap(), open, "{path}");
+    }
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    assert!(
+        readme.contains("dashboard's three files") && readme.contains("hold no data"),
+        "the README says why the dashboard's files are open"
+    );
 }

@@ -117,3 +117,77 @@ async fn a_body_shorter_than_its_length_is_a_408_and_slow_headers_are_cut_off() 
     // The server still answers.
     json(app.get("/healthz").send().await.unwrap(), 200).await;
 }
+
+/// `Accept` is read by its q-values: CSV only when the client prefers it to JSON.
+#[tokio::test]
+async fn csv_is_returned_only_when_the_accept_header_prefers_it() {
+    let app = TestApp::spawn().await;
+    let ds = crate::jobs::upload_breast_cancer(&app).await;
+    let id = crate::jobs::queued(
+        &app,
+        serde_json::json!({"dataset_id": ds, "training": {"epochs": 2},
+                           "validation": {"folds": 2}, "final_model": false}),
+    )
+    .await;
+    crate::jobs::wait_until_finished(&app, &id).await;
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let run = runs["items"][0]["id"].as_str().unwrap().to_owned();
+    for path in [
+        format!("/v1/runs/{run}/metrics"),
+        format!("/v1/jobs/{id}/predictions"),
+    ] {
+        for (accept, csv) in [
+            ("text/csv;q=0, application/json", false),
+            ("application/json, text/csv", false),
+            ("text/csv, application/json", true),
+            ("text/csv", true),
+        ] {
+            let res = app
+                .get(&path)
+                .header("accept", accept)
+                .send()
+                .await
+                .unwrap();
+            let media = res.headers()["content-type"].to_str().unwrap().to_owned();
+            assert_eq!(
+                media.starts_with("text/csv"),
+                csv,
+                "{path}, {accept}: {media}"
+            );
+        }
+    }
+}
+
+/// A query parameter given twice is a 422 naming it: which value was meant is not guessed.
+#[tokio::test]
+async fn a_query_parameter_given_twice_is_a_422_naming_it() {
+    let app = TestApp::spawn().await;
+    let ds = crate::jobs::upload_breast_cancer(&app).await;
+    let id = crate::jobs::queued(
+        &app,
+        serde_json::json!({"dataset_id": ds, "training": {"epochs": 2},
+                           "validation": {"folds": 2}, "final_model": false}),
+    )
+    .await;
+    crate::jobs::wait_until_finished(&app, &id).await;
+    for path in [
+        format!("/v1/jobs/{id}/curves.svg?format=svg&format=json"),
+        "/v1/jobs?limit=5&limit=6".to_owned(),
+        "/v1/datasets?limit=1&cursor=2&limit=1".to_owned(),
+    ] {
+        let p = problem(app.get(&path).send().await.unwrap(), 422).await;
+        let fields = crate::helpers::error_fields(&p);
+        assert_eq!(fields.len(), 1, "{path}: {p}");
+        assert!(
+            ["format", "limit"].contains(&fields[0].as_str()),
+            "{path}: {p}"
+        );
+        assert!(
+            p["errors"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("2 times"),
+            "{p}"
+        );
+    }
+}

@@ -99,3 +99,15 @@ async fn pretraining_rows_and_a_test_dataset_count_in_the_estimate_and_its_limit
     let p = problem(submit(&app, with(tested)).await, 422).await;
     assert_eq!(error_fields(&p), ["validation.test_dataset_id"], "{p}");
 }
+
+/// A GRU too large for memory names the field that sizes it, `model.hidden_size`.
+#[tokio::test]
+async fn a_gru_over_the_memory_limit_names_its_hidden_size() {
+    let app = TestApp::spawn().await;
+    let body = crate::sequences::ts_fixture("GunPoint_TRAIN.ts");
+    let res = crate::sequences::upload_ts(&app, "", "text/x-ts", body).await;
+    let ds = json(res, 201).await["id"].as_str().unwrap().to_owned();
+    let spec = json!({"dataset_id": ds, "model": {"kind": "gru", "hidden_size": 4096}});
+    let p = problem(submit(&app, spec).await, 422).await;
+    assert_eq!(error_fields(&p), ["model.hidden_size"], "{p}");
+}

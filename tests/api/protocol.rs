@@ -323,3 +323,50 @@ async fn another_column_can_be_the_label_and_missing_labels_need_a_rule() {
         assert_eq!(error_fields(&p), ["label"], "{label}: {p}");
     }
 }
+
+/// Only the columns a job trains on are one-hot encoded, so only they count toward
+/// `max_categories`: a text column of 5,000 values as the group column, or left out by
+/// `features`, is fine.
+#[tokio::test]
+async fn columns_the_job_does_not_train_on_do_not_count_toward_max_categories() {
+    let app = TestApp::spawn_with(|s| s.limits.max_categories = 100).await;
+    let text = breast_cancer();
+    let mut lines = text.lines();
+    let mut csv = format!("{},visit\n", lines.next().unwrap());
+    for (i, line) in lines.enumerate() {
+        csv.push_str(&format!("{line},v{}\n", i % 500));
+    }
+    let ds = upload(&app, "label=label", csv).await;
+    let grouped = json!({"dataset_id": ds, "validation": {"folds": 2, "group_column": "visit"},
+                         "training": {"epochs": 1}, "final_model": false});
+    assert_eq!(submit(&app, grouped).await.status(), 202);
+    let chosen = json!({"dataset_id": ds, "features": ["mean radius", "mean texture"],
+                        "training": {"epochs": 1}, "final_model": false});
+    assert_eq!(submit(&app, chosen).await.status(), 202);
+    // Trained on, it is still refused.
+    let p = problem(submit(&app, json!({"dataset_id": ds})).await, 422).await;
+    assert_eq!(error_fields(&p), ["features"], "{p}");
+    assert!(p["detail"].as_str().unwrap().contains("\"visit\""), "{p}");
+}
+
+/// A test set (or pretraining set) that is the job's own dataset, or the same bytes uploaded
+/// again, is refused: the test score would be on training rows.
+#[tokio::test]
+async fn the_jobs_own_dataset_as_its_test_or_pretraining_set_is_refused() {
+    let app = TestApp::spawn().await;
+    let ds = upload(&app, "label=label", breast_cancer()).await;
+    let again = upload(&app, "label=label&name=again", breast_cancer()).await;
+    for other in [&ds, &again] {
+        let tested = json!({"dataset_id": ds, "validation": {"test_dataset_id": other}});
+        let p = problem(submit(&app, tested).await, 422).await;
+        assert_eq!(error_fields(&p), ["validation.test_dataset_id"], "{p}");
+        assert!(
+            p["detail"].as_str().unwrap().contains("never trains on"),
+            "{p}"
+        );
+        let pretrained = json!({"dataset_id": ds,
+            "pretrain": {"kind": "autoencoder", "epochs": 1, "dataset_id": other}});
+        let p = problem(submit(&app, pretrained).await, 422).await;
+        assert_eq!(error_fields(&p), ["pretrain.dataset_id"], "{p}");
+    }
+}

@@ -57,11 +57,10 @@ pub(super) fn check_against_dataset(
     {
         errors.push(SpecError::new("validation.folds", e.0));
     }
-    for c in &ds.columns {
-        if c.role == ColumnRole::Feature
-            && c.column_type == ColumnType::Categorical
-            && c.cardinality.unwrap_or(0) > max_categories
-        {
+    // Only the columns the job trains on are one-hot encoded: a group or fold column, or one
+    // `features` leaves out, may have any number of values.
+    for c in super::trained_features(spec, ds) {
+        if c.column_type == ColumnType::Categorical && c.cardinality.unwrap_or(0) > max_categories {
             errors.push(SpecError::new(
                 "features",
                 format!(

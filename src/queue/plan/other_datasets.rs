@@ -32,6 +32,20 @@ pub fn check_other_dataset(
     with_label: bool,
 ) -> Vec<SpecError> {
     let error = |m: String| SpecError::new(field, m);
+    if other.id == ds.id || other.sha256 == ds.sha256 {
+        let same = match other.id == ds.id {
+            true => "is the job's own dataset".to_owned(),
+            false => format!(
+                "holds the same bytes as dataset {} (sha256 {})",
+                ds.id, ds.sha256
+            ),
+        };
+        let why = match with_label {
+            true => "a test set must be rows the job never trains on",
+            false => "pretraining already reads the job's own training rows",
+        };
+        return vec![error(format!("dataset {} {same}: {why}", other.id))];
+    }
     if other.kind != DatasetKind::Table || ds.kind != DatasetKind::Table {
         return vec![error(format!(
             "dataset {} and dataset {} must both be tables (rows of columns)",
