@@ -82,23 +82,35 @@ pub fn to_bytes(
     calibration: Option<&Calibration>,
     encoding: Option<&str>,
 ) -> Result<Vec<u8>, EngineError> {
-    serialize_state(state, true, calibration, encoding, None)
+    let extras = Extras {
+        calibration,
+        encoding,
+        ..Extras::default()
+    };
+    serialize_state(state, true, &extras)
 }
 
-/// As `to_bytes`, with the prior-shift correction predictions get (`imbalance.correct_probabilities`).
-pub fn to_bytes_corrected(
-    state: &TrainState,
-    calibration: Option<&Calibration>,
-    encoding: Option<&str>,
-    prior_correction: Option<&[f64]>,
-) -> Result<Vec<u8>, EngineError> {
-    serialize_state(state, true, calibration, encoding, prior_correction)
+/// What a model's checkpoint carries besides its weights: what predicting needs.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    pub calibration: Option<&'a Calibration>,
+    /// The feature encoding, as JSON.
+    pub encoding: Option<&'a str>,
+    /// The prior-shift correction predictions get (`imbalance.correct_probabilities`).
+    pub prior_correction: Option<&'a [f64]>,
+    /// The class names, in the order of the model's outputs.
+    pub class_names: Option<&'a [String]>,
+}
+
+/// As `to_bytes`, with everything predicting needs (`Extras`).
+pub fn to_bytes_with(state: &TrainState, extras: &Extras<'_>) -> Result<Vec<u8>, EngineError> {
+    serialize_state(state, true, extras)
 }
 
 /// The bytes to resume from: the state without the finished members of an ensemble (they are
 /// stored once each, with `member_bytes`).
 pub fn to_resume_bytes(state: &TrainState) -> Result<Vec<u8>, EngineError> {
-    serialize_state(state, false, None, None, None)
+    serialize_state(state, false, &Extras::default())
 }
 
 /// The safetensors bytes, with the finished members' tensors or (`members: false`) only their
@@ -106,10 +118,14 @@ pub fn to_resume_bytes(state: &TrainState) -> Result<Vec<u8>, EngineError> {
 fn serialize_state(
     state: &TrainState,
     members: bool,
-    calibration: Option<&Calibration>,
-    encoding: Option<&str>,
-    prior_correction: Option<&[f64]>,
+    extras: &Extras<'_>,
 ) -> Result<Vec<u8>, EngineError> {
+    let Extras {
+        calibration,
+        encoding,
+        prior_correction,
+        class_names,
+    } = *extras;
     let mut tensors = Vec::new();
     tensors_of("", &state.model, &mut tensors);
     for (p, buffers) in state.model.params().iter().zip(&state.states) {
@@ -157,6 +173,9 @@ fn serialize_state(
     }
     if let Some(c) = prior_correction {
         meta.insert("prior_correction".into(), json(&c.to_vec()));
+    }
+    if let Some(names) = class_names {
+        meta.insert("class_names".into(), json(&names.to_vec()));
     }
     if let Some(first) = state.members.first() {
         meta.insert("members".into(), state.members.len().to_string());

@@ -57,7 +57,7 @@ async fn attention(
     let (labels, _) = store::datasets::load_labels(&state.pool, &job.dataset_id)
         .await?
         .unwrap_or_default();
-    let names = class_names(&state, &job.spec, model.0.classes()).await?;
+    let names = class_names(&state, &job.id, &job.spec, model.0.classes()).await?;
     let mut sequences = Vec::new();
     let mut offset = 0usize;
     for &len in values.lengths.iter().take(wanted) {

@@ -37,7 +37,7 @@ async fn sets_of(
     let (format, job, runs) = plot_request(state, id, query, &[]).await?;
     let sets = leader_sets(state, &job, &runs).await?;
     let classes = sets.first().map_or(0, |s| s.heldout.classes);
-    let names = class_names(state, &job.spec, classes).await?;
+    let names = class_names(state, &job.id, &job.spec, classes).await?;
     Ok((format, sets, names))
 }
 

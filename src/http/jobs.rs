@@ -105,9 +105,18 @@ pub(super) async fn submit(
     let dry =
         dry_run.then(|| json!({"spec": accepted.spec, "estimate": plan::estimate(&accepted, &ds)}));
     let (labels, n_classes) = job_inputs::labels(state, &ds, relabeled).await?;
+    let classes: Vec<String> = ds.classes.iter().map(|c| c.value.clone()).collect();
+    if classes.len() != n_classes {
+        return Err(anyhow::anyhow!(
+            "dataset {} lists {} classes for {n_classes}",
+            ds.id,
+            classes.len()
+        )
+        .into());
+    }
     let max_attempts = u32::try_from(state.limits.max_attempts).unwrap_or(u32::MAX);
     let columns = job_inputs::FoldColumns::load(state, &accepted.spec, &ds).await?;
-    let mut job = plan::job(accepted, &labels, n_classes, max_attempts, columns.source())
+    let mut job = plan::job(accepted, (&labels, classes), max_attempts, columns.source())
         .map_err(|e| spec_errors(vec![e]))?;
     if let Some(dry) = dry {
         return Ok((StatusCode::OK, Json(dry)).into_response());
@@ -134,10 +143,10 @@ pub(super) async fn submit(
                 "this Idempotency-Key was already used with a different request".into(),
             ));
         }
-        Created::DatasetGone => {
+        Created::DatasetGone(field) => {
             return Err(ApiError::invalid_field(
-                "dataset_id",
-                format!("no dataset {} (it was just deleted)", job.dataset_id),
+                field,
+                "no such dataset (it was just deleted)",
             ));
         }
     };

@@ -154,7 +154,7 @@ async fn predict(
                 "this model has no attention (model.attention is none)",
             ));
         }
-        let names = class_names(&state, &job.spec, classes).await?;
+        let names = class_names(&state, &job.id, &job.spec, classes).await?;
         let scored = predict_sequences::score(&state, &id, &wanted, first, seqs, explain).await?;
         let mut out = predictions_json(&scored.sum, &names, wanted.len());
         if let Some(attention) = scored.attention {
@@ -200,7 +200,7 @@ async fn predict(
         }
         return Err(ApiError::invalid_fields(errors));
     }
-    let names = class_names(&state, &job.spec, classes).await?;
+    let names = class_names(&state, &job.id, &job.spec, classes).await?;
     let n = rows.len();
     let mut sum = vec![0.0f64; n * classes];
     let mut model = Some(first);

@@ -10,13 +10,18 @@ use crate::engine::predict::Predictor;
 use crate::error::ApiError;
 use crate::store;
 
-/// The class names of a job: its dataset's classes, or those of the column it chose as the
-/// `label` (indices if the dataset is gone).
+/// The class names of a job: as stored with it at submit; for a job stored before they were,
+/// its dataset's classes or those of the column it chose as the `label` (indices if the dataset
+/// is gone).
 pub async fn class_names(
     state: &AppState,
+    job_id: &str,
     spec: &JobSpec,
     classes: usize,
 ) -> Result<Vec<String>, ApiError> {
+    if let Some(names) = store::jobs::class_names(&state.pool, job_id).await? {
+        return Ok(names);
+    }
     let indices = || (0..classes).map(|c| c.to_string()).collect();
     let Some(ds) = store::datasets::get_dataset(&state.pool, &spec.dataset_id).await? else {
         return Ok(indices());

@@ -88,14 +88,14 @@ pub fn accept(
 
 /// The job to store: its fold assignment per repeat (derived from the seed once and recorded),
 /// and one run per strategy, repeat and fold, plus the final model. `labels` are the
-/// dataset's class codes.
+/// dataset's class codes, `classes` their names.
 pub fn job(
     accepted: Accepted,
-    labels: &[u32],
-    n_classes: usize,
+    (labels, classes): (&[u32], Vec<String>),
     max_attempts: u32,
     folds: FoldSource<'_>,
 ) -> Result<NewJob, SpecError> {
+    let n_classes = classes.len();
     let spec = accepted.spec;
     let folds_n = spec.validation.folds as usize;
     let repeats = spec.validation.repeats as usize;
@@ -145,6 +145,7 @@ pub fn job(
         runs,
         created_at: ids::now_rfc3339(),
         remedy_of: None,
+        classes,
     })
 }
 

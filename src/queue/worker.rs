@@ -354,11 +354,14 @@ fn train_blocking(
     }
     let encoding = serde_json::to_string(&outcome.encoding)
         .map_err(|e| RunError::Retryable(format!("encoding the feature encoding: {e}")))?;
-    let checkpoint = checkpoint::to_bytes_corrected(
+    let checkpoint = checkpoint::to_bytes_with(
         &outcome.trained.state,
-        outcome.trained.calibration.as_ref(),
-        Some(&encoding),
-        outcome.prior_correction.as_deref(),
+        &checkpoint::Extras {
+            calibration: outcome.trained.calibration.as_ref(),
+            encoding: Some(&encoding),
+            prior_correction: outcome.prior_correction.as_deref(),
+            class_names: Some(&table.class_names),
+        },
     )
     .map_err(|e| RunError::Retryable(e.to_string()))?;
     let mut result = results::run_result(&outcome, variant);

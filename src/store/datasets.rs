@@ -176,9 +176,8 @@ pub enum Deleted {
 pub async fn delete_dataset(pool: &SqlitePool, id: &str) -> anyhow::Result<Deleted> {
     let mut tx = super::write_tx(pool).await?;
     let active: i64 = sqlx::query_scalar(
-        "SELECT COUNT(*) FROM jobs WHERE status IN ('queued', 'running', 'cancelling')
-         AND (dataset_id = ?1 OR json_extract(spec_json, '$.pretrain.dataset_id') = ?1
-              OR json_extract(spec_json, '$.validation.test_dataset_id') = ?1)",
+        "SELECT COUNT(DISTINCT j.id) FROM jobs j JOIN job_datasets d ON d.job_id = j.id
+         WHERE d.dataset_id = ? AND j.status IN ('queued', 'running', 'cancelling')",
     )
     .bind(id)
     .fetch_one(&mut *tx)

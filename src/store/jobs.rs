@@ -42,6 +42,8 @@ pub struct NewJob {
     pub created_at: String,
     /// Made by `POST /v1/jobs/{id}/remedy`: the original job and the findings applied.
     pub remedy_of: Option<(String, Vec<usize>)>,
+    /// The class names in training order (the label's classes).
+    pub classes: Vec<String>,
 }
 
 /// What creating a job did.
@@ -49,8 +51,9 @@ pub struct NewJob {
 pub enum Created {
     Created,
     KeyUsed(idempotency::UsedKey),
-    /// The dataset was deleted after the job was validated: nothing was stored.
-    DatasetGone,
+    /// A dataset the job reads was deleted after the job was validated (the spec field that
+    /// names it): nothing was stored.
+    DatasetGone(&'static str),
 }
 
 pub use super::job_view::{JobView, Progress, get_job, list_jobs, remedies_of};
@@ -86,18 +89,20 @@ pub async fn insert_job(
             }
         }
         // Checked inside the transaction: a concurrent delete either sees this job or is seen.
-        let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM datasets WHERE id = ?")
-            .bind(&job.dataset_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        if exists.is_none() {
-            tx.rollback().await?;
-            return Ok(Created::DatasetGone);
+        for (_, field, dataset) in job_datasets(job) {
+            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM datasets WHERE id = ?")
+                .bind(dataset)
+                .fetch_optional(&mut *tx)
+                .await?;
+            if exists.is_none() {
+                tx.rollback().await?;
+                return Ok(Created::DatasetGone(field));
+            }
         }
         sqlx::query(
             "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, remedy_of,
-                               remedy_findings_json)
-             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?)",
+                               remedy_findings_json, classes_json)
+             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
         )
         .bind(&job.id)
         .bind(&job.dataset_id)
@@ -111,8 +116,17 @@ pub async fn insert_job(
                 .map(|r| serde_json::to_string(&r.1))
                 .transpose()?,
         )
+        .bind(serde_json::to_string(&job.classes)?)
         .execute(&mut *tx)
         .await?;
+        for (role, _, dataset) in job_datasets(job) {
+            sqlx::query("INSERT INTO job_datasets (job_id, role, dataset_id) VALUES (?, ?, ?)")
+                .bind(&job.id)
+                .bind(role)
+                .bind(dataset)
+                .execute(&mut *tx)
+                .await?;
+        }
         let now = ids::now_millis();
         for run in &job.runs {
             sqlx::query(
@@ -137,6 +151,31 @@ pub async fn insert_job(
         Ok(Created::Created)
     })
     .await
+}
+
+/// The datasets `job` reads: (role, the spec field naming it, id); its own first.
+fn job_datasets(job: &NewJob) -> Vec<(&'static str, &'static str, &str)> {
+    let spec = &job.spec;
+    let mut out = vec![("train", "dataset_id", job.dataset_id.as_str())];
+    if let Some(id) = spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()) {
+        out.push(("pretrain", "pretrain.dataset_id", id));
+    }
+    if let Some(id) = spec.validation.test_dataset_id.as_deref() {
+        out.push(("test", "validation.test_dataset_id", id));
+    }
+    out
+}
+
+/// A job's class names in training order (`None`: no such job, or one stored before they were).
+pub async fn class_names(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Option<Vec<String>>> {
+    let json: Option<Option<String>> =
+        sqlx::query_scalar("SELECT classes_json FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .fetch_optional(pool)
+            .await?;
+    json.flatten()
+        .map(|j| serde_json::from_str(&j).context("a job's stored class names"))
+        .transpose()
 }
 
 /// What a cancel request did.

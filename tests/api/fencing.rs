@@ -54,6 +54,7 @@ fn job_on(id: &str, dataset_id: &str) -> NewJob {
         }],
         created_at: "2026-11-27T00:00:00Z".into(),
         remedy_of: None,
+        classes: vec!["a".into(), "b".into()],
     }
 }
 
@@ -98,7 +99,7 @@ async fn a_dataset_delete_and_a_job_on_it_cannot_both_succeed() {
         store::jobs::insert_job(&pool, &job_on("job_b", "ds_b"), None)
             .await
             .unwrap(),
-        Created::DatasetGone
+        Created::DatasetGone(_)
     ));
     assert!(
         store::jobs::get_job(&pool, "job_b")
@@ -112,6 +113,77 @@ async fn a_dataset_delete_and_a_job_on_it_cannot_both_succeed() {
             .unwrap(),
         Deleted::NotFound
     );
+}
+
+/// The same for the other datasets a job reads: its test dataset and its pretraining rows.
+#[tokio::test]
+async fn deleting_a_jobs_test_or_pretraining_dataset_and_submitting_the_job_exclude_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::connect(&format!("sqlite://{}", dir.path().join("o.db").display()))
+        .await
+        .unwrap();
+    store::migrate(&pool).await.unwrap();
+    store_dataset(&pool, "ds_own").await;
+    for (n, field) in ["validation.test_dataset_id", "pretrain.dataset_id"]
+        .iter()
+        .enumerate()
+    {
+        let other = format!("ds_other_{n}");
+        let job_with = |id: &str| {
+            let mut job = job_on(id, "ds_own");
+            match *field {
+                "validation.test_dataset_id" => {
+                    job.spec.validation.test_dataset_id = Some(other.clone())
+                }
+                _ => {
+                    job.spec.pretrain = Some(
+                        serde_json::from_value(
+                            json!({"kind": "autoencoder", "epochs": 1, "dataset_id": other}),
+                        )
+                        .unwrap(),
+                    )
+                }
+            }
+            job
+        };
+        // The job first: the delete is refused.
+        store_dataset(&pool, &other).await;
+        let first = job_with(&format!("job_first_{n}"));
+        assert!(matches!(
+            store::jobs::insert_job(&pool, &first, None).await.unwrap(),
+            Created::Created
+        ));
+        assert_eq!(
+            store::datasets::delete_dataset(&pool, &other)
+                .await
+                .unwrap(),
+            Deleted::InUse(1),
+            "{field}"
+        );
+        // Once it has ended, the delete goes through; a job then is refused, naming the field.
+        sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id = ?")
+            .bind(&first.id)
+            .execute(&pool)
+            .await
+            .unwrap();
+        assert_eq!(
+            store::datasets::delete_dataset(&pool, &other)
+                .await
+                .unwrap(),
+            Deleted::Deleted
+        );
+        let later = job_with(&format!("job_later_{n}"));
+        match store::jobs::insert_job(&pool, &later, None).await.unwrap() {
+            Created::DatasetGone(gone) => assert_eq!(gone, *field),
+            other => panic!("{field}: {other:?}"),
+        }
+        assert!(
+            store::jobs::get_job(&pool, &later.id)
+                .await
+                .unwrap()
+                .is_none()
+        );
+    }
 }
 
 #[tokio::test]

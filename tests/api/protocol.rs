@@ -370,3 +370,80 @@ async fn the_jobs_own_dataset_as_its_test_or_pretraining_set_is_refused() {
         assert_eq!(error_fields(&p), ["pretrain.dataset_id"], "{p}");
     }
 }
+
+/// Submitting a job with a test dataset while that dataset is deleted: one of the two wins,
+/// never both (the job would fail later without its test set).
+#[tokio::test]
+async fn a_job_on_a_test_dataset_and_its_delete_never_both_succeed() {
+    let app = TestApp::spawn().await;
+    let ds = upload(&app, "label=label", breast_cancer()).await;
+    let text = breast_cancer();
+    for round in 0..20 {
+        // Each round's test set: other rows than the last round's (a new dataset each time).
+        let test: String = text
+            .lines()
+            .take(60 + round)
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let test = upload(&app, "label=label", test).await;
+        let spec = json!({"dataset_id": ds, "training": {"epochs": 1}, "validation":
+                          {"folds": 2, "test_dataset_id": test}});
+        let delete = app.delete(&format!("/v1/datasets/{test}")).send();
+        let (job, deleted) = tokio::join!(submit(&app, spec), delete);
+        let (job, deleted) = (job.status().as_u16(), deleted.unwrap().status().as_u16());
+        assert!(
+            [(202, 409), (422, 204)].contains(&(job, deleted)),
+            "round {round}: job {job}, delete {deleted}"
+        );
+    }
+}
+
+/// Class names are stored with the job: after its dataset is deleted, predictions, out-of-fold
+/// predictions and plots still name classes `5` and `7`, not `0` and `1`.
+#[tokio::test]
+async fn class_names_outlive_the_dataset() {
+    let app = TestApp::spawn().await;
+    let mut csv = String::from("x,label\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{},{}\n", i, if i < 20 { 5 } else { 7 }));
+    }
+    let ds = upload(&app, "label=label", csv).await;
+    let id = succeeded(
+        &app,
+        json!({"dataset_id": ds, "training": {"epochs": 3}, "validation": {"folds": 2}}),
+    )
+    .await;
+    let res = app
+        .delete(&format!("/v1/datasets/{ds}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 204);
+    let p = json(
+        app.post(&format!("/v1/jobs/{id}/predict"))
+            .json(&json!({"rows": [{"x": 1.0}]}))
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let probabilities = p["predictions"][0]["probabilities"].as_object().unwrap();
+    assert_eq!(probabilities.keys().collect::<Vec<_>>(), ["5", "7"], "{p}");
+    assert!(
+        ["5", "7"].contains(&p["predictions"][0]["label"].as_str().unwrap()),
+        "{p}"
+    );
+    let oof = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
+    let truth: std::collections::BTreeSet<&str> = oof["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["label"].as_str().unwrap())
+        .collect();
+    assert_eq!(truth.into_iter().collect::<Vec<_>>(), ["5", "7"], "{oof}");
+    let confusion = app
+        .get_json(&format!("/v1/jobs/{id}/confusion.svg?format=json"))
+        .await;
+    assert!(confusion.to_string().contains("\"7\""), "{confusion}");
+}

@@ -17,7 +17,13 @@ fn a_comparison_plans_every_strategy_on_the_same_folds_and_seeds_with_one_test_s
     let spec = json!({"dataset_id": "d", "seed": 11, "final_model": true,
         "validation": {"folds": 3, "repeats": 2, "test_fraction": 0.2},
         "imbalance": {"strategy": ["none", "smote"]}});
-    let job = job(accepted(spec, 13), &labels, 2, 4, FoldSource::Stratified).unwrap();
+    let job = job(
+        accepted(spec, 13),
+        (&labels, two()),
+        4,
+        FoldSource::Stratified,
+    )
+    .unwrap();
     assert_eq!(job.runs.len(), 2 * 2 * 3 + 1);
     assert!(job.runs.iter().all(|r| r.max_attempts == 4));
     let seed_of = |s: Strategy, r: u32, f: u32| {
@@ -53,11 +59,21 @@ fn a_comparison_plans_every_strategy_on_the_same_folds_and_seeds_with_one_test_s
 fn a_test_set_that_leaves_too_few_rows_for_the_folds_is_refused() {
     let labels = [0, 0, 0, 0, 0, 0, 1, 1, 1];
     let spec = json!({"dataset_id": "d", "validation": {"folds": 3, "test_fraction": 0.4}});
-    let err = job(accepted(spec, 4), &labels, 2, 3, FoldSource::Stratified).unwrap_err();
+    let err = job(
+        accepted(spec, 4),
+        (&labels, two()),
+        3,
+        FoldSource::Stratified,
+    )
+    .unwrap_err();
     assert_eq!(err.field, "validation.folds");
     assert!(
         err.message.contains("after holding out the test set"),
         "{}",
         err.message
     );
+}
+
+fn two() -> Vec<String> {
+    vec!["a".into(), "b".into()]
 }

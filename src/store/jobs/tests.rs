@@ -77,6 +77,7 @@ async fn store_with_jobs(n: usize) -> (tempfile::TempDir, SqlitePool) {
             runs,
             created_at: ids::now_rfc3339(),
             remedy_of: None,
+            classes: vec!["a".into(), "b".into()],
         };
         insert_job(&pool, &job, None).await.unwrap();
     }
