@@ -114,6 +114,7 @@ pub async fn run_workers(pool: &SqlitePool, settings: &Settings, shutdown: Cance
         max_checkpoint_bytes: settings.limits.max_checkpoint_bytes,
         ..settings.queue
     };
+    let limits = std::sync::Arc::new(settings.limits.clone());
     for n in 0..settings.workers {
         let owner = format!(
             "{}-{}-{n}",
@@ -123,7 +124,7 @@ pub async fn run_workers(pool: &SqlitePool, settings: &Settings, shutdown: Cance
         tracker.spawn(crate::queue::worker::run(
             pool.clone(),
             owner,
-            timing,
+            (timing, limits.clone()),
             shutdown.clone(),
         ));
     }

@@ -4,7 +4,10 @@
 
 use std::collections::BTreeMap;
 
+use serde_json::{Value, json};
+
 use super::remedy::{advice_for, remedy};
+use crate::config::Limits;
 use crate::domain::finding::{Evidence, Finding, Kind, RunFinding, Severity};
 use crate::domain::job::{JobSpec, Strategy};
 use crate::domain::results::{RunKind, RunResult, RunState, Variant, variants};
@@ -50,8 +53,9 @@ struct Draft {
     evidence: Evidence,
 }
 
-/// The job's findings, most severe first, then in `Kind`'s order of causes.
-pub fn job_findings(spec: &JobSpec, runs: &[RunRow]) -> Vec<Finding> {
+/// The job's findings, most severe first, then in `Kind`'s order of causes; each remedy is one
+/// this server would accept (`checked_remedy`).
+pub fn job_findings(spec: &JobSpec, runs: &[RunRow], limits: &Limits) -> Vec<Finding> {
     let mut drafts = merged(runs);
     drafts.extend(class_imbalance(spec, runs));
     drafts.extend(degradation(spec, runs));
@@ -64,13 +68,12 @@ pub fn job_findings(spec: &JobSpec, runs: &[RunRow]) -> Vec<Finding> {
     });
     drafts
         .into_iter()
-        .enumerate()
-        .map(|(id, d)| {
+        .map(|d| {
             let mut folds: Vec<u32> = d.runs.iter().filter_map(|r| r.1).collect();
             folds.sort_unstable();
             folds.dedup();
             Finding {
-                id,
+                id: Finding::id_of(d.kind, d.variant, d.strategy),
                 kind: d.kind,
                 severity: d.severity,
                 variant: d.variant,
@@ -83,10 +86,31 @@ pub fn job_findings(spec: &JobSpec, runs: &[RunRow]) -> Vec<Finding> {
                 layer: d.layer,
                 evidence: d.evidence,
                 advice: advice_for(d.kind, spec.model.variant(d.variant).kind).to_owned(),
-                remedy: remedy(spec, d.kind, d.variant),
+                remedy: checked_remedy(spec, remedy(spec, d.kind, d.variant, limits), limits),
             }
         })
         .collect()
+}
+
+/// `patch` when the spec it gives is one this server accepts (every field within `limits`, and
+/// a fine-tuned job's architecture unchanged, as `init` needs); else `{}`: a remedy that would
+/// be a 422 is not offered.
+fn checked_remedy(spec: &JobSpec, patch: Value, limits: &Limits) -> Value {
+    if patch.as_object().is_some_and(|o| o.is_empty()) {
+        return patch;
+    }
+    let mut patched = serde_json::to_value(spec).unwrap_or(Value::Null);
+    json_patch::merge(&mut patched, &patch);
+    let valid = JobSpec::from_json(patched).is_ok_and(|p| {
+        p.validate(limits).is_empty()
+            && (spec.init.is_none()
+                || p.model.list().iter().map(|m| m.architecture()).eq(spec
+                    .model
+                    .list()
+                    .iter()
+                    .map(|m| m.architecture())))
+    });
+    if valid { patch } else { json!({}) }
 }
 
 /// A finding's kind, model variant and strategy: what the job's list has one entry for.

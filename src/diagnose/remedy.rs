@@ -4,6 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::config::Limits;
 use crate::domain::finding::Kind;
 use crate::domain::job::{JobSpec, Strategy, StrategyChoice};
 use crate::domain::spec::{AttentionKind, ModelKind, OptimizerSpec};
@@ -85,8 +86,8 @@ pub fn advice(kind: Kind) -> &'static str {
 }
 
 /// The merge patch for a finding of `kind` about model `variant` of `spec` (`{}` when there
-/// is nothing to change).
-pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Value {
+/// is nothing to change), within `limits`.
+pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Value {
     let model = spec.model.variant(variant);
     if model.kind == ModelKind::Gru
         && let Some(patch) = gru_remedy(spec, kind, variant)
@@ -118,7 +119,7 @@ pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Value {
         Kind::Degradation => {
             model_patch(spec, variant, json!({"residual": true, "batch_norm": true}))
         }
-        Kind::Underfitting => underfitting(spec),
+        Kind::Underfitting => underfitting(spec, limits.max_epochs),
         Kind::Overfitting => overfitting(spec, variant),
         Kind::ClassImbalance => class_weights(spec),
         Kind::FoldVariance if spec.validation.repeats < 10 => json!({
@@ -187,8 +188,8 @@ fn model_patch(spec: &JobSpec, variant: usize, patch: Value) -> Value {
 }
 
 /// Adam at its default rate when another optimizer barely moves; else a larger rate, or more
-/// epochs when the rate is already the default.
-fn underfitting(spec: &JobSpec) -> Value {
+/// epochs (at most `max_epochs`) when the rate is already the default.
+fn underfitting(spec: &JobSpec, max_epochs: u64) -> Value {
     let o = &spec.optimizer;
     match o {
         OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. }
@@ -196,9 +197,12 @@ fn underfitting(spec: &JobSpec) -> Value {
         {
             json!({"optimizer": {"learning_rate": default_learning_rate(o)}})
         }
-        OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. } => {
-            json!({"training": {"epochs": spec.training.epochs * 2}})
+        OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. }
+            if spec.training.epochs < max_epochs =>
+        {
+            json!({"training": {"epochs": (spec.training.epochs * 2).min(max_epochs)}})
         }
+        OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. } => json!({}),
         _ => {
             // Keys only the old optimizer has are removed (null), so the new one parses.
             let mut patch = Map::new();

@@ -42,7 +42,8 @@ pub struct RunDiagnosis {
 /// A finding of a job, as `GET /v1/jobs/{id}` and `…/diagnostics` show it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
-    /// Its index in the job's list, for `POST …/remedy`.
+    /// For `POST …/remedy`: stable while the job trains, derived from what the finding is about
+    /// (`Finding::id_of`), not its place in the list.
     pub id: usize,
     pub kind: Kind,
     pub severity: Severity,
@@ -61,4 +62,43 @@ pub struct Finding {
     pub advice: String,
     /// A JSON merge patch (RFC 7396) to the job's spec that addresses it (`{}`: nothing to do).
     pub remedy: serde_json::Value,
+}
+
+impl Finding {
+    /// The id of the finding of `kind` about model `variant` (and `strategy`): its kind's place
+    /// in `Kind::ALL`, plus 10 × its strategy's place in `Strategy::ALL` counted from 1 (0 for
+    /// none), plus 100 × the variant. The same finding keeps its id however the list reorders.
+    pub fn id_of(kind: Kind, variant: usize, strategy: Option<super::job::Strategy>) -> usize {
+        let kind = Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0);
+        let strategy = strategy.map_or(0, |s| {
+            1 + super::job::Strategy::ALL
+                .iter()
+                .position(|x| *x == s)
+                .unwrap_or(0)
+        });
+        kind + 10 * strategy + 100 * variant
+    }
+}
+
+/// A finding's remedy as a remedy job applied it: the finding as it was then, and the patch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AppliedRemedy {
+    pub finding: usize,
+    pub kind: Kind,
+    pub variant: usize,
+    pub strategy: Option<super::job::Strategy>,
+    /// The merge patch applied to the original's spec.
+    pub remedy: serde_json::Value,
+}
+
+impl AppliedRemedy {
+    pub fn of(f: &Finding) -> Self {
+        Self {
+            finding: f.id,
+            kind: f.kind,
+            variant: f.variant,
+            strategy: f.strategy,
+            remedy: f.remedy.clone(),
+        }
+    }
 }

@@ -33,6 +33,23 @@ pub struct ModelSpec {
     pub attention: AttentionKind,
 }
 
+impl ModelSpec {
+    /// What makes two models' weights interchangeable (everything but regularization): what
+    /// fine-tuning (`init`) needs to be the same.
+    pub fn architecture(&self) -> String {
+        match self.kind {
+            ModelKind::Mlp => format!(
+                "mlp hidden_layers {:?}, activation {:?}, batch_norm {}, residual {}",
+                self.hidden_layers, self.activation, self.batch_norm, self.residual
+            ),
+            ModelKind::Gru => format!(
+                "gru hidden_size {}, layers {}, bidirectional {}, attention {:?}",
+                self.hidden_size, self.layers, self.bidirectional, self.attention
+            ),
+        }
+    }
+}
+
 /// How a GRU's states are pooled; the query is each sequence's last valid state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

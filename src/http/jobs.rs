@@ -68,7 +68,7 @@ pub(super) async fn submit(
     spec: JobSpec,
     key: Option<String>,
     dry_run: bool,
-    remedy_of: Option<(String, Vec<usize>)>,
+    remedy_of: Option<(String, Vec<crate::domain::finding::AppliedRemedy>)>,
 ) -> Result<Response, ApiError> {
     let mut errors = spec.validate(&state.limits);
     let Some(ds) = store::datasets::get_dataset(&state.pool, &spec.dataset_id).await? else {

@@ -14,8 +14,8 @@ use super::datasets::idempotency_key;
 use super::extract::JsonBody;
 use super::jobs::{job_or_404, submit};
 use super::state::{AppState, Route};
-use crate::domain::finding::{Finding, Kind, Severity};
-use crate::domain::job::{JobSpec, JobStatus};
+use crate::domain::finding::{AppliedRemedy, Finding, Kind, Severity};
+use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::results::Variant;
 use crate::error::ApiError;
 use crate::queue::results;
@@ -28,8 +28,9 @@ pub fn routes() -> Vec<Route> {
     ]
 }
 
-/// The finding ids of `{"finding": N}` or `{"finding": [N, …]}`, each one of `findings`.
-fn chosen(body: &Value, findings: &[Finding]) -> Result<Vec<usize>, ApiError> {
+/// The findings `{"finding": N}` or `{"finding": [N, …]}` names (by id), each one of
+/// `findings` with a remedy.
+fn chosen<'f>(body: &Value, findings: &'f [Finding]) -> Result<Vec<&'f Finding>, ApiError> {
     let bad = |m: String| ApiError::invalid_field("finding", m);
     if let Some(obj) = body.as_object()
         && let Some(other) = obj.keys().find(|k| *k != "finding")
@@ -60,10 +61,11 @@ fn chosen(body: &Value, findings: &[Finding]) -> Result<Vec<usize>, ApiError> {
             })
             .ok_or_else(|| bad(format!("{v} is not a finding id")))? as usize;
         // A well-formed id the job has no finding for (yet): a conflict with its state.
-        let Some(f) = findings.get(id) else {
+        let Some(f) = findings.iter().find(|f| f.id == id) else {
+            let ids: Vec<String> = findings.iter().map(|f| f.id.to_string()).collect();
             return Err(ApiError::Conflict(format!(
-                "no finding {id}: the job has {} so far (ids from 0)",
-                findings.len()
+                "no finding {id}: the job's findings so far are [{}]",
+                ids.join(", ")
             )));
         };
         if f.remedy.as_object().is_some_and(|o| o.is_empty()) {
@@ -72,8 +74,8 @@ fn chosen(body: &Value, findings: &[Finding]) -> Result<Vec<usize>, ApiError> {
                 f.kind.as_str()
             )));
         }
-        if !out.contains(&id) {
-            out.push(id);
+        if !out.iter().any(|o: &&Finding| o.id == id) {
+            out.push(f);
         }
     }
     Ok(out)
@@ -88,10 +90,13 @@ async fn remedy(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let job = job_or_404(&state, &id).await?;
-    let ids = chosen(&body, &job.diagnostics)?;
+    let applied: Vec<AppliedRemedy> = chosen(&body, &job.diagnostics)?
+        .into_iter()
+        .map(AppliedRemedy::of)
+        .collect();
     let mut spec = serde_json::to_value(&job.spec).map_err(anyhow::Error::from)?;
-    for &i in &ids {
-        json_patch::merge(&mut spec, &job.diagnostics[i].remedy);
+    for a in &applied {
+        json_patch::merge(&mut spec, &a.remedy);
     }
     let spec = JobSpec::from_json(spec).map_err(|errors| {
         ApiError::Conflict(format!(
@@ -103,7 +108,7 @@ async fn remedy(
                 .join("; ")
         ))
     })?;
-    submit(&state, spec, key, false, Some((id, ids))).await
+    submit(&state, spec, key, false, Some((id, applied))).await
 }
 
 /// One finding's state in a remedy job, next to the original's.
@@ -132,6 +137,8 @@ struct Remedied {
     job_id: String,
     status: JobStatus,
     findings: Vec<usize>,
+    /// Each finding as it was applied: its id, kind, variant, strategy and patch.
+    applied: Vec<AppliedRemedy>,
     /// Once the remedy job has finished.
     comparison: Option<Vec<Outcome>>,
 }
@@ -164,10 +171,14 @@ async fn scores(state: &AppState, job: &JobView) -> Result<Vec<(Variant, Scores)
         .collect())
 }
 
-fn scores_of(all: &[(Variant, Scores)], f: &Finding) -> Option<Scores> {
+fn scores_of(
+    all: &[(Variant, Scores)],
+    variant: usize,
+    strategy: Option<Strategy>,
+) -> Option<Scores> {
     all.iter()
-        .find(|(v, _)| v.model == f.variant && f.strategy.is_none_or(|s| s == v.strategy))
-        .or_else(|| all.iter().find(|(v, _)| v.model == f.variant))
+        .find(|(v, _)| v.model == variant && strategy.is_none_or(|s| s == v.strategy))
+        .or_else(|| all.iter().find(|(v, _)| v.model == variant))
         .map(|x| x.1)
 }
 
@@ -180,14 +191,14 @@ async fn diagnostics(
     let before = scores(&state, &job).await?;
     let mut remedies = Vec::new();
     for r in store::jobs::remedies_of(&state.pool, &id).await? {
-        let applied = r.remedies.clone().unwrap_or_default();
+        // The findings as the remedy job applied them (their ids, kinds and variants then).
+        let applied = r.applied_remedies.clone().unwrap_or_default();
         let comparison = if r.status.is_finished() {
             let after = scores(&state, &r).await?;
             Some(
                 applied
                     .iter()
-                    .filter_map(|&i| job.diagnostics.get(i).map(|f| (i, f)))
-                    .map(|(i, f)| {
+                    .map(|f| {
                         let severity_after = r
                             .diagnostics
                             .iter()
@@ -195,12 +206,12 @@ async fn diagnostics(
                             .map(|g| g.severity)
                             .max();
                         Outcome {
-                            finding: i,
+                            finding: f.finding,
                             kind: f.kind,
                             severity_after,
                             resolved: severity_after.is_none_or(|s| s < Severity::Warning),
-                            before: scores_of(&before, f),
-                            after: scores_of(&after, f),
+                            before: scores_of(&before, f.variant, f.strategy),
+                            after: scores_of(&after, f.variant, f.strategy),
                         }
                     })
                     .collect(),
@@ -211,7 +222,8 @@ async fn diagnostics(
         remedies.push(Remedied {
             job_id: r.id,
             status: r.status,
-            findings: applied,
+            findings: applied.iter().map(|a| a.finding).collect(),
+            applied,
             comparison,
         });
     }

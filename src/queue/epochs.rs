@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use sqlx::SqlitePool;
 
 use super::flags::Flags;
+use crate::config::Limits;
 use crate::diagnose::job_rules::job_findings;
 use crate::domain::finding::RunDiagnosis;
 use crate::engine::checkpoint;
@@ -44,6 +45,8 @@ pub struct EpochWriter {
     max_checkpoint_bytes: u64,
     /// `QueueTiming::epoch_pause` (tests only).
     pause: Duration,
+    /// What a finding's remedy must stay within.
+    limits: Arc<Limits>,
 }
 
 /// A checkpoint too large to store: the run fails permanently with this.
@@ -65,7 +68,7 @@ impl EpochWriter {
         (job_id, run_id): (String, String),
         token: i64,
         flags: Arc<Flags>,
-        timing: super::QueueTiming,
+        (timing, limits): (super::QueueTiming, Arc<Limits>),
         members_written: usize,
     ) -> Self {
         let (write_every, max_checkpoint_bytes) = (timing.write_every, timing.max_checkpoint_bytes);
@@ -86,6 +89,7 @@ impl EpochWriter {
             members_written,
             max_checkpoint_bytes,
             pause,
+            limits,
         }
     }
 
@@ -222,7 +226,8 @@ impl EpochWriter {
                 .await?
                 && refresh_job
             {
-                store::jobs::refresh_diagnostics(&self.pool, &self.job_id, job_findings).await?;
+                let findings = |spec: &_, runs: &[_]| job_findings(spec, runs, &self.limits);
+                store::jobs::refresh_diagnostics(&self.pool, &self.job_id, findings).await?;
             }
             anyhow::Ok(())
         });

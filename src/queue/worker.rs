@@ -14,6 +14,7 @@ use super::epochs::EpochWriter;
 use super::flags::Flags;
 use super::results::{self, Variant};
 use super::run_input;
+use crate::config::Limits;
 use crate::diagnose::job_rules::job_findings;
 use crate::diagnose::run_rules::RunEnd;
 use crate::domain::final_model::CvEpochs;
@@ -32,7 +33,7 @@ use crate::store::{self};
 pub async fn run(
     pool: SqlitePool,
     owner: String,
-    timing: QueueTiming,
+    (timing, limits): (QueueTiming, Arc<Limits>),
     shutdown: CancellationToken,
 ) {
     let lease_ms = timing.lease.as_millis() as i64;
@@ -43,7 +44,7 @@ pub async fn run(
         match store::runs::claim_next(&pool, &owner, lease_ms).await {
             Ok(Some(claimed)) => {
                 let span = tracing::info_span!("run", job_id = %claimed.job_id, run_id = %claimed.id, attempt = claimed.attempt);
-                execute(&pool, claimed, timing, &shutdown)
+                execute(&pool, claimed, (timing, &limits), &shutdown)
                     .instrument(span)
                     .await;
             }
@@ -100,7 +101,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
 async fn execute(
     pool: &SqlitePool,
     claimed: Claimed,
-    timing: QueueTiming,
+    (timing, limits): (QueueTiming, &Arc<Limits>),
     shutdown: &CancellationToken,
 ) {
     let flags = Arc::new(Flags::default());
@@ -112,7 +113,7 @@ async fn execute(
         flags.clone(),
         shutdown.clone(),
     ));
-    let outcome = train_run(pool, &claimed, flags.clone(), timing).await;
+    let outcome = train_run(pool, &claimed, flags.clone(), (timing, limits.clone())).await;
     beat.abort();
     let (id, token) = (claimed.id.as_str(), claimed.token);
     let backoff = super::retry_delay(timing.backoff, claimed.attempt, rand::random::<f64>())
@@ -170,7 +171,8 @@ async fn execute(
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
     }
     // The job-level rules compare finished runs: this one's end can change them.
-    if let Err(e) = store::jobs::refresh_diagnostics(pool, &claimed.job_id, job_findings).await {
+    let findings = |spec: &_, runs: &[_]| job_findings(spec, runs, limits);
+    if let Err(e) = store::jobs::refresh_diagnostics(pool, &claimed.job_id, findings).await {
         tracing::warn!(error = %format!("{e:#}"), "refreshing the job's findings failed");
     }
     if let Err(e) =
@@ -202,7 +204,7 @@ async fn train_run(
     pool: &SqlitePool,
     claimed: &Claimed,
     flags: Arc<Flags>,
-    timing: QueueTiming,
+    (timing, limits): (QueueTiming, Arc<Limits>),
 ) -> Result<Finished, RunError> {
     let retry = |e: anyhow::Error| RunError::Retryable(format!("{e:#}"));
     let inputs = store::run_data::run_inputs(pool, claimed)
@@ -227,7 +229,7 @@ async fn train_run(
         (claimed.job_id.clone(), claimed.id.clone()),
         claimed.token,
         flags.clone(),
-        timing,
+        (timing, limits),
         resume.as_ref().map_or(0, |s: &TrainState| s.members.len()),
     );
     let claimed = claimed.clone();

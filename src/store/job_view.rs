@@ -5,7 +5,7 @@ use anyhow::Context;
 use serde::Serialize;
 use sqlx::{Row, SqlitePool};
 
-use crate::domain::finding::Finding;
+use crate::domain::finding::{AppliedRemedy, Finding};
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::results::Summary;
 
@@ -43,6 +43,10 @@ pub struct JobView {
     /// The findings of the original job whose remedies this job applies (their ids).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remedies: Option<Vec<usize>>,
+    /// Those findings as applied: id, kind, variant, strategy and patch (absent for remedy jobs
+    /// stored before they were kept).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub applied_remedies: Option<Vec<AppliedRemedy>>,
 }
 
 /// The columns of a job's view: the job's own and its runs' counts, in one query (so a page of
@@ -92,6 +96,11 @@ fn view(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
     let done = row.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
     let running: Vec<(i64, Option<String>)> =
         serde_json::from_str(&row.get::<String, _>("running")).context("running runs")?;
+    let applied: Option<StoredRemedies> = row
+        .get::<Option<String>, _>("remedy_findings_json")
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .context("a job's remedied findings")?;
     // The most advanced run in flight; an ensemble's run has `n_subsets` times the epochs.
     let per_model = spec.training.epochs;
     let imbalance = &spec.imbalance;
@@ -148,13 +157,35 @@ fn view(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
             .transpose()?,
         diagnostics: findings_of(row),
         remedy_of: row.get("remedy_of"),
-        remedies: row
-            .get::<Option<String>, _>("remedy_findings_json")
-            .map(|s| serde_json::from_str(&s))
-            .transpose()
-            .context("a job's remedied findings")?,
+        remedies: applied.as_ref().map(|a| a.ids()),
+        applied_remedies: applied.and_then(StoredRemedies::applied),
         id,
     })
+}
+
+/// A remedy job's findings as stored: their ids (before the findings themselves were kept), or
+/// the findings as applied.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(untagged)]
+enum StoredRemedies {
+    Ids(Vec<usize>),
+    Applied(Vec<AppliedRemedy>),
+}
+
+impl StoredRemedies {
+    fn ids(&self) -> Vec<usize> {
+        match self {
+            StoredRemedies::Ids(ids) => ids.clone(),
+            StoredRemedies::Applied(a) => a.iter().map(|f| f.finding).collect(),
+        }
+    }
+
+    fn applied(self) -> Option<Vec<AppliedRemedy>> {
+        match self {
+            StoredRemedies::Ids(_) => None,
+            StoredRemedies::Applied(a) => Some(a),
+        }
+    }
 }
 
 /// The jobs made from job `id` by `POST …/remedy`, oldest first.

@@ -6,7 +6,7 @@ use sqlx::SqlitePool;
 
 use super::idempotency;
 use super::run_data::RunRow;
-use crate::domain::finding::Finding;
+use crate::domain::finding::{AppliedRemedy, Finding};
 use crate::domain::ids;
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::results::{RunKind, RunState, Summary};
@@ -41,7 +41,7 @@ pub struct NewJob {
     pub runs: Vec<NewRun>,
     pub created_at: String,
     /// Made by `POST /v1/jobs/{id}/remedy`: the original job and the findings applied.
-    pub remedy_of: Option<(String, Vec<usize>)>,
+    pub remedy_of: Option<(String, Vec<AppliedRemedy>)>,
     /// The class names in training order (the label's classes).
     pub classes: Vec<String>,
 }

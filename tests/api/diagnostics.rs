@@ -144,6 +144,14 @@ async fn vanishing_gradients_are_remedied_by_a_linked_job_and_compared_before_an
     let remedied = json(res, 202).await;
     assert_eq!(remedied["remedy_of"], json!(id));
     assert_eq!(remedied["remedies"], json!([f["id"]]));
+    // The finding is stored as applied, patch and all: later changes to the original's list
+    // cannot change what this job was made from.
+    let applied = &remedied["applied_remedies"][0];
+    assert_eq!(
+        (&applied["finding"], &applied["kind"], &applied["remedy"]),
+        (&f["id"], &json!("vanishing_gradients"), &f["remedy"]),
+        "{remedied}"
+    );
     let model = &remedied["spec"]["model"];
     assert_eq!(
         (model["activation"].clone(), model["init"].clone()),
@@ -156,6 +164,7 @@ async fn vanishing_gradients_are_remedied_by_a_linked_job_and_compared_before_an
     let new_id = remedied["id"].as_str().unwrap();
     let during = app.get_json(&format!("/v1/jobs/{id}/diagnostics")).await;
     assert_eq!(during["remedies"][0]["job_id"], json!(new_id));
+    assert_eq!(during["remedies"][0]["applied"][0]["remedy"], f["remedy"]);
     let after = wait_until_finished(&app, new_id).await;
     assert_eq!(after["status"], "succeeded", "{after}");
     assert!(

@@ -100,12 +100,13 @@ fn imbalance_with_no_strategy_and_a_balanced_accuracy_gap_is_a_warning_with_clas
             )
         })
         .collect();
-    let found = job_findings(&job, &runs);
+    let found = job_findings(&job, &runs, &crate::config::Limits::default());
     assert_eq!(found.len(), 1);
     let f = &found[0];
+    // Its id by hand: class_imbalance is kind 4, strategy none is 1 (from 1), variant 0.
     assert_eq!(
         (f.kind, f.severity, f.id),
-        (Kind::ClassImbalance, Severity::Warning, 0)
+        (Kind::ClassImbalance, Severity::Warning, 4 + 10)
     );
     assert!((f.evidence.values["imbalance_ratio"] - 1175.0 / 75.0).abs() < 1e-12);
     assert_eq!(f.remedy, json!({"imbalance": {"strategy": "class_weight"}}));
@@ -124,7 +125,10 @@ fn imbalance_with_no_strategy_and_a_balanced_accuracy_gap_is_a_warning_with_clas
             )
         })
         .collect();
-    assert_eq!(job_findings(&job, &runs)[0].severity, Severity::Info);
+    assert_eq!(
+        job_findings(&job, &runs, &crate::config::Limits::default())[0].severity,
+        Severity::Info
+    );
 }
 
 #[test]
@@ -157,7 +161,7 @@ fn a_deeper_variant_that_trains_worse_is_degradation_and_its_remedy_patches_that
             (0.7, 0.7),
         ));
     }
-    let found = job_findings(&job, &runs);
+    let found = job_findings(&job, &runs, &crate::config::Limits::default());
     let kinds: Vec<Kind> = warned(&found).iter().map(|f| f.kind).collect();
     assert_eq!(kinds, [Kind::Degradation]);
     assert_eq!(found[0].variant, 1);
@@ -201,7 +205,7 @@ fn one_noisy_fold_of_three_is_info_but_vanishing_in_one_fold_is_a_warning() {
         run("b", 1, 0, Strategy::None, fine.clone(), (0.9, 0.9)),
         run("c", 2, 0, Strategy::None, fine.clone(), (0.9, 0.9)),
     ];
-    let found = job_findings(&job, &runs);
+    let found = job_findings(&job, &runs, &crate::config::Limits::default());
     assert!(warned(&found).is_empty(), "{found:?}");
     let over = found.iter().find(|f| f.kind == Kind::Overfitting).unwrap();
     assert_eq!(over.severity, Severity::Info);
@@ -215,7 +219,7 @@ fn one_noisy_fold_of_three_is_info_but_vanishing_in_one_fold_is_a_warning() {
         run("b", 1, 0, Strategy::None, fine.clone(), (0.9, 0.9)),
         run("c", 2, 0, Strategy::None, fine, (0.9, 0.9)),
     ];
-    let found = job_findings(&job, &runs);
+    let found = job_findings(&job, &runs, &crate::config::Limits::default());
     assert_eq!(
         (found[0].kind, found[0].severity),
         (Kind::VanishingGradients, Severity::Warning)
@@ -230,18 +234,36 @@ fn remedies_are_merge_patches_that_give_valid_specs() {
                           "model": {"activation": "sigmoid", "init": "xavier"}}),
     );
     assert_eq!(
-        remedy(&sgd, Kind::ExplodingGradients, 0),
+        remedy(
+            &sgd,
+            Kind::ExplodingGradients,
+            0,
+            &crate::config::Limits::default()
+        ),
         json!({"optimizer": {"learning_rate": 0.01}, "training": {"clip_grad_norm": 1.0}})
     );
     assert_eq!(
-        remedy(&sgd, Kind::VanishingGradients, 0),
+        remedy(
+            &sgd,
+            Kind::VanishingGradients,
+            0,
+            &crate::config::Limits::default()
+        ),
         json!({"model": {"activation": "relu", "init": "he", "batch_norm": true}})
     );
     // Underfitting with SGD switches to Adam, removing SGD's own fields.
-    let under = remedy(&sgd, Kind::Underfitting, 0);
+    let under = remedy(
+        &sgd,
+        Kind::Underfitting,
+        0,
+        &crate::config::Limits::default(),
+    );
     for kind in Kind::ALL {
         let mut v = serde_json::to_value(&sgd).unwrap();
-        json_patch::merge(&mut v, &remedy(&sgd, kind, 0));
+        json_patch::merge(
+            &mut v,
+            &remedy(&sgd, kind, 0, &crate::config::Limits::default()),
+        );
         let patched = JobSpec::from_json(v);
         assert!(patched.is_ok(), "{kind:?}: {patched:?}");
     }
@@ -255,6 +277,7 @@ fn remedies_are_merge_patches_that_give_valid_specs() {
         &spec(json!({"training": {"early_stopping": null}})),
         Kind::Overfitting,
         0,
+        &crate::config::Limits::default(),
     );
     assert_eq!(
         overfit,
@@ -266,29 +289,55 @@ fn remedies_are_merge_patches_that_give_valid_specs() {
 fn a_grus_remedies_change_what_a_gru_reads_and_its_advice_speaks_of_steps() {
     let plain = spec(json!({"model": {"kind": "gru", "attention": "none"}}));
     assert_eq!(
-        remedy(&plain, Kind::VanishingGradients, 0),
+        remedy(
+            &plain,
+            Kind::VanishingGradients,
+            0,
+            &crate::config::Limits::default()
+        ),
         json!({"model": {"attention": "additive"}})
     );
     let deep = spec(json!({"model": [
         {"kind": "gru", "attention": "dot"},
         {"kind": "gru", "attention": "dot", "layers": 4}
     ]}));
-    let patch = remedy(&deep, Kind::Degradation, 1);
+    let patch = remedy(
+        &deep,
+        Kind::Degradation,
+        1,
+        &crate::config::Limits::default(),
+    );
     assert_eq!(patch["model"][1]["layers"], 2, "{patch}");
     assert_eq!(
         patch["model"][0]["layers"], 1,
         "the other variant is kept: {patch}"
     );
     // Nothing to change where an MLP would switch activations a GRU does not have.
-    assert_eq!(remedy(&plain, Kind::DeadUnits, 0), json!({}));
     assert_eq!(
-        remedy(&plain, Kind::ExplodingGradients, 0)["training"]["clip_grad_norm"],
+        remedy(
+            &plain,
+            Kind::DeadUnits,
+            0,
+            &crate::config::Limits::default()
+        ),
+        json!({})
+    );
+    assert_eq!(
+        remedy(
+            &plain,
+            Kind::ExplodingGradients,
+            0,
+            &crate::config::Limits::default()
+        )["training"]["clip_grad_norm"],
         1.0
     );
     for kind in Kind::ALL {
         for (job, variant) in [(&plain, 0), (&deep, 1)] {
             let mut v = serde_json::to_value(job).unwrap();
-            json_patch::merge(&mut v, &remedy(job, kind, variant));
+            json_patch::merge(
+                &mut v,
+                &remedy(job, kind, variant, &crate::config::Limits::default()),
+            );
             let patched = JobSpec::from_json(v);
             assert!(patched.is_ok(), "{kind:?}: {patched:?}");
         }
@@ -297,5 +346,95 @@ fn a_grus_remedies_change_what_a_gru_reads_and_its_advice_speaks_of_steps() {
     assert!(
         advice.contains("steps") && advice.contains("Attention"),
         "{advice}"
+    );
+}
+
+/// A run diagnosis with one finding of `kind` at `severity`.
+fn found(kind: Kind, severity: Severity) -> RunDiagnosis {
+    RunDiagnosis {
+        findings: vec![crate::domain::finding::RunFinding {
+            kind,
+            severity,
+            first_epoch: Some(1),
+            layer: None,
+            evidence: crate::domain::finding::Evidence {
+                summary: String::new(),
+                values: Default::default(),
+            },
+            strength: 1.0,
+        }],
+        train_loss: Some(0.3),
+        epochs: 10,
+    }
+}
+
+#[test]
+fn a_findings_id_stays_the_same_as_other_findings_come_and_go() {
+    let job = spec(json!({}));
+    let limits = crate::config::Limits::default();
+    let dead = |sev| {
+        run(
+            "r0",
+            0,
+            0,
+            Strategy::None,
+            found(Kind::DeadUnits, sev),
+            (0.9, 0.9),
+        )
+    };
+    let first = job_findings(&job, &[dead(Severity::Warning)], &limits);
+    let id = first[0].id;
+    // A more severe finding of another run now sorts first: the dead units keep their id.
+    let exploding = run(
+        "r1",
+        1,
+        0,
+        Strategy::None,
+        found(Kind::ExplodingGradients, Severity::Error),
+        (0.9, 0.9),
+    );
+    let later = job_findings(&job, &[dead(Severity::Warning), exploding], &limits);
+    assert_eq!(later[0].kind, Kind::ExplodingGradients);
+    let again = later.iter().find(|f| f.kind == Kind::DeadUnits).unwrap();
+    assert_eq!(again.id, id);
+    assert_ne!(later[0].id, id);
+    // By hand: dead_units is kind 5, strategy none 1, variant 0.
+    assert_eq!(id, 5 + 10);
+}
+
+#[test]
+fn a_remedy_the_server_would_refuse_is_not_offered() {
+    let limits = crate::config::Limits::default();
+    let runs = |kind| {
+        vec![run(
+            "r",
+            0,
+            0,
+            Strategy::None,
+            found(kind, Severity::Warning),
+            (0.9, 0.9),
+        )]
+    };
+    // Underfitting with Adam at its rate: more epochs, at most max_epochs (10,000).
+    let at = |epochs: u64| spec(json!({"training": {"epochs": epochs}}));
+    let remedy_of = |job: &JobSpec, kind| job_findings(job, &runs(kind), &limits)[0].remedy.clone();
+    assert_eq!(
+        remedy_of(&at(300), Kind::Underfitting),
+        json!({"training": {"epochs": 600}})
+    );
+    assert_eq!(
+        remedy_of(&at(8000), Kind::Underfitting),
+        json!({"training": {"epochs": 10_000}})
+    );
+    assert_eq!(remedy_of(&at(10_000), Kind::Underfitting), json!({}));
+    // A fine-tuning job keeps its source's architecture: no batch norm, no new activation.
+    let tuned = spec(json!({"model": {"activation": "sigmoid"},
+                            "init": {"job_id": "job_x", "run": "final"}}));
+    assert_eq!(remedy_of(&tuned, Kind::VanishingGradients), json!({}));
+    assert_eq!(remedy_of(&tuned, Kind::Degradation), json!({}));
+    // A remedy that keeps the architecture is still offered.
+    assert_eq!(
+        remedy_of(&tuned, Kind::ExplodingGradients)["training"]["clip_grad_norm"],
+        1.0
     );
 }

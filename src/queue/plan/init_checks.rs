@@ -3,21 +3,11 @@
 
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetKind, DatasetSummary};
 use crate::domain::job::JobSpec;
-use crate::domain::spec::{ModelKind, ModelSpec, SpecError};
+use crate::domain::spec::{ModelSpec, SpecError};
 use crate::engine::data::encode::{Encoding, FeatureEncoding};
 
-/// What makes two models' weights interchangeable (everything but regularization).
 fn architecture(m: &ModelSpec) -> String {
-    match m.kind {
-        ModelKind::Mlp => format!(
-            "mlp hidden_layers {:?}, activation {:?}, batch_norm {}, residual {}",
-            m.hidden_layers, m.activation, m.batch_norm, m.residual
-        ),
-        ModelKind::Gru => format!(
-            "gru hidden_size {}, layers {}, bidirectional {}, attention {:?}",
-            m.hidden_size, m.layers, m.bidirectional, m.attention
-        ),
-    }
+    m.architecture()
 }
 
 /// Every mismatch between `spec` (on dataset `ds`) and its source model (`source` spec, its
