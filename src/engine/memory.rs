@@ -381,4 +381,60 @@ mod tests {
         ensemble.members = 10;
         assert!(estimate(&ensemble).per_run_bytes > one.per_run_bytes);
     }
+
+    #[test]
+    fn many_short_sequences_cost_their_rows_bookkeeping() {
+        // 10⁷ one-step sequences of one channel, two classes, 2 folds.
+        let mut spec = TrainingSpec::default();
+        spec.model.kind = ModelKind::Gru;
+        let m = MemoryInputs {
+            inputs: 2,
+            dataset_rows: 10_000_000,
+            dataset_columns: 1,
+            train_rows: 10_000_000,
+            holdout_rows: 5_000_000,
+            sequence: Some((1, 1)),
+            sequence_values: 10_000_000,
+            ..inputs(&spec)
+        };
+        let e = estimate(&m);
+        let term = |name: &str| {
+            e.terms
+                .iter()
+                .find(|t| t.name.starts_with(name))
+                .unwrap()
+                .bytes
+        };
+        // By hand: 32 bytes a row; (2 classes × 16 + 16) bytes a held-out row.
+        assert_eq!(term("rows'"), 10_000_000 * 32 + 5_000_000 * 48);
+        // The label (4 bytes a row) and the values (4 bytes a step).
+        assert_eq!(term("dataset"), 10_000_000 * 4 + 10_000_000 * 4);
+    }
+
+    #[test]
+    fn pretraining_counts_each_layers_input_copy_and_output_over_its_rows() {
+        let mut spec = TrainingSpec::default();
+        spec.model.hidden_layers = vec![1024, 8];
+        let m = MemoryInputs {
+            inputs: 30,
+            pretrain: Some(PretrainShape {
+                rows: 300_000,
+                extra_rows: 299_715,
+                extra_columns: 31,
+            }),
+            ..inputs(&spec)
+        };
+        let e = estimate(&m);
+        let term = e
+            .terms
+            .iter()
+            .find(|t| t.name.starts_with("pretraining"))
+            .unwrap();
+        // By hand: layer 1 holds its 1024-wide input and standardized copy (its 8-wide output is
+        // smaller): 30 + 2048 floats a row; the extra dataset's 31 columns; the first layer's
+        // autoencoder, 30·1024·2 + 30 + 1024 = 62,494 weights (the second's is 17,416), as a
+        // model's 26 copies (Adam: 12 + 3 · (2 + 2) + 2).
+        let want = 300_000 * (30 + 2048) * 4 + 299_715 * 31 * 4 + 62_494 * 4 * 26;
+        assert_eq!(term.bytes, want);
+    }
 }
