@@ -82,6 +82,33 @@ pub enum ApiError {
     Internal(#[from] anyhow::Error),
 }
 
+impl From<crate::jobs::submit::SubmitError> for ApiError {
+    fn from(e: crate::jobs::submit::SubmitError) -> Self {
+        use crate::jobs::submit::SubmitError;
+        match e {
+            SubmitError::Invalid(errors) => ApiError::invalid_fields(
+                errors
+                    .into_iter()
+                    .map(|e| FieldError::new(e.field, e.message))
+                    .collect(),
+            ),
+            SubmitError::KeyReused => ApiError::Conflict(e.to_string()),
+            SubmitError::Store(e) => write_failed(e),
+        }
+    }
+}
+
+impl From<crate::jobs::predict::PredictError> for ApiError {
+    fn from(e: crate::jobs::predict::PredictError) -> Self {
+        use crate::jobs::predict::PredictError;
+        match e {
+            PredictError::NoModels(m) => ApiError::Conflict(m),
+            PredictError::NotFinite { ref field } => ApiError::invalid_field(field, e.to_string()),
+            PredictError::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         ApiError::Internal(anyhow::Error::new(e).context("database"))

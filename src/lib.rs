@@ -2,6 +2,7 @@
 //! cross-validation. The binary (`main.rs`) is a thin CLI over this library, so integration
 //! tests link against the same code.
 
+pub mod compute;
 pub mod config;
 pub mod diagnose;
 pub mod domain;
@@ -9,6 +10,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod ingest;
+pub mod jobs;
 pub mod plots;
 pub mod queue;
 pub mod startup;

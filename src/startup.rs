@@ -41,7 +41,7 @@ impl Application {
             tokens: Arc::new(Tokens::new(&settings.api_tokens)),
             metrics: http::metrics::recorder(),
             // Half the cores: predictions never take every core from training.
-            predict_pool: http::compute::ComputePool::new(crate::config::default_workers() / 2)?,
+            predict_pool: crate::compute::ComputePool::new(crate::config::default_workers() / 2)?,
             events: Arc::new(http::event_hub::Hub::new(settings.limits.max_event_streams)),
         };
         Ok(Self {
@@ -73,13 +73,13 @@ impl Application {
         // A single node: whatever was running when the last process died is orphaned.
         for job in store::runs::requeue_orphans(&self.pool).await? {
             tracing::warn!(job_id = %job, "resuming a run interrupted by a crash");
-            store::jobs::settle_job_if_done(&self.pool, &job, crate::queue::results::job_summary)
+            store::jobs::settle_job_if_done(&self.pool, &job, crate::jobs::results::job_summary)
                 .await?;
         }
         // A cancel asked for before the crash is carried out now, not left `cancelling`.
         for job in store::runs::finish_requested_cancels(&self.pool).await? {
             tracing::warn!(job_id = %job, "finishing a cancel interrupted by a crash");
-            store::jobs::settle_job_if_done(&self.pool, &job, crate::queue::results::job_summary)
+            store::jobs::settle_job_if_done(&self.pool, &job, crate::jobs::results::job_summary)
                 .await?;
         }
         let workers = tokio::spawn({

@@ -22,6 +22,7 @@ fn describe(errors: &[SpecError]) -> String {
 impl JobSpec {
     /// Parses JSON; a type error or unknown field is reported with its path.
     pub fn from_json(value: serde_json::Value) -> Result<Self, Vec<SpecError>> {
+        super::parses::spec();
         serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             vec![SpecError {

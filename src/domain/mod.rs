@@ -11,6 +11,7 @@ pub mod job;
 pub mod job_rules;
 pub mod model_choice;
 pub mod model_spec;
+pub mod parses;
 pub mod pretrain;
 pub mod results;
 pub mod spec;

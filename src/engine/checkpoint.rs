@@ -193,98 +193,181 @@ fn serialize_state(
     serialize(&tensors, meta)
 }
 
-/// Reads checkpoint bytes back.
-pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
-    let st = SafeTensors::deserialize(data).map_err(corrupt)?;
-    let (_, header) = SafeTensors::read_metadata(data).map_err(corrupt)?;
-    let meta = header.metadata().clone().unwrap_or_default();
-    let get = |k: &str| {
-        meta.get(k)
-            .ok_or_else(|| corrupt(format!("metadata {k:?} missing")))
-    };
-    let num = |k: &str| -> Result<u64, EngineError> { get(k)?.parse().map_err(corrupt) };
-    if get("format")? != FORMAT {
-        return Err(corrupt("not a crossfold checkpoint"));
+/// What every reader of a checkpoint needs first: its tensors, its metadata, and the model's
+/// spec, kind and shape.
+struct Opened<'a> {
+    st: SafeTensors<'a>,
+    meta: HashMap<String, String>,
+    spec: TrainingSpec,
+    calibration: Option<Calibration>,
+    kind: String,
+    inputs: usize,
+    classes: usize,
+}
+
+impl<'a> Opened<'a> {
+    fn open(data: &'a [u8]) -> Result<Self, EngineError> {
+        let st = SafeTensors::deserialize(data).map_err(corrupt)?;
+        let (_, header) = SafeTensors::read_metadata(data).map_err(corrupt)?;
+        let meta = header.metadata().clone().unwrap_or_default();
+        if meta.get("format").map(String::as_str) != Some(FORMAT) {
+            return Err(corrupt("not a crossfold checkpoint"));
+        }
+        let parsed = |k: &str| -> Result<&String, EngineError> {
+            meta.get(k)
+                .ok_or_else(|| corrupt(format!("metadata {k:?} missing")))
+        };
+        let spec: TrainingSpec = serde_json::from_str(parsed("spec")?).map_err(corrupt)?;
+        let calibration: Option<Calibration> = match meta.get("one_class") {
+            Some(c) => Some(serde_json::from_str(c).map_err(corrupt)?),
+            None => None,
+        };
+        let kind = match meta.get("model") {
+            Some(k) => k.clone(),
+            None if calibration.is_some() => "autoencoder".into(),
+            None => "mlp".into(),
+        };
+        let inputs = parsed("inputs")?.parse().map_err(corrupt)?;
+        let classes = parsed("classes")?.parse().map_err(corrupt)?;
+        Ok(Self {
+            st,
+            meta,
+            spec,
+            calibration,
+            kind,
+            inputs,
+            classes,
+        })
     }
-    let spec: TrainingSpec = serde_json::from_str(get("spec")?).map_err(corrupt)?;
-    let calibration: Option<Calibration> = match meta.get("one_class") {
-        Some(c) => Some(serde_json::from_str(c).map_err(corrupt)?),
-        None => None,
-    };
-    let kind = match meta.get("model") {
-        Some(k) => k.as_str(),
-        None if calibration.is_some() => "autoencoder",
-        None => "mlp",
-    };
-    let (inputs, classes) = (num("inputs")? as usize, num("classes")? as usize);
-    let read = |name: &str, into: &mut Vec<f32>| read_tensor(&st, name, into);
-    let load = |prefix: &str, kind: &str, classes: usize| {
-        load_model(&st, &spec, kind, inputs, classes, prefix)
-    };
-    let model = load("", kind, classes)?;
+
+    fn get(&self, k: &str) -> Result<&str, EngineError> {
+        self.meta
+            .get(k)
+            .map(String::as_str)
+            .ok_or_else(|| corrupt(format!("metadata {k:?} missing")))
+    }
+
+    fn num(&self, k: &str) -> Result<u64, EngineError> {
+        self.get(k)?.parse().map_err(corrupt)
+    }
+
+    /// The model whose tensors start with `prefix`.
+    fn model(&self, prefix: &str, classes: usize) -> Result<Model, EngineError> {
+        load_model(
+            &self.st,
+            &self.spec,
+            &self.kind,
+            self.inputs,
+            classes,
+            prefix,
+        )
+    }
+
+    /// An ensemble's finished members stored with it (none when stored apart).
+    fn members(&self) -> Result<Vec<Model>, EngineError> {
+        match self.meta.get("members") {
+            // Stored apart (a resume checkpoint): `from_resume_bytes` attaches them.
+            Some(_) if self.meta.contains_key("members_apart") => Ok(Vec::new()),
+            Some(n) => {
+                let n: usize = n.parse().map_err(corrupt)?;
+                let member_classes = self.num("member_classes")? as usize;
+                (0..n)
+                    .map(|m| self.model(&format!("member.{m}."), member_classes))
+                    .collect()
+            }
+            None => Ok(Vec::new()),
+        }
+    }
+
+    fn prior_correction(&self) -> Result<Option<Vec<f64>>, EngineError> {
+        self.meta
+            .get("prior_correction")
+            .map(|c| serde_json::from_str(c).map_err(corrupt))
+            .transpose()
+    }
+}
+
+/// What predicting reads from a checkpoint: no optimizer state, best copy or history.
+#[derive(Debug, Clone)]
+pub struct StoredPredictor {
+    pub predictor: Predictor,
+    /// The caller's feature encoding (opaque JSON), kept with the weights.
+    pub encoding: Option<String>,
+    /// The class names, in the order of the outputs (checkpoints written before they were kept
+    /// have none).
+    pub class_names: Option<Vec<String>>,
+}
+
+/// Reads the predicting part of checkpoint bytes.
+pub fn predictor_from_bytes(data: &[u8]) -> Result<StoredPredictor, EngineError> {
+    let o = Opened::open(data)?;
+    let model = o.model("", o.classes)?;
+    let predictor = Predictor::new(model, o.members()?, o.calibration)
+        .with_prior_correction(o.prior_correction()?);
+    let class_names = o
+        .meta
+        .get("class_names")
+        .map(|c| serde_json::from_str(c).map_err(corrupt))
+        .transpose()?;
+    Ok(StoredPredictor {
+        predictor,
+        encoding: o.meta.get("encoding").cloned(),
+        class_names,
+    })
+}
+
+/// Reads checkpoint bytes back, the resume state with the rest.
+pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
+    let o = Opened::open(data)?;
+    let model = o.model("", o.classes)?;
     let mut states = vec![ParamState::default(); model.params().len()];
     for (p, state) in model.params().iter().zip(states.iter_mut()) {
         for name in BUFFERS {
             let key = format!("optimizer.{}.{name}", p.name);
-            if st.tensor(&key).is_ok() {
+            if o.st.tensor(&key).is_ok() {
                 let mut buf = vec![0.0; p.data.len()];
-                read(&key, &mut buf)?;
+                read_tensor(&o.st, &key, &mut buf)?;
                 state.buffers.push((name, buf));
             }
         }
     }
-    let best = match meta.get("best_epoch") {
+    let best = match o.meta.get("best_epoch") {
         Some(e) => Some(Best {
-            model: load("best.", kind, classes)?,
+            model: o.model("best.", o.classes)?,
             epoch: e.parse().map_err(corrupt)?,
-            value: get("best_value")?.parse().map_err(corrupt)?,
+            value: o.get("best_value")?.parse().map_err(corrupt)?,
         }),
         None => None,
     };
     let mut seed = [0u8; 32];
-    hex::decode_to_slice(get("rng_seed")?, &mut seed).map_err(corrupt)?;
+    hex::decode_to_slice(o.get("rng_seed")?, &mut seed).map_err(corrupt)?;
     let mut rng = ChaCha8Rng::from_seed(seed);
-    rng.set_stream(num("rng_stream")?);
-    rng.set_word_pos(get("rng_word_pos")?.parse::<u128>().map_err(corrupt)?);
-    let mut optimizer = Optimizer::new(spec.optimizer.clone());
-    optimizer.step = num("optimizer_step")?;
-    let members = match meta.get("members") {
-        // Stored apart (a resume checkpoint): `from_resume_bytes` attaches them.
-        Some(_) if meta.contains_key("members_apart") => Vec::new(),
-        Some(n) => {
-            let n: usize = n.parse().map_err(corrupt)?;
-            let member_classes = num("member_classes")? as usize;
-            (0..n)
-                .map(|m| load(&format!("member.{m}."), kind, member_classes))
-                .collect::<Result<Vec<_>, _>>()?
-        }
-        None => Vec::new(),
-    };
+    rng.set_stream(o.num("rng_stream")?);
+    rng.set_word_pos(o.get("rng_word_pos")?.parse::<u128>().map_err(corrupt)?);
+    let mut optimizer = Optimizer::new(o.spec.optimizer.clone());
+    optimizer.step = o.num("optimizer_step")?;
     let state = TrainState {
         optimizer,
         model,
         states,
         rng,
-        epochs_done: num("epochs_done")?,
-        history: serde_json::from_str(get("history")?).map_err(corrupt)?,
+        epochs_done: o.num("epochs_done")?,
+        history: serde_json::from_str(o.get("history")?).map_err(corrupt)?,
         best,
-        waited: num("waited")?,
-        members,
-        epoch_offset: meta
+        waited: o.num("waited")?,
+        members: o.members()?,
+        epoch_offset: o
+            .meta
             .get("epoch_offset")
             .map_or(Ok(0), |v| v.parse())
             .map_err(corrupt)?,
-        spec,
-    };
-    let prior_correction = match meta.get("prior_correction") {
-        Some(c) => Some(serde_json::from_str(c).map_err(corrupt)?),
-        None => None,
+        spec: o.spec.clone(),
     };
     Ok(Stored {
         state,
-        calibration,
-        encoding: meta.get("encoding").cloned(),
-        prior_correction,
+        calibration: o.calibration,
+        encoding: o.meta.get("encoding").cloned(),
+        prior_correction: o.prior_correction()?,
     })
 }
 

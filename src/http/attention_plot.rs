@@ -10,11 +10,11 @@ use super::extract::QueryParams;
 use super::plot_inputs::plot_request;
 use super::plot_response::respond;
 use super::state::{AppState, Route};
-use super::stored_model::{class_names, load_model};
 use crate::domain::results::{RunKind, RunState};
 use crate::error::ApiError;
 use crate::ingest::predict_sequences::PredictSequences;
 use crate::ingest::ts::Sequence;
+use crate::jobs::{models, predict};
 use crate::plots::{Axis, Figure, LinePlot, Plot, Series, Stroke};
 use crate::store;
 
@@ -45,8 +45,8 @@ async fn attention(
         .iter()
         .find(|r| r.kind == RunKind::Final && r.state == RunState::Succeeded)
         .ok_or_else(|| ApiError::Conflict(format!("job {id} has no finished final model")))?;
-    let model = load_model(&state, &run.id).await?;
-    if model.1.sequence.is_none() || !model.0.has_attention() {
+    let model = models::load(&state.pool, &run.id).await?;
+    if model.encoding.sequence.is_none() || !model.predictor.has_attention() {
         return Err(ApiError::Conflict(format!(
             "job {id}'s model has no attention (a GRU with model.attention other than none)"
         )));
@@ -57,7 +57,8 @@ async fn attention(
     let (labels, _) = store::datasets::load_labels(&state.pool, &job.dataset_id)
         .await?
         .unwrap_or_default();
-    let names = class_names(&state, &job.id, &job.spec, model.0.classes()).await?;
+    let classes = model.predictor.classes();
+    let names = models::class_names(&state.pool, &job.id, &job.spec, classes).await?;
     let mut sequences = Vec::new();
     let mut offset = 0usize;
     for &len in values.lengths.iter().take(wanted) {
@@ -72,8 +73,12 @@ async fn attention(
         sequences,
         labels: None,
     };
-    let ids = [run.id.clone()];
-    let scored = super::predict_sequences::score(&state, &id, &ids, model, seqs, true).await?;
+    let models = predict::Models {
+        runs: vec![run.id.clone()],
+        first: model,
+    };
+    let on = (&state.pool, &state.predict_pool);
+    let scored = predict::score_sequences(on, &id, models, std::sync::Arc::new(seqs), true).await?;
     let series = scored
         .attention
         .unwrap_or_default()

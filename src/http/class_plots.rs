@@ -11,10 +11,10 @@ use super::extract::QueryParams;
 use super::plot_inputs::{HeldOutSet, leader_sets, plot_request};
 use super::plot_response::{Format, respond};
 use super::state::{AppState, Route};
-use super::stored_model::class_names;
 use crate::engine::eval::curves::{area, pr_points, roc_points, step_area};
 use crate::engine::eval::scores::score;
 use crate::error::ApiError;
+use crate::jobs::models::class_names;
 use crate::plots::{Axis, Figure, LinePlot, MatrixPlot, Plot, Series, Stroke};
 
 pub fn routes() -> Vec<Route> {
@@ -37,7 +37,7 @@ async fn sets_of(
     let (format, job, runs) = plot_request(state, id, query, &[]).await?;
     let sets = leader_sets(state, &job, &runs).await?;
     let classes = sets.first().map_or(0, |s| s.heldout.classes);
-    let names = class_names(state, &job.id, &job.spec, classes).await?;
+    let names = class_names(&state.pool, &job.id, &job.spec, classes).await?;
     Ok((format, sets, names))
 }
 

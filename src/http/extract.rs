@@ -74,6 +74,33 @@ impl QueryParams {
         found
     }
 
+    /// `name` as one of `allowed` (`None` when absent); any other value is a 422 listing them.
+    pub fn take_choice(
+        &mut self,
+        name: &str,
+        allowed: &[&'static str],
+    ) -> Result<Option<&'static str>, crate::error::ApiError> {
+        let Some(value) = self.take(name) else {
+            return Ok(None);
+        };
+        allowed
+            .iter()
+            .find(|a| **a == value)
+            .copied()
+            .map(Some)
+            .ok_or_else(|| {
+                crate::error::ApiError::invalid_field(
+                    name,
+                    format!("{value:?} is not one of {}", allowed.join(", ")),
+                )
+            })
+    }
+
+    /// `name` as `true` or `false` (absent: false).
+    pub fn take_bool(&mut self, name: &str) -> Result<bool, crate::error::ApiError> {
+        Ok(self.take_choice(name, &["true", "false"])? == Some("true"))
+    }
+
     /// The last value of `name`, left in place.
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0

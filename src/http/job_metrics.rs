@@ -13,7 +13,7 @@ use super::state::{AppState, Route};
 use crate::domain::results::{FoldResult, JobMetrics, RunKind, RunResult};
 use crate::engine::eval::scores::Pooled;
 use crate::error::ApiError;
-use crate::queue::results;
+use crate::jobs::results;
 use crate::store;
 
 pub fn routes() -> Vec<Route> {

@@ -11,8 +11,8 @@ use super::plot_inputs::plot_request;
 use super::plot_response::respond;
 use super::state::{AppState, Route};
 use crate::error::ApiError;
+use crate::jobs::results;
 use crate::plots::{Axis, Bar, BarPlot, Figure, Plot};
-use crate::queue::results;
 
 pub fn routes() -> Vec<Route> {
     vec![("/v1/jobs/{id}/leaderboard.svg", get(leaderboard))]

@@ -8,7 +8,7 @@ use super::state::AppState;
 use crate::domain::heldout::HeldOut;
 use crate::domain::results::RunKind;
 use crate::error::ApiError;
-use crate::queue::results::{self, Variant};
+use crate::jobs::results::{self, Variant};
 use crate::store;
 use crate::store::job_view::JobView;
 use crate::store::run_data::RunRow;

@@ -21,10 +21,10 @@ use sqlx::SqlitePool;
 use super::extract::QueryParams;
 use super::jobs::job_or_404;
 use super::state::{AppState, Route};
-use super::stored_model::class_names;
 use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::heldout::HeldOut;
 use crate::error::{ApiError, FieldError};
+use crate::jobs::models::class_names;
 use crate::store;
 
 pub fn routes() -> Vec<Route> {
@@ -129,7 +129,7 @@ async fn predictions(
         store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
     let groups = groups(&job.spec, &runs);
     let classes = classes_of(&runs);
-    let names = class_names(&state, &job.id, &job.spec, classes).await?;
+    let names = class_names(&state.pool, &job.id, &job.spec, classes).await?;
     let comparison = job.spec.imbalance.strategy.is_comparison();
     let page_max = MAX_PAGE.min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64);
     let mut errors = Vec::new();

@@ -12,13 +12,14 @@ use serde_json::Value;
 
 use super::datasets::idempotency_key;
 use super::extract::JsonBody;
-use super::jobs::{job_or_404, submit};
+use super::jobs::{job_or_404, submitted};
 use super::state::{AppState, Route};
 use crate::domain::finding::{AppliedRemedy, Finding, Kind, Severity};
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::results::Variant;
 use crate::error::ApiError;
-use crate::queue::results;
+use crate::jobs::results;
+use crate::jobs::submit::Submission;
 use crate::store::{self, jobs::JobView};
 
 pub fn routes() -> Vec<Route> {
@@ -108,7 +109,13 @@ async fn remedy(
                 .join("; ")
         ))
     })?;
-    submit(&state, spec, key, false, Some((id, applied))).await
+    let submission = Submission {
+        spec,
+        key,
+        dry_run: false,
+        remedy_of: Some((id, applied)),
+    };
+    submitted(&state, submission).await
 }
 
 /// One finding's state in a remedy job, next to the original's.

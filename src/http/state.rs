@@ -6,9 +6,9 @@ use axum::routing::MethodRouter;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::SqlitePool;
 
-use super::compute::ComputePool;
 use super::event_hub::Hub;
 use super::tokens::Tokens;
+use crate::compute::ComputePool;
 use crate::config::Limits;
 
 /// What every handler can reach.

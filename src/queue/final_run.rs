@@ -3,10 +3,10 @@
 
 use sqlx::SqlitePool;
 
-use super::results::{self, Variant};
 use crate::domain::final_model::CvEpochs;
 use crate::domain::job::{FinalModel, JobSpec};
 use crate::domain::results::{RunKind, RunResult};
+use crate::jobs::results::{self, Variant};
 use crate::store::{self, runs::Claimed};
 
 /// The variant a run trains and, for a `{"epochs": "cv"}` final model, the folds' epochs. A

@@ -7,8 +7,6 @@ mod epochs;
 mod final_run;
 pub mod flags;
 mod heartbeat;
-pub mod plan;
-pub mod results;
 mod run_input;
 pub mod worker;
 

@@ -200,6 +200,12 @@ impl FeatureEncoding {
 }
 
 impl Encoding {
+    /// An encoding as a checkpoint stores it (JSON): the one place it is parsed.
+    pub fn from_stored(json: &str) -> Result<Self, serde_json::Error> {
+        crate::domain::parses::encoding();
+        serde_json::from_str(json)
+    }
+
     /// Whether the model's feature `name` is numeric (`None`: not a feature of the model).
     pub fn is_numeric(&self, name: &str) -> Option<bool> {
         self.features.iter().find_map(|f| match f {

@@ -32,7 +32,8 @@ pub fn check_other_dataset(
     with_label: bool,
 ) -> Vec<SpecError> {
     let error = |m: String| SpecError::new(field, m);
-    if other.id == ds.id || other.sha256 == ds.sha256 {
+    // The same dataset, or the same bytes read with the same label: the same rows.
+    if other.id == ds.id || (other.sha256 == ds.sha256 && other.label == ds.label) {
         let same = match other.id == ds.id {
             true => "is the job's own dataset".to_owned(),
             false => format!(

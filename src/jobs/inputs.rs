@@ -1,45 +1,46 @@
 //! What submitting a job reads from the store besides its spec and dataset: another column
 //! as the label, the datasets it reads beside its own, a fine-tuning job's source run, the
-//! columns its folds come from, and every row's class.
+//! columns its folds come from, and every row's class. A problem with what the spec names is a
+//! `SubmitError::Invalid`; a store failure is `SubmitError::Store`.
 
-use super::state::AppState;
+use sqlx::SqlitePool;
+
+use super::plan;
+use super::submit::SubmitError;
 use crate::domain::dataset::{Column, DatasetSummary};
 use crate::domain::job::{InitSpec, JobSpec, JobStatus};
 use crate::domain::results::{RunKind, RunState};
 use crate::domain::spec::SpecError;
-use crate::engine::checkpoint;
-use crate::engine::data::encode::Encoding;
 use crate::engine::data::labels::Labels;
-use crate::error::ApiError;
-use crate::queue::plan;
 use crate::store;
 
 /// `ds` as the job sees it: with another `label` than the upload's, that column as the label
 /// (and its rows' classes), else as it is; a 422 on `label` when the column cannot be one.
 pub(super) async fn relabel(
-    state: &AppState,
+    pool: &SqlitePool,
     spec: &JobSpec,
     ds: DatasetSummary,
-) -> Result<Result<(DatasetSummary, Option<Labels>), SpecError>, ApiError> {
+    max_classes: u64,
+) -> Result<(DatasetSummary, Option<Labels>), SubmitError> {
     let Some(name) = spec.label.as_ref().filter(|l| **l != ds.label) else {
-        return Ok(Ok((ds, None)));
+        return Ok((ds, None));
     };
-    let Some(column) = store::datasets::load_column(&state.pool, &ds.id, name).await? else {
+    let Some(column) = store::datasets::load_column(pool, &ds.id, name).await? else {
         let message = format!("no column {name:?} in dataset {}", ds.id);
-        return Ok(Err(SpecError::new("label", message)));
+        return Err(SubmitError::field("label", message));
     };
-    let limit = state.limits.max_classes;
-    Ok(plan::relabel(&ds, &column, spec.drop_missing_label, limit)
-        .map(|r| (r.summary, Some(r.labels))))
+    plan::relabel(&ds, &column, spec.drop_missing_label, max_classes)
+        .map(|r| (r.summary, Some(r.labels)))
+        .map_err(|e| SubmitError::Invalid(vec![e]))
 }
 
 /// The datasets a job reads beside its own (pretraining rows, a test set), and what does not
 /// fit in them.
 pub(super) async fn other_datasets(
-    state: &AppState,
+    pool: &SqlitePool,
     spec: &JobSpec,
     ds: &DatasetSummary,
-) -> Result<(plan::OtherDatasets, Vec<SpecError>), ApiError> {
+) -> Result<(plan::OtherDatasets, Vec<SpecError>), SubmitError> {
     let others = [
         (
             "pretrain.dataset_id",
@@ -55,7 +56,7 @@ pub(super) async fn other_datasets(
     let (mut found, mut errors) = (plan::OtherDatasets::default(), Vec::new());
     for (field, id, with_label) in others {
         let Some(id) = id else { continue };
-        match store::datasets::get_dataset(&state.pool, id).await? {
+        match store::datasets::get_dataset(pool, id).await? {
             None => errors.push(SpecError::new(field, format!("no dataset {id}"))),
             Some(other) => {
                 errors.extend(plan::check_other_dataset(
@@ -71,77 +72,73 @@ pub(super) async fn other_datasets(
     Ok((found, errors))
 }
 
-/// The run a fine-tuning job starts from (`init.run` resolved to its id), or what does not fit.
+/// The run a fine-tuning job starts from (`init.run` resolved to its id); what does not fit is
+/// `SubmitError::Invalid`.
 pub(super) async fn resolve_init(
-    state: &AppState,
+    pool: &SqlitePool,
     spec: &JobSpec,
     ds: &DatasetSummary,
     init: &InitSpec,
-) -> Result<Result<String, Vec<SpecError>>, ApiError> {
-    let fail = |field: &str, m: String| Ok(Err(vec![SpecError::new(field, m)]));
-    let Some(source) = store::job_view::get_job(&state.pool, &init.job_id).await? else {
-        return fail("init.job_id", format!("no job {}", init.job_id));
+) -> Result<String, SubmitError> {
+    let Some(source) = store::job_view::get_job(pool, &init.job_id).await? else {
+        let message = format!("no job {}", init.job_id);
+        return Err(SubmitError::field("init.job_id", message));
     };
     if source.status != JobStatus::Succeeded {
-        return fail(
+        return Err(SubmitError::field(
             "init.job_id",
             format!(
                 "job {} is {}: fine-tune from a job once it has succeeded",
                 init.job_id,
                 source.status.as_str()
             ),
-        );
+        ));
     }
     let runs =
-        store::run_data::runs_of_job(&state.pool, &init.job_id, store::run_data::Detail::Summary)
-            .await?;
+        store::run_data::runs_of_job(pool, &init.job_id, store::run_data::Detail::Summary).await?;
     let run = runs.iter().find(|r| {
         r.state == RunState::Succeeded
-            && if init.run == "final" {
-                r.kind == RunKind::Final
-            } else {
-                r.id == init.run
+            && match init.run.as_str() {
+                "final" => r.kind == RunKind::Final,
+                id => r.id == id,
             }
     });
     let Some(run) = run else {
-        return fail(
+        return Err(SubmitError::field(
             "init.run",
             format!(
                 "job {} has no finished run {:?} (\"final\", or one of its run ids)",
                 init.job_id, init.run
             ),
-        );
+        ));
     };
-    let bytes = store::run_data::checkpoint(&state.pool, &run.id)
-        .await?
-        .and_then(|c| c.1)
-        .ok_or_else(|| anyhow::anyhow!("run {} has no checkpoint", run.id))?;
-    let stored =
-        checkpoint::from_bytes(&bytes).map_err(|e| anyhow::anyhow!("run {}: {e}", run.id))?;
-    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
-        .map_err(|e| anyhow::anyhow!("run {}: encoding: {e}", run.id))?;
-    let model = &stored.state.model;
-    let errors = plan::check_init(spec, ds, model.spec(), &encoding, model.layer_count());
-    Ok(if errors.is_empty() {
-        Ok(run.id.clone())
-    } else {
-        Err(errors)
-    })
+    let model = super::models::load(pool, &run.id).await?;
+    let errors = plan::check_init(
+        spec,
+        ds,
+        model.predictor.model().spec(),
+        &model.encoding,
+        model.predictor.model().layer_count(),
+    );
+    match errors.is_empty() {
+        true => Ok(run.id.clone()),
+        false => Err(SubmitError::Invalid(errors)),
+    }
 }
 
 /// Every row's class and the class count: the chosen label's (`relabel`), else the upload's.
 pub(super) async fn labels(
-    state: &AppState,
+    pool: &SqlitePool,
     ds: &DatasetSummary,
     relabeled: Option<Labels>,
-) -> Result<(Vec<u32>, usize), ApiError> {
+) -> Result<(Vec<u32>, usize), SubmitError> {
     if let Some(l) = relabeled {
         let n = l.classes.len();
         return Ok((l.codes, n));
     }
-    store::datasets::load_labels(&state.pool, &ds.id)
+    store::datasets::load_labels(pool, &ds.id)
         .await?
-        .ok_or_else(|| ApiError::NotFound(format!("no dataset {}", ds.id)))
+        .ok_or_else(|| SubmitError::field("dataset_id", format!("no dataset {}", ds.id)))
 }
 
 /// The columns the folds come from: `fold_column`'s values or `group_column`'s.
@@ -152,28 +149,26 @@ pub(super) struct FoldColumns {
 
 impl FoldColumns {
     pub(super) async fn load(
-        state: &AppState,
+        pool: &SqlitePool,
         spec: &JobSpec,
         ds: &DatasetSummary,
-    ) -> Result<Self, ApiError> {
+    ) -> Result<Self, SubmitError> {
         let v = &spec.validation;
         let given = match &v.fold_column {
             Some(name) => Some(
-                store::datasets::load_numeric_column(&state.pool, &ds.id, name)
+                store::datasets::load_numeric_column(pool, &ds.id, name)
                     .await?
                     .ok_or_else(|| {
-                        ApiError::invalid_field("validation.fold_column", "not a numeric column")
+                        SubmitError::field("validation.fold_column", "not a numeric column")
                     })?,
             ),
             None => None,
         };
         let groups = match &v.group_column {
             Some(name) => Some(
-                store::datasets::load_column(&state.pool, &ds.id, name)
+                store::datasets::load_column(pool, &ds.id, name)
                     .await?
-                    .ok_or_else(|| {
-                        ApiError::invalid_field("validation.group_column", "no column")
-                    })?,
+                    .ok_or_else(|| SubmitError::field("validation.group_column", "no column"))?,
             ),
             None => None,
         };

@@ -7,8 +7,6 @@ use std::sync::Arc;
 
 use tokio::sync::Semaphore;
 
-use crate::error::ApiError;
-
 /// The pool; cloned handles share it.
 #[derive(Clone)]
 pub struct ComputePool {
@@ -30,12 +28,12 @@ impl ComputePool {
         })
     }
 
-    /// Runs `work` on the pool inside `span` and waits for it; a panic is a 500, not a crash.
+    /// Runs `work` on the pool inside `span` and waits for it; a panic is an error, not a crash.
     pub async fn run<T: Send + 'static>(
         &self,
         span: tracing::Span,
         work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> anyhow::Result<T> {
         let _permit = self
             .permits
             .acquire()
@@ -48,8 +46,8 @@ impl ComputePool {
         });
         match rx.await {
             Ok(Ok(value)) => Ok(value),
-            Ok(Err(_)) => Err(anyhow::anyhow!("scoring rows panicked").into()),
-            Err(_) => Err(anyhow::anyhow!("the predict pool dropped a task").into()),
+            Ok(Err(_)) => Err(anyhow::anyhow!("scoring rows panicked")),
+            Err(_) => Err(anyhow::anyhow!("the predict pool dropped a task")),
         }
     }
 }

@@ -1,0 +1,11 @@
+//! A job's life outside HTTP and the queue: submitting it (checked, resolved and planned once,
+//! then stored), what its runs add up to (computed when it settles and stored typed), and what
+//! reading its results and models takes. `http/` only parses requests and shapes responses;
+//! `queue/` only claims, leases and runs.
+
+mod inputs;
+pub mod models;
+pub mod plan;
+pub mod predict;
+pub mod results;
+pub mod submit;

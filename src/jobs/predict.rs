@@ -1,0 +1,251 @@
+//! Scoring new rows or sequences with a finished job's models: the final model, or a fold
+//! ensemble (a comparison's leading variant's folds), each run's model loaded in turn and
+//! scored a chunk at a time on the compute pool, the probabilities summed.
+
+use std::sync::Arc;
+
+use sqlx::SqlitePool;
+
+use super::models::{self, StoredModel};
+use super::results;
+use crate::compute::ComputePool;
+use crate::domain::results::{RunKind, RunResult, RunState};
+use crate::engine::data::sequences::SequenceScaling;
+use crate::engine::model::param::Dev;
+use crate::engine::predict::Predictor;
+use crate::ingest::predict_sequences::PredictSequences;
+use crate::ingest::rows::PredictRows;
+use crate::store::{self, jobs::JobView};
+
+/// Rows scored at once: bounds the activations of a wide model.
+const PREDICT_CHUNK: usize = 1024;
+
+/// Why a prediction cannot be made.
+#[derive(Debug, thiserror::Error)]
+pub enum PredictError {
+    /// The job has no such models (yet).
+    #[error("{0}")]
+    NoModels(String),
+    /// A row's (or sequence's) output is not finite: `rows[i]` or `sequences[i]`.
+    #[error("the model's output is not finite for these values (far outside the training data)")]
+    NotFinite { field: String },
+    #[error(transparent)]
+    Store(#[from] anyhow::Error),
+}
+
+/// The models that answer: their runs, the first loaded (it decides the classes and checks
+/// the input).
+pub struct Models {
+    pub runs: Vec<String>,
+    pub first: StoredModel,
+}
+
+/// The final model, or (`folds`) the fold models of the leading variant.
+pub async fn models(pool: &SqlitePool, job: &JobView, folds: bool) -> Result<Models, PredictError> {
+    let runs =
+        store::run_data::runs_of_job(pool, &job.id, store::run_data::Detail::Summary).await?;
+    let fold_results: Vec<&RunResult> = results::fold_results(&runs);
+    let leader = results::leader(&job.spec, &fold_results);
+    let wanted: Vec<String> = runs
+        .iter()
+        .filter(|r| {
+            r.state == RunState::Succeeded
+                && match folds {
+                    true => {
+                        r.kind == RunKind::Fold
+                            && leader.is_none_or(|l| {
+                                r.strategy == Some(l.strategy) && r.variant as usize == l.model
+                            })
+                    }
+                    false => r.kind == RunKind::Final,
+                }
+        })
+        .map(|r| r.id.clone())
+        .collect();
+    let Some(first) = wanted.first() else {
+        return Err(PredictError::NoModels(match folds {
+            true => "the job has no fold models".into(),
+            false => "the job has no final model (it was submitted with final_model: false); \
+                      use ?ensemble=folds"
+                .into(),
+        }));
+    };
+    let first = models::load(pool, first).await?;
+    Ok(Models {
+        runs: wanted,
+        first,
+    })
+}
+
+/// Each model of `m` in turn (the first as loaded, the others read one at a time), checked to
+/// score `classes` classes.
+async fn each_model(
+    pool: &SqlitePool,
+    m: &mut Option<StoredModel>,
+    run: &str,
+    classes: usize,
+) -> anyhow::Result<StoredModel> {
+    let model = match m.take() {
+        Some(loaded) => loaded,
+        None => models::load(pool, run).await?,
+    };
+    let found = model.predictor.classes();
+    anyhow::ensure!(
+        found == classes,
+        "run {run} has {found} classes, not {classes}"
+    );
+    Ok(model)
+}
+
+/// The summed class probabilities of `rows` (rows × classes) over the models.
+pub async fn score_rows(
+    (pool, compute): (&SqlitePool, &ComputePool),
+    job_id: &str,
+    m: Models,
+    rows: Arc<PredictRows>,
+) -> Result<Vec<f64>, PredictError> {
+    let classes = m.first.predictor.classes();
+    let n = rows.len();
+    let mut sum = vec![0.0f64; n * classes];
+    let mut first = Some(m.first);
+    for run in &m.runs {
+        let model = each_model(pool, &mut first, run, classes).await?;
+        let (rows, acc) = (rows.clone(), std::mem::take(&mut sum));
+        let span = tracing::info_span!("predict", job_id = %job_id, run_id = %run, rows = n);
+        let (back, bad) = compute
+            .run(span, move || score_into(model, rows, acc, classes))
+            .await?;
+        sum = back;
+        if let Some(row) = bad {
+            return Err(PredictError::NotFinite {
+                field: format!("rows[{row}]"),
+            });
+        }
+    }
+    Ok(sum)
+}
+
+/// Adds one model's probabilities for `rows` to `sum`, a chunk at a time; also returns the first
+/// row whose output is not finite, if any.
+fn score_into(
+    model: StoredModel,
+    rows: Arc<PredictRows>,
+    mut sum: Vec<f64>,
+    classes: usize,
+) -> (Vec<f64>, Option<usize>) {
+    let StoredModel {
+        mut predictor,
+        encoding,
+    } = model;
+    let dev = Dev::default();
+    let n = rows.len();
+    for start in (0..n).step_by(PREDICT_CHUNK) {
+        let end = (start + PREDICT_CHUNK).min(n);
+        // Checked with the first model; another model's encoding fits the same columns.
+        let Ok(x) = rows.encode(&encoding, start, end) else {
+            return (sum, Some(start));
+        };
+        let p = predictor.proba(&dev, &x, end - start);
+        if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
+            return (sum, Some(start + bad / classes));
+        }
+        for (s, v) in sum[start * classes..end * classes].iter_mut().zip(p) {
+            *s += v;
+        }
+    }
+    (sum, None)
+}
+
+/// What sequences scored to: per sequence and class the summed probabilities, and (with
+/// `explain`) the summed attention weights.
+pub struct Scored {
+    pub sum: Vec<f64>,
+    pub attention: Option<Vec<Vec<f64>>>,
+}
+
+/// Scores `seqs` with each of the models.
+pub async fn score_sequences(
+    (pool, compute): (&SqlitePool, &ComputePool),
+    job_id: &str,
+    m: Models,
+    seqs: Arc<PredictSequences>,
+    explain: bool,
+) -> Result<Scored, PredictError> {
+    let classes = m.first.predictor.classes();
+    let n = seqs.sequences.len();
+    let mut scored = Scored {
+        sum: vec![0.0; n * classes],
+        attention: explain.then(|| seqs.sequences.iter().map(|s| vec![0.0; s.steps]).collect()),
+    };
+    let mut first = Some(m.first);
+    for run in &m.runs {
+        let model = each_model(pool, &mut first, run, classes).await?;
+        let Some(scaling) = model.encoding.sequence.clone() else {
+            return Err(anyhow::anyhow!("run {run} is not a sequence model").into());
+        };
+        let seqs = seqs.clone();
+        let mut acc = std::mem::replace(
+            &mut scored,
+            Scored {
+                sum: Vec::new(),
+                attention: None,
+            },
+        );
+        let span = tracing::info_span!("predict", job_id = %job_id, run_id = %run, sequences = n);
+        let (back, bad) = compute
+            .run(span, move || {
+                let bad = score_one(model.predictor, &scaling, &seqs, &mut acc, classes);
+                (acc, bad)
+            })
+            .await?;
+        scored = back;
+        if let Some(i) = bad {
+            return Err(PredictError::NotFinite {
+                field: format!("sequences[{i}]"),
+            });
+        }
+    }
+    Ok(scored)
+}
+
+/// Adds one model's probabilities (and attention weights) to `acc`; the first sequence whose
+/// output is not finite, if any.
+fn score_one(
+    mut predictor: Predictor,
+    scaling: &SequenceScaling,
+    seqs: &PredictSequences,
+    acc: &mut Scored,
+    classes: usize,
+) -> Option<usize> {
+    let dev = Dev::default();
+    let n = seqs.sequences.len();
+    let mut start = 0;
+    while start < n {
+        let longest = seqs.sequences[start..]
+            .iter()
+            .map(|s| s.steps)
+            .max()
+            .unwrap_or(1);
+        let rows = predictor.chunk_rows(scaling.width(longest));
+        let end = (start + rows).min(n);
+        let chunk = &seqs.sequences[start..end];
+        let steps = chunk.iter().map(|s| s.steps).max().unwrap_or(1);
+        let x = scaling.pack(chunk.iter().map(|s| s.values.as_slice()), steps);
+        let p = predictor.proba(&dev, &x, end - start);
+        if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
+            return Some(start + bad / classes);
+        }
+        for (s, v) in acc.sum[start * classes..end * classes].iter_mut().zip(p) {
+            *s += v;
+        }
+        if let Some(attention) = acc.attention.as_mut() {
+            for (i, w) in predictor.attention(&x, end - start).into_iter().enumerate() {
+                for (a, v) in attention[start + i].iter_mut().zip(w) {
+                    *a += f64::from(v);
+                }
+            }
+        }
+        start = end;
+    }
+    None
+}
