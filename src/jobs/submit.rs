@@ -19,7 +19,10 @@ use crate::store::{self, jobs::Created};
 #[derive(Debug)]
 pub enum Submitted {
     /// A dry run: the resolved spec and the work, nothing stored.
-    DryRun { spec: JobSpec, estimate: Estimate },
+    DryRun {
+        spec: Box<JobSpec>,
+        estimate: Box<Estimate>,
+    },
     /// Stored (or, with an idempotency key used before for the same request, found): the id.
     Created { id: String },
 }
@@ -79,8 +82,8 @@ pub async fn submit(
         .map_err(|e| SubmitError::Invalid(vec![e]))?;
     if let Some(estimate) = estimate {
         return Ok(Submitted::DryRun {
-            spec: job.spec,
-            estimate,
+            spec: Box::new(job.spec),
+            estimate: Box::new(estimate),
         });
     }
     job.remedy_of = s.remedy_of;
