@@ -73,14 +73,12 @@ impl Application {
         // A single node: whatever was running when the last process died is orphaned.
         for job in store::runs::requeue_orphans(&self.pool).await? {
             tracing::warn!(job_id = %job, "resuming a run interrupted by a crash");
-            store::jobs::settle_job_if_done(&self.pool, &job, crate::jobs::results::job_summary)
-                .await?;
+            crate::jobs::settle::settle_if_done(&self.pool, &job).await?;
         }
         // A cancel asked for before the crash is carried out now, not left `cancelling`.
         for job in store::runs::finish_requested_cancels(&self.pool).await? {
             tracing::warn!(job_id = %job, "finishing a cancel interrupted by a crash");
-            store::jobs::settle_job_if_done(&self.pool, &job, crate::jobs::results::job_summary)
-                .await?;
+            crate::jobs::settle::settle_if_done(&self.pool, &job).await?;
         }
         let workers = tokio::spawn({
             let (pool, settings, token) = (

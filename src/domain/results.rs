@@ -195,6 +195,30 @@ pub struct Standing {
     pub summary: Summary,
 }
 
+/// What a job's runs add up to beside its summary, computed when it settles and stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobResults {
+    /// Every out-of-fold prediction (a comparison's leader's) scored as one set.
+    pub pooled: Option<Scores>,
+    /// The final model on the test set.
+    pub test: Option<Scores>,
+    pub leaderboard: Option<Vec<Standing>>,
+    /// `final_model: {"epochs": "cv"}`: the final model's epochs and the folds' best epochs.
+    pub final_epochs: Option<CvEpochs>,
+}
+
+/// How a job ended, as settling it records.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Settled {
+    Succeeded {
+        summary: Option<Summary>,
+        results: Box<JobResults>,
+    },
+    /// A run failed: its error.
+    Failed(Option<String>),
+    Cancelled,
+}
+
 /// `GET /v1/jobs/{id}/metrics`. The folds are already-serialized `FoldResult`s, written out one
 /// run at a time so a job's confusion matrices are never all in memory at once.
 #[derive(Debug, Serialize)]

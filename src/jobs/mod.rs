@@ -4,8 +4,10 @@
 //! `queue/` only claims, leases and runs.
 
 mod inputs;
+pub mod metrics;
 pub mod models;
 pub mod plan;
 pub mod predict;
 pub mod results;
+pub mod settle;
 pub mod submit;

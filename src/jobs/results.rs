@@ -131,7 +131,7 @@ pub fn chosen_variant(spec: &JobSpec, folds: &[&RunResult]) -> Variant {
     leader(spec, folds).unwrap_or(variants(spec)[0])
 }
 
-/// A job's summary from its runs, as `store::jobs::settle_job_if_done` asks for it.
+/// A job's summary from its runs (the winning variant's folds for a comparison).
 pub fn job_summary(spec: &JobSpec, runs: &[RunRow]) -> Option<Summary> {
     summary(spec, &fold_results(runs))
 }

@@ -70,7 +70,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
                 for job in jobs {
                     tracing::warn!(job_id = %job, "a run's lease expired; returned to the queue");
                     if let Err(e) =
-                        store::jobs::settle_job_if_done(&pool, &job, results::job_summary).await
+                        crate::jobs::settle::settle_if_done(&pool, &job).await
                     {
                         tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a reaped job failed");
                     }
@@ -83,7 +83,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
             Ok(jobs) => {
                 for job in jobs {
                     if let Err(e) =
-                        store::jobs::settle_job_if_done(&pool, &job, results::job_summary).await
+                        crate::jobs::settle::settle_if_done(&pool, &job).await
                     {
                         tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a cancelled job failed");
                     }
@@ -176,7 +176,7 @@ async fn execute(
         tracing::warn!(error = %format!("{e:#}"), "refreshing the job's findings failed");
     }
     if let Err(e) =
-        store::jobs::settle_job_if_done(pool, &claimed.job_id, results::job_summary).await
+        crate::jobs::settle::settle_if_done(pool, &claimed.job_id).await
     {
         tracing::error!(error = %format!("{e:#}"), "settling the job failed");
     }

@@ -89,8 +89,8 @@ pub async fn get_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobVi
 
 fn view(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
     let id: String = row.get("id");
-    let spec: JobSpec = serde_json::from_str(&row.get::<String, _>("spec_json"))
-        .with_context(|| format!("the stored spec of job {id}"))?;
+    let spec = super::typed::spec(&row.get::<String, _>("spec_json"))
+        .with_context(|| format!("job {id}"))?;
     let status: String = row.get("status");
     let total = row.get::<i64, _>("total") as u64;
     let done = row.get::<Option<i64>, _>("done").unwrap_or(0) as u64;

@@ -9,7 +9,7 @@ use super::run_data::RunRow;
 use crate::domain::finding::{AppliedRemedy, Finding};
 use crate::domain::ids;
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
-use crate::domain::results::{RunKind, RunState, Summary};
+use crate::domain::results::{JobResults, RunKind, Settled, Summary};
 
 /// The idempotency scope of `POST /v1/jobs`.
 pub const IDEMPOTENCY_SCOPE: &str = "jobs";
@@ -233,52 +233,80 @@ pub async fn cancel_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
     Ok(outcome)
 }
 
-/// Settles a job whose runs have all ended: failed if any failed, cancelled if cancel was
-/// asked, else succeeded with the summary `summarize` computes from the job's spec and runs.
-pub async fn settle_job_if_done(
-    pool: &SqlitePool,
-    job_id: &str,
-    summarize: impl FnOnce(&JobSpec, &[RunRow]) -> Option<Summary>,
-) -> anyhow::Result<Option<JobStatus>> {
-    let open: i64 = sqlx::query_scalar(
+/// Runs of the job still queued or running.
+pub async fn open_runs(pool: &SqlitePool, job_id: &str) -> anyhow::Result<i64> {
+    Ok(sqlx::query_scalar(
         "SELECT COUNT(*) FROM runs WHERE job_id = ? AND state IN ('queued', 'running')",
     )
     .bind(job_id)
     .fetch_one(pool)
-    .await?;
-    if open > 0 {
-        return Ok(None);
-    }
-    let runs = super::run_data::runs_of_job(pool, job_id, super::run_data::Detail::Summary).await?;
-    let (cancel_requested, spec_json): (Option<String>, String) =
+    .await?)
+}
+
+/// What settling a job reads besides its runs: its spec and whether a cancel was asked for
+/// (`None`: no such job).
+pub async fn settle_inputs(
+    pool: &SqlitePool,
+    job_id: &str,
+) -> anyhow::Result<Option<(JobSpec, bool)>> {
+    let row: Option<(Option<String>, String)> =
         sqlx::query_as("SELECT cancel_requested_at, spec_json FROM jobs WHERE id = ?")
             .bind(job_id)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await?;
-    let (status, error, summary) = if let Some(f) =
-        runs.iter().find(|r| r.state == RunState::Failed)
-    {
-        (JobStatus::Failed, f.error.clone(), None)
-    } else if cancel_requested.is_some() || runs.iter().any(|r| r.state == RunState::Cancelled) {
-        (JobStatus::Cancelled, None, None)
-    } else {
-        let spec: JobSpec = serde_json::from_str(&spec_json)?;
-        (JobStatus::Succeeded, None, summarize(&spec, &runs))
+    row.map(|(cancel, spec)| Ok((super::typed::spec(&spec)?, cancel.is_some())))
+        .transpose()
+}
+
+/// Records how a job ended, if it has not already: `Some(status)` when this call settled it.
+pub async fn settle(
+    pool: &SqlitePool,
+    job_id: &str,
+    settled: &Settled,
+) -> anyhow::Result<Option<JobStatus>> {
+    let (status, error, summary, results) = match settled {
+        Settled::Succeeded { summary, results } => (
+            JobStatus::Succeeded,
+            None,
+            summary.as_ref().map(serde_json::to_string).transpose()?,
+            Some(serde_json::to_string(results)?),
+        ),
+        Settled::Failed(error) => (JobStatus::Failed, error.clone(), None, None),
+        Settled::Cancelled => (JobStatus::Cancelled, None, None, None),
     };
-    let summary = summary.map(|s| serde_json::to_string(&s)).transpose()?;
     let done = sqlx::query(
-        "UPDATE jobs SET status = ?, error = ?, summary_json = ?, finished_at = ?
+        "UPDATE jobs SET status = ?, error = ?, summary_json = ?, results_json = ?, finished_at = ?
          WHERE id = ? AND status IN ('queued', 'running', 'cancelling')",
     )
     .bind(status.as_str())
     .bind(error)
     .bind(summary)
+    .bind(results)
     .bind(ids::now_rfc3339())
     .bind(job_id)
     .execute(pool)
     .await?
     .rows_affected();
     Ok((done > 0).then_some(status))
+}
+
+/// A job's status, summary and stored results, without its spec (`None`: no such job).
+pub async fn results(
+    pool: &SqlitePool,
+    job_id: &str,
+) -> anyhow::Result<Option<(JobStatus, Option<Summary>, Option<JobResults>)>> {
+    let row: Option<(String, Option<String>, Option<String>)> =
+        sqlx::query_as("SELECT status, summary_json, results_json FROM jobs WHERE id = ?")
+            .bind(job_id)
+            .fetch_optional(pool)
+            .await?;
+    let Some((status, summary, results)) = row else {
+        return Ok(None);
+    };
+    let status = JobStatus::parse(&status).context("a stored job status")?;
+    let summary = summary.map(|s| serde_json::from_str(&s)).transpose()?;
+    let results = results.map(|s| serde_json::from_str(&s)).transpose()?;
+    Ok(Some((status, summary, results)))
 }
 
 /// Recomputes a job's findings from its runs with `diagnose` and stores them, in one write
@@ -300,7 +328,7 @@ pub async fn refresh_diagnostics(
             tx.rollback().await?;
             return Ok(());
         };
-        let spec: JobSpec = serde_json::from_str(&spec_json)?;
+        let spec = super::typed::spec(&spec_json)?;
         let runs = super::run_data::runs_in(&mut tx, job_id).await?;
         let findings = serde_json::to_string(&diagnose(&spec, &runs))?;
         sqlx::query("UPDATE jobs SET diagnostics_json = ? WHERE id = ?")

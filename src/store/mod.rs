@@ -10,6 +10,7 @@ pub mod jobs;
 pub mod run_data;
 pub mod run_notes;
 pub mod runs;
+pub(crate) mod typed;
 
 use std::str::FromStr;
 use std::time::Duration;

@@ -194,8 +194,7 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
             .await
             .map_err(anyhow::Error::from)?
             .with_context(|| format!("job {} of the run", claimed.job_id))?;
-    let spec = JobSpec::from_stored(&spec_json)
-        .map_err(|e| InputsError::Gone(format!("the stored spec is unreadable: {e}")))?;
+    let spec = super::typed::spec(&spec_json).map_err(|e| InputsError::Gone(format!("{e:#}")))?;
     let assignment: Vec<Vec<u32>> =
         serde_json::from_str(&folds_json).context("the stored fold assignment")?;
     let columns = super::datasets::load_columns(pool, &spec.dataset_id)
@@ -250,14 +249,44 @@ async fn other_columns(
         .ok_or_else(|| InputsError::Gone(format!("the {what} dataset {id} was deleted")))
 }
 
-/// A run's stored result as JSON text (`None`: not finished, or no such run).
-pub async fn result_json(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<String>> {
+/// A run's stored result in full (`None`: not finished, or no such run).
+pub async fn result(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<RunResult>> {
     let json: Option<Option<String>> =
         sqlx::query_scalar("SELECT result_json FROM runs WHERE id = ?")
             .bind(run_id)
             .fetch_optional(pool)
             .await?;
-    Ok(json.flatten())
+    json.flatten()
+        .map(|text| serde_json::from_str(&text).context("a stored run result"))
+        .transpose()
+}
+
+/// The full results of a job's finished fold runs, in creation order, with each run's id,
+/// fold and repeat: read and handed to `each` one run at a time (a 1,000-class run's result
+/// holds a million-cell confusion matrix).
+pub async fn each_fold_result(
+    pool: &SqlitePool,
+    job_id: &str,
+    mut each: impl FnMut(&str, Option<u32>, Option<u32>, RunResult) -> anyhow::Result<()>,
+) -> anyhow::Result<()> {
+    use futures_util::TryStreamExt;
+    let mut rows = sqlx::query(
+        "SELECT id, fold, repeat, result_json FROM runs
+         WHERE job_id = ? AND kind = 'fold' AND result_json IS NOT NULL ORDER BY seq",
+    )
+    .bind(job_id)
+    .fetch(pool);
+    while let Some(row) = rows.try_next().await? {
+        let text: String = row.get("result_json");
+        let result: RunResult = serde_json::from_str(&text).context("a stored run result")?;
+        drop(text);
+        let (fold, repeat) = (
+            row.get::<Option<i64>, _>("fold").map(|v| v as u32),
+            row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
+        );
+        each(row.get("id"), fold, repeat, result)?;
+    }
+    Ok(())
 }
 
 /// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions

@@ -458,6 +458,12 @@ async fn predictions_stored_with_null_probabilities_never_panic_the_metrics() {
     .execute(&db)
     .await
     .unwrap();
+    // A job settled before its results were stored: its metrics are computed on read.
+    sqlx::query("UPDATE jobs SET results_json = NULL WHERE id = ?")
+        .bind(&job)
+        .execute(&db)
+        .await
+        .unwrap();
     let metrics = app.get_json(&format!("/v1/jobs/{job}/metrics")).await;
     assert!(metrics["pooled"].is_null(), "{}", metrics["pooled"]);
     assert_eq!(metrics["folds"].as_array().unwrap().len(), 2);

@@ -1,0 +1,65 @@
+//! A job's metrics as `GET /v1/jobs/{id}/metrics` shows them: each fold's entry (its full
+//! result, read one run at a time), and what the runs add up to, as stored when the job
+//! settled; for a job still training (or settled before results were stored), computed now.
+
+use sqlx::SqlitePool;
+
+use super::settle;
+use crate::domain::results::{FoldResult, JobMetrics, JobResults, Summary};
+use crate::store;
+
+/// The metrics of job `id` (`None`: no such job).
+pub async fn metrics(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobMetrics>> {
+    let Some((status, summary, stored)) = store::jobs::results(pool, id).await? else {
+        return Ok(None);
+    };
+    let (summary, results) = match stored {
+        Some(results) => (summary, results),
+        None => match so_far(pool, id).await? {
+            Some(computed) => computed,
+            None => return Ok(None),
+        },
+    };
+    let mut folds = Vec::new();
+    store::run_data::each_fold_result(pool, id, |run_id, fold, repeat, result| {
+        let entry = FoldResult {
+            run_id,
+            strategy: result.strategy,
+            variant: result.variant,
+            fold,
+            repeat,
+            best_epoch: result.best_epoch,
+            train_class_counts: &result.train_class_counts,
+            validation_class_counts: &result.validation_class_counts,
+            resampled_class_counts: &result.resampled_class_counts,
+            member_class_counts: &result.member_class_counts,
+            class_weights: &result.class_weights,
+            metrics: &result.metrics,
+        };
+        folds.push(serde_json::value::to_raw_value(&entry)?);
+        Ok(())
+    })
+    .await?;
+    Ok(Some(JobMetrics {
+        status,
+        folds,
+        summary,
+        pooled: results.pooled,
+        test: results.test,
+        leaderboard: results.leaderboard,
+        final_epochs: results.final_epochs,
+    }))
+}
+
+/// The results of a job not settled with them: from its runs so far.
+async fn so_far(
+    pool: &SqlitePool,
+    id: &str,
+) -> anyhow::Result<Option<(Option<Summary>, JobResults)>> {
+    let Some(job) = store::jobs::get_job(pool, id).await? else {
+        return Ok(None);
+    };
+    let runs = store::run_data::runs_of_job(pool, id, store::run_data::Detail::Summary).await?;
+    let results = settle::job_results(pool, &job.spec, &runs).await?;
+    Ok(Some((job.summary, results)))
+}
