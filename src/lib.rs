@@ -2,12 +2,14 @@
 //! cross-validation. The binary (`main.rs`) is a thin CLI over this library, so integration
 //! tests link against the same code.
 
+pub mod catalog;
 pub mod compute;
 pub mod config;
 pub mod diagnose;
 pub mod domain;
 pub mod engine;
 pub mod error;
+pub mod health;
 pub mod http;
 pub mod ingest;
 pub mod jobs;

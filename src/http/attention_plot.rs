@@ -12,11 +12,8 @@ use super::plot_response::respond;
 use super::state::{AppState, Route};
 use crate::domain::results::{RunKind, RunState};
 use crate::error::ApiError;
-use crate::ingest::predict_sequences::PredictSequences;
-use crate::ingest::ts::Sequence;
-use crate::jobs::{models, predict};
+use crate::jobs::predict;
 use crate::plots::{Axis, Figure, LinePlot, Plot, Series, Stroke};
-use crate::store;
 
 pub fn routes() -> Vec<Route> {
     vec![("/v1/jobs/{id}/attention.svg", get(attention))]
@@ -45,40 +42,15 @@ async fn attention(
         .iter()
         .find(|r| r.kind == RunKind::Final && r.state == RunState::Succeeded)
         .ok_or_else(|| ApiError::Conflict(format!("job {id} has no finished final model")))?;
-    let model = models::load(&state.pool, &run.id).await?;
-    if model.encoding.sequence.is_none() || !model.predictor.has_attention() {
-        return Err(ApiError::Conflict(format!(
-            "job {id}'s model has no attention (a GRU with model.attention other than none)"
-        )));
-    }
-    let values = store::datasets::load_sequences(&state.pool, &job.dataset_id)
-        .await?
-        .ok_or_else(|| ApiError::Conflict(format!("dataset {} is gone", job.dataset_id)))?;
-    let (labels, _) = store::datasets::load_labels(&state.pool, &job.dataset_id)
-        .await?
-        .unwrap_or_default();
-    let classes = model.predictor.classes();
-    let names = models::class_names(&state.pool, &job.id, &job.spec, classes).await?;
-    let mut sequences = Vec::new();
-    let mut offset = 0usize;
-    for &len in values.lengths.iter().take(wanted) {
-        let n = len as usize * values.channels;
-        sequences.push(Sequence {
-            steps: len as usize,
-            values: values.values[offset..offset + n].to_vec(),
-        });
-        offset += n;
-    }
-    let seqs = PredictSequences {
-        sequences,
-        labels: None,
-    };
-    let models = predict::Models {
-        runs: vec![run.id.clone()],
-        first: model,
-    };
     let on = (&state.pool, &state.predict_pool);
-    let scored = predict::score_sequences(on, &id, models, std::sync::Arc::new(seqs), true).await?;
+    let (scored, labels, names) = predict::dataset_attention(on, &job, &run.id, wanted)
+        .await?
+        .ok_or_else(|| {
+            ApiError::Conflict(format!(
+                "job {id}'s model has no attention (a GRU with model.attention other than none), \
+                 or its dataset is gone"
+            ))
+        })?;
     let series = scored
         .attention
         .unwrap_or_default()

@@ -15,9 +15,8 @@ use crate::domain::finding::Kind;
 use crate::domain::job::JobSpec;
 use crate::engine::train::EpochRecord;
 use crate::error::ApiError;
+use crate::jobs::views::RunRow;
 use crate::plots::{Axis, Dot, Figure, LinePlot, Marker, Plot, Series, Stroke};
-use crate::store;
-use crate::store::run_data::RunRow;
 
 pub fn routes() -> Vec<Route> {
     vec![("/v1/jobs/{id}/curves.svg", get(curves))]
@@ -52,7 +51,7 @@ async fn curves(
     let (format, job, runs) = plot_request(&state, &id, query, &[]).await?;
     let (mut series, mut dots) = (Vec::new(), Vec::new());
     for (colour, run) in runs.iter().enumerate() {
-        let history = store::run_data::epoch_history(&state.pool, &run.id)
+        let history = crate::jobs::views::epochs(&state.pool, &run.id)
             .await?
             .unwrap_or_default();
         let line = |loss: fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {

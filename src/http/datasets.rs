@@ -12,11 +12,10 @@ use sha2::{Digest, Sha256};
 use super::extract::{QueryParams, media_type, page_params, unsupported};
 use super::state::{AppState, Route};
 use super::upload::{self, Pumped};
+use crate::catalog::{self, Deleted, StoreError, Stored};
 use crate::domain::dataset::{DatasetSummary, UploadFormat};
-use crate::domain::ids;
 use crate::error::{ApiError, FieldError};
 use crate::ingest::{self, IngestOptions, SequenceSource};
-use crate::store::datasets::{self as store, Deleted, Inserted, KeyedRequest};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -236,17 +235,27 @@ async fn create(
         ));
     }
     let parsed = parsed?;
+    let request_hash = request_identity(format, &params, &parsed.sha256);
+    let keyed = (key.as_deref(), request_hash.as_str());
+    match catalog::store_upload(&state.pool, &parsed, params.name.clone(), keyed).await {
+        Ok(Stored::Created(summary)) => Ok(created(summary, false)),
+        Ok(Stored::Replayed(summary)) => Ok(created(summary, true)),
+        Err(StoreError::KeyReused) => Err(ApiError::Conflict(StoreError::KeyReused.to_string())),
+        Err(StoreError::Store(e)) => Err(crate::error::write_failed(e)),
+    }
+}
 
-    let id = ids::new_id("ds");
-    let summary = parsed.summary(id, params.name.clone(), ids::now_rfc3339());
-    // What identifies the request; `sequence` only when given, so earlier keys still match.
+/// What identifies an upload request (its idempotency key's request hash): the format, name,
+/// label, delimiter, the body's hash, and `sequence` only when given, so earlier keys still
+/// match.
+fn request_identity(format: UploadFormat, params: &UploadParams, sha256: &str) -> String {
     let mut identity = format!(
         "{}\n{}\n{}\n{}\n{}",
         format.as_str(),
         params.name,
         params.label,
         params.delimiter,
-        parsed.sha256
+        sha256
     );
     match &params.sequence {
         Some(SequenceSource::Field(field)) => identity.push_str(&format!("\nsequence={field}")),
@@ -255,26 +264,7 @@ async fn create(
         }
         None => {}
     }
-    let request_hash = hex::encode(Sha256::digest(identity));
-    let keyed = key.as_deref().map(|key| KeyedRequest {
-        key,
-        request_hash: &request_hash,
-    });
-    match store::insert_dataset(&state.pool, summary, &parsed, keyed)
-        .await
-        .map_err(crate::error::write_failed)?
-    {
-        Inserted::Created(summary) => Ok(created(*summary, false)),
-        Inserted::KeyUsed(used) if used.request_hash == request_hash => {
-            let summary = store::get_dataset(&state.pool, &used.resource_id)
-                .await?
-                .ok_or_else(|| anyhow::anyhow!("idempotency key points at a missing dataset"))?;
-            Ok(created(summary, true))
-        }
-        Inserted::KeyUsed(_) => Err(ApiError::Conflict(
-            "this Idempotency-Key was already used with a different request".into(),
-        )),
-    }
+    hex::encode(Sha256::digest(identity))
 }
 
 fn created(summary: DatasetSummary, replayed: bool) -> Response {
@@ -301,7 +291,7 @@ async fn list(
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
-    let (items, next) = store::list_datasets(&state.pool, limit, cursor).await?;
+    let (items, next) = catalog::datasets(&state.pool, limit, cursor).await?;
     Ok(Json(Page {
         items,
         next_cursor: next.map(|n| n.to_string()),
@@ -312,7 +302,7 @@ async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Json<DatasetSummary>, ApiError> {
-    store::get_dataset(&state.pool, &id)
+    catalog::dataset(&state.pool, &id)
         .await?
         .map(Json)
         .ok_or_else(|| ApiError::NotFound(format!("no dataset {id}")))
@@ -323,7 +313,7 @@ async fn remove(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    match store::delete_dataset(&state.pool, &id).await? {
+    match catalog::delete(&state.pool, &id).await? {
         Deleted::Deleted => Ok(StatusCode::NO_CONTENT),
         Deleted::NotFound => Err(ApiError::NotFound(format!("no dataset {id}"))),
         Deleted::InUse(active) => Err(ApiError::Conflict(format!(

@@ -15,7 +15,6 @@ use super::state::{AppState, Route};
 use crate::domain::finding::Kind;
 use crate::error::ApiError;
 use crate::plots::{Axis, Figure, LinePlot, Marker, Plot, Series, Stroke};
-use crate::store;
 
 pub fn routes() -> Vec<Route> {
     vec![("/v1/jobs/{id}/gradients.svg", get(gradients))]
@@ -40,7 +39,7 @@ async fn gradients(
                 .ok_or_else(|| ApiError::Conflict(format!("job {id} has no runs")))?,
         },
     };
-    let history = store::run_data::epoch_history(&state.pool, &run.id)
+    let history = crate::jobs::views::epochs(&state.pool, &run.id)
         .await?
         .unwrap_or_default();
     let layers = history

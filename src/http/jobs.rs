@@ -13,11 +13,11 @@ use super::runs::RunView;
 use super::state::{AppState, Route};
 use crate::domain::job::{JobSpec, JobStatus};
 use crate::error::{ApiError, FieldError};
+use crate::jobs::views::{self, Cancel, JobView};
 use crate::jobs::{
     self,
     submit::{Submission, SubmitError, Submitted},
 };
-use crate::store::{self, jobs::Cancel};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -75,11 +75,8 @@ pub(super) async fn submitted(
 }
 
 /// The job, or a 404 naming it.
-pub(super) async fn job_or_404(
-    state: &AppState,
-    id: &str,
-) -> Result<store::jobs::JobView, ApiError> {
-    store::jobs::get_job(&state.pool, id)
+pub(super) async fn job_or_404(state: &AppState, id: &str) -> Result<JobView, ApiError> {
+    views::job(&state.pool, id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
@@ -87,7 +84,7 @@ pub(super) async fn job_or_404(
 async fn list(
     State(state): State<AppState>,
     mut query: QueryParams,
-) -> Result<Json<Page<store::jobs::JobView>>, ApiError> {
+) -> Result<Json<Page<JobView>>, ApiError> {
     let mut errors = Vec::new();
     let (limit, cursor) = page_params(&mut query, &mut errors);
     let status = query.take("status").and_then(|s| {
@@ -104,7 +101,7 @@ async fn list(
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
-    let (items, next) = store::jobs::list_jobs(&state.pool, status, limit, cursor).await?;
+    let (items, next) = views::jobs(&state.pool, status, limit, cursor).await?;
     Ok(Json(Page {
         items,
         next_cursor: next.map(|n| n.to_string()),
@@ -114,7 +111,7 @@ async fn list(
 async fn show(
     State(state): State<AppState>,
     Path(id): Path<String>,
-) -> Result<Json<store::jobs::JobView>, ApiError> {
+) -> Result<Json<JobView>, ApiError> {
     job_or_404(&state, &id).await.map(Json)
 }
 
@@ -123,7 +120,7 @@ async fn cancel(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    match store::jobs::cancel_job(&state.pool, &id).await? {
+    match views::cancel(&state.pool, &id).await? {
         Cancel::NotFound => Err(ApiError::NotFound(format!("no job {id}"))),
         Cancel::AlreadyFinished(s) => Err(ApiError::Conflict(format!(
             "job {id} already ended ({})",
@@ -149,14 +146,7 @@ async fn runs(
         return Err(ApiError::invalid_fields(errors));
     }
     job_or_404(&state, &id).await?;
-    let (runs, next) = store::run_data::runs_page(
-        &state.pool,
-        &id,
-        store::run_data::Detail::Full,
-        cursor.unwrap_or(0),
-        limit,
-    )
-    .await?;
+    let (runs, next) = views::runs_page(&state.pool, &id, cursor.unwrap_or(0), limit).await?;
     Ok(Json(Page {
         items: runs.iter().map(RunView::of).collect(),
         next_cursor: next.map(|n| n.to_string()),

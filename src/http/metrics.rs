@@ -38,7 +38,7 @@ pub fn recorder() -> PrometheusHandle {
 
 /// `GET /metrics`: refreshes the queue gauges from the database, then renders.
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    match crate::store::jobs::queue_stats(&state.pool).await {
+    match crate::health::queue_stats(&state.pool).await {
         Ok((by_status, queued, running)) => {
             for status in crate::domain::job::JobStatus::ALL {
                 let n = by_status

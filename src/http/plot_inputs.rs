@@ -1,37 +1,13 @@
-//! What plots read: the request's format, the job with its runs, and the held-out predictions of
-//! each fold run of its leading variant (every fold run's in a single-variant job), one run at
-//! a time.
+//! What every plot request starts from: its format, the job with its runs (`jobs::views`),
+//! and the held-out predictions of the leading variant (`jobs::heldout`).
 
 use super::extract::QueryParams;
 use super::plot_response::Format;
 use super::state::AppState;
-use crate::domain::heldout::HeldOut;
-use crate::domain::results::RunKind;
 use crate::error::ApiError;
-use crate::jobs::results::{self, Variant};
-use crate::store;
-use crate::store::job_view::JobView;
-use crate::store::run_data::RunRow;
-
-/// One fold run's held-out predictions.
-pub struct HeldOutSet {
-    pub fold: Option<u32>,
-    pub repeat: Option<u32>,
-    pub heldout: HeldOut,
-}
-
-impl HeldOutSet {
-    /// `fold 2`, `fold 2, repeat 1`.
-    pub fn name(&self) -> String {
-        let fold = self
-            .fold
-            .map_or("final".to_owned(), |f| format!("fold {f}"));
-        match self.repeat.filter(|&r| r > 0) {
-            Some(r) => format!("{fold}, repeat {r}"),
-            None => fold,
-        }
-    }
-}
+use crate::jobs::heldout;
+pub use crate::jobs::heldout::HeldOutSet;
+use crate::jobs::views::{self, JobView, RunRow};
 
 /// What every plot request starts from: its `format` (the query holding no other parameter
 /// than `extra`, which the caller took), the job (or a 404) and its runs, summarized.
@@ -43,8 +19,7 @@ pub async fn plot_request(
 ) -> Result<(Format, JobView, Vec<RunRow>), ApiError> {
     let format = Format::take(query, extra)?;
     let job = super::jobs::job_or_404(state, id).await?;
-    let runs =
-        store::run_data::runs_of_job(&state.pool, id, store::run_data::Detail::Summary).await?;
+    let runs = views::runs(&state.pool, id).await?;
     Ok((format, job, runs))
 }
 
@@ -54,31 +29,5 @@ pub async fn leader_sets(
     job: &JobView,
     runs: &[RunRow],
 ) -> Result<Vec<HeldOutSet>, ApiError> {
-    let leader = results::leader(&job.spec, &results::fold_results(runs));
-    let mut sets: Vec<HeldOutSet> = Vec::new();
-    for run in runs {
-        let pooled = run.kind == RunKind::Fold
-            && run
-                .result
-                .as_ref()
-                .is_some_and(|r| leader.is_none_or(|l| Variant::of(r) == l));
-        if !pooled {
-            continue;
-        }
-        let Some(heldout) = store::run_data::heldout(&state.pool, &run.id).await? else {
-            continue;
-        };
-        if sets
-            .first()
-            .is_some_and(|s| s.heldout.classes != heldout.classes)
-        {
-            continue;
-        }
-        sets.push(HeldOutSet {
-            fold: run.fold,
-            repeat: run.repeat,
-            heldout,
-        });
-    }
-    Ok(sets)
+    Ok(heldout::leader_sets(&state.pool, &job.spec, runs).await?)
 }

@@ -12,20 +12,17 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
-
-use crate::domain::job::{JobSpec, Strategy};
-use crate::domain::results::RunKind;
-use crate::store::run_data::RunRow;
 use sqlx::SqlitePool;
 
 use super::extract::QueryParams;
 use super::jobs::job_or_404;
 use super::state::{AppState, Route};
 use crate::config::MAX_PREDICT_PROBABILITIES;
-use crate::domain::heldout::HeldOut;
+use crate::domain::job::Strategy;
 use crate::error::{ApiError, FieldError};
+use crate::jobs::heldout::{Group, Item, classes_of, groups, load};
 use crate::jobs::models::class_names;
-use crate::store;
+use crate::jobs::views;
 
 pub fn routes() -> Vec<Route> {
     vec![("/v1/jobs/{id}/predictions", get(predictions))]
@@ -36,88 +33,6 @@ const MAX_PAGE: u64 = 10_000;
 /// CSV rows formatted per chunk sent.
 const CSV_CHUNK_ROWS: usize = 1024;
 
-/// The fold runs of one strategy's repeat, whose held-out rows partition the dataset.
-struct Group {
-    strategy: Option<Strategy>,
-    repeat: Option<u32>,
-    /// (run id, fold)
-    runs: Vec<(String, Option<u32>)>,
-    /// Held-out rows in all, from the runs' results.
-    len: u64,
-}
-
-/// One out-of-fold prediction.
-struct Item {
-    row: u32,
-    fold: Option<u32>,
-    label: u32,
-    proba: Vec<f32>,
-}
-
-/// The job's groups in (strategy in the spec's order, repeat) order.
-fn groups(spec: &JobSpec, runs: &[RunRow]) -> Vec<Group> {
-    let listed = spec.imbalance.strategy.list();
-    let order = |s: &Option<Strategy>| {
-        s.and_then(|s| listed.iter().position(|&l| l == s))
-            .unwrap_or(0)
-    };
-    let mut groups: Vec<Group> = Vec::new();
-    for run in runs {
-        // Out-of-fold predictions only (the final model's test-set predictions are not).
-        let Some(result) = run.result.as_ref().filter(|_| run.kind == RunKind::Fold) else {
-            continue;
-        };
-        let len: u64 = result.validation_class_counts.iter().sum();
-        match groups
-            .iter_mut()
-            .find(|g| g.strategy == run.strategy && g.repeat == run.repeat)
-        {
-            Some(g) => {
-                g.runs.push((run.id.clone(), run.fold));
-                g.len += len;
-            }
-            None => groups.push(Group {
-                strategy: run.strategy,
-                repeat: run.repeat,
-                runs: vec![(run.id.clone(), run.fold)],
-                len,
-            }),
-        }
-    }
-    groups.sort_by_key(|g| (order(&g.strategy), g.repeat));
-    groups
-}
-
-/// A group's predictions, by row.
-async fn load(pool: &SqlitePool, group: &Group) -> anyhow::Result<Vec<Item>> {
-    let mut items = Vec::new();
-    for (run_id, fold) in &group.runs {
-        let Some(h) = store::run_data::heldout(pool, run_id).await? else {
-            continue;
-        };
-        items.extend(items_of(&h, *fold));
-    }
-    items.sort_by_key(|i| i.row);
-    Ok(items)
-}
-
-fn items_of(h: &HeldOut, fold: Option<u32>) -> impl Iterator<Item = Item> + '_ {
-    (0..h.len()).map(move |i| Item {
-        row: h.rows[i],
-        fold,
-        label: h.labels[i],
-        proba: h.row(i).to_vec(),
-    })
-}
-
-/// The number of classes, from the first finished fold's held-out class counts (no blob read).
-fn classes_of(runs: &[RunRow]) -> usize {
-    runs.iter()
-        .filter(|run| run.kind == RunKind::Fold)
-        .find_map(|run| run.result.as_ref())
-        .map_or(0, |r| r.validation_class_counts.len())
-}
-
 async fn predictions(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -125,8 +40,7 @@ async fn predictions(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let runs =
-        store::run_data::runs_of_job(&state.pool, &id, store::run_data::Detail::Summary).await?;
+    let runs = views::runs(&state.pool, &id).await?;
     let groups = groups(&job.spec, &runs);
     let classes = classes_of(&runs);
     let names = class_names(&state.pool, &job.id, &job.spec, classes).await?;

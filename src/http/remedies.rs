@@ -20,7 +20,7 @@ use crate::domain::results::Variant;
 use crate::error::ApiError;
 use crate::jobs::results;
 use crate::jobs::submit::Submission;
-use crate::store::{self, jobs::JobView};
+use crate::jobs::views::{self, JobView};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -160,8 +160,7 @@ struct Diagnostics {
 
 /// Per variant, its mean fold scores.
 async fn scores(state: &AppState, job: &JobView) -> Result<Vec<(Variant, Scores)>, ApiError> {
-    let runs = store::run_data::runs_of_job(&state.pool, &job.id, store::run_data::Detail::Summary)
-        .await?;
+    let runs = views::runs(&state.pool, &job.id).await?;
     let folds = results::fold_results(&runs);
     Ok(results::variant_summaries(&job.spec, &folds)
         .into_iter()
@@ -197,7 +196,7 @@ async fn diagnostics(
     let job = job_or_404(&state, &id).await?;
     let before = scores(&state, &job).await?;
     let mut remedies = Vec::new();
-    for r in store::jobs::remedies_of(&state.pool, &id).await? {
+    for r in views::remedies_of(&state.pool, &id).await? {
         // The findings as the remedy job applied them (their ids, kinds and variants then).
         let applied = r.applied_remedies.clone().unwrap_or_default();
         let comparison = if r.status.is_finished() {

@@ -15,8 +15,7 @@ use crate::domain::results::{RunKind, RunState};
 use crate::engine::eval::scores::Scores;
 use crate::engine::train::EpochRecord;
 use crate::error::ApiError;
-use crate::store;
-use crate::store::run_data::RunRow;
+use crate::jobs::views::{self, RunRow};
 
 /// A run as `GET /v1/jobs/{id}/runs` lists it.
 #[derive(Debug, Clone, Serialize)]
@@ -70,11 +69,9 @@ async fn history(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let trained = store::run_data::epoch_history(&state.pool, &id)
+    let records = views::history(&state.pool, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no run {id}")))?;
-    let mut records = store::run_data::pretrain_history(&state.pool, &id).await?;
-    records.extend(trained);
     let wants_csv = super::extract::prefers_csv(&headers);
     if !wants_csv {
         return Ok(Json(records).into_response());
@@ -144,7 +141,7 @@ async fn checkpoint(
     State(state): State<AppState>,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    match store::run_data::checkpoint(&state.pool, &id).await? {
+    match views::checkpoint(&state.pool, &id).await? {
         None => Err(ApiError::NotFound(format!("no run {id}"))),
         Some((RunState::Succeeded, Some(bytes))) => Ok((
             [

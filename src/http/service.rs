@@ -34,20 +34,9 @@ async fn healthz() -> Json<Value> {
 /// 200 when the database answers, is migrated and its last write did not fail for lack of
 /// space or an I/O error; else 503 with the reason.
 async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    if let Some(reason) = crate::store::health::fault(&state.pool) {
-        return Err(ApiError::Unavailable(format!(
-            "the database cannot be written ({reason}); runs fail until a write succeeds again"
-        )));
-    }
-    match crate::store::is_ready(&state.pool).await {
-        Ok(true) => Ok(Json(json!({"status": "ready"}))),
-        Ok(false) => Err(ApiError::Unavailable(
-            "the database is not fully migrated".into(),
-        )),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            Err(ApiError::Unavailable("the database is unreachable".into()))
-        }
+    match crate::health::not_ready(&state.pool).await {
+        None => Ok(Json(json!({"status": "ready"}))),
+        Some(reason) => Err(ApiError::Unavailable(reason)),
     }
 }
 

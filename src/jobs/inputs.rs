@@ -6,7 +6,7 @@
 use sqlx::SqlitePool;
 
 use super::plan;
-use super::submit::SubmitError;
+use super::rejected::SubmitError;
 use crate::domain::dataset::{Column, DatasetSummary};
 use crate::domain::job::{InitSpec, JobSpec, JobStatus};
 use crate::domain::results::{RunKind, RunState};

@@ -3,11 +3,15 @@
 //! reading its results and models takes. `http/` only parses requests and shapes responses;
 //! `queue/` only claims, leases and runs.
 
+pub mod feed;
+pub mod heldout;
 mod inputs;
 pub mod metrics;
 pub mod models;
 pub mod plan;
 pub mod predict;
+mod rejected;
 pub mod results;
 pub mod settle;
 pub mod submit;
+pub mod views;

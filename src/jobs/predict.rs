@@ -15,6 +15,7 @@ use crate::engine::model::param::Dev;
 use crate::engine::predict::Predictor;
 use crate::ingest::predict_sequences::PredictSequences;
 use crate::ingest::rows::PredictRows;
+use crate::ingest::ts::Sequence;
 use crate::store::{self, jobs::JobView};
 
 /// Rows scored at once: bounds the activations of a wide model.
@@ -248,4 +249,48 @@ fn score_one(
         start = end;
     }
     None
+}
+
+/// The attention weights of run `run` (a sequence model with attention) on the first `n`
+/// sequences of the job's dataset, with those sequences' classes and the class names; `None`
+/// when the model has no attention or the dataset is gone.
+pub async fn dataset_attention(
+    on: (&SqlitePool, &ComputePool),
+    job: &JobView,
+    run: &str,
+    n: usize,
+) -> Result<Option<(Scored, Vec<u32>, Vec<String>)>, PredictError> {
+    let pool = on.0;
+    let model = models::load(pool, run).await?;
+    if model.encoding.sequence.is_none() || !model.predictor.has_attention() {
+        return Ok(None);
+    }
+    let Some(values) = store::datasets::load_sequences(pool, &job.dataset_id).await? else {
+        return Ok(None);
+    };
+    let (labels, _) = store::datasets::load_labels(pool, &job.dataset_id)
+        .await?
+        .unwrap_or_default();
+    let classes = model.predictor.classes();
+    let names = models::class_names(pool, &job.id, &job.spec, classes).await?;
+    let mut sequences = Vec::new();
+    let mut offset = 0usize;
+    for &len in values.lengths.iter().take(n) {
+        let k = len as usize * values.channels;
+        sequences.push(Sequence {
+            steps: len as usize,
+            values: values.values[offset..offset + k].to_vec(),
+        });
+        offset += k;
+    }
+    let seqs = PredictSequences {
+        sequences,
+        labels: None,
+    };
+    let models = Models {
+        runs: vec![run.to_owned()],
+        first: model,
+    };
+    let scored = score_sequences(on, &job.id, models, Arc::new(seqs), true).await?;
+    Ok(Some((scored, labels, names)))
 }

@@ -19,8 +19,7 @@ pub async fn settle_if_done(pool: &SqlitePool, job_id: &str) -> anyhow::Result<O
     let Some((spec, cancel_requested)) = store::jobs::settle_inputs(pool, job_id).await? else {
         return Ok(None);
     };
-    let runs =
-        store::run_data::runs_of_job(pool, job_id, store::run_data::Detail::Summary).await?;
+    let runs = store::run_data::runs_of_job(pool, job_id, store::run_data::Detail::Summary).await?;
     let settled = if let Some(failed) = runs.iter().find(|r| r.state == RunState::Failed) {
         Settled::Failed(failed.error.clone())
     } else if cancel_requested || runs.iter().any(|r| r.state == RunState::Cancelled) {

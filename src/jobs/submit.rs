@@ -7,6 +7,7 @@ use sqlx::SqlitePool;
 
 use super::inputs::{self, FoldColumns};
 use super::plan::{self, Estimate};
+pub use super::rejected::SubmitError;
 use crate::config::Limits;
 use crate::domain::dataset::DatasetSummary;
 use crate::domain::finding::AppliedRemedy;
@@ -25,26 +26,6 @@ pub enum Submitted {
     },
     /// Stored (or, with an idempotency key used before for the same request, found): the id.
     Created { id: String },
-}
-
-/// Why a submit stored nothing.
-#[derive(Debug, thiserror::Error)]
-pub enum SubmitError {
-    /// The spec, against its datasets and the limits: every invalid field.
-    #[error("invalid spec")]
-    Invalid(Vec<SpecError>),
-    /// The idempotency key was used before with another request.
-    #[error("this Idempotency-Key was already used with a different request")]
-    KeyReused,
-    #[error(transparent)]
-    Store(#[from] anyhow::Error),
-}
-
-impl SubmitError {
-    /// One invalid field.
-    pub fn field(field: &str, message: impl Into<String>) -> Self {
-        SubmitError::Invalid(vec![SpecError::new(field, message)])
-    }
 }
 
 /// What a submit is: the spec, its idempotency key, whether it is a dry run, and for a remedy

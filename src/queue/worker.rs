@@ -69,9 +69,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
             Ok(jobs) => {
                 for job in jobs {
                     tracing::warn!(job_id = %job, "a run's lease expired; returned to the queue");
-                    if let Err(e) =
-                        crate::jobs::settle::settle_if_done(&pool, &job).await
-                    {
+                    if let Err(e) = crate::jobs::settle::settle_if_done(&pool, &job).await {
                         tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a reaped job failed");
                     }
                 }
@@ -82,9 +80,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
         match store::runs::finish_requested_cancels(&pool).await {
             Ok(jobs) => {
                 for job in jobs {
-                    if let Err(e) =
-                        crate::jobs::settle::settle_if_done(&pool, &job).await
-                    {
+                    if let Err(e) = crate::jobs::settle::settle_if_done(&pool, &job).await {
                         tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a cancelled job failed");
                     }
                 }
@@ -175,9 +171,7 @@ async fn execute(
     if let Err(e) = store::jobs::refresh_diagnostics(pool, &claimed.job_id, findings).await {
         tracing::warn!(error = %format!("{e:#}"), "refreshing the job's findings failed");
     }
-    if let Err(e) =
-        crate::jobs::settle::settle_if_done(pool, &claimed.job_id).await
-    {
+    if let Err(e) = crate::jobs::settle::settle_if_done(pool, &claimed.job_id).await {
         tracing::error!(error = %format!("{e:#}"), "settling the job failed");
     }
 }

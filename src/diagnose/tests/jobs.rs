@@ -5,17 +5,15 @@ use serde_json::json;
 
 use super::{ctx, epoch, healthy, no_early_stopping};
 use crate::diagnose::job_rules::job_findings;
-use crate::diagnose::remedy::remedy;
 use crate::diagnose::run_rules::{RunEnd, diagnose};
 use crate::domain::finding::{Kind, RunDiagnosis, Severity};
 use crate::domain::job::{JobSpec, Strategy};
 use crate::domain::results::{RunKind, RunResult, RunState};
-use crate::domain::spec::ModelKind;
 use crate::engine::eval::scores::Scores;
 use crate::engine::train::{EpochRecord, Stop};
 use crate::store::run_data::RunRow;
 
-fn run(
+pub(super) fn run(
     id: &str,
     fold: u32,
     variant: u32,
@@ -67,7 +65,7 @@ fn run(
     }
 }
 
-fn spec(mut value: serde_json::Value) -> JobSpec {
+pub(super) fn spec(mut value: serde_json::Value) -> JobSpec {
     value["dataset_id"] = json!("d");
     JobSpec::from_json(value).unwrap()
 }
@@ -227,130 +225,8 @@ fn one_noisy_fold_of_three_is_info_but_vanishing_in_one_fold_is_a_warning() {
     assert_eq!(found[0].run_ids, ["a"]);
 }
 
-#[test]
-fn remedies_are_merge_patches_that_give_valid_specs() {
-    let sgd = spec(
-        json!({"optimizer": {"kind": "sgd", "learning_rate": 2.0, "momentum": 0.9},
-                          "model": {"activation": "sigmoid", "init": "xavier"}}),
-    );
-    assert_eq!(
-        remedy(
-            &sgd,
-            Kind::ExplodingGradients,
-            0,
-            &crate::config::Limits::default()
-        ),
-        json!({"optimizer": {"learning_rate": 0.01}, "training": {"clip_grad_norm": 1.0}})
-    );
-    assert_eq!(
-        remedy(
-            &sgd,
-            Kind::VanishingGradients,
-            0,
-            &crate::config::Limits::default()
-        ),
-        json!({"model": {"activation": "relu", "init": "he", "batch_norm": true}})
-    );
-    // Underfitting with SGD switches to Adam, removing SGD's own fields.
-    let under = remedy(
-        &sgd,
-        Kind::Underfitting,
-        0,
-        &crate::config::Limits::default(),
-    );
-    for kind in Kind::ALL {
-        let mut v = serde_json::to_value(&sgd).unwrap();
-        json_patch::merge(
-            &mut v,
-            &remedy(&sgd, kind, 0, &crate::config::Limits::default()),
-        );
-        let patched = JobSpec::from_json(v);
-        assert!(patched.is_ok(), "{kind:?}: {patched:?}");
-    }
-    let mut v = serde_json::to_value(&sgd).unwrap();
-    json_patch::merge(&mut v, &under);
-    assert_eq!(
-        JobSpec::from_json(v).unwrap().optimizer.learning_rate(),
-        0.001
-    );
-    let overfit = remedy(
-        &spec(json!({"training": {"early_stopping": null}})),
-        Kind::Overfitting,
-        0,
-        &crate::config::Limits::default(),
-    );
-    assert_eq!(
-        overfit,
-        json!({"training": {"early_stopping": {"patience": 5}, "l2": 1e-4}})
-    );
-}
-
-#[test]
-fn a_grus_remedies_change_what_a_gru_reads_and_its_advice_speaks_of_steps() {
-    let plain = spec(json!({"model": {"kind": "gru", "attention": "none"}}));
-    assert_eq!(
-        remedy(
-            &plain,
-            Kind::VanishingGradients,
-            0,
-            &crate::config::Limits::default()
-        ),
-        json!({"model": {"attention": "additive"}})
-    );
-    let deep = spec(json!({"model": [
-        {"kind": "gru", "attention": "dot"},
-        {"kind": "gru", "attention": "dot", "layers": 4}
-    ]}));
-    let patch = remedy(
-        &deep,
-        Kind::Degradation,
-        1,
-        &crate::config::Limits::default(),
-    );
-    assert_eq!(patch["model"][1]["layers"], 2, "{patch}");
-    assert_eq!(
-        patch["model"][0]["layers"], 1,
-        "the other variant is kept: {patch}"
-    );
-    // Nothing to change where an MLP would switch activations a GRU does not have.
-    assert_eq!(
-        remedy(
-            &plain,
-            Kind::DeadUnits,
-            0,
-            &crate::config::Limits::default()
-        ),
-        json!({})
-    );
-    assert_eq!(
-        remedy(
-            &plain,
-            Kind::ExplodingGradients,
-            0,
-            &crate::config::Limits::default()
-        )["training"]["clip_grad_norm"],
-        1.0
-    );
-    for kind in Kind::ALL {
-        for (job, variant) in [(&plain, 0), (&deep, 1)] {
-            let mut v = serde_json::to_value(job).unwrap();
-            json_patch::merge(
-                &mut v,
-                &remedy(job, kind, variant, &crate::config::Limits::default()),
-            );
-            let patched = JobSpec::from_json(v);
-            assert!(patched.is_ok(), "{kind:?}: {patched:?}");
-        }
-    }
-    let advice = crate::diagnose::remedy::advice_for(Kind::VanishingGradients, ModelKind::Gru);
-    assert!(
-        advice.contains("steps") && advice.contains("Attention"),
-        "{advice}"
-    );
-}
-
 /// A run diagnosis with one finding of `kind` at `severity`.
-fn found(kind: Kind, severity: Severity) -> RunDiagnosis {
+pub(super) fn found(kind: Kind, severity: Severity) -> RunDiagnosis {
     RunDiagnosis {
         findings: vec![crate::domain::finding::RunFinding {
             kind,
@@ -400,41 +276,4 @@ fn a_findings_id_stays_the_same_as_other_findings_come_and_go() {
     assert_ne!(later[0].id, id);
     // By hand: dead_units is kind 5, strategy none 1, variant 0.
     assert_eq!(id, 5 + 10);
-}
-
-#[test]
-fn a_remedy_the_server_would_refuse_is_not_offered() {
-    let limits = crate::config::Limits::default();
-    let runs = |kind| {
-        vec![run(
-            "r",
-            0,
-            0,
-            Strategy::None,
-            found(kind, Severity::Warning),
-            (0.9, 0.9),
-        )]
-    };
-    // Underfitting with Adam at its rate: more epochs, at most max_epochs (10,000).
-    let at = |epochs: u64| spec(json!({"training": {"epochs": epochs}}));
-    let remedy_of = |job: &JobSpec, kind| job_findings(job, &runs(kind), &limits)[0].remedy.clone();
-    assert_eq!(
-        remedy_of(&at(300), Kind::Underfitting),
-        json!({"training": {"epochs": 600}})
-    );
-    assert_eq!(
-        remedy_of(&at(8000), Kind::Underfitting),
-        json!({"training": {"epochs": 10_000}})
-    );
-    assert_eq!(remedy_of(&at(10_000), Kind::Underfitting), json!({}));
-    // A fine-tuning job keeps its source's architecture: no batch norm, no new activation.
-    let tuned = spec(json!({"model": {"activation": "sigmoid"},
-                            "init": {"job_id": "job_x", "run": "final"}}));
-    assert_eq!(remedy_of(&tuned, Kind::VanishingGradients), json!({}));
-    assert_eq!(remedy_of(&tuned, Kind::Degradation), json!({}));
-    // A remedy that keeps the architecture is still offered.
-    assert_eq!(
-        remedy_of(&tuned, Kind::ExplodingGradients)["training"]["clip_grad_norm"],
-        1.0
-    );
 }

@@ -2,6 +2,7 @@
 //! healthy run, and says `info` for what the spec handles. Job-level rules: `jobs`.
 
 mod jobs;
+mod remedies;
 
 use super::chance_loss;
 use super::run_rules::{RunContext, RunEnd, diagnose};

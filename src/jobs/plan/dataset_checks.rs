@@ -59,7 +59,7 @@ pub(super) fn check_against_dataset(
     }
     // Only the columns the job trains on are one-hot encoded: a group or fold column, or one
     // `features` leaves out, may have any number of values.
-    for c in super::trained_features(spec, ds) {
+    for c in super::other_datasets::trained_features(spec, ds) {
         if c.column_type == ColumnType::Categorical && c.cardinality.unwrap_or(0) > max_categories {
             errors.push(SpecError::new(
                 "features",

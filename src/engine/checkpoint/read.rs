@@ -1,44 +1,20 @@
-//! The checkpoint file format: safetensors bytes holding a run's `TrainState` (every parameter,
-//! batch-norm statistics, optimizer buffers, the best-so-far weights as F32 tensors; the spec,
-//! RNG state, progress and history in the metadata) and what predicting needs beyond it (an
-//! ensemble's members, a one-class calibration, the feature encoding). Enough to resume a run
-//! exactly, or to build a `Predictor`. Only the format lives here.
-//!
-//! Tensor names: `hidden.{i}.weight` `(out, in)`, `hidden.{i}.bias`, `hidden.{i}.bn.weight`,
-//! `hidden.{i}.bn.bias`, `hidden.{i}.bn.running_mean`, `hidden.{i}.bn.running_var`,
-//! `hidden.{i}.proj.weight`, `output.weight` `(classes, in)`, `output.bias`;
-//! `optimizer.{param}.{buffer}` (PyTorch's state names: `momentum_buffer`, `sum`, `square_avg`,
-//! `acc_delta`, `grad_avg`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`); `best.{param or stat}`;
-//! `member.{m}.{param or stat}` for the finished members of an ensemble. Metadata `model` names
-//! the model kind (`mlp`, `autoencoder`; files without it are `mlp`, or `autoencoder` when they
-//! carry `one_class`).
+//! Reading checkpoint bytes back: the predicting part alone, or everything a run resumes from.
 
 use std::collections::HashMap;
 
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use safetensors::tensor::{Dtype, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensors};
 
-use super::EngineError;
-use super::imbalance::calibration::Calibration;
-use super::model::Model;
-use super::optim::optimizer::Optimizer;
-use super::optim::state::ParamState;
-use super::predict::Predictor;
-use super::train::state::{Best, TrainState};
+use super::format::{BUFFERS, FORMAT, corrupt};
 use crate::domain::spec::TrainingSpec;
-
-const FORMAT: &str = "crossfold-checkpoint-v1";
-const BUFFERS: [&str; 8] = [
-    "momentum_buffer",
-    "sum",
-    "square_avg",
-    "acc_delta",
-    "grad_avg",
-    "exp_avg",
-    "exp_avg_sq",
-    "max_exp_avg_sq",
-];
+use crate::engine::EngineError;
+use crate::engine::imbalance::calibration::Calibration;
+use crate::engine::model::Model;
+use crate::engine::optim::optimizer::Optimizer;
+use crate::engine::optim::state::ParamState;
+use crate::engine::predict::Predictor;
+use crate::engine::train::state::{Best, TrainState};
 
 /// What one checkpoint file holds.
 #[derive(Debug, Clone)]
@@ -57,140 +33,6 @@ impl Stored {
         Predictor::new(self.state.model, self.state.members, self.calibration)
             .with_prior_correction(self.prior_correction)
     }
-}
-
-fn tensors_of(prefix: &str, model: &Model, out: &mut Vec<(String, Vec<usize>, Vec<u8>)>) {
-    for p in model.params() {
-        out.push((
-            format!("{prefix}{}", p.name),
-            p.shape.clone(),
-            bytes(&p.data),
-        ));
-    }
-    for (name, values) in model.buffers() {
-        out.push((format!("{prefix}{name}"), vec![values.len()], bytes(values)));
-    }
-}
-
-fn bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-/// The bytes of a finished run: its state with the members, calibration and encoding.
-pub fn to_bytes(
-    state: &TrainState,
-    calibration: Option<&Calibration>,
-    encoding: Option<&str>,
-) -> Result<Vec<u8>, EngineError> {
-    let extras = Extras {
-        calibration,
-        encoding,
-        ..Extras::default()
-    };
-    serialize_state(state, true, &extras)
-}
-
-/// What a model's checkpoint carries besides its weights: what predicting needs.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct Extras<'a> {
-    pub calibration: Option<&'a Calibration>,
-    /// The feature encoding, as JSON.
-    pub encoding: Option<&'a str>,
-    /// The prior-shift correction predictions get (`imbalance.correct_probabilities`).
-    pub prior_correction: Option<&'a [f64]>,
-    /// The class names, in the order of the model's outputs.
-    pub class_names: Option<&'a [String]>,
-}
-
-/// As `to_bytes`, with everything predicting needs (`Extras`).
-pub fn to_bytes_with(state: &TrainState, extras: &Extras<'_>) -> Result<Vec<u8>, EngineError> {
-    serialize_state(state, true, extras)
-}
-
-/// The bytes to resume from: the state without the finished members of an ensemble (they are
-/// stored once each, with `member_bytes`).
-pub fn to_resume_bytes(state: &TrainState) -> Result<Vec<u8>, EngineError> {
-    serialize_state(state, false, &Extras::default())
-}
-
-/// The safetensors bytes, with the finished members' tensors or (`members: false`) only their
-/// count, as `members_apart`.
-fn serialize_state(
-    state: &TrainState,
-    members: bool,
-    extras: &Extras<'_>,
-) -> Result<Vec<u8>, EngineError> {
-    let Extras {
-        calibration,
-        encoding,
-        prior_correction,
-        class_names,
-    } = *extras;
-    let mut tensors = Vec::new();
-    tensors_of("", &state.model, &mut tensors);
-    for (p, buffers) in state.model.params().iter().zip(&state.states) {
-        for (name, buf) in &buffers.buffers {
-            tensors.push((
-                format!("optimizer.{}.{name}", p.name),
-                p.shape.clone(),
-                bytes(buf),
-            ));
-        }
-    }
-    if let Some(best) = &state.best {
-        tensors_of("best.", &best.model, &mut tensors);
-    }
-    if members {
-        for (m, member) in state.members.iter().enumerate() {
-            tensors_of(&format!("member.{m}."), member, &mut tensors);
-        }
-    }
-    let json = |v: &dyn erased::Json| v.json();
-    let rng = &state.rng;
-    let mut meta = HashMap::from([
-        ("format".to_owned(), FORMAT.to_owned()),
-        ("model".to_owned(), state.model.kind().to_owned()),
-        ("spec".to_owned(), json(&state.spec)),
-        ("inputs".to_owned(), state.model.inputs().to_string()),
-        ("classes".to_owned(), state.model.outputs().to_string()),
-        ("epochs_done".to_owned(), state.epochs_done.to_string()),
-        (
-            "optimizer_step".to_owned(),
-            state.optimizer.step.to_string(),
-        ),
-        ("rng_seed".to_owned(), hex::encode(rng.get_seed())),
-        ("rng_stream".to_owned(), rng.get_stream().to_string()),
-        ("rng_word_pos".to_owned(), rng.get_word_pos().to_string()),
-        ("history".to_owned(), json(&state.history)),
-        ("waited".to_owned(), state.waited.to_string()),
-    ]);
-    if let Some(best) = &state.best {
-        meta.insert("best_epoch".into(), best.epoch.to_string());
-        meta.insert("best_value".into(), format!("{:e}", best.value));
-    }
-    if let Some(e) = encoding {
-        meta.insert("encoding".into(), e.to_owned());
-    }
-    if let Some(c) = prior_correction {
-        meta.insert("prior_correction".into(), json(&c.to_vec()));
-    }
-    if let Some(names) = class_names {
-        meta.insert("class_names".into(), json(&names.to_vec()));
-    }
-    if let Some(first) = state.members.first() {
-        meta.insert("members".into(), state.members.len().to_string());
-        meta.insert("member_classes".into(), first.outputs().to_string());
-        if !members {
-            meta.insert("members_apart".into(), state.members.len().to_string());
-        }
-    }
-    if state.epoch_offset > 0 {
-        meta.insert("epoch_offset".into(), state.epoch_offset.to_string());
-    }
-    if let Some(c) = calibration {
-        meta.insert("one_class".into(), json(c));
-    }
-    serialize(&tensors, meta)
 }
 
 /// What every reader of a checkpoint needs first: its tensors, its metadata, and the model's
@@ -371,18 +213,6 @@ pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
     })
 }
 
-/// One finished ensemble member alone, for `from_resume_bytes`.
-pub fn member_bytes(member: &Model) -> Result<Vec<u8>, EngineError> {
-    let mut tensors = Vec::new();
-    tensors_of("", member, &mut tensors);
-    let meta = HashMap::from([
-        ("format".to_owned(), FORMAT.to_owned()),
-        ("model".to_owned(), member.kind().to_owned()),
-        ("classes".to_owned(), member.outputs().to_string()),
-    ]);
-    serialize(&tensors, meta)
-}
-
 /// Reads resume bytes and attaches the finished members stored apart (`members`, in order).
 pub fn from_resume_bytes(data: &[u8], members: &[Vec<u8>]) -> Result<TrainState, EngineError> {
     let mut state = from_bytes(data)?.state;
@@ -416,21 +246,6 @@ pub fn from_resume_bytes(data: &[u8], members: &[Vec<u8>]) -> Result<TrainState,
     Ok(state)
 }
 
-/// The safetensors bytes of F32 `tensors` (name, shape, little-endian data) and `meta`.
-fn serialize(
-    tensors: &[(String, Vec<usize>, Vec<u8>)],
-    meta: HashMap<String, String>,
-) -> Result<Vec<u8>, EngineError> {
-    let views = tensors
-        .iter()
-        .map(|(name, shape, data)| {
-            TensorView::new(Dtype::F32, shape.clone(), data).map(|v| (name.clone(), v))
-        })
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(internal)?;
-    safetensors::serialize(views, Some(meta)).map_err(internal)
-}
-
 /// Reads F32 tensor `name` into `into` (which has its size).
 fn read_tensor(st: &SafeTensors<'_>, name: &str, into: &mut [f32]) -> Result<(), EngineError> {
     let view = st.tensor(name).map_err(corrupt)?;
@@ -462,24 +277,4 @@ fn load_model(
         read_tensor(st, &format!("{prefix}{name}"), values)?;
     }
     Ok(model)
-}
-
-fn internal(e: impl std::fmt::Display) -> EngineError {
-    EngineError::Internal(format!("writing a checkpoint: {e}"))
-}
-
-fn corrupt(e: impl std::fmt::Display) -> EngineError {
-    EngineError::InvalidInput(format!("unreadable checkpoint: {e}"))
-}
-
-/// JSON for metadata values (the types here always serialize).
-mod erased {
-    pub trait Json {
-        fn json(&self) -> String;
-    }
-    impl<T: serde::Serialize> Json for T {
-        fn json(&self) -> String {
-            serde_json::to_string(self).expect("checkpoint metadata serializes")
-        }
-    }
 }

@@ -1,0 +1,169 @@
+//! Remedies: merge patches that give valid specs, a GRU's own, and none the server would refuse.
+
+use serde_json::json;
+
+use super::jobs::{found, run, spec};
+use crate::diagnose::job_rules::job_findings;
+use crate::diagnose::remedy::remedy;
+use crate::domain::finding::{Kind, Severity};
+use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::spec::ModelKind;
+
+#[test]
+fn remedies_are_merge_patches_that_give_valid_specs() {
+    let sgd = spec(
+        json!({"optimizer": {"kind": "sgd", "learning_rate": 2.0, "momentum": 0.9},
+                          "model": {"activation": "sigmoid", "init": "xavier"}}),
+    );
+    assert_eq!(
+        remedy(
+            &sgd,
+            Kind::ExplodingGradients,
+            0,
+            &crate::config::Limits::default()
+        ),
+        json!({"optimizer": {"learning_rate": 0.01}, "training": {"clip_grad_norm": 1.0}})
+    );
+    assert_eq!(
+        remedy(
+            &sgd,
+            Kind::VanishingGradients,
+            0,
+            &crate::config::Limits::default()
+        ),
+        json!({"model": {"activation": "relu", "init": "he", "batch_norm": true}})
+    );
+    // Underfitting with SGD switches to Adam, removing SGD's own fields.
+    let under = remedy(
+        &sgd,
+        Kind::Underfitting,
+        0,
+        &crate::config::Limits::default(),
+    );
+    for kind in Kind::ALL {
+        let mut v = serde_json::to_value(&sgd).unwrap();
+        json_patch::merge(
+            &mut v,
+            &remedy(&sgd, kind, 0, &crate::config::Limits::default()),
+        );
+        let patched = JobSpec::from_json(v);
+        assert!(patched.is_ok(), "{kind:?}: {patched:?}");
+    }
+    let mut v = serde_json::to_value(&sgd).unwrap();
+    json_patch::merge(&mut v, &under);
+    assert_eq!(
+        JobSpec::from_json(v).unwrap().optimizer.learning_rate(),
+        0.001
+    );
+    let overfit = remedy(
+        &spec(json!({"training": {"early_stopping": null}})),
+        Kind::Overfitting,
+        0,
+        &crate::config::Limits::default(),
+    );
+    assert_eq!(
+        overfit,
+        json!({"training": {"early_stopping": {"patience": 5}, "l2": 1e-4}})
+    );
+}
+
+#[test]
+fn a_grus_remedies_change_what_a_gru_reads_and_its_advice_speaks_of_steps() {
+    let plain = spec(json!({"model": {"kind": "gru", "attention": "none"}}));
+    assert_eq!(
+        remedy(
+            &plain,
+            Kind::VanishingGradients,
+            0,
+            &crate::config::Limits::default()
+        ),
+        json!({"model": {"attention": "additive"}})
+    );
+    let deep = spec(json!({"model": [
+        {"kind": "gru", "attention": "dot"},
+        {"kind": "gru", "attention": "dot", "layers": 4}
+    ]}));
+    let patch = remedy(
+        &deep,
+        Kind::Degradation,
+        1,
+        &crate::config::Limits::default(),
+    );
+    assert_eq!(patch["model"][1]["layers"], 2, "{patch}");
+    assert_eq!(
+        patch["model"][0]["layers"], 1,
+        "the other variant is kept: {patch}"
+    );
+    // Nothing to change where an MLP would switch activations a GRU does not have.
+    assert_eq!(
+        remedy(
+            &plain,
+            Kind::DeadUnits,
+            0,
+            &crate::config::Limits::default()
+        ),
+        json!({})
+    );
+    assert_eq!(
+        remedy(
+            &plain,
+            Kind::ExplodingGradients,
+            0,
+            &crate::config::Limits::default()
+        )["training"]["clip_grad_norm"],
+        1.0
+    );
+    for kind in Kind::ALL {
+        for (job, variant) in [(&plain, 0), (&deep, 1)] {
+            let mut v = serde_json::to_value(job).unwrap();
+            json_patch::merge(
+                &mut v,
+                &remedy(job, kind, variant, &crate::config::Limits::default()),
+            );
+            let patched = JobSpec::from_json(v);
+            assert!(patched.is_ok(), "{kind:?}: {patched:?}");
+        }
+    }
+    let advice = crate::diagnose::remedy::advice_for(Kind::VanishingGradients, ModelKind::Gru);
+    assert!(
+        advice.contains("steps") && advice.contains("Attention"),
+        "{advice}"
+    );
+}
+
+#[test]
+fn a_remedy_the_server_would_refuse_is_not_offered() {
+    let limits = crate::config::Limits::default();
+    let runs = |kind| {
+        vec![run(
+            "r",
+            0,
+            0,
+            Strategy::None,
+            found(kind, Severity::Warning),
+            (0.9, 0.9),
+        )]
+    };
+    // Underfitting with Adam at its rate: more epochs, at most max_epochs (10,000).
+    let at = |epochs: u64| spec(json!({"training": {"epochs": epochs}}));
+    let remedy_of = |job: &JobSpec, kind| job_findings(job, &runs(kind), &limits)[0].remedy.clone();
+    assert_eq!(
+        remedy_of(&at(300), Kind::Underfitting),
+        json!({"training": {"epochs": 600}})
+    );
+    assert_eq!(
+        remedy_of(&at(8000), Kind::Underfitting),
+        json!({"training": {"epochs": 10_000}})
+    );
+    assert_eq!(remedy_of(&at(10_000), Kind::Underfitting), json!({}));
+    // A fine-tuning job keeps its source's architecture: no batch norm, no new activation.
+    let tuned = spec(json!({"model": {"activation": "sigmoid"},
+                            "init": {"job_id": "job_x", "run": "final"}}));
+    assert_eq!(remedy_of(&tuned, Kind::VanishingGradients), json!({}));
+    assert_eq!(remedy_of(&tuned, Kind::Degradation), json!({}));
+    // A remedy that keeps the architecture is still offered.
+    assert_eq!(
+        remedy_of(&tuned, Kind::ExplodingGradients)["training"]["clip_grad_norm"],
+        1.0
+    );
+}

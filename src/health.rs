@@ -1,0 +1,29 @@
+//! Whether the service can do its work, as its probes and `/metrics` report it: the database
+//! answers, is migrated and its last write did not fail for lack of space or an I/O error; and
+//! how many jobs and runs are in each state.
+
+use sqlx::SqlitePool;
+
+use crate::store;
+
+/// Why the service is not ready, if it is not.
+pub async fn not_ready(pool: &SqlitePool) -> Option<String> {
+    if let Some(reason) = store::health::fault(pool) {
+        return Some(format!(
+            "the database cannot be written ({reason}); runs fail until a write succeeds again"
+        ));
+    }
+    match store::is_ready(pool).await {
+        Ok(true) => None,
+        Ok(false) => Some("the database is not fully migrated".into()),
+        Err(e) => {
+            tracing::warn!(error = %e, "readiness check failed");
+            Some("the database is unreachable".into())
+        }
+    }
+}
+
+/// Jobs per status, and runs queued and running.
+pub async fn queue_stats(pool: &SqlitePool) -> anyhow::Result<(Vec<(String, i64)>, i64, i64)> {
+    store::jobs::queue_stats(pool).await
+}

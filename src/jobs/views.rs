@@ -1,0 +1,75 @@
+//! Reading jobs and runs as the API shows them: a job, a page of jobs, a job's runs, a run's
+//! history and checkpoint, the remedy jobs made from a job, and cancelling one.
+
+use sqlx::SqlitePool;
+
+use crate::domain::job::JobStatus;
+use crate::domain::results::RunState;
+use crate::engine::train::EpochRecord;
+use crate::store;
+pub use crate::store::job_view::{JobView, Progress};
+pub use crate::store::jobs::Cancel;
+pub use crate::store::run_data::{Detail, RunRow};
+
+/// Job `id` (`None`: no such job).
+pub async fn job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobView>> {
+    store::jobs::get_job(pool, id).await
+}
+
+/// A page of jobs, newest first (of one status): the jobs and the next page's cursor.
+pub async fn jobs(
+    pool: &SqlitePool,
+    status: Option<JobStatus>,
+    limit: u32,
+    before: Option<i64>,
+) -> anyhow::Result<(Vec<JobView>, Option<i64>)> {
+    store::jobs::list_jobs(pool, status, limit, before).await
+}
+
+/// The jobs made from job `id` by `POST …/remedy`, oldest first.
+pub async fn remedies_of(pool: &SqlitePool, id: &str) -> anyhow::Result<Vec<JobView>> {
+    store::jobs::remedies_of(pool, id).await
+}
+
+/// Cancels job `id`: queued runs at once; running runs stop within an epoch.
+pub async fn cancel(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
+    store::jobs::cancel_job(pool, id).await
+}
+
+/// Job `id`'s runs in creation order, with their results (summarized).
+pub async fn runs(pool: &SqlitePool, id: &str) -> anyhow::Result<Vec<RunRow>> {
+    store::run_data::runs_of_job(pool, id, Detail::Summary).await
+}
+
+/// A page of job `id`'s runs after the run numbered `after`, with the next page's cursor.
+pub async fn runs_page(
+    pool: &SqlitePool,
+    id: &str,
+    after: i64,
+    limit: u32,
+) -> anyhow::Result<(Vec<RunRow>, Option<i64>)> {
+    store::run_data::runs_page(pool, id, Detail::Full, after, limit).await
+}
+
+/// Run `id`'s epochs, its pretraining epochs first (`None`: no such run).
+pub async fn history(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>> {
+    let Some(trained) = store::run_data::epoch_history(pool, id).await? else {
+        return Ok(None);
+    };
+    let mut records = store::run_data::pretrain_history(pool, id).await?;
+    records.extend(trained);
+    Ok(Some(records))
+}
+
+/// Run `id`'s classifier epochs only (`None`: no such run).
+pub async fn epochs(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>> {
+    store::run_data::epoch_history(pool, id).await
+}
+
+/// Run `id`'s state and checkpoint bytes (`None`: no such run).
+pub async fn checkpoint(
+    pool: &SqlitePool,
+    id: &str,
+) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>> {
+    store::run_data::checkpoint(pool, id).await
+}
