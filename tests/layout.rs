@@ -453,3 +453,120 @@ fn the_engine_has_no_async_sql_or_http_and_only_the_store_has_sql() {
         }
     }
 }
+
+/// Over this many lines, a function is split (numeric kernels named in `KERNELS` excepted).
+const MAX_FN_LINES: usize = 100;
+/// Numeric kernels kept whole because splitting them would hide the arithmetic: `module::fn`.
+const KERNELS: &[&str] = &[
+    "engine::model::dense::dense_forward",
+    "engine::model::dense::backward",
+    "engine::sequence::attention::backward_batch",
+    "engine::sequence::gru::backward",
+];
+
+/// Each function of `code` with the lines its body spans: (name, lines).
+fn function_lengths(code: &str) -> Vec<(String, usize)> {
+    let b = code.as_bytes();
+    let mut out = Vec::new();
+    let mut from = 0;
+    while let Some(i) = find_word(&code[from..], "fn").map(|i| from + i) {
+        from = i + 2;
+        let name: String = code[i + 2..]
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        if name.is_empty() {
+            continue; // a function pointer type, `fn(…)`
+        }
+        // The body opens at the first `{` before any `;` (a declaration without a body).
+        let Some(open) = code[i..].find(['{', ';']).map(|o| i + o) else {
+            break;
+        };
+        if b[open] == b';' {
+            continue;
+        }
+        let mut depth = 0usize;
+        let mut close = open;
+        for (k, &c) in b[open..].iter().enumerate() {
+            match c {
+                b'{' => depth += 1,
+                b'}' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        close = open + k;
+                        break;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let lines = code[i..=close].lines().count();
+        out.push((name, lines));
+    }
+    out
+}
+
+#[test]
+fn functions_fit_on_a_screen_outside_the_named_kernels() {
+    let mut long = Vec::new();
+    for (path, m) in modules() {
+        for (name, lines) in function_lengths(&m.code) {
+            let key = format!("{}::{name}", path.join("::"));
+            if lines > MAX_FN_LINES && !KERNELS.contains(&key.as_str()) {
+                long.push(format!("{key} ({lines} lines)"));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "{} functions over {MAX_FN_LINES} lines: {long:#?}",
+        long.len()
+    );
+}
+
+#[test]
+fn the_function_length_check_measures_bodies_not_declarations() {
+    let code = strip("trait T { fn a(&self); }\nfn b() {\n    if x { y() }\n}\nfn c() {}");
+    assert_eq!(
+        function_lengths(&code),
+        [("b".to_owned(), 3), ("c".to_owned(), 1)]
+    );
+}
+
+#[test]
+fn http_only_parses_requests_and_shapes_responses() {
+    for (path, m) in modules() {
+        if path.first().map(String::as_str) != Some("http") {
+            continue;
+        }
+        for banned in ["store::", "plan::", "jobs::inputs"] {
+            assert!(
+                !m.code.contains(banned),
+                "{} names {banned}: store reads and planning belong to jobs::",
+                m.file.display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_stored_spec_is_parsed_only_by_the_stores_typed_read() {
+    for (path, m) in modules() {
+        let joined = path.join("::");
+        if joined == "store::typed" || joined.starts_with("domain") {
+            continue;
+        }
+        for parse in [
+            "JobSpec::from_stored(",
+            "from_str::<JobSpec>",
+            ": JobSpec = serde_json",
+        ] {
+            assert!(
+                !m.code.contains(parse),
+                "{} parses a stored spec ({parse}); read it through store::typed",
+                m.file.display()
+            );
+        }
+    }
+}

@@ -351,7 +351,7 @@ fn degradation(spec: &JobSpec, runs: &[RunRow]) -> Vec<Draft> {
 /// The ranked metric's spread across a variant's folds; `info` when the variant has another
 /// warning that explains it.
 fn fold_variance(spec: &JobSpec, runs: &[RunRow], others: &[Draft]) -> Vec<Draft> {
-    let metric = spec.imbalance.rank_by.as_str();
+    let metric = spec.imbalance.rank_by.name();
     let mut out = Vec::new();
     for v in variants(spec) {
         let found = folds_of(runs, v);

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 pub use super::final_model::FinalModel;
 pub use super::init::InitSpec;
+use super::metric::Metric;
 pub use super::model_choice::ModelChoice;
 pub use super::pretrain::PretrainSpec;
 use super::spec::{OptimizerSpec, ScheduleSpec, TrainingOptions};
@@ -53,19 +54,6 @@ pub struct JobSpec {
     pub pretrain: Option<PretrainSpec>,
 }
 
-/// The metrics a leaderboard can rank by; `log_loss` ranks ascending, the others descending.
-pub const RANKABLE: [&str; 9] = [
-    "balanced_accuracy",
-    "accuracy",
-    "precision_macro",
-    "recall_macro",
-    "f1_macro",
-    "g_mean",
-    "roc_auc",
-    "pr_auc",
-    "log_loss",
-];
-
 /// Class-imbalance handling, applied to each fold's training rows only. Defaults:
 /// `impl Default` (the one place they are stated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,7 +81,7 @@ pub struct ImbalanceSpec {
     pub n_subsets: u64,
     /// A list of strategies: the metric the leaderboard ranks them by. Default
     /// `balanced_accuracy`.
-    pub rank_by: String,
+    pub rank_by: Metric,
     /// Map predictions back to the training rows' class priors after resampling or class
     /// weights (`engine::imbalance::priors`). Default false.
     pub correct_probabilities: bool,
@@ -111,7 +99,7 @@ impl Default for ImbalanceSpec {
             n_neighbors_ver3: 3,
             class_weights: ClassWeights::default(),
             n_subsets: 10,
-            rank_by: "balanced_accuracy".into(),
+            rank_by: Metric::BalancedAccuracy,
             correct_probabilities: false,
         }
     }
@@ -354,8 +342,8 @@ mod tests {
         );
         let im: ImbalanceSpec = serde_json::from_value(json!({"strategy": "smote"})).unwrap();
         assert_eq!(
-            (im.k_neighbors, im.n_subsets, im.rank_by.as_str()),
-            (5, 10, "balanced_accuracy")
+            (im.k_neighbors, im.n_subsets, im.rank_by),
+            (5, 10, Metric::BalancedAccuracy)
         );
         let adam: OptimizerSpec = serde_json::from_value(json!({"kind": "adam"})).unwrap();
         assert_eq!(adam, OptimizerSpec::default());

@@ -1,7 +1,7 @@
 //! Reading a job spec (from a request or the store) and the rules it must keep beyond its
 //! training spec's.
 
-use super::job::{ClassWeights, FinalModel, JobSpec, RANKABLE, Strategy};
+use super::job::{ClassWeights, FinalModel, JobSpec, Strategy};
 use super::spec::{ModelKind, SpecError, TrainingSpec};
 use crate::config::Limits;
 
@@ -80,6 +80,19 @@ impl JobSpec {
                 }
             }));
         }
+        self.validate_validation(limits, &mut errors);
+        self.validate_imbalance(models, &mut errors);
+        if !(0.0..=0.5).contains(&self.validation.test_fraction) {
+            errors.push(SpecError {
+                field: "validation.test_fraction".into(),
+                message: "from 0 (no test set) to 0.5".into(),
+            });
+        }
+        errors.extend(validate_pretrain(self, limits));
+        errors
+    }
+
+    fn validate_validation(&self, limits: &Limits, errors: &mut Vec<SpecError>) {
         let v = &self.validation;
         if v.folds < 2 || v.folds > limits.max_folds {
             errors.push(SpecError {
@@ -106,6 +119,9 @@ impl JobSpec {
                  early stopping finds: set training.early_stopping",
             ));
         }
+    }
+
+    fn validate_imbalance(&self, models: usize, errors: &mut Vec<SpecError>) {
         let im = &self.imbalance;
         if !(im.sampling_ratio > 0.0 && im.sampling_ratio <= 1.0) {
             errors.push(SpecError {
@@ -178,20 +194,6 @@ impl JobSpec {
                 message: "from 1 to 100".into(),
             });
         }
-        if !RANKABLE.contains(&im.rank_by.as_str()) {
-            errors.push(SpecError {
-                field: "imbalance.rank_by".into(),
-                message: format!("one of {}", RANKABLE.join(", ")),
-            });
-        }
-        if !(0.0..=0.5).contains(&v.test_fraction) {
-            errors.push(SpecError {
-                field: "validation.test_fraction".into(),
-                message: "from 0 (no test set) to 0.5".into(),
-            });
-        }
-        errors.extend(validate_pretrain(self, limits));
-        errors
     }
 }
 

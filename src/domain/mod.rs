@@ -9,6 +9,7 @@ pub mod ids;
 pub mod init;
 pub mod job;
 pub mod job_rules;
+pub mod metric;
 pub mod model_choice;
 pub mod model_spec;
 pub mod parses;

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::final_model::CvEpochs;
 use super::job::Strategy;
+use super::metric::Metric;
 use crate::engine::data::encode::Encoding;
 use crate::engine::eval::scores::Scores;
 use crate::engine::eval::summary::Stat;
@@ -188,7 +189,7 @@ pub struct Standing {
     pub model: Option<super::spec::ModelSpec>,
     /// The metric ranked by, and its mean and std across the strategy's folds (`None`: no
     /// finished folds).
-    pub metric: String,
+    pub metric: Metric,
     pub mean: Option<f64>,
     pub std: Option<f64>,
     pub folds: usize,

@@ -20,6 +20,14 @@ impl TrainingSpec {
     /// Every semantic problem at once, each with its JSON path.
     pub fn validate(&self, limits: &Limits) -> Vec<SpecError> {
         let mut errors = Vec::new();
+        self.validate_model(limits, &mut errors);
+        self.validate_optimizer(&mut errors);
+        self.validate_schedule(&mut errors);
+        self.validate_training(limits, &mut errors);
+        errors
+    }
+
+    fn validate_model(&self, limits: &Limits, errors: &mut Vec<SpecError>) {
         let m = &self.model;
         if m.hidden_layers.len() as u64 > limits.max_hidden_layers {
             errors.push(SpecError::new(
@@ -71,7 +79,9 @@ impl TrainingSpec {
                 errors.push(SpecError::new(field, "a probability in [0, 1)"));
             }
         }
-        self.validate_optimizer(&mut errors);
+    }
+
+    fn validate_schedule(&self, errors: &mut Vec<SpecError>) {
         let s = &self.schedule;
         if !(s.warmup_start_factor > 0.0 && s.warmup_start_factor <= 1.0) {
             errors.push(SpecError::new(
@@ -95,6 +105,9 @@ impl TrainingSpec {
                 "must be ≥ 0 and at most optimizer.learning_rate",
             ));
         }
+    }
+
+    fn validate_training(&self, limits: &Limits, errors: &mut Vec<SpecError>) {
         let t = &self.training;
         if t.epochs == 0 || t.epochs > limits.max_epochs {
             errors.push(SpecError::new(
@@ -155,7 +168,6 @@ impl TrainingSpec {
                 format!("from 0 to {MAX_PENALTY:e}"),
             ));
         }
-        errors
     }
 
     fn validate_optimizer(&self, errors: &mut Vec<SpecError>) {

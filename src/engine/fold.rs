@@ -115,18 +115,7 @@ pub fn run_fold(
         options
             .sampler
             .apply(x_train, y_train, width, table.classes, options.seed);
-    let class_weights = match options.weighting {
-        ClassWeighting::Uniform => vec![1.0; table.classes],
-        ClassWeighting::Balanced => weights::balanced(&train_class_counts)
-            .into_iter()
-            .map(|w| w as f32)
-            .collect(),
-        ClassWeighting::Explicit(map) => table
-            .class_names
-            .iter()
-            .map(|c| map.get(c).copied().unwrap_or(1.0) as f32)
-            .collect(),
-    };
+    let class_weights = class_weights(&options.weighting, table, &train_class_counts);
     let req = TrainRequest {
         spec,
         train: Rows {
@@ -156,25 +145,8 @@ pub fn run_fold(
                 x,
             }),
     };
-    let (trained, resampled_class_counts, member_class_counts) = match options.method {
-        Method::Single => (
-            train(&req, cancel, progress)?,
-            class_counts(&y_train, table.classes),
-            None,
-        ),
-        Method::Ensemble {
-            kind,
-            members,
-            ratio,
-        } => {
-            let e = ensemble::fit(kind, members, ratio, &req, cancel, progress)?;
-            (e.trained, e.member_counts[0].clone(), Some(e.member_counts))
-        }
-        Method::OneClass => {
-            let o = one_class::fit(&req, cancel, progress)?;
-            (o.trained, o.trained_counts, None)
-        }
-    };
+    let (trained, resampled_class_counts, member_class_counts) =
+        train_by(&options.method, &req, (cancel, progress), &y_train)?;
     let mut proba: Vec<f64> = trained
         .holdout_proba
         .as_deref()
@@ -202,6 +174,57 @@ pub fn run_fold(
         encoding,
         trained,
         prior_correction,
+    })
+}
+
+/// Per class, the loss weight `weighting` gives it.
+fn class_weights(
+    weighting: &ClassWeighting,
+    table: &Table<'_>,
+    train_class_counts: &[u64],
+) -> Vec<f32> {
+    match weighting {
+        ClassWeighting::Uniform => vec![1.0; table.classes],
+        ClassWeighting::Balanced => weights::balanced(train_class_counts)
+            .into_iter()
+            .map(|w| w as f32)
+            .collect(),
+        ClassWeighting::Explicit(map) => table
+            .class_names
+            .iter()
+            .map(|c| map.get(c).copied().unwrap_or(1.0) as f32)
+            .collect(),
+    }
+}
+
+/// A fold trained by `method`: the model, the class counts it trained on, and an ensemble's
+/// per-member counts.
+type TrainedBy = (Trained, Vec<u64>, Option<Vec<Vec<u64>>>);
+
+fn train_by(
+    method: &Method,
+    req: &TrainRequest<'_>,
+    (cancel, progress): (&AtomicBool, &mut Progress<'_>),
+    y_train: &[u32],
+) -> Result<TrainedBy, EngineError> {
+    Ok(match *method {
+        Method::Single => (
+            train(req, cancel, progress)?,
+            class_counts(y_train, req.classes),
+            None,
+        ),
+        Method::Ensemble {
+            kind,
+            members,
+            ratio,
+        } => {
+            let e = ensemble::fit(kind, members, ratio, req, cancel, progress)?;
+            (e.trained, e.member_counts[0].clone(), Some(e.member_counts))
+        }
+        Method::OneClass => {
+            let o = one_class::fit(req, cancel, progress)?;
+            (o.trained, o.trained_counts, None)
+        }
     })
 }
 

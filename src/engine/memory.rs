@@ -222,27 +222,7 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
         .saturating_sub(1)
         .saturating_mul(params)
         .saturating_mul(F32 * 3);
-    let batch = match spec.training.batch_size {
-        crate::domain::spec::BatchSize::Rows(n) => n.min(m.train_rows.max(1)),
-        crate::domain::spec::BatchSize::Full(_) => m.train_rows.max(1),
-    };
-    let all_widths: u64 = widths.iter().sum();
-    let widest = widths.iter().copied().max().unwrap_or(1);
-    // Per row of a batch: each layer's input, pre-activation, activation and their gradients
-    // (the autodiff tape), in both layouts the matmuls use.
-    let activations = match gru {
-        // Evaluation chunks are sized to `infer::SEQUENCE_EVAL_FLOATS`.
-        Some((_, steps)) => batch
-            .saturating_mul(steps)
-            .saturating_mul(spec.model.hidden_size)
-            .saturating_mul(spec.model.layers.max(1) * (1 + u64::from(spec.model.bidirectional)))
-            .saturating_mul(GRU_FLOATS_PER_STEP * F32)
-            .saturating_add(crate::engine::model::infer::SEQUENCE_EVAL_FLOATS as u64 * F32),
-        None => batch
-            .saturating_mul(all_widths)
-            .saturating_mul(F32 * 6)
-            .saturating_add(EVAL_ROWS.saturating_mul(widest).saturating_mul(F32 * 6)),
-    };
+    let activations = activations(m, &widths, gru);
     // The fold's encoded matrix, the resampled copy the model trains on, and the holdout.
     let encoded = (m.train_rows.saturating_mul(2))
         .saturating_add(m.holdout_rows)
@@ -303,6 +283,31 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
         concurrent_runs: concurrent,
         terms,
         checkpoint_bytes: checkpoint,
+    }
+}
+
+/// A batch's activations: per row, each layer's input, pre-activation, activation and their
+/// gradients (the autodiff tape), in both layouts the matmuls use; a GRU's per step.
+fn activations(m: &MemoryInputs<'_>, widths: &[u64], gru: Option<(u64, u64)>) -> u64 {
+    let spec = m.spec;
+    let batch = match spec.training.batch_size {
+        crate::domain::spec::BatchSize::Rows(n) => n.min(m.train_rows.max(1)),
+        crate::domain::spec::BatchSize::Full(_) => m.train_rows.max(1),
+    };
+    let all_widths: u64 = widths.iter().sum();
+    let widest = widths.iter().copied().max().unwrap_or(1);
+    match gru {
+        // Evaluation chunks are sized to `infer::SEQUENCE_EVAL_FLOATS`.
+        Some((_, steps)) => batch
+            .saturating_mul(steps)
+            .saturating_mul(spec.model.hidden_size)
+            .saturating_mul(spec.model.layers.max(1) * (1 + u64::from(spec.model.bidirectional)))
+            .saturating_mul(GRU_FLOATS_PER_STEP * F32)
+            .saturating_add(crate::engine::model::infer::SEQUENCE_EVAL_FLOATS as u64 * F32),
+        None => batch
+            .saturating_mul(all_widths)
+            .saturating_mul(F32 * 6)
+            .saturating_add(EVAL_ROWS.saturating_mul(widest).saturating_mul(F32 * 6)),
     }
 }
 

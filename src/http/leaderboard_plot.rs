@@ -10,6 +10,7 @@ use super::extract::QueryParams;
 use super::plot_inputs::plot_request;
 use super::plot_response::respond;
 use super::state::{AppState, Route};
+use crate::domain::metric::Metric;
 use crate::error::ApiError;
 use crate::jobs::results;
 use crate::plots::{Axis, Bar, BarPlot, Figure, Plot};
@@ -24,7 +25,7 @@ async fn leaderboard(
     query: QueryParams,
 ) -> Result<Response, ApiError> {
     let (format, job, runs) = plot_request(&state, &id, query, &[]).await?;
-    let metric = job.spec.imbalance.rank_by.clone();
+    let metric = job.spec.imbalance.rank_by;
     let models = job.spec.model.is_comparison();
     let bars = match results::leaderboard(&job.spec, &results::fold_results(&runs)) {
         Some(board) => board
@@ -44,7 +45,7 @@ async fn leaderboard(
         None => job
             .summary
             .as_ref()
-            .and_then(|s| s.get(&metric))
+            .and_then(|s| s.get(metric.name()))
             .map(|stat| Bar {
                 label: job.spec.imbalance.strategy.list()[0].as_str().to_owned(),
                 value: stat.mean,
@@ -54,7 +55,7 @@ async fn leaderboard(
             .collect(),
     };
     // Scores in [0, 1] share one scale; log loss has no upper bound.
-    let y = if metric == "log_loss" {
+    let y = if metric == Metric::LogLoss {
         Axis::linear(&format!("{metric} (mean ± std over folds)"))
     } else {
         Axis::unit(&format!("{metric} (mean ± std over folds)"))

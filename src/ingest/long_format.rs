@@ -34,21 +34,7 @@ pub fn regroup(
     }
     let order_values = order_numbers(&table.columns[order_col].data, order)?;
     let label = &table.columns[table.label_index];
-    let channels: Vec<&[f32]> = table
-        .columns
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| ![id_col, order_col, table.label_index].contains(i))
-        .map(|(_, c)| match &c.data {
-            ColumnData::Numeric(v) => Ok(v.as_slice()),
-            ColumnData::Categorical { .. } => Err(IngestError::invalid(format!(
-                "column {:?} is not numeric: every column but sequence_id, order and the label \
-                 is a channel",
-                c.info.name
-            ))
-            .field(c.info.name.clone())),
-        })
-        .collect::<Result<_, _>>()?;
+    let channels = channel_columns(&table, [id_col, order_col, table.label_index])?;
     if channels.is_empty() {
         return Err(IngestError::invalid(
             "no channel columns: besides sequence_id, order and the label, a column of values",
@@ -65,27 +51,7 @@ pub fn regroup(
         ColumnData::Numeric(v) => v[r].to_string(),
         ColumnData::Categorical { codes, categories } => categories[codes[r] as usize].clone(),
     };
-    // Rows per id (its code), ids in order of first appearance (codes are in that order).
-    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); id_names.len()];
-    for (r, &at) in order_values.iter().enumerate() {
-        let code = id_codes[r];
-        if code == MISSING_CODE {
-            return Err(IngestError::invalid(format!(
-                "data row {}: the sequence id is missing",
-                r + 1
-            ))
-            .field("sequence_id"));
-        }
-        if at.is_nan() {
-            return Err(IngestError::invalid(format!(
-                "sequence {:?}, data row {}: the order is missing",
-                id_names[code as usize],
-                r + 1
-            ))
-            .field("order"));
-        }
-        rows_of[code as usize].push(r);
-    }
+    let rows_of = rows_by_id((id_codes, id_names), &order_values)?;
     let mut builder = SequenceBuilder::new(opts);
     let mut values = Vec::new();
     for (key, mut rows) in id_names.iter().zip(rows_of) {
@@ -122,6 +88,54 @@ pub fn regroup(
             .map_err(|e| bad(e.message))?;
     }
     builder.finish(None, UploadFormat::Csv)
+}
+
+/// The numeric columns besides `skip` (sequence_id, order, the label): the channels.
+fn channel_columns(table: &ParsedDataset, skip: [usize; 3]) -> Result<Vec<&[f32]>, IngestError> {
+    table
+        .columns
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !skip.contains(i))
+        .map(|(_, c)| match &c.data {
+            ColumnData::Numeric(v) => Ok(v.as_slice()),
+            ColumnData::Categorical { .. } => Err(IngestError::invalid(format!(
+                "column {:?} is not numeric: every column but sequence_id, order and the label \
+                 is a channel",
+                c.info.name
+            ))
+            .field(c.info.name.clone())),
+        })
+        .collect::<Result<_, _>>()
+}
+
+/// Rows per sequence id (by its code), ids in order of first appearance (codes are in that
+/// order); a row without an id or an order is refused.
+fn rows_by_id(
+    (id_codes, id_names): (&[u32], &[String]),
+    order_values: &[f64],
+) -> Result<Vec<Vec<usize>>, IngestError> {
+    let mut rows_of: Vec<Vec<usize>> = vec![Vec::new(); id_names.len()];
+    for (r, &at) in order_values.iter().enumerate() {
+        let code = id_codes[r];
+        if code == MISSING_CODE {
+            return Err(IngestError::invalid(format!(
+                "data row {}: the sequence id is missing",
+                r + 1
+            ))
+            .field("sequence_id"));
+        }
+        if at.is_nan() {
+            return Err(IngestError::invalid(format!(
+                "sequence {:?}, data row {}: the order is missing",
+                id_names[code as usize],
+                r + 1
+            ))
+            .field("order"));
+        }
+        rows_of[code as usize].push(r);
+    }
+    Ok(rows_of)
 }
 
 /// The order column's values as exact numbers (read from its text; `NaN` missing).

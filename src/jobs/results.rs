@@ -82,12 +82,12 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
         return None;
     }
     let im = &spec.imbalance;
-    let descending = im.rank_by != "log_loss";
+    let descending = im.rank_by.higher_is_better();
     let mut rows: Vec<Standing> = variants(spec)
         .into_iter()
         .map(|v| {
             let summary = summarize(scores_of(folds, v));
-            let stat = summary.get(&im.rank_by).copied();
+            let stat = summary.get(im.rank_by.name()).copied();
             Standing {
                 rank: 0,
                 strategy: v.strategy,
@@ -96,7 +96,7 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
                     .model
                     .is_comparison()
                     .then(|| spec.model.variant(v.model).clone()),
-                metric: im.rank_by.clone(),
+                metric: im.rank_by,
                 mean: stat.map(|s| s.mean),
                 std: stat.map(|s| s.std),
                 folds: scores_of(folds, v).count(),
@@ -168,6 +168,7 @@ pub fn variant_summaries(spec: &JobSpec, folds: &[&RunResult]) -> Vec<(Variant, 
 mod tests {
     use super::*;
     use crate::domain::job::{ImbalanceSpec, Strategy, StrategyChoice};
+    use crate::domain::metric::Metric;
     use crate::engine::train::Stop;
 
     fn fold(strategy: Strategy, bal: f64, loss: f64) -> RunResult {
@@ -202,14 +203,14 @@ mod tests {
         }
     }
 
-    fn imbalance(strategies: &[Strategy], rank_by: &str) -> JobSpec {
+    fn imbalance(strategies: &[Strategy], rank_by: Metric) -> JobSpec {
         let mut spec = JobSpec::from_json(serde_json::json!({"dataset_id": "d"})).unwrap();
         spec.imbalance = ImbalanceSpec {
             strategy: match strategies {
                 [one] => StrategyChoice::One(*one),
                 many => StrategyChoice::Many(many.to_vec()),
             },
-            rank_by: rank_by.into(),
+            rank_by,
             ..ImbalanceSpec::default()
         };
         spec
@@ -223,7 +224,10 @@ mod tests {
 
     #[test]
     fn the_leaderboard_ranks_by_mean_keeps_ties_in_spec_order_and_puts_unscored_last() {
-        let im = imbalance(&[Plain, Smote, Undersample, Nearmiss], "balanced_accuracy");
+        let im = imbalance(
+            &[Plain, Smote, Undersample, Nearmiss],
+            Metric::BalancedAccuracy,
+        );
         let folds = [
             fold(Plain, 0.5, 0.2),
             fold(Plain, 0.75, 0.4),
@@ -244,14 +248,14 @@ mod tests {
         assert_eq!(board[3].folds, 0);
         assert_eq!(chosen_variant(&im, &refs).strategy, Undersample);
 
-        let by_loss = imbalance(&[Plain, Smote, Undersample], "log_loss");
+        let by_loss = imbalance(&[Plain, Smote, Undersample], Metric::LogLoss);
         let board = leaderboard(&by_loss, &refs).unwrap();
         assert_eq!(order(&board), [Plain, Undersample, Smote]);
     }
 
     #[test]
     fn one_strategy_has_no_leaderboard_and_its_summary_covers_every_fold() {
-        let im = imbalance(&[Smote], "balanced_accuracy");
+        let im = imbalance(&[Smote], Metric::BalancedAccuracy);
         let folds = [fold(Smote, 0.875, 0.9), fold(Smote, 0.375, 0.7)];
         let refs: Vec<&RunResult> = folds.iter().collect();
         assert!(leaderboard(&im, &refs).is_none());
@@ -262,7 +266,7 @@ mod tests {
 
     #[test]
     fn a_comparisons_summary_is_its_winners() {
-        let im = imbalance(&[Plain, Smote], "balanced_accuracy");
+        let im = imbalance(&[Plain, Smote], Metric::BalancedAccuracy);
         let folds = [
             fold(Plain, 0.5, 0.2),
             fold(Smote, 0.9, 0.9),

@@ -3,7 +3,7 @@
 //! the last diagnosis when it ends.
 
 use super::epochs::EpochWriter;
-use super::flags::Flags;
+use super::flags::{Flags, RunError};
 use crate::diagnose::run_rules::{self, RunContext, RunEnd};
 use crate::diagnose::{self};
 use crate::domain::finding::{Kind, Severity};
@@ -91,15 +91,12 @@ impl<'a> Watch<'a> {
             .iter()
             .find(|f| f.severity == Severity::Error && stop_on.contains(&f.kind))
         {
-            flags.fail(
-                true,
-                format!(
-                    "stopped in epoch {} by training.stop_on: {} ({})",
-                    record.epoch,
-                    f.kind.as_str(),
-                    f.evidence.summary
-                ),
-            );
+            flags.fail(RunError::Permanent(format!(
+                "stopped in epoch {} by training.stop_on: {} ({})",
+                record.epoch,
+                f.kind.as_str(),
+                f.evidence.summary
+            )));
         }
     }
 

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::SqlitePool;
 
-use super::flags::Flags;
+use super::flags::{Flags, RunError};
 use crate::config::Limits;
 use crate::diagnose::job_rules::job_findings;
 use crate::domain::finding::RunDiagnosis;
@@ -166,15 +166,18 @@ impl EpochWriter {
             for m in self.members_written..ck.members.len() {
                 match checkpoint::member_bytes(&ck.members[m]) {
                     Ok(b) => members.push((m, b)),
-                    Err(e) => return self.fail(false, e.to_string()),
+                    Err(e) => return self.fail(RunError::Retryable(e.to_string())),
                 }
             }
             match serialized {
                 Ok(b) if b.len() as u64 > self.max_checkpoint_bytes => {
-                    return self.fail(true, oversized(b.len(), self.max_checkpoint_bytes));
+                    return self.fail(RunError::Permanent(oversized(
+                        b.len(),
+                        self.max_checkpoint_bytes,
+                    )));
                 }
                 Ok(b) => bytes = Some(b),
-                Err(e) => return self.fail(false, e.to_string()),
+                Err(e) => return self.fail(RunError::Retryable(e.to_string())),
             }
         }
         let written = self.handle.block_on(store::runs::append_epochs(
@@ -204,10 +207,8 @@ impl EpochWriter {
             // The write failed: stop, and let the worker record why.
             Err(e) => {
                 let permanent = matches!(health::classify(&e), health::Fault::TooBig(_));
-                self.fail(
-                    permanent,
-                    format!("storing the run's epochs and checkpoint failed: {e:#}"),
-                )
+                let reason = format!("storing the run's epochs and checkpoint failed: {e:#}");
+                self.fail(RunError::new(permanent, reason))
             }
         }
     }
@@ -237,8 +238,9 @@ impl EpochWriter {
     }
 
     /// Stops the run; the worker records `reason` (permanent: no retry).
-    fn fail(&mut self, permanent: bool, reason: String) {
+    fn fail(&mut self, error: RunError) {
+        let (reason, permanent) = (error.reason(), error.is_permanent());
         tracing::error!(%reason, permanent, "the run cannot store its progress");
-        self.flags.fail(permanent, reason);
+        self.flags.fail(error);
     }
 }

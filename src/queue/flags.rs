@@ -9,20 +9,49 @@ pub struct Flags {
     pub cancel: AtomicBool,
     pub lost: AtomicBool,
     pub shutting_down: AtomicBool,
-    /// A write failed: whether retrying can help, and why.
-    failure: std::sync::Mutex<Option<(bool, String)>>,
+    /// Why the run must fail rather than stop (a write failed, `training.stop_on` fired).
+    failure: std::sync::Mutex<Option<RunError>>,
+}
+
+/// Why a run failed: whether retrying can help, and the reason recorded.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunError {
+    /// Bad input, or a rule the run broke: retrying cannot help.
+    Permanent(String),
+    /// Infrastructure or a crash: retry while attempts remain.
+    Retryable(String),
+}
+
+impl RunError {
+    /// `Permanent` or `Retryable` by `permanent`.
+    pub fn new(permanent: bool, reason: String) -> Self {
+        match permanent {
+            true => Self::Permanent(reason),
+            false => Self::Retryable(reason),
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, Self::Permanent(_))
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Self::Permanent(r) | Self::Retryable(r) => r,
+        }
+    }
 }
 
 impl Flags {
     /// Stops the run with a failure to record (the first one wins).
-    pub fn fail(&self, permanent: bool, reason: String) {
+    pub fn fail(&self, error: RunError) {
         let mut failure = self.failure.lock().unwrap_or_else(|e| e.into_inner());
-        failure.get_or_insert((permanent, reason));
+        failure.get_or_insert(error);
         self.cancel.store(true, Ordering::SeqCst);
     }
 
-    /// The failure recorded, if any: whether it is permanent, and why.
-    pub fn failure(&self) -> Option<(bool, String)> {
+    /// The failure recorded, if any.
+    pub fn failure(&self) -> Option<RunError> {
         self.failure
             .lock()
             .unwrap_or_else(|e| e.into_inner())

@@ -8,6 +8,7 @@ mod final_run;
 pub mod flags;
 mod heartbeat;
 mod run_input;
+mod training;
 pub mod worker;
 
 use std::time::Duration;

@@ -191,7 +191,7 @@ pub fn warm_start(
     table: &mut Table<'_>,
 ) -> Result<(WarmStart, Encoding), String> {
     let stored = checkpoint::from_bytes(source).map_err(|e| e.to_string())?;
-    let encoding: Encoding = serde_json::from_str(stored.encoding.as_deref().unwrap_or("null"))
+    let encoding = Encoding::from_stored(stored.encoding.as_deref().unwrap_or("null"))
         .map_err(|e| format!("the init model's encoding: {e}"))?;
     table.features = encoding
         .features

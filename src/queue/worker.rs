@@ -9,23 +9,14 @@ use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
 use super::QueueTiming;
-use super::diagnosis::{Watch, chance_loss};
 use super::epochs::EpochWriter;
-use super::flags::Flags;
-use super::run_input;
+use super::flags::{Flags, RunError};
+use super::training::Finished;
 use crate::config::Limits;
 use crate::diagnose::job_rules::job_findings;
-use crate::diagnose::run_rules::RunEnd;
-use crate::domain::final_model::CvEpochs;
-use crate::domain::heldout::HeldOut;
-use crate::domain::results::RunResult;
-use crate::engine::EngineError;
 use crate::engine::checkpoint;
-use crate::engine::fold::{self, FoldOptions};
-use crate::engine::imbalance::plan;
-use crate::engine::train::{EpochRecord, Stop, TrainState};
-use crate::jobs::results::{self, Variant};
-use crate::store::run_data::{InputsError, RunInputs};
+use crate::engine::train::TrainState;
+use crate::store::run_data::InputsError;
 use crate::store::runs::Claimed;
 use crate::store::{self};
 
@@ -114,10 +105,9 @@ async fn execute(
     let (id, token) = (claimed.id.as_str(), claimed.token);
     let backoff = super::retry_delay(timing.backoff, claimed.attempt, rand::random::<f64>())
         .as_millis() as i64;
-    let outcome = match (flags.failure(), outcome) {
-        (Some((true, reason)), _) => Err(RunError::Permanent(reason)),
-        (Some((false, reason)), _) => Err(RunError::Retryable(reason)),
-        (None, outcome) => outcome,
+    let outcome = match flags.failure() {
+        Some(failure) => Err(failure),
+        None => outcome,
     };
     let written = match outcome {
         _ if flags.lost.load(Ordering::SeqCst) => {
@@ -135,11 +125,17 @@ async fn execute(
             result,
             predictions,
             checkpoint,
+            model,
         }) => {
             match store::runs::complete(pool, id, token, &result, predictions.as_ref(), &checkpoint)
                 .await
             {
-                Ok(_) => Ok(()),
+                Ok(completed) => {
+                    if completed {
+                        crate::jobs::models::keep(id, checkpoint.len(), &model);
+                    }
+                    Ok(())
+                }
                 // Record why, so the run does not sit `running` until its lease expires.
                 Err(e) => {
                     let permanent =
@@ -174,23 +170,6 @@ async fn execute(
     if let Err(e) = crate::jobs::settle::settle_if_done(pool, &claimed.job_id).await {
         tracing::error!(error = %format!("{e:#}"), "settling the job failed");
     }
-}
-
-enum Finished {
-    Done {
-        result: Box<RunResult>,
-        predictions: Option<HeldOut>,
-        checkpoint: Vec<u8>,
-    },
-    /// Cancelled, shutting down, or the lease was lost.
-    Stopped,
-}
-
-enum RunError {
-    /// Bad input: retrying cannot help.
-    Permanent(String),
-    /// Infrastructure or a crash: retry while attempts remain.
-    Retryable(String),
 }
 
 /// Loads the claimed run's inputs, trains it on a blocking thread, and returns what to write.
@@ -230,7 +209,7 @@ async fn train_run(
     let span = tracing::Span::current();
     let joined = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        train_blocking(
+        super::training::train_blocking(
             &claimed,
             inputs,
             (variant, cv_epochs),
@@ -246,125 +225,4 @@ async fn train_run(
             "the training thread crashed: {e}"
         ))),
     }
-}
-
-/// Trains the run (on the calling, blocking thread): its rows, the strategy's fold plan, the
-/// engine's fold; then its result, held-out predictions and final checkpoint.
-fn train_blocking(
-    claimed: &Claimed,
-    inputs: RunInputs,
-    (variant, cv_epochs): (Variant, Option<CvEpochs>),
-    resume: Option<TrainState>,
-    mut writer: EpochWriter,
-    flags: &Flags,
-) -> Result<Finished, RunError> {
-    let RunInputs {
-        spec,
-        columns,
-        sequences,
-        assignment,
-        init,
-        pretrain_columns,
-        test_columns,
-        ..
-    } = inputs;
-    let rows = columns.first().map_or(0, |c| c.data.len());
-    let columns = match &test_columns {
-        Some(test) => run_input::append_rows(run_input::relabel(columns, &spec), test),
-        None => run_input::relabel(columns, &spec),
-    };
-    let appended = columns.first().map_or(0, |c| c.data.len()) - rows;
-    let mut table =
-        run_input::table(&columns, sequences.as_ref(), &spec).map_err(RunError::Permanent)?;
-    let (train_rows, test_rows) = run_input::rows_of_run(claimed, &assignment, (rows, appended))
-        .map_err(RunError::Permanent)?;
-    let (warm, encoding) = match (&init, &spec.init) {
-        (Some(bytes), Some(i)) => {
-            let (warm, encoding) =
-                run_input::warm_start(bytes, i, &mut table).map_err(RunError::Permanent)?;
-            (Some(warm), Some(encoding))
-        }
-        _ => (None, None),
-    };
-    let (weighting, sampler, method) = plan::plan(variant.strategy, &spec.imbalance);
-    let options = FoldOptions {
-        weighting,
-        sampler,
-        method,
-        seed: claimed.seed,
-        resume,
-        checkpoint_every: 1,
-        correct_probabilities: spec.imbalance.correct_probabilities,
-        warm,
-        encoding,
-        pretrain: run_input::pretrain_input(&spec, &table, pretrain_columns)
-            .map_err(RunError::Permanent)?,
-    };
-    let mut training = spec.training_spec(variant.model);
-    // The folds chose the epochs: no early stopping of its own.
-    if let Some(cv) = &cv_epochs {
-        training.training.epochs = cv.epochs;
-        training.training.early_stopping = None;
-    }
-    let resumed = options.resume.as_ref().map(|s| s.history.as_slice());
-    let mut watch = Watch::new(
-        &training,
-        chance_loss(&table, &train_rows, variant.strategy),
-        resumed.unwrap_or_default(),
-    );
-    let mut progress = |record: &EpochRecord, state: Option<&TrainState>| {
-        metrics::counter!("crossfold_epochs_total").increment(1);
-        metrics::counter!("crossfold_training_samples_total").increment(record.samples);
-        if record.seconds > 0.0 {
-            metrics::gauge!("crossfold_training_samples_per_second")
-                .set(record.samples as f64 / record.seconds);
-        }
-        writer.record(record, state);
-        watch.epoch(record, &mut writer, flags);
-    };
-    let outcome = fold::run_fold(
-        &table,
-        &training,
-        &train_rows,
-        &test_rows,
-        options,
-        &flags.cancel,
-        &mut progress,
-    );
-    // What is buffered goes out now; a run that completes writes its final checkpoint with
-    // its result, any other keeps the newest epoch checkpoint to resume from.
-    let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
-    writer.flush(!completes);
-    let end = match &outcome {
-        Err(EngineError::Diverged { epoch, .. }) => RunEnd::Diverged { epoch: *epoch },
-        _ => RunEnd::Finished,
-    };
-    watch.end(end, &mut writer);
-    let outcome = outcome.map_err(|e| match e {
-        EngineError::InvalidInput(m) => RunError::Permanent(m),
-        e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
-        other => RunError::Retryable(other.to_string()),
-    })?;
-    if outcome.trained.stop == Stop::Cancelled {
-        return Ok(Finished::Stopped);
-    }
-    let encoding = serde_json::to_string(&outcome.encoding)
-        .map_err(|e| RunError::Retryable(format!("encoding the feature encoding: {e}")))?;
-    let checkpoint = checkpoint::to_bytes_with(
-        &outcome.trained.state,
-        &checkpoint::Extras {
-            calibration: outcome.trained.calibration.as_ref(),
-            encoding: Some(&encoding),
-            prior_correction: outcome.prior_correction.as_deref(),
-            class_names: Some(&table.class_names),
-        },
-    )
-    .map_err(|e| RunError::Retryable(e.to_string()))?;
-    let mut result = results::run_result(&outcome, variant);
-    result.cv_epochs = cv_epochs;
-    Ok(Finished::Done {
-        result: Box::new(result),
-        predictions: results::run_predictions(&table, &outcome),
-        checkpoint,
-    })
 }

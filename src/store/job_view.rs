@@ -89,7 +89,7 @@ pub async fn get_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobVi
 
 fn view(row: &sqlx::sqlite::SqliteRow) -> anyhow::Result<JobView> {
     let id: String = row.get("id");
-    let spec = super::typed::spec(&row.get::<String, _>("spec_json"))
+    let spec = super::typed::spec(&id, &row.get::<String, _>("spec_json"))
         .with_context(|| format!("job {id}"))?;
     let status: String = row.get("status");
     let total = row.get::<i64, _>("total") as u64;

@@ -99,6 +99,9 @@ pub async fn insert_job(
                 return Ok(Created::DatasetGone(field));
             }
         }
+        // Kept parsed, so reading the job back parses nothing.
+        let spec_json = serde_json::to_string(&job.spec)?;
+        super::typed::remember(&job.id, &spec_json, &job.spec);
         sqlx::query(
             "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, remedy_of,
                                remedy_findings_json, classes_json)
@@ -106,7 +109,7 @@ pub async fn insert_job(
         )
         .bind(&job.id)
         .bind(&job.dataset_id)
-        .bind(serde_json::to_string(&job.spec)?)
+        .bind(&spec_json)
         .bind(serde_json::to_string(&job.folds)?)
         .bind(&job.created_at)
         .bind(job.remedy_of.as_ref().map(|r| r.0.as_str()))
@@ -254,7 +257,7 @@ pub async fn settle_inputs(
             .bind(job_id)
             .fetch_optional(pool)
             .await?;
-    row.map(|(cancel, spec)| Ok((super::typed::spec(&spec)?, cancel.is_some())))
+    row.map(|(cancel, spec)| Ok((super::typed::spec(job_id, &spec)?, cancel.is_some())))
         .transpose()
 }
 
@@ -328,7 +331,7 @@ pub async fn refresh_diagnostics(
             tx.rollback().await?;
             return Ok(());
         };
-        let spec = super::typed::spec(&spec_json)?;
+        let spec = super::typed::spec(job_id, &spec_json)?;
         let runs = super::run_data::runs_in(&mut tx, job_id).await?;
         let findings = serde_json::to_string(&diagnose(&spec, &runs))?;
         sqlx::query("UPDATE jobs SET diagnostics_json = ? WHERE id = ?")

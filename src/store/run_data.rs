@@ -194,7 +194,8 @@ pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInput
             .await
             .map_err(anyhow::Error::from)?
             .with_context(|| format!("job {} of the run", claimed.job_id))?;
-    let spec = super::typed::spec(&spec_json).map_err(|e| InputsError::Gone(format!("{e:#}")))?;
+    let spec = super::typed::spec(&claimed.job_id, &spec_json)
+        .map_err(|e| InputsError::Gone(format!("{e:#}")))?;
     let assignment: Vec<Vec<u32>> =
         serde_json::from_str(&folds_json).context("the stored fold assignment")?;
     let columns = super::datasets::load_columns(pool, &spec.dataset_id)

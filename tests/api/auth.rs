@@ -70,7 +70,7 @@ async fn health_and_readiness_stay_open() {
 }
 
 /// The dashboard's files are open, and are the same bytes with or without a token: they hold
-/// no data (the page asks for the token and sends it with each API call), as the README says.
+/// no data (the page asks for the token and sends it with each API call), as docs/api.md says.
 #[tokio::test]
 async fn the_dashboards_static_files_stay_open_and_hold_no_data() {
     let app = app_with_token().await;
@@ -82,9 +82,9 @@ async fn the_dashboards_static_files_stay_open_and_hold_no_data() {
         assert_eq!(with.bytes().await.unwrap(), open, "{path}");
     }
     let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/api.md")).unwrap();
     assert!(
         readme.contains("dashboard's three files") && readme.contains("hold no data"),
-        "the README says why the dashboard's files are open"
+        "docs/api.md says why the dashboard's files are open"
     );
 }

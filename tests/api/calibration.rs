@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, fixture, json};
-use crate::jobs::{queued, wait_until_finished};
+use crate::helpers::{queued, wait_until_finished};
 
 async fn metrics(app: &TestApp, ds: &Value, correct: bool) -> Value {
     let id = queued(

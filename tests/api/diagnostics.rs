@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, json, problem};
-use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{queued, submit, upload_breast_cancer, wait_until_finished};
 
 fn findings<'a>(job: &'a Value, kind: &str) -> Vec<&'a Value> {
     job["diagnostics"]

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, json, problem};
-use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{queued, submit, upload_breast_cancer, wait_until_finished};
 
 #[tokio::test]
 async fn a_cv_epochs_final_model_trains_the_rounded_mean_of_the_folds_best_epochs() {

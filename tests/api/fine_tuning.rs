@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, fixture, json, problem};
-use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{queued, submit, upload_breast_cancer, wait_until_finished};
 
 fn spec(ds: &str, seed: u64, epochs: u64) -> Value {
     json!({

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, json, problem};
-use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{queued, submit, upload_breast_cancer, wait_until_finished};
 
 #[tokio::test]
 async fn a_diverging_run_fails_its_job_once_with_the_epoch_and_advice_and_reads_still_answer() {

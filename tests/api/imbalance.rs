@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::json;
 
 use crate::helpers::{TestApp, counts, error_fields, fixture, json, problem};
-use crate::jobs::{submit, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{submit, upload_breast_cancer, wait_until_finished};
 
 #[tokio::test]
 async fn a_strategy_list_trains_each_on_the_same_folds_and_ranks_them() {

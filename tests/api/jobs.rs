@@ -3,51 +3,12 @@
 
 use std::time::{Duration, Instant};
 
-use serde_json::{Value, json};
+use serde_json::json;
 
-use crate::helpers::{TestApp, counts, error_fields, fixture, json, problem};
-
-pub async fn upload_breast_cancer(app: &TestApp) -> String {
-    let ds = json(
-        app.upload_csv("name=bc&label=label", fixture("breast_cancer.csv"))
-            .await,
-        201,
-    )
-    .await;
-    ds["id"].as_str().unwrap().to_owned()
-}
-
-pub async fn submit(app: &TestApp, body: Value) -> reqwest::Response {
-    app.post("/v1/jobs").json(&body).send().await.unwrap()
-}
-
-/// Submits `body`, expects a 202, returns the job's id.
-pub async fn queued(app: &TestApp, body: Value) -> String {
-    let job = json(submit(app, body).await, 202).await;
-    job["id"].as_str().unwrap().to_owned()
-}
-
-/// Polls until the job ends (or panics after a minute).
-pub async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
-    wait_until_finished_within(app, id, 60).await
-}
-
-/// Polls until the job ends (or panics after `secs` seconds).
-pub async fn wait_until_finished_within(app: &TestApp, id: &str, secs: u64) -> Value {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        let job = app.get_json(&format!("/v1/jobs/{id}")).await;
-        if ["succeeded", "failed", "cancelled"].contains(&job["status"].as_str().unwrap()) {
-            return job;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "job still {} after {secs} s: {job}",
-            job["status"]
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
+use crate::helpers::{
+    TestApp, counts, error_fields, five_rows, fixture, json, problem, submit, upload_breast_cancer,
+    wait_until_finished,
+};
 
 #[tokio::test]
 async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
@@ -188,8 +149,6 @@ async fn a_job_trains_every_fold_and_reports_fold_summary_and_pooled_metrics() {
         ck.encoding.unwrap().contains("mean"),
         "the feature encoding travels with the weights"
     );
-    // And Python's safetensors reads the downloaded bytes.
-    crate::helpers::python_loads(&downloaded, "output.weight", "(2, 64)");
 }
 
 #[tokio::test]
@@ -468,24 +427,6 @@ async fn a_dataset_in_use_by_a_queued_job_cannot_be_deleted() {
 }
 
 /// Five rows of the fixture as JSON objects (features only).
-fn five_rows() -> Vec<serde_json::Map<String, Value>> {
-    let bytes = fixture("breast_cancer.csv");
-    let mut rdr = csv::Reader::from_reader(bytes.as_slice());
-    let headers = rdr.headers().unwrap().clone();
-    rdr.records()
-        .take(5)
-        .map(|r| {
-            let r = r.unwrap();
-            headers
-                .iter()
-                .zip(r.iter())
-                .filter(|(h, _)| *h != "label")
-                .map(|(h, v)| (h.to_owned(), json!(v.parse::<f64>().unwrap())))
-                .collect()
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engine() {
     let app = TestApp::spawn().await;

@@ -22,6 +22,7 @@ mod openapi;
 mod plots;
 mod pretraining;
 mod protocol;
+mod python;
 mod sequence_jobs;
 mod sequences;
 mod service;

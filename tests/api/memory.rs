@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, fixture, json, problem};
-use crate::jobs::{submit, upload_breast_cancer};
+use crate::helpers::{submit, upload_breast_cancer};
 
 /// breast_cancer's rows repeated to `rows` rows (same columns, same label).
 fn repeated(rows: usize) -> String {
@@ -104,8 +104,8 @@ async fn pretraining_rows_and_a_test_dataset_count_in_the_estimate_and_its_limit
 #[tokio::test]
 async fn a_gru_over_the_memory_limit_names_its_hidden_size() {
     let app = TestApp::spawn().await;
-    let body = crate::sequences::ts_fixture("GunPoint_TRAIN.ts");
-    let res = crate::sequences::upload_ts(&app, "", "text/x-ts", body).await;
+    let body = crate::helpers::ts_fixture("GunPoint_TRAIN.ts");
+    let res = crate::helpers::upload_ts(&app, "", "text/x-ts", body).await;
     let ds = json(res, 201).await["id"].as_str().unwrap().to_owned();
     let spec = json!({"dataset_id": ds, "model": {"kind": "gru", "hidden_size": 4096}});
     let p = problem(submit(&app, spec).await, 422).await;

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, problem};
-use crate::jobs::{queued, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{queued, upload_breast_cancer, wait_until_finished};
 
 #[tokio::test]
 async fn every_plot_draws_its_axes_and_legend_and_gives_its_numbers_as_json() {

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, fixture, json, problem};
-use crate::jobs::{
+use crate::helpers::{
     queued, submit, upload_breast_cancer, wait_until_finished, wait_until_finished_within,
 };
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, fixture, json, problem};
-use crate::jobs::{queued, submit, wait_until_finished};
+use crate::helpers::{queued, submit, wait_until_finished};
 
 fn breast_cancer() -> String {
     String::from_utf8(fixture("breast_cancer.csv")).unwrap()

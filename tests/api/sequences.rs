@@ -3,30 +3,8 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_fields, json, problem};
-use crate::jobs::submit;
-
-pub fn ts_fixture(name: &str) -> Vec<u8> {
-    std::fs::read(format!(
-        "{}/tests/fixtures/sequences/{name}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-pub async fn upload_ts(
-    app: &TestApp,
-    query: &str,
-    content_type: &str,
-    body: Vec<u8>,
-) -> reqwest::Response {
-    app.post(&format!("/v1/datasets?{query}"))
-        .header("content-type", content_type)
-        .body(body)
-        .send()
-        .await
-        .unwrap()
-}
+use crate::helpers::submit;
+use crate::helpers::{TestApp, error_fields, json, problem, ts_fixture, upload_ts};
 
 #[tokio::test]
 async fn a_ts_upload_is_a_sequence_dataset_with_its_channels_lengths_and_classes() {

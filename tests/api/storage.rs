@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::helpers::{TestApp, fixture, json, problem};
-use crate::jobs::{queued, submit, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{queued, submit, upload_breast_cancer, wait_until_finished};
 
 /// A tmpfs of `mib` MiB mounted on a fresh directory, unmounted on drop. Needs root (as the
 /// sessions and CI run); the test fails, not skips, without it.

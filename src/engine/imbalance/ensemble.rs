@@ -55,7 +55,7 @@ pub fn fit(
     cancel: &AtomicBool,
     progress: &mut Progress<'_>,
 ) -> Result<Ensemble, EngineError> {
-    let (n, k, d) = (req.train.len(), req.classes, req.train.features);
+    let (n, k) = (req.train.len(), req.classes);
     let dev = Dev::default();
     let resume = req.resume.clone();
     let mut done: Vec<Model> = resume.as_ref().map_or(Vec::new(), |c| c.members.clone());
@@ -68,13 +68,7 @@ pub fn fit(
     let mut offset = resume.as_ref().map_or(0, |c| c.epoch_offset);
     let counts = class_counts(req.train.y, k);
     let targets = under_targets(&counts, ratio);
-    // The cascade keeps a fraction f_c of class c's pool each round, so that after the last
-    // round it is down to its balanced size: f_c = (target_c / n_c)^(1 / (members − 1)).
-    let keep_fraction: Vec<f64> = counts
-        .iter()
-        .zip(&targets)
-        .map(|(&c, &t)| (t as f64 / c.max(1) as f64).powf(1.0 / (members.max(2) - 1) as f64))
-        .collect();
+    let keep_fraction = keep_fractions(&counts, &targets, members);
     let mut pool: Vec<usize> = (0..n).collect();
     // Sum of the members' probabilities of each training row (cascade).
     let mut pool_proba = vec![0.0f64; if kind == Kind::Cascade { n * k } else { 0 }];
@@ -98,42 +92,15 @@ pub fn fit(
             // Finished before a resume: replay only what later rounds depend on.
             done[m].clone()
         } else {
-            let x: Vec<f32> = kept
-                .iter()
-                .flat_map(|&r| req.train.x[r * d..(r + 1) * d].iter().copied())
-                .collect();
-            let y: Vec<u32> = kept.iter().map(|&r| req.train.y[r]).collect();
-            let sub = TrainRequest {
-                train: Rows {
-                    x: &x,
-                    y: &y,
-                    features: d,
-                },
-                seed: rng.next_u64(),
-                resume: if m == resume_at {
-                    resume.clone().map(|mut c| {
-                        c.members.clear();
-                        c
-                    })
-                } else {
-                    None
-                },
-                ..req.clone()
-            };
+            let seed = rng.next_u64();
+            let member_resume = resume.clone().filter(|_| m == resume_at).map(|mut c| {
+                c.members.clear();
+                c
+            });
             let member_offset = offset;
-            let finished = &done;
-            let mut per_member = |record: &EpochRecord, ck: Option<&TrainState>| {
-                let mut record = record.clone();
-                record.epoch += member_offset;
-                record.member = Some(m as u64);
-                let ck = ck.map(|c| TrainState {
-                    members: finished.clone(),
-                    epoch_offset: member_offset,
-                    ..c.clone()
-                });
-                progress(&record, ck.as_ref());
-            };
-            let trained = train(&sub, cancel, &mut per_member)?;
+            let at = (m, kept.as_slice(), seed);
+            let before = (member_offset, done.as_slice());
+            let trained = train_member(req, at, member_resume, before, (cancel, progress))?;
             offset += trained.history.len() as u64;
             history.extend(trained.history.iter().map(|r| EpochRecord {
                 epoch: r.epoch + member_offset,
@@ -176,6 +143,55 @@ pub fn fit(
         member_counts,
         pool_counts,
     })
+}
+
+/// The cascade keeps a fraction f_c of class c's pool each round, so that after the last round
+/// it is down to its balanced size: f_c = (target_c / n_c)^(1 / (members − 1)).
+fn keep_fractions(counts: &[u64], targets: &[u64], members: usize) -> Vec<f64> {
+    counts
+        .iter()
+        .zip(targets)
+        .map(|(&c, &t)| (t as f64 / c.max(1) as f64).powf(1.0 / (members.max(2) - 1) as f64))
+        .collect()
+}
+
+/// Member `m` trained on the rows `kept` from `seed`, its epochs numbered on from `offset` and
+/// its checkpoints carrying the members `done` before it.
+fn train_member(
+    req: &TrainRequest<'_>,
+    (m, kept, seed): (usize, &[usize], u64),
+    resume: Option<TrainState>,
+    (offset, done): (u64, &[Model]),
+    (cancel, progress): (&AtomicBool, &mut Progress<'_>),
+) -> Result<Trained, EngineError> {
+    let d = req.train.features;
+    let x: Vec<f32> = kept
+        .iter()
+        .flat_map(|&r| req.train.x[r * d..(r + 1) * d].iter().copied())
+        .collect();
+    let y: Vec<u32> = kept.iter().map(|&r| req.train.y[r]).collect();
+    let sub = TrainRequest {
+        train: Rows {
+            x: &x,
+            y: &y,
+            features: d,
+        },
+        seed,
+        resume,
+        ..req.clone()
+    };
+    let mut per_member = |record: &EpochRecord, ck: Option<&TrainState>| {
+        let mut record = record.clone();
+        record.epoch += offset;
+        record.member = Some(m as u64);
+        let ck = ck.map(|c| TrainState {
+            members: done.to_vec(),
+            epoch_offset: offset,
+            ..c.clone()
+        });
+        progress(&record, ck.as_ref());
+    };
+    train(&sub, cancel, &mut per_member)
 }
 
 /// The next round's pool: the newest member's probabilities are added to the running sums;

@@ -49,98 +49,20 @@ impl Mlp {
             Init::Xavier => false,
             Init::Auto => spec.activation.is_relu_family(),
         };
-        let mut params = Vec::new();
-        let mut layers = Vec::new();
-        let mut running = Vec::new();
-        let mut width = inputs;
-        let add = |params: &mut Vec<Param>,
-                   name: String,
-                   shape: Vec<usize>,
-                   data: Vec<f32>,
-                   penalized| {
-            params.push(Param {
-                name,
-                shape,
-                data,
-                penalized,
-            });
-            params.len() - 1
-        };
+        let mut params = Params(Vec::new());
+        let (mut layers, mut running, mut width) = (Vec::new(), Vec::new(), inputs);
         for (i, &out) in spec.hidden_layers.iter().enumerate() {
             let out = out as usize;
-            let w = init_weight(rng, out, width, he);
-            let weight = add(
-                &mut params,
-                format!("hidden.{i}.weight"),
-                vec![out, width],
-                w,
-                true,
-            );
-            let bias = add(
-                &mut params,
-                format!("hidden.{i}.bias"),
-                vec![out],
-                vec![0.0; out],
-                false,
-            );
-            let bn = spec.batch_norm.then(|| {
-                let g = add(
-                    &mut params,
-                    format!("hidden.{i}.bn.weight"),
-                    vec![out],
-                    vec![1.0; out],
-                    false,
-                );
-                let b = add(
-                    &mut params,
-                    format!("hidden.{i}.bn.bias"),
-                    vec![out],
-                    vec![0.0; out],
-                    false,
-                );
-                (g, b)
-            });
+            layers.push(params.hidden_layer(spec, (i, width, out), he, rng));
             running.push(spec.batch_norm.then(|| RunningStats {
                 mean: vec![0.0; out],
                 var: vec![1.0; out],
             }));
-            let skip = spec.residual.then(|| {
-                (width != out).then(|| {
-                    let p = init_weight(rng, out, width, he);
-                    add(
-                        &mut params,
-                        format!("hidden.{i}.proj.weight"),
-                        vec![out, width],
-                        p,
-                        true,
-                    )
-                })
-            });
-            layers.push(Layer {
-                inputs: width,
-                outputs: out,
-                weight,
-                bias,
-                bn,
-                skip,
-            });
             width = out;
         }
         let w = init_weight(rng, classes, width, false);
-        let weight = add(
-            &mut params,
-            "output.weight".into(),
-            vec![classes, width],
-            w,
-            true,
-        );
-        let bias = add(
-            &mut params,
-            "output.bias".into(),
-            vec![classes],
-            vec![0.0; classes],
-            false,
-        );
+        let weight = params.add("output.weight".into(), vec![classes, width], w, true);
+        let bias = params.filled("output.bias".into(), classes, 0.0);
         layers.push(Layer {
             inputs: width,
             outputs: classes,
@@ -153,7 +75,7 @@ impl Mlp {
             spec: spec.clone(),
             inputs,
             outputs,
-            params,
+            params: params.0,
             layers,
             running,
         }
@@ -169,44 +91,8 @@ impl Mlp {
         mode: Mode,
         rng: &mut ChaCha8Rng,
     ) -> Pass {
-        // Each layer's weight and bias travel as one `[W | b]` matrix against `[h; 1]`: the
-        // bias rides in the matmul instead of a broadcast add, whose backward is slow in dfdx.
-        let folded: Vec<Plain2> = self
-            .layers
-            .iter()
-            .map(|l| {
-                let (w, b) = (&self.params[l.weight].data, &self.params[l.bias].data);
-                let mut wb = Vec::with_capacity(l.outputs * (l.inputs + 1));
-                for o in 0..l.outputs {
-                    wb.extend_from_slice(&w[o * l.inputs..(o + 1) * l.inputs]);
-                    wb.push(b[o]);
-                }
-                dev.tensor_from_vec(wb, (l.outputs, l.inputs + 1))
-            })
-            .collect();
-        let mut is_folded = vec![false; self.params.len()];
-        for l in &self.layers {
-            is_folded[l.weight] = true;
-            is_folded[l.bias] = true;
-        }
-        let handles2: Vec<Option<Plain2>> = self
-            .params
-            .iter()
-            .zip(&is_folded)
-            .map(|(p, &f)| {
-                (p.shape.len() == 2 && !f)
-                    .then(|| dev.tensor_from_vec(p.data.clone(), (p.shape[0], p.shape[1])))
-            })
-            .collect();
-        let handles1: Vec<Option<Plain1>> = self
-            .params
-            .iter()
-            .zip(&is_folded)
-            .map(|(p, &f)| {
-                (p.shape.len() == 1 && !f)
-                    .then(|| dev.tensor_from_vec(p.data.clone(), (p.shape[0],)))
-            })
-            .collect();
+        let folded = self.folded(dev);
+        let (handles2, handles1) = self.unfolded(dev);
         let w = |i: usize| {
             handles2[i]
                 .as_ref()
@@ -248,19 +134,7 @@ impl Mlp {
                 return Pass {
                     logits: z,
                     handles: Handles {
-                        folded: folded
-                            .into_iter()
-                            .zip(&self.layers)
-                            .map(|(wb, l)| {
-                                let at = FoldedLayer {
-                                    inputs: l.inputs,
-                                    outputs: l.outputs,
-                                    weight: l.weight,
-                                    bias: l.bias,
-                                };
-                                (wb, at)
-                            })
-                            .collect(),
+                        folded: self.folded_at(folded),
                         handles2,
                         handles1,
                     },
@@ -290,6 +164,69 @@ impl Mlp {
         unreachable!("the output layer returns")
     }
 
+    /// Each layer's weight and bias as one `[W | b]` matrix against `[h; 1]`: the bias rides
+    /// in the matmul instead of a broadcast add, whose backward is slow in dfdx.
+    fn folded(&self, dev: &Dev) -> Vec<Plain2> {
+        self.layers
+            .iter()
+            .map(|l| {
+                let (w, b) = (&self.params[l.weight].data, &self.params[l.bias].data);
+                let mut wb = Vec::with_capacity(l.outputs * (l.inputs + 1));
+                for o in 0..l.outputs {
+                    wb.extend_from_slice(&w[o * l.inputs..(o + 1) * l.inputs]);
+                    wb.push(b[o]);
+                }
+                dev.tensor_from_vec(wb, (l.outputs, l.inputs + 1))
+            })
+            .collect()
+    }
+
+    /// Tensors of the parameters not folded into a layer (projections, batch norm), by index:
+    /// matrices, then vectors.
+    fn unfolded(&self, dev: &Dev) -> (Vec<Option<Plain2>>, Vec<Option<Plain1>>) {
+        let mut is_folded = vec![false; self.params.len()];
+        for l in &self.layers {
+            is_folded[l.weight] = true;
+            is_folded[l.bias] = true;
+        }
+        let handles2 = self
+            .params
+            .iter()
+            .zip(&is_folded)
+            .map(|(p, &f)| {
+                (p.shape.len() == 2 && !f)
+                    .then(|| dev.tensor_from_vec(p.data.clone(), (p.shape[0], p.shape[1])))
+            })
+            .collect();
+        let handles1 = self
+            .params
+            .iter()
+            .zip(&is_folded)
+            .map(|(p, &f)| {
+                (p.shape.len() == 1 && !f)
+                    .then(|| dev.tensor_from_vec(p.data.clone(), (p.shape[0],)))
+            })
+            .collect();
+        (handles2, handles1)
+    }
+
+    /// The folded matrices with where their parts live, for the backward pass.
+    fn folded_at(&self, folded: Vec<Plain2>) -> Vec<(Plain2, FoldedLayer)> {
+        folded
+            .into_iter()
+            .zip(&self.layers)
+            .map(|(wb, l)| {
+                let at = FoldedLayer {
+                    inputs: l.inputs,
+                    outputs: l.outputs,
+                    weight: l.weight,
+                    bias: l.bias,
+                };
+                (wb, at)
+            })
+            .collect()
+    }
+
     /// Log class probabilities (batch × classes, row-major) of `x` (features × batch), in
     /// eval mode.
     pub fn log_proba(&mut self, dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
@@ -305,5 +242,57 @@ impl Mlp {
         let mut rng = rand::SeedableRng::seed_from_u64(0); // eval mode draws nothing
         let pass = self.forward(dev, x, batch, Mode::Eval, &mut rng);
         transpose(&pass.logits.as_vec(), self.outputs, batch)
+    }
+}
+
+/// The parameters as `Mlp::new` lays them out, each added once (its index returned).
+struct Params(Vec<Param>);
+
+impl Params {
+    fn add(&mut self, name: String, shape: Vec<usize>, data: Vec<f32>, penalized: bool) -> usize {
+        self.0.push(Param {
+            name,
+            shape,
+            data,
+            penalized,
+        });
+        self.0.len() - 1
+    }
+
+    /// An unpenalized vector of `n` copies of `value` (a bias, gamma or beta).
+    fn filled(&mut self, name: String, n: usize, value: f32) -> usize {
+        self.add(name, vec![n], vec![value; n], false)
+    }
+
+    /// Hidden layer `i` from `width` to `out` units: its weight, bias, batch norm and skip,
+    /// drawn from `rng` in that order.
+    fn hidden_layer(
+        &mut self,
+        spec: &ModelSpec,
+        (i, width, out): (usize, usize, usize),
+        he: bool,
+        rng: &mut ChaCha8Rng,
+    ) -> Layer {
+        let w = init_weight(rng, out, width, he);
+        let weight = self.add(format!("hidden.{i}.weight"), vec![out, width], w, true);
+        let bias = self.filled(format!("hidden.{i}.bias"), out, 0.0);
+        let bn = spec.batch_norm.then(|| {
+            let g = self.filled(format!("hidden.{i}.bn.weight"), out, 1.0);
+            (g, self.filled(format!("hidden.{i}.bn.bias"), out, 0.0))
+        });
+        let skip = spec.residual.then(|| {
+            (width != out).then(|| {
+                let p = init_weight(rng, out, width, he);
+                self.add(format!("hidden.{i}.proj.weight"), vec![out, width], p, true)
+            })
+        });
+        Layer {
+            inputs: width,
+            outputs: out,
+            weight,
+            bias,
+            bn,
+            skip,
+        }
     }
 }

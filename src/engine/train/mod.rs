@@ -8,9 +8,11 @@
 pub mod early;
 pub mod epochs;
 pub mod history;
+mod measure;
 pub mod pretrain;
 pub mod request;
 pub mod state;
+mod step;
 pub mod trained;
 mod warm;
 

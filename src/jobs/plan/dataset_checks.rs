@@ -34,7 +34,7 @@ pub(super) fn check_against_dataset(
             ),
         ));
     }
-    if spec.imbalance.rank_by == "pr_auc" && ds.classes.len() != 2 {
+    if spec.imbalance.rank_by.needs_two_classes() && ds.classes.len() != 2 {
         errors.push(SpecError::new(
             "imbalance.rank_by",
             "pr_auc (average precision) is defined for two classes; use roc_auc (one-vs-rest)",

@@ -1,0 +1,199 @@
+//! Training a claimed run on its blocking thread: its table and rows, the strategy's fold plan,
+//! the fine-tuning source and pretraining set, the engine's fold with the epoch writer and the
+//! live diagnosis; then its result, held-out predictions, final checkpoint and the model as
+//! predicting reads it.
+
+use crate::diagnose::run_rules::RunEnd;
+use crate::domain::dataset::Column;
+use crate::domain::final_model::CvEpochs;
+use crate::domain::heldout::HeldOut;
+use crate::domain::job::JobSpec;
+use crate::domain::results::RunResult;
+use crate::domain::spec::TrainingSpec;
+use crate::engine::EngineError;
+use crate::engine::checkpoint;
+use crate::engine::data::table::Table;
+use crate::engine::fold::{self, FoldOptions, FoldOutcome};
+use crate::engine::imbalance::plan;
+use crate::engine::predict::Predictor;
+use crate::engine::train::{EpochRecord, Stop, TrainState};
+use crate::jobs::models::StoredModel;
+use crate::jobs::results::{self, Variant};
+use crate::store::run_data::RunInputs;
+use crate::store::runs::Claimed;
+
+use super::diagnosis::{Watch, chance_loss};
+use super::epochs::EpochWriter;
+use super::flags::{Flags, RunError};
+use super::run_input;
+
+/// How a run's training ended, for the worker to write.
+pub(super) enum Finished {
+    Done {
+        result: Box<RunResult>,
+        predictions: Option<HeldOut>,
+        checkpoint: Vec<u8>,
+        /// The model as predicting reads it back from `checkpoint`.
+        model: Box<StoredModel>,
+    },
+    /// Cancelled, shutting down, or the lease was lost.
+    Stopped,
+}
+
+/// Trains the run (on the calling, blocking thread): its rows, the strategy's fold plan, the
+/// engine's fold; then its result, held-out predictions and final checkpoint.
+pub(super) fn train_blocking(
+    claimed: &Claimed,
+    inputs: RunInputs,
+    (variant, cv_epochs): (Variant, Option<CvEpochs>),
+    resume: Option<TrainState>,
+    mut writer: EpochWriter,
+    flags: &Flags,
+) -> Result<Finished, RunError> {
+    let RunInputs {
+        spec,
+        columns,
+        sequences,
+        assignment,
+        init,
+        pretrain_columns,
+        test_columns,
+        ..
+    } = inputs;
+    let rows = columns.first().map_or(0, |c| c.data.len());
+    let columns = match &test_columns {
+        Some(test) => run_input::append_rows(run_input::relabel(columns, &spec), test),
+        None => run_input::relabel(columns, &spec),
+    };
+    let appended = columns.first().map_or(0, |c| c.data.len()) - rows;
+    let mut table =
+        run_input::table(&columns, sequences.as_ref(), &spec).map_err(RunError::Permanent)?;
+    let (train_rows, test_rows) = run_input::rows_of_run(claimed, &assignment, (rows, appended))
+        .map_err(RunError::Permanent)?;
+    let sources = (init, pretrain_columns);
+    let variant_of = (variant, cv_epochs.as_ref());
+    let (options, training) = fold_setup(claimed, &spec, &mut table, sources, variant_of, resume)?;
+    let resumed = options.resume.as_ref().map(|s| s.history.as_slice());
+    let chance = chance_loss(&table, &train_rows, variant.strategy);
+    let mut watch = Watch::new(&training, chance, resumed.unwrap_or_default());
+    let mut progress = |record: &EpochRecord, state: Option<&TrainState>| {
+        count_epoch(record);
+        writer.record(record, state);
+        watch.epoch(record, &mut writer, flags);
+    };
+    let rows = (&train_rows, &test_rows);
+    let outcome = fold::run_fold(
+        &table,
+        &training,
+        rows.0,
+        rows.1,
+        options,
+        &flags.cancel,
+        &mut progress,
+    );
+    // What is buffered goes out now; a run that completes writes its final checkpoint with
+    // its result, any other keeps the newest epoch checkpoint to resume from.
+    let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
+    writer.flush(!completes);
+    let end = match &outcome {
+        Err(EngineError::Diverged { epoch, .. }) => RunEnd::Diverged { epoch: *epoch },
+        _ => RunEnd::Finished,
+    };
+    watch.end(end, &mut writer);
+    let outcome = outcome.map_err(|e| match e {
+        EngineError::InvalidInput(m) => RunError::Permanent(m),
+        e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
+        other => RunError::Retryable(other.to_string()),
+    })?;
+    if outcome.trained.stop == Stop::Cancelled {
+        return Ok(Finished::Stopped);
+    }
+    finished(&table, &outcome, variant, cv_epochs)
+}
+
+/// The process's counters of epochs trained and samples seen.
+fn count_epoch(record: &EpochRecord) {
+    metrics::counter!("crossfold_epochs_total").increment(1);
+    metrics::counter!("crossfold_training_samples_total").increment(record.samples);
+    if record.seconds > 0.0 {
+        metrics::gauge!("crossfold_training_samples_per_second")
+            .set(record.samples as f64 / record.seconds);
+    }
+}
+
+/// The fold's options (strategy, seed, resume state, the fine-tuning source's warm start and
+/// encoding, the pretraining set) and its training spec (a final model's with the folds'
+/// epochs and no early stopping of its own).
+fn fold_setup(
+    claimed: &Claimed,
+    spec: &JobSpec,
+    table: &mut Table<'_>,
+    (init, pretrain_columns): (Option<Vec<u8>>, Option<Vec<Column>>),
+    (variant, cv_epochs): (Variant, Option<&CvEpochs>),
+    resume: Option<TrainState>,
+) -> Result<(FoldOptions, TrainingSpec), RunError> {
+    let (warm, encoding) = match (&init, &spec.init) {
+        (Some(bytes), Some(i)) => {
+            let (warm, encoding) =
+                run_input::warm_start(bytes, i, table).map_err(RunError::Permanent)?;
+            (Some(warm), Some(encoding))
+        }
+        _ => (None, None),
+    };
+    let (weighting, sampler, method) = plan::plan(variant.strategy, &spec.imbalance);
+    let options = FoldOptions {
+        weighting,
+        sampler,
+        method,
+        seed: claimed.seed,
+        resume,
+        checkpoint_every: 1,
+        correct_probabilities: spec.imbalance.correct_probabilities,
+        warm,
+        encoding,
+        pretrain: run_input::pretrain_input(spec, table, pretrain_columns)
+            .map_err(RunError::Permanent)?,
+    };
+    let mut training = spec.training_spec(variant.model);
+    if let Some(cv) = cv_epochs {
+        training.training.epochs = cv.epochs;
+        training.training.early_stopping = None;
+    }
+    Ok((options, training))
+}
+
+/// A completed run's result, out-of-fold predictions and final checkpoint.
+fn finished(
+    table: &Table,
+    outcome: &FoldOutcome,
+    variant: Variant,
+    cv_epochs: Option<CvEpochs>,
+) -> Result<Finished, RunError> {
+    let encoding = serde_json::to_string(&outcome.encoding)
+        .map_err(|e| RunError::Retryable(format!("encoding the feature encoding: {e}")))?;
+    let checkpoint = checkpoint::to_bytes_with(
+        &outcome.trained.state,
+        &checkpoint::Extras {
+            calibration: outcome.trained.calibration.as_ref(),
+            encoding: Some(&encoding),
+            prior_correction: outcome.prior_correction.as_deref(),
+            class_names: Some(&table.class_names),
+        },
+    )
+    .map_err(|e| RunError::Retryable(e.to_string()))?;
+    let mut result = results::run_result(outcome, variant);
+    result.cv_epochs = cv_epochs;
+    let state = &outcome.trained.state;
+    let calibration = outcome.trained.calibration;
+    let model = StoredModel {
+        predictor: Predictor::new(state.model.clone(), state.members.clone(), calibration)
+            .with_prior_correction(outcome.prior_correction.clone()),
+        encoding: outcome.encoding.clone(),
+    };
+    Ok(Finished::Done {
+        result: Box::new(result),
+        predictions: results::run_predictions(table, outcome),
+        checkpoint,
+        model: Box::new(model),
+    })
+}
