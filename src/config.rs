@@ -123,6 +123,37 @@ impl Default for Limits {
     }
 }
 
+/// `url` with its password (in the user part or a `password=` parameter) replaced by `***`:
+/// what logs and messages show of a database URL.
+pub fn redacted_url(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let (authority, tail) = rest.split_at(rest.find(['/', '?']).unwrap_or(rest.len()));
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, host)) if userinfo.contains(':') => {
+            let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+            format!("{user}:***@{host}")
+        }
+        _ => authority.to_owned(),
+    };
+    let tail = match tail.split_once('?') {
+        None => tail.to_owned(),
+        Some((path, query)) => {
+            let params: Vec<String> = query
+                .split('&')
+                .map(|p| match p.split_once('=') {
+                    Some((k, _)) if k.eq_ignore_ascii_case("password") => format!("{k}=***"),
+                    _ => p.to_owned(),
+                })
+                .collect();
+            format!("{path}?{}", params.join("&"))
+        }
+    };
+    match scheme {
+        "" => format!("{authority}{tail}"),
+        s => format!("{s}://{authority}{tail}"),
+    }
+}
+
 /// The number of cores, the default for `--workers`.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
@@ -151,11 +182,26 @@ pub enum ConfigError {
 impl Settings {
     /// Checks the settings as a whole, so a bad deployment fails at start, not at first use.
     pub fn validate(&self) -> Result<(), ConfigError> {
-        if !self.database_url.starts_with("sqlite:") {
-            return Err(ConfigError::BadDatabaseUrl(self.database_url.clone()));
+        self.validate_training()?;
+        let addrs = resolve(&self.addr)?;
+        if self.api_tokens.is_empty()
+            && !self.allow_unauthenticated
+            && addrs.iter().any(|a| !a.ip().is_loopback())
+        {
+            return Err(ConfigError::UnauthenticatedPublicAddress {
+                addr: self.addr.clone(),
+            });
         }
-        if self.workers == 0 {
-            return Err(ConfigError::Zero("--workers"));
+        Ok(())
+    }
+
+    /// What a process without the HTTP API (`crossfold worker`) checks: the database URL and
+    /// the limits.
+    pub fn validate_training(&self) -> Result<(), ConfigError> {
+        if !self.database_url.starts_with("sqlite:") {
+            return Err(ConfigError::BadDatabaseUrl(redacted_url(
+                &self.database_url,
+            )));
         }
         if self.api_tokens.iter().any(|t| t.is_empty()) {
             return Err(ConfigError::EmptyToken);
@@ -180,15 +226,6 @@ impl Settings {
                 return Err(ConfigError::Zero(name));
             }
         }
-        let addrs = resolve(&self.addr)?;
-        if self.api_tokens.is_empty()
-            && !self.allow_unauthenticated
-            && addrs.iter().any(|a| !a.ip().is_loopback())
-        {
-            return Err(ConfigError::UnauthenticatedPublicAddress {
-                addr: self.addr.clone(),
-            });
-        }
         Ok(())
     }
 }
@@ -211,6 +248,30 @@ pub fn resolve(addr: &str) -> Result<Vec<SocketAddr>, ConfigError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_database_urls_password_never_shows() {
+        for (url, shown) in [
+            ("sqlite://crossfold.db", "sqlite://crossfold.db"),
+            (
+                "postgres://cf:s3cret@db:5432/cf",
+                "postgres://cf:***@db:5432/cf",
+            ),
+            (
+                "postgres://cf@db/cf?sslmode=require",
+                "postgres://cf@db/cf?sslmode=require",
+            ),
+            (
+                "postgres://db/cf?user=cf&password=s3cret&sslmode=verify-full",
+                "postgres://db/cf?user=cf&password=***&sslmode=verify-full",
+            ),
+            ("postgres://a:b:c@h", "postgres://a:***@h"),
+        ] {
+            assert_eq!(redacted_url(url), shown);
+            assert!(!redacted_url(url).contains("s3cret"));
+        }
+    }
+
     use super::*;
 
     fn settings(addr: &str) -> Settings {

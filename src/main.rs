@@ -14,210 +14,286 @@ use tokio_util::sync::CancellationToken;
     name = "crossfold",
     version,
     about = "Trains neural-network classifiers over HTTP, with stratified k-fold cross-validation",
-    long_about = None
+    long_about = None,
+    args_conflicts_with_subcommands = true
 )]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
+    /// With no command, `serve` and its flags.
     #[command(flatten)]
-    opts: Opts,
+    serve: ServeArgs,
 }
 
+/// Each command takes only the flags it uses.
+// Parsed once at start-up: the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Serve the HTTP API with in-process workers (the default).
-    Serve,
+    /// Serve the HTTP API with in-process workers (the default; `--workers 0`: the API alone,
+    /// for `worker` processes to train).
+    Serve(ServeArgs),
     /// Run workers only, no HTTP, against the same database (for scale-out).
-    Worker,
+    Worker(WorkerArgs),
     /// Apply database migrations and exit.
-    Migrate,
+    Migrate(StoreArgs),
 }
 
 #[derive(Debug, Args)]
-struct Opts {
-    /// Address to listen on.
-    #[arg(
-        long,
-        env = "CROSSFOLD_ADDR",
-        default_value = "127.0.0.1:8080",
-        global = true
-    )]
-    addr: String,
+struct ServeArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    http: HttpArgs,
+    #[command(flatten)]
+    training: TrainingArgs,
+    #[command(flatten)]
+    specs: SpecLimitArgs,
+}
+
+#[derive(Debug, Args)]
+struct WorkerArgs {
+    /// Serve `/healthz`, `/readyz` and `/metrics` (nothing else) on this address.
+    #[arg(long, env = "CROSSFOLD_PROBE_ADDR", help_heading = "Probes")]
+    addr: Option<String>,
+    #[command(flatten)]
+    store: StoreArgs,
+    #[command(flatten)]
+    training: TrainingArgs,
+    #[command(flatten)]
+    specs: SpecLimitArgs,
+}
+
+/// What every command uses: the database and the logs.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Database and logs")]
+struct StoreArgs {
     /// SQLite database URL; the file is created and migrated on start.
     #[arg(
         long = "database",
         env = "CROSSFOLD_DATABASE_URL",
-        default_value = "sqlite://crossfold.db",
-        global = true
+        default_value = "sqlite://crossfold.db"
     )]
     database_url: String,
-    /// Concurrent training runs [default: the number of cores].
-    #[arg(long, env = "CROSSFOLD_WORKERS", global = true)]
-    workers: Option<usize>,
-    /// A running run writes its epochs and newest checkpoint at most this often, in ms: a crash
-    /// costs at most this much training (0: every epoch).
+    /// Log format.
     #[arg(
         long,
-        env = "CROSSFOLD_CHECKPOINT_EVERY_MS",
-        default_value_t = 200,
-        global = true
+        env = "CROSSFOLD_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
     )]
-    checkpoint_every_ms: u64,
+    log_format: LogFormat,
+}
+
+/// The HTTP server: address, auth, timeouts, and the limits of what requests may send.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "HTTP")]
+struct HttpArgs {
+    /// Address to listen on.
+    #[arg(long, env = "CROSSFOLD_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
     /// API token clients must send as `Authorization: Bearer <token>`; repeat the flag, or
     /// give several comma-separated in the environment variable. None: auth is off.
     #[arg(
         long = "api-token",
         env = "CROSSFOLD_API_TOKENS",
         value_delimiter = ',',
-        hide_env_values = true,
-        global = true
+        hide_env_values = true
     )]
     api_tokens: Vec<String>,
     /// Listen on a non-loopback address without API tokens (anyone who can reach it can use it).
-    #[arg(long, env = "CROSSFOLD_ALLOW_UNAUTHENTICATED", global = true)]
+    #[arg(long, env = "CROSSFOLD_ALLOW_UNAUTHENTICATED")]
     allow_unauthenticated: bool,
-    /// Log format.
-    #[arg(
-        long,
-        env = "CROSSFOLD_LOG_FORMAT",
-        value_enum,
-        default_value = "human",
-        global = true
-    )]
-    log_format: LogFormat,
     /// Seconds a client has to send its request headers; then the connection is closed.
-    #[arg(
-        long,
-        env = "CROSSFOLD_HEADER_TIMEOUT_SECS",
-        default_value_t = 10,
-        global = true
-    )]
+    #[arg(long, env = "CROSSFOLD_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     header_timeout_secs: u64,
     /// Longest pause in a request body, in seconds; then the request is a 408.
-    #[arg(
-        long,
-        env = "CROSSFOLD_BODY_IDLE_TIMEOUT_SECS",
-        default_value_t = 30,
-        global = true
-    )]
+    #[arg(long, env = "CROSSFOLD_BODY_IDLE_TIMEOUT_SECS", default_value_t = 30)]
     body_idle_timeout_secs: u64,
     /// Longest a whole request body may take, in seconds; then the request is a 408.
-    #[arg(
-        long,
-        env = "CROSSFOLD_BODY_TIMEOUT_SECS",
-        default_value_t = 600,
-        global = true
-    )]
+    #[arg(long, env = "CROSSFOLD_BODY_TIMEOUT_SECS", default_value_t = 600)]
     body_timeout_secs: u64,
     /// Largest dataset upload, in bytes [default: 512 MiB].
-    #[arg(long, env = "CROSSFOLD_MAX_BODY_BYTES", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_BODY_BYTES")]
     max_body_bytes: Option<u64>,
     /// Largest body of the other routes, in bytes [default: 2 MiB].
-    #[arg(long, env = "CROSSFOLD_MAX_JSON_BODY_BYTES", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_JSON_BODY_BYTES")]
     max_json_body_bytes: Option<u64>,
     /// Most rows in a dataset [default: 10,000,000].
-    #[arg(long, env = "CROSSFOLD_MAX_ROWS", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_ROWS")]
     max_rows: Option<u64>,
     /// Most columns in a dataset [default: 10,000].
-    #[arg(long, env = "CROSSFOLD_MAX_COLUMNS", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_COLUMNS")]
     max_columns: Option<u64>,
     /// Most cells (rows × columns) in a dataset [default: 250,000,000].
-    #[arg(long, env = "CROSSFOLD_MAX_CELLS", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_CELLS")]
     max_cells: Option<u64>,
     /// Most classes of a label column [default: 1,000].
-    #[arg(long, env = "CROSSFOLD_MAX_CLASSES", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_CLASSES")]
     max_classes: Option<u64>,
     /// Most steps of one sequence in a sequence dataset [default: 10,000].
-    #[arg(long, env = "CROSSFOLD_MAX_SEQUENCE_STEPS", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_SEQUENCE_STEPS")]
     max_sequence_steps: Option<u64>,
     /// Most distinct values of a one-hot encoded feature [default: 1,000].
-    #[arg(long, env = "CROSSFOLD_MAX_CATEGORIES", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_CATEGORIES")]
     max_categories: Option<u64>,
-    /// Widest hidden layer a training spec may ask for [default: 4,096].
-    #[arg(long, env = "CROSSFOLD_MAX_LAYER_WIDTH", global = true)]
-    max_layer_width: Option<u64>,
-    /// Most hidden layers a training spec may ask for [default: 64].
-    #[arg(long, env = "CROSSFOLD_MAX_HIDDEN_LAYERS", global = true)]
-    max_hidden_layers: Option<u64>,
-    /// Most epochs a training spec may ask for [default: 10,000].
-    #[arg(long, env = "CROSSFOLD_MAX_EPOCHS", global = true)]
-    max_epochs: Option<u64>,
-    /// Most cross-validation folds a training spec may ask for [default: 50].
-    #[arg(long, env = "CROSSFOLD_MAX_FOLDS", global = true)]
-    max_folds: Option<u64>,
     /// Most memory one job may need by its estimate, in bytes [default: a quarter of the
     /// machine's memory].
-    #[arg(long, env = "CROSSFOLD_MAX_JOB_MEMORY_BYTES", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_JOB_MEMORY_BYTES")]
     max_job_memory_bytes: Option<u64>,
     /// Most model inputs after one-hot encoding [default: 65,536].
-    #[arg(long, env = "CROSSFOLD_MAX_ENCODED_WIDTH", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_ENCODED_WIDTH")]
     max_encoded_width: Option<u64>,
     /// Most rows in one predict request [default: 10,000].
-    #[arg(long, env = "CROSSFOLD_MAX_PREDICT_ROWS", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_PREDICT_ROWS")]
     max_predict_rows: Option<u64>,
     /// Most `/events` streams open at once [default: 64].
-    #[arg(long, env = "CROSSFOLD_MAX_EVENT_STREAMS", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_EVENT_STREAMS")]
     max_event_streams: Option<u64>,
-    /// Largest checkpoint a run may store, in bytes [default: 1,000,000,000, SQLite's limit].
-    #[arg(long, env = "CROSSFOLD_MAX_CHECKPOINT_BYTES", global = true)]
-    max_checkpoint_bytes: Option<u64>,
     /// Attempts a run gets before it fails for good [default: 3].
-    #[arg(long, env = "CROSSFOLD_MAX_ATTEMPTS", global = true)]
+    #[arg(long, env = "CROSSFOLD_MAX_ATTEMPTS")]
     max_attempts: Option<u64>,
+}
+
+/// Training: how many runs at once, how often progress is written.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Training")]
+struct TrainingArgs {
+    /// Concurrent training runs [default: the number of cores].
+    #[arg(long, env = "CROSSFOLD_WORKERS")]
+    workers: Option<usize>,
+    /// A running run writes its epochs and newest checkpoint at most this often, in ms: a crash
+    /// costs at most this much training (0: every epoch).
+    #[arg(long, env = "CROSSFOLD_CHECKPOINT_EVERY_MS", default_value_t = 200)]
+    checkpoint_every_ms: u64,
+    /// Largest checkpoint a run may store, in bytes [default: 1,000,000,000, SQLite's limit].
+    #[arg(long, env = "CROSSFOLD_MAX_CHECKPOINT_BYTES")]
+    max_checkpoint_bytes: Option<u64>,
     /// Tests only: a pause after each epoch, in ms, so a test can act mid-run on any machine.
-    #[arg(long, hide = true, default_value_t = 0, global = true)]
+    #[arg(long, hide = true, default_value_t = 0)]
     test_epoch_pause_ms: u64,
 }
 
-impl Opts {
-    fn settings(self) -> Settings {
+/// What a spec may ask for: checked at submit, and by workers before they offer a remedy.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Spec limits")]
+struct SpecLimitArgs {
+    /// Widest hidden layer a training spec may ask for [default: 4,096].
+    #[arg(long, env = "CROSSFOLD_MAX_LAYER_WIDTH")]
+    max_layer_width: Option<u64>,
+    /// Most hidden layers a training spec may ask for [default: 64].
+    #[arg(long, env = "CROSSFOLD_MAX_HIDDEN_LAYERS")]
+    max_hidden_layers: Option<u64>,
+    /// Most epochs a training spec may ask for [default: 10,000].
+    #[arg(long, env = "CROSSFOLD_MAX_EPOCHS")]
+    max_epochs: Option<u64>,
+    /// Most cross-validation folds a training spec may ask for [default: 50].
+    #[arg(long, env = "CROSSFOLD_MAX_FOLDS")]
+    max_folds: Option<u64>,
+}
+
+impl SpecLimitArgs {
+    /// `limits` with these set.
+    fn apply(&self, limits: &mut Limits) {
         let d = Limits::default();
-        let workers = self.workers.unwrap_or_else(default_workers);
-        Settings {
-            addr: self.addr,
-            database_url: self.database_url,
-            workers,
-            api_tokens: self.api_tokens,
-            allow_unauthenticated: self.allow_unauthenticated,
-            limits: Limits {
-                max_body_bytes: self.max_body_bytes.unwrap_or(d.max_body_bytes),
-                max_json_body_bytes: self.max_json_body_bytes.unwrap_or(d.max_json_body_bytes),
-                max_rows: self.max_rows.unwrap_or(d.max_rows),
-                max_columns: self.max_columns.unwrap_or(d.max_columns),
-                max_cells: self.max_cells.unwrap_or(d.max_cells),
-                max_classes: self.max_classes.unwrap_or(d.max_classes),
-                max_sequence_steps: self.max_sequence_steps.unwrap_or(d.max_sequence_steps),
-                max_categories: self.max_categories.unwrap_or(d.max_categories),
-                max_layer_width: self.max_layer_width.unwrap_or(d.max_layer_width),
-                max_hidden_layers: self.max_hidden_layers.unwrap_or(d.max_hidden_layers),
-                max_epochs: self.max_epochs.unwrap_or(d.max_epochs),
-                max_folds: self.max_folds.unwrap_or(d.max_folds),
-                max_concurrent_runs: workers as u64,
-                max_job_memory_bytes: self.max_job_memory_bytes.unwrap_or(d.max_job_memory_bytes),
-                max_encoded_width: self.max_encoded_width.unwrap_or(d.max_encoded_width),
-                max_predict_rows: self.max_predict_rows.unwrap_or(d.max_predict_rows),
-                max_event_streams: self.max_event_streams.unwrap_or(d.max_event_streams),
-                max_checkpoint_bytes: self.max_checkpoint_bytes.unwrap_or(d.max_checkpoint_bytes),
-                max_attempts: self.max_attempts.unwrap_or(d.max_attempts),
-            },
-            queue: crossfold::queue::QueueTiming {
-                write_every: std::time::Duration::from_millis(self.checkpoint_every_ms),
-                epoch_pause: std::time::Duration::from_millis(self.test_epoch_pause_ms),
-                ..Default::default()
-            },
-            http: crossfold::http::serve::HttpTimeouts {
-                header_read: std::time::Duration::from_secs(self.header_timeout_secs),
-                body_idle: std::time::Duration::from_secs(self.body_idle_timeout_secs),
-                body_deadline: std::time::Duration::from_secs(self.body_timeout_secs),
-                ..Default::default()
-            },
+        limits.max_layer_width = self.max_layer_width.unwrap_or(d.max_layer_width);
+        limits.max_hidden_layers = self.max_hidden_layers.unwrap_or(d.max_hidden_layers);
+        limits.max_epochs = self.max_epochs.unwrap_or(d.max_epochs);
+        limits.max_folds = self.max_folds.unwrap_or(d.max_folds);
+    }
+}
+
+impl HttpArgs {
+    /// `limits` with the request limits set.
+    fn apply(&self, limits: &mut Limits) {
+        let d = Limits::default();
+        limits.max_body_bytes = self.max_body_bytes.unwrap_or(d.max_body_bytes);
+        limits.max_json_body_bytes = self.max_json_body_bytes.unwrap_or(d.max_json_body_bytes);
+        limits.max_rows = self.max_rows.unwrap_or(d.max_rows);
+        limits.max_columns = self.max_columns.unwrap_or(d.max_columns);
+        limits.max_cells = self.max_cells.unwrap_or(d.max_cells);
+        limits.max_classes = self.max_classes.unwrap_or(d.max_classes);
+        limits.max_sequence_steps = self.max_sequence_steps.unwrap_or(d.max_sequence_steps);
+        limits.max_categories = self.max_categories.unwrap_or(d.max_categories);
+        limits.max_job_memory_bytes = self.max_job_memory_bytes.unwrap_or(d.max_job_memory_bytes);
+        limits.max_encoded_width = self.max_encoded_width.unwrap_or(d.max_encoded_width);
+        limits.max_predict_rows = self.max_predict_rows.unwrap_or(d.max_predict_rows);
+        limits.max_event_streams = self.max_event_streams.unwrap_or(d.max_event_streams);
+        limits.max_attempts = self.max_attempts.unwrap_or(d.max_attempts);
+    }
+
+    fn timeouts(&self) -> crossfold::http::serve::HttpTimeouts {
+        crossfold::http::serve::HttpTimeouts {
+            header_read: std::time::Duration::from_secs(self.header_timeout_secs),
+            body_idle: std::time::Duration::from_secs(self.body_idle_timeout_secs),
+            body_deadline: std::time::Duration::from_secs(self.body_timeout_secs),
+            ..Default::default()
+        }
+    }
+}
+
+/// Settings of the parts a command runs; what it does not run keeps its defaults.
+fn settings(
+    store: &StoreArgs,
+    training: Option<(&TrainingArgs, &SpecLimitArgs)>,
+    http: Option<&HttpArgs>,
+) -> Settings {
+    let workers = training
+        .and_then(|(t, _)| t.workers)
+        .unwrap_or_else(default_workers);
+    let mut limits = Limits::default();
+    let mut queue = crossfold::queue::QueueTiming::default();
+    if let Some((t, specs)) = training {
+        specs.apply(&mut limits);
+        limits.max_checkpoint_bytes = t
+            .max_checkpoint_bytes
+            .unwrap_or(limits.max_checkpoint_bytes);
+        queue.write_every = std::time::Duration::from_millis(t.checkpoint_every_ms);
+        queue.epoch_pause = std::time::Duration::from_millis(t.test_epoch_pause_ms);
+    }
+    limits.max_concurrent_runs = workers as u64;
+    let mut settings = Settings {
+        addr: String::new(),
+        database_url: store.database_url.clone(),
+        workers,
+        api_tokens: Vec::new(),
+        allow_unauthenticated: false,
+        limits,
+        queue,
+        http: Default::default(),
+    };
+    if let Some(h) = http {
+        h.apply(&mut settings.limits);
+        settings.addr = h.addr.clone();
+        settings.api_tokens = h.api_tokens.clone();
+        settings.allow_unauthenticated = h.allow_unauthenticated;
+        settings.http = h.timeouts();
+    }
+    settings
+}
+
+impl Command {
+    fn log_format(&self) -> LogFormat {
+        match self {
+            Command::Serve(a) => a.store.log_format,
+            Command::Worker(a) => a.store.log_format,
+            Command::Migrate(a) => a.log_format,
+        }
+    }
+
+    fn settings(&self) -> Settings {
+        match self {
+            Command::Serve(a) => settings(&a.store, Some((&a.training, &a.specs)), Some(&a.http)),
+            Command::Worker(a) => settings(&a.store, Some((&a.training, &a.specs)), None),
+            Command::Migrate(a) => settings(a, None, None),
         }
     }
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    telemetry::init(cli.opts.log_format);
+    let command = cli.command.unwrap_or(Command::Serve(cli.serve));
+    telemetry::init(command.log_format());
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
         Err(e) => {
@@ -225,8 +301,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let command = cli.command.unwrap_or(Command::Serve);
-    match runtime.block_on(run(command, cli.opts.settings())) {
+    let settings = command.settings();
+    match runtime.block_on(run(command, settings)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -238,30 +314,61 @@ fn main() -> ExitCode {
 
 async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
     match command {
-        Command::Serve => {
+        Command::Serve(_) => {
             let app = Application::build(settings).await?;
             stop_on_signal(app.shutdown_token())?;
             app.run_until_stopped().await
         }
-        Command::Migrate => {
+        Command::Migrate(_) => {
             let pool = crossfold::store::connect(&settings.database_url).await?;
             crossfold::store::migrate(&pool).await?;
             pool.close().await;
-            println!("migrations applied to {}", settings.database_url);
+            let url = crossfold::config::redacted_url(&settings.database_url);
+            println!("migrations applied to {url}");
             Ok(())
         }
-        Command::Worker => {
+        Command::Worker(args) => {
+            settings.validate_training()?;
+            anyhow::ensure!(
+                settings.workers > 0,
+                "a worker needs --workers of at least 1"
+            );
             let pool = crossfold::store::connect(&settings.database_url).await?;
             crossfold::store::migrate(&pool).await?;
             let token = CancellationToken::new();
             stop_on_signal(token.clone())?;
+            let probes = match &args.addr {
+                Some(addr) => Some(probes(addr, &pool, token.clone()).await?),
+                None => None,
+            };
             tracing::info!(workers = settings.workers, "crossfold worker claiming runs");
             // Other nodes may be training: only expired leases are reaped here.
             crossfold::startup::run_workers(&pool, &settings, token).await;
+            if let Some(probes) = probes {
+                let _ = probes.await;
+            }
             pool.close().await;
             Ok(())
         }
     }
+}
+
+/// Binds `addr` and serves a worker's probes there until `shutdown`.
+async fn probes(
+    addr: &str,
+    pool: &sqlx::SqlitePool,
+    shutdown: CancellationToken,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    use anyhow::Context;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("binding {addr}"))?;
+    tracing::info!(addr = %listener.local_addr()?, "crossfold worker probes listening");
+    let router =
+        crossfold::http::probes::router(pool.clone(), crossfold::http::metrics::recorder());
+    Ok(tokio::spawn(crossfold::http::probes::serve(
+        listener, router, shutdown,
+    )))
 }
 
 /// Cancels `token` on SIGINT or SIGTERM. The handlers are registered before this returns,

@@ -70,8 +70,13 @@ impl Application {
         let addr = self.listener.local_addr()?;
         tracing::info!(%addr, "crossfold listening");
         let upkeep = spawn_metrics_upkeep(self.shutdown.clone());
-        // A single node: whatever was running when the last process died is orphaned.
-        for job in store::runs::requeue_orphans(&self.pool).await? {
+        // A single node: whatever was running when the last process died is orphaned. An
+        // API-only process (`--workers 0`) leaves runs to the reaper: other processes train them.
+        let orphans = match self.settings.workers {
+            0 => Vec::new(),
+            _ => store::runs::requeue_orphans(&self.pool).await?,
+        };
+        for job in orphans {
             tracing::warn!(job_id = %job, "resuming a run interrupted by a crash");
             crate::jobs::settle::settle_if_done(&self.pool, &job).await?;
         }

@@ -38,7 +38,14 @@ pub fn recorder() -> PrometheusHandle {
 
 /// `GET /metrics`: refreshes the queue gauges from the database, then renders.
 pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
-    match crate::health::queue_stats(&state.pool).await {
+    refresh_queue_gauges(&state.pool).await;
+    text(&state.metrics)
+}
+
+/// Sets the jobs-by-state, queue-depth and running-runs gauges from the database (a failed
+/// read is logged and leaves them as they were).
+pub async fn refresh_queue_gauges(pool: &sqlx::SqlitePool) {
+    match crate::health::queue_stats(pool).await {
         Ok((by_status, queued, running)) => {
             for status in crate::domain::job::JobStatus::ALL {
                 let n = by_status
@@ -52,12 +59,16 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
         }
         Err(e) => tracing::warn!(error = %format!("{e:#}"), "reading queue statistics failed"),
     }
+}
+
+/// The Prometheus text of `handle`.
+pub fn text(handle: &PrometheusHandle) -> impl IntoResponse + use<> {
     (
         [(
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        state.metrics.render(),
+        handle.render(),
     )
 }
 

@@ -21,6 +21,7 @@ pub mod plot_response;
 pub mod predict;
 mod predict_sequences;
 pub mod predictions;
+pub mod probes;
 pub mod problems;
 pub mod remedies;
 pub mod runs;

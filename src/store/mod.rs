@@ -21,13 +21,15 @@ use sqlx::pool::PoolConnection;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
+use crate::config::redacted_url;
+
 /// The migrations in `migrations/`, embedded in the binary.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
 
 /// Opens (creating if needed) the database at `sqlite://path`.
 pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
     let options = SqliteConnectOptions::from_str(database_url)
-        .with_context(|| format!("parsing database URL {database_url:?}"))?
+        .with_context(|| format!("parsing database URL {:?}", redacted_url(database_url)))?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         // A 201/202 means stored: every commit reaches the disk before we answer.
@@ -39,7 +41,7 @@ pub async fn connect(database_url: &str) -> anyhow::Result<SqlitePool> {
         .min_connections(1)
         .connect_with(options)
         .await
-        .with_context(|| format!("opening database {database_url}"))
+        .with_context(|| format!("opening database {}", redacted_url(database_url)))
 }
 
 /// Applies every pending migration.

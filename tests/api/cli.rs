@@ -115,3 +115,145 @@ fn serve_stops_cleanly_on_sigterm() {
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
+
+/// `--help` of each command, and whether `flags` are in it.
+fn help_of(command: &str) -> String {
+    let out = crossfold().args([command, "--help"]).output().unwrap();
+    assert!(out.status.success());
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn each_commands_help_lists_only_the_flags_it_uses() {
+    let serve = help_of("serve");
+    let worker = help_of("worker");
+    let migrate = help_of("migrate");
+    let http_only = [
+        "--api-token",
+        "--allow-unauthenticated",
+        "--header-timeout-secs",
+        "--max-body-bytes",
+        "--max-predict-rows",
+        "--max-event-streams",
+    ];
+    let training = [
+        "--workers",
+        "--checkpoint-every-ms",
+        "--max-checkpoint-bytes",
+        "--max-epochs",
+        "--max-layer-width",
+    ];
+    for flag in http_only.iter().chain(&training).chain(&["--database"]) {
+        assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");
+    }
+    for flag in training.iter().chain(&["--database", "--log-format"]) {
+        assert!(
+            worker.contains(flag),
+            "worker --help lacks {flag}:\n{worker}"
+        );
+    }
+    for flag in http_only {
+        assert!(
+            !worker.contains(flag),
+            "worker --help shows {flag}:\n{worker}"
+        );
+        assert!(
+            !migrate.contains(flag),
+            "migrate --help shows {flag}:\n{migrate}"
+        );
+    }
+    for flag in training {
+        assert!(
+            !migrate.contains(flag),
+            "migrate --help shows {flag}:\n{migrate}"
+        );
+    }
+    assert!(migrate.contains("--database"), "{migrate}");
+    assert!(!migrate.contains("--addr"), "{migrate}");
+    assert!(
+        worker.contains("--addr") && worker.contains("/metrics"),
+        "{worker}"
+    );
+    // A flag a command does not use is refused, not silently ignored.
+    let out = crossfold()
+        .args(["worker", "--api-token", "t"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--api-token"));
+}
+
+#[test]
+fn a_worker_serves_only_its_probes_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("w.db").display());
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let addr = format!("127.0.0.1:{port}");
+    let mut child = crossfold()
+        .args([
+            "worker",
+            "--workers",
+            "1",
+            "--addr",
+            &addr,
+            "--database",
+            &db,
+        ])
+        .spawn()
+        .unwrap();
+    let get = |path: &str| -> Option<(u16, String)> {
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        rt.block_on(async {
+            let res = reqwest::get(format!("http://{addr}{path}")).await.ok()?;
+            let status = res.status().as_u16();
+            Some((status, res.text().await.ok()?))
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while get("/healthz").is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the worker's probes did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(get("/healthz").unwrap().0, 200);
+    assert_eq!(get("/readyz").unwrap().0, 200);
+    let (status, metrics) = get("/metrics").unwrap();
+    assert_eq!(status, 200);
+    assert!(metrics.contains("crossfold_queue_depth"), "{metrics}");
+    assert_eq!(
+        get("/v1/datasets").unwrap().0,
+        404,
+        "a worker serves no API"
+    );
+    let pid = child.id().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    let status = child.wait().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+}
+
+#[test]
+fn a_worker_without_workers_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("none.db").display());
+    let out = crossfold()
+        .args(["worker", "--workers", "0", "--database", &db])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--workers of at least 1"),
+        "{out:?}"
+    );
+}

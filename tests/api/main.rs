@@ -23,6 +23,7 @@ mod plots;
 mod pretraining;
 mod protocol;
 mod python;
+mod roles;
 mod sequence_jobs;
 mod sequences;
 mod service;
