@@ -104,19 +104,19 @@ fn serve_stops_cleanly_on_sigterm() {
             break;
         }
     }
+    stops_cleanly_on_sigterm(child);
+}
+
+/// Sends SIGTERM to `child` and expects it to exit 0.
+fn stops_cleanly_on_sigterm(mut child: std::process::Child) {
     let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
+    let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+    assert!(sent.success());
     let status = child.wait().unwrap();
     assert!(status.success(), "exit status {status:?}");
 }
 
-/// `--help` of each command, and whether `flags` are in it.
+/// `--help` of `command`.
 fn help_of(command: &str) -> String {
     let out = crossfold().args([command, "--help"]).output().unwrap();
     assert!(out.status.success());
@@ -193,7 +193,7 @@ fn a_worker_serves_only_its_probes_and_stops_on_sigterm() {
         .unwrap()
         .port();
     let addr = format!("127.0.0.1:{port}");
-    let mut child = crossfold()
+    let child = crossfold()
         .args([
             "worker",
             "--workers",
@@ -231,16 +231,7 @@ fn a_worker_serves_only_its_probes_and_stops_on_sigterm() {
         404,
         "a worker serves no API"
     );
-    let pid = child.id().to_string();
-    assert!(
-        Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .unwrap()
-            .success()
-    );
-    let status = child.wait().unwrap();
-    assert!(status.success(), "exit status {status:?}");
+    stops_cleanly_on_sigterm(child);
 }
 
 #[test]
