@@ -172,6 +172,9 @@ struct TrainingArgs {
     /// Tests only: a pause after each epoch, in ms, so a test can act mid-run on any machine.
     #[arg(long, hide = true, default_value_t = 0)]
     test_epoch_pause_ms: u64,
+    /// Tests only: the lease a claim holds without a heartbeat, in ms [default: 30 s].
+    #[arg(long, hide = true)]
+    test_lease_ms: Option<u64>,
 }
 
 /// What a spec may ask for: checked at submit, and by workers before they offer a remedy.
@@ -250,6 +253,9 @@ fn settings(
             .unwrap_or(limits.max_checkpoint_bytes);
         queue.write_every = std::time::Duration::from_millis(t.checkpoint_every_ms);
         queue.epoch_pause = std::time::Duration::from_millis(t.test_epoch_pause_ms);
+        if let Some(ms) = t.test_lease_ms {
+            queue.lease = std::time::Duration::from_millis(ms);
+        }
     }
     limits.max_concurrent_runs = workers as u64;
     let mut settings = Settings {

@@ -33,6 +33,7 @@ pub async fn heartbeat(
             Ok(Beat::Held) => {}
             Ok(Beat::CancelRequested) => flags.cancel.store(true, Ordering::SeqCst),
             Ok(Beat::Lost) => {
+                tracing::warn!(run_id = %run_id, "the run's lease is lost: stopping it, writing nothing more");
                 flags.lost.store(true, Ordering::SeqCst);
                 flags.cancel.store(true, Ordering::SeqCst);
                 return;

@@ -1,5 +1,6 @@
-//! Process roles on one database: `serve --workers 0` is the API alone, and a separate
-//! `crossfold worker` process trains what it queues.
+//! Process roles on one database: `serve --workers 0` is the API alone, and separate
+//! `crossfold worker` processes train what it queues; a worker stopped past its lease loses
+//! its run to another and, resumed, writes nothing.
 
 use serde_json::json;
 
@@ -7,6 +8,135 @@ use crate::helpers::{TestApp, queued, upload_breast_cancer, wait_until_finished}
 
 /// Kills the worker process when the test ends, however it ends.
 struct Worker(std::process::Child);
+
+/// A worker process on `database` with a short lease and a pause after each epoch, its log
+/// going to `log`.
+fn worker(database: &str, log: &std::path::Path) -> Worker {
+    let log = std::fs::File::create(log).unwrap();
+    Worker(
+        std::process::Command::new(env!("CARGO_BIN_EXE_crossfold"))
+            .args(["worker", "--workers", "1", "--checkpoint-every-ms", "0"])
+            .args(["--test-epoch-pause-ms", "40", "--test-lease-ms", "1500"])
+            .args(["--database", database])
+            .stderr(log)
+            .spawn()
+            .expect("the worker starts"),
+    )
+}
+
+fn signal(worker: &Worker, sig: &str) {
+    let pid = worker.0.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args([sig, &pid])
+        .status();
+    assert!(sent.unwrap().success(), "kill {sig} {pid}");
+}
+
+/// A run's id, state, lease token, epochs done, checkpoint and result.
+type RunRow = (String, String, i64, i64, Option<Vec<u8>>, Option<String>);
+
+/// Every run's row and epochs as stored: what a fenced-out worker must not change.
+async fn stored(pool: &sqlx::SqlitePool) -> Vec<String> {
+    let runs: Vec<RunRow> = sqlx::query_as(
+        "SELECT id, state, lease_token, epochs_done, checkpoint, result_json FROM runs ORDER BY id",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    let epochs: Vec<(String, i64, String)> = sqlx::query_as(
+        "SELECT run_id, epoch, record_json FROM epoch_metrics ORDER BY run_id, epoch",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    runs.iter()
+        .map(|r| format!("{r:?}"))
+        .chain(epochs.iter().map(|e| format!("{e:?}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_worker_stopped_past_its_lease_loses_its_run_and_resumed_writes_nothing() {
+    let app = TestApp::spawn_with(|s| s.workers = 0).await;
+    let pool = app.database().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "model": {"hidden_layers": [16]}, "seed": 3,
+                      "training": {"epochs": 30, "early_stopping": null},
+                      "validation": {"folds": 2}});
+    let id = queued(&app, spec).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = app.settings.database_url.clone();
+    let a = worker(&db, &dir.path().join("a.log"));
+    // Stop A mid-run, with epochs and a checkpoint stored.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let running: Option<i64> = sqlx::query_scalar(
+            "SELECT epochs_done FROM runs WHERE state = 'running' AND epochs_done >= 3",
+        )
+        .fetch_optional(&pool)
+        .await
+        .unwrap();
+        if running.is_some() {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "A never trained 3 epochs"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    signal(&a, "-STOP");
+    // B reaps A's expired lease, resumes the run from its checkpoint and finishes the job.
+    let _b = worker(&db, &dir.path().join("b.log"));
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let before = stored(&pool).await;
+    signal(&a, "-CONT");
+    tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+    assert_eq!(
+        stored(&pool).await,
+        before,
+        "the fenced-out worker wrote something"
+    );
+    let log = std::fs::read_to_string(dir.path().join("a.log")).unwrap();
+    assert!(
+        log.contains("lease is lost") || log.contains("lost the lease"),
+        "{log}"
+    );
+    // Each run's epochs, once each: as many rows as epochs done, numbered 1..=n.
+    let counts: Vec<(i64, i64, i64)> = sqlx::query_as(
+        "SELECT r.epochs_done, count(e.epoch), coalesce(max(e.epoch), 0) FROM runs r \
+         LEFT JOIN epoch_metrics e ON e.run_id = r.id GROUP BY r.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    assert!(
+        counts.iter().all(|&(n, c, m)| n == 30 && c == n && m == n),
+        "{counts:?}"
+    );
+    // And the results are those of one process training the same job undisturbed.
+    let alone = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&alone).await;
+    let spec = json!({"dataset_id": ds, "model": {"hidden_layers": [16]}, "seed": 3,
+                      "training": {"epochs": 30, "early_stopping": null},
+                      "validation": {"folds": 2}});
+    let id_alone = queued(&alone, spec).await;
+    assert_eq!(
+        wait_until_finished(&alone, &id_alone).await["status"],
+        "succeeded"
+    );
+    let scores = |m: serde_json::Value| (m["summary"].clone(), m["pooled"].clone());
+    assert_eq!(
+        scores(app.get_json(&format!("/v1/jobs/{id}/metrics")).await),
+        scores(
+            alone
+                .get_json(&format!("/v1/jobs/{id_alone}/metrics"))
+                .await
+        ),
+        "a run resumed in another process ends where an undisturbed one does"
+    );
+}
 
 impl Drop for Worker {
     fn drop(&mut self) {
