@@ -12,6 +12,7 @@ pub mod data;
 pub mod eval;
 pub mod fold;
 pub mod imbalance;
+pub mod kernels;
 pub mod memory;
 pub mod model;
 pub mod optim;

@@ -34,6 +34,10 @@ pub struct RunView<'a> {
     pub best_epoch: Option<u64>,
     pub metrics: Option<&'a Scores>,
     pub error: Option<&'a str>,
+    /// The kernel set it trained on: bit-identical resume is promised per set.
+    pub kernels: Option<&'a str>,
+    /// Other kernel sets later attempts resumed on.
+    pub resumed_on_kernels: &'a [String],
 }
 
 impl<'a> RunView<'a> {
@@ -52,6 +56,8 @@ impl<'a> RunView<'a> {
             best_epoch: result.map(|r| r.best_epoch),
             metrics: result.and_then(|r| r.metrics.as_ref()),
             error: run.error.as_deref(),
+            kernels: run.kernels.as_deref(),
+            resumed_on_kernels: &run.resumed_on_kernels,
         }
     }
 }

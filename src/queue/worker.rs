@@ -14,8 +14,8 @@ use super::flags::{Flags, RunError};
 use super::training::Finished;
 use crate::config::Limits;
 use crate::diagnose::job_rules::job_findings;
-use crate::engine::checkpoint;
 use crate::engine::train::TrainState;
+use crate::engine::{checkpoint, kernels};
 use crate::store::run_data::InputsError;
 use crate::store::runs::Claimed;
 use crate::store::{self};
@@ -196,6 +196,9 @@ async fn train_run(
         ),
         None => None,
     };
+    store::runs::note_kernels(pool, &claimed.id, claimed.token, kernels::kernel_set())
+        .await
+        .map_err(retry)?;
     let writer = EpochWriter::new(
         tokio::runtime::Handle::current(),
         pool.clone(),

@@ -31,6 +31,10 @@ pub struct RunRow {
     pub result: Option<RunResult>,
     /// What diagnosing its epochs found so far.
     pub diagnosis: RunDiagnosis,
+    /// The kernel set it trained on (`engine::kernels`), once it started.
+    pub kernels: Option<String>,
+    /// Other kernel sets later attempts resumed on (their last bits may differ).
+    pub resumed_on_kernels: Vec<String>,
 }
 
 /// How much of each run's stored result `runs_of_job` keeps.
@@ -92,7 +96,7 @@ pub async fn runs_page(
 macro_rules! run_columns {
     () => {
         "SELECT seq, id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
-                strategy, variant, findings_json
+                strategy, variant, findings_json, kernels, resumed_on_kernels
          FROM runs"
     };
 }
@@ -148,6 +152,11 @@ fn parse_runs(rows: &[sqlx::sqlite::SqliteRow], detail: Detail) -> anyhow::Resul
                 error: row.get("last_error"),
                 result,
                 diagnosis: diagnosis_of(row),
+                kernels: row.get("kernels"),
+                resumed_on_kernels: row
+                    .get::<Option<String>, _>("resumed_on_kernels")
+                    .map(|k| k.split(',').map(str::to_owned).collect())
+                    .unwrap_or_default(),
             })
         })
         .collect()

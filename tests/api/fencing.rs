@@ -306,3 +306,57 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
         Appended::Written { cancel: true }
     );
 }
+
+#[tokio::test]
+async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = store::connect(&format!("sqlite://{}", dir.path().join("k.db").display()))
+        .await
+        .unwrap();
+    store::migrate(&pool).await.unwrap();
+    store_dataset(&pool, "ds_k").await;
+    store::jobs::insert_job(&pool, &job_on("job_k", "ds_k"), None)
+        .await
+        .unwrap();
+    let kernels_of = |id: String| {
+        let pool = pool.clone();
+        async move {
+            let runs =
+                store::run_data::runs_of_job(&pool, "job_k", store::run_data::Detail::Summary)
+                    .await
+                    .unwrap();
+            let run = runs.into_iter().find(|r| r.id == id).unwrap();
+            (run.kernels, run.resumed_on_kernels)
+        }
+    };
+    let a = store::runs::claim_next(&pool, "A", -1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    store::runs::note_kernels(&pool, &a.id, a.token, "avx512f")
+        .await
+        .unwrap();
+    assert_eq!(
+        kernels_of(a.id.clone()).await,
+        (Some("avx512f".into()), vec![])
+    );
+    // Reaped and resumed on another machine, twice, then back on the first kind.
+    store::runs::reap_expired(&pool, 0).await.unwrap();
+    let b = store::runs::claim_next(&pool, "B", -1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    // A's stale lease records nothing.
+    store::runs::note_kernels(&pool, &a.id, a.token, "scalar")
+        .await
+        .unwrap();
+    for set in ["fma", "fma", "avx512f"] {
+        store::runs::note_kernels(&pool, &b.id, b.token, set)
+            .await
+            .unwrap();
+    }
+    assert_eq!(
+        kernels_of(b.id.clone()).await,
+        (Some("avx512f".into()), vec!["fma".to_owned()])
+    );
+}

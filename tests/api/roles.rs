@@ -170,4 +170,14 @@ async fn an_api_without_workers_queues_and_a_worker_process_trains_the_job() {
     assert_eq!(job["status"], "succeeded", "{job}");
     let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
     assert_eq!(metrics["folds"].as_array().unwrap().len(), 2, "{metrics}");
+    // Each run records the kernel set it trained on: this machine's.
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    for run in runs["items"].as_array().unwrap() {
+        assert_eq!(
+            run["kernels"],
+            crossfold::engine::kernels::kernel_set(),
+            "{run}"
+        );
+        assert_eq!(run["resumed_on_kernels"], json!([]), "{run}");
+    }
 }

@@ -46,6 +46,8 @@ pub(super) fn run(
         attempt: 1,
         epochs_done: d.epochs,
         error: None,
+        kernels: None,
+        resumed_on_kernels: Vec::new(),
         result: Some(RunResult {
             strategy,
             variant: variant as usize,
