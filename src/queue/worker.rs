@@ -196,7 +196,7 @@ async fn train_run(
         ),
         None => None,
     };
-    store::runs::note_kernels(pool, &claimed.id, claimed.token, kernels::kernel_set())
+    store::run_notes::note_kernels(pool, &claimed.id, claimed.token, kernels::kernel_set())
         .await
         .map_err(retry)?;
     let writer = EpochWriter::new(

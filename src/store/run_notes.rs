@@ -1,5 +1,6 @@
 //! What a running run records about itself besides its epochs: the variant a comparison's
-//! final run chose, and what diagnosing its epochs found. Both fenced by the lease token.
+//! final run chose, what diagnosing its epochs found, and the kernel set it trains on. All
+//! fenced by the lease token.
 
 use sqlx::SqlitePool;
 
@@ -48,4 +49,31 @@ pub async fn set_diagnosis(
     .await?
     .rows_affected();
     Ok(set > 0)
+}
+
+/// Records that the run, under lease `token`, trains on kernel set `kernels`: its first
+/// attempt's set stays; a later attempt on another set is added to `resumed_on_kernels`.
+pub async fn note_kernels(
+    pool: &SqlitePool,
+    run_id: &str,
+    token: i64,
+    kernels: &str,
+) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE runs SET
+           resumed_on_kernels = CASE
+             WHEN kernels IS NULL OR kernels = ?1 THEN resumed_on_kernels
+             WHEN resumed_on_kernels IS NULL THEN ?1
+             WHEN instr(',' || resumed_on_kernels || ',', ',' || ?1 || ',') > 0
+               THEN resumed_on_kernels
+             ELSE resumed_on_kernels || ',' || ?1 END,
+           kernels = coalesce(kernels, ?1)
+         WHERE id = ?2 AND lease_token = ?3 AND state = 'running'",
+    )
+    .bind(kernels)
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
 }

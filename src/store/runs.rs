@@ -130,33 +130,6 @@ pub async fn heartbeat(
     })
 }
 
-/// Records that the run, under lease `token`, trains on kernel set `kernels`: its first
-/// attempt's set stays; a later attempt on another set is added to `resumed_on_kernels`.
-pub async fn note_kernels(
-    pool: &SqlitePool,
-    run_id: &str,
-    token: i64,
-    kernels: &str,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE runs SET
-           resumed_on_kernels = CASE
-             WHEN kernels IS NULL OR kernels = ?1 THEN resumed_on_kernels
-             WHEN resumed_on_kernels IS NULL THEN ?1
-             WHEN instr(',' || resumed_on_kernels || ',', ',' || ?1 || ',') > 0
-               THEN resumed_on_kernels
-             ELSE resumed_on_kernels || ',' || ?1 END,
-           kernels = coalesce(kernels, ?1)
-         WHERE id = ?2 AND lease_token = ?3 AND state = 'running'",
-    )
-    .bind(kernels)
-    .bind(run_id)
-    .bind(token)
-    .execute(pool)
-    .await?;
-    Ok(())
-}
-
 /// What recording an epoch found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Appended {

@@ -333,7 +333,7 @@ async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on()
         .await
         .unwrap()
         .unwrap();
-    store::runs::note_kernels(&pool, &a.id, a.token, "avx512f")
+    store::run_notes::note_kernels(&pool, &a.id, a.token, "avx512f")
         .await
         .unwrap();
     assert_eq!(
@@ -347,11 +347,11 @@ async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on()
         .unwrap()
         .unwrap();
     // A's stale lease records nothing.
-    store::runs::note_kernels(&pool, &a.id, a.token, "scalar")
+    store::run_notes::note_kernels(&pool, &a.id, a.token, "scalar")
         .await
         .unwrap();
     for set in ["fma", "fma", "avx512f"] {
-        store::runs::note_kernels(&pool, &b.id, b.token, set)
+        store::run_notes::note_kernels(&pool, &b.id, b.token, set)
             .await
             .unwrap();
     }
