@@ -7,12 +7,10 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::extract::QueryParams;
-use super::plot_inputs::plot_request;
-use super::plot_response::respond;
+use super::plot_response::{Format, respond};
 use super::state::{AppState, Route};
 use crate::domain::metric::Metric;
 use crate::error::ApiError;
-use crate::jobs::results;
 use crate::plots::{Axis, Bar, BarPlot, Figure, Plot};
 
 pub fn routes() -> Vec<Route> {
@@ -24,10 +22,16 @@ async fn leaderboard(
     Path(id): Path<String>,
     query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let (format, job, runs) = plot_request(&state, &id, query, &[]).await?;
+    let format = Format::take(query, &[])?;
+    let job = super::jobs::job_or_404(&state, &id).await?;
     let metric = job.spec.imbalance.rank_by;
     let models = job.spec.model.is_comparison();
-    let bars = match results::leaderboard(&job.spec, &results::fold_results(&runs)) {
+    // The leaderboard as the job's metrics show it (stored when it settled).
+    let board = match crate::jobs::metrics::results(&state.pool, &id).await? {
+        Some((_, _, results)) => results.leaderboard,
+        None => None,
+    };
+    let bars = match board {
         Some(board) => board
             .iter()
             .filter_map(|s| {

@@ -5,20 +5,31 @@
 use sqlx::SqlitePool;
 
 use super::settle;
+use crate::domain::job::JobStatus;
 use crate::domain::results::{FoldResult, JobMetrics, JobResults, Summary};
 use crate::store;
 
-/// The metrics of job `id` (`None`: no such job).
-pub async fn metrics(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobMetrics>> {
+/// What job `id`'s runs add up to: its status, summary and results, as stored when it
+/// settled, or computed from its runs so far (`None`: no such job).
+pub async fn results(
+    pool: &SqlitePool,
+    id: &str,
+) -> anyhow::Result<Option<(JobStatus, Option<Summary>, JobResults)>> {
     let Some((status, summary, stored)) = store::jobs::results(pool, id).await? else {
         return Ok(None);
     };
-    let (summary, results) = match stored {
-        Some(results) => (summary, results),
-        None => match so_far(pool, id).await? {
-            Some(computed) => computed,
-            None => return Ok(None),
-        },
+    Ok(match stored {
+        Some(results) => Some((status, summary, results)),
+        None => so_far(pool, id)
+            .await?
+            .map(|(summary, results)| (status, summary, results)),
+    })
+}
+
+/// The metrics of job `id` (`None`: no such job).
+pub async fn metrics(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobMetrics>> {
+    let Some((status, summary, results)) = results(pool, id).await? else {
+        return Ok(None);
     };
     let mut folds = Vec::new();
     store::run_data::each_fold_result(pool, id, |run_id, fold, repeat, result| {
