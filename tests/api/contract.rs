@@ -118,18 +118,21 @@ async fn a_body_shorter_than_its_length_is_a_408_and_slow_headers_are_cut_off() 
     json(app.get("/healthz").send().await.unwrap(), 200).await;
 }
 
+/// A two-fold, two-epoch job on breast_cancer, finished; its id.
+async fn finished_small_job(app: &TestApp) -> String {
+    let ds = crate::helpers::upload_breast_cancer(app).await;
+    let spec = serde_json::json!({"dataset_id": ds, "training": {"epochs": 2},
+                                  "validation": {"folds": 2}, "final_model": false});
+    let id = crate::helpers::queued(app, spec).await;
+    crate::helpers::wait_until_finished(app, &id).await;
+    id
+}
+
 /// `Accept` is read by its q-values: CSV only when the client prefers it to JSON.
 #[tokio::test]
 async fn csv_is_returned_only_when_the_accept_header_prefers_it() {
     let app = TestApp::spawn().await;
-    let ds = crate::helpers::upload_breast_cancer(&app).await;
-    let id = crate::helpers::queued(
-        &app,
-        serde_json::json!({"dataset_id": ds, "training": {"epochs": 2},
-                           "validation": {"folds": 2}, "final_model": false}),
-    )
-    .await;
-    crate::helpers::wait_until_finished(&app, &id).await;
+    let id = finished_small_job(&app).await;
     let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
     let run = runs["items"][0]["id"].as_str().unwrap().to_owned();
     for path in [
@@ -162,14 +165,7 @@ async fn csv_is_returned_only_when_the_accept_header_prefers_it() {
 #[tokio::test]
 async fn a_query_parameter_given_twice_is_a_422_naming_it() {
     let app = TestApp::spawn().await;
-    let ds = crate::helpers::upload_breast_cancer(&app).await;
-    let id = crate::helpers::queued(
-        &app,
-        serde_json::json!({"dataset_id": ds, "training": {"epochs": 2},
-                           "validation": {"folds": 2}, "final_model": false}),
-    )
-    .await;
-    crate::helpers::wait_until_finished(&app, &id).await;
+    let id = finished_small_job(&app).await;
     for path in [
         format!("/v1/jobs/{id}/curves.svg?format=svg&format=json"),
         "/v1/jobs?limit=5&limit=6".to_owned(),
