@@ -2,7 +2,7 @@
 //! idempotency key used before with the same request, the dataset it made then), listed,
 //! shown, and deleted unless a job still reads it.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use crate::domain::dataset::{DatasetSummary, ParsedDataset};
 use crate::domain::ids;
@@ -29,7 +29,7 @@ pub enum StoreError {
 /// Stores `parsed` as dataset `name`; `key` is the request's idempotency key and
 /// `request_hash` what identifies the request.
 pub async fn store_upload(
-    pool: &SqlitePool,
+    pool: &Db,
     parsed: &ParsedDataset,
     name: String,
     (key, request_hash): (Option<&str>, &str),
@@ -49,13 +49,13 @@ pub async fn store_upload(
 }
 
 /// Dataset `id` (`None`: no such dataset).
-pub async fn dataset(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<DatasetSummary>> {
+pub async fn dataset(pool: &Db, id: &str) -> anyhow::Result<Option<DatasetSummary>> {
     store::get_dataset(pool, id).await
 }
 
 /// A page of datasets, newest first, and the next page's cursor.
 pub async fn datasets(
-    pool: &SqlitePool,
+    pool: &Db,
     limit: u32,
     before: Option<i64>,
 ) -> anyhow::Result<(Vec<DatasetSummary>, Option<i64>)> {
@@ -63,6 +63,6 @@ pub async fn datasets(
 }
 
 /// Deletes dataset `id` unless a queued or running job reads it.
-pub async fn delete(pool: &SqlitePool, id: &str) -> anyhow::Result<Deleted> {
+pub async fn delete(pool: &Db, id: &str) -> anyhow::Result<Deleted> {
     store::delete_dataset(pool, id).await
 }

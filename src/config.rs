@@ -123,6 +123,11 @@ impl Default for Limits {
     }
 }
 
+/// Whether a database URL names PostgreSQL (anything else is a SQLite file).
+pub fn is_postgres_url(url: &str) -> bool {
+    url.starts_with("postgres://") || url.starts_with("postgresql://")
+}
+
 /// `url` with its password (in the user part or a `password=` parameter) replaced by `***`:
 /// what logs and messages show of a database URL.
 pub fn redacted_url(url: &str) -> String {
@@ -171,7 +176,7 @@ pub enum ConfigError {
          127.0.0.1, or pass --allow-unauthenticated if this is really intended"
     )]
     UnauthenticatedPublicAddress { addr: String },
-    #[error("--database must be a sqlite:// URL, got {0:?}")]
+    #[error("--database must be a sqlite:// or postgres:// URL, got {0:?}")]
     BadDatabaseUrl(String),
     #[error("{0} must be at least 1")]
     Zero(&'static str),
@@ -198,7 +203,8 @@ impl Settings {
     /// What a process without the HTTP API (`crossfold worker`) checks: the database URL and
     /// the limits.
     pub fn validate_training(&self) -> Result<(), ConfigError> {
-        if !self.database_url.starts_with("sqlite:") {
+        let url = &self.database_url;
+        if !url.starts_with("sqlite:") && !is_postgres_url(url) {
             return Err(ConfigError::BadDatabaseUrl(redacted_url(
                 &self.database_url,
             )));

@@ -2,12 +2,12 @@
 //! answers, is migrated and its last write did not fail for lack of space or an I/O error; and
 //! how many jobs and runs are in each state.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use crate::store;
 
 /// Why the service is not ready, if it is not.
-pub async fn not_ready(pool: &SqlitePool) -> Option<String> {
+pub async fn not_ready(pool: &Db) -> Option<String> {
     if let Some(reason) = store::health::fault(pool) {
         return Some(format!(
             "the database cannot be written ({reason}); runs fail until a write succeeds again"
@@ -24,6 +24,6 @@ pub async fn not_ready(pool: &SqlitePool) -> Option<String> {
 }
 
 /// Jobs per status, and runs queued and running.
-pub async fn queue_stats(pool: &SqlitePool) -> anyhow::Result<(Vec<(String, i64)>, i64, i64)> {
+pub async fn queue_stats(pool: &Db) -> anyhow::Result<(Vec<(String, i64)>, i64, i64)> {
     store::jobs::queue_stats(pool).await
 }

@@ -18,3 +18,6 @@ pub mod queue;
 pub mod startup;
 pub mod store;
 pub mod telemetry;
+
+/// The handle to the database every layer passes along (its reads and writes are in `store`).
+pub use store::Db;

@@ -68,7 +68,8 @@ struct WorkerArgs {
 #[derive(Debug, Args)]
 #[command(next_help_heading = "Database and logs")]
 struct StoreArgs {
-    /// SQLite database URL; the file is created and migrated on start.
+    /// `sqlite://path` (created and migrated on start) or `postgres://user@host/db` (password
+    /// from the URL or PGPASSWORD, TLS by `?sslmode=`; migrated on start).
     #[arg(
         long = "database",
         env = "CROSSFOLD_DATABASE_URL",
@@ -362,7 +363,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
 /// Binds `addr` and serves a worker's probes there until `shutdown`.
 async fn probes(
     addr: &str,
-    pool: &sqlx::SqlitePool,
+    pool: &crossfold::store::Db,
     shutdown: CancellationToken,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     use anyhow::Context;

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::store::Db;
 use anyhow::Context;
-use sqlx::SqlitePool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -20,7 +20,7 @@ pub struct Application {
     settings: Settings,
     listener: TcpListener,
     port: u16,
-    pool: SqlitePool,
+    pool: Db,
     router: axum::Router,
     shutdown: CancellationToken,
 }
@@ -72,8 +72,10 @@ impl Application {
         let upkeep = spawn_metrics_upkeep(self.shutdown.clone());
         // A single node: whatever was running when the last process died is orphaned. An
         // API-only process (`--workers 0`) leaves runs to the reaper: other processes train them.
-        let orphans = match self.settings.workers {
-            0 => Vec::new(),
+        // One SQLite file has one serving process; on PostgreSQL other machines' workers hold
+        // leases, which only expiry (the reaper) may take back.
+        let orphans = match (&self.pool, self.settings.workers) {
+            (store::Db::Postgres(_), _) | (_, 0) => Vec::new(),
             _ => store::runs::requeue_orphans(&self.pool).await?,
         };
         for job in orphans {
@@ -110,7 +112,7 @@ impl Application {
 }
 
 /// Runs `settings.workers` workers and a reaper until `shutdown`, then waits for them.
-pub async fn run_workers(pool: &SqlitePool, settings: &Settings, shutdown: CancellationToken) {
+pub async fn run_workers(pool: &Db, settings: &Settings, shutdown: CancellationToken) {
     let tracker = tokio_util::task::TaskTracker::new();
     // The limit in force is the configured one (`/v1/limits` shows it).
     let timing = crate::queue::QueueTiming {

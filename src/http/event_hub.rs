@@ -9,9 +9,9 @@ use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::Db;
 use axum::response::sse::Event;
 use futures_util::Stream;
-use sqlx::SqlitePool;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
 
 use crate::jobs::feed::{Change, Seen, poll};
@@ -40,7 +40,7 @@ impl Hub {
     }
 
     /// Joins the job's feed, starting its poller if no one watches it yet.
-    fn subscribe(self: &Arc<Self>, pool: &SqlitePool, id: &str) -> broadcast::Receiver<Change> {
+    fn subscribe(self: &Arc<Self>, pool: &Db, id: &str) -> broadcast::Receiver<Change> {
         let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(tx) = feeds.get(id) {
             return tx.subscribe();
@@ -63,7 +63,7 @@ impl Hub {
 }
 
 /// The one poller of a job: reads what changed every tick and broadcasts it.
-async fn poller(hub: Arc<Hub>, pool: SqlitePool, id: String, tx: broadcast::Sender<Change>) {
+async fn poller(hub: Arc<Hub>, pool: Db, id: String, tx: broadcast::Sender<Change>) {
     let mut seen = Seen::default();
     loop {
         let changes = poll(&pool, &id, &mut seen).await;
@@ -94,7 +94,7 @@ fn event(change: &Change) -> Event {
 /// One stream's state: its permit, what it has sent, its feed and what is queued to send.
 struct Follower {
     _permit: OwnedSemaphorePermit,
-    pool: SqlitePool,
+    pool: Db,
     id: String,
     seen: Seen,
     rx: broadcast::Receiver<Change>,
@@ -106,7 +106,7 @@ struct Follower {
 /// joined (read once), then what the job's poller broadcasts, until the job ends.
 pub async fn follow(
     hub: &Arc<Hub>,
-    pool: SqlitePool,
+    pool: Db,
     id: String,
     permit: OwnedSemaphorePermit,
 ) -> impl Stream<Item = Result<Event, Infallible>> + use<> {

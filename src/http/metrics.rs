@@ -44,7 +44,7 @@ pub async fn render(State(state): State<AppState>) -> impl IntoResponse {
 
 /// Sets the jobs-by-state, queue-depth and running-runs gauges from the database (a failed
 /// read is logged and leaves them as they were).
-pub async fn refresh_queue_gauges(pool: &sqlx::SqlitePool) {
+pub async fn refresh_queue_gauges(pool: &crate::Db) {
     match crate::health::queue_stats(pool).await {
         Ok((by_status, queued, running)) => {
             for status in crate::domain::job::JobStatus::ALL {

@@ -5,6 +5,7 @@
 
 use std::convert::Infallible;
 
+use crate::Db;
 use axum::Json;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, State};
@@ -12,7 +13,6 @@ use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Map, Value, json};
-use sqlx::SqlitePool;
 
 use super::extract::QueryParams;
 use super::jobs::job_or_404;
@@ -116,12 +116,7 @@ fn item_json(item: &Item, g: &Group, names: &[String]) -> Value {
 }
 
 /// The CSV, written group by group by a task as the client reads it.
-fn stream_csv(
-    pool: SqlitePool,
-    groups: Vec<Group>,
-    names: Vec<String>,
-    comparison: bool,
-) -> Response {
+fn stream_csv(pool: Db, groups: Vec<Group>, names: Vec<String>, comparison: bool) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
         // csv::Writer quotes what needs it (a class named `a,b`); each chunk is flushed out.

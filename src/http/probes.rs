@@ -2,6 +2,7 @@
 //! `/metrics`, nothing else. No API and no auth: the answers hold no user data, and load
 //! balancers and Prometheus carry no token.
 
+use crate::Db;
 use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -9,18 +10,17 @@ use axum::response::IntoResponse;
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 use serde_json::json;
-use sqlx::SqlitePool;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Clone)]
 struct Probes {
-    pool: SqlitePool,
+    pool: Db,
     metrics: PrometheusHandle,
 }
 
 /// The probe routes over `pool`.
-pub fn router(pool: SqlitePool, metrics: PrometheusHandle) -> Router {
+pub fn router(pool: Db, metrics: PrometheusHandle) -> Router {
     Router::new()
         .route(
             "/healthz",

@@ -2,9 +2,9 @@
 
 use std::sync::Arc;
 
+use crate::Db;
 use axum::routing::MethodRouter;
 use metrics_exporter_prometheus::PrometheusHandle;
-use sqlx::SqlitePool;
 
 use super::event_hub::Hub;
 use super::tokens::Tokens;
@@ -14,7 +14,7 @@ use crate::config::Limits;
 /// What every handler can reach.
 #[derive(Clone)]
 pub struct AppState {
-    pub pool: SqlitePool,
+    pub pool: Db,
     pub limits: Arc<Limits>,
     pub tokens: Arc<Tokens>,
     pub metrics: PrometheusHandle,

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::store::Db;
 use serde_json::{Value, json};
-use sqlx::SqlitePool;
 
 use crate::store;
 
@@ -79,7 +79,7 @@ impl Seen {
 }
 
 /// What changed since `seen` (and records it); `None` if the job is gone.
-pub async fn poll(pool: &SqlitePool, id: &str, seen: &mut Seen) -> Option<Vec<Change>> {
+pub async fn poll(pool: &Db, id: &str, seen: &mut Seen) -> Option<Vec<Change>> {
     let job = store::jobs::get_job(pool, id).await.ok()??;
     let mut changes = Vec::new();
     if let Ok(runs) = store::run_data::runs_of_job(pool, id, store::run_data::Detail::Summary).await

@@ -1,7 +1,7 @@
 //! A job's held-out predictions, read one run at a time: the leading variant's fold runs' sets
 //! (what plots draw), and the out-of-fold groups the predictions list pages through.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use super::results::{self, Variant};
 use crate::domain::heldout::HeldOut;
@@ -31,7 +31,7 @@ impl HeldOutSet {
 
 /// The leading variant's finished fold runs' held-out predictions (of one class count).
 pub async fn leader_sets(
-    pool: &SqlitePool,
+    pool: &Db,
     spec: &JobSpec,
     runs: &[RunRow],
 ) -> anyhow::Result<Vec<HeldOutSet>> {
@@ -117,7 +117,7 @@ pub fn groups(spec: &JobSpec, runs: &[RunRow]) -> Vec<Group> {
 }
 
 /// A group's predictions, by row.
-pub async fn load(pool: &SqlitePool, group: &Group) -> anyhow::Result<Vec<Item>> {
+pub async fn load(pool: &Db, group: &Group) -> anyhow::Result<Vec<Item>> {
     let mut items = Vec::new();
     for (run_id, fold) in &group.runs {
         let Some(h) = store::run_data::heldout(pool, run_id).await? else {

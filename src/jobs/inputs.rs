@@ -3,7 +3,7 @@
 //! columns its folds come from, and every row's class. A problem with what the spec names is a
 //! `SubmitError::Invalid`; a store failure is `SubmitError::Store`.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use super::plan;
 use super::rejected::SubmitError;
@@ -17,7 +17,7 @@ use crate::store;
 /// `ds` as the job sees it: with another `label` than the upload's, that column as the label
 /// (and its rows' classes), else as it is; a 422 on `label` when the column cannot be one.
 pub(super) async fn relabel(
-    pool: &SqlitePool,
+    pool: &Db,
     spec: &JobSpec,
     ds: DatasetSummary,
     max_classes: u64,
@@ -37,7 +37,7 @@ pub(super) async fn relabel(
 /// The datasets a job reads beside its own (pretraining rows, a test set), and what does not
 /// fit in them.
 pub(super) async fn other_datasets(
-    pool: &SqlitePool,
+    pool: &Db,
     spec: &JobSpec,
     ds: &DatasetSummary,
 ) -> Result<(plan::OtherDatasets, Vec<SpecError>), SubmitError> {
@@ -75,7 +75,7 @@ pub(super) async fn other_datasets(
 /// The run a fine-tuning job starts from (`init.run` resolved to its id); what does not fit is
 /// `SubmitError::Invalid`.
 pub(super) async fn resolve_init(
-    pool: &SqlitePool,
+    pool: &Db,
     spec: &JobSpec,
     ds: &DatasetSummary,
     init: &InitSpec,
@@ -128,7 +128,7 @@ pub(super) async fn resolve_init(
 
 /// Every row's class and the class count: the chosen label's (`relabel`), else the upload's.
 pub(super) async fn labels(
-    pool: &SqlitePool,
+    pool: &Db,
     ds: &DatasetSummary,
     relabeled: Option<Labels>,
 ) -> Result<(Vec<u32>, usize), SubmitError> {
@@ -149,7 +149,7 @@ pub(super) struct FoldColumns {
 
 impl FoldColumns {
     pub(super) async fn load(
-        pool: &SqlitePool,
+        pool: &Db,
         spec: &JobSpec,
         ds: &DatasetSummary,
     ) -> Result<Self, SubmitError> {

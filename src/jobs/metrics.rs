@@ -2,7 +2,7 @@
 //! result, read one run at a time), and what the runs add up to, as stored when the job
 //! settled; for a job still training (or settled before results were stored), computed now.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use super::settle;
 use crate::domain::job::JobStatus;
@@ -12,7 +12,7 @@ use crate::store;
 /// What job `id`'s runs add up to: its status, summary and results, as stored when it
 /// settled, or computed from its runs so far (`None`: no such job).
 pub async fn results(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
 ) -> anyhow::Result<Option<(JobStatus, Option<Summary>, JobResults)>> {
     let Some((status, summary, stored)) = store::jobs::results(pool, id).await? else {
@@ -27,7 +27,7 @@ pub async fn results(
 }
 
 /// The metrics of job `id` (`None`: no such job).
-pub async fn metrics(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobMetrics>> {
+pub async fn metrics(pool: &Db, id: &str) -> anyhow::Result<Option<JobMetrics>> {
     let Some((status, summary, results)) = results(pool, id).await? else {
         return Ok(None);
     };
@@ -63,10 +63,7 @@ pub async fn metrics(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobMe
 }
 
 /// The results of a job not settled with them: from its runs so far.
-async fn so_far(
-    pool: &SqlitePool,
-    id: &str,
-) -> anyhow::Result<Option<(Option<Summary>, JobResults)>> {
+async fn so_far(pool: &Db, id: &str) -> anyhow::Result<Option<(Option<Summary>, JobResults)>> {
     let Some(job) = store::jobs::get_job(pool, id).await? else {
         return Ok(None);
     };

@@ -7,7 +7,7 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{LazyLock, Mutex};
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use crate::domain::job::JobSpec;
 use crate::domain::results::RunState;
@@ -28,7 +28,7 @@ pub struct StoredModel {
 }
 
 /// Run `run`'s model (an error if it has none: a run that did not finish).
-pub async fn load(pool: &SqlitePool, run: &str) -> anyhow::Result<StoredModel> {
+pub async fn load(pool: &Db, run: &str) -> anyhow::Result<StoredModel> {
     if let Some(model) = loaded().get(run) {
         return Ok(model);
     }
@@ -97,7 +97,7 @@ impl Loaded {
 /// its dataset's classes or those of the column it chose as the `label` (indices if the
 /// dataset is gone).
 pub async fn class_names(
-    pool: &SqlitePool,
+    pool: &Db,
     job_id: &str,
     spec: &JobSpec,
     classes: usize,

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use super::models::{self, StoredModel};
 use super::results;
@@ -42,7 +42,7 @@ pub struct Models {
 }
 
 /// The final model, or (`folds`) the fold models of the leading variant.
-pub async fn models(pool: &SqlitePool, job: &JobView, folds: bool) -> Result<Models, PredictError> {
+pub async fn models(pool: &Db, job: &JobView, folds: bool) -> Result<Models, PredictError> {
     let runs =
         store::run_data::runs_of_job(pool, &job.id, store::run_data::Detail::Summary).await?;
     let fold_results: Vec<&RunResult> = results::fold_results(&runs);
@@ -81,7 +81,7 @@ pub async fn models(pool: &SqlitePool, job: &JobView, folds: bool) -> Result<Mod
 /// Each model of `m` in turn (the first as loaded, the others read one at a time), checked to
 /// score `classes` classes.
 async fn each_model(
-    pool: &SqlitePool,
+    pool: &Db,
     m: &mut Option<StoredModel>,
     run: &str,
     classes: usize,
@@ -100,7 +100,7 @@ async fn each_model(
 
 /// The summed class probabilities of `rows` (rows × classes) over the models.
 pub async fn score_rows(
-    (pool, compute): (&SqlitePool, &ComputePool),
+    (pool, compute): (&Db, &ComputePool),
     job_id: &str,
     m: Models,
     rows: Arc<PredictRows>,
@@ -166,7 +166,7 @@ pub struct Scored {
 
 /// Scores `seqs` with each of the models.
 pub async fn score_sequences(
-    (pool, compute): (&SqlitePool, &ComputePool),
+    (pool, compute): (&Db, &ComputePool),
     job_id: &str,
     m: Models,
     seqs: Arc<PredictSequences>,
@@ -255,7 +255,7 @@ fn score_one(
 /// sequences of the job's dataset, with those sequences' classes and the class names; `None`
 /// when the model has no attention or the dataset is gone.
 pub async fn dataset_attention(
-    on: (&SqlitePool, &ComputePool),
+    on: (&Db, &ComputePool),
     job: &JobView,
     run: &str,
     n: usize,

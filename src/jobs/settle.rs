@@ -3,7 +3,7 @@
 //! test scores, a comparison's leaderboard, a final model's epochs), computed here once and
 //! stored, so reading a job's metrics never scores anything again.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use super::results::{self, Variant};
 use crate::domain::job::{JobSpec, JobStatus};
@@ -12,7 +12,7 @@ use crate::engine::eval::scores::{Pooled, Scores};
 use crate::store::{self, run_data::RunRow};
 
 /// Settles the job if all its runs have ended; `Some(status)` when this call settled it.
-pub async fn settle_if_done(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Option<JobStatus>> {
+pub async fn settle_if_done(pool: &Db, job_id: &str) -> anyhow::Result<Option<JobStatus>> {
     if store::jobs::open_runs(pool, job_id).await? > 0 {
         return Ok(None);
     }
@@ -34,11 +34,7 @@ pub async fn settle_if_done(pool: &SqlitePool, job_id: &str) -> anyhow::Result<O
 }
 
 /// What the runs of a succeeded job add up to beside its summary.
-pub async fn job_results(
-    pool: &SqlitePool,
-    spec: &JobSpec,
-    runs: &[RunRow],
-) -> anyhow::Result<JobResults> {
+pub async fn job_results(pool: &Db, spec: &JobSpec, runs: &[RunRow]) -> anyhow::Result<JobResults> {
     let folds = results::fold_results(runs);
     let leader = results::leader(spec, &folds);
     let final_run = runs.iter().find(|r| r.kind == RunKind::Final);
@@ -62,7 +58,7 @@ pub async fn job_results(
 /// Every out-of-fold prediction of `leader`'s fold runs (every fold run's, without a
 /// comparison) scored as one set, read one run at a time.
 pub async fn pooled(
-    pool: &SqlitePool,
+    pool: &Db,
     runs: &[RunRow],
     leader: Option<Variant>,
 ) -> anyhow::Result<Option<Scores>> {

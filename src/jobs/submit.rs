@@ -2,8 +2,8 @@
 //! datasets it reads beside its own, a fine-tuning source, folds, memory) and planned once, then
 //! stored with its runs in one transaction. Every field error comes back at once.
 
+use crate::store::Db;
 use sha2::{Digest, Sha256};
-use sqlx::SqlitePool;
 
 use super::inputs::{self, FoldColumns};
 use super::plan::{self, Estimate};
@@ -39,11 +39,7 @@ pub struct Submission {
 }
 
 /// Checks, resolves, plans and (unless a dry run) stores a job.
-pub async fn submit(
-    pool: &SqlitePool,
-    limits: &Limits,
-    s: Submission,
-) -> Result<Submitted, SubmitError> {
+pub async fn submit(pool: &Db, limits: &Limits, s: Submission) -> Result<Submitted, SubmitError> {
     let Resolved {
         accepted,
         ds,
@@ -97,11 +93,7 @@ struct Resolved {
 
 /// The spec checked against its dataset (as the job sees it), the other datasets it reads, a
 /// fine-tuning source and the limits, and accepted: every problem at once.
-async fn resolve(
-    pool: &SqlitePool,
-    limits: &Limits,
-    mut spec: JobSpec,
-) -> Result<Resolved, SubmitError> {
+async fn resolve(pool: &Db, limits: &Limits, mut spec: JobSpec) -> Result<Resolved, SubmitError> {
     let mut errors = spec.validate(limits);
     let Some(ds) = store::datasets::get_dataset(pool, &spec.dataset_id).await? else {
         let missing = SpecError::new("dataset_id", format!("no dataset {}", spec.dataset_id));

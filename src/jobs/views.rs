@@ -1,7 +1,7 @@
 //! Reading jobs and runs as the API shows them: a job, a page of jobs, a job's runs, a run's
 //! history and checkpoint, the remedy jobs made from a job, and cancelling one.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use crate::domain::job::JobStatus;
 use crate::domain::results::RunState;
@@ -12,13 +12,13 @@ pub use crate::store::jobs::Cancel;
 pub use crate::store::run_data::{Detail, RunRow};
 
 /// Job `id` (`None`: no such job).
-pub async fn job(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<JobView>> {
+pub async fn job(pool: &Db, id: &str) -> anyhow::Result<Option<JobView>> {
     store::jobs::get_job(pool, id).await
 }
 
 /// A page of jobs, newest first (of one status): the jobs and the next page's cursor.
 pub async fn jobs(
-    pool: &SqlitePool,
+    pool: &Db,
     status: Option<JobStatus>,
     limit: u32,
     before: Option<i64>,
@@ -27,23 +27,23 @@ pub async fn jobs(
 }
 
 /// The jobs made from job `id` by `POST …/remedy`, oldest first.
-pub async fn remedies_of(pool: &SqlitePool, id: &str) -> anyhow::Result<Vec<JobView>> {
+pub async fn remedies_of(pool: &Db, id: &str) -> anyhow::Result<Vec<JobView>> {
     store::jobs::remedies_of(pool, id).await
 }
 
 /// Cancels job `id`: queued runs at once; running runs stop within an epoch.
-pub async fn cancel(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
+pub async fn cancel(pool: &Db, id: &str) -> anyhow::Result<Cancel> {
     store::jobs::cancel_job(pool, id).await
 }
 
 /// Job `id`'s runs in creation order, with their results (summarized).
-pub async fn runs(pool: &SqlitePool, id: &str) -> anyhow::Result<Vec<RunRow>> {
+pub async fn runs(pool: &Db, id: &str) -> anyhow::Result<Vec<RunRow>> {
     store::run_data::runs_of_job(pool, id, Detail::Summary).await
 }
 
 /// A page of job `id`'s runs after the run numbered `after`, with the next page's cursor.
 pub async fn runs_page(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
     after: i64,
     limit: u32,
@@ -52,7 +52,7 @@ pub async fn runs_page(
 }
 
 /// Run `id`'s epochs, its pretraining epochs first (`None`: no such run).
-pub async fn history(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>> {
+pub async fn history(pool: &Db, id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>> {
     let Some(trained) = store::run_data::epoch_history(pool, id).await? else {
         return Ok(None);
     };
@@ -62,13 +62,13 @@ pub async fn history(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Vec<E
 }
 
 /// Run `id`'s classifier epochs only (`None`: no such run).
-pub async fn epochs(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>> {
+pub async fn epochs(pool: &Db, id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>> {
     store::run_data::epoch_history(pool, id).await
 }
 
 /// Run `id`'s state and checkpoint bytes (`None`: no such run).
 pub async fn checkpoint(
-    pool: &SqlitePool,
+    pool: &Db,
     id: &str,
 ) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>> {
     store::run_data::checkpoint(pool, id).await

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use super::flags::{Flags, RunError};
 use crate::config::Limits;
@@ -25,7 +25,7 @@ const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(20);
 
 pub struct EpochWriter {
     handle: tokio::runtime::Handle,
-    pool: SqlitePool,
+    pool: Db,
     job_id: String,
     run_id: String,
     token: i64,
@@ -64,7 +64,7 @@ impl EpochWriter {
     /// Called from the training thread: blocks on `handle` for its writes.
     pub fn new(
         handle: tokio::runtime::Handle,
-        pool: SqlitePool,
+        pool: Db,
         (job_id, run_id): (String, String),
         token: i64,
         flags: Arc<Flags>,

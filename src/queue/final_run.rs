@@ -1,7 +1,7 @@
 //! What a run trains beyond its rows: its variant and, for a `{"epochs": "cv"}` final model,
 //! the folds' epochs, derived from the stored fold results when it is claimed.
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 
 use crate::domain::final_model::CvEpochs;
 use crate::domain::job::{FinalModel, JobSpec};
@@ -15,7 +15,7 @@ use crate::store::{self, runs::Claimed};
 /// stored fold results every time the run is claimed, so a resumed final run trains what it
 /// started (the variant it recorded, for as many epochs).
 pub(super) async fn variant_of(
-    pool: &SqlitePool,
+    pool: &Db,
     claimed: &Claimed,
     spec: &JobSpec,
 ) -> anyhow::Result<(Variant, Option<CvEpochs>)> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 use tokio_util::sync::CancellationToken;
 
 use super::QueueTiming;
@@ -12,7 +12,7 @@ use super::flags::Flags;
 use crate::store::{self, runs::Beat};
 
 pub async fn heartbeat(
-    pool: SqlitePool,
+    pool: Db,
     run_id: String,
     token: i64,
     timing: QueueTiming,

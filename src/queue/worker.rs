@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-use sqlx::SqlitePool;
+use crate::store::Db;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -22,7 +22,7 @@ use crate::store::{self};
 
 /// Claims and runs work until `shutdown` fires.
 pub async fn run(
-    pool: SqlitePool,
+    pool: Db,
     owner: String,
     (timing, limits): (QueueTiming, Arc<Limits>),
     shutdown: CancellationToken,
@@ -54,7 +54,7 @@ pub async fn run(
 }
 
 /// Returns runs of dead workers to the queue, now and then, and settles jobs that ended.
-pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationToken) {
+pub async fn reap(pool: Db, timing: QueueTiming, shutdown: CancellationToken) {
     loop {
         match store::runs::reap_expired(&pool, timing.backoff.as_millis() as i64).await {
             Ok(jobs) => {
@@ -86,7 +86,7 @@ pub async fn reap(pool: SqlitePool, timing: QueueTiming, shutdown: CancellationT
 }
 
 async fn execute(
-    pool: &SqlitePool,
+    pool: &Db,
     claimed: Claimed,
     (timing, limits): (QueueTiming, &Arc<Limits>),
     shutdown: &CancellationToken,
@@ -174,7 +174,7 @@ async fn execute(
 
 /// Loads the claimed run's inputs, trains it on a blocking thread, and returns what to write.
 async fn train_run(
-    pool: &SqlitePool,
+    pool: &Db,
     claimed: &Claimed,
     flags: Arc<Flags>,
     (timing, limits): (QueueTiming, Arc<Limits>),

@@ -1,19 +1,18 @@
 //! Whether the database can be written: a write that fails because the disk is full or the
-//! file system fails (`SQLITE_FULL`, `SQLITE_IOERR`) marks the database unwritable, and the next
-//! write that succeeds clears it. `/readyz` answers 503 with the reason meanwhile. Kept per
-//! database file, so apps on other files (tests) do not see each other's faults.
+//! file system fails (`SQLITE_FULL`, `SQLITE_IOERR`; PostgreSQL's class 53, insufficient
+//! resources) marks the database unwritable, and the next write that succeeds clears it.
+//! `/readyz` answers 503 with the reason meanwhile. Kept per database (file, or server and
+//! database), so apps on other databases (tests) do not see each other's faults.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Mutex;
 
-use sqlx::SqlitePool;
+use sqlx::postgres::PgDatabaseError;
+use sqlx::sqlite::SqliteError;
 
-static FAULTS: Mutex<Option<HashMap<PathBuf, String>>> = Mutex::new(None);
+use super::Db;
 
-fn key(pool: &SqlitePool) -> PathBuf {
-    pool.connect_options().get_filename().to_path_buf()
-}
+static FAULTS: Mutex<Option<HashMap<String, String>>> = Mutex::new(None);
 
 /// What kind of failure a database error is.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,14 +26,27 @@ pub enum Fault {
     Other,
 }
 
-/// Classifies `error` by SQLite's result code (its low byte: extended codes share it).
+/// Classifies `error` by SQLite's result code (its low byte: extended codes share it) or
+/// PostgreSQL's SQLSTATE.
 pub fn classify(error: &anyhow::Error) -> Fault {
     for cause in error.chain() {
         if let Some(sqlx::Error::Database(db)) = cause.downcast_ref::<sqlx::Error>() {
+            let message = db.message().to_owned();
+            if let Some(pg) = db.try_downcast_ref::<PgDatabaseError>() {
+                return match pg.code() {
+                    c if c.starts_with("53") => Fault::Storage(message),
+                    // A value past 1 GB (program_limit_exceeded).
+                    "54000" => Fault::TooBig(message),
+                    _ => Fault::Other,
+                };
+            }
+            if db.try_downcast_ref::<SqliteError>().is_none() {
+                return Fault::Other;
+            }
             let code = db.code().and_then(|c| c.parse::<i64>().ok()).unwrap_or(0);
             return match code & 0xff {
-                10 | 13 | 14 => Fault::Storage(db.message().to_owned()),
-                18 => Fault::TooBig(db.message().to_owned()),
+                10 | 13 | 14 => Fault::Storage(message),
+                18 => Fault::TooBig(message),
                 _ => Fault::Other,
             };
         }
@@ -46,34 +58,24 @@ pub fn classify(error: &anyhow::Error) -> Fault {
 }
 
 /// Records how a write went: a storage fault marks the database unwritable, a success clears it.
-pub fn note<T>(pool: &SqlitePool, result: &anyhow::Result<T>) {
+pub(crate) fn note<T>(key: &str, result: &anyhow::Result<T>) {
     let mut faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
     let faults = faults.get_or_insert_with(HashMap::new);
     match result {
         Ok(_) => {
-            faults.remove(&key(pool));
+            faults.remove(key);
         }
         Err(e) => {
             if let Fault::Storage(reason) = classify(e) {
                 tracing::error!(%reason, "the database cannot be written");
-                faults.insert(key(pool), reason);
+                faults.insert(key.to_owned(), reason);
             }
         }
     }
 }
 
-/// Awaits a write and notes how it went.
-pub async fn noted<T>(
-    pool: &SqlitePool,
-    write: impl std::future::Future<Output = anyhow::Result<T>>,
-) -> anyhow::Result<T> {
-    let result = write.await;
-    note(pool, &result);
-    result
-}
-
 /// Why the database cannot be written, if it cannot.
-pub fn fault(pool: &SqlitePool) -> Option<String> {
+pub fn fault(db: &Db) -> Option<String> {
     let faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
-    faults.as_ref()?.get(&key(pool)).cloned()
+    faults.as_ref()?.get(&db.fault_key()).cloned()
 }

@@ -1,13 +1,10 @@
 //! `jobs`: creation (with its runs, in one transaction), cancellation, completion and the
 //! stored findings. Reads of the job resource are in `job_view`.
 
-use anyhow::Context;
-use sqlx::SqlitePool;
-
 use super::idempotency;
+pub use super::job_view::{JobView, Progress, get_job, list_jobs, remedies_of};
 use super::run_data::RunRow;
 use crate::domain::finding::{AppliedRemedy, Finding};
-use crate::domain::ids;
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::results::{JobResults, RunKind, Settled, Summary};
 
@@ -56,131 +53,6 @@ pub enum Created {
     DatasetGone(&'static str),
 }
 
-pub use super::job_view::{JobView, Progress, get_job, list_jobs, remedies_of};
-
-/// Stores a job and its runs (all queued) in one transaction, with its idempotency key.
-pub async fn insert_job(
-    pool: &SqlitePool,
-    job: &NewJob,
-    keyed: Option<(&str, &str)>,
-) -> anyhow::Result<Created> {
-    super::health::noted(pool, async move {
-        let mut tx = super::write_tx(pool).await?;
-        if let Some((key, hash)) = keyed {
-            match idempotency::record_key(
-                &mut tx,
-                IDEMPOTENCY_SCOPE,
-                key,
-                hash,
-                &job.id,
-                &job.created_at,
-            )
-            .await
-            {
-                Ok(()) => {}
-                Err(e) if super::is_unique_violation(&e) => {
-                    tx.rollback().await.ok();
-                    let used = idempotency::find_key(pool, IDEMPOTENCY_SCOPE, key)
-                        .await?
-                        .context("an idempotency key vanished after a conflict")?;
-                    return Ok(Created::KeyUsed(used));
-                }
-                Err(e) => return Err(e.into()),
-            }
-        }
-        // Checked inside the transaction: a concurrent delete either sees this job or is seen.
-        for (_, field, dataset) in job_datasets(job) {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT 1 FROM datasets WHERE id = ?")
-                .bind(dataset)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
-                tx.rollback().await?;
-                return Ok(Created::DatasetGone(field));
-            }
-        }
-        // Kept parsed, so reading the job back parses nothing.
-        let spec_json = serde_json::to_string(&job.spec)?;
-        super::typed::remember(&job.id, &spec_json, &job.spec);
-        sqlx::query(
-            "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, remedy_of,
-                               remedy_findings_json, classes_json)
-             VALUES (?, ?, 'queued', ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&job.id)
-        .bind(&job.dataset_id)
-        .bind(&spec_json)
-        .bind(serde_json::to_string(&job.folds)?)
-        .bind(&job.created_at)
-        .bind(job.remedy_of.as_ref().map(|r| r.0.as_str()))
-        .bind(
-            job.remedy_of
-                .as_ref()
-                .map(|r| serde_json::to_string(&r.1))
-                .transpose()?,
-        )
-        .bind(serde_json::to_string(&job.classes)?)
-        .execute(&mut *tx)
-        .await?;
-        for (role, _, dataset) in job_datasets(job) {
-            sqlx::query("INSERT INTO job_datasets (job_id, role, dataset_id) VALUES (?, ?, ?)")
-                .bind(&job.id)
-                .bind(role)
-                .bind(dataset)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let now = ids::now_millis();
-        for run in &job.runs {
-            sqlx::query(
-                "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
-                                   strategy, variant)
-                 VALUES (?, ?, ?, ?, ?, ?, 'queued', ?, ?, ?, ?)",
-            )
-            .bind(&run.id)
-            .bind(&job.id)
-            .bind(run.kind.as_str())
-            .bind(run.fold.map(i64::from))
-            .bind(run.repeat.map(i64::from))
-            .bind(run.seed as i64)
-            .bind(i64::from(run.max_attempts))
-            .bind(now)
-            .bind(run.strategy.map(Strategy::as_str))
-            .bind(i64::from(run.variant))
-            .execute(&mut *tx)
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(Created::Created)
-    })
-    .await
-}
-
-/// The datasets `job` reads: (role, the spec field naming it, id); its own first.
-fn job_datasets(job: &NewJob) -> Vec<(&'static str, &'static str, &str)> {
-    let spec = &job.spec;
-    let mut out = vec![("train", "dataset_id", job.dataset_id.as_str())];
-    if let Some(id) = spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()) {
-        out.push(("pretrain", "pretrain.dataset_id", id));
-    }
-    if let Some(id) = spec.validation.test_dataset_id.as_deref() {
-        out.push(("test", "validation.test_dataset_id", id));
-    }
-    out
-}
-
-/// A job's class names in training order (`None`: no such job, or one stored before they were).
-pub async fn class_names(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Option<Vec<String>>> {
-    let json: Option<Option<String>> =
-        sqlx::query_scalar("SELECT classes_json FROM jobs WHERE id = ?")
-            .bind(job_id)
-            .fetch_optional(pool)
-            .await?;
-    json.flatten()
-        .map(|j| serde_json::from_str(&j).context("a job's stored class names"))
-        .transpose()
-}
-
 /// What a cancel request did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cancel {
@@ -192,171 +64,25 @@ pub enum Cancel {
     NotFound,
 }
 
-/// Cancels a job: queued runs at once; running runs are asked to stop.
-pub async fn cancel_job(pool: &SqlitePool, id: &str) -> anyhow::Result<Cancel> {
-    let mut tx = super::write_tx(pool).await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM jobs WHERE id = ?")
-        .bind(id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(status) = status.as_deref().and_then(JobStatus::parse) else {
-        return Ok(Cancel::NotFound);
-    };
-    if status.is_finished() {
-        return Ok(Cancel::AlreadyFinished(status));
-    }
-    let now = ids::now_rfc3339();
-    sqlx::query("UPDATE runs SET state = 'cancelled', finished_at = ? WHERE job_id = ? AND state = 'queued'")
-        .bind(&now)
-        .bind(id)
-        .execute(&mut *tx)
-        .await?;
-    let running: i64 =
-        sqlx::query_scalar("SELECT COUNT(*) FROM runs WHERE job_id = ? AND state = 'running'")
-            .bind(id)
-            .fetch_one(&mut *tx)
-            .await?;
-    let outcome = if running == 0 {
-        sqlx::query("UPDATE jobs SET status = 'cancelled', cancel_requested_at = ?, finished_at = ? WHERE id = ?")
-            .bind(&now)
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        Cancel::Cancelled
-    } else {
-        sqlx::query("UPDATE jobs SET status = 'cancelling', cancel_requested_at = COALESCE(cancel_requested_at, ?) WHERE id = ?")
-            .bind(&now)
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        Cancel::Cancelling
-    };
-    tx.commit().await?;
-    Ok(outcome)
+super::dispatch! { jobs:
+    /// Stores a job and its runs (all queued) in one transaction, with its idempotency key.
+    pub async fn insert_job(job: &NewJob, keyed: Option<(&str, &str)>) -> anyhow::Result<Created>;
+    /// A job's class names in training order (`None`: no such job, or one stored before they were).
+    pub async fn class_names(job_id: &str) -> anyhow::Result<Option<Vec<String>>>;
+    /// Cancels a job: queued runs at once; running runs are asked to stop.
+    pub async fn cancel_job(id: &str) -> anyhow::Result<Cancel>;
+    /// Runs of the job still queued or running.
+    pub async fn open_runs(job_id: &str) -> anyhow::Result<i64>;
+    /// What settling a job reads besides its runs: its spec and whether a cancel was asked for
+    /// (`None`: no such job).
+    pub async fn settle_inputs(job_id: &str) -> anyhow::Result<Option<(JobSpec, bool)>>;
+    /// Records how a job ended, if it has not already: `Some(status)` when this call settled it.
+    pub async fn settle(job_id: &str, settled: &Settled) -> anyhow::Result<Option<JobStatus>>;
+    /// A job's status, summary and stored results, without its spec (`None`: no such job).
+    pub async fn results(job_id: &str) -> anyhow::Result<Option<(JobStatus, Option<Summary>, Option<JobResults>)>>;
+    /// Recomputes a job's findings from its runs with `diagnose` and stores them, in one write
+    /// transaction (so two workers refreshing at once cannot store an older view last).
+    pub async fn refresh_diagnostics(job_id: &str, diagnose: impl FnOnce(&JobSpec, &[RunRow]) -> Vec<Finding>) -> anyhow::Result<()>;
+    /// Jobs per status, and runs queued and running, for `/metrics`.
+    pub async fn queue_stats() -> anyhow::Result<(Vec<(String, i64)>, i64, i64)>;
 }
-
-/// Runs of the job still queued or running.
-pub async fn open_runs(pool: &SqlitePool, job_id: &str) -> anyhow::Result<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT COUNT(*) FROM runs WHERE job_id = ? AND state IN ('queued', 'running')",
-    )
-    .bind(job_id)
-    .fetch_one(pool)
-    .await?)
-}
-
-/// What settling a job reads besides its runs: its spec and whether a cancel was asked for
-/// (`None`: no such job).
-pub async fn settle_inputs(
-    pool: &SqlitePool,
-    job_id: &str,
-) -> anyhow::Result<Option<(JobSpec, bool)>> {
-    let row: Option<(Option<String>, String)> =
-        sqlx::query_as("SELECT cancel_requested_at, spec_json FROM jobs WHERE id = ?")
-            .bind(job_id)
-            .fetch_optional(pool)
-            .await?;
-    row.map(|(cancel, spec)| Ok((super::typed::spec(job_id, &spec)?, cancel.is_some())))
-        .transpose()
-}
-
-/// Records how a job ended, if it has not already: `Some(status)` when this call settled it.
-pub async fn settle(
-    pool: &SqlitePool,
-    job_id: &str,
-    settled: &Settled,
-) -> anyhow::Result<Option<JobStatus>> {
-    let (status, error, summary, results) = match settled {
-        Settled::Succeeded { summary, results } => (
-            JobStatus::Succeeded,
-            None,
-            summary.as_ref().map(serde_json::to_string).transpose()?,
-            Some(serde_json::to_string(results)?),
-        ),
-        Settled::Failed(error) => (JobStatus::Failed, error.clone(), None, None),
-        Settled::Cancelled => (JobStatus::Cancelled, None, None, None),
-    };
-    let done = sqlx::query(
-        "UPDATE jobs SET status = ?, error = ?, summary_json = ?, results_json = ?, finished_at = ?
-         WHERE id = ? AND status IN ('queued', 'running', 'cancelling')",
-    )
-    .bind(status.as_str())
-    .bind(error)
-    .bind(summary)
-    .bind(results)
-    .bind(ids::now_rfc3339())
-    .bind(job_id)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok((done > 0).then_some(status))
-}
-
-/// A job's status, summary and stored results, without its spec (`None`: no such job).
-pub async fn results(
-    pool: &SqlitePool,
-    job_id: &str,
-) -> anyhow::Result<Option<(JobStatus, Option<Summary>, Option<JobResults>)>> {
-    let row: Option<(String, Option<String>, Option<String>)> =
-        sqlx::query_as("SELECT status, summary_json, results_json FROM jobs WHERE id = ?")
-            .bind(job_id)
-            .fetch_optional(pool)
-            .await?;
-    let Some((status, summary, results)) = row else {
-        return Ok(None);
-    };
-    let status = JobStatus::parse(&status).context("a stored job status")?;
-    let summary = summary.map(|s| serde_json::from_str(&s)).transpose()?;
-    let results = results.map(|s| serde_json::from_str(&s)).transpose()?;
-    Ok(Some((status, summary, results)))
-}
-
-/// Recomputes a job's findings from its runs with `diagnose` and stores them, in one write
-/// transaction (so two workers refreshing at once cannot store an older view last).
-pub async fn refresh_diagnostics(
-    pool: &SqlitePool,
-    job_id: &str,
-    diagnose: impl FnOnce(&JobSpec, &[RunRow]) -> Vec<Finding>,
-) -> anyhow::Result<()> {
-    // Not `health::noted`, as `runs::set_diagnosis`.
-    {
-        let mut tx = super::write_tx(pool).await?;
-        let spec_json: Option<String> =
-            sqlx::query_scalar("SELECT spec_json FROM jobs WHERE id = ?")
-                .bind(job_id)
-                .fetch_optional(&mut *tx)
-                .await?;
-        let Some(spec_json) = spec_json else {
-            tx.rollback().await?;
-            return Ok(());
-        };
-        let spec = super::typed::spec(job_id, &spec_json)?;
-        let runs = super::run_data::runs_in(&mut tx, job_id).await?;
-        let findings = serde_json::to_string(&diagnose(&spec, &runs))?;
-        sqlx::query("UPDATE jobs SET diagnostics_json = ? WHERE id = ?")
-            .bind(findings)
-            .bind(job_id)
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
-    }
-}
-
-/// Jobs per status, and runs queued and running, for `/metrics`.
-pub async fn queue_stats(pool: &SqlitePool) -> anyhow::Result<(Vec<(String, i64)>, i64, i64)> {
-    let by_status: Vec<(String, i64)> =
-        sqlx::query_as("SELECT status, COUNT(*) FROM jobs GROUP BY status")
-            .fetch_all(pool)
-            .await?;
-    let (queued, running): (i64, i64) = sqlx::query_as(
-        "SELECT COALESCE(SUM(state = 'queued'), 0), COALESCE(SUM(state = 'running'), 0) FROM runs",
-    )
-    .fetch_one(pool)
-    .await?;
-    Ok((by_status, queued, running))
-}
-
-#[cfg(test)]
-mod tests;

@@ -1,11 +1,7 @@
 //! Reading what runs hold: their rows with typed results, a claimed run's inputs, results,
 //! held-out predictions, epoch histories, checkpoints and ensemble members.
 
-use anyhow::Context;
-use serde_json::Value;
-use sqlx::{Row, SqlitePool};
-
-use super::runs::{Claimed, kind_of, strategy_of};
+use super::runs::Claimed;
 use crate::domain::dataset::{Column, SequenceValues};
 use crate::domain::finding::RunDiagnosis;
 use crate::domain::heldout::HeldOut;
@@ -46,122 +42,6 @@ pub enum Detail {
     Full,
 }
 
-/// The runs of a job, in creation order, with their results (held-out predictions are read
-/// one run at a time with `heldout`: they can be megabytes per run). Each result is trimmed as
-/// soon as it is parsed, so `Detail::Summary` never holds more than one full result.
-pub async fn runs_of_job(
-    pool: &SqlitePool,
-    job_id: &str,
-    detail: Detail,
-) -> anyhow::Result<Vec<RunRow>> {
-    let (runs, _) = runs_page(pool, job_id, detail, 0, u32::MAX).await?;
-    Ok(runs)
-}
-
-/// The results of a job's finished fold runs, summarized.
-pub async fn fold_results(pool: &SqlitePool, job_id: &str) -> anyhow::Result<Vec<RunResult>> {
-    let runs = runs_of_job(pool, job_id, Detail::Summary).await?;
-    Ok(runs
-        .into_iter()
-        .filter(|r| r.kind == RunKind::Fold)
-        .filter_map(|r| r.result)
-        .collect())
-}
-
-/// A page of a job's runs in creation order: at most `limit` after the run numbered
-/// `after_seq`, and the cursor of the next page if there is one.
-pub async fn runs_page(
-    pool: &SqlitePool,
-    job_id: &str,
-    detail: Detail,
-    after_seq: i64,
-    limit: u32,
-) -> anyhow::Result<(Vec<RunRow>, Option<i64>)> {
-    let rows = sqlx::query(concat!(
-        run_columns!(),
-        " WHERE job_id = ? AND seq > ? ORDER BY seq LIMIT ?"
-    ))
-    .bind(job_id)
-    .bind(after_seq)
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
-    let more = rows.len() > limit as usize;
-    let next = more.then(|| rows[limit as usize - 1].get::<i64, _>("seq"));
-    let runs = parse_runs(&rows[..rows.len().min(limit as usize)], detail)?;
-    Ok((runs, next))
-}
-
-/// The columns a `RunRow` is read from.
-macro_rules! run_columns {
-    () => {
-        "SELECT seq, id, kind, fold, repeat, state, attempt, epochs_done, last_error, result_json,
-                strategy, variant, findings_json, kernels, resumed_on_kernels
-         FROM runs"
-    };
-}
-use run_columns;
-
-/// Every run of a job, summarized, read inside the caller's transaction.
-pub(super) async fn runs_in(
-    conn: &mut sqlx::SqliteConnection,
-    job_id: &str,
-) -> anyhow::Result<Vec<RunRow>> {
-    let rows = sqlx::query(concat!(run_columns!(), " WHERE job_id = ? ORDER BY seq"))
-        .bind(job_id)
-        .fetch_all(conn)
-        .await?;
-    parse_runs(&rows, Detail::Summary)
-}
-
-/// A run's stored findings; ones that do not read are skipped (logged): findings are advice,
-/// and must never stop a job from settling.
-fn diagnosis_of(row: &sqlx::sqlite::SqliteRow) -> RunDiagnosis {
-    let Some(text) = row.get::<Option<String>, _>("findings_json") else {
-        return RunDiagnosis::default();
-    };
-    serde_json::from_str(&text).unwrap_or_else(|e| {
-        tracing::warn!(run_id = %row.get::<String, _>("id"), error = %e, "a run's stored findings do not read; ignored");
-        RunDiagnosis::default()
-    })
-}
-
-fn parse_runs(rows: &[sqlx::sqlite::SqliteRow], detail: Detail) -> anyhow::Result<Vec<RunRow>> {
-    rows.iter()
-        .map(|row| {
-            let mut result: Option<RunResult> = row
-                .get::<Option<String>, _>("result_json")
-                .map(|s| serde_json::from_str(&s))
-                .transpose()
-                .context("a stored run result")?;
-            if detail == Detail::Summary {
-                result = result.map(RunResult::summarized);
-            }
-            let state: String = row.get("state");
-            Ok(RunRow {
-                id: row.get("id"),
-                kind: kind_of(row)?,
-                strategy: strategy_of(row)?.or(result.as_ref().map(|r| r.strategy)),
-                variant: row.get::<i64, _>("variant") as u32,
-                fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
-                repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
-                state: RunState::parse(&state)
-                    .with_context(|| format!("a stored run state {state:?}"))?,
-                attempt: row.get::<i64, _>("attempt") as u32,
-                epochs_done: row.get::<i64, _>("epochs_done") as u64,
-                error: row.get("last_error"),
-                result,
-                diagnosis: diagnosis_of(row),
-                kernels: row.get("kernels"),
-                resumed_on_kernels: row
-                    .get::<Option<String>, _>("resumed_on_kernels")
-                    .map(|k| k.split(',').map(str::to_owned).collect())
-                    .unwrap_or_default(),
-            })
-        })
-        .collect()
-}
-
 /// What a claimed run trains on, read in one transaction: the job's spec, the dataset's
 /// columns, the recorded fold assignment, and the state to resume from.
 #[derive(Debug)]
@@ -192,199 +72,35 @@ pub enum InputsError {
     Store(#[from] anyhow::Error),
 }
 
-/// The inputs of `claimed` (see `RunInputs`).
-pub async fn run_inputs(pool: &SqlitePool, claimed: &Claimed) -> Result<RunInputs, InputsError> {
-    // The job's spec and folds never change after it is created, and its dataset cannot be
-    // deleted while it has runs to train: separate reads see one state.
-    let (spec_json, folds_json): (String, String) =
-        sqlx::query_as("SELECT spec_json, folds_json FROM jobs WHERE id = ?")
-            .bind(&claimed.job_id)
-            .fetch_optional(pool)
-            .await
-            .map_err(anyhow::Error::from)?
-            .with_context(|| format!("job {} of the run", claimed.job_id))?;
-    let spec = super::typed::spec(&claimed.job_id, &spec_json)
-        .map_err(|e| InputsError::Gone(format!("{e:#}")))?;
-    let assignment: Vec<Vec<u32>> =
-        serde_json::from_str(&folds_json).context("the stored fold assignment")?;
-    let columns = super::datasets::load_columns(pool, &spec.dataset_id)
-        .await?
-        .ok_or_else(|| InputsError::Gone(format!("dataset {} was deleted", spec.dataset_id)))?;
-    let sequences = super::datasets::load_sequences(pool, &spec.dataset_id).await?;
-    let init = match &spec.init {
-        Some(init) => Some(
-            checkpoint(pool, &init.run)
-                .await?
-                .and_then(|c| c.1)
-                .ok_or_else(|| {
-                    InputsError::Gone(format!("the init run {} has no model any more", init.run))
-                })?,
-        ),
-        None => None,
-    };
-    let pretrain_id = spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref());
-    let pretrain_columns = other_columns(pool, pretrain_id, "pretraining").await?;
-    // Only the final model scores the test dataset.
-    let test_id = spec.validation.test_dataset_id.as_deref();
-    let test_id = test_id.filter(|_| claimed.kind == RunKind::Final);
-    let test_columns = other_columns(pool, test_id, "test").await?;
-    let resume = match claimed.checkpoint.clone() {
-        Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
-        None => None,
-    };
-    Ok(RunInputs {
-        spec,
-        columns,
-        sequences,
-        assignment,
-        resume,
-        init,
-        pretrain_columns,
-        test_columns,
-    })
-}
-
-/// The columns of a dataset the job reads beside its own (`what` it is for), if any.
-async fn other_columns(
-    pool: &SqlitePool,
-    id: Option<&str>,
-    what: &str,
-) -> Result<Option<Vec<Column>>, InputsError> {
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    super::datasets::load_columns(pool, id)
-        .await?
-        .map(Some)
-        .ok_or_else(|| InputsError::Gone(format!("the {what} dataset {id} was deleted")))
-}
-
-/// A run's stored result in full (`None`: not finished, or no such run).
-pub async fn result(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<RunResult>> {
-    let json: Option<Option<String>> =
-        sqlx::query_scalar("SELECT result_json FROM runs WHERE id = ?")
-            .bind(run_id)
-            .fetch_optional(pool)
-            .await?;
-    json.flatten()
-        .map(|text| serde_json::from_str(&text).context("a stored run result"))
-        .transpose()
-}
-
-/// The full results of a job's finished fold runs, in creation order, with each run's id,
-/// fold and repeat: read and handed to `each` one run at a time (a 1,000-class run's result
-/// holds a million-cell confusion matrix).
-pub async fn each_fold_result(
-    pool: &SqlitePool,
-    job_id: &str,
-    mut each: impl FnMut(&str, Option<u32>, Option<u32>, RunResult) -> anyhow::Result<()>,
-) -> anyhow::Result<()> {
-    use futures_util::TryStreamExt;
-    let mut rows = sqlx::query(
-        "SELECT id, fold, repeat, result_json FROM runs
-         WHERE job_id = ? AND kind = 'fold' AND result_json IS NOT NULL ORDER BY seq",
-    )
-    .bind(job_id)
-    .fetch(pool);
-    while let Some(row) = rows.try_next().await? {
-        let text: String = row.get("result_json");
-        let result: RunResult = serde_json::from_str(&text).context("a stored run result")?;
-        drop(text);
-        let (fold, repeat) = (
-            row.get::<Option<i64>, _>("fold").map(|v| v as u32),
-            row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
-        );
-        each(row.get("id"), fold, repeat, result)?;
-    }
-    Ok(())
-}
-
-/// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
-/// an earlier version stored as JSON are read too; ones it cannot read (non-finite
-/// probabilities stored as null) are logged and treated as absent.
-pub async fn heldout(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Option<HeldOut>> {
-    let row: Option<(Option<Vec<u8>>, Option<String>)> =
-        sqlx::query_as("SELECT heldout, predictions_json FROM runs WHERE id = ?")
-            .bind(run_id)
-            .fetch_optional(pool)
-            .await?;
-    let decoded = match row {
-        Some((Some(blob), _)) => HeldOut::from_bytes(&blob),
-        Some((None, Some(json))) => {
-            HeldOut::from_legacy_json(&serde_json::from_str(&json).unwrap_or(Value::Null))
-        }
-        _ => return Ok(None),
-    };
-    match decoded {
-        Ok(h) => Ok(Some(h)),
-        Err(e) => {
-            tracing::warn!(run_id, error = %e, "skipping unreadable held-out predictions");
-            Ok(None)
-        }
-    }
-}
-
-/// A run's pretraining epochs (layer by layer, each layer's in order); empty without them.
-pub async fn pretrain_history(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Vec<EpochRecord>> {
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT record_json FROM pretrain_epochs WHERE run_id = ? ORDER BY layer, epoch",
-    )
-    .bind(run_id)
-    .fetch_all(pool)
-    .await?;
-    rows.iter()
-        .map(|r| serde_json::from_str(r).map_err(Into::into))
-        .collect()
-}
-
-/// A run's per-epoch history (the classifier's epochs, not pretraining's); `None` if there is
-/// no such run.
-pub async fn epoch_history(
-    pool: &SqlitePool,
-    run_id: &str,
-) -> anyhow::Result<Option<Vec<EpochRecord>>> {
-    let exists: Option<String> = sqlx::query_scalar("SELECT id FROM runs WHERE id = ?")
-        .bind(run_id)
-        .fetch_optional(pool)
-        .await?;
-    if exists.is_none() {
-        return Ok(None);
-    }
-    let rows: Vec<String> =
-        sqlx::query_scalar("SELECT record_json FROM epoch_metrics WHERE run_id = ? ORDER BY epoch")
-            .bind(run_id)
-            .fetch_all(pool)
-            .await?;
-    rows.iter()
-        .map(|r| serde_json::from_str(r).map_err(Into::into))
-        .collect::<anyhow::Result<Vec<_>>>()
-        .map(Some)
-}
-
-/// A run's checkpoint bytes and state; outer `None` if there is no such run.
-pub async fn checkpoint(
-    pool: &SqlitePool,
-    run_id: &str,
-) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>> {
-    let row = sqlx::query("SELECT state, checkpoint FROM runs WHERE id = ?")
-        .bind(run_id)
-        .fetch_optional(pool)
-        .await?;
-    row.map(|r| {
-        let state: String = r.get("state");
-        let state =
-            RunState::parse(&state).with_context(|| format!("a stored run state {state:?}"))?;
-        Ok((state, r.get("checkpoint")))
-    })
-    .transpose()
-}
-
-/// An ensemble run's finished members as written by `append_epochs`, in order.
-pub async fn members(pool: &SqlitePool, run_id: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    Ok(
-        sqlx::query_scalar("SELECT weights FROM run_members WHERE run_id = ? ORDER BY member")
-            .bind(run_id)
-            .fetch_all(pool)
-            .await?,
-    )
+super::dispatch! { run_data:
+    /// The runs of a job, in creation order, with their results (held-out predictions are read
+    /// one run at a time with `heldout`: they can be megabytes per run). Each result is trimmed as
+    /// soon as it is parsed, so `Detail::Summary` never holds more than one full result.
+    pub async fn runs_of_job(job_id: &str, detail: Detail) -> anyhow::Result<Vec<RunRow>>;
+    /// The results of a job's finished fold runs, summarized.
+    pub async fn fold_results(job_id: &str) -> anyhow::Result<Vec<RunResult>>;
+    /// A page of a job's runs in creation order: at most `limit` after the run numbered
+    /// `after_seq`, and the cursor of the next page if there is one.
+    pub async fn runs_page(job_id: &str, detail: Detail, after_seq: i64, limit: u32) -> anyhow::Result<(Vec<RunRow>, Option<i64>)>;
+    /// The inputs of `claimed` (see `RunInputs`).
+    pub async fn run_inputs(claimed: &Claimed) -> Result<RunInputs, InputsError>;
+    /// A run's stored result in full (`None`: not finished, or no such run).
+    pub async fn result(run_id: &str) -> anyhow::Result<Option<RunResult>>;
+    /// The full results of a job's finished fold runs, in creation order, with each run's id,
+    /// fold and repeat: read and handed to `each` one run at a time (a 1,000-class run's result
+    /// holds a million-cell confusion matrix).
+    pub async fn each_fold_result(job_id: &str, each: impl FnMut(&str, Option<u32>, Option<u32>, RunResult) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    /// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
+    /// an earlier version stored as JSON are read too; ones it cannot read (non-finite
+    /// probabilities stored as null) are logged and treated as absent.
+    pub async fn heldout(run_id: &str) -> anyhow::Result<Option<HeldOut>>;
+    /// A run's pretraining epochs (layer by layer, each layer's in order); empty without them.
+    pub async fn pretrain_history(run_id: &str) -> anyhow::Result<Vec<EpochRecord>>;
+    /// A run's per-epoch history (the classifier's epochs, not pretraining's); `None` if there is
+    /// no such run.
+    pub async fn epoch_history(run_id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>>;
+    /// A run's checkpoint bytes and state; outer `None` if there is no such run.
+    pub async fn checkpoint(run_id: &str) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>>;
+    /// An ensemble run's finished members as written by `append_epochs`, in order.
+    pub async fn members(run_id: &str) -> anyhow::Result<Vec<Vec<u8>>>;
 }

@@ -2,78 +2,16 @@
 //! final run chose, what diagnosing its epochs found, and the kernel set it trains on. All
 //! fenced by the lease token.
 
-use sqlx::SqlitePool;
-
 use crate::domain::finding::RunDiagnosis;
 use crate::domain::job::Strategy;
 
-/// Records the variant a comparison's final run chose (the leaderboard's winner: a model and a
-/// strategy), if the lease is still held; `false` if it is not.
-pub async fn set_variant(
-    pool: &SqlitePool,
-    run_id: &str,
-    token: i64,
-    variant: u32,
-    strategy: Strategy,
-) -> anyhow::Result<bool> {
-    let set = sqlx::query(
-        "UPDATE runs SET strategy = ?, variant = ?
-         WHERE id = ? AND lease_token = ? AND state = 'running'",
-    )
-    .bind(strategy.as_str())
-    .bind(i64::from(variant))
-    .bind(run_id)
-    .bind(token)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(set > 0)
-}
-
-/// Records what diagnosing the run's epochs found, if the lease is still held; `false` if not.
-pub async fn set_diagnosis(
-    pool: &SqlitePool,
-    run_id: &str,
-    token: i64,
-    diagnosis: &RunDiagnosis,
-) -> anyhow::Result<bool> {
-    // Not `health::noted`: a few hundred bytes of advice going through says nothing about
-    // whether a checkpoint fits, so it neither sets nor clears the database's fault.
-    let set = sqlx::query(
-        "UPDATE runs SET findings_json = ? WHERE id = ? AND lease_token = ? AND state = 'running'",
-    )
-    .bind(serde_json::to_string(diagnosis)?)
-    .bind(run_id)
-    .bind(token)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    Ok(set > 0)
-}
-
-/// Records that the run, under lease `token`, trains on kernel set `kernels`: its first
-/// attempt's set stays; a later attempt on another set is added to `resumed_on_kernels`.
-pub async fn note_kernels(
-    pool: &SqlitePool,
-    run_id: &str,
-    token: i64,
-    kernels: &str,
-) -> anyhow::Result<()> {
-    sqlx::query(
-        "UPDATE runs SET
-           resumed_on_kernels = CASE
-             WHEN kernels IS NULL OR kernels = ?1 THEN resumed_on_kernels
-             WHEN resumed_on_kernels IS NULL THEN ?1
-             WHEN instr(',' || resumed_on_kernels || ',', ',' || ?1 || ',') > 0
-               THEN resumed_on_kernels
-             ELSE resumed_on_kernels || ',' || ?1 END,
-           kernels = coalesce(kernels, ?1)
-         WHERE id = ?2 AND lease_token = ?3 AND state = 'running'",
-    )
-    .bind(kernels)
-    .bind(run_id)
-    .bind(token)
-    .execute(pool)
-    .await?;
-    Ok(())
+super::dispatch! { run_notes:
+    /// Records the variant a comparison's final run chose (the leaderboard's winner: a model and a
+    /// strategy), if the lease is still held; `false` if it is not.
+    pub async fn set_variant(run_id: &str, token: i64, variant: u32, strategy: Strategy) -> anyhow::Result<bool>;
+    /// Records what diagnosing the run's epochs found, if the lease is still held; `false` if not.
+    pub async fn set_diagnosis(run_id: &str, token: i64, diagnosis: &RunDiagnosis) -> anyhow::Result<bool>;
+    /// Records that the run, under lease `token`, trains on kernel set `kernels`: its first
+    /// attempt's set stays; a later attempt on another set is added to `resumed_on_kernels`.
+    pub async fn note_kernels(run_id: &str, token: i64, kernels: &str) -> anyhow::Result<()>;
 }

@@ -11,10 +11,9 @@ use crossfold::store::datasets::Deleted;
 use crossfold::store::jobs::Created;
 use crossfold::store::{self, jobs::NewJob, jobs::NewRun, runs::Appended, runs::Beat};
 use serde_json::json;
-use sqlx::SqlitePool;
 
 /// Stores a four-row dataset `id` through the store, as an upload would.
-async fn store_dataset(pool: &SqlitePool, id: &str) {
+pub async fn store_dataset(pool: &store::Db, id: &str) {
     let opts = IngestOptions {
         format: UploadFormat::Csv,
         label: "label".into(),
@@ -60,13 +59,7 @@ fn job_on(id: &str, dataset_id: &str) -> NewJob {
 
 /// Deleting a dataset and submitting a job on it are each one write transaction that checks
 /// the other's row, so whichever commits first wins and the other sees it.
-#[tokio::test]
-async fn a_dataset_delete_and_a_job_on_it_cannot_both_succeed() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = store::connect(&format!("sqlite://{}", dir.path().join("d.db").display()))
-        .await
-        .unwrap();
-    store::migrate(&pool).await.unwrap();
+async fn a_dataset_delete_and_a_job_on_it_cannot_both_succeed(pool: store::Db) {
     store_dataset(&pool, "ds_a").await;
     // The job first: the delete is refused.
     assert!(matches!(
@@ -116,13 +109,9 @@ async fn a_dataset_delete_and_a_job_on_it_cannot_both_succeed() {
 }
 
 /// The same for the other datasets a job reads: its test dataset and its pretraining rows.
-#[tokio::test]
-async fn deleting_a_jobs_test_or_pretraining_dataset_and_submitting_the_job_exclude_each_other() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = store::connect(&format!("sqlite://{}", dir.path().join("o.db").display()))
-        .await
-        .unwrap();
-    store::migrate(&pool).await.unwrap();
+async fn deleting_a_jobs_test_or_pretraining_dataset_and_submitting_the_job_exclude_each_other(
+    pool: store::Db,
+) {
     store_dataset(&pool, "ds_own").await;
     for (n, field) in ["validation.test_dataset_id", "pretrain.dataset_id"]
         .iter()
@@ -161,11 +150,12 @@ async fn deleting_a_jobs_test_or_pretraining_dataset_and_submitting_the_job_excl
             "{field}"
         );
         // Once it has ended, the delete goes through; a job then is refused, naming the field.
-        sqlx::query("UPDATE jobs SET status = 'succeeded' WHERE id = ?")
-            .bind(&first.id)
-            .execute(&pool)
-            .await
-            .unwrap();
+        crate::helpers::execute(
+            &pool,
+            "UPDATE jobs SET status = 'succeeded' WHERE id = $1",
+            &[&first.id],
+        )
+        .await;
         assert_eq!(
             store::datasets::delete_dataset(&pool, &other)
                 .await
@@ -186,13 +176,7 @@ async fn deleting_a_jobs_test_or_pretraining_dataset_and_submitting_the_job_excl
     }
 }
 
-#[tokio::test]
-async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = store::connect(&format!("sqlite://{}", dir.path().join("f.db").display()))
-        .await
-        .unwrap();
-    store::migrate(&pool).await.unwrap();
+async fn a_worker_that_lost_its_lease_writes_no_row_afterwards(pool: store::Db) {
     store_dataset(&pool, "ds_x").await;
     let job = job_on("job_fence", "ds_x");
     store::jobs::insert_job(&pool, &job, None).await.unwrap();
@@ -307,13 +291,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards() {
     );
 }
 
-#[tokio::test]
-async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let pool = store::connect(&format!("sqlite://{}", dir.path().join("k.db").display()))
-        .await
-        .unwrap();
-    store::migrate(&pool).await.unwrap();
+async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on(pool: store::Db) {
     store_dataset(&pool, "ds_k").await;
     store::jobs::insert_job(&pool, &job_on("job_k", "ds_k"), None)
         .await
@@ -360,3 +338,10 @@ async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on()
         (Some("avx512f".into()), vec!["fma".to_owned()])
     );
 }
+
+crate::on_both_backends!(
+    a_dataset_delete_and_a_job_on_it_cannot_both_succeed,
+    deleting_a_jobs_test_or_pretraining_dataset_and_submitting_the_job_exclude_each_other,
+    a_worker_that_lost_its_lease_writes_no_row_afterwards,
+    a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on,
+);

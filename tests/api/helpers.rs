@@ -99,9 +99,10 @@ impl TestApp {
     /// A connection pool on the app's database file, to set up states a test cannot reach
     /// through the API (what a crash leaves behind).
     pub async fn database(&self) -> sqlx::SqlitePool {
-        crossfold::store::connect(&self.settings.database_url)
+        let db = crossfold::store::connect(&self.settings.database_url)
             .await
-            .expect("the test database opens")
+            .expect("the test database opens");
+        db.as_sqlite().expect("a SQLite test database").clone()
     }
 
     /// GETs `path`, expecting 200 and a JSON body.
@@ -347,4 +348,91 @@ pub fn five_rows() -> Vec<serde_json::Map<String, Value>> {
                 .collect()
         })
         .collect()
+}
+
+/// What keeps a fresh store alive: its SQLite file's directory (PostgreSQL's databases are
+/// left to the throwaway cluster).
+pub type StoreGuard = Option<tempfile::TempDir>;
+
+/// A fresh, migrated store on `backend` (`"sqlite"`, or `"postgres"`: a new database on the
+/// server the `PG*` variables name, as `pg_virtualenv` sets them), and its URL.
+pub async fn fresh_store(backend: &str) -> (StoreGuard, String, crossfold::store::Db) {
+    let (guard, url) = match backend {
+        "sqlite" => {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("store.db").display());
+            (Some(dir), url)
+        }
+        _ => (None, fresh_postgres_database().await),
+    };
+    let db = crossfold::store::connect(&url).await.unwrap();
+    crossfold::store::migrate(&db).await.unwrap();
+    (guard, url, db)
+}
+
+/// A new, empty database on the PostgreSQL server of the `PG*` variables: its URL.
+pub async fn fresh_postgres_database() -> String {
+    let admin = crossfold::store::connect("postgres://")
+        .await
+        .expect("a PostgreSQL server: run under pg_virtualenv (CI does), or set the PG* variables");
+    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let crossfold::store::Db::Postgres(pool) = &admin else {
+        unreachable!("a postgres:// URL opens PostgreSQL")
+    };
+    // The name is ours (a uuid), not input.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(pool)
+        .await
+        .unwrap();
+    admin.close().await;
+    format!("postgres:///{name}")
+}
+
+/// Runs each named `async fn(Db)` as a test on SQLite and on PostgreSQL (one conformance
+/// suite: `…::sqlite::name` and `…::postgres::name`).
+#[macro_export]
+macro_rules! on_both_backends {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test]
+                async fn $name() {
+                    let (_guard, _url, db) = $crate::helpers::fresh_store("sqlite").await;
+                    super::$name(db).await
+                }
+            )*
+        }
+        mod postgres {
+            $(
+                #[tokio::test]
+                #[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
+                async fn $name() {
+                    let (_guard, _url, db) = $crate::helpers::fresh_store("postgres").await;
+                    super::$name(db).await
+                }
+            )*
+        }
+    };
+}
+
+/// Runs one statement with text parameters (`$1`, `$2`…) on either backend: for setting up
+/// states a test cannot reach through the store's API.
+pub async fn execute(db: &crossfold::store::Db, sql: &'static str, params: &[&str]) -> u64 {
+    use crossfold::store::Db;
+    match db {
+        Db::Sqlite(pool) => {
+            let mut q = sqlx::query(sql);
+            for p in params {
+                q = q.bind(*p);
+            }
+            q.execute(pool).await.unwrap().rows_affected()
+        }
+        Db::Postgres(pool) => {
+            let mut q = sqlx::query(sql);
+            for p in params {
+                q = q.bind(*p);
+            }
+            q.execute(pool).await.unwrap().rows_affected()
+        }
+    }
 }

@@ -28,3 +28,4 @@ mod sequence_jobs;
 mod sequences;
 mod service;
 mod storage;
+mod store_suite;

@@ -13,9 +13,7 @@ async fn healthz_and_readyz_answer_200() {
 #[tokio::test]
 async fn readyz_is_503_when_the_database_is_not_migrated() {
     let app = TestApp::spawn().await;
-    let pool = crossfold::store::connect(&app.settings.database_url)
-        .await
-        .unwrap();
+    let pool = app.database().await;
     sqlx::query("DELETE FROM _sqlx_migrations")
         .execute(&pool)
         .await

@@ -1,21 +1,22 @@
-//! A dataset's values as stored: each column, and a sequence dataset's lengths and values,
-//! little-endian in chunks of at most 1 MiB (`dataset_chunks`), so storing or loading a column
-//! costs a chunk of transient memory, not three copies of it; values stored before chunks are
-//! read inline.
-
+use anyhow::Context;
+use sqlx::Row;
 use std::borrow::Cow;
 
-use anyhow::Context;
-use sqlx::{Row, SqlitePool};
+use super::Pool;
 
+/// The `part` of a sequence dataset's chunks that holds its lengths, and its values.
+pub(super) const LENGTHS: i64 = -1;
+pub(super) const VALUES: i64 = -2;
+/// Bytes per stored chunk.
+const CHUNK_BYTES: usize = 1 << 20;
 use crate::domain::dataset::{
     Column, ColumnData, ColumnInfo, DatasetSummary, MISSING_CODE, SequenceValues,
 };
 
 /// A sequence dataset's values, if `id` is one.
-pub async fn load_sequences(pool: &SqlitePool, id: &str) -> anyhow::Result<Option<SequenceValues>> {
+pub async fn load_sequences(pool: &Pool, id: &str) -> anyhow::Result<Option<SequenceValues>> {
     let row: Option<(i64, Vec<u8>, Vec<u8>, i64)> = sqlx::query_as(
-        "SELECT channels, lengths, data, chunks FROM dataset_sequences WHERE dataset_id = ?",
+        "SELECT channels, lengths, data, chunks FROM dataset_sequences WHERE dataset_id = $1",
     )
     .bind(id)
     .fetch_optional(pool)
@@ -40,12 +41,6 @@ pub async fn load_sequences(pool: &SqlitePool, id: &str) -> anyhow::Result<Optio
     }))
 }
 
-/// The `part` of a sequence dataset's chunks that holds its lengths, and its values.
-pub(super) const LENGTHS: i64 = -1;
-pub(super) const VALUES: i64 = -2;
-/// Bytes per stored chunk.
-const CHUNK_BYTES: usize = 1 << 20;
-
 /// Stores `bytes` as `part`'s chunks; returns how many.
 pub(super) async fn insert_chunks(
     tx: &mut super::WriteTx,
@@ -56,7 +51,7 @@ pub(super) async fn insert_chunks(
     let mut n = 0i64;
     for chunk in bytes.chunks(CHUNK_BYTES) {
         sqlx::query(
-            "INSERT INTO dataset_chunks (dataset_id, part, chunk, data) VALUES (?, ?, ?, ?)",
+            "INSERT INTO dataset_chunks (dataset_id, part, chunk, data) VALUES ($1, $2, $3, $4)",
         )
         .bind(dataset_id)
         .bind(part)
@@ -71,7 +66,7 @@ pub(super) async fn insert_chunks(
 
 /// `part`'s chunks decoded in order, one at a time (`expected` values pre-sizes the result).
 async fn read_chunks<T: bytemuck::Pod>(
-    pool: &SqlitePool,
+    pool: &Pool,
     dataset_id: &str,
     part: i64,
     expected: usize,
@@ -79,7 +74,7 @@ async fn read_chunks<T: bytemuck::Pod>(
     use futures_util::TryStreamExt;
     let mut out: Vec<T> = Vec::with_capacity(expected);
     let mut rows = sqlx::query_scalar::<_, Vec<u8>>(
-        "SELECT data FROM dataset_chunks WHERE dataset_id = ? AND part = ? ORDER BY chunk",
+        "SELECT data FROM dataset_chunks WHERE dataset_id = $1 AND part = $2 ORDER BY chunk",
     )
     .bind(dataset_id)
     .bind(part)
@@ -117,13 +112,13 @@ fn words<T>(bytes: &[u8], read: fn([u8; 4]) -> T) -> Vec<T> {
 
 /// The column at `position` of dataset `ds`, decoded.
 pub(super) async fn column_at(
-    pool: &SqlitePool,
+    pool: &Pool,
     ds: &DatasetSummary,
     position: usize,
 ) -> anyhow::Result<Column> {
     let row = sqlx::query(
         "SELECT position, storage, categories_json, data, chunks FROM dataset_columns
-         WHERE dataset_id = ? AND position = ?",
+         WHERE dataset_id = $1 AND position = $2",
     )
     .bind(&ds.id)
     .bind(position as i64)
@@ -158,9 +153,9 @@ pub(super) fn le_bytes<T: bytemuck::Pod>(values: &[T]) -> Cow<'_, [u8]> {
 
 /// A column from its row of `dataset_columns` (`rows` values), and its chunks.
 pub(super) async fn decode_column(
-    pool: &SqlitePool,
+    pool: &Pool,
     dataset_id: &str,
-    row: &sqlx::sqlite::SqliteRow,
+    row: &super::Row,
     info: ColumnInfo,
     rows: u64,
 ) -> anyhow::Result<Column> {
@@ -216,11 +211,8 @@ mod tests {
     async fn stored(
         body: &[u8],
         sequence: Option<SequenceSource>,
-    ) -> (tempfile::TempDir, sqlx::SqlitePool) {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}", dir.path().join("v.db").display());
-        let pool = crate::store::connect(&url).await.unwrap();
-        crate::store::migrate(&pool).await.unwrap();
+    ) -> (impl Sized, super::super::Pool) {
+        let (guard, pool) = super::super::test_pool().await;
         let opts = IngestOptions {
             format: UploadFormat::Csv,
             label: "label".into(),
@@ -236,13 +228,13 @@ mod tests {
         };
         let parsed = parse_upload(body, &opts).unwrap();
         let summary = parsed.summary("ds_v".into(), "v".into(), "2026-12-05T00:00:00Z".into());
-        crate::store::datasets::insert_dataset(&pool, summary, &parsed, None)
+        super::super::datasets::insert_dataset(&pool, summary, &parsed, None)
             .await
             .unwrap();
-        (dir, pool)
+        (guard, pool)
     }
 
-    #[tokio::test]
+    store_test! {
     async fn columns_span_chunks_and_values_stored_inline_before_chunks_still_load() {
         // 300,000 rows: a column of 1.2 MB spans two chunks.
         let mut csv = String::from("x,c,label\n");
@@ -261,14 +253,14 @@ mod tests {
                 .await
                 .unwrap();
         assert_eq!(chunks, 2);
-        let chunked = crate::store::datasets::load_columns(&pool, "ds_v")
+        let chunked = super::super::datasets::load_columns(&pool, "ds_v")
             .await
             .unwrap()
             .unwrap();
         // As an earlier version stored them: each column's values in one inline blob.
         for (position, column) in chunked.iter().enumerate() {
             let bytes = super::encode_column(&column.data).2.into_owned();
-            sqlx::query("UPDATE dataset_columns SET data = ?, chunks = 0 WHERE position = ?")
+            sqlx::query("UPDATE dataset_columns SET data = $1, chunks = 0 WHERE position = $2")
                 .bind(bytes)
                 .bind(position as i64)
                 .execute(&pool)
@@ -279,7 +271,7 @@ mod tests {
             .execute(&pool)
             .await
             .unwrap();
-        let inline = crate::store::datasets::load_columns(&pool, "ds_v")
+        let inline = super::super::datasets::load_columns(&pool, "ds_v")
             .await
             .unwrap()
             .unwrap();
@@ -289,8 +281,9 @@ mod tests {
         };
         assert_eq!(x[299_999], 299_999.0f32 / 7.0);
     }
+    }
 
-    #[tokio::test]
+    store_test! {
     async fn sequences_load_from_chunks_and_from_inline_blobs() {
         let csv = "id,t,v,label\n1,1,0.5,a\n1,2,1.5,a\n2,1,2.5,b\n";
         let long = SequenceSource::Long {
@@ -308,7 +301,7 @@ mod tests {
             .iter()
             .flat_map(|v| v.to_le_bytes())
             .collect();
-        sqlx::query("UPDATE dataset_sequences SET lengths = ?, data = ?, chunks = 0")
+        sqlx::query("UPDATE dataset_sequences SET lengths = $1, data = $2, chunks = 0")
             .bind(lengths)
             .bind(values)
             .execute(&pool)
@@ -322,6 +315,7 @@ mod tests {
             super::load_sequences(&pool, "ds_v").await.unwrap().unwrap(),
             chunked
         );
+    }
     }
 
     use crate::domain::dataset::ColumnData;

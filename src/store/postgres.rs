@@ -1,0 +1,122 @@
+//! The PostgreSQL backend: many processes on many machines share one database. Claims skip
+//! rows another claim holds (`FOR UPDATE SKIP LOCKED`); leases run on the database's clock
+//! (machines' clocks differ); a write transaction whose reads decide its writes takes one
+//! transaction-scoped advisory lock, the serialization SQLite gives every writer.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::PgPool;
+use sqlx::migrate::Migrator;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+
+use crate::config::redacted_url;
+
+pub(crate) type DB = sqlx::Postgres;
+
+macro_rules! now_ms {
+    () => {
+        "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000 AS BIGINT)"
+    };
+}
+macro_rules! skip_locked {
+    () => {
+        " FOR UPDATE OF r SKIP LOCKED"
+    };
+}
+/// The advisory lock's key is arbitrary: one lock for the whole store's serialized writes.
+macro_rules! begin_write {
+    () => {
+        "BEGIN; SELECT pg_advisory_xact_lock(7205759403792793)"
+    };
+}
+/// Starts a transaction whose writes are each fenced by a row they update (a run's lease):
+/// the row lock orders its writers, so it need not wait for unrelated ones.
+macro_rules! begin_fenced {
+    () => {
+        "BEGIN"
+    };
+}
+macro_rules! position_in {
+    () => {
+        "strpos"
+    };
+}
+macro_rules! running_json {
+    () => {
+        "(SELECT COALESCE(CAST(json_agg(json_build_array(r.epochs_done, r.strategy)) AS TEXT), '[]')
+           FROM runs r WHERE r.job_id = j.id AND r.state = 'running')"
+    };
+}
+
+/// A store test, run on this backend: it needs a server, which CI provides (`pg_virtualenv`).
+#[cfg(test)]
+macro_rules! store_test {
+    ($(#[$m:meta])* async fn $name:ident() $body:block) => {
+        $(#[$m])*
+        #[tokio::test]
+        #[ignore = "needs PostgreSQL: run under pg_virtualenv or set CROSSFOLD_TEST_POSTGRES (CI does)"]
+        async fn $name() $body
+    };
+}
+
+#[path = "sql/mod.rs"]
+pub(crate) mod sql;
+
+/// The migrations in `migrations/postgres/`, embedded in the binary.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connections per process: a worker holds none while training, so a few serve many runs.
+const MAX_CONNECTIONS: u32 = 8;
+
+/// Connects to `postgres://…`; what the URL leaves out comes from the `PG*` variables.
+pub async fn connect(database_url: &str) -> anyhow::Result<PgPool> {
+    let options = PgConnectOptions::from_str(database_url)
+        .with_context(|| format!("parsing database URL {:?}", redacted_url(database_url)))?;
+    PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .min_connections(1)
+        .acquire_timeout(Duration::from_secs(30))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("connecting to {}", redacted_url(database_url)))
+}
+
+/// Faults are kept per server and database.
+pub(crate) fn fault_key(pool: &PgPool) -> String {
+    let o = pool.connect_options();
+    format!(
+        "{}:{}/{}",
+        o.get_host(),
+        o.get_port(),
+        o.get_database().unwrap_or_default()
+    )
+}
+
+/// A fresh schema for a store test on the server the `PG*` variables name (as
+/// `pg_virtualenv` sets them), or `CROSSFOLD_TEST_POSTGRES`.
+#[cfg(test)]
+pub(crate) async fn test_pool() -> (String, PgPool) {
+    let base = std::env::var("CROSSFOLD_TEST_POSTGRES").unwrap_or_else(|_| "postgres://".into());
+    let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
+    let admin = connect(&base)
+        .await
+        .expect("a PostgreSQL server (run under pg_virtualenv, or set CROSSFOLD_TEST_POSTGRES)");
+    // The name is ours (a uuid), not input.
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE SCHEMA {schema}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    admin.close().await;
+    let options = PgConnectOptions::from_str(&base)
+        .unwrap()
+        .options([("search_path", schema.as_str())]);
+    let pool = PgPoolOptions::new()
+        .max_connections(MAX_CONNECTIONS)
+        .connect_with(options)
+        .await
+        .unwrap();
+    MIGRATOR.run(&pool).await.unwrap();
+    (schema, pool)
+}

@@ -1,0 +1,167 @@
+use anyhow::Context;
+use sqlx::Row;
+
+use super::Pool;
+use crate::domain::finding::Finding;
+use crate::domain::job::{JobStatus, Strategy};
+use crate::store::job_view::{JobView, Progress, StoredRemedies};
+
+/// The columns of a job's view: the job's own and its runs' counts, in one query (so a page of
+/// jobs is one query, not one per job).
+macro_rules! view_select {
+    () => {
+        concat!(
+            "SELECT j.seq, j.id, j.status, j.spec_json, j.dataset_id, j.created_at, j.started_at,
+           j.finished_at, j.error, j.summary_json, j.diagnostics_json, j.remedy_of,
+           j.remedy_findings_json,
+           (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id) AS total,
+           (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id
+             AND r.state IN ('succeeded', 'failed', 'cancelled')) AS done,
+           (SELECT MAX(r.attempt) FROM runs r WHERE r.job_id = j.id) AS attempts,
+           ",
+            running_json!(),
+            " AS running
+         FROM jobs j"
+        )
+    };
+}
+
+/// A job's stored findings; ones that do not read are left out (logged): they are advice, and
+/// are recomputed at the next change, so they must never make a job unreadable.
+fn findings_of(row: &super::Row) -> Vec<Finding> {
+    let Some(text) = row.get::<Option<String>, _>("diagnostics_json") else {
+        return Vec::new();
+    };
+    serde_json::from_str(&text).unwrap_or_else(|e| {
+        tracing::warn!(job_id = %row.get::<String, _>("id"), error = %e, "a job's stored findings do not read; left out");
+        Vec::new()
+    })
+}
+
+/// One job as the API shows it.
+pub async fn get_job(pool: &Pool, id: &str) -> anyhow::Result<Option<JobView>> {
+    let row = sqlx::query(concat!(view_select!(), " WHERE j.id = $1"))
+        .bind(id)
+        .fetch_optional(pool)
+        .await?;
+    row.as_ref().map(view).transpose()
+}
+
+fn view(row: &super::Row) -> anyhow::Result<JobView> {
+    let id: String = row.get("id");
+    let spec = crate::store::typed::spec(&id, &row.get::<String, _>("spec_json"))
+        .with_context(|| format!("job {id}"))?;
+    let status: String = row.get("status");
+    let total = row.get::<i64, _>("total") as u64;
+    let done = row.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
+    let running: Vec<(i64, Option<String>)> =
+        serde_json::from_str(&row.get::<String, _>("running")).context("running runs")?;
+    let applied: Option<StoredRemedies> = row
+        .get::<Option<String>, _>("remedy_findings_json")
+        .map(|s| serde_json::from_str(&s))
+        .transpose()
+        .context("a job's remedied findings")?;
+    // The most advanced run in flight; an ensemble's run has `n_subsets` times the epochs.
+    let per_model = spec.training.epochs;
+    let imbalance = &spec.imbalance;
+    let (epoch, epochs) = running
+        .iter()
+        .map(|(done, strategy)| {
+            let members = match strategy.as_deref().and_then(Strategy::parse) {
+                Some(s) => imbalance.members(s),
+                None => imbalance.max_members(),
+            };
+            (*done as u64, per_model * members)
+        })
+        .max_by(|a, b| (a.0 * b.1.max(1)).cmp(&(b.0 * a.1.max(1))))
+        .unwrap_or((0, per_model));
+    let fraction = if total == 0 {
+        0.0
+    } else {
+        (done as f64
+            + if epochs > 0 {
+                epoch as f64 / epochs as f64
+            } else {
+                0.0
+            })
+            / total as f64
+    };
+    let fraction = fraction.min(1.0);
+    let started_at: Option<String> = row.get("started_at");
+    let eta_seconds = started_at.as_deref().and_then(|s| {
+        let started =
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
+        let elapsed = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
+        (fraction > 0.0 && fraction < 1.0).then(|| elapsed * (1.0 - fraction) / fraction)
+    });
+    Ok(JobView {
+        status: JobStatus::parse(&status).context("a stored job status")?,
+        spec,
+        dataset_id: row.get("dataset_id"),
+        created_at: row.get("created_at"),
+        started_at,
+        finished_at: row.get("finished_at"),
+        attempts: row.get::<Option<i64>, _>("attempts").unwrap_or(0) as u64,
+        error: row.get("error"),
+        progress: Progress {
+            runs_done: done,
+            runs_total: total,
+            epoch,
+            epochs,
+            fraction,
+            eta_seconds,
+        },
+        summary: row
+            .get::<Option<String>, _>("summary_json")
+            .map(|s| serde_json::from_str(&s))
+            .transpose()?,
+        diagnostics: findings_of(row),
+        remedy_of: row.get("remedy_of"),
+        remedies: applied.as_ref().map(|a| a.ids()),
+        applied_remedies: applied.and_then(StoredRemedies::applied),
+        id,
+    })
+}
+
+/// The jobs made from job `id` by `POST …/remedy`, oldest first.
+pub async fn remedies_of(pool: &Pool, id: &str) -> anyhow::Result<Vec<JobView>> {
+    let rows = sqlx::query(concat!(
+        view_select!(),
+        " WHERE j.remedy_of = $1 ORDER BY j.seq"
+    ))
+    .bind(id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter().map(view).collect()
+}
+
+/// A page of jobs, newest first, optionally of one status: one query.
+pub async fn list_jobs(
+    pool: &Pool,
+    status: Option<JobStatus>,
+    limit: u32,
+    before_seq: Option<i64>,
+) -> anyhow::Result<(Vec<JobView>, Option<i64>)> {
+    let rows = sqlx::query(concat!(
+        view_select!(),
+        " WHERE j.seq < $1 AND ($2 IS NULL OR j.status = $3) ORDER BY j.seq DESC LIMIT $4"
+    ))
+    .bind(before_seq.unwrap_or(i64::MAX))
+    .bind(status.map(JobStatus::as_str))
+    .bind(status.map(JobStatus::as_str))
+    .bind(i64::from(limit) + 1)
+    .fetch_all(pool)
+    .await?;
+    let more = rows.len() > limit as usize;
+    let items = rows
+        .iter()
+        .take(limit as usize)
+        .map(view)
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let next = if more {
+        rows.get(limit as usize - 1).map(|r| r.get::<i64, _>("seq"))
+    } else {
+        None
+    };
+    Ok((items, next))
+}

@@ -1,0 +1,118 @@
+//! The store's SQL, written once and compiled for each backend (`super::DB`): placeholders are
+//! `$1`, `$2`… (both drivers read them), integers are 64-bit, and the phrases that differ come
+//! from the backend's macros (`now_ms!`, `skip_locked!`, `begin_write!`,
+//! `begin_fenced!`, `position_in!`, `running_json!`).
+
+pub(crate) mod dataset_values;
+pub(crate) mod datasets;
+pub(crate) mod idempotency;
+pub(crate) mod job_view;
+pub(crate) mod jobs;
+pub(crate) mod run_data;
+pub(crate) mod run_notes;
+pub(crate) mod runs;
+
+use sqlx::pool::PoolConnection;
+
+pub(crate) type Db = super::DB;
+pub(crate) type Pool = sqlx::Pool<Db>;
+pub(crate) type Row = <Db as sqlx::Database>::Row;
+pub(crate) type Conn = <Db as sqlx::Database>::Connection;
+
+/// Migrations applied successfully.
+pub(crate) async fn applied_migrations(pool: &Pool) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(pool)
+        .await
+}
+
+/// Awaits a write and notes how it went (`store::health`).
+pub(crate) async fn noted<T>(
+    pool: &Pool,
+    write: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let result = write.await;
+    crate::store::health::note(&super::fault_key(pool), &result);
+    result
+}
+
+/// A write transaction, begun and ended with plain SQL rather than sqlx's `Transaction`: when
+/// SQLite rolls a transaction back by itself (a full disk, `SQLITE_FULL`), sqlx's own
+/// `ROLLBACK` fails and it returned the connection to the pool believing a transaction still
+/// open, so every later write on it failed. Here a transaction that did not end cleanly closes
+/// its connection.
+pub(crate) struct WriteTx {
+    conn: Option<PoolConnection<Db>>,
+}
+
+/// A transaction serialized with every other `write_tx` (its reads decide its writes).
+pub(crate) async fn write_tx(pool: &Pool) -> Result<WriteTx, sqlx::Error> {
+    begin(pool, begin_write!()).await
+}
+
+/// A transaction whose every write is fenced by a row it updates first (`begin_fenced!`).
+pub(crate) async fn fenced_tx(pool: &Pool) -> Result<WriteTx, sqlx::Error> {
+    begin(pool, begin_fenced!()).await
+}
+
+async fn begin(pool: &Pool, sql: &'static str) -> Result<WriteTx, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    sqlx::raw_sql(sql).execute(&mut *conn).await?;
+    Ok(WriteTx { conn: Some(conn) })
+}
+
+impl WriteTx {
+    pub(crate) async fn commit(mut self) -> Result<(), sqlx::Error> {
+        let mut conn = self.conn.take().expect("a transaction has its connection");
+        match sqlx::raw_sql("COMMIT").execute(&mut *conn).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                // Whatever state the connection is in, it does not go back to the pool.
+                let _ = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await;
+                drop(conn.detach());
+                Err(e)
+            }
+        }
+    }
+
+    pub(crate) async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        let mut conn = self.conn.take().expect("a transaction has its connection");
+        if let Err(e) = sqlx::raw_sql("ROLLBACK").execute(&mut *conn).await {
+            drop(conn.detach());
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        self.conn
+            .as_ref()
+            .expect("a transaction has its connection")
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        self.conn
+            .as_mut()
+            .expect("a transaction has its connection")
+    }
+}
+
+/// Dropped without commit or rollback (an error part-way, or a cancelled request): the
+/// connection is closed, which rolls the transaction back, instead of returning to the pool
+/// mid-transaction.
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(conn) = self.conn.take() {
+            drop(conn.detach());
+        }
+    }
+}
+
+/// Declares a store test, run on this backend (`store_test!` of the backend's module).
+#[cfg(test)]
+pub(crate) use super::test_pool;

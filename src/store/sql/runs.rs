@@ -1,0 +1,344 @@
+use anyhow::Context;
+use sqlx::Row;
+
+use super::Pool;
+use crate::domain::heldout::HeldOut;
+use crate::domain::ids;
+use crate::domain::job::Strategy;
+use crate::domain::results::{RunKind, RunResult};
+use crate::engine::train::{EpochRecord, Phase};
+use crate::store::runs::{Appended, Beat, Claimed};
+
+/// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
+pub async fn claim_next(
+    pool: &Pool,
+    owner: &str,
+    lease_ms: i64,
+) -> anyhow::Result<Option<Claimed>> {
+    let row = sqlx::query(concat!(
+        "UPDATE runs SET state = 'running', attempt = attempt + 1, lease_owner = $1,
+                lease_token = lease_token + 1, lease_expires_at = ", now_ms!(), " + $2,
+                started_at = COALESCE(started_at, $3)
+         WHERE id = (SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id
+                     WHERE r.state = 'queued' AND r.run_at <= ", now_ms!(), " AND j.status IN ('queued', 'running')
+                       -- A comparison's final run trains the winner: it waits for the folds.
+                       AND (r.strategy IS NOT NULL OR NOT EXISTS (
+                             SELECT 1 FROM runs f WHERE f.job_id = r.job_id AND f.kind = 'fold'
+                               AND f.state IN ('queued', 'running')))
+                     ORDER BY r.seq LIMIT 1", skip_locked!(), ")
+           AND state = 'queued'
+         RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint,
+                   strategy, variant",
+    ))
+    .bind(owner)
+    .bind(lease_ms)
+    .bind(ids::now_rfc3339())
+    .fetch_optional(pool)
+    .await?;
+    let Some(row) = row else { return Ok(None) };
+    let claimed = Claimed {
+        id: row.get("id"),
+        job_id: row.get("job_id"),
+        kind: kind_of(&row)?,
+        fold: row.get::<Option<i64>, _>("fold").map(|v| v as u32),
+        repeat: row.get::<Option<i64>, _>("repeat").map(|v| v as u32),
+        seed: row.get::<i64, _>("seed") as u64,
+        attempt: row.get::<i64, _>("attempt") as u32,
+        max_attempts: row.get::<i64, _>("max_attempts") as u32,
+        token: row.get("lease_token"),
+        checkpoint: row.get("checkpoint"),
+        strategy: strategy_of(&row)?,
+        variant: row.get::<i64, _>("variant") as u32,
+    };
+    sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1) WHERE id = $2 AND status = 'queued'")
+        .bind(ids::now_rfc3339())
+        .bind(&claimed.job_id)
+        .execute(pool)
+        .await?;
+    Ok(Some(claimed))
+}
+
+pub(super) fn kind_of(row: &super::Row) -> anyhow::Result<RunKind> {
+    let kind: String = row.get("kind");
+    RunKind::parse(&kind).with_context(|| format!("a stored run kind {kind:?}"))
+}
+
+pub(super) fn strategy_of(row: &super::Row) -> anyhow::Result<Option<Strategy>> {
+    row.get::<Option<String>, _>("strategy")
+        .map(|s| Strategy::parse(&s).with_context(|| format!("a stored strategy {s:?}")))
+        .transpose()
+}
+
+/// Extends the lease, if still held.
+pub async fn heartbeat(
+    pool: &Pool,
+    run_id: &str,
+    token: i64,
+    lease_ms: i64,
+) -> anyhow::Result<Beat> {
+    let extended = sqlx::query(concat!(
+        "UPDATE runs SET lease_expires_at = ",
+        now_ms!(),
+        " + $1
+         WHERE id = $2 AND lease_token = $3 AND state = 'running'",
+    ))
+    .bind(lease_ms)
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?
+    .rows_affected();
+    if extended == 0 {
+        return Ok(Beat::Lost);
+    }
+    Ok(if cancel_requested(pool, run_id).await? {
+        Beat::CancelRequested
+    } else {
+        Beat::Held
+    })
+}
+
+/// Records epochs (keyed by number: a replayed epoch overwrites) and, if given, the checkpoint to
+/// resume from, in one transaction; nothing is written if the lease is gone. Also reports a
+/// pending cancel.
+pub async fn append_epochs(
+    pool: &Pool,
+    run_id: &str,
+    token: i64,
+    records: &[EpochRecord],
+    checkpoint: Option<&[u8]>,
+    members: &[(usize, Vec<u8>)],
+) -> anyhow::Result<Appended> {
+    super::noted(pool, async move {
+        let mut tx = super::fenced_tx(pool).await?;
+        // Pretraining epochs are numbered per layer: they never count as the run's epochs.
+        let last = records
+            .iter()
+            .filter(|r| r.phase == Phase::Train)
+            .map(|r| r.epoch as i64)
+            .max();
+        let held = sqlx::query(
+            "UPDATE runs SET epochs_done = COALESCE($1, epochs_done), checkpoint = COALESCE($2, checkpoint)
+             WHERE id = $3 AND lease_token = $4 AND state = 'running'",
+        )
+        .bind(last)
+        .bind(checkpoint)
+        .bind(run_id)
+        .bind(token)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if held == 0 {
+            tx.rollback().await?;
+            return Ok(Appended::Lost);
+        }
+        // An ensemble's finished members, each written once (not with every checkpoint).
+        for (member, weights) in members {
+            sqlx::query(
+                "INSERT INTO run_members (run_id, member, weights) VALUES ($1, $2, $3)
+                 ON CONFLICT (run_id, member) DO UPDATE SET weights = excluded.weights",
+            )
+            .bind(run_id)
+            .bind(*member as i64)
+            .bind(weights)
+            .execute(&mut *tx)
+            .await?;
+        }
+        for record in records {
+            let json = serde_json::to_string(record)?;
+            let query = match (record.phase, record.layer) {
+                (Phase::Pretrain, Some(layer)) => sqlx::query(
+                    "INSERT INTO pretrain_epochs (run_id, layer, epoch, record_json) VALUES ($1, $2, $3, $4)
+                     ON CONFLICT (run_id, layer, epoch) DO UPDATE SET record_json = excluded.record_json",
+                )
+                .bind(run_id)
+                .bind(layer as i64),
+                _ => sqlx::query(
+                    "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES ($1, $2, $3)
+                     ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
+                )
+                .bind(run_id),
+            };
+            query
+                .bind(record.epoch as i64)
+                .bind(json)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let cancel = cancel_requested(&mut *tx, run_id).await?;
+        tx.commit().await?;
+        Ok(Appended::Written { cancel })
+    })
+    .await
+}
+
+/// Whether the job of `run_id` has been asked to cancel (a read, no write).
+pub async fn cancel_requested<'e>(
+    db: impl sqlx::Executor<'e, Database = super::Db>,
+    run_id: &str,
+) -> anyhow::Result<bool> {
+    let cancel: Option<String> = sqlx::query_scalar(
+        "SELECT j.cancel_requested_at FROM jobs j JOIN runs r ON r.job_id = j.id WHERE r.id = $1",
+    )
+    .bind(run_id)
+    .fetch_one(db)
+    .await?;
+    Ok(cancel.is_some())
+}
+
+/// Marks a run succeeded with its results; `false` if the lease is gone.
+pub async fn complete(
+    pool: &Pool,
+    run_id: &str,
+    token: i64,
+    result: &RunResult,
+    heldout: Option<&HeldOut>,
+    checkpoint: &[u8],
+) -> anyhow::Result<bool> {
+    super::noted(pool, async move {
+        let done = sqlx::query(
+            "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2, checkpoint = $3,
+                    finished_at = $4, lease_owner = NULL, lease_expires_at = NULL
+             WHERE id = $5 AND lease_token = $6 AND state = 'running'",
+        )
+        .bind(serde_json::to_string(result)?)
+        .bind(heldout.map(HeldOut::to_bytes))
+        .bind(checkpoint)
+        .bind(ids::now_rfc3339())
+        .bind(run_id)
+        .bind(token)
+        .execute(pool)
+        .await?
+        .rows_affected();
+        Ok(done > 0)
+    })
+    .await
+}
+
+/// Records a failure: permanent failures (bad input) and runs out of attempts end `failed`;
+/// others go back to the queue after `backoff_ms`.
+pub async fn fail(
+    pool: &Pool,
+    run_id: &str,
+    token: i64,
+    error: &str,
+    permanent: bool,
+    backoff_ms: i64,
+) -> anyhow::Result<()> {
+    sqlx::query(concat!(
+        "UPDATE runs SET
+            state = CASE WHEN $1 OR attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN $1 OR attempt >= max_attempts THEN $2 ELSE NULL END,
+            run_at = ",
+        now_ms!(),
+        " + $3, last_error = $4, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $5 AND lease_token = $6 AND state = 'running'",
+    ))
+    .bind(permanent)
+    .bind(ids::now_rfc3339())
+    .bind(backoff_ms)
+    .bind(error)
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Marks a run cancelled (it stopped on request).
+pub async fn cancelled(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<()> {
+    sqlx::query(
+        "UPDATE runs SET state = 'cancelled', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $2 AND lease_token = $3 AND state = 'running'",
+    )
+    .bind(ids::now_rfc3339())
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Hands a run back to the queue at shutdown, without counting the attempt.
+pub async fn release(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<()> {
+    sqlx::query(concat!(
+        "UPDATE runs SET state = 'queued', attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END,
+                run_at = ", now_ms!(), ", lease_owner = NULL, lease_expires_at = NULL
+         WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+    ))
+    .bind(run_id)
+    .bind(token)
+    .execute(pool)
+    .await?;
+    Ok(())
+}
+
+/// Returns runs whose lease expired (their worker died) to the queue after `backoff_ms`, or
+/// fails them when their attempts are used up; returns the affected jobs.
+pub async fn reap_expired(pool: &Pool, backoff_ms: i64) -> anyhow::Result<Vec<String>> {
+    let jobs: Vec<String> = sqlx::query_scalar(concat!(
+        "UPDATE runs SET
+            state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END,
+            last_error = 'the worker stopped answering (lease expired; crashed or killed?)',
+            run_at = ",
+        now_ms!(),
+        " + $2, lease_owner = NULL, lease_expires_at = NULL
+         WHERE state = 'running' AND lease_expires_at < ",
+        now_ms!(),
+        "
+         RETURNING job_id",
+    ))
+    .bind(ids::now_rfc3339())
+    .bind(backoff_ms)
+    .fetch_all(pool)
+    .await?;
+    Ok(jobs)
+}
+
+/// Finishes cancels that were asked for but never carried out (the process died between the
+/// request and the stop, so the run went back to the queue of a job no claim looks at): such
+/// runs end `cancelled`. Returns the jobs touched, to settle.
+pub async fn finish_requested_cancels(pool: &Pool) -> anyhow::Result<Vec<String>> {
+    let mut jobs: Vec<String> = sqlx::query_scalar(
+        "UPDATE runs SET state = 'cancelled', finished_at = $1, lease_owner = NULL,
+                lease_expires_at = NULL
+         WHERE state = 'queued'
+           AND job_id IN (SELECT id FROM jobs WHERE cancel_requested_at IS NOT NULL)
+         RETURNING job_id",
+    )
+    .bind(ids::now_rfc3339())
+    .fetch_all(pool)
+    .await?;
+    // A job left `cancelling` with every run already ended (it died before settling).
+    let stuck: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM jobs j WHERE status = 'cancelling' AND NOT EXISTS (
+            SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.state IN ('queued', 'running'))",
+    )
+    .fetch_all(pool)
+    .await?;
+    jobs.extend(stuck);
+    jobs.sort();
+    jobs.dedup();
+    Ok(jobs)
+}
+
+/// At start-up of a single node: every run still marked running belongs to a process that
+/// died; return them to the queue now (their attempt counts) instead of waiting for leases.
+pub async fn requeue_orphans(pool: &Pool) -> anyhow::Result<Vec<String>> {
+    let jobs: Vec<String> = sqlx::query_scalar(concat!(
+        "UPDATE runs SET
+            state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
+            finished_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END,
+            last_error = 'the worker stopped (crashed or killed) while training',
+            run_at = ",
+        now_ms!(),
+        ", lease_owner = NULL, lease_expires_at = NULL
+         WHERE state = 'running'
+         RETURNING job_id",
+    ))
+    .bind(ids::now_rfc3339())
+    .fetch_all(pool)
+    .await?;
+    Ok(jobs)
+}

@@ -1,0 +1,364 @@
+//! The store's conformance suite: each test runs on SQLite and on PostgreSQL through the same
+//! public functions (`on_both_backends!`), so the two backends keep one behaviour: exclusive
+//! claims, leases on the database's clock, retries, exactly-once epochs, settling once, keys,
+//! pages, datasets.
+
+use crossfold::domain::job::{JobSpec, JobStatus, Strategy};
+use crossfold::domain::results::{RunKind, RunState, Settled};
+use crossfold::engine::train::EpochRecord;
+use crossfold::store::jobs::{Cancel, Created, NewJob, NewRun};
+use crossfold::store::run_data::Detail;
+use crossfold::store::runs::Appended;
+use crossfold::store::{self, Db};
+use serde_json::json;
+
+/// A job of `folds` fold runs (and a comparison's final run, waiting for them, if `final_run`).
+fn job(id: &str, folds: u32, final_run: bool) -> NewJob {
+    let mut runs: Vec<NewRun> = (0..folds)
+        .map(|f| NewRun {
+            id: format!("{id}_run{f}"),
+            kind: RunKind::Fold,
+            fold: Some(f),
+            repeat: Some(0),
+            seed: 7,
+            max_attempts: 2,
+            strategy: Some(Strategy::None),
+            variant: 0,
+        })
+        .collect();
+    if final_run {
+        runs.push(NewRun {
+            id: format!("{id}_final"),
+            kind: RunKind::Final,
+            fold: None,
+            repeat: None,
+            seed: 7,
+            max_attempts: 2,
+            strategy: None,
+            variant: 0,
+        });
+    }
+    NewJob {
+        id: id.into(),
+        dataset_id: "ds".into(),
+        spec: JobSpec::from_json(json!({"dataset_id": "ds"})).unwrap(),
+        folds: vec![vec![0, 1, 0, 1]],
+        runs,
+        created_at: "2026-12-05T00:00:00Z".into(),
+        remedy_of: None,
+        classes: vec!["a".into(), "b".into()],
+    }
+}
+
+async fn with_jobs(db: &Db, jobs: &[NewJob]) {
+    super::fencing::store_dataset(db, "ds").await;
+    for j in jobs {
+        assert!(matches!(
+            store::jobs::insert_job(db, j, None).await.unwrap(),
+            Created::Created
+        ));
+    }
+}
+
+fn epoch(n: u64, loss: f64) -> EpochRecord {
+    serde_json::from_value(json!({"epoch": n, "train_loss": loss, "learning_rate": 0.1,
+        "grad_norm": 1.0, "layer_grad_norms": [1.0], "seconds": 0.01}))
+    .unwrap()
+}
+
+/// Sixteen workers claiming at once from 48 runs: every run is claimed exactly once.
+async fn concurrent_claims_take_each_run_once(db: Db) {
+    let jobs: Vec<NewJob> = (0..6).map(|j| job(&format!("job{j}"), 8, false)).collect();
+    with_jobs(&db, &jobs).await;
+    let workers = (0..16).map(|w| {
+        let db = db.clone();
+        tokio::spawn(async move {
+            let mut mine = Vec::new();
+            while let Some(c) = store::runs::claim_next(&db, &format!("w{w}"), 60_000)
+                .await
+                .unwrap()
+            {
+                mine.push(c.id);
+            }
+            mine
+        })
+    });
+    let mut claimed: Vec<String> = Vec::new();
+    for w in workers {
+        claimed.extend(w.await.unwrap());
+    }
+    claimed.sort();
+    let before = claimed.len();
+    claimed.dedup();
+    assert_eq!((before, claimed.len()), (48, 48));
+    let (_, queued, running) = store::jobs::queue_stats(&db).await.unwrap();
+    assert_eq!((queued, running), (0, 48));
+}
+
+/// Claims go oldest first, and a comparison's final run waits until its folds have ended.
+async fn claims_are_in_order_and_a_final_run_waits_for_its_folds(db: Db) {
+    with_jobs(&db, &[job("a", 2, true), job("b", 1, false)]).await;
+    let mut order = Vec::new();
+    while let Some(c) = store::runs::claim_next(&db, "w", 60_000).await.unwrap() {
+        order.push(c.id.clone());
+        let record = [epoch(1, 0.5)];
+        store::runs::append_epochs(&db, &c.id, c.token, &record, Some(b"ck"), &[])
+            .await
+            .unwrap();
+    }
+    assert_eq!(order, ["a_run0", "a_run1", "b_run0"], "the final run waits");
+    for id in ["a_run0", "a_run1"] {
+        let runs = store::run_data::runs_of_job(&db, "a", Detail::Summary)
+            .await
+            .unwrap();
+        let run = runs.iter().find(|r| r.id == id).unwrap();
+        assert_eq!(run.state, RunState::Running);
+        crate::helpers::execute(
+            &db,
+            "UPDATE runs SET state = 'succeeded' WHERE id = $1",
+            &[id],
+        )
+        .await;
+    }
+    let last = store::runs::claim_next(&db, "w", 60_000).await.unwrap();
+    assert_eq!(last.map(|c| c.id).as_deref(), Some("a_final"));
+}
+
+/// A lease given with a negative length has already expired on the database's clock: the
+/// reaper hands it back; a held one it leaves alone, and a heartbeat extends it.
+async fn leases_expire_and_are_reaped_on_the_database_clock(db: Db) {
+    with_jobs(&db, &[job("j", 2, false)]).await;
+    let expired = store::runs::claim_next(&db, "gone", -1_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let held = store::runs::claim_next(&db, "here", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        store::runs::heartbeat(&db, &held.id, held.token, 60_000)
+            .await
+            .unwrap(),
+        store::runs::Beat::Held
+    );
+    assert_eq!(
+        store::runs::reap_expired(&db, 0).await.unwrap(),
+        vec!["j".to_owned()]
+    );
+    let again = store::runs::claim_next(&db, "next", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id.as_str(), again.attempt), (expired.id.as_str(), 2));
+    assert!(again.token > expired.token);
+    assert!(store::runs::reap_expired(&db, 0).await.unwrap().is_empty());
+}
+
+/// A failure goes back to the queue after its backoff until the attempts are used up; a
+/// permanent one fails at once; a release does not count the attempt.
+async fn failures_retry_after_a_backoff_and_end_when_attempts_run_out(db: Db) {
+    with_jobs(&db, &[job("j", 1, false)]).await;
+    let first = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    store::runs::fail(&db, &first.id, first.token, "flaky", false, 3_600_000)
+        .await
+        .unwrap();
+    assert!(
+        store::runs::claim_next(&db, "w", 60_000)
+            .await
+            .unwrap()
+            .is_none(),
+        "not before its backoff"
+    );
+    crate::helpers::execute(
+        &db,
+        "UPDATE runs SET run_at = 0 WHERE id = $1",
+        &[&first.id],
+    )
+    .await;
+    let second = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(second.attempt, 2);
+    store::runs::release(&db, &second.id, second.token)
+        .await
+        .unwrap();
+    let third = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(third.attempt, 2, "a release does not count");
+    store::runs::fail(&db, &third.id, third.token, "out of attempts", false, 0)
+        .await
+        .unwrap();
+    let runs = store::run_data::runs_of_job(&db, "j", Detail::Full)
+        .await
+        .unwrap();
+    assert_eq!(runs[0].state, RunState::Failed);
+    assert_eq!(runs[0].error.as_deref(), Some("out of attempts"));
+}
+
+/// An epoch written again (a resumed run replays it) overwrites; members and the checkpoint
+/// read back byte for byte.
+async fn epochs_are_kept_once_and_blobs_read_back_unchanged(db: Db) {
+    with_jobs(&db, &[job("j", 1, false)]).await;
+    let c = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let blob: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let members = [(0usize, blob[..1000].to_vec()), (1, blob[1000..].to_vec())];
+    for loss in [0.9, 0.4] {
+        let records = [epoch(1, loss), epoch(2, loss / 2.0)];
+        let written =
+            store::runs::append_epochs(&db, &c.id, c.token, &records, Some(&blob), &members)
+                .await
+                .unwrap();
+        assert_eq!(written, Appended::Written { cancel: false });
+    }
+    let history = store::run_data::epoch_history(&db, &c.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let losses: Vec<f64> = history.iter().map(|r| r.train_loss).collect();
+    assert_eq!(losses, [0.4, 0.2]);
+    let members_read = store::run_data::members(&db, &c.id).await.unwrap();
+    assert_eq!(members_read, [members[0].1.clone(), members[1].1.clone()]);
+    let (state, checkpoint) = store::run_data::checkpoint(&db, &c.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((state, checkpoint), (RunState::Running, Some(blob)));
+}
+
+/// A job settles once; a cancel of a queued job is immediate, of a running one a request.
+async fn jobs_settle_once_and_cancel_by_state(db: Db) {
+    with_jobs(
+        &db,
+        &[job("s", 1, false), job("q", 1, false), job("r", 1, false)],
+    )
+    .await;
+    let cancelled = Settled::Cancelled;
+    assert_eq!(
+        store::jobs::settle(&db, "s", &cancelled).await.unwrap(),
+        Some(JobStatus::Cancelled)
+    );
+    assert_eq!(
+        store::jobs::settle(&db, "s", &cancelled).await.unwrap(),
+        None
+    );
+    // "s" was settled without its run; claim the next two: q's and r's.
+    crate::helpers::execute(
+        &db,
+        "UPDATE runs SET state = 'cancelled' WHERE job_id = 's'",
+        &[],
+    )
+    .await;
+    let q = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(q.job_id, "q");
+    store::runs::cancelled(&db, &q.id, q.token).await.unwrap();
+    let r = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(r.job_id, "r");
+    assert_eq!(
+        store::jobs::cancel_job(&db, "q").await.unwrap(),
+        Cancel::Cancelled
+    );
+    assert_eq!(
+        store::jobs::cancel_job(&db, "r").await.unwrap(),
+        Cancel::Cancelling
+    );
+    assert!(store::runs::cancel_requested(&db, &r.id).await.unwrap());
+    assert_eq!(
+        store::jobs::cancel_job(&db, "nope").await.unwrap(),
+        Cancel::NotFound
+    );
+}
+
+/// An idempotency key used twice creates once; a page of jobs is newest first with a cursor.
+async fn keys_create_once_and_pages_follow_their_cursor(db: Db) {
+    with_jobs(&db, &[]).await;
+    for n in 0..5 {
+        let j = job(&format!("p{n}"), 1, false);
+        let key = format!("key{}", n.min(3));
+        let created = store::jobs::insert_job(&db, &j, Some((&key, "hash")))
+            .await
+            .unwrap();
+        match (n, created) {
+            (0..=3, Created::Created) => {}
+            (4, Created::KeyUsed(used)) => assert_eq!(used.resource_id, "p3"),
+            (n, other) => panic!("job {n}: {other:?}"),
+        }
+    }
+    let (first, next) = store::jobs::list_jobs(&db, None, 3, None).await.unwrap();
+    let ids: Vec<&str> = first.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["p3", "p2", "p1"]);
+    let (rest, end) = store::jobs::list_jobs(&db, None, 3, next).await.unwrap();
+    let ids: Vec<&str> = rest.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!((ids, end), (vec!["p0"], None));
+    let (queued, _) = store::jobs::list_jobs(&db, Some(JobStatus::Queued), 10, None)
+        .await
+        .unwrap();
+    assert_eq!(queued.len(), 4);
+}
+
+/// A dataset reads back as stored: summary, columns, labels, one column; pages; delete.
+async fn datasets_read_back_as_stored(db: Db) {
+    super::fencing::store_dataset(&db, "d1").await;
+    super::fencing::store_dataset(&db, "d2").await;
+    let summary = store::datasets::get_dataset(&db, "d1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.rows, 4);
+    let columns = store::datasets::load_columns(&db, "d1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(columns.len(), 2);
+    let x = store::datasets::load_numeric_column(&db, "d1", "x")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(x, [1.0, 2.0, 3.0, 4.0]);
+    let (codes, classes) = store::datasets::load_labels(&db, "d1")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((codes, classes), (vec![0, 1, 0, 1], 2));
+    let (page, next) = store::datasets::list_datasets(&db, 1, None).await.unwrap();
+    assert_eq!(page[0].id, "d2");
+    let (page, _) = store::datasets::list_datasets(&db, 1, next).await.unwrap();
+    assert_eq!(page[0].id, "d1");
+    assert_eq!(
+        store::datasets::delete_dataset(&db, "d1").await.unwrap(),
+        store::datasets::Deleted::Deleted
+    );
+    assert!(
+        store::datasets::load_columns(&db, "d1")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(store::is_ready(&db).await.unwrap());
+}
+
+crate::on_both_backends!(
+    concurrent_claims_take_each_run_once,
+    claims_are_in_order_and_a_final_run_waits_for_its_folds,
+    leases_expire_and_are_reaped_on_the_database_clock,
+    failures_retry_after_a_backoff_and_end_when_attempts_run_out,
+    epochs_are_kept_once_and_blobs_read_back_unchanged,
+    jobs_settle_once_and_cancel_by_state,
+    keys_create_once_and_pages_follow_their_cursor,
+    datasets_read_back_as_stored,
+);
