@@ -9,7 +9,7 @@ use serde::Serialize;
 pub struct Settings {
     /// Address the HTTP server binds to (`127.0.0.1:0` in tests).
     pub addr: String,
-    /// `sqlite://path` of the database file; created and migrated on start.
+    /// `sqlite://path` (created if needed) or `postgres://…`; migrated on start.
     pub database_url: String,
     /// Concurrent training runs (used by the job queue).
     pub workers: usize,

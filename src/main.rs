@@ -37,6 +37,27 @@ enum Command {
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
     Migrate(StoreArgs),
+    /// Copy every dataset, job, run, epoch and finding from one database into another, empty
+    /// one (e.g. SQLite to PostgreSQL), then check both hold the same rows.
+    Copy(CopyArgs),
+}
+
+#[derive(Debug, Args)]
+struct CopyArgs {
+    /// The database to copy (`sqlite://…` or `postgres://…`); it is only read.
+    #[arg(long)]
+    from: String,
+    /// The database to copy into: migrated first, and refused unless it is empty.
+    #[arg(long)]
+    to: String,
+    /// Log format.
+    #[arg(
+        long,
+        env = "CROSSFOLD_LOG_FORMAT",
+        value_enum,
+        default_value = "human"
+    )]
+    log_format: LogFormat,
 }
 
 #[derive(Debug, Args)]
@@ -170,6 +191,10 @@ struct TrainingArgs {
     /// Largest checkpoint a run may store, in bytes [default: 1,000,000,000, SQLite's limit].
     #[arg(long, env = "CROSSFOLD_MAX_CHECKPOINT_BYTES")]
     max_checkpoint_bytes: Option<u64>,
+    /// On PostgreSQL, wake idle workers by LISTEN/NOTIFY (`off`: poll only, for a pooler in
+    /// transaction mode).
+    #[arg(long, env = "CROSSFOLD_NOTIFY", default_value = "on", value_parser = ["on", "off"])]
+    notify: String,
     /// Tests only: a pause after each epoch, in ms, so a test can act mid-run on any machine.
     #[arg(long, hide = true, default_value_t = 0)]
     test_epoch_pause_ms: u64,
@@ -253,6 +278,7 @@ fn settings(
             .max_checkpoint_bytes
             .unwrap_or(limits.max_checkpoint_bytes);
         queue.write_every = std::time::Duration::from_millis(t.checkpoint_every_ms);
+        queue.notify = t.notify == "on";
         queue.epoch_pause = std::time::Duration::from_millis(t.test_epoch_pause_ms);
         if let Some(ms) = t.test_lease_ms {
             queue.lease = std::time::Duration::from_millis(ms);
@@ -285,6 +311,7 @@ impl Command {
             Command::Serve(a) => a.store.log_format,
             Command::Worker(a) => a.store.log_format,
             Command::Migrate(a) => a.log_format,
+            Command::Copy(a) => a.log_format,
         }
     }
 
@@ -293,6 +320,13 @@ impl Command {
             Command::Serve(a) => settings(&a.store, Some((&a.training, &a.specs)), Some(&a.http)),
             Command::Worker(a) => settings(&a.store, Some((&a.training, &a.specs)), None),
             Command::Migrate(a) => settings(a, None, None),
+            Command::Copy(a) => {
+                let store = StoreArgs {
+                    database_url: a.from.clone(),
+                    log_format: a.log_format,
+                };
+                settings(&store, None, None)
+            }
         }
     }
 }
@@ -334,6 +368,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied to {url}");
             Ok(())
         }
+        Command::Copy(args) => copy(&args.from, &args.to).await,
         Command::Worker(args) => {
             settings.validate_training()?;
             anyhow::ensure!(
@@ -400,5 +435,25 @@ fn stop_on_signal(token: CancellationToken) -> anyhow::Result<()> {
         let _ = tokio::signal::ctrl_c().await;
         token.cancel();
     });
+    Ok(())
+}
+
+/// `crossfold copy`: migrates the target, copies, and prints each table's rows and checksum.
+async fn copy(from: &str, to: &str) -> anyhow::Result<()> {
+    use crossfold::config::redacted_url;
+    let source = crossfold::store::connect(from).await?;
+    let target = crossfold::store::connect(to).await?;
+    crossfold::store::migrate(&target).await?;
+    let copied = crossfold::store::copy::copy(&source, &target).await?;
+    for (table, rows, sha256) in &copied.tables {
+        println!("{table:<18} {rows:>9} rows  sha256 {sha256}");
+    }
+    println!(
+        "copied {} to {}: every table's rows and checksum match",
+        redacted_url(from),
+        redacted_url(to)
+    );
+    source.close().await;
+    target.close().await;
     Ok(())
 }

@@ -120,6 +120,10 @@ pub async fn run_workers(pool: &Db, settings: &Settings, shutdown: CancellationT
         ..settings.queue
     };
     let limits = std::sync::Arc::new(settings.limits.clone());
+    let wake = match timing.notify {
+        true => store::wake_ups(pool, shutdown.clone()),
+        false => None,
+    };
     for n in 0..settings.workers {
         let owner = format!(
             "{}-{}-{n}",
@@ -129,7 +133,7 @@ pub async fn run_workers(pool: &Db, settings: &Settings, shutdown: CancellationT
         tracker.spawn(crate::queue::worker::run(
             pool.clone(),
             owner,
-            (timing, limits.clone()),
+            (timing, limits.clone(), wake.clone()),
             shutdown.clone(),
         ));
     }

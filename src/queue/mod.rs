@@ -18,8 +18,12 @@ use std::time::Duration;
 pub struct QueueTiming {
     /// How long a claim holds without a heartbeat.
     pub lease: Duration,
-    /// How often an idle worker looks for work.
+    /// How often an idle worker looks for work (on PostgreSQL with notifications, it also
+    /// wakes at each one, and polls only every `NOTIFIED_POLL`, jittered).
     pub poll: Duration,
+    /// Whether idle workers listen for PostgreSQL's notifications (`--notify`; off for a
+    /// pooler in transaction mode, which cannot LISTEN): poll-only when off.
+    pub notify: bool,
     /// Delay before a failed run's first retry; it doubles with each attempt (see
     /// `retry_delay`).
     pub backoff: Duration,
@@ -33,6 +37,10 @@ pub struct QueueTiming {
     /// run trains however fast the machine is. Results do not depend on it.
     pub epoch_pause: Duration,
 }
+
+/// How often a worker woken by notifications polls anyway: for retries whose backoff ended
+/// and notifications lost while the listening connection reconnected.
+pub const NOTIFIED_POLL: Duration = Duration::from_secs(1);
 
 /// Longest wait before a retry, however many attempts came before.
 const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
@@ -52,6 +60,7 @@ impl Default for QueueTiming {
         Self {
             lease: Duration::from_secs(30),
             poll: Duration::from_millis(50),
+            notify: true,
             backoff: Duration::from_secs(2),
             write_every: Duration::from_millis(200),
             max_checkpoint_bytes: 1_000_000_000,

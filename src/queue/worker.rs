@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::store::Db;
+use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
@@ -20,11 +21,12 @@ use crate::store::run_data::InputsError;
 use crate::store::runs::Claimed;
 use crate::store::{self};
 
-/// Claims and runs work until `shutdown` fires.
+/// Claims and runs work until `shutdown` fires; idle, it waits for `wake` (if the store
+/// notifies) or its poll.
 pub async fn run(
     pool: Db,
     owner: String,
-    (timing, limits): (QueueTiming, Arc<Limits>),
+    (timing, limits, wake): (QueueTiming, Arc<Limits>, Option<Arc<Notify>>),
     shutdown: CancellationToken,
 ) {
     let lease_ms = timing.lease.as_millis() as i64;
@@ -40,8 +42,15 @@ pub async fn run(
                     .await;
             }
             Ok(None) => {
+                let woken = async {
+                    match &wake {
+                        Some(wake) => wake.notified().await,
+                        None => std::future::pending().await,
+                    }
+                };
                 tokio::select! {
-                    _ = tokio::time::sleep(timing.poll) => {}
+                    _ = tokio::time::sleep(idle_wait(timing, wake.is_some())) => {}
+                    _ = woken => {}
                     _ = shutdown.cancelled() => break,
                 }
             }
@@ -51,6 +60,15 @@ pub async fn run(
             }
         }
     }
+}
+
+/// How long an idle worker sleeps before polling again: its poll, or with notifications a
+/// jittered `NOTIFIED_POLL` (so many workers do not poll in step).
+fn idle_wait(timing: QueueTiming, notified: bool) -> std::time::Duration {
+    if !notified {
+        return timing.poll;
+    }
+    super::NOTIFIED_POLL.mul_f64(0.5 + rand::random::<f64>())
 }
 
 /// Returns runs of dead workers to the queue, now and then, and settles jobs that ended.

@@ -4,6 +4,7 @@
 //! phrases that differ (the clock, row locks, a write transaction's start) supplied by each
 //! backend's module; each backend has its own migrations. The public functions here dispatch.
 
+pub mod copy;
 pub mod datasets;
 pub mod health;
 pub mod idempotency;
@@ -56,6 +57,19 @@ pub async fn is_ready(db: &Db) -> Result<bool, sqlx::Error> {
         ),
     };
     Ok(applied as usize >= embedded)
+}
+
+/// What wakes this process's idle workers besides their poll: PostgreSQL's notifications of
+/// a submit, a cancel or a run's end, listened to on one connection until `shutdown`; `None`
+/// on SQLite (one machine polls cheaply).
+pub fn wake_ups(
+    db: &Db,
+    shutdown: tokio_util::sync::CancellationToken,
+) -> Option<std::sync::Arc<tokio::sync::Notify>> {
+    let Db::Postgres(pool) = db else { return None };
+    let wake = std::sync::Arc::new(tokio::sync::Notify::new());
+    tokio::spawn(postgres::listen(pool.clone(), wake.clone(), shutdown));
+    Some(wake)
 }
 
 impl Db {

@@ -61,6 +61,13 @@ macro_rules! store_test {
     };
 }
 
+/// Whether state changes notify listeners (`QUEUE_CHANNEL`): workers on other machines wake.
+pub(crate) const NOTIFIES: bool = true;
+/// The channel a submit, a cancel and a run's end notify on: never an epoch (a NOTIFY takes a
+/// global lock at commit).
+pub(crate) const QUEUE_CHANNEL: &str = "crossfold_queue";
+
+#[allow(clippy::duplicate_mod, reason = "one SQL text compiled once per backend, on purpose")]
 #[path = "sql/mod.rs"]
 pub(crate) mod sql;
 
@@ -81,6 +88,55 @@ pub async fn connect(database_url: &str) -> anyhow::Result<PgPool> {
         .connect_with(options)
         .await
         .with_context(|| format!("connecting to {}", redacted_url(database_url)))
+}
+
+/// Wakes `wake`'s waiters at every notification on `QUEUE_CHANNEL`, and once after each
+/// reconnect (what was sent meanwhile is lost), until `shutdown`.
+pub(crate) async fn listen(
+    pool: PgPool,
+    wake: std::sync::Arc<tokio::sync::Notify>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let listener = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(QUEUE_CHANNEL).await?;
+            wake.notify_waiters();
+            loop {
+                // `None`: the connection dropped (sqlx reconnects at the next call).
+                if listener.try_recv().await?.is_none() {
+                    tracing::warn!("the notification connection dropped; reconnecting");
+                }
+                wake.notify_waiters();
+            }
+            #[allow(unreachable_code)]
+            Ok::<(), sqlx::Error>(())
+        };
+        tokio::select! {
+            result = listener => {
+                if let Err(e) = result {
+                    tracing::warn!(error = %e, "listening for notifications failed; retrying");
+                }
+            }
+            _ = shutdown.cancelled() => return,
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+    }
+}
+
+/// Moves each identity sequence past the largest number a copy inserted.
+pub(crate) async fn restart_sequences(pool: &PgPool) -> Result<(), sqlx::Error> {
+    for table in ["datasets", "jobs", "runs"] {
+        // Table names from this list, not input.
+        let sql = format!(
+            "SELECT setval(pg_get_serial_sequence('{table}', 'seq'),
+                           COALESCE((SELECT MAX(seq) FROM {table}), 0) + 1, false)"
+        );
+        sqlx::raw_sql(sqlx::AssertSqlSafe(sql))
+            .execute(pool)
+            .await?;
+    }
+    Ok(())
 }
 
 /// Faults are kept per server and database.

@@ -105,6 +105,13 @@ impl TestApp {
         db.as_sqlite().expect("a SQLite test database").clone()
     }
 
+    /// The app's database, on whichever backend it is.
+    pub async fn db(&self) -> crossfold::store::Db {
+        crossfold::store::connect(&self.settings.database_url)
+            .await
+            .expect("the test database opens")
+    }
+
     /// GETs `path`, expecting 200 and a JSON body.
     pub async fn get_json(&self, path: &str) -> Value {
         json(self.get(path).send().await.unwrap(), 200).await
@@ -386,6 +393,18 @@ pub async fn fresh_postgres_database() -> String {
         .unwrap();
     admin.close().await;
     format!("postgres:///{name}")
+}
+
+/// `$body` with `$p` bound to the pool of `$db`, whichever backend it is (the body is
+/// compiled once per backend: one SQL text, `$1`-style parameters).
+#[macro_export]
+macro_rules! with_pool {
+    ($db:expr, $p:ident => $body:expr) => {
+        match $db {
+            crossfold::store::Db::Sqlite($p) => $body,
+            crossfold::store::Db::Postgres($p) => $body,
+        }
+    };
 }
 
 /// Runs each named `async fn(Db)` as a test on SQLite and on PostgreSQL (one conformance

@@ -5,6 +5,7 @@ mod browser;
 mod calibration;
 mod cli;
 mod contract;
+mod copy;
 mod crash;
 mod datasets;
 mod diagnostics;

@@ -362,3 +362,43 @@ crate::on_both_backends!(
     keys_create_once_and_pages_follow_their_cursor,
     datasets_read_back_as_stored,
 );
+
+/// On PostgreSQL a submit, a cancel and a run's end each notify the queue's channel (what
+/// wakes idle workers on other machines); an epoch does not.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
+async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
+    let (_guard, _url, db) = crate::helpers::fresh_store("postgres").await;
+    let Db::Postgres(pool) = &db else {
+        unreachable!()
+    };
+    let mut listener = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    listener.listen("crossfold_queue").await.unwrap();
+    with_jobs(&db, &[job("n", 1, false)]).await;
+    let next = async |listener: &mut sqlx::postgres::PgListener| {
+        let got = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv());
+        got.await
+            .expect("a notification")
+            .unwrap()
+            .payload()
+            .to_owned()
+    };
+    assert_eq!(next(&mut listener).await, "n", "the submit");
+    let c = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    store::runs::append_epochs(&db, &c.id, c.token, &[epoch(1, 0.3)], None, &[])
+        .await
+        .unwrap();
+    store::runs::release(&db, &c.id, c.token).await.unwrap();
+    assert_eq!(
+        next(&mut listener).await,
+        c.id,
+        "the release, not the epoch"
+    );
+    store::jobs::cancel_job(&db, "n").await.unwrap();
+    assert_eq!(next(&mut listener).await, "n", "the cancel");
+}

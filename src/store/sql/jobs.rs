@@ -98,6 +98,7 @@ pub async fn insert_job(
             .execute(&mut *tx)
             .await?;
         }
+        super::notify_queue(&mut *tx, &job.id).await?;
         tx.commit().await?;
         Ok(Created::Created)
     })
@@ -169,6 +170,7 @@ pub async fn cancel_job(pool: &Pool, id: &str) -> anyhow::Result<Cancel> {
             .await?;
         Cancel::Cancelling
     };
+    super::notify_queue(&mut *tx, id).await?;
     tx.commit().await?;
     Ok(outcome)
 }

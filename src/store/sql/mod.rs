@@ -3,6 +3,7 @@
 //! from the backend's macros (`now_ms!`, `skip_locked!`, `begin_write!`,
 //! `begin_fenced!`, `position_in!`, `running_json!`).
 
+pub(crate) mod copy_rows;
 pub(crate) mod dataset_values;
 pub(crate) mod datasets;
 pub(crate) mod idempotency;
@@ -18,6 +19,21 @@ pub(crate) type Db = super::DB;
 pub(crate) type Pool = sqlx::Pool<Db>;
 pub(crate) type Row = <Db as sqlx::Database>::Row;
 pub(crate) type Conn = <Db as sqlx::Database>::Connection;
+
+/// Tells listening workers the queue changed (a submit, a cancel, a run's end), on a backend
+/// that notifies; `key` (a job or run id) is the payload.
+pub(crate) async fn notify_queue<'e>(
+    db: impl sqlx::Executor<'e, Database = Db>,
+    key: &str,
+) -> Result<(), sqlx::Error> {
+    if super::NOTIFIES {
+        sqlx::query("SELECT pg_notify('crossfold_queue', $1)")
+            .bind(key)
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
 
 /// Migrations applied successfully.
 pub(crate) async fn applied_migrations(pool: &Pool) -> Result<i64, sqlx::Error> {

@@ -210,6 +210,9 @@ pub async fn complete(
         .execute(pool)
         .await?
         .rows_affected();
+        if done > 0 {
+            super::notify_queue(pool, run_id).await?;
+        }
         Ok(done > 0)
     })
     .await
@@ -242,6 +245,7 @@ pub async fn fail(
     .bind(token)
     .execute(pool)
     .await?;
+    super::notify_queue(pool, run_id).await?;
     Ok(())
 }
 
@@ -256,6 +260,7 @@ pub async fn cancelled(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<
     .bind(token)
     .execute(pool)
     .await?;
+    super::notify_queue(pool, run_id).await?;
     Ok(())
 }
 
@@ -270,6 +275,7 @@ pub async fn release(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<()
     .bind(token)
     .execute(pool)
     .await?;
+    super::notify_queue(pool, run_id).await?;
     Ok(())
 }
 
@@ -293,6 +299,9 @@ pub async fn reap_expired(pool: &Pool, backoff_ms: i64) -> anyhow::Result<Vec<St
     .bind(backoff_ms)
     .fetch_all(pool)
     .await?;
+    if !jobs.is_empty() {
+        super::notify_queue(pool, "reaped").await?;
+    }
     Ok(jobs)
 }
 
