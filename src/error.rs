@@ -280,16 +280,25 @@ pub struct Problem {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let status = self.status();
-        let kind = self.kind();
-        let detail = match &self {
+        let this = match self {
+            ApiError::Internal(cause) => match crate::store::health::unreachable(&cause) {
+                Some(reason) => ApiError::Unavailable(format!(
+                    "the database cannot be reached ({reason}); try again"
+                )),
+                None => ApiError::Internal(cause),
+            },
+            other => other,
+        };
+        let status = this.status();
+        let kind = this.kind();
+        let detail = match &this {
             ApiError::Internal(cause) => {
                 tracing::error!(error = ?cause, "internal error");
                 "an internal error occurred; it has been logged".to_owned()
             }
             other => other.to_string(),
         };
-        let (location, errors) = match self {
+        let (location, errors) = match this {
             ApiError::Malformed {
                 location, errors, ..
             }

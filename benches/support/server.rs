@@ -13,6 +13,40 @@ pub struct Server {
     _dir: tempfile::TempDir,
 }
 
+/// `crossfold worker` processes, killed when dropped.
+pub struct Workers(Vec<Child>);
+
+impl Drop for Workers {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+impl Workers {
+    /// `processes` worker processes of `each` workers on `database`.
+    pub fn start(database: &str, processes: usize, each: usize) -> Self {
+        let children = (0..processes)
+            .map(|_| {
+                Command::new(env!("CARGO_BIN_EXE_crossfold"))
+                    .args([
+                        "worker",
+                        "--workers",
+                        &each.to_string(),
+                        "--database",
+                        database,
+                    ])
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        Self(children)
+    }
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();
@@ -23,12 +57,21 @@ impl Drop for Server {
 impl Server {
     /// `crossfold serve` with `args` on a fresh database.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_on(None, args)
+    }
+
+    /// `crossfold serve` with `args` on `database`, or a fresh SQLite file.
+    pub fn start_on(database: Option<&str>, args: &[&str]) -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let database = match database {
+            Some(url) => url.to_owned(),
+            None => format!("sqlite://{}", dir.path().join("b.db").display()),
+        };
         let mut child = Command::new(env!("CARGO_BIN_EXE_crossfold"))
             .args(["serve", "--addr", "127.0.0.1:0"])
             .args(args)
             .arg("--database")
-            .arg(format!("sqlite://{}", dir.path().join("b.db").display()))
+            .arg(database)
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

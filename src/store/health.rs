@@ -57,6 +57,31 @@ pub fn classify(error: &anyhow::Error) -> Fault {
     Fault::Other
 }
 
+/// Why the database could not be reached, if that is what `error` is: the connection failed
+/// or was closed (a restart, a network fault), or no connection came free in time. A request
+/// that meets it is a 503, not a 500: nothing of it was stored, and a retry may succeed.
+pub fn unreachable(error: &anyhow::Error) -> Option<String> {
+    for cause in error.chain() {
+        let Some(e) = cause.downcast_ref::<sqlx::Error>() else {
+            continue;
+        };
+        return match e {
+            sqlx::Error::Io(_)
+            | sqlx::Error::Tls(_)
+            | sqlx::Error::PoolTimedOut
+            | sqlx::Error::PoolClosed
+            | sqlx::Error::Protocol(_) => Some(e.to_string()),
+            // Connection exceptions (08…) and a server shutting down or starting (57P…).
+            sqlx::Error::Database(db) => db
+                .try_downcast_ref::<PgDatabaseError>()
+                .filter(|pg| pg.code().starts_with("08") || pg.code().starts_with("57P"))
+                .map(|pg| pg.message().to_owned()),
+            _ => None,
+        };
+    }
+    None
+}
+
 /// Records how a write went: a storage fault marks the database unwritable, a success clears it.
 pub(crate) fn note<T>(key: &str, result: &anyhow::Result<T>) {
     let mut faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
@@ -78,4 +103,23 @@ pub(crate) fn note<T>(key: &str, result: &anyhow::Result<T>) {
 pub fn fault(db: &Db) -> Option<String> {
     let faults = FAULTS.lock().unwrap_or_else(|e| e.into_inner());
     faults.as_ref()?.get(&db.fault_key()).cloned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lost_or_refused_connection_is_unreachable_and_a_query_error_is_not() {
+        let refused = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+        let io = anyhow::Error::new(sqlx::Error::Io(refused)).context("database");
+        assert!(unreachable(&io).unwrap().contains("refused"));
+        let waited = anyhow::Error::new(sqlx::Error::PoolTimedOut);
+        assert!(unreachable(&waited).is_some());
+        assert_eq!(
+            unreachable(&anyhow::Error::new(sqlx::Error::RowNotFound)),
+            None
+        );
+        assert_eq!(unreachable(&anyhow::anyhow!("not a database error")), None);
+    }
 }

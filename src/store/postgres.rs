@@ -67,7 +67,10 @@ pub(crate) const NOTIFIES: bool = true;
 /// global lock at commit).
 pub(crate) const QUEUE_CHANNEL: &str = "crossfold_queue";
 
-#[allow(clippy::duplicate_mod, reason = "one SQL text compiled once per backend, on purpose")]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one SQL text compiled once per backend, on purpose"
+)]
 #[path = "sql/mod.rs"]
 pub(crate) mod sql;
 

@@ -68,7 +68,10 @@ macro_rules! store_test {
 /// Whether state changes notify listeners: one process on one file needs no notifications.
 pub(crate) const NOTIFIES: bool = false;
 
-#[allow(clippy::duplicate_mod, reason = "one SQL text compiled once per backend, on purpose")]
+#[allow(
+    clippy::duplicate_mod,
+    reason = "one SQL text compiled once per backend, on purpose"
+)]
 #[path = "sql/mod.rs"]
 pub(crate) mod sql;
 

@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+#[path = "../../benches/support/postgres.rs"]
+mod postgres;
+
 pub struct TestApp {
     pub address: String,
     pub port: u16,
@@ -379,20 +382,7 @@ pub async fn fresh_store(backend: &str) -> (StoreGuard, String, crossfold::store
 
 /// A new, empty database on the PostgreSQL server of the `PG*` variables: its URL.
 pub async fn fresh_postgres_database() -> String {
-    let admin = crossfold::store::connect("postgres://")
-        .await
-        .expect("a PostgreSQL server: run under pg_virtualenv (CI does), or set the PG* variables");
-    let name = format!("t_{}", uuid::Uuid::now_v7().simple());
-    let crossfold::store::Db::Postgres(pool) = &admin else {
-        unreachable!("a postgres:// URL opens PostgreSQL")
-    };
-    // The name is ours (a uuid), not input.
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(pool)
-        .await
-        .unwrap();
-    admin.close().await;
-    format!("postgres:///{name}")
+    postgres::fresh_database().await
 }
 
 /// `$body` with `$p` bound to the pool of `$db`, whichever backend it is (the body is

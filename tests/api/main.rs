@@ -3,6 +3,7 @@
 mod auth;
 mod browser;
 mod calibration;
+mod chaos;
 mod cli;
 mod contract;
 mod copy;
