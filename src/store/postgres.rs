@@ -31,8 +31,14 @@ macro_rules! begin_write {
         "BEGIN; SELECT pg_advisory_xact_lock(7205759403792793)"
     };
 }
-/// Starts a transaction whose writes are each fenced by a row they update (a run's lease):
-/// the row lock orders its writers, so it need not wait for unrelated ones.
+/// What a read adds to hold its rows until the transaction ends.
+macro_rules! for_update {
+    () => {
+        " FOR UPDATE"
+    };
+}
+/// Starts a transaction ordered only by the rows it locks (a run's row under its lease, a
+/// job's row read `for_update!`), so it need not wait for unrelated writers.
 macro_rules! begin_fenced {
     () => {
         "BEGIN"

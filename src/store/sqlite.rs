@@ -36,6 +36,13 @@ macro_rules! begin_write {
     };
 }
 /// The position of a text in another, 0 when absent.
+/// What a read adds to hold its rows until the transaction ends: nothing, the write lock is
+/// already held.
+macro_rules! for_update {
+    () => {
+        ""
+    };
+}
 /// As `begin_write`: SQLite has one writer at a time.
 macro_rules! begin_fenced {
     () => {

@@ -249,7 +249,8 @@ pub async fn results(
 }
 
 /// Recomputes a job's findings from its runs with `diagnose` and stores them, in one write
-/// transaction (so two workers refreshing at once cannot store an older view last).
+/// transaction that holds the job's row (so two workers refreshing at once cannot store an
+/// older view last, while refreshes of other jobs go on).
 pub async fn refresh_diagnostics(
     pool: &Pool,
     job_id: &str,
@@ -257,12 +258,14 @@ pub async fn refresh_diagnostics(
 ) -> anyhow::Result<()> {
     // Not `health::noted`, as `runs::set_diagnosis`.
     {
-        let mut tx = super::write_tx(pool).await?;
-        let spec_json: Option<String> =
-            sqlx::query_scalar("SELECT spec_json FROM jobs WHERE id = $1")
-                .bind(job_id)
-                .fetch_optional(&mut *tx)
-                .await?;
+        let mut tx = super::fenced_tx(pool).await?;
+        let spec_json: Option<String> = sqlx::query_scalar(concat!(
+            "SELECT spec_json FROM jobs WHERE id = $1",
+            for_update!()
+        ))
+        .bind(job_id)
+        .fetch_optional(&mut *tx)
+        .await?;
         let Some(spec_json) = spec_json else {
             tx.rollback().await?;
             return Ok(());

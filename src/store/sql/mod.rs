@@ -1,6 +1,6 @@
 //! The store's SQL, written once and compiled for each backend (`super::DB`): placeholders are
 //! `$1`, `$2`… (both drivers read them), integers are 64-bit, and the phrases that differ come
-//! from the backend's macros (`now_ms!`, `skip_locked!`, `begin_write!`,
+//! from the backend's macros (`now_ms!`, `skip_locked!`, `for_update!`, `begin_write!`,
 //! `begin_fenced!`, `position_in!`, `running_json!`).
 
 pub(crate) mod copy_rows;
@@ -66,7 +66,8 @@ pub(crate) async fn write_tx(pool: &Pool) -> Result<WriteTx, sqlx::Error> {
     begin(pool, begin_write!()).await
 }
 
-/// A transaction whose every write is fenced by a row it updates first (`begin_fenced!`).
+/// A transaction ordered only by the rows it locks: a run's under its lease, or a job's read
+/// `for_update!` (`begin_fenced!`).
 pub(crate) async fn fenced_tx(pool: &Pool) -> Result<WriteTx, sqlx::Error> {
     begin(pool, begin_fenced!()).await
 }
