@@ -57,9 +57,16 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
     if name.trim().is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
     }
+    // PostgreSQL's text holds no NUL: refused on every backend alike.
+    if name.contains('\0') {
+        errors.push(FieldError::new("name", "must not contain a NUL character"));
+    }
     let label = q.take("label").unwrap_or_else(|| "label".to_owned());
-    if label.is_empty() {
-        errors.push(FieldError::new("label", "must name the label column"));
+    if label.is_empty() || label.contains('\0') {
+        errors.push(FieldError::new(
+            "label",
+            "must name the label column (without a NUL character)",
+        ));
     }
     // Exactly what openapi.yaml's pattern allows: `tab`, or one printable ASCII character
     // other than the quote.

@@ -110,6 +110,14 @@ impl TableBuilder {
                 ))
                 .at(1, Some(i as u64 + 1)));
             }
+            // A database's text may hold no NUL (PostgreSQL's cannot): refused on every backend.
+            if name.contains('\0') {
+                return Err(IngestError::malformed(format!(
+                    "column {} has a NUL character in its name",
+                    i + 1
+                ))
+                .at(1, Some(i as u64 + 1)));
+            }
             if let Some(first) = seen.insert(name.as_str(), i) {
                 return Err(IngestError::malformed(format!(
                     "duplicate column name {name:?}: columns {} and {}",

@@ -34,14 +34,22 @@ pub enum Deleted {
 super::dispatch! { datasets:
     /// Stores a parsed dataset (summary, then each column) in one transaction, with its
     /// idempotency key if any; a key another request already took is reported, not an error.
-    pub async fn insert_dataset(summary: DatasetSummary, parsed: &ParsedDataset, keyed: Option<KeyedRequest<'_>>) -> anyhow::Result<Inserted>;
+    pub async fn insert_dataset(
+        summary: DatasetSummary,
+        parsed: &ParsedDataset,
+        keyed: Option<KeyedRequest<'_>>,
+    ) -> anyhow::Result<Inserted>;
     /// One dataset's summary.
     pub async fn get_dataset(id: &str) -> anyhow::Result<Option<DatasetSummary>>;
     /// A page of datasets, newest first: the summaries and the cursor of the next page.
-    pub async fn list_datasets(limit: u32, before_seq: Option<i64>) -> anyhow::Result<(Vec<DatasetSummary>, Option<i64>)>;
+    pub async fn list_datasets(
+        limit: u32,
+        before_seq: Option<i64>,
+    ) -> anyhow::Result<(Vec<DatasetSummary>, Option<i64>)>;
     /// Deletes a dataset, its columns and the idempotency keys that created it, unless an
-    /// unfinished job uses it. The check and the delete share one write transaction, and job creation checks the dataset inside its own, so neither
-    /// can slip between the other's check and write.
+    /// unfinished job uses it. The check and the delete share one write transaction, and job
+    /// creation checks the dataset inside its own, so neither can slip between the other's
+    /// check and write.
     pub async fn delete_dataset(id: &str) -> anyhow::Result<Deleted>;
     /// A dataset's columns with their values, in upload order, as training loads them.
     pub async fn load_columns(id: &str) -> anyhow::Result<Option<Vec<Column>>>;

@@ -77,5 +77,9 @@ super::dispatch! { job_view:
     /// The jobs made from job `id` by `POST …/remedy`, oldest first.
     pub async fn remedies_of(id: &str) -> anyhow::Result<Vec<JobView>>;
     /// A page of jobs, newest first, optionally of one status: one query.
-    pub async fn list_jobs(status: Option<JobStatus>, limit: u32, before_seq: Option<i64>) -> anyhow::Result<(Vec<JobView>, Option<i64>)>;
+    pub async fn list_jobs(
+        status: Option<JobStatus>,
+        limit: u32,
+        before_seq: Option<i64>,
+    ) -> anyhow::Result<(Vec<JobView>, Option<i64>)>;
 }

@@ -79,10 +79,15 @@ super::dispatch! { jobs:
     /// Records how a job ended, if it has not already: `Some(status)` when this call settled it.
     pub async fn settle(job_id: &str, settled: &Settled) -> anyhow::Result<Option<JobStatus>>;
     /// A job's status, summary and stored results, without its spec (`None`: no such job).
-    pub async fn results(job_id: &str) -> anyhow::Result<Option<(JobStatus, Option<Summary>, Option<JobResults>)>>;
+    pub async fn results(
+        job_id: &str,
+    ) -> anyhow::Result<Option<(JobStatus, Option<Summary>, Option<JobResults>)>>;
     /// Recomputes a job's findings from its runs with `diagnose` and stores them, in one write
     /// transaction (so two workers refreshing at once cannot store an older view last).
-    pub async fn refresh_diagnostics(job_id: &str, diagnose: impl FnOnce(&JobSpec, &[RunRow]) -> Vec<Finding>) -> anyhow::Result<()>;
+    pub async fn refresh_diagnostics(
+        job_id: &str,
+        diagnose: impl FnOnce(&JobSpec, &[RunRow]) -> Vec<Finding>,
+    ) -> anyhow::Result<()>;
     /// Jobs per status, and runs queued and running, for `/metrics`.
     pub async fn queue_stats() -> anyhow::Result<(Vec<(String, i64)>, i64, i64)>;
 }

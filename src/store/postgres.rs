@@ -62,7 +62,7 @@ macro_rules! store_test {
     ($(#[$m:meta])* async fn $name:ident() $body:block) => {
         $(#[$m])*
         #[tokio::test]
-        #[ignore = "needs PostgreSQL: run under pg_virtualenv or set CROSSFOLD_TEST_POSTGRES (CI does)"]
+        #[ignore = "needs PostgreSQL: pg_virtualenv or CROSSFOLD_TEST_POSTGRES (CI has it)"]
         async fn $name() $body
     };
 }

@@ -81,7 +81,12 @@ super::dispatch! { run_data:
     pub async fn fold_results(job_id: &str) -> anyhow::Result<Vec<RunResult>>;
     /// A page of a job's runs in creation order: at most `limit` after the run numbered
     /// `after_seq`, and the cursor of the next page if there is one.
-    pub async fn runs_page(job_id: &str, detail: Detail, after_seq: i64, limit: u32) -> anyhow::Result<(Vec<RunRow>, Option<i64>)>;
+    pub async fn runs_page(
+        job_id: &str,
+        detail: Detail,
+        after_seq: i64,
+        limit: u32,
+    ) -> anyhow::Result<(Vec<RunRow>, Option<i64>)>;
     /// The inputs of `claimed` (see `RunInputs`).
     pub async fn run_inputs(claimed: &Claimed) -> Result<RunInputs, InputsError>;
     /// A run's stored result in full (`None`: not finished, or no such run).
@@ -89,7 +94,10 @@ super::dispatch! { run_data:
     /// The full results of a job's finished fold runs, in creation order, with each run's id,
     /// fold and repeat: read and handed to `each` one run at a time (a 1,000-class run's result
     /// holds a million-cell confusion matrix).
-    pub async fn each_fold_result(job_id: &str, each: impl FnMut(&str, Option<u32>, Option<u32>, RunResult) -> anyhow::Result<()>) -> anyhow::Result<()>;
+    pub async fn each_fold_result(
+        job_id: &str,
+        each: impl FnMut(&str, Option<u32>, Option<u32>, RunResult) -> anyhow::Result<()>,
+    ) -> anyhow::Result<()>;
     /// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
     /// an earlier version stored as JSON are read too; ones it cannot read (non-finite
     /// probabilities stored as null) are logged and treated as absent.

@@ -8,9 +8,18 @@ use crate::domain::job::Strategy;
 super::dispatch! { run_notes:
     /// Records the variant a comparison's final run chose (the leaderboard's winner: a model and a
     /// strategy), if the lease is still held; `false` if it is not.
-    pub async fn set_variant(run_id: &str, token: i64, variant: u32, strategy: Strategy) -> anyhow::Result<bool>;
+    pub async fn set_variant(
+        run_id: &str,
+        token: i64,
+        variant: u32,
+        strategy: Strategy,
+    ) -> anyhow::Result<bool>;
     /// Records what diagnosing the run's epochs found, if the lease is still held; `false` if not.
-    pub async fn set_diagnosis(run_id: &str, token: i64, diagnosis: &RunDiagnosis) -> anyhow::Result<bool>;
+    pub async fn set_diagnosis(
+        run_id: &str,
+        token: i64,
+        diagnosis: &RunDiagnosis,
+    ) -> anyhow::Result<bool>;
     /// Records that the run, under lease `token`, trains on kernel set `kernels`: its first
     /// attempt's set stays; a later attempt on another set is added to `resumed_on_kernels`.
     pub async fn note_kernels(run_id: &str, token: i64, kernels: &str) -> anyhow::Result<()>;

@@ -54,15 +54,33 @@ super::dispatch! { runs:
     pub async fn claim_next(owner: &str, lease_ms: i64) -> anyhow::Result<Option<Claimed>>;
     /// Extends the lease, if still held.
     pub async fn heartbeat(run_id: &str, token: i64, lease_ms: i64) -> anyhow::Result<Beat>;
-    /// Records epochs (keyed by number: a replayed epoch overwrites) and, if given, the checkpoint to
-    /// resume from, in one transaction; nothing is written if the lease is gone. Also reports a
+    /// Records epochs (keyed by number: a replayed epoch overwrites) and, if given, the checkpoint
+    /// to resume from, in one transaction; nothing is written if the lease is gone. Also reports a
     /// pending cancel.
-    pub async fn append_epochs(run_id: &str, token: i64, records: &[EpochRecord], checkpoint: Option<&[u8]>, members: &[(usize, Vec<u8>)]) -> anyhow::Result<Appended>;
+    pub async fn append_epochs(
+        run_id: &str,
+        token: i64,
+        records: &[EpochRecord],
+        checkpoint: Option<&[u8]>,
+        members: &[(usize, Vec<u8>)],
+    ) -> anyhow::Result<Appended>;
     /// Marks a run succeeded with its results; `false` if the lease is gone.
-    pub async fn complete(run_id: &str, token: i64, result: &RunResult, heldout: Option<&HeldOut>, checkpoint: &[u8]) -> anyhow::Result<bool>;
+    pub async fn complete(
+        run_id: &str,
+        token: i64,
+        result: &RunResult,
+        heldout: Option<&HeldOut>,
+        checkpoint: &[u8],
+    ) -> anyhow::Result<bool>;
     /// Records a failure: permanent failures (bad input) and runs out of attempts end `failed`;
     /// others go back to the queue after `backoff_ms`.
-    pub async fn fail(run_id: &str, token: i64, error: &str, permanent: bool, backoff_ms: i64) -> anyhow::Result<()>;
+    pub async fn fail(
+        run_id: &str,
+        token: i64,
+        error: &str,
+        permanent: bool,
+        backoff_ms: i64,
+    ) -> anyhow::Result<()>;
     /// Marks a run cancelled (it stopped on request).
     pub async fn cancelled(run_id: &str, token: i64) -> anyhow::Result<()>;
     /// Hands a run back to the queue at shutdown, without counting the attempt.

@@ -261,6 +261,28 @@ async fn duplicate_and_empty_column_names_are_rejected_with_their_column() {
     assert_eq!(body["column"], 2, "{body}");
 }
 
+/// No database text may hold a NUL (PostgreSQL's cannot): a column, dataset or label name
+/// with one is refused on every backend, naming where.
+#[tokio::test]
+async fn names_with_a_nul_character_are_rejected_naming_where() {
+    let app = TestApp::spawn().await;
+    let body = problem(app.upload_csv("label=y", "x,a\0b,y\n1,2,a\n").await, 400).await;
+    assert_eq!(
+        (body["line"].clone(), body["column"].clone()),
+        (json!(1), json!(2)),
+        "{body}"
+    );
+    let body = problem(
+        app.upload_csv("label=y&name=a%00b", "x,y\n1,a\n2,b\n")
+            .await,
+        422,
+    )
+    .await;
+    assert_eq!(crate::helpers::error_fields(&body), ["name"], "{body}");
+    let body = problem(app.upload_csv("label=y%00", "x,y\n1,a\n2,b\n").await, 422).await;
+    assert_eq!(crate::helpers::error_fields(&body), ["label"], "{body}");
+}
+
 #[tokio::test]
 async fn non_finite_numbers_in_a_numeric_column_are_rejected_with_line_and_column() {
     let app = TestApp::spawn().await;

@@ -402,3 +402,26 @@ async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
     store::jobs::cancel_job(&db, "n").await.unwrap();
     assert_eq!(next(&mut listener).await, "n", "the cancel");
 }
+
+/// `sslmode` in the URL decides TLS to PostgreSQL (the throwaway cluster has a certificate):
+/// `require` connects encrypted, `disable` in the clear.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
+async fn on_postgres_sslmode_in_the_url_decides_tls() {
+    let url = crate::helpers::fresh_postgres_database().await;
+    for (mode, encrypted) in [("require", true), ("disable", false)] {
+        let db = store::connect(&format!("{url}?sslmode={mode}"))
+            .await
+            .unwrap();
+        let Db::Postgres(pool) = &db else {
+            unreachable!()
+        };
+        let ssl: bool =
+            sqlx::query_scalar("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+                .fetch_one(pool)
+                .await
+                .unwrap();
+        assert_eq!(ssl, encrypted, "sslmode={mode}");
+        db.close().await;
+    }
+}
