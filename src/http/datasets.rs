@@ -43,21 +43,13 @@ struct UploadParams {
     sequence: Option<SequenceSource>,
 }
 
-fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParams, ApiError> {
-    let mut errors = Vec::new();
-    // `format` is read with the Content-Type (`upload_format`).
-    q.take("format");
-    if format == UploadFormat::Ts && q.take("label").is_some() {
-        errors.push(FieldError::new(
-            "label",
-            "a .ts file carries its class labels (the last field of each line): leave label out",
-        ));
-    }
+/// The `name` and `label` parameters, each problem pushed to `errors`. Neither may hold a NUL:
+/// PostgreSQL's text cannot, so it is refused on every backend alike.
+fn name_and_label(q: &mut QueryParams, errors: &mut Vec<FieldError>) -> (String, String) {
     let name = q.take("name").unwrap_or_else(|| "dataset".to_owned());
     if name.trim().is_empty() || name.chars().count() > 200 {
         errors.push(FieldError::new("name", "must be 1 to 200 characters"));
     }
-    // PostgreSQL's text holds no NUL: refused on every backend alike.
     if name.contains('\0') {
         errors.push(FieldError::new("name", "must not contain a NUL character"));
     }
@@ -68,6 +60,20 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
             "must name the label column (without a NUL character)",
         ));
     }
+    (name, label)
+}
+
+fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParams, ApiError> {
+    let mut errors = Vec::new();
+    // `format` is read with the Content-Type (`upload_format`).
+    q.take("format");
+    if format == UploadFormat::Ts && q.take("label").is_some() {
+        errors.push(FieldError::new(
+            "label",
+            "a .ts file carries its class labels (the last field of each line): leave label out",
+        ));
+    }
+    let (name, label) = name_and_label(&mut q, &mut errors);
     // Exactly what openapi.yaml's pattern allows: `tab`, or one printable ASCII character
     // other than the quote.
     let delimiter = match q.take("delimiter").as_deref() {
