@@ -11,6 +11,11 @@ pub struct Settings {
     pub addr: String,
     /// `sqlite://path` (created if needed) or `postgres://…`; migrated on start.
     pub database_url: String,
+    /// `file:///dir` or `s3://bucket/prefix`: where checkpoints, ensemble members and held-out
+    /// predictions go. `None`: into the database.
+    pub artifacts_url: Option<String>,
+    /// How often a process with an object store collects unreferenced objects (`None`: never).
+    pub gc_every: Option<std::time::Duration>,
     /// Concurrent training runs (used by the job queue).
     pub workers: usize,
     /// Bearer tokens accepted on every route but `/healthz` and `/readyz`; empty = no auth.
@@ -284,6 +289,8 @@ mod tests {
         Settings {
             addr: addr.into(),
             database_url: "sqlite://x.db".into(),
+            artifacts_url: None,
+            gc_every: None,
             workers: 1,
             api_tokens: vec![],
             allow_unauthenticated: false,

@@ -1,5 +1,6 @@
 //! Whether the service can do its work, as its probes and `/metrics` report it: the database
-//! answers, is migrated and its last write did not fail for lack of space or an I/O error; and
+//! answers, is migrated and its last write did not fail for lack of space or an I/O error, the
+//! artifact store (if any) answers; and
 //! how many jobs and runs are in each state.
 
 use crate::store::Db;
@@ -14,7 +15,14 @@ pub async fn not_ready(pool: &Db) -> Option<String> {
         ));
     }
     match store::is_ready(pool).await {
-        Ok(true) => None,
+        Ok(true) => {
+            match pool.artifacts() {
+                Some(artifacts) => artifacts.check().await.err().map(|e| {
+                    format!("{e}; runs that store or read artifacts fail and are retried")
+                }),
+                None => None,
+            }
+        }
         Ok(false) => Some("the database is not fully migrated".into()),
         Err(e) => {
             tracing::warn!(error = %e, "readiness check failed");

@@ -36,10 +36,13 @@ enum Command {
     /// Run workers only, no HTTP, against the same database (for scale-out).
     Worker(WorkerArgs),
     /// Apply database migrations and exit.
-    Migrate(StoreArgs),
+    Migrate(DatabaseArgs),
     /// Copy every dataset, job, run, epoch and finding from one database into another, empty
     /// one (e.g. SQLite to PostgreSQL), then check both hold the same rows.
     Copy(CopyArgs),
+    /// Delete the objects in the artifact store that no run points to (replaced checkpoints,
+    /// writes of attempts that lost their lease, deleted jobs' artifacts), then exit.
+    Gc(GcArgs),
 }
 
 #[derive(Debug, Args)]
@@ -50,14 +53,24 @@ struct CopyArgs {
     /// The database to copy into: migrated first, and refused unless it is empty.
     #[arg(long)]
     to: String,
-    /// Log format.
-    #[arg(
-        long,
-        env = "CROSSFOLD_LOG_FORMAT",
-        value_enum,
-        default_value = "human"
-    )]
-    log_format: LogFormat,
+    /// The object store the source's artifacts are in, if any: the copy points to the same
+    /// objects, and checks every one is there.
+    #[command(flatten)]
+    artifacts: ArtifactArgs,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+#[derive(Debug, Args)]
+struct GcArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    artifacts: ArtifactArgs,
+    /// Keep objects younger than this, in seconds, even without a pointer (their writer may be
+    /// about to commit it).
+    #[arg(long, default_value_t = 3600)]
+    min_age_secs: u64,
 }
 
 #[derive(Debug, Args)]
@@ -85,18 +98,9 @@ struct WorkerArgs {
     specs: SpecLimitArgs,
 }
 
-/// What every command uses: the database and the logs.
+/// The log format, which every command takes.
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Database and logs")]
-struct StoreArgs {
-    /// `sqlite://path` (created and migrated on start) or `postgres://user@host/db` (password
-    /// from the URL or PGPASSWORD, TLS by `?sslmode=`; migrated on start).
-    #[arg(
-        long = "database",
-        env = "CROSSFOLD_DATABASE_URL",
-        default_value = "sqlite://crossfold.db"
-    )]
-    database_url: String,
+struct LogArgs {
     /// Log format.
     #[arg(
         long,
@@ -105,6 +109,56 @@ struct StoreArgs {
         default_value = "human"
     )]
     log_format: LogFormat,
+}
+
+/// The database and the logs.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Database and logs")]
+struct DatabaseArgs {
+    /// `sqlite://path` (created and migrated on start) or `postgres://user@host/db` (password
+    /// from the URL or PGPASSWORD, TLS by `?sslmode=`; migrated on start).
+    #[arg(
+        long = "database",
+        env = "CROSSFOLD_DATABASE_URL",
+        default_value = "sqlite://crossfold.db"
+    )]
+    database_url: String,
+    #[command(flatten)]
+    log: LogArgs,
+}
+
+/// Where artifacts go.
+#[derive(Debug, Args)]
+struct ArtifactArgs {
+    /// Checkpoints, ensemble members and held-out predictions in an object store:
+    /// `file:///dir` or `s3://bucket/prefix` (endpoint, region, credentials and plain HTTP
+    /// from AWS_ENDPOINT, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP).
+    /// Unset: in the database.
+    #[arg(
+        long,
+        env = "CROSSFOLD_ARTIFACTS",
+        hide_env_values = true,
+        help_heading = "Database and logs"
+    )]
+    artifacts: Option<String>,
+}
+
+/// What the training and serving commands use: the database, the artifacts and the logs.
+#[derive(Debug, Args)]
+struct StoreArgs {
+    #[command(flatten)]
+    database: DatabaseArgs,
+    #[command(flatten)]
+    artifacts: ArtifactArgs,
+    /// With --artifacts, collect unreferenced objects this often, in seconds (0: never; `crossfold
+    /// gc` does it by hand).
+    #[arg(
+        long,
+        env = "CROSSFOLD_GC_EVERY_SECS",
+        default_value_t = 3600,
+        help_heading = "Database and logs"
+    )]
+    gc_every_secs: u64,
 }
 
 /// The HTTP server: address, auth, timeouts, and the limits of what requests may send.
@@ -263,7 +317,7 @@ impl HttpArgs {
 
 /// Settings of the parts a command runs; what it does not run keeps its defaults.
 fn settings(
-    store: &StoreArgs,
+    database: &DatabaseArgs,
     training: Option<(&TrainingArgs, &SpecLimitArgs)>,
     http: Option<&HttpArgs>,
 ) -> Settings {
@@ -287,7 +341,9 @@ fn settings(
     limits.max_concurrent_runs = workers as u64;
     let mut settings = Settings {
         addr: String::new(),
-        database_url: store.database_url.clone(),
+        database_url: database.database_url.clone(),
+        artifacts_url: None,
+        gc_every: None,
         workers,
         api_tokens: Vec::new(),
         allow_unauthenticated: false,
@@ -308,25 +364,57 @@ fn settings(
 impl Command {
     fn log_format(&self) -> LogFormat {
         match self {
-            Command::Serve(a) => a.store.log_format,
-            Command::Worker(a) => a.store.log_format,
-            Command::Migrate(a) => a.log_format,
-            Command::Copy(a) => a.log_format,
+            Command::Serve(a) => a.store.database.log.log_format,
+            Command::Worker(a) => a.store.database.log.log_format,
+            Command::Migrate(a) => a.log.log_format,
+            Command::Copy(a) => a.log.log_format,
+            Command::Gc(a) => a.database.log.log_format,
         }
     }
 
     fn settings(&self) -> Settings {
         match self {
-            Command::Serve(a) => settings(&a.store, Some((&a.training, &a.specs)), Some(&a.http)),
-            Command::Worker(a) => settings(&a.store, Some((&a.training, &a.specs)), None),
-            Command::Migrate(a) => settings(a, None, None),
-            Command::Copy(a) => {
-                let store = StoreArgs {
-                    database_url: a.from.clone(),
-                    log_format: a.log_format,
-                };
-                settings(&store, None, None)
+            Command::Serve(a) => {
+                let s = settings(
+                    &a.store.database,
+                    Some((&a.training, &a.specs)),
+                    Some(&a.http),
+                );
+                a.store.apply(s)
             }
+            Command::Worker(a) => {
+                let s = settings(&a.store.database, Some((&a.training, &a.specs)), None);
+                a.store.apply(s)
+            }
+            Command::Migrate(a) => settings(a, None, None),
+            Command::Gc(a) => Settings {
+                artifacts_url: a.artifacts.artifacts.clone(),
+                ..settings(&a.database, None, None)
+            },
+            Command::Copy(a) => {
+                let database = DatabaseArgs {
+                    database_url: a.from.clone(),
+                    log: LogArgs {
+                        log_format: a.log.log_format,
+                    },
+                };
+                Settings {
+                    artifacts_url: a.artifacts.artifacts.clone(),
+                    ..settings(&database, None, None)
+                }
+            }
+        }
+    }
+}
+
+impl StoreArgs {
+    /// `settings` with the artifact store and its collection set.
+    fn apply(&self, settings: Settings) -> Settings {
+        let every = std::time::Duration::from_secs(self.gc_every_secs);
+        Settings {
+            artifacts_url: self.artifacts.artifacts.clone(),
+            gc_every: Some(every).filter(|d| !d.is_zero()),
+            ..settings
         }
     }
 }
@@ -368,14 +456,16 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             println!("migrations applied to {url}");
             Ok(())
         }
-        Command::Copy(args) => copy(&args.from, &args.to).await,
+        Command::Copy(args) => copy(&args.from, &args.to, settings.artifacts_url.as_deref()).await,
+        Command::Gc(args) => gc(&settings, args.min_age_secs).await,
         Command::Worker(args) => {
             settings.validate_training()?;
             anyhow::ensure!(
                 settings.workers > 0,
                 "a worker needs --workers of at least 1"
             );
-            let pool = crossfold::store::connect(&settings.database_url).await?;
+            let artifacts = settings.artifacts_url.as_deref();
+            let pool = crossfold::store::open(&settings.database_url, artifacts).await?;
             crossfold::store::migrate(&pool).await?;
             let token = CancellationToken::new();
             stop_on_signal(token.clone())?;
@@ -439,14 +529,17 @@ fn stop_on_signal(token: CancellationToken) -> anyhow::Result<()> {
 }
 
 /// `crossfold copy`: migrates the target, copies, and prints each table's rows and checksum.
-async fn copy(from: &str, to: &str) -> anyhow::Result<()> {
+async fn copy(from: &str, to: &str, artifacts: Option<&str>) -> anyhow::Result<()> {
     use crossfold::config::redacted_url;
-    let source = crossfold::store::connect(from).await?;
-    let target = crossfold::store::connect(to).await?;
+    let source = crossfold::store::open(from, artifacts).await?;
+    let target = crossfold::store::open(to, artifacts).await?;
     crossfold::store::migrate(&target).await?;
     let copied = crossfold::store::copy::copy(&source, &target).await?;
     for (table, rows, sha256) in &copied.tables {
         println!("{table:<18} {rows:>9} rows  sha256 {sha256}");
+    }
+    if let Some(objects) = copied.objects {
+        println!("{objects} objects in the artifact store, every one present");
     }
     println!(
         "copied {} to {}: every table's rows and checksum match",
@@ -455,5 +548,30 @@ async fn copy(from: &str, to: &str) -> anyhow::Result<()> {
     );
     source.close().await;
     target.close().await;
+    Ok(())
+}
+
+/// `crossfold gc`: one collection, reported.
+async fn gc(settings: &Settings, min_age_secs: u64) -> anyhow::Result<()> {
+    let artifacts = settings.artifacts_url.as_deref();
+    anyhow::ensure!(
+        artifacts.is_some(),
+        "gc needs --artifacts (the object store to collect)"
+    );
+    let db = crossfold::store::open(&settings.database_url, artifacts).await?;
+    crossfold::store::migrate(&db).await?;
+    let min_age = std::time::Duration::from_secs(min_age_secs);
+    let c = crossfold::store::gc::collect(&db, min_age).await?;
+    db.close().await;
+    println!(
+        "{} objects listed, {} deleted, {} without a pointer kept (younger than {min_age_secs} s)",
+        c.listed, c.deleted, c.young
+    );
+    anyhow::ensure!(
+        c.dangling.is_empty(),
+        "{} pointers name a missing object: {}",
+        c.dangling.len(),
+        c.dangling.join(", ")
+    );
     Ok(())
 }

@@ -29,7 +29,7 @@ impl Application {
     /// Validates the settings, opens and migrates the database and binds the address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
-        let pool = store::connect(&settings.database_url).await?;
+        let pool = store::open(&settings.database_url, settings.artifacts_url.as_deref()).await?;
         store::migrate(&pool).await?;
         let listener = TcpListener::bind(&settings.addr)
             .await
@@ -74,8 +74,8 @@ impl Application {
         // API-only process (`--workers 0`) leaves runs to the reaper: other processes train them.
         // One SQLite file has one serving process; on PostgreSQL other machines' workers hold
         // leases, which only expiry (the reaper) may take back.
-        let orphans = match (&self.pool, self.settings.workers) {
-            (store::Db::Postgres(_), _) | (_, 0) => Vec::new(),
+        let orphans = match (self.pool.pool(), self.settings.workers) {
+            (store::Backend::Postgres(_), _) | (_, 0) => Vec::new(),
             _ => store::runs::requeue_orphans(&self.pool).await?,
         };
         for job in orphans {
@@ -142,6 +142,9 @@ pub async fn run_workers(pool: &Db, settings: &Settings, shutdown: CancellationT
         timing,
         shutdown.clone(),
     ));
+    if let (Some(_), Some(every)) = (pool.artifacts(), settings.gc_every) {
+        tracker.spawn(store::gc::on_a_timer(pool.clone(), every, shutdown.clone()));
+    }
     tracker.close();
     tracker.wait().await;
 }

@@ -6,7 +6,7 @@ pub async fn fresh_database() -> String {
     let admin = crossfold::store::connect("postgres://")
         .await
         .expect("a PostgreSQL server: run under pg_virtualenv (CI does), or set the PG* variables");
-    let crossfold::store::Db::Postgres(pool) = &admin else {
+    let crossfold::store::Backend::Postgres(pool) = admin.pool() else {
         unreachable!("a postgres:// URL opens PostgreSQL")
     };
     let name = format!("t_{}", uuid::Uuid::now_v7().simple());

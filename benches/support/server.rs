@@ -62,6 +62,11 @@ impl Server {
 
     /// `crossfold serve` with `args` on `database`, or a fresh SQLite file.
     pub fn start_on(database: Option<&str>, args: &[&str]) -> Self {
+        Self::start_with_env(database, args, &[])
+    }
+
+    /// `start_on` with environment variables `env` (an object store's `AWS_*`).
+    pub fn start_with_env(database: Option<&str>, args: &[&str], env: &[(&str, String)]) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let database = match database {
             Some(url) => url.to_owned(),
@@ -72,6 +77,7 @@ impl Server {
             .args(args)
             .arg("--database")
             .arg(database)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();

@@ -18,7 +18,7 @@ use crate::diagnose::job_rules::job_findings;
 use crate::domain::finding::RunDiagnosis;
 use crate::engine::checkpoint;
 use crate::engine::train::{EpochRecord, TrainState};
-use crate::store::{self, health, runs::Appended};
+use crate::store::{self, runs::Appended};
 
 /// The most often a running run reads whether its job is being cancelled, between writes.
 const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(20);
@@ -205,11 +205,10 @@ impl EpochWriter {
                 self.flags.cancel.store(true, Ordering::SeqCst);
             }
             // The write failed: stop, and let the worker record why.
-            Err(e) => {
-                let permanent = matches!(health::classify(&e), health::Fault::TooBig(_));
-                let reason = format!("storing the run's epochs and checkpoint failed: {e:#}");
-                self.fail(RunError::new(permanent, reason))
-            }
+            Err(e) => self.fail(RunError::from_store(
+                &e,
+                "storing the run's epochs and checkpoint",
+            )),
         }
     }
 

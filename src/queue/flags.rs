@@ -20,6 +20,9 @@ pub enum RunError {
     Permanent(String),
     /// Infrastructure or a crash: retry while attempts remain.
     Retryable(String),
+    /// The database or the artifact store could not be reached: retry later, without counting
+    /// the attempt (an outage must not use up a run's attempts).
+    Unavailable(String),
 }
 
 impl RunError {
@@ -31,13 +34,27 @@ impl RunError {
         }
     }
 
+    /// A failed store call's error, by its kind: a value too big to store is permanent, an
+    /// unreachable database or artifact store is `Unavailable`, the rest retryable.
+    pub fn from_store(error: &anyhow::Error, doing: &str) -> Self {
+        use crate::store::health;
+        let reason = format!("{doing} failed: {error:#}");
+        if matches!(health::classify(error), health::Fault::TooBig(_)) {
+            Self::Permanent(reason)
+        } else if health::unreachable(error).is_some() {
+            Self::Unavailable(reason)
+        } else {
+            Self::Retryable(reason)
+        }
+    }
+
     pub fn is_permanent(&self) -> bool {
         matches!(self, Self::Permanent(_))
     }
 
     pub fn reason(&self) -> &str {
         match self {
-            Self::Permanent(r) | Self::Retryable(r) => r,
+            Self::Permanent(r) | Self::Retryable(r) | Self::Unavailable(r) => r,
         }
     }
 }

@@ -87,18 +87,27 @@ pub async fn reap(pool: Db, timing: QueueTiming, shutdown: CancellationToken) {
         }
         // A run reaped (or handed back) after its job's cancel was asked for ends cancelled.
         match store::runs::finish_requested_cancels(&pool).await {
-            Ok(jobs) => {
-                for job in jobs {
-                    if let Err(e) = crate::jobs::settle::settle_if_done(&pool, &job).await {
-                        tracing::warn!(job_id = %job, error = %format!("{e:#}"), "settling a cancelled job failed");
-                    }
-                }
-            }
+            Ok(jobs) => settle_each(&pool, jobs, "settling a cancelled job failed").await,
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "finishing cancels failed"),
+        }
+        // A job whose last run ended while its settle could not be written or read (a store
+        // unreachable) is settled now.
+        match store::jobs::unsettled(&pool).await {
+            Ok(jobs) => settle_each(&pool, jobs, "settling an ended job failed").await,
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "listing unsettled jobs failed"),
         }
         tokio::select! {
             _ = tokio::time::sleep(timing.lease / 3) => {}
             _ = shutdown.cancelled() => break,
+        }
+    }
+}
+
+/// Settles each of `jobs` that is done, logging `failed` for those that cannot be settled yet.
+async fn settle_each(pool: &Db, jobs: Vec<String>, failed: &str) {
+    for job in jobs {
+        if let Err(e) = crate::jobs::settle::settle_if_done(pool, &job).await {
+            tracing::warn!(job_id = %job, error = %format!("{e:#}"), "{failed}");
         }
     }
 }
@@ -156,26 +165,17 @@ async fn execute(
                 }
                 // Record why, so the run does not sit `running` until its lease expires.
                 Err(e) => {
-                    let permanent =
-                        matches!(store::health::classify(&e), store::health::Fault::TooBig(_));
-                    let reason = format!("storing the run's result failed: {e:#}");
-                    tracing::error!(error = %reason, "completing the run failed");
-                    store::runs::fail(pool, id, token, &reason, permanent, backoff).await
+                    let error = RunError::from_store(&e, "storing the run's result");
+                    tracing::error!(error = %error.reason(), "completing the run failed");
+                    record_failure(pool, (id, token), error, backoff).await
                 }
             }
         }
         Ok(Finished::Stopped) if flags.shutting_down.load(Ordering::SeqCst) => {
-            store::runs::release(pool, id, token).await
+            store::runs::release(pool, id, token, 0, None).await
         }
         Ok(Finished::Stopped) => store::runs::cancelled(pool, id, token).await,
-        Err(RunError::Permanent(e)) => {
-            tracing::warn!(error = %e, "the run cannot succeed; failing it");
-            store::runs::fail(pool, id, token, &e, true, 0).await
-        }
-        Err(RunError::Retryable(e)) => {
-            tracing::warn!(error = %e, "the run failed; it will be retried if attempts remain");
-            store::runs::fail(pool, id, token, &e, false, backoff).await
-        }
+        Err(error) => record_failure(pool, (id, token), error, backoff).await,
     };
     if let Err(e) = written {
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
@@ -190,6 +190,30 @@ async fn execute(
     }
 }
 
+/// Records why a run stopped: failed for good, back to the queue with the attempt counted, or
+/// (an outage) back to the queue after `backoff_ms` without counting it.
+async fn record_failure(
+    pool: &Db,
+    (id, token): (&str, i64),
+    error: RunError,
+    backoff_ms: i64,
+) -> anyhow::Result<()> {
+    match error {
+        RunError::Permanent(e) => {
+            tracing::warn!(error = %e, "the run cannot succeed; failing it");
+            store::runs::fail(pool, id, token, &e, true, 0).await
+        }
+        RunError::Retryable(e) => {
+            tracing::warn!(error = %e, "the run failed; it will be retried if attempts remain");
+            store::runs::fail(pool, id, token, &e, false, backoff_ms).await
+        }
+        RunError::Unavailable(e) => {
+            tracing::warn!(error = %e, "a store is unreachable; the run waits for it");
+            store::runs::release(pool, id, token, backoff_ms, Some(&e)).await
+        }
+    }
+}
+
 /// Loads the claimed run's inputs, trains it on a blocking thread, and returns what to write.
 async fn train_run(
     pool: &Db,
@@ -197,7 +221,7 @@ async fn train_run(
     flags: Arc<Flags>,
     (timing, limits): (QueueTiming, Arc<Limits>),
 ) -> Result<Finished, RunError> {
-    let retry = |e: anyhow::Error| RunError::Retryable(format!("{e:#}"));
+    let retry = |e: anyhow::Error| RunError::from_store(&e, "reading the run's inputs");
     let inputs = store::run_data::run_inputs(pool, claimed)
         .await
         .map_err(|e| match e {

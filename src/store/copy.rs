@@ -6,7 +6,7 @@
 use anyhow::{Context, bail, ensure};
 use sha2::{Digest, Sha256};
 
-use super::Db;
+use super::{Backend, Db};
 
 /// A column's type as both backends store it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -162,6 +162,8 @@ pub(crate) const TABLES: &[Table] = &[
             ("findings_json", Text),
             ("kernels", Text),
             ("resumed_on_kernels", Text),
+            ("checkpoint_key", Text),
+            ("heldout_key", Text),
         ],
         key: "seq",
         page: 2,
@@ -185,7 +187,12 @@ pub(crate) const TABLES: &[Table] = &[
     },
     Table {
         name: "run_members",
-        columns: &[("run_id", Text), ("member", Int), ("weights", Blob)],
+        columns: &[
+            ("run_id", Text),
+            ("member", Int),
+            ("weights", Blob),
+            ("weights_key", Text),
+        ],
         key: "run_id, member",
         page: 2,
     },
@@ -196,6 +203,8 @@ pub(crate) const TABLES: &[Table] = &[
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Copied {
     pub tables: Vec<(&'static str, u64, String)>,
+    /// With an object store: the objects the copy points to, every one checked present.
+    pub objects: Option<usize>,
 }
 
 /// Copies every row of `from` into `to` (migrated, and empty: anything in it is a refusal),
@@ -230,7 +239,12 @@ pub async fn copy(from: &Db, to: &Db) -> anyhow::Result<Copied> {
         copied == landed,
         "the copy differs from its source: {copied:?} against {landed:?}"
     );
-    Ok(copied)
+    // Objects are not copied: both databases point to the same ones, which must all be there.
+    let objects = match to.artifacts() {
+        Some(_) => Some(super::gc::check_pointers(to).await?),
+        None => None,
+    };
+    Ok(Copied { objects, ..copied })
 }
 
 /// Every table's rows and checksum.
@@ -251,7 +265,10 @@ pub async fn digest(db: &Db) -> anyhow::Result<Copied> {
         }
         tables.push((table.name, n, hex::encode(hash.finalize())));
     }
-    Ok(Copied { tables })
+    Ok(Copied {
+        tables,
+        objects: None,
+    })
 }
 
 /// A cell's bytes with its kind and presence, so `NULL`, `""` and `0` differ.
@@ -269,30 +286,30 @@ fn hash_cell(hash: &mut Sha256, cell: &Cell) {
 }
 
 async fn rows(db: &Db, table: &Table) -> anyhow::Result<i64> {
-    Ok(match db {
-        Db::Sqlite(p) => super::sqlite::sql::copy_rows::count(p, table).await?,
-        Db::Postgres(p) => super::postgres::sql::copy_rows::count(p, table).await?,
+    Ok(match db.pool() {
+        Backend::Sqlite(p) => super::sqlite::sql::copy_rows::count(p, table).await?,
+        Backend::Postgres(p) => super::postgres::sql::copy_rows::count(p, table).await?,
     })
 }
 
 async fn read_page(db: &Db, table: &Table, offset: i64) -> anyhow::Result<Vec<Vec<Cell>>> {
-    Ok(match db {
-        Db::Sqlite(p) => super::sqlite::sql::copy_rows::page(p, table, offset).await?,
-        Db::Postgres(p) => super::postgres::sql::copy_rows::page(p, table, offset).await?,
+    Ok(match db.pool() {
+        Backend::Sqlite(p) => super::sqlite::sql::copy_rows::page(p, table, offset).await?,
+        Backend::Postgres(p) => super::postgres::sql::copy_rows::page(p, table, offset).await?,
     })
 }
 
 async fn write_rows(db: &Db, table: &Table, rows: &[Vec<Cell>]) -> anyhow::Result<()> {
-    match db {
-        Db::Sqlite(p) => super::sqlite::sql::copy_rows::insert(p, table, rows).await,
-        Db::Postgres(p) => super::postgres::sql::copy_rows::insert(p, table, rows).await,
+    match db.pool() {
+        Backend::Sqlite(p) => super::sqlite::sql::copy_rows::insert(p, table, rows).await,
+        Backend::Postgres(p) => super::postgres::sql::copy_rows::insert(p, table, rows).await,
     }
 }
 
 /// PostgreSQL's identity sequences continue after the copied numbers (SQLite's
 /// `AUTOINCREMENT` follows the largest inserted by itself).
 async fn after_copy(db: &Db) -> anyhow::Result<()> {
-    if let Db::Postgres(p) = db {
+    if let Backend::Postgres(p) = db.pool() {
         super::postgres::restart_sequences(p).await?;
     }
     Ok(())

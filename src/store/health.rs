@@ -62,6 +62,10 @@ pub fn classify(error: &anyhow::Error) -> Fault {
 /// that meets it is a 503, not a 500: nothing of it was stored, and a retry may succeed.
 pub fn unreachable(error: &anyhow::Error) -> Option<String> {
     for cause in error.chain() {
+        if let Some(e @ super::artifacts::ArtifactError::Unreachable { .. }) = cause.downcast_ref()
+        {
+            return Some(e.to_string());
+        }
         let Some(e) = cause.downcast_ref::<sqlx::Error>() else {
             continue;
         };

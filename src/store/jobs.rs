@@ -65,6 +65,9 @@ pub enum Cancel {
 }
 
 super::dispatch! { jobs:
+    /// Jobs not yet settled whose runs have all ended: a settle that failed (a store unreachable
+    /// at the time) is retried from these.
+    pub async fn unsettled() -> anyhow::Result<Vec<String>>;
     /// Stores a job and its runs (all queued) in one transaction, with its idempotency key.
     pub async fn insert_job(job: &NewJob, keyed: Option<(&str, &str)>) -> anyhow::Result<Created>;
     /// A job's class names in training order (`None`: no such job, or one stored before they were).

@@ -4,8 +4,11 @@
 //! phrases that differ (the clock, row locks, a write transaction's start) supplied by each
 //! backend's module; each backend has its own migrations. The public functions here dispatch.
 
+pub mod artifacts;
+mod blobs;
 pub mod copy;
 pub mod datasets;
+pub mod gc;
 pub mod health;
 pub mod idempotency;
 pub mod job_view;
@@ -17,41 +20,61 @@ pub mod runs;
 pub(crate) mod sqlite;
 pub(crate) mod typed;
 
-/// A connection pool to the store: which backend it is decides the SQL dialect.
+/// The store: a connection pool (its backend decides the SQL dialect) and, where configured,
+/// the object store that artifacts go to.
 #[derive(Debug, Clone)]
-pub enum Db {
+pub struct Db {
+    backend: Backend,
+    artifacts: Option<artifacts::Artifacts>,
+}
+
+/// A connection pool of one backend.
+#[derive(Debug, Clone)]
+pub enum Backend {
     Sqlite(sqlx::SqlitePool),
     Postgres(sqlx::PgPool),
 }
 
 /// Opens the database at `url`: `postgres://…` (credentials from the URL or the `PG*`
-/// variables, TLS by `sslmode`), or `sqlite://path`, created if needed.
+/// variables, TLS by `sslmode`), or `sqlite://path`, created if needed. Artifacts stay in the
+/// database until `Db::with_artifacts`.
 pub async fn connect(url: &str) -> anyhow::Result<Db> {
-    if crate::config::is_postgres_url(url) {
-        postgres::connect(url).await.map(Db::Postgres)
+    let backend = if crate::config::is_postgres_url(url) {
+        Backend::Postgres(postgres::connect(url).await?)
     } else {
-        sqlite::connect(url).await.map(Db::Sqlite)
-    }
+        Backend::Sqlite(sqlite::connect(url).await?)
+    };
+    Ok(Db::new(backend))
+}
+
+/// Opens the database at `url` and, if given, the object store at `artifacts` (see
+/// `artifacts::Artifacts::open`) that new artifacts go to.
+pub async fn open(url: &str, artifacts: Option<&str>) -> anyhow::Result<Db> {
+    let db = connect(url).await?;
+    Ok(match artifacts {
+        Some(a) => db.with_artifacts(artifacts::Artifacts::open(a)?),
+        None => db,
+    })
 }
 
 /// Applies every pending migration of the backend.
 pub async fn migrate(db: &Db) -> anyhow::Result<()> {
     use anyhow::Context;
-    match db {
-        Db::Sqlite(pool) => sqlite::MIGRATOR.run(pool).await,
-        Db::Postgres(pool) => postgres::MIGRATOR.run(pool).await,
+    match &db.backend {
+        Backend::Sqlite(pool) => sqlite::MIGRATOR.run(pool).await,
+        Backend::Postgres(pool) => postgres::MIGRATOR.run(pool).await,
     }
     .context("applying migrations")
 }
 
 /// Whether the database answers and has every embedded migration applied.
 pub async fn is_ready(db: &Db) -> Result<bool, sqlx::Error> {
-    let (applied, embedded) = match db {
-        Db::Sqlite(pool) => (
+    let (applied, embedded) = match &db.backend {
+        Backend::Sqlite(pool) => (
             sqlite::sql::applied_migrations(pool).await?,
             sqlite::MIGRATOR.iter().count(),
         ),
-        Db::Postgres(pool) => (
+        Backend::Postgres(pool) => (
             postgres::sql::applied_migrations(pool).await?,
             postgres::MIGRATOR.iter().count(),
         ),
@@ -66,64 +89,99 @@ pub fn wake_ups(
     db: &Db,
     shutdown: tokio_util::sync::CancellationToken,
 ) -> Option<std::sync::Arc<tokio::sync::Notify>> {
-    let Db::Postgres(pool) = db else { return None };
+    let Backend::Postgres(pool) = &db.backend else {
+        return None;
+    };
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
     tokio::spawn(postgres::listen(pool.clone(), wake.clone(), shutdown));
     Some(wake)
 }
 
 impl Db {
+    /// The store over `backend`, artifacts in the database.
+    pub fn new(backend: Backend) -> Self {
+        Self {
+            backend,
+            artifacts: None,
+        }
+    }
+
+    /// The same store, writing artifacts to `artifacts` from now on (ones already in the
+    /// database are still read from there).
+    pub fn with_artifacts(mut self, artifacts: artifacts::Artifacts) -> Self {
+        self.artifacts = Some(artifacts);
+        self
+    }
+
+    /// The object store artifacts go to, if not the database.
+    pub fn artifacts(&self) -> Option<&artifacts::Artifacts> {
+        self.artifacts.as_ref()
+    }
+
+    /// The connection pool.
+    pub fn pool(&self) -> &Backend {
+        &self.backend
+    }
+
     /// `"sqlite"` or `"postgres"`.
     pub fn backend(&self) -> &'static str {
-        match self {
-            Db::Sqlite(_) => "sqlite",
-            Db::Postgres(_) => "postgres",
+        match &self.backend {
+            Backend::Sqlite(_) => "sqlite",
+            Backend::Postgres(_) => "postgres",
         }
     }
 
     /// Closes every connection (waits for ones in use).
     pub async fn close(&self) {
-        match self {
-            Db::Sqlite(pool) => pool.close().await,
-            Db::Postgres(pool) => pool.close().await,
+        match &self.backend {
+            Backend::Sqlite(pool) => pool.close().await,
+            Backend::Postgres(pool) => pool.close().await,
         }
     }
 
     /// The SQLite pool, for tests and tools that read a file directly.
     pub fn as_sqlite(&self) -> Option<&sqlx::SqlitePool> {
-        match self {
-            Db::Sqlite(pool) => Some(pool),
-            Db::Postgres(_) => None,
+        match &self.backend {
+            Backend::Sqlite(pool) => Some(pool),
+            Backend::Postgres(_) => None,
         }
     }
 
     /// What `health` keys this database's faults by.
     fn fault_key(&self) -> String {
-        match self {
-            Db::Sqlite(pool) => sqlite::fault_key(pool),
-            Db::Postgres(pool) => postgres::fault_key(pool),
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlite::fault_key(pool),
+            Backend::Postgres(pool) => postgres::fault_key(pool),
         }
     }
 }
 
-/// Declares the public functions of a table group: each takes a `&Db` and calls the same
-/// function of `sql::$module` compiled for its backend.
+/// Calls `sql::$module::$name` compiled for `$db`'s backend, with its pool first.
+macro_rules! on_backend {
+    ($db:expr, $module:ident :: $name:ident ( $( $arg:expr ),* $(,)? )) => {
+        match $db.pool() {
+            $crate::store::Backend::Sqlite(pool) => {
+                $crate::store::sqlite::sql::$module::$name(pool, $( $arg ),*).await
+            }
+            $crate::store::Backend::Postgres(pool) => {
+                $crate::store::postgres::sql::$module::$name(pool, $( $arg ),*).await
+            }
+        }
+    };
+}
+use on_backend;
+
+/// Declares the functions of a table group: each takes a `&Db` and calls the same function of
+/// `sql::$module` compiled for its backend.
 macro_rules! dispatch {
     ($module:ident: $(
         $(#[$attr:meta])*
-        pub async fn $name:ident ( $( $arg:ident : $ty:ty ),* $(,)? ) -> $ret:ty;
+        $vis:vis async fn $name:ident ( $( $arg:ident : $ty:ty ),* $(,)? ) -> $ret:ty;
     )*) => {
         $(
             $(#[$attr])*
-            pub async fn $name(db: &$crate::store::Db, $( $arg: $ty ),*) -> $ret {
-                match db {
-                    $crate::store::Db::Sqlite(pool) => {
-                        $crate::store::sqlite::sql::$module::$name(pool, $( $arg ),*).await
-                    }
-                    $crate::store::Db::Postgres(pool) => {
-                        $crate::store::postgres::sql::$module::$name(pool, $( $arg ),*).await
-                    }
-                }
+            $vis async fn $name(db: &$crate::store::Db, $( $arg: $ty ),*) -> $ret {
+                $crate::store::on_backend!(db, $module::$name($( $arg ),*))
             }
         )*
     };

@@ -1,7 +1,9 @@
 //! Reading what runs hold: their rows with typed results, a claimed run's inputs, results,
 //! held-out predictions, epoch histories, checkpoints and ensemble members.
 
+use super::blobs::fetch;
 use super::runs::Claimed;
+use super::{Db, on_backend};
 use crate::domain::dataset::{Column, SequenceValues};
 use crate::domain::finding::RunDiagnosis;
 use crate::domain::heldout::HeldOut;
@@ -44,8 +46,9 @@ pub enum Detail {
 
 /// What a claimed run trains on, read in one transaction: the job's spec, the dataset's
 /// columns, the recorded fold assignment, and the state to resume from.
+/// `B` is how the checkpoints are held: `Blob` as the database holds them, bytes once read.
 #[derive(Debug)]
-pub struct RunInputs {
+pub struct RunInputs<B = Vec<u8>> {
     pub spec: JobSpec,
     pub columns: Vec<Column>,
     /// A sequence dataset's sequences.
@@ -53,9 +56,9 @@ pub struct RunInputs {
     /// Per repeat, the fold each row is held out in (`split::TEST_SET` for the test set).
     pub assignment: Vec<Vec<u32>>,
     /// The last epoch checkpoint and an ensemble's finished members, when resuming.
-    pub resume: Option<(Vec<u8>, Vec<Vec<u8>>)>,
+    pub resume: Option<(B, Vec<B>)>,
     /// Fine-tuning: the source run's checkpoint.
-    pub init: Option<Vec<u8>>,
+    pub init: Option<B>,
     /// `pretrain.dataset_id`: that dataset's columns.
     pub pretrain_columns: Option<Vec<Column>>,
     /// The final run of a job with `validation.test_dataset_id`: that dataset's columns.
@@ -87,8 +90,6 @@ super::dispatch! { run_data:
         after_seq: i64,
         limit: u32,
     ) -> anyhow::Result<(Vec<RunRow>, Option<i64>)>;
-    /// The inputs of `claimed` (see `RunInputs`).
-    pub async fn run_inputs(claimed: &Claimed) -> Result<RunInputs, InputsError>;
     /// A run's stored result in full (`None`: not finished, or no such run).
     pub async fn result(run_id: &str) -> anyhow::Result<Option<RunResult>>;
     /// The full results of a job's finished fold runs, in creation order, with each run's id,
@@ -98,17 +99,79 @@ super::dispatch! { run_data:
         job_id: &str,
         each: impl FnMut(&str, Option<u32>, Option<u32>, RunResult) -> anyhow::Result<()>,
     ) -> anyhow::Result<()>;
-    /// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
-    /// an earlier version stored as JSON are read too; ones it cannot read (non-finite
-    /// probabilities stored as null) are logged and treated as absent.
-    pub async fn heldout(run_id: &str) -> anyhow::Result<Option<HeldOut>>;
     /// A run's pretraining epochs (layer by layer, each layer's in order); empty without them.
     pub async fn pretrain_history(run_id: &str) -> anyhow::Result<Vec<EpochRecord>>;
     /// A run's per-epoch history (the classifier's epochs, not pretraining's); `None` if there is
     /// no such run.
     pub async fn epoch_history(run_id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>>;
-    /// A run's checkpoint bytes and state; outer `None` if there is no such run.
-    pub async fn checkpoint(run_id: &str) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>>;
-    /// An ensemble run's finished members as written by `append_epochs`, in order.
-    pub async fn members(run_id: &str) -> anyhow::Result<Vec<Vec<u8>>>;
+}
+
+/// The inputs of `claimed` (see `RunInputs`), its checkpoints read from wherever they are.
+pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsError> {
+    let stored = on_backend!(db, run_data::run_inputs(claimed))?;
+    let resume = match stored.resume {
+        Some((checkpoint, members)) => {
+            let mut bytes = Vec::with_capacity(members.len());
+            for member in members {
+                bytes.push(fetch(db, member).await?);
+            }
+            Some((fetch(db, checkpoint).await?, bytes))
+        }
+        None => None,
+    };
+    let init = match stored.init {
+        Some(blob) => Some(fetch(db, blob).await?),
+        None => None,
+    };
+    Ok(RunInputs {
+        spec: stored.spec,
+        columns: stored.columns,
+        sequences: stored.sequences,
+        assignment: stored.assignment,
+        resume,
+        init,
+        pretrain_columns: stored.pretrain_columns,
+        test_columns: stored.test_columns,
+    })
+}
+
+/// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
+/// an earlier version stored as JSON are read too; ones it cannot read (non-finite
+/// probabilities stored as null) are logged and treated as absent.
+pub async fn heldout(db: &Db, run_id: &str) -> anyhow::Result<Option<HeldOut>> {
+    let decoded = match on_backend!(db, run_data::heldout(run_id))? {
+        Some((Some(blob), _)) => HeldOut::from_bytes(&fetch(db, blob).await?),
+        Some((None, Some(json))) => HeldOut::from_legacy_json(
+            &serde_json::from_str(&json).unwrap_or(serde_json::Value::Null),
+        ),
+        _ => return Ok(None),
+    };
+    match decoded {
+        Ok(h) => Ok(Some(h)),
+        Err(e) => {
+            tracing::warn!(run_id, error = %e, "skipping unreadable held-out predictions");
+            Ok(None)
+        }
+    }
+}
+
+/// A run's checkpoint bytes and state; outer `None` if there is no such run.
+pub async fn checkpoint(
+    db: &Db,
+    run_id: &str,
+) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>> {
+    match on_backend!(db, run_data::checkpoint(run_id))? {
+        Some((state, Some(blob))) => Ok(Some((state, Some(fetch(db, blob).await?)))),
+        Some((state, None)) => Ok(Some((state, None))),
+        None => Ok(None),
+    }
+}
+
+/// An ensemble run's finished members as written by `append_epochs`, in order.
+pub async fn members(db: &Db, run_id: &str) -> anyhow::Result<Vec<Vec<u8>>> {
+    let mut members = Vec::new();
+    for blob in on_backend!(db, run_data::members(run_id))? {
+        members.push(fetch(db, blob).await?);
+    }
+    Ok(members)
 }

@@ -2,6 +2,8 @@
 //! `UPDATE … RETURNING`; every later write of a running run names its `lease_token`, so a
 //! worker that lost its lease (expired, reaped, re-claimed elsewhere) writes nothing.
 
+use super::artifacts::{Blob, Stored};
+use super::blobs;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
@@ -19,8 +21,8 @@ pub struct Claimed {
     pub attempt: u32,
     pub max_attempts: u32,
     pub token: i64,
-    /// The last epoch checkpoint, when resuming.
-    pub checkpoint: Option<Vec<u8>>,
+    /// The last epoch checkpoint, when resuming (`run_data::run_inputs` reads it).
+    pub checkpoint: Option<Blob>,
     /// The imbalance strategy; `None` for a comparison's final run (train the winner).
     pub strategy: Option<Strategy>,
     /// The model variant (index into a `model` list).
@@ -52,26 +54,10 @@ super::dispatch! { runs:
     pub async fn cancel_requested(run_id: &str) -> anyhow::Result<bool>;
     /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
     pub async fn claim_next(owner: &str, lease_ms: i64) -> anyhow::Result<Option<Claimed>>;
+    /// Whether lease `token` of the run is still held.
+    pub(crate) async fn holds_lease(run_id: &str, token: i64) -> anyhow::Result<bool>;
     /// Extends the lease, if still held.
     pub async fn heartbeat(run_id: &str, token: i64, lease_ms: i64) -> anyhow::Result<Beat>;
-    /// Records epochs (keyed by number: a replayed epoch overwrites) and, if given, the checkpoint
-    /// to resume from, in one transaction; nothing is written if the lease is gone. Also reports a
-    /// pending cancel.
-    pub async fn append_epochs(
-        run_id: &str,
-        token: i64,
-        records: &[EpochRecord],
-        checkpoint: Option<&[u8]>,
-        members: &[(usize, Vec<u8>)],
-    ) -> anyhow::Result<Appended>;
-    /// Marks a run succeeded with its results; `false` if the lease is gone.
-    pub async fn complete(
-        run_id: &str,
-        token: i64,
-        result: &RunResult,
-        heldout: Option<&HeldOut>,
-        checkpoint: &[u8],
-    ) -> anyhow::Result<bool>;
     /// Records a failure: permanent failures (bad input) and runs out of attempts end `failed`;
     /// others go back to the queue after `backoff_ms`.
     pub async fn fail(
@@ -83,8 +69,14 @@ super::dispatch! { runs:
     ) -> anyhow::Result<()>;
     /// Marks a run cancelled (it stopped on request).
     pub async fn cancelled(run_id: &str, token: i64) -> anyhow::Result<()>;
-    /// Hands a run back to the queue at shutdown, without counting the attempt.
-    pub async fn release(run_id: &str, token: i64) -> anyhow::Result<()>;
+    /// Hands a run back to the queue without counting the attempt, claimable after `after_ms`:
+    /// at shutdown (with no `reason`), or while a store is unreachable (`reason` recorded).
+    pub async fn release(
+        run_id: &str,
+        token: i64,
+        after_ms: i64,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()>;
     /// Returns runs whose lease expired (their worker died) to the queue after `backoff_ms`, or
     /// fails them when their attempts are used up; returns the affected jobs.
     pub async fn reap_expired(backoff_ms: i64) -> anyhow::Result<Vec<String>>;
@@ -95,4 +87,66 @@ super::dispatch! { runs:
     /// At start-up of a single node: every run still marked running belongs to a process that
     /// died; return them to the queue now (their attempt counts) instead of waiting for leases.
     pub async fn requeue_orphans() -> anyhow::Result<Vec<String>>;
+}
+
+/// Records epochs (keyed by number: a replayed epoch overwrites) and, if given, the checkpoint to
+/// resume from and an ensemble's newly finished members, in one transaction; nothing is written
+/// if the lease is gone. Also reports a pending cancel. With an object store the checkpoint and
+/// members are written there first, under keys of this attempt, and the transaction commits
+/// their keys.
+pub async fn append_epochs(
+    db: &super::Db,
+    run_id: &str,
+    token: i64,
+    records: &[EpochRecord],
+    checkpoint: Option<&[u8]>,
+    members: &[(usize, Vec<u8>)],
+) -> anyhow::Result<Appended> {
+    let attempt = (run_id, token);
+    let objects = db.artifacts().is_some() && (checkpoint.is_some() || !members.is_empty());
+    if objects && !holds_lease(db, run_id, token).await? {
+        return Ok(Appended::Lost);
+    }
+    let checkpoint = match checkpoint {
+        Some(bytes) => {
+            let what = crate::domain::ids::new_id("checkpoint");
+            Some(blobs::stash(db, attempt, &what, bytes).await?)
+        }
+        None => None,
+    };
+    let mut stored = Vec::with_capacity(members.len());
+    for (member, weights) in members {
+        let what = format!("member-{member}");
+        stored.push((*member, blobs::stash(db, attempt, &what, weights).await?));
+    }
+    super::on_backend!(
+        db,
+        runs::append_epochs(run_id, token, records, checkpoint.as_ref(), &stored)
+    )
+}
+
+/// Marks a run succeeded with its results, final checkpoint and held-out predictions (written
+/// to the object store first, if there is one); `false` if the lease is gone.
+pub async fn complete(
+    db: &super::Db,
+    run_id: &str,
+    token: i64,
+    result: &RunResult,
+    heldout: Option<&HeldOut>,
+    checkpoint: &[u8],
+) -> anyhow::Result<bool> {
+    let attempt = (run_id, token);
+    if db.artifacts().is_some() && !holds_lease(db, run_id, token).await? {
+        return Ok(false);
+    }
+    let heldout = heldout.map(HeldOut::to_bytes);
+    let heldout = match &heldout {
+        Some(bytes) => Some(blobs::stash(db, attempt, "heldout", bytes).await?),
+        None => None,
+    };
+    let checkpoint: Stored<'_> = blobs::stash(db, attempt, "final", checkpoint).await?;
+    super::on_backend!(
+        db,
+        runs::complete(run_id, token, result, heldout.as_ref(), &checkpoint)
+    )
 }

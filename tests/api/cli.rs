@@ -170,6 +170,25 @@ fn each_commands_help_lists_only_the_flags_it_uses() {
     }
     assert!(migrate.contains("--database"), "{migrate}");
     assert!(!migrate.contains("--addr"), "{migrate}");
+    // The artifact store: where training and serving write it, and gc collects it.
+    let gc = help_of("gc");
+    for help in [&serve, &worker, &gc] {
+        assert!(help.contains("--artifacts"), "{help}");
+    }
+    for flag in ["--artifacts", "--gc-every-secs", "--min-age-secs"] {
+        assert!(
+            !migrate.contains(flag),
+            "migrate --help shows {flag}:\n{migrate}"
+        );
+    }
+    assert!(
+        worker.contains("--gc-every-secs") && gc.contains("--min-age-secs"),
+        "{gc}"
+    );
+    assert!(
+        !gc.contains("--workers") && !gc.contains("--gc-every-secs"),
+        "{gc}"
+    );
     assert!(
         worker.contains("--addr") && worker.contains("/metrics"),
         "{worker}"

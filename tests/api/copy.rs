@@ -1,6 +1,8 @@
 //! `crossfold copy`: a database with jobs of several kinds (a model × strategy comparison with
 //! an ensemble, layer-wise pretraining, a GRU on sequences) copied into an empty one reads the
-//! same through every GET, ids and bytes included; a second copy into it is refused.
+//! same through every GET, ids and bytes included; a second copy into it is refused. Into
+//! PostgreSQL the work has its artifacts in a file object store: the copy points to the same
+//! objects and checks each is there.
 
 use serde_json::{Value, json};
 
@@ -22,7 +24,12 @@ async fn a_copy_into_postgres_reads_the_same_through_every_get() {
 
 /// Trains the jobs on SQLite, copies with the binary into `backend`, and compares.
 async fn copy_reads_the_same(backend: &str) {
-    let source = TestApp::spawn().await;
+    let objects = tempfile::tempdir().unwrap();
+    let artifacts = match backend {
+        "postgres" => Some(format!("file://{}", objects.path().display())),
+        _ => None,
+    };
+    let source = TestApp::spawn_with(|s| s.artifacts_url = artifacts.clone()).await;
     let table = upload_breast_cancer(&source).await;
     let res = upload_ts(
         &source,
@@ -64,10 +71,12 @@ async fn copy_reads_the_same(backend: &str) {
     };
     let from = source.settings.database_url.clone();
     let copy = || {
-        std::process::Command::new(env!("CARGO_BIN_EXE_crossfold"))
-            .args(["copy", "--from", &from, "--to", &target])
-            .output()
-            .unwrap()
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_crossfold"));
+        command.args(["copy", "--from", &from, "--to", &target]);
+        if let Some(a) = &artifacts {
+            command.args(["--artifacts", a]);
+        }
+        command.output().unwrap()
     };
     let first = copy();
     let out = String::from_utf8_lossy(&first.stdout);
@@ -80,6 +89,11 @@ async fn copy_reads_the_same(backend: &str) {
         out.contains("every table's rows and checksum match"),
         "{out}"
     );
+    assert_eq!(
+        out.contains("objects in the artifact store, every one present"),
+        artifacts.is_some(),
+        "{out}"
+    );
     let again = copy();
     assert!(!again.status.success());
     let err = String::from_utf8_lossy(&again.stderr);
@@ -88,6 +102,7 @@ async fn copy_reads_the_same(backend: &str) {
     let copied = TestApp::spawn_with(|s| {
         s.workers = 0;
         s.database_url = target.clone();
+        s.artifacts_url = artifacts.clone();
     })
     .await;
     for path in paths(&source, &jobs).await {

@@ -30,6 +30,8 @@ pub fn test_settings(db: &Path) -> Settings {
     Settings {
         addr: "127.0.0.1:0".into(),
         database_url: format!("sqlite://{}", db.display()),
+        artifacts_url: None,
+        gc_every: None,
         workers: 1,
         api_tokens: vec![],
         allow_unauthenticated: false,
@@ -110,7 +112,8 @@ impl TestApp {
 
     /// The app's database, on whichever backend it is.
     pub async fn db(&self) -> crossfold::store::Db {
-        crossfold::store::connect(&self.settings.database_url)
+        let artifacts = self.settings.artifacts_url.as_deref();
+        crossfold::store::open(&self.settings.database_url, artifacts)
             .await
             .expect("the test database opens")
     }
@@ -390,9 +393,9 @@ pub async fn fresh_postgres_database() -> String {
 #[macro_export]
 macro_rules! with_pool {
     ($db:expr, $p:ident => $body:expr) => {
-        match $db {
-            crossfold::store::Db::Sqlite($p) => $body,
-            crossfold::store::Db::Postgres($p) => $body,
+        match $db.pool() {
+            crossfold::store::Backend::Sqlite($p) => $body,
+            crossfold::store::Backend::Postgres($p) => $body,
         }
     };
 }
@@ -427,16 +430,16 @@ macro_rules! on_both_backends {
 /// Runs one statement with text parameters (`$1`, `$2`…) on either backend: for setting up
 /// states a test cannot reach through the store's API.
 pub async fn execute(db: &crossfold::store::Db, sql: &'static str, params: &[&str]) -> u64 {
-    use crossfold::store::Db;
-    match db {
-        Db::Sqlite(pool) => {
+    use crossfold::store::Backend;
+    match db.pool() {
+        Backend::Sqlite(pool) => {
             let mut q = sqlx::query(sql);
             for p in params {
                 q = q.bind(*p);
             }
             q.execute(pool).await.unwrap().rows_affected()
         }
-        Db::Postgres(pool) => {
+        Backend::Postgres(pool) => {
             let mut q = sqlx::query(sql);
             for p in params {
                 q = q.bind(*p);

@@ -1,5 +1,6 @@
 //! API tests: each spawns the real application on port 0 with its own temporary database.
 
+mod artifacts;
 mod auth;
 mod browser;
 mod calibration;
@@ -20,6 +21,7 @@ mod imbalance;
 mod jobs;
 mod limits;
 mod memory;
+mod moto;
 mod openapi;
 mod plots;
 mod pretraining;

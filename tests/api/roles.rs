@@ -1,8 +1,9 @@
 //! Process roles on one database: `serve --workers 0` is the API alone, and separate
 //! `crossfold worker` processes train what it queues; a worker stopped past its lease loses
-//! its run to another and, resumed, writes nothing.
+//! its run to another and, resumed, writes nothing (no row, no object).
 
 use serde_json::json;
+use sha2::Digest;
 
 use crossfold::store::Db;
 
@@ -11,15 +12,19 @@ use crate::helpers::{TestApp, queued, upload_breast_cancer, wait_until_finished}
 /// Kills the worker process when the test ends, however it ends.
 struct Worker(std::process::Child);
 
-/// A worker process on `database` with a short lease and a pause after each epoch, its log
-/// going to `log`.
-fn worker(database: &str, log: &std::path::Path) -> Worker {
+/// `--artifacts` and the `AWS_*` variables of a process.
+type Artifacts = (String, Vec<(&'static str, String)>);
+
+/// A worker process on `database` and `artifacts` with a short lease and a pause after each
+/// epoch, its log going to `log`.
+fn worker(database: &str, (artifacts, env): &Artifacts, log: &std::path::Path) -> Worker {
     let log = std::fs::File::create(log).unwrap();
     Worker(
         std::process::Command::new(env!("CARGO_BIN_EXE_crossfold"))
             .args(["worker", "--workers", "1", "--checkpoint-every-ms", "0"])
             .args(["--test-epoch-pause-ms", "40", "--test-lease-ms", "1500"])
-            .args(["--database", database])
+            .args(["--database", database, "--artifacts", artifacts])
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stderr(log)
             .spawn()
             .expect("the worker starts"),
@@ -34,14 +39,31 @@ fn signal(worker: &Worker, sig: &str) {
     assert!(sent.unwrap().success(), "kill {sig} {pid}");
 }
 
-/// A run's id, state, lease token, epochs done, checkpoint and result.
-type RunRow = (String, String, i64, i64, Option<Vec<u8>>, Option<String>);
+/// A run's id, state, lease token, epochs done, checkpoint, its key and result.
+type RunRow = (
+    String,
+    String,
+    i64,
+    i64,
+    Option<Vec<u8>>,
+    Option<String>,
+    Option<String>,
+);
 
-/// Every run's row and epochs as stored: what a fenced-out worker must not change.
+/// Every run's row and epochs as stored, and every object: what a fenced-out worker must not
+/// change.
 async fn stored(db: &Db) -> Vec<String> {
+    let store = db.artifacts().expect("an artifact store");
+    let mut objects = Vec::new();
+    for (key, _) in store.list("runs").await.unwrap() {
+        let bytes = store.get(&key).await.unwrap();
+        objects.push(format!("{key} {:x}", sha2::Sha256::digest(&bytes)));
+    }
+    objects.sort();
     let (runs, epochs): (Vec<RunRow>, Vec<(String, i64, String)>) = crate::with_pool!(db, pool => {
         let runs = sqlx::query_as(
-            "SELECT id, state, lease_token, epochs_done, checkpoint, result_json FROM runs ORDER BY id",
+            "SELECT id, state, lease_token, epochs_done, checkpoint, checkpoint_key, result_json
+             FROM runs ORDER BY id",
         )
         .fetch_all(pool)
         .await
@@ -57,6 +79,7 @@ async fn stored(db: &Db) -> Vec<String> {
     runs.iter()
         .map(|r| format!("{r:?}"))
         .chain(epochs.iter().map(|e| format!("{e:?}")))
+        .chain(objects)
         .collect()
 }
 
@@ -66,21 +89,35 @@ async fn a_worker_stopped_past_its_lease_loses_its_run_and_resumed_writes_nothin
 }
 
 #[tokio::test]
-#[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
+#[ignore = "needs PostgreSQL (run under pg_virtualenv) and moto_server (pip install 'moto[server]'); CI has both"]
 async fn on_postgres_a_worker_stopped_past_its_lease_loses_its_run_and_resumed_writes_nothing() {
     stopped_worker_is_fenced_out("postgres").await;
 }
 
-/// The API alone and worker processes on `backend`; worker A is stopped mid-run past its
-/// lease, B takes the run over; A, resumed, writes nothing; the scores equal one SQLite
+/// The API alone and worker processes on `backend` (SQLite with a file object store, or
+/// PostgreSQL with S3 in moto); worker A is stopped mid-run past its lease, B takes the run
+/// over; A, resumed, writes nothing, neither rows nor objects; the scores equal one SQLite
 /// process's.
 async fn stopped_worker_is_fenced_out(backend: &str) {
-    let url = match backend {
-        "postgres" => Some(crate::helpers::fresh_postgres_database().await),
-        _ => None,
+    let dir = tempfile::tempdir().unwrap();
+    let (url, moto) = match backend {
+        "postgres" => (
+            Some(crate::helpers::fresh_postgres_database().await),
+            Some(crate::moto::Moto::start().await),
+        ),
+        _ => (None, None),
+    };
+    // The workers take credentials from AWS_* as deployed; the test process from the URL.
+    let (in_process, artifacts): (String, Artifacts) = match &moto {
+        Some(moto) => (moto.url("fencing"), moto.for_process("fencing")),
+        None => {
+            let file = format!("file://{}", dir.path().join("objects").display());
+            (file.clone(), (file, Vec::new()))
+        }
     };
     let app = TestApp::spawn_with(|s| {
         s.workers = 0;
+        s.artifacts_url = Some(in_process);
         if let Some(url) = url {
             s.database_url = url;
         }
@@ -92,9 +129,8 @@ async fn stopped_worker_is_fenced_out(backend: &str) {
                       "training": {"epochs": 30, "early_stopping": null},
                       "validation": {"folds": 2}});
     let id = queued(&app, spec).await;
-    let dir = tempfile::tempdir().unwrap();
     let db = app.settings.database_url.clone();
-    let a = worker(&db, &dir.path().join("a.log"));
+    let a = worker(&db, &artifacts, &dir.path().join("a.log"));
     // Stop A mid-run, with epochs and a checkpoint stored.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
@@ -115,7 +151,7 @@ async fn stopped_worker_is_fenced_out(backend: &str) {
     }
     signal(&a, "-STOP");
     // B reaps A's expired lease, resumes the run from its checkpoint and finishes the job.
-    let _b = worker(&db, &dir.path().join("b.log"));
+    let _b = worker(&db, &artifacts, &dir.path().join("b.log"));
     let job = wait_until_finished(&app, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let before = stored(&pool).await;

@@ -184,7 +184,7 @@ async fn failures_retry_after_a_backoff_and_end_when_attempts_run_out(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!(second.attempt, 2);
-    store::runs::release(&db, &second.id, second.token)
+    store::runs::release(&db, &second.id, second.token, 0, None)
         .await
         .unwrap();
     let third = store::runs::claim_next(&db, "w", 60_000)
@@ -233,6 +233,83 @@ async fn epochs_are_kept_once_and_blobs_read_back_unchanged(db: Db) {
         .unwrap()
         .unwrap();
     assert_eq!((state, checkpoint), (RunState::Running, Some(blob)));
+}
+
+/// With an object store, a checkpoint and members are objects under keys of the attempt and the
+/// database holds their keys, committed under the lease: a writer that lost its lease writes no
+/// object and no key; a replaced checkpoint is collected by `gc`; a new attempt resumes from the
+/// committed key.
+async fn artifacts_commit_under_the_lease_and_orphans_are_collected(db: Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("file://{}", dir.path().display());
+    let db = db.with_artifacts(store::artifacts::Artifacts::open(&url).unwrap());
+    with_jobs(&db, &[job("a", 1, false)]).await;
+    let c = store::runs::claim_next(&db, "w", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let members = [(0usize, b"member 0".to_vec())];
+    let epochs = [epoch(1, 0.5), epoch(2, 0.4), epoch(3, 0.3)];
+    for (n, ck) in [(0, &b"ck 1"[..]), (1, b"ck 2")] {
+        let m = if n == 0 { &members[..] } else { &[] };
+        let written =
+            store::runs::append_epochs(&db, &c.id, c.token, &epochs[n..=n], Some(ck), m).await;
+        assert_eq!(written.unwrap(), Appended::Written { cancel: false });
+    }
+    let keys = async |db: &Db| {
+        crate::with_pool!(db, p => sqlx::query_as::<_, (Option<Vec<u8>>, Option<String>)>(
+            "SELECT checkpoint, checkpoint_key FROM runs WHERE id = 'a_run0'"
+        ).fetch_one(p).await.unwrap())
+    };
+    let (bytes, committed) = keys(&db).await;
+    let committed = committed.expect("a key, not bytes");
+    assert_eq!(bytes, None);
+    let prefix = format!("runs/a_run0/{}/checkpoint", c.token);
+    assert!(committed.starts_with(&prefix), "{committed}");
+    // The lease moves on (another worker's claim): the old holder writes nothing, no object.
+    let bump = "UPDATE runs SET lease_token = lease_token + 1 WHERE id = $1";
+    crate::helpers::execute(&db, bump, &[&c.id]).await;
+    let late =
+        store::runs::append_epochs(&db, &c.id, c.token, &epochs[2..], Some(b"ck 3"), &[]).await;
+    assert_eq!(late.unwrap(), Appended::Lost);
+    assert_eq!(keys(&db).await.1.as_deref(), Some(committed.as_str()));
+    let store_ = db.artifacts().unwrap();
+    assert_eq!(
+        store_.list("runs").await.unwrap().len(),
+        3,
+        "ck 1, ck 2, member 0"
+    );
+    let (_, checkpoint) = store::run_data::checkpoint(&db, &c.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(checkpoint.as_deref(), Some(&b"ck 2"[..]));
+    let read = store::run_data::members(&db, &c.id).await.unwrap();
+    assert_eq!(read, [members[0].1.clone()]);
+    // The replaced checkpoint has no pointer: kept while young, deleted once old enough.
+    let hour = std::time::Duration::from_secs(3600);
+    let young = store::gc::collect(&db, hour).await.unwrap();
+    assert_eq!((young.listed, young.deleted, young.young), (3, 0, 1));
+    let collected = store::gc::collect(&db, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(
+        (collected.listed, collected.deleted, collected.young),
+        (3, 1, 0)
+    );
+    assert!(collected.dangling.is_empty(), "{collected:?}");
+    assert_eq!(store::gc::check_pointers(&db).await.unwrap(), 2);
+    // A resumed attempt starts from the committed checkpoint.
+    let requeue = "UPDATE runs SET state = 'queued', run_at = 0 WHERE id = $1";
+    crate::helpers::execute(&db, requeue, &[&c.id]).await;
+    let again = store::runs::claim_next(&db, "w2", 60_000)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        again.checkpoint,
+        Some(store::artifacts::Blob::Object(committed))
+    );
 }
 
 /// A job settles once; a cancel of a queued job is immediate, of a running one a request.
@@ -361,6 +438,7 @@ crate::on_both_backends!(
     jobs_settle_once_and_cancel_by_state,
     keys_create_once_and_pages_follow_their_cursor,
     datasets_read_back_as_stored,
+    artifacts_commit_under_the_lease_and_orphans_are_collected,
 );
 
 /// On PostgreSQL a submit, a cancel and a run's end each notify the queue's channel (what
@@ -369,7 +447,7 @@ crate::on_both_backends!(
 #[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
 async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
     let (_guard, _url, db) = crate::helpers::fresh_store("postgres").await;
-    let Db::Postgres(pool) = &db else {
+    let store::Backend::Postgres(pool) = db.pool() else {
         unreachable!()
     };
     let mut listener = sqlx::postgres::PgListener::connect_with(pool)
@@ -393,7 +471,9 @@ async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
     store::runs::append_epochs(&db, &c.id, c.token, &[epoch(1, 0.3)], None, &[])
         .await
         .unwrap();
-    store::runs::release(&db, &c.id, c.token).await.unwrap();
+    store::runs::release(&db, &c.id, c.token, 0, None)
+        .await
+        .unwrap();
     assert_eq!(
         next(&mut listener).await,
         c.id,
@@ -413,7 +493,7 @@ async fn on_postgres_sslmode_in_the_url_decides_tls() {
         let db = store::connect(&format!("{url}?sslmode={mode}"))
             .await
             .unwrap();
-        let Db::Postgres(pool) = &db else {
+        let store::Backend::Postgres(pool) = db.pool() else {
             unreachable!()
         };
         let ssl: bool =

@@ -185,6 +185,19 @@ pub async fn open_runs(pool: &Pool, job_id: &str) -> anyhow::Result<i64> {
     .await?)
 }
 
+/// Jobs not yet settled whose runs have all ended: a settle that failed (a store unreachable
+/// at the time) is retried from these.
+pub async fn unsettled(pool: &Pool) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT j.id FROM jobs j WHERE j.status IN ('queued', 'running', 'cancelling')
+           AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.job_id = j.id
+                             AND r.state IN ('queued', 'running'))
+         ORDER BY j.seq",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
 /// What settling a job reads besides its runs: its spec and whether a cancel was asked for
 /// (`None`: no such job).
 pub async fn settle_inputs(pool: &Pool, job_id: &str) -> anyhow::Result<Option<(JobSpec, bool)>> {

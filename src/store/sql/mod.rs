@@ -3,6 +3,7 @@
 //! from the backend's macros (`now_ms!`, `skip_locked!`, `for_update!`, `begin_write!`,
 //! `begin_fenced!`, `position_in!`, `running_json!`).
 
+pub(crate) mod artifact_keys;
 pub(crate) mod copy_rows;
 pub(crate) mod dataset_values;
 pub(crate) mod datasets;

@@ -1,14 +1,13 @@
 use anyhow::Context;
-use serde_json::Value;
 use sqlx::Row;
 
 use super::Pool;
 use super::runs::{kind_of, strategy_of};
 use crate::domain::dataset::Column;
 use crate::domain::finding::RunDiagnosis;
-use crate::domain::heldout::HeldOut;
 use crate::domain::results::{RunKind, RunResult, RunState};
 use crate::engine::train::EpochRecord;
+use crate::store::artifacts::Blob;
 use crate::store::run_data::{Detail, InputsError, RunInputs, RunRow};
 use crate::store::runs::Claimed;
 
@@ -121,7 +120,7 @@ fn parse_runs(rows: &[super::Row], detail: Detail) -> anyhow::Result<Vec<RunRow>
 }
 
 /// The inputs of `claimed` (see `RunInputs`).
-pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<RunInputs, InputsError> {
+pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<RunInputs<Blob>, InputsError> {
     // The job's spec and folds never change after it is created, and its dataset cannot be
     // deleted while it has runs to train: separate reads see one state.
     let (spec_json, folds_json): (String, String) =
@@ -227,29 +226,24 @@ pub async fn each_fold_result(
     Ok(())
 }
 
-/// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions
-/// an earlier version stored as JSON are read too; ones it cannot read (non-finite
-/// probabilities stored as null) are logged and treated as absent.
-pub async fn heldout(pool: &Pool, run_id: &str) -> anyhow::Result<Option<HeldOut>> {
-    let row: Option<(Option<Vec<u8>>, Option<String>)> =
-        sqlx::query_as("SELECT heldout, predictions_json FROM runs WHERE id = $1")
-            .bind(run_id)
-            .fetch_optional(pool)
-            .await?;
-    let decoded = match row {
-        Some((Some(blob), _)) => HeldOut::from_bytes(&blob),
-        Some((None, Some(json))) => {
-            HeldOut::from_legacy_json(&serde_json::from_str(&json).unwrap_or(Value::Null))
-        }
-        _ => return Ok(None),
-    };
-    match decoded {
-        Ok(h) => Ok(Some(h)),
-        Err(e) => {
-            tracing::warn!(run_id, error = %e, "skipping unreadable held-out predictions");
-            Ok(None)
-        }
-    }
+/// A run's held-out predictions as stored: the blob, or JSON an earlier version wrote (`None`:
+/// no such run).
+pub async fn heldout(
+    pool: &Pool,
+    run_id: &str,
+) -> anyhow::Result<Option<(Option<Blob>, Option<String>)>> {
+    let row = sqlx::query("SELECT heldout, heldout_key, predictions_json FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?;
+    let row = row.map(|r| {
+        (
+            r.get("heldout"),
+            r.get("heldout_key"),
+            r.get("predictions_json"),
+        )
+    });
+    Ok(row.map(|(bytes, key, json)| (Blob::from_columns(bytes, key), json)))
 }
 
 /// A run's pretraining epochs (layer by layer, each layer's in order); empty without them.
@@ -287,12 +281,12 @@ pub async fn epoch_history(pool: &Pool, run_id: &str) -> anyhow::Result<Option<V
         .map(Some)
 }
 
-/// A run's checkpoint bytes and state; outer `None` if there is no such run.
+/// A run's checkpoint and state; outer `None` if there is no such run.
 pub async fn checkpoint(
     pool: &Pool,
     run_id: &str,
-) -> anyhow::Result<Option<(RunState, Option<Vec<u8>>)>> {
-    let row = sqlx::query("SELECT state, checkpoint FROM runs WHERE id = $1")
+) -> anyhow::Result<Option<(RunState, Option<Blob>)>> {
+    let row = sqlx::query("SELECT state, checkpoint, checkpoint_key FROM runs WHERE id = $1")
         .bind(run_id)
         .fetch_optional(pool)
         .await?;
@@ -300,17 +294,24 @@ pub async fn checkpoint(
         let state: String = r.get("state");
         let state =
             RunState::parse(&state).with_context(|| format!("a stored run state {state:?}"))?;
-        Ok((state, r.get("checkpoint")))
+        Ok((
+            state,
+            Blob::from_columns(r.get("checkpoint"), r.get("checkpoint_key")),
+        ))
     })
     .transpose()
 }
 
 /// An ensemble run's finished members as written by `append_epochs`, in order.
-pub async fn members(pool: &Pool, run_id: &str) -> anyhow::Result<Vec<Vec<u8>>> {
-    Ok(
-        sqlx::query_scalar("SELECT weights FROM run_members WHERE run_id = $1 ORDER BY member")
-            .bind(run_id)
-            .fetch_all(pool)
-            .await?,
+pub async fn members(pool: &Pool, run_id: &str) -> anyhow::Result<Vec<Blob>> {
+    let rows: Vec<(Vec<u8>, Option<String>)> = sqlx::query_as(
+        "SELECT weights, weights_key FROM run_members WHERE run_id = $1 ORDER BY member",
     )
+    .bind(run_id)
+    .fetch_all(pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(|(bytes, key)| key.map_or(Blob::Inline(bytes), Blob::Object))
+        .collect())
 }

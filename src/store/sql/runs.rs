@@ -2,11 +2,11 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::Pool;
-use crate::domain::heldout::HeldOut;
 use crate::domain::ids;
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
 use crate::engine::train::{EpochRecord, Phase};
+use crate::store::artifacts::{Blob, Stored};
 use crate::store::runs::{Appended, Beat, Claimed};
 
 /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
@@ -28,7 +28,7 @@ pub async fn claim_next(
                      ORDER BY r.seq LIMIT 1", skip_locked!(), ")
            AND state = 'queued'
          RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint,
-                   strategy, variant",
+                   checkpoint_key, strategy, variant",
     ))
     .bind(owner)
     .bind(lease_ms)
@@ -46,7 +46,7 @@ pub async fn claim_next(
         attempt: row.get::<i64, _>("attempt") as u32,
         max_attempts: row.get::<i64, _>("max_attempts") as u32,
         token: row.get("lease_token"),
-        checkpoint: row.get("checkpoint"),
+        checkpoint: Blob::from_columns(row.get("checkpoint"), row.get("checkpoint_key")),
         strategy: strategy_of(&row)?,
         variant: row.get::<i64, _>("variant") as u32,
     };
@@ -67,6 +67,19 @@ pub(super) fn strategy_of(row: &super::Row) -> anyhow::Result<Option<Strategy>> 
     row.get::<Option<String>, _>("strategy")
         .map(|s| Strategy::parse(&s).with_context(|| format!("a stored strategy {s:?}")))
         .transpose()
+}
+
+/// Whether lease `token` of the run is still held (checked before writing objects, so a worker
+/// long stopped writes none; the write's own condition is what fences).
+pub async fn holds_lease(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<bool> {
+    let held: Option<i64> = sqlx::query_scalar(
+        "SELECT lease_token FROM runs WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+    )
+    .bind(run_id)
+    .bind(token)
+    .fetch_optional(pool)
+    .await?;
+    Ok(held.is_some())
 }
 
 /// Extends the lease, if still held.
@@ -106,8 +119,8 @@ pub async fn append_epochs(
     run_id: &str,
     token: i64,
     records: &[EpochRecord],
-    checkpoint: Option<&[u8]>,
-    members: &[(usize, Vec<u8>)],
+    checkpoint: Option<&Stored<'_>>,
+    members: &[(usize, Stored<'_>)],
 ) -> anyhow::Result<Appended> {
     super::noted(pool, async move {
         let mut tx = super::fenced_tx(pool).await?;
@@ -118,13 +131,17 @@ pub async fn append_epochs(
             .map(|r| r.epoch as i64)
             .max();
         let held = sqlx::query(
-            "UPDATE runs SET epochs_done = COALESCE($1, epochs_done), checkpoint = COALESCE($2, checkpoint)
+            "UPDATE runs SET epochs_done = COALESCE($1, epochs_done),
+                    checkpoint = CASE WHEN $5 THEN $2 ELSE checkpoint END,
+                    checkpoint_key = CASE WHEN $5 THEN $6 ELSE checkpoint_key END
              WHERE id = $3 AND lease_token = $4 AND state = 'running'",
         )
         .bind(last)
-        .bind(checkpoint)
+        .bind(checkpoint.and_then(Stored::bytes))
         .bind(run_id)
         .bind(token)
+        .bind(checkpoint.is_some())
+        .bind(checkpoint.and_then(Stored::key))
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -135,12 +152,15 @@ pub async fn append_epochs(
         // An ensemble's finished members, each written once (not with every checkpoint).
         for (member, weights) in members {
             sqlx::query(
-                "INSERT INTO run_members (run_id, member, weights) VALUES ($1, $2, $3)
-                 ON CONFLICT (run_id, member) DO UPDATE SET weights = excluded.weights",
+                "INSERT INTO run_members (run_id, member, weights, weights_key) VALUES ($1, $2, $3, $4)
+                 ON CONFLICT (run_id, member)
+                 DO UPDATE SET weights = excluded.weights, weights_key = excluded.weights_key",
             )
             .bind(run_id)
             .bind(*member as i64)
-            .bind(weights)
+            // The column is NOT NULL: an object's row holds no bytes.
+            .bind(weights.bytes().unwrap_or_default())
+            .bind(weights.key())
             .execute(&mut *tx)
             .await?;
         }
@@ -192,21 +212,24 @@ pub async fn complete(
     run_id: &str,
     token: i64,
     result: &RunResult,
-    heldout: Option<&HeldOut>,
-    checkpoint: &[u8],
+    heldout: Option<&Stored<'_>>,
+    checkpoint: &Stored<'_>,
 ) -> anyhow::Result<bool> {
     super::noted(pool, async move {
         let done = sqlx::query(
             "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2, checkpoint = $3,
-                    finished_at = $4, lease_owner = NULL, lease_expires_at = NULL
+                    finished_at = $4, lease_owner = NULL, lease_expires_at = NULL,
+                    heldout_key = $7, checkpoint_key = $8
              WHERE id = $5 AND lease_token = $6 AND state = 'running'",
         )
         .bind(serde_json::to_string(result)?)
-        .bind(heldout.map(HeldOut::to_bytes))
-        .bind(checkpoint)
+        .bind(heldout.and_then(Stored::bytes))
+        .bind(checkpoint.bytes())
         .bind(ids::now_rfc3339())
         .bind(run_id)
         .bind(token)
+        .bind(heldout.and_then(Stored::key))
+        .bind(checkpoint.key())
         .execute(pool)
         .await?
         .rows_affected();
@@ -265,14 +288,23 @@ pub async fn cancelled(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<
 }
 
 /// Hands a run back to the queue at shutdown, without counting the attempt.
-pub async fn release(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<()> {
+pub async fn release(
+    pool: &Pool,
+    run_id: &str,
+    token: i64,
+    after_ms: i64,
+    reason: Option<&str>,
+) -> anyhow::Result<()> {
     sqlx::query(concat!(
         "UPDATE runs SET state = 'queued', attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END,
-                run_at = ", now_ms!(), ", lease_owner = NULL, lease_expires_at = NULL
+                run_at = ", now_ms!(), " + $3, lease_owner = NULL, lease_expires_at = NULL,
+                last_error = COALESCE($4, last_error)
          WHERE id = $1 AND lease_token = $2 AND state = 'running'",
     ))
     .bind(run_id)
     .bind(token)
+    .bind(after_ms)
+    .bind(reason)
     .execute(pool)
     .await?;
     super::notify_queue(pool, run_id).await?;
