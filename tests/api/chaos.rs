@@ -127,6 +127,8 @@ fn restart_postgres() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL (run under pg_virtualenv) and moto_server (pip install 'moto[server]'); CI has both"]
 async fn jobs_survive_killed_workers_a_killed_api_and_a_database_restart() {
+    // It restarts the cluster other tests share: it waits for them, and they for it.
+    let _own = crate::helpers::own_postgres().await;
     let db = fresh_postgres_database().await;
     let moto = crate::moto::Moto::start().await;
     let store = moto.for_process("chaos");

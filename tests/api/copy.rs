@@ -19,6 +19,7 @@ async fn a_copy_into_sqlite_reads_the_same_through_every_get() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
 async fn a_copy_into_postgres_reads_the_same_through_every_get() {
+    let _share = crate::helpers::share_postgres().await;
     copy_reads_the_same("postgres").await;
 }
 

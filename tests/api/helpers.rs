@@ -363,9 +363,26 @@ pub fn five_rows() -> Vec<serde_json::Map<String, Value>> {
         .collect()
 }
 
-/// What keeps a fresh store alive: its SQLite file's directory (PostgreSQL's databases are
-/// left to the throwaway cluster).
-pub type StoreGuard = Option<tempfile::TempDir>;
+/// The throwaway PostgreSQL cluster is shared by every test of this binary, and the chaos
+/// test restarts it: tests on it hold a share (`share_postgres`), the chaos test the whole of
+/// it (`own_postgres`), so no test meets the restart. Take one share per test (a second,
+/// taken while the chaos test waits, would wait for ever).
+static POSTGRES: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
+pub type PostgresShare = tokio::sync::RwLockReadGuard<'static, ()>;
+
+/// A share of the PostgreSQL cluster, held for the test's duration.
+pub async fn share_postgres() -> PostgresShare {
+    POSTGRES.read().await
+}
+
+/// The PostgreSQL cluster to itself (to restart it), held for the test's duration.
+pub async fn own_postgres() -> tokio::sync::RwLockWriteGuard<'static, ()> {
+    POSTGRES.write().await
+}
+
+/// What keeps a fresh store alive: SQLite's directory, or a share of the PostgreSQL cluster.
+pub type StoreGuard = (Option<tempfile::TempDir>, Option<PostgresShare>);
 
 /// A fresh, migrated store on `backend` (`"sqlite"`, or `"postgres"`: a new database on the
 /// server the `PG*` variables name, as `pg_virtualenv` sets them), and its URL.
@@ -374,9 +391,12 @@ pub async fn fresh_store(backend: &str) -> (StoreGuard, String, crossfold::store
         "sqlite" => {
             let dir = tempfile::tempdir().unwrap();
             let url = format!("sqlite://{}", dir.path().join("store.db").display());
-            (Some(dir), url)
+            ((Some(dir), None), url)
         }
-        _ => (None, fresh_postgres_database().await),
+        _ => {
+            let share = share_postgres().await;
+            ((None, Some(share)), fresh_postgres_database().await)
+        }
     };
     let db = crossfold::store::connect(&url).await.unwrap();
     crossfold::store::migrate(&db).await.unwrap();

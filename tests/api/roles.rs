@@ -91,6 +91,7 @@ async fn a_worker_stopped_past_its_lease_loses_its_run_and_resumed_writes_nothin
 #[tokio::test]
 #[ignore = "needs PostgreSQL (run under pg_virtualenv) and moto_server (pip install 'moto[server]'); CI has both"]
 async fn on_postgres_a_worker_stopped_past_its_lease_loses_its_run_and_resumed_writes_nothing() {
+    let _share = crate::helpers::share_postgres().await;
     stopped_worker_is_fenced_out("postgres").await;
 }
 

@@ -488,6 +488,7 @@ async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
 #[tokio::test]
 #[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
 async fn on_postgres_sslmode_in_the_url_decides_tls() {
+    let _share = crate::helpers::share_postgres().await;
     let url = crate::helpers::fresh_postgres_database().await;
     for (mode, encrypted) in [("require", true), ("disable", false)] {
         let db = store::connect(&format!("{url}?sslmode={mode}"))
