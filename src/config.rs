@@ -16,6 +16,8 @@ pub struct Settings {
     pub artifacts_url: Option<String>,
     /// How often a process with an object store collects unreferenced objects (`None`: never).
     pub gc_every: Option<std::time::Duration>,
+    /// Where workers keep the datasets their runs read (`None`: each run reads the database).
+    pub dataset_cache: Option<DatasetCacheSettings>,
     /// Concurrent training runs (used by the job queue).
     pub workers: usize,
     /// Bearer tokens accepted on every route but `/healthz` and `/readyz`; empty = no auth.
@@ -28,6 +30,13 @@ pub struct Settings {
     pub queue: crate::queue::QueueTiming,
     /// How long the HTTP server waits for slow clients.
     pub http: crate::http::serve::HttpTimeouts,
+}
+
+/// A worker's dataset cache (`store::dataset_cache`): its directory and size bound.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DatasetCacheSettings {
+    pub dir: std::path::PathBuf,
+    pub max_bytes: u64,
 }
 
 /// Limits that keep a request from exhausting the machine; reported by `GET /v1/limits`.
@@ -291,6 +300,7 @@ mod tests {
             database_url: "sqlite://x.db".into(),
             artifacts_url: None,
             gc_every: None,
+            dataset_cache: None,
             workers: 1,
             api_tokens: vec![],
             allow_unauthenticated: false,

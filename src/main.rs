@@ -245,10 +245,18 @@ struct TrainingArgs {
     /// Largest checkpoint a run may store, in bytes [default: 1,000,000,000, SQLite's limit].
     #[arg(long, env = "CROSSFOLD_MAX_CHECKPOINT_BYTES")]
     max_checkpoint_bytes: Option<u64>,
-    /// On PostgreSQL, wake idle workers by LISTEN/NOTIFY (`off`: poll only, for a pooler in
-    /// transaction mode).
+    /// On PostgreSQL, wake idle workers and event streams by LISTEN/NOTIFY (`off`: poll only,
+    /// for a pooler in transaction mode).
     #[arg(long, env = "CROSSFOLD_NOTIFY", default_value = "on", value_parser = ["on", "off"])]
     notify: String,
+    /// Where workers keep the datasets their runs read, keyed by content: a directory, or `off`
+    /// [default: on PostgreSQL $XDG_CACHE_HOME/crossfold/datasets (or ~/.cache/…); on SQLite
+    /// off, the database being a local file already].
+    #[arg(long, env = "CROSSFOLD_DATASET_CACHE")]
+    dataset_cache: Option<String>,
+    /// Most datasets the cache keeps on disk, in MiB (the least recently read go first).
+    #[arg(long, env = "CROSSFOLD_DATASET_CACHE_MB", default_value_t = 2048)]
+    dataset_cache_mb: u64,
     /// Tests only: a pause after each epoch, in ms, so a test can act mid-run on any machine.
     #[arg(long, hide = true, default_value_t = 0)]
     test_epoch_pause_ms: u64,
@@ -283,6 +291,30 @@ impl SpecLimitArgs {
         limits.max_hidden_layers = self.max_hidden_layers.unwrap_or(d.max_hidden_layers);
         limits.max_epochs = self.max_epochs.unwrap_or(d.max_epochs);
         limits.max_folds = self.max_folds.unwrap_or(d.max_folds);
+    }
+}
+
+impl TrainingArgs {
+    /// The dataset cache `--dataset-cache` asks for, or the backend's default.
+    fn dataset_cache(&self, database_url: &str) -> Option<crossfold::config::DatasetCacheSettings> {
+        let dir = match self.dataset_cache.as_deref() {
+            Some("off") => return None,
+            Some(dir) => std::path::PathBuf::from(dir),
+            None if crossfold::config::is_postgres_url(database_url) => {
+                let home =
+                    std::env::var_os("HOME").map(|h| std::path::Path::new(&h).join(".cache"));
+                let cache = std::env::var_os("XDG_CACHE_HOME").map(std::path::PathBuf::from);
+                cache
+                    .or(home)
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("crossfold/datasets")
+            }
+            None => return None,
+        };
+        Some(crossfold::config::DatasetCacheSettings {
+            dir,
+            max_bytes: self.dataset_cache_mb.saturating_mul(1 << 20),
+        })
     }
 }
 
@@ -344,6 +376,7 @@ fn settings(
         database_url: database.database_url.clone(),
         artifacts_url: None,
         gc_every: None,
+        dataset_cache: training.and_then(|(t, _)| t.dataset_cache(&database.database_url)),
         workers,
         api_tokens: Vec::new(),
         allow_unauthenticated: false,
@@ -464,8 +497,7 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
                 settings.workers > 0,
                 "a worker needs --workers of at least 1"
             );
-            let artifacts = settings.artifacts_url.as_deref();
-            let pool = crossfold::store::open(&settings.database_url, artifacts).await?;
+            let pool = crossfold::startup::open_store(&settings).await?;
             crossfold::store::migrate(&pool).await?;
             let token = CancellationToken::new();
             stop_on_signal(token.clone())?;
@@ -475,7 +507,11 @@ async fn run(command: Command, settings: Settings) -> anyhow::Result<()> {
             };
             tracing::info!(workers = settings.workers, "crossfold worker claiming runs");
             // Other nodes may be training: only expired leases are reaped here.
-            crossfold::startup::run_workers(&pool, &settings, token).await;
+            let wake = match settings.queue.notify {
+                true => crossfold::store::wake_ups(&pool, token.clone()),
+                false => None,
+            };
+            crossfold::startup::run_workers(&pool, &settings, wake, token).await;
             if let Some(probes) = probes {
                 let _ = probes.await;
             }

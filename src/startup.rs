@@ -23,18 +23,22 @@ pub struct Application {
     pool: Db,
     router: axum::Router,
     shutdown: CancellationToken,
+    /// What wakes this process's idle workers: its one listening connection, if it listens.
+    wake: Option<Arc<tokio::sync::Notify>>,
 }
 
 impl Application {
     /// Validates the settings, opens and migrates the database and binds the address.
     pub async fn build(settings: Settings) -> anyhow::Result<Self> {
         settings.validate()?;
-        let pool = store::open(&settings.database_url, settings.artifacts_url.as_deref()).await?;
+        let pool = open_store(&settings).await?;
         store::migrate(&pool).await?;
         let listener = TcpListener::bind(&settings.addr)
             .await
             .with_context(|| format!("binding {}", settings.addr))?;
         let port = listener.local_addr()?.port();
+        let shutdown = CancellationToken::new();
+        let (events, wake) = listen(&pool, &settings, shutdown.clone());
         let state = AppState {
             pool: pool.clone(),
             limits: Arc::new(settings.limits.clone()),
@@ -42,7 +46,7 @@ impl Application {
             metrics: http::metrics::recorder(),
             // Half the cores: predictions never take every core from training.
             predict_pool: crate::compute::ComputePool::new(crate::config::default_workers() / 2)?,
-            events: Arc::new(http::event_hub::Hub::new(settings.limits.max_event_streams)),
+            events,
         };
         Ok(Self {
             settings: settings.clone(),
@@ -50,7 +54,8 @@ impl Application {
             port,
             pool,
             router: http::router(state),
-            shutdown: CancellationToken::new(),
+            shutdown,
+            wake,
         })
     }
 
@@ -93,7 +98,8 @@ impl Application {
                 self.settings.clone(),
                 self.shutdown.clone(),
             );
-            async move { run_workers(&pool, &settings, token).await }
+            let wake = self.wake.clone();
+            async move { run_workers(&pool, &settings, wake, token).await }
         });
         http::serve::serve(
             self.listener,
@@ -111,18 +117,67 @@ impl Application {
     }
 }
 
-/// Runs `settings.workers` workers and a reaper until `shutdown`, then waits for them.
-pub async fn run_workers(pool: &Db, settings: &Settings, shutdown: CancellationToken) {
+/// The store `settings` name: the database, the object store if any, and the dataset cache
+/// if this process trains with one.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Db> {
+    let pool = store::open(&settings.database_url, settings.artifacts_url.as_deref()).await?;
+    Ok(match &settings.dataset_cache {
+        Some(c) if settings.workers > 0 => pool.with_dataset_cache(
+            store::dataset_cache::DatasetCache::open(&c.dir, c.max_bytes)?,
+        ),
+        _ => pool,
+    })
+}
+
+/// The event streams' hub and what wakes idle workers, both fed by this process's one
+/// listening connection on PostgreSQL (unless `--notify off`); without it the hub polls and
+/// workers poll.
+fn listen(
+    pool: &Db,
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> (Arc<http::event_hub::Hub>, Option<Arc<tokio::sync::Notify>>) {
+    let max_streams = settings.limits.max_event_streams;
+    let listens = pool.notifies() && settings.queue.notify;
+    let hub = Arc::new(http::event_hub::Hub::new(max_streams, listens));
+    if !listens {
+        return (hub, None);
+    }
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let (fed, woken) = (hub.clone(), wake.clone());
+    let heard = move |heard: store::Heard<'_>| match heard {
+        store::Heard::Queue(id) => {
+            woken.notify_waiters();
+            fed.changed(id);
+        }
+        store::Heard::Events(id) => fed.changed(id),
+        store::Heard::Reconnected => {
+            woken.notify_waiters();
+            fed.all_changed();
+        }
+    };
+    store::follow_changes(pool, heard, shutdown);
+    (hub, Some(wake))
+}
+
+/// Runs `settings.workers` workers and a reaper until `shutdown`, then waits for them; `wake`
+/// wakes idle workers besides their poll.
+pub async fn run_workers(
+    pool: &Db,
+    settings: &Settings,
+    wake: Option<Arc<tokio::sync::Notify>>,
+    shutdown: CancellationToken,
+) {
     let tracker = tokio_util::task::TaskTracker::new();
     // The limit in force is the configured one (`/v1/limits` shows it).
     let timing = crate::queue::QueueTiming {
         max_checkpoint_bytes: settings.limits.max_checkpoint_bytes,
         ..settings.queue
     };
-    let limits = std::sync::Arc::new(settings.limits.clone());
-    let wake = match timing.notify {
-        true => store::wake_ups(pool, shutdown.clone()),
-        false => None,
+    let shared = crate::queue::worker::Shared {
+        limits: Arc::new(settings.limits.clone()),
+        wake,
+        refresher: Arc::default(),
     };
     for n in 0..settings.workers {
         let owner = format!(
@@ -133,7 +188,7 @@ pub async fn run_workers(pool: &Db, settings: &Settings, shutdown: CancellationT
         tracker.spawn(crate::queue::worker::run(
             pool.clone(),
             owner,
-            (timing, limits.clone(), wake.clone()),
+            (timing, shared.clone()),
             shutdown.clone(),
         ));
     }

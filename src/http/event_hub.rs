@@ -1,8 +1,11 @@
 //! What feeds `/events` streams: the job's status changes, progress, each run's new epochs
 //! and its findings as they appear or change. It follows the database (so it sees work done by
-//! any worker on any node): one poller per watched job, every 200 ms, broadcasts to every stream
-//! of that job, so a hundred clients cost one poll, not a hundred. Each stream first reads what
-//! happened before it joined, once; `max_event_streams` bounds the streams (429 beyond).
+//! any worker on any node): one poller per watched job broadcasts to every stream of that job,
+//! so a hundred clients cost one read, not a hundred. On PostgreSQL the poller reads when the
+//! process's one listening connection hears of the job (`store::follow_changes`), and every
+//! poller reads after that connection reconnects; elsewhere it reads every 200 ms. Each stream
+//! first reads what happened before it joined, once; `max_event_streams` bounds the streams
+//! (429 beyond).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -12,25 +15,38 @@ use std::time::Duration;
 use crate::Db;
 use axum::response::sse::Event;
 use futures_util::Stream;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, broadcast};
+use tokio::sync::{Notify, OwnedSemaphorePermit, Semaphore, broadcast};
 
 use crate::jobs::feed::{Change, Seen, poll};
 
+/// The most often a job's poller reads, however many notifications come.
 const TICK: Duration = Duration::from_millis(200);
+/// How often a poller fed by notifications looks whether anyone still watches.
+const IDLE_CHECK: Duration = Duration::from_secs(5);
 /// Messages a slow stream may fall behind before it re-reads the job itself.
 const BACKLOG: usize = 1024;
 
+/// One watched job: its broadcast and what wakes its poller.
+struct Feed {
+    tx: broadcast::Sender<Change>,
+    wake: Arc<Notify>,
+}
+
 /// The pollers of watched jobs and the stream budget; one per application.
 pub struct Hub {
-    feeds: Mutex<HashMap<String, broadcast::Sender<Change>>>,
+    feeds: Mutex<HashMap<String, Feed>>,
     streams: Arc<Semaphore>,
+    /// Whether pollers wait for `changed` (a listening connection calls it) rather than a tick.
+    notified: bool,
 }
 
 impl Hub {
-    pub fn new(max_streams: u64) -> Self {
+    /// With `notified`, pollers read only when `changed` or `all_changed` says to.
+    pub fn new(max_streams: u64, notified: bool) -> Self {
         Self {
             feeds: Mutex::new(HashMap::new()),
             streams: Arc::new(Semaphore::new(max_streams as usize)),
+            notified,
         }
     }
 
@@ -39,15 +55,39 @@ impl Hub {
         self.streams.clone().try_acquire_owned().ok()
     }
 
+    /// Wakes the poller of job `id`, if someone watches it: something of it changed.
+    pub fn changed(&self, id: &str) {
+        let feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(feed) = feeds.get(id) {
+            feed.wake.notify_one();
+        }
+    }
+
+    /// Wakes every poller: anything may have changed (notifications were lost).
+    pub fn all_changed(&self) {
+        let feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
+        feeds.values().for_each(|f| f.wake.notify_one());
+    }
+
     /// Joins the job's feed, starting its poller if no one watches it yet.
     fn subscribe(self: &Arc<Self>, pool: &Db, id: &str) -> broadcast::Receiver<Change> {
         let mut feeds = self.feeds.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(tx) = feeds.get(id) {
-            return tx.subscribe();
+        if let Some(feed) = feeds.get(id) {
+            return feed.tx.subscribe();
         }
         let (tx, rx) = broadcast::channel(BACKLOG);
-        feeds.insert(id.to_owned(), tx.clone());
-        tokio::spawn(poller(self.clone(), pool.clone(), id.to_owned(), tx));
+        let wake = Arc::new(Notify::new());
+        let feed = Feed {
+            tx: tx.clone(),
+            wake: wake.clone(),
+        };
+        feeds.insert(id.to_owned(), feed);
+        tokio::spawn(poller(
+            self.clone(),
+            pool.clone(),
+            id.to_owned(),
+            (tx, wake),
+        ));
         rx
     }
 
@@ -62,8 +102,14 @@ impl Hub {
     }
 }
 
-/// The one poller of a job: reads what changed every tick and broadcasts it.
-async fn poller(hub: Arc<Hub>, pool: Db, id: String, tx: broadcast::Sender<Change>) {
+/// The one poller of a job: reads what changed and broadcasts it, then waits for the next
+/// notification of the job (or a tick, without notifications).
+async fn poller(
+    hub: Arc<Hub>,
+    pool: Db,
+    id: String,
+    (tx, wake): (broadcast::Sender<Change>, Arc<Notify>),
+) {
     let mut seen = Seen::default();
     loop {
         let changes = poll(&pool, &id, &mut seen).await;
@@ -77,7 +123,17 @@ async fn poller(hub: Arc<Hub>, pool: Db, id: String, tx: broadcast::Sender<Chang
         if hub.retire(&id, &tx, ended) {
             return;
         }
+        // A notification heard meanwhile is kept by `wake` and ends the wait at once.
         tokio::time::sleep(TICK).await;
+        while hub.notified
+            && tokio::time::timeout(IDLE_CHECK, wake.notified())
+                .await
+                .is_err()
+        {
+            if hub.retire(&id, &tx, false) {
+                return;
+            }
+        }
     }
 }
 

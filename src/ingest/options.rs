@@ -24,6 +24,26 @@ pub struct IngestOptions {
     pub text_columns: Vec<String>,
 }
 
+impl IngestOptions {
+    /// A comma-separated CSV table with `label` as its label, under generous limits (a
+    /// million rows, a thousand columns, ten classes): what tests and tools parse with.
+    pub fn csv(label: &str) -> Self {
+        Self {
+            format: UploadFormat::Csv,
+            label: label.into(),
+            delimiter: b',',
+            max_rows: 1_000_000,
+            max_columns: 1_000,
+            max_cells: 100_000_000,
+            max_classes: 10,
+            max_sequence_steps: 10_000,
+            sequence: None,
+            size_hint: None,
+            text_columns: Vec::new(),
+        }
+    }
+}
+
 /// Where an upload's sequences are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SequenceSource {

@@ -7,6 +7,7 @@ mod epochs;
 mod final_run;
 pub mod flags;
 mod heartbeat;
+pub mod refresh;
 mod run_input;
 mod training;
 pub mod worker;

@@ -9,9 +9,12 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
 
+use std::time::Instant;
+
 use super::QueueTiming;
 use super::epochs::EpochWriter;
 use super::flags::{Flags, RunError};
+use super::refresh::{Due, Refresher};
 use super::training::Finished;
 use crate::config::Limits;
 use crate::diagnose::job_rules::job_findings;
@@ -21,14 +24,23 @@ use crate::store::run_data::InputsError;
 use crate::store::runs::Claimed;
 use crate::store::{self};
 
-/// Claims and runs work until `shutdown` fires; idle, it waits for `wake` (if the store
-/// notifies) or its poll.
+/// What a process's workers share: the limits, what wakes them (if the store notifies), and
+/// when each job's findings are refreshed.
+#[derive(Clone)]
+pub struct Shared {
+    pub limits: Arc<Limits>,
+    pub wake: Option<Arc<Notify>>,
+    pub refresher: Arc<Refresher>,
+}
+
+/// Claims and runs work until `shutdown` fires; idle, it waits for `shared.wake` or its poll.
 pub async fn run(
     pool: Db,
     owner: String,
-    (timing, limits, wake): (QueueTiming, Arc<Limits>, Option<Arc<Notify>>),
+    (timing, shared): (QueueTiming, Shared),
     shutdown: CancellationToken,
 ) {
+    let wake = &shared.wake;
     let lease_ms = timing.lease.as_millis() as i64;
     loop {
         if shutdown.is_cancelled() {
@@ -37,13 +49,13 @@ pub async fn run(
         match store::runs::claim_next(&pool, &owner, lease_ms).await {
             Ok(Some(claimed)) => {
                 let span = tracing::info_span!("run", job_id = %claimed.job_id, run_id = %claimed.id, attempt = claimed.attempt);
-                execute(&pool, claimed, (timing, &limits), &shutdown)
+                execute(&pool, claimed, (timing, &shared), &shutdown)
                     .instrument(span)
                     .await;
             }
             Ok(None) => {
                 let woken = async {
-                    match &wake {
+                    match wake {
                         Some(wake) => wake.notified().await,
                         None => std::future::pending().await,
                     }
@@ -115,9 +127,10 @@ async fn settle_each(pool: &Db, jobs: Vec<String>, failed: &str) {
 async fn execute(
     pool: &Db,
     claimed: Claimed,
-    (timing, limits): (QueueTiming, &Arc<Limits>),
+    (timing, shared): (QueueTiming, &Shared),
     shutdown: &CancellationToken,
 ) {
+    let limits = &shared.limits;
     let flags = Arc::new(Flags::default());
     let beat = tokio::spawn(super::heartbeat::heartbeat(
         pool.clone(),
@@ -180,13 +193,35 @@ async fn execute(
     if let Err(e) = written {
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
     }
-    // The job-level rules compare finished runs: this one's end can change them.
-    let findings = |spec: &_, runs: &[_]| job_findings(spec, runs, limits);
-    if let Err(e) = store::jobs::refresh_diagnostics(pool, &claimed.job_id, findings).await {
-        tracing::warn!(error = %format!("{e:#}"), "refreshing the job's findings failed");
+    after_run(pool, &claimed.job_id, shared).await;
+}
+
+/// A run of `job` ended: refresh the job's findings (the job-level rules compare finished runs,
+/// so this end can change them) when `shared.refresher` says, and settle the job if it is done.
+async fn after_run(pool: &Db, job: &str, shared: &Shared) {
+    let last = matches!(store::jobs::open_runs(pool, job).await, Ok(0));
+    match shared.refresher.due(job, Instant::now(), last) {
+        Due::Now => refresh(pool, job, &shared.limits).await,
+        Due::Later(delay) => {
+            let (pool, job, shared) = (pool.clone(), job.to_owned(), shared.clone());
+            tokio::spawn(async move {
+                tokio::time::sleep(delay).await;
+                shared.refresher.fired(&job, Instant::now());
+                refresh(&pool, &job, &shared.limits).await;
+            });
+        }
+        Due::Pending => {}
     }
-    if let Err(e) = crate::jobs::settle::settle_if_done(pool, &claimed.job_id).await {
+    if last && let Err(e) = crate::jobs::settle::settle_if_done(pool, job).await {
         tracing::error!(error = %format!("{e:#}"), "settling the job failed");
+    }
+}
+
+/// Recomputes and stores the job's findings; a failure is logged (the next end retries).
+async fn refresh(pool: &Db, job: &str, limits: &Limits) {
+    let findings = |spec: &_, runs: &[_]| job_findings(spec, runs, limits);
+    if let Err(e) = store::jobs::refresh_diagnostics(pool, job, findings).await {
+        tracing::warn!(error = %format!("{e:#}"), "refreshing the job's findings failed");
     }
 }
 

@@ -148,7 +148,7 @@ impl Artifacts {
 
     /// Every object under `prefix`, with its age in seconds.
     pub async fn list(&self, prefix: &str) -> Result<Vec<(String, i64)>, ArtifactError> {
-        let now = chrono_now();
+        let now = unix_seconds();
         let listing = async {
             let mut stream = self.store.list(Some(&Path::from(prefix)));
             let mut out = Vec::new();
@@ -262,7 +262,7 @@ fn s3(url: &str, rest: &str) -> anyhow::Result<Arc<dyn ObjectStore>> {
 }
 
 /// Seconds since the Unix epoch, to age listed objects by.
-fn chrono_now() -> i64 {
+fn unix_seconds() -> i64 {
     crate::domain::ids::now_millis() / 1000
 }
 

@@ -1,6 +1,7 @@
 //! `datasets` and `dataset_columns`: dataset summaries and their column values.
 
-use super::idempotency;
+use super::dataset_cache::DatasetValues;
+use super::{Db, idempotency, on_backend};
 use crate::domain::dataset::{Column, DatasetSummary, ParsedDataset, SequenceValues};
 
 /// The idempotency scope of `POST /v1/datasets`.
@@ -65,4 +66,35 @@ super::dispatch! { datasets:
 super::dispatch! { dataset_values:
     /// A sequence dataset's values, if `id` is one.
     pub async fn load_sequences(id: &str) -> anyhow::Result<Option<SequenceValues>>;
+}
+
+/// A dataset's values as a run trains on them (`None`: no such dataset): from this process's
+/// cache when it holds them (`Db::with_dataset_cache`), else from the database, then cached.
+pub async fn values(db: &Db, id: &str) -> anyhow::Result<Option<DatasetValues>> {
+    let Some(summary) = get_dataset(db, id).await? else {
+        return Ok(None);
+    };
+    let cache = db.dataset_cache().cloned();
+    if let Some(cache) = cache.clone() {
+        let read = summary.clone();
+        if let Some(values) = tokio::task::spawn_blocking(move || cache.get(&read)).await? {
+            return Ok(Some(values));
+        }
+    }
+    let Some(columns) = on_backend!(db, datasets::load_columns(id))? else {
+        return Ok(None);
+    };
+    let sequences = on_backend!(db, dataset_values::load_sequences(id))?;
+    let values = DatasetValues { columns, sequences };
+    let Some(cache) = cache else {
+        return Ok(Some(values));
+    };
+    let cached = tokio::task::spawn_blocking(move || {
+        // A failed write costs the next run a database read, nothing more.
+        if let Err(e) = cache.put(&summary, &values) {
+            tracing::warn!(dataset_id = %summary.id, error = %e, "caching a dataset failed");
+        }
+        values
+    });
+    Ok(Some(cached.await?))
 }

@@ -20,50 +20,79 @@ pub struct Collected {
     pub dangling: Vec<String>,
 }
 
-/// Deletes every object of the store's runs that no pointer names and is at least `min_age` old.
-pub async fn collect(db: &Db, min_age: Duration) -> anyhow::Result<Collected> {
+/// The store's run objects (key, age in seconds) beside the keys the database points to.
+struct Survey<'a> {
+    store: &'a super::artifacts::Artifacts,
+    pointers: HashSet<String>,
+    objects: Vec<(String, i64)>,
+}
+
+/// Reads the pointers, then lists the objects (`None`: no object store).
+async fn survey(db: &Db) -> anyhow::Result<Option<Survey<'_>>> {
     let Some(store) = db.artifacts() else {
-        anyhow::bail!("no object store (--artifacts): every artifact is in the database");
+        return Ok(None);
     };
     // Pointers first: an object written after this read is younger than any sane `min_age`.
-    let pointers: HashSet<String> = on_backend!(db, artifact_keys::all())?.into_iter().collect();
+    let pointers = on_backend!(db, artifact_keys::all())?.into_iter().collect();
     let objects = store.list("runs").await?;
+    Ok(Some(Survey {
+        store,
+        pointers,
+        objects,
+    }))
+}
+
+impl Survey<'_> {
+    /// Pointers whose object is not listed, sorted.
+    fn dangling(&self) -> Vec<String> {
+        let listed: HashSet<&String> = self.objects.iter().map(|o| &o.0).collect();
+        let mut missing: Vec<String> = self
+            .pointers
+            .iter()
+            .filter(|k| !listed.contains(k))
+            .cloned()
+            .collect();
+        missing.sort();
+        missing
+    }
+}
+
+/// Deletes every object of the store's runs that no pointer names and is at least `min_age` old.
+pub async fn collect(db: &Db, min_age: Duration) -> anyhow::Result<Collected> {
+    let Some(survey) = survey(db).await? else {
+        anyhow::bail!("no object store (--artifacts): every artifact is in the database");
+    };
     let mut collected = Collected {
-        listed: objects.len(),
+        listed: survey.objects.len(),
+        dangling: survey.dangling(),
         ..Collected::default()
     };
-    let mut seen = HashSet::with_capacity(objects.len());
-    for (key, age_secs) in objects {
-        if pointers.contains(&key) {
-            seen.insert(key);
-        } else if (age_secs.max(0) as u64) < min_age.as_secs() {
+    for (key, age_secs) in &survey.objects {
+        if survey.pointers.contains(key) {
+            continue;
+        } else if ((*age_secs).max(0) as u64) < min_age.as_secs() {
             collected.young += 1;
         } else {
-            store.delete(&key).await?;
+            survey.store.delete(key).await?;
             collected.deleted += 1;
         }
     }
-    collected.dangling = pointers.into_iter().filter(|k| !seen.contains(k)).collect();
-    collected.dangling.sort();
     Ok(collected)
 }
 
 /// The objects `db` points to, once each is checked present; an error naming the missing ones.
 pub async fn check_pointers(db: &Db) -> anyhow::Result<usize> {
-    let Some(store) = db.artifacts() else {
+    let Some(survey) = survey(db).await? else {
         return Ok(0);
     };
-    let pointers: HashSet<String> = on_backend!(db, artifact_keys::all())?.into_iter().collect();
-    let listed: HashSet<String> = store.list("runs").await?.into_iter().map(|o| o.0).collect();
-    let mut missing: Vec<&String> = pointers.difference(&listed).collect();
-    missing.sort();
+    let missing = survey.dangling();
     anyhow::ensure!(
         missing.is_empty(),
         "{} artifacts are missing from {}: {missing:?}",
         missing.len(),
-        store.url()
+        survey.store.url()
     );
-    Ok(pointers.len())
+    Ok(survey.pointers.len())
 }
 
 /// Collects every `every` until `shutdown`, keeping objects younger than `every` (a process

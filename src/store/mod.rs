@@ -7,13 +7,16 @@
 pub mod artifacts;
 mod blobs;
 pub mod copy;
+pub mod dataset_cache;
 pub mod datasets;
 pub mod gc;
 pub mod health;
 pub mod idempotency;
 pub mod job_view;
 pub mod jobs;
+mod le;
 pub(crate) mod postgres;
+pub use postgres::Heard;
 pub mod run_data;
 pub mod run_notes;
 pub mod runs;
@@ -26,6 +29,8 @@ pub(crate) mod typed;
 pub struct Db {
     backend: Backend,
     artifacts: Option<artifacts::Artifacts>,
+    /// Where this process keeps the datasets its runs read, if anywhere.
+    dataset_cache: Option<std::sync::Arc<dataset_cache::DatasetCache>>,
 }
 
 /// A connection pool of one backend.
@@ -82,9 +87,10 @@ pub async fn is_ready(db: &Db) -> Result<bool, sqlx::Error> {
     Ok(applied as usize >= embedded)
 }
 
-/// What wakes this process's idle workers besides their poll: PostgreSQL's notifications of
-/// a submit, a cancel or a run's end, listened to on one connection until `shutdown`; `None`
-/// on SQLite (one machine polls cheaply).
+/// What wakes the idle workers of a process without event streams (`crossfold worker`)
+/// besides their poll: PostgreSQL's notifications of a submit, a cancel or a run's end,
+/// listened to on one connection until `shutdown`; `None` on SQLite (one machine polls
+/// cheaply).
 pub fn wake_ups(
     db: &Db,
     shutdown: tokio_util::sync::CancellationToken,
@@ -93,16 +99,43 @@ pub fn wake_ups(
         return None;
     };
     let wake = std::sync::Arc::new(tokio::sync::Notify::new());
-    tokio::spawn(postgres::listen(pool.clone(), wake.clone(), shutdown));
+    let woken = wake.clone();
+    let heard = move |_: Heard<'_>| woken.notify_waiters();
+    tokio::spawn(postgres::listen(
+        pool.clone(),
+        &[postgres::sql::QUEUE_CHANNEL],
+        heard,
+        shutdown,
+    ));
     Some(wake)
 }
 
+/// Tells `heard` of every change to any job, on one listening connection until `shutdown`
+/// (an API process's event streams and its workers follow it); nothing on SQLite, which does
+/// not notify.
+pub fn follow_changes(
+    db: &Db,
+    heard: impl Fn(Heard<'_>) + Send + Sync + 'static,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    if let Backend::Postgres(pool) = &db.backend {
+        let channels = &[postgres::sql::QUEUE_CHANNEL, postgres::sql::EVENTS_CHANNEL];
+        tokio::spawn(postgres::listen(pool.clone(), channels, heard, shutdown));
+    }
+}
+
 impl Db {
+    /// Whether changes are notified to listeners (PostgreSQL's LISTEN/NOTIFY).
+    pub fn notifies(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
     /// The store over `backend`, artifacts in the database.
     pub fn new(backend: Backend) -> Self {
         Self {
             backend,
             artifacts: None,
+            dataset_cache: None,
         }
     }
 
@@ -111,6 +144,17 @@ impl Db {
     pub fn with_artifacts(mut self, artifacts: artifacts::Artifacts) -> Self {
         self.artifacts = Some(artifacts);
         self
+    }
+
+    /// The same store, its runs reading datasets through `cache` (see `datasets::values`).
+    pub fn with_dataset_cache(mut self, cache: dataset_cache::DatasetCache) -> Self {
+        self.dataset_cache = Some(std::sync::Arc::new(cache));
+        self
+    }
+
+    /// The cache of datasets runs read, if this process keeps one.
+    pub fn dataset_cache(&self) -> Option<&std::sync::Arc<dataset_cache::DatasetCache>> {
+        self.dataset_cache.as_ref()
     }
 
     /// The object store artifacts go to, if not the database.

@@ -67,11 +67,9 @@ macro_rules! store_test {
     };
 }
 
-/// Whether state changes notify listeners (`QUEUE_CHANNEL`): workers on other machines wake.
+/// Whether state changes notify listeners (`sql::QUEUE_CHANNEL`, `sql::EVENTS_CHANNEL`):
+/// workers and API processes on other machines wake.
 pub(crate) const NOTIFIES: bool = true;
-/// The channel a submit, a cancel and a run's end notify on: never an epoch (a NOTIFY takes a
-/// global lock at commit).
-pub(crate) const QUEUE_CHANNEL: &str = "crossfold_queue";
 
 #[allow(
     clippy::duplicate_mod,
@@ -99,24 +97,43 @@ pub async fn connect(database_url: &str) -> anyhow::Result<PgPool> {
         .with_context(|| format!("connecting to {}", redacted_url(database_url)))
 }
 
-/// Wakes `wake`'s waiters at every notification on `QUEUE_CHANNEL`, and once after each
-/// reconnect (what was sent meanwhile is lost), until `shutdown`.
+/// What a listening connection heard.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Heard<'a> {
+    /// The queue changed (`QUEUE_CHANNEL`): this job was submitted or cancelled, or a run of
+    /// it ended.
+    Queue(&'a str),
+    /// This job's epochs, findings or status changed (`EVENTS_CHANNEL`).
+    Events(&'a str),
+    /// The connection (re)opened: anything may have changed meanwhile.
+    Reconnected,
+}
+
+/// Tells `heard` each notification on `channels` (its job id), and `Reconnected` after each
+/// (re)connect (what was sent meanwhile is lost), until `shutdown`: one connection.
 pub(crate) async fn listen(
     pool: PgPool,
-    wake: std::sync::Arc<tokio::sync::Notify>,
+    channels: &'static [&'static str],
+    heard: impl Fn(Heard<'_>) + Send + Sync + 'static,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     loop {
         let listener = async {
             let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
-            listener.listen(QUEUE_CHANNEL).await?;
-            wake.notify_waiters();
+            listener.listen_all(channels.iter().copied()).await?;
+            heard(Heard::Reconnected);
             loop {
                 // `None`: the connection dropped (sqlx reconnects at the next call).
-                if listener.try_recv().await?.is_none() {
-                    tracing::warn!("the notification connection dropped; reconnecting");
+                match listener.try_recv().await? {
+                    Some(n) if n.channel() == sql::QUEUE_CHANNEL => {
+                        heard(Heard::Queue(n.payload()))
+                    }
+                    Some(n) => heard(Heard::Events(n.payload())),
+                    None => {
+                        tracing::warn!("the notification connection dropped; reconnecting");
+                        heard(Heard::Reconnected);
+                    }
                 }
-                wake.notify_waiters();
             }
             #[allow(unreachable_code)]
             Ok::<(), sqlx::Error>(())

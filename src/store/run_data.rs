@@ -1,7 +1,9 @@
 //! Reading what runs hold: their rows with typed results, a claimed run's inputs, results,
 //! held-out predictions, epoch histories, checkpoints and ensemble members.
 
+use super::artifacts::Blob;
 use super::blobs::fetch;
+use super::dataset_cache::DatasetValues;
 use super::runs::Claimed;
 use super::{Db, on_backend};
 use crate::domain::dataset::{Column, SequenceValues};
@@ -44,11 +46,10 @@ pub enum Detail {
     Full,
 }
 
-/// What a claimed run trains on, read in one transaction: the job's spec, the dataset's
-/// columns, the recorded fold assignment, and the state to resume from.
-/// `B` is how the checkpoints are held: `Blob` as the database holds them, bytes once read.
+/// What a claimed run trains on: the job's spec, the dataset's values, the recorded fold
+/// assignment, and the state to resume from.
 #[derive(Debug)]
-pub struct RunInputs<B = Vec<u8>> {
+pub struct RunInputs {
     pub spec: JobSpec,
     pub columns: Vec<Column>,
     /// A sequence dataset's sequences.
@@ -56,13 +57,23 @@ pub struct RunInputs<B = Vec<u8>> {
     /// Per repeat, the fold each row is held out in (`split::TEST_SET` for the test set).
     pub assignment: Vec<Vec<u32>>,
     /// The last epoch checkpoint and an ensemble's finished members, when resuming.
-    pub resume: Option<(B, Vec<B>)>,
+    pub resume: Option<(Vec<u8>, Vec<Vec<u8>>)>,
     /// Fine-tuning: the source run's checkpoint.
-    pub init: Option<B>,
+    pub init: Option<Vec<u8>>,
     /// `pretrain.dataset_id`: that dataset's columns.
     pub pretrain_columns: Option<Vec<Column>>,
     /// The final run of a job with `validation.test_dataset_id`: that dataset's columns.
     pub test_columns: Option<Vec<Column>>,
+}
+
+/// What the database holds of a claimed run's inputs besides dataset values: the spec, the
+/// fold assignment, and where its checkpoints are.
+#[derive(Debug)]
+pub struct StoredInputs {
+    pub spec: JobSpec,
+    pub assignment: Vec<Vec<u32>>,
+    pub resume: Option<(Blob, Vec<Blob>)>,
+    pub init: Option<Blob>,
 }
 
 /// Why a claimed run's inputs cannot be read.
@@ -106,7 +117,8 @@ super::dispatch! { run_data:
     pub async fn epoch_history(run_id: &str) -> anyhow::Result<Option<Vec<EpochRecord>>>;
 }
 
-/// The inputs of `claimed` (see `RunInputs`), its checkpoints read from wherever they are.
+/// The inputs of `claimed` (see `RunInputs`): its checkpoints read from wherever they are,
+/// its datasets' values from this process's cache or the database (`datasets::values`).
 pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsError> {
     let stored = on_backend!(db, run_data::run_inputs(claimed))?;
     let resume = match stored.resume {
@@ -123,16 +135,37 @@ pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsE
         Some(blob) => Some(fetch(db, blob).await?),
         None => None,
     };
+    let spec = stored.spec;
+    // A job's datasets cannot be deleted while it has runs to train.
+    let values = dataset(db, &spec.dataset_id, "").await?;
+    let pretrain = match spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()) {
+        Some(id) => Some(dataset(db, id, "pretraining ").await?),
+        None => None,
+    };
+    // Only the final model scores the test dataset.
+    let test_id = spec.validation.test_dataset_id.as_deref();
+    let test = match test_id.filter(|_| claimed.kind == RunKind::Final) {
+        Some(id) => Some(dataset(db, id, "test ").await?),
+        None => None,
+    };
     Ok(RunInputs {
-        spec: stored.spec,
-        columns: stored.columns,
-        sequences: stored.sequences,
+        columns: values.columns,
+        sequences: values.sequences,
         assignment: stored.assignment,
         resume,
         init,
-        pretrain_columns: stored.pretrain_columns,
-        test_columns: stored.test_columns,
+        pretrain_columns: pretrain.map(|v| v.columns),
+        test_columns: test.map(|v| v.columns),
+        spec,
     })
+}
+
+/// The values of dataset `id`, the run's `what` dataset: a job's datasets cannot be deleted
+/// while it has runs to train, so a missing one means the job cannot go on.
+async fn dataset(db: &Db, id: &str, what: &str) -> Result<DatasetValues, InputsError> {
+    super::datasets::values(db, id)
+        .await?
+        .ok_or_else(|| InputsError::Gone(format!("the {what}dataset {id} was deleted")))
 }
 
 /// A run's held-out predictions (`None`: none stored, or the run does not exist). Predictions

@@ -66,12 +66,7 @@ fn specs(table: &str, sequences: &str) -> Vec<Value> {
 /// Trains ten sigmoid layers on `table` (vanishing gradients, a finding with a remedy) on
 /// `app`, which has a worker: the job and the finding's id.
 async fn vanishing_finding(app: &TestApp, table: &str) -> (String, Value) {
-    let spec = json!({"dataset_id": table, "seed": 14, "final_model": false,
-                      "model": {"hidden_layers": [32, 32, 32, 32, 32, 32, 32, 32, 32, 32],
-                                "activation": "sigmoid", "init": "xavier"},
-                      "optimizer": {"kind": "sgd", "learning_rate": 0.01},
-                      "training": {"epochs": 8, "early_stopping": null},
-                      "validation": {"folds": 2}});
+    let spec = crate::helpers::vanishing(table, 8, 14);
     let id = queued(app, spec).await;
     let job = wait_until_finished(app, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");

@@ -142,6 +142,8 @@ fn each_commands_help_lists_only_the_flags_it_uses() {
         "--max-checkpoint-bytes",
         "--max-epochs",
         "--max-layer-width",
+        "--dataset-cache",
+        "--dataset-cache-mb",
     ];
     for flag in http_only.iter().chain(&training).chain(&["--database"]) {
         assert!(serve.contains(flag), "serve --help lacks {flag}:\n{serve}");

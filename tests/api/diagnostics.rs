@@ -7,7 +7,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::helpers::{TestApp, error_fields, json, problem};
-use crate::helpers::{queued, submit, upload_breast_cancer, wait_until_finished};
+use crate::helpers::{queued, submit, upload_breast_cancer, vanishing, wait_until_finished};
 
 fn findings<'a>(job: &'a Value, kind: &str) -> Vec<&'a Value> {
     job["diagnostics"]
@@ -16,16 +16,6 @@ fn findings<'a>(job: &'a Value, kind: &str) -> Vec<&'a Value> {
         .iter()
         .filter(|f| f["kind"] == kind)
         .collect()
-}
-
-/// Ten sigmoid layers on breast cancer, SGD 0.01, 2 folds: vanishing gradients from epoch 1.
-fn vanishing(ds: &str, epochs: u64) -> Value {
-    json!({"dataset_id": ds, "seed": 1, "final_model": false,
-           "model": {"hidden_layers": [32, 32, 32, 32, 32, 32, 32, 32, 32, 32],
-                     "activation": "sigmoid", "init": "xavier"},
-           "optimizer": {"kind": "sgd", "learning_rate": 0.01},
-           "training": {"epochs": epochs, "early_stopping": null},
-           "validation": {"folds": 2}})
 }
 
 #[tokio::test]
@@ -76,7 +66,7 @@ async fn a_loss_turning_non_finite_fails_the_job_with_an_exploding_error_finding
 async fn vanishing_gradients_are_remedied_by_a_linked_job_and_compared_before_and_after() {
     let app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
-    let id = queued(&app, vanishing(&ds, 8)).await;
+    let id = queued(&app, vanishing(&ds, 8, 1)).await;
     let job = wait_until_finished(&app, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let vanishing = findings(&job, "vanishing_gradients");
@@ -334,7 +324,7 @@ async fn findings_appear_while_the_job_is_still_training() {
     let app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
     // Far more epochs than the test waits for: it is cancelled once the finding shows.
-    let id = queued(&app, vanishing(&ds, 10000)).await;
+    let id = queued(&app, vanishing(&ds, 10000, 1)).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     let job = loop {
         let job = app.get_json(&format!("/v1/jobs/{id}")).await;

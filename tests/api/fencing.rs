@@ -2,7 +2,6 @@
 //! reaped, claimed by another worker) writes nothing afterwards, whatever it tries; deleting a
 //! dataset and submitting a job on it cannot both succeed.
 
-use crossfold::domain::dataset::UploadFormat;
 use crossfold::domain::job::{JobSpec, Strategy};
 use crossfold::domain::results::{RunKind, RunResult, RunState};
 use crossfold::engine::train::EpochRecord;
@@ -14,19 +13,7 @@ use serde_json::json;
 
 /// Stores a four-row dataset `id` through the store, as an upload would.
 pub async fn store_dataset(pool: &store::Db, id: &str) {
-    let opts = IngestOptions {
-        format: UploadFormat::Csv,
-        label: "label".into(),
-        delimiter: b',',
-        max_rows: 100,
-        max_columns: 100,
-        max_cells: 1000,
-        max_classes: 10,
-        max_sequence_steps: 10,
-        sequence: None,
-        size_hint: None,
-        text_columns: Vec::new(),
-    };
+    let opts = IngestOptions::csv("label");
     let parsed = parse_upload(&b"x,label\n1,a\n2,b\n3,a\n4,b\n"[..], &opts).unwrap();
     let summary = parsed.summary(id.into(), "tiny".into(), "2026-11-27T00:00:00Z".into());
     store::datasets::insert_dataset(pool, summary, &parsed, None)

@@ -32,6 +32,7 @@ pub fn test_settings(db: &Path) -> Settings {
         database_url: format!("sqlite://{}", db.display()),
         artifacts_url: None,
         gc_every: None,
+        dataset_cache: None,
         workers: 1,
         api_tokens: vec![],
         allow_unauthenticated: false,
@@ -404,9 +405,7 @@ pub async fn fresh_store(backend: &str) -> (StoreGuard, String, crossfold::store
 }
 
 /// A new, empty database on the PostgreSQL server of the `PG*` variables: its URL.
-pub async fn fresh_postgres_database() -> String {
-    postgres::fresh_database().await
-}
+pub use postgres::fresh_database as fresh_postgres_database;
 
 /// `$body` with `$p` bound to the pool of `$db`, whichever backend it is (the body is
 /// compiled once per backend: one SQL text, `$1`-style parameters).
@@ -467,4 +466,15 @@ pub async fn execute(db: &crossfold::store::Db, sql: &'static str, params: &[&st
             q.execute(pool).await.unwrap().rows_affected()
         }
     }
+}
+
+/// Ten sigmoid layers on `ds`, SGD 0.01, 2 folds, no final model: vanishing gradients from
+/// epoch 1 (a finding with a remedy).
+pub fn vanishing(ds: &str, epochs: u64, seed: u64) -> Value {
+    json!({"dataset_id": ds, "seed": seed, "final_model": false,
+           "model": {"hidden_layers": [32, 32, 32, 32, 32, 32, 32, 32, 32, 32],
+                     "activation": "sigmoid", "init": "xavier"},
+           "optimizer": {"kind": "sgd", "learning_rate": 0.01},
+           "training": {"epochs": epochs, "early_stopping": null},
+           "validation": {"folds": 2}})
 }

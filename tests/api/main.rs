@@ -9,6 +9,7 @@ mod cli;
 mod contract;
 mod copy;
 mod crash;
+mod dataset_cache;
 mod datasets;
 mod diagnostics;
 mod external;

@@ -246,3 +246,88 @@ async fn an_api_without_workers_queues_and_a_worker_process_trains_the_job() {
         assert_eq!(run["resumed_on_kernels"], json!([]), "{run}");
     }
 }
+
+/// On PostgreSQL an API process's event streams follow its one listening connection: while
+/// nothing changes its other connections stay idle (no poll), and three streams of two jobs
+/// that a worker process trains receive every epoch and end with their jobs; the API process
+/// holds one LISTEN connection, and the worker one.
+#[tokio::test]
+#[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
+async fn on_postgres_event_streams_follow_one_listening_connection_per_process() {
+    let _share = crate::helpers::share_postgres().await;
+    let url = crate::helpers::fresh_postgres_database().await;
+    let app = TestApp::spawn_with(|s| {
+        s.workers = 0;
+        s.database_url = format!("{url}?application_name=crossfold-api");
+        // The reaper reads every third of a lease: not during this test's quiet second.
+        s.queue.lease = std::time::Duration::from_secs(60);
+    })
+    .await;
+    // The test's own connections, apart from the API's.
+    let db = crossfold::store::connect(&url).await.unwrap();
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "model": {"hidden_layers": [8]}, "final_model": false,
+                      "training": {"epochs": 6, "early_stopping": null},
+                      "validation": {"folds": 2}});
+    let jobs = [queued(&app, spec.clone()).await, queued(&app, spec).await];
+    let mut streams = Vec::new();
+    for id in [&jobs[0], &jobs[0], &jobs[1]] {
+        let res = app.get(&format!("/v1/jobs/{id}/events")).send().await;
+        streams.push(tokio::spawn(
+            async move { res.unwrap().text().await.unwrap() },
+        ));
+    }
+    assert_eq!(listening(&db, 1).await, 1, "the API process listens once");
+    // Nothing changes while no worker runs: a poll would show as a recent statement.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    let busy: i64 = crate::with_pool!(&db, p => sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_stat_activity WHERE application_name = 'crossfold-api'
+           AND state_change > now() - interval '1 second'",
+    )
+    .fetch_one(p)
+    .await
+    .unwrap());
+    assert_eq!(
+        busy, 0,
+        "the API process read nothing while nothing changed"
+    );
+    let _worker = Worker(
+        std::process::Command::new(env!("CARGO_BIN_EXE_crossfold"))
+            .args(["worker", "--workers", "1", "--database", &url])
+            .spawn()
+            .expect("the worker starts"),
+    );
+    assert_eq!(listening(&db, 2).await, 2, "and the worker process once");
+    for stream in streams {
+        let body = tokio::time::timeout(std::time::Duration::from_secs(120), stream)
+            .await
+            .expect("the stream ends with its job")
+            .unwrap();
+        assert_eq!(
+            body.matches("event: epoch").count(),
+            12,
+            "2 folds x 6: {body}"
+        );
+        let last_status = body.rsplit("event: status").next().unwrap();
+        assert!(last_status.contains("\"succeeded\""), "{body}");
+    }
+}
+
+/// The connections to this database listening for notifications, once `expected` are (or
+/// after 10 s).
+async fn listening(db: &Db, expected: i64) -> i64 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let count: i64 = crate::with_pool!(db, p => sqlx::query_scalar(
+            "SELECT COUNT(*) FROM pg_stat_activity
+             WHERE datname = current_database() AND query LIKE 'LISTEN%'",
+        )
+        .fetch_one(p)
+        .await
+        .unwrap());
+        if count == expected || std::time::Instant::now() > deadline {
+            return count;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -441,11 +441,12 @@ crate::on_both_backends!(
     artifacts_commit_under_the_lease_and_orphans_are_collected,
 );
 
-/// On PostgreSQL a submit, a cancel and a run's end each notify the queue's channel (what
-/// wakes idle workers on other machines); an epoch does not.
+/// On PostgreSQL a submit, a cancel and a run's end each notify the queue's channel with the
+/// job's id (what wakes idle workers on other machines); an epoch write does not, but tells the
+/// events channel (what API processes' event streams follow).
 #[tokio::test]
 #[ignore = "needs PostgreSQL: run under pg_virtualenv (CI does)"]
-async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
+async fn on_postgres_queue_changes_and_epoch_writes_notify_their_own_channels() {
     let (_guard, _url, db) = crate::helpers::fresh_store("postgres").await;
     let store::Backend::Postgres(pool) = db.pool() else {
         unreachable!()
@@ -454,6 +455,10 @@ async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
         .await
         .unwrap();
     listener.listen("crossfold_queue").await.unwrap();
+    let mut events = sqlx::postgres::PgListener::connect_with(pool)
+        .await
+        .unwrap();
+    events.listen("crossfold_events").await.unwrap();
     with_jobs(&db, &[job("n", 1, false)]).await;
     let next = async |listener: &mut sqlx::postgres::PgListener| {
         let got = tokio::time::timeout(std::time::Duration::from_secs(10), listener.recv());
@@ -468,17 +473,15 @@ async fn on_postgres_submits_cancels_and_run_ends_notify_but_epochs_do_not() {
         .await
         .unwrap()
         .unwrap();
+    assert_eq!(next(&mut events).await, "n", "the job's first claim");
     store::runs::append_epochs(&db, &c.id, c.token, &[epoch(1, 0.3)], None, &[])
         .await
         .unwrap();
+    assert_eq!(next(&mut events).await, "n", "the epoch write");
     store::runs::release(&db, &c.id, c.token, 0, None)
         .await
         .unwrap();
-    assert_eq!(
-        next(&mut listener).await,
-        c.id,
-        "the release, not the epoch"
-    );
+    assert_eq!(next(&mut listener).await, "n", "the release, not the epoch");
     store::jobs::cancel_job(&db, "n").await.unwrap();
     assert_eq!(next(&mut listener).await, "n", "the cancel");
 }

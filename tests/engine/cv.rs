@@ -3,7 +3,6 @@
 
 use std::sync::atomic::AtomicBool;
 
-use crossfold::domain::dataset::UploadFormat;
 use crossfold::domain::spec::TrainingSpec;
 use crossfold::engine::data::encode::FeatureEncoding;
 use crossfold::engine::data::split as folds;
@@ -20,19 +19,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
         env!("CARGO_MANIFEST_DIR")
     );
     let bytes = std::fs::read(path).unwrap();
-    let opts = IngestOptions {
-        format: UploadFormat::Csv,
-        label: "label".into(),
-        delimiter: b',',
-        max_rows: 1_000_000,
-        max_columns: 1_000,
-        max_cells: 100_000_000,
-        max_classes: 10,
-        max_sequence_steps: 10_000,
-        sequence: None,
-        size_hint: None,
-        text_columns: Vec::new(),
-    };
+    let opts = IngestOptions::csv("label");
     let parsed = parse_upload(bytes.as_slice(), &opts).unwrap();
     let table = Table::new(&parsed.columns, parsed.label_index).unwrap();
     let mut spec = TrainingSpec::default();

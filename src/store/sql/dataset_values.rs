@@ -138,18 +138,7 @@ pub(super) fn encode_column(data: &ColumnData) -> (&'static str, Option<String>,
     }
 }
 
-/// The little-endian bytes of `values` as stored: the values' own memory on a little-endian
-/// machine (a column can be hundreds of MiB: no copy), a converted copy elsewhere.
-pub(super) fn le_bytes<T: bytemuck::Pod>(values: &[T]) -> Cow<'_, [u8]> {
-    if cfg!(target_endian = "little") {
-        Cow::Borrowed(bytemuck::cast_slice(values))
-    } else {
-        let size = std::mem::size_of::<T>();
-        let mut bytes = bytemuck::cast_slice::<T, u8>(values).to_vec();
-        bytes.chunks_exact_mut(size).for_each(<[u8]>::reverse);
-        Cow::Owned(bytes)
-    }
-}
+pub(super) use crate::store::le::le_bytes;
 
 /// A column from its row of `dataset_columns` (`rows` values), and its chunks.
 pub(super) async fn decode_column(
@@ -205,7 +194,6 @@ pub(super) async fn decode_column(
 
 #[cfg(test)]
 mod tests {
-    use crate::domain::dataset::UploadFormat;
     use crate::ingest::{IngestOptions, SequenceSource, parse_upload};
 
     async fn stored(
@@ -214,17 +202,8 @@ mod tests {
     ) -> (impl Sized, super::super::Pool) {
         let (guard, pool) = super::super::test_pool().await;
         let opts = IngestOptions {
-            format: UploadFormat::Csv,
-            label: "label".into(),
-            delimiter: b',',
-            max_rows: 1_000_000,
-            max_columns: 10,
-            max_cells: 10_000_000,
-            max_classes: 10,
-            max_sequence_steps: 10_000,
             sequence,
-            size_hint: None,
-            text_columns: Vec::new(),
+            ..IngestOptions::csv("label")
         };
         let parsed = parse_upload(body, &opts).unwrap();
         let summary = parsed.summary("ds_v".into(), "v".into(), "2026-12-05T00:00:00Z".into());

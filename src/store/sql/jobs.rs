@@ -98,7 +98,7 @@ pub async fn insert_job(
             .execute(&mut *tx)
             .await?;
         }
-        super::notify_queue(&mut *tx, &job.id).await?;
+        super::notify(&mut *tx, super::QUEUE_CHANNEL, &job.id).await?;
         tx.commit().await?;
         Ok(Created::Created)
     })
@@ -170,7 +170,7 @@ pub async fn cancel_job(pool: &Pool, id: &str) -> anyhow::Result<Cancel> {
             .await?;
         Cancel::Cancelling
     };
-    super::notify_queue(&mut *tx, id).await?;
+    super::notify(&mut *tx, super::QUEUE_CHANNEL, id).await?;
     tx.commit().await?;
     Ok(outcome)
 }
@@ -239,6 +239,9 @@ pub async fn settle(
     .execute(pool)
     .await?
     .rows_affected();
+    if done > 0 {
+        super::notify(pool, super::EVENTS_CHANNEL, job_id).await?;
+    }
     Ok((done > 0).then_some(status))
 }
 
@@ -291,6 +294,7 @@ pub async fn refresh_diagnostics(
             .bind(job_id)
             .execute(&mut *tx)
             .await?;
+        super::notify(&mut *tx, super::EVENTS_CHANNEL, job_id).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -21,15 +21,40 @@ pub(crate) type Pool = sqlx::Pool<Db>;
 pub(crate) type Row = <Db as sqlx::Database>::Row;
 pub(crate) type Conn = <Db as sqlx::Database>::Connection;
 
-/// Tells listening workers the queue changed (a submit, a cancel, a run's end), on a backend
-/// that notifies; `key` (a job or run id) is the payload.
-pub(crate) async fn notify_queue<'e>(
+/// The channel a submit, a cancel and a run's end notify on, waking idle workers: never an
+/// epoch (a NOTIFY takes a global lock at commit).
+pub(crate) const QUEUE_CHANNEL: &str = "crossfold_queue";
+/// The channel an epoch write, new findings and a job's settling notify on, waking the API
+/// processes' event streams (workers do not listen to it). At most one per epoch write, which a
+/// run makes at most every `write_every`, however short its epochs.
+pub(crate) const EVENTS_CHANNEL: &str = "crossfold_events";
+
+/// Notifies `channel` with `job_id`, on a backend that notifies.
+pub(crate) async fn notify<'e>(
     db: impl sqlx::Executor<'e, Database = Db>,
-    key: &str,
+    channel: &str,
+    job_id: &str,
 ) -> Result<(), sqlx::Error> {
     if super::NOTIFIES {
-        sqlx::query("SELECT pg_notify('crossfold_queue', $1)")
-            .bind(key)
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(channel)
+            .bind(job_id)
+            .execute(db)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Notifies `channel` with the id of the job `run_id` belongs to.
+pub(crate) async fn notify_of_run<'e>(
+    db: impl sqlx::Executor<'e, Database = Db>,
+    channel: &str,
+    run_id: &str,
+) -> Result<(), sqlx::Error> {
+    if super::NOTIFIES {
+        sqlx::query("SELECT pg_notify($1, job_id) FROM runs WHERE id = $2")
+            .bind(channel)
+            .bind(run_id)
             .execute(db)
             .await?;
     }

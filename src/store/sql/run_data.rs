@@ -3,12 +3,11 @@ use sqlx::Row;
 
 use super::Pool;
 use super::runs::{kind_of, strategy_of};
-use crate::domain::dataset::Column;
 use crate::domain::finding::RunDiagnosis;
 use crate::domain::results::{RunKind, RunResult, RunState};
 use crate::engine::train::EpochRecord;
 use crate::store::artifacts::Blob;
-use crate::store::run_data::{Detail, InputsError, RunInputs, RunRow};
+use crate::store::run_data::{Detail, InputsError, RunRow, StoredInputs};
 use crate::store::runs::Claimed;
 
 /// The columns a `RunRow` is read from.
@@ -119,10 +118,9 @@ fn parse_runs(rows: &[super::Row], detail: Detail) -> anyhow::Result<Vec<RunRow>
         .collect()
 }
 
-/// The inputs of `claimed` (see `RunInputs`).
-pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<RunInputs<Blob>, InputsError> {
-    // The job's spec and folds never change after it is created, and its dataset cannot be
-    // deleted while it has runs to train: separate reads see one state.
+/// What the database holds of `claimed`'s inputs besides dataset values (see `StoredInputs`).
+pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<StoredInputs, InputsError> {
+    // The job's spec and folds never change after it is created: separate reads see one state.
     let (spec_json, folds_json): (String, String) =
         sqlx::query_as("SELECT spec_json, folds_json FROM jobs WHERE id = $1")
             .bind(&claimed.job_id)
@@ -134,10 +132,6 @@ pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<RunInputs<Blob
         .map_err(|e| InputsError::Gone(format!("{e:#}")))?;
     let assignment: Vec<Vec<u32>> =
         serde_json::from_str(&folds_json).context("the stored fold assignment")?;
-    let columns = super::datasets::load_columns(pool, &spec.dataset_id)
-        .await?
-        .ok_or_else(|| InputsError::Gone(format!("dataset {} was deleted", spec.dataset_id)))?;
-    let sequences = super::dataset_values::load_sequences(pool, &spec.dataset_id).await?;
     let init = match &spec.init {
         Some(init) => Some(
             checkpoint(pool, &init.run)
@@ -149,41 +143,16 @@ pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<RunInputs<Blob
         ),
         None => None,
     };
-    let pretrain_id = spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref());
-    let pretrain_columns = other_columns(pool, pretrain_id, "pretraining").await?;
-    // Only the final model scores the test dataset.
-    let test_id = spec.validation.test_dataset_id.as_deref();
-    let test_id = test_id.filter(|_| claimed.kind == RunKind::Final);
-    let test_columns = other_columns(pool, test_id, "test").await?;
     let resume = match claimed.checkpoint.clone() {
         Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
         None => None,
     };
-    Ok(RunInputs {
+    Ok(StoredInputs {
         spec,
-        columns,
-        sequences,
         assignment,
         resume,
         init,
-        pretrain_columns,
-        test_columns,
     })
-}
-
-/// The columns of a dataset the job reads beside its own (`what` it is for), if any.
-async fn other_columns(
-    pool: &Pool,
-    id: Option<&str>,
-    what: &str,
-) -> Result<Option<Vec<Column>>, InputsError> {
-    let Some(id) = id else {
-        return Ok(None);
-    };
-    super::datasets::load_columns(pool, id)
-        .await?
-        .map(Some)
-        .ok_or_else(|| InputsError::Gone(format!("the {what} dataset {id} was deleted")))
 }
 
 /// A run's stored result in full (`None`: not finished, or no such run).

@@ -50,11 +50,15 @@ pub async fn claim_next(
         strategy: strategy_of(&row)?,
         variant: row.get::<i64, _>("variant") as u32,
     };
-    sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1) WHERE id = $2 AND status = 'queued'")
+    let started = sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1) WHERE id = $2 AND status = 'queued'")
         .bind(ids::now_rfc3339())
         .bind(&claimed.job_id)
         .execute(pool)
-        .await?;
+        .await?
+        .rows_affected();
+    if started > 0 {
+        super::notify(pool, super::EVENTS_CHANNEL, &claimed.job_id).await?;
+    }
     Ok(Some(claimed))
 }
 
@@ -186,6 +190,7 @@ pub async fn append_epochs(
                 .await?;
         }
         let cancel = cancel_requested(&mut *tx, run_id).await?;
+        super::notify_of_run(&mut *tx, super::EVENTS_CHANNEL, run_id).await?;
         tx.commit().await?;
         Ok(Appended::Written { cancel })
     })
@@ -234,7 +239,7 @@ pub async fn complete(
         .await?
         .rows_affected();
         if done > 0 {
-            super::notify_queue(pool, run_id).await?;
+            super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
         }
         Ok(done > 0)
     })
@@ -268,7 +273,7 @@ pub async fn fail(
     .bind(token)
     .execute(pool)
     .await?;
-    super::notify_queue(pool, run_id).await?;
+    super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
     Ok(())
 }
 
@@ -283,7 +288,7 @@ pub async fn cancelled(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<
     .bind(token)
     .execute(pool)
     .await?;
-    super::notify_queue(pool, run_id).await?;
+    super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
     Ok(())
 }
 
@@ -307,7 +312,7 @@ pub async fn release(
     .bind(reason)
     .execute(pool)
     .await?;
-    super::notify_queue(pool, run_id).await?;
+    super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
     Ok(())
 }
 
@@ -331,8 +336,11 @@ pub async fn reap_expired(pool: &Pool, backoff_ms: i64) -> anyhow::Result<Vec<St
     .bind(backoff_ms)
     .fetch_all(pool)
     .await?;
-    if !jobs.is_empty() {
-        super::notify_queue(pool, "reaped").await?;
+    let mut woken = jobs.clone();
+    woken.sort();
+    woken.dedup();
+    for job in &woken {
+        super::notify(pool, super::QUEUE_CHANNEL, job).await?;
     }
     Ok(jobs)
 }

@@ -1,6 +1,5 @@
 use super::super::job_view::{get_job, list_jobs};
 use super::*;
-use crate::domain::dataset::UploadFormat;
 use crate::domain::job::Strategy;
 use crate::domain::results::RunKind;
 use crate::ingest::{IngestOptions, parse_upload};
@@ -9,19 +8,7 @@ use crate::store::query_count;
 
 async fn store_with_jobs(n: usize) -> (impl Sized, Pool) {
     let (guard, pool) = super::super::test_pool().await;
-    let opts = IngestOptions {
-        format: UploadFormat::Csv,
-        label: "label".into(),
-        delimiter: b',',
-        max_rows: 100,
-        max_columns: 10,
-        max_cells: 1000,
-        max_classes: 10,
-        max_sequence_steps: 10_000,
-        sequence: None,
-        size_hint: None,
-        text_columns: Vec::new(),
-    };
+    let opts = IngestOptions::csv("label");
     let parsed = parse_upload(&b"x,label\n1,a\n2,b\n3,a\n4,b\n"[..], &opts).unwrap();
     let summary = parsed.summary("ds_q".into(), "q".into(), ids::now_rfc3339());
     super::super::datasets::insert_dataset(&pool, summary, &parsed, None)
