@@ -20,8 +20,10 @@ use crate::engine::checkpoint;
 use crate::engine::train::{EpochRecord, TrainState};
 use crate::store::{self, runs::Appended};
 
-/// The most often a running run reads whether its job is being cancelled, between writes.
-const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(20);
+/// The most often a running run reads whether its job is being cancelled, between writes: a
+/// cancel is seen within a tenth of a second, and a run of short epochs makes one read for
+/// several of them (on a shared database each read is a round trip every worker pays).
+const CANCEL_CHECK_EVERY: Duration = Duration::from_millis(100);
 
 pub struct EpochWriter {
     handle: tokio::runtime::Handle,

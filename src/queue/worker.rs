@@ -46,7 +46,7 @@ pub async fn run(
         if shutdown.is_cancelled() {
             break;
         }
-        match store::runs::claim_next(&pool, &owner, lease_ms).await {
+        match store::runs::claim_next(&pool, &owner, lease_ms, kernels::kernel_set()).await {
             Ok(Some(claimed)) => {
                 let span = tracing::info_span!("run", job_id = %claimed.job_id, run_id = %claimed.id, attempt = claimed.attempt);
                 execute(&pool, claimed, (timing, &shared), &shutdown)
@@ -273,9 +273,6 @@ async fn train_run(
         ),
         None => None,
     };
-    store::run_notes::note_kernels(pool, &claimed.id, claimed.token, kernels::kernel_set())
-        .await
-        .map_err(retry)?;
     let writer = EpochWriter::new(
         tokio::runtime::Handle::current(),
         pool.clone(),

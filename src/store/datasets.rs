@@ -71,23 +71,18 @@ super::dispatch! { dataset_values:
 /// A dataset's values as a run trains on them (`None`: no such dataset): from this process's
 /// cache when it holds them (`Db::with_dataset_cache`), else from the database, then cached.
 pub async fn values(db: &Db, id: &str) -> anyhow::Result<Option<DatasetValues>> {
-    let Some(summary) = get_dataset(db, id).await? else {
+    let Some(cache) = db.dataset_cache().cloned() else {
+        return load_values(db, id).await;
+    };
+    let Some(summary) = remembered_summary(db, id).await? else {
         return Ok(None);
     };
-    let cache = db.dataset_cache().cloned();
-    if let Some(cache) = cache.clone() {
-        let read = summary.clone();
-        if let Some(values) = tokio::task::spawn_blocking(move || cache.get(&read)).await? {
-            return Ok(Some(values));
-        }
-    }
-    let Some(columns) = on_backend!(db, datasets::load_columns(id))? else {
-        return Ok(None);
-    };
-    let sequences = on_backend!(db, dataset_values::load_sequences(id))?;
-    let values = DatasetValues { columns, sequences };
-    let Some(cache) = cache else {
+    let read = (cache.clone(), summary.clone());
+    if let Some(values) = tokio::task::spawn_blocking(move || read.0.get(&read.1)).await? {
         return Ok(Some(values));
+    }
+    let Some(values) = load_values(db, id).await? else {
+        return Ok(None);
     };
     let cached = tokio::task::spawn_blocking(move || {
         // A failed write costs the next run a database read, nothing more.
@@ -97,4 +92,25 @@ pub async fn values(db: &Db, id: &str) -> anyhow::Result<Option<DatasetValues>> 
         values
     });
     Ok(Some(cached.await?))
+}
+
+/// A dataset's values from the database.
+async fn load_values(db: &Db, id: &str) -> anyhow::Result<Option<DatasetValues>> {
+    let Some(columns) = on_backend!(db, datasets::load_columns(id))? else {
+        return Ok(None);
+    };
+    let sequences = on_backend!(db, dataset_values::load_sequences(id))?;
+    Ok(Some(DatasetValues { columns, sequences }))
+}
+
+/// A dataset's summary, read once per process (what keys the cache never changes).
+async fn remembered_summary(db: &Db, id: &str) -> anyhow::Result<Option<DatasetSummary>> {
+    if let Some(summary) = db.memo().dataset(id) {
+        return Ok(Some(summary));
+    }
+    let summary = get_dataset(db, id).await?;
+    if let Some(summary) = &summary {
+        db.memo().keep_dataset(summary);
+    }
+    Ok(summary)
 }

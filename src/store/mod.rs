@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod job_view;
 pub mod jobs;
 mod le;
+pub mod memo;
 pub(crate) mod postgres;
 pub use postgres::Heard;
 pub mod run_data;
@@ -31,6 +32,8 @@ pub struct Db {
     artifacts: Option<artifacts::Artifacts>,
     /// Where this process keeps the datasets its runs read, if anywhere.
     dataset_cache: Option<std::sync::Arc<dataset_cache::DatasetCache>>,
+    /// What this process remembers of jobs and datasets that cannot change.
+    memo: std::sync::Arc<memo::Memo>,
 }
 
 /// A connection pool of one backend.
@@ -136,6 +139,7 @@ impl Db {
             backend,
             artifacts: None,
             dataset_cache: None,
+            memo: Default::default(),
         }
     }
 
@@ -155,6 +159,11 @@ impl Db {
     /// The cache of datasets runs read, if this process keeps one.
     pub fn dataset_cache(&self) -> Option<&std::sync::Arc<dataset_cache::DatasetCache>> {
         self.dataset_cache.as_ref()
+    }
+
+    /// What this process remembers of jobs and datasets that cannot change.
+    pub(crate) fn memo(&self) -> &memo::Memo {
+        &self.memo
     }
 
     /// The object store artifacts go to, if not the database.

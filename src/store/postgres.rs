@@ -49,6 +49,13 @@ macro_rules! position_in {
         "strpos"
     };
 }
+/// A RETURNING expression that notifies `channel` (a literal) with the row's `job_id`: the
+/// notice rides on the write, one round trip instead of two, and only a row written sends one.
+macro_rules! notify_job {
+    ($channel:expr) => {
+        concat!("CAST(pg_notify('", $channel, "', job_id) AS TEXT)")
+    };
+}
 macro_rules! running_json {
     () => {
         "(SELECT COALESCE(CAST(json_agg(json_build_array(r.epochs_done, r.strategy)) AS TEXT), '[]')

@@ -3,7 +3,10 @@
 
 use super::artifacts::Blob;
 use super::blobs::fetch;
+use std::sync::Arc;
+
 use super::dataset_cache::DatasetValues;
+use super::memo::JobInputs;
 use super::runs::Claimed;
 use super::{Db, on_backend};
 use crate::domain::dataset::{Column, SequenceValues};
@@ -66,12 +69,10 @@ pub struct RunInputs {
     pub test_columns: Option<Vec<Column>>,
 }
 
-/// What the database holds of a claimed run's inputs besides dataset values: the spec, the
-/// fold assignment, and where its checkpoints are.
+/// Where a claimed run's checkpoints are: the one it resumes from with its ensemble members,
+/// and the model it is fine-tuned from.
 #[derive(Debug)]
-pub struct StoredInputs {
-    pub spec: JobSpec,
-    pub assignment: Vec<Vec<u32>>,
+pub struct RunBlobs {
     pub resume: Option<(Blob, Vec<Blob>)>,
     pub init: Option<Blob>,
 }
@@ -120,7 +121,9 @@ super::dispatch! { run_data:
 /// The inputs of `claimed` (see `RunInputs`): its checkpoints read from wherever they are,
 /// its datasets' values from this process's cache or the database (`datasets::values`).
 pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsError> {
-    let stored = on_backend!(db, run_data::run_inputs(claimed))?;
+    let job = job_inputs(db, &claimed.job_id).await?;
+    let init_run = job.spec.init.as_ref().map(|i| i.run.as_str());
+    let stored = on_backend!(db, run_data::run_blobs(claimed, init_run))?;
     let resume = match stored.resume {
         Some((checkpoint, members)) => {
             let mut bytes = Vec::with_capacity(members.len());
@@ -135,7 +138,7 @@ pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsE
         Some(blob) => Some(fetch(db, blob).await?),
         None => None,
     };
-    let spec = stored.spec;
+    let spec = job.spec.clone();
     // A job's datasets cannot be deleted while it has runs to train.
     let values = dataset(db, &spec.dataset_id, "").await?;
     let pretrain = match spec.pretrain.as_ref().and_then(|p| p.dataset_id.as_deref()) {
@@ -151,13 +154,23 @@ pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsE
     Ok(RunInputs {
         columns: values.columns,
         sequences: values.sequences,
-        assignment: stored.assignment,
+        assignment: job.assignment.clone(),
         resume,
         init,
         pretrain_columns: pretrain.map(|v| v.columns),
         test_columns: test.map(|v| v.columns),
         spec,
     })
+}
+
+/// A job's spec and folds, from this process's memo when it has read them before.
+async fn job_inputs(db: &Db, job_id: &str) -> Result<Arc<JobInputs>, InputsError> {
+    if let Some(job) = db.memo().job(job_id) {
+        return Ok(job);
+    }
+    let job = Arc::new(on_backend!(db, run_data::job_inputs(job_id))?);
+    db.memo().keep_job(job_id, job.clone());
+    Ok(job)
 }
 
 /// The values of dataset `id`, the run's `what` dataset: a job's datasets cannot be deleted
@@ -207,4 +220,79 @@ pub async fn members(db: &Db, run_id: &str) -> anyhow::Result<Vec<Vec<u8>>> {
         members.push(fetch(db, blob).await?);
     }
     Ok(members)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ids;
+    use crate::ingest::{IngestOptions, parse_upload};
+    use crate::store::jobs::{NewJob, NewRun};
+    use crate::store::{Backend, query_count};
+
+    /// A store with one job of two fold runs on a four-row dataset, both runs claimed.
+    async fn two_claimed_runs() -> (tempfile::TempDir, Db, Vec<Claimed>) {
+        let (dir, pool) = crate::store::sqlite::test_pool().await;
+        let db = Db::new(Backend::Sqlite(pool));
+        let parsed = parse_upload(
+            &b"x,label\n1,a\n2,b\n3,a\n4,b\n"[..],
+            &IngestOptions::csv("label"),
+        )
+        .unwrap();
+        let summary = parsed.summary("ds_m".into(), "m".into(), ids::now_rfc3339());
+        crate::store::datasets::insert_dataset(&db, summary, &parsed, None)
+            .await
+            .unwrap();
+        let run = |f: u32| NewRun {
+            id: format!("run_m_{f}"),
+            kind: RunKind::Fold,
+            fold: Some(f),
+            repeat: Some(0),
+            seed: 1,
+            max_attempts: 3,
+            strategy: Some(Strategy::None),
+            variant: 0,
+        };
+        let job = NewJob {
+            id: "job_m".into(),
+            dataset_id: "ds_m".into(),
+            spec: JobSpec::from_json(serde_json::json!({"dataset_id": "ds_m"})).unwrap(),
+            folds: vec![vec![0, 1, 0, 1]],
+            runs: vec![run(0), run(1)],
+            created_at: ids::now_rfc3339(),
+            remedy_of: None,
+            classes: vec!["a".into(), "b".into()],
+        };
+        crate::store::jobs::insert_job(&db, &job, None)
+            .await
+            .unwrap();
+        let mut claimed = Vec::new();
+        while let Some(c) = crate::store::runs::claim_next(&db, "w", 60_000, "test")
+            .await
+            .unwrap()
+        {
+            claimed.push(c);
+        }
+        (dir, db, claimed)
+    }
+
+    #[tokio::test]
+    async fn a_process_reads_a_jobs_spec_and_folds_once_for_all_its_runs() {
+        let (_dir, db, claimed) = two_claimed_runs().await;
+        assert_eq!(claimed.len(), 2);
+        let (first, queries) = query_count::of_jobs(run_inputs(&db, &claimed[0])).await;
+        assert_eq!(queries, 1, "the first run reads its job");
+        let (second, queries) = query_count::of_jobs(run_inputs(&db, &claimed[1])).await;
+        assert_eq!(
+            queries, 0,
+            "a later run of the same job reads neither jobs nor runs"
+        );
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert_eq!(first.assignment, vec![vec![0, 1, 0, 1]]);
+        assert_eq!(
+            (&first.spec, &first.assignment),
+            (&second.spec, &second.assignment)
+        );
+        assert_eq!(second.columns.len(), 2);
+    }
 }

@@ -20,7 +20,4 @@ super::dispatch! { run_notes:
         token: i64,
         diagnosis: &RunDiagnosis,
     ) -> anyhow::Result<bool>;
-    /// Records that the run, under lease `token`, trains on kernel set `kernels`: its first
-    /// attempt's set stays; a later attempt on another set is added to `resumed_on_kernels`.
-    pub async fn note_kernels(run_id: &str, token: i64, kernels: &str) -> anyhow::Result<()>;
 }

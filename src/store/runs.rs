@@ -52,8 +52,14 @@ pub enum Appended {
 super::dispatch! { runs:
     /// Whether the job of `run_id` has been asked to cancel (a read, no write).
     pub async fn cancel_requested(run_id: &str) -> anyhow::Result<bool>;
-    /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
-    pub async fn claim_next(owner: &str, lease_ms: i64) -> anyhow::Result<Option<Claimed>>;
+    /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`, and
+    /// records that it trains on kernel set `kernels` (a later attempt on another set is added
+    /// to `resumed_on_kernels`).
+    pub async fn claim_next(
+        owner: &str,
+        lease_ms: i64,
+        kernels: &str,
+    ) -> anyhow::Result<Option<Claimed>>;
     /// Whether lease `token` of the run is still held.
     pub(crate) async fn holds_lease(run_id: &str, token: i64) -> anyhow::Result<bool>;
     /// Extends the lease, if still held.
@@ -77,6 +83,9 @@ super::dispatch! { runs:
         after_ms: i64,
         reason: Option<&str>,
     ) -> anyhow::Result<()>;
+}
+
+super::dispatch! { requeue:
     /// Returns runs whose lease expired (their worker died) to the queue after `backoff_ms`, or
     /// fails them when their attempts are used up; returns the affected jobs.
     pub async fn reap_expired(backoff_ms: i64) -> anyhow::Result<Vec<String>>;

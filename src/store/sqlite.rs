@@ -55,6 +55,12 @@ macro_rules! position_in {
     };
 }
 /// A JSON array of `[epochs_done, strategy]` of a job's running runs, as text.
+/// SQLite notifies no one: the RETURNING expression `notify_job!` stands for is a NULL.
+macro_rules! notify_job {
+    ($channel:expr) => {
+        "NULL"
+    };
+}
 macro_rules! running_json {
     () => {
         "(SELECT json_group_array(json_array(r.epochs_done, r.strategy)) FROM runs r

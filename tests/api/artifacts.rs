@@ -55,7 +55,13 @@ async fn blobs_and_keys(app: &TestApp) -> (i64, i64) {
 async fn with_a_file_store_artifacts_are_objects_results_are_unchanged_and_gc_collects() {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("file://{}", dir.path().join("objects").display());
-    let app = TestApp::spawn_with(|s| s.artifacts_url = Some(url.clone())).await;
+    // Every epoch written with its checkpoint, so the ensemble's members are stored as they
+    // finish however fast this machine trains.
+    let app = TestApp::spawn_with(|s| {
+        s.artifacts_url = Some(url.clone());
+        s.queue.write_every = Duration::ZERO;
+    })
+    .await;
     let ds = upload_breast_cancer(&app).await;
     let id = queued(&app, spec(&ds, 8, "easy_ensemble")).await;
     let job = wait_until_finished_within(&app, &id, 120).await;

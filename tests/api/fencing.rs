@@ -169,7 +169,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards(pool: store::Db) 
     store::jobs::insert_job(&pool, &job, None).await.unwrap();
 
     // Worker A claims, then pauses past its lease; the reaper hands the run back.
-    let a = store::runs::claim_next(&pool, "A", -1_000)
+    let a = store::runs::claim_next(&pool, "A", -1_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -177,7 +177,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards(pool: store::Db) 
         store::runs::reap_expired(&pool, 0).await.unwrap(),
         vec!["job_fence".to_owned()]
     );
-    let b = store::runs::claim_next(&pool, "B", 60_000)
+    let b = store::runs::claim_next(&pool, "B", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -280,9 +280,9 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards(pool: store::Db) 
 
 async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on(pool: store::Db) {
     store_dataset(&pool, "ds_k").await;
-    store::jobs::insert_job(&pool, &job_on("job_k", "ds_k"), None)
-        .await
-        .unwrap();
+    let mut job = job_on("job_k", "ds_k");
+    job.runs[0].max_attempts = 4;
+    store::jobs::insert_job(&pool, &job, None).await.unwrap();
     let kernels_of = |id: String| {
         let pool = pool.clone();
         async move {
@@ -294,34 +294,26 @@ async fn a_run_records_its_kernel_set_and_each_other_set_an_attempt_resumed_on(p
             (run.kernels, run.resumed_on_kernels)
         }
     };
-    let a = store::runs::claim_next(&pool, "A", -1_000)
+    // Each claim records the claimant's set; every lease has expired by the next claim.
+    let a = store::runs::claim_next(&pool, "A", -1_000, "avx512f")
         .await
         .unwrap()
-        .unwrap();
-    store::run_notes::note_kernels(&pool, &a.id, a.token, "avx512f")
-        .await
         .unwrap();
     assert_eq!(
         kernels_of(a.id.clone()).await,
         (Some("avx512f".into()), vec![])
     );
     // Reaped and resumed on another machine, twice, then back on the first kind.
-    store::runs::reap_expired(&pool, 0).await.unwrap();
-    let b = store::runs::claim_next(&pool, "B", -1_000)
-        .await
-        .unwrap()
-        .unwrap();
-    // A's stale lease records nothing.
-    store::run_notes::note_kernels(&pool, &a.id, a.token, "scalar")
-        .await
-        .unwrap();
-    for set in ["fma", "fma", "avx512f"] {
-        store::run_notes::note_kernels(&pool, &b.id, b.token, set)
+    for (worker, set) in [("B", "fma"), ("C", "fma"), ("D", "avx512f")] {
+        store::runs::reap_expired(&pool, 0).await.unwrap();
+        let again = store::runs::claim_next(&pool, worker, -1_000, set)
             .await
+            .unwrap()
             .unwrap();
+        assert_eq!(again.id, a.id, "the reaped run is claimed again");
     }
     assert_eq!(
-        kernels_of(b.id.clone()).await,
+        kernels_of(a.id.clone()).await,
         (Some("avx512f".into()), vec!["fma".to_owned()])
     );
 }

@@ -74,7 +74,7 @@ async fn concurrent_claims_take_each_run_once(db: Db) {
         let db = db.clone();
         tokio::spawn(async move {
             let mut mine = Vec::new();
-            while let Some(c) = store::runs::claim_next(&db, &format!("w{w}"), 60_000)
+            while let Some(c) = store::runs::claim_next(&db, &format!("w{w}"), 60_000, "test")
                 .await
                 .unwrap()
             {
@@ -99,7 +99,10 @@ async fn concurrent_claims_take_each_run_once(db: Db) {
 async fn claims_are_in_order_and_a_final_run_waits_for_its_folds(db: Db) {
     with_jobs(&db, &[job("a", 2, true), job("b", 1, false)]).await;
     let mut order = Vec::new();
-    while let Some(c) = store::runs::claim_next(&db, "w", 60_000).await.unwrap() {
+    while let Some(c) = store::runs::claim_next(&db, "w", 60_000, "test")
+        .await
+        .unwrap()
+    {
         order.push(c.id.clone());
         let record = [epoch(1, 0.5)];
         store::runs::append_epochs(&db, &c.id, c.token, &record, Some(b"ck"), &[])
@@ -120,7 +123,9 @@ async fn claims_are_in_order_and_a_final_run_waits_for_its_folds(db: Db) {
         )
         .await;
     }
-    let last = store::runs::claim_next(&db, "w", 60_000).await.unwrap();
+    let last = store::runs::claim_next(&db, "w", 60_000, "test")
+        .await
+        .unwrap();
     assert_eq!(last.map(|c| c.id).as_deref(), Some("a_final"));
 }
 
@@ -128,11 +133,11 @@ async fn claims_are_in_order_and_a_final_run_waits_for_its_folds(db: Db) {
 /// reaper hands it back; a held one it leaves alone, and a heartbeat extends it.
 async fn leases_expire_and_are_reaped_on_the_database_clock(db: Db) {
     with_jobs(&db, &[job("j", 2, false)]).await;
-    let expired = store::runs::claim_next(&db, "gone", -1_000)
+    let expired = store::runs::claim_next(&db, "gone", -1_000, "test")
         .await
         .unwrap()
         .unwrap();
-    let held = store::runs::claim_next(&db, "here", 60_000)
+    let held = store::runs::claim_next(&db, "here", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -146,7 +151,7 @@ async fn leases_expire_and_are_reaped_on_the_database_clock(db: Db) {
         store::runs::reap_expired(&db, 0).await.unwrap(),
         vec!["j".to_owned()]
     );
-    let again = store::runs::claim_next(&db, "next", 60_000)
+    let again = store::runs::claim_next(&db, "next", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -159,7 +164,7 @@ async fn leases_expire_and_are_reaped_on_the_database_clock(db: Db) {
 /// permanent one fails at once; a release does not count the attempt.
 async fn failures_retry_after_a_backoff_and_end_when_attempts_run_out(db: Db) {
     with_jobs(&db, &[job("j", 1, false)]).await;
-    let first = store::runs::claim_next(&db, "w", 60_000)
+    let first = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -167,7 +172,7 @@ async fn failures_retry_after_a_backoff_and_end_when_attempts_run_out(db: Db) {
         .await
         .unwrap();
     assert!(
-        store::runs::claim_next(&db, "w", 60_000)
+        store::runs::claim_next(&db, "w", 60_000, "test")
             .await
             .unwrap()
             .is_none(),
@@ -179,7 +184,7 @@ async fn failures_retry_after_a_backoff_and_end_when_attempts_run_out(db: Db) {
         &[&first.id],
     )
     .await;
-    let second = store::runs::claim_next(&db, "w", 60_000)
+    let second = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -187,7 +192,7 @@ async fn failures_retry_after_a_backoff_and_end_when_attempts_run_out(db: Db) {
     store::runs::release(&db, &second.id, second.token, 0, None)
         .await
         .unwrap();
-    let third = store::runs::claim_next(&db, "w", 60_000)
+    let third = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -206,7 +211,7 @@ async fn failures_retry_after_a_backoff_and_end_when_attempts_run_out(db: Db) {
 /// read back byte for byte.
 async fn epochs_are_kept_once_and_blobs_read_back_unchanged(db: Db) {
     with_jobs(&db, &[job("j", 1, false)]).await;
-    let c = store::runs::claim_next(&db, "w", 60_000)
+    let c = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -244,7 +249,7 @@ async fn artifacts_commit_under_the_lease_and_orphans_are_collected(db: Db) {
     let url = format!("file://{}", dir.path().display());
     let db = db.with_artifacts(store::artifacts::Artifacts::open(&url).unwrap());
     with_jobs(&db, &[job("a", 1, false)]).await;
-    let c = store::runs::claim_next(&db, "w", 60_000)
+    let c = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -302,7 +307,7 @@ async fn artifacts_commit_under_the_lease_and_orphans_are_collected(db: Db) {
     // A resumed attempt starts from the committed checkpoint.
     let requeue = "UPDATE runs SET state = 'queued', run_at = 0 WHERE id = $1";
     crate::helpers::execute(&db, requeue, &[&c.id]).await;
-    let again = store::runs::claim_next(&db, "w2", 60_000)
+    let again = store::runs::claim_next(&db, "w2", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -335,13 +340,13 @@ async fn jobs_settle_once_and_cancel_by_state(db: Db) {
         &[],
     )
     .await;
-    let q = store::runs::claim_next(&db, "w", 60_000)
+    let q = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
     assert_eq!(q.job_id, "q");
     store::runs::cancelled(&db, &q.id, q.token).await.unwrap();
-    let r = store::runs::claim_next(&db, "w", 60_000)
+    let r = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
@@ -469,7 +474,7 @@ async fn on_postgres_queue_changes_and_epoch_writes_notify_their_own_channels() 
             .to_owned()
     };
     assert_eq!(next(&mut listener).await, "n", "the submit");
-    let c = store::runs::claim_next(&db, "w", 60_000)
+    let c = store::runs::claim_next(&db, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();

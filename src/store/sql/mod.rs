@@ -3,6 +3,18 @@
 //! from the backend's macros (`now_ms!`, `skip_locked!`, `for_update!`, `begin_write!`,
 //! `begin_fenced!`, `position_in!`, `running_json!`).
 
+/// The channels' names as literals, for SQL that notifies in its RETURNING (`notify_job!`).
+macro_rules! queue_channel {
+    () => {
+        "crossfold_queue"
+    };
+}
+macro_rules! events_channel {
+    () => {
+        "crossfold_events"
+    };
+}
+
 pub(crate) mod artifact_keys;
 pub(crate) mod copy_rows;
 pub(crate) mod dataset_values;
@@ -10,6 +22,7 @@ pub(crate) mod datasets;
 pub(crate) mod idempotency;
 pub(crate) mod job_view;
 pub(crate) mod jobs;
+pub(crate) mod requeue;
 pub(crate) mod run_data;
 pub(crate) mod run_notes;
 pub(crate) mod runs;
@@ -23,11 +36,11 @@ pub(crate) type Conn = <Db as sqlx::Database>::Connection;
 
 /// The channel a submit, a cancel and a run's end notify on, waking idle workers: never an
 /// epoch (a NOTIFY takes a global lock at commit).
-pub(crate) const QUEUE_CHANNEL: &str = "crossfold_queue";
+pub(crate) const QUEUE_CHANNEL: &str = queue_channel!();
 /// The channel an epoch write, new findings and a job's settling notify on, waking the API
 /// processes' event streams (workers do not listen to it). At most one per epoch write, which a
 /// run makes at most every `write_every`, however short its epochs.
-pub(crate) const EVENTS_CHANNEL: &str = "crossfold_events";
+pub(crate) const EVENTS_CHANNEL: &str = events_channel!();
 
 /// Notifies `channel` with `job_id`, on a backend that notifies.
 pub(crate) async fn notify<'e>(
@@ -39,22 +52,6 @@ pub(crate) async fn notify<'e>(
         sqlx::query("SELECT pg_notify($1, $2)")
             .bind(channel)
             .bind(job_id)
-            .execute(db)
-            .await?;
-    }
-    Ok(())
-}
-
-/// Notifies `channel` with the id of the job `run_id` belongs to.
-pub(crate) async fn notify_of_run<'e>(
-    db: impl sqlx::Executor<'e, Database = Db>,
-    channel: &str,
-    run_id: &str,
-) -> Result<(), sqlx::Error> {
-    if super::NOTIFIES {
-        sqlx::query("SELECT pg_notify($1, job_id) FROM runs WHERE id = $2")
-            .bind(channel)
-            .bind(run_id)
             .execute(db)
             .await?;
     }

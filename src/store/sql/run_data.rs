@@ -7,7 +7,8 @@ use crate::domain::finding::RunDiagnosis;
 use crate::domain::results::{RunKind, RunResult, RunState};
 use crate::engine::train::EpochRecord;
 use crate::store::artifacts::Blob;
-use crate::store::run_data::{Detail, InputsError, RunRow, StoredInputs};
+use crate::store::memo::JobInputs;
+use crate::store::run_data::{Detail, InputsError, RunBlobs, RunRow};
 use crate::store::runs::Claimed;
 
 /// The columns a `RunRow` is read from.
@@ -118,27 +119,36 @@ fn parse_runs(rows: &[super::Row], detail: Detail) -> anyhow::Result<Vec<RunRow>
         .collect()
 }
 
-/// What the database holds of `claimed`'s inputs besides dataset values (see `StoredInputs`).
-pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<StoredInputs, InputsError> {
-    // The job's spec and folds never change after it is created: separate reads see one state.
+/// A job's spec and fold assignment, which never change after it is created.
+pub async fn job_inputs(pool: &Pool, job_id: &str) -> Result<JobInputs, InputsError> {
     let (spec_json, folds_json): (String, String) =
         sqlx::query_as("SELECT spec_json, folds_json FROM jobs WHERE id = $1")
-            .bind(&claimed.job_id)
+            .bind(job_id)
             .fetch_optional(pool)
             .await
             .map_err(anyhow::Error::from)?
-            .with_context(|| format!("job {} of the run", claimed.job_id))?;
-    let spec = crate::store::typed::spec(&claimed.job_id, &spec_json)
+            .with_context(|| format!("job {job_id} of the run"))?;
+    let spec = crate::store::typed::spec(job_id, &spec_json)
         .map_err(|e| InputsError::Gone(format!("{e:#}")))?;
     let assignment: Vec<Vec<u32>> =
         serde_json::from_str(&folds_json).context("the stored fold assignment")?;
-    let init = match &spec.init {
-        Some(init) => Some(
-            checkpoint(pool, &init.run)
+    Ok(JobInputs { spec, assignment })
+}
+
+/// Where `claimed`'s checkpoints are: the one it resumes from with its members, and the model
+/// of `init_run` it is fine-tuned from.
+pub async fn run_blobs(
+    pool: &Pool,
+    claimed: &Claimed,
+    init_run: Option<&str>,
+) -> Result<RunBlobs, InputsError> {
+    let init = match init_run {
+        Some(run) => Some(
+            checkpoint(pool, run)
                 .await?
                 .and_then(|c| c.1)
                 .ok_or_else(|| {
-                    InputsError::Gone(format!("the init run {} has no model any more", init.run))
+                    InputsError::Gone(format!("the init run {run} has no model any more"))
                 })?,
         ),
         None => None,
@@ -147,12 +157,7 @@ pub async fn run_inputs(pool: &Pool, claimed: &Claimed) -> Result<StoredInputs, 
         Some(checkpoint) => Some((checkpoint, members(pool, &claimed.id).await?)),
         None => None,
     };
-    Ok(StoredInputs {
-        spec,
-        assignment,
-        resume,
-        init,
-    })
+    Ok(RunBlobs { resume, init })
 }
 
 /// A run's stored result in full (`None`: not finished, or no such run).

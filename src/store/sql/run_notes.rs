@@ -45,32 +45,3 @@ pub async fn set_diagnosis(
     .rows_affected();
     Ok(set > 0)
 }
-
-/// Records that the run, under lease `token`, trains on kernel set `kernels`: its first
-/// attempt's set stays; a later attempt on another set is added to `resumed_on_kernels`.
-pub async fn note_kernels(
-    pool: &Pool,
-    run_id: &str,
-    token: i64,
-    kernels: &str,
-) -> anyhow::Result<()> {
-    sqlx::query(concat!(
-        "UPDATE runs SET
-           resumed_on_kernels = CASE
-             WHEN kernels IS NULL OR kernels = $1 THEN resumed_on_kernels
-             WHEN resumed_on_kernels IS NULL THEN $1
-             WHEN ",
-        position_in!(),
-        "(',' || resumed_on_kernels || ',', ',' || $1 || ',') > 0
-               THEN resumed_on_kernels
-             ELSE resumed_on_kernels || ',' || $1 END,
-           kernels = coalesce(kernels, $1)
-         WHERE id = $2 AND lease_token = $3 AND state = 'running'",
-    ))
-    .bind(kernels)
-    .bind(run_id)
-    .bind(token)
-    .execute(pool)
-    .await?;
-    Ok(())
-}

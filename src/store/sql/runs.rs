@@ -9,16 +9,26 @@ use crate::engine::train::{EpochRecord, Phase};
 use crate::store::artifacts::{Blob, Stored};
 use crate::store::runs::{Appended, Beat, Claimed};
 
-/// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`.
+/// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`, and
+/// records that it trains on kernel set `kernels`: its first attempt's set stays; a later
+/// attempt on another set is added to `resumed_on_kernels`.
 pub async fn claim_next(
     pool: &Pool,
     owner: &str,
     lease_ms: i64,
+    kernels: &str,
 ) -> anyhow::Result<Option<Claimed>> {
     let row = sqlx::query(concat!(
         "UPDATE runs SET state = 'running', attempt = attempt + 1, lease_owner = $1,
                 lease_token = lease_token + 1, lease_expires_at = ", now_ms!(), " + $2,
-                started_at = COALESCE(started_at, $3)
+                started_at = COALESCE(started_at, $3),
+                resumed_on_kernels = CASE
+                  WHEN kernels IS NULL OR kernels = $4 THEN resumed_on_kernels
+                  WHEN resumed_on_kernels IS NULL THEN $4
+                  WHEN ", position_in!(), "(',' || resumed_on_kernels || ',', ',' || $4 || ',') > 0
+                    THEN resumed_on_kernels
+                  ELSE resumed_on_kernels || ',' || $4 END,
+                kernels = COALESCE(kernels, $4)
          WHERE id = (SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id
                      WHERE r.state = 'queued' AND r.run_at <= ", now_ms!(), " AND j.status IN ('queued', 'running')
                        -- A comparison's final run trains the winner: it waits for the folds.
@@ -28,11 +38,13 @@ pub async fn claim_next(
                      ORDER BY r.seq LIMIT 1", skip_locked!(), ")
            AND state = 'queued'
          RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint,
-                   checkpoint_key, strategy, variant",
+                   checkpoint_key, strategy, variant,
+                   (SELECT j.status FROM jobs j WHERE j.id = runs.job_id) AS job_status",
     ))
     .bind(owner)
     .bind(lease_ms)
     .bind(ids::now_rfc3339())
+    .bind(kernels)
     .fetch_optional(pool)
     .await?;
     let Some(row) = row else { return Ok(None) };
@@ -50,6 +62,10 @@ pub async fn claim_next(
         strategy: strategy_of(&row)?,
         variant: row.get::<i64, _>("variant") as u32,
     };
+    // Only a job's first claim starts it: the others skip the round trip.
+    if row.get::<String, _>("job_status") != "queued" {
+        return Ok(Some(claimed));
+    }
     let started = sqlx::query("UPDATE jobs SET status = 'running', started_at = COALESCE(started_at, $1) WHERE id = $2 AND status = 'queued'")
         .bind(ids::now_rfc3339())
         .bind(&claimed.job_id)
@@ -93,25 +109,23 @@ pub async fn heartbeat(
     token: i64,
     lease_ms: i64,
 ) -> anyhow::Result<Beat> {
-    let extended = sqlx::query(concat!(
+    // The job's cancel request comes back with the extension: one round trip.
+    let extended: Option<Option<String>> = sqlx::query_scalar(concat!(
         "UPDATE runs SET lease_expires_at = ",
         now_ms!(),
         " + $1
-         WHERE id = $2 AND lease_token = $3 AND state = 'running'",
+         WHERE id = $2 AND lease_token = $3 AND state = 'running'
+         RETURNING (SELECT j.cancel_requested_at FROM jobs j WHERE j.id = runs.job_id)",
     ))
     .bind(lease_ms)
     .bind(run_id)
     .bind(token)
-    .execute(pool)
-    .await?
-    .rows_affected();
-    if extended == 0 {
-        return Ok(Beat::Lost);
-    }
-    Ok(if cancel_requested(pool, run_id).await? {
-        Beat::CancelRequested
-    } else {
-        Beat::Held
+    .fetch_optional(pool)
+    .await?;
+    Ok(match extended {
+        None => Beat::Lost,
+        Some(Some(_)) => Beat::CancelRequested,
+        Some(None) => Beat::Held,
     })
 }
 
@@ -134,25 +148,27 @@ pub async fn append_epochs(
             .filter(|r| r.phase == Phase::Train)
             .map(|r| r.epoch as i64)
             .max();
-        let held = sqlx::query(
+        // The job's cancel request comes back with the update: one round trip less per write.
+        let held: Option<(Option<String>, Option<String>)> = sqlx::query_as(concat!(
             "UPDATE runs SET epochs_done = COALESCE($1, epochs_done),
                     checkpoint = CASE WHEN $5 THEN $2 ELSE checkpoint END,
                     checkpoint_key = CASE WHEN $5 THEN $6 ELSE checkpoint_key END
-             WHERE id = $3 AND lease_token = $4 AND state = 'running'",
-        )
+             WHERE id = $3 AND lease_token = $4 AND state = 'running'
+             RETURNING (SELECT j.cancel_requested_at FROM jobs j WHERE j.id = runs.job_id), ",
+            notify_job!(events_channel!())
+        ))
         .bind(last)
         .bind(checkpoint.and_then(Stored::bytes))
         .bind(run_id)
         .bind(token)
         .bind(checkpoint.is_some())
         .bind(checkpoint.and_then(Stored::key))
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if held == 0 {
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((cancel, _notified)) = held else {
             tx.rollback().await?;
             return Ok(Appended::Lost);
-        }
+        };
         // An ensemble's finished members, each written once (not with every checkpoint).
         for (member, weights) in members {
             sqlx::query(
@@ -189,10 +205,10 @@ pub async fn append_epochs(
                 .execute(&mut *tx)
                 .await?;
         }
-        let cancel = cancel_requested(&mut *tx, run_id).await?;
-        super::notify_of_run(&mut *tx, super::EVENTS_CHANNEL, run_id).await?;
         tx.commit().await?;
-        Ok(Appended::Written { cancel })
+        Ok(Appended::Written {
+            cancel: cancel.is_some(),
+        })
     })
     .await
 }
@@ -221,12 +237,14 @@ pub async fn complete(
     checkpoint: &Stored<'_>,
 ) -> anyhow::Result<bool> {
     super::noted(pool, async move {
-        let done = sqlx::query(
+        let done = sqlx::query(concat!(
             "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2, checkpoint = $3,
                     finished_at = $4, lease_owner = NULL, lease_expires_at = NULL,
                     heldout_key = $7, checkpoint_key = $8
-             WHERE id = $5 AND lease_token = $6 AND state = 'running'",
-        )
+             WHERE id = $5 AND lease_token = $6 AND state = 'running'
+             RETURNING ",
+            notify_job!(queue_channel!())
+        ))
         .bind(serde_json::to_string(result)?)
         .bind(heldout.and_then(Stored::bytes))
         .bind(checkpoint.bytes())
@@ -235,13 +253,9 @@ pub async fn complete(
         .bind(token)
         .bind(heldout.and_then(Stored::key))
         .bind(checkpoint.key())
-        .execute(pool)
-        .await?
-        .rows_affected();
-        if done > 0 {
-            super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
-        }
-        Ok(done > 0)
+        .fetch_optional(pool)
+        .await?;
+        Ok(done.is_some())
     })
     .await
 }
@@ -263,7 +277,9 @@ pub async fn fail(
             run_at = ",
         now_ms!(),
         " + $3, last_error = $4, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $5 AND lease_token = $6 AND state = 'running'",
+         WHERE id = $5 AND lease_token = $6 AND state = 'running'
+         RETURNING ",
+        notify_job!(queue_channel!())
     ))
     .bind(permanent)
     .bind(ids::now_rfc3339())
@@ -271,24 +287,24 @@ pub async fn fail(
     .bind(error)
     .bind(run_id)
     .bind(token)
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
     Ok(())
 }
 
 /// Marks a run cancelled (it stopped on request).
 pub async fn cancelled(pool: &Pool, run_id: &str, token: i64) -> anyhow::Result<()> {
-    sqlx::query(
+    sqlx::query(concat!(
         "UPDATE runs SET state = 'cancelled', finished_at = $1, lease_owner = NULL, lease_expires_at = NULL
-         WHERE id = $2 AND lease_token = $3 AND state = 'running'",
-    )
+         WHERE id = $2 AND lease_token = $3 AND state = 'running'
+         RETURNING ",
+        notify_job!(queue_channel!())
+    ))
     .bind(ids::now_rfc3339())
     .bind(run_id)
     .bind(token)
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
     Ok(())
 }
 
@@ -304,90 +320,14 @@ pub async fn release(
         "UPDATE runs SET state = 'queued', attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END,
                 run_at = ", now_ms!(), " + $3, lease_owner = NULL, lease_expires_at = NULL,
                 last_error = COALESCE($4, last_error)
-         WHERE id = $1 AND lease_token = $2 AND state = 'running'",
+         WHERE id = $1 AND lease_token = $2 AND state = 'running'
+         RETURNING ", notify_job!(queue_channel!()),
     ))
     .bind(run_id)
     .bind(token)
     .bind(after_ms)
     .bind(reason)
-    .execute(pool)
+    .fetch_optional(pool)
     .await?;
-    super::notify_of_run(pool, super::QUEUE_CHANNEL, run_id).await?;
     Ok(())
-}
-
-/// Returns runs whose lease expired (their worker died) to the queue after `backoff_ms`, or
-/// fails them when their attempts are used up; returns the affected jobs.
-pub async fn reap_expired(pool: &Pool, backoff_ms: i64) -> anyhow::Result<Vec<String>> {
-    let jobs: Vec<String> = sqlx::query_scalar(concat!(
-        "UPDATE runs SET
-            state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
-            finished_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END,
-            last_error = 'the worker stopped answering (lease expired; crashed or killed?)',
-            run_at = ",
-        now_ms!(),
-        " + $2, lease_owner = NULL, lease_expires_at = NULL
-         WHERE state = 'running' AND lease_expires_at < ",
-        now_ms!(),
-        "
-         RETURNING job_id",
-    ))
-    .bind(ids::now_rfc3339())
-    .bind(backoff_ms)
-    .fetch_all(pool)
-    .await?;
-    let mut woken = jobs.clone();
-    woken.sort();
-    woken.dedup();
-    for job in &woken {
-        super::notify(pool, super::QUEUE_CHANNEL, job).await?;
-    }
-    Ok(jobs)
-}
-
-/// Finishes cancels that were asked for but never carried out (the process died between the
-/// request and the stop, so the run went back to the queue of a job no claim looks at): such
-/// runs end `cancelled`. Returns the jobs touched, to settle.
-pub async fn finish_requested_cancels(pool: &Pool) -> anyhow::Result<Vec<String>> {
-    let mut jobs: Vec<String> = sqlx::query_scalar(
-        "UPDATE runs SET state = 'cancelled', finished_at = $1, lease_owner = NULL,
-                lease_expires_at = NULL
-         WHERE state = 'queued'
-           AND job_id IN (SELECT id FROM jobs WHERE cancel_requested_at IS NOT NULL)
-         RETURNING job_id",
-    )
-    .bind(ids::now_rfc3339())
-    .fetch_all(pool)
-    .await?;
-    // A job left `cancelling` with every run already ended (it died before settling).
-    let stuck: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM jobs j WHERE status = 'cancelling' AND NOT EXISTS (
-            SELECT 1 FROM runs r WHERE r.job_id = j.id AND r.state IN ('queued', 'running'))",
-    )
-    .fetch_all(pool)
-    .await?;
-    jobs.extend(stuck);
-    jobs.sort();
-    jobs.dedup();
-    Ok(jobs)
-}
-
-/// At start-up of a single node: every run still marked running belongs to a process that
-/// died; return them to the queue now (their attempt counts) instead of waiting for leases.
-pub async fn requeue_orphans(pool: &Pool) -> anyhow::Result<Vec<String>> {
-    let jobs: Vec<String> = sqlx::query_scalar(concat!(
-        "UPDATE runs SET
-            state = CASE WHEN attempt >= max_attempts THEN 'failed' ELSE 'queued' END,
-            finished_at = CASE WHEN attempt >= max_attempts THEN $1 ELSE NULL END,
-            last_error = 'the worker stopped (crashed or killed) while training',
-            run_at = ",
-        now_ms!(),
-        ", lease_owner = NULL, lease_expires_at = NULL
-         WHERE state = 'running'
-         RETURNING job_id",
-    ))
-    .bind(ids::now_rfc3339())
-    .fetch_all(pool)
-    .await?;
-    Ok(jobs)
 }

@@ -47,7 +47,7 @@ store_test! {
 async fn a_page_of_jobs_is_one_query_however_many_jobs_it_holds() {
     let (_guard, pool) = store_with_jobs(6).await;
     // A claimed run shows in its job's progress, from the same query.
-    super::super::runs::claim_next(&pool, "w", 60_000)
+    super::super::runs::claim_next(&pool, "w", 60_000, "test")
         .await
         .unwrap()
         .unwrap();
