@@ -164,7 +164,11 @@ async fn caravan_on_both() {
     let medians: Vec<f64> = servers.iter_mut().map(|(_, _, s)| median(s)).collect();
     for (name, (_, _, seconds)) in ["sqlite", "postgres"].iter().zip(&servers) {
         let list: Vec<String> = seconds.iter().map(|s| format!("{s:.2}")).collect();
-        println!("caravan on {name}: {} s (median {:.2})", list.join(", "), median(seconds));
+        println!(
+            "caravan on {name}: {} s (median {:.2})",
+            list.join(", "),
+            median(seconds)
+        );
     }
     let ratio = medians[1] / medians[0];
     println!("caravan: PostgreSQL / SQLite = {ratio:.3} (medians of {REPEATS})");

@@ -434,7 +434,45 @@ async fn datasets_read_back_as_stored(db: Db) {
     assert!(store::is_ready(&db).await.unwrap());
 }
 
+/// One write of more epochs than one statement carries, an epoch twice among them and
+/// pretraining epochs beside: every epoch is kept once, with the last record given for it.
+async fn a_write_of_many_epochs_keeps_the_last_record_of_each(db: Db) {
+    with_jobs(&db, &[job("m", 1, false)]).await;
+    let c = store::runs::claim_next(&db, "w", 60_000, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut records: Vec<EpochRecord> = (1..=1200).map(|n| epoch(n, 1.0 / n as f64)).collect();
+    records.push(epoch(5, 9.0));
+    for (layer, n, loss) in [(0, 1, 1.0), (0, 2, 2.0), (1, 1, 3.0), (0, 2, 7.0)] {
+        let mut pre = epoch(n, loss);
+        pre.phase = crossfold::engine::train::Phase::Pretrain;
+        pre.layer = Some(layer);
+        records.push(pre);
+    }
+    let written = store::runs::append_epochs(&db, &c.id, c.token, &records, None, &[]).await;
+    assert_eq!(written.unwrap(), Appended::Written { cancel: false });
+    let history = store::run_data::epoch_history(&db, &c.id)
+        .await
+        .unwrap()
+        .unwrap();
+    let epochs: Vec<u64> = history.iter().map(|r| r.epoch).collect();
+    assert_eq!(epochs, (1..=1200).collect::<Vec<u64>>());
+    assert_eq!(history[4].train_loss, 9.0);
+    assert_eq!(history[1199].train_loss, 1.0 / 1200.0);
+    let pretrain = store::run_data::pretrain_history(&db, &c.id).await.unwrap();
+    let keys: Vec<(Option<u64>, u64, f64)> = pretrain
+        .iter()
+        .map(|r| (r.layer, r.epoch, r.train_loss))
+        .collect();
+    assert_eq!(
+        keys,
+        [(Some(0), 1, 1.0), (Some(0), 2, 7.0), (Some(1), 1, 3.0)]
+    );
+}
+
 crate::on_both_backends!(
+    a_write_of_many_epochs_keeps_the_last_record_of_each,
     concurrent_claims_take_each_run_once,
     claims_are_in_order_and_a_final_run_waits_for_its_folds,
     leases_expire_and_are_reaped_on_the_database_clock,

@@ -184,33 +184,68 @@ pub async fn append_epochs(
             .execute(&mut *tx)
             .await?;
         }
-        for record in records {
-            let json = serde_json::to_string(record)?;
-            let query = match (record.phase, record.layer) {
-                (Phase::Pretrain, Some(layer)) => sqlx::query(
-                    "INSERT INTO pretrain_epochs (run_id, layer, epoch, record_json) VALUES ($1, $2, $3, $4)
-                     ON CONFLICT (run_id, layer, epoch) DO UPDATE SET record_json = excluded.record_json",
-                )
-                .bind(run_id)
-                .bind(layer as i64),
-                _ => sqlx::query(
-                    "INSERT INTO epoch_metrics (run_id, epoch, record_json) VALUES ($1, $2, $3)
-                     ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json",
-                )
-                .bind(run_id),
-            };
-            query
-                .bind(record.epoch as i64)
-                .bind(json)
-                .execute(&mut *tx)
-                .await?;
-        }
+        insert_epochs(&mut tx, run_id, records).await?;
         tx.commit().await?;
         Ok(Appended::Written {
             cancel: cancel.is_some(),
         })
     })
     .await
+}
+
+/// The most rows one INSERT carries (3 or 4 parameters each, well within both backends' limits).
+const ROWS_PER_INSERT: usize = 500;
+
+/// Writes `records` (a replayed epoch overwrites) in one statement per table and 500 rows: a
+/// statement per epoch made a run's write a round trip per epoch. A key that appears twice keeps
+/// its last record, as one upsert after another would (PostgreSQL refuses a row twice in one).
+async fn insert_epochs(
+    tx: &mut super::WriteTx,
+    run_id: &str,
+    records: &[EpochRecord],
+) -> anyhow::Result<()> {
+    let mut train = std::collections::BTreeMap::new();
+    let mut pretrain = std::collections::BTreeMap::new();
+    for record in records {
+        let json = serde_json::to_string(record)?;
+        match (record.phase, record.layer) {
+            (Phase::Pretrain, Some(layer)) => {
+                pretrain.insert((layer as i64, record.epoch as i64), json)
+            }
+            _ => train.insert(record.epoch as i64, json),
+        };
+    }
+    let train: Vec<_> = train.into_iter().collect();
+    for chunk in train.chunks(ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+            "INSERT INTO epoch_metrics (run_id, epoch, record_json) ",
+        );
+        insert.push_values(chunk, |mut row, (epoch, json)| {
+            row.push_bind(run_id)
+                .push_bind(*epoch)
+                .push_bind(json.as_str());
+        });
+        insert
+            .push(" ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json");
+        insert.build().execute(&mut **tx).await?;
+    }
+    let pretrain: Vec<_> = pretrain.into_iter().collect();
+    for chunk in pretrain.chunks(ROWS_PER_INSERT) {
+        let mut insert = sqlx::QueryBuilder::<super::Db>::new(
+            "INSERT INTO pretrain_epochs (run_id, layer, epoch, record_json) ",
+        );
+        insert.push_values(chunk, |mut row, ((layer, epoch), json)| {
+            row.push_bind(run_id)
+                .push_bind(*layer)
+                .push_bind(*epoch)
+                .push_bind(json.as_str());
+        });
+        insert.push(
+            " ON CONFLICT (run_id, layer, epoch) DO UPDATE SET record_json = excluded.record_json",
+        );
+        insert.build().execute(&mut **tx).await?;
+    }
+    Ok(())
 }
 
 /// Whether the job of `run_id` has been asked to cancel (a read, no write).
