@@ -6,6 +6,7 @@ use super::epochs::EpochWriter;
 use super::flags::{Flags, RunError};
 use crate::diagnose::run_rules::{self, RunContext, RunEnd};
 use crate::diagnose::{self};
+use crate::domain::finding::RunDiagnosis;
 use crate::domain::finding::{Kind, Severity};
 use crate::domain::job::Strategy;
 use crate::domain::spec::TrainingSpec;
@@ -101,8 +102,8 @@ impl<'a> Watch<'a> {
     }
 
     /// The run's last diagnosis: finished, or diverged in an epoch.
-    pub fn end(&self, end: RunEnd, writer: &mut EpochWriter) {
-        writer.diagnosis(&run_rules::diagnose(&self.ctx, &self.history, end), false);
+    pub fn end(&self, end: RunEnd) -> RunDiagnosis {
+        run_rules::diagnose(&self.ctx, &self.history, end)
     }
 }
 

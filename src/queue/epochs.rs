@@ -214,6 +214,11 @@ impl EpochWriter {
         }
     }
 
+    /// The records not written yet, for a completing run to write with its result.
+    pub fn into_pending(self) -> Vec<EpochRecord> {
+        self.pending
+    }
+
     /// Stores what diagnosing the run found and refreshes the job's findings (the API and the
     /// event streams read those). A failed write is logged: findings are recomputed from the
     /// next change, and training goes on.

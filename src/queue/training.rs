@@ -20,7 +20,7 @@ use crate::engine::train::{EpochRecord, Stop, TrainState};
 use crate::jobs::models::StoredModel;
 use crate::jobs::results::{self, Variant};
 use crate::store::run_data::RunInputs;
-use crate::store::runs::Claimed;
+use crate::store::runs::{Claimed, RunTail};
 
 use super::diagnosis::{Watch, chance_loss};
 use super::epochs::EpochWriter;
@@ -35,6 +35,8 @@ pub(super) enum Finished {
         checkpoint: Vec<u8>,
         /// The model as predicting reads it back from `checkpoint`.
         model: Box<StoredModel>,
+        /// The epochs and findings not written yet, written with the result.
+        tail: RunTail,
     },
     /// Cancelled, shutting down, or the lease was lost.
     Stopped,
@@ -91,15 +93,19 @@ pub(super) fn train_blocking(
         &flags.cancel,
         &mut progress,
     );
-    // What is buffered goes out now; a run that completes writes its final checkpoint with
-    // its result, any other keeps the newest epoch checkpoint to resume from.
+    // A run that completes writes what is buffered, its last findings and its final checkpoint
+    // with its result; any other writes them now, keeping the newest epoch checkpoint to
+    // resume from.
     let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
-    writer.flush(!completes);
     let end = match &outcome {
         Err(EngineError::Diverged { epoch, .. }) => RunEnd::Diverged { epoch: *epoch },
         _ => RunEnd::Finished,
     };
-    watch.end(end, &mut writer);
+    let last = watch.end(end);
+    if !completes {
+        writer.flush(true);
+        writer.diagnosis(&last, false);
+    }
     let outcome = outcome.map_err(|e| match e {
         EngineError::InvalidInput(m) => RunError::Permanent(m),
         e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
@@ -108,7 +114,11 @@ pub(super) fn train_blocking(
     if outcome.trained.stop == Stop::Cancelled {
         return Ok(Finished::Stopped);
     }
-    finished(&table, &outcome, variant, cv_epochs)
+    let tail = RunTail {
+        epochs: writer.into_pending(),
+        diagnosis: Some(last),
+    };
+    finished(&table, &outcome, (variant, cv_epochs), tail)
 }
 
 /// The process's counters of epochs trained and samples seen.
@@ -166,8 +176,8 @@ fn fold_setup(
 fn finished(
     table: &Table,
     outcome: &FoldOutcome,
-    variant: Variant,
-    cv_epochs: Option<CvEpochs>,
+    (variant, cv_epochs): (Variant, Option<CvEpochs>),
+    tail: RunTail,
 ) -> Result<Finished, RunError> {
     let encoding = serde_json::to_string(&outcome.encoding)
         .map_err(|e| RunError::Retryable(format!("encoding the feature encoding: {e}")))?;
@@ -195,5 +205,6 @@ fn finished(
         predictions: results::run_predictions(table, outcome),
         checkpoint,
         model: Box::new(model),
+        tail,
     })
 }

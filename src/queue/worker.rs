@@ -21,7 +21,7 @@ use crate::diagnose::job_rules::job_findings;
 use crate::engine::train::TrainState;
 use crate::engine::{checkpoint, kernels};
 use crate::store::run_data::InputsError;
-use crate::store::runs::Claimed;
+use crate::store::runs::{Claimed, RunTail};
 use crate::store::{self};
 
 /// What a process's workers share: the limits, what wakes them (if the store notifies), and
@@ -154,11 +154,12 @@ async fn execute(
             tracing::warn!("lost the lease; writing nothing");
             Ok(())
         }
-        Ok(Finished::Done { checkpoint, .. })
-            if checkpoint.len() as u64 > timing.max_checkpoint_bytes =>
-        {
+        Ok(Finished::Done {
+            checkpoint, tail, ..
+        }) if checkpoint.len() as u64 > timing.max_checkpoint_bytes => {
             let reason = super::epochs::oversized(checkpoint.len(), timing.max_checkpoint_bytes);
             tracing::warn!(error = %reason, "the run's final checkpoint cannot be stored");
+            write_tail(pool, (id, token), &tail).await;
             store::runs::fail(pool, id, token, &reason, true, 0).await
         }
         Ok(Finished::Done {
@@ -166,10 +167,10 @@ async fn execute(
             predictions,
             checkpoint,
             model,
+            tail,
         }) => {
-            match store::runs::complete(pool, id, token, &result, predictions.as_ref(), &checkpoint)
-                .await
-            {
+            let files = (predictions.as_ref(), checkpoint.as_slice());
+            match store::runs::complete(pool, (id, token), &result, files, &tail).await {
                 Ok(completed) => {
                     if completed {
                         crate::jobs::models::keep(id, checkpoint.len(), &model);
@@ -194,6 +195,21 @@ async fn execute(
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
     }
     after_run(pool, &claimed.job_id, shared).await;
+}
+
+/// Writes the epochs and findings of a run that trained to its end but cannot complete: they
+/// show what it did. A failure is logged; the run's end is recorded either way.
+async fn write_tail(pool: &Db, (id, token): (&str, i64), tail: &RunTail) {
+    let written = async {
+        store::runs::append_epochs(pool, id, token, &tail.epochs, None, &[]).await?;
+        if let Some(diagnosis) = &tail.diagnosis {
+            store::run_notes::set_diagnosis(pool, id, token, diagnosis).await?;
+        }
+        anyhow::Ok(())
+    };
+    if let Err(e) = written.await {
+        tracing::warn!(error = %format!("{e:#}"), "storing the run's last epochs failed");
+    }
 }
 
 /// A run of `job` ended: refresh the job's findings (the job-level rules compare finished runs,

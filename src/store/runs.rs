@@ -4,10 +4,19 @@
 
 use super::artifacts::{Blob, Stored};
 use super::blobs;
+use crate::domain::finding::RunDiagnosis;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
 use crate::engine::train::EpochRecord;
+
+/// What a completing run has not written yet: its last epochs and its last findings, written
+/// with its result in one transaction (three round trips' worth of writes at every run's end).
+#[derive(Debug, Clone, Default)]
+pub struct RunTail {
+    pub epochs: Vec<EpochRecord>,
+    pub diagnosis: Option<RunDiagnosis>,
+}
 
 /// A run a worker now holds.
 #[derive(Debug, Clone)]
@@ -135,14 +144,13 @@ pub async fn append_epochs(
 }
 
 /// Marks a run succeeded with its results, final checkpoint and held-out predictions (written
-/// to the object store first, if there is one); `false` if the lease is gone.
+/// to the object store first, if there is one) and its `tail`; `false` if the lease is gone.
 pub async fn complete(
     db: &super::Db,
-    run_id: &str,
-    token: i64,
+    (run_id, token): (&str, i64),
     result: &RunResult,
-    heldout: Option<&HeldOut>,
-    checkpoint: &[u8],
+    (heldout, checkpoint): (Option<&HeldOut>, &[u8]),
+    tail: &RunTail,
 ) -> anyhow::Result<bool> {
     let attempt = (run_id, token);
     if db.artifacts().is_some() && !holds_lease(db, run_id, token).await? {
@@ -156,6 +164,6 @@ pub async fn complete(
     let checkpoint: Stored<'_> = blobs::stash(db, attempt, "final", checkpoint).await?;
     super::on_backend!(
         db,
-        runs::complete(run_id, token, result, heldout.as_ref(), &checkpoint)
+        runs::complete(run_id, token, result, (heldout.as_ref(), &checkpoint), tail)
     )
 }

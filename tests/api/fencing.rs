@@ -207,9 +207,18 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards(pool: store::Db) 
         Appended::Lost
     );
     assert!(
-        !store::runs::complete(&pool, &a.id, a.token, &result, None, b"stale")
-            .await
-            .unwrap()
+        !store::runs::complete(
+            &pool,
+            (&a.id, a.token),
+            &result,
+            (None, b"stale"),
+            &store::runs::RunTail {
+                epochs: vec![record.clone()],
+                diagnosis: Some(Default::default()),
+            },
+        )
+        .await
+        .unwrap()
     );
     assert_eq!(
         store::runs::heartbeat(&pool, &a.id, a.token, 60_000)

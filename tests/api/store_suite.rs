@@ -3,12 +3,13 @@
 //! claims, leases on the database's clock, retries, exactly-once epochs, settling once, keys,
 //! pages, datasets.
 
+use crossfold::domain::finding::RunDiagnosis;
 use crossfold::domain::job::{JobSpec, JobStatus, Strategy};
-use crossfold::domain::results::{RunKind, RunState, Settled};
+use crossfold::domain::results::{RunKind, RunResult, RunState, Settled};
 use crossfold::engine::train::EpochRecord;
 use crossfold::store::jobs::{Cancel, Created, NewJob, NewRun};
 use crossfold::store::run_data::Detail;
-use crossfold::store::runs::Appended;
+use crossfold::store::runs::{Appended, RunTail};
 use crossfold::store::{self, Db};
 use serde_json::json;
 
@@ -471,7 +472,58 @@ async fn a_write_of_many_epochs_keeps_the_last_record_of_each(db: Db) {
     );
 }
 
+/// A run's completion writes its last epochs and findings with its result, and counts them;
+/// with no epochs left to write, it completes all the same.
+async fn a_completion_writes_the_runs_last_epochs_and_findings(db: Db) {
+    with_jobs(&db, &[job("t", 2, false)]).await;
+    let result: RunResult = serde_json::from_value(json!({"strategy": "none", "best_epoch": 2,
+        "stop": "completed", "epochs_run": 2, "metrics": null, "train_class_counts": [2, 2],
+        "validation_class_counts": [], "resampled_class_counts": [2, 2],
+        "member_class_counts": null, "class_weights": [1.0, 1.0]}))
+    .unwrap();
+    let diagnosis = RunDiagnosis {
+        train_loss: Some(0.25),
+        epochs: 2,
+        ..Default::default()
+    };
+    let tails = [
+        RunTail {
+            epochs: vec![epoch(1, 0.5), epoch(2, 0.25)],
+            diagnosis: Some(diagnosis.clone()),
+        },
+        RunTail::default(),
+    ];
+    for tail in &tails {
+        let c = store::runs::claim_next(&db, "w", 60_000, "test")
+            .await
+            .unwrap()
+            .unwrap();
+        let done = store::runs::complete(&db, (&c.id, c.token), &result, (None, b"ck"), tail);
+        assert!(done.await.unwrap());
+    }
+    let runs = store::run_data::runs_of_job(&db, "t", Detail::Summary)
+        .await
+        .unwrap();
+    let seen: Vec<_> = runs
+        .iter()
+        .map(|r| (r.state, r.epochs_done, r.diagnosis.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            (RunState::Succeeded, 2, diagnosis),
+            (RunState::Succeeded, 0, RunDiagnosis::default())
+        ]
+    );
+    let history = store::run_data::epoch_history(&db, &runs[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(history, tails[0].epochs);
+}
+
 crate::on_both_backends!(
+    a_completion_writes_the_runs_last_epochs_and_findings,
     a_write_of_many_epochs_keeps_the_last_record_of_each,
     concurrent_claims_take_each_run_once,
     claims_are_in_order_and_a_final_run_waits_for_its_folds,

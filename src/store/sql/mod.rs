@@ -19,6 +19,7 @@ pub(crate) mod artifact_keys;
 pub(crate) mod copy_rows;
 pub(crate) mod dataset_values;
 pub(crate) mod datasets;
+pub(crate) mod epoch_rows;
 pub(crate) mod idempotency;
 pub(crate) mod job_view;
 pub(crate) mod jobs;

@@ -5,9 +5,9 @@ use super::Pool;
 use crate::domain::ids;
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
-use crate::engine::train::{EpochRecord, Phase};
+use crate::engine::train::EpochRecord;
 use crate::store::artifacts::{Blob, Stored};
-use crate::store::runs::{Appended, Beat, Claimed};
+use crate::store::runs::{Appended, Beat, Claimed, RunTail};
 
 /// Claims the oldest due queued run of a live job, leasing it to `owner` for `lease_ms`, and
 /// records that it trains on kernel set `kernels`: its first attempt's set stays; a later
@@ -142,12 +142,7 @@ pub async fn append_epochs(
 ) -> anyhow::Result<Appended> {
     super::noted(pool, async move {
         let mut tx = super::fenced_tx(pool).await?;
-        // Pretraining epochs are numbered per layer: they never count as the run's epochs.
-        let last = records
-            .iter()
-            .filter(|r| r.phase == Phase::Train)
-            .map(|r| r.epoch as i64)
-            .max();
+        let last = super::epoch_rows::last_train_epoch(records);
         // The job's cancel request comes back with the update: one round trip less per write.
         let held: Option<(Option<String>, Option<String>)> = sqlx::query_as(concat!(
             "UPDATE runs SET epochs_done = COALESCE($1, epochs_done),
@@ -184,68 +179,13 @@ pub async fn append_epochs(
             .execute(&mut *tx)
             .await?;
         }
-        insert_epochs(&mut tx, run_id, records).await?;
+        super::epoch_rows::insert_epochs(&mut tx, run_id, records).await?;
         tx.commit().await?;
         Ok(Appended::Written {
             cancel: cancel.is_some(),
         })
     })
     .await
-}
-
-/// The most rows one INSERT carries (3 or 4 parameters each, well within both backends' limits).
-const ROWS_PER_INSERT: usize = 500;
-
-/// Writes `records` (a replayed epoch overwrites) in one statement per table and 500 rows: a
-/// statement per epoch made a run's write a round trip per epoch. A key that appears twice keeps
-/// its last record, as one upsert after another would (PostgreSQL refuses a row twice in one).
-async fn insert_epochs(
-    tx: &mut super::WriteTx,
-    run_id: &str,
-    records: &[EpochRecord],
-) -> anyhow::Result<()> {
-    let mut train = std::collections::BTreeMap::new();
-    let mut pretrain = std::collections::BTreeMap::new();
-    for record in records {
-        let json = serde_json::to_string(record)?;
-        match (record.phase, record.layer) {
-            (Phase::Pretrain, Some(layer)) => {
-                pretrain.insert((layer as i64, record.epoch as i64), json)
-            }
-            _ => train.insert(record.epoch as i64, json),
-        };
-    }
-    let train: Vec<_> = train.into_iter().collect();
-    for chunk in train.chunks(ROWS_PER_INSERT) {
-        let mut insert = sqlx::QueryBuilder::<super::Db>::new(
-            "INSERT INTO epoch_metrics (run_id, epoch, record_json) ",
-        );
-        insert.push_values(chunk, |mut row, (epoch, json)| {
-            row.push_bind(run_id)
-                .push_bind(*epoch)
-                .push_bind(json.as_str());
-        });
-        insert
-            .push(" ON CONFLICT (run_id, epoch) DO UPDATE SET record_json = excluded.record_json");
-        insert.build().execute(&mut **tx).await?;
-    }
-    let pretrain: Vec<_> = pretrain.into_iter().collect();
-    for chunk in pretrain.chunks(ROWS_PER_INSERT) {
-        let mut insert = sqlx::QueryBuilder::<super::Db>::new(
-            "INSERT INTO pretrain_epochs (run_id, layer, epoch, record_json) ",
-        );
-        insert.push_values(chunk, |mut row, ((layer, epoch), json)| {
-            row.push_bind(run_id)
-                .push_bind(*layer)
-                .push_bind(*epoch)
-                .push_bind(json.as_str());
-        });
-        insert.push(
-            " ON CONFLICT (run_id, layer, epoch) DO UPDATE SET record_json = excluded.record_json",
-        );
-        insert.build().execute(&mut **tx).await?;
-    }
-    Ok(())
 }
 
 /// Whether the job of `run_id` has been asked to cancel (a read, no write).
@@ -262,37 +202,72 @@ pub async fn cancel_requested<'e>(
     Ok(cancel.is_some())
 }
 
-/// Marks a run succeeded with its results; `false` if the lease is gone.
+/// Marks a run succeeded with its results and writes its tail (last epochs and findings), in
+/// one transaction when there are epochs; `false` if the lease is gone.
 pub async fn complete(
     pool: &Pool,
     run_id: &str,
     token: i64,
     result: &RunResult,
-    heldout: Option<&Stored<'_>>,
-    checkpoint: &Stored<'_>,
+    (heldout, checkpoint): (Option<&Stored<'_>>, &Stored<'_>),
+    tail: &RunTail,
 ) -> anyhow::Result<bool> {
     super::noted(pool, async move {
-        let done = sqlx::query(concat!(
-            "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2, checkpoint = $3,
-                    finished_at = $4, lease_owner = NULL, lease_expires_at = NULL,
-                    heldout_key = $7, checkpoint_key = $8
-             WHERE id = $5 AND lease_token = $6 AND state = 'running'
-             RETURNING ",
-            notify_job!(queue_channel!())
-        ))
-        .bind(serde_json::to_string(result)?)
-        .bind(heldout.and_then(Stored::bytes))
-        .bind(checkpoint.bytes())
-        .bind(ids::now_rfc3339())
-        .bind(run_id)
-        .bind(token)
-        .bind(heldout.and_then(Stored::key))
-        .bind(checkpoint.key())
-        .fetch_optional(pool)
-        .await?;
-        Ok(done.is_some())
+        let row = (run_id, token, result, heldout, checkpoint, tail);
+        if tail.epochs.is_empty() {
+            return mark_succeeded(pool, row).await;
+        }
+        let mut tx = super::fenced_tx(pool).await?;
+        if !mark_succeeded(&mut *tx, row).await? {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        super::epoch_rows::insert_epochs(&mut tx, run_id, &tail.epochs).await?;
+        tx.commit().await?;
+        Ok(true)
     })
     .await
+}
+
+/// The run's row marked succeeded under its lease, with its tail's findings and last epoch.
+async fn mark_succeeded<'e>(
+    db: impl sqlx::Executor<'e, Database = super::Db>,
+    (run_id, token, result, heldout, checkpoint, tail): (
+        &str,
+        i64,
+        &RunResult,
+        Option<&Stored<'_>>,
+        &Stored<'_>,
+        &RunTail,
+    ),
+) -> anyhow::Result<bool> {
+    let findings = tail
+        .diagnosis
+        .as_ref()
+        .map(serde_json::to_string)
+        .transpose()?;
+    let done = sqlx::query(concat!(
+        "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2, checkpoint = $3,
+                finished_at = $4, lease_owner = NULL, lease_expires_at = NULL,
+                heldout_key = $7, checkpoint_key = $8, findings_json = COALESCE($9, findings_json),
+                epochs_done = COALESCE($10, epochs_done)
+         WHERE id = $5 AND lease_token = $6 AND state = 'running'
+         RETURNING ",
+        notify_job!(queue_channel!())
+    ))
+    .bind(serde_json::to_string(result)?)
+    .bind(heldout.and_then(Stored::bytes))
+    .bind(checkpoint.bytes())
+    .bind(ids::now_rfc3339())
+    .bind(run_id)
+    .bind(token)
+    .bind(heldout.and_then(Stored::key))
+    .bind(checkpoint.key())
+    .bind(findings)
+    .bind(super::epoch_rows::last_train_epoch(&tail.epochs))
+    .fetch_optional(db)
+    .await?;
+    Ok(done.is_some())
 }
 
 /// Records a failure: permanent failures (bad input) and runs out of attempts end `failed`;
