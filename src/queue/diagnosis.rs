@@ -83,7 +83,7 @@ impl<'a> Watch<'a> {
             .map(|f| (f.kind, f.severity))
             .collect();
         if now != self.shown {
-            writer.diagnosis(&found, true);
+            writer.diagnosis(&found);
             self.shown = now;
         }
         let stop_on = &self.ctx.spec.training.stop_on;

@@ -13,8 +13,6 @@ use std::time::{Duration, Instant};
 use crate::store::Db;
 
 use super::flags::{Flags, RunError};
-use crate::config::Limits;
-use crate::diagnose::job_rules::job_findings;
 use crate::domain::finding::RunDiagnosis;
 use crate::engine::checkpoint;
 use crate::engine::train::{EpochRecord, TrainState};
@@ -47,8 +45,9 @@ pub struct EpochWriter {
     max_checkpoint_bytes: u64,
     /// `QueueTiming::epoch_pause` (tests only).
     pause: Duration,
-    /// What a finding's remedy must stay within.
-    limits: Arc<Limits>,
+    /// The worker's limits and findings refresher: a change the run's diagnosis finds asks for
+    /// the job's findings to be refreshed.
+    shared: super::worker::Shared,
 }
 
 /// A checkpoint too large to store: the run fails permanently with this.
@@ -70,7 +69,7 @@ impl EpochWriter {
         (job_id, run_id): (String, String),
         token: i64,
         flags: Arc<Flags>,
-        (timing, limits): (super::QueueTiming, Arc<Limits>),
+        (timing, shared): (super::QueueTiming, super::worker::Shared),
         members_written: usize,
     ) -> Self {
         let (write_every, max_checkpoint_bytes) = (timing.write_every, timing.max_checkpoint_bytes);
@@ -91,7 +90,7 @@ impl EpochWriter {
             members_written,
             max_checkpoint_bytes,
             pause,
-            limits,
+            shared,
         }
     }
 
@@ -219,22 +218,17 @@ impl EpochWriter {
         self.pending
     }
 
-    /// Stores what diagnosing the run found and refreshes the job's findings (the API and the
-    /// event streams read those). A failed write is logged: findings are recomputed from the
-    /// next change, and training goes on.
-    /// `refresh_job: false` for the run's last diagnosis: the worker refreshes the job once it
-    /// has written the run's end, which the job-level rules read.
-    pub fn diagnosis(&mut self, diagnosis: &RunDiagnosis, refresh_job: bool) {
+    /// Stores what diagnosing the run found, and asks for the job's findings (what the API and
+    /// the event streams read) to be refreshed. A failed write is logged: findings are
+    /// recomputed from the next change, and training goes on.
+    pub fn diagnosis(&mut self, diagnosis: &RunDiagnosis) {
         if self.flags.lost.load(Ordering::SeqCst) {
             return;
         }
+        let (pool, job, shared) = (&self.pool, &self.job_id, &self.shared);
         let written = self.handle.block_on(async {
-            if store::run_notes::set_diagnosis(&self.pool, &self.run_id, self.token, diagnosis)
-                .await?
-                && refresh_job
-            {
-                let findings = |spec: &_, runs: &[_]| job_findings(spec, runs, &self.limits);
-                store::jobs::refresh_diagnostics(&self.pool, &self.job_id, findings).await?;
+            if store::run_notes::set_diagnosis(pool, &self.run_id, self.token, diagnosis).await? {
+                super::worker::refresh_when_due(pool, job, shared, false).await;
             }
             anyhow::Ok(())
         });

@@ -104,7 +104,7 @@ pub(super) fn train_blocking(
     let last = watch.end(end);
     if !completes {
         writer.flush(true);
-        writer.diagnosis(&last, false);
+        writer.diagnosis(&last);
     }
     let outcome = outcome.map_err(|e| match e {
         EngineError::InvalidInput(m) => RunError::Permanent(m),

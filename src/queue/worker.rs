@@ -130,7 +130,6 @@ async fn execute(
     (timing, shared): (QueueTiming, &Shared),
     shutdown: &CancellationToken,
 ) {
-    let limits = &shared.limits;
     let flags = Arc::new(Flags::default());
     let beat = tokio::spawn(super::heartbeat::heartbeat(
         pool.clone(),
@@ -140,7 +139,7 @@ async fn execute(
         flags.clone(),
         shutdown.clone(),
     ));
-    let outcome = train_run(pool, &claimed, flags.clone(), (timing, limits.clone())).await;
+    let outcome = train_run(pool, &claimed, flags.clone(), (timing, shared)).await;
     beat.abort();
     let (id, token) = (claimed.id.as_str(), claimed.token);
     let backoff = super::retry_delay(timing.backoff, claimed.attempt, rand::random::<f64>())
@@ -216,6 +215,16 @@ async fn write_tail(pool: &Db, (id, token): (&str, i64), tail: &RunTail) {
 /// so this end can change them) when `shared.refresher` says, and settle the job if it is done.
 async fn after_run(pool: &Db, job: &str, shared: &Shared) {
     let last = matches!(store::jobs::open_runs(pool, job).await, Ok(0));
+    refresh_when_due(pool, job, shared, last).await;
+    if last && let Err(e) = crate::jobs::settle::settle_if_done(pool, job).await {
+        tracing::error!(error = %format!("{e:#}"), "settling the job failed");
+    }
+}
+
+/// Refreshes the job's findings now, later (one refresh left due) or not at all, as
+/// `shared.refresher` says: every run's end and every change a run's diagnosis finds asks, and
+/// each refresh reads all of the job's runs.
+pub(super) async fn refresh_when_due(pool: &Db, job: &str, shared: &Shared, last: bool) {
     match shared.refresher.due(job, Instant::now(), last) {
         Due::Now => refresh(pool, job, &shared.limits).await,
         Due::Later(delay) => {
@@ -227,9 +236,6 @@ async fn after_run(pool: &Db, job: &str, shared: &Shared) {
             });
         }
         Due::Pending => {}
-    }
-    if last && let Err(e) = crate::jobs::settle::settle_if_done(pool, job).await {
-        tracing::error!(error = %format!("{e:#}"), "settling the job failed");
     }
 }
 
@@ -270,7 +276,7 @@ async fn train_run(
     pool: &Db,
     claimed: &Claimed,
     flags: Arc<Flags>,
-    (timing, limits): (QueueTiming, Arc<Limits>),
+    (timing, shared): (QueueTiming, &Shared),
 ) -> Result<Finished, RunError> {
     let retry = |e: anyhow::Error| RunError::from_store(&e, "reading the run's inputs");
     let inputs = store::run_data::run_inputs(pool, claimed)
@@ -295,7 +301,7 @@ async fn train_run(
         (claimed.job_id.clone(), claimed.id.clone()),
         claimed.token,
         flags.clone(),
-        (timing, limits),
+        (timing, shared.clone()),
         resume.as_ref().map_or(0, |s: &TrainState| s.members.len()),
     );
     let claimed = claimed.clone();
