@@ -174,7 +174,7 @@ pub async fn run_workers(
         max_checkpoint_bytes: settings.limits.max_checkpoint_bytes,
         ..settings.queue
     };
-    let shared = crate::queue::worker::Shared {
+    let shared = crate::queue::shared::Shared {
         limits: Arc::new(settings.limits.clone()),
         wake,
         refresher: Arc::default(),

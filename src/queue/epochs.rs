@@ -47,7 +47,7 @@ pub struct EpochWriter {
     pause: Duration,
     /// The worker's limits and findings refresher: a change the run's diagnosis finds asks for
     /// the job's findings to be refreshed.
-    shared: super::worker::Shared,
+    shared: super::shared::Shared,
 }
 
 /// A checkpoint too large to store: the run fails permanently with this.
@@ -69,7 +69,7 @@ impl EpochWriter {
         (job_id, run_id): (String, String),
         token: i64,
         flags: Arc<Flags>,
-        (timing, shared): (super::QueueTiming, super::worker::Shared),
+        (timing, shared): (super::QueueTiming, super::shared::Shared),
         members_written: usize,
     ) -> Self {
         let (write_every, max_checkpoint_bytes) = (timing.write_every, timing.max_checkpoint_bytes);
@@ -228,7 +228,7 @@ impl EpochWriter {
         let (pool, job, shared) = (&self.pool, &self.job_id, &self.shared);
         let written = self.handle.block_on(async {
             if store::run_notes::set_diagnosis(pool, &self.run_id, self.token, diagnosis).await? {
-                super::worker::refresh_when_due(pool, job, shared, false).await;
+                super::shared::refresh_when_due(pool, job, shared, false).await;
             }
             anyhow::Ok(())
         });

@@ -9,6 +9,7 @@ pub mod flags;
 mod heartbeat;
 pub mod refresh;
 mod run_input;
+pub mod shared;
 mod training;
 pub mod worker;
 

@@ -5,33 +5,19 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use crate::store::Db;
-use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
-
-use std::time::Instant;
 
 use super::QueueTiming;
 use super::epochs::EpochWriter;
 use super::flags::{Flags, RunError};
-use super::refresh::{Due, Refresher};
+use super::shared::Shared;
 use super::training::Finished;
-use crate::config::Limits;
-use crate::diagnose::job_rules::job_findings;
 use crate::engine::train::TrainState;
 use crate::engine::{checkpoint, kernels};
 use crate::store::run_data::InputsError;
 use crate::store::runs::{Claimed, RunTail};
 use crate::store::{self};
-
-/// What a process's workers share: the limits, what wakes them (if the store notifies), and
-/// when each job's findings are refreshed.
-#[derive(Clone)]
-pub struct Shared {
-    pub limits: Arc<Limits>,
-    pub wake: Option<Arc<Notify>>,
-    pub refresher: Arc<Refresher>,
-}
 
 /// Claims and runs work until `shutdown` fires; idle, it waits for `shared.wake` or its poll.
 pub async fn run(
@@ -215,35 +201,9 @@ async fn write_tail(pool: &Db, (id, token): (&str, i64), tail: &RunTail) {
 /// so this end can change them) when `shared.refresher` says, and settle the job if it is done.
 async fn after_run(pool: &Db, job: &str, shared: &Shared) {
     let last = matches!(store::jobs::open_runs(pool, job).await, Ok(0));
-    refresh_when_due(pool, job, shared, last).await;
+    super::shared::refresh_when_due(pool, job, shared, last).await;
     if last && let Err(e) = crate::jobs::settle::settle_if_done(pool, job).await {
         tracing::error!(error = %format!("{e:#}"), "settling the job failed");
-    }
-}
-
-/// Refreshes the job's findings now, later (one refresh left due) or not at all, as
-/// `shared.refresher` says: every run's end and every change a run's diagnosis finds asks, and
-/// each refresh reads all of the job's runs.
-pub(super) async fn refresh_when_due(pool: &Db, job: &str, shared: &Shared, last: bool) {
-    match shared.refresher.due(job, Instant::now(), last) {
-        Due::Now => refresh(pool, job, &shared.limits).await,
-        Due::Later(delay) => {
-            let (pool, job, shared) = (pool.clone(), job.to_owned(), shared.clone());
-            tokio::spawn(async move {
-                tokio::time::sleep(delay).await;
-                shared.refresher.fired(&job, Instant::now());
-                refresh(&pool, &job, &shared.limits).await;
-            });
-        }
-        Due::Pending => {}
-    }
-}
-
-/// Recomputes and stores the job's findings; a failure is logged (the next end retries).
-async fn refresh(pool: &Db, job: &str, limits: &Limits) {
-    let findings = |spec: &_, runs: &[_]| job_findings(spec, runs, limits);
-    if let Err(e) = store::jobs::refresh_diagnostics(pool, job, findings).await {
-        tracing::warn!(error = %format!("{e:#}"), "refreshing the job's findings failed");
     }
 }
 
