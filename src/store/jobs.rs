@@ -26,6 +26,23 @@ pub struct NewRun {
     pub variant: u32,
 }
 
+#[cfg(test)]
+impl NewRun {
+    /// A plain fold run of repeat 0 (seed 1, 3 attempts, no imbalance strategy), for store tests.
+    pub(crate) fn test_fold(id: String, fold: u32) -> Self {
+        Self {
+            id,
+            kind: RunKind::Fold,
+            fold: Some(fold),
+            repeat: Some(0),
+            seed: 1,
+            max_attempts: 3,
+            strategy: Some(Strategy::None),
+            variant: 0,
+        }
+    }
+}
+
 /// A job to create.
 #[derive(Debug, Clone)]
 pub struct NewJob {

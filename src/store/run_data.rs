@@ -243,16 +243,7 @@ mod tests {
         crate::store::datasets::insert_dataset(&db, summary, &parsed, None)
             .await
             .unwrap();
-        let run = |f: u32| NewRun {
-            id: format!("run_m_{f}"),
-            kind: RunKind::Fold,
-            fold: Some(f),
-            repeat: Some(0),
-            seed: 1,
-            max_attempts: 3,
-            strategy: Some(Strategy::None),
-            variant: 0,
-        };
+        let run = |f: u32| NewRun::test_fold(format!("run_m_{f}"), f);
         let job = NewJob {
             id: "job_m".into(),
             dataset_id: "ds_m".into(),

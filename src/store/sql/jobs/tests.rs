@@ -1,7 +1,5 @@
 use super::super::job_view::{get_job, list_jobs};
 use super::*;
-use crate::domain::job::Strategy;
-use crate::domain::results::RunKind;
 use crate::ingest::{IngestOptions, parse_upload};
 use crate::store::jobs::NewRun;
 use crate::store::query_count;
@@ -17,16 +15,7 @@ async fn store_with_jobs(n: usize) -> (impl Sized, Pool) {
     for j in 0..n {
         let spec = JobSpec::from_json(serde_json::json!({"dataset_id": "ds_q"})).unwrap();
         let runs = (0..3)
-            .map(|f| NewRun {
-                id: format!("run_{j}_{f}"),
-                kind: RunKind::Fold,
-                fold: Some(f),
-                repeat: Some(0),
-                seed: 1,
-                max_attempts: 3,
-                strategy: Some(Strategy::None),
-                variant: 0,
-            })
+            .map(|f| NewRun::test_fold(format!("run_{j}_{f}"), f))
             .collect();
         let job = NewJob {
             id: format!("job_{j}"),
