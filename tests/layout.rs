@@ -570,3 +570,49 @@ fn the_stored_spec_is_parsed_only_by_the_stores_typed_read() {
         }
     }
 }
+
+/// Where a model family may be named by its variant: the kind's own declarations and the
+/// registry that builds the networks. Everything else asks the kind (`reads_sequences`,
+/// `is_recurrent`, …) or the network (`Network`), so a family is an addition.
+const FAMILY_REGISTRY: &[&str] = &["domain::model_spec", "engine::model::registry"];
+
+/// `ModelKind::Variant` (not `ModelKind::ALL` or an associated function) in `code`.
+fn family_variants(code: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    for (i, _) in code.match_indices("ModelKind::") {
+        let rest = &code[i + "ModelKind::".len()..];
+        let name: String = rest
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        let variant = name.chars().next().is_some_and(char::is_uppercase)
+            && name.chars().any(char::is_lowercase);
+        if variant {
+            out.push(name);
+        }
+    }
+    out
+}
+
+#[test]
+fn only_the_family_registry_names_a_family() {
+    for (path, m) in modules() {
+        if FAMILY_REGISTRY.contains(&path.join("::").as_str()) || path.iter().any(|p| p == "tests")
+        {
+            continue;
+        }
+        let named = family_variants(&m.code);
+        assert!(
+            named.is_empty(),
+            "{} names the families {named:?}: ask the kind or the network instead",
+            m.file.display()
+        );
+    }
+}
+
+#[test]
+fn the_family_check_sees_variants_but_not_associated_items() {
+    let code =
+        strip("if m.kind == ModelKind::Gru {}\nModelKind::ALL; ModelKind::names_reading(true)");
+    assert_eq!(family_variants(&code), vec!["Gru".to_owned()]);
+}

@@ -11,14 +11,14 @@ use crate::domain::spec::{AttentionKind, ModelKind, OptimizerSpec};
 
 /// Why the kind matters and what fixes it for a `model_kind` network, in a sentence or two.
 pub fn advice_for(kind: Kind, model_kind: ModelKind) -> &'static str {
-    match (kind, model_kind) {
-        (Kind::VanishingGradients, ModelKind::Gru) => {
+    match (kind, model_kind.is_recurrent()) {
+        (Kind::VanishingGradients, true) => {
             "The gradient reaching the GRU is a tiny fraction of the head's: it shrinks on its \
              way back through the steps (and the layers), so what came early in a sequence is \
              not learned. Attention gives every step's state a direct path to the output; \
              fewer stacked layers shorten the path."
         }
-        (Kind::Degradation, ModelKind::Gru) => {
+        (Kind::Degradation, true) => {
             "The deeper GRU stack trains to a worse training loss than the shallower one: the \
              extra layers make it harder to optimize, not more capable. Use fewer layers (with \
              attention over the states)."
@@ -89,7 +89,7 @@ pub fn advice(kind: Kind) -> &'static str {
 /// is nothing to change), within `limits`.
 pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Value {
     let model = spec.model.variant(variant);
-    if model.kind == ModelKind::Gru
+    if model.kind.is_recurrent()
         && let Some(patch) = gru_remedy(spec, kind, variant)
     {
         return patch;

@@ -2,7 +2,7 @@
 //! training spec's.
 
 use super::job::{ClassWeights, FinalModel, JobSpec, Strategy};
-use super::spec::{ModelKind, SpecError, TrainingSpec};
+use super::spec::{SpecError, TrainingSpec};
 use crate::config::Limits;
 
 /// Models a `model` list may hold (like strategies).
@@ -222,8 +222,8 @@ fn validate_pretrain(spec: &JobSpec, limits: &Limits) -> Vec<SpecError> {
         } else {
             "model".to_owned()
         };
-        let why = if m.kind != ModelKind::Mlp {
-            Some("is a GRU: autoencoder pretraining is for an MLP's hidden layers")
+        let why = if !m.kind.pretrainable() {
+            Some("is not an MLP: autoencoder pretraining is for an MLP's hidden layers")
         } else if m.hidden_layers.is_empty() {
             Some("has no hidden layers to pretrain")
         } else if m.batch_norm || m.residual {

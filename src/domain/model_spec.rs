@@ -90,6 +90,63 @@ pub enum ModelKind {
     Gru,
 }
 
+/// What each family is, declared once: the rest of the service asks the kind, never matches
+/// on it (`tests/layout.rs` holds that).
+impl ModelKind {
+    pub const ALL: [ModelKind; 2] = [ModelKind::Mlp, ModelKind::Gru];
+
+    /// The name a spec and a checkpoint give the family.
+    pub fn name(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "mlp",
+            ModelKind::Gru => "gru",
+        }
+    }
+
+    /// Whether the family reads sequences (a table otherwise).
+    pub fn reads_sequences(self) -> bool {
+        match self {
+            ModelKind::Mlp => false,
+            ModelKind::Gru => true,
+        }
+    }
+
+    /// Whether the family is recurrent: its gradients vanish through time, attention gives
+    /// every step a direct path to the output, depth is its layers.
+    pub fn is_recurrent(self) -> bool {
+        match self {
+            ModelKind::Mlp => false,
+            ModelKind::Gru => true,
+        }
+    }
+
+    /// The spec field that sizes the family's model.
+    pub fn width_field(self) -> &'static str {
+        match self {
+            ModelKind::Mlp => "model.hidden_layers",
+            ModelKind::Gru => "model.hidden_size",
+        }
+    }
+
+    /// Whether autoencoder pretraining applies (it trains an MLP's hidden layers).
+    pub fn pretrainable(self) -> bool {
+        match self {
+            ModelKind::Mlp => true,
+            ModelKind::Gru => false,
+        }
+    }
+
+    /// The families that read tables (`false`) or sequences (`true`), as a spec names them.
+    pub fn names_reading(sequences: bool) -> String {
+        let names: Vec<String> = Self::ALL
+            .iter()
+            .filter(|k| k.reads_sequences() == sequences)
+            .map(|k| format!("\"{}\"", k.name()))
+            .collect();
+        names.join(" or ")
+    }
+}
+
 /// Hidden-layer activation. leaky_relu has slope 0.01, elu alpha 1, gelu is the exact erf form.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -5,7 +5,7 @@
 
 use serde::Serialize;
 
-use crate::domain::spec::{AttentionKind, ModelKind, ModelSpec, OptimizerSpec, TrainingSpec};
+use crate::domain::spec::{AttentionKind, ModelSpec, OptimizerSpec, TrainingSpec};
 
 /// Bytes of one f32.
 const F32: u64 = 4;
@@ -203,7 +203,7 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
     let spec = m.spec;
     let outputs = if m.reconstruct { m.inputs } else { m.classes };
     let widths = widths(&spec.model, m.inputs, outputs, m.reconstruct);
-    let gru = m.sequence.filter(|_| spec.model.kind == ModelKind::Gru);
+    let gru = m.sequence.filter(|_| spec.model.kind.is_recurrent());
     let params = match gru {
         Some((channels, _)) => gru_parameters(&spec.model, channels, m.classes),
         None => parameters(&spec.model, &widths),

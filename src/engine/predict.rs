@@ -5,9 +5,8 @@
 use super::data::rows::Rows;
 use super::imbalance::calibration::Calibration;
 use super::model::Model;
-use super::model::infer::{eval_rows, reconstruction_errors};
-use super::model::param::{Dev, transpose};
-use super::sequence::classifier::Pooling;
+use super::model::infer::reconstruction_errors;
+use super::model::param::transpose;
 
 #[derive(Debug, Clone)]
 pub struct Predictor {
@@ -48,12 +47,12 @@ impl Predictor {
 
     /// Whether the model pools with attention (has weights to explain).
     pub fn has_attention(&self) -> bool {
-        matches!(&self.model, Model::Gru(g) if g.net.pooling != Pooling::None)
+        self.model.has_attention()
     }
 
     /// Rows of `width` to score at once (a GRU keeps every step's state).
     pub fn chunk_rows(&self, width: usize) -> usize {
-        eval_rows(&self.model, width)
+        self.model.eval_rows(width)
     }
 
     /// Each packed sequence's attention weights per step (rows × its steps), the mean over an
@@ -65,11 +64,11 @@ impl Predictor {
         let models = self.members.iter().chain(std::iter::once(&self.model));
         let mut count = 0.0f32;
         for model in models {
-            let Model::Gru(g) = model else {
+            let Some(weights) = model.attention(&x_t, rows) else {
                 continue;
             };
             count += 1.0;
-            for (s, w) in sum.iter_mut().zip(g.attention_weights(&x_t, rows)) {
+            for (s, w) in sum.iter_mut().zip(weights) {
                 if s.is_empty() {
                     *s = w;
                 } else {
@@ -85,7 +84,7 @@ impl Predictor {
 
     /// Class probabilities (rows × classes) of `x` (rows × features, row-major): the model's,
     /// the mean of an ensemble's members, or an autoencoder's calibrated reconstruction error.
-    pub fn proba(&mut self, dev: &Dev, x: &[f32], rows: usize) -> Vec<f64> {
+    pub fn proba(&mut self, x: &[f32], rows: usize) -> Vec<f64> {
         let inputs = self.model.inputs();
         if let Some(cal) = self.calibration {
             let labels = vec![0u32; rows];
@@ -95,7 +94,7 @@ impl Predictor {
                 y: &labels,
                 features: inputs,
             };
-            return reconstruction_errors(&mut self.model, dev, rows, &all)
+            return reconstruction_errors(&mut self.model, rows, &all)
                 .into_iter()
                 .flat_map(|e| cal.proba(e))
                 .collect();
@@ -111,7 +110,7 @@ impl Predictor {
             .iter_mut()
             .chain(std::iter::once(&mut self.model))
         {
-            for (s, lp) in sum.iter_mut().zip(model.log_proba(dev, &x_t, rows)) {
+            for (s, lp) in sum.iter_mut().zip(model.log_proba(&x_t, rows)) {
                 *s += f64::from(lp.exp());
             }
         }

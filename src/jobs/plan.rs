@@ -69,10 +69,7 @@ pub fn accept(
         + usize::from(spec.final_model.trains());
     let (needs, variant) = memory(&spec, (ds, others), &strategies, runs_total, limits);
     // The field that sizes the largest variant's model.
-    let model_field = match spec.model.variant(variant).kind {
-        crate::domain::spec::ModelKind::Gru => "model.hidden_size",
-        crate::domain::spec::ModelKind::Mlp => "model.hidden_layers",
-    };
+    let model_field = spec.model.variant(variant).kind.width_field();
     check_memory(
         &needs,
         model_field,

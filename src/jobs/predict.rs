@@ -11,7 +11,6 @@ use super::results;
 use crate::compute::ComputePool;
 use crate::domain::results::{RunKind, RunResult, RunState};
 use crate::engine::data::sequences::SequenceScaling;
-use crate::engine::model::param::Dev;
 use crate::engine::predict::Predictor;
 use crate::ingest::predict_sequences::PredictSequences;
 use crate::ingest::rows::PredictRows;
@@ -138,7 +137,6 @@ fn score_into(
         mut predictor,
         encoding,
     } = model;
-    let dev = Dev::default();
     let n = rows.len();
     for start in (0..n).step_by(PREDICT_CHUNK) {
         let end = (start + PREDICT_CHUNK).min(n);
@@ -146,7 +144,7 @@ fn score_into(
         let Ok(x) = rows.encode(&encoding, start, end) else {
             return (sum, Some(start));
         };
-        let p = predictor.proba(&dev, &x, end - start);
+        let p = predictor.proba(&x, end - start);
         if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
             return (sum, Some(start + bad / classes));
         }
@@ -218,7 +216,6 @@ fn score_one(
     acc: &mut Scored,
     classes: usize,
 ) -> Option<usize> {
-    let dev = Dev::default();
     let n = seqs.sequences.len();
     let mut start = 0;
     while start < n {
@@ -232,7 +229,7 @@ fn score_one(
         let chunk = &seqs.sequences[start..end];
         let steps = chunk.iter().map(|s| s.steps).max().unwrap_or(1);
         let x = scaling.pack(chunk.iter().map(|s| s.values.as_slice()), steps);
-        let p = predictor.proba(&dev, &x, end - start);
+        let p = predictor.proba(&x, end - start);
         if let Some(bad) = p.iter().position(|v| !v.is_finite()) {
             return Some(start + bad / classes);
         }

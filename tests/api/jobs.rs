@@ -509,9 +509,8 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
         })
         .collect();
     let width = encoding.width();
-    let dev = crossfold::engine::model::param::Dev::default();
     let x_t = crossfold::engine::model::param::transpose(&x, 5, width);
-    let log_p = ck.state.model.log_proba(&dev, &x_t, 5);
+    let log_p = ck.state.model.log_proba(&x_t, 5);
     for (i, p) in preds.iter().enumerate() {
         let probs = p["probabilities"].as_object().unwrap();
         let total: f64 = probs.values().map(|v| v.as_f64().unwrap()).sum();

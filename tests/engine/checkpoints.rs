@@ -8,7 +8,6 @@ use crossfold::domain::spec::TrainingSpec;
 use crossfold::engine::checkpoint;
 use crossfold::engine::data::rows::Rows;
 use crossfold::engine::model::infer::predict_rows;
-use crossfold::engine::model::param::Dev;
 use crossfold::engine::predict::Predictor;
 use crossfold::engine::train::{Stop, TrainRequest, TrainState, Trained, train};
 
@@ -68,8 +67,8 @@ fn a_checkpoint_round_trip_predicts_identically() {
     };
     let idx: Vec<usize> = (0..data.test.y.len()).collect();
     let mut original = trained.state.model.clone();
-    let want = predict_rows(&mut original, &Dev::default(), rows, &idx);
-    let got = predict_rows(&mut loaded.model, &Dev::default(), rows, &idx);
+    let want = predict_rows(&mut original, rows, &idx);
+    let got = predict_rows(&mut loaded.model, rows, &idx);
     assert_eq!(
         got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(),
         want.iter().map(|v| v.to_bits()).collect::<Vec<_>>()
@@ -82,8 +81,8 @@ fn a_checkpoint_round_trip_predicts_identically() {
     let x = &data.test.x;
     let bits = |p: Vec<f64>| p.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
     assert_eq!(
-        bits(read.proba(&Dev::default(), x, idx.len())),
-        bits(kept.proba(&Dev::default(), x, idx.len()))
+        bits(read.proba(x, idx.len())),
+        bits(kept.proba(x, idx.len()))
     );
 }
 

@@ -14,7 +14,6 @@ use crossfold::engine::imbalance::ensemble::{self, Kind};
 use crossfold::engine::imbalance::one_class;
 use crossfold::engine::imbalance::samplers::class_counts;
 use crossfold::engine::model::infer::predict_rows;
-use crossfold::engine::model::param::Dev;
 use crossfold::engine::train::{TrainRequest, Trained};
 
 use crate::data::{Data, load, request};
@@ -31,7 +30,7 @@ fn spec() -> TrainingSpec {
 fn checkpoint_proba(trained: &Trained, data: &Data) -> Vec<f64> {
     let bytes = checkpoint::to_bytes(&trained.state, trained.calibration.as_ref(), None).unwrap();
     let mut loaded = checkpoint::from_bytes(&bytes).unwrap().predictor();
-    loaded.proba(&Dev::default(), &data.test.x, data.test.y.len())
+    loaded.proba(&data.test.x, data.test.y.len())
 }
 
 #[test]
@@ -77,7 +76,7 @@ fn easy_ensemble_members_train_on_balanced_under_samples_and_average() {
     let idx: Vec<usize> = (0..data.test.y.len()).collect();
     let mut mean = vec![0.0f64; held.len()];
     for model in ck.members.iter().chain(std::iter::once(&ck.model)) {
-        let p = predict_rows(&mut model.clone(), &Dev::default(), rows, &idx);
+        let p = predict_rows(&mut model.clone(), rows, &idx);
         for (m, v) in mean.iter_mut().zip(p) {
             *m += f64::from(v) / 3.0;
         }

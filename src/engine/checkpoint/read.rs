@@ -10,7 +10,7 @@ use super::format::{BUFFERS, FORMAT, corrupt};
 use crate::domain::spec::TrainingSpec;
 use crate::engine::EngineError;
 use crate::engine::imbalance::calibration::Calibration;
-use crate::engine::model::Model;
+use crate::engine::model::{Model, registry};
 use crate::engine::optim::optimizer::Optimizer;
 use crate::engine::optim::state::ParamState;
 use crate::engine::predict::Predictor;
@@ -268,7 +268,7 @@ fn load_model(
     prefix: &str,
 ) -> Result<Model, EngineError> {
     // The architecture follows from the spec; initial values are overwritten.
-    let mut model = Model::blank(kind, &spec.model, inputs, classes)
+    let mut model = registry::blank(kind, &spec.model, inputs, classes)
         .ok_or_else(|| corrupt(format!("unknown model kind {kind:?}")))?;
     for p in model.params_mut() {
         read_tensor(st, &format!("{prefix}{}", p.name), &mut p.data)?;

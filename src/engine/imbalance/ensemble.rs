@@ -18,7 +18,6 @@ use crate::engine::EngineError;
 use crate::engine::data::rows::Rows;
 use crate::engine::model::Model;
 use crate::engine::model::infer::predict_rows;
-use crate::engine::model::param::Dev;
 use crate::engine::train::{EpochRecord, Progress, Stop, TrainRequest, TrainState, Trained, train};
 
 /// Which ensemble, and its size.
@@ -56,7 +55,6 @@ pub fn fit(
     progress: &mut Progress<'_>,
 ) -> Result<Ensemble, EngineError> {
     let (n, k) = (req.train.len(), req.classes);
-    let dev = Dev::default();
     let resume = req.resume.clone();
     let mut done: Vec<Model> = resume.as_ref().map_or(Vec::new(), |c| c.members.clone());
     if done.len() >= members {
@@ -122,7 +120,6 @@ pub fn fit(
         if kind == Kind::Cascade && m + 1 < members {
             pool = cascade_pool(
                 &mut model,
-                &dev,
                 req.train,
                 &pool,
                 &mut pool_proba,
@@ -134,7 +131,7 @@ pub fn fit(
     let mut trained = last.expect("at least one member trains after any resume");
     trained.state.members = done[..members - 1].to_vec();
     // The members' mean.
-    trained.score_holdout(&dev, req.holdout);
+    trained.score_holdout(req.holdout);
     trained.state.epoch_offset = offset - trained.history.len() as u64;
     trained.best_epoch = offset;
     trained.history = history;
@@ -200,7 +197,6 @@ fn train_member(
 /// row order), never fewer than its target.
 fn cascade_pool(
     model: &mut Model,
-    dev: &Dev,
     train: Rows<'_>,
     pool: &[usize],
     proba_sum: &mut [f64],
@@ -208,7 +204,7 @@ fn cascade_pool(
     keep_fraction: &[f64],
 ) -> Vec<usize> {
     let k = model.outputs();
-    let proba = predict_rows(model, dev, train, pool);
+    let proba = predict_rows(model, train, pool);
     for (i, &r) in pool.iter().enumerate() {
         for c in 0..k {
             proba_sum[r * k + c] += f64::from(proba[i * k + c]);

@@ -10,7 +10,6 @@ use crate::engine::EngineError;
 use crate::engine::data::rows::Rows;
 use crate::engine::model::autoencoder::architecture;
 use crate::engine::model::infer::reconstruction_errors;
-use crate::engine::model::param::Dev;
 use crate::engine::train::{Objective, Progress, TrainRequest, Trained, train};
 
 /// What `fit` produced: the trained autoencoder, with the calibrated holdout probabilities in
@@ -71,9 +70,8 @@ pub fn fit(
         ..req.clone()
     };
     let mut trained = train(&ae_req, cancel, progress)?;
-    let dev = Dev::default();
     let all: Vec<usize> = (0..req.train.len()).collect();
-    let z: Vec<f64> = reconstruction_errors(&mut trained.state.model, &dev, req.train, &all)
+    let z: Vec<f64> = reconstruction_errors(&mut trained.state.model, req.train, &all)
         .into_iter()
         .map(|e| e.max(ERROR_FLOOR).ln())
         .collect();
@@ -92,7 +90,7 @@ pub fn fit(
         intercept,
     };
     trained.calibration = Some(calibration);
-    trained.score_holdout(&dev, req.holdout);
+    trained.score_holdout(req.holdout);
     let mut trained_counts = vec![0; 2];
     trained_counts[majority] = counts[majority];
     Ok(OneClass {

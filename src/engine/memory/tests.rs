@@ -1,6 +1,7 @@
 //! The estimate's terms, counted by hand.
 
 use super::*;
+use crate::domain::spec::ModelKind;
 
 fn inputs(spec: &TrainingSpec) -> MemoryInputs<'_> {
     MemoryInputs {

@@ -1,7 +1,7 @@
 //! Every network crossfold trains, behind one type: the trainer, the optimizer, the checkpoint
-//! format and the predictor reach a model only through `Model` (its parameters, buffers,
-//! forward pass and loss). Each family is a variant here with its own file: `mlp.rs` for the
-//! MLP and the autoencoder, `recurrent.rs` for the GRU.
+//! format and the predictor reach a model only through `Model`, a family's `Network` boxed.
+//! Each family implements `Network` in its own file (`table.rs`: the MLP and the autoencoder;
+//! `recurrent.rs`: the GRU); `registry.rs` is the one place that lists them.
 
 pub mod activity;
 pub mod autoencoder;
@@ -10,109 +10,73 @@ pub mod infer;
 pub mod kernels;
 pub mod layers;
 pub mod mlp;
+pub mod network;
 pub mod param;
 pub mod pass;
 pub mod recurrent;
+pub mod registry;
+pub mod table;
 
 use rand_chacha::ChaCha8Rng;
 
 use self::dense::Workspace;
-use self::mlp::Mlp;
-use self::param::{Dev, Param};
-use self::recurrent::Recurrent;
+pub use self::network::{Input, Network};
+use self::param::Param;
 use crate::domain::spec::ModelSpec;
 
-/// A network and what its outputs mean.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Model {
-    /// Classes from features: softmax outputs, class-weighted cross-entropy.
-    Mlp(Mlp),
-    /// Features from features (`one_class`): an MLP of the mirrored architecture
-    /// (`autoencoder::architecture`), one output per input, mean squared error.
-    Autoencoder(Mlp),
-    /// Classes from sequences (packed rows, `data::sequences`): a GRU with attention pooling,
-    /// class-weighted cross-entropy.
-    Gru(Recurrent),
+/// A network of any family, and what its outputs mean.
+#[derive(Debug)]
+pub struct Model(Box<dyn Network>);
+
+impl Clone for Model {
+    fn clone(&self) -> Self {
+        Model(self.0.clone_box())
+    }
+}
+
+/// Two models are equal when they are of one kind with the same weights and buffers.
+impl PartialEq for Model {
+    fn eq(&self, other: &Self) -> bool {
+        self.kind() == other.kind()
+            && self.spec() == other.spec()
+            && self.params() == other.params()
+            && self.0.buffers() == other.0.buffers()
+    }
 }
 
 impl Model {
-    /// A freshly initialized classifier (weights by `spec.init`, biases zero).
-    pub fn mlp(spec: &ModelSpec, inputs: usize, classes: usize, rng: &mut ChaCha8Rng) -> Self {
-        Model::Mlp(Mlp::new(spec, inputs, classes, rng))
-    }
-
-    /// A freshly initialized autoencoder of `spec`'s layers (already mirrored).
-    pub fn autoencoder(spec: &ModelSpec, inputs: usize, rng: &mut ChaCha8Rng) -> Self {
-        Model::Autoencoder(Mlp::new(spec, inputs, inputs, rng))
-    }
-
-    /// A freshly initialized GRU classifier of sequences of `channels`.
-    pub fn gru(spec: &ModelSpec, channels: usize, classes: usize, rng: &mut ChaCha8Rng) -> Self {
-        Model::Gru(Recurrent::new(spec, channels, classes, rng))
+    pub fn new(net: Box<dyn Network>) -> Self {
+        Model(net)
     }
 
     /// The name checkpoints record.
     pub fn kind(&self) -> &'static str {
-        match self {
-            Model::Mlp(_) => "mlp",
-            Model::Autoencoder(_) => "autoencoder",
-            Model::Gru(_) => "gru",
-        }
-    }
-
-    /// A model of this kind and shape with placeholder weights, for a checkpoint to fill in.
-    pub fn blank(kind: &str, spec: &ModelSpec, inputs: usize, outputs: usize) -> Option<Self> {
-        let mut rng = rand::SeedableRng::seed_from_u64(0); // overwritten
-        match kind {
-            "mlp" => Some(Model::mlp(spec, inputs, outputs, &mut rng)),
-            "autoencoder" => Some(Model::autoencoder(spec, inputs, &mut rng)),
-            "gru" => Some(Model::gru(spec, inputs, outputs, &mut rng)),
-            _ => None,
-        }
-    }
-
-    /// The MLP under an MLP or an autoencoder.
-    fn mlp_net(&self) -> Option<&Mlp> {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => Some(m),
-            Model::Gru(_) => None,
-        }
+        self.0.kind()
     }
 
     pub fn spec(&self) -> &ModelSpec {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => &m.spec,
-            Model::Gru(g) => &g.spec,
-        }
+        self.0.spec()
     }
 
-    /// Input features; a GRU's channels.
+    pub fn input(&self) -> Input {
+        self.0.input()
+    }
+
+    /// Input features; a sequence model's channels.
     pub fn inputs(&self) -> usize {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => m.inputs,
-            Model::Gru(g) => g.net.input,
-        }
+        self.0.inputs()
     }
 
     /// Classes for a classifier, inputs for an autoencoder.
     pub fn outputs(&self) -> usize {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => m.outputs,
-            Model::Gru(g) => g.net.classes,
-        }
+        self.0.outputs()
     }
 
     /// This model's network as the kind `like` is (the same weights): a checkpoint written
     /// before checkpoints named their model kind reads as `mlp`, and the run's objective, not
     /// the file, decides what it is.
     pub fn as_kind_of(self, like: &Model) -> Model {
-        match (self, like) {
-            (Model::Mlp(net) | Model::Autoencoder(net), Model::Mlp(_)) => Model::Mlp(net),
-            (Model::Mlp(net) | Model::Autoencoder(net), Model::Autoencoder(_)) => {
-                Model::Autoencoder(net)
-            }
-            (other, _) => other,
-        }
+        Model(self.0.into_kind(like.kind()))
     }
 
     /// Whether `other` has this kind and shape (a checkpoint of it can be continued here).
@@ -124,77 +88,31 @@ impl Model {
     }
 
     pub fn params(&self) -> &[Param] {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => &m.params,
-            Model::Gru(g) => g.params(),
-        }
+        self.0.params()
     }
 
     pub fn params_mut(&mut self) -> &mut [Param] {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => &mut m.params,
-            Model::Gru(g) => g.params_mut(),
-        }
+        self.0.params_mut()
     }
 
-    /// Layers, for per-layer statistics: hidden layers, then the output layer (a GRU: the
-    /// recurrent layer, the attention, the output layer).
+    /// Layers, for per-layer statistics; the last is the output layer.
     pub fn layer_count(&self) -> usize {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => m.layers.len(),
-            Model::Gru(g) => g.layer_count(),
-        }
+        self.0.layer_count()
     }
 
     /// The layer (as `layer_count` numbers them) each parameter belongs to.
     pub fn layer_of(&self) -> Vec<usize> {
-        let net = match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => m,
-            Model::Gru(g) => return g.layer_of(),
-        };
-        let mut of = vec![0; net.params.len()];
-        for (l, layer) in net.layers.iter().enumerate() {
-            of[layer.weight] = l;
-            of[layer.bias] = l;
-            if let Some((g, b)) = layer.bn {
-                of[g] = l;
-                of[b] = l;
-            }
-            if let Some(Some(p)) = layer.skip {
-                of[p] = l;
-            }
-        }
-        of
+        self.0.layer_of()
     }
 
     /// State that is not a parameter (batch-norm running statistics), by checkpoint name.
     pub fn buffers(&self) -> Vec<(String, &[f32])> {
-        let mut out = Vec::new();
-        let Some(net) = self.mlp_net() else {
-            return out;
-        };
-        for (i, stats) in net.running.iter().enumerate() {
-            if let Some(s) = stats {
-                out.push((format!("hidden.{i}.bn.running_mean"), s.mean.as_slice()));
-                out.push((format!("hidden.{i}.bn.running_var"), s.var.as_slice()));
-            }
-        }
-        out
+        self.0.buffers()
     }
 
     /// As `buffers`, to fill in.
     pub fn buffers_mut(&mut self) -> Vec<(String, &mut [f32])> {
-        let mut out = Vec::new();
-        let (Model::Mlp(net) | Model::Autoencoder(net)) = self else {
-            return out;
-        };
-        for (i, stats) in net.running.iter_mut().enumerate() {
-            if let Some(s) = stats {
-                out.push((format!("hidden.{i}.bn.running_mean"), s.mean.as_mut_slice()));
-                out.push((format!("hidden.{i}.bn.running_var"), s.var.as_mut_slice()));
-            }
-        }
-        out
+        self.0.buffers_mut()
     }
 
     /// One training step on `x` (features × batch): the loss, with the gradients in
@@ -209,32 +127,33 @@ impl Model {
         class_weights: &[f32],
         rng: &mut ChaCha8Rng,
     ) -> f32 {
-        match self {
-            Model::Mlp(m) => m.dense_step(ws, x, batch, labels, class_weights, false, rng),
-            Model::Autoencoder(m) => m.dense_step(ws, x, batch, labels, class_weights, true, rng),
-            Model::Gru(g) => g.step(ws, x, batch, labels, class_weights, rng),
-        }
+        self.0.step(ws, x, batch, labels, class_weights, rng)
     }
 
     /// Log class probabilities (batch × classes, row-major) of `x` (features × batch), in eval
     /// mode; an autoencoder's outputs are not probabilities, so this is for classifiers.
-    pub fn log_proba(&mut self, _dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => {
-                m.dense_log_proba(&mut Workspace::default(), x, batch)
-            }
-            Model::Gru(g) => g.log_proba(x, batch),
-        }
+    pub fn log_proba(&mut self, x: &[f32], batch: usize) -> Vec<f32> {
+        self.0.log_proba(x, batch)
     }
 
     /// The raw outputs (batch × outputs, row-major) of `x` (features × batch), in eval mode:
     /// an autoencoder's reconstruction.
-    pub fn raw_outputs(&mut self, dev: &Dev, x: &[f32], batch: usize) -> Vec<f32> {
-        match self {
-            Model::Mlp(m) | Model::Autoencoder(m) => {
-                m.dense_outputs(&mut Workspace::default(), x, batch)
-            }
-            Model::Gru(_) => self.log_proba(dev, x, batch),
-        }
+    pub fn raw_outputs(&mut self, x: &[f32], batch: usize) -> Vec<f32> {
+        self.0.raw_outputs(x, batch)
+    }
+
+    /// Rows of `width` values evaluated at once.
+    pub fn eval_rows(&self, width: usize) -> usize {
+        self.0.eval_rows(width)
+    }
+
+    /// Whether the model pools with attention (has weights to explain).
+    pub fn has_attention(&self) -> bool {
+        self.0.has_attention()
+    }
+
+    /// Each sequence's attention weights over its steps (`None`: no attention pooling).
+    pub fn attention(&self, x: &[f32], batch: usize) -> Option<Vec<Vec<f32>>> {
+        self.0.attention(x, batch)
     }
 }

@@ -1,8 +1,11 @@
-//! The GRU classifier as a `Model`: packed sequence rows (`data::sequences`) in, the
+//! The GRU classifier as a `Network`: packed sequence rows (`data::sequences`) in, the
 //! `sequence::classifier` kernels under it. Its layers, for per-layer statistics, are the GRU's
 //! layers, the attention (when it has weights) and the output layer.
 
+use rand_chacha::ChaCha8Rng;
+
 use super::dense::Workspace;
+use super::network::{EVAL_CHUNK, Input, Network, SEQUENCE_EVAL_FLOATS};
 use super::param::Param;
 use crate::domain::spec::{AttentionKind, ModelSpec};
 use crate::engine::data::sequences::unpack;
@@ -45,7 +48,7 @@ impl Recurrent {
 
     /// The layer of each parameter: GRU layer `l` (both directions) is `l`, then the
     /// attention, then the output layer.
-    pub fn layer_of(&self) -> Vec<usize> {
+    fn param_layers(&self) -> Vec<usize> {
         let layers = self.net.layers;
         let attention = usize::from(self.has_attention_weights());
         self.net
@@ -66,10 +69,6 @@ impl Recurrent {
             .collect()
     }
 
-    pub fn layer_count(&self) -> usize {
-        self.net.layers + usize::from(self.has_attention_weights()) + 1
-    }
-
     fn has_attention_weights(&self) -> bool {
         self.net
             .params
@@ -77,24 +76,60 @@ impl Recurrent {
             .any(|p| p.name.starts_with("attention."))
     }
 
-    pub fn params(&self) -> &[Param] {
+    fn unpacked(&self, xt: &[f32], batch: usize) -> (Vec<f32>, Vec<usize>, usize) {
+        let (mut x, mut lengths) = (Vec::new(), Vec::new());
+        let steps = unpack(xt, batch, self.net.input, &mut x, &mut lengths);
+        (x, lengths, steps)
+    }
+}
+
+impl Network for Recurrent {
+    fn kind(&self) -> &'static str {
+        "gru"
+    }
+
+    fn spec(&self) -> &ModelSpec {
+        &self.spec
+    }
+
+    fn input(&self) -> Input {
+        Input::Sequence
+    }
+
+    fn inputs(&self) -> usize {
+        self.net.input
+    }
+
+    fn outputs(&self) -> usize {
+        self.net.classes
+    }
+
+    fn params(&self) -> &[Param] {
         &self.net.params
     }
 
-    pub fn params_mut(&mut self) -> &mut [Param] {
+    fn params_mut(&mut self) -> &mut [Param] {
         &mut self.net.params
     }
 
-    /// One training step on packed rows gathered as features × batch: the loss, with the
-    /// gradients in `ws.grads`.
-    pub fn step(
-        &self,
+    /// The GRU's layers, the attention when it has weights, the output layer.
+    fn layer_count(&self) -> usize {
+        self.net.layers + usize::from(self.has_attention_weights()) + 1
+    }
+
+    fn layer_of(&self) -> Vec<usize> {
+        self.param_layers()
+    }
+
+    /// One training step on packed rows gathered as features × batch.
+    fn step(
+        &mut self,
         ws: &mut Workspace,
         xt: &[f32],
         batch: usize,
         labels: &[u32],
         class_weights: &[f32],
-        rng: &mut dyn rand::RngCore,
+        rng: &mut ChaCha8Rng,
     ) -> f32 {
         let (x, lengths, steps) = self.unpacked(xt, batch);
         let b = Batch {
@@ -108,8 +143,7 @@ impl Recurrent {
         loss
     }
 
-    /// Log class probabilities (batch × classes) of packed rows gathered as features × batch.
-    pub fn log_proba(&self, xt: &[f32], batch: usize) -> Vec<f32> {
+    fn log_proba(&mut self, xt: &[f32], batch: usize) -> Vec<f32> {
         let (x, lengths, steps) = self.unpacked(xt, batch);
         self.net.log_proba(&Batch {
             x: &x,
@@ -119,8 +153,20 @@ impl Recurrent {
         })
     }
 
-    /// Each sequence's attention weights over its steps (empty lists without attention).
-    pub fn attention_weights(&self, xt: &[f32], batch: usize) -> Vec<Vec<f32>> {
+    /// About 9 floats per state value and step are kept, so chunks are smaller.
+    fn eval_rows(&self, width: usize) -> usize {
+        let steps = width / self.net.input.max(1);
+        (SEQUENCE_EVAL_FLOATS / (9 * steps * self.net.hidden).max(1)).clamp(1, EVAL_CHUNK)
+    }
+
+    fn has_attention(&self) -> bool {
+        self.net.pooling != Pooling::None
+    }
+
+    fn attention(&self, xt: &[f32], batch: usize) -> Option<Vec<Vec<f32>>> {
+        if self.net.pooling == Pooling::None {
+            return None;
+        }
         let (x, lengths, steps) = self.unpacked(xt, batch);
         let weights = self.net.attention_weights(&Batch {
             x: &x,
@@ -128,17 +174,19 @@ impl Recurrent {
             steps,
             lengths: &lengths,
         });
-        if weights.is_empty() {
+        Some(if weights.is_empty() {
             vec![Vec::new(); batch]
         } else {
             weights
-        }
+        })
     }
 
-    fn unpacked(&self, xt: &[f32], batch: usize) -> (Vec<f32>, Vec<usize>, usize) {
-        let (mut x, mut lengths) = (Vec::new(), Vec::new());
-        let steps = unpack(xt, batch, self.net.input, &mut x, &mut lengths);
-        (x, lengths, steps)
+    fn into_kind(self: Box<Self>, _kind: &str) -> Box<dyn Network> {
+        self
+    }
+
+    fn clone_box(&self) -> Box<dyn Network> {
+        Box::new(self.clone())
     }
 }
 

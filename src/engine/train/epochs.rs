@@ -20,9 +20,9 @@ use super::trained::{Progress, Trained};
 use crate::domain::spec::BatchSize;
 use crate::engine::EngineError;
 use crate::engine::data::rows;
-use crate::engine::model::Model;
 use crate::engine::model::infer::predict_rows;
-use crate::engine::model::param::Dev;
+use crate::engine::model::registry::{self, Learns};
+use crate::engine::model::{Input, Model};
 use crate::engine::optim::optimizer::Optimizer;
 use crate::engine::optim::schedule;
 use crate::engine::optim::state::ParamState;
@@ -35,7 +35,6 @@ struct Plan {
     /// The inner validation split early stopping watches (empty without it).
     validation: Vec<usize>,
     batch_size: usize,
-    dev: Dev,
 }
 
 /// Trains on the calling thread (`train::train` gives it a one-thread pool first).
@@ -92,7 +91,7 @@ pub fn run(
             break;
         }
     }
-    finish(req, &plan, st, stop)
+    finish(req, st, stop)
 }
 
 /// The model (fine-tuning's warm start applied), the split and batch size, and the state to
@@ -101,13 +100,12 @@ fn prepare(req: &TrainRequest<'_>) -> Result<(Plan, TrainState), EngineError> {
     let spec = req.spec;
     let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
     let features = req.train.features;
-    let model = match (req.objective, req.channels) {
-        (Objective::Classify, Some(channels)) => {
-            Model::gru(&spec.model, channels, req.classes, &mut rng)
-        }
-        (Objective::Classify, None) => Model::mlp(&spec.model, features, req.classes, &mut rng),
-        (Objective::Reconstruct, _) => Model::autoencoder(&spec.model, features, &mut rng),
+    let learns = match req.objective {
+        Objective::Classify => Learns::Classes(req.classes),
+        Objective::Reconstruct => Learns::Reconstruction,
     };
+    let inputs = req.channels.unwrap_or(features);
+    let model = registry::build(&spec.model, inputs, learns, &mut rng);
     // Fine-tuning: the fresh model (its RNG draws as from scratch) takes the source's weights,
     // but for the output layer when it is reset or of another shape.
     let model = match &req.warm {
@@ -121,7 +119,7 @@ fn prepare(req: &TrainRequest<'_>) -> Result<(Plan, TrainState), EngineError> {
         layers: model.layer_count(),
         layer_of,
         // A packed sequence's first value is its length: noise never touches it.
-        clean_prefix: usize::from(req.channels.is_some()),
+        clean_prefix: usize::from(model.input() == Input::Sequence),
     };
     let (train, validation) = match &spec.training.early_stopping {
         Some(es) => {
@@ -155,7 +153,6 @@ fn prepare(req: &TrainRequest<'_>) -> Result<(Plan, TrainState), EngineError> {
         train,
         validation,
         batch_size,
-        dev: Dev::default(),
     };
     Ok((plan, st))
 }
@@ -235,14 +232,14 @@ fn evaluation(
     model: &mut Model,
     epoch: u64,
 ) -> Result<(Option<Scores>, Option<Scores>), EngineError> {
-    let val = (!plan.validation.is_empty())
-        .then(|| evaluate(model, &plan.dev, req, req.train, &plan.validation));
+    let val =
+        (!plan.validation.is_empty()).then(|| evaluate(model, req, req.train, &plan.validation));
     if val.is_some_and(|v| !v.0.is_finite()) {
         return Err(diverged(epoch, "the validation loss"));
     }
     let holdout = req.holdout.map(|h| {
         let idx: Vec<usize> = (0..h.len()).collect();
-        evaluate(model, &plan.dev, req, h, &idx)
+        evaluate(model, req, h, &idx)
     });
     if holdout.is_some_and(|v| !v.0.is_finite()) {
         return Err(diverged(epoch, "the held-out loss"));
@@ -289,12 +286,7 @@ fn record(
 
 /// The best weights restored when early stopping asks for them, and the held-out set's
 /// probabilities (checked finite).
-fn finish(
-    req: &TrainRequest<'_>,
-    plan: &Plan,
-    mut st: TrainState,
-    stop: Stop,
-) -> Result<Trained, EngineError> {
+fn finish(req: &TrainRequest<'_>, mut st: TrainState, stop: Stop) -> Result<Trained, EngineError> {
     let mut best_epoch = st.history.len() as u64;
     if let (Some(es), Some(b)) = (&req.spec.training.early_stopping, st.best.take())
         && es.restore_best
@@ -305,14 +297,7 @@ fn finish(
     let holdout_proba = req
         .holdout
         .filter(|_| req.objective == Objective::Classify)
-        .map(|h| {
-            predict_rows(
-                &mut st.model,
-                &plan.dev,
-                h,
-                &(0..h.len()).collect::<Vec<_>>(),
-            )
-        });
+        .map(|h| predict_rows(&mut st.model, h, &(0..h.len()).collect::<Vec<_>>()));
     if holdout_proba
         .as_ref()
         .is_some_and(|p| !p.iter().all(|v| v.is_finite()))

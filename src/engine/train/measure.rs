@@ -5,7 +5,7 @@ use crate::engine::EngineError;
 use crate::engine::data::rows::Rows;
 use crate::engine::model::Model;
 use crate::engine::model::infer::{log_proba_rows, reconstruction_errors};
-use crate::engine::model::param::{Dev, Param};
+use crate::engine::model::param::Param;
 
 use super::request::{Objective, TrainRequest};
 
@@ -71,20 +71,19 @@ pub(super) fn diverged(epoch: u64, quantity: &'static str) -> EngineError {
 /// reconstruction error) and, when classifying, their accuracy.
 pub(super) fn evaluate(
     model: &mut Model,
-    dev: &Dev,
     req: &TrainRequest<'_>,
     rows: Rows<'_>,
     idx: &[usize],
 ) -> (f64, Option<f64>) {
     if req.objective == Objective::Reconstruct {
-        let errors = reconstruction_errors(model, dev, rows, idx);
+        let errors = reconstruction_errors(model, rows, idx);
         return (
             errors.iter().sum::<f64>() / errors.len().max(1) as f64,
             None,
         );
     }
     let weights = &req.class_weights;
-    let log_proba = log_proba_rows(model, dev, rows, idx);
+    let log_proba = log_proba_rows(model, rows, idx);
     let k = model.outputs();
     let (mut loss, mut wsum, mut correct) = (0.0f64, 0.0f64, 0usize);
     for (i, &r) in idx.iter().enumerate() {

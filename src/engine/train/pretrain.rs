@@ -20,8 +20,8 @@ use super::trained::Progress;
 use crate::domain::spec::{Activation, Augment, ModelSpec, ScheduleSpec, TrainingSpec};
 use crate::engine::EngineError;
 use crate::engine::data::rows::Rows;
-use crate::engine::model::Model;
 use crate::engine::model::kernels::{activate, matmul};
+use crate::engine::model::registry::{self, Learns};
 
 /// The RNG stream of layer `i`'s autoencoder: apart from the classifier's own draws, so a
 /// pretrained run initializes its output layer as the same run from scratch does.
@@ -46,10 +46,11 @@ pub(super) fn pretrain(
     if rows == 0 {
         return Err(EngineError::InvalidInput("no rows to pretrain on".into()));
     }
-    let mut model = Model::mlp(
+    // Plan checks admit only an MLP here: its hidden layers are what pretraining trains.
+    let mut model = registry::build(
         &spec.model,
         width,
-        req.classes,
+        Learns::Classes(req.classes),
         &mut layer_rng(req.seed, usize::MAX >> 16),
     );
     let no_labels = vec![0u32; rows];

@@ -4,7 +4,6 @@ use super::history::{EpochRecord, Stop};
 use super::state::TrainState;
 use crate::engine::data::rows::Rows;
 use crate::engine::imbalance::calibration::Calibration;
-use crate::engine::model::param::Dev;
 use crate::engine::predict::Predictor;
 
 /// A trained model and what happened.
@@ -36,11 +35,11 @@ impl Trained {
 
     /// Scores `holdout` as predict scores rows: for an ensemble or a one-class model, after
     /// their members or calibration are set.
-    pub fn score_holdout(&mut self, dev: &Dev, holdout: Option<Rows<'_>>) {
+    pub fn score_holdout(&mut self, holdout: Option<Rows<'_>>) {
         let mut predictor = self.predictor();
         self.holdout_proba = holdout.map(|h| {
             predictor
-                .proba(dev, h.x, h.len())
+                .proba(h.x, h.len())
                 .into_iter()
                 .map(|p| p as f32)
                 .collect()

@@ -85,20 +85,26 @@ fn check_model_kind(spec: &JobSpec, ds: &DatasetSummary, errors: &mut Vec<SpecEr
         } else {
             "model.kind".to_owned()
         };
-        match (m.kind, sequence) {
-            (ModelKind::Mlp, Some(shape)) => errors.push(SpecError::new(
+        match (m.kind.reads_sequences(), sequence) {
+            (false, Some(shape)) => errors.push(SpecError::new(
                 field,
                 format!(
-                    "dataset {} holds sequences ({} channels, {} to {} steps): use \"gru\"",
-                    ds.id, shape.channels, shape.length_min, shape.length_max
+                    "dataset {} holds sequences ({} channels, {} to {} steps): use {}",
+                    ds.id,
+                    shape.channels,
+                    shape.length_min,
+                    shape.length_max,
+                    ModelKind::names_reading(true)
                 ),
             )),
-            (ModelKind::Gru, None) => errors.push(SpecError::new(
+            (true, None) => errors.push(SpecError::new(
                 field,
                 format!(
-                    "dataset {} is a table: a gru trains on sequence datasets (.ts, \
-                     ?sequence=<field>); use \"mlp\"",
-                    ds.id
+                    "dataset {} is a table: a {} trains on sequence datasets (.ts, \
+                     ?sequence=<field>); use {}",
+                    ds.id,
+                    m.kind.name(),
+                    ModelKind::names_reading(false)
                 ),
             )),
             _ => {}

@@ -1,0 +1,46 @@
+//! The families, listed once: the one place that maps a spec's `kind` (and the run's
+//! objective) to a network, and a checkpoint's recorded kind back to one.
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use super::Model;
+use super::recurrent::Recurrent;
+use super::table::TableNet;
+use crate::domain::spec::{ModelKind, ModelSpec};
+
+/// What a run's model learns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Learns {
+    /// The class of each row or sequence.
+    Classes(usize),
+    /// The row itself (`one_class`'s autoencoder, of `spec`'s already mirrored layers).
+    Reconstruction,
+}
+
+/// A freshly initialized network of `spec`'s family reading `inputs` features or channels.
+pub fn build(spec: &ModelSpec, inputs: usize, learns: Learns, rng: &mut ChaCha8Rng) -> Model {
+    match (learns, spec.kind) {
+        (Learns::Reconstruction, _) => {
+            Model::new(Box::new(TableNet::autoencoder(spec, inputs, rng)))
+        }
+        (Learns::Classes(classes), ModelKind::Mlp) => {
+            Model::new(Box::new(TableNet::classifier(spec, inputs, classes, rng)))
+        }
+        (Learns::Classes(classes), ModelKind::Gru) => {
+            Model::new(Box::new(Recurrent::new(spec, inputs, classes, rng)))
+        }
+    }
+}
+
+/// A model of the kind a checkpoint recorded and of this shape, with placeholder weights for
+/// the checkpoint to fill in; `None` for a kind no family has.
+pub fn blank(kind: &str, spec: &ModelSpec, inputs: usize, outputs: usize) -> Option<Model> {
+    let mut rng = ChaCha8Rng::seed_from_u64(0); // overwritten
+    let learns = match kind {
+        "autoencoder" => Learns::Reconstruction,
+        k if k == spec.kind.name() => Learns::Classes(outputs),
+        _ => return None,
+    };
+    Some(build(spec, inputs, learns, &mut rng))
+}
