@@ -1,13 +1,15 @@
-//! The `model` block of a training spec: an MLP's or a GRU's architecture, with its defaults.
+//! The `model` block of a training spec: an MLP's, a GRU's or an LSTM's architecture, with its
+//! defaults, and what each family (`ModelKind`) is.
 
 use serde::{Deserialize, Serialize};
 
-/// The network: a multi-layer perceptron (`mlp`, for tables) or a GRU (`gru`, for sequences).
-/// The MLP's fields are ignored by a GRU and the GRU's by an MLP.
+/// The network: a multi-layer perceptron (`mlp`, for tables) or a recurrent network (`gru`,
+/// `lstm`, for sequences). The MLP's fields are ignored by a recurrent network and the
+/// recurrent fields by an MLP.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSpec {
-    /// `mlp` (default) or `gru`.
+    /// `mlp` (default), `gru` or `lstm`.
     pub kind: ModelKind,
     /// Widths of the hidden layers, input to output. Default `[64, 64]`.
     pub hidden_layers: Vec<u64>,
@@ -23,14 +25,17 @@ pub struct ModelSpec {
     pub input_dropout: f64,
     /// Default `auto`: He for the ReLU family, Xavier for sigmoid and tanh.
     pub init: Init,
-    /// GRU: the state's width. Default 64.
+    /// GRU, LSTM: the state's width. Default 64.
     pub hidden_size: u64,
-    /// GRU: stacked layers, each reading the states of the one below. Default 1.
+    /// GRU, LSTM: stacked layers, each reading the states of the one below. Default 1.
     pub layers: u64,
-    /// GRU: also read each sequence backwards. Default false.
+    /// GRU, LSTM: also read each sequence backwards. Default false.
     pub bidirectional: bool,
-    /// GRU: how the states are pooled into the head's input. Default `none`.
+    /// GRU, LSTM: how the states are pooled into the head's input. Default `none`.
     pub attention: AttentionKind,
+    /// LSTM: the forget gate's bias starts at 1 (Keras' default), not PyTorch's uniform draw.
+    /// Default false.
+    pub unit_forget_bias: bool,
 }
 
 impl ModelSpec {
@@ -42,9 +47,13 @@ impl ModelSpec {
                 "mlp hidden_layers {:?}, activation {:?}, batch_norm {}, residual {}",
                 self.hidden_layers, self.activation, self.batch_norm, self.residual
             ),
-            ModelKind::Gru => format!(
-                "gru hidden_size {}, layers {}, bidirectional {}, attention {:?}",
-                self.hidden_size, self.layers, self.bidirectional, self.attention
+            ModelKind::Gru | ModelKind::Lstm => format!(
+                "{} hidden_size {}, layers {}, bidirectional {}, attention {:?}",
+                self.kind.name(),
+                self.hidden_size,
+                self.layers,
+                self.bidirectional,
+                self.attention
             ),
         }
     }
@@ -79,6 +88,7 @@ impl Default for ModelSpec {
             layers: 1,
             bidirectional: false,
             attention: AttentionKind::None,
+            unit_forget_bias: false,
         }
     }
 }
@@ -88,43 +98,53 @@ impl Default for ModelSpec {
 pub enum ModelKind {
     Mlp,
     Gru,
+    Lstm,
 }
 
 /// What each family is, declared once: the rest of the service asks the kind, never matches
 /// on it (`tests/layout.rs` holds that).
 impl ModelKind {
-    pub const ALL: [ModelKind; 2] = [ModelKind::Mlp, ModelKind::Gru];
+    pub const ALL: [ModelKind; 3] = [ModelKind::Mlp, ModelKind::Gru, ModelKind::Lstm];
 
     /// The name a spec and a checkpoint give the family.
     pub fn name(self) -> &'static str {
         match self {
             ModelKind::Mlp => "mlp",
             ModelKind::Gru => "gru",
+            ModelKind::Lstm => "lstm",
         }
     }
 
     /// Whether the family reads sequences (a table otherwise).
     pub fn reads_sequences(self) -> bool {
-        match self {
-            ModelKind::Mlp => false,
-            ModelKind::Gru => true,
-        }
+        self.recurrent_gates() > 0
     }
 
     /// Whether the family is recurrent: its gradients vanish through time, attention gives
     /// every step a direct path to the output, depth is its layers.
     pub fn is_recurrent(self) -> bool {
+        self.recurrent_gates() > 0
+    }
+
+    /// A recurrent family's gates per layer (GRU 3, LSTM 4); 0 for the others.
+    pub fn recurrent_gates(self) -> usize {
         match self {
-            ModelKind::Mlp => false,
-            ModelKind::Gru => true,
+            ModelKind::Mlp => 0,
+            ModelKind::Gru => 3,
+            ModelKind::Lstm => 4,
         }
+    }
+
+    /// Whether the family has a forget gate (`unit_forget_bias` applies).
+    pub fn has_forget_gate(self) -> bool {
+        self == ModelKind::Lstm
     }
 
     /// The spec field that sizes the family's model.
     pub fn width_field(self) -> &'static str {
         match self {
             ModelKind::Mlp => "model.hidden_layers",
-            ModelKind::Gru => "model.hidden_size",
+            ModelKind::Gru | ModelKind::Lstm => "model.hidden_size",
         }
     }
 
@@ -132,7 +152,7 @@ impl ModelKind {
     pub fn pretrainable(self) -> bool {
         match self {
             ModelKind::Mlp => true,
-            ModelKind::Gru => false,
+            ModelKind::Gru | ModelKind::Lstm => false,
         }
     }
 

@@ -71,6 +71,15 @@ impl TrainingSpec {
                 ),
             ));
         }
+        if m.unit_forget_bias && !m.kind.has_forget_gate() {
+            errors.push(SpecError::new(
+                "model.unit_forget_bias",
+                format!(
+                    "applies to an LSTM's forget gate; a {} has none",
+                    m.kind.name()
+                ),
+            ));
+        }
         for (field, p) in [
             ("model.dropout", m.dropout),
             ("model.input_dropout", m.input_dropout),

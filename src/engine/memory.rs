@@ -132,14 +132,16 @@ fn optimizer_buffers(optimizer: &OptimizerSpec) -> u64 {
     }
 }
 
-/// A GRU classifier's parameters (`sequence::classifier` builds them).
-fn gru_parameters(model: &ModelSpec, channels: u64, classes: u64) -> u64 {
+/// A recurrent classifier's parameters (`sequence::classifier` builds them).
+fn recurrent_parameters(model: &ModelSpec, channels: u64, classes: u64) -> u64 {
+    let gates = model.kind.recurrent_gates() as u64;
     let dirs = if model.bidirectional { 2 } else { 1 };
     let one = model.hidden_size;
     let h = one * dirs;
-    // Per direction: 3H × (input + H + 2); layers above the first read H · directions.
+    // Per direction: G·H × (input + H + 2); layers above the first read H · directions.
     let layer = |input: u64| {
-        3u64.saturating_mul(one)
+        gates
+            .saturating_mul(one)
             .saturating_mul(input.saturating_add(one).saturating_add(2))
             .saturating_mul(dirs)
     };
@@ -194,9 +196,12 @@ fn pretraining(m: &MemoryInputs<'_>, widths: &[u64], p: PretrainShape, copies: u
         .saturating_add(autoencoder.saturating_mul(F32).saturating_mul(copies))
 }
 
-/// Floats a GRU keeps per sequence step: the input projections (3H) and the states and gates
-/// (6H) of the forward pass, the backward pass's gradients of both (4H), attention (3H).
-const GRU_FLOATS_PER_STEP: u64 = 16;
+/// Floats a recurrent layer keeps per state value and step, of `gates` per layer: the input
+/// projections (G) and the states and gates of the forward pass (G + 2 for the GRU's, G + 3
+/// for the LSTM's), the backward pass's gradients (G + 1), attention (3): 16 for the GRU.
+fn floats_per_step(gates: u64) -> u64 {
+    4 * gates + 4
+}
 
 /// The memory a job needs at its peak.
 pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
@@ -205,7 +210,7 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
     let widths = widths(&spec.model, m.inputs, outputs, m.reconstruct);
     let gru = m.sequence.filter(|_| spec.model.kind.is_recurrent());
     let params = match gru {
-        Some((channels, _)) => gru_parameters(&spec.model, channels, m.classes),
+        Some((channels, _)) => recurrent_parameters(&spec.model, channels, m.classes),
         None => parameters(&spec.model, &widths),
     };
     let state = optimizer_buffers(&spec.optimizer);
@@ -287,7 +292,8 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
 }
 
 /// A batch's activations: per row, each layer's input, pre-activation, activation and their
-/// gradients (the autodiff tape), in both layouts the matmuls use; a GRU's per step.
+/// gradients (the autodiff tape), in both layouts the matmuls use; a recurrent network's per
+/// step.
 fn activations(m: &MemoryInputs<'_>, widths: &[u64], gru: Option<(u64, u64)>) -> u64 {
     let spec = m.spec;
     let batch = match spec.training.batch_size {
@@ -302,7 +308,7 @@ fn activations(m: &MemoryInputs<'_>, widths: &[u64], gru: Option<(u64, u64)>) ->
             .saturating_mul(steps)
             .saturating_mul(spec.model.hidden_size)
             .saturating_mul(spec.model.layers.max(1) * (1 + u64::from(spec.model.bidirectional)))
-            .saturating_mul(GRU_FLOATS_PER_STEP * F32)
+            .saturating_mul(floats_per_step(spec.model.kind.recurrent_gates() as u64) * F32)
             .saturating_add(crate::engine::model::infer::SEQUENCE_EVAL_FLOATS as u64 * F32),
         None => batch
             .saturating_mul(all_widths)

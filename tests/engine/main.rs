@@ -12,6 +12,7 @@ mod ensembles;
 mod golden;
 mod group_folds;
 mod helpers;
+mod lstm;
 mod metrics;
 mod phenomena;
 mod resample;

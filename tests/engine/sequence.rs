@@ -4,7 +4,9 @@
 //! and padding that never changes a sequence's outputs or gradients.
 
 use crossfold::engine::sequence::attention::{self, AttentionGrads, Form, Sequence};
-use crossfold::engine::sequence::gru::{self, Batch, GruWeights};
+use crossfold::engine::sequence::cell::Cell;
+use crossfold::engine::sequence::gru::{self, Batch, Gru, GruWeights};
+use crossfold::engine::sequence::lstm::Lstm;
 use crossfold::engine::sequence::stack;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -91,7 +93,7 @@ fn stacked_bidirectional_layers_match_pytorch_on_packed_sequences_of_two_lengths
         steps,
         lengths: &[5, 3],
     };
-    let pass = stack::forward(&weights, &batch, 0.0, None);
+    let pass = stack::forward::<Gru>(&weights, &batch, 0.0, None);
     assert_close(&pass.outputs, &flat(&g["outputs"]), "outputs");
     assert_close(&pass.last, &flat(&g["last"]), "last");
     let (grads, d_x) = stack::backward(&weights, &batch, &pass, &flat(&g["U"]), &flat(&g["V"]));
@@ -119,10 +121,18 @@ fn random(n: usize, rng: &mut ChaCha8Rng) -> Vec<f32> {
 
 #[test]
 fn padding_never_changes_a_sequences_outputs_state_or_gradients() {
+    padding_changes_nothing::<Gru>();
+    padding_changes_nothing::<Lstm>();
+}
+
+/// For cell `C`: a padded sequence's outputs, last state and gradients are those of the
+/// sequence alone, and a batch's weight gradients are the sum of its sequences'.
+fn padding_changes_nothing<C: Cell>() {
     let (d, h, steps) = (3, 4, 6);
     let mut rng = ChaCha8Rng::seed_from_u64(7);
-    let (w_ih, w_hh) = (random(3 * h * d, &mut rng), random(3 * h * h, &mut rng));
-    let (b_ih, b_hh) = (random(3 * h, &mut rng), random(3 * h, &mut rng));
+    let g = C::GATES;
+    let (w_ih, w_hh) = (random(g * h * d, &mut rng), random(g * h * h, &mut rng));
+    let (b_ih, b_hh) = (random(g * h, &mut rng), random(g * h, &mut rng));
     let w = GruWeights {
         input: d,
         hidden: h,
@@ -141,8 +151,8 @@ fn padding_never_changes_a_sequences_outputs_state_or_gradients() {
         steps,
         lengths: &[steps, 3],
     };
-    let pass = gru::forward(&w, &padded);
-    let grads = gru::backward(&w, &padded, &pass, &up, &d_last);
+    let pass = C::forward(&w, &padded);
+    let grads = C::backward(&w, &padded, &pass, &up, &d_last);
     // Sequence 1 alone, unpadded.
     let x1 = &x[steps * d..steps * d + 3 * d];
     let up1 = &up[steps * h..steps * h + 3 * h];
@@ -152,19 +162,27 @@ fn padding_never_changes_a_sequences_outputs_state_or_gradients() {
         steps: 3,
         lengths: &[3],
     };
-    let pass1 = gru::forward(&w, &alone);
+    let pass1 = C::forward(&w, &alone);
     assert_close(
-        &pass.outputs[steps * h..steps * h + 3 * h],
-        &pass1.outputs,
-        "outputs",
+        &C::outputs(&pass)[steps * h..steps * h + 3 * h],
+        C::outputs(&pass1),
+        &format!("{} outputs", C::NAME),
     );
-    assert!(pass.outputs[steps * h + 3 * h..].iter().all(|&v| v == 0.0));
-    assert_close(&pass.last[h..], &pass1.last, "last state");
-    let grads1 = gru::backward(&w, &alone, &pass1, up1, &d_last[h..]);
+    assert!(
+        C::outputs(&pass)[steps * h + 3 * h..]
+            .iter()
+            .all(|&v| v == 0.0)
+    );
+    assert_close(
+        &C::last(&pass)[h..],
+        C::last(&pass1),
+        &format!("{} last state", C::NAME),
+    );
+    let grads1 = C::backward(&w, &alone, &pass1, up1, &d_last[h..]);
     assert_close(
         &grads.x[steps * d..steps * d + 3 * d],
         &grads1.x,
-        "input gradient",
+        &format!("{} input gradient", C::NAME),
     );
     assert!(grads.x[steps * d + 3 * d..].iter().all(|&v| v == 0.0));
     // The batch's weight gradients are the sum of each sequence's alone.
@@ -174,23 +192,23 @@ fn padding_never_changes_a_sequences_outputs_state_or_gradients() {
         steps,
         lengths: &[steps],
     };
-    let pass0 = gru::forward(&w, &alone0);
-    let grads0 = gru::backward(&w, &alone0, &pass0, &up[..steps * h], &d_last[..h]);
+    let pass0 = C::forward(&w, &alone0);
+    let grads0 = C::backward(&w, &alone0, &pass0, &up[..steps * h], &d_last[..h]);
     let sum = |a: &[f32], b: &[f32]| -> Vec<f32> { a.iter().zip(b).map(|(x, y)| x + y).collect() };
     assert_close(
         &grads.weight_hh,
         &sum(&grads0.weight_hh, &grads1.weight_hh),
-        "weight_hh",
+        &format!("{} weight_hh", C::NAME),
     );
     assert_close(
         &grads.weight_ih,
         &sum(&grads0.weight_ih, &grads1.weight_ih),
-        "weight_ih",
+        &format!("{} weight_ih", C::NAME),
     );
     assert_close(
         &grads.bias_hh,
         &sum(&grads0.bias_hh, &grads1.bias_hh),
-        "bias_hh",
+        &format!("{} bias_hh", C::NAME),
     );
 }
 
@@ -375,6 +393,7 @@ fn the_classifiers_gradients_match_finite_differences_for_every_pooling_and_stac
                     layers: 2,
                     bidirectional: true,
                     dropout: 0.0,
+                    unit_forget_bias: false,
                 };
                 GruClassifier::with_shape(1, shape, 2, pooling, &mut rng)
             } else {

@@ -42,15 +42,21 @@ fn a_grus_parameters_are_counted_as_pytorch_counts_them() {
     spec.model.hidden_size = 64;
     spec.model.attention = AttentionKind::Additive;
     // nn.GRU(1, 64): 3·64·(1 + 64 + 2) = 12,864; W_s, W_h 2·64², v 64; Linear(128, 2) 258.
-    assert_eq!(gru_parameters(&spec.model, 1, 2), 12_864 + 8_192 + 64 + 258);
+    assert_eq!(
+        recurrent_parameters(&spec.model, 1, 2),
+        12_864 + 8_192 + 64 + 258
+    );
     spec.model.attention = AttentionKind::None;
-    assert_eq!(gru_parameters(&spec.model, 1, 2), 12_864 + 130);
+    assert_eq!(recurrent_parameters(&spec.model, 1, 2), 12_864 + 130);
     // nn.GRU(3, 8, num_layers=2, bidirectional=True): 2·24·(3+8+2) + 2·24·(16+8+2);
     // Linear(16, 4) 68.
     spec.model.hidden_size = 8;
     spec.model.layers = 2;
     spec.model.bidirectional = true;
-    assert_eq!(gru_parameters(&spec.model, 3, 4), 624 + 1_248 + 68);
+    assert_eq!(recurrent_parameters(&spec.model, 3, 4), 624 + 1_248 + 68);
+    // nn.LSTM(3, 8, num_layers=2, bidirectional=True): 2,496 (four gates to the GRU's three).
+    spec.model.kind = ModelKind::Lstm;
+    assert_eq!(recurrent_parameters(&spec.model, 3, 4), 2_496 + 68);
 }
 
 #[test]

@@ -1,6 +1,7 @@
-//! The GRU classifier as a `Network`: packed sequence rows (`data::sequences`) in, the
-//! `sequence::classifier` kernels under it. Its layers, for per-layer statistics, are the GRU's
-//! layers, the attention (when it has weights) and the output layer.
+//! The recurrent families as `Network`s, one per cell kind (`gru`, `lstm`): packed sequence
+//! rows (`data::sequences`) in, the `sequence::classifier` kernels under them. Their layers,
+//! for per-layer statistics, are the recurrent layers, the attention (when it has weights)
+//! and the output layer.
 
 use rand_chacha::ChaCha8Rng;
 
@@ -9,18 +10,19 @@ use super::network::{EVAL_CHUNK, Input, Network, SEQUENCE_EVAL_FLOATS};
 use super::param::Param;
 use crate::domain::spec::{AttentionKind, ModelSpec};
 use crate::engine::data::sequences::unpack;
-use crate::engine::sequence::classifier::{GruClassifier, Pooling};
+use crate::engine::sequence::cell::Cell;
+use crate::engine::sequence::classifier::{Pooling, RnnClassifier};
 use crate::engine::sequence::gru::Batch;
-use crate::engine::sequence::parameters::GruShape;
+use crate::engine::sequence::parameters::RnnShape;
 
-/// A GRU classifier and the spec it was built from.
+/// A recurrent classifier of cell `C` and the spec it was built from.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Recurrent {
+pub struct Recurrent<C: Cell> {
     pub spec: ModelSpec,
-    pub net: GruClassifier,
+    pub net: RnnClassifier<C>,
 }
 
-impl Recurrent {
+impl<C: Cell> Recurrent<C> {
     /// PyTorch's initialization: every weight and bias `U(−1/√fan, 1/√fan)`.
     pub fn new(
         spec: &ModelSpec,
@@ -34,19 +36,20 @@ impl Recurrent {
             AttentionKind::Multiplicative => Pooling::Multiplicative,
             AttentionKind::Dot => Pooling::Dot,
         };
-        let shape = GruShape {
+        let shape = RnnShape {
             hidden: spec.hidden_size as usize,
             layers: spec.layers.max(1) as usize,
             bidirectional: spec.bidirectional,
             dropout: spec.dropout,
+            unit_forget_bias: spec.unit_forget_bias,
         };
         Self {
             spec: spec.clone(),
-            net: GruClassifier::with_shape(channels, shape, classes, pooling, rng),
+            net: RnnClassifier::with_shape(channels, shape, classes, pooling, rng),
         }
     }
 
-    /// The layer of each parameter: GRU layer `l` (both directions) is `l`, then the
+    /// The layer of each parameter: recurrent layer `l` (both directions) is `l`, then the
     /// attention, then the output layer.
     fn param_layers(&self) -> Vec<usize> {
         let layers = self.net.layers;
@@ -55,7 +58,11 @@ impl Recurrent {
             .params
             .iter()
             .map(|p| {
-                if let Some(rest) = p.name.strip_prefix("gru.") {
+                if let Some(rest) = p
+                    .name
+                    .strip_prefix(C::NAME)
+                    .and_then(|r| r.strip_prefix('.'))
+                {
                     // `weight_ih_l3_reverse` → 3.
                     let l = rest.split('_').find_map(|part| part.strip_prefix('l'));
                     let l = l.and_then(|n| n.parse::<usize>().ok()).unwrap_or(0);
@@ -83,9 +90,9 @@ impl Recurrent {
     }
 }
 
-impl Network for Recurrent {
+impl<C: Cell> Network for Recurrent<C> {
     fn kind(&self) -> &'static str {
-        "gru"
+        C::NAME
     }
 
     fn spec(&self) -> &ModelSpec {
@@ -153,10 +160,11 @@ impl Network for Recurrent {
         })
     }
 
-    /// About 9 floats per state value and step are kept, so chunks are smaller.
+    /// Every step's state and gates are kept, so chunks are smaller.
     fn eval_rows(&self, width: usize) -> usize {
         let steps = width / self.net.input.max(1);
-        (SEQUENCE_EVAL_FLOATS / (9 * steps * self.net.hidden).max(1)).clamp(1, EVAL_CHUNK)
+        let per_row = (3 * C::GATES) * steps * self.net.hidden;
+        (SEQUENCE_EVAL_FLOATS / per_row.max(1)).clamp(1, EVAL_CHUNK)
     }
 
     fn has_attention(&self) -> bool {
@@ -196,6 +204,7 @@ mod tests {
 
     use super::*;
     use crate::domain::spec::ModelKind;
+    use crate::engine::sequence::gru::Gru;
 
     #[test]
     fn each_gru_layer_is_a_layer_then_the_attention_then_the_output() {
@@ -208,7 +217,7 @@ mod tests {
             ..ModelSpec::default()
         };
         let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
-        let r = Recurrent::new(&spec, 2, 2, &mut rng);
+        let r = Recurrent::<Gru>::new(&spec, 2, 2, &mut rng);
         let names: Vec<(&str, usize)> = r
             .params()
             .iter()
@@ -223,7 +232,7 @@ mod tests {
         assert_eq!(names[19], ("output.weight", 3));
         spec.attention = AttentionKind::Dot;
         spec.layers = 1;
-        let r = Recurrent::new(&spec, 2, 2, &mut rng);
+        let r = Recurrent::<Gru>::new(&spec, 2, 2, &mut rng);
         assert_eq!(r.layer_count(), 2);
         assert_eq!(*r.layer_of().last().unwrap(), 1);
     }

@@ -8,6 +8,8 @@ use super::Model;
 use super::recurrent::Recurrent;
 use super::table::TableNet;
 use crate::domain::spec::{ModelKind, ModelSpec};
+use crate::engine::sequence::gru::Gru;
+use crate::engine::sequence::lstm::Lstm;
 
 /// What a run's model learns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -28,7 +30,10 @@ pub fn build(spec: &ModelSpec, inputs: usize, learns: Learns, rng: &mut ChaCha8R
             Model::new(Box::new(TableNet::classifier(spec, inputs, classes, rng)))
         }
         (Learns::Classes(classes), ModelKind::Gru) => {
-            Model::new(Box::new(Recurrent::new(spec, inputs, classes, rng)))
+            Model::new(Box::new(Recurrent::<Gru>::new(spec, inputs, classes, rng)))
+        }
+        (Learns::Classes(classes), ModelKind::Lstm) => {
+            Model::new(Box::new(Recurrent::<Lstm>::new(spec, inputs, classes, rng)))
         }
     }
 }

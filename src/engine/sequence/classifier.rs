@@ -1,12 +1,15 @@
-//! A GRU sequence classifier, as `../shared/reference/bench/gru_attention_torch.py` builds it:
-//! GRU layers over the padded batch (stacked and bidirectional as `stack` runs them); the
+//! A recurrent sequence classifier, as `../shared/reference/bench/gru_attention_torch.py` builds
+//! it (and its LSTM twin): GRU or LSTM layers over the padded batch (stacked and bidirectional as `stack` runs them); the
 //! query `s` is each sequence's final state; the context is attention over the top layer's
 //! states (or none); logits are a linear layer on `[context; s]` (or `s`); the loss is the
 //! class-weighted mean cross-entropy. Its parameters carry PyTorch's names
 //! (`gru.weight_ih_l0`, `gru.weight_ih_l0_reverse`, …, `attention.*`, `output.*`).
 
+use std::marker::PhantomData;
+
 use super::attention::{self, AttentionGrads, BatchAttended, Form, States};
-use super::gru::{Batch, GruWeights};
+use super::cell::{Cell, CellWeights};
+use super::gru::{Batch, Gru};
 use super::stack::{self, StackPass};
 use crate::engine::model::kernels::matmul;
 use crate::engine::model::param::Param;
@@ -22,9 +25,12 @@ pub enum Pooling {
     Dot,
 }
 
+/// The GRU classifier.
+pub type GruClassifier = RnnClassifier<Gru>;
+
 /// The classifier's parameters, by PyTorch name, and its shape.
 #[derive(Debug, Clone, PartialEq)]
-pub struct GruClassifier {
+pub struct RnnClassifier<C: Cell> {
     pub input: usize,
     /// One direction's state width.
     pub hidden: usize,
@@ -35,12 +41,13 @@ pub struct GruClassifier {
     pub dropout: f64,
     pub classes: usize,
     pub pooling: Pooling,
-    /// In a fixed order: the GRU's four per layer and direction (PyTorch's order), the
+    /// In a fixed order: the cell's four per layer and direction (PyTorch's order), the
     /// attention's, the output's two.
     pub params: Vec<Param>,
+    pub cell: PhantomData<C>,
 }
 
-impl GruClassifier {
+impl<C: Cell> RnnClassifier<C> {
     /// The width of the top layer's states (and of `s`).
     pub(super) fn width(&self) -> usize {
         self.hidden * self.directions
@@ -64,14 +71,14 @@ impl GruClassifier {
     }
 
     /// Per layer, each direction's weights.
-    fn gru(&self) -> Vec<Vec<GruWeights<'_>>> {
+    fn cells(&self) -> Vec<Vec<CellWeights<'_>>> {
         let mut at = 0;
         (0..self.layers)
             .map(|l| {
                 let input = if l == 0 { self.input } else { self.width() };
                 (0..self.directions)
                     .map(|_| {
-                        let w = GruWeights {
+                        let w = CellWeights {
                             input,
                             hidden: self.hidden,
                             weight_ih: &self.params[at].data,
@@ -109,9 +116,9 @@ impl GruClassifier {
         &self,
         batch: &Batch<'_>,
         rng: Option<&mut dyn rand::RngCore>,
-    ) -> (StackPass, Vec<f32>, Option<BatchAttended>) {
+    ) -> (StackPass<C>, Vec<f32>, Option<BatchAttended>) {
         let h = self.width();
-        let pass = stack::forward(&self.gru(), batch, self.dropout, rng);
+        let pass = stack::forward::<C>(&self.cells(), batch, self.dropout, rng);
         let f_n = Self::features_of(h, self.pooling);
         let mut features = vec![0.0f32; batch.batch * f_n];
         let attended = self
@@ -132,7 +139,7 @@ impl GruClassifier {
     }
 
     /// The GRU's states as attention reads them, the last valid state the query.
-    fn states<'a>(&self, batch: &Batch<'a>, pass: &'a StackPass) -> States<'a> {
+    fn states<'a>(&self, batch: &Batch<'a>, pass: &'a StackPass<C>) -> States<'a> {
         States {
             states: &pass.outputs,
             lengths: batch.lengths,
@@ -282,7 +289,8 @@ impl GruClassifier {
             _ => d_last.copy_from_slice(&d_features),
         }
         let mut grads = Vec::with_capacity(self.params.len());
-        let (stack_grads, _) = stack::backward(&self.gru(), batch, &pass, &d_outputs, &d_last);
+        let (stack_grads, _) =
+            stack::backward::<C>(&self.cells(), batch, &pass, &d_outputs, &d_last);
         for g in stack_grads.into_iter().flatten() {
             grads.extend([g.weight_ih, g.weight_hh, g.bias_ih, g.bias_hh]);
         }

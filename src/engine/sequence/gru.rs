@@ -14,18 +14,45 @@
 //! each step's recurrence is one more.
 
 use super::activations::{sigmoid, tanh};
+use super::cell::{Cell, CellGrads, CellWeights};
 use crate::engine::model::kernels::matmul;
 
-/// A layer's weights, borrowed.
-#[derive(Debug, Clone, Copy)]
-pub struct GruWeights<'a> {
-    pub input: usize,
-    pub hidden: usize,
-    /// 3H × D, 3H × H, 3H, 3H.
-    pub weight_ih: &'a [f32],
-    pub weight_hh: &'a [f32],
-    pub bias_ih: &'a [f32],
-    pub bias_hh: &'a [f32],
+/// A layer's weights: 3H × D, 3H × H, 3H, 3H.
+pub type GruWeights<'a> = CellWeights<'a>;
+
+/// The GRU cell, for the stack and the classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gru;
+
+impl Cell for Gru {
+    const NAME: &'static str = "gru";
+    const GATES: usize = 3;
+    /// The input projections (3H) and the states and gates (5H) of the forward pass, the
+    /// backward pass's gradients of both (4H).
+    const FLOATS_PER_STEP: usize = 12;
+    type Pass = GruPass;
+
+    fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> GruPass {
+        forward(w, batch)
+    }
+
+    fn backward(
+        w: &CellWeights<'_>,
+        batch: &Batch<'_>,
+        pass: &GruPass,
+        d_outputs: &[f32],
+        d_last: &[f32],
+    ) -> CellGrads {
+        backward(w, batch, pass, d_outputs, d_last)
+    }
+
+    fn outputs(pass: &GruPass) -> &[f32] {
+        &pass.outputs
+    }
+
+    fn last(pass: &GruPass) -> &[f32] {
+        &pass.last
+    }
 }
 
 /// A padded batch: `batch` sequences of `steps` steps, `lengths[b] ≤ steps` valid each.
@@ -52,15 +79,8 @@ pub struct GruPass {
     hn: Vec<f32>,
 }
 
-/// The layer's gradients: weights as `GruWeights` lays them out, and the inputs (B × T × D).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct GruGrads {
-    pub weight_ih: Vec<f32>,
-    pub weight_hh: Vec<f32>,
-    pub bias_ih: Vec<f32>,
-    pub bias_hh: Vec<f32>,
-    pub x: Vec<f32>,
-}
+/// The layer's gradients.
+pub type GruGrads = CellGrads;
 
 /// The forward pass over `batch`.
 pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
@@ -151,13 +171,7 @@ pub fn backward(
     // Per (b, t): the pre-activation gradients of the input projection [r, z, n].
     let mut dgi = vec![0.0f32; b_n * t_n * g3];
     let mut dgh = vec![0.0f32; b_n * g3];
-    let mut grads = GruGrads {
-        weight_ih: vec![0.0; g3 * d],
-        weight_hh: vec![0.0; g3 * hs],
-        bias_ih: vec![0.0; g3],
-        bias_hh: vec![0.0; g3],
-        x: vec![0.0; b_n * t_n * d],
-    };
+    let mut grads = CellGrads::zeros(3, d, hs, batch);
     let mut dh_prev = vec![0.0f32; b_n * hs];
     for t in (0..t_n).rev() {
         let at = t * b_n * hs;

@@ -5,7 +5,9 @@
 
 mod activations;
 pub mod attention;
+pub mod cell;
 pub mod classifier;
 pub mod gru;
+pub mod lstm;
 pub mod parameters;
 pub mod stack;

@@ -1,20 +1,27 @@
-//! A GRU classifier's parameters as PyTorch builds them: the GRU's four per layer and
-//! direction (`weight_ih_l{k}[_reverse]`, …), the attention's, the output layer's; every one
-//! `U(−1/√fan, 1/√fan)`.
+//! A recurrent classifier's parameters as PyTorch builds them: the GRU's or LSTM's four per
+//! layer and direction (`gru.weight_ih_l{k}[_reverse]`, `lstm.…`), the attention's, the
+//! output layer's; every one `U(−1/√fan, 1/√fan)`, but for a unit forget bias when asked.
 
 use rand::Rng;
 
-use super::classifier::{GruClassifier, Pooling};
+use super::cell::Cell;
+use super::classifier::{Pooling, RnnClassifier};
 use crate::engine::model::param::Param;
 
-/// The shape of a classifier's GRU.
+/// The shape of a classifier's recurrent layers.
 #[derive(Debug, Clone, Copy, PartialEq)]
-pub struct GruShape {
+pub struct RnnShape {
     pub hidden: usize,
     pub layers: usize,
     pub bidirectional: bool,
     pub dropout: f64,
+    /// LSTM: the forget gate's bias starts at 1 (`b_if` = 1, `b_hf` = 0; Keras'
+    /// `unit_forget_bias`), so early gradients are not forgotten.
+    pub unit_forget_bias: bool,
 }
+
+/// The GRU's shape.
+pub type GruShape = RnnShape;
 
 /// `U(−1/√fan, 1/√fan)`, PyTorch's initialization of GRU and linear weights.
 fn uniform(n: usize, fan: usize, rng: &mut impl Rng) -> Vec<f32> {
@@ -22,7 +29,7 @@ fn uniform(n: usize, fan: usize, rng: &mut impl Rng) -> Vec<f32> {
     (0..n).map(|_| rng.gen_range(-bound..bound)).collect()
 }
 
-impl GruClassifier {
+impl<C: Cell> RnnClassifier<C> {
     /// One unidirectional layer.
     pub fn new(
         input: usize,
@@ -31,23 +38,25 @@ impl GruClassifier {
         pooling: Pooling,
         rng: &mut impl Rng,
     ) -> Self {
-        let shape = GruShape {
+        let shape = RnnShape {
             hidden,
             layers: 1,
             bidirectional: false,
             dropout: 0.0,
+            unit_forget_bias: false,
         };
         Self::with_shape(input, shape, classes, pooling, rng)
     }
 
     pub fn with_shape(
         input: usize,
-        shape: GruShape,
+        shape: RnnShape,
         classes: usize,
         pooling: Pooling,
         rng: &mut impl Rng,
     ) -> Self {
-        let h = shape.hidden;
+        let (h, g) = (shape.hidden, C::GATES * shape.hidden);
+        let name = C::NAME;
         let directions = if shape.bidirectional { 2 } else { 1 };
         // Weights are penalized (L1/L2), biases are not, as for the MLP.
         let mut param = |name: &str, shape: Vec<usize>, fan: usize, penalized: bool| Param {
@@ -61,29 +70,25 @@ impl GruClassifier {
             let d = if l == 0 { input } else { h * directions };
             for suffix in ["", "_reverse"].into_iter().take(directions) {
                 params.push(param(
-                    &format!("gru.weight_ih_l{l}{suffix}"),
-                    vec![3 * h, d],
+                    &format!("{name}.weight_ih_l{l}{suffix}"),
+                    vec![g, d],
                     h,
                     true,
                 ));
                 params.push(param(
-                    &format!("gru.weight_hh_l{l}{suffix}"),
-                    vec![3 * h, h],
+                    &format!("{name}.weight_hh_l{l}{suffix}"),
+                    vec![g, h],
                     h,
                     true,
                 ));
-                params.push(param(
-                    &format!("gru.bias_ih_l{l}{suffix}"),
-                    vec![3 * h],
-                    h,
-                    false,
-                ));
-                params.push(param(
-                    &format!("gru.bias_hh_l{l}{suffix}"),
-                    vec![3 * h],
-                    h,
-                    false,
-                ));
+                let mut bias_ih = param(&format!("{name}.bias_ih_l{l}{suffix}"), vec![g], h, false);
+                let mut bias_hh = param(&format!("{name}.bias_hh_l{l}{suffix}"), vec![g], h, false);
+                if shape.unit_forget_bias {
+                    // Gates [i, f, g, o]: the forget gate's rows are the second H.
+                    bias_ih.data[h..2 * h].fill(1.0);
+                    bias_hh.data[h..2 * h].fill(0.0);
+                }
+                params.extend([bias_ih, bias_hh]);
             }
         }
         // Attention and the head read the top layer's states, H per direction.
@@ -116,6 +121,7 @@ impl GruClassifier {
             classes,
             pooling,
             params,
+            cell: std::marker::PhantomData,
         }
     }
 }

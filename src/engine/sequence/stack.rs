@@ -1,4 +1,5 @@
-//! Stacked and bidirectional GRU layers, as `torch.nn.GRU(num_layers, bidirectional, dropout)`:
+//! Stacked and bidirectional recurrent layers of one cell kind, as `torch.nn.GRU` and
+//! `torch.nn.LSTM(num_layers, bidirectional, dropout)` run them:
 //! layer `l` reads the outputs of layer `l − 1` (after dropout, in training); a reverse
 //! direction reads each sequence backwards within its own length, and a layer's output at a
 //! step is `[forward; reverse]`. The stack's final state is `[h_n forward; h_n reverse]` of
@@ -7,34 +8,45 @@
 
 use rand::Rng;
 
-use super::gru::{self, Batch, GruPass, GruWeights};
+use super::cell::{Cell, CellGrads, CellWeights};
+use super::gru::Batch;
 
 /// The weights of one direction of one layer, borrowed.
-pub type Direction<'a> = GruWeights<'a>;
+pub type Direction<'a> = CellWeights<'a>;
 
 /// The forward pass's results and what the backward pass needs.
-#[derive(Debug, Clone, Default)]
-pub struct StackPass {
+#[derive(Debug, Clone)]
+pub struct StackPass<C: Cell> {
     /// B × T × (H · directions): the top layer's outputs (0 past each length).
     pub outputs: Vec<f32>,
     /// B × (H · directions): the stack's final state.
     pub last: Vec<f32>,
     /// Per layer: its input (B × T × D_l), each direction's pass, the dropout mask applied to
     /// its output (empty: none).
-    layers: Vec<LayerPass>,
+    layers: Vec<LayerPass<C>>,
 }
 
-#[derive(Debug, Clone, Default)]
-struct LayerPass {
+impl<C: Cell> Default for StackPass<C> {
+    fn default() -> Self {
+        Self {
+            outputs: Vec::new(),
+            last: Vec::new(),
+            layers: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct LayerPass<C: Cell> {
     input: Vec<f32>,
-    passes: Vec<GruPass>,
+    passes: Vec<C::Pass>,
     /// The reverse direction's input (each sequence reversed within its length).
     reversed: Vec<f32>,
     mask: Vec<f32>,
 }
 
-/// Per layer and direction, the weights' gradients (`GruGrads` without `x`).
-pub type StackGrads = Vec<Vec<gru::GruGrads>>;
+/// Per layer and direction, the weights' gradients.
+pub type StackGrads = Vec<Vec<CellGrads>>;
 
 /// `batch` with other inputs of the same shape.
 fn of<'a>(batch: &Batch<'a>, x: &'a [f32]) -> Batch<'a> {
@@ -55,12 +67,12 @@ fn reverse(x: &[f32], lengths: &[usize], steps: usize, d: usize) -> Vec<f32> {
 
 /// The forward pass. `weights[l][dir]`; `dropout` > 0 with an `rng` drops each lower layer's
 /// outputs (inverted dropout, as PyTorch), never the top layer's.
-pub fn forward(
+pub fn forward<C: Cell>(
     weights: &[Vec<Direction<'_>>],
     batch: &Batch<'_>,
     dropout: f64,
     mut rng: Option<&mut dyn rand::RngCore>,
-) -> StackPass {
+) -> StackPass<C> {
     let (b_n, t_n) = (batch.batch, batch.steps);
     let mut input = batch.x.to_vec();
     let mut pass = StackPass::default();
@@ -68,28 +80,32 @@ pub fn forward(
         let h = dirs[0].hidden;
         let width = h * dirs.len();
         let d = dirs[0].input;
-        let fwd = gru::forward(&dirs[0], &of(batch, &input));
+        let fwd = C::forward(&dirs[0], &of(batch, &input));
+        let (fwd_out, fwd_last) = (C::outputs(&fwd), C::last(&fwd));
         let mut out = vec![0.0f32; b_n * t_n * width];
         let mut last = vec![0.0f32; b_n * width];
         for bt in 0..b_n * t_n {
-            out[bt * width..bt * width + h].copy_from_slice(&fwd.outputs[bt * h..(bt + 1) * h]);
+            out[bt * width..bt * width + h].copy_from_slice(&fwd_out[bt * h..(bt + 1) * h]);
         }
         for b in 0..b_n {
-            last[b * width..b * width + h].copy_from_slice(&fwd.last[b * h..(b + 1) * h]);
+            last[b * width..b * width + h].copy_from_slice(&fwd_last[b * h..(b + 1) * h]);
         }
-        let mut layer = LayerPass {
+        let mut layer = LayerPass::<C> {
+            input: Vec::new(),
             passes: vec![fwd],
-            ..LayerPass::default()
+            reversed: Vec::new(),
+            mask: Vec::new(),
         };
         if dirs.len() == 2 {
             let reversed = reverse(&input, batch.lengths, t_n, d);
-            let rev = gru::forward(&dirs[1], &of(batch, &reversed));
+            let rev = C::forward(&dirs[1], &of(batch, &reversed));
+            let (rev_out, rev_last) = (C::outputs(&rev), C::last(&rev));
             for (b, &len) in batch.lengths.iter().enumerate() {
                 for t in 0..len {
                     let (src, dst) = ((b * t_n + t) * h, (b * t_n + len - 1 - t) * width + h);
-                    out[dst..dst + h].copy_from_slice(&rev.outputs[src..src + h]);
+                    out[dst..dst + h].copy_from_slice(&rev_out[src..src + h]);
                 }
-                last[b * width + h..(b + 1) * width].copy_from_slice(&rev.last[b * h..(b + 1) * h]);
+                last[b * width + h..(b + 1) * width].copy_from_slice(&rev_last[b * h..(b + 1) * h]);
             }
             layer.reversed = reversed;
             layer.passes.push(rev);
@@ -117,10 +133,10 @@ pub fn forward(
 
 /// The backward pass from the loss's gradients of the top layer's outputs and the final state:
 /// every layer's and direction's weight gradients, and the inputs' gradient (B × T × D).
-pub fn backward(
+pub fn backward<C: Cell>(
     weights: &[Vec<Direction<'_>>],
     batch: &Batch<'_>,
-    pass: &StackPass,
+    pass: &StackPass<C>,
     d_outputs: &[f32],
     d_last: &[f32],
 ) -> (StackGrads, Vec<f32>) {
@@ -147,7 +163,7 @@ pub fn backward(
                 d_last_fwd[b * h..(b + 1) * h].copy_from_slice(&d_last[b * width..b * width + h]);
             }
         }
-        let g = gru::backward(
+        let g = C::backward(
             &dirs[0],
             &of(batch, &layer.input),
             &layer.passes[0],
@@ -169,7 +185,7 @@ pub fn backward(
                         .copy_from_slice(&d_last[b * width + h..(b + 1) * width]);
                 }
             }
-            let g = gru::backward(
+            let g = C::backward(
                 &dirs[1],
                 &of(batch, &layer.reversed),
                 &layer.passes[1],

@@ -1,0 +1,69 @@
+//! What a recurrent layer is to the stack and the classifier above it: a cell kind with its
+//! gate count, PyTorch's parameter prefix, and its forward and backward through time over a
+//! padded batch. The GRU (`gru.rs`) and the LSTM (`lstm.rs`) are the two, as candle's
+//! `trait RNN` has them; the stack, the attention and the head are shared.
+
+use super::gru::Batch;
+
+/// One direction of one layer's weights, borrowed, in PyTorch's layout: gates stacked along
+/// the rows of `weight_ih` (G·H × D) and `weight_hh` (G·H × H), biases G·H each.
+#[derive(Debug, Clone, Copy)]
+pub struct CellWeights<'a> {
+    pub input: usize,
+    pub hidden: usize,
+    pub weight_ih: &'a [f32],
+    pub weight_hh: &'a [f32],
+    pub bias_ih: &'a [f32],
+    pub bias_hh: &'a [f32],
+}
+
+/// A layer's gradients: weights as `CellWeights` lays them out, and the inputs (B × T × D).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CellGrads {
+    pub weight_ih: Vec<f32>,
+    pub weight_hh: Vec<f32>,
+    pub bias_ih: Vec<f32>,
+    pub bias_hh: Vec<f32>,
+    pub x: Vec<f32>,
+}
+
+impl CellGrads {
+    pub(super) fn zeros(gates: usize, input: usize, hidden: usize, batch: &Batch<'_>) -> Self {
+        let g = gates * hidden;
+        Self {
+            weight_ih: vec![0.0; g * input],
+            weight_hh: vec![0.0; g * hidden],
+            bias_ih: vec![0.0; g],
+            bias_hh: vec![0.0; g],
+            x: vec![0.0; batch.batch * batch.steps * input],
+        }
+    }
+}
+
+/// A recurrent cell kind. Past a sequence's length its state is carried unchanged, its outputs
+/// are 0 and its padded inputs get no gradient, so padding changes nothing.
+pub trait Cell: std::fmt::Debug + Clone + Copy + PartialEq + Send + Sync + 'static {
+    /// PyTorch's module name, the parameters' prefix and the family's `kind`.
+    const NAME: &'static str;
+    /// Gates stacked in the weights (GRU 3: r, z, n; LSTM 4: i, f, g, o).
+    const GATES: usize;
+    /// Floats kept per state value and step by a training step's forward and backward.
+    const FLOATS_PER_STEP: usize;
+    /// What the forward pass keeps for the backward pass, and its outputs.
+    type Pass: std::fmt::Debug + Clone + Default + Send + Sync;
+
+    fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> Self::Pass;
+    /// From the loss's gradients of the outputs (B × T × H, ignored past each length) and of
+    /// the last states (B × H).
+    fn backward(
+        w: &CellWeights<'_>,
+        batch: &Batch<'_>,
+        pass: &Self::Pass,
+        d_outputs: &[f32],
+        d_last: &[f32],
+    ) -> CellGrads;
+    /// B × T × H: each step's output (0 past a sequence's length).
+    fn outputs(pass: &Self::Pass) -> &[f32];
+    /// B × H: each sequence's output at its last valid step.
+    fn last(pass: &Self::Pass) -> &[f32];
+}

@@ -1,0 +1,255 @@
+//! One LSTM layer, forward and backward through time, with PyTorch's layout and equations
+//! (`torch.nn.LSTM`, gates stacked `[i, f, g, o]` along the rows of `weight_ih` (4H × D) and
+//! `weight_hh` (4H × H)):
+//!
+//! ```text
+//! i = σ(W_ii x + b_ii + W_hi h + b_hi)      f = σ(W_if x + b_if + W_hf h + b_hf)
+//! g = tanh(W_ig x + b_ig + W_hg h + b_hg)   o = σ(W_io x + b_io + W_ho h + b_ho)
+//! c' = f ∘ c + i ∘ g      h' = o ∘ tanh(c'),   h₀ = c₀ = 0
+//! ```
+//!
+//! Padding as the GRU's (`gru.rs`): past its length a sequence's state (h and c) is carried
+//! unchanged and its outputs are 0. The input projections of every step are one matrix
+//! product; each step's recurrence is one more.
+
+use super::activations::{sigmoid, tanh};
+use super::cell::{Cell, CellGrads, CellWeights};
+use super::gru::Batch;
+use crate::engine::model::kernels::matmul;
+
+/// The LSTM cell, for the stack and the classifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Lstm;
+
+/// What the forward pass keeps for the backward pass, and its outputs.
+#[derive(Debug, Clone, Default)]
+pub struct LstmPass {
+    /// B × T × H: each step's h (0 past a sequence's length).
+    pub outputs: Vec<f32>,
+    /// B × H: each sequence's h and c at its last valid step (`h_n`, `c_n`).
+    pub last: Vec<f32>,
+    pub last_cell: Vec<f32>,
+    /// Per step (T × B × H): h and c before it, the gates i, f, g, o and tanh(c').
+    h_prev: Vec<f32>,
+    c_prev: Vec<f32>,
+    gates: [Vec<f32>; 4],
+    tanh_c: Vec<f32>,
+}
+
+impl Cell for Lstm {
+    const NAME: &'static str = "lstm";
+    const GATES: usize = 4;
+    /// The input projections (4H), the states, gates and tanh(c') (7H), the backward pass's
+    /// gradients (5H).
+    const FLOATS_PER_STEP: usize = 16;
+    type Pass = LstmPass;
+
+    fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
+        forward(w, batch)
+    }
+
+    fn backward(
+        w: &CellWeights<'_>,
+        batch: &Batch<'_>,
+        pass: &LstmPass,
+        d_outputs: &[f32],
+        d_last: &[f32],
+    ) -> CellGrads {
+        backward(w, batch, pass, d_outputs, d_last)
+    }
+
+    fn outputs(pass: &LstmPass) -> &[f32] {
+        &pass.outputs
+    }
+
+    fn last(pass: &LstmPass) -> &[f32] {
+        &pass.last
+    }
+}
+
+/// Every step's input projection at once, with both biases: (B·T × D) · W_ihᵀ + b_ih + b_hh.
+fn input_projections(w: &CellWeights<'_>, batch: &Batch<'_>) -> Vec<f32> {
+    let g4 = 4 * w.hidden;
+    let rows = batch.batch * batch.steps;
+    let mut gi = vec![0.0f32; rows * g4];
+    let d = w.input;
+    matmul(
+        (rows, g4, d),
+        &mut gi,
+        false,
+        batch.x,
+        (d, 1),
+        w.weight_ih,
+        (1, d),
+    );
+    for row in gi.chunks_exact_mut(g4) {
+        for (j, v) in row.iter_mut().enumerate() {
+            *v += w.bias_ih[j] + w.bias_hh[j];
+        }
+    }
+    gi
+}
+
+/// The forward pass over `batch`.
+pub fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
+    let hs = w.hidden;
+    let (b_n, t_n) = (batch.batch, batch.steps);
+    let g4 = 4 * hs;
+    let gi = input_projections(w, batch);
+    let per_step = t_n * b_n * hs;
+    let mut pass = LstmPass {
+        outputs: vec![0.0; b_n * t_n * hs],
+        h_prev: vec![0.0; per_step],
+        c_prev: vec![0.0; per_step],
+        gates: std::array::from_fn(|_| vec![0.0; per_step]),
+        tanh_c: vec![0.0; per_step],
+        ..LstmPass::default()
+    };
+    let (mut h, mut c) = (vec![0.0f32; b_n * hs], vec![0.0f32; b_n * hs]);
+    let mut gh = vec![0.0f32; b_n * g4];
+    for t in 0..t_n {
+        matmul(
+            (b_n, g4, hs),
+            &mut gh,
+            false,
+            &h,
+            (hs, 1),
+            w.weight_hh,
+            (1, hs),
+        );
+        let at = t * b_n * hs;
+        pass.h_prev[at..at + b_n * hs].copy_from_slice(&h);
+        pass.c_prev[at..at + b_n * hs].copy_from_slice(&c);
+        for b in 0..b_n {
+            if t >= batch.lengths[b] {
+                continue;
+            }
+            let pre = &gi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4];
+            let rec = &gh[b * g4..(b + 1) * g4];
+            let k = at + b * hs;
+            let [gate_i, gate_f, gate_g, gate_o] = &mut pass.gates;
+            let (i, f) = (&mut gate_i[k..k + hs], &mut gate_f[k..k + hs]);
+            let (g, o) = (&mut gate_g[k..k + hs], &mut gate_o[k..k + hs]);
+            for j in 0..hs {
+                i[j] = sigmoid(pre[j] + rec[j]);
+                f[j] = sigmoid(pre[hs + j] + rec[hs + j]);
+                g[j] = tanh(pre[2 * hs + j] + rec[2 * hs + j]);
+                o[j] = sigmoid(pre[3 * hs + j] + rec[3 * hs + j]);
+            }
+            let (hb, cb) = (&mut h[b * hs..(b + 1) * hs], &mut c[b * hs..(b + 1) * hs]);
+            let tc = &mut pass.tanh_c[k..k + hs];
+            let out = &mut pass.outputs[(b * t_n + t) * hs..(b * t_n + t + 1) * hs];
+            for j in 0..hs {
+                cb[j] = f[j] * cb[j] + i[j] * g[j];
+                tc[j] = tanh(cb[j]);
+                hb[j] = o[j] * tc[j];
+                out[j] = hb[j];
+            }
+        }
+    }
+    pass.last = h;
+    pass.last_cell = c;
+    pass
+}
+
+/// The pre-activation gradients of one valid (b, t) into `da` (4H), given the gradients
+/// reaching h' (`dh`) and c' (`dc`); `dc` becomes the gradient reaching c.
+fn step_back(pass: &LstmPass, k: usize, dh: &[f32], dc: &mut [f32], da: &mut [f32]) {
+    let hs = dh.len();
+    let [gi, gf, gg, go] = &pass.gates;
+    for j in 0..hs {
+        let (i, f, g, o) = (gi[k + j], gf[k + j], gg[k + j], go[k + j]);
+        let tc = pass.tanh_c[k + j];
+        let d_c = dc[j] + dh[j] * o * (1.0 - tc * tc);
+        da[j] = d_c * g * i * (1.0 - i);
+        da[hs + j] = d_c * pass.c_prev[k + j] * f * (1.0 - f);
+        da[2 * hs + j] = d_c * i * (1.0 - g * g);
+        da[3 * hs + j] = dh[j] * tc * o * (1.0 - o);
+        dc[j] = d_c * f;
+    }
+}
+
+/// The backward pass: `d_outputs` (B × T × H, ignored past each length) and `d_last` (B × H)
+/// are the loss's gradients with respect to the outputs and the last h.
+pub fn backward(
+    w: &CellWeights<'_>,
+    batch: &Batch<'_>,
+    pass: &LstmPass,
+    d_outputs: &[f32],
+    d_last: &[f32],
+) -> CellGrads {
+    let (d, hs) = (w.input, w.hidden);
+    let (b_n, t_n) = (batch.batch, batch.steps);
+    let g4 = 4 * hs;
+    let mut grads = CellGrads::zeros(4, d, hs, batch);
+    let mut dh = d_last.to_vec();
+    let mut dc = vec![0.0f32; b_n * hs];
+    // Per (b, t): the gates' pre-activation gradients, the same for both projections.
+    let mut dgi = vec![0.0f32; b_n * t_n * g4];
+    let mut dgh = vec![0.0f32; b_n * g4];
+    let mut g_h = vec![0.0f32; hs];
+    for t in (0..t_n).rev() {
+        let at = t * b_n * hs;
+        dgh.fill(0.0);
+        for b in 0..b_n {
+            // Past the length, h and c are carried unchanged and so are their gradients.
+            if t >= batch.lengths[b] {
+                continue;
+            }
+            let row = (b * t_n + t) * hs;
+            for j in 0..hs {
+                g_h[j] = dh[b * hs + j] + d_outputs[row + j];
+            }
+            let da = &mut dgh[b * g4..(b + 1) * g4];
+            step_back(pass, at + b * hs, &g_h, &mut dc[b * hs..(b + 1) * hs], da);
+            dgi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4].copy_from_slice(da);
+            // dh reaching h comes only through the recurrence (added below).
+            dh[b * hs..(b + 1) * hs].fill(0.0);
+        }
+        // dW_hh += dghᵀ · h_prev; dh += dgh · W_hh (rows of padded steps are 0).
+        let h_prev = &pass.h_prev[at..at + b_n * hs];
+        matmul(
+            (g4, hs, b_n),
+            &mut grads.weight_hh,
+            true,
+            &dgh,
+            (1, g4),
+            h_prev,
+            (hs, 1),
+        );
+        matmul(
+            (b_n, hs, g4),
+            &mut dh,
+            true,
+            &dgh,
+            (g4, 1),
+            w.weight_hh,
+            (hs, 1),
+        );
+    }
+    matmul(
+        (g4, d, b_n * t_n),
+        &mut grads.weight_ih,
+        false,
+        &dgi,
+        (1, g4),
+        batch.x,
+        (d, 1),
+    );
+    matmul(
+        (b_n * t_n, d, g4),
+        &mut grads.x,
+        false,
+        &dgi,
+        (g4, 1),
+        w.weight_ih,
+        (d, 1),
+    );
+    for row in dgi.chunks_exact(g4) {
+        for (j, v) in row.iter().enumerate() {
+            grads.bias_ih[j] += v;
+        }
+    }
+    grads.bias_hh.clone_from(&grads.bias_ih);
+    grads
+}
