@@ -62,18 +62,20 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
-/// What a crash test trains: an MLP on breast_cancer, or a GRU on JapaneseVowels sequences.
+/// What a crash test trains: an MLP on breast_cancer, or a GRU or an LSTM on JapaneseVowels
+/// sequences.
 #[derive(Clone, Copy, PartialEq)]
 enum Data {
     Table,
     Sequences,
+    LstmSequences,
 }
 
 /// Uploads the data; returns the dataset resource.
 async fn upload(client: &reqwest::Client, server: &Server, data: Data) -> Value {
     let (query, content_type, body) = match data {
         Data::Table => ("label=label", "text/csv", fixture("breast_cancer.csv")),
-        Data::Sequences => (
+        Data::Sequences | Data::LstmSequences => (
             "",
             "text/x-ts",
             fixture("sequences/JapaneseVowels_TRAIN.ts"),
@@ -103,6 +105,9 @@ async fn run_job(
     let model = match data {
         Data::Table => json!({"hidden_layers": [128, 128], "dropout": 0.1}),
         Data::Sequences => json!({"kind": "gru", "hidden_size": 32, "attention": "multiplicative"}),
+        Data::LstmSequences => json!({"kind": "lstm", "hidden_size": 16, "layers": 2,
+                                      "bidirectional": true, "dropout": 0.2,
+                                      "attention": "additive", "unit_forget_bias": true}),
     };
     let spec = json!({
         "dataset_id": ds["id"], "seed": 3, "final_model": false,
@@ -164,6 +169,14 @@ async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics()
 async fn a_sequence_job_killed_mid_run_resumes_with_bit_identical_metrics() {
     let imbalance = json!({"strategy": "oversample"});
     killed_mid_run_resumes_bit_identical(8, imbalance, 3, 8, Data::Sequences).await;
+}
+
+/// A stacked bidirectional LSTM's run (dropout between its layers draws from the run's RNG)
+/// killed mid-run.
+#[tokio::test]
+async fn an_lstm_job_killed_mid_run_resumes_with_bit_identical_metrics() {
+    let imbalance = json!({"strategy": "none"});
+    killed_mid_run_resumes_bit_identical(8, imbalance, 3, 8, Data::LstmSequences).await;
 }
 
 /// A cascade's run holds three members of 8 epochs (epochs 1–24); it is killed inside the

@@ -206,6 +206,81 @@ async fn a_gru_job_trains_on_sequences_and_predicts_with_each_sequences_attentio
     }
 }
 
+/// An LSTM and a GRU on identical folds: both on the leaderboard, the LSTM's checkpoint with
+/// `nn.LSTM`'s names and shapes, its layers in the per-layer statistics, its attention
+/// weights in predict.
+#[tokio::test]
+async fn an_lstm_trains_beside_a_gru_on_identical_folds_with_pytorchs_names() {
+    let app = TestApp::spawn().await;
+    let vowels = json(
+        upload_ts(&app, "", "text/x-ts", ts_fixture("JapaneseVowels_TRAIN.ts")).await,
+        201,
+    )
+    .await;
+    let mut spec = gru(&vowels, "additive");
+    spec["model"] = json!([
+        {"kind": "gru", "hidden_size": 16, "attention": "additive"},
+        {"kind": "lstm", "hidden_size": 16, "layers": 2, "bidirectional": true,
+         "attention": "additive", "unit_forget_bias": true},
+    ]);
+    let id = queued(&app, spec).await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    let board = metrics["leaderboard"].as_array().unwrap();
+    assert_eq!(board.len(), 2, "{metrics}");
+    for row in board {
+        let accuracy = row["summary"]["accuracy"]["mean"].as_f64().unwrap();
+        assert!(accuracy > 1.0 / 9.0 + 0.2, "better than chance: {row}");
+        let v = row["variant"].as_u64().unwrap() as usize;
+        assert_eq!(row["model"]["kind"], ["gru", "lstm"][v], "{row}");
+    }
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let lstm = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["variant"] == 1)
+        .unwrap();
+    let run = lstm["id"].as_str().unwrap().to_owned();
+    // Two LSTM layers, the attention, the output layer.
+    let history = app.get_json(&format!("/v1/runs/{run}/metrics")).await;
+    assert_eq!(
+        history[0]["layer_grad_norms"].as_array().unwrap().len(),
+        4,
+        "{history}"
+    );
+    let bytes = app.checkpoint(&run).await;
+    let tensors = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    for (name, shape) in [
+        ("lstm.weight_ih_l0", vec![64, 12]),
+        ("lstm.weight_hh_l0_reverse", vec![64, 16]),
+        ("lstm.weight_ih_l1", vec![64, 32]),
+        ("lstm.bias_hh_l1_reverse", vec![64]),
+        ("attention.W_s.weight", vec![32, 32]),
+        ("output.weight", vec![9, 64]),
+    ] {
+        assert_eq!(tensors.tensor(name).unwrap().shape(), shape, "{name}");
+    }
+    let res = app
+        .post(&format!("/v1/jobs/{id}/predict?explain=attention"))
+        .header("content-type", "text/x-ts")
+        .body(ts_fixture("JapaneseVowels_TRAIN.ts"))
+        .send()
+        .await
+        .unwrap();
+    let predicted = json(res, 200).await;
+    let first = &predicted["predictions"][0];
+    let weights = first["attention"].as_array().unwrap();
+    let sum: f64 = weights.iter().map(|v| v.as_f64().unwrap()).sum();
+    assert!((sum - 1.0).abs() < 1e-4, "{first}");
+    // unit_forget_bias is an LSTM's: a GRU spec asking for it is a 422 naming it.
+    let mut bad = gru(&vowels, "none");
+    bad["model"]["unit_forget_bias"] = json!(true);
+    let p = problem(submit(&app, bad).await, 422).await;
+    assert_eq!(error_fields(&p), ["model.unit_forget_bias"], "{p}");
+}
+
 #[tokio::test]
 async fn specs_that_do_not_fit_sequences_or_tables_are_422s_naming_the_field() {
     let app = TestApp::spawn().await;
