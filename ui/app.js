@@ -285,6 +285,10 @@ function field(id, text, input) {
   return h("div", {}, h("label", { for: id }, text), input);
 }
 
+// The model families by what they read (the spec's `kind`); the recurrent ones share fields.
+const TABLE_FAMILIES = ["mlp"];
+const SEQUENCE_FAMILIES = ["gru", "lstm"];
+
 async function showNewJob(query) {
   const datasets = (await api.json("/v1/datasets?limit=100")).items;
   const chosen = query.get("dataset") || datasets[0]?.id || "";
@@ -292,7 +296,7 @@ async function showNewJob(query) {
   const number = (value, step = "any", min = null) => h("input", { type: "number", value, step, min });
   const inputs = {
     dataset: h("select", {}, datasets.map((d) => h("option", { value: d.id, selected: d.id === chosen }, `${d.name} (${d.id})`))),
-    kind: select(["mlp", "gru"], datasets.find((d) => d.id === chosen)?.kind === "sequence" ? "gru" : "mlp"),
+    kind: select([...TABLE_FAMILIES, ...SEQUENCE_FAMILIES], datasets.find((d) => d.id === chosen)?.kind === "sequence" ? "gru" : "mlp"),
     hiddenSize: number(64, 1, 1),
     layers: number(1, 1, 1),
     attention: select(["none", "additive", "multiplicative", "dot"], "additive"),
@@ -321,8 +325,8 @@ async function showNewJob(query) {
     const optimizer = { kind: inputs.optimizer.value, learning_rate: Number(inputs.lr.value) };
     if (["sgd", "rmsprop"].includes(optimizer.kind) && Number(inputs.momentum.value) > 0) optimizer.momentum = Number(inputs.momentum.value);
     const model =
-      inputs.kind.value === "gru"
-        ? { kind: "gru", hidden_size: Number(inputs.hiddenSize.value), layers: Number(inputs.layers.value), attention: inputs.attention.value }
+      SEQUENCE_FAMILIES.includes(inputs.kind.value)
+        ? { kind: inputs.kind.value, hidden_size: Number(inputs.hiddenSize.value), layers: Number(inputs.layers.value), attention: inputs.attention.value }
         : { hidden_layers: inputs.hidden.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number), activation: inputs.activation.value };
     return {
       dataset_id: inputs.dataset.value,
@@ -351,12 +355,12 @@ async function showNewJob(query) {
     "form",
     { id: "job-form", class: "grid" },
     field("job-dataset", "Dataset", inputs.dataset),
-    field("job-kind", "Model (mlp: tables; gru: sequences)", inputs.kind),
+    field("job-kind", `Model (${TABLE_FAMILIES.join(", ")}: tables; ${SEQUENCE_FAMILIES.join(", ")}: sequences)`, inputs.kind),
     field("job-hidden", "MLP hidden layers (widths, comma-separated)", inputs.hidden),
     field("job-activation", "MLP activation", inputs.activation),
-    field("job-hidden-size", "GRU state width", inputs.hiddenSize),
-    field("job-layers", "GRU layers", inputs.layers),
-    field("job-attention", "GRU attention", inputs.attention),
+    field("job-hidden-size", "GRU/LSTM state width", inputs.hiddenSize),
+    field("job-layers", "GRU/LSTM layers", inputs.layers),
+    field("job-attention", "GRU/LSTM attention", inputs.attention),
     field("job-optimizer", "Optimizer", inputs.optimizer),
     field("job-lr", "Learning rate", inputs.lr),
     field("job-momentum", "Momentum (sgd, rmsprop)", inputs.momentum),
@@ -571,7 +575,7 @@ async function renderResults(job, into) {
     );
   const plots = [...PLOTS];
   const model = job.spec.model;
-  if (!Array.isArray(model) && model.kind === "gru" && model.attention !== "none")
+  if (!Array.isArray(model) && SEQUENCE_FAMILIES.includes(model.kind) && model.attention !== "none")
     plots.push(["attention", "Attention weight per step (the first sequences)"]);
   const figures = await Promise.all(plots.map(([name, caption]) => plotFigure(id, name, caption)));
   sections.push(h("section", {}, h("h2", {}, "Plots"), h("div", { class: "plots", id: "plots" }, figures)));
