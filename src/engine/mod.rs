@@ -8,6 +8,7 @@
 //! attention kernels).
 
 pub mod checkpoint;
+pub mod conv;
 pub mod data;
 pub mod eval;
 pub mod fold;

@@ -5,6 +5,7 @@
 mod backward;
 mod checkpoints;
 mod control;
+mod conv;
 mod cv;
 mod data;
 mod dense;

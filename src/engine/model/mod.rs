@@ -6,6 +6,7 @@
 pub mod activity;
 pub mod autoencoder;
 pub mod dense;
+pub mod head;
 pub mod infer;
 pub mod kernels;
 pub mod layers;
