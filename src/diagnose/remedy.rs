@@ -89,9 +89,14 @@ pub fn advice(kind: Kind) -> &'static str {
 /// is nothing to change), within `limits`.
 pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Value {
     let model = spec.model.variant(variant);
-    if model.kind.is_recurrent()
-        && let Some(patch) = gru_remedy(spec, kind, variant)
-    {
+    let own = if model.kind.is_recurrent() {
+        gru_remedy(spec, kind, variant)
+    } else if model.kind.convolution().is_some() {
+        conv_remedy(spec, kind, variant)
+    } else {
+        None
+    };
+    if let Some(patch) = own {
         return patch;
     }
     match kind {
@@ -154,6 +159,42 @@ fn gru_remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Option<Value> {
             json!({"training": {"l2": (spec.training.l2 * 10.0).min(1e-2)}})
         }
         // No activation to change: dead and saturated units are not measured in a GRU.
+        Kind::DeadUnits | Kind::SaturatedUnits => json!({}),
+        _ => return None,
+    })
+}
+
+/// A convolutional family's own remedies: residual blocks for a plain stack that degrades or
+/// loses its gradient (FCN → ResNet-1D, the remedy Wang et al. 2017 compare), one block fewer
+/// for a residual one; no dropout to raise, so more L2 once early stopping and some L2 are in.
+fn conv_remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Option<Value> {
+    let model = spec.model.variant(variant);
+    let filters = model.conv_filters();
+    Some(match kind {
+        Kind::VanishingGradients | Kind::Degradation => match model.kind.residual_counterpart() {
+            Some(k) => model_patch(
+                spec,
+                variant,
+                json!({"kind": k.name(), "filters": null, "kernel_sizes": null}),
+            ),
+            None if filters.len() > 1 => model_patch(
+                spec,
+                variant,
+                json!({"filters": &filters[..filters.len() - 1]}),
+            ),
+            None => json!({}),
+        },
+        Kind::Overfitting
+            if spec
+                .training
+                .early_stopping
+                .as_ref()
+                .is_some_and(|e| e.restore_best)
+                && spec.training.l2 >= 1e-4 =>
+        {
+            json!({"training": {"l2": (spec.training.l2 * 10.0).min(1e-2)}})
+        }
+        // Dead and saturated units are not measured in a convolution.
         Kind::DeadUnits | Kind::SaturatedUnits => json!({}),
         _ => return None,
     })

@@ -1,15 +1,16 @@
-//! The `model` block of a training spec: an MLP's, a GRU's or an LSTM's architecture, with its
-//! defaults, and what each family (`ModelKind`) is.
+//! The `model` block of a training spec: an MLP's, a GRU's, an LSTM's, an FCN's or a
+//! ResNet-1D's architecture, with its defaults, and what each family (`ModelKind`) is.
 
 use serde::{Deserialize, Serialize};
 
-/// The network: a multi-layer perceptron (`mlp`, for tables) or a recurrent network (`gru`,
-/// `lstm`, for sequences). The MLP's fields are ignored by a recurrent network and the
-/// recurrent fields by an MLP.
+/// The network: a multi-layer perceptron (`mlp`, for tables), a recurrent network (`gru`,
+/// `lstm`) or a convolutional one (`fcn`, `resnet1d`), for sequences. The MLP's fields are
+/// ignored by a recurrent network and the recurrent fields by an MLP; a convolutional family
+/// refuses fields that are not its own (`foreign_fields`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSpec {
-    /// `mlp` (default), `gru` or `lstm`.
+    /// `mlp` (default), `gru`, `lstm`, `fcn` or `resnet1d`.
     pub kind: ModelKind,
     /// Widths of the hidden layers, input to output. Default `[64, 64]`.
     pub hidden_layers: Vec<u64>,
@@ -36,9 +37,70 @@ pub struct ModelSpec {
     /// LSTM: the forget gate's bias starts at 1 (Keras' default), not PyTorch's uniform draw.
     /// Default false.
     pub unit_forget_bias: bool,
+    /// FCN: each convolution block's filters (default `[128, 256, 128]`); ResNet-1D: each
+    /// residual block's (default `[64, 128, 128]`). `null` until planned: the family's default.
+    pub filters: Option<Vec<u64>>,
+    /// FCN: each block's kernel (default `[8, 5, 3]`, one per block); ResNet-1D: the kernels of
+    /// the convolutions inside every residual block (default `[8, 5, 3]`).
+    pub kernel_sizes: Option<Vec<u64>>,
 }
 
 impl ModelSpec {
+    /// A convolutional family's filters: the spec's, else the family's default.
+    pub fn conv_filters(&self) -> Vec<u64> {
+        let default = self.kind.convolution().map_or(&[][..], |c| c.0);
+        self.filters.clone().unwrap_or_else(|| default.to_vec())
+    }
+
+    /// A convolutional family's kernels: the spec's, else the family's default.
+    pub fn conv_kernels(&self) -> Vec<u64> {
+        let default = self.kind.convolution().map_or(&[][..], |c| c.1);
+        self.kernel_sizes
+            .clone()
+            .unwrap_or_else(|| default.to_vec())
+    }
+
+    /// This spec with its family's defaults written in (what a dry run shows).
+    pub fn resolved(mut self) -> Self {
+        if self.kind.convolution().is_some() {
+            self.filters = Some(self.conv_filters());
+            self.kernel_sizes = Some(self.conv_kernels());
+        }
+        self
+    }
+
+    /// Fields set away from their defaults that this family does not read: a convolutional
+    /// family refuses them (the MLP and the recurrent families, older, ignore each other's).
+    pub fn foreign_fields(&self) -> Vec<&'static str> {
+        let d = ModelSpec::default();
+        let conv = self.kind.convolution().is_some();
+        let mut out = Vec::new();
+        if !conv {
+            if self.filters.is_some() {
+                out.push("filters");
+            }
+            if self.kernel_sizes.is_some() {
+                out.push("kernel_sizes");
+            }
+            return out;
+        }
+        let set = [
+            ("hidden_layers", self.hidden_layers != d.hidden_layers),
+            ("activation", self.activation != d.activation),
+            ("batch_norm", self.batch_norm),
+            ("residual", self.residual),
+            ("dropout", self.dropout != d.dropout),
+            ("input_dropout", self.input_dropout != d.input_dropout),
+            ("init", self.init != d.init),
+            ("hidden_size", self.hidden_size != d.hidden_size),
+            ("layers", self.layers != d.layers),
+            ("bidirectional", self.bidirectional),
+            ("attention", self.attention != d.attention),
+        ];
+        out.extend(set.iter().filter(|(_, on)| *on).map(|(f, _)| *f));
+        out
+    }
+
     /// What makes two models' weights interchangeable (everything but regularization): what
     /// fine-tuning (`init`) needs to be the same.
     pub fn architecture(&self) -> String {
@@ -46,6 +108,12 @@ impl ModelSpec {
             ModelKind::Mlp => format!(
                 "mlp hidden_layers {:?}, activation {:?}, batch_norm {}, residual {}",
                 self.hidden_layers, self.activation, self.batch_norm, self.residual
+            ),
+            ModelKind::Fcn | ModelKind::Resnet1d => format!(
+                "{} filters {:?}, kernel_sizes {:?}",
+                self.kind.name(),
+                self.conv_filters(),
+                self.conv_kernels()
             ),
             ModelKind::Gru | ModelKind::Lstm => format!(
                 "{} hidden_size {}, layers {}, bidirectional {}, attention {:?}",
@@ -73,6 +141,9 @@ pub enum AttentionKind {
     Dot,
 }
 
+/// The largest convolution kernel a spec may ask for.
+pub const MAX_KERNEL: u64 = 64;
+
 impl Default for ModelSpec {
     fn default() -> Self {
         Self {
@@ -89,6 +160,8 @@ impl Default for ModelSpec {
             bidirectional: false,
             attention: AttentionKind::None,
             unit_forget_bias: false,
+            filters: None,
+            kernel_sizes: None,
         }
     }
 }
@@ -99,12 +172,20 @@ pub enum ModelKind {
     Mlp,
     Gru,
     Lstm,
+    Fcn,
+    Resnet1d,
 }
 
 /// What each family is, declared once: the rest of the service asks the kind, never matches
 /// on it (`tests/layout.rs` holds that).
 impl ModelKind {
-    pub const ALL: [ModelKind; 3] = [ModelKind::Mlp, ModelKind::Gru, ModelKind::Lstm];
+    pub const ALL: [ModelKind; 5] = [
+        ModelKind::Mlp,
+        ModelKind::Gru,
+        ModelKind::Lstm,
+        ModelKind::Fcn,
+        ModelKind::Resnet1d,
+    ];
 
     /// The name a spec and a checkpoint give the family.
     pub fn name(self) -> &'static str {
@@ -112,12 +193,14 @@ impl ModelKind {
             ModelKind::Mlp => "mlp",
             ModelKind::Gru => "gru",
             ModelKind::Lstm => "lstm",
+            ModelKind::Fcn => "fcn",
+            ModelKind::Resnet1d => "resnet1d",
         }
     }
 
     /// Whether the family reads sequences (a table otherwise).
     pub fn reads_sequences(self) -> bool {
-        self.recurrent_gates() > 0
+        self != ModelKind::Mlp
     }
 
     /// Whether the family is recurrent: its gradients vanish through time, attention gives
@@ -129,10 +212,25 @@ impl ModelKind {
     /// A recurrent family's gates per layer (GRU 3, LSTM 4); 0 for the others.
     pub fn recurrent_gates(self) -> usize {
         match self {
-            ModelKind::Mlp => 0,
+            ModelKind::Mlp | ModelKind::Fcn | ModelKind::Resnet1d => 0,
             ModelKind::Gru => 3,
             ModelKind::Lstm => 4,
         }
+    }
+
+    /// A convolutional family's default filters and kernels, and whether its blocks are
+    /// residual (Wang et al. 2017); `None` for the others.
+    pub fn convolution(self) -> Option<(&'static [u64], &'static [u64], bool)> {
+        match self {
+            ModelKind::Fcn => Some((&[128, 256, 128], &[8, 5, 3], false)),
+            ModelKind::Resnet1d => Some((&[64, 128, 128], &[8, 5, 3], true)),
+            ModelKind::Mlp | ModelKind::Gru | ModelKind::Lstm => None,
+        }
+    }
+
+    /// The family whose residual structure remedies this one's degradation (FCN → ResNet-1D).
+    pub fn residual_counterpart(self) -> Option<ModelKind> {
+        (self == ModelKind::Fcn).then_some(ModelKind::Resnet1d)
     }
 
     /// Whether the family has a forget gate (`unit_forget_bias` applies).
@@ -145,6 +243,7 @@ impl ModelKind {
         match self {
             ModelKind::Mlp => "model.hidden_layers",
             ModelKind::Gru | ModelKind::Lstm => "model.hidden_size",
+            ModelKind::Fcn | ModelKind::Resnet1d => "model.filters",
         }
     }
 
@@ -152,7 +251,7 @@ impl ModelKind {
     pub fn pretrainable(self) -> bool {
         match self {
             ModelKind::Mlp => true,
-            ModelKind::Gru | ModelKind::Lstm => false,
+            ModelKind::Gru | ModelKind::Lstm | ModelKind::Fcn | ModelKind::Resnet1d => false,
         }
     }
 

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-pub use super::model_spec::{Activation, AttentionKind, Init, ModelKind, ModelSpec};
+pub use super::model_spec::{Activation, AttentionKind, Init, MAX_KERNEL, ModelKind, ModelSpec};
 
 /// One invalid field of a spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

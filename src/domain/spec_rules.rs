@@ -1,7 +1,8 @@
 //! The rules a training spec must keep, checked all at once with each problem's JSON path.
 
 use super::spec::{
-    BatchSize, Decay, MAX_LEARNING_RATE, MAX_PENALTY, OptimizerSpec, SpecError, TrainingSpec,
+    BatchSize, Decay, MAX_KERNEL, MAX_LEARNING_RATE, MAX_PENALTY, ModelSpec, OptimizerSpec,
+    SpecError, TrainingSpec,
 };
 use crate::config::Limits;
 
@@ -70,6 +71,15 @@ impl TrainingSpec {
                     limits.max_hidden_layers
                 ),
             ));
+        }
+        for field in m.foreign_fields() {
+            errors.push(SpecError::new(
+                format!("model.{field}"),
+                format!("does not apply to a {}", m.kind.name()),
+            ));
+        }
+        if m.kind.convolution().is_some() {
+            validate_convolutions(m, limits, errors);
         }
         if m.unit_forget_bias && !m.kind.has_forget_gate() {
             errors.push(SpecError::new(
@@ -279,82 +289,61 @@ impl TrainingSpec {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::domain::spec::*;
-    use serde_json::json;
-
-    #[test]
-    fn an_empty_spec_takes_every_default() {
-        let spec = TrainingSpec::from_json(json!({})).unwrap();
-        assert_eq!(spec, TrainingSpec::default());
-        assert_eq!(spec.model.hidden_layers, vec![64, 64]);
-        assert_eq!(spec.optimizer.learning_rate(), 0.001);
-        assert!(spec.training.early_stopping.is_some());
-        assert!(spec.validate(&Limits::default()).is_empty());
+/// A convolutional family's blocks: 1 to `max_hidden_layers` of them, each of 1 to
+/// `max_layer_width` filters, kernels of 1 to `MAX_KERNEL`, one kernel per FCN block.
+fn validate_convolutions(m: &ModelSpec, limits: &Limits, errors: &mut Vec<SpecError>) {
+    let (filters, kernels) = (m.conv_filters(), m.conv_kernels());
+    if filters.is_empty() || filters.len() as u64 > limits.max_hidden_layers {
+        let most = limits.max_hidden_layers;
+        errors.push(SpecError::new(
+            "model.filters",
+            format!("from 1 to {most} blocks (max_hidden_layers)"),
+        ));
     }
-
-    #[test]
-    fn the_api_example_parses() {
-        let spec = TrainingSpec::from_json(json!({
-            "model": {"kind": "mlp", "hidden_layers": [64, 64], "activation": "relu", "batch_norm": false,
-                      "residual": false, "dropout": 0.0, "input_dropout": 0.0, "init": "auto"},
-            "optimizer": {"kind": "adam", "learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8},
-            "schedule": {"warmup_epochs": 0, "decay": "none"},
-            "training": {"epochs": 50, "batch_size": 64, "l1": 0.0, "l2": 0.0, "clip_grad_norm": null,
-                         "clip_grad_value": null,
-                         "early_stopping": {"monitor": "val_loss", "patience": 5, "min_delta": 0.0, "restore_best": true},
-                         "augment": {"gaussian_noise": 0.0}}
-        }))
-        .unwrap();
-        assert!(spec.validate(&Limits::default()).is_empty());
+    for (i, &f) in filters
+        .iter()
+        .take(limits.max_hidden_layers as usize)
+        .enumerate()
+    {
+        if f == 0 || f > limits.max_layer_width {
+            let most = limits.max_layer_width;
+            errors.push(SpecError::new(
+                format!("model.filters[{i}]"),
+                format!("from 1 to {most} filters (max_layer_width)"),
+            ));
+        }
     }
-
-    #[test]
-    fn full_batch_and_null_early_stopping_are_understood() {
-        let spec = TrainingSpec::from_json(
-            json!({"training": {"batch_size": "full", "early_stopping": null}}),
-        )
-        .unwrap();
-        assert_eq!(spec.training.batch_size, BatchSize::Full(FullBatch::Full));
-        assert_eq!(spec.training.early_stopping, None);
+    if kernels.is_empty() || kernels.len() as u64 > limits.max_hidden_layers {
+        let most = limits.max_hidden_layers;
+        errors.push(SpecError::new(
+            "model.kernel_sizes",
+            format!("from 1 to {most} kernels (max_hidden_layers)"),
+        ));
     }
-
-    #[test]
-    fn an_unknown_field_is_rejected_with_its_path() {
-        let errors = TrainingSpec::from_json(json!({"training": {"epoch": 3}})).unwrap_err();
-        assert_eq!(errors[0].field, "training.epoch");
-        assert!(errors[0].message.contains("epoch"), "{errors:?}");
-        let errors = TrainingSpec::from_json(json!({"optimizer": {"kind": "sgd", "beta1": 0.9}}))
-            .unwrap_err();
-        assert!(errors[0].message.contains("beta1"), "{errors:?}");
+    for (i, &k) in kernels
+        .iter()
+        .take(limits.max_hidden_layers as usize)
+        .enumerate()
+    {
+        if k == 0 || k > MAX_KERNEL {
+            errors.push(SpecError::new(
+                format!("model.kernel_sizes[{i}]"),
+                format!("from 1 to {MAX_KERNEL}"),
+            ));
+        }
     }
-
-    #[test]
-    fn every_invalid_field_is_reported_at_once() {
-        let spec = TrainingSpec::from_json(json!({
-            "model": {"hidden_layers": [64, 0, 1000000], "dropout": 1.5},
-            "optimizer": {"kind": "sgd", "learning_rate": -1, "nesterov": true},
-            "training": {"epochs": 1000000000u64, "batch_size": 0}
-        }))
-        .unwrap();
-        let fields: Vec<String> = spec
-            .validate(&Limits::default())
-            .into_iter()
-            .map(|e| e.field)
-            .collect();
-        assert_eq!(
-            fields,
-            vec![
-                "model.hidden_layers[1]",
-                "model.hidden_layers[2]",
-                "model.dropout",
-                "optimizer.learning_rate",
-                "optimizer.nesterov",
-                "training.epochs",
-                "training.batch_size"
-            ]
-        );
+    let residual = m.kind.convolution().is_some_and(|c| c.2);
+    if !residual && kernels.len() != filters.len() {
+        errors.push(SpecError::new(
+            "model.kernel_sizes",
+            format!(
+                "one kernel per block: {} for {} blocks of filters",
+                kernels.len(),
+                filters.len()
+            ),
+        ));
     }
 }
+
+#[cfg(test)]
+mod tests;

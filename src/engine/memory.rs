@@ -157,6 +157,59 @@ fn recurrent_parameters(model: &ModelSpec, channels: u64, classes: u64) -> u64 {
         .saturating_add(classes.saturating_mul(features.saturating_add(1)))
 }
 
+/// A convolutional network's parameters without its head, the floats a training step keeps
+/// per sequence step (per unit: its im2col and that's gradient, 2·in·k; the convolution's
+/// output, batch norm's normalized values, the unit's output and two gradients, 5·out; a
+/// shortcut's three), and the pooled features' width.
+fn conv_units(model: &ModelSpec, channels: u64) -> (u64, u64, u64) {
+    let (filters, kernels) = (model.conv_filters(), model.conv_kernels());
+    let residual = model.kind.convolution().is_some_and(|c| c.2);
+    let (mut params, mut per_step, mut from) = (0u64, 0u64, channels);
+    for (i, &f) in filters.iter().enumerate() {
+        let ks: &[u64] = if residual {
+            &kernels
+        } else {
+            &kernels[i.min(kernels.len().saturating_sub(1))..][..1]
+        };
+        let block_in = from;
+        for &k in ks {
+            params = params.saturating_add(from.saturating_mul(k).saturating_mul(f) + 2 * f);
+            per_step = per_step.saturating_add(2 * from * k + 5 * f);
+            from = f;
+        }
+        if residual {
+            let projection = if block_in != f {
+                block_in.saturating_mul(f)
+            } else {
+                0
+            };
+            params = params.saturating_add(projection + 2 * f);
+            per_step = per_step.saturating_add(3 * f);
+        }
+    }
+    (params, per_step, from)
+}
+
+/// The rows of a training batch.
+fn batch_rows(m: &MemoryInputs<'_>) -> u64 {
+    match m.spec.training.batch_size {
+        crate::domain::spec::BatchSize::Rows(n) => n.min(m.train_rows.max(1)),
+        crate::domain::spec::BatchSize::Full(_) => m.train_rows.max(1),
+    }
+}
+
+/// A convolutional network's batch activations (`conv_units`' floats per step) and the
+/// evaluation chunk, sized to `infer::SEQUENCE_EVAL_FLOATS`.
+fn conv_activations(m: &MemoryInputs<'_>, channels: u64, steps: u64) -> u64 {
+    let batch = batch_rows(m);
+    let (_, per_step, _) = conv_units(&m.spec.model, channels);
+    batch
+        .saturating_mul(steps)
+        .saturating_mul(per_step)
+        .saturating_mul(F32)
+        .saturating_add(crate::engine::model::infer::SEQUENCE_EVAL_FLOATS as u64 * F32)
+}
+
 /// Per row of the dataset, besides its values: its label, its class as training reads it, its
 /// fold mark as stored and as parsed, and run row indices (8 bytes); per held-out row its
 /// probabilities as scored, corrected and stored, its index and label.
@@ -209,9 +262,16 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
     let outputs = if m.reconstruct { m.inputs } else { m.classes };
     let widths = widths(&spec.model, m.inputs, outputs, m.reconstruct);
     let gru = m.sequence.filter(|_| spec.model.kind.is_recurrent());
-    let params = match gru {
-        Some((channels, _)) => recurrent_parameters(&spec.model, channels, m.classes),
-        None => parameters(&spec.model, &widths),
+    let conv = m
+        .sequence
+        .filter(|_| spec.model.kind.convolution().is_some());
+    let params = match (gru, conv) {
+        (Some((channels, _)), _) => recurrent_parameters(&spec.model, channels, m.classes),
+        (_, Some((channels, _))) => {
+            let (units, _, width) = conv_units(&spec.model, channels);
+            units.saturating_add(m.classes.saturating_mul(width + 1))
+        }
+        _ => parameters(&spec.model, &widths),
     };
     let state = optimizer_buffers(&spec.optimizer);
     // Weights, their gradients, the tensors a step builds from them and the autodiff tape
@@ -227,7 +287,10 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
         .saturating_sub(1)
         .saturating_mul(params)
         .saturating_mul(F32 * 3);
-    let activations = activations(m, &widths, gru);
+    let activations = match conv {
+        Some((channels, steps)) => conv_activations(m, channels, steps),
+        None => activations(m, &widths, gru),
+    };
     // The fold's encoded matrix, the resampled copy the model trains on, and the holdout.
     let encoded = (m.train_rows.saturating_mul(2))
         .saturating_add(m.holdout_rows)
@@ -296,10 +359,7 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
 /// step.
 fn activations(m: &MemoryInputs<'_>, widths: &[u64], gru: Option<(u64, u64)>) -> u64 {
     let spec = m.spec;
-    let batch = match spec.training.batch_size {
-        crate::domain::spec::BatchSize::Rows(n) => n.min(m.train_rows.max(1)),
-        crate::domain::spec::BatchSize::Full(_) => m.train_rows.max(1),
-    };
+    let batch = batch_rows(m);
     let all_widths: u64 = widths.iter().sum();
     let widest = widths.iter().copied().max().unwrap_or(1);
     match gru {

@@ -58,6 +58,12 @@ pub fn accept(
     limits: &Limits,
 ) -> Result<Accepted, SpecError> {
     spec.label = Some(ds.label.clone());
+    // A family's defaults written in, so the stored spec says what trained.
+    for i in 0..spec.model.list().len() {
+        if let Some(m) = spec.model.variant_mut(i) {
+            *m = std::mem::take(m).resolved();
+        }
+    }
     // The test set is scored with the final model.
     let tested = spec.validation.test_fraction > 0.0 || spec.validation.test_dataset_id.is_some();
     if tested && !spec.final_model.trains() {

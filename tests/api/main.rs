@@ -7,6 +7,7 @@ mod calibration;
 mod chaos;
 mod cli;
 mod contract;
+mod conv_jobs;
 mod copy;
 mod crash;
 mod dataset_cache;

@@ -132,6 +132,31 @@ fn a_grus_remedies_change_what_a_gru_reads_and_its_advice_speaks_of_steps() {
 }
 
 #[test]
+fn a_convolutional_familys_remedies_are_residual_blocks_and_valid_specs() {
+    let limits = crate::config::Limits::default();
+    let fcn = spec(json!({"model": {"kind": "fcn", "filters": [16, 32, 16]}}));
+    assert_eq!(
+        remedy(&fcn, Kind::Degradation, 0, &limits),
+        json!({"model": {"kind": "resnet1d", "filters": null, "kernel_sizes": null}})
+    );
+    let resnet = spec(json!({"model": {"kind": "resnet1d", "filters": [8, 16, 16]}}));
+    assert_eq!(
+        remedy(&resnet, Kind::VanishingGradients, 0, &limits),
+        json!({"model": {"filters": [8, 16]}})
+    );
+    assert_eq!(remedy(&resnet, Kind::DeadUnits, 0, &limits), json!({}));
+    for kind in Kind::ALL {
+        for job in [&fcn, &resnet] {
+            let mut v = serde_json::to_value(job).unwrap();
+            json_patch::merge(&mut v, &remedy(job, kind, 0, &limits));
+            let patched = JobSpec::from_json(v).expect("parses");
+            let errors = patched.validate(&limits);
+            assert!(errors.is_empty(), "{kind:?}: {errors:?}");
+        }
+    }
+}
+
+#[test]
 fn a_remedy_the_server_would_refuse_is_not_offered() {
     let limits = crate::config::Limits::default();
     let runs = |kind| {

@@ -10,7 +10,7 @@ use crate::engine::data::sequences::unpack;
 use crate::engine::model::dense::Workspace;
 use crate::engine::model::network::{EVAL_CHUNK, Input, Network, SEQUENCE_EVAL_FLOATS};
 use crate::engine::model::param::Param;
-use crate::engine::sequence::gru::Batch;
+use crate::engine::sequence::batch::Batch;
 
 /// A convolutional classifier, its family's name and the spec it was built from.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,7 +8,7 @@ use super::norm::{self, NormPass};
 use super::parameters::{Block, ConvNet, Unit};
 use crate::engine::model::head;
 use crate::engine::model::param::Mode;
-use crate::engine::sequence::gru::Batch;
+use crate::engine::sequence::batch::Batch;
 
 /// What one unit's forward pass keeps: its input's im2col, its convolution's output, batch
 /// norm's pass, and its output (after the ReLU, when it has one).

@@ -136,3 +136,20 @@ fn pretraining_counts_each_layers_input_copy_and_output_over_its_rows() {
     let want = 300_000 * (30 + 2048) * 4 + 299_715 * 31 * 4 + 62_494 * 4 * 26;
     assert_eq!(term.bytes, want);
 }
+
+#[test]
+fn convolutional_parameters_are_counted_as_pytorch_counts_them() {
+    let mut spec = TrainingSpec::default();
+    // tests/fixtures/make_conv.py's modules: FCN(1 channel, 2 classes) 264,450 parameters,
+    // ResNet-1D 503,106, ResNet-1D(3 channels, filters [8, 16, 16], 4 classes) 8,412.
+    for (kind, channels, classes, filters, want) in [
+        (ModelKind::Fcn, 1, 2, None, 264_450),
+        (ModelKind::Resnet1d, 1, 2, None, 503_106),
+        (ModelKind::Resnet1d, 3, 4, Some(vec![8, 16, 16]), 8_412),
+    ] {
+        spec.model.kind = kind;
+        spec.model.filters = filters;
+        let (units, _, width) = conv_units(&spec.model, channels);
+        assert_eq!(units + classes * (width + 1), want, "{kind:?}");
+    }
+}

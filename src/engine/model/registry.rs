@@ -8,6 +8,8 @@ use super::Model;
 use super::recurrent::Recurrent;
 use super::table::TableNet;
 use crate::domain::spec::{ModelKind, ModelSpec};
+use crate::engine::conv::family::ConvFamily;
+use crate::engine::conv::parameters::ConvShape;
 use crate::engine::sequence::gru::Gru;
 use crate::engine::sequence::lstm::Lstm;
 
@@ -35,6 +37,11 @@ pub fn build(spec: &ModelSpec, inputs: usize, learns: Learns, rng: &mut ChaCha8R
         (Learns::Classes(classes), ModelKind::Lstm) => {
             Model::new(Box::new(Recurrent::<Lstm>::new(spec, inputs, classes, rng)))
         }
+        (Learns::Classes(classes), ModelKind::Fcn | ModelKind::Resnet1d) => {
+            let shape = conv_shape(spec);
+            let net = ConvFamily::new(spec.kind.name(), spec, &shape, inputs, classes, rng);
+            Model::new(Box::new(net))
+        }
     }
 }
 
@@ -48,4 +55,14 @@ pub fn blank(kind: &str, spec: &ModelSpec, inputs: usize, outputs: usize) -> Opt
         _ => return None,
     };
     Some(build(spec, inputs, learns, &mut rng))
+}
+
+/// A convolutional family's blocks from its spec (defaults for what it leaves out).
+fn conv_shape(spec: &ModelSpec) -> ConvShape {
+    let to_usize = |v: Vec<u64>| v.into_iter().map(|n| n as usize).collect();
+    ConvShape {
+        filters: to_usize(spec.conv_filters()),
+        kernels: to_usize(spec.conv_kernels()),
+        residual: spec.kind.convolution().is_some_and(|c| c.2),
+    }
 }

@@ -3,7 +3,7 @@
 //! padded batch. The GRU (`gru.rs`) and the LSTM (`lstm.rs`) are the two, as candle's
 //! `trait RNN` has them; the stack, the attention and the head are shared.
 
-use super::gru::Batch;
+use super::batch::Batch;
 
 /// One direction of one layer's weights, borrowed, in PyTorch's layout: gates stacked along
 /// the rows of `weight_ih` (G·H × D) and `weight_hh` (G·H × H), biases G·H each.

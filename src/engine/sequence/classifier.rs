@@ -8,8 +8,9 @@
 use std::marker::PhantomData;
 
 use super::attention::{self, AttentionGrads, BatchAttended, Form, States};
+use super::batch::Batch;
 use super::cell::{Cell, CellWeights};
-use super::gru::{Batch, Gru};
+use super::gru::Gru;
 use super::stack::{self, StackPass};
 use crate::engine::model::kernels::matmul;
 use crate::engine::model::param::Param;

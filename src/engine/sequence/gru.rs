@@ -55,14 +55,7 @@ impl Cell for Gru {
     }
 }
 
-/// A padded batch: `batch` sequences of `steps` steps, `lengths[b] ≤ steps` valid each.
-#[derive(Debug, Clone, Copy)]
-pub struct Batch<'a> {
-    pub x: &'a [f32],
-    pub batch: usize,
-    pub steps: usize,
-    pub lengths: &'a [usize],
-}
+pub use super::batch::Batch;
 
 /// What the forward pass keeps for the backward pass, and its outputs.
 #[derive(Debug, Clone, Default)]

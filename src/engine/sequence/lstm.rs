@@ -13,8 +13,8 @@
 //! product; each step's recurrence is one more.
 
 use super::activations::{sigmoid, tanh};
+use super::batch::Batch;
 use super::cell::{Cell, CellGrads, CellWeights};
-use super::gru::Batch;
 use crate::engine::model::kernels::matmul;
 
 /// The LSTM cell, for the stack and the classifier.

@@ -5,6 +5,7 @@
 
 mod activations;
 pub mod attention;
+pub mod batch;
 pub mod cell;
 pub mod classifier;
 pub mod gru;

@@ -8,8 +8,8 @@
 
 use rand::Rng;
 
+use super::batch::Batch;
 use super::cell::{Cell, CellGrads, CellWeights};
-use super::gru::Batch;
 
 /// The weights of one direction of one layer, borrowed.
 pub type Direction<'a> = CellWeights<'a>;
