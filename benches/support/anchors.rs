@@ -38,8 +38,8 @@ fn spawn(script_name: &str, args: &[&str]) -> Child {
         .expect("python3 starts")
 }
 
-/// `key` of the last JSON line the finished anchor printed.
-fn last_json(child: Child, key: &str) -> f64 {
+/// The last JSON line the finished anchor printed.
+fn last_line(child: Child) -> serde_json::Value {
     let out = child.wait_with_output().expect("the anchor finishes");
     let text = String::from_utf8_lossy(&out.stdout);
     let line = text
@@ -47,8 +47,60 @@ fn last_json(child: Child, key: &str) -> f64 {
         .rev()
         .find(|l| l.starts_with('{'))
         .unwrap_or_else(|| panic!("no JSON line from the anchor: {text}"));
-    let v: serde_json::Value = serde_json::from_str(line).expect("the anchor's JSON line");
-    v[key].as_f64().unwrap_or_else(|| panic!("{key} in {line}"))
+    serde_json::from_str(line).expect("the anchor's JSON line")
+}
+
+/// `key` of the last JSON line the finished anchor printed.
+fn last_json(child: Child, key: &str) -> f64 {
+    let v = last_line(child);
+    v[key].as_f64().unwrap_or_else(|| panic!("{key} in {v}"))
+}
+
+/// `benches/reference/families_torch.py` for `family` on `dataset`, `seeds` seeds: the test
+/// accuracy's mean and std and the median training sequences/s.
+pub fn family(
+    data_dir: &std::path::Path,
+    family: &str,
+    dataset: &str,
+    epochs: u64,
+    seeds: u64,
+) -> (f64, f64, f64) {
+    let script =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/reference/families_torch.py");
+    let child = Command::new("python3")
+        .arg(script)
+        .arg(data_dir)
+        .args([family, dataset])
+        .env("EPOCHS", epochs.to_string())
+        .env("SEEDS", seeds.to_string())
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .env("OMP_NUM_THREADS", "1")
+        .env("MKL_NUM_THREADS", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("python3 starts");
+    let v = last_line(child);
+    let f = |k: &str| v[k].as_f64().unwrap_or_else(|| panic!("{k} in {v}"));
+    (
+        f("test_accuracy_mean"),
+        f("test_accuracy_std"),
+        f("train_samples_per_s_median"),
+    )
+}
+
+/// This machine's CPU, as `/proc/cpuinfo` names it (tables say which CPU they came from).
+pub fn cpu_model() -> String {
+    let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();
+    let name = info
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("model name")
+                .and_then(|r| r.split(':').nth(1))
+        })
+        .map_or("an unknown CPU".to_owned(), |n| n.trim().to_owned());
+    let avx512 = info.contains(" avx512f");
+    format!("{name}, {}", if avx512 { "AVX-512" } else { "no AVX-512" })
 }
 
 /// The `samples_per_s` of the script's last JSON line.
