@@ -184,6 +184,7 @@ fn every_document_with_examples_is_tested() {
     let tested = [
         "README.md",
         "docs/api.md",
+        "docs/families.md",
         "docs/imbalance.md",
         "docs/sequences.md",
     ];
@@ -211,6 +212,7 @@ macro_rules! examples {
 examples! {
     the_readmes_examples_run => "README.md",
     the_api_examples_run => "docs/api.md",
+    the_families_examples_run => "docs/families.md",
     the_imbalance_examples_run => "docs/imbalance.md",
     the_sequences_examples_run => "docs/sequences.md",
 }
