@@ -147,17 +147,7 @@ fn gru_remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Option<Value> {
         }
         Kind::VanishingGradients | Kind::Degradation => json!({}),
         // Dropout acts between stacked layers only.
-        Kind::Overfitting
-            if model.layers == 1
-                && spec
-                    .training
-                    .early_stopping
-                    .as_ref()
-                    .is_some_and(|e| e.restore_best)
-                && spec.training.l2 >= 1e-4 =>
-        {
-            json!({"training": {"l2": (spec.training.l2 * 10.0).min(1e-2)}})
-        }
+        Kind::Overfitting if model.layers == 1 && penalized_and_stopped(spec) => more_l2(spec),
         // No activation to change: dead and saturated units are not measured in a GRU.
         Kind::DeadUnits | Kind::SaturatedUnits => json!({}),
         _ => return None,
@@ -184,20 +174,22 @@ fn conv_remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Option<Value> {
             ),
             None => json!({}),
         },
-        Kind::Overfitting
-            if spec
-                .training
-                .early_stopping
-                .as_ref()
-                .is_some_and(|e| e.restore_best)
-                && spec.training.l2 >= 1e-4 =>
-        {
-            json!({"training": {"l2": (spec.training.l2 * 10.0).min(1e-2)}})
-        }
+        Kind::Overfitting if penalized_and_stopped(spec) => more_l2(spec),
         // Dead and saturated units are not measured in a convolution.
         Kind::DeadUnits | Kind::SaturatedUnits => json!({}),
         _ => return None,
     })
+}
+
+/// Whether early stopping restores its best epoch and L2 is on: what is left is more L2.
+fn penalized_and_stopped(spec: &JobSpec) -> bool {
+    let t = &spec.training;
+    t.early_stopping.as_ref().is_some_and(|e| e.restore_best) && t.l2 >= 1e-4
+}
+
+/// Ten times the L2 penalty, at most 1e-2.
+fn more_l2(spec: &JobSpec) -> Value {
+    json!({"training": {"l2": (spec.training.l2 * 10.0).min(1e-2)}})
 }
 
 /// A tenth of the learning rate, at most the optimizer's default (PyTorch's).

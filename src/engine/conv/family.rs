@@ -6,7 +6,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::parameters::{ConvNet, ConvShape};
 use crate::domain::spec::ModelSpec;
-use crate::engine::data::sequences::unpack;
+use crate::engine::data::sequences::unpacked;
 use crate::engine::model::dense::Workspace;
 use crate::engine::model::network::{EVAL_CHUNK, Input, Network, SEQUENCE_EVAL_FLOATS};
 use crate::engine::model::param::Param;
@@ -37,11 +37,8 @@ impl ConvFamily {
         }
     }
 
-    /// Packed rows gathered as features × batch, unpacked to B × T × C with their lengths.
     fn unpacked(&self, xt: &[f32], batch: usize) -> (Vec<f32>, Vec<usize>, usize) {
-        let (mut x, mut lengths) = (Vec::new(), Vec::new());
-        let steps = unpack(xt, batch, self.net.input, &mut x, &mut lengths);
-        (x, lengths, steps)
+        unpacked(xt, batch, self.net.input)
     }
 }
 

@@ -146,6 +146,14 @@ impl SequenceScaling {
     }
 }
 
+/// Packed rows gathered as features × batch, unpacked: the steps (B × T × C), each
+/// sequence's length and `T`.
+pub fn unpacked(xt: &[f32], batch: usize, channels: usize) -> (Vec<f32>, Vec<usize>, usize) {
+    let (mut x, mut lengths) = (Vec::new(), Vec::new());
+    let steps = unpack(xt, batch, channels, &mut x, &mut lengths);
+    (x, lengths, steps)
+}
+
 /// A packed batch unpacked for the GRU: batch × steps × channels (steps the batch's longest)
 /// and each sequence's length. `xt` is packed rows gathered as features × batch.
 pub fn unpack(

@@ -9,7 +9,7 @@ use super::dense::Workspace;
 use super::network::{EVAL_CHUNK, Input, Network, SEQUENCE_EVAL_FLOATS};
 use super::param::Param;
 use crate::domain::spec::{AttentionKind, ModelSpec};
-use crate::engine::data::sequences::unpack;
+use crate::engine::data::sequences::unpacked;
 use crate::engine::sequence::cell::Cell;
 use crate::engine::sequence::classifier::{Pooling, RnnClassifier};
 use crate::engine::sequence::gru::Batch;
@@ -84,9 +84,7 @@ impl<C: Cell> Recurrent<C> {
     }
 
     fn unpacked(&self, xt: &[f32], batch: usize) -> (Vec<f32>, Vec<usize>, usize) {
-        let (mut x, mut lengths) = (Vec::new(), Vec::new());
-        let steps = unpack(xt, batch, self.net.input, &mut x, &mut lengths);
-        (x, lengths, steps)
+        unpacked(xt, batch, self.net.input)
     }
 }
 

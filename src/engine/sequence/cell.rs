@@ -4,6 +4,7 @@
 //! `trait RNN` has them; the stack, the attention and the head are shared.
 
 use super::batch::Batch;
+use crate::engine::model::kernels::matmul;
 
 /// One direction of one layer's weights, borrowed, in PyTorch's layout: gates stacked along
 /// the rows of `weight_ih` (G·H × D) and `weight_hh` (G·H × H), biases G·H each.
@@ -36,6 +37,41 @@ impl CellGrads {
             bias_ih: vec![0.0; g],
             bias_hh: vec![0.0; g],
             x: vec![0.0; batch.batch * batch.steps * input],
+        }
+    }
+
+    /// From every step's gate pre-activation gradients (B·T × G·H) at once: the input
+    /// projection's weights (`dgiᵀ · x`) and bias (`Σ dgi`), and the inputs (`dgi · W_ih`).
+    pub(super) fn add_input_projection(
+        &mut self,
+        w: &CellWeights<'_>,
+        batch: &Batch<'_>,
+        dgi: &[f32],
+    ) {
+        let (d, g) = (w.input, self.bias_ih.len());
+        let rows = batch.batch * batch.steps;
+        matmul(
+            (g, d, rows),
+            &mut self.weight_ih,
+            false,
+            dgi,
+            (1, g),
+            batch.x,
+            (d, 1),
+        );
+        matmul(
+            (rows, d, g),
+            &mut self.x,
+            false,
+            dgi,
+            (g, 1),
+            w.weight_ih,
+            (d, 1),
+        );
+        for row in dgi.chunks_exact(g) {
+            for (s, v) in self.bias_ih.iter_mut().zip(row) {
+                *s += v;
+            }
         }
     }
 }

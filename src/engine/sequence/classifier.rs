@@ -12,7 +12,7 @@ use super::batch::Batch;
 use super::cell::{Cell, CellWeights};
 use super::gru::Gru;
 use super::stack::{self, StackPass};
-use crate::engine::model::kernels::matmul;
+use crate::engine::model::head;
 use crate::engine::model::param::Param;
 
 /// Which attention pools the states.
@@ -153,33 +153,14 @@ impl<C: Cell> RnnClassifier<C> {
     /// Logits (B × K) of features (B × F).
     fn logits(&self, features: &[f32]) -> Vec<f32> {
         let (w, bias) = (self.param("output.weight"), self.param("output.bias"));
-        let f_n = Self::features_of(self.width(), self.pooling);
-        features
-            .chunks_exact(f_n)
-            .flat_map(|f| {
-                (0..self.classes).map(move |k| {
-                    bias[k]
-                        + w[k * f_n..(k + 1) * f_n]
-                            .iter()
-                            .zip(f)
-                            .map(|(a, b)| a * b)
-                            .sum::<f32>()
-                })
-            })
-            .collect()
+        head::logits(w, bias, features, self.classes)
     }
 
     /// Class log-probabilities (B × K).
     pub fn log_proba(&self, batch: &Batch<'_>) -> Vec<f32> {
         let (_, features, _) = self.features(batch, None);
         let mut z = self.logits(&features);
-        for row in z.chunks_exact_mut(self.classes) {
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let lse = max + row.iter().map(|v| (v - max).exp()).sum::<f32>().ln();
-            for v in row {
-                *v -= lse;
-            }
-        }
+        head::log_softmax(&mut z, self.classes);
         z
     }
 
@@ -217,49 +198,10 @@ impl<C: Cell> RnnClassifier<C> {
         let f_n = Self::features_of(h, self.pooling);
         let (pass, features, attended) = self.features(batch, rng);
         let logits = self.logits(&features);
-        let total: f32 = labels.iter().map(|&y| class_weights[y as usize]).sum();
-        let mut loss = 0.0f32;
-        let mut d_logits = vec![0.0f32; logits.len()];
-        for (b, &y) in labels.iter().enumerate() {
-            let row = &logits[b * k_n..(b + 1) * k_n];
-            let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-            let sum: f32 = row.iter().map(|v| (v - max).exp()).sum();
-            let w = class_weights[y as usize] / total;
-            loss -= w * (row[y as usize] - max - sum.ln());
-            for k in 0..k_n {
-                let p = (row[k] - max).exp() / sum;
-                d_logits[b * k_n + k] = w * (p - f32::from(k == y as usize));
-            }
-        }
+        let (loss, d_logits) = head::cross_entropy(&logits, labels, class_weights, k_n);
         let b_n = labels.len();
-        let w_out = self.param("output.weight");
-        // dW = dzᵀ · F, db = Σ dz, dF = dz · W.
-        let mut d_w_out = vec![0.0f32; k_n * f_n];
-        matmul(
-            (k_n, f_n, b_n),
-            &mut d_w_out,
-            false,
-            &d_logits,
-            (1, k_n),
-            &features,
-            (f_n, 1),
-        );
-        let mut d_b_out = vec![0.0f32; k_n];
-        for row in d_logits.chunks_exact(k_n) {
-            for (s, v) in d_b_out.iter_mut().zip(row) {
-                *s += v;
-            }
-        }
-        let mut d_features = vec![0.0f32; features.len()];
-        matmul(
-            (b_n, f_n, k_n),
-            &mut d_features,
-            false,
-            &d_logits,
-            (k_n, 1),
-            w_out,
-            (f_n, 1),
-        );
+        let (d_w_out, d_b_out, d_features) =
+            head::backward(&d_logits, &features, self.param("output.weight"), k_n);
         let mut d_last = vec![0.0f32; pass.last.len()];
         let mut d_outputs = vec![0.0f32; pass.outputs.len()];
         let mut att_grads = None;

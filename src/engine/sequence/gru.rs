@@ -223,29 +223,6 @@ pub fn backward(
         }
         std::mem::swap(&mut dh, &mut dh_prev);
     }
-    // Every step's input-projection gradients at once.
-    matmul(
-        (g3, d, b_n * t_n),
-        &mut grads.weight_ih,
-        false,
-        &dgi,
-        (1, g3),
-        batch.x,
-        (d, 1),
-    );
-    matmul(
-        (b_n * t_n, d, g3),
-        &mut grads.x,
-        false,
-        &dgi,
-        (g3, 1),
-        w.weight_ih,
-        (d, 1),
-    );
-    for row in dgi.chunks_exact(g3) {
-        for (s, v) in grads.bias_ih.iter_mut().zip(row) {
-            *s += v;
-        }
-    }
+    grads.add_input_projection(w, batch, &dgi);
     grads
 }

@@ -227,29 +227,8 @@ pub fn backward(
             (hs, 1),
         );
     }
-    matmul(
-        (g4, d, b_n * t_n),
-        &mut grads.weight_ih,
-        false,
-        &dgi,
-        (1, g4),
-        batch.x,
-        (d, 1),
-    );
-    matmul(
-        (b_n * t_n, d, g4),
-        &mut grads.x,
-        false,
-        &dgi,
-        (g4, 1),
-        w.weight_ih,
-        (d, 1),
-    );
-    for row in dgi.chunks_exact(g4) {
-        for (j, v) in row.iter().enumerate() {
-            grads.bias_ih[j] += v;
-        }
-    }
+    grads.add_input_projection(w, batch, &dgi);
+    // Both biases add to every gate's pre-activation alike.
     grads.bias_hh.clone_from(&grads.bias_ih);
     grads
 }
