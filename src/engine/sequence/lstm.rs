@@ -127,15 +127,23 @@ pub fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
             let pre = &gi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4];
             let rec = &gh[b * g4..(b + 1) * g4];
             let k = at + b * hs;
-            let [gate_i, gate_f, gate_g, gate_o] = &mut pass.gates;
-            let (i, f) = (&mut gate_i[k..k + hs], &mut gate_f[k..k + hs]);
-            let (g, o) = (&mut gate_g[k..k + hs], &mut gate_o[k..k + hs]);
-            for j in 0..hs {
-                i[j] = sigmoid(pre[j] + rec[j]);
-                f[j] = sigmoid(pre[hs + j] + rec[hs + j]);
-                g[j] = tanh(pre[2 * hs + j] + rec[2 * hs + j]);
-                o[j] = sigmoid(pre[3 * hs + j] + rec[3 * hs + j]);
+            // One gate at a time over equal-length slices, so each loop vectorizes.
+            for (q, gate) in pass.gates.iter_mut().enumerate() {
+                let (p, r) = (&pre[q * hs..(q + 1) * hs], &rec[q * hs..(q + 1) * hs]);
+                let out = &mut gate[k..k + hs];
+                if q == 2 {
+                    out.iter_mut()
+                        .zip(p.iter().zip(r))
+                        .for_each(|(o, (a, b))| *o = tanh(a + b));
+                } else {
+                    out.iter_mut()
+                        .zip(p.iter().zip(r))
+                        .for_each(|(o, (a, b))| *o = sigmoid(a + b));
+                }
             }
+            let [gate_i, gate_f, gate_g, gate_o] = &pass.gates;
+            let (i, f) = (&gate_i[k..k + hs], &gate_f[k..k + hs]);
+            let (g, o) = (&gate_g[k..k + hs], &gate_o[k..k + hs]);
             let (hb, cb) = (&mut h[b * hs..(b + 1) * hs], &mut c[b * hs..(b + 1) * hs]);
             let tc = &mut pass.tanh_c[k..k + hs];
             let out = &mut pass.outputs[(b * t_n + t) * hs..(b * t_n + t + 1) * hs];
@@ -184,8 +192,10 @@ pub fn backward(
     let mut grads = CellGrads::zeros(4, d, hs, batch);
     let mut dh = d_last.to_vec();
     let mut dc = vec![0.0f32; b_n * hs];
-    // Per (b, t): the gates' pre-activation gradients, the same for both projections.
+    // Per (b, t): the gates' pre-activation gradients, the same for both projections; in
+    // step order too (`dgh_all`, T·B × 4H), so W_hh's gradient is one product at the end.
     let mut dgi = vec![0.0f32; b_n * t_n * g4];
+    let mut dgh_all = vec![0.0f32; t_n * b_n * g4];
     let mut dgh = vec![0.0f32; b_n * g4];
     let mut g_h = vec![0.0f32; hs];
     for t in (0..t_n).rev() {
@@ -203,20 +213,11 @@ pub fn backward(
             let da = &mut dgh[b * g4..(b + 1) * g4];
             step_back(pass, at + b * hs, &g_h, &mut dc[b * hs..(b + 1) * hs], da);
             dgi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4].copy_from_slice(da);
+            dgh_all[(t * b_n + b) * g4..(t * b_n + b + 1) * g4].copy_from_slice(da);
             // dh reaching h comes only through the recurrence (added below).
             dh[b * hs..(b + 1) * hs].fill(0.0);
         }
-        // dW_hh += dghᵀ · h_prev; dh += dgh · W_hh (rows of padded steps are 0).
-        let h_prev = &pass.h_prev[at..at + b_n * hs];
-        matmul(
-            (g4, hs, b_n),
-            &mut grads.weight_hh,
-            true,
-            &dgh,
-            (1, g4),
-            h_prev,
-            (hs, 1),
-        );
+        // dh += dgh · W_hh (rows of padded steps are 0).
         matmul(
             (b_n, hs, g4),
             &mut dh,
@@ -227,6 +228,17 @@ pub fn backward(
             (hs, 1),
         );
     }
+    // dW_hh = Σ_t dgh_tᵀ · h_prev_t, every step at once.
+    let rows = t_n * b_n;
+    matmul(
+        (g4, hs, rows),
+        &mut grads.weight_hh,
+        false,
+        &dgh_all,
+        (1, g4),
+        &pass.h_prev,
+        (hs, 1),
+    );
     grads.add_input_projection(w, batch, &dgi);
     // Both biases add to every gate's pre-activation alike.
     grads.bias_hh.clone_from(&grads.bias_ih);
