@@ -4,8 +4,8 @@
 //! By concept: `data` (table, encoding, splits, rows), `model` (the `Model` type and its
 //! families), `optim`, `train` (one model), `imbalance` (strategies), `eval` (scores and
 //! summaries), `fold` (one fold end to end), `predict` (a stored model's `Predictor`),
-//! `checkpoint` (the file format), `memory` (a job's estimated peak) and `sequence` (GRU and
-//! attention kernels).
+//! `checkpoint` (the file format), `memory` (a job's estimated peak), `sequence` (GRU, LSTM
+//! and attention kernels) and `conv` (the convolutional families).
 
 pub mod checkpoint;
 pub mod conv;

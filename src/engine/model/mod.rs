@@ -1,7 +1,8 @@
 //! Every network crossfold trains, behind one type: the trainer, the optimizer, the checkpoint
 //! format and the predictor reach a model only through `Model`, a family's `Network` boxed.
-//! Each family implements `Network` in its own file (`table.rs`: the MLP and the autoencoder;
-//! `recurrent.rs`: the GRU); `registry.rs` is the one place that lists them.
+//! Each family implements `Network` in its own place (`table.rs`: the MLP and the autoencoder;
+//! `recurrent.rs`: the GRU and the LSTM over `sequence`'s kernels; `engine::conv`: FCN and
+//! ResNet-1D); `registry.rs` is the one place that lists them.
 
 pub mod activity;
 pub mod autoencoder;

@@ -1,7 +1,8 @@
-//! Sequence models' layers, pure kernels over padded batches: the GRU (forward and backward
-//! through time, PyTorch's layout), attention in its additive, general and dot forms, and the
-//! GRU classifier they make (attention over the states, a linear head on `[context; s]`).
-//! Pinned to PyTorch by `tests/engine/sequence.rs`; the model and the service use them next.
+//! Recurrent models' layers, pure kernels over padded batches: the GRU and the LSTM (forward
+//! and backward through time, PyTorch's layouts, one `Cell` trait), stacked and bidirectional
+//! layers, attention in its additive, general and dot forms, and the classifier they make
+//! (attention over the states, a linear head on `[context; s]`). Pinned to PyTorch by
+//! `tests/engine/sequence.rs` and `tests/engine/lstm.rs`.
 
 mod activations;
 pub mod attention;
