@@ -175,8 +175,11 @@ fn conv_remedy(spec: &JobSpec, kind: Kind, variant: usize) -> Option<Value> {
             None => json!({}),
         },
         Kind::Overfitting if penalized_and_stopped(spec) => more_l2(spec),
-        // Dead and saturated units are not measured in a convolution.
-        Kind::DeadUnits | Kind::SaturatedUnits => json!({}),
+        // ReLU convolutions have no activation to change: a dead channel is a step too large.
+        Kind::DeadUnits => json!({
+            "optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)},
+        }),
+        Kind::SaturatedUnits => json!({}),
         _ => return None,
     })
 }

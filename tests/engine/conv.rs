@@ -167,3 +167,40 @@ fn a_sequences_eval_output_does_not_depend_on_its_batch_or_padding() {
         );
     }
 }
+
+/// A convolution unit whose channel can never be positive counts as dead, in its own layer.
+#[test]
+fn a_relu_convolutions_dead_channels_are_counted_per_unit() {
+    use crossfold::domain::spec::{ModelKind, ModelSpec};
+    use crossfold::engine::model::dense::Workspace;
+    use crossfold::engine::model::registry::{self, Learns};
+    let spec = ModelSpec {
+        kind: ModelKind::Fcn,
+        filters: Some(vec![4, 5, 3]),
+        ..ModelSpec::default()
+    };
+    let mut rng = ChaCha8Rng::seed_from_u64(3);
+    let mut model = registry::build(&spec, 2, Learns::Classes(2), &mut rng);
+    // Unit 1's batch norm: γ 0 and β −1 on its first channel, so its ReLU is always 0.
+    for p in model.params_mut() {
+        match p.name.as_str() {
+            "blocks.1.units.0.bn.weight" => p.data[0] = 0.0,
+            "blocks.1.units.0.bn.bias" => p.data[0] = -1.0,
+            _ => {}
+        }
+    }
+    // Two packed sequences of 6 steps, gathered as features × batch.
+    let (steps, batch) = (6, 2);
+    let width = 1 + steps * 2;
+    let mut rows = Vec::new();
+    for _ in 0..batch {
+        rows.push(steps as f32);
+        rows.extend((0..steps * 2).map(|_| rng.gen_range(-1.0f32..1.0)));
+    }
+    let xt = crossfold::engine::model::param::transpose(&rows, batch, width);
+    let mut ws = Workspace::default();
+    model.step(&mut ws, &xt, batch, &[0, 1], &[1.0, 1.0], &mut rng);
+    let dead = ws.dead_fractions();
+    assert_eq!(dead.len(), 3, "one entry per convolution unit: {dead:?}");
+    assert!(dead[1] >= 1.0 / 5.0, "{dead:?}");
+}

@@ -144,7 +144,10 @@ fn a_convolutional_familys_remedies_are_residual_blocks_and_valid_specs() {
         remedy(&resnet, Kind::VanishingGradients, 0, &limits),
         json!({"model": {"filters": [8, 16]}})
     );
-    assert_eq!(remedy(&resnet, Kind::DeadUnits, 0, &limits), json!({}));
+    assert_eq!(
+        remedy(&resnet, Kind::DeadUnits, 0, &limits),
+        json!({"optimizer": {"learning_rate": 0.0001}})
+    );
     for kind in Kind::ALL {
         for job in [&fcn, &resnet] {
             let mut v = serde_json::to_value(job).unwrap();

@@ -113,7 +113,14 @@ impl Network for ConvFamily {
             steps,
             lengths: &lengths,
         };
-        let (loss, grads) = self.net.train_step(&b, labels, class_weights);
+        let layers = self.layer_count() - 1;
+        let mut layer = 0;
+        let (loss, grads) = self
+            .net
+            .train_step_seen(&b, labels, class_weights, |out, units| {
+                ws.record_relu_rows(layer, layers, out, units);
+                layer += 1;
+            });
         ws.grads = grads;
         loss
     }

@@ -178,7 +178,30 @@ impl ConvNet {
         labels: &[u32],
         class_weights: &[f32],
     ) -> (f32, Vec<Vec<f32>>) {
+        self.train_step_seen(batch, labels, class_weights, |_, _| {})
+    }
+
+    /// As `train_step`, showing `seen` each unit's output after its ReLU (the block's sum for
+    /// a residual block's last unit), with its channels: what dead units are counted from.
+    pub fn train_step_seen(
+        &mut self,
+        batch: &Batch<'_>,
+        labels: &[u32],
+        class_weights: &[f32],
+        mut seen: impl FnMut(&[f32], usize),
+    ) -> (f32, Vec<Vec<f32>>) {
         let pass = self.forward(batch, Mode::Train);
+        for (block, bp) in self.blocks.iter().zip(&pass.blocks) {
+            for (u, (unit, up)) in block.units.iter().zip(&bp.units).enumerate() {
+                let last = u + 1 == block.units.len();
+                let out = if last && block.shortcut.is_some() {
+                    &bp.out
+                } else {
+                    &up.out
+                };
+                seen(out, unit.conv.output);
+            }
+        }
         let n = self.params.len();
         let (w_out, b_out) = (&self.params[n - 2].data, &self.params[n - 1].data);
         let logits = head::logits(w_out, b_out, &pass.features, self.classes);

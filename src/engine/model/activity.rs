@@ -50,6 +50,19 @@ impl Activity {
     }
 }
 
+impl Activity {
+    /// For rows of `units` values laid out channels last (a convolution's steps): which units
+    /// were positive in any row (ReLU).
+    pub fn record_positive_rows(&mut self, pre: &[f32], units: usize) {
+        self.ever_positive.resize(units, false);
+        for row in pre.chunks_exact(units) {
+            for (seen, &v) in self.ever_positive.iter_mut().zip(row) {
+                *seen |= v > 0.0;
+            }
+        }
+    }
+}
+
 /// Per layer, the share of units never positive (ReLU family; else empty).
 pub fn dead_fractions(layers: &[Activity], act: Option<Activation>) -> Vec<f64> {
     if !act.is_some_and(Activation::is_relu_family) {

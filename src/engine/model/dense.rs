@@ -86,6 +86,14 @@ impl Workspace {
         self.activity.clear();
     }
 
+    /// Records that hidden layer `layer` of `layers` (a ReLU convolution, its values
+    /// channels last, `units` per row) had these values in a training batch.
+    pub fn record_relu_rows(&mut self, layer: usize, layers: usize, values: &[f32], units: usize) {
+        self.activation = Some(Activation::Relu);
+        self.activity.resize(layers, Activity::default());
+        self.activity[layer].record_positive_rows(values, units);
+    }
+
     /// Per hidden layer, the share of units never positive in the epoch's training batches
     /// (ReLU family; empty for other activations or before any batch).
     pub fn dead_fractions(&self) -> Vec<f64> {
