@@ -166,13 +166,11 @@ fn conv_units(model: &ModelSpec, channels: u64) -> (u64, u64, u64) {
     let residual = model.kind.convolution().is_some_and(|c| c.2);
     let (mut params, mut per_step, mut from) = (0u64, 0u64, channels);
     for (i, &f) in filters.iter().enumerate() {
-        let ks: &[u64] = if residual {
-            &kernels
-        } else {
-            &kernels[i.min(kernels.len().saturating_sub(1))..][..1]
-        };
+        // An FCN block has one kernel: its own, else the last one given.
+        let own = kernels.get(i).or(kernels.last()).copied().unwrap_or(1);
+        let ks: Vec<u64> = if residual { kernels.clone() } else { vec![own] };
         let block_in = from;
-        for &k in ks {
+        for &k in &ks {
             params = params.saturating_add(from.saturating_mul(k).saturating_mul(f) + 2 * f);
             per_step = per_step.saturating_add(2 * from * k + 5 * f);
             from = f;

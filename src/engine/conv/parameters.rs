@@ -136,7 +136,14 @@ impl ConvNet {
             let kernels: Vec<usize> = if shape.residual {
                 shape.kernels.clone()
             } else {
-                vec![shape.kernels[i.min(shape.kernels.len() - 1)]]
+                vec![
+                    shape
+                        .kernels
+                        .get(i)
+                        .or(shape.kernels.last())
+                        .copied()
+                        .unwrap_or(1),
+                ]
             };
             let mut units = Vec::new();
             let mut from = channels;
