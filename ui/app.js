@@ -288,6 +288,8 @@ function field(id, text, input) {
 // The model families by what they read (the spec's `kind`); the recurrent ones share fields.
 const TABLE_FAMILIES = ["mlp"];
 const SEQUENCE_FAMILIES = ["gru", "lstm"];
+// Convolutional families train with their defaults (Wang et al. 2017); the API takes their filters.
+const CONV_FAMILIES = ["fcn", "resnet1d"];
 
 async function showNewJob(query) {
   const datasets = (await api.json("/v1/datasets?limit=100")).items;
@@ -296,7 +298,7 @@ async function showNewJob(query) {
   const number = (value, step = "any", min = null) => h("input", { type: "number", value, step, min });
   const inputs = {
     dataset: h("select", {}, datasets.map((d) => h("option", { value: d.id, selected: d.id === chosen }, `${d.name} (${d.id})`))),
-    kind: select([...TABLE_FAMILIES, ...SEQUENCE_FAMILIES], datasets.find((d) => d.id === chosen)?.kind === "sequence" ? "gru" : "mlp"),
+    kind: select([...TABLE_FAMILIES, ...SEQUENCE_FAMILIES, ...CONV_FAMILIES], datasets.find((d) => d.id === chosen)?.kind === "sequence" ? "gru" : "mlp"),
     hiddenSize: number(64, 1, 1),
     layers: number(1, 1, 1),
     attention: select(["none", "additive", "multiplicative", "dot"], "additive"),
@@ -324,8 +326,9 @@ async function showNewJob(query) {
     const picked = [...strategies.querySelectorAll("input:checked")].map((i) => i.value);
     const optimizer = { kind: inputs.optimizer.value, learning_rate: Number(inputs.lr.value) };
     if (["sgd", "rmsprop"].includes(optimizer.kind) && Number(inputs.momentum.value) > 0) optimizer.momentum = Number(inputs.momentum.value);
-    const model =
-      SEQUENCE_FAMILIES.includes(inputs.kind.value)
+    const model = CONV_FAMILIES.includes(inputs.kind.value)
+      ? { kind: inputs.kind.value }
+      : SEQUENCE_FAMILIES.includes(inputs.kind.value)
         ? { kind: inputs.kind.value, hidden_size: Number(inputs.hiddenSize.value), layers: Number(inputs.layers.value), attention: inputs.attention.value }
         : { hidden_layers: inputs.hidden.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number), activation: inputs.activation.value };
     return {
@@ -355,7 +358,7 @@ async function showNewJob(query) {
     "form",
     { id: "job-form", class: "grid" },
     field("job-dataset", "Dataset", inputs.dataset),
-    field("job-kind", `Model (${TABLE_FAMILIES.join(", ")}: tables; ${SEQUENCE_FAMILIES.join(", ")}: sequences)`, inputs.kind),
+    field("job-kind", `Model (${TABLE_FAMILIES.join(", ")}: tables; ${[...SEQUENCE_FAMILIES, ...CONV_FAMILIES].join(", ")}: sequences)`, inputs.kind),
     field("job-hidden", "MLP hidden layers (widths, comma-separated)", inputs.hidden),
     field("job-activation", "MLP activation", inputs.activation),
     field("job-hidden-size", "GRU/LSTM state width", inputs.hiddenSize),
