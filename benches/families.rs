@@ -24,6 +24,7 @@ use crossfold::engine::data::encode::Encoding;
 use crossfold::engine::data::rows::Rows;
 use crossfold::engine::data::table::Table;
 use crossfold::engine::model::infer::predict_rows;
+use crossfold::engine::model::kernels::matmul;
 use crossfold::engine::train::{TrainRequest, train};
 use crossfold::ingest::options::IngestOptions;
 use crossfold::ingest::ts;
@@ -92,8 +93,16 @@ fn table<'a>(columns: &'a [Column], seqs: &'a Option<SequenceValues>) -> Table<'
         .with_sequences(seqs)
 }
 
-/// Per seed, the test accuracy; and the median training sequences/s.
-fn ours(kind: ModelKind, name: &str, epochs: u64, seeds: u64) -> (Vec<f64>, f64) {
+/// What one family on one dataset measured: per seed the test accuracy, the median training
+/// sequences/s, and the data's mean length and channels.
+struct Measured {
+    accuracies: Vec<f64>,
+    rate: f64,
+    mean_steps: f64,
+    channels: usize,
+}
+
+fn ours(kind: ModelKind, name: &str, epochs: u64, seeds: u64) -> Measured {
     let (train_set, test_set) = (parse(name, "TRAIN"), parse(name, "TEST"));
     let tr = table(&train_set.columns, &train_set.sequences);
     let te = table(&test_set.columns, &test_set.sequences);
@@ -155,7 +164,54 @@ fn ours(kind: ModelKind, name: &str, epochs: u64, seeds: u64) -> (Vec<f64>, f64)
             .count();
         accuracies.push(right as f64 / truth.len() as f64);
     }
-    (accuracies, median(rates))
+    let values = train_set.sequences.as_ref().expect("sequences");
+    let mean_steps =
+        values.lengths.iter().map(|&l| l as f64).sum::<f64>() / values.lengths.len() as f64;
+    Measured {
+        accuracies,
+        rate: median(rates),
+        mean_steps,
+        channels: values.channels,
+    }
+}
+
+/// This core's single-thread product peak on the kernels the families use: GFLOP/s of a
+/// 512 × 512 × 512 `matmul`, the best of several timed repeats.
+fn product_peak() -> f64 {
+    let n = 512;
+    let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
+    let mut c = vec![0.0f32; n * n];
+    let mut best = f64::MAX;
+    for _ in 0..20 {
+        let start = Instant::now();
+        matmul((n, n, n), &mut c, false, &a, (n, 1), &a, (n, 1));
+        best = best.min(start.elapsed().as_secs_f64());
+    }
+    2.0 * (n * n * n) as f64 / best / 1e9
+}
+
+/// A convolutional family's multiply-adds per sequence step of a forward pass (a training step
+/// does about three times as many: forward, weights' and inputs' gradients).
+fn conv_macs_per_step(spec: &TrainingSpec, channels: usize) -> f64 {
+    let (filters, kernels) = (spec.model.conv_filters(), spec.model.conv_kernels());
+    let residual = spec.model.kind.convolution().is_some_and(|c| c.2);
+    let (mut from, mut macs) = (channels as f64, 0.0);
+    for (i, &f) in filters.iter().enumerate() {
+        let ks: Vec<u64> = if residual {
+            kernels.clone()
+        } else {
+            vec![kernels[i]]
+        };
+        let block_in = from;
+        for k in ks {
+            macs += from * k as f64 * f as f64;
+            from = f as f64;
+        }
+        if residual && block_in != f as f64 {
+            macs += block_in * f as f64;
+        }
+    }
+    macs
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -184,6 +240,8 @@ fn main() {
         println!("PyTorch is not installed: crossfold's figures only (pip install torch)");
     }
     let cpu = anchors::cpu_model();
+    let peak = product_peak();
+    println!("this core's product peak (512³ matmul, gemm): {peak:.0} GFLOP/s");
     println!(
         "{seeds} seeds per side, Adam 1e-3 with cosine decay, batch 16, no early stopping, 1 thread; {cpu}"
     );
@@ -207,7 +265,12 @@ fn main() {
         }
         let epochs = env_u64("EPOCHS").unwrap_or(default_epochs);
         for name in DATASETS.into_iter().filter(|n| wanted(n, &DATASETS)) {
-            let (accs, rate) = ours(kind, name, epochs, seeds);
+            let measured = ours(kind, name, epochs, seeds);
+            let (accs, rate) = (measured.accuracies.clone(), measured.rate);
+            // Convolutions: GFLOP/s of a training step (three products per forward's one).
+            let spec = spec(kind, epochs);
+            let flops = (kind.convolution().is_some())
+                .then(|| 6.0 * conv_macs_per_step(&spec, measured.channels) * measured.mean_steps);
             let (m, s) = mean_std(&accs);
             let theirs = anchor.then(|| anchors::family(&data_dir(), family, name, epochs, seeds));
             let needed = theirs.as_ref().map(|t| t.0 - t.1);
@@ -236,7 +299,22 @@ fn main() {
                 "torch_mean": theirs.as_ref().map(|t| t.0), "torch_std": theirs.as_ref().map(|t| t.1),
                 "holds": holds, "crossfold_seq_per_s": rate,
                 "torch_seq_per_s": theirs.as_ref().map(|t| t.2), "ratio": ratio,
+                "product_peak_gflops": peak,
+                "crossfold_gflops": flops.map(|f| f * rate / 1e9),
+                "torch_gflops": flops.and_then(|f| theirs.as_ref().map(|t| f * t.2 / 1e9)),
             });
+            if let Some(f) = flops {
+                let ours_g = f * rate / 1e9;
+                let theirs_g = theirs.as_ref().map(|t| f * t.2 / 1e9);
+                println!(
+                    "          training step: crossfold {ours_g:.0} GFLOP/s ({:.0}% of the peak), PyTorch {}",
+                    100.0 * ours_g / peak,
+                    theirs_g.map_or("-".into(), |g| format!(
+                        "{g:.0} GFLOP/s ({:.0}%)",
+                        100.0 * g / peak
+                    )),
+                );
+            }
             eprintln!("{line}");
             println!("{line}");
         }
