@@ -11,17 +11,23 @@ use crate::domain::spec::{AttentionKind, ModelKind, OptimizerSpec};
 
 /// Why the kind matters and what fixes it for a `model_kind` network, in a sentence or two.
 pub fn advice_for(kind: Kind, model_kind: ModelKind) -> &'static str {
-    match (kind, model_kind.is_recurrent()) {
-        (Kind::VanishingGradients, true) => {
-            "The gradient reaching the GRU is a tiny fraction of the head's: it shrinks on its \
-             way back through the steps (and the layers), so what came early in a sequence is \
-             not learned. Attention gives every step's state a direct path to the output; \
-             fewer stacked layers shorten the path."
+    let convolutional = model_kind.convolution().is_some();
+    match (kind, model_kind.is_recurrent(), convolutional) {
+        (Kind::VanishingGradients, true, _) => {
+            "The gradient reaching the recurrent layers is a tiny fraction of the head's: it \
+             shrinks on its way back through the steps (and the layers), so what came early in \
+             a sequence is not learned. Attention gives every step's state a direct path to the \
+             output; fewer stacked layers shorten the path."
         }
-        (Kind::Degradation, true) => {
-            "The deeper GRU stack trains to a worse training loss than the shallower one: the \
-             extra layers make it harder to optimize, not more capable. Use fewer layers (with \
-             attention over the states)."
+        (Kind::Degradation, true, _) => {
+            "The deeper recurrent stack trains to a worse training loss than the shallower one: \
+             the extra layers make it harder to optimize, not more capable. Use fewer layers \
+             (with attention over the states)."
+        }
+        (Kind::VanishingGradients | Kind::Degradation, _, true) => {
+            "The stack of plain convolutions trains worse than a shallower one, or passes back \
+             almost no gradient to its first blocks: residual blocks (ResNet-1D) give each block \
+             a path around it; a residual network that still degrades needs fewer blocks."
         }
         _ => advice(kind),
     }

@@ -148,6 +148,8 @@ fn a_convolutional_familys_remedies_are_residual_blocks_and_valid_specs() {
         remedy(&resnet, Kind::DeadUnits, 0, &limits),
         json!({"optimizer": {"learning_rate": 0.0001}})
     );
+    let advice = crate::diagnose::remedy::advice_for(Kind::Degradation, ModelKind::Fcn);
+    assert!(advice.contains("ResNet-1D"), "{advice}");
     for kind in Kind::ALL {
         for job in [&fcn, &resnet] {
             let mut v = serde_json::to_value(job).unwrap();

@@ -13,7 +13,7 @@
 
 use rand_chacha::ChaCha8Rng;
 
-use super::activity::{self, Activity};
+use super::activity::Activity;
 use super::kernels::{
     activate, log_sum_exp, matmul, softmax_cross_entropy, sum, through_activation,
 };
@@ -34,9 +34,10 @@ pub struct Workspace {
     dprev: Vec<f32>,
     /// The last step's gradients, in parameter order and shape.
     pub grads: Vec<Vec<f32>>,
-    /// Per hidden layer, what the training batches since `begin_epoch` did.
-    activity: Vec<Activity>,
-    activation: Option<Activation>,
+    /// Per hidden layer, what the training batches since `begin_epoch` did (`activity.rs`
+    /// reads and records it).
+    pub(super) activity: Vec<Activity>,
+    pub(super) activation: Option<Activation>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -81,31 +82,6 @@ fn linear(mlp: &Mlp, l: &Layer, h: &[f32], batch: usize, z: &mut Vec<f32>) {
 }
 
 impl Workspace {
-    /// Starts counting a new epoch's activity (dead and saturated units).
-    pub fn begin_epoch(&mut self) {
-        self.activity.clear();
-    }
-
-    /// Records that hidden layer `layer` of `layers` (a ReLU convolution, its values
-    /// channels last, `units` per row) had these values in a training batch.
-    pub fn record_relu_rows(&mut self, layer: usize, layers: usize, values: &[f32], units: usize) {
-        self.activation = Some(Activation::Relu);
-        self.activity.resize(layers, Activity::default());
-        self.activity[layer].record_positive_rows(values, units);
-    }
-
-    /// Per hidden layer, the share of units never positive in the epoch's training batches
-    /// (ReLU family; empty for other activations or before any batch).
-    pub fn dead_fractions(&self) -> Vec<f64> {
-        activity::dead_fractions(&self.activity, self.activation)
-    }
-
-    /// Per hidden layer, the share of the epoch's training activations that saturated
-    /// (sigmoid and tanh; empty for other activations or before any batch).
-    pub fn saturated_fractions(&self) -> Vec<f64> {
-        activity::saturated_fractions(&self.activity, self.activation)
-    }
-
     fn size_for(&mut self, mlp: &Mlp) {
         let hidden = mlp.layers.len() - 1;
         if self.layers.len() != hidden {

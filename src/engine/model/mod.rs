@@ -7,6 +7,7 @@
 pub mod activity;
 pub mod autoencoder;
 pub mod dense;
+pub mod epoch_activity;
 pub mod head;
 pub mod infer;
 pub mod kernels;
