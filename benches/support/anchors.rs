@@ -25,15 +25,21 @@ pub fn available(module: &str) -> bool {
             .is_ok_and(|s| s.success())
 }
 
-fn spawn(script_name: &str, args: &[&str]) -> Child {
-    Command::new("python3")
-        .arg(script(script_name))
-        .args(args)
+/// `python3 <script>` on one thread, its output piped back.
+fn python(script: PathBuf) -> Command {
+    let mut c = Command::new("python3");
+    c.arg(script)
         .env("OMP_WAIT_POLICY", "PASSIVE")
         .env("OMP_NUM_THREADS", "1")
         .env("MKL_NUM_THREADS", "1")
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
+        .stderr(Stdio::inherit());
+    c
+}
+
+fn spawn(script_name: &str, args: &[&str]) -> Child {
+    python(script(script_name))
+        .args(args)
         .spawn()
         .expect("python3 starts")
 }
@@ -67,17 +73,11 @@ pub fn family(
 ) -> (f64, f64, f64) {
     let script =
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("benches/reference/families_torch.py");
-    let child = Command::new("python3")
-        .arg(script)
+    let child = python(script)
         .arg(data_dir)
         .args([family, dataset])
         .env("EPOCHS", epochs.to_string())
         .env("SEEDS", seeds.to_string())
-        .env("OMP_WAIT_POLICY", "PASSIVE")
-        .env("OMP_NUM_THREADS", "1")
-        .env("MKL_NUM_THREADS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("python3 starts");
     let v = last_line(child);
@@ -111,18 +111,12 @@ fn rate(child: Child) -> f64 {
 /// `gru_attention_torch.py` on `dataset` of `data_dir` (additive attention, `seeds` seeds,
 /// `epochs` epochs): its median training sequences/s.
 pub fn gru(data_dir: &std::path::Path, dataset: &str, epochs: u64, seeds: usize) -> f64 {
-    let child = Command::new("python3")
-        .arg(script("gru_attention_torch.py"))
+    let child = python(script("gru_attention_torch.py"))
         .arg(data_dir)
         .arg(dataset)
         .env("EPOCHS", epochs.to_string())
         .env("SEEDS", seeds.to_string())
         .env("ATTENTION", "additive")
-        .env("OMP_WAIT_POLICY", "PASSIVE")
-        .env("OMP_NUM_THREADS", "1")
-        .env("MKL_NUM_THREADS", "1")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
         .spawn()
         .expect("python3 starts");
     last_json(child, "train_samples_per_s_median")

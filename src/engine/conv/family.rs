@@ -72,11 +72,11 @@ impl Network for ConvFamily {
     }
 
     fn layer_count(&self) -> usize {
-        self.net.layer_of().1
+        self.net.layer_count()
     }
 
     fn layer_of(&self) -> Vec<usize> {
-        self.net.layer_of().0
+        self.net.layer_of()
     }
 
     fn buffers(&self) -> Vec<(String, &[f32])> {

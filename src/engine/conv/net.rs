@@ -7,7 +7,7 @@ use super::conv1d::{Conv, Steps};
 use super::norm::{self, NormPass};
 use super::parameters::{Block, ConvNet, Unit};
 use crate::engine::model::head;
-use crate::engine::model::param::Mode;
+use crate::engine::model::param::{Mode, Param, RunningStats};
 use crate::engine::sequence::batch::Batch;
 
 /// What one unit's forward pass keeps: its input's im2col, its convolution's output, batch
@@ -42,7 +42,14 @@ fn relu(v: &mut [f32]) {
     v.iter_mut().for_each(|x| *x = x.max(0.0));
 }
 
-impl ConvNet {
+/// The weights a forward pass reads and the running statistics it moves, borrowed apart from
+/// the network's layout so the blocks need no copy.
+struct State<'a> {
+    params: &'a [Param],
+    running: &'a mut [(String, RunningStats)],
+}
+
+impl State<'_> {
     /// A unit's conv and batch norm on `x` (and ReLU with `activate`).
     fn unit_forward(
         &mut self,
@@ -112,7 +119,9 @@ impl ConvNet {
         );
         Some(p)
     }
+}
 
+impl ConvNet {
     /// The forward pass; `Train` mode moves the running statistics.
     pub fn forward(&mut self, batch: &Batch<'_>, mode: Mode) -> NetPass {
         let g = Steps {
@@ -129,20 +138,25 @@ impl ConvNet {
             h[r * d..(r + 1) * d].fill(0.0);
         }
         let mut pass = NetPass::default();
-        for block in self.blocks.clone() {
+        let mut state = State {
+            params: &self.params,
+            running: &mut self.running,
+        };
+        for block in &self.blocks {
             let residual = block.shortcut.is_some();
             let mut bp = BlockPass {
                 input: h,
                 ..BlockPass::default()
             };
-            let mut x = bp.input.clone();
             for (u, unit) in block.units.iter().enumerate() {
                 let last = u + 1 == block.units.len();
-                let up = self.unit_forward(unit, &x, g, &valid, mode, !(residual && last));
-                x.clone_from(&up.out);
+                // Each unit reads the one before it (the first, the block's input).
+                let input = bp.units.last().map_or(&bp.input, |p| &p.out);
+                let up = state.unit_forward(unit, input, g, &valid, mode, !(residual && last));
                 bp.units.push(up);
             }
-            bp.shortcut = self.shortcut_forward(&block, &bp.input, g, &valid, mode);
+            bp.shortcut = state.shortcut_forward(block, &bp.input, g, &valid, mode);
+            let mut x = bp.units.last().map_or(&bp.input, |p| &p.out).clone();
             if let Some(s) = &bp.shortcut {
                 x.iter_mut().zip(&s.out).for_each(|(a, b)| *a += b);
                 relu(&mut x);

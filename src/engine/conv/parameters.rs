@@ -202,11 +202,16 @@ impl ConvNet {
             .map_or(self.input, |u| u.conv.output)
     }
 
+    /// Layers for per-layer statistics: every convolution unit, then the output layer.
+    pub fn layer_count(&self) -> usize {
+        self.blocks.iter().map(|b| b.units.len()).sum::<usize>() + 1
+    }
+
     /// The layer of each parameter: one per unit (a shortcut is its block's last unit's), then
     /// the output layer.
-    pub fn layer_of(&self) -> (Vec<usize>, usize) {
+    pub fn layer_of(&self) -> Vec<usize> {
         let mut of = vec![0; self.params.len()];
-        let mut layer = 0;
+        let mut layer = 0usize;
         for block in &self.blocks {
             for unit in &block.units {
                 for p in [unit.weight, unit.gamma, unit.beta] {
@@ -216,13 +221,13 @@ impl ConvNet {
             }
             if let Some(s) = &block.shortcut {
                 for p in s.projection.iter().chain([&s.gamma, &s.beta]) {
-                    of[*p] = layer - 1;
+                    of[*p] = layer.saturating_sub(1);
                 }
             }
         }
         let n = of.len();
         of[n - 2] = layer;
         of[n - 1] = layer;
-        (of, layer + 1)
+        of
     }
 }
