@@ -10,6 +10,10 @@
 //! named; `SEEDS` (5) and `EPOCHS` (per family: LSTM 150, FCN 100, ResNet-1D 100) override).
 //! The reference runs when `python3 -c "import torch"` works.
 
+#[path = "support/peak.rs"]
+mod peak;
+use peak::product_peak;
+
 #[path = "support/anchors.rs"]
 mod anchors;
 
@@ -24,7 +28,6 @@ use crossfold::engine::data::encode::Encoding;
 use crossfold::engine::data::rows::Rows;
 use crossfold::engine::data::table::Table;
 use crossfold::engine::model::infer::predict_rows;
-use crossfold::engine::model::kernels::matmul;
 use crossfold::engine::train::{TrainRequest, train};
 use crossfold::ingest::options::IngestOptions;
 use crossfold::ingest::ts;
@@ -173,21 +176,6 @@ fn ours(kind: ModelKind, name: &str, epochs: u64, seeds: u64) -> Measured {
         mean_steps,
         channels: values.channels,
     }
-}
-
-/// This core's single-thread product peak on the kernels the families use: GFLOP/s of a
-/// 512 × 512 × 512 `matmul`, the best of several timed repeats.
-fn product_peak() -> f64 {
-    let n = 512;
-    let a: Vec<f32> = (0..n * n).map(|i| (i % 7) as f32 * 0.1).collect();
-    let mut c = vec![0.0f32; n * n];
-    let mut best = f64::MAX;
-    for _ in 0..20 {
-        let start = Instant::now();
-        matmul((n, n, n), &mut c, false, &a, (n, 1), &a, (n, 1));
-        best = best.min(start.elapsed().as_secs_f64());
-    }
-    2.0 * (n * n * n) as f64 / best / 1e9
 }
 
 /// A convolutional family's multiply-adds per sequence step of a forward pass (a training step

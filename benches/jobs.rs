@@ -11,6 +11,8 @@
 //! (5) a 5-fold job on the 200,000 × 64 scale set (`make_synthetic.py`, generated into
 //!     `target/bench-data/` once) through the API with 2 workers, next to
 //!     `reference.py --spec spec_scale.json` on the same file, in the same run (target ≤ 0.25×).
+//! (6) the final run of a caravan job with `[256, 256]` (it trains alone after the folds): its
+//!     training time with `--cores 2` against `--cores 1`, 2 workers both (target ≤ 0.6).
 //! Each ends with a JSON line (`{"bench": "jobs", "case": …}`).
 //!
 //! Run: `cargo bench --bench jobs` (scikit-learn's side needs `pip install scikit-learn pandas
@@ -139,6 +141,25 @@ fn synthetic_csv() -> Option<String> {
     ok.then_some(path)
 }
 
+/// The training time of a job's final run: the sum of its epochs' `seconds`.
+async fn final_run_seconds(c: &reqwest::Client, s: &Server, job: &str) -> f64 {
+    let runs = get(c, format!("{}/v1/jobs/{job}/runs", s.base)).await;
+    let run = runs["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "final")
+        .expect("the job has a final run");
+    let url = format!("{}/v1/runs/{}/metrics", s.base, run["id"].as_str().unwrap());
+    let epochs = get(c, url).await;
+    epochs
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seconds"].as_f64().unwrap())
+        .sum()
+}
+
 /// One JSON line for a timed case, with scikit-learn's time and the ratio when it ran.
 fn json_line(case: &str, seconds: f64, sklearn: Option<f64>) {
     println!(
@@ -254,6 +275,27 @@ async fn main() {
             synthetic_ratio = sk.map(|s| seconds / s);
         }
     }
+
+    // (6) A lone final run widens to the cores left idle.
+    let mut final_seconds = Vec::new();
+    for cores in ["1", "2"] {
+        let server = Server::start(&["--workers", "2", "--cores", cores]);
+        let ds = upload(&c, &server).await;
+        let mut spec = standard(&ds, 20, true);
+        spec["model"]["hidden_layers"] = json!([256, 256]);
+        let (id, _) = timed_spec(&c, &server, &spec).await;
+        final_seconds.push(final_run_seconds(&c, &server, &id).await);
+    }
+    let widened = final_seconds[1] / final_seconds[0];
+    println!(
+        "(6) caravan [256, 256], the final run's training: --cores 1 {:.2} s, --cores 2 {:.2} s, ratio {widened:.2} (target <= 0.6)",
+        final_seconds[0], final_seconds[1]
+    );
+    println!(
+        "{}",
+        json!({"bench": "jobs", "case": "final_run_widened", "seconds_1_core": final_seconds[0],
+               "seconds_2_cores": final_seconds[1], "ratio": widened})
+    );
 
     // (4) Every strategy in one job, through the API, on the same recorded folds.
     let two = start(2);

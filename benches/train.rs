@@ -1,7 +1,10 @@
 //! Training throughput against PyTorch and scikit-learn, measured in the same run:
 //! (a) `wide`: 64→256→256→2 relu, Adam 1e-3, batch 256, 100k rows, 3 epochs, one run on one
 //!     thread, and two concurrent runs (against two concurrent 1-thread PyTorch processes);
+//!     and the one run widened to every core (`engine::cores`) against itself on one;
 //! (b) `small`: 85→64→64→2, batch 64, one thread (against scikit-learn, 1 thread).
+//! Beside the wide case's samples/s: the fraction of this core's product peak its step reaches
+//! (a 512³ product on the same kernel, measured in the same run).
 //! The data follow the anchors' rule (uniform inputs, `Σx[..8] + x0·x1 > 0`); each figure is a
 //! median of 3 runs, as the anchors'. Prints samples/s, the ratios, and JSON lines.
 //!
@@ -10,11 +13,14 @@
 
 #[path = "support/anchors.rs"]
 mod anchors;
+#[path = "support/peak.rs"]
+mod peak;
 
 use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use crossfold::domain::spec::{BatchSize, TrainingSpec};
+use crossfold::engine::cores::Cores;
 use crossfold::engine::data::rows::Rows;
 use crossfold::engine::train::{TrainRequest, train};
 use rand::{Rng, SeedableRng};
@@ -77,7 +83,44 @@ fn median(mut v: Vec<f64>) -> f64 {
     v[v.len() / 2]
 }
 
-/// Two runs side by side, each on its own 1-thread pool: aggregate samples/s.
+/// Multiply-adds of one sample's training step (×2 for FLOPs): forward, the weights' gradients,
+/// and the inputs' gradients of every layer but the first.
+fn macs_per_sample(case: &Case) -> f64 {
+    let mut widths = vec![case.features as u64];
+    widths.extend(&case.hidden);
+    widths.push(2);
+    let layers = widths.windows(2).map(|w| (w[0] * w[1]) as f64);
+    layers
+        .enumerate()
+        .map(|(i, m)| if i == 0 { 2.0 * m } else { 3.0 * m })
+        .sum()
+}
+
+/// One run on a share of every core of this machine, alone (so all of them): samples/s.
+fn widened(case: &Case, x: &[f32], y: &[u32], seed: u64) -> (usize, f64) {
+    let cores = Cores::new(std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let share = cores.share();
+    (share.width(), share.install(|| run(case, x, y, seed)))
+}
+
+/// The median of three runs of `case` widened to every core, printed against `one` (its
+/// samples/s on one thread): the cores and samples/s.
+fn widening(case: &Case, d: &(Vec<f32>, Vec<u32>), one: f64) -> (usize, f64) {
+    let runs: Vec<_> = (0..3).map(|s| widened(case, &d.0, &d.1, s)).collect();
+    let cores = runs[0].0;
+    let all = median(runs.into_iter().map(|r| r.1).collect());
+    println!(
+        "{} (batch {}), 1 run widened to {cores} cores: crossfold {all:.0} samples/s against \
+         {one:.0} on one: {:.2}× (wall time {:.2}×)",
+        case.name,
+        case.batch,
+        all / one,
+        one / all
+    );
+    (cores, all)
+}
+
+/// Two runs side by side, each with one core (no share: width one): aggregate samples/s.
 fn concurrent(case: &Case, a: &(Vec<f32>, Vec<u32>), b: &(Vec<f32>, Vec<u32>)) -> f64 {
     let start = Instant::now();
     std::thread::scope(|s| {
@@ -130,6 +173,23 @@ fn main() {
         one,
         torch_one.map(|t| ("torch", t)),
     );
+    let peak = peak::product_peak();
+    let step_gflops = one * 2.0 * macs_per_sample(&wide) / 1e9;
+    println!(
+        "wide, 1 thread: the step at {step_gflops:.0} GFLOP/s, {:.0}% of this core's product \
+         peak ({peak:.0} GFLOP/s, 512³ on the same kernel)",
+        100.0 * step_gflops / peak
+    );
+    let (cores, wide_all) = widening(&wide, &wa, one);
+    let narrow = Case {
+        name: "caravan-shaped",
+        features: 85,
+        hidden: vec![256, 256],
+        batch: 64,
+    };
+    let na = data(&narrow, 5);
+    let narrow_one = median((0..3).map(|s| run(&narrow, &na.0, &na.1, s)).collect());
+    let (_, narrow_all) = widening(&narrow, &na, narrow_one);
     let two = median((0..3).map(|_| concurrent(&wide, &wa, &wb)).collect());
     let torch_two = torch.then(|| anchors::mlp("torch", wide.name, 2));
     report(
@@ -148,6 +208,10 @@ fn main() {
     println!(
         "{}",
         serde_json::json!({"bench": "train", "case": "summary", "samples_per_s": one.round(),
+            "product_peak_gflops": peak.round(), "wide_fraction_of_peak": step_gflops / peak,
+            "widened_cores": cores, "widened_samples_per_s": wide_all.round(),
+            "widened_wall_time_ratio": one / wide_all,
+            "caravan_shaped_widened_wall_time_ratio": narrow_one / narrow_all,
             "wide_vs_torch": torch_one.map(|t| one / t), "wide2_vs_torch2": torch_two.map(|t| two / t),
             "small_vs_sklearn": sk.map(|t| small_rate / t)})
     );

@@ -20,6 +20,8 @@ pub struct Settings {
     pub dataset_cache: Option<DatasetCacheSettings>,
     /// Concurrent training runs (used by the job queue).
     pub workers: usize,
+    /// Cores this node's runs compute on, shared among the runs training at the moment.
+    pub cores: usize,
     /// Bearer tokens accepted on every route but `/healthz` and `/readyz`; empty = no auth.
     pub api_tokens: Vec<String>,
     /// Listen on a non-loopback address without tokens.
@@ -173,7 +175,7 @@ pub fn redacted_url(url: &str) -> String {
     }
 }
 
-/// The number of cores, the default for `--workers`.
+/// The number of cores, the default for `--workers` and `--cores`.
 pub fn default_workers() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
@@ -302,6 +304,7 @@ mod tests {
             gc_every: None,
             dataset_cache: None,
             workers: 1,
+            cores: default_workers(),
             api_tokens: vec![],
             allow_unauthenticated: false,
             limits: Limits::default(),

@@ -238,6 +238,10 @@ struct TrainingArgs {
     /// Concurrent training runs [default: the number of cores].
     #[arg(long, env = "CROSSFOLD_WORKERS")]
     workers: Option<usize>,
+    /// Cores this node's runs compute on: a run alone widens to all of them, runs side by side
+    /// split them; results do not depend on it [default: the number of cores].
+    #[arg(long, env = "CROSSFOLD_CORES")]
+    cores: Option<usize>,
     /// A running run writes its epochs and newest checkpoint at most this often, in ms: a crash
     /// costs at most this much training (0: every epoch).
     #[arg(long, env = "CROSSFOLD_CHECKPOINT_EVERY_MS", default_value_t = 200)]
@@ -378,6 +382,9 @@ fn settings(
         gc_every: None,
         dataset_cache: training.and_then(|(t, _)| t.dataset_cache(&database.database_url)),
         workers,
+        cores: training
+            .and_then(|(t, _)| t.cores)
+            .unwrap_or_else(default_workers),
         api_tokens: Vec::new(),
         allow_unauthenticated: false,
         limits,

@@ -174,7 +174,9 @@ pub async fn run_workers(
         max_checkpoint_bytes: settings.limits.max_checkpoint_bytes,
         ..settings.queue
     };
+    let cores = crate::engine::cores::Cores::new(settings.cores);
     let shared = crate::queue::shared::Shared {
+        cores,
         limits: Arc::new(settings.limits.clone()),
         wake,
         refresher: Arc::default(),

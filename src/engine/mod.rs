@@ -9,6 +9,7 @@
 
 pub mod checkpoint;
 pub mod conv;
+pub mod cores;
 pub mod data;
 pub mod eval;
 pub mod fold;

@@ -8,12 +8,14 @@ use tokio::sync::Notify;
 use super::refresh::{Due, Refresher};
 use crate::config::Limits;
 use crate::diagnose::job_rules::job_findings;
+use crate::engine::cores::Cores;
 use crate::store::{self, Db};
 
-/// What a process's workers share: the limits, what wakes them (if the store notifies), and
-/// when each job's findings are refreshed.
+/// What a process's workers share: the limits, what wakes them (if the store notifies), when
+/// each job's findings are refreshed, and the node's cores.
 #[derive(Clone)]
 pub struct Shared {
+    pub cores: Cores,
     pub limits: Arc<Limits>,
     pub wake: Option<Arc<Notify>>,
     pub refresher: Arc<Refresher>,

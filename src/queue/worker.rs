@@ -266,16 +266,21 @@ async fn train_run(
     );
     let claimed = claimed.clone();
     let span = tracing::Span::current();
+    let cores = shared.cores.clone();
     let joined = tokio::task::spawn_blocking(move || {
         let _entered = span.enter();
-        super::training::train_blocking(
-            &claimed,
-            inputs,
-            (variant, cv_epochs),
-            resume,
-            writer,
-            &flags,
-        )
+        // The share lives as long as the run trains: its end widens the others.
+        let share = cores.share();
+        share.install(|| {
+            super::training::train_blocking(
+                &claimed,
+                inputs,
+                (variant, cv_epochs),
+                resume,
+                writer,
+                &flags,
+            )
+        })
     })
     .await;
     match joined {

@@ -35,8 +35,14 @@ impl Drop for Server {
 /// pausing 30 ms after each epoch: however fast the machine trains, a run stays at each epoch
 /// long enough for the test's poll to see it.
 fn start(db: &Path) -> Server {
+    start_with(db, &["--workers", "1"])
+}
+
+/// As `start`, with `args` (the workers and cores).
+fn start_with(db: &Path, args: &[&str]) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_crossfold"))
-        .args(["serve", "--addr", "127.0.0.1:0", "--workers", "1"])
+        .args(["serve", "--addr", "127.0.0.1:0"])
+        .args(args)
         .args(["--checkpoint-every-ms", "0", "--test-epoch-pause-ms", "30"])
         .arg("--database")
         .arg(format!("sqlite://{}", db.display()))
@@ -67,6 +73,8 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
 #[derive(Clone, Copy, PartialEq)]
 enum Data {
     Table,
+    /// Layers wide enough that their products are cut into tiles shared among cores.
+    WideTable,
     Sequences,
     LstmSequences,
 }
@@ -74,7 +82,7 @@ enum Data {
 /// Uploads the data; returns the dataset resource.
 async fn upload(client: &reqwest::Client, server: &Server, data: Data) -> Value {
     let (query, content_type, body) = match data {
-        Data::Table => ("label=label", "text/csv", fixture("breast_cancer.csv")),
+        Data::Table | Data::WideTable => ("label=label", "text/csv", fixture("breast_cancer.csv")),
         Data::Sequences | Data::LstmSequences => (
             "",
             "text/x-ts",
@@ -104,6 +112,7 @@ async fn run_job(
     let ds = upload(client, server, data).await;
     let model = match data {
         Data::Table => json!({"hidden_layers": [128, 128], "dropout": 0.1}),
+        Data::WideTable => json!({"hidden_layers": [512, 256], "dropout": 0.1, "batch_norm": true}),
         Data::Sequences => json!({"kind": "gru", "hidden_size": 32, "attention": "multiplicative"}),
         Data::LstmSequences => json!({"kind": "lstm", "hidden_size": 16, "layers": 2,
                                       "bidirectional": true, "dropout": 0.2,
@@ -112,7 +121,8 @@ async fn run_job(
     let spec = json!({
         "dataset_id": ds["id"], "seed": 3, "final_model": false,
         "model": model,
-        "training": {"epochs": epochs, "early_stopping": null},
+        "training": {"epochs": epochs, "early_stopping": null,
+                     "batch_size": if data == Data::WideTable { 128 } else { 64 }},
         "validation": {"folds": 3},
         "imbalance": imbalance,
     });
@@ -140,6 +150,29 @@ async fn wait_done(client: &reqwest::Client, base: &str, id: &str) -> Value {
     }
 }
 
+/// Each run's checkpoint (fold order): its header, with the wall time of each epoch taken out of
+/// its history (the one thing two processes cannot share), and its tensors' bytes.
+async fn checkpoints(client: &reqwest::Client, base: &str, id: &str) -> Vec<(Value, Vec<u8>)> {
+    let runs = get(client, format!("{base}/v1/jobs/{id}/runs")).await;
+    let mut runs: Vec<Value> = runs["items"].as_array().unwrap().clone();
+    runs.sort_by_key(|r| (r["fold"].as_u64(), r["strategy"].to_string()));
+    let mut out = Vec::new();
+    for run in runs {
+        let url = format!("{base}/v1/runs/{}/checkpoint", run["id"].as_str().unwrap());
+        let bytes = client.get(url).send().await.unwrap().bytes().await.unwrap();
+        let size = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let mut header: Value = serde_json::from_slice(&bytes[8..8 + size]).unwrap();
+        let history = header["__metadata__"]["history"].as_str().unwrap();
+        let mut history: Value = serde_json::from_str(history).unwrap();
+        for epoch in history.as_array_mut().unwrap() {
+            epoch.as_object_mut().unwrap().remove("seconds");
+        }
+        header["__metadata__"]["history"] = history;
+        out.push((header, bytes[8 + size..].to_vec()));
+    }
+    out
+}
+
 /// The parts of the job's results that must not depend on a crash.
 async fn results(client: &reqwest::Client, base: &str, id: &str) -> Value {
     let m = get(client, format!("{base}/v1/jobs/{id}/metrics")).await;
@@ -163,6 +196,23 @@ async fn results(client: &reqwest::Client, base: &str, id: &str) -> Value {
 async fn a_job_killed_mid_run_resumes_after_restart_with_bit_identical_metrics() {
     killed_mid_run_resumes_bit_identical(12, json!({"strategy": "none"}), 3, 12, Data::Table).await;
 }
+
+/// The thread count changes nothing: a job whose products are shared among cores trains the
+/// same on one worker and one core as on two workers and two cores (a run alone widens to both),
+/// killed there and resumed on one core.
+#[tokio::test]
+async fn a_wide_job_is_the_same_to_the_bit_on_one_core_or_two_and_resumed_on_another() {
+    let servers: Servers = [
+        &["--workers", "1", "--cores", "1"],
+        &["--workers", "2", "--cores", "2"],
+        &["--workers", "1", "--cores", "1"],
+    ];
+    let imbalance = json!({"strategy": "none"});
+    killed_mid_run_resumes_bit_identical_on(servers, 8, imbalance, 3, 8, Data::WideTable).await;
+}
+
+/// The arguments of the uninterrupted, the killed and the resumed server.
+type Servers = [&'static [&'static str]; 3];
 
 /// A GRU's run (with random over-sampling of its packed sequences) killed mid-run.
 #[tokio::test]
@@ -197,20 +247,37 @@ async fn killed_mid_run_resumes_bit_identical(
     run_epochs: u64,
     data: Data,
 ) {
+    let one: &[&str] = &["--workers", "1"];
+    let servers = [one; 3];
+    killed_mid_run_resumes_bit_identical_on(
+        servers, epochs, imbalance, kill_after, run_epochs, data,
+    )
+    .await;
+}
+
+async fn killed_mid_run_resumes_bit_identical_on(
+    servers: Servers,
+    epochs: u64,
+    imbalance: Value,
+    kill_after: u64,
+    run_epochs: u64,
+    data: Data,
+) {
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
 
     // Uninterrupted, on its own database.
-    let mut clean = start(&dir.path().join("clean.db"));
+    let mut clean = start_with(&dir.path().join("clean.db"), servers[0]);
     let clean_id = run_job(&client, &clean, epochs, &imbalance, data).await;
     let job = wait_done(&client, &clean.base, &clean_id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     let want = results(&client, &clean.base, &clean_id).await;
+    let want_checkpoints = checkpoints(&client, &clean.base, &clean_id).await;
     clean.kill();
 
     // Killed while the second fold (fold index ≥ 1) is at epoch ≥ kill_after.
     let db = dir.path().join("crash.db");
-    let mut server = start(&db);
+    let mut server = start_with(&db, servers[1]);
     let id = run_job(&client, &server, epochs, &imbalance, data).await;
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
@@ -231,7 +298,7 @@ async fn killed_mid_run_resumes_bit_identical(
     }
     server.kill();
 
-    let server = start(&db);
+    let server = start_with(&db, servers[2]);
     let job = wait_done(&client, &server.base, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
     assert!(
@@ -242,6 +309,10 @@ async fn killed_mid_run_resumes_bit_identical(
     assert_eq!(
         got, want,
         "metrics after a crash equal an uninterrupted run's, to the bit"
+    );
+    assert!(
+        checkpoints(&client, &server.base, &id).await == want_checkpoints,
+        "each run's checkpoint is an uninterrupted run's, to the bit"
     );
     // No epoch row is duplicated: each run has epochs 1..=run_epochs exactly once.
     let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;

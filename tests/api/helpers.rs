@@ -34,6 +34,8 @@ pub fn test_settings(db: &Path) -> Settings {
         gc_every: None,
         dataset_cache: None,
         workers: 1,
+        // Tests run side by side in one process: a run keeps to one core.
+        cores: 1,
         api_tokens: vec![],
         allow_unauthenticated: false,
         limits: Limits::default(),

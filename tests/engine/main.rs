@@ -6,6 +6,7 @@ mod backward;
 mod checkpoints;
 mod control;
 mod conv;
+mod cores;
 mod cv;
 mod data;
 mod dense;

@@ -5,7 +5,8 @@
 use crate::domain::spec::Activation;
 
 /// `dst (m × n, row-major) = [dst +] a · b`, `a` (m × k) and `b` (k × n) given by their row and
-/// column strides (a transpose is a swap of the two).
+/// column strides (a transpose is a swap of the two). A large product is cut into tiles by its
+/// shape (`tiles`) and takes as many cores as the thread's share allows (`engine::cores`).
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(
     (m, n, k): (usize, usize, usize),
@@ -28,16 +29,118 @@ pub fn matmul(
     }
     assert!(a.len() > (m - 1) * a_rs + (k - 1) * a_cs, "a holds m × k");
     assert!(b.len() > (k - 1) * b_rs + (n - 1) * b_cs, "b holds k × n");
-    // SAFETY: the asserts above keep every index gemm reads or writes inside the slices, and
-    // `dst` does not alias `a` or `b` (it is borrowed mutably).
+    let (along_rows, side) = tiles(m, n, k);
+    // The last tile takes the rest: a sliver of one row would be a product `gemm` sums in
+    // another order (a matrix-vector product).
+    let count = ((if along_rows { m } else { n }) / side).max(1);
+    if count == 1 || crate::engine::cores::current_width() == 1 {
+        // SAFETY: as a tile's below, for the whole product.
+        unsafe {
+            gemm_block(
+                (m, n, k),
+                dst.as_mut_ptr(),
+                n,
+                accumulate,
+                (a, a_rs, a_cs),
+                (b, b_rs, b_cs),
+            )
+        };
+        return;
+    }
+    let out = Cells(dst.as_mut_ptr());
+    let tile = |t: usize| {
+        let long = if along_rows { m } else { n };
+        let (lo, hi) = (t * side, if t + 1 == count { long } else { (t + 1) * side });
+        let (rows, cols, d, a, b) = if along_rows {
+            (hi - lo, n, lo * n, &a[lo * a_rs..], b)
+        } else {
+            (m, hi - lo, lo, a, &b[lo * b_cs..])
+        };
+        // SAFETY: the asserts above keep every index inside the slices (a tile is a sub-block
+        // of the whole product), tiles write disjoint cells of `dst`, and `dst` does not alias
+        // `a` or `b` (it is borrowed mutably for this call).
+        unsafe {
+            gemm_block(
+                (rows, cols, k),
+                out.at(d),
+                n,
+                accumulate,
+                (a, a_rs, a_cs),
+                (b, b_rs, b_cs),
+            )
+        }
+    };
+    crate::engine::cores::for_each_tile(count, &tile);
+}
+
+/// Products under about this many multiply-adds a tile are not cut: sharing them costs more
+/// than it saves.
+const TILE_WORK: usize = 1 << 20;
+/// The fewest columns (or rows) of a tile, and the multiple its side is rounded to.
+const TILE_SIDE: usize = 64;
+const MAX_TILES: usize = 16;
+
+/// How a product is cut, by its shape alone: along the columns of `dst` (each tile then reads
+/// its own columns of `b`), or along the rows when there are too few columns; in tiles of this
+/// many (the last holds the rest too).
+///
+/// A tile's arithmetic must be the whole product's: `gemm` 0.19 blocks `k` by `k` alone, except
+/// for a product of at most 64 × 64 (`k` in blocks of 512, not of `k / ⌈k / 512⌉`) and for one
+/// row or column (a matrix-vector product). So a tile is never one row or column (the last
+/// takes the rest) and never 64 × 64 or smaller unless the whole product is.
+fn tiles(m: usize, n: usize, k: usize) -> (bool, usize) {
+    let along_rows = n < 2 * TILE_SIDE && m > n;
+    let (long, short) = if along_rows { (m, n) } else { (n, m) };
+    let least = if short <= 64 {
+        2 * TILE_SIDE
+    } else {
+        TILE_SIDE
+    };
+    let wanted = (m * n * k / TILE_WORK)
+        .clamp(1, MAX_TILES)
+        .min(long / least)
+        .max(1);
+    let side = long.div_ceil(wanted).max(least).next_multiple_of(TILE_SIDE);
+    (along_rows, side.min(long))
+}
+
+/// `dst` cells a tile writes through (tiles write disjoint cells, so sharing is sound).
+#[derive(Clone, Copy)]
+struct Cells(*mut f32);
+// SAFETY: only used by `matmul`, whose tiles write disjoint cells of one exclusively borrowed
+// slice and end before it returns.
+unsafe impl Sync for Cells {}
+unsafe impl Send for Cells {}
+
+impl Cells {
+    /// # Safety
+    /// `offset` is inside the slice `self` points into.
+    unsafe fn at(self, offset: usize) -> *mut f32 {
+        unsafe { self.0.add(offset) }
+    }
+}
+
+/// One block on `gemm`, one thread.
+///
+/// # Safety
+/// `dst` holds `m` rows of `dst_rs` cells with `n` written per row, `a` and `b` hold the
+/// blocks their strides describe, and nothing else writes those `dst` cells meanwhile.
+unsafe fn gemm_block(
+    (m, n, k): (usize, usize, usize),
+    dst: *mut f32,
+    dst_rs: usize,
+    accumulate: bool,
+    (a, a_rs, a_cs): (&[f32], usize, usize),
+    (b, b_rs, b_cs): (&[f32], usize, usize),
+) {
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
-            n as isize,
+            dst_rs as isize,
             accumulate,
             a.as_ptr(),
             a_cs as isize,
@@ -157,4 +260,116 @@ pub fn softmax_cross_entropy(
         }
     }
     loss
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::cores::Cores;
+    use rand::{Rng, SeedableRng};
+
+    /// The whole product as one `gemm` call, untiled.
+    fn whole(
+        (m, n, k): (usize, usize, usize),
+        dst: &mut [f32],
+        a: (&[f32], usize, usize),
+        b: (&[f32], usize, usize),
+    ) {
+        // SAFETY: the test's slices hold the blocks their strides describe.
+        unsafe { gemm_block((m, n, k), dst.as_mut_ptr(), n, true, a, b) }
+    }
+
+    #[test]
+    fn a_tiled_product_equals_the_whole_product_bit_for_bit_at_every_width() {
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(7);
+        let shapes = [
+            (256, 256, 256),
+            (256, 96, 185),
+            (85, 1024, 64),
+            (1000, 37, 300),
+            (33, 1400, 129),
+            (64, 2048, 32),
+            (1, 8192, 600),
+            (128, 320, 3072),
+            (64, 384, 1500),
+            (40, 1000, 2000),
+            (1000, 50, 1500),
+            (600, 200, 1100),
+            (2, 4096, 600),
+            (7, 4096, 300),
+            (513, 511, 257),
+        ];
+        let random = (0..16).map(|_| {
+            let n = rng.gen_range(160..2000);
+            let m = rng.gen_range(1..700).max(8192 / n + 1);
+            let least = 2 * TILE_WORK / (m * n) + 1;
+            let k = rng.gen_range(least..least + 1500);
+            if rng.gen_bool(0.5) {
+                (m, n, k)
+            } else {
+                (n, m, k)
+            }
+        });
+        let shapes: Vec<_> = shapes
+            .into_iter()
+            .chain(random.collect::<Vec<_>>())
+            .collect();
+        let cores = Cores::new(3);
+        for (m, n, k) in shapes {
+            assert!(tiles(m, n, k).1 < m.max(n), "{m}×{n}×{k} is cut");
+            let a: Vec<f32> = (0..m * k).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let b: Vec<f32> = (0..k * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            let init: Vec<f32> = (0..m * n).map(|_| rng.gen_range(-1.0..1.0)).collect();
+            // `a` read transposed too, as the backward pass reads weights.
+            // Either operand read transposed too, as the backward passes read them.
+            let layouts = [(k, 1, n, 1), (1, m, n, 1), (k, 1, 1, k), (1, m, 1, k)];
+            for (a_rs, a_cs, b_rs, b_cs) in layouts {
+                let (a, b) = ((&a[..], a_rs, a_cs), (&b[..], b_rs, b_cs));
+                let mut expected = init.clone();
+                whole((m, n, k), &mut expected, a, b);
+                for width in [1, 2, 3] {
+                    let shares: Vec<_> = (0..4 - width).map(|_| cores.share()).collect();
+                    assert_eq!(shares[0].width(), width);
+                    let mut got = init.clone();
+                    shares[0].install(|| {
+                        matmul(
+                            (m, n, k),
+                            &mut got,
+                            true,
+                            a.0,
+                            (a_rs, a_cs),
+                            b.0,
+                            (b_rs, b_cs),
+                        )
+                    });
+                    let same = got
+                        .iter()
+                        .zip(&expected)
+                        .all(|(x, y)| x.to_bits() == y.to_bits());
+                    let layout = (a_rs, a_cs, b_rs, b_cs);
+                    assert!(same, "{m}×{n}×{k} {layout:?} at width {width}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn small_products_are_one_tile_and_tiles_are_whole_multiples() {
+        assert_eq!(tiles(2, 64, 64), (false, 64));
+        assert_eq!(
+            tiles(128, 128, 64),
+            (false, 128),
+            "2²⁰ multiply-adds stay whole"
+        );
+        assert_eq!(
+            tiles(256, 256, 256),
+            (false, 64),
+            "2²⁴: four tiles of 64 columns"
+        );
+        assert_eq!(
+            tiles(1000, 37, 300),
+            (true, 256),
+            "few columns: cut along the rows"
+        );
+    }
 }

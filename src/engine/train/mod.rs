@@ -2,8 +2,8 @@
 //! stopping (`early`), layer-wise pretraining (`pretrain`), the per-epoch history (`history`),
 //! the resumable state (`state`) and what a run returns (`trained`).
 //!
-//! A run trains on its own 1-thread rayon pool, so matmuls use one core and runs scale by
-//! running side by side; `train` blocks the caller until done.
+//! A run trains on the calling thread, its products on as many cores as the thread's share of
+//! the node allows (`engine::cores`); `train` blocks the caller until done.
 
 pub mod early;
 pub mod epochs;
@@ -31,11 +31,7 @@ pub fn train(
     progress: &mut Progress<'_>,
 ) -> Result<Trained, EngineError> {
     request::check(req)?;
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(1)
-        .build()
-        .map_err(|e| EngineError::Internal(format!("building the training thread pool: {e}")))?;
-    pool.install(|| match (&req.pretrain, &req.resume) {
+    match (&req.pretrain, &req.resume) {
         (Some(p), None) => {
             let warm = pretrain::pretrain(req, p, cancel, progress)?;
             let req = TrainRequest {
@@ -45,5 +41,5 @@ pub fn train(
             epochs::run(&req, cancel, progress)
         }
         _ => epochs::run(req, cancel, progress),
-    })
+    }
 }
