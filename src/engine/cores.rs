@@ -197,8 +197,8 @@ impl Gang {
 
     /// Shares `tiles` tiles of `work` among the caller and up to `width − 1` helpers.
     fn run(self: &Arc<Self>, tiles: usize, work: &(dyn Fn(usize) + Sync)) {
-        let threads = self.width.load(Ordering::Relaxed).min(tiles);
-        self.hire(threads - 1);
+        let wanted = self.width.load(Ordering::Relaxed).min(tiles);
+        let threads = 1 + self.hire(wanted - 1);
         let product = (self.state.load(Ordering::Acquire) >> 32) + 1;
         // SAFETY: the state is closed with nobody inside (the invariant between products), so
         // no helper reads the job now. `work` outlives the product: the caller waits below for
@@ -235,13 +235,22 @@ impl Gang {
         }
     }
 
-    /// Starts helpers until there are `count`.
-    fn hire(self: &Arc<Self>, count: usize) {
+    /// Starts helpers until there are `count` (fewer if the system refuses a thread); returns
+    /// how many there are, up to `count`.
+    fn hire(self: &Arc<Self>, count: usize) -> usize {
         let mut helpers = lock(&self.helpers);
         while helpers.len() < count {
             let (gang, number) = (self.clone(), helpers.len() + 1);
-            helpers.push(std::thread::spawn(move || gang.help(number)));
+            let spawned = std::thread::Builder::new()
+                .name(format!("crossfold-help-{number}"))
+                .spawn(move || gang.help(number));
+            match spawned {
+                Ok(helper) => helpers.push(helper),
+                // Without another thread the run keeps the cores it has: results are the same.
+                Err(_) => break,
+            }
         }
+        helpers.len().min(count)
     }
 
     /// Helper `number`'s loop: take tiles of each product it is counted in; spin while idle

@@ -368,7 +368,7 @@ mod tests {
         );
         assert_eq!(
             tiles(1000, 37, 300),
-            (true, 256),
+            (true, 192),
             "few columns: cut along the rows"
         );
     }

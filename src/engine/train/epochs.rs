@@ -37,7 +37,7 @@ struct Plan {
     batch_size: usize,
 }
 
-/// Trains on the calling thread (`train::train` gives it a one-thread pool first).
+/// Trains on the calling thread (its products on as many cores as its share allows).
 pub fn run(
     req: &TrainRequest<'_>,
     cancel: &AtomicBool,
