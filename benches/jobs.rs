@@ -27,8 +27,11 @@ use serde_json::{Value, json};
 mod server;
 use server::Server;
 
+/// A server with `workers` workers on as many cores (so one worker is one core: a lone run
+/// would otherwise widen to every core).
 fn start(workers: u32) -> Server {
-    Server::start(&["--workers", &workers.to_string()])
+    let n = workers.to_string();
+    Server::start(&["--workers", &n, "--cores", &n])
 }
 
 fn caravan() -> Vec<u8> {

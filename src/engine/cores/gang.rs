@@ -1,145 +1,11 @@
-//! A node's cores shared among the runs it trains: each run holds a `Share` whose width (how
-//! many cores its matrix products may use) the node raises when another run ends and lowers
-//! when one starts. A run starts on one core and widens; the split is fair (`cores / runs`,
-//! the earliest runs taking the remainder).
-//!
-//! Widening never changes a result: a product is cut into tiles by its shape alone (never by
-//! the width), each tile's arithmetic is the whole product's for those cells (`gemm` blocks the
-//! inner dimension by `k` alone), and the tiles write disjoint cells; the width only decides
-//! how many threads take tiles. `tests/engine/cores.rs` trains at widths 1, 2 and 3 and
-//! compares bits.
+//! A run's threads for its products: the run's own and helpers that take tiles beside it,
+//! spinning between the products of a step and sleeping when the run has no use for them.
 
-use std::cell::{RefCell, UnsafeCell};
+use std::cell::UnsafeCell;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, Weak};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
-
-/// The cores of one node and the runs sharing them.
-#[derive(Clone)]
-pub struct Cores {
-    inner: Arc<Inner>,
-}
-
-struct Inner {
-    cores: usize,
-    /// Every live share's width, oldest first.
-    shares: Mutex<Vec<Weak<AtomicUsize>>>,
-}
-
-/// One run's part of the node's cores, for as long as it lives: its width, and the helper
-/// threads that take tiles beside the run's own thread (started as the width grows).
-pub struct Share {
-    cores: Cores,
-    gang: Arc<Gang>,
-}
-
-fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
-    // A panic while holding one of these locks leaves its value whole.
-    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-impl Cores {
-    /// `cores` cores (at least one) for the runs of this node.
-    pub fn new(cores: usize) -> Self {
-        Self {
-            inner: Arc::new(Inner {
-                cores: cores.max(1),
-                shares: Mutex::new(Vec::new()),
-            }),
-        }
-    }
-
-    pub fn count(&self) -> usize {
-        self.inner.cores
-    }
-
-    /// A share for a starting run; every share's width is rebalanced.
-    pub fn share(&self) -> Share {
-        let gang = Arc::new(Gang::new());
-        lock(&self.inner.shares).push(Arc::downgrade(&gang.width));
-        self.rebalance();
-        Share {
-            cores: self.clone(),
-            gang,
-        }
-    }
-
-    fn rebalance(&self) {
-        let mut shares = lock(&self.inner.shares);
-        shares.retain(|w| w.strong_count() > 0);
-        let live: Vec<_> = shares.iter().filter_map(Weak::upgrade).collect();
-        for (i, width) in live.iter().enumerate() {
-            width.store(
-                fair_width(self.inner.cores, live.len(), i),
-                Ordering::Relaxed,
-            );
-        }
-    }
-}
-
-/// The width of the `i`-th oldest of `runs` runs on `cores` cores.
-fn fair_width(cores: usize, runs: usize, i: usize) -> usize {
-    let base = cores / runs.max(1);
-    (base + usize::from(i < cores % runs.max(1))).max(1)
-}
-
-impl Share {
-    /// How many cores this run's products may use now.
-    pub fn width(&self) -> usize {
-        self.gang.width.load(Ordering::Relaxed)
-    }
-
-    /// Runs `work` with this share as the calling thread's: its products take tiles on up to
-    /// `width()` threads.
-    pub fn install<R>(&self, work: impl FnOnce() -> R) -> R {
-        let previous = CURRENT.with(|c| c.replace(Some(self.gang.clone())));
-        let _restore = Restore(previous);
-        work()
-    }
-}
-
-impl Drop for Share {
-    fn drop(&mut self) {
-        self.gang.stop();
-        let gone = Arc::downgrade(&self.gang.width);
-        lock(&self.cores.inner.shares).retain(|w| !w.ptr_eq(&gone));
-        self.cores.rebalance();
-    }
-}
-
-thread_local! {
-    static CURRENT: RefCell<Option<Arc<Gang>>> = const { RefCell::new(None) };
-}
-
-/// Puts back the thread's previous share when `install` returns or unwinds.
-struct Restore(Option<Arc<Gang>>);
-
-impl Drop for Restore {
-    fn drop(&mut self) {
-        let previous = self.0.take();
-        CURRENT.with(|c| *c.borrow_mut() = previous);
-    }
-}
-
-/// Calls `work(t)` once for each tile `t` in `0..tiles`, on as many threads as the calling
-/// thread's share allows now (one without a share). Tiles must write disjoint cells.
-pub fn for_each_tile(tiles: usize, work: &(dyn Fn(usize) + Sync)) {
-    let gang = CURRENT.with(|c| c.borrow().clone());
-    match gang {
-        Some(gang) if tiles > 1 && gang.width.load(Ordering::Relaxed) > 1 => gang.run(tiles, work),
-        _ => (0..tiles).for_each(work),
-    }
-}
-
-/// The calling thread's width now (one without a share).
-pub fn current_width() -> usize {
-    CURRENT.with(|c| {
-        c.borrow()
-            .as_ref()
-            .map_or(1, |g| g.width.load(Ordering::Relaxed))
-    })
-}
 
 /// How long an idle helper spins for the next product before it sleeps: between two products of
 /// a step there is less than this, and waking a sleeping thread costs tens of microseconds.
@@ -152,8 +18,8 @@ const INSIDE: u64 = CLOSED - 1;
 
 /// A run's threads for its products: the run's own (the caller) and helpers 1, 2, … that take
 /// tiles of the current product while their number is below the width.
-struct Gang {
-    width: Arc<AtomicUsize>,
+pub(super) struct Gang {
+    pub(super) width: Arc<AtomicUsize>,
     state: AtomicU64,
     job: UnsafeCell<Job>,
     stopped: AtomicBool,
@@ -177,7 +43,7 @@ unsafe impl Sync for Gang {}
 unsafe impl Send for Gang {}
 
 impl Gang {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             width: Arc::new(AtomicUsize::new(1)),
             state: AtomicU64::new(CLOSED),
@@ -196,7 +62,7 @@ impl Gang {
     }
 
     /// Shares `tiles` tiles of `work` among the caller and up to `width − 1` helpers.
-    fn run(self: &Arc<Self>, tiles: usize, work: &(dyn Fn(usize) + Sync)) {
+    pub(super) fn run(self: &Arc<Self>, tiles: usize, work: &(dyn Fn(usize) + Sync)) {
         let wanted = self.width.load(Ordering::Relaxed).min(tiles);
         let threads = 1 + self.hire(wanted - 1);
         let product = (self.state.load(Ordering::Acquire) >> 32) + 1;
@@ -319,7 +185,7 @@ impl Gang {
     }
 
     /// Stops and joins the helpers (the run has ended).
-    fn stop(&self) {
+    pub(super) fn stop(&self) {
         self.width.store(0, Ordering::Relaxed);
         self.stopped.store(true, Ordering::SeqCst);
         {
@@ -353,69 +219,7 @@ fn take_tiles(job: &Job) {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn widths_split_the_cores_fairly_and_grow_when_a_run_ends() {
-        let cores = Cores::new(3);
-        let a = cores.share();
-        assert_eq!(a.width(), 3);
-        let b = cores.share();
-        assert_eq!((a.width(), b.width()), (2, 1));
-        let c = cores.share();
-        let d = cores.share();
-        assert_eq!(
-            [a.width(), b.width(), c.width(), d.width()],
-            [1, 1, 1, 1],
-            "more runs than cores: each keeps one"
-        );
-        drop(a);
-        drop(c);
-        assert_eq!((b.width(), d.width()), (2, 1));
-        drop(b);
-        assert_eq!(d.width(), 3);
-    }
-
-    #[test]
-    fn every_tile_runs_once_at_any_width() {
-        let cores = Cores::new(4);
-        let share = cores.share();
-        let hits: Vec<AtomicUsize> = (0..37).map(|_| AtomicUsize::new(0)).collect();
-        share.install(|| {
-            assert_eq!(current_width(), 4);
-            for_each_tile(hits.len(), &|t| {
-                hits[t].fetch_add(1, Ordering::Relaxed);
-            });
-        });
-        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 1));
-        assert_eq!(
-            current_width(),
-            1,
-            "the share is the thread's only inside install"
-        );
-    }
-
-    #[test]
-    fn a_panicking_tile_fails_the_product_and_the_next_product_runs() {
-        let cores = Cores::new(2);
-        let share = cores.share();
-        share.install(|| {
-            for _ in 0..20 {
-                let failed = std::panic::catch_unwind(|| {
-                    for_each_tile(64, &|t| {
-                        std::hint::black_box(t);
-                        assert!(t != 40, "tile 40 fails");
-                    })
-                });
-                assert!(failed.is_err());
-                let hits = AtomicUsize::new(0);
-                for_each_tile(64, &|_| {
-                    hits.fetch_add(1, Ordering::Relaxed);
-                });
-                assert_eq!(hits.into_inner(), 64);
-            }
-        });
-    }
+pub(super) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // A panic while holding one of these locks leaves its value whole.
+    m.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
 }
