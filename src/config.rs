@@ -243,6 +243,7 @@ impl Settings {
             ("--max-event-streams", l.max_event_streams),
             ("--max-checkpoint-bytes", l.max_checkpoint_bytes),
             ("--max-attempts", l.max_attempts),
+            ("--cores", self.cores as u64),
         ] {
             if v == 0 {
                 return Err(ConfigError::Zero(name));
@@ -311,6 +312,14 @@ mod tests {
             queue: Default::default(),
             http: Default::default(),
         }
+    }
+
+    #[test]
+    fn zero_cores_is_refused_naming_the_flag() {
+        let mut s = settings("127.0.0.1:0");
+        s.cores = 0;
+        let e = s.validate_training().unwrap_err();
+        assert_eq!(e.to_string(), "--cores must be at least 1");
     }
 
     #[test]

@@ -5,8 +5,8 @@
 //!
 //! Widening never changes a result: a product is cut into tiles by its shape alone (never by
 //! the width), each tile's arithmetic is the whole product's for those cells (`gemm` blocks the
-//! inner dimension by `k` alone), and the tiles write disjoint cells; the width only decides
-//! how many threads take tiles. `tests/engine/cores.rs` trains at widths 1, 2 and 3 and
+//! inner dimension by `k` alone, for the tile shapes `model::kernels` allows), and the tiles
+//! write disjoint cells; the width only decides how many threads take tiles. `tests/engine/cores.rs` trains at widths 1, 2 and 3 and
 //! compares bits.
 
 mod gang;
