@@ -1,6 +1,7 @@
 //! A run's results do not depend on how many cores computed it: the same spec and seed train
 //! to the same bits at widths 1, 2 and 3 (`engine::cores`), for a wide MLP with batch norm
-//! and dropout, an FCN and a GRU on packed sequences.
+//! and dropout (Adam, and AdamW with AMSGrad: their update is shared in pieces), an FCN and a
+//! GRU on packed sequences.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
@@ -99,11 +100,18 @@ fn spec(value: serde_json::Value) -> TrainingSpec {
 #[test]
 fn a_wide_mlp_trains_to_the_same_bits_on_one_two_or_three_cores() {
     let data = load("digits.csv", 0);
-    let spec = spec(serde_json::json!({
-        "model": {"hidden_layers": [256, 256], "batch_norm": true, "dropout": 0.2},
-        "training": {"epochs": 3, "batch_size": 128, "early_stopping": null}
-    }));
-    same_at_every_width(&request(&data, &spec, 3));
+    // Adam's update is shared in pieces too; AdamW with AMSGrad uses every buffer it has.
+    for optimizer in [
+        serde_json::json!({"kind": "adam"}),
+        serde_json::json!({"kind": "adamw", "amsgrad": true, "weight_decay": 0.01}),
+    ] {
+        let spec = spec(serde_json::json!({
+            "model": {"hidden_layers": [256, 256], "batch_norm": true, "dropout": 0.2},
+            "optimizer": optimizer,
+            "training": {"epochs": 3, "batch_size": 128, "early_stopping": null}
+        }));
+        same_at_every_width(&request(&data, &spec, 3));
+    }
 }
 
 /// `n` packed univariate sequences of 40 to 96 steps, labelled by where their bump is.

@@ -102,16 +102,8 @@ pub(super) fn step(
     }
     st.optimizer.begin_step();
     let params = st.model.params_mut();
-    for (((p, g), s), &frozen) in params
-        .iter_mut()
-        .zip(grads.iter())
-        .zip(st.states.iter_mut())
-        .zip(&shape.frozen)
-    {
-        if !frozen {
-            st.optimizer.update(lr, &mut p.data, g, s);
-        }
-    }
+    st.optimizer
+        .update_all(lr, params, grads, &mut st.states, &shape.frozen);
     stats.loss_sum += f64::from(loss) * chunk.len() as f64;
     stats.seen += chunk.len();
     Ok(())
