@@ -108,7 +108,7 @@ fn a_wide_mlp_trains_to_the_same_bits_on_one_two_or_three_cores() {
         let spec = spec(serde_json::json!({
             "model": {"hidden_layers": [256, 256], "batch_norm": true, "dropout": 0.2},
             "optimizer": optimizer,
-            "training": {"epochs": 3, "batch_size": 128, "early_stopping": null}
+            "training": {"epochs": 3, "batch_size": 128, "early_stopping": null, "l2": 1e-4}
         }));
         same_at_every_width(&request(&data, &spec, 3));
     }

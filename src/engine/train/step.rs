@@ -2,10 +2,13 @@
 //! gradient's statistics (a non-finite loss or gradient ends the run), clipping, and the
 //! optimizer's update of every unfrozen parameter.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use super::measure::{diverged, squares};
 use super::request::TrainRequest;
 use super::state::TrainState;
 use crate::engine::EngineError;
+use crate::engine::cores::for_each_tile;
 use crate::engine::data::rows;
 use crate::engine::model::dense::Workspace;
 use crate::engine::optim::clip;
@@ -118,9 +121,15 @@ fn statistics(
     epoch: u64,
     stats: &mut StepStats,
 ) -> Result<(), EngineError> {
+    // Each parameter's sum of squares on the run's cores, then added in parameter order: the
+    // same bits at any width.
+    let sums: Vec<AtomicU64> = grads.iter().map(|_| AtomicU64::new(0)).collect();
+    for_each_tile(grads.len(), &|i| {
+        sums[i].store(squares(&grads[i]).to_bits(), Ordering::Relaxed)
+    });
     let mut per_layer = vec![0.0f64; shape.layers];
-    for (g, &l) in grads.iter().zip(&shape.layer_of) {
-        per_layer[l] += squares(g);
+    for (sum, &l) in sums.iter().zip(&shape.layer_of) {
+        per_layer[l] += f64::from_bits(sum.load(Ordering::Relaxed));
     }
     if !loss.is_finite() {
         return Err(diverged(epoch, "the training loss"));
