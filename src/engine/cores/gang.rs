@@ -22,6 +22,8 @@ pub(super) struct Gang {
     pub(super) width: Arc<AtomicUsize>,
     state: AtomicU64,
     job: UnsafeCell<Job>,
+    /// A caller is sharing a product.
+    running: AtomicBool,
     stopped: AtomicBool,
     helper_panicked: AtomicBool,
     sleepers: AtomicUsize,
@@ -37,8 +39,8 @@ struct Job {
     threads: usize,
 }
 
-// SAFETY: `job` is written only by the gang's caller while the state is closed with nobody
-// inside, and read by helpers only inside (see `Gang::run`); `work` is `Sync`.
+// SAFETY: `job` is written only by the one caller `running` admits, while the state is closed
+// with nobody inside, and read by helpers only inside (see `Gang::run`); `work` is `Sync`.
 unsafe impl Sync for Gang {}
 unsafe impl Send for Gang {}
 
@@ -53,6 +55,7 @@ impl Gang {
                 next: AtomicUsize::new(0),
                 threads: 0,
             }),
+            running: AtomicBool::new(false),
             stopped: AtomicBool::new(false),
             helper_panicked: AtomicBool::new(false),
             sleepers: AtomicUsize::new(0),
@@ -61,11 +64,19 @@ impl Gang {
         }
     }
 
-    /// Shares `tiles` tiles of `work` among the caller and up to `width − 1` helpers.
+    /// Shares `tiles` tiles of `work` among the caller and up to `width − 1` helpers. One caller
+    /// at a time: another (the share installed on two threads, or a tile sharing a product of
+    /// its own) takes its tiles alone.
     pub(super) fn run(self: &Arc<Self>, tiles: usize, work: &(dyn Fn(usize) + Sync)) {
+        if self.running.swap(true, Ordering::Acquire) {
+            (0..tiles).for_each(work);
+            return;
+        }
+        let _running = Running(&self.running);
         let wanted = self.width.load(Ordering::Relaxed).min(tiles);
         let threads = 1 + self.hire(wanted - 1);
-        let product = (self.state.load(Ordering::Acquire) >> 32) + 1;
+        // Numbers wrap within their 32 bits; a helper only compares them.
+        let product = ((self.state.load(Ordering::Acquire) >> 32) + 1) & u64::from(u32::MAX);
         // SAFETY: the state is closed with nobody inside (the invariant between products), so
         // no helper reads the job now. `work` outlives the product: the caller waits below for
         // every helper to leave before returning.
@@ -195,6 +206,15 @@ impl Gang {
         for helper in lock(&self.helpers).drain(..) {
             let _ = helper.join();
         }
+    }
+}
+
+/// Lets the next caller share a product when dropped (also when a tile unwinds).
+struct Running<'g>(&'g AtomicBool);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 

@@ -203,4 +203,26 @@ mod tests {
             }
         });
     }
+
+    #[test]
+    fn one_share_on_two_threads_at_once_runs_every_tile_once() {
+        let cores = Cores::new(2);
+        let share = cores.share();
+        let hits: Vec<AtomicUsize> = (0..2 * 64).map(|_| AtomicUsize::new(0)).collect();
+        std::thread::scope(|s| {
+            for half in [0, 64] {
+                let (share, hits) = (&share, &hits);
+                s.spawn(move || {
+                    share.install(|| {
+                        for _ in 0..200 {
+                            for_each_tile(64, &|t| {
+                                hits[half + t].fetch_add(1, Ordering::Relaxed);
+                            });
+                        }
+                    })
+                });
+            }
+        });
+        assert!(hits.iter().all(|h| h.load(Ordering::Relaxed) == 200));
+    }
 }
