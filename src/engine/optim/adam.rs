@@ -2,21 +2,13 @@
 
 use super::state::ParamState;
 
-/// Adam and AdamW (`decoupled`): bias-corrected moments, optional AMSGrad maximum.
-#[allow(clippy::too_many_arguments)]
+/// Adam and AdamW (`rule`): bias-corrected moments, optional AMSGrad maximum.
 pub fn step(
     param: &mut [f32],
     grad: &[f32],
     state: &mut ParamState,
-    lr: f64,
-    t: u64,
-    betas: [f64; 2],
-    epsilon: f64,
-    weight_decay: f64,
-    decoupled: bool,
-    amsgrad: bool,
+    (rule, amsgrad): (Rule, bool),
 ) {
-    let rule = Rule::new(lr, t, betas, epsilon, weight_decay, decoupled);
     let (m_i, v_i, max_i) = buffers(state, param.len(), amsgrad);
     // Take the buffers out so the loop runs over plain slices and vectorizes.
     let mut m_buf = std::mem::take(&mut state.buffers[m_i].1);

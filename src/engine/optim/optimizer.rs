@@ -69,6 +69,7 @@ impl Optimizer {
                 amsgrad,
                 ..
             } => {
+                // AdamW decouples the weight decay from the gradient; Adam adds it (L2).
                 let decoupled = matches!(self.spec, OptimizerSpec::Adamw { .. });
                 let t = self.step.max(1);
                 let rule = adam::Rule::new(lr, t, [beta1, beta2], epsilon, weight_decay, decoupled);
@@ -129,37 +130,10 @@ impl Optimizer {
                 centered,
                 weight_decay,
             ),
-            OptimizerSpec::Adam {
-                beta1,
-                beta2,
-                epsilon,
-                weight_decay,
-                amsgrad,
-                ..
-            }
-            | OptimizerSpec::Adamw {
-                beta1,
-                beta2,
-                epsilon,
-                weight_decay,
-                amsgrad,
-                ..
-            } => {
-                // AdamW decouples the weight decay from the gradient; Adam adds it (L2).
-                let decoupled = matches!(self.spec, OptimizerSpec::Adamw { .. });
-                let betas = [beta1, beta2];
-                adam::step(
-                    param,
-                    grad,
-                    state,
-                    lr,
-                    t,
-                    betas,
-                    epsilon,
-                    weight_decay,
-                    decoupled,
-                    amsgrad,
-                )
+            OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. } => {
+                if let Some(rule) = self.adam_rule(lr) {
+                    adam::step(param, grad, state, rule);
+                }
             }
         }
     }
