@@ -47,10 +47,6 @@ impl Cores {
         }
     }
 
-    pub fn count(&self) -> usize {
-        self.inner.cores
-    }
-
     /// A share for a starting run; every share's width is rebalanced.
     pub fn share(&self) -> Share {
         let gang = Arc::new(Gang::new());
