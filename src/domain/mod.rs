@@ -8,6 +8,8 @@ pub mod heldout;
 pub mod ids;
 pub mod init;
 pub mod job;
+pub mod job_filter;
+pub mod job_meta;
 pub mod job_rules;
 pub mod metric;
 pub mod model_choice;

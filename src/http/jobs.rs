@@ -1,4 +1,4 @@
-//! `/v1/jobs`: submit (with `dry_run`), list, show, cancel, and the results: runs and metrics.
+//! `/v1/jobs`: submit (with `dry_run`), list (filtered, sorted), show, rename and tag, cancel, and the results: runs and metrics.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -12,6 +12,8 @@ use super::extract::{JsonBody, QueryParams, page_params};
 use super::runs::RunView;
 use super::state::{AppState, Route};
 use crate::domain::job::{JobSpec, JobStatus};
+use crate::domain::job_filter::{Clause, Field, JobFilter, JobOrder, JobQuery, Op, Value};
+use crate::domain::job_meta::{JobMeta, MetaPatch};
 use crate::error::{ApiError, FieldError};
 use crate::jobs::views::{self, Cancel, JobView};
 use crate::jobs::{
@@ -22,7 +24,7 @@ use crate::jobs::{
 pub fn routes() -> Vec<Route> {
     vec![
         ("/v1/jobs", get(list).post(create)),
-        ("/v1/jobs/{id}", get(show)),
+        ("/v1/jobs/{id}", get(show).patch(update)),
         ("/v1/jobs/{id}/cancel", post(cancel)),
         ("/v1/jobs/{id}/runs", get(runs)),
     ]
@@ -42,9 +44,24 @@ async fn create(
         return Err(ApiError::invalid_fields(unknown));
     }
     let key = idempotency_key(&headers)?;
-    let spec = JobSpec::from_json(body).map_err(SubmitError::Invalid)?;
+    let mut body = body;
+    let meta = JobMeta::take_from(&mut body);
+    let spec = JobSpec::from_json(body);
+    let (meta, spec) = match (meta, spec) {
+        (Ok(meta), Ok(spec)) => (meta, spec),
+        (meta, spec) => {
+            // Every field error at once: the spec's own rules too, when it reads.
+            let mut errors = meta.err().unwrap_or_default();
+            errors.extend(match spec {
+                Ok(spec) => spec.validate(&state.limits),
+                Err(e) => e,
+            });
+            return Err(SubmitError::Invalid(errors).into());
+        }
+    };
     let submission = Submission {
         spec,
+        meta,
         key,
         dry_run,
         remedy_of: None,
@@ -81,6 +98,8 @@ pub(super) async fn job_or_404(state: &AppState, id: &str) -> Result<JobView, Ap
         .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
 
+/// `GET /v1/jobs`: a page of jobs, `filter`ed (see `domain::job_filter`) and sorted by
+/// `order_by`; `status` is a shorthand for `status = '…'`.
 async fn list(
     State(state): State<AppState>,
     mut query: QueryParams,
@@ -97,15 +116,57 @@ async fn list(
         }
         parsed
     });
-    errors.extend(query.unknown(&["limit", "cursor", "status"]));
+    let mut filter = read_param(&mut query, "filter", JobFilter::parse, &mut errors);
+    let order = read_param(&mut query, "order_by", JobOrder::parse, &mut errors);
+    errors.extend(query.unknown(&["limit", "cursor", "status", "filter", "order_by"]));
     if !errors.is_empty() {
         return Err(ApiError::invalid_fields(errors));
     }
-    let (items, next) = views::jobs(&state.pool, status, limit, cursor).await?;
+    if let Some(status) = status {
+        filter.0.push(Clause {
+            field: Field::Status,
+            op: Op::Eq,
+            value: Value::Text(status.as_str().to_string()),
+        });
+    }
+    let query = JobQuery { filter, order };
+    let (items, next) = views::jobs(&state.pool, &query, limit, cursor).await?;
     Ok(Json(Page {
         items,
         next_cursor: next.map(|n| n.to_string()),
     }))
+}
+
+/// Query parameter `name` read by `parse` (its default when absent); a problem is noted in
+/// `errors` under the parameter's name.
+fn read_param<T: Default, E: std::fmt::Display>(
+    query: &mut QueryParams,
+    name: &str,
+    parse: impl Fn(&str) -> Result<T, E>,
+    errors: &mut Vec<FieldError>,
+) -> T {
+    match query.take(name).map(|v| parse(&v)) {
+        None => T::default(),
+        Some(Ok(v)) => v,
+        Some(Err(e)) => {
+            errors.push(FieldError::new(name, e.to_string()));
+            T::default()
+        }
+    }
+}
+
+/// `PATCH /v1/jobs/{id}`: changes the job's `name`, `description` or `tags` (any other field
+/// is a 422: what a job trains never changes).
+async fn update(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody,
+) -> Result<Json<JobView>, ApiError> {
+    let patch = MetaPatch::from_json(body).map_err(SubmitError::Invalid)?;
+    views::update_meta(&state.pool, &id, patch)
+        .await?
+        .map(Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
 
 async fn show(

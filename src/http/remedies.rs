@@ -16,6 +16,7 @@ use super::jobs::{job_or_404, submitted};
 use super::state::{AppState, Route};
 use crate::domain::finding::{AppliedRemedy, Finding, Kind, Severity};
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
+use crate::domain::job_meta::JobMeta;
 use crate::domain::results::Variant;
 use crate::error::ApiError;
 use crate::jobs::results;
@@ -109,8 +110,18 @@ async fn remedy(
                 .join("; ")
         ))
     })?;
+    // The remedy job keeps the original's tags and says what it is in its name.
+    let meta = JobMeta {
+        name: Some(format!(
+            "remedy of {}",
+            job.meta.name.as_deref().unwrap_or(&id)
+        )),
+        description: None,
+        tags: job.meta.tags.clone(),
+    };
     let submission = Submission {
         spec,
+        meta,
         key,
         dry_run: false,
         remedy_of: Some((id, applied)),

@@ -147,6 +147,7 @@ pub fn job(
         folds: assignments,
         runs,
         created_at: ids::now_rfc3339(),
+        meta: Default::default(),
         remedy_of: None,
         classes,
     })

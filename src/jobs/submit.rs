@@ -12,6 +12,7 @@ use crate::config::Limits;
 use crate::domain::dataset::DatasetSummary;
 use crate::domain::finding::AppliedRemedy;
 use crate::domain::job::{InitSpec, JobSpec};
+use crate::domain::job_meta::JobMeta;
 use crate::domain::spec::SpecError;
 use crate::engine::data::labels::Labels;
 use crate::store::{self, jobs::Created};
@@ -33,6 +34,8 @@ pub enum Submitted {
 #[derive(Debug)]
 pub struct Submission {
     pub spec: JobSpec,
+    /// Its name, description and tags.
+    pub meta: JobMeta,
     pub key: Option<String>,
     pub dry_run: bool,
     pub remedy_of: Option<(String, Vec<AppliedRemedy>)>,
@@ -64,10 +67,14 @@ pub async fn submit(pool: &Db, limits: &Limits, s: Submission) -> Result<Submitt
         });
     }
     job.remedy_of = s.remedy_of;
-    // A remedy job's request is its spec and what it remedies.
-    let identity = match &job.remedy_of {
-        None => serde_json::to_string(&job.spec),
-        Some(of) => serde_json::to_string(&(&job.spec, of)),
+    job.meta = s.meta;
+    // A request is its spec, what it is called and, for a remedy job, what it remedies (an
+    // unnamed job's identity is its spec, as before names were).
+    let identity = match (&job.remedy_of, job.meta == JobMeta::default()) {
+        (None, true) => serde_json::to_string(&job.spec),
+        (None, false) => serde_json::to_string(&(&job.spec, &job.meta)),
+        (Some(of), true) => serde_json::to_string(&(&job.spec, of)),
+        (Some(of), false) => serde_json::to_string(&(&job.spec, of, &job.meta)),
     };
     let hash = hex::encode(Sha256::digest(identity.map_err(anyhow::Error::from)?));
     let keyed = s.key.as_deref().map(|k| (k, hash.as_str()));

@@ -3,7 +3,8 @@
 
 use crate::store::Db;
 
-use crate::domain::job::JobStatus;
+use crate::domain::job_filter::JobQuery;
+use crate::domain::job_meta::MetaPatch;
 use crate::domain::results::RunState;
 use crate::engine::train::EpochRecord;
 use crate::store;
@@ -16,14 +17,25 @@ pub async fn job(pool: &Db, id: &str) -> anyhow::Result<Option<JobView>> {
     store::jobs::get_job(pool, id).await
 }
 
-/// A page of jobs, newest first (of one status): the jobs and the next page's cursor.
+/// A page of the jobs `query` keeps, in its order: the jobs and the next page's cursor.
 pub async fn jobs(
     pool: &Db,
-    status: Option<JobStatus>,
+    query: &JobQuery,
     limit: u32,
-    before: Option<i64>,
+    cursor: Option<i64>,
 ) -> anyhow::Result<(Vec<JobView>, Option<i64>)> {
-    store::jobs::list_jobs(pool, status, limit, before).await
+    store::jobs::list_jobs(pool, query, limit, cursor).await
+}
+
+/// Changes job `id`'s name, description or tags: the job after (`None`: no such job).
+pub async fn update_meta(pool: &Db, id: &str, patch: MetaPatch) -> anyhow::Result<Option<JobView>> {
+    if store::job_meta::update_meta(pool, id, patch)
+        .await?
+        .is_none()
+    {
+        return Ok(None);
+    }
+    job(pool, id).await
 }
 
 /// The jobs made from job `id` by `POST …/remedy`, oldest first.

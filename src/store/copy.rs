@@ -13,6 +13,7 @@ use super::{Backend, Db};
 pub(crate) enum Kind {
     Text,
     Int,
+    Real,
     Blob,
 }
 
@@ -21,6 +22,7 @@ pub(crate) enum Kind {
 pub(crate) enum Cell {
     Text(Option<String>),
     Int(Option<i64>),
+    Real(Option<f64>),
     Blob(Option<Vec<u8>>),
 }
 
@@ -33,7 +35,7 @@ pub(crate) struct Table {
     pub page: i64,
 }
 
-use Kind::{Blob, Int, Text};
+use Kind::{Blob, Int, Real, Text};
 
 /// Every table, parents before children.
 pub(crate) const TABLES: &[Table] = &[
@@ -122,9 +124,25 @@ pub(crate) const TABLES: &[Table] = &[
             ("remedy_findings_json", Text),
             ("classes_json", Text),
             ("results_json", Text),
+            ("name", Text),
+            ("description", Text),
+            ("tags_json", Text),
+            ("families", Text),
         ],
         key: "seq",
         page: 100,
+    },
+    Table {
+        name: "job_tags",
+        columns: &[("job_id", Text), ("key", Text), ("value", Text)],
+        key: "job_id, key",
+        page: 500,
+    },
+    Table {
+        name: "job_scores",
+        columns: &[("job_id", Text), ("metric", Text), ("mean", Real)],
+        key: "job_id, metric",
+        page: 500,
     },
     Table {
         name: "job_datasets",
@@ -276,6 +294,7 @@ fn hash_cell(hash: &mut Sha256, cell: &Cell) {
     let (tag, bytes): (u8, Option<Vec<u8>>) = match cell {
         Cell::Text(v) => (1, v.as_ref().map(|s| s.as_bytes().to_vec())),
         Cell::Int(v) => (2, v.map(|i| i.to_le_bytes().to_vec())),
+        Cell::Real(v) => (4, v.map(|x| x.to_le_bytes().to_vec())),
         Cell::Blob(v) => (3, v.clone()),
     };
     hash.update([tag, bytes.is_some() as u8]);

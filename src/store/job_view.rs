@@ -3,6 +3,8 @@
 
 use crate::domain::finding::{AppliedRemedy, Finding};
 use crate::domain::job::{JobSpec, JobStatus};
+use crate::domain::job_filter::JobQuery;
+use crate::domain::job_meta::JobMeta;
 use crate::domain::results::Summary;
 use serde::Serialize;
 
@@ -44,6 +46,11 @@ pub struct JobView {
     /// stored before they were kept).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub applied_remedies: Option<Vec<AppliedRemedy>>,
+    /// The job's name, description and tags.
+    #[serde(flatten)]
+    pub meta: JobMeta,
+    /// The dataset's name (`null` once it is deleted).
+    pub dataset_name: Option<String>,
 }
 
 /// A remedy job's findings as stored: their ids (before the findings themselves were kept), or
@@ -76,10 +83,11 @@ super::dispatch! { job_view:
     pub async fn get_job(id: &str) -> anyhow::Result<Option<JobView>>;
     /// The jobs made from job `id` by `POST …/remedy`, oldest first.
     pub async fn remedies_of(id: &str) -> anyhow::Result<Vec<JobView>>;
-    /// A page of jobs, newest first, optionally of one status: one query.
+    /// A page of the jobs `query` keeps, in its order, after `cursor` (a sequence number in
+    /// the default order, else how many jobs were already shown): one query.
     pub async fn list_jobs(
-        status: Option<JobStatus>,
+        query: &JobQuery,
         limit: u32,
-        before_seq: Option<i64>,
+        cursor: Option<i64>,
     ) -> anyhow::Result<(Vec<JobView>, Option<i64>)>;
 }

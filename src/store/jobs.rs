@@ -6,6 +6,7 @@ pub use super::job_view::{JobView, Progress, get_job, list_jobs, remedies_of};
 use super::run_data::RunRow;
 use crate::domain::finding::{AppliedRemedy, Finding};
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
+use crate::domain::job_meta::JobMeta;
 use crate::domain::results::{JobResults, RunKind, Settled, Summary};
 
 /// The idempotency scope of `POST /v1/jobs`.
@@ -58,6 +59,8 @@ pub struct NewJob {
     pub remedy_of: Option<(String, Vec<AppliedRemedy>)>,
     /// The class names in training order (the label's classes).
     pub classes: Vec<String>,
+    /// What the user calls it: name, description, tags.
+    pub meta: JobMeta,
 }
 
 /// What creating a job did.

@@ -12,6 +12,7 @@ pub mod datasets;
 pub mod gc;
 pub mod health;
 pub mod idempotency;
+pub mod job_meta;
 pub mod job_view;
 pub mod jobs;
 mod le;

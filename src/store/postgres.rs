@@ -74,6 +74,8 @@ macro_rules! store_test {
     };
 }
 
+/// Whether `LIKE` ignores case (SQLite's does for ASCII; PostgreSQL's does not).
+pub(crate) const LIKE_IGNORES_CASE: bool = false;
 /// Whether state changes notify listeners (`sql::QUEUE_CHANNEL`, `sql::EVENTS_CHANNEL`):
 /// workers and API processes on other machines wake.
 pub(crate) const NOTIFIES: bool = true;
@@ -187,6 +189,14 @@ pub(crate) fn fault_key(pool: &PgPool) -> String {
 /// `pg_virtualenv` sets them), or `CROSSFOLD_TEST_POSTGRES`.
 #[cfg(test)]
 pub(crate) async fn test_pool() -> (String, PgPool) {
+    let (schema, pool) = test_pool_unmigrated().await;
+    MIGRATOR.run(&pool).await.unwrap();
+    (schema, pool)
+}
+
+/// As `test_pool`, with no migration applied.
+#[cfg(test)]
+pub(crate) async fn test_pool_unmigrated() -> (String, PgPool) {
     let base = std::env::var("CROSSFOLD_TEST_POSTGRES").unwrap_or_else(|_| "postgres://".into());
     let schema = format!("t_{}", uuid::Uuid::now_v7().simple());
     let admin = connect(&base)
@@ -206,6 +216,5 @@ pub(crate) async fn test_pool() -> (String, PgPool) {
         .connect_with(options)
         .await
         .unwrap();
-    MIGRATOR.run(&pool).await.unwrap();
     (schema, pool)
 }

@@ -253,6 +253,7 @@ mod tests {
             created_at: ids::now_rfc3339(),
             remedy_of: None,
             classes: vec!["a".into(), "b".into()],
+            meta: Default::default(),
         };
         crate::store::jobs::insert_job(&db, &job, None)
             .await

@@ -78,6 +78,8 @@ macro_rules! store_test {
     };
 }
 
+/// Whether `LIKE` ignores case (SQLite's does for ASCII; PostgreSQL's does not).
+pub(crate) const LIKE_IGNORES_CASE: bool = true;
 /// Whether state changes notify listeners: one process on one file needs no notifications.
 pub(crate) const NOTIFIES: bool = false;
 
@@ -122,4 +124,12 @@ pub(crate) async fn test_pool() -> (tempfile::TempDir, SqlitePool) {
     let pool = connect(&url).await.unwrap();
     MIGRATOR.run(&pool).await.unwrap();
     (dir, pool)
+}
+
+/// As `test_pool`, with no migration applied.
+#[cfg(test)]
+pub(crate) async fn test_pool_unmigrated() -> (tempfile::TempDir, SqlitePool) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("store.db").display());
+    (dir, connect(&url).await.unwrap())
 }

@@ -41,6 +41,7 @@ fn job_on(id: &str, dataset_id: &str) -> NewJob {
         created_at: "2026-11-27T00:00:00Z".into(),
         remedy_of: None,
         classes: vec!["a".into(), "b".into()],
+        meta: Default::default(),
     }
 }
 

@@ -140,6 +140,10 @@ impl TestApp {
         self.client.post(format!("{}{path}", self.address))
     }
 
+    pub fn patch(&self, path: &str) -> RequestBuilder {
+        self.client.patch(format!("{}{path}", self.address))
+    }
+
     pub fn delete(&self, path: &str) -> RequestBuilder {
         self.client.delete(format!("{}{path}", self.address))
     }

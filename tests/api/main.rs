@@ -20,6 +20,7 @@ mod fine_tuning;
 mod helpers;
 mod hostile;
 mod imbalance;
+mod job_search;
 mod jobs;
 mod limits;
 mod memory;

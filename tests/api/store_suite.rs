@@ -5,7 +5,10 @@
 
 use crossfold::domain::finding::RunDiagnosis;
 use crossfold::domain::job::{JobSpec, JobStatus, Strategy};
+use crossfold::domain::job_filter::{JobFilter, JobOrder, JobQuery};
+use crossfold::domain::job_meta::MetaPatch;
 use crossfold::domain::results::{RunKind, RunResult, RunState, Settled};
+use crossfold::engine::eval::summary::Stat;
 use crossfold::engine::train::EpochRecord;
 use crossfold::store::jobs::{Cancel, Created, NewJob, NewRun};
 use crossfold::store::run_data::Detail;
@@ -48,6 +51,7 @@ fn job(id: &str, folds: u32, final_run: bool) -> NewJob {
         created_at: "2026-12-05T00:00:00Z".into(),
         remedy_of: None,
         classes: vec!["a".into(), "b".into()],
+        meta: Default::default(),
     }
 }
 
@@ -382,16 +386,127 @@ async fn keys_create_once_and_pages_follow_their_cursor(db: Db) {
             (n, other) => panic!("job {n}: {other:?}"),
         }
     }
-    let (first, next) = store::jobs::list_jobs(&db, None, 3, None).await.unwrap();
-    let ids: Vec<&str> = first.iter().map(|j| j.id.as_str()).collect();
-    assert_eq!(ids, ["p3", "p2", "p1"]);
-    let (rest, end) = store::jobs::list_jobs(&db, None, 3, next).await.unwrap();
-    let ids: Vec<&str> = rest.iter().map(|j| j.id.as_str()).collect();
-    assert_eq!((ids, end), (vec!["p0"], None));
-    let (queued, _) = store::jobs::list_jobs(&db, Some(JobStatus::Queued), 10, None)
+    let (first, next) = store::jobs::list_jobs(&db, &Default::default(), 3, None)
         .await
         .unwrap();
+    let ids: Vec<&str> = first.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(ids, ["p3", "p2", "p1"]);
+    let (rest, end) = store::jobs::list_jobs(&db, &Default::default(), 3, next)
+        .await
+        .unwrap();
+    let ids: Vec<&str> = rest.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!((ids, end), (vec!["p0"], None));
+    let queued = listed(&db, "status = 'queued'", "", 10).await;
     assert_eq!(queued.len(), 4);
+}
+
+/// The ids of the jobs `filter` keeps in `order_by`'s order, following every cursor with pages
+/// of `limit`.
+async fn listed(db: &Db, filter: &str, order_by: &str, limit: u32) -> Vec<String> {
+    let query = JobQuery {
+        filter: JobFilter::parse(filter).unwrap(),
+        order: JobOrder::parse(order_by).unwrap(),
+    };
+    let (mut ids, mut cursor) = (Vec::new(), None);
+    loop {
+        let (page, next) = store::jobs::list_jobs(db, &query, limit, cursor)
+            .await
+            .unwrap();
+        assert!(page.len() <= limit as usize);
+        ids.extend(page.into_iter().map(|j| j.id));
+        match next {
+            Some(n) => cursor = Some(n),
+            None => return ids,
+        }
+    }
+}
+
+/// Jobs are found by name (`like` minds case, `ilike` does not), tag, family, dataset and
+/// metric, sorted by a metric with the unscored last; a patch renames and retags.
+async fn jobs_are_found_by_their_names_tags_families_and_scores(db: Db) {
+    let named = |id: &str, name: &str, team: &str, model: serde_json::Value| {
+        let mut j = job(id, 1, false);
+        j.spec = JobSpec::from_json(json!({"dataset_id": "ds", "model": model})).unwrap();
+        j.meta.name = Some(name.into());
+        j.meta.tags.insert("team".into(), team.into());
+        j
+    };
+    let jobs = [
+        named("a", "churn baseline", "risk", json!({"kind": "mlp"})),
+        named("b", "Churn GRU", "risk", json!({"kind": "gru"})),
+        named(
+            "c",
+            "fraud [v2]",
+            "ops",
+            json!([{"kind": "mlp"}, {"kind": "fcn"}]),
+        ),
+        job("d", 1, false),
+    ];
+    with_jobs(&db, &jobs).await;
+    for (id, score) in [("a", 0.9), ("b", 0.8), ("c", 0.95)] {
+        let stat = Stat {
+            mean: score,
+            std: 0.01,
+            min: score,
+            max: score,
+        };
+        let summary = [("balanced_accuracy".to_string(), stat)]
+            .into_iter()
+            .collect();
+        let settled = Settled::Succeeded {
+            summary: Some(summary),
+            results: Default::default(),
+        };
+        store::jobs::settle(&db, id, &settled).await.unwrap();
+    }
+    assert_eq!(
+        listed(&db, "name ilike '%churn%'", "", 10).await,
+        ["b", "a"]
+    );
+    assert_eq!(listed(&db, "name like 'churn%'", "", 10).await, ["a"]);
+    assert_eq!(listed(&db, "name like '%[v_]'", "", 10).await, ["c"]);
+    assert_eq!(
+        listed(&db, "tags.team = 'risk'", "created_at asc", 1).await,
+        ["a", "b"]
+    );
+    assert_eq!(listed(&db, "family = 'fcn'", "", 10).await, ["c"]);
+    assert_eq!(listed(&db, "family != 'mlp'", "", 10).await, ["b"]);
+    assert_eq!(
+        listed(&db, "dataset = 'tiny' and status = 'succeeded'", "", 10)
+            .await
+            .len(),
+        3
+    );
+    assert_eq!(
+        listed(&db, "metrics.balanced_accuracy > 0.85", "name", 10).await,
+        ["a", "c"]
+    );
+    let best_first = listed(&db, "", "metrics.balanced_accuracy", 3).await;
+    assert_eq!(best_first, ["c", "a", "b", "d"]);
+    let worst_first = listed(&db, "", "metrics.balanced_accuracy asc", 3).await;
+    assert_eq!(worst_first, ["b", "a", "c", "d"]);
+    let patch = MetaPatch::from_json(json!({"name": "churn v2", "tags": {"team": "ops"}})).unwrap();
+    let meta = store::job_meta::update_meta(&db, "b", patch)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(meta.name.as_deref(), Some("churn v2"));
+    assert_eq!(
+        listed(&db, "tags.team = 'ops'", "name", 10).await,
+        ["b", "c"]
+    );
+    let shown = store::jobs::get_job(&db, "b").await.unwrap().unwrap();
+    assert_eq!(
+        (shown.meta, shown.dataset_name.as_deref()),
+        (meta, Some("tiny"))
+    );
+    let gone = MetaPatch::from_json(json!({"name": null})).unwrap();
+    assert!(
+        store::job_meta::update_meta(&db, "zz", gone)
+            .await
+            .unwrap()
+            .is_none()
+    );
 }
 
 /// A dataset reads back as stored: summary, columns, labels, one column; pages; delete.
@@ -532,6 +647,7 @@ crate::on_both_backends!(
     epochs_are_kept_once_and_blobs_read_back_unchanged,
     jobs_settle_once_and_cancel_by_state,
     keys_create_once_and_pages_follow_their_cursor,
+    jobs_are_found_by_their_names_tags_families_and_scores,
     datasets_read_back_as_stored,
     artifacts_commit_under_the_lease_and_orphans_are_collected,
 );

@@ -43,6 +43,7 @@ pub(crate) async fn page(
                     Ok(match table.columns[i].1 {
                         Kind::Text => Cell::Text(row.try_get(i)?),
                         Kind::Int => Cell::Int(row.try_get(i)?),
+                        Kind::Real => Cell::Real(row.try_get(i)?),
                         Kind::Blob => Cell::Blob(row.try_get(i)?),
                     })
                 })
@@ -67,6 +68,7 @@ pub(crate) async fn insert(pool: &Pool, table: &Table, rows: &[Vec<Cell>]) -> an
             query = match cell {
                 Cell::Text(v) => query.bind(v.clone()),
                 Cell::Int(v) => query.bind(*v),
+                Cell::Real(v) => query.bind(*v),
                 Cell::Blob(v) => query.bind(v.clone()),
             };
         }

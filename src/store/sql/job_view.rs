@@ -2,8 +2,11 @@ use anyhow::Context;
 use sqlx::Row;
 
 use super::Pool;
+use super::job_list::Bind;
 use crate::domain::finding::Finding;
 use crate::domain::job::{JobStatus, Strategy};
+use crate::domain::job_filter::{JobQuery, OrderKey};
+use crate::domain::job_meta::JobMeta;
 use crate::store::job_view::{JobView, Progress, StoredRemedies};
 
 /// The columns of a job's view: the job's own and its runs' counts, in one query (so a page of
@@ -13,7 +16,8 @@ macro_rules! view_select {
         concat!(
             "SELECT j.seq, j.id, j.status, j.spec_json, j.dataset_id, j.created_at, j.started_at,
            j.finished_at, j.error, j.summary_json, j.diagnostics_json, j.remedy_of,
-           j.remedy_findings_json,
+           j.remedy_findings_json, j.name, j.description, j.tags_json,
+           (SELECT d.name FROM datasets d WHERE d.id = j.dataset_id) AS dataset_name,
            (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id) AS total,
            (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id
              AND r.state IN ('succeeded', 'failed', 'cancelled')) AS done,
@@ -117,6 +121,17 @@ fn view(row: &super::Row) -> anyhow::Result<JobView> {
             .transpose()?,
         diagnostics: findings_of(row),
         remedy_of: row.get("remedy_of"),
+        meta: JobMeta {
+            name: row.get("name"),
+            description: row.get("description"),
+            tags: row
+                .get::<Option<String>, _>("tags_json")
+                .map(|s| serde_json::from_str(&s))
+                .transpose()
+                .context("a job's tags")?
+                .unwrap_or_default(),
+        },
+        dataset_name: row.get("dataset_name"),
         remedies: applied.as_ref().map(|a| a.ids()),
         applied_remedies: applied.and_then(StoredRemedies::applied),
         id,
@@ -135,33 +150,38 @@ pub async fn remedies_of(pool: &Pool, id: &str) -> anyhow::Result<Vec<JobView>> 
     rows.iter().map(view).collect()
 }
 
-/// A page of jobs, newest first, optionally of one status: one query.
+/// A page of the jobs `query` keeps, in its order, after `cursor`: one query.
 pub async fn list_jobs(
     pool: &Pool,
-    status: Option<JobStatus>,
+    query: &JobQuery,
     limit: u32,
-    before_seq: Option<i64>,
+    cursor: Option<i64>,
 ) -> anyhow::Result<(Vec<JobView>, Option<i64>)> {
-    let rows = sqlx::query(concat!(
+    let page = super::job_list::page(query, limit, cursor);
+    let text = format!(
+        "{} JOIN ({}) page ON page.seq = j.seq ORDER BY page.pos",
         view_select!(),
-        " WHERE j.seq < $1 AND ($2 IS NULL OR j.status = $3) ORDER BY j.seq DESC LIMIT $4"
-    ))
-    .bind(before_seq.unwrap_or(i64::MAX))
-    .bind(status.map(JobStatus::as_str))
-    .bind(status.map(JobStatus::as_str))
-    .bind(i64::from(limit) + 1)
-    .fetch_all(pool)
-    .await?;
+        page.text
+    );
+    let mut sql = sqlx::query(sqlx::AssertSqlSafe(text));
+    for bind in page.binds {
+        sql = match bind {
+            Bind::Text(t) => sql.bind(t),
+            Bind::Real(x) => sql.bind(x),
+            Bind::Int(i) => sql.bind(i),
+        };
+    }
+    let rows = sql.fetch_all(pool).await?;
     let more = rows.len() > limit as usize;
     let items = rows
         .iter()
         .take(limit as usize)
         .map(view)
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let next = if more {
-        rows.get(limit as usize - 1).map(|r| r.get::<i64, _>("seq"))
-    } else {
-        None
+    let next = match (more, query.order.key) {
+        (false, _) => None,
+        (true, OrderKey::CreatedAt) => rows.get(limit as usize - 1).map(|r| r.get::<i64, _>("seq")),
+        (true, _) => Some(cursor.unwrap_or(0) + i64::from(limit)),
     };
     Ok((items, next))
 }

@@ -54,8 +54,9 @@ pub async fn insert_job(
         crate::store::typed::remember(&job.id, &spec_json, &job.spec);
         sqlx::query(
             "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, remedy_of,
-                               remedy_findings_json, classes_json)
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8)",
+                               remedy_findings_json, classes_json, name, description, tags_json,
+                               families)
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(&job.id)
         .bind(&job.dataset_id)
@@ -70,8 +71,13 @@ pub async fn insert_job(
                 .transpose()?,
         )
         .bind(serde_json::to_string(&job.classes)?)
+        .bind(&job.meta.name)
+        .bind(&job.meta.description)
+        .bind(serde_json::to_string(&job.meta.tags)?)
+        .bind(super::job_meta::families(&job.spec))
         .execute(&mut *tx)
         .await?;
+        super::job_meta::insert_tags(&mut tx, &job.id, &job.meta.tags).await?;
         for (role, _, dataset) in job_datasets(job) {
             sqlx::query("INSERT INTO job_datasets (job_id, role, dataset_id) VALUES ($1, $2, $3)")
                 .bind(&job.id)
@@ -220,28 +226,33 @@ pub async fn settle(
         Settled::Succeeded { summary, results } => (
             JobStatus::Succeeded,
             None,
-            summary.as_ref().map(serde_json::to_string).transpose()?,
+            summary.as_ref(),
             Some(serde_json::to_string(results)?),
         ),
         Settled::Failed(error) => (JobStatus::Failed, error.clone(), None, None),
         Settled::Cancelled => (JobStatus::Cancelled, None, None, None),
     };
+    let mut tx = super::write_tx(pool).await?;
     let done = sqlx::query(
         "UPDATE jobs SET status = $1, error = $2, summary_json = $3, results_json = $4, finished_at = $5
          WHERE id = $6 AND status IN ('queued', 'running', 'cancelling')",
     )
     .bind(status.as_str())
     .bind(error)
-    .bind(summary)
+    .bind(summary.map(serde_json::to_string).transpose()?)
     .bind(results)
     .bind(ids::now_rfc3339())
     .bind(job_id)
-    .execute(pool)
+    .execute(&mut *tx)
     .await?
     .rows_affected();
     if done > 0 {
-        super::notify(pool, super::EVENTS_CHANNEL, job_id).await?;
+        if let Some(summary) = summary {
+            super::job_meta::insert_scores(&mut tx, job_id, summary).await?;
+        }
+        super::notify(&mut *tx, super::EVENTS_CHANNEL, job_id).await?;
     }
+    tx.commit().await?;
     Ok((done > 0).then_some(status))
 }
 

@@ -21,6 +21,8 @@ pub(crate) mod dataset_values;
 pub(crate) mod datasets;
 pub(crate) mod epoch_rows;
 pub(crate) mod idempotency;
+pub(crate) mod job_list;
+pub(crate) mod job_meta;
 pub(crate) mod job_view;
 pub(crate) mod jobs;
 pub(crate) mod requeue;
@@ -156,4 +158,18 @@ impl Drop for WriteTx {
 
 /// Declares a store test, run on this backend (`store_test!` of the backend's module).
 #[cfg(test)]
-pub(crate) use super::test_pool;
+pub(crate) use super::{test_pool, test_pool_unmigrated};
+
+/// Rolls a fresh test database back in time: only the embedded migrations up to `version` are
+/// applied (from copies of their texts, so their checksums match and the rest apply later).
+/// The pool must come from `test_pool_unmigrated`.
+#[cfg(test)]
+pub(crate) async fn migrate_until(pool: &Pool, version: i64) {
+    let dir = tempfile::tempdir().unwrap();
+    for m in super::MIGRATOR.iter().filter(|m| m.version <= version) {
+        let name = format!("{:04}_{}.sql", m.version, m.description.replace(' ', "_"));
+        std::fs::write(dir.path().join(name), m.sql.as_str()).unwrap();
+    }
+    let older = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    older.run(pool).await.unwrap();
+}

@@ -26,6 +26,7 @@ async fn store_with_jobs(n: usize) -> (impl Sized, Pool) {
             created_at: ids::now_rfc3339(),
             remedy_of: None,
             classes: vec!["a".into(), "b".into()],
+            meta: Default::default(),
         };
         insert_job(&pool, &job, None).await.unwrap();
     }
@@ -40,7 +41,7 @@ async fn a_page_of_jobs_is_one_query_however_many_jobs_it_holds() {
         .await
         .unwrap()
         .unwrap();
-    let (listed, queries) = query_count::of_jobs(list_jobs(&pool, None, 10, None)).await;
+    let (listed, queries) = query_count::of_jobs(list_jobs(&pool, &Default::default(), 10, None)).await;
     let (page, next) = listed.unwrap();
     assert_eq!(queries, 1);
     assert_eq!((page.len(), next), (6, None));
@@ -51,5 +52,45 @@ async fn a_page_of_jobs_is_one_query_however_many_jobs_it_holds() {
     let (job, queries) = query_count::of_jobs(get_job(&pool, "job_3")).await;
     assert!(job.unwrap().is_some());
     assert_eq!(queries, 1);
+}
+}
+
+store_test! {
+async fn jobs_stored_before_names_gain_their_families_and_scores_when_migrated() {
+    let (_guard, pool) = super::super::test_pool_unmigrated().await;
+    let meta = super::super::super::MIGRATOR.iter().find(|m| m.description == "job meta");
+    super::super::migrate_until(&pool, meta.unwrap().version - 1).await;
+    let spec = |model: serde_json::Value| {
+        let spec = JobSpec::from_json(serde_json::json!({"dataset_id": "d", "model": model}));
+        serde_json::to_string(&spec.unwrap()).unwrap()
+    };
+    let summary = r#"{"balanced_accuracy": {"mean": 0.875, "std": 0.01, "min": 0.86, "max": 0.89},
+                      "log_loss": {"mean": 0.3, "std": 0.02, "min": 0.28, "max": 0.33}}"#;
+    let rows = [
+        ("old_a", spec(serde_json::json!([{"kind": "mlp"}, {"kind": "gru"}])), Some(summary)),
+        ("old_b", spec(serde_json::json!({"kind": "lstm"})), None),
+    ];
+    for (id, spec, summary) in rows {
+        sqlx::query(
+            "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, summary_json)
+             VALUES ($1, 'd', 'succeeded', $2, '[]', '2026-01-01T00:00:00Z', $3)",
+        )
+        .bind(id)
+        .bind(spec)
+        .bind(summary)
+        .execute(&pool)
+        .await
+        .unwrap();
+    }
+    super::super::super::MIGRATOR.run(&pool).await.unwrap();
+    let families: Vec<(String, String)> =
+        sqlx::query_as("SELECT id, families FROM jobs ORDER BY id").fetch_all(&pool).await.unwrap();
+    assert_eq!(families, [("old_a".into(), ",mlp,gru,".into()), ("old_b".into(), ",lstm,".into())]);
+    let scores: Vec<(String, String, f64)> =
+        sqlx::query_as("SELECT job_id, metric, mean FROM job_scores ORDER BY metric").fetch_all(&pool).await.unwrap();
+    assert_eq!(
+        scores,
+        [("old_a".into(), "balanced_accuracy".into(), 0.875), ("old_a".into(), "log_loss".into(), 0.3)]
+    );
 }
 }

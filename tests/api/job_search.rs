@@ -1,0 +1,147 @@
+//! Finding work: jobs named, described and tagged at submit and later, and the list filtered
+//! and sorted by them and by their scores, every bad token a 422 that names it.
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    TestApp, error_fields, json, problem, queued, submit, upload_breast_cancer, wait_until_finished,
+};
+
+/// The ids of the jobs listed for `query` (`filter=…&order_by=…`), following every cursor.
+async fn listed(app: &TestApp, query: &str) -> Vec<String> {
+    let (mut ids, mut cursor) = (Vec::new(), String::new());
+    loop {
+        let page = app
+            .get_json(&format!("/v1/jobs?limit=2&{query}{cursor}"))
+            .await;
+        for job in page["items"].as_array().unwrap() {
+            ids.push(job["id"].as_str().unwrap().to_string());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return ids,
+        }
+    }
+}
+
+fn encoded(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn jobs_named_and_tagged_are_found_by_filter_and_sorted_by_score() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = |name: &str, team: &str, hidden: Value| {
+        json!({"dataset_id": ds, "name": name, "description": "a first look",
+               "tags": {"team": team}, "model": {"hidden_layers": hidden},
+               "training": {"epochs": 2}, "validation": {"folds": 2}, "final_model": false})
+    };
+    let a = queued(&app, spec("churn small", "risk", json!([4]))).await;
+    let b = queued(&app, spec("Churn wide", "risk", json!([64, 64]))).await;
+    let c = queued(&app, spec("fraud", "ops", json!([16]))).await;
+    let mut score = std::collections::BTreeMap::new();
+    for id in [&a, &b, &c] {
+        let job = wait_until_finished(&app, id).await;
+        assert_eq!(
+            (job["status"].as_str(), job["tags"]["team"].is_string()),
+            (Some("succeeded"), true)
+        );
+        assert_eq!(job["dataset_name"], "bc");
+        score.insert(
+            id.clone(),
+            job["summary"]["balanced_accuracy"]["mean"]
+                .as_f64()
+                .unwrap(),
+        );
+    }
+    let by_team = listed(&app, &format!("filter={}", encoded("tags.team = 'risk'"))).await;
+    assert_eq!(by_team, [b.clone(), a.clone()]);
+    let by_name = listed(
+        &app,
+        &format!(
+            "filter={}",
+            encoded("name ilike 'churn%' and family = 'mlp'")
+        ),
+    )
+    .await;
+    assert_eq!(by_name, [b.clone(), a.clone()]);
+    let mut best_first = vec![a.clone(), b.clone(), c.clone()];
+    best_first.sort_by(|x, y| score[y].total_cmp(&score[x]));
+    assert_eq!(
+        listed(&app, "order_by=metrics.balanced_accuracy").await,
+        best_first
+    );
+    let floor = score.values().cloned().fold(f64::INFINITY, f64::min);
+    let above = listed(
+        &app,
+        &format!(
+            "filter={}",
+            encoded(&format!("metrics.balanced_accuracy > {floor}"))
+        ),
+    )
+    .await;
+    assert_eq!(above.len(), 2, "{above:?} above {floor}");
+
+    // Renamed and retagged later; what it trains cannot be changed.
+    let renamed = app
+        .patch(&format!("/v1/jobs/{c}"))
+        .json(&json!({"name": "fraud v2", "tags": {"team": "risk"}}));
+    let renamed = json(renamed.send().await.unwrap(), 200).await;
+    assert_eq!(
+        (renamed["name"].as_str(), renamed["description"].as_str()),
+        (Some("fraud v2"), Some("a first look"))
+    );
+    assert_eq!(
+        listed(
+            &app,
+            &format!("filter={}&order_by=name", encoded("tags.team = 'risk'"))
+        )
+        .await,
+        [a.clone(), b.clone(), c.clone()]
+    );
+    let respec = app
+        .patch(&format!("/v1/jobs/{c}"))
+        .json(&json!({"training": {"epochs": 9}}));
+    let p = problem(respec.send().await.unwrap(), 422).await;
+    assert_eq!(error_fields(&p), ["training"]);
+    let missing = app.patch("/v1/jobs/job_nope").json(&json!({"name": "x"}));
+    problem(missing.send().await.unwrap(), 404).await;
+}
+
+#[tokio::test]
+async fn a_bad_filter_sort_or_tag_is_a_422_naming_the_token() {
+    let app = TestApp::spawn().await;
+    let cases = [
+        ("filter", "nme = 'x'", "'nme'"),
+        (
+            "filter",
+            "metrics.balanced_accuracy > 'high'",
+            "character 28",
+        ),
+        ("filter", "name = 'a' or name = 'b'", "'or'"),
+        ("order_by", "metrics.speed", "'metrics.speed'"),
+    ];
+    for (param, value, names) in cases {
+        let res = app
+            .get(&format!("/v1/jobs?{param}={}", encoded(value)))
+            .send()
+            .await
+            .unwrap();
+        let p = problem(res, 422).await;
+        assert_eq!(error_fields(&p), [param]);
+        assert!(p.to_string().contains(names), "{value}: {p}");
+    }
+    let ds = upload_breast_cancer(&app).await;
+    let res = submit(
+        &app,
+        json!({"dataset_id": ds, "name": "", "tags": {"bad key": "x"},
+                                  "training": {"epochs": 0}}),
+    )
+    .await;
+    let p = problem(res, 422).await;
+    assert_eq!(
+        error_fields(&p),
+        ["name", "tags.bad key", "training.epochs"]
+    );
+}
