@@ -13,7 +13,7 @@ use super::extract::{QueryParams, media_type, page_params, unsupported};
 use super::state::{AppState, Route};
 use super::upload::{self, Pumped};
 use crate::catalog::{self, Deleted, StoreError, Stored};
-use crate::domain::dataset::{DatasetSummary, UploadFormat};
+use crate::domain::dataset::{ColumnType, DatasetSummary, UploadFormat};
 use crate::error::{ApiError, FieldError};
 use crate::ingest::{self, IngestOptions, SequenceSource};
 
@@ -41,6 +41,38 @@ struct UploadParams {
     delimiter: u8,
     /// Where the sequences are: a JSON / NDJSON field, or long-format CSV's columns.
     sequence: Option<SequenceSource>,
+    /// Column types declared by `types=name:numeric,other:categorical`.
+    types: Vec<(String, ColumnType)>,
+}
+
+/// `types`: `name:numeric` or `name:categorical`, comma-separated (a name is everything before
+/// its last colon).
+fn column_types(q: &mut QueryParams, errors: &mut Vec<FieldError>) -> Vec<(String, ColumnType)> {
+    let Some(text) = q.take("types") else {
+        return Vec::new();
+    };
+    let mut types = Vec::new();
+    for item in text.split(',') {
+        let parsed = item.rsplit_once(':').and_then(|(name, kind)| {
+            let kind = match kind.trim() {
+                "numeric" => ColumnType::Numeric,
+                "categorical" => ColumnType::Categorical,
+                _ => return None,
+            };
+            (!name.is_empty()).then(|| (name.to_owned(), kind))
+        });
+        match parsed {
+            Some((name, _)) if types.iter().any(|(n, _)| *n == name) => {
+                errors.push(FieldError::new("types", format!("{name:?} is given twice")))
+            }
+            Some(t) => types.push(t),
+            None => errors.push(FieldError::new(
+                "types",
+                format!("{item:?} is not name:numeric or name:categorical"),
+            )),
+        }
+    }
+    types
 }
 
 /// The `name` and `label` parameters, each problem pushed to `errors`. Neither may hold a NUL:
@@ -74,6 +106,7 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
         ));
     }
     let (name, label) = name_and_label(&mut q, &mut errors);
+    let types = column_types(&mut q, &mut errors);
     // Exactly what openapi.yaml's pattern allows: `tab`, or one printable ASCII character
     // other than the quote.
     let delimiter = match q.take("delimiter").as_deref() {
@@ -141,6 +174,7 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
         "sequence",
         "sequence_id",
         "order",
+        "types",
     ]));
     if errors.is_empty() {
         Ok(UploadParams {
@@ -148,6 +182,7 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
             label,
             delimiter,
             sequence,
+            types,
         })
     } else {
         Err(ApiError::invalid_fields(errors))
@@ -232,6 +267,7 @@ async fn create(
         sequence: params.sequence.clone(),
         size_hint: declared,
         text_columns: Vec::new(),
+        types: params.types.clone(),
     };
     let (tx, reader) = upload::channel();
     let parsing = tokio::task::spawn_blocking(move || ingest::parse_upload(reader, &opts));

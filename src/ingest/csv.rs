@@ -61,7 +61,7 @@ pub(super) fn parse(
         while read(&mut rdr, &mut record)? {
             let line = line_of(&record);
             table
-                .push_second_pass(|j| field(&record, j))
+                .push_second_pass(line, |j| field(&record, j))
                 .map_err(|e| table.relocate(e, line))?;
         }
     }

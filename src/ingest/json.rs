@@ -149,7 +149,7 @@ impl<'o> TablePass<'o> {
         let names = &self.names;
         let get = |j: usize| cell(record.get(&names[j]), j);
         let pushed = if self.second {
-            table.push_second_pass(get)
+            table.push_second_pass(at, get)
         } else {
             table.push_row(at, get)
         };
@@ -189,7 +189,7 @@ impl<'o> TablePass<'o> {
         };
         let get = |j: usize| cell(Some(&cells[j]), j);
         let pushed = if self.second {
-            table.push_second_pass(get)
+            table.push_second_pass(at, get)
         } else {
             table.push_row(at, get)
         };

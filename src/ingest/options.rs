@@ -1,6 +1,6 @@
 //! What an upload is parsed as, and the limits enforced while parsing.
 
-use crate::domain::dataset::UploadFormat;
+use crate::domain::dataset::{ColumnType, UploadFormat};
 
 /// What to parse and the limits to enforce while parsing.
 #[derive(Debug, Clone)]
@@ -22,6 +22,9 @@ pub struct IngestOptions {
     pub size_hint: Option<u64>,
     /// Columns read as text whatever they hold (long-format CSV's ids and order, kept exact).
     pub text_columns: Vec<String>,
+    /// Column types the uploader declared (`?types=`): a declared column is read as its type,
+    /// never inferred (a cell that is not a number in a numeric one is its 422).
+    pub types: Vec<(String, ColumnType)>,
 }
 
 impl IngestOptions {
@@ -40,6 +43,7 @@ impl IngestOptions {
             sequence: None,
             size_hint: None,
             text_columns: Vec::new(),
+            types: Vec::new(),
         }
     }
 }

@@ -46,9 +46,36 @@ pub(crate) struct TextCol {
     index: HashMap<String, u32>,
     pub(crate) categories: Vec<String>,
     missing: u64,
+    /// An inferred column's cells that read as numbers, and the ones that do not (the first
+    /// few with their lines): a column of numbers but for a few cells is a typo, not text.
+    numbers: u64,
+    texts: u64,
+    examples: Vec<(u64, String)>,
 }
 
+/// Cells named in the message about a column of numbers but for a few.
+const EXAMPLES: usize = 5;
+
 impl TextCol {
+    /// Counts an inferred column's cell as a number or not.
+    fn count(&mut self, cell: Cell<'_>, line: u64) {
+        match cell.read() {
+            Reading::Number(_) | Reading::NonFinite => self.numbers += 1,
+            Reading::Missing => {}
+            Reading::Text(text) => {
+                self.texts += 1;
+                if self.examples.len() < EXAMPLES {
+                    self.examples.push((line, text.into_owned()));
+                }
+            }
+        }
+    }
+
+    /// Whether the column is numbers but for a few cells (at most 1 in 20 of those present).
+    fn numbers_but_a_few(&self) -> bool {
+        self.texts > 0 && self.numbers >= 19 * self.texts
+    }
+
     pub(crate) fn push(&mut self, value: Option<&str>) {
         let code = match value {
             None => {
@@ -81,6 +108,8 @@ pub(crate) struct TableBuilder {
     max_columns: u64,
     max_cells: u64,
     max_classes: u64,
+    /// Per column, the type the uploader declared (`None`: inferred).
+    declared: Vec<Option<ColumnType>>,
 }
 
 impl TableBuilder {
@@ -135,14 +164,13 @@ impl TableBuilder {
             ))
             .field("label")
         })?;
-        let cols = names
-            .iter()
-            .enumerate()
-            .map(|(i, name)| {
+        let declared = declared_types(&names, label, opts)?;
+        let cols = (0..names.len())
+            .map(|i| {
                 if i == label {
                     Col::Text(TextCol::default())
-                } else if opts.text_columns.contains(name) {
-                    // Read as text from the start (exact ids): built in pass 2.
+                } else if declared[i] == Some(ColumnType::Categorical) {
+                    // Read as text from the start (exact ids, declared categories): pass 2.
                     Col::Pending
                 } else {
                     Col::Numeric {
@@ -163,6 +191,7 @@ impl TableBuilder {
             max_columns: opts.max_columns,
             max_cells: opts.max_cells,
             max_classes: opts.max_classes,
+            declared,
         })
     }
 
@@ -186,6 +215,7 @@ impl TableBuilder {
             non_finite: None,
         });
         self.names.push(name);
+        self.declared.push(None);
         Ok(self.names.len() - 1)
     }
 
@@ -311,6 +341,12 @@ impl TableBuilder {
                     }
                     values.push(f32::NAN);
                 }
+                Reading::Text(text) if self.declared[j] == Some(ColumnType::Numeric) => {
+                    let err = IngestError::invalid(format!(
+                        "{text:?} is not a number, and types declares the column numeric"
+                    ));
+                    return Err(self.locate(err, line, j));
+                }
                 Reading::Text(_) => self.cols[j] = Col::Pending,
             }
         }
@@ -338,9 +374,10 @@ impl TableBuilder {
         j != self.label && matches!(self.cols[j], Col::Text(_))
     }
 
-    /// Pass 2: adds the categorical columns' cells of one row, in the same order as pass 1.
+    /// Pass 2: adds the categorical columns' cells of row `line`, in the same order as pass 1.
     pub(crate) fn push_second_pass<'c>(
         &mut self,
+        line: u64,
         mut cell: impl FnMut(usize) -> Result<Cell<'c>, IngestError>,
     ) -> Result<(), IngestError> {
         for j in 0..self.cols.len() {
@@ -348,9 +385,13 @@ impl TableBuilder {
                 continue;
             }
             let c = cell(j)?;
+            let inferred = self.declared[j].is_none();
             let Col::Text(t) = &mut self.cols[j] else {
                 unreachable!()
             };
+            if inferred {
+                t.count(c, line);
+            }
             t.push(c.category().as_deref());
         }
         Ok(())
@@ -402,6 +443,9 @@ impl TableBuilder {
                     let (column, counts) = label_column(name, t, self.max_classes)?;
                     classes = counts;
                     column
+                }
+                Col::Text(t) if t.numbers_but_a_few() => {
+                    return Err(numbers_but_a_few(locate, &name, j, &t));
                 }
                 Col::Text(t) => Column {
                     info: ColumnInfo {
@@ -533,6 +577,70 @@ fn locate_cell(locate: Locate, name: &str, j: usize, line: u64, err: IngestError
             .field(path)
         }
     }
+}
+
+/// The types `opts` declares, per column of `names`: each must name a column other than the
+/// label (whose classes are always read as text).
+fn declared_types(
+    names: &[String],
+    label: usize,
+    opts: &IngestOptions,
+) -> Result<Vec<Option<ColumnType>>, IngestError> {
+    // Columns read as text on purpose (long-format ids) are as good as declared.
+    let mut declared: Vec<Option<ColumnType>> = names
+        .iter()
+        .map(|n| {
+            opts.text_columns
+                .contains(n)
+                .then_some(ColumnType::Categorical)
+        })
+        .collect();
+    for (name, kind) in &opts.types {
+        match names.iter().position(|n| n == name) {
+            Some(j) if j == label => {
+                return Err(IngestError::invalid(format!(
+                    "{name:?} is the label, whose classes are read as text; leave it out of types"
+                ))
+                .field("types"));
+            }
+            Some(j) => declared[j] = Some(*kind),
+            None => {
+                return Err(IngestError::invalid(format!(
+                    "types names {name:?}, which is not among the upload's columns ({})",
+                    preview(names)
+                ))
+                .field("types"));
+            }
+        }
+    }
+    Ok(declared)
+}
+
+/// The error for column `name` (index `j`), numbers but for the cells `t` counted: located at
+/// the first of them, naming the others, saying how to keep it as text.
+fn numbers_but_a_few(locate: Locate, name: &str, j: usize, t: &TextCol) -> IngestError {
+    let (line, _) = t.examples[0];
+    let cells: Vec<String> = t
+        .examples
+        .iter()
+        .map(|(line, text)| match locate {
+            Locate::Lines => format!("line {line} {text:?}"),
+            Locate::Records => format!("rows[{}] {text:?}", line - 1),
+        })
+        .collect();
+    let more = if t.texts > t.examples.len() as u64 {
+        ", …"
+    } else {
+        ""
+    };
+    let err = IngestError::invalid(format!(
+        "the column holds numbers but for {} of its {} cells ({}{more}): correct them, or \
+         declare its type to read it as categories (types={name}:categorical)",
+        t.texts,
+        t.texts + t.numbers,
+        cells.join(", ")
+    ));
+    locate_cell(locate, name, j, line, err)
 }
 
 /// The first few names, for a message.

@@ -17,6 +17,7 @@ fn opts(format: UploadFormat, label: &str) -> IngestOptions {
         sequence: None,
         size_hint: None,
         text_columns: Vec::new(),
+        types: Vec::new(),
     }
 }
 

@@ -180,6 +180,78 @@ async fn types_and_missing_values_are_inferred_per_column() {
     assert_eq!(ds["imbalance_ratio"], 1.0);
 }
 
+/// breast_cancer.csv with the cell of line `line`, column 1 ("mean radius") replaced by `cell`.
+fn breast_cancer_with(line: usize, cell: &str) -> String {
+    let text = String::from_utf8(fixture("breast_cancer.csv")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let rest = lines[line - 1].split_once(',').unwrap().1.to_owned();
+    lines[line - 1] = format!("{cell},{rest}");
+    lines.join("\n") + "\n"
+}
+
+#[tokio::test]
+async fn a_numeric_column_with_a_typo_is_a_422_naming_the_cell_unless_its_type_is_declared() {
+    let app = TestApp::spawn().await;
+    // One typo in 569 cells: before, the column silently became 456 categories.
+    let csv = breast_cancer_with(12, "1O.5");
+    let p = problem(app.upload_csv("label=label", csv.clone()).await, 422).await;
+    assert_eq!(
+        (p["line"].as_u64(), p["column"].as_u64()),
+        (Some(12), Some(1)),
+        "{p}"
+    );
+    let detail = p["detail"].as_str().unwrap();
+    for part in [
+        "\"mean radius\"",
+        "1 of its 569 cells",
+        "line 12 \"1O.5\"",
+        "types=mean radius:categorical",
+    ] {
+        assert!(detail.contains(part), "{part} in {detail}");
+    }
+    // Declared categorical, it is read as categories; declared numeric, the typo is named.
+    let ds = json(
+        app.upload_csv("label=label&types=mean%20radius:categorical", csv.clone())
+            .await,
+        201,
+    )
+    .await;
+    assert_eq!(ds["columns"][0]["type"], "categorical");
+    let p = problem(
+        app.upload_csv("label=label&types=mean%20radius:numeric", csv)
+            .await,
+        422,
+    )
+    .await;
+    assert!(
+        p["detail"]
+            .as_str()
+            .unwrap()
+            .contains("\"1O.5\" is not a number"),
+        "{p}"
+    );
+    assert_eq!(p["line"], 12);
+    // A column of words with a few numbers is text, as before.
+    let words = "city,label\n".to_owned() + &"Paris,a\nLyon,b\n".repeat(20) + "75,a\n";
+    let ds = json(app.upload_csv("label=label", words).await, 201).await;
+    assert_eq!(ds["columns"][0]["type"], "categorical");
+    for (types, names) in [
+        ("nope:numeric", "nope"),
+        ("mean%20radius:float", "float"),
+        ("label:numeric", "label"),
+    ] {
+        let res = app
+            .upload_csv(
+                &format!("label=label&types={types}"),
+                fixture("breast_cancer.csv"),
+            )
+            .await;
+        let p = problem(res, 422).await;
+        assert_eq!(error_fields(&p), ["types"], "{p}");
+        assert!(p.to_string().contains(names), "{names}: {p}");
+    }
+}
+
 #[tokio::test]
 async fn a_semicolon_delimiter_is_honoured() {
     let app = TestApp::spawn().await;
