@@ -80,6 +80,7 @@ fn main() {
         sequence: None,
         size_hint: Some(csv.len() as u64),
         text_columns: Vec::new(),
+        types: Vec::new(),
     };
     let start = Instant::now();
     let parsed = parse_upload(csv.as_slice(), &opts).expect("the generated CSV parses");
