@@ -41,6 +41,7 @@ fn load(name: &str) -> Option<crossfold::domain::dataset::ParsedDataset> {
         sequence: None,
         size_hint: None,
         text_columns: Vec::new(),
+        types: Vec::new(),
     };
     Some(parse_upload(bytes.as_slice(), &opts).expect("the dataset parses"))
 }

@@ -85,6 +85,7 @@ fn parse(name: &str, split: &str) -> ParsedDataset {
         sequence: None,
         size_hint: None,
         text_columns: Vec::new(),
+        types: Vec::new(),
     };
     ts::parse_dataset(BufReader::new(file), &opts).expect("a valid .ts file")
 }

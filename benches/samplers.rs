@@ -51,6 +51,7 @@ fn main() {
                 sequence: None,
                 size_hint: None,
                 text_columns: Vec::new(),
+                types: Vec::new(),
             };
             let parsed = parse_upload(bytes.as_slice(), &opts).unwrap();
             let table = Table::new(&parsed.columns, parsed.label_index).unwrap();

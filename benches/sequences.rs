@@ -61,6 +61,7 @@ fn ours(name: &str, epochs: u64) -> f64 {
         sequence: None,
         size_hint: None,
         text_columns: Vec::new(),
+        types: Vec::new(),
     };
     let parsed = ts::parse_dataset(BufReader::new(file), &opts).expect("a valid .ts file");
     let seqs = parsed.sequences.as_ref().expect("sequences");
