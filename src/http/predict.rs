@@ -58,7 +58,8 @@ async fn predict(
     let folds = query.take_choice("ensemble", &["folds", "final"])? == Some("folds");
     let explain = query.take_choice("explain", &["attention"])?.is_some();
     let ts = query.take_choice("format", &["ts"])?.is_some();
-    let unknown = query.unknown(&["ensemble", "explain", "format"]);
+    let strict = query.take_bool("strict")?;
+    let unknown = query.unknown(&["ensemble", "explain", "format", "strict"]);
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(unknown));
     }
@@ -99,17 +100,31 @@ async fn predict(
     let rows = Arc::new(rows_of(&headers, &body, max_rows)?);
     drop(body);
     let label = job.spec.label.clone().unwrap_or_else(|| "label".into());
-    check_rows(&rows, &models.first.encoding, &label)?;
+    let encoding = &models.first.encoding;
+    check_rows(&rows, encoding, &label, strict)?;
+    let imputed: Map<String, Value> = (rows.imputed(encoding).into_iter())
+        .map(|(column, n)| (column, json!(n)))
+        .collect();
     let runs = models.runs.clone();
     let sum = predict::score_rows(on, &id, models, rows).await?;
     let predictions = predictions_json(&sum, &names, runs.len());
-    Ok(Json(json!({"predictions": predictions, "models": runs})))
+    Ok(Json(
+        json!({"predictions": predictions, "models": runs, "imputed": imputed}),
+    ))
 }
 
-/// Every unknown column and bad cell of `rows` for `encoding`, reported at once before any
-/// scoring.
-fn check_rows(rows: &PredictRows, encoding: &Encoding, label: &str) -> Result<(), ApiError> {
-    let unknown = rows.unknown_columns(encoding, label);
+/// Every unknown column (and, `strict`, every feature left out) and bad cell of `rows` for
+/// `encoding`, reported at once before any scoring.
+fn check_rows(
+    rows: &PredictRows,
+    encoding: &Encoding,
+    label: &str,
+    strict: bool,
+) -> Result<(), ApiError> {
+    let mut unknown = rows.unknown_columns(encoding, label);
+    if strict {
+        unknown.extend(rows.absent_columns(encoding));
+    }
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(row_errors(unknown)));
     }

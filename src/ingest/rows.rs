@@ -183,6 +183,48 @@ impl PredictRows {
             .collect()
     }
 
+    /// The feature columns of `encoding` imputed in some row (absent from it, or a missing
+    /// value), each with how many rows, in the encoding's order: what predict made up.
+    pub fn imputed(&self, encoding: &Encoding) -> Vec<(String, usize)> {
+        encoding
+            .names()
+            .filter_map(|name| {
+                let numeric = encoding.is_numeric(name) == Some(true);
+                let rows = match self.index.get(name) {
+                    None => self.rows.len(),
+                    Some(&c) => (self.rows.iter())
+                        .filter(|row| match row.binary_search_by_key(&c, |(col, _)| *col) {
+                            Err(_) => true,
+                            Ok(i) => matches!(read(row[i].1.cell(), numeric), RawValue::Missing),
+                        })
+                        .count(),
+                };
+                (rows > 0).then(|| (name.to_owned(), rows))
+            })
+            .collect()
+    }
+
+    /// One error per feature column of `encoding` that some row leaves out, naming the first
+    /// such row (`strict`: a missing value must be written, not left out).
+    pub fn absent_columns(&self, encoding: &Encoding) -> Vec<RowError> {
+        encoding
+            .names()
+            .filter_map(|name| {
+                let first = match self.index.get(name) {
+                    None => Some(0),
+                    Some(&c) => (self.rows.iter())
+                        .position(|row| row.binary_search_by_key(&c, |(col, _)| *col).is_err()),
+                };
+                first.map(|r| RowError {
+                    field: format!("rows[{r}].{name}"),
+                    message: "a feature column of this model, left out (strict: give every \
+                              feature, a missing value as null or NA)"
+                        .into(),
+                })
+            })
+            .collect()
+    }
+
     /// The rows `start..end` encoded for `encoding` (rows × width). On error, the first
     /// `COLLECTED_ERRORS` cell errors (each `rows[i].column`) and how many there were.
     pub fn encode(

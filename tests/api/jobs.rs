@@ -787,3 +787,55 @@ async fn samplers_resample_each_folds_training_rows_only_as_their_definitions_sa
         vec!["imbalance.sampling_ratio", "imbalance.version"]
     );
 }
+
+#[tokio::test]
+async fn predict_says_which_columns_it_imputed_and_strict_refuses_left_out_features() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 2}});
+    let id = crate::helpers::queued(&app, spec).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let predict = |body: serde_json::Value, query: &str| {
+        app.post(&format!("/v1/jobs/{id}/predict{query}"))
+            .json(&body)
+            .send()
+    };
+    // Two of thirty columns, and a row of none: 200, saying what was made up.
+    let rows = json!({"rows": [{"mean radius": 14.0, "mean texture": 19.0}, {}]});
+    let out = json(predict(rows.clone(), "").await.unwrap(), 200).await;
+    let imputed = out["imputed"].as_object().unwrap();
+    assert_eq!(imputed.len(), 30, "{imputed:?}");
+    assert_eq!(
+        (
+            imputed["mean radius"].as_u64(),
+            imputed["worst area"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
+    // Every row with every feature: nothing imputed.
+    let full = json!({"rows": five_rows()});
+    let out = json(predict(full.clone(), "?strict=true").await.unwrap(), 200).await;
+    assert_eq!(out["imputed"], json!({}));
+    // strict: each feature left out is named at its first row; written as null it is imputed.
+    let p = problem(predict(rows, "?strict=true").await.unwrap(), 422).await;
+    let fields = error_fields(&p);
+    assert_eq!(fields.len(), 30, "{fields:?}");
+    assert!(
+        fields.contains(&"rows[1].mean radius".to_string()),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"rows[0].worst area".to_string()),
+        "{fields:?}"
+    );
+    let mut nulls = five_rows();
+    nulls[0].insert("worst area".into(), serde_json::Value::Null);
+    let out = json(
+        predict(json!({"rows": nulls}), "?strict=true")
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert_eq!(out["imputed"], json!({"worst area": 1}));
+}
