@@ -1,5 +1,6 @@
 //! `GET /v1/jobs/{id}/predictions`: the out-of-fold predictions of cross-validation, in
-//! (strategy, repeat, row) order. Read one group of fold runs (a strategy's repeat) at a time, so
+//! (variant, strategy, repeat, row) order. Read one group of fold runs (a model variant's
+//! strategy's repeat) at a time, so
 //! memory stays at one group however large the job: JSON comes in pages (`limit`, `cursor`),
 //! CSV (`Accept: text/csv`) is streamed.
 
@@ -44,7 +45,10 @@ async fn predictions(
     let groups = groups(&job.spec, &runs);
     let classes = classes_of(&runs);
     let names = class_names(&state.pool, &job.id, &job.spec, classes).await?;
-    let comparison = job.spec.imbalance.strategy.is_comparison();
+    let comparison = Columns {
+        variant: job.spec.model.is_comparison(),
+        strategy: job.spec.imbalance.strategy.is_comparison(),
+    };
     let page_max = MAX_PAGE.min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64);
     let mut errors = Vec::new();
     let limit = match query.take("limit") {
@@ -111,18 +115,29 @@ fn item_json(item: &Item, g: &Group, names: &[String]) -> Value {
         .cloned()
         .zip(item.proba.iter().map(|&p| json!(f64::from(p))))
         .collect();
-    json!({"row": item.row, "fold": item.fold, "repeat": g.repeat, "strategy": g.strategy,
-           "label": names.get(item.label as usize), "probabilities": probabilities})
+    json!({"row": item.row, "fold": item.fold, "repeat": g.repeat, "variant": g.variant,
+           "strategy": g.strategy, "label": names.get(item.label as usize),
+           "probabilities": probabilities})
+}
+
+/// The CSV's leading columns a comparison adds: which model variant, which strategy.
+#[derive(Debug, Clone, Copy)]
+struct Columns {
+    variant: bool,
+    strategy: bool,
 }
 
 /// The CSV, written group by group by a task as the client reads it.
-fn stream_csv(pool: Db, groups: Vec<Group>, names: Vec<String>, comparison: bool) -> Response {
+fn stream_csv(pool: Db, groups: Vec<Group>, names: Vec<String>, comparison: Columns) -> Response {
     let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(4);
     tokio::spawn(async move {
         // csv::Writer quotes what needs it (a class named `a,b`); each chunk is flushed out.
         let mut out = csv::Writer::from_writer(Vec::new());
         let mut header: Vec<String> = Vec::new();
-        if comparison {
+        if comparison.variant {
+            header.push("variant".into());
+        }
+        if comparison.strategy {
             header.push("strategy".into());
         }
         header.extend(["row", "fold", "repeat", "label"].map(String::from));
@@ -142,7 +157,10 @@ fn stream_csv(pool: Db, groups: Vec<Group>, names: Vec<String>, comparison: bool
             for chunk in items.chunks(CSV_CHUNK_ROWS) {
                 for item in chunk {
                     let mut record: Vec<String> = Vec::with_capacity(5 + item.proba.len());
-                    if comparison {
+                    if comparison.variant {
+                        record.push(g.variant.to_string());
+                    }
+                    if comparison.strategy {
                         record.push(g.strategy.map_or("", Strategy::as_str).to_owned());
                     }
                     record.push(item.row.to_string());

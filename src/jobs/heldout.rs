@@ -66,6 +66,8 @@ pub async fn leader_sets(
 
 /// The fold runs of one strategy's repeat, whose held-out rows partition the dataset.
 pub struct Group {
+    /// The model variant (index into a `model` list; 0 for one model).
+    pub variant: u32,
     pub strategy: Option<Strategy>,
     pub repeat: Option<u32>,
     /// (run id, fold)
@@ -82,7 +84,8 @@ pub struct Item {
     pub proba: Vec<f32>,
 }
 
-/// The job's groups in (strategy in the spec's order, repeat) order.
+/// The job's groups in (variant, strategy in the spec's order, repeat) order: one per model
+/// variant, strategy and repeat, so no two models' predictions of a row are mixed.
 pub fn groups(spec: &JobSpec, runs: &[RunRow]) -> Vec<Group> {
     let listed = spec.imbalance.strategy.list();
     let order = |s: &Option<Strategy>| {
@@ -98,13 +101,14 @@ pub fn groups(spec: &JobSpec, runs: &[RunRow]) -> Vec<Group> {
         let len: u64 = result.validation_class_counts.iter().sum();
         match groups
             .iter_mut()
-            .find(|g| g.strategy == run.strategy && g.repeat == run.repeat)
+            .find(|g| g.variant == run.variant && g.strategy == run.strategy && g.repeat == run.repeat)
         {
             Some(g) => {
                 g.runs.push((run.id.clone(), run.fold));
                 g.len += len;
             }
             None => groups.push(Group {
+                variant: run.variant,
                 strategy: run.strategy,
                 repeat: run.repeat,
                 runs: vec![(run.id.clone(), run.fold)],
@@ -112,7 +116,7 @@ pub fn groups(spec: &JobSpec, runs: &[RunRow]) -> Vec<Group> {
             }),
         }
     }
-    groups.sort_by_key(|g| (order(&g.strategy), g.repeat));
+    groups.sort_by_key(|g| (g.variant, order(&g.strategy), g.repeat));
     groups
 }
 

@@ -839,3 +839,30 @@ async fn predict_says_which_columns_it_imputed_and_strict_refuses_left_out_featu
     .await;
     assert_eq!(out["imputed"], json!({"worst area": 1}));
 }
+
+#[tokio::test]
+async fn out_of_fold_predictions_of_a_model_list_say_which_variant_made_them() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "model": [{"hidden_layers": [4]}, {"hidden_layers": [8]}],
+                      "training": {"epochs": 2}, "validation": {"folds": 2}, "final_model": false});
+    let id = crate::helpers::queued(&app, spec).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let page = app.get_json(&format!("/v1/jobs/{id}/predictions")).await;
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2 * 569);
+    for variant in 0..2u64 {
+        let mut rows: Vec<u64> = (items.iter())
+            .filter(|i| i["variant"] == variant)
+            .map(|i| i["row"].as_u64().unwrap())
+            .collect();
+        rows.sort_unstable();
+        assert_eq!(rows, (0..569).collect::<Vec<u64>>(), "variant {variant}: every row once");
+    }
+    let csv = app.get_csv(&format!("/v1/jobs/{id}/predictions")).await;
+    let mut lines = csv.lines();
+    assert!(lines.next().unwrap().starts_with("variant,row,fold,repeat,label,"), "{csv:.200}");
+    let variants: std::collections::BTreeSet<&str> =
+        lines.map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(variants.into_iter().collect::<Vec<_>>(), ["0", "1"]);
+}
