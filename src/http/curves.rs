@@ -68,7 +68,10 @@ async fn curves(
         let chosen = [&inner, &holdout, &train]
             .into_iter()
             .find(|l| !l.is_empty());
-        if let (Some(best), Some(on)) = (best, chosen)
+        // An ensemble's best epoch is its members' mean, counted within a member: no one point
+        // of the run's curve.
+        let ensemble = history.iter().any(|r| r.member.is_some());
+        if let (Some(best), Some(on), false) = (best, chosen, ensemble)
             && let Some(&(x, y)) = on.iter().find(|p| p.0 == best)
         {
             dots.push(Dot {

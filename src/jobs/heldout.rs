@@ -99,10 +99,9 @@ pub fn groups(spec: &JobSpec, runs: &[RunRow]) -> Vec<Group> {
             continue;
         };
         let len: u64 = result.validation_class_counts.iter().sum();
-        match groups
-            .iter_mut()
-            .find(|g| g.variant == run.variant && g.strategy == run.strategy && g.repeat == run.repeat)
-        {
+        match groups.iter_mut().find(|g| {
+            g.variant == run.variant && g.strategy == run.strategy && g.repeat == run.repeat
+        }) {
             Some(g) => {
                 g.runs.push((run.id.clone(), run.fold));
                 g.len += len;

@@ -359,3 +359,43 @@ async fn class_weight_is_balanced_per_fold_or_an_explicit_map_and_is_recorded() 
         assert_eq!(error_fields(&p), vec![field], "{p}");
     }
 }
+
+#[tokio::test]
+async fn an_ensembles_best_epoch_is_its_members_mean_within_the_spec_and_its_final_model_follows_it()
+ {
+    let app = TestApp::spawn().await;
+    let ds = crate::helpers::upload_breast_cancer(&app).await;
+    // Before, a fold of 3 members listed the epochs of all three as its best epoch (up to 18
+    // here), and a final model trained for the folds' epochs trained each member that many.
+    let spec = json!({"dataset_id": ds, "imbalance": {"strategy": "easy_ensemble", "n_subsets": 3},
+                      "training": {"epochs": 6}, "validation": {"folds": 2},
+                      "final_model": {"epochs": "cv"}});
+    let id = crate::helpers::queued(&app, spec).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let metrics = app.get_json(&format!("/v1/jobs/{id}/metrics")).await;
+    let best: Vec<u64> = (metrics["folds"].as_array().unwrap().iter())
+        .map(|f| f["best_epoch"].as_u64().unwrap())
+        .collect();
+    assert!(best.iter().all(|&b| (1..=6).contains(&b)), "{best:?}");
+    let cv = (best.iter().sum::<u64>() as f64 / best.len() as f64).round() as usize;
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let last = runs["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "final");
+    let history = app
+        .get_json(&format!(
+            "/v1/runs/{}/metrics",
+            last["id"].as_str().unwrap()
+        ))
+        .await;
+    let mut per_member = BTreeMap::new();
+    for e in history.as_array().unwrap() {
+        *per_member
+            .entry(e["member"].as_u64().unwrap())
+            .or_insert(0usize) += 1;
+    }
+    assert_eq!(
+        per_member,
+        BTreeMap::from([(0, cv), (1, cv), (2, cv)]),
+        "cv epochs {cv}"
+    );
+}

@@ -857,11 +857,21 @@ async fn out_of_fold_predictions_of_a_model_list_say_which_variant_made_them() {
             .map(|i| i["row"].as_u64().unwrap())
             .collect();
         rows.sort_unstable();
-        assert_eq!(rows, (0..569).collect::<Vec<u64>>(), "variant {variant}: every row once");
+        assert_eq!(
+            rows,
+            (0..569).collect::<Vec<u64>>(),
+            "variant {variant}: every row once"
+        );
     }
     let csv = app.get_csv(&format!("/v1/jobs/{id}/predictions")).await;
     let mut lines = csv.lines();
-    assert!(lines.next().unwrap().starts_with("variant,row,fold,repeat,label,"), "{csv:.200}");
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("variant,row,fold,repeat,label,"),
+        "{csv:.200}"
+    );
     let variants: std::collections::BTreeSet<&str> =
         lines.map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(variants.into_iter().collect::<Vec<_>>(), ["0", "1"]);

@@ -203,6 +203,11 @@ pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
             .get("epoch_offset")
             .map_or(Ok(0), |v| v.parse())
             .map_err(corrupt)?,
+        // Absent from checkpoints of single models and of ensembles written before it was kept.
+        member_best_epochs: match o.meta.get("member_best_epochs") {
+            Some(v) => serde_json::from_str(v).map_err(corrupt)?,
+            None => Vec::new(),
+        },
         spec: o.spec.clone(),
     };
     Ok(Stored {

@@ -133,6 +133,9 @@ fn serialize_state(
             meta.insert("members_apart".into(), state.members.len().to_string());
         }
     }
+    if !state.member_best_epochs.is_empty() {
+        meta.insert("member_best_epochs".into(), json(&state.member_best_epochs));
+    }
     if state.epoch_offset > 0 {
         meta.insert("epoch_offset".into(), state.epoch_offset.to_string());
     }

@@ -64,6 +64,10 @@ pub fn fit(
     }
     let resume_at = done.len();
     let mut offset = resume.as_ref().map_or(0, |c| c.epoch_offset);
+    let mut member_best: Vec<u64> = resume
+        .as_ref()
+        .map_or(Vec::new(), |c| c.member_best_epochs.clone());
+    member_best.truncate(resume_at);
     let counts = class_counts(req.train.y, k);
     let targets = under_targets(&counts, ratio);
     let keep_fraction = keep_fractions(&counts, &targets, members);
@@ -97,9 +101,10 @@ pub fn fit(
             });
             let member_offset = offset;
             let at = (m, kept.as_slice(), seed);
-            let before = (member_offset, done.as_slice());
+            let before = (member_offset, done.as_slice(), member_best.as_slice());
             let trained = train_member(req, at, member_resume, before, (cancel, progress))?;
             offset += trained.history.len() as u64;
+            member_best.push(trained.best_epoch);
             history.extend(trained.history.iter().map(|r| EpochRecord {
                 epoch: r.epoch + member_offset,
                 member: Some(m as u64),
@@ -133,13 +138,22 @@ pub fn fit(
     // The members' mean.
     trained.score_holdout(req.holdout);
     trained.state.epoch_offset = offset - trained.history.len() as u64;
-    trained.best_epoch = offset;
+    // The members' best epochs averaged, each counted within its member: comparable with the
+    // spec's epochs (the final model's members train this many when it follows the folds).
+    trained.best_epoch = mean_epoch(&member_best).unwrap_or(offset);
+    trained.state.member_best_epochs = member_best;
     trained.history = history;
     Ok(Ensemble {
         trained,
         member_counts,
         pool_counts,
     })
+}
+
+/// The rounded mean of `epochs` (`None` when there are none).
+fn mean_epoch(epochs: &[u64]) -> Option<u64> {
+    let n = epochs.len() as f64;
+    (n > 0.0).then(|| (epochs.iter().sum::<u64>() as f64 / n).round() as u64)
 }
 
 /// The cascade keeps a fraction f_c of class c's pool each round, so that after the last round
@@ -158,7 +172,7 @@ fn train_member(
     req: &TrainRequest<'_>,
     (m, kept, seed): (usize, &[usize], u64),
     resume: Option<TrainState>,
-    (offset, done): (u64, &[Model]),
+    (offset, done, done_best): (u64, &[Model], &[u64]),
     (cancel, progress): (&AtomicBool, &mut Progress<'_>),
 ) -> Result<Trained, EngineError> {
     let d = req.train.features;
@@ -184,6 +198,7 @@ fn train_member(
         let ck = ck.map(|c| TrainState {
             members: done.to_vec(),
             epoch_offset: offset,
+            member_best_epochs: done_best.to_vec(),
             ..c.clone()
         });
         progress(&record, ck.as_ref());

@@ -146,6 +146,7 @@ fn prepare(req: &TrainRequest<'_>) -> Result<(Plan, TrainState), EngineError> {
             waited: 0,
             members: Vec::new(),
             epoch_offset: 0,
+            member_best_epochs: Vec::new(),
         },
     };
     let plan = Plan {

@@ -36,6 +36,9 @@ pub struct TrainState {
     /// epoch numbers continue from there).
     pub members: Vec<Model>,
     pub epoch_offset: u64,
+    /// Ensembles: each finished member's best epoch, counted within the member (what the run's
+    /// best epoch averages, comparable with the spec's epochs).
+    pub member_best_epochs: Vec<u64>,
 }
 
 impl TrainState {
@@ -54,6 +57,7 @@ impl TrainState {
             waited: self.waited,
             members: self.members.clone(),
             epoch_offset: self.epoch_offset,
+            member_best_epochs: self.member_best_epochs.clone(),
         }
     }
 }
