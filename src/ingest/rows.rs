@@ -183,39 +183,40 @@ impl PredictRows {
             .collect()
     }
 
-    /// The feature columns of `encoding` imputed in some row (absent from it, or a missing
+    /// Row `r`'s cell of column `name`, if the row gives it.
+    fn given(&self, r: usize, name: &str) -> Option<Cell<'_>> {
+        let c = self.index.get(name)?;
+        let row = &self.rows[r];
+        let i = row.binary_search_by_key(c, |(col, _)| *col).ok()?;
+        Some(row[i].1.cell())
+    }
+
+    /// The feature columns of `encoding` imputed in some row (left out of it, or a missing
     /// value), each with how many rows, in the encoding's order: what predict made up.
     pub fn imputed(&self, encoding: &Encoding) -> Vec<(String, usize)> {
-        encoding
-            .names()
-            .filter_map(|name| {
-                let numeric = encoding.is_numeric(name) == Some(true);
-                let rows = match self.index.get(name) {
-                    None => self.rows.len(),
-                    Some(&c) => (self.rows.iter())
-                        .filter(|row| match row.binary_search_by_key(&c, |(col, _)| *col) {
-                            Err(_) => true,
-                            Ok(i) => matches!(read(row[i].1.cell(), numeric), RawValue::Missing),
-                        })
-                        .count(),
-                };
-                (rows > 0).then(|| (name.to_owned(), rows))
+        let imputed = |name: &str, r: usize| {
+            let numeric = encoding.is_numeric(name) == Some(true);
+            self.given(r, name)
+                .is_none_or(|c| matches!(read(c, numeric), RawValue::Missing))
+        };
+        (encoding.names())
+            .map(|name| {
+                (
+                    name.to_owned(),
+                    (0..self.len()).filter(|&r| imputed(name, r)).count(),
+                )
             })
+            .filter(|(_, n)| *n > 0)
             .collect()
     }
 
     /// One error per feature column of `encoding` that some row leaves out, naming the first
     /// such row (`strict`: a missing value must be written, not left out).
     pub fn absent_columns(&self, encoding: &Encoding) -> Vec<RowError> {
-        encoding
-            .names()
+        (encoding.names())
             .filter_map(|name| {
-                let first = match self.index.get(name) {
-                    None => Some(0),
-                    Some(&c) => (self.rows.iter())
-                        .position(|row| row.binary_search_by_key(&c, |(col, _)| *col).is_err()),
-                };
-                first.map(|r| RowError {
+                let r = (0..self.len()).find(|&r| self.given(r, name).is_none())?;
+                Some(RowError {
                     field: format!("rows[{r}].{name}"),
                     message: "a feature column of this model, left out (strict: give every \
                               feature, a missing value as null or NA)"
@@ -253,13 +254,8 @@ impl PredictRows {
     ) -> Result<(), (Vec<RowError>, usize)> {
         let (mut errors, mut total) = (Vec::new(), 0usize);
         for r in start..end {
-            let row = &self.rows[r];
             let get = |name: &str| -> RawValue {
-                let cell = self
-                    .index
-                    .get(name)
-                    .and_then(|c| row.binary_search_by_key(c, |(col, _)| *col).ok())
-                    .map_or(Cell::Missing, |i| row[i].1.cell());
+                let cell = self.given(r, name).unwrap_or(Cell::Missing);
                 read(cell, encoding.is_numeric(name) == Some(true))
             };
             match encoding.encode_row(get) {
@@ -319,88 +315,4 @@ fn check_count(n: usize, max_rows: usize) -> Result<(), IngestError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    fn encoding() -> Encoding {
-        serde_json::from_value(json!({"features": [
-            {"type": "numeric", "name": "x", "mean": 1.0, "std": 2.0},
-            {"type": "categorical", "name": "color", "categories": ["red", "1.50"]}
-        ]}))
-        .unwrap()
-    }
-
-    #[test]
-    fn missing_markers_and_numbers_read_as_at_upload() {
-        let csv = b"x,color\nnull,red\nNA,1.50\n3,\n";
-        let rows = PredictRows::from_csv(csv, 10).unwrap();
-        let x = rows.encode(&encoding(), 0, 3).unwrap();
-        assert_eq!(x, [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
-        let json = json!({"rows": [{"x": null, "color": "red"}, {}]});
-        let rows = PredictRows::from_json(&json, 10).unwrap();
-        assert_eq!(
-            rows.encode(&encoding(), 0, 2).unwrap()[..3],
-            [0.0, 1.0, 0.0]
-        );
-    }
-
-    #[test]
-    fn bad_values_name_their_row_and_column() {
-        let json = json!({"rows": [{"x": 1}, {"color": "blue"}, {"x": "high"}, {"x": 1e300}]});
-        let rows = PredictRows::from_json(&json, 10).unwrap();
-        let (errors, total) = rows.encode(&encoding(), 0, 4).unwrap_err();
-        assert_eq!(total, 3);
-        let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(fields, ["rows[1].color", "rows[2].x", "rows[3].x"]);
-    }
-
-    #[test]
-    fn a_value_that_encodes_to_infinity_is_rejected() {
-        let json = json!({"rows": [{"x": -3e38}]});
-        let tight: Encoding = serde_json::from_value(json!({"features": [
-            {"type": "numeric", "name": "x", "mean": 0.0, "std": 1e-3}
-        ]}))
-        .unwrap();
-        let rows = PredictRows::from_json(&json, 10).unwrap();
-        let (errors, _) = rows.encode(&tight, 0, 1).unwrap_err();
-        assert_eq!(errors[0].field, "rows[0].x");
-    }
-
-    #[test]
-    fn an_unknown_column_is_one_error_at_its_first_row() {
-        let mut csv = String::from("x,shade\n");
-        for _ in 0..1000 {
-            csv.push_str("1,dark\n");
-        }
-        let rows = PredictRows::from_csv(csv.as_bytes(), 1000).unwrap();
-        let unknown = rows.unknown_columns(&encoding(), "label");
-        assert_eq!(unknown.len(), 1);
-        assert_eq!(unknown[0].field, "rows[0].shade");
-        let json = json!({"rows": [{"x": 1}, {"x": 2, "shade": "dark"}]});
-        let rows = PredictRows::from_json(&json, 10).unwrap();
-        assert_eq!(
-            rows.unknown_columns(&encoding(), "y")[0].field,
-            "rows[1].shade"
-        );
-    }
-
-    #[test]
-    fn rows_that_each_name_a_new_column_cost_what_they_hold() {
-        // Dense storage would be 10,000 × 10,000 cells here.
-        let rows: Vec<Value> = (0..10_000).map(|i| json!({format!("c{i}"): i})).collect();
-        let rows = PredictRows::from_json(&json!({"rows": rows}), 10_000).unwrap();
-        assert_eq!(rows.len(), 10_000);
-        assert_eq!(rows.rows.iter().map(Vec::len).sum::<usize>(), 10_000);
-        assert_eq!(rows.unknown_columns(&encoding(), "y").len(), 10_000);
-        assert_eq!(rows.check(&encoding()), Ok(()));
-    }
-
-    #[test]
-    fn more_rows_than_the_limit_are_refused() {
-        let json = json!({"rows": [{}, {}, {}]});
-        let err = PredictRows::from_json(&json, 2).unwrap_err();
-        assert!(err.message.contains("max_predict_rows"), "{err:?}");
-        assert!(PredictRows::from_csv(b"x\n1\n2\n3\n", 2).is_err());
-    }
-}
+mod tests;

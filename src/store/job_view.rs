@@ -2,22 +2,73 @@
 //! one query with its runs' counts and the stored findings.
 
 use crate::domain::finding::{AppliedRemedy, Finding};
-use crate::domain::job::{JobSpec, JobStatus};
+use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::job_filter::JobQuery;
 use crate::domain::job_meta::JobMeta;
 use crate::domain::results::Summary;
 use serde::Serialize;
 
-/// Progress of a job.
+/// Progress of a job: every field but the estimate only grows while the job runs, and stays
+/// where it ended.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct Progress {
     pub runs_done: u64,
     pub runs_total: u64,
-    /// Epochs done by the runs in flight (the most advanced one), and the spec's epochs.
+    /// Epochs trained by all the job's runs so far (an ensemble's members each count), and the
+    /// most they may train (every run to the spec's epochs; early stopping ends runs sooner).
     pub epoch: u64,
     pub epochs: u64,
+    /// Runs ended, plus the share of its epochs each run in flight has done, over the runs.
     pub fraction: f64,
     pub eta_seconds: Option<f64>,
+}
+
+/// A run as progress counts it: epochs done, strategy, state.
+pub(crate) type RunProgress = (u64, Option<String>, String);
+
+impl Progress {
+    /// The progress of a job of `spec` whose runs are `runs`, started at `started_at`.
+    pub(crate) fn of(spec: &JobSpec, runs: &[RunProgress], started_at: Option<&str>) -> Self {
+        let imbalance = &spec.imbalance;
+        // An ensemble's run trains `n_subsets` models of the spec's epochs each.
+        let budget = |strategy: &Option<String>| {
+            let members = match strategy.as_deref().and_then(Strategy::parse) {
+                Some(s) => imbalance.members(s),
+                None => imbalance.max_members(),
+            };
+            spec.training.epochs * members
+        };
+        let ended = |state: &str| matches!(state, "succeeded" | "failed" | "cancelled");
+        let runs_done = runs.iter().filter(|r| ended(&r.2)).count() as u64;
+        let share: f64 = (runs.iter())
+            .map(
+                |(done, strategy, state)| match (ended(state), budget(strategy)) {
+                    (true, _) => 1.0,
+                    (false, 0) => 0.0,
+                    (false, b) => (*done as f64 / b as f64).min(1.0),
+                },
+            )
+            .sum();
+        let fraction = if runs.is_empty() {
+            0.0
+        } else {
+            (share / runs.len() as f64).min(1.0)
+        };
+        let eta_seconds = started_at.and_then(|s| {
+            let format = &time::format_description::well_known::Rfc3339;
+            let started = time::OffsetDateTime::parse(s, format).ok()?;
+            let elapsed = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
+            (fraction > 0.0 && fraction < 1.0).then(|| elapsed * (1.0 - fraction) / fraction)
+        });
+        Progress {
+            runs_done,
+            runs_total: runs.len() as u64,
+            epoch: runs.iter().map(|r| r.0).sum(),
+            epochs: runs.iter().map(|r| budget(&r.1)).sum(),
+            fraction,
+            eta_seconds,
+        }
+    }
 }
 
 /// The job resource.

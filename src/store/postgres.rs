@@ -56,10 +56,11 @@ macro_rules! notify_job {
         concat!("CAST(pg_notify('", $channel, "', job_id) AS TEXT)")
     };
 }
-macro_rules! running_json {
+/// A JSON array of `[epochs_done, strategy, state]` of each of a job's runs, as text.
+macro_rules! runs_json {
     () => {
-        "(SELECT COALESCE(CAST(json_agg(json_build_array(r.epochs_done, r.strategy)) AS TEXT), '[]')
-           FROM runs r WHERE r.job_id = j.id AND r.state = 'running')"
+        "(SELECT COALESCE(CAST(json_agg(json_build_array(r.epochs_done, r.strategy, r.state)) AS TEXT), '[]')
+           FROM runs r WHERE r.job_id = j.id)"
     };
 }
 

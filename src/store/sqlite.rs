@@ -35,7 +35,6 @@ macro_rules! begin_write {
         "BEGIN IMMEDIATE"
     };
 }
-/// The position of a text in another, 0 when absent.
 /// What a read adds to hold its rows until the transaction ends: nothing, the write lock is
 /// already held.
 macro_rules! for_update {
@@ -49,22 +48,23 @@ macro_rules! begin_fenced {
         "BEGIN IMMEDIATE"
     };
 }
+/// The position of a text in another, 0 when absent.
 macro_rules! position_in {
     () => {
         "instr"
     };
 }
-/// A JSON array of `[epochs_done, strategy]` of a job's running runs, as text.
 /// SQLite notifies no one: the RETURNING expression `notify_job!` stands for is a NULL.
 macro_rules! notify_job {
     ($channel:expr) => {
         "NULL"
     };
 }
-macro_rules! running_json {
+/// A JSON array of `[epochs_done, strategy, state]` of each of a job's runs, as text.
+macro_rules! runs_json {
     () => {
-        "(SELECT json_group_array(json_array(r.epochs_done, r.strategy)) FROM runs r
-           WHERE r.job_id = j.id AND r.state = 'running')"
+        "(SELECT json_group_array(json_array(r.epochs_done, r.strategy, r.state)) FROM runs r
+           WHERE r.job_id = j.id)"
     };
 }
 

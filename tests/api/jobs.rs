@@ -876,3 +876,53 @@ async fn out_of_fold_predictions_of_a_model_list_say_which_variant_made_them() {
         lines.map(|l| l.split(',').next().unwrap()).collect();
     assert_eq!(variants.into_iter().collect::<Vec<_>>(), ["0", "1"]);
 }
+
+#[tokio::test]
+async fn progress_never_goes_backwards_and_stays_where_the_job_ended() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "imbalance": {"strategy": "easy_ensemble", "n_subsets": 2},
+                      "training": {"epochs": 8, "early_stopping": null}, "validation": {"folds": 3}});
+    let id = crate::helpers::queued(&app, spec).await;
+    let (mut last, mut seen) = ((0u64, 0u64, 0.0f64), 0);
+    let job = loop {
+        let job = app.get_json(&format!("/v1/jobs/{id}")).await;
+        let p = &job["progress"];
+        let now = (
+            p["runs_done"].as_u64().unwrap(),
+            p["epoch"].as_u64().unwrap(),
+            p["fraction"].as_f64().unwrap(),
+        );
+        assert!(
+            now.0 >= last.0 && now.1 >= last.1 && now.2 >= last.2,
+            "{last:?} then {now:?}"
+        );
+        assert_eq!(
+            p["epochs"],
+            4 * 2 * 8,
+            "4 runs of 2 members of 8 epochs: {p}"
+        );
+        (last, seen) = (now, seen + 1);
+        if job["status"] == "succeeded" {
+            break job;
+        }
+        assert_eq!(
+            job["status"].as_str().map(|s| s == "failed"),
+            Some(false),
+            "{job}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    // Without early stopping every run trains every epoch: the count ends at its budget.
+    let p = &job["progress"];
+    assert_eq!(
+        (
+            p["epoch"].as_u64(),
+            p["fraction"].as_f64(),
+            p["runs_done"].as_u64()
+        ),
+        (Some(64), Some(1.0), Some(4)),
+        "{p}"
+    );
+    assert!(seen > 1);
+}

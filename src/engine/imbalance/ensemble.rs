@@ -63,11 +63,9 @@ pub fn fit(
         ));
     }
     let resume_at = done.len();
-    let mut offset = resume.as_ref().map_or(0, |c| c.epoch_offset);
-    let mut member_best: Vec<u64> = resume
-        .as_ref()
-        .map_or(Vec::new(), |c| c.member_best_epochs.clone());
-    member_best.truncate(resume_at);
+    let (mut offset, mut member_best) = (resume.as_ref()).map_or((0, vec![]), |c| {
+        (c.epoch_offset, c.member_best_epochs.clone())
+    });
     let counts = class_counts(req.train.y, k);
     let targets = under_targets(&counts, ratio);
     let keep_fraction = keep_fractions(&counts, &targets, members);
@@ -138,8 +136,7 @@ pub fn fit(
     // The members' mean.
     trained.score_holdout(req.holdout);
     trained.state.epoch_offset = offset - trained.history.len() as u64;
-    // The members' best epochs averaged, each counted within its member: comparable with the
-    // spec's epochs (the final model's members train this many when it follows the folds).
+    // Each member's best epoch counted within it: comparable with the spec's epochs.
     trained.best_epoch = mean_epoch(&member_best).unwrap_or(offset);
     trained.state.member_best_epochs = member_best;
     trained.history = history;

@@ -4,10 +4,10 @@ use sqlx::Row;
 use super::Pool;
 use super::job_list::Bind;
 use crate::domain::finding::Finding;
-use crate::domain::job::{JobStatus, Strategy};
+use crate::domain::job::JobStatus;
 use crate::domain::job_filter::{JobQuery, OrderKey};
 use crate::domain::job_meta::JobMeta;
-use crate::store::job_view::{JobView, Progress, StoredRemedies};
+use crate::store::job_view::{JobView, Progress, RunProgress, StoredRemedies};
 
 /// The columns of a job's view: the job's own and its runs' counts, in one query (so a page of
 /// jobs is one query, not one per job).
@@ -18,13 +18,10 @@ macro_rules! view_select {
            j.finished_at, j.error, j.summary_json, j.diagnostics_json, j.remedy_of,
            j.remedy_findings_json, j.name, j.description, j.tags_json,
            (SELECT d.name FROM datasets d WHERE d.id = j.dataset_id) AS dataset_name,
-           (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id) AS total,
-           (SELECT COUNT(*) FROM runs r WHERE r.job_id = j.id
-             AND r.state IN ('succeeded', 'failed', 'cancelled')) AS done,
            (SELECT MAX(r.attempt) FROM runs r WHERE r.job_id = j.id) AS attempts,
            ",
-            running_json!(),
-            " AS running
+            runs_json!(),
+            " AS runs
          FROM jobs j"
         )
     };
@@ -56,48 +53,15 @@ fn view(row: &super::Row) -> anyhow::Result<JobView> {
     let spec = crate::store::typed::spec(&id, &row.get::<String, _>("spec_json"))
         .with_context(|| format!("job {id}"))?;
     let status: String = row.get("status");
-    let total = row.get::<i64, _>("total") as u64;
-    let done = row.get::<Option<i64>, _>("done").unwrap_or(0) as u64;
-    let running: Vec<(i64, Option<String>)> =
-        serde_json::from_str(&row.get::<String, _>("running")).context("running runs")?;
+    let runs: Vec<RunProgress> =
+        serde_json::from_str(&row.get::<String, _>("runs")).context("a job's runs' progress")?;
     let applied: Option<StoredRemedies> = row
         .get::<Option<String>, _>("remedy_findings_json")
         .map(|s| serde_json::from_str(&s))
         .transpose()
         .context("a job's remedied findings")?;
-    // The most advanced run in flight; an ensemble's run has `n_subsets` times the epochs.
-    let per_model = spec.training.epochs;
-    let imbalance = &spec.imbalance;
-    let (epoch, epochs) = running
-        .iter()
-        .map(|(done, strategy)| {
-            let members = match strategy.as_deref().and_then(Strategy::parse) {
-                Some(s) => imbalance.members(s),
-                None => imbalance.max_members(),
-            };
-            (*done as u64, per_model * members)
-        })
-        .max_by(|a, b| (a.0 * b.1.max(1)).cmp(&(b.0 * a.1.max(1))))
-        .unwrap_or((0, per_model));
-    let fraction = if total == 0 {
-        0.0
-    } else {
-        (done as f64
-            + if epochs > 0 {
-                epoch as f64 / epochs as f64
-            } else {
-                0.0
-            })
-            / total as f64
-    };
-    let fraction = fraction.min(1.0);
     let started_at: Option<String> = row.get("started_at");
-    let eta_seconds = started_at.as_deref().and_then(|s| {
-        let started =
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()?;
-        let elapsed = (time::OffsetDateTime::now_utc() - started).as_seconds_f64();
-        (fraction > 0.0 && fraction < 1.0).then(|| elapsed * (1.0 - fraction) / fraction)
-    });
+    let progress = Progress::of(&spec, &runs, started_at.as_deref());
     Ok(JobView {
         status: JobStatus::parse(&status).context("a stored job status")?,
         spec,
@@ -107,14 +71,7 @@ fn view(row: &super::Row) -> anyhow::Result<JobView> {
         finished_at: row.get("finished_at"),
         attempts: row.get::<Option<i64>, _>("attempts").unwrap_or(0) as u64,
         error: row.get("error"),
-        progress: Progress {
-            runs_done: done,
-            runs_total: total,
-            epoch,
-            epochs,
-            fraction,
-            eta_seconds,
-        },
+        progress,
         summary: row
             .get::<Option<String>, _>("summary_json")
             .map(|s| serde_json::from_str(&s))

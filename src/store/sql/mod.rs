@@ -1,7 +1,7 @@
 //! The store's SQL, written once and compiled for each backend (`super::DB`): placeholders are
 //! `$1`, `$2`… (both drivers read them), integers are 64-bit, and the phrases that differ come
 //! from the backend's macros (`now_ms!`, `skip_locked!`, `for_update!`, `begin_write!`,
-//! `begin_fenced!`, `position_in!`, `running_json!`).
+//! `begin_fenced!`, `position_in!`, `runs_json!`).
 
 /// The channels' names as literals, for SQL that notifies in its RETURNING (`notify_job!`).
 macro_rules! queue_channel {
