@@ -456,7 +456,9 @@ async function plotFigure(jobId, name, caption) {
 }
 
 function findingView(jobId, f) {
-  const button = f.remedy
+  // `{}`: nothing to change automatically (a button would only earn a 409).
+  const hasRemedy = f.remedy && Object.keys(f.remedy).length > 0;
+  const button = hasRemedy
     ? h("button", { class: "remedy-button", type: "button", "data-finding": f.id }, "Run the remedy")
     : null;
   const error = h("span", { class: "alert", role: "alert" });
@@ -475,7 +477,9 @@ function findingView(jobId, f) {
     h("strong", {}, `${f.kind} (${f.severity})${f.strategy ? " · " + f.strategy : ""}${f.variant ? " · model " + f.variant : ""}`),
     h("p", {}, f.evidence?.text || f.evidence?.summary || ""),
     f.advice ? h("p", {}, f.advice) : null,
-    f.remedy ? h("p", {}, "Remedy: ", h("code", {}, JSON.stringify(f.remedy))) : null,
+    hasRemedy
+      ? h("p", {}, "Remedy: ", h("code", {}, JSON.stringify(f.remedy)))
+      : h("p", { class: "no-remedy" }, "No automatic remedy: the spec already has what it would change."),
     button,
     error,
   );

@@ -134,9 +134,12 @@ async fn remedy(
 struct Outcome {
     finding: usize,
     kind: Kind,
+    /// The original finding's severity (`None` once the original no longer lists it).
+    severity_before: Option<Severity>,
     /// The remedy job's most severe finding of the same kind and variant, if any.
     severity_after: Option<Severity>,
-    /// Whether it is gone (no warning or error of its kind for the variant).
+    /// Whether it is gone: none of its kind for the variant, or only an `info` one where the
+    /// original was a warning or an error (an `info` finding is resolved only when it is gone).
     resolved: bool,
     /// The variant's mean fold scores, before and after.
     before: Option<Scores>,
@@ -199,6 +202,15 @@ fn scores_of(
         .map(|x| x.1)
 }
 
+/// Whether a finding of severity `before` is resolved when the remedy job's worst of its kind
+/// is `after`: gone, or down to `info` from a warning or an error.
+fn resolved(before: Option<Severity>, after: Option<Severity>) -> bool {
+    match after {
+        None => true,
+        Some(after) => after < Severity::Warning && before.is_none_or(|b| b >= Severity::Warning),
+    }
+}
+
 /// `GET /v1/jobs/{id}/diagnostics`.
 async fn diagnostics(
     State(state): State<AppState>,
@@ -222,11 +234,15 @@ async fn diagnostics(
                             .filter(|g| g.kind == f.kind && g.variant == f.variant)
                             .map(|g| g.severity)
                             .max();
+                        let severity_before = (job.diagnostics.iter())
+                            .find(|g| g.id == f.finding)
+                            .map(|g| g.severity);
                         Outcome {
                             finding: f.finding,
                             kind: f.kind,
+                            severity_before,
                             severity_after,
-                            resolved: severity_after.is_none_or(|s| s < Severity::Warning),
+                            resolved: resolved(severity_before, severity_after),
                             before: scores_of(&before, f.variant, f.strategy),
                             after: scores_of(&after, f.variant, f.strategy),
                         }
@@ -250,4 +266,22 @@ async fn diagnostics(
         findings: job.diagnostics,
         remedies,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_info_finding_is_resolved_only_when_it_is_gone() {
+        use Severity::{Error, Info, Warning};
+        // Before, an info finding still there after its remedy read as resolved.
+        assert!(!resolved(Some(Info), Some(Info)));
+        assert!(resolved(Some(Info), None));
+        assert!(resolved(Some(Warning), Some(Info)));
+        assert!(resolved(Some(Error), None));
+        assert!(!resolved(Some(Warning), Some(Warning)));
+        assert!(!resolved(Some(Error), Some(Warning)));
+        assert!(resolved(None, Some(Info)));
+    }
 }
