@@ -5,6 +5,7 @@ pub mod attention_plot;
 pub mod auth;
 pub mod calibration;
 pub mod class_plots;
+pub mod compare;
 
 pub mod curves;
 pub mod datasets;
@@ -66,6 +67,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(runs::routes());
     routes.extend(predict::routes());
     routes.extend(predictions::routes());
+    routes.extend(compare::routes());
     routes
 }
 

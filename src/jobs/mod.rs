@@ -3,6 +3,7 @@
 //! reading its results and models takes. `http/` only parses requests and shapes responses;
 //! `queue/` only claims, leases and runs.
 
+pub mod compare;
 pub mod feed;
 pub mod heldout;
 mod inputs;

@@ -145,3 +145,72 @@ async fn a_bad_filter_sort_or_tag_is_a_422_naming_the_token() {
         ["name", "tags.bad key", "training.epochs"]
     );
 }
+
+#[tokio::test]
+async fn three_jobs_compare_side_by_side_with_their_differences_summaries_and_curves() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = |hidden: Value, dropout: f64| {
+        json!({"dataset_id": ds, "model": {"hidden_layers": hidden, "dropout": dropout},
+               "training": {"epochs": 3, "early_stopping": null}, "validation": {"folds": 2},
+               "final_model": false})
+    };
+    let ids = [
+        queued(&app, spec(json!([8]), 0.0)).await,
+        queued(&app, spec(json!([8]), 0.2)).await,
+        queued(&app, spec(json!([16, 16]), 0.0)).await,
+    ];
+    for id in &ids {
+        wait_until_finished(&app, id).await;
+    }
+    let c = app
+        .get_json(&format!("/v1/compare?jobs={}", ids.join(",")))
+        .await;
+    let shown: Vec<&str> = c["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(shown, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let fields: Vec<&str> = c["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["model.dropout", "model.hidden_layers"], "{c}");
+    assert_eq!(c["differences"][1]["values"], json!([[8], [8], [16, 16]]));
+    let ba = c["summaries"]["balanced_accuracy"].as_array().unwrap();
+    assert_eq!(ba.len(), 3);
+    for (i, id) in ids.iter().enumerate() {
+        let job = app.get_json(&format!("/v1/jobs/{id}")).await;
+        assert_eq!(ba[i], job["summary"]["balanced_accuracy"]);
+        let train = c["curves"][i]["train_loss"].as_array().unwrap();
+        assert_eq!(
+            train
+                .iter()
+                .map(|p| p[0].as_u64().unwrap())
+                .collect::<Vec<_>>(),
+            [1, 2, 3]
+        );
+    }
+    // Fewer than two, an empty id and unknown jobs are refused.
+    for bad in [ids[0].clone(), format!("{},", ids[0])] {
+        let p = problem(
+            app.get(&format!("/v1/compare?jobs={bad}"))
+                .send()
+                .await
+                .unwrap(),
+            422,
+        )
+        .await;
+        assert_eq!(error_fields(&p), ["jobs"]);
+    }
+    let res = app
+        .get(&format!("/v1/compare?jobs={},job_nope", ids[0]))
+        .send()
+        .await
+        .unwrap();
+    problem(res, 404).await;
+}
