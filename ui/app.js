@@ -251,31 +251,122 @@ async function showDataset(id) {
 
 // ---- jobs ----
 
-async function showJobs() {
+const ORDERS = [
+  ["created_at", "newest first"],
+  ["metrics.balanced_accuracy", "best balanced accuracy"],
+  ["metrics.roc_auc", "best ROC AUC"],
+  ["metrics.log_loss", "lowest log loss"],
+  ["name", "name"],
+];
+
+/** The jobs, filtered and sorted by the server (the filter language of `GET /v1/jobs`); the
+ * filter and order live in the URL, so a view can be linked. */
+async function showJobs(q) {
+  const filter = h("input", { id: "job-filter", type: "search", size: 60, value: q.get("filter") || "",
+    placeholder: "e.g. tags.team = 'risk' and metrics.balanced_accuracy > 0.9" });
+  const order = h("select", { id: "job-order" }, ORDERS.map(([v, text]) => h("option", { value: v, selected: v === (q.get("order_by") || "created_at") }, text)));
+  const apply = () => {
+    const p = new URLSearchParams();
+    if (filter.value.trim()) p.set("filter", filter.value.trim());
+    if (order.value !== "created_at") p.set("order_by", order.value);
+    location.hash = `#/jobs${p.size ? "?" + p : ""}`;
+  };
+  const form = h("form", { id: "job-search", onsubmit: (e) => (e.preventDefault(), apply()) },
+    h("label", { for: "job-filter" }, "Filter "), filter, " ", h("label", { for: "job-order" }, "Sort "), order, " ",
+    h("button", { type: "submit" }, "Apply"));
+  order.addEventListener("change", apply);
+  const compare = h("button", { id: "compare-selected", type: "button", disabled: true }, "Compare selected");
   const list = h("div", { id: "job-list" }, "Loading…");
-  setView("Jobs", h("section", {}, list));
+  const error = alertBox("job-list-error");
+  setView("Jobs", h("section", {}, form, error, compare, list));
+  const picked = new Set();
+  compare.addEventListener("click", () => (location.hash = `#/compare?jobs=${[...picked].join(",")}`));
   const { signal } = viewAbort;
+  const query = new URLSearchParams({ limit: "100" });
+  for (const k of ["filter", "order_by"]) if (q.get(k)) query.set(k, q.get(k));
+  const row = (j) => {
+    const box = h("input", { type: "checkbox", class: "pick", "aria-label": `compare ${j.name || j.id}`, checked: picked.has(j.id) });
+    box.addEventListener("change", () => {
+      box.checked ? picked.add(j.id) : picked.delete(j.id);
+      compare.disabled = picked.size < 2 || picked.size > 10;
+    });
+    const ba = j.summary?.balanced_accuracy;
+    const families = [...new Set([j.spec.model].flat().map((m) => m.kind))].join(", ");
+    const tags = Object.entries(j.tags || {}).map(([k, v]) => `${k}=${v}`).join(" ");
+    return [
+      box,
+      h("span", {}, h("a", { href: `#/jobs/${j.id}` }, j.name || j.id),
+        j.remedy_of ? h("small", {}, " remedy of ", h("a", { href: `#/jobs/${j.remedy_of}` }, j.remedy_of)) : null),
+      h("span", { class: `status status-${j.status}` }, j.status),
+      `${Math.round(100 * (j.progress?.fraction || 0))}%`,
+      j.dataset_name || j.dataset_id,
+      families,
+      ba ? `${fmt(ba.mean)} ± ${fmt(ba.std)}` : "",
+      tags,
+      j.created_at.replace("T", " ").slice(0, 19),
+    ];
+  };
   const refresh = async () => {
-    const page = await api.json("/v1/jobs?limit=100");
+    let page;
+    try {
+      page = await api.json(`/v1/jobs?${query}`);
+    } catch (e) {
+      list.replaceChildren();
+      return showError(error, e);
+    }
     list.replaceChildren(
       page.items.length === 0
-        ? "No jobs yet."
-        : table(
-            ["job", "status", "progress", "dataset", "created"],
-            page.items.map((j) => [
-              h("a", { href: `#/jobs/${j.id}` }, j.id),
-              h("span", { class: `status status-${j.status}` }, j.status),
-              `${Math.round(100 * (j.progress?.fraction || 0))}%`,
-              j.dataset_id,
-              j.created_at,
-            ]),
-            { id: "jobs-table" },
-          ),
+        ? (q.get("filter") ? "No jobs match." : "No jobs yet.")
+        : table(["", "job", "status", "progress", "dataset", "families", "balanced accuracy", "tags", "created"], page.items.map(row), { id: "jobs-table" }),
     );
     const live = page.items.some((j) => ["queued", "running", "cancelling"].includes(j.status));
     if (live && !signal.aborted) setTimeout(() => refresh().catch(ignoreAbort), 1500);
   };
   await refresh();
+}
+
+/** Lines of [x, y] points as an SVG, one colour each, the legend beside (not over) the plot. */
+function linesSvg(series, ylabel) {
+  const all = series.flatMap((s) => s.points);
+  if (all.length === 0) return h("p", {}, "No curves yet.");
+  const [w, ht, pad] = [520, 260, 40];
+  const xs = all.map((p) => p[0]), ys = all.map((p) => p[1]);
+  const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
+  const sx = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (w - 2 * pad);
+  const sy = (y) => ht - pad - ((y - y0) / (y1 - y0 || 1)) * (ht - 2 * pad);
+  const ns = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const svg = el("svg", { width: w + 220, height: ht, role: "img", "aria-label": ylabel, class: "compare-curves" });
+  svg.append(el("text", { x: 4, y: 14, "font-size": 12 }, `${ylabel} (${fmt(y0)} to ${fmt(y1)}), by epoch`));
+  series.forEach((s, i) => {
+    const d = s.points.map((p, k) => `${k ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
+    svg.append(el("path", { d, fill: "none", stroke: colours[i % colours.length], "stroke-width": 2 }));
+    svg.append(el("text", { x: w + 10, y: pad + 16 * i, fill: colours[i % colours.length], "font-size": 12, class: "legend" }, s.name));
+  });
+  return svg;
+}
+
+/** Jobs side by side: what differs in their specs, their scores with the fold spread, and their
+ * held-out loss curves overlaid. */
+async function showCompare(q) {
+  const ids = (q.get("jobs") || "").split(",").filter(Boolean);
+  const c = await api.json(`/v1/compare?jobs=${ids.map(encodeURIComponent).join(",")}`);
+  const names = c.jobs.map((j) => j.name || j.id);
+  const head = ["", ...c.jobs.map((j, i) => h("a", { href: `#/jobs/${j.id}` }, names[i]))];
+  const diffs = table(["field", ...names], c.differences.map((d) => [d.field, ...d.values.map((v) => JSON.stringify(v))]), { id: "compare-differences" });
+  const metrics = ["balanced_accuracy", "roc_auc", "f1_macro", "accuracy", "log_loss"].filter((m) => c.summaries[m]);
+  const scores = table(head, metrics.map((m) => [m, ...c.summaries[m].map((s) => (s ? `${fmt(s.mean)} ± ${fmt(s.std)}` : ""))]), { id: "compare-scores" });
+  const curves = linesSvg(c.curves.map((cv, i) => ({ name: names[i], points: cv.holdout_loss.length ? cv.holdout_loss : cv.train_loss })), "held-out loss");
+  setView(`Comparing ${c.jobs.length} jobs`,
+    h("section", {}, h("h2", {}, "Scores (mean ± std over folds)"), scores),
+    h("section", {}, h("h2", {}, "Where the specs differ"), c.differences.length ? diffs : "The specs are the same."),
+    h("section", { id: "compare-plot" }, h("h2", {}, "Held-out loss, mean over folds"), curves));
 }
 
 const STRATEGIES = ["none", "class_weight", "oversample", "undersample", "smote", "nearmiss", "easy_ensemble", "balance_cascade"];
@@ -626,7 +717,8 @@ async function showRun(id) {
 const ROUTES = [
   [/^$|^\/$|^\/datasets$/, () => showDatasets()],
   [/^\/datasets\/([\w-]+)$/, (m) => showDataset(m[1])],
-  [/^\/jobs$/, () => showJobs()],
+  [/^\/jobs$/, (m, q) => showJobs(q)],
+  [/^\/compare$/, (m, q) => showCompare(q)],
   [/^\/jobs\/new$/, (m, q) => showNewJob(q)],
   [/^\/jobs\/([\w-]+)$/, (m) => showJob(m[1])],
   [/^\/runs\/([\w-]+)$/, (m) => showRun(m[1])],

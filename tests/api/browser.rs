@@ -491,3 +491,94 @@ async fn with_tokens_the_dashboard_asks_once_and_never_puts_the_token_in_a_url()
     no_errors(c).await;
     browser.close().await;
 }
+
+/// Whether an element `arguments[0]` finds overlaps another of them or one `arguments[1]` finds
+/// (their DOM bounding boxes).
+const OVERLAPS: &str = "const boxes = (s) => [...document.querySelectorAll(s)].map(e => e.getBoundingClientRect());
+    const hit = (a, b) => a.left < b.right && b.left < a.right && a.top < b.bottom && b.top < a.bottom;
+    const [mine, others] = [boxes(arguments[0]), boxes(arguments[1])];
+    return mine.some((a, i) => mine.some((b, j) => i < j && hit(a, b)) || others.some(b => hit(a, b)));";
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
+async fn named_jobs_are_filtered_sorted_and_compared_in_the_dashboard() {
+    use crate::helpers::{queued, upload_breast_cancer, wait_until_finished};
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let mut ids = Vec::new();
+    for (name, team, hidden) in [
+        ("churn small", "risk", json!([4])),
+        ("churn wide", "risk", json!([32, 32])),
+        ("fraud", "ops", json!([8])),
+    ] {
+        let spec = json!({"dataset_id": ds, "name": name, "tags": {"team": team}, "model": {"hidden_layers": hidden},
+                          "training": {"epochs": 3, "early_stopping": null}, "validation": {"folds": 2}, "final_model": false});
+        ids.push(queued(&app, spec).await);
+    }
+    for id in &ids {
+        wait_until_finished(&app, id).await;
+    }
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/#/jobs", app.address)).await.unwrap();
+    element(c, "#jobs-table", 10).await;
+    set(c, "#job-filter", "tags.team = 'risk'").await;
+    element(c, "#job-search button[type=submit]", 5)
+        .await
+        .click()
+        .await
+        .unwrap();
+    let names = "return [...document.querySelectorAll('#jobs-table tbody tr td:nth-child(2) a')].map(a => a.textContent)";
+    until(
+        c,
+        "return document.querySelectorAll('#jobs-table tbody tr').length === 2",
+        10,
+    )
+    .await;
+    let shown = c.execute(names, vec![]).await.unwrap();
+    assert_eq!(shown, json!(["churn wide", "churn small"]));
+    assert!(
+        c.current_url().await.unwrap().as_str().contains("filter="),
+        "the filter is in the URL"
+    );
+    element(c, "#job-order", 5)
+        .await
+        .select_by_value("name")
+        .await
+        .unwrap();
+    until(c, "return document.querySelector('#jobs-table tbody tr td:nth-child(2) a')?.textContent === 'churn small'", 10).await;
+    screenshot(c, "jobs-filtered").await;
+    for pick in c.find_all(Locator::Css("#jobs-table .pick")).await.unwrap() {
+        pick.click().await.unwrap();
+    }
+    element(c, "#compare-selected", 5)
+        .await
+        .click()
+        .await
+        .unwrap();
+    element(c, "#compare-differences", 10).await;
+    let fields = c
+        .execute("return [...document.querySelectorAll('#compare-differences tbody tr td:first-child')].map(t => t.textContent)", vec![])
+        .await
+        .unwrap();
+    assert_eq!(fields, json!(["model.hidden_layers"]));
+    let paths = c
+        .execute(
+            "return document.querySelectorAll('#compare-plot path').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(paths, json!(2));
+    let overlap = c
+        .execute(
+            OVERLAPS,
+            vec![json!("#compare-plot .legend"), json!("#compare-plot path")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(overlap, json!(false), "the legend sits beside the curves");
+    screenshot(c, "compare").await;
+    no_errors(c).await;
+    browser.close().await;
+}
