@@ -668,7 +668,7 @@ async function renderResults(job, into) {
         "section",
         {},
         h("h2", {}, "Leaderboard"),
-        table(["rank", "strategy", "variant", "metric", "mean", "std"], metrics.leaderboard.map((r) => [r.rank, r.strategy, r.variant, r.metric, fmt(r.mean, 4), fmt(r.std, 4)]), { id: "leaderboard-table" }),
+        table(["rank", "variant", "metric", "mean", "std"], metrics.leaderboard.map((r) => [r.rank, r.description || `${r.variant} · ${r.strategy}`, r.metric, fmt(r.mean, 4), fmt(r.std, 4)]), { id: "leaderboard-table" }),
       ),
     );
   const plots = [...PLOTS];

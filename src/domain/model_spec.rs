@@ -45,7 +45,45 @@ pub struct ModelSpec {
     pub kernel_sizes: Option<Vec<u64>>,
 }
 
+/// A value's name as the spec writes it (`"leaky_relu"`).
+fn spec_name(v: impl Serialize) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 impl ModelSpec {
+    /// A short description of the architecture, for leaderboards and plots: `mlp 64-64 relu`,
+    /// `gru 64×2 bi additive`, `fcn 128-256-128`.
+    pub fn describe(&self) -> String {
+        let widths = |w: &[u64]| w.iter().map(u64::to_string).collect::<Vec<_>>().join("-");
+        let mut parts = vec![self.kind.name().to_owned()];
+        if self.kind.is_recurrent() {
+            parts.push(format!("{}×{}", self.hidden_size, self.layers));
+            if self.bidirectional {
+                parts.push("bi".into());
+            }
+            if self.attention != AttentionKind::None {
+                parts.push(spec_name(self.attention));
+            }
+        } else if self.kind.convolution().is_some() {
+            parts.push(widths(&self.conv_filters()));
+        } else {
+            parts.push(widths(&self.hidden_layers));
+            parts.push(spec_name(self.activation));
+            for (on, what) in [(self.batch_norm, "bn"), (self.residual, "residual")] {
+                if on {
+                    parts.push(what.into());
+                }
+            }
+        }
+        if self.dropout > 0.0 {
+            parts.push(format!("dropout {}", self.dropout));
+        }
+        parts.join(" ")
+    }
+
     /// A convolutional family's filters: the spec's, else the family's default.
     pub fn conv_filters(&self) -> Vec<u64> {
         let default = self.kind.convolution().map_or(&[][..], |c| c.0);

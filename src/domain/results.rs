@@ -194,6 +194,33 @@ pub struct Standing {
     pub std: Option<f64>,
     pub folds: usize,
     pub summary: Summary,
+    /// What the variant is, in words: the model's description (when the job compares models)
+    /// and the strategy, e.g. `mlp 64-64 relu · smote`.
+    #[serde(default)]
+    pub description: String,
+}
+
+impl Standing {
+    /// Its description from its model and strategy.
+    pub fn describe(&self) -> String {
+        match &self.model {
+            Some(m) => format!("{} · {}", m.describe(), self.strategy.as_str()),
+            None => self.strategy.as_str().to_owned(),
+        }
+    }
+}
+
+impl JobResults {
+    /// The results with every leaderboard row described (rows stored before descriptions were
+    /// kept get theirs here).
+    pub fn described(mut self) -> Self {
+        for row in self.leaderboard.iter_mut().flatten() {
+            if row.description.is_empty() {
+                row.description = row.describe();
+            }
+        }
+        self
+    }
 }
 
 /// What a job's runs add up to beside its summary, computed when it settles and stored.

@@ -31,15 +31,15 @@ async fn leaderboard(
         Some((_, _, results)) => results.leaderboard,
         None => None,
     };
-    let bars = match board {
+    let bars: Vec<Bar> = match board {
         Some(board) => board
             .iter()
             .filter_map(|s| {
                 Some(Bar {
                     label: if models {
-                        format!("model {} · {}", s.variant, s.strategy.as_str())
+                        format!("{} {}", s.variant, s.describe())
                     } else {
-                        s.strategy.as_str().to_owned()
+                        s.describe()
                     },
                     value: s.mean?,
                     error: s.std,
@@ -58,11 +58,12 @@ async fn leaderboard(
             .into_iter()
             .collect(),
     };
-    // Scores in [0, 1] share one scale; log loss has no upper bound.
-    let y = if metric == Metric::LogLoss {
-        Axis::linear(&format!("{metric} (mean ± std over folds)"))
-    } else {
-        Axis::unit(&format!("{metric} (mean ± std over folds)"))
+    // The range the bars and their error bars span, with a margin: 0.964 and 0.976 must look
+    // different (scores stay within [0, 1], a loss above 0).
+    let label = format!("{metric}: bar the mean, line ± one std over folds");
+    let y = Axis {
+        range: zoomed(&bars, metric != Metric::LogLoss),
+        ..Axis::linear(&label)
     };
     let figure = Figure {
         title: format!("Leaderboard by {metric}"),
@@ -70,4 +71,24 @@ async fn leaderboard(
         plot: Plot::Bars(BarPlot { y, bars }),
     };
     respond(figure, format).await
+}
+
+/// The y range that shows the differences between `bars`: their lowest and highest reach (mean
+/// ∓ std) with a tenth of the span (at least 0.01) either side, within [0, 1] for a score and
+/// above 0 for a loss.
+fn zoomed(bars: &[Bar], score: bool) -> Option<(f64, f64)> {
+    let reach = |b: &Bar, sign: f64| b.value + sign * b.error.unwrap_or(0.0);
+    let lo = bars
+        .iter()
+        .map(|b| reach(b, -1.0))
+        .filter(|v| v.is_finite())
+        .reduce(f64::min)?;
+    let hi = bars
+        .iter()
+        .map(|b| reach(b, 1.0))
+        .filter(|v| v.is_finite())
+        .reduce(f64::max)?;
+    let pad = ((hi - lo) * 0.1).max(0.01);
+    let top = if score { (hi + pad).min(1.0) } else { hi + pad };
+    Some(((lo - pad).max(0.0), top))
 }

@@ -101,7 +101,12 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
                 std: stat.map(|s| s.std),
                 folds: scores_of(folds, v).count(),
                 summary,
+                description: String::new(),
             }
+        })
+        .map(|row| Standing {
+            description: row.describe(),
+            ..row
         })
         .collect();
     // Best first; a variant without the metric (no finished folds) goes last.

@@ -13,9 +13,17 @@ pub type DrawResult<'a> = Result<
 pub fn svg(
     draw: impl for<'a> FnOnce(&DrawingArea<SVGBackend<'a>, Shift>) -> DrawResult<'a>,
 ) -> String {
+    svg_of_size(SIZE, draw)
+}
+
+/// The SVG text that `draw` draws on a canvas of `size` (a plot whose labels need more room).
+pub fn svg_of_size(
+    size: (u32, u32),
+    draw: impl for<'a> FnOnce(&DrawingArea<SVGBackend<'a>, Shift>) -> DrawResult<'a>,
+) -> String {
     let mut out = String::new();
     {
-        let root = SVGBackend::with_string(&mut out, SIZE).into_drawing_area();
+        let root = SVGBackend::with_string(&mut out, size).into_drawing_area();
         // Drawing into a String cannot fail; a failure would leave the picture partial.
         let _ = draw(&root);
         let _ = root.present();

@@ -492,6 +492,13 @@ async fn with_tokens_the_dashboard_asks_once_and_never_puts_the_token_in_a_url()
     browser.close().await;
 }
 
+/// The pairs of the page's texts whose DOM bounding boxes overlap.
+const OVERLAPPING_TEXTS: &str = "const t = [...document.querySelectorAll('text')];
+    const r = t.map(e => e.getBoundingClientRect()); const out = [];
+    r.forEach((a, i) => r.forEach((b, j) => { if (i < j && a.left < b.right && b.left < a.right
+      && a.top < b.bottom && b.top < a.bottom) out.push([t[i].textContent, t[j].textContent]); }));
+    return out;";
+
 /// Whether an element `arguments[0]` finds overlaps another of them or one `arguments[1]` finds
 /// (their DOM bounding boxes).
 const OVERLAPS: &str = "const boxes = (s) => [...document.querySelectorAll(s)].map(e => e.getBoundingClientRect());
@@ -580,5 +587,54 @@ async fn named_jobs_are_filtered_sorted_and_compared_in_the_dashboard() {
     assert_eq!(overlap, json!(false), "the legend sits beside the curves");
     screenshot(c, "compare").await;
     no_errors(c).await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
+async fn a_sixteen_variant_leaderboard_reads_without_overlapping_text() {
+    use crate::helpers::{queued, upload_breast_cancer, wait_until_finished};
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let models = json!([{"hidden_layers": [4]}, {"hidden_layers": [8, 8]}, {"hidden_layers": [16], "activation": "tanh"},
+                        {"hidden_layers": [8], "batch_norm": true}]);
+    let spec = json!({"dataset_id": ds, "model": models,
+                      "imbalance": {"strategy": ["none", "class_weight", "oversample", "undersample"]},
+                      "training": {"epochs": 2}, "validation": {"folds": 2}, "final_model": false});
+    let id = queued(&app, spec).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    // Labels say what each variant is, and the y axis spans the scores, not 0 to 1.
+    let fig = app
+        .get_json(&format!("/v1/jobs/{id}/leaderboard.svg?format=json"))
+        .await;
+    let text = fig.to_string();
+    assert!(
+        text.contains("mlp 8-8 relu · class_weight")
+            && text.contains("mlp 8 relu bn · undersample"),
+        "{fig}"
+    );
+    let board = app.get_json(&format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
+    assert_eq!(board.as_array().unwrap().len(), 16);
+    assert!(
+        board[0]["description"].as_str().unwrap().contains(" · "),
+        "{board}"
+    );
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/v1/jobs/{id}/leaderboard.svg", app.address))
+        .await
+        .unwrap();
+    element(c, "svg text", 10).await;
+    let labels = c
+        .execute(
+            "return document.querySelectorAll('svg text').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(labels.as_u64().unwrap() > 16, "{labels}");
+    screenshot(c, "leaderboard-16").await;
+    let pairs = c.execute(OVERLAPPING_TEXTS, vec![]).await.unwrap();
+    assert_eq!(pairs, json!([]), "texts of the plot that overlap");
     browser.close().await;
 }

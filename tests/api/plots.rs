@@ -30,7 +30,7 @@ async fn every_plot_draws_its_axes_and_legend_and_gives_its_numbers_as_json() {
         (
             "leaderboard",
             "variant",
-            "balanced_accuracy (mean ± std over folds)",
+            "balanced_accuracy: bar the mean, line ± one std over folds",
         ),
         (
             "calibration",

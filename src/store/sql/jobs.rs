@@ -271,8 +271,8 @@ pub async fn results(
     };
     let status = JobStatus::parse(&status).context("a stored job status")?;
     let summary = summary.map(|s| serde_json::from_str(&s)).transpose()?;
-    let results = results.map(|s| serde_json::from_str(&s)).transpose()?;
-    Ok(Some((status, summary, results)))
+    let results: Option<JobResults> = results.map(|s| serde_json::from_str(&s)).transpose()?;
+    Ok(Some((status, summary, results.map(JobResults::described))))
 }
 
 /// Recomputes a job's findings from its runs with `diagnose` and stores them, in one write
