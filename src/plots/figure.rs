@@ -94,6 +94,8 @@ pub enum Stroke {
     Solid,
     Dashed,
     Dotted,
+    /// Thin and light: one of many runs, behind the line that sums them up.
+    Faint,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -10,16 +10,87 @@ use plotters::prelude::*;
 use super::figure::{LinePlot, Stroke};
 use super::style::{colour, legend, tick};
 
+/// Most legend entries drawn inside the chart; more go in a panel beside it, covering nothing.
+const LEGEND_INSIDE: usize = 4;
+/// The panel's width, in pixels.
+const PANEL: u32 = 220;
+
 /// The SVG of `plot` under `title`.
 pub fn render(title: &str, plot: &LinePlot) -> String {
     let (x, y) = ranges(plot);
-    super::style::svg(|root| {
-        if plot.y.log {
-            draw(root, title, plot, x, y.clone().log_scale(), y)
+    let beside = entries(plot) > LEGEND_INSIDE;
+    let (width, height) = super::style::SIZE;
+    let size = if beside {
+        (width + PANEL, height)
+    } else {
+        (width, height)
+    };
+    super::style::svg_of_size(size, |root| {
+        let (area, panel) = if beside {
+            let (a, p) = root.split_horizontally(width);
+            (a, Some(p))
         } else {
-            draw(root, title, plot, x, y.clone(), y)
+            (root.clone(), None)
+        };
+        root.fill(&WHITE)?;
+        if let Some(panel) = &panel {
+            draw_panel(panel, plot)?;
+        }
+        if plot.y.log {
+            draw(&area, title, plot, x, y.clone().log_scale(), y, !beside)
+        } else {
+            draw(&area, title, plot, x, y.clone(), y, !beside)
         }
     })
+}
+
+/// The legend's entries: named series, each dot name once, markers.
+fn entries(plot: &LinePlot) -> usize {
+    let mut dots: Vec<&str> = plot
+        .dots
+        .iter()
+        .map(|d| d.name.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    dots.dedup();
+    plot.series.iter().filter(|s| !s.name.is_empty()).count() + dots.len() + plot.markers.len()
+}
+
+/// The legend as a panel: each named series' swatch and name, a row each.
+fn draw_panel<DB: DrawingBackend>(
+    panel: &DrawingArea<DB, plotters::coord::Shift>,
+    plot: &LinePlot,
+) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>> {
+    let y_of = |row: usize| 40 + 18 * row as i32;
+    let named: Vec<_> = plot.series.iter().filter(|s| !s.name.is_empty()).collect();
+    for (row, s) in named.iter().enumerate() {
+        let y = y_of(row);
+        let style = colour(s.colour).stroke_width(2);
+        panel.draw(&PathElement::new(vec![(4, y), (24, y)], style))?;
+        panel.draw(&Text::new(s.name.clone(), (30, y - 6), ("sans-serif", 12)))?;
+    }
+    let mut dots: Vec<&str> = plot
+        .dots
+        .iter()
+        .map(|d| d.name.as_str())
+        .filter(|n| !n.is_empty())
+        .collect();
+    dots.dedup();
+    let rest = (dots.iter().map(|d| (true, d.to_string())))
+        .chain(plot.markers.iter().map(|m| (false, m.label.clone())));
+    for (row, (dot, name)) in rest.enumerate() {
+        let y = y_of(named.len() + row);
+        if dot {
+            panel.draw(&Circle::new((14, y), 4, BLACK.mix(0.6).filled()))?;
+        } else {
+            panel.draw(&PathElement::new(
+                vec![(14, y - 6), (14, y + 6)],
+                BLACK.mix(0.55),
+            ))?;
+        }
+        panel.draw(&Text::new(name, (30, y - 6), ("sans-serif", 12)))?;
+    }
+    Ok(())
 }
 
 /// Whether a point can be drawn on this plot's axes.
@@ -72,12 +143,12 @@ fn draw<DB: DrawingBackend, Y>(
     x: Range<f64>,
     y: Y,
     y_values: Range<f64>,
+    legend_inside: bool,
 ) -> Result<(), DrawingAreaErrorKind<DB::ErrorType>>
 where
     Y: AsRangedCoord<Value = f64>,
     Y::CoordDescType: ValueFormatter<f64>,
 {
-    root.fill(&WHITE)?;
     let mut chart = ChartBuilder::on(root)
         .caption(title, ("sans-serif", 16))
         .margin(12)
@@ -102,7 +173,10 @@ where
     let log = plot.y.log;
     let mut labelled = false;
     for s in &plot.series {
-        let style = colour(s.colour).stroke_width(2);
+        let style = match s.stroke {
+            Stroke::Faint => colour(s.colour).mix(0.25).stroke_width(1),
+            _ => colour(s.colour).stroke_width(2),
+        };
         let points: Vec<(f64, f64)> = s
             .points
             .iter()
@@ -110,7 +184,7 @@ where
             .filter(|p| drawable(log, p))
             .collect();
         let drawn = match s.stroke {
-            Stroke::Solid => chart.draw_series(LineSeries::new(points, style))?,
+            Stroke::Solid | Stroke::Faint => chart.draw_series(LineSeries::new(points, style))?,
             Stroke::Dashed => chart.draw_series(DashedLineSeries::new(points, 7, 4, style))?,
             Stroke::Dotted => chart.draw_series(DashedLineSeries::new(points, 2, 3, style))?,
         };
@@ -120,7 +194,9 @@ where
             drawn
                 .label(s.name.as_str())
                 .legend(move |(x, y)| match stroke {
-                    Stroke::Solid => PathElement::new(vec![(x, y), (x + 18, y)], style),
+                    Stroke::Solid | Stroke::Faint => {
+                        PathElement::new(vec![(x, y), (x + 18, y)], style)
+                    }
                     Stroke::Dashed => PathElement::new(vec![(x, y), (x + 7, y)], style),
                     Stroke::Dotted => PathElement::new(vec![(x, y), (x + 2, y)], style),
                 });
@@ -152,7 +228,7 @@ where
             .label(m.label.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x + 8, y - 6), (x + 8, y + 6)], style));
     }
-    if labelled {
+    if labelled && legend_inside {
         legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     }
     Ok(())

@@ -638,3 +638,49 @@ async fn a_sixteen_variant_leaderboard_reads_without_overlapping_text() {
     assert_eq!(pairs, json!([]), "texts of the plot that overlap");
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
+async fn the_curves_of_four_strategies_by_five_folds_read_without_overlapping_text() {
+    use crate::helpers::{queued, upload_breast_cancer, wait_until_finished};
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "imbalance": {"strategy": ["none", "class_weight", "oversample", "smote"]},
+                      "training": {"epochs": 4}, "validation": {"folds": 5}});
+    let id = queued(&app, spec).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    // 21 runs: each strategy's five folds faint in its colour, their mean named; the final model.
+    let fig = app
+        .get_json(&format!("/v1/jobs/{id}/curves.svg?format=json"))
+        .await;
+    let series = fig["series"].as_array().unwrap();
+    let named: Vec<&str> = series
+        .iter()
+        .filter_map(|s| s["name"].as_str().filter(|n| !n.is_empty()))
+        .collect();
+    assert_eq!(
+        named,
+        [
+            "none (mean)",
+            "class_weight (mean)",
+            "oversample (mean)",
+            "smote (mean)",
+            "final model"
+        ],
+        "{fig}"
+    );
+    assert_eq!(
+        series.iter().filter(|s| s["stroke"] == "faint").count(),
+        2 * 21
+    );
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/v1/jobs/{id}/curves.svg", app.address))
+        .await
+        .unwrap();
+    element(c, "svg text", 10).await;
+    let pairs = c.execute(OVERLAPPING_TEXTS, vec![]).await.unwrap();
+    screenshot(c, "curves-4x5").await;
+    assert_eq!(pairs, json!([]), "texts of the plot that overlap");
+    browser.close().await;
+}
