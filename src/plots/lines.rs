@@ -44,16 +44,21 @@ pub fn render(title: &str, plot: &LinePlot) -> String {
     })
 }
 
+/// The dots' names, each once, in order.
+fn dot_names(plot: &LinePlot) -> Vec<&str> {
+    let mut names: Vec<&str> = Vec::new();
+    for d in plot.dots.iter().filter(|d| !d.name.is_empty()) {
+        if !names.contains(&d.name.as_str()) {
+            names.push(&d.name);
+        }
+    }
+    names
+}
+
 /// The legend's entries: named series, each dot name once, markers.
 fn entries(plot: &LinePlot) -> usize {
-    let mut dots: Vec<&str> = plot
-        .dots
-        .iter()
-        .map(|d| d.name.as_str())
-        .filter(|n| !n.is_empty())
-        .collect();
-    dots.dedup();
-    plot.series.iter().filter(|s| !s.name.is_empty()).count() + dots.len() + plot.markers.len()
+    let named = plot.series.iter().filter(|s| !s.name.is_empty()).count();
+    named + dot_names(plot).len() + plot.markers.len()
 }
 
 /// The legend as a panel: each named series' swatch and name, a row each.
@@ -69,14 +74,7 @@ fn draw_panel<DB: DrawingBackend>(
         panel.draw(&PathElement::new(vec![(4, y), (24, y)], style))?;
         panel.draw(&Text::new(s.name.clone(), (30, y - 6), ("sans-serif", 12)))?;
     }
-    let mut dots: Vec<&str> = plot
-        .dots
-        .iter()
-        .map(|d| d.name.as_str())
-        .filter(|n| !n.is_empty())
-        .collect();
-    dots.dedup();
-    let rest = (dots.iter().map(|d| (true, d.to_string())))
+    let rest = (dot_names(plot).into_iter().map(|d| (true, d.to_string())))
         .chain(plot.markers.iter().map(|m| (false, m.label.clone())));
     for (row, (dot, name)) in rest.enumerate() {
         let y = y_of(named.len() + row);
