@@ -589,11 +589,22 @@ async function showJob(id) {
     {},
     h("button", { id: "download-predictions", type: "button", class: "secondary", onclick: () => download(`/v1/jobs/${id}/predictions`, `${id}-predictions.csv`, "text/csv").catch(ignoreAbort) }, "Out-of-fold predictions (CSV)"),
   );
+  // Live learning curves: each run's training loss as its epochs arrive (redrawn at most
+  // twice a second).
+  const live = h("section", { id: "live-curves" }, h("h2", {}, "Learning curves, live"), h("p", {}, "Waiting for the first epoch…"));
+  const curves = new Map();
+  let drawLater = null;
+  const drawLive = () => {
+    drawLater = null;
+    const series = [...curves.entries()].map(([name, points]) => ({ name, points }));
+    live.replaceChildren(h("h2", {}, "Learning curves, live"), linesSvg(series, "training loss"));
+  };
   setView(
     `Job ${id}`,
     h("section", {}, h("p", {}, "Status: ", status, " ", progressText), bar, lastEpoch, downloads),
-    h("section", {}, h("h2", {}, "Diagnostics"), findings),
+    live,
     results,
+    h("section", {}, h("h2", {}, "Diagnostics"), findings),
   );
   const job = await api.json(`/v1/jobs/${id}`);
   const renderFindings = (list) =>
@@ -622,6 +633,10 @@ async function showJob(id) {
         // How many epoch events the page rendered: the browser test reads it.
         lastEpoch.dataset.events = String(Number(lastEpoch.dataset.events || 0) + 1);
         const where = data.fold === null ? "final model" : `fold ${data.fold}`;
+        const key = [where, data.repeat ? `repeat ${data.repeat}` : null, data.variant ? `model ${data.variant}` : null, data.strategy].filter(Boolean).join(" · ");
+        if (!curves.has(key)) curves.set(key, []);
+        if (Number.isFinite(data.record.train_loss)) curves.get(key).push([data.record.epoch, data.record.train_loss]);
+        if (!drawLater) drawLater = setTimeout(drawLive, 500);
         lastEpoch.textContent = `Last epoch: ${where}, epoch ${data.record.epoch}, training loss ${fmt(data.record.train_loss, 4)}`;
       } else if (name === "diagnostic") {
         diagnostics.set(data.id, data);
@@ -696,9 +711,17 @@ async function showRun(id) {
   const history = await api.json(`/v1/runs/${id}/metrics`);
   const csv = h("button", { id: "download-history", type: "button", class: "secondary", onclick: () => download(`/v1/runs/${id}/metrics`, `${id}-epochs.csv`, "text/csv").catch(ignoreAbort) }, "Epochs (CSV)");
   const ck = h("button", { id: "download-checkpoint", type: "button", class: "secondary", onclick: () => download(`/v1/runs/${id}/checkpoint`, `${id}.safetensors`).catch(ignoreAbort) }, "Checkpoint (safetensors)");
+  const trained = history.filter((r) => (r.phase || "train") === "train");
+  const loss = (pick) => trained.filter((r) => Number.isFinite(pick(r))).map((r) => [r.epoch, pick(r)]);
+  const lines = [
+    { name: "training loss", points: loss((r) => r.train_loss) },
+    { name: "held-out loss", points: loss((r) => r.holdout_loss) },
+    { name: "validation loss", points: loss((r) => r.val_loss) },
+  ].filter((s) => s.points.length);
   setView(
     `Run ${id}`,
     h("section", {}, h("p", {}, csv, " ", ck)),
+    h("section", { id: "run-curves" }, h("h2", {}, "Loss per epoch"), linesSvg(lines, "loss")),
     h(
       "section",
       {},

@@ -92,7 +92,8 @@ pub async fn poll(pool: &Db, id: &str, seen: &mut Seen) -> Option<Vec<Change>> {
             if let Ok(Some(history)) = store::run_data::epoch_history(pool, &run.id).await {
                 for (i, record) in history.into_iter().enumerate().skip(already) {
                     let data = json!({"run_id": run.id, "fold": run.fold, "repeat": run.repeat,
-                                      "kind": run.kind, "record": record});
+                                      "kind": run.kind, "variant": run.variant,
+                                      "strategy": run.strategy, "record": record});
                     changes.push(Change::Epoch {
                         run_id: run.id.clone(),
                         n: i + 1,

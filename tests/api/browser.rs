@@ -267,6 +267,15 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
     )
     .await;
     assert_eq!(rendered, json!(trained), "every epoch event was rendered");
+    // The live curves: one line per run (7: three folds of each of two strategies and the
+    // final model), drawn from the same events.
+    let lines = until(
+        c,
+        "const n = document.querySelectorAll('#live-curves svg path').length; return n === 7 && n",
+        10,
+    )
+    .await;
+    assert_eq!(lines, json!(7));
     let progress = c
         .execute(
             "return document.getElementById('job-progress-text').textContent",
@@ -375,6 +384,7 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
         .await
         .unwrap();
     element(c, "#epochs-table tbody tr", 10).await;
+    element(c, "#run-curves svg path", 10).await;
     screenshot(c, "run").await;
     c.goto(&format!("{}/#/jobs", app.address)).await.unwrap();
     element(c, "#jobs-table", 10).await;
