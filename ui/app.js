@@ -369,7 +369,7 @@ async function showCompare(q) {
     h("section", { id: "compare-plot" }, h("h2", {}, "Held-out loss, mean over folds"), curves));
 }
 
-const STRATEGIES = ["none", "class_weight", "oversample", "undersample", "smote", "nearmiss", "easy_ensemble", "balance_cascade"];
+const STRATEGIES = ["none", "class_weight", "oversample", "undersample", "smote", "nearmiss", "easy_ensemble", "balance_cascade", "one_class"];
 
 function field(id, text, input) {
   input.id = id;
@@ -393,12 +393,15 @@ async function showNewJob(query) {
     hiddenSize: number(64, 1, 1),
     layers: number(1, 1, 1),
     attention: select(["none", "additive", "multiplicative", "dot"], "additive"),
-    hidden: h("input", { type: "text", value: "64, 32" }),
+    hidden: h("input", { type: "text", value: "64, 64" }),
     activation: select(["relu", "leaky_relu", "elu", "gelu", "sigmoid", "tanh"], "relu"),
     optimizer: select(["adam", "adamw", "sgd", "rmsprop", "adagrad", "adadelta"], "adam"),
     lr: number(0.001, "any", 0),
     momentum: number(0, "any", 0),
-    epochs: number(30, 1, 1),
+    epochs: number(50, 1, 1),
+    l2: number(0, "any", 0),
+    dropout: number(0, "any", 0),
+    testFraction: number(0, "any", 0),
     batch: number(64, 1, 1),
     early: h("input", { type: "checkbox", checked: true }),
     folds: number(5, 1, 2),
@@ -421,17 +424,33 @@ async function showNewJob(query) {
       ? { kind: inputs.kind.value }
       : SEQUENCE_FAMILIES.includes(inputs.kind.value)
         ? { kind: inputs.kind.value, hidden_size: Number(inputs.hiddenSize.value), layers: Number(inputs.layers.value), attention: inputs.attention.value }
-        : { hidden_layers: inputs.hidden.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number), activation: inputs.activation.value };
+        : { hidden_layers: inputs.hidden.value.split(",").map((s) => s.trim()).filter(Boolean).map(Number), activation: inputs.activation.value, dropout: Number(inputs.dropout.value) };
     return {
       dataset_id: inputs.dataset.value,
       model,
       optimizer,
-      training: { epochs: Number(inputs.epochs.value), batch_size: Number(inputs.batch.value), early_stopping: inputs.early.checked ? {} : null },
-      validation: { folds: Number(inputs.folds.value) },
+      training: { epochs: Number(inputs.epochs.value), batch_size: Number(inputs.batch.value), l2: Number(inputs.l2.value), early_stopping: inputs.early.checked ? {} : null },
+      validation: { folds: Number(inputs.folds.value), test_fraction: Number(inputs.testFraction.value) },
       imbalance: { strategy: picked.length === 1 ? picked[0] : picked },
       seed: Number(inputs.seed.value),
     };
   };
+  // Each family's own fields, shown only for it.
+  const familyFields = [
+    ["mlp", field("job-hidden", "MLP hidden layers (widths, comma-separated)", inputs.hidden)],
+    ["mlp", field("job-activation", "MLP activation", inputs.activation)],
+    ["mlp", field("job-dropout", "MLP dropout", inputs.dropout)],
+    ["recurrent", field("job-hidden-size", "GRU/LSTM state width", inputs.hiddenSize)],
+    ["recurrent", field("job-layers", "GRU/LSTM layers", inputs.layers)],
+    ["recurrent", field("job-attention", "GRU/LSTM attention", inputs.attention)],
+  ];
+  const showFamily = () => {
+    const k = inputs.kind.value;
+    const group = SEQUENCE_FAMILIES.includes(k) ? "recurrent" : TABLE_FAMILIES.includes(k) ? "mlp" : "conv";
+    for (const [g, el] of familyFields) el.hidden = g !== group;
+  };
+  inputs.kind.addEventListener("change", showFamily);
+  const familyElements = familyFields.map(([, el]) => el);
   const error = alertBox("job-error");
   const resolved = h("pre", { id: "dry-run-result", "aria-label": "The resolved spec and estimate" });
   const dry = h("button", { id: "dry-run", type: "button", class: "secondary" }, "Dry run");
@@ -450,15 +469,13 @@ async function showNewJob(query) {
     { id: "job-form", class: "grid" },
     field("job-dataset", "Dataset", inputs.dataset),
     field("job-kind", `Model (${TABLE_FAMILIES.join(", ")}: tables; ${[...SEQUENCE_FAMILIES, ...CONV_FAMILIES].join(", ")}: sequences)`, inputs.kind),
-    field("job-hidden", "MLP hidden layers (widths, comma-separated)", inputs.hidden),
-    field("job-activation", "MLP activation", inputs.activation),
-    field("job-hidden-size", "GRU/LSTM state width", inputs.hiddenSize),
-    field("job-layers", "GRU/LSTM layers", inputs.layers),
-    field("job-attention", "GRU/LSTM attention", inputs.attention),
+    ...familyElements,
     field("job-optimizer", "Optimizer", inputs.optimizer),
     field("job-lr", "Learning rate", inputs.lr),
     field("job-momentum", "Momentum (sgd, rmsprop)", inputs.momentum),
     field("job-epochs", "Epochs", inputs.epochs),
+    field("job-l2", "L2 penalty", inputs.l2),
+    field("job-test-fraction", "Test set (share of rows held out of every fold)", inputs.testFraction),
     field("job-batch", "Batch size", inputs.batch),
     field("job-folds", "Folds", inputs.folds),
     field("job-seed", "Seed", inputs.seed),
@@ -476,7 +493,36 @@ async function showNewJob(query) {
       showError(error, err);
     }
   });
+  // Filled before the form shows, so nothing typed is overwritten.
+  await fillDefaults(inputs);
+  showFamily();
   setView("New job", h("section", {}, form, error), h("section", {}, h("h2", {}, "Dry run: the resolved spec"), resolved));
+}
+
+/** The form's defaults from the server: the spec a dry run of the dataset alone resolves to. */
+async function fillDefaults(inputs) {
+  if (!inputs.dataset.value) return;
+  const body = { dataset_id: inputs.dataset.value, model: { kind: inputs.kind.value } };
+  const r = await api.post("/v1/jobs?dry_run=true", body).catch(() => null);
+  const spec = r?.spec;
+  if (!spec) return;
+  const model = Array.isArray(spec.model) ? spec.model[0] : spec.model;
+  inputs.kind.value = model.kind;
+  inputs.hidden.value = model.hidden_layers.join(", ");
+  inputs.activation.value = model.activation;
+  inputs.dropout.value = model.dropout;
+  inputs.hiddenSize.value = model.hidden_size;
+  inputs.layers.value = model.layers;
+  inputs.attention.value = model.attention;
+  inputs.optimizer.value = spec.optimizer.kind;
+  inputs.lr.value = spec.optimizer.learning_rate;
+  inputs.epochs.value = spec.training.epochs;
+  inputs.batch.value = spec.training.batch_size;
+  inputs.l2.value = spec.training.l2;
+  inputs.early.checked = Boolean(spec.training.early_stopping);
+  inputs.folds.value = spec.validation.folds;
+  inputs.testFraction.value = spec.validation.test_fraction;
+  inputs.seed.value = spec.seed;
 }
 
 /** Reads an SSE stream with the token header, calling `on(event, data)` per event. */

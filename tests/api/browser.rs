@@ -193,6 +193,18 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
     // A job from the form: the vanishing-gradient case (10 sigmoid layers, SGD), two strategies.
     element(c, "#new-job-link", 5).await.click().await.unwrap();
     element(c, "#job-form", 10).await;
+    // The server's defaults, and only the family's own fields (before, `64, 32`, 30 epochs and
+    // every family's fields at once).
+    let form = c
+        .execute(
+            "return [document.getElementById('job-hidden').value, document.getElementById('job-epochs').value, \
+             document.getElementById('job-hidden-size').parentElement.hidden, \
+             document.getElementById('job-hidden').parentElement.hidden]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(form, json!(["64, 64", "50", true, false]));
     set(c, "#job-hidden", "32, 32, 32, 32, 32, 32, 32, 32, 32, 32").await;
     element(c, "#job-activation", 5)
         .await
