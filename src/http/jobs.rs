@@ -1,4 +1,5 @@
-//! `/v1/jobs`: submit (with `dry_run`), list (filtered, sorted), show, rename and tag, cancel, and the results: runs and metrics.
+//! `/v1/jobs`: submit (with `dry_run`), list (filtered, sorted), show, rename and tag, cancel,
+//! and the results: runs and metrics.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -36,7 +37,7 @@ async fn create(
     State(state): State<AppState>,
     mut query: QueryParams,
     headers: HeaderMap,
-    JsonBody(body): JsonBody,
+    JsonBody(mut body): JsonBody,
 ) -> Result<Response, ApiError> {
     let dry_run = query.take_bool("dry_run")?;
     let unknown = query.unknown(&["dry_run"]);
@@ -44,7 +45,6 @@ async fn create(
         return Err(ApiError::invalid_fields(unknown));
     }
     let key = idempotency_key(&headers)?;
-    let mut body = body;
     let meta = JobMeta::take_from(&mut body);
     let spec = JobSpec::from_json(body);
     let (meta, spec) = match (meta, spec) {
