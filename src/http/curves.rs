@@ -127,17 +127,12 @@ fn grouped(spec: &JobSpec, runs: &[RunRow], histories: &[Vec<EpochRecord>]) -> V
             .filter(|(r, _)| key(r) == *k)
             .map(|(_, h)| h)
             .collect();
-        let line = |h: &[EpochRecord], loss: fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
-            h.iter()
-                .filter_map(|r| Some((r.epoch as f64, loss(r).filter(|v| v.is_finite())?)))
-                .collect()
-        };
         for h in &members {
             for loss in [
                 (|r: &EpochRecord| Some(r.train_loss)) as fn(&EpochRecord) -> Option<f64>,
                 |r| r.holdout_loss,
             ] {
-                let points = line(h, loss);
+                let points = loss_line(h, loss);
                 series.push(Series {
                     name: String::new(),
                     colour,
@@ -146,8 +141,7 @@ fn grouped(spec: &JobSpec, runs: &[RunRow], histories: &[Vec<EpochRecord>]) -> V
                 });
             }
         }
-        let owned: Vec<Vec<EpochRecord>> = members.iter().map(|h| (*h).clone()).collect();
-        let mean = crate::jobs::compare::mean_curves(&owned);
+        let mean = crate::jobs::compare::mean_curves(members.iter().map(|h| h.as_slice()));
         series.push(Series {
             name: group_name(spec, *k),
             colour,
@@ -162,6 +156,13 @@ fn grouped(spec: &JobSpec, runs: &[RunRow], histories: &[Vec<EpochRecord>]) -> V
         });
     }
     series
+}
+
+/// (epoch, loss) of every epoch of `history` with a finite `loss`.
+fn loss_line(history: &[EpochRecord], loss: fn(&EpochRecord) -> Option<f64>) -> Vec<(f64, f64)> {
+    (history.iter())
+        .filter_map(|r| Some((r.epoch as f64, loss(r).filter(|v| v.is_finite())?)))
+        .collect()
 }
 
 fn as_points(curve: Vec<(u64, f64)>) -> Vec<(f64, f64)> {
@@ -196,15 +197,9 @@ fn one_by_one(
 ) -> (Vec<Series>, Vec<Dot>) {
     let (mut series, mut dots) = (Vec::new(), Vec::new());
     for (colour, (run, history)) in runs.iter().zip(histories).enumerate() {
-        let line = |loss: fn(&EpochRecord) -> Option<f64>| -> Vec<(f64, f64)> {
-            history
-                .iter()
-                .filter_map(|r| Some((r.epoch as f64, loss(r).filter(|v| v.is_finite())?)))
-                .collect()
-        };
-        let train = line(|r| Some(r.train_loss));
-        let holdout = line(|r| r.holdout_loss);
-        let inner = line(|r| r.val_loss);
+        let train = loss_line(history, |r| Some(r.train_loss));
+        let holdout = loss_line(history, |r| r.holdout_loss);
+        let inner = loss_line(history, |r| r.val_loss);
         // The best epoch on the curve that chose it (the inner split), else the held-out one.
         let best = run.result.as_ref().map(|r| r.best_epoch as f64);
         let chosen = [&inner, &holdout, &train]

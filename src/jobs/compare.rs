@@ -52,7 +52,7 @@ pub async fn compare(pool: &Db, jobs: Vec<JobView>) -> anyhow::Result<Comparison
                 histories.push(views::epochs(pool, &run.id).await?.unwrap_or_default());
             }
         }
-        curves.push(mean_curves(&histories));
+        curves.push(mean_curves(histories.iter().map(Vec::as_slice)));
     }
     let specs: Vec<Value> = (jobs.iter())
         .map(|j| serde_json::to_value(&j.spec))
@@ -117,10 +117,10 @@ fn flatten(prefix: &str, value: &Value, out: &mut BTreeMap<String, Value>) {
 }
 
 /// Per epoch, the mean of each loss over the histories that have it.
-pub fn mean_curves(histories: &[Vec<EpochRecord>]) -> Curves {
+pub fn mean_curves<'a>(histories: impl IntoIterator<Item = &'a [EpochRecord]>) -> Curves {
     let mut train: BTreeMap<u64, (f64, u32)> = BTreeMap::new();
     let mut holdout: BTreeMap<u64, (f64, u32)> = BTreeMap::new();
-    for r in histories.iter().flatten() {
+    for r in histories.into_iter().flatten() {
         let add = |to: &mut BTreeMap<u64, (f64, u32)>, v: f64| {
             if v.is_finite() {
                 let e = to.entry(r.epoch).or_default();
@@ -181,7 +181,7 @@ mod tests {
         };
         let a = vec![rec(1, 1.0, Some(2.0)), rec(2, 0.5, Some(1.0))];
         let b = vec![rec(1, 3.0, None)];
-        let c = mean_curves(&[a, b]);
+        let c = mean_curves([a.as_slice(), b.as_slice()]);
         assert_eq!(c.train_loss, [(1, 2.0), (2, 0.5)]);
         assert_eq!(c.holdout_loss, [(1, 2.0), (2, 1.0)]);
     }

@@ -6,7 +6,7 @@
 use plotters::prelude::*;
 
 use super::figure::BarPlot;
-use super::style::{colour, tick};
+use super::style::{colour, house_mesh, tick};
 
 /// Most bars drawn standing; more are drawn lying, one row each.
 const STANDING: usize = 4;
@@ -67,18 +67,16 @@ fn draw<DB: DrawingBackend>(
             .x_label_area_size(48)
             .y_label_area_size(label_width(plot));
         let mut chart = builder.build_cartesian_2d(lo..hi, slots)?;
-        chart
-            .configure_mesh()
-            .disable_y_mesh()
-            .y_labels(n)
-            .y_label_formatter(&label_of)
-            .x_label_formatter(&tick)
-            .x_desc(plot.y.label.as_str())
-            .axis_desc_style(("sans-serif", 14))
-            .label_style(("sans-serif", 12))
-            .bold_line_style(BLACK.mix(0.12))
-            .light_line_style(BLACK.mix(0.04))
-            .draw()?;
+        house_mesh(
+            chart
+                .configure_mesh()
+                .disable_y_mesh()
+                .y_labels(n)
+                .y_label_formatter(&label_of)
+                .x_label_formatter(&tick)
+                .x_desc(plot.y.label.as_str()),
+        )
+        .draw()?;
         chart.draw_series(plot.bars.iter().enumerate().map(|(i, b)| {
             let s = slot(i);
             let corners = [
@@ -106,19 +104,17 @@ fn draw<DB: DrawingBackend>(
     }
     builder.x_label_area_size(48).y_label_area_size(64);
     let mut chart = builder.build_cartesian_2d(slots, lo..hi)?;
-    chart
-        .configure_mesh()
-        .disable_x_mesh()
-        .x_labels(n)
-        .x_label_formatter(&label_of)
-        .y_label_formatter(&tick)
-        .x_desc("variant")
-        .y_desc(plot.y.label.as_str())
-        .axis_desc_style(("sans-serif", 14))
-        .label_style(("sans-serif", 12))
-        .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(BLACK.mix(0.04))
-        .draw()?;
+    house_mesh(
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(n)
+            .x_label_formatter(&label_of)
+            .y_label_formatter(&tick)
+            .x_desc("variant")
+            .y_desc(plot.y.label.as_str()),
+    )
+    .draw()?;
     chart.draw_series(plot.bars.iter().enumerate().map(|(i, b)| {
         let corners = [
             (SegmentValue::Exact(i), lo),

@@ -8,7 +8,7 @@ use plotters::coord::ranged1d::{AsRangedCoord, ValueFormatter};
 use plotters::prelude::*;
 
 use super::figure::{LinePlot, Stroke};
-use super::style::{colour, legend, tick};
+use super::style::{colour, house_mesh, legend, tick};
 
 /// Most legend entries drawn inside the chart; more go in a panel beside it, covering nothing.
 const LEGEND_INSIDE: usize = 4;
@@ -153,21 +153,19 @@ where
         .x_label_area_size(44)
         .y_label_area_size(64)
         .build_cartesian_2d(x, y)?;
-    chart
-        .configure_mesh()
-        .x_desc(plot.x.label.as_str())
-        .y_desc(if plot.y.log {
-            format!("{} (log scale)", plot.y.label)
-        } else {
-            plot.y.label.clone()
-        })
-        .x_label_formatter(&tick)
-        .y_label_formatter(&tick)
-        .axis_desc_style(("sans-serif", 14))
-        .label_style(("sans-serif", 12))
-        .bold_line_style(BLACK.mix(0.12))
-        .light_line_style(BLACK.mix(0.04))
-        .draw()?;
+    house_mesh(
+        chart
+            .configure_mesh()
+            .x_desc(plot.x.label.as_str())
+            .y_desc(if plot.y.log {
+                format!("{} (log scale)", plot.y.label)
+            } else {
+                plot.y.label.clone()
+            })
+            .x_label_formatter(&tick)
+            .y_label_formatter(&tick),
+    )
+    .draw()?;
     let log = plot.y.log;
     let mut labelled = false;
     for s in &plot.series {

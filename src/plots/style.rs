@@ -1,4 +1,5 @@
-//! What every plot shares: its size, the series colours, and how tick numbers are written.
+//! What every plot shares: its size, the series colours, the mesh's look, and how tick numbers
+//! are written.
 
 use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
@@ -81,4 +82,19 @@ pub fn legend<'a, DB: DrawingBackend + 'a, CT: CoordTranslate>(
         .border_style(BLACK.mix(0.3))
         .label_font(("sans-serif", 12))
         .draw()
+}
+
+/// The mesh's look every plot shares: axis titles at 14 px, labels at 12 px, a light grid.
+pub fn house_mesh<'a, 'b, 'm, X, Y, DB>(
+    mesh: &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>,
+) -> &'m mut plotters::chart::MeshStyle<'a, 'b, X, Y, DB>
+where
+    X: plotters::coord::ranged1d::Ranged<ValueType: std::fmt::Debug>,
+    Y: plotters::coord::ranged1d::Ranged<ValueType: std::fmt::Debug>,
+    DB: DrawingBackend,
+{
+    mesh.axis_desc_style(("sans-serif", 14))
+        .label_style(("sans-serif", 12))
+        .bold_line_style(BLACK.mix(0.12))
+        .light_line_style(BLACK.mix(0.04))
 }
