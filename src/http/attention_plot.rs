@@ -8,7 +8,7 @@ use axum::routing::get;
 
 use super::extract::QueryParams;
 use super::plot_inputs::plot_request;
-use super::plot_response::respond;
+use super::plot_response::{plot_routes, respond};
 use super::state::{AppState, Route};
 use crate::domain::results::{RunKind, RunState};
 use crate::error::ApiError;
@@ -16,7 +16,11 @@ use crate::jobs::predict;
 use crate::plots::{Axis, Figure, LinePlot, Plot, Series, Stroke};
 
 pub fn routes() -> Vec<Route> {
-    vec![("/v1/jobs/{id}/attention.svg", get(attention))]
+    plot_routes(
+        "/v1/jobs/{id}/attention.svg",
+        "/v1/jobs/{id}/attention.json",
+        get(attention),
+    )
 }
 
 /// Most sequences drawn.

@@ -9,14 +9,18 @@ use axum::routing::get;
 
 use super::extract::QueryParams;
 use super::plot_inputs::{leader_sets, plot_request};
-use super::plot_response::respond;
+use super::plot_response::{plot_routes, respond};
 use super::state::{AppState, Route};
 use crate::engine::eval::scores::{reliability, score};
 use crate::error::ApiError;
 use crate::plots::{Axis, Figure, LinePlot, Plot, Series, Stroke};
 
 pub fn routes() -> Vec<Route> {
-    vec![("/v1/jobs/{id}/calibration.svg", get(calibration))]
+    plot_routes(
+        "/v1/jobs/{id}/calibration.svg",
+        "/v1/jobs/{id}/calibration.json",
+        get(calibration),
+    )
 }
 
 async fn calibration(

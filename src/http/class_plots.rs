@@ -9,7 +9,7 @@ use axum::routing::get;
 
 use super::extract::QueryParams;
 use super::plot_inputs::{HeldOutSet, leader_sets, plot_request};
-use super::plot_response::{Format, respond};
+use super::plot_response::{Format, plot_routes, respond};
 use super::state::{AppState, Route};
 use crate::engine::eval::curves::{area, pr_points, roc_points, step_area};
 use crate::engine::eval::scores::score;
@@ -18,11 +18,16 @@ use crate::jobs::models::class_names;
 use crate::plots::{Axis, Figure, LinePlot, MatrixPlot, Plot, Series, Stroke};
 
 pub fn routes() -> Vec<Route> {
-    vec![
-        ("/v1/jobs/{id}/confusion.svg", get(confusion)),
-        ("/v1/jobs/{id}/roc.svg", get(roc)),
-        ("/v1/jobs/{id}/pr.svg", get(pr)),
+    [
+        plot_routes(
+            "/v1/jobs/{id}/confusion.svg",
+            "/v1/jobs/{id}/confusion.json",
+            get(confusion),
+        ),
+        plot_routes("/v1/jobs/{id}/roc.svg", "/v1/jobs/{id}/roc.json", get(roc)),
+        plot_routes("/v1/jobs/{id}/pr.svg", "/v1/jobs/{id}/pr.json", get(pr)),
     ]
+    .concat()
 }
 
 /// Most points a drawn curve keeps (evenly along it); areas use every point.

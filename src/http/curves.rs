@@ -9,7 +9,7 @@ use axum::routing::get;
 
 use super::extract::QueryParams;
 use super::plot_inputs::plot_request;
-use super::plot_response::respond;
+use super::plot_response::{plot_routes, respond};
 use super::state::{AppState, Route};
 use crate::domain::finding::Kind;
 use crate::domain::job::{JobSpec, Strategy};
@@ -24,7 +24,11 @@ use crate::plots::{Axis, Dot, Figure, LinePlot, Marker, Plot, Series, Stroke};
 const ONE_BY_ONE: usize = 6;
 
 pub fn routes() -> Vec<Route> {
-    vec![("/v1/jobs/{id}/curves.svg", get(curves))]
+    plot_routes(
+        "/v1/jobs/{id}/curves.svg",
+        "/v1/jobs/{id}/curves.json",
+        get(curves),
+    )
 }
 
 /// `fold 2` (`, repeat 1`), or the run's kind; in a comparison, with its strategy (and model).

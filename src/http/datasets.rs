@@ -9,7 +9,8 @@ use axum::routing::get;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::extract::{QueryParams, media_type, page_params, unsupported};
+use super::body_format::body_format;
+use super::extract::{QueryParams, page_params};
 use super::state::{AppState, Route};
 use super::upload::{self, Pumped};
 use crate::catalog::{self, Deleted, StoreError, Stored};
@@ -97,12 +98,14 @@ fn name_and_label(q: &mut QueryParams, errors: &mut Vec<FieldError>) -> (String,
 
 fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParams, ApiError> {
     let mut errors = Vec::new();
-    // `format` is read with the Content-Type (`upload_format`).
+    // `format` is read with the Content-Type (`body_format`).
     q.take("format");
-    if format == UploadFormat::Ts && q.take("label").is_some() {
+    // A .ts file's labels are the column `label`; naming it so (as clients that send every
+    // default do) is fine, naming another is a 422.
+    if format == UploadFormat::Ts && q.take("label").is_some_and(|l| l != "label") {
         errors.push(FieldError::new(
             "label",
-            "a .ts file carries its class labels (the last field of each line): leave label out",
+            "a .ts file carries its class labels (the last field of each line) as the column              `label`: leave label out",
         ));
     }
     let (name, label) = name_and_label(&mut q, &mut errors);
@@ -189,30 +192,6 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
     }
 }
 
-/// The upload format from `Content-Type`; 415 for anything else.
-fn upload_format(headers: &HeaderMap) -> Result<UploadFormat, ApiError> {
-    const SUPPORTED: &str =
-        "text/csv, application/json, application/x-ndjson or text/x-ts (UEA/UCR sequences)";
-    let (raw, essence) = media_type(headers);
-    let format = match essence.as_str() {
-        "text/csv" => UploadFormat::Csv,
-        "application/json" => UploadFormat::Json,
-        "application/x-ndjson" | "application/ndjson" | "application/jsonl" => UploadFormat::Ndjson,
-        "text/x-ts" => UploadFormat::Ts,
-        _ => return Err(unsupported(raw, SUPPORTED)),
-    };
-    let parts = raw.split(';').skip(1).map(str::trim);
-    for param in parts {
-        if let Some((k, v)) = param.split_once('=')
-            && k.trim().eq_ignore_ascii_case("charset")
-            && !v.trim().trim_matches('"').eq_ignore_ascii_case("utf-8")
-        {
-            return Err(unsupported(raw, &format!("{SUPPORTED}, in UTF-8")));
-        }
-    }
-    Ok(format)
-}
-
 pub fn idempotency_key(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(v) = headers.get("idempotency-key") else {
         return Ok(None);
@@ -233,16 +212,13 @@ async fn create(
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let format = match query.get("format") {
-        None => upload_format(&headers)?,
-        Some("ts") => UploadFormat::Ts,
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "format",
-                "ts (the UEA/UCR .ts format); other formats follow the Content-Type",
-            ));
-        }
-    };
+    const ALL: [UploadFormat; 4] = [
+        UploadFormat::Csv,
+        UploadFormat::Json,
+        UploadFormat::Ndjson,
+        UploadFormat::Ts,
+    ];
+    let format = body_format(query.get("format"), &headers, &ALL)?;
     let params = upload_params(query, format)?;
     let key = idempotency_key(&headers)?;
     let limit = state.limits.max_body_bytes;

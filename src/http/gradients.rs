@@ -10,14 +10,18 @@ use axum::routing::get;
 use super::curves::run_name;
 use super::extract::QueryParams;
 use super::plot_inputs::plot_request;
-use super::plot_response::respond;
+use super::plot_response::{plot_routes, respond};
 use super::state::{AppState, Route};
 use crate::domain::finding::Kind;
 use crate::error::ApiError;
 use crate::plots::{Axis, Figure, LinePlot, Marker, Plot, Series, Stroke};
 
 pub fn routes() -> Vec<Route> {
-    vec![("/v1/jobs/{id}/gradients.svg", get(gradients))]
+    plot_routes(
+        "/v1/jobs/{id}/gradients.svg",
+        "/v1/jobs/{id}/gradients.json",
+        get(gradients),
+    )
 }
 
 async fn gradients(

@@ -7,14 +7,18 @@ use axum::response::Response;
 use axum::routing::get;
 
 use super::extract::QueryParams;
-use super::plot_response::{Format, respond};
+use super::plot_response::{Format, plot_routes, respond};
 use super::state::{AppState, Route};
 use crate::domain::metric::Metric;
 use crate::error::ApiError;
 use crate::plots::{Axis, Bar, BarPlot, Figure, Plot};
 
 pub fn routes() -> Vec<Route> {
-    vec![("/v1/jobs/{id}/leaderboard.svg", get(leaderboard))]
+    plot_routes(
+        "/v1/jobs/{id}/leaderboard.svg",
+        "/v1/jobs/{id}/leaderboard.json",
+        get(leaderboard),
+    )
 }
 
 async fn leaderboard(

@@ -3,6 +3,7 @@
 
 pub mod attention_plot;
 pub mod auth;
+mod body_format;
 pub mod calibration;
 pub mod class_plots;
 pub mod compare;

@@ -8,11 +8,13 @@ use axum::http::HeaderMap;
 use axum::routing::post;
 use serde_json::{Map, Value, json};
 
-use super::extract::{LimitedBytes, QueryParams, media_type, parse_json, unsupported};
+use super::body_format::body_format;
+use super::extract::{LimitedBytes, QueryParams, parse_json};
 use super::jobs::job_or_404;
 use super::predict_sequences::sequences_of;
 use super::state::{AppState, Route};
 use crate::config::MAX_PREDICT_PROBABILITIES;
+use crate::domain::dataset::UploadFormat;
 use crate::domain::job::JobStatus;
 use crate::engine::data::encode::Encoding;
 use crate::error::{ApiError, FieldError};
@@ -25,12 +27,16 @@ pub fn routes() -> Vec<Route> {
 
 /// The rows to predict: `{"rows": [{…}]}` as JSON, or CSV with a header row, read as an upload
 /// reads its cells.
-fn rows_of(headers: &HeaderMap, body: &[u8], max_rows: usize) -> Result<PredictRows, ApiError> {
-    let (content_type, essence) = media_type(headers);
-    let rows = match essence.as_str() {
-        "application/json" => PredictRows::from_json(&parse_json(body)?, max_rows)?,
-        "text/csv" => PredictRows::from_csv(body, max_rows)?,
-        _ => return Err(unsupported(content_type, "application/json or text/csv")),
+fn rows_of(
+    format: Option<&str>,
+    headers: &HeaderMap,
+    body: &[u8],
+    max_rows: usize,
+) -> Result<PredictRows, ApiError> {
+    let accepted = [UploadFormat::Json, UploadFormat::Csv];
+    let rows = match body_format(format, headers, &accepted)? {
+        UploadFormat::Csv => PredictRows::from_csv(body, max_rows)?,
+        _ => PredictRows::from_json(&parse_json(body)?, max_rows)?,
     };
     if rows.is_empty() {
         return Err(ApiError::invalid_field(
@@ -57,7 +63,7 @@ async fn predict(
 ) -> Result<Json<Value>, ApiError> {
     let folds = query.take_choice("ensemble", &["folds", "final"])? == Some("folds");
     let explain = query.take_choice("explain", &["attention"])?.is_some();
-    let ts = query.take_choice("format", &["ts"])?.is_some();
+    let format = query.take_choice("format", &["csv", "json", "ts"])?;
     let strict = query.take_bool("strict")?;
     let unknown = query.unknown(&["ensemble", "explain", "format", "strict"]);
     if !unknown.is_empty() {
@@ -79,7 +85,7 @@ async fn predict(
     let names = models::class_names(&state.pool, &job.id, &job.spec, classes).await?;
     let on = (&state.pool, &state.predict_pool);
     if let Some(scaling) = &models.first.encoding.sequence {
-        let seqs = sequences_of(&state, &headers, &body, ts, scaling.channels, max_rows)?;
+        let seqs = sequences_of(&state, &headers, &body, format, scaling.channels, max_rows)?;
         drop(body);
         if explain && !models.first.predictor.has_attention() {
             return Err(ApiError::invalid_field(
@@ -97,7 +103,7 @@ async fn predict(
             "attention weights are for sequence models (model.kind gru)",
         ));
     }
-    let rows = Arc::new(rows_of(&headers, &body, max_rows)?);
+    let rows = Arc::new(rows_of(format, &headers, &body, max_rows)?);
     drop(body);
     let label = job.spec.label.clone().unwrap_or_else(|| "label".into());
     let encoding = &models.first.encoding;

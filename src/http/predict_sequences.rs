@@ -3,18 +3,20 @@
 
 use axum::http::HeaderMap;
 
-use super::extract::{media_type, parse_json, unsupported};
+use super::body_format::body_format;
+use super::extract::parse_json;
 use super::state::AppState;
+use crate::domain::dataset::UploadFormat;
 use crate::error::ApiError;
 use crate::ingest::predict_sequences::PredictSequences;
 use crate::ingest::ts::TsLimits;
 
-/// Reads the body as sequences of `channels` (`.ts` by content type or `?format=ts`).
+/// Reads the body as sequences of `channels`: JSON, or `.ts` (by content type or `?format=ts`).
 pub fn sequences_of(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-    ts: bool,
+    format: Option<&str>,
     channels: usize,
     max_sequences: usize,
 ) -> Result<PredictSequences, ApiError> {
@@ -24,16 +26,9 @@ pub fn sequences_of(
         max_channels: channels,
         max_sequences,
     };
-    let (content_type, essence) = media_type(headers);
-    Ok(match essence.as_str() {
-        _ if ts => PredictSequences::from_ts(body, &limits, channels)?,
-        "text/x-ts" => PredictSequences::from_ts(body, &limits, channels)?,
-        "application/json" => PredictSequences::from_json(&parse_json(body)?, &limits, channels)?,
-        _ => {
-            return Err(unsupported(
-                content_type,
-                "application/json {\"sequences\": [...]} or text/x-ts",
-            ));
-        }
+    let accepted = [UploadFormat::Json, UploadFormat::Ts];
+    Ok(match body_format(format, headers, &accepted)? {
+        UploadFormat::Ts => PredictSequences::from_ts(body, &limits, channels)?,
+        _ => PredictSequences::from_json(&parse_json(body)?, &limits, channels)?,
     })
 }

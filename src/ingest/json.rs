@@ -1,8 +1,8 @@
-//! JSON uploads: an array of records (`[{"col": v}, …]`), a `{"columns", "rows"}` document, or
-//! NDJSON (one record per line). Records may omit keys (a missing value); the columns are the
-//! union of keys in order of first appearance. Read as a stream, one record at a time, while
-//! the body is spooled to disk; the spool is replayed when a column turns out to be text (or a
-//! document's rows came before its columns).
+//! JSON uploads: an array of records (`[{"col": v}, …]`), the same as `{"records": […]}`, a
+//! `{"columns", "rows"}` document, or NDJSON (one record per line). Records may omit keys (a
+//! missing value); the columns are the union of keys in order of first appearance. Read as a
+//! stream, one record at a time, while the body is spooled to disk; the spool is replayed when
+//! a column turns out to be text (or a document's rows came before its columns).
 
 use std::io::{BufRead, Read};
 
@@ -271,7 +271,7 @@ impl Sink for TablePass<'_> {
 
     fn wrong_shape(&self) -> IngestError {
         IngestError::malformed(
-            "a JSON upload must be an array of objects or an object {\"columns\": [...], \"rows\": [[...]]}",
+            "a JSON upload must be an array of objects, an object {\"records\": [...]} or an object {\"columns\": [...], \"rows\": [[...]]}",
         )
     }
 

@@ -108,7 +108,8 @@ impl<R: Read> Read for Watched<R> {
     }
 }
 
-/// The top level: an array of records, or a columnar object.
+/// The top level: an array of records, an object holding them as `records`, or a columnar
+/// object.
 struct Document<'s, S> {
     sink: &'s mut S,
 }
@@ -117,7 +118,9 @@ impl<'de, S: Sink> Visitor<'de> for Document<'_, S> {
     type Value = Walked;
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("an array of objects or an object {\"columns\": [...], \"rows\": [[...]]}")
+        f.write_str(
+            "an array of objects, an object {\"records\": [...]} or an object {\"columns\": [...], \"rows\": [[...]]}",
+        )
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Walked, A::Error> {
@@ -136,32 +139,54 @@ impl<'de, S: Sink> Visitor<'de> for Document<'_, S> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Walked, A::Error> {
-        let mut rows_skipped = false;
+        let (mut rows_skipped, mut records, mut columnar) = (false, false, false);
         while let Some(key) = map.next_key::<String>()? {
+            let mixed = match key.as_str() {
+                "records" => columnar,
+                "columns" | "rows" => records,
+                _ => false,
+            };
+            if mixed {
+                let e = IngestError::invalid(
+                    "a JSON upload holds either \"records\" or \"columns\" and \"rows\", not both",
+                )
+                .field(key.as_str());
+                return Err(stop(self.sink, e));
+            }
             match key.as_str() {
+                "records" => {
+                    records = true;
+                    map.next_value_seed(Elements::records(&mut *self.sink))?
+                }
                 "columns" => {
+                    columnar = true;
                     let names = map.next_value::<Value>()?;
                     if let Err(e) = self.sink.columns(names) {
                         return Err(stop(self.sink, e));
                     }
                 }
-                "rows" if self.sink.has_columns() => map.next_value_seed(Rows {
-                    sink: &mut *self.sink,
-                })?,
+                "rows" if self.sink.has_columns() => {
+                    columnar = true;
+                    map.next_value_seed(Elements::rows(&mut *self.sink))?
+                }
                 "rows" => {
+                    columnar = true;
                     map.next_value::<IgnoredAny>()?;
                     rows_skipped = true;
                 }
                 other => {
                     let e = IngestError::invalid(format!(
-                        "unknown field {other:?}; a columnar upload has only \"columns\" and \"rows\""
+                        "unknown field {other:?}; a JSON object upload has \"records\", or \"columns\" and \"rows\""
                     ))
                     .field(other);
                     return Err(stop(self.sink, e));
                 }
             }
         }
-        Ok(Walked::Columnar { rows_skipped })
+        Ok(match records {
+            true => Walked::Array,
+            false => Walked::Columnar { rows_skipped },
+        })
     }
 
     refuse_scalars!(Walked, |v: Self| {
@@ -176,12 +201,33 @@ fn stop<S: Sink, E: de::Error>(sink: &mut S, e: IngestError) -> E {
     E::custom("stopped")
 }
 
-/// `rows`: each element a row.
-struct Rows<'s, S> {
+/// `rows` (each element a row) or `records` (each element a record).
+struct Elements<'s, S> {
     sink: &'s mut S,
+    row: bool,
 }
 
-impl<'de, S: Sink> DeserializeSeed<'de> for Rows<'_, S> {
+impl<'s, S: Sink> Elements<'s, S> {
+    fn rows(sink: &'s mut S) -> Self {
+        Elements { sink, row: true }
+    }
+
+    fn records(sink: &'s mut S) -> Self {
+        Elements { sink, row: false }
+    }
+
+    fn not_an_array<E: de::Error>(self) -> E {
+        let e = match self.row {
+            true => IngestError::malformed("\"rows\" must be an array of arrays").field("rows"),
+            false => {
+                IngestError::malformed("\"records\" must be an array of objects").field("records")
+            }
+        };
+        stop(self.sink, e)
+    }
+}
+
+impl<'de, S: Sink> DeserializeSeed<'de> for Elements<'_, S> {
     type Value = ();
 
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
@@ -189,20 +235,24 @@ impl<'de, S: Sink> DeserializeSeed<'de> for Rows<'_, S> {
     }
 }
 
-impl<'de, S: Sink> Visitor<'de> for Rows<'_, S> {
+impl<'de, S: Sink> Visitor<'de> for Elements<'_, S> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("\"rows\": an array of arrays")
+        f.write_str(match self.row {
+            true => "\"rows\": an array of arrays",
+            false => "\"records\": an array of objects",
+        })
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         let mut i = 0u64;
+        let row = self.row;
         while seq
             .next_element_seed(Each {
                 sink: &mut *self.sink,
                 i,
-                row: true,
+                row,
             })?
             .is_some()
         {
@@ -212,17 +262,10 @@ impl<'de, S: Sink> Visitor<'de> for Rows<'_, S> {
     }
 
     fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<(), A::Error> {
-        Err(not_rows(self.sink))
+        Err(self.not_an_array())
     }
 
-    refuse_scalars!((), |v: Self| not_rows(v.sink));
-}
-
-fn not_rows<S: Sink, E: de::Error>(sink: &mut S) -> E {
-    stop(
-        sink,
-        IngestError::malformed("\"rows\" must be an array of arrays").field("rows"),
-    )
+    refuse_scalars!((), |v: Self| v.not_an_array());
 }
 
 /// One element, handed to the sink as a record or a row.

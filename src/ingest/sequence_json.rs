@@ -179,7 +179,7 @@ impl Sink for Records<'_> {
 
     fn wrong_shape(&self) -> IngestError {
         IngestError::invalid(
-            "sequences in JSON are an array of records, each with the label and the sequence",
+            "sequences in JSON are an array of records (or {\"records\": [...]}), each with the label and the sequence",
         )
     }
 

@@ -114,6 +114,31 @@ fn json_records_take_the_union_of_keys_in_order_of_appearance() {
 }
 
 #[test]
+fn records_under_a_records_key_read_as_the_bare_array_does() {
+    let bare = br#"[{"a": 1, "y": "p"}, {"y": "q", "b": "z"}, {"a": 2.5, "y": "p"}]"#;
+    let wrapped =
+        br#"{"records": [{"a": 1, "y": "p"}, {"y": "q", "b": "z"}, {"a": 2.5, "y": "p"}]}"#;
+    let bare = parse_upload(&bare[..], &opts(UploadFormat::Json, "y")).unwrap();
+    let wrapped = parse_upload(&wrapped[..], &opts(UploadFormat::Json, "y")).unwrap();
+    // Debug text, since a missing value is NaN and NaN != NaN.
+    assert_eq!(
+        format!("{:?}", wrapped.columns),
+        format!("{:?}", bare.columns)
+    );
+    assert_eq!(wrapped.rows, bare.rows);
+}
+
+#[test]
+fn records_beside_columns_or_not_an_array_name_the_field() {
+    let both = br#"{"columns": ["a", "y"], "records": [{"a": 1, "y": "p"}]}"#;
+    let err = parse_upload(&both[..], &opts(UploadFormat::Json, "y")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("records"), "{err:?}");
+    let scalar = br#"{"records": 3}"#;
+    let err = parse_upload(&scalar[..], &opts(UploadFormat::Json, "y")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("records"), "{err:?}");
+}
+
+#[test]
 fn json_strings_that_look_numeric_stay_categorical() {
     let body = br#"[{"a": "1", "y": "p"}, {"a": "2", "y": "q"}]"#;
     let d = parse_upload(&body[..], &opts(UploadFormat::Json, "y")).unwrap();

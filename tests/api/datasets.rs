@@ -129,13 +129,35 @@ async fn caravan_as_json_records_and_as_ndjson_gives_the_csv_schema_and_counts()
     let res = app
         .post("/v1/datasets?label=label")
         .header("content-type", "application/x-ndjson")
-        .body(ndjson)
+        .body(ndjson.clone())
         .send()
         .await
         .unwrap();
     let from_ndjson = json(res, 201).await;
     assert_eq!(schema(&from_ndjson), schema(&from_csv));
     assert_eq!(from_ndjson["format"], "ndjson");
+
+    // The records as an object's `records` (how a generated client sends them), and the NDJSON
+    // as raw bytes named by ?format= (how it sends a raw body).
+    let res = app
+        .post("/v1/datasets?label=label")
+        .json(&json!({ "records": records }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(schema(&json(res, 201).await), schema(&from_csv));
+    let res = app
+        .post("/v1/datasets?label=label&format=ndjson")
+        .header("content-type", "application/octet-stream")
+        .body(ndjson)
+        .send()
+        .await
+        .unwrap();
+    let raw = json(res, 201).await;
+    assert_eq!(
+        (schema(&raw), &raw["format"]),
+        (schema(&from_csv), &json!("ndjson"))
+    );
 }
 
 #[tokio::test]
@@ -456,6 +478,15 @@ async fn an_unsupported_content_type_is_a_415() {
         .await
         .unwrap();
     problem(res, 415).await;
+    // Raw bytes need their format named: a 422 naming `format`, not a guess.
+    let res = app
+        .post("/v1/datasets?label=y")
+        .header("content-type", "application/octet-stream")
+        .body("x,y\n1,a\n2,b\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["format"]);
 }
 
 #[tokio::test]

@@ -62,6 +62,7 @@ async fn a_client_generated_from_openapi_yaml_runs_the_whole_flow_without_warnin
         .arg(out.path())
         .arg(&app.address)
         .arg(TOKEN)
+        .arg(manifest("tests/fixtures"))
         .output()
         .await
         .unwrap();

@@ -584,6 +584,17 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
     let from_csv = json(
         app.post(&format!("/v1/jobs/{id}/predict"))
             .header("content-type", "text/csv")
+            .body(csv_body.clone())
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    // Raw bytes with ?format=csv are the same CSV.
+    let raw = json(
+        app.post(&format!("/v1/jobs/{id}/predict?format=csv"))
+            .header("content-type", "application/octet-stream")
             .body(csv_body)
             .send()
             .await
@@ -591,6 +602,7 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
         200,
     )
     .await;
+    assert_eq!(raw["predictions"], from_csv["predictions"]);
     let from_json = json(
         app.post(&format!("/v1/jobs/{id}/predict"))
             .json(&json!({"rows": rows}))

@@ -66,7 +66,16 @@ async fn every_plot_draws_its_axes_and_legend_and_gives_its_numbers_as_json() {
             data["kind"].is_string() && data["title"].is_string(),
             "{plot}: {data}"
         );
+        // The .json path is the same data (one response type per path, for typed clients).
+        let twin = app.get_json(&format!("/v1/jobs/{id}/{plot}.json")).await;
+        assert_eq!(twin, data, "{plot}");
     }
+    let res = app
+        .get(&format!("/v1/jobs/{id}/roc.json?format=svg"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(error_fields(&problem(res, 422).await), vec!["format"]);
 
     // The numbers are the metrics': the leader's pooled confusion matrix and ROC AUC, and the
     // leaderboard's means.

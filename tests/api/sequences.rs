@@ -40,18 +40,20 @@ async fn a_ts_upload_is_a_sequence_dataset_with_its_channels_lengths_and_classes
     let id = ds["id"].as_str().unwrap();
     assert_eq!(app.get_json(&format!("/v1/datasets/{id}")).await, ds);
 
-    // ?format=ts reads the body as .ts whatever its Content-Type; variable lengths.
+    // ?format=ts reads the body as .ts whatever its Content-Type (raw bytes, as generated
+    // clients send them, with `label` at its default); variable lengths.
     let vowels = json(
         upload_ts(
             &app,
-            "format=ts",
-            "text/plain",
+            "format=ts&label=label",
+            "application/octet-stream",
             ts_fixture("JapaneseVowels_TRAIN.ts"),
         )
         .await,
         201,
     )
     .await;
+
     let shape = &vowels["sequence"];
     assert_eq!(
         (
@@ -116,7 +118,7 @@ async fn bad_ts_input_is_a_422_naming_its_line_and_nothing_is_stored() {
         "{p}"
     );
     assert!(p["line"].as_u64().unwrap() > 1, "{p}");
-    // A .ts file carries its labels; ?format= takes only ts.
+    // A .ts file carries its labels; ?format= takes only the upload formats.
     let p = problem(
         upload_ts(&app, "label=y", "text/x-ts", b"@data\n1:a\n2:b\n".to_vec()).await,
         422,
@@ -124,7 +126,7 @@ async fn bad_ts_input_is_a_422_naming_its_line_and_nothing_is_stored() {
     .await;
     assert_eq!(error_fields(&p), ["label"]);
     let p = problem(
-        upload_ts(&app, "format=csv", "text/csv", b"x\n1\n".to_vec()).await,
+        upload_ts(&app, "format=xml", "text/csv", b"x\n1\n".to_vec()).await,
         422,
     )
     .await;
