@@ -1,11 +1,11 @@
-//! Every ```sh block of README.md and of docs/*.md runs: the blocks of a file, in order, as one
-//! bash script (`set -euo pipefail`, so a failing command or a `jq -e`/`jq -r` on a missing
-//! field fails it) against a live server, the binary cargo built, on a free port and its own
+//! Every ```sh block of README.md and of docs/*.md runs (and every ```python block, through
+//! `python3`): the blocks of a file, in order, as one bash script (`set -euo pipefail`, so a
+//! failing command or a `jq -e`/`jq -r` on a missing field fails it) against a live server, the binary cargo built, on a free port and its own
 //! database. The script runs in a temporary directory whose `tests/fixtures` is the clone's, so
 //! the files it writes go nowhere. ```console blocks (cargo itself: building, testing,
 //! benchmarking) are what CI runs around this test, not run here.
 //!
-//! The examples call `curl` and `jq`, so the test is ignored unless asked for (`.ci/run`
+//! The examples call `curl`, `jq` and Python's `httpx`, so the test is ignored unless asked for (`.ci/run`
 //! installs them and runs it).
 
 use std::io::Read;
@@ -20,14 +20,25 @@ fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The ```sh blocks of `markdown`, in order.
+/// The ```sh blocks of `markdown`, in order, and its ```python blocks as `python3` run from
+/// the script (so a Python example runs where the shell ones do, against the same server).
 fn sh_blocks(markdown: &str) -> Vec<String> {
+    const PYTHON_END: &str = "PYTHON\n";
     let mut blocks = Vec::new();
     let mut current: Option<String> = None;
+    let mut python = false;
     for line in markdown.lines() {
         match (&mut current, line.trim_end()) {
-            (None, "```sh") => current = Some(String::new()),
-            (Some(_), "```") => blocks.extend(current.take()),
+            (None, "```sh") => (current, python) = (Some(String::new()), false),
+            (None, "```python") => {
+                (current, python) = (Some("python3 - <<'PYTHON'\n".into()), true)
+            }
+            (Some(block), "```") => {
+                if python {
+                    block.push_str(PYTHON_END);
+                }
+                blocks.extend(current.take());
+            }
             (Some(block), _) => {
                 block.push_str(line);
                 block.push('\n');

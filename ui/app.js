@@ -155,7 +155,7 @@ const view = () => document.getElementById("view");
 
 function setView(title, ...content) {
   document.title = `${title} · crossfold`;
-  view().replaceChildren(h("h2", { id: "view-title" }, title), ...content);
+  view().replaceChildren(h("h2", { id: "view-title" }, title), ...content.filter((c) => c != null));
 }
 
 // ---- datasets ----
@@ -306,23 +306,28 @@ async function showJobs(q) {
       j.created_at.replace("T", " ").slice(0, 19),
     ];
   };
-  const refresh = async () => {
-    let page;
-    try {
-      page = await api.json(`/v1/jobs?${query}`);
-    } catch (e) {
-      list.replaceChildren();
-      return showError(error, e);
-    }
-    list.replaceChildren(
-      page.items.length === 0
-        ? (q.get("filter") ? "No jobs match." : "No jobs yet.")
-        : table(["", "job", "status", "progress", "dataset", "families", "balanced accuracy", "tags", "created"], page.items.map(row), { id: "jobs-table" }),
-    );
-    const live = page.items.some((j) => ["queued", "running", "cancelling"].includes(j.status));
-    if (live && !signal.aborted) setTimeout(() => refresh().catch(ignoreAbort), 1500);
-  };
-  await refresh();
+  // One event stream keeps the list current: the page first, then each job as it changes.
+  let items = [];
+  const render = () => list.replaceChildren(
+    items.length === 0
+      ? (q.get("filter") ? "No jobs match." : "No jobs yet.")
+      : table(["", "job", "status", "progress", "dataset", "families", "balanced accuracy", "tags", "created"], items.map(row), { id: "jobs-table" }),
+  );
+  await new Promise((shown) => {
+    const on = (name, data) => {
+      if (name === "page") items = data.items;
+      else if (name === "job") items = items.map((j) => (j.id === data.id ? data : j));
+      render();
+      shown();
+    };
+    follow(`/v1/events?${query}`, on, signal).catch((e) => {
+      if (e.name !== "AbortError") {
+        list.replaceChildren();
+        showError(error, e);
+      }
+      shown();
+    });
+  });
 }
 
 /** Lines of [x, y] points as an SVG, one colour each, the legend beside (not over) the plot. */
@@ -352,6 +357,44 @@ function linesSvg(series, ylabel) {
   return svg;
 }
 
+/** Parallel coordinates: one vertical axis per differing spec field and per score, each job
+ * a line through its values (numbers placed by value, anything else by its distinct values). */
+function parallelSvg(axes, names) {
+  const [w, ht, top, bottom, left] = [Math.max(400, 160 * axes.length), 260, 34, 30, 100];
+  const ns = "http://www.w3.org/2000/svg";
+  const el = (tag, attrs, text) => {
+    const e = document.createElementNS(ns, tag);
+    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+    if (text !== undefined) e.textContent = text;
+    return e;
+  };
+  const colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+  const gap = (w - 2 * left) / Math.max(1, axes.length - 1);
+  const svg = el("svg", { width: w + 200, height: ht, role: "img", "aria-label": "configuration against score", class: "compare-parallel" });
+  const place = axes.map((a, i) => {
+    const x = left + gap * i;
+    const numeric = a.values.every((v) => typeof v === "number");
+    const distinct = [...new Set(a.values.map((v) => JSON.stringify(v)))];
+    const nums = numeric ? a.values : [];
+    const [lo, hi] = numeric ? [Math.min(...nums), Math.max(...nums)] : [0, distinct.length - 1];
+    const y = (v) => {
+      const t = numeric ? v : distinct.indexOf(JSON.stringify(v));
+      return ht - bottom - ((t - lo) / (hi - lo || 1)) * (ht - top - bottom);
+    };
+    svg.append(el("line", { x1: x, x2: x, y1: top, y2: ht - bottom, stroke: "#999" }));
+    svg.append(el("text", { x, y: top - 18, "text-anchor": "middle", "font-size": 12, class: "axis-name" }, a.name));
+    const ticks = numeric ? [...new Set([lo, hi])] : a.values.filter((v, k) => a.values.findIndex((u) => JSON.stringify(u) === JSON.stringify(v)) === k);
+    for (const v of ticks) svg.append(el("text", { x: x - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, class: "tick" }, typeof v === "number" ? fmt(v) : JSON.stringify(v)));
+    return { x, y };
+  });
+  names.forEach((name, j) => {
+    const points = place.map((p, i) => `${p.x.toFixed(1)},${p.y(axes[i].values[j]).toFixed(1)}`).join(" ");
+    svg.append(el("polyline", { points, fill: "none", stroke: colours[j % colours.length], "stroke-width": 2 }));
+    svg.append(el("text", { x: w - left + 40, y: top + 16 * j, fill: colours[j % colours.length], "font-size": 12, class: "legend" }, name));
+  });
+  return svg;
+}
+
 /** Jobs side by side: what differs in their specs, their scores with the fold spread, and their
  * held-out loss curves overlaid. */
 async function showCompare(q) {
@@ -363,8 +406,13 @@ async function showCompare(q) {
   const metrics = ["balanced_accuracy", "roc_auc", "f1_macro", "accuracy", "log_loss"].filter((m) => c.summaries[m]);
   const scores = table(head, metrics.map((m) => [m, ...c.summaries[m].map((s) => (s ? `${fmt(s.mean)} ± ${fmt(s.std)}` : ""))]), { id: "compare-scores" });
   const curves = linesSvg(c.curves.map((cv, i) => ({ name: names[i], points: cv.holdout_loss.length ? cv.holdout_loss : cv.train_loss })), "held-out loss");
+  const score = metrics.find((m) => c.summaries[m].every(Boolean));
+  const axes = [...c.differences.map((d) => ({ name: d.field, values: d.values })),
+    ...(score ? [{ name: score, values: c.summaries[score].map((s) => (s ? s.mean : 0)) }] : [])];
+  const parallel = axes.length > 1 ? parallelSvg(axes, names) : null;
   setView(`Comparing ${c.jobs.length} jobs`,
     h("section", {}, h("h2", {}, "Scores (mean ± std over folds)"), scores),
+    parallel ? h("section", { id: "compare-parallel" }, h("h2", {}, `Configuration against ${score}`), parallel) : null,
     h("section", {}, h("h2", {}, "Where the specs differ"), c.differences.length ? diffs : "The specs are the same."),
     h("section", { id: "compare-plot" }, h("h2", {}, "Held-out loss, mean over folds"), curves));
 }

@@ -98,13 +98,32 @@ pub(super) async fn job_or_404(state: &AppState, id: &str) -> Result<JobView, Ap
         .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))
 }
 
-/// `GET /v1/jobs`: a page of jobs, `filter`ed (see `domain::job_filter`) and sorted by
-/// `order_by`; `status` is a shorthand for `status = '…'`.
+/// `GET /v1/jobs`: a page of jobs, filtered and sorted.
 async fn list(
     State(state): State<AppState>,
-    mut query: QueryParams,
+    query: QueryParams,
 ) -> Result<Json<Page<JobView>>, ApiError> {
+    let (query, limit, cursor) = list_query(query, true)?;
+    let (items, next) = views::jobs(&state.pool, &query, limit, cursor).await?;
+    Ok(Json(Page {
+        items,
+        next_cursor: next.map(|n| n.to_string()),
+    }))
+}
+
+/// The jobs list's parameters: `filter`, `order_by`, `status`, `limit` and `cursor` (a 422
+/// naming each bad one, or any other parameter); `cursor` only when `paged`.
+pub(super) fn list_query(
+    mut query: QueryParams,
+    paged: bool,
+) -> Result<(JobQuery, u32, Option<i64>), ApiError> {
     let mut errors = Vec::new();
+    if !paged && query.take("cursor").is_some() {
+        errors.push(FieldError::new(
+            "cursor",
+            "not taken here: the stream follows the first page",
+        ));
+    }
     let (limit, cursor) = page_params(&mut query, &mut errors);
     let status = query.take("status").and_then(|s| {
         let parsed = JobStatus::parse(&s);
@@ -129,12 +148,7 @@ async fn list(
             value: Value::Text(status.as_str().to_string()),
         });
     }
-    let query = JobQuery { filter, order };
-    let (items, next) = views::jobs(&state.pool, &query, limit, cursor).await?;
-    Ok(Json(Page {
-        items,
-        next_cursor: next.map(|n| n.to_string()),
-    }))
+    Ok((JobQuery { filter, order }, limit, cursor))
 }
 
 /// Query parameter `name` read by `parse` (its default when absent); a problem is noted in

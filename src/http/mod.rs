@@ -17,6 +17,7 @@ pub mod gradients;
 pub mod job_metrics;
 pub mod jobs;
 pub mod leaderboard_plot;
+mod list_events;
 pub mod metrics;
 mod plot_inputs;
 pub mod plot_response;
@@ -59,6 +60,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(job_metrics::routes());
     routes.extend(remedies::routes());
     routes.extend(events::routes());
+    routes.extend(list_events::routes());
     routes.extend(curves::routes());
     routes.extend(calibration::routes());
     routes.extend(gradients::routes());

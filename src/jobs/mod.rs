@@ -7,6 +7,7 @@ pub mod compare;
 pub mod feed;
 pub mod heldout;
 mod inputs;
+pub mod list_feed;
 pub mod metrics;
 pub mod models;
 pub mod plan;

@@ -557,6 +557,13 @@ async fn named_jobs_are_filtered_sorted_and_compared_in_the_dashboard() {
         10,
     )
     .await;
+    // The open list follows one event stream: a job submitted now appears on top and is seen
+    // to succeed, with no reload and no polling.
+    let live = json!({"dataset_id": ds, "name": "live 30", "training": {"epochs": 3},
+                      "validation": {"folds": 2}, "final_model": false});
+    queued(&app, live).await;
+    until(c, "const top = document.querySelector('#jobs-table tbody tr'); \
+               return top?.textContent.includes('live 30') && top.textContent.includes('succeeded')", 20).await;
     set(
         c,
         "#job-filter",
@@ -629,6 +636,32 @@ async fn named_jobs_are_filtered_sorted_and_compared_in_the_dashboard() {
         .await
         .unwrap();
     assert_eq!(overlap, json!(false), "the legend sits beside the curves");
+    // Configuration against score: an axis for the differing field and one for the score, a
+    // line per job, no label over another.
+    let parallel = c
+        .execute(
+            "return [document.querySelectorAll('#compare-parallel polyline').length, \
+                     [...document.querySelectorAll('#compare-parallel .axis-name')].map(t => t.textContent)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        parallel,
+        json!([3, ["model.hidden_layers", "balanced_accuracy"]])
+    );
+    let overlap = c
+        .execute(
+            OVERLAPS,
+            vec![json!("#compare-parallel text"), json!("#none")],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        overlap,
+        json!(false),
+        "the parallel coordinates' labels overlap"
+    );
     screenshot(c, "compare").await;
     no_errors(c).await;
     browser.close().await;

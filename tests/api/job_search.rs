@@ -214,3 +214,73 @@ async fn three_jobs_compare_side_by_side_with_their_differences_summaries_and_cu
         .unwrap();
     problem(res, 404).await;
 }
+
+/// The `(event, data)` pairs of an event stream's text.
+fn sse_events(text: &str) -> Vec<(String, Value)> {
+    text.split("\n\n")
+        .filter_map(|block| {
+            let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data: String = block
+                .lines()
+                .filter_map(|l| l.strip_prefix("data: "))
+                .collect();
+            Some((name.to_owned(), serde_json::from_str(&data).unwrap()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn the_jobs_list_streams_its_page_then_each_changed_job_until_settled() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "tags": {"watch": "yes"}, "final_model": false,
+                      "model": {"hidden_layers": [64, 64]}, "validation": {"folds": 2},
+                      "training": {"epochs": 300, "early_stopping": null}});
+    let id = queued(&app, spec).await;
+    let filter = encoded("tags.watch = 'yes'");
+    let res = app
+        .get(&format!("/v1/events?filter={filter}&until=settled"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let events = sse_events(&res.text().await.unwrap());
+    let (first, data) = &events[0];
+    assert_eq!(
+        (first.as_str(), &data["items"][0]["id"]),
+        ("page", &json!(id))
+    );
+    // Every later event is that job changed; its progress never goes back, and it ends settled.
+    let jobs: Vec<&Value> = events[1..]
+        .iter()
+        .map(|(e, d)| {
+            assert_eq!((e.as_str(), &d["id"]), ("job", &json!(id)), "{d}");
+            d
+        })
+        .collect();
+    assert!(jobs.len() >= 2, "{} job events", jobs.len());
+    let fractions: Vec<f64> = std::iter::once(data["items"][0].clone())
+        .chain(jobs.iter().map(|j| (*j).clone()))
+        .map(|j| j["progress"]["fraction"].as_f64().unwrap())
+        .collect();
+    assert!(fractions.windows(2).all(|w| w[0] <= w[1]), "{fractions:?}");
+    assert_eq!(jobs.last().unwrap()["status"], "succeeded");
+
+    // The stream follows the first page only, and names what it does not take.
+    for (query, field) in [
+        ("cursor=5", "cursor"),
+        ("until=done", "until"),
+        ("filter=nme%3D1", "filter"),
+    ] {
+        let res = app
+            .get(&format!("/v1/events?{query}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            error_fields(&problem(res, 422).await),
+            vec![field],
+            "{query}"
+        );
+    }
+}

@@ -1,7 +1,7 @@
 """Every operation of openapi.yaml through a client generated from it by openapi-python-client.
 
 Uploads in every format (CSV, JSON columns and records, NDJSON, .ts), a named and tagged job,
-its metrics, runs, history, checkpoint, events, diagnostics and a remedy, predict with JSON,
+its metrics, runs, history, checkpoint, events (the job's and the list's), diagnostics and a remedy, predict with JSON,
 CSV, sequences and .ts bodies, renaming, the filtered list, a comparison, out-of-fold
 predictions, every plot drawn and as typed data, cancelling, deleting, and the service
 endpoints. Each answer must be the type the schema gives. At the end, every operation the
@@ -27,7 +27,7 @@ from crossfold_client import AuthenticatedClient, Client  # noqa: E402
 from crossfold_client.api.datasets import (  # noqa: E402
     create_dataset, delete_dataset, get_dataset, list_datasets)
 from crossfold_client.api.jobs import (  # noqa: E402
-    cancel_job, compare_jobs, create_job, follow_job, get_diagnostics, get_job,
+    cancel_job, compare_jobs, create_job, follow_job, follow_jobs, get_diagnostics, get_job,
     get_job_metrics, get_out_of_fold_predictions, list_jobs, list_runs, predict, remedy_job,
     update_job)
 from crossfold_client.api.plots import (  # noqa: E402
@@ -39,7 +39,7 @@ from crossfold_client.api.runs import get_run_checkpoint, get_run_history  # noq
 from crossfold_client.api.service import get_limits, healthz, metrics, readyz  # noqa: E402
 from crossfold_client.api.ui import dashboard, dashboard_script, dashboard_style  # noqa: E402
 from crossfold_client.models import (  # noqa: E402
-    Comparison, CreateDatasetFormat, CreateDatasetJsonBodyType0, CreateDatasetJsonBodyType1,
+    Comparison, CreateDatasetFormat, FollowJobsUntil, CreateDatasetJsonBodyType0, CreateDatasetJsonBodyType1,
     Dataset, DatasetPage, Diagnostics, Figure, Job, JobMetaPatch, JobMetrics, JobPage, JobSpec,
     Limits, ListRunsResponse200, ModelSpec, PredictFormat, PredictRows, PredictSequences,
     PredictResponse200, RemedyJobBody, Status)
@@ -184,6 +184,9 @@ other = finished(submit({**spec, "seed": 2}).id)
 compared = call(compare_jobs, jobs=f"{job.id},{other.id}")
 check(isinstance(compared, Comparison), f"compare answered {compared!r}")
 check([d.field for d in compared.differences] == ["seed"], f"differences {compared.differences!r}")
+listed = call(follow_jobs, filter_="tags.team = 'clients'", until=FollowJobsUntil.SETTLED)
+check(listed.startswith("event: page") and job.id in listed and other.id in listed,
+      f"the list's events: {listed[:300]!r}")
 oof = call(get_out_of_fold_predictions, job.id)
 check(len(oof.items) == 60 and all(i.variant == 0 for i in oof.items), f"{len(oof.items)} oof")
 
