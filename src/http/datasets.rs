@@ -105,7 +105,8 @@ fn upload_params(mut q: QueryParams, format: UploadFormat) -> Result<UploadParam
     if format == UploadFormat::Ts && q.take("label").is_some_and(|l| l != "label") {
         errors.push(FieldError::new(
             "label",
-            "a .ts file carries its class labels (the last field of each line) as the column              `label`: leave label out",
+            "a .ts file carries its class labels (the last field of each line) as the column \
+             `label`: leave label out",
         ));
     }
     let (name, label) = name_and_label(&mut q, &mut errors);

@@ -142,13 +142,13 @@ impl<'de, S: Sink> Visitor<'de> for Document<'_, S> {
         let (mut rows_skipped, mut records, mut columnar) = (false, false, false);
         while let Some(key) = map.next_key::<String>()? {
             let mixed = match key.as_str() {
-                "records" => columnar,
+                "records" => columnar || records,
                 "columns" | "rows" => records,
                 _ => false,
             };
             if mixed {
                 let e = IngestError::invalid(
-                    "a JSON upload holds either \"records\" or \"columns\" and \"rows\", not both",
+                    "a JSON upload holds \"records\" once, or \"columns\" and \"rows\", not both",
                 )
                 .field(key.as_str());
                 return Err(stop(self.sink, e));

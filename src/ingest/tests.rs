@@ -133,6 +133,9 @@ fn records_beside_columns_or_not_an_array_name_the_field() {
     let both = br#"{"columns": ["a", "y"], "records": [{"a": 1, "y": "p"}]}"#;
     let err = parse_upload(&both[..], &opts(UploadFormat::Json, "y")).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("records"), "{err:?}");
+    let twice = br#"{"records": [{"a": 1, "y": "p"}], "records": [{"a": 2, "y": "q"}]}"#;
+    let err = parse_upload(&twice[..], &opts(UploadFormat::Json, "y")).unwrap_err();
+    assert_eq!(err.field.as_deref(), Some("records"), "{err:?}");
     let scalar = br#"{"records": 3}"#;
     let err = parse_upload(&scalar[..], &opts(UploadFormat::Json, "y")).unwrap_err();
     assert_eq!(err.field.as_deref(), Some("records"), "{err:?}");
