@@ -320,11 +320,16 @@ async function showJobs(q) {
       render();
       shown();
     };
+    // With every event stream of the server taken (429), the list is read every few seconds.
+    const poll = async () => {
+      on("page", await api.json(`/v1/jobs?${query}`));
+      if (!signal.aborted) setTimeout(() => poll().catch(ignoreAbort), 3000);
+    };
     follow(`/v1/events?${query}`, on, signal).catch((e) => {
-      if (e.name !== "AbortError") {
-        list.replaceChildren();
-        showError(error, e);
-      }
+      if (e.name === "AbortError") return shown();
+      if (e.status === 429) return poll().catch((p) => (showError(error, p), shown()));
+      list.replaceChildren();
+      showError(error, e);
       shown();
     });
   });

@@ -455,6 +455,52 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
     browser.close().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
+async fn with_every_event_stream_taken_the_jobs_list_is_read_every_few_seconds() {
+    use crate::helpers::{queued, upload_breast_cancer};
+    let app = TestApp::spawn_with(|s| s.limits.max_event_streams = 1).await;
+    let ds = upload_breast_cancer(&app).await;
+    // The one stream this server allows, held open by another client.
+    let held = app.get("/v1/events").send().await.unwrap();
+    assert_eq!(held.status(), 200);
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/#/jobs", app.address)).await.unwrap();
+    until(
+        c,
+        "return document.getElementById('job-list').textContent === 'No jobs yet.'",
+        10,
+    )
+    .await;
+    // The stream is refused (429); a job submitted now still shows up, and is seen to end.
+    let spec = json!({"dataset_id": ds, "name": "polled", "training": {"epochs": 2},
+                      "validation": {"folds": 2}, "final_model": false});
+    queued(&app, spec).await;
+    until(
+        c,
+        "const t = document.querySelector('#jobs-table tbody tr')?.textContent || ''; \
+              return t.includes('polled') && t.includes('succeeded')",
+        20,
+    )
+    .await;
+    let alert = c
+        .execute(
+            "return document.getElementById('job-list-error').textContent",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(alert, json!(""), "no error is shown for a refused stream");
+    let errors = c.execute("return window.__errors", vec![]).await.unwrap();
+    assert_eq!(errors, json!([]), "page errors");
+    // The refused streams are the only failed requests.
+    let failed = c.execute("return window.__failed", vec![]).await.unwrap();
+    assert_eq!(failed, json!(["429 /v1/events?limit=100"]));
+    browser.close().await;
+    drop(held);
+}
+
 #[tokio::test]
 #[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
 async fn with_tokens_the_dashboard_asks_once_and_never_puts_the_token_in_a_url() {
