@@ -85,11 +85,16 @@ pub fn job_findings(spec: &JobSpec, runs: &[RunRow], limits: &Limits) -> Vec<Fin
                 first_epoch: d.first_epoch,
                 layer: d.layer,
                 evidence: d.evidence,
-                advice: advice_for(d.kind, spec.model.variant(d.variant).kind).to_owned(),
+                advice: advice_for(d.kind, spec.variant_model(d.variant).kind).to_owned(),
                 remedy: checked_remedy(spec, remedy(spec, d.kind, d.variant, limits), limits),
             }
         })
         .collect()
+}
+
+/// Each variant's architecture.
+fn architectures(spec: &JobSpec) -> impl Iterator<Item = String> + '_ {
+    (0..spec.variant_count()).map(|v| spec.variant_model(v).architecture())
 }
 
 /// `patch` when the spec it gives is one this server accepts (every field within `limits`, and
@@ -103,12 +108,7 @@ fn checked_remedy(spec: &JobSpec, patch: Value, limits: &Limits) -> Value {
     json_patch::merge(&mut patched, &patch);
     let valid = JobSpec::from_json(patched).is_ok_and(|p| {
         p.validate(limits).is_empty()
-            && (spec.init.is_none()
-                || p.model.list().iter().map(|m| m.architecture()).eq(spec
-                    .model
-                    .list()
-                    .iter()
-                    .map(|m| m.architecture())))
+            && (spec.init.is_none() || architectures(&p).eq(architectures(spec)))
     });
     if valid { patch } else { json!({}) }
 }
@@ -290,7 +290,9 @@ fn class_imbalance(spec: &JobSpec, runs: &[RunRow]) -> Vec<Draft> {
 /// For each strategy, a deeper model whose runs end at a clearly worse training loss than a
 /// shallower one's.
 fn degradation(spec: &JobSpec, runs: &[RunRow]) -> Vec<Draft> {
-    let models = spec.model.list();
+    let models: Vec<crate::domain::spec::ModelSpec> = (0..spec.variant_count())
+        .map(|v| spec.variant_model(v))
+        .collect();
     let mut out = Vec::new();
     for strategy in spec.imbalance.strategy.list() {
         let loss_of = |model: usize| {

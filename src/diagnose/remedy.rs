@@ -94,6 +94,9 @@ pub fn advice(kind: Kind) -> &'static str {
 /// The merge patch for a finding of `kind` about model `variant` of `spec` (`{}` when there
 /// is nothing to change), within `limits`.
 pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Value {
+    if spec.search.is_some() {
+        return trial_remedy(spec, kind, variant, limits);
+    }
     let model = spec.model.variant(variant);
     let own = if model.kind.is_recurrent() {
         gru_remedy(spec, kind, variant)
@@ -214,6 +217,25 @@ fn default_learning_rate(o: &OptimizerSpec) -> f64 {
         OptimizerSpec::Adadelta { .. } => 1.0,
         OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. } => 0.001,
     }
+}
+
+/// A search's trial fixed: the trial alone, the search gone and its values written in, with the
+/// remedy applied (left in the search, the trials' values would override the fix).
+fn trial_remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Value {
+    let alone = spec.trial_alone(variant);
+    let fix = remedy(&alone, kind, 0, limits);
+    if fix.as_object().is_some_and(|o| o.is_empty()) {
+        return fix;
+    }
+    let mut patch = json!({
+        "search": null,
+        "model": alone.model,
+        "optimizer": alone.optimizer,
+        "schedule": alone.schedule,
+        "training": alone.training,
+    });
+    json_patch::merge(&mut patch, &fix);
+    patch
 }
 
 /// `patch` applied to model `variant`: itself for one model, the whole list for a comparison

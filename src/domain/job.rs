@@ -8,6 +8,7 @@ pub use super::init::InitSpec;
 use super::metric::Metric;
 pub use super::model_choice::ModelChoice;
 pub use super::pretrain::PretrainSpec;
+pub use super::search::SearchSpec;
 use super::spec::{OptimizerSpec, ScheduleSpec, TrainingOptions};
 pub use super::validation::ValidationSpec;
 
@@ -52,6 +53,9 @@ pub struct JobSpec {
     /// Greedy layer-wise autoencoder pretraining of the hidden layers before training.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pretrain: Option<PretrainSpec>,
+    /// A search: its trials are the job's variants (with one model, not a list).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub search: Option<SearchSpec>,
 }
 
 /// Class-imbalance handling, applied to each fold's training rows only. Defaults:

@@ -2,7 +2,7 @@
 //! training spec's.
 
 use super::job::{ClassWeights, FinalModel, JobSpec, Strategy};
-use super::spec::{SpecError, TrainingSpec};
+use super::spec::SpecError;
 use crate::config::Limits;
 
 /// Models a `model` list may hold (like strategies).
@@ -46,29 +46,37 @@ impl JobSpec {
         }
     }
 
-    /// The engine's part of the spec for model variant `variant` (0 for a single model).
-    pub fn training_spec(&self, variant: usize) -> TrainingSpec {
-        TrainingSpec {
-            model: self.model.variant(variant).clone(),
-            optimizer: self.optimizer.clone(),
-            schedule: self.schedule.clone(),
-            training: self.training.clone(),
-        }
-    }
-
     /// Every problem that does not need the dataset, each with its JSON path.
     pub fn validate(&self, limits: &Limits) -> Vec<SpecError> {
-        let models = self.model.list().len();
         let mut errors = Vec::new();
+        let models = self.model.list().len();
         if models == 0 || models > MAX_VARIANTS {
             errors.push(SpecError::new(
                 "model",
                 format!("one model, or a list of 1 to {MAX_VARIANTS}"),
             ));
         }
-        for i in 0..models {
+        match &self.search {
+            Some(search) => self.validate_search(search, limits, &mut errors),
+            None => self.validate_models(limits, &mut errors),
+        }
+        self.validate_validation(limits, &mut errors);
+        self.validate_imbalance(&mut errors);
+        if !(0.0..=0.5).contains(&self.validation.test_fraction) {
+            errors.push(SpecError {
+                field: "validation.test_fraction".into(),
+                message: "from 0 (no test set) to 0.5".into(),
+            });
+        }
+        errors.extend(validate_pretrain(self, limits));
+        errors
+    }
+
+    /// Each model's training spec; only the model's fields differ between variants, so the
+    /// rest is reported once.
+    fn validate_models(&self, limits: &Limits, errors: &mut Vec<SpecError>) {
+        for i in 0..self.model.list().len() {
             let found = self.training_spec(i).validate(limits);
-            // Only the model's fields differ between variants: the rest is reported once.
             errors.extend(found.into_iter().filter_map(|mut e| {
                 if let Some(rest) = e.field.strip_prefix("model")
                     && self.model.is_comparison()
@@ -80,16 +88,6 @@ impl JobSpec {
                 }
             }));
         }
-        self.validate_validation(limits, &mut errors);
-        self.validate_imbalance(models, &mut errors);
-        if !(0.0..=0.5).contains(&self.validation.test_fraction) {
-            errors.push(SpecError {
-                field: "validation.test_fraction".into(),
-                message: "from 0 (no test set) to 0.5".into(),
-            });
-        }
-        errors.extend(validate_pretrain(self, limits));
-        errors
     }
 
     fn validate_validation(&self, limits: &Limits, errors: &mut Vec<SpecError>) {
@@ -121,7 +119,12 @@ impl JobSpec {
         }
     }
 
-    fn validate_imbalance(&self, models: usize, errors: &mut Vec<SpecError>) {
+    fn validate_imbalance(&self, errors: &mut Vec<SpecError>) {
+        let models = self.variant_count();
+        let most = match self.search {
+            Some(_) => super::search::MAX_TRIALS,
+            None => MAX_VARIANT_PRODUCT,
+        };
         let im = &self.imbalance;
         if !(im.sampling_ratio > 0.0 && im.sampling_ratio <= 1.0) {
             errors.push(SpecError {
@@ -154,12 +157,16 @@ impl JobSpec {
                 message: "one strategy, or a list of 1 to 9 different ones".into(),
             });
         }
-        if models * strategies.len() > MAX_VARIANT_PRODUCT {
+        if models * strategies.len() > most {
+            let field = if self.search.is_some() {
+                "search"
+            } else {
+                "model"
+            };
             errors.push(SpecError::new(
-                "model",
+                field,
                 format!(
-                    "{models} models × {} strategies is {} variants, more than \
-                     {MAX_VARIANT_PRODUCT}",
+                    "{models} models × {} strategies is {} variants, more than {most}",
                     strategies.len(),
                     models * strategies.len()
                 ),

@@ -146,7 +146,7 @@ impl Variant {
 /// The job's variants in spec order: each model with each strategy.
 pub fn variants(spec: &super::job::JobSpec) -> Vec<Variant> {
     let strategies = spec.imbalance.strategy.list();
-    (0..spec.model.list().len())
+    (0..spec.variant_count())
         .flat_map(|model| {
             strategies
                 .iter()
@@ -157,7 +157,7 @@ pub fn variants(spec: &super::job::JobSpec) -> Vec<Variant> {
 
 /// Whether the job compares variants (a list of models or of strategies): it has a leaderboard.
 pub fn is_comparison(spec: &super::job::JobSpec) -> bool {
-    spec.model.is_comparison() || spec.imbalance.strategy.is_comparison()
+    spec.has_model_variants() || spec.imbalance.strategy.is_comparison()
 }
 
 /// One fold's entry in a job's metrics.

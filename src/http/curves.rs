@@ -40,7 +40,7 @@ pub(super) fn run_name(run: &RunRow, spec: &JobSpec) -> String {
         },
         None => run.kind.as_str().to_owned(),
     };
-    if spec.model.is_comparison() {
+    if spec.has_model_variants() {
         name.push_str(&format!(" · model {}", run.variant));
     }
     if let Some(s) = run
@@ -180,8 +180,8 @@ fn group_name(spec: &JobSpec, (last, variant, strategy): (bool, u32, Option<&str
         return "final model".into();
     }
     let mut parts = Vec::new();
-    if spec.model.is_comparison() {
-        parts.push(spec.model.variant(variant as usize).describe());
+    if spec.has_model_variants() {
+        parts.push(spec.describe_variant(variant as usize));
     }
     if let Some(s) = strategy.filter(|_| spec.imbalance.strategy.is_comparison()) {
         parts.push(s.to_owned());

@@ -29,7 +29,7 @@ async fn leaderboard(
     let format = Format::take(query, &[])?;
     let job = super::jobs::job_or_404(&state, &id).await?;
     let metric = job.spec.imbalance.rank_by;
-    let models = job.spec.model.is_comparison();
+    let models = job.spec.has_model_variants();
     // The leaderboard as the job's metrics show it (stored when it settled).
     let board = match crate::jobs::metrics::results(&state.pool, &id).await? {
         Some((_, _, results)) => results.leaderboard,

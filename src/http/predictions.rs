@@ -46,7 +46,7 @@ async fn predictions(
     let classes = classes_of(&runs);
     let names = class_names(&state.pool, &job.id, &job.spec, classes).await?;
     let comparison = Columns {
-        variant: job.spec.model.is_comparison(),
+        variant: job.spec.has_model_variants(),
         strategy: job.spec.imbalance.strategy.is_comparison(),
     };
     let page_max = MAX_PAGE.min(MAX_PREDICT_PROBABILITIES / classes.max(1) as u64);

@@ -58,11 +58,16 @@ pub fn accept(
     limits: &Limits,
 ) -> Result<Accepted, SpecError> {
     spec.label = Some(ds.label.clone());
-    // A family's defaults written in, so the stored spec says what trained.
+    // A family's defaults written in, and a search's trials drawn, so the stored spec says
+    // what trained.
     for i in 0..spec.model.list().len() {
         if let Some(m) = spec.model.variant_mut(i) {
             *m = std::mem::take(m).resolved();
         }
+    }
+    let seed = spec.seed;
+    if let Some(search) = &mut spec.search {
+        search.sampled = Some(search.trials(seed));
     }
     // The test set is scored with the final model.
     let tested = spec.validation.test_fraction > 0.0 || spec.validation.test_dataset_id.is_some();
@@ -70,12 +75,12 @@ pub fn accept(
         spec.final_model = FinalModel::Own;
     }
     let strategies = spec.imbalance.strategy.list();
-    let variants = spec.model.list().len() * strategies.len();
+    let variants = spec.variant_count() * strategies.len();
     let runs_total = variants * spec.validation.folds as usize * spec.validation.repeats as usize
         + usize::from(spec.final_model.trains());
     let (needs, variant) = memory(&spec, (ds, others), &strategies, runs_total, limits);
     // The field that sizes the largest variant's model.
-    let model_field = spec.model.variant(variant).kind.width_field();
+    let model_field = spec.variant_model(variant).kind.width_field();
     check_memory(
         &needs,
         model_field,
@@ -106,7 +111,7 @@ pub fn job(
     let strategies = spec.imbalance.strategy.list();
     // Every variant (model × strategy) trains on the same recorded folds, from the same seeds.
     let mut runs = Vec::new();
-    for variant in 0..spec.model.list().len() {
+    for variant in 0..spec.variant_count() {
         for &strategy in &strategies {
             for r in 0..repeats {
                 for f in 0..folds_n {
@@ -124,7 +129,7 @@ pub fn job(
             }
         }
     }
-    let comparison = spec.imbalance.strategy.is_comparison() || spec.model.is_comparison();
+    let comparison = spec.imbalance.strategy.is_comparison() || spec.has_model_variants();
     if spec.final_model.trains() {
         runs.push(NewRun {
             id: ids::new_id("run"),
@@ -224,8 +229,9 @@ pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
         memory_bytes: job.memory.bytes,
         memory: job.memory.clone(),
         pretrain_epochs_per_run: spec.pretrain.as_ref().map(|p| {
-            let models = spec.model.list();
-            let layers = models.iter().map(|m| m.hidden_layers.len()).max();
+            let layers = (0..spec.variant_count())
+                .map(|v| spec.variant_model(v).hidden_layers.len())
+                .max();
             p.epochs * layers.unwrap_or(0) as u64
         }),
     }
@@ -295,7 +301,7 @@ fn memory(
                 .map(|t| (t.rows, t.columns.len() as u64)),
         })
     };
-    (0..spec.model.list().len())
+    (0..spec.variant_count())
         .map(|v| (of_variant(v), v))
         .max_by_key(|(m, _)| m.bytes)
         .unwrap_or_else(|| (of_variant(0), 0))

@@ -93,9 +93,8 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
                 strategy: v.strategy,
                 variant: v.model,
                 model: spec
-                    .model
-                    .is_comparison()
-                    .then(|| spec.model.variant(v.model).clone()),
+                    .has_model_variants()
+                    .then(|| spec.variant_model(v.model)),
                 metric: im.rank_by,
                 mean: stat.map(|s| s.mean),
                 std: stat.map(|s| s.std),
@@ -105,7 +104,14 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
             }
         })
         .map(|row| Standing {
-            description: row.describe(),
+            description: match spec.search {
+                Some(_) => format!(
+                    "{} · {}",
+                    spec.describe_variant(row.variant),
+                    row.strategy.as_str()
+                ),
+                None => row.describe(),
+            },
             ..row
         })
         .collect();

@@ -31,6 +31,7 @@ mod pretraining;
 mod protocol;
 mod python;
 mod roles;
+mod search;
 mod sequence_jobs;
 mod sequences;
 mod service;

@@ -40,7 +40,7 @@ from crossfold_client.api.service import get_limits, healthz, metrics, readyz  #
 from crossfold_client.api.ui import dashboard, dashboard_script, dashboard_style  # noqa: E402
 from crossfold_client.models import (  # noqa: E402
     Comparison, CreateDatasetFormat, FollowJobsUntil, CreateDatasetJsonBodyType0, CreateDatasetJsonBodyType1,
-    Dataset, DatasetPage, Diagnostics, Figure, Job, JobMetaPatch, JobMetrics, JobPage, JobSpec,
+    Dataset, DatasetPage, Diagnostics, DryRun, Figure, Job, JobMetaPatch, JobMetrics, JobPage, JobSpec,
     Limits, ListRunsResponse200, ModelSpec, PredictFormat, PredictRows, PredictSequences,
     PredictResponse200, RemedyJobBody, Status)
 from crossfold_client.types import File  # noqa: E402
@@ -197,6 +197,11 @@ standings = call(get_job_metrics, board.id).leaderboard
 check(len(standings) == 2 and all(isinstance(s.model, ModelSpec) for s in standings),
       f"leaderboard {standings!r}")
 check(sorted(s.model.hidden_layers for s in standings) == [[4, 4], [8]], f"{standings!r}")
+
+# A search, dry run: its trials drawn, typed.
+dry = call(create_job, body=JobSpec.from_dict({**spec, "search": {
+    "method": "grid", "space": {"model.hidden_layers": {"choice": [[4], [8, 4]]}}}}), dry_run=True)
+check(isinstance(dry, DryRun) and len(dry.spec.search.sampled) == 2, f"search dry run {dry!r}")
 
 # Every table plot, drawn and as typed data.
 table_plots = [(get_learning_curves, get_learning_curves_data), (get_gradients, get_gradients_data),

@@ -77,14 +77,10 @@ pub(super) fn check_against_dataset(
 /// Sequence datasets train GRUs and tables MLPs; a sequence job's strategies must suit
 /// sequences (SMOTE and NearMiss see equal-length sequences as vectors).
 fn check_model_kind(spec: &JobSpec, ds: &DatasetSummary, errors: &mut Vec<SpecError>) {
-    let models = spec.model.list();
     let sequence = ds.sequence.filter(|_| ds.kind == DatasetKind::Sequence);
-    for (i, m) in models.iter().enumerate() {
-        let field = if spec.model.is_comparison() {
-            format!("model[{i}].kind")
-        } else {
-            "model.kind".to_owned()
-        };
+    for i in 0..spec.variant_count() {
+        let m = spec.variant_model(i);
+        let field = spec.variant_field(i, ".kind");
         match (m.kind.reads_sequences(), sequence) {
             (false, Some(shape)) => errors.push(SpecError::new(
                 field,

@@ -20,13 +20,10 @@ pub fn check_init(
     layers: usize,
 ) -> Vec<SpecError> {
     let mut errors = Vec::new();
-    for (i, m) in spec.model.list().iter().enumerate() {
+    for i in 0..spec.variant_count() {
+        let m = &spec.variant_model(i);
         if architecture(m) != architecture(source) {
-            let field = if spec.model.is_comparison() {
-                format!("model[{i}]")
-            } else {
-                "model".to_owned()
-            };
+            let field = spec.variant_field(i, "");
             errors.push(SpecError::new(
                 field,
                 format!(

@@ -8,7 +8,10 @@ use anyhow::Context;
 
 /// The job's model families between commas (`,mlp,gru,`), for `family =` filters.
 pub(crate) fn families(spec: &JobSpec) -> String {
-    let kinds: Vec<&str> = spec.model.list().iter().map(|m| m.kind.name()).collect();
+    let mut kinds: Vec<&str> = (0..spec.variant_count())
+        .map(|v| spec.variant_model(v).kind.name())
+        .collect();
+    kinds.dedup();
     format!(",{},", kinds.join(","))
 }
 
