@@ -365,7 +365,9 @@ function linesSvg(series, ylabel) {
 /** Parallel coordinates: one vertical axis per differing spec field and per score, each job
  * a line through its values (numbers placed by value, anything else by its distinct values). */
 function parallelSvg(axes, names) {
-  const [w, ht, top, bottom, left] = [Math.max(400, 160 * axes.length), 260, 34, 30, 100];
+  // 190 px between axes keeps dotted paths (optimizer.learning_rate) apart; the legend sets the height.
+  const [top, bottom, left] = [34, 30, 100];
+  const [w, ht] = [Math.max(400, 2 * left + 190 * (axes.length - 1)), Math.max(260, top + 16 * names.length + 10)];
   const ns = "http://www.w3.org/2000/svg";
   const el = (tag, attrs, text) => {
     const e = document.createElementNS(ns, tag);
@@ -382,14 +384,18 @@ function parallelSvg(axes, names) {
     const distinct = [...new Set(a.values.map((v) => JSON.stringify(v)))];
     const nums = numeric ? a.values : [];
     const [lo, hi] = numeric ? [Math.min(...nums), Math.max(...nums)] : [0, distinct.length - 1];
+    // Positive values over two decades or more (a log-uniform learning rate) on a log scale.
+    const f = numeric && lo > 0 && hi / lo >= 100 ? Math.log10 : (v) => v;
     const y = (v) => {
-      const t = numeric ? v : distinct.indexOf(JSON.stringify(v));
-      return ht - bottom - ((t - lo) / (hi - lo || 1)) * (ht - top - bottom);
+      const t = numeric ? f(v) : distinct.indexOf(JSON.stringify(v));
+      const [a, b] = numeric ? [f(lo), f(hi)] : [lo, hi];
+      return ht - bottom - ((t - a) / (b - a || 1)) * (ht - top - bottom);
     };
     svg.append(el("line", { x1: x, x2: x, y1: top, y2: ht - bottom, stroke: "#999" }));
     svg.append(el("text", { x, y: top - 18, "text-anchor": "middle", "font-size": 12, class: "axis-name" }, a.name));
     const ticks = numeric ? [...new Set([lo, hi])] : a.values.filter((v, k) => a.values.findIndex((u) => JSON.stringify(u) === JSON.stringify(v)) === k);
-    for (const v of ticks) svg.append(el("text", { x: x - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, class: "tick" }, typeof v === "number" ? fmt(v) : JSON.stringify(v)));
+    const label = (v) => (typeof v !== "number" ? JSON.stringify(v) : Math.abs(v) < 0.01 && v !== 0 ? v.toPrecision(2) : fmt(v));
+    for (const v of ticks) svg.append(el("text", { x: x - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, class: "tick" }, label(v)));
     return { x, y };
   });
   names.forEach((name, j) => {
@@ -753,6 +759,19 @@ async function showJob(id) {
 }
 
 /** The finished job's results (`job`: its view, whose spec says which plots it has). */
+/** A search's trials against their score: each trial's best standing (over strategies) as a
+ * line through its searched values, as parallel coordinates. */
+function searchSection(trials, board) {
+  const best = trials.map((_, i) => board.filter((r) => r.variant === i && r.mean != null).sort((a, b) => a.rank - b.rank)[0]);
+  const shown = trials.map((t, i) => [t, best[i], i]).filter(([, b]) => b);
+  if (!shown.length) return null;
+  const metric = shown[0][1].metric;
+  const axes = [...Object.keys(trials[0]).map((path) => ({ name: path, values: shown.map(([t]) => t[path]) })),
+    { name: metric, values: shown.map(([, b]) => b.mean) }];
+  return h("section", { id: "search-trials" }, h("h2", {}, `Search: ${shown.length} trials against ${metric}`),
+    parallelSvg(axes, shown.map(([, b, i]) => `trial ${i} (rank ${b.rank})`)));
+}
+
 async function renderResults(job, into) {
   const id = job.id;
   const [metrics, runs] = await Promise.all([api.json(`/v1/jobs/${id}/metrics`), api.json(`/v1/jobs/${id}/runs?limit=1000`)]);
@@ -785,6 +804,9 @@ async function renderResults(job, into) {
         table(["rank", "variant", "metric", "mean", "std"], metrics.leaderboard.map((r) => [r.rank, r.description || `${r.variant} · ${r.strategy}`, r.metric, fmt(r.mean, 4), fmt(r.std, 4)]), { id: "leaderboard-table" }),
       ),
     );
+  const trials = job.spec.search?.sampled;
+  const search = trials && metrics.leaderboard ? searchSection(trials, metrics.leaderboard) : null;
+  if (search) sections.push(search);
   const plots = [...PLOTS];
   const model = job.spec.model;
   if (!Array.isArray(model) && SEQUENCE_FAMILIES.includes(model.kind) && model.attention !== "none")

@@ -79,7 +79,10 @@ impl ModelSpec {
             }
         }
         if self.dropout > 0.0 {
-            parts.push(format!("dropout {}", self.dropout));
+            parts.push(format!(
+                "dropout {}",
+                super::search::significant(self.dropout)
+            ));
         }
         parts.join(" ")
     }

@@ -201,6 +201,15 @@ pub struct Standing {
 }
 
 impl Standing {
+    /// What it is in words: the description stored with it (a search's trial values), else
+    /// one made from its model and strategy.
+    pub fn described(&self) -> String {
+        match self.description.is_empty() {
+            true => self.describe(),
+            false => self.description.clone(),
+        }
+    }
+
     /// Its description from its model and strategy.
     pub fn describe(&self) -> String {
         match &self.model {

@@ -251,13 +251,17 @@ pub fn describe(trial: &Trial) -> String {
         .join(" · ")
 }
 
-/// Three significant digits.
-fn significant(x: f64) -> String {
+/// Three significant digits (at most: `0.2` stays `0.2`).
+pub(crate) fn significant(x: f64) -> String {
     if x == 0.0 || !x.is_finite() {
         return x.to_string();
     }
     let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
-    format!("{x:.digits$}")
+    let text = format!("{x:.digits$}");
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
+        false => text,
+    }
 }
 
 #[cfg(test)]

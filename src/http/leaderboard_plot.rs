@@ -41,9 +41,9 @@ async fn leaderboard(
             .filter_map(|s| {
                 Some(Bar {
                     label: if models {
-                        format!("{} {}", s.variant, s.describe())
+                        format!("{} {}", s.variant, s.described())
                     } else {
-                        s.describe()
+                        s.described()
                     },
                     value: s.mean?,
                     error: s.std,

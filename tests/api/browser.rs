@@ -457,6 +457,70 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
+async fn a_search_shows_its_trials_against_their_score() {
+    use crate::helpers::{queued, upload_breast_cancer, wait_until_finished};
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "name": "a search", "final_model": false,
+        "validation": {"folds": 2}, "training": {"epochs": 2, "early_stopping": null},
+        "search": {"method": "random", "trials": 12, "space": {
+            "optimizer.learning_rate": {"log_uniform": [0.0001, 0.1]},
+            "model.hidden_layers": {"choice": [[8], [16, 8], [32]]},
+            "model.dropout": {"uniform": [0.0, 0.5]}}}});
+    let id = queued(&app, spec).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/#/jobs/{id}", app.address))
+        .await
+        .unwrap();
+    element(c, "#search-trials svg", 30).await;
+    let shown = c
+        .execute(
+            "return [document.querySelectorAll('#search-trials polyline').length, \
+                     [...document.querySelectorAll('#search-trials .axis-name')].map(t => t.textContent)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        shown,
+        json!([
+            12,
+            [
+                "model.dropout",
+                "model.hidden_layers",
+                "optimizer.learning_rate",
+                "balanced_accuracy"
+            ]
+        ])
+    );
+    let overlap = c
+        .execute(OVERLAPS, vec![json!("#search-trials text"), json!("#none")])
+        .await
+        .unwrap();
+    assert_eq!(overlap, json!(false), "the trials' labels overlap");
+    let board = c
+        .execute(
+            "return document.querySelectorAll('#leaderboard-table tbody tr').length",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(board, json!(12));
+    c.execute(
+        "document.getElementById('search-trials').scrollIntoView()",
+        vec![],
+    )
+    .await
+    .unwrap();
+    screenshot(c, "search").await;
+    no_errors(c).await;
+    browser.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
 async fn with_every_event_stream_taken_the_jobs_list_is_read_every_few_seconds() {
     use crate::helpers::{queued, upload_breast_cancer};
     let app = TestApp::spawn_with(|s| s.limits.max_event_streams = 1).await;
