@@ -65,6 +65,22 @@ impl JobSpec {
         }
     }
 
+    /// The epochs variant `variant` trains (a search may set them per trial).
+    pub fn variant_epochs(&self, variant: usize) -> u64 {
+        match &self.search {
+            Some(_) => self.training_spec(variant).training.epochs,
+            None => self.training.epochs,
+        }
+    }
+
+    /// The most epochs any variant trains.
+    pub fn most_epochs(&self) -> u64 {
+        (0..self.variant_count())
+            .map(|v| self.variant_epochs(v))
+            .max()
+            .unwrap_or(self.training.epochs)
+    }
+
     /// Whether the job trains model variants: a list, or a search's trials.
     pub fn has_model_variants(&self) -> bool {
         self.search.is_some() || self.model.is_comparison()

@@ -202,26 +202,31 @@ pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
     let folds = spec.validation.folds;
     let fold_counts = scaled_counts(spec, ds, (folds - 1) as f64 / folds as f64);
     let all_counts = scaled_counts(spec, ds, 1.0);
+    let variants = spec.variant_count() as u64;
     let per_strategy = strategies
         .iter()
         .map(|&s| StrategyWork {
             strategy: s,
-            runs: folds * spec.validation.repeats,
+            runs: variants * folds * spec.validation.repeats,
             models_per_run: im.members(s),
             samples_per_epoch: trained_rows(s, im, &fold_counts),
         })
         .collect();
+    // Every variant (a model of a list, a search's trial, with its own epochs) × strategy.
+    let variant_epochs: u64 = (0..spec.variant_count())
+        .map(|v| spec.variant_epochs(v))
+        .sum();
     let fold_epochs: u64 = strategies
         .iter()
-        .map(|&s| im.members(s) * folds * spec.validation.repeats * spec.training.epochs)
+        .map(|&s| im.members(s) * folds * spec.validation.repeats * variant_epochs)
         .sum();
-    // At most: `{"epochs": "cv"}` trains the folds' mean best epoch, not known yet.
-    let final_epochs =
-        u64::from(spec.final_model.trains()) * im.max_members() * spec.training.epochs;
+    // At most: `{"epochs": "cv"}` trains the folds' mean best epoch, not known yet, and the
+    // leading variant's epochs are not known either.
+    let final_epochs = u64::from(spec.final_model.trains()) * im.max_members() * spec.most_epochs();
     let first = strategies[0];
     Estimate {
         runs: job.runs_total,
-        epochs_per_run: spec.training.epochs * im.members(first),
+        epochs_per_run: spec.most_epochs() * im.members(first),
         epochs: fold_epochs + final_epochs,
         samples_per_epoch: trained_rows(first, im, &fold_counts),
         samples_per_epoch_final: trained_rows(first, im, &all_counts),

@@ -36,7 +36,7 @@ impl Progress {
                 Some(s) => imbalance.members(s),
                 None => imbalance.max_members(),
             };
-            spec.training.epochs * members
+            spec.most_epochs() * members
         };
         let ended = |state: &str| matches!(state, "succeeded" | "failed" | "cancelled");
         let runs_done = runs.iter().filter(|r| ended(&r.2)).count() as u64;

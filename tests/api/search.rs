@@ -24,6 +24,9 @@ async fn a_random_search_trains_its_trials_on_the_same_folds_and_the_best_trains
     let trials = dry["spec"]["search"]["sampled"].as_array().unwrap().clone();
     assert_eq!(trials.len(), 4, "{dry}");
     assert_eq!(dry["estimate"]["runs"], 4 * 2 + 1);
+    // Every trial's folds, and the final model: 4 × 2 × 3 + 3 epochs.
+    assert_eq!(dry["estimate"]["epochs"], 27, "{dry}");
+    assert_eq!(dry["estimate"]["strategies"][0]["runs"], 8);
     for t in &trials {
         let lr = t["optimizer.learning_rate"].as_f64().unwrap();
         assert!((1e-4..1e-1).contains(&lr), "{t}");

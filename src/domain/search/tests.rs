@@ -123,3 +123,32 @@ fn a_trial_reads_in_words() {
         "hidden_layers [128,64] · learning_rate 0.00314"
     );
 }
+
+#[test]
+fn a_job_s_variants_are_its_trials_each_with_its_own_epochs_and_words() {
+    let spec = crate::domain::job::JobSpec::from_json(json!({
+        "dataset_id": "ds_1", "seed": 4, "training": {"epochs": 5},
+        "search": {"method": "grid", "space": {
+            "training.epochs": {"choice": [3, 7]},
+            "model.hidden_layers": {"choice": [[8], [16]]}}}}))
+    .unwrap();
+    assert_eq!(spec.variant_count(), 4);
+    let epochs: Vec<u64> = (0..4).map(|v| spec.variant_epochs(v)).collect();
+    assert_eq!(epochs, vec![3, 7, 3, 7]);
+    assert_eq!(spec.most_epochs(), 7);
+    assert_eq!(spec.variant_model(2).hidden_layers, vec![16]);
+    assert_eq!(spec.describe_variant(3), "hidden_layers [16] · epochs 7");
+    assert_eq!(
+        spec.variant_field(1, ".kind"),
+        "search.trials[1].model.kind"
+    );
+    let alone = spec.trial_alone(1);
+    assert!(alone.search.is_none() && !alone.has_model_variants());
+    assert_eq!(
+        (
+            alone.training.epochs,
+            alone.model.variant(0).hidden_layers.clone()
+        ),
+        (7, vec![8])
+    );
+}
