@@ -53,6 +53,19 @@ fn spec_name(v: impl Serialize) -> String {
         .unwrap_or_default()
 }
 
+/// Three significant digits (at most: `0.2` stays `0.2`).
+pub(crate) fn significant(x: f64) -> String {
+    if x == 0.0 || !x.is_finite() {
+        return x.to_string();
+    }
+    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
+    let text = format!("{x:.digits$}");
+    match text.contains('.') {
+        true => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
+        false => text,
+    }
+}
+
 impl ModelSpec {
     /// A short description of the architecture, for leaderboards and plots: `mlp 64-64 relu`,
     /// `gru 64×2 bi additive`, `fcn 128-256-128`.
@@ -79,10 +92,7 @@ impl ModelSpec {
             }
         }
         if self.dropout > 0.0 {
-            parts.push(format!(
-                "dropout {}",
-                super::search::significant(self.dropout)
-            ));
+            parts.push(format!("dropout {}", significant(self.dropout)));
         }
         parts.join(" ")
     }

@@ -10,6 +10,7 @@ use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::model_spec::significant;
 use super::spec::{SpecError, TrainingSpec};
 
 /// Most trials a search may hold (times the job's strategies).
@@ -249,19 +250,6 @@ pub fn describe(trial: &Trial) -> String {
         })
         .collect::<Vec<_>>()
         .join(" · ")
-}
-
-/// Three significant digits (at most: `0.2` stays `0.2`).
-pub(crate) fn significant(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return x.to_string();
-    }
-    let digits = (2 - x.abs().log10().floor() as i32).max(0) as usize;
-    let text = format!("{x:.digits$}");
-    match text.contains('.') {
-        true => text.trim_end_matches('0').trim_end_matches('.').to_owned(),
-        false => text,
-    }
 }
 
 #[cfg(test)]
