@@ -335,6 +335,17 @@ async function showJobs(q) {
   });
 }
 
+/** An SVG element with its attributes (and text), for the charts drawn in the page. */
+function svgEl(tag, attrs, text) {
+  const e = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+// The charts' line colours, in order (matplotlib's tab10, as the server's plots).
+const COLOURS = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
+
 /** Lines of [x, y] points as an SVG, one colour each, the legend beside (not over) the plot. */
 function linesSvg(series, ylabel) {
   const all = series.flatMap((s) => s.points);
@@ -344,20 +355,12 @@ function linesSvg(series, ylabel) {
   const [x0, x1, y0, y1] = [Math.min(...xs), Math.max(...xs), Math.min(...ys), Math.max(...ys)];
   const sx = (x) => pad + ((x - x0) / (x1 - x0 || 1)) * (w - 2 * pad);
   const sy = (y) => ht - pad - ((y - y0) / (y1 - y0 || 1)) * (ht - 2 * pad);
-  const ns = "http://www.w3.org/2000/svg";
-  const el = (tag, attrs, text) => {
-    const e = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
-  const colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
-  const svg = el("svg", { width: w + 220, height: ht, role: "img", "aria-label": ylabel, class: "compare-curves" });
-  svg.append(el("text", { x: 4, y: 14, "font-size": 12 }, `${ylabel} (${fmt(y0)} to ${fmt(y1)}), by epoch`));
+  const svg = svgEl("svg", { width: w + 220, height: ht, role: "img", "aria-label": ylabel, class: "compare-curves" });
+  svg.append(svgEl("text", { x: 4, y: 14, "font-size": 12 }, `${ylabel} (${fmt(y0)} to ${fmt(y1)}), by epoch`));
   series.forEach((s, i) => {
     const d = s.points.map((p, k) => `${k ? "L" : "M"}${sx(p[0]).toFixed(1)},${sy(p[1]).toFixed(1)}`).join("");
-    svg.append(el("path", { d, fill: "none", stroke: colours[i % colours.length], "stroke-width": 2 }));
-    svg.append(el("text", { x: w + 10, y: pad + 16 * i, fill: colours[i % colours.length], "font-size": 12, class: "legend" }, s.name));
+    svg.append(svgEl("path", { d, fill: "none", stroke: COLOURS[i % COLOURS.length], "stroke-width": 2 }));
+    svg.append(svgEl("text", { x: w + 10, y: pad + 16 * i, fill: COLOURS[i % COLOURS.length], "font-size": 12, class: "legend" }, s.name));
   });
   return svg;
 }
@@ -368,16 +371,8 @@ function parallelSvg(axes, names) {
   // 190 px between axes keeps dotted paths (optimizer.learning_rate) apart; the legend sets the height.
   const [top, bottom, left] = [34, 30, 100];
   const [w, ht] = [Math.max(400, 2 * left + 190 * (axes.length - 1)), Math.max(260, top + 16 * names.length + 10)];
-  const ns = "http://www.w3.org/2000/svg";
-  const el = (tag, attrs, text) => {
-    const e = document.createElementNS(ns, tag);
-    for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v);
-    if (text !== undefined) e.textContent = text;
-    return e;
-  };
-  const colours = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   const gap = (w - 2 * left) / Math.max(1, axes.length - 1);
-  const svg = el("svg", { width: w + 200, height: ht, role: "img", "aria-label": "configuration against score", class: "compare-parallel" });
+  const svg = svgEl("svg", { width: w + 200, height: ht, role: "img", "aria-label": "configuration against score", class: "compare-parallel" });
   const place = axes.map((a, i) => {
     const x = left + gap * i;
     const numeric = a.values.every((v) => typeof v === "number");
@@ -391,17 +386,17 @@ function parallelSvg(axes, names) {
       const [a, b] = numeric ? [f(lo), f(hi)] : [lo, hi];
       return ht - bottom - ((t - a) / (b - a || 1)) * (ht - top - bottom);
     };
-    svg.append(el("line", { x1: x, x2: x, y1: top, y2: ht - bottom, stroke: "#999" }));
-    svg.append(el("text", { x, y: top - 18, "text-anchor": "middle", "font-size": 12, class: "axis-name" }, a.name));
+    svg.append(svgEl("line", { x1: x, x2: x, y1: top, y2: ht - bottom, stroke: "#999" }));
+    svg.append(svgEl("text", { x, y: top - 18, "text-anchor": "middle", "font-size": 12, class: "axis-name" }, a.name));
     const ticks = numeric ? [...new Set([lo, hi])] : a.values.filter((v, k) => a.values.findIndex((u) => JSON.stringify(u) === JSON.stringify(v)) === k);
     const label = (v) => (typeof v !== "number" ? JSON.stringify(v) : Math.abs(v) < 0.01 && v !== 0 ? v.toPrecision(2) : fmt(v));
-    for (const v of ticks) svg.append(el("text", { x: x - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, class: "tick" }, label(v)));
+    for (const v of ticks) svg.append(svgEl("text", { x: x - 6, y: y(v) + 4, "text-anchor": "end", "font-size": 11, class: "tick" }, label(v)));
     return { x, y };
   });
   names.forEach((name, j) => {
     const points = place.map((p, i) => `${p.x.toFixed(1)},${p.y(axes[i].values[j]).toFixed(1)}`).join(" ");
-    svg.append(el("polyline", { points, fill: "none", stroke: colours[j % colours.length], "stroke-width": 2 }));
-    svg.append(el("text", { x: w - left + 40, y: top + 16 * j, fill: colours[j % colours.length], "font-size": 12, class: "legend" }, name));
+    svg.append(svgEl("polyline", { points, fill: "none", stroke: COLOURS[j % COLOURS.length], "stroke-width": 2 }));
+    svg.append(svgEl("text", { x: w - left + 40, y: top + 16 * j, fill: COLOURS[j % COLOURS.length], "font-size": 12, class: "legend" }, name));
   });
   return svg;
 }

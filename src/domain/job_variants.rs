@@ -75,6 +75,9 @@ impl JobSpec {
 
     /// The most epochs any variant trains.
     pub fn most_epochs(&self) -> u64 {
+        if self.search.is_none() {
+            return self.training.epochs;
+        }
         (0..self.variant_count())
             .map(|v| self.variant_epochs(v))
             .max()
