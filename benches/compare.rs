@@ -74,6 +74,7 @@ fn main() {
                     &train,
                     &test,
                     cv::FoldOptions {
+                        leg: Default::default(),
                         weighting: ClassWeighting::Uniform,
                         sampler: Sampler::None,
                         method: Method::Single,

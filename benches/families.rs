@@ -130,6 +130,7 @@ fn ours(kind: ModelKind, name: &str, epochs: u64, seeds: u64) -> Measured {
     let (mut accuracies, mut rates) = (Vec::new(), Vec::new());
     for seed in 0..seeds {
         let req = TrainRequest {
+            leg: Default::default(),
             spec: &spec,
             train: Rows {
                 x: &x,

@@ -61,6 +61,7 @@ fn job(i: usize, rng: &mut rand::rngs::StdRng) -> NewJob {
             max_attempts: 3,
             strategy: Some(crossfold::domain::job::Strategy::None),
             variant: 0,
+            pause_at: None,
         })
         .collect();
     runs.push(NewRun {

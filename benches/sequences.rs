@@ -79,6 +79,7 @@ fn ours(name: &str, epochs: u64) -> f64 {
     let mut rates = Vec::new();
     for seed in 0..RUNS as u64 {
         let req = TrainRequest {
+            leg: Default::default(),
             spec: &spec,
             train: Rows {
                 x: &x,

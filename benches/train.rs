@@ -56,6 +56,7 @@ fn run(case: &Case, x: &[f32], y: &[u32], seed: u64) -> f64 {
     spec.training.epochs = EPOCHS;
     spec.training.early_stopping = None;
     let req = TrainRequest {
+        leg: Default::default(),
         spec: &spec,
         train: Rows {
             x,

@@ -2,10 +2,17 @@
 //! trials applied to its training spec; what each trains, how it is named in errors and in
 //! words, and the search's own checks.
 
-use super::job::{JobSpec, ModelChoice};
-use super::search::{self, SearchSpec};
+use super::job::{JobSpec, ModelChoice, Strategy};
+use super::search::{self, SearchMethod, SearchSpec};
 use super::spec::{ModelSpec, SpecError, TrainingSpec};
 use crate::config::Limits;
+
+/// A halving search's schedule: the epochs at which its trials pause, and its η.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Halving {
+    pub rungs: Vec<u64>,
+    pub eta: u64,
+}
 
 impl JobSpec {
     /// The engine's part of the spec for model variant `variant` (0 for a single model): a
@@ -84,6 +91,20 @@ impl JobSpec {
             .unwrap_or(self.training.epochs)
     }
 
+    /// A halving search's rungs (the last the job's epochs) and reduction factor; `None` when
+    /// its runs train straight through.
+    pub fn halving(&self) -> Option<Halving> {
+        let search = self
+            .search
+            .as_ref()
+            .filter(|s| s.method == SearchMethod::Asha)?;
+        let rungs = search.rungs(self.training.epochs);
+        (rungs.len() > 1).then(|| Halving {
+            rungs,
+            eta: search.eta(),
+        })
+    }
+
     /// Whether the job trains model variants: a list, or a search's trials.
     pub fn has_model_variants(&self) -> bool {
         self.search.is_some() || self.model.is_comparison()
@@ -121,7 +142,51 @@ impl JobSpec {
             return;
         }
         let base = self.training_spec_base();
+        errors.extend(self.validate_halving(search, &base));
         errors.extend(self.validate_trials(search, &base, limits));
+    }
+
+    /// What halving needs of the job: rungs below its epochs, trials that all train to the
+    /// same last rung, and runs that can pause (an ensemble's or one-class run trains whole).
+    fn validate_halving(&self, search: &SearchSpec, base: &TrainingSpec) -> Vec<SpecError> {
+        let mut errors = Vec::new();
+        if search.method != SearchMethod::Asha {
+            return errors;
+        }
+        let epochs = base.training.epochs;
+        if search.min_epochs.is_some_and(|m| m >= epochs) {
+            errors.push(SpecError::new(
+                "search.min_epochs",
+                format!("fewer than training.epochs ({epochs}), the last rung"),
+            ));
+        }
+        if search.space.contains_key("training.epochs") {
+            errors.push(SpecError::new(
+                "search.space.training.epochs",
+                "asha's last rung is training.epochs: leave it out of the space",
+            ));
+        }
+        let whole = [
+            Strategy::EasyEnsemble,
+            Strategy::BalanceCascade,
+            Strategy::OneClass,
+        ];
+        if let Some(s) = self
+            .imbalance
+            .strategy
+            .list()
+            .iter()
+            .find(|s| whole.contains(s))
+        {
+            errors.push(SpecError::new(
+                "search.method",
+                format!(
+                    "{} trains whole, it cannot pause at rungs: use random",
+                    s.as_str()
+                ),
+            ));
+        }
+        errors
     }
 
     fn validate_trials(

@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::search::asha::RungLoss;
+
 use super::final_model::CvEpochs;
 use super::job::Strategy;
 use super::metric::Metric;
@@ -113,6 +115,9 @@ pub struct RunResult {
     /// A final model trained for the folds' epochs: how many, from which best epochs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cv_epochs: Option<CvEpochs>,
+    /// A halving search's run: its held-out loss at each rung it reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rung_losses: Vec<RungLoss>,
 }
 
 impl RunResult {
@@ -198,6 +203,16 @@ pub struct Standing {
     /// and the strategy, e.g. `mlp 64-64 relu · smote`.
     #[serde(default)]
     pub description: String,
+    /// Epochs its fold runs trained, summed.
+    #[serde(default)]
+    pub epochs: u64,
+    /// A halving search: the rung's epoch where the search stopped it (`None`: it trained to
+    /// its end, or early stopping ended it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub halted_at: Option<u64>,
+    /// A halving search: its mean held-out loss over folds at each rung all its folds reached.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rungs: Vec<RungLoss>,
 }
 
 impl Standing {

@@ -15,6 +15,8 @@ use super::spec::{SpecError, TrainingSpec};
 
 /// Most trials a search may hold (times the job's strategies).
 pub const MAX_TRIALS: usize = 32;
+/// Largest reduction factor η.
+const MAX_REDUCTION: u64 = 8;
 /// What a space may search: the training spec's blocks.
 const SEARCHABLE: [&str; 4] = ["model.", "optimizer.", "schedule.", "training."];
 
@@ -30,6 +32,13 @@ pub struct SearchSpec {
     pub trials: Option<u64>,
     /// Each searched field's values, by its dotted path (`optimizer.learning_rate`).
     pub space: BTreeMap<String, Dimension>,
+    /// `asha`: a rung promotes the best 1/η of the trials that reached it (default 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reduction_factor: Option<u64>,
+    /// `asha`: the first rung's epochs (default: `training.epochs` / η³, at least 1); each
+    /// further rung η times more, the last `training.epochs`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_epochs: Option<u64>,
     /// The trials, written in at planning.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sampled: Option<Vec<Trial>>,
@@ -42,7 +51,8 @@ pub enum SearchMethod {
     Grid,
     /// `trials` draws, each field independently.
     Random,
-    /// Asynchronous successive halving: not offered yet (a 422 says so).
+    /// `trials` random draws, trained rung by rung: each pauses at a rung's epochs until it is
+    /// among the best 1/η there (asynchronous successive halving, `asha`).
     Asha,
 }
 
@@ -115,13 +125,7 @@ impl Dimension {
 impl SearchSpec {
     /// The problems of the search itself (not yet of its trials), each at its path.
     pub fn validate(&self) -> Vec<SpecError> {
-        let mut errors = Vec::new();
-        if self.method == SearchMethod::Asha {
-            errors.push(SpecError::new(
-                "search.method",
-                "asha is not offered yet: grid or random (every trial trains its epochs)",
-            ));
-        }
+        let mut errors = self.halving_problems();
         if self.space.is_empty() {
             errors.push(SpecError::new(
                 "search.space",
@@ -151,6 +155,59 @@ impl SearchSpec {
             _ => {}
         }
         errors
+    }
+
+    /// The halving settings' problems: only `asha` halves, η from 2 to 8, at least one epoch.
+    fn halving_problems(&self) -> Vec<SpecError> {
+        let mut errors = Vec::new();
+        let settings = [
+            ("reduction_factor", self.reduction_factor, 2..=MAX_REDUCTION),
+            ("min_epochs", self.min_epochs, 1..=u64::MAX),
+        ];
+        for (name, value, range) in settings {
+            let field = format!("search.{name}");
+            match value {
+                Some(_) if self.method != SearchMethod::Asha => {
+                    errors.push(SpecError::new(field, "only asha halves: method asha"))
+                }
+                Some(v) if !range.contains(&v) => errors.push(SpecError::new(
+                    field,
+                    format!("from {} to {}", range.start(), range.end()),
+                )),
+                _ => {}
+            }
+        }
+        let eta = self.eta() as usize;
+        if self.method == SearchMethod::Asha && self.count() < eta {
+            errors.push(SpecError::new(
+                "search.trials",
+                format!("asha needs at least reduction_factor ({eta}) trials to promote one"),
+            ));
+        }
+        errors
+    }
+
+    /// The reduction factor η.
+    pub fn eta(&self) -> u64 {
+        self.reduction_factor.unwrap_or(3)
+    }
+
+    /// The epochs at which trials pause to be compared, the last `epochs` (one rung, `epochs`,
+    /// unless `asha`).
+    pub fn rungs(&self, epochs: u64) -> Vec<u64> {
+        if self.method != SearchMethod::Asha {
+            return vec![epochs];
+        }
+        let eta = self.eta();
+        let first = self
+            .min_epochs
+            .unwrap_or_else(|| epochs / eta.pow(3))
+            .max(1);
+        let mut rungs: Vec<u64> = std::iter::successors(Some(first), |r| r.checked_mul(eta))
+            .take_while(|&r| r < epochs)
+            .collect();
+        rungs.push(epochs);
+        rungs
     }
 
     /// How many trials it makes.
@@ -252,5 +309,6 @@ pub fn describe(trial: &Trial) -> String {
         .join(" · ")
 }
 
+pub mod asha;
 #[cfg(test)]
 mod tests;

@@ -16,7 +16,9 @@ use super::eval::scores::{Pooled, Scores, score};
 use super::imbalance::plan::{ClassWeighting, Method, Sampler};
 use super::imbalance::samplers::class_counts;
 use super::imbalance::{ensemble, one_class, priors, weights};
-use super::train::{Pretraining, Progress, TrainRequest, TrainState, Trained, WarmStart, train};
+use super::train::{
+    Leg, Pretraining, Progress, TrainRequest, TrainState, Trained, WarmStart, train,
+};
 use crate::domain::dataset::Column;
 use crate::domain::spec::TrainingSpec;
 
@@ -40,6 +42,8 @@ pub struct FoldOptions {
     pub encoding: Option<Encoding>,
     /// Layer-wise pretraining before training (`train::pretrain`).
     pub pretrain: Option<PretrainInput>,
+    /// Where this leg of the run ends (a search's rung).
+    pub leg: Leg,
 }
 
 /// What `pretrain` reads: the fold's training rows (before resampling), and `extra` rows with
@@ -144,6 +148,7 @@ pub fn run_fold(
                 epochs: p.epochs,
                 x,
             }),
+        leg: options.leg,
     };
     let (trained, resampled_class_counts, member_class_counts) =
         train_by(&options.method, &req, (cancel, progress), &y_train)?;

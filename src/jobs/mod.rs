@@ -5,6 +5,7 @@
 
 pub mod compare;
 pub mod feed;
+pub mod halving;
 pub mod heldout;
 mod inputs;
 pub mod list_feed;

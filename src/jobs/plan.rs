@@ -10,6 +10,7 @@ use crate::domain::dataset::{ColumnType, DatasetSummary};
 use crate::domain::ids;
 use crate::domain::job::{FinalModel, JobSpec, Strategy};
 use crate::domain::results::RunKind;
+use crate::domain::search::asha;
 use crate::domain::spec::SpecError;
 use crate::engine::fold::derive_seed;
 use crate::engine::imbalance::plan::trained_rows;
@@ -111,6 +112,7 @@ pub fn job(
     let strategies = spec.imbalance.strategy.list();
     // Every variant (model × strategy) trains on the same recorded folds, from the same seeds.
     let mut runs = Vec::new();
+    let first_rung = spec.halving().map(|h| h.rungs[0]);
     for variant in 0..spec.variant_count() {
         for &strategy in &strategies {
             for r in 0..repeats {
@@ -124,6 +126,7 @@ pub fn job(
                         max_attempts,
                         strategy: Some(strategy),
                         variant: variant as u32,
+                        pause_at: first_rung,
                     });
                 }
             }
@@ -143,6 +146,7 @@ pub fn job(
             strategy: (!comparison && spec.final_model != FinalModel::CvEpochs)
                 .then(|| strategies[0]),
             variant: 0,
+            pause_at: None,
         });
     }
     Ok(NewJob {
@@ -183,6 +187,9 @@ pub struct Estimate {
     /// `pretrain`: autoencoder epochs per run (every hidden layer's), besides `epochs_per_run`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pretrain_epochs_per_run: Option<u64>,
+    /// A halving search: the epochs its trials pause at to be compared (the last the end).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rungs: Option<Vec<u64>>,
 }
 
 /// One strategy's part of an `Estimate`.
@@ -212,10 +219,15 @@ pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
             samples_per_epoch: trained_rows(s, im, &fold_counts),
         })
         .collect();
-    // Every variant (a model of a list, a search's trial, with its own epochs) × strategy.
-    let variant_epochs: u64 = (0..spec.variant_count())
-        .map(|v| spec.variant_epochs(v))
-        .sum();
+    // Every variant (a model of a list, a search's trial, with its own epochs) × strategy; a
+    // halving search's trials, as many as its rungs promote.
+    let halving = spec.halving();
+    let variant_epochs: u64 = match &halving {
+        Some(h) => asha::planned_epochs(spec.variant_count() as u64, &h.rungs, h.eta),
+        None => (0..spec.variant_count())
+            .map(|v| spec.variant_epochs(v))
+            .sum(),
+    };
     let fold_epochs: u64 = strategies
         .iter()
         .map(|&s| im.members(s) * folds * spec.validation.repeats * variant_epochs)
@@ -239,6 +251,7 @@ pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
                 .max();
             p.epochs * layers.unwrap_or(0) as u64
         }),
+        rungs: halving.map(|h| h.rungs),
     }
 }
 

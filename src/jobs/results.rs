@@ -6,10 +6,12 @@ use crate::domain::final_model::CvEpochs;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::JobSpec;
 use crate::domain::results::{RunKind, RunResult, Standing, Summary};
+use crate::domain::search::asha::RungLoss;
 use crate::engine::data::table::Table;
 use crate::engine::eval::scores::Scores;
 use crate::engine::eval::summary::summarize;
 use crate::engine::fold::FoldOutcome;
+use crate::engine::train::Stop;
 use crate::store::run_data::RunRow;
 
 /// The run's stored result: metrics, best epoch, class counts (the audit trail), encoding.
@@ -32,6 +34,7 @@ pub fn run_result(outcome: &FoldOutcome, variant: Variant) -> RunResult {
             .collect(),
         encoding: Some(outcome.encoding.clone()),
         cv_epochs: None,
+        rung_losses: Vec::new(),
     }
 }
 
@@ -88,6 +91,7 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
         .map(|v| {
             let summary = summarize(scores_of(folds, v));
             let stat = summary.get(im.rank_by.name()).copied();
+            let (epochs, halted_at, rungs) = halving_of(folds, v);
             Standing {
                 rank: 0,
                 strategy: v.strategy,
@@ -101,6 +105,9 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
                 folds: scores_of(folds, v).count(),
                 summary,
                 description: String::new(),
+                epochs,
+                halted_at,
+                rungs,
             }
         })
         .map(|row| Standing {
@@ -115,18 +122,50 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
             ..row
         })
         .collect();
-    // Best first; a variant without the metric (no finished folds) goes last.
-    rows.sort_by(|a, b| match (a.mean, b.mean) {
-        (Some(x), Some(y)) if descending => y.total_cmp(&x),
-        (Some(x), Some(y)) => x.total_cmp(&y),
-        (Some(_), None) => std::cmp::Ordering::Less,
-        (None, Some(_)) => std::cmp::Ordering::Greater,
-        (None, None) => std::cmp::Ordering::Equal,
+    // Best first; a trial a search halted after those it did not; a variant without the metric
+    // (no finished folds) last.
+    rows.sort_by(|a, b| {
+        (a.halted_at.is_some().cmp(&b.halted_at.is_some())).then_with(|| by_mean(a, b, descending))
     });
     for (i, row) in rows.iter_mut().enumerate() {
         row.rank = i + 1;
     }
     Some(rows)
+}
+
+/// What a halving search adds to a variant's row: its epochs, the rung where the search halted
+/// it, and its mean loss at each rung all its folds reached.
+fn halving_of(folds: &[&RunResult], variant: Variant) -> (u64, Option<u64>, Vec<RungLoss>) {
+    let mine: Vec<&&RunResult> = folds.iter().filter(|r| Variant::of(r) == variant).collect();
+    let halted_at = (mine.iter())
+        .find(|r| r.stop == Stop::Halted)
+        .map(|r| r.epochs_run);
+    let first = mine.first().map_or(&[][..], |r| r.rung_losses.as_slice());
+    let rungs = (first.iter())
+        .filter_map(|rung| {
+            let at: Vec<f64> = (mine.iter())
+                .filter_map(|r| r.rung_losses.iter().find(|l| l.epoch == rung.epoch))
+                .map(|l| l.loss)
+                .collect();
+            (at.len() == mine.len()).then(|| RungLoss {
+                epoch: rung.epoch,
+                loss: at.iter().sum::<f64>() / at.len() as f64,
+            })
+        })
+        .collect();
+    let epochs = mine.iter().map(|r| r.epochs_run).sum();
+    (epochs, halted_at, rungs)
+}
+
+/// Best mean first; no mean last.
+fn by_mean(a: &Standing, b: &Standing, descending: bool) -> std::cmp::Ordering {
+    match (a.mean, b.mean) {
+        (Some(x), Some(y)) if descending => y.total_cmp(&x),
+        (Some(x), Some(y)) => x.total_cmp(&y),
+        (Some(_), None) => std::cmp::Ordering::Less,
+        (None, Some(_)) => std::cmp::Ordering::Greater,
+        (None, None) => std::cmp::Ordering::Equal,
+    }
 }
 
 /// A comparison's leading variant (`None` for a job of one variant).
@@ -211,6 +250,7 @@ mod tests {
             class_weights: vec![],
             encoding: None,
             cv_epochs: None,
+            rung_losses: Vec::new(),
         }
     }
 

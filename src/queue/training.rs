@@ -9,6 +9,7 @@ use crate::domain::final_model::CvEpochs;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::JobSpec;
 use crate::domain::results::RunResult;
+use crate::domain::search::asha::{self, RungLoss};
 use crate::domain::spec::TrainingSpec;
 use crate::engine::EngineError;
 use crate::engine::checkpoint;
@@ -16,7 +17,7 @@ use crate::engine::data::table::Table;
 use crate::engine::fold::{self, FoldOptions, FoldOutcome};
 use crate::engine::imbalance::plan;
 use crate::engine::predict::Predictor;
-use crate::engine::train::{EpochRecord, Stop, TrainState};
+use crate::engine::train::{EpochRecord, Phase, Stop, TrainState};
 use crate::jobs::models::StoredModel;
 use crate::jobs::results::{self, Variant};
 use crate::store::run_data::RunInputs;
@@ -38,6 +39,9 @@ pub(super) enum Finished {
         /// The epochs and findings not written yet, written with the result.
         tail: RunTail,
     },
+    /// Paused at a search's rung: its newest checkpoint written, `tail` still to write with
+    /// the pause.
+    Paused { tail: RunTail },
     /// Cancelled, shutting down, or the lease was lost.
     Stopped,
 }
@@ -96,7 +100,8 @@ pub(super) fn train_blocking(
     // A run that completes writes what is buffered, its last findings and its final checkpoint
     // with its result; any other writes them now, keeping the newest epoch checkpoint to
     // resume from.
-    let completes = matches!(&outcome, Ok(o) if o.trained.stop != Stop::Cancelled);
+    let completes =
+        matches!(&outcome, Ok(o) if !matches!(o.trained.stop, Stop::Cancelled | Stop::Paused));
     let end = match &outcome {
         Err(EngineError::Diverged { epoch, .. }) => RunEnd::Diverged { epoch: *epoch },
         _ => RunEnd::Finished,
@@ -111,14 +116,29 @@ pub(super) fn train_blocking(
         e @ EngineError::Diverged { .. } => RunError::Permanent(e.to_string()),
         other => RunError::Retryable(other.to_string()),
     })?;
-    if outcome.trained.stop == Stop::Cancelled {
-        return Ok(Finished::Stopped);
-    }
     let tail = RunTail {
         epochs: writer.into_pending(),
         diagnosis: Some(last),
+        losses: holdout_losses(&outcome.trained.history),
     };
-    finished(&table, &outcome, (variant, cv_epochs), tail)
+    let rungs = spec.halving().map(|h| h.rungs).unwrap_or_default();
+    let stopped_early = outcome.trained.stop == Stop::EarlyStopped;
+    let rung_losses = asha::rung_losses(&rungs, &tail.losses, stopped_early);
+    match outcome.trained.stop {
+        Stop::Cancelled => return Ok(Finished::Stopped),
+        Stop::Paused => return Ok(Finished::Paused { tail }),
+        _ => {}
+    }
+    finished(&table, &outcome, (variant, cv_epochs), (tail, rung_losses))
+}
+
+/// The held-out loss of each training epoch (a search ranks trials by it at its rungs); none
+/// for a run without held-out rows (a final model).
+fn holdout_losses(history: &[EpochRecord]) -> Vec<f64> {
+    (history.iter())
+        .filter(|r| r.phase == Phase::Train)
+        .map_while(|r| r.holdout_loss)
+        .collect()
 }
 
 /// The process's counters of epochs trained and samples seen.
@@ -163,6 +183,7 @@ fn fold_setup(
         encoding,
         pretrain: run_input::pretrain_input(spec, table, pretrain_columns)
             .map_err(RunError::Permanent)?,
+        leg: claimed.leg,
     };
     let mut training = spec.training_spec(variant.model);
     if let Some(cv) = cv_epochs {
@@ -177,7 +198,7 @@ fn finished(
     table: &Table,
     outcome: &FoldOutcome,
     (variant, cv_epochs): (Variant, Option<CvEpochs>),
-    tail: RunTail,
+    (tail, rung_losses): (RunTail, Vec<RungLoss>),
 ) -> Result<Finished, RunError> {
     let encoding = serde_json::to_string(&outcome.encoding)
         .map_err(|e| RunError::Retryable(format!("encoding the feature encoding: {e}")))?;
@@ -193,6 +214,7 @@ fn finished(
     .map_err(|e| RunError::Retryable(e.to_string()))?;
     let mut result = results::run_result(outcome, variant);
     result.cv_epochs = cv_epochs;
+    result.rung_losses = rung_losses;
     let state = &outcome.trained.state;
     let calibration = outcome.trained.calibration;
     let model = StoredModel {

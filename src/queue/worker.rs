@@ -13,7 +13,7 @@ use super::epochs::EpochWriter;
 use super::flags::{Flags, RunError};
 use super::shared::Shared;
 use super::training::Finished;
-use crate::engine::train::TrainState;
+use crate::engine::train::{Leg, TrainState};
 use crate::engine::{checkpoint, kernels};
 use crate::store::run_data::InputsError;
 use crate::store::runs::{Claimed, RunTail};
@@ -87,6 +87,17 @@ pub async fn reap(pool: Db, timing: QueueTiming, shutdown: CancellationToken) {
         match store::runs::finish_requested_cancels(&pool).await {
             Ok(jobs) => settle_each(&pool, jobs, "settling a cancelled job failed").await,
             Err(e) => tracing::warn!(error = %format!("{e:#}"), "finishing cancels failed"),
+        }
+        // A search whose decision a crash or an outage cut short decides now.
+        match store::rungs::waiting_jobs(&pool).await {
+            Ok(jobs) => {
+                for job in jobs {
+                    if let Err(e) = crate::jobs::halving::advance(&pool, &job).await {
+                        tracing::warn!(job_id = %job, error = %format!("{e:#}"), "a search's decision failed");
+                    }
+                }
+            }
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "listing waiting searches failed"),
         }
         // A job whose last run ended while its settle could not be written or read (a store
         // unreachable) is settled now.
@@ -170,6 +181,9 @@ async fn execute(
                 }
             }
         }
+        Ok(Finished::Paused { tail }) => {
+            store::rungs::park(pool, id, token, &tail).await.map(|_| ())
+        }
         Ok(Finished::Stopped) if flags.shutting_down.load(Ordering::SeqCst) => {
             store::runs::release(pool, id, token, 0, None).await
         }
@@ -178,6 +192,11 @@ async fn execute(
     };
     if let Err(e) = written {
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
+    }
+    if claimed.leg != Leg::ToTheEnd
+        && let Err(e) = crate::jobs::halving::advance(pool, &claimed.job_id).await
+    {
+        tracing::warn!(error = %format!("{e:#}"), "the search's decision failed; the reaper retries it");
     }
     after_run(pool, &claimed.job_id, shared).await;
 }

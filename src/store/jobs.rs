@@ -25,6 +25,8 @@ pub struct NewRun {
     pub strategy: Option<Strategy>,
     /// The model variant (index into a `model` list); a comparison's final run sets it later.
     pub variant: u32,
+    /// A search's first rung: the epoch its first leg pauses at.
+    pub pause_at: Option<u64>,
 }
 
 #[cfg(test)]
@@ -40,6 +42,7 @@ impl NewRun {
             max_attempts: 3,
             strategy: Some(Strategy::None),
             variant: 0,
+            pause_at: None,
         }
     }
 }

@@ -21,6 +21,7 @@ pub(crate) mod postgres;
 pub use postgres::Heard;
 pub mod run_data;
 pub mod run_notes;
+pub mod rungs;
 pub mod runs;
 pub(crate) mod sqlite;
 pub(crate) mod typed;

@@ -8,7 +8,7 @@ use crate::domain::finding::RunDiagnosis;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
-use crate::engine::train::EpochRecord;
+use crate::engine::train::{EpochRecord, Leg};
 
 /// What a completing run has not written yet: its last epochs and its last findings, written
 /// with its result in one transaction (three round trips' worth of writes at every run's end).
@@ -16,6 +16,8 @@ use crate::engine::train::EpochRecord;
 pub struct RunTail {
     pub epochs: Vec<EpochRecord>,
     pub diagnosis: Option<RunDiagnosis>,
+    /// Its held-out loss by epoch, all of them: what a search ranks it by at a rung.
+    pub losses: Vec<f64>,
 }
 
 /// A run a worker now holds.
@@ -36,6 +38,8 @@ pub struct Claimed {
     pub strategy: Option<Strategy>,
     /// The model variant (index into a `model` list).
     pub variant: u32,
+    /// Where this leg ends: a search's rung, halted by it, or the end.
+    pub leg: Leg,
 }
 
 /// What a heartbeat learned.

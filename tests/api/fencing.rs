@@ -37,6 +37,7 @@ fn job_on(id: &str, dataset_id: &str) -> NewJob {
             max_attempts: 3,
             strategy: Some(Strategy::None),
             variant: 0,
+            pause_at: None,
         }],
         created_at: "2026-11-27T00:00:00Z".into(),
         remedy_of: None,
@@ -216,6 +217,7 @@ async fn a_worker_that_lost_its_lease_writes_no_row_afterwards(pool: store::Db) 
             &store::runs::RunTail {
                 epochs: vec![record.clone()],
                 diagnosis: Some(Default::default()),
+                losses: Vec::new(),
             },
         )
         .await

@@ -111,8 +111,20 @@ async fn a_bad_search_is_a_422_naming_its_path() {
             "search.trials[0].optimizer.learning_rate",
         ),
         (
-            json!({"method": "asha", "trials": 4, "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}),
-            "search.method",
+            json!({"method": "asha", "trials": 2, "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}),
+            "search.trials",
+        ),
+        (
+            json!({"method": "asha", "min_epochs": 3, "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}),
+            "search.min_epochs",
+        ),
+        (
+            json!({"method": "asha", "space": {"training.epochs": {"int": [2, 3]}}}),
+            "search.space.training.epochs",
+        ),
+        (
+            json!({"method": "random", "reduction_factor": 3, "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}),
+            "search.reduction_factor",
         ),
         (
             json!({"method": "grid", "space": {"training.batch_size": {"int": [1, 40]}}}),
@@ -130,4 +142,104 @@ async fn a_bad_search_is_a_422_naming_its_path() {
     list["model"] = json!([{"hidden_layers": [8]}, {"hidden_layers": [4]}]);
     let p = problem(submit(&app, list).await, 422).await;
     assert_eq!(error_fields(&p), vec!["search"]);
+}
+
+fn halving(ds: &str) -> Value {
+    json!({"dataset_id": ds, "seed": 5, "validation": {"folds": 2},
+           "training": {"epochs": 9, "early_stopping": null},
+           "search": {"method": "asha", "trials": 9, "reduction_factor": 3, "min_epochs": 1,
+                      "space": {"optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]},
+                                "model.hidden_layers": {"choice": [[8], [16, 8]]}}}})
+}
+
+/// The mean over a trial's fold runs of the held-out loss at `epoch`, from their histories.
+async fn trial_loss(app: &TestApp, runs: &[Value], variant: u64, epoch: usize) -> f64 {
+    let mut losses = Vec::new();
+    for run in runs
+        .iter()
+        .filter(|r| r["kind"] == "fold" && r["variant"] == variant)
+    {
+        let history = app
+            .get_json(&format!("/v1/runs/{}/metrics", run["id"].as_str().unwrap()))
+            .await;
+        losses.push(history[epoch - 1]["holdout_loss"].as_f64().unwrap());
+    }
+    losses.iter().sum::<f64>() / losses.len() as f64
+}
+
+#[tokio::test]
+async fn asha_pauses_trials_at_rungs_and_trains_on_only_the_best_third() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let dry = json(app.dry_run(&halving(&ds)).await, 200).await;
+    assert_eq!(dry["estimate"]["rungs"], json!([1, 3, 9]), "{dry}");
+    // Per fold 9·1 + 3·2 + 1·6 epochs, two folds, and the final model's 9.
+    assert_eq!(dry["estimate"]["epochs"], 2 * 21 + 9, "{dry}");
+
+    let id = queued(&app, halving(&ds)).await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let board = app.get_json(&format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
+    let rows = board.as_array().unwrap().clone();
+    assert_eq!(rows.len(), 9, "{board}");
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await["items"]
+        .as_array()
+        .unwrap()
+        .clone();
+    // Every fold run paused or ended at a rung, its epochs on record.
+    for run in runs.iter().filter(|r| r["kind"] == "fold") {
+        assert_eq!(run["status"], "succeeded", "{run}");
+        assert!(
+            [1, 3, 9].contains(&run["epochs_done"].as_u64().unwrap()),
+            "{run}"
+        );
+    }
+    let spent = |v: &Value| v["epochs"].as_u64().unwrap();
+    let variant = |v: &Value| v["variant"].as_u64().unwrap();
+    // The rung losses are the folds' held-out losses, as their histories recorded them.
+    for row in &rows {
+        let at1 = row["rungs"][0]["loss"].as_f64().unwrap();
+        assert_eq!(row["rungs"][0]["epoch"], 1, "{row}");
+        let expected = trial_loss(&app, &runs, variant(row), 1).await;
+        assert!((at1 - expected).abs() < 1e-9, "{row} vs {expected}");
+        match spent(row) {
+            2 => assert_eq!(row["halted_at"], 1, "{row}"),
+            6 | 18 => {}
+            other => panic!("a trial trained {other} epochs: {row}"),
+        }
+    }
+    // The best third at rung 1 went on; the best at rung 3 trained to the end; halted trials
+    // rank after those that did not halt.
+    let mut by_rung1: Vec<&Value> = rows.iter().collect();
+    by_rung1.sort_by(|a, b| {
+        a["rungs"][0]["loss"]
+            .as_f64()
+            .unwrap()
+            .total_cmp(&b["rungs"][0]["loss"].as_f64().unwrap())
+    });
+    assert!(by_rung1[..3].iter().all(|r| spent(r) >= 6), "{board}");
+    let best3 = (rows.iter())
+        .filter(|r| spent(r) >= 6)
+        .min_by(|a, b| {
+            a["rungs"][1]["loss"]
+                .as_f64()
+                .unwrap()
+                .total_cmp(&b["rungs"][1]["loss"].as_f64().unwrap())
+        })
+        .unwrap();
+    assert_eq!(spent(best3), 18, "{board}");
+    let halted: Vec<bool> = rows.iter().map(|r| r.get("halted_at").is_some()).collect();
+    assert!(halted.windows(2).all(|w| w[0] <= w[1]), "{board}");
+    assert!(halted.iter().filter(|h| **h).count() >= 3, "{board}");
+    let total: u64 = rows.iter().map(spent).sum();
+    assert!(
+        total < 9 * 2 * 9 / 2,
+        "fewer epochs than half of every trial trained whole: {total}"
+    );
+    let final_run = runs.iter().find(|r| r["kind"] == "final").unwrap();
+    assert_eq!(
+        final_run["variant"], rows[0]["variant"],
+        "the leader trains the final model"
+    );
+    assert_eq!(spent(&rows[0]), 18, "{board}");
 }

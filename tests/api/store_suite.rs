@@ -28,6 +28,7 @@ fn job(id: &str, folds: u32, final_run: bool) -> NewJob {
             max_attempts: 2,
             strategy: Some(Strategy::None),
             variant: 0,
+            pause_at: None,
         })
         .collect();
     if final_run {
@@ -40,6 +41,7 @@ fn job(id: &str, folds: u32, final_run: bool) -> NewJob {
             max_attempts: 2,
             strategy: None,
             variant: 0,
+            pause_at: None,
         });
     }
     NewJob {
@@ -605,6 +607,7 @@ async fn a_completion_writes_the_runs_last_epochs_and_findings(db: Db) {
         RunTail {
             epochs: vec![epoch(1, 0.5), epoch(2, 0.25)],
             diagnosis: Some(diagnosis.clone()),
+            losses: Vec::new(),
         },
         RunTail::default(),
     ];

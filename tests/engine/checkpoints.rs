@@ -9,7 +9,7 @@ use crossfold::engine::checkpoint;
 use crossfold::engine::data::rows::Rows;
 use crossfold::engine::model::infer::predict_rows;
 use crossfold::engine::predict::Predictor;
-use crossfold::engine::train::{Stop, TrainRequest, TrainState, Trained, train};
+use crossfold::engine::train::{EpochRecord, Leg, Stop, TrainRequest, TrainState, Trained, train};
 
 use crate::data::{Data, load, request};
 
@@ -128,6 +128,81 @@ fn a_run_resumed_from_an_epoch_checkpoint_ends_bit_identical() {
     assert_eq!(timeless(&resumed), timeless(&straight));
     assert_eq!(resumed.best_epoch, straight.best_epoch);
     assert_eq!(weight_bits(&resumed), weight_bits(&straight));
+}
+
+/// A search's legs: paused at epoch 2 and at 5, each resumed from the state the pause handed
+/// over, the run ends as the uninterrupted one, to the bit; a halted leg trains no further.
+#[test]
+fn legs_paused_at_rungs_and_resumed_end_bit_identical_and_a_halt_trains_nothing() {
+    let data = load("breast_cancer.csv", 0);
+    let mut spec = spec();
+    spec.training.early_stopping = None;
+    let never = AtomicBool::new(false);
+    let straight = train(&resumable(&data, &spec, None), &never, &mut |_, _| {}).unwrap();
+    let mut state = None;
+    let mut history = Vec::new();
+    for (leg, stop) in [
+        (Leg::PauseAt(2), Stop::Paused),
+        (Leg::PauseAt(5), Stop::Paused),
+        (Leg::PauseAt(8), Stop::Completed),
+    ] {
+        let saved = Mutex::new(None);
+        let req = TrainRequest {
+            leg,
+            ..resumable(&data, &spec, state.take())
+        };
+        let trained = train(&req, &never, &mut |r, ck| {
+            history.push(r.clone());
+            if let Some(ck) = ck {
+                *saved.lock().unwrap() = Some(checkpoint::to_bytes(ck, None, None).unwrap());
+            }
+        })
+        .unwrap();
+        assert_eq!(trained.stop, stop);
+        let bytes = saved.into_inner().unwrap().unwrap();
+        state = Some(checkpoint::from_bytes(&bytes).unwrap().state);
+        if stop == Stop::Completed {
+            assert_eq!(weight_bits(&trained), weight_bits(&straight));
+        }
+    }
+    let timeless = |h: &[EpochRecord]| {
+        h.iter()
+            .cloned()
+            .map(|mut e| {
+                e.seconds = 0.0;
+                e
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(timeless(&history), timeless(&straight.history));
+    // Halted after the pause at 2: no epoch more, ended with the weights it had.
+    let at2 = {
+        let saved = Mutex::new(None);
+        let req = TrainRequest {
+            leg: Leg::PauseAt(2),
+            ..resumable(&data, &spec, None)
+        };
+        train(&req, &never, &mut |_, ck| {
+            if let Some(ck) = ck {
+                *saved.lock().unwrap() = Some(checkpoint::to_bytes(ck, None, None).unwrap());
+            }
+        })
+        .unwrap();
+        checkpoint::from_bytes(&saved.into_inner().unwrap().unwrap())
+            .unwrap()
+            .state
+    };
+    let req = TrainRequest {
+        leg: Leg::Halt,
+        ..resumable(&data, &spec, Some(at2.clone()))
+    };
+    let halted = train(&req, &never, &mut |_, _| {
+        panic!("a halted leg trains no epoch")
+    })
+    .unwrap();
+    assert_eq!(halted.stop, Stop::Halted);
+    assert_eq!(halted.history.len(), 2);
+    assert_eq!(halted.state.model, at2.model);
 }
 
 /// A crash after the epoch that ran out of patience was written, before the run completed:

@@ -97,6 +97,7 @@ fn zero_input_features_are_invalid_input_not_a_crash() {
     let spec = TrainingSpec::default();
     let (x, y) = (Vec::<f32>::new(), vec![0u32, 1, 0, 1]);
     let req = crossfold::engine::train::TrainRequest {
+        leg: Default::default(),
         spec: &spec,
         train: crossfold::engine::data::rows::Rows {
             x: &x,

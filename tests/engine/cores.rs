@@ -151,6 +151,7 @@ fn an_fcn_and_a_gru_train_to_the_same_bits_on_one_two_or_three_cores() {
             features,
         };
         let req = TrainRequest {
+            leg: Default::default(),
             spec: &spec,
             train: rows,
             holdout: Some(rows),

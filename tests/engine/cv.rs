@@ -34,6 +34,7 @@ fn five_fold_cross_validation_on_breast_cancer_is_accurate_and_consistent() {
                 &train,
                 &test,
                 cv::FoldOptions {
+                    leg: Default::default(),
                     weighting: ClassWeighting::Balanced,
                     sampler: Sampler::None,
                     method: Method::Single,

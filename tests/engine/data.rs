@@ -77,6 +77,7 @@ pub fn load(name: &str, seed: u64) -> Data {
 /// A request to train on `data`'s training part, scored on its test part, unweighted.
 pub fn request<'a>(data: &'a Data, spec: &'a TrainingSpec, seed: u64) -> TrainRequest<'a> {
     TrainRequest {
+        leg: Default::default(),
         spec,
         train: Rows {
             x: &data.train.x,

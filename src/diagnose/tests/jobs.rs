@@ -62,6 +62,7 @@ pub(super) fn run(
             class_weights: vec![1.0, 1.0],
             encoding: None,
             cv_epochs: None,
+            rung_losses: Vec::new(),
         }),
         diagnosis: d,
     }

@@ -75,10 +75,6 @@ fn bad_spaces_are_named_at_their_paths() {
             "search.trials"
         ]
     );
-    let asha = search(
-        json!({"method": "asha", "trials": 4, "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}),
-    );
-    assert_eq!(asha.validate()[0].field, "search.method");
     let many = search(
         json!({"method": "random", "trials": 33, "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}),
     );
@@ -150,5 +146,42 @@ fn a_job_s_variants_are_its_trials_each_with_its_own_epochs_and_words() {
             alone.model.variant(0).hidden_layers.clone()
         ),
         (7, vec![8])
+    );
+}
+
+#[test]
+fn asha_rungs_grow_by_eta_from_the_first_to_the_epochs() {
+    let s = search(
+        json!({"method": "asha", "trials": 9, "reduction_factor": 3, "min_epochs": 5,
+        "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}),
+    );
+    assert!(s.validate().is_empty(), "{:?}", s.validate());
+    assert_eq!(s.rungs(100), vec![5, 15, 45, 100]);
+    assert_eq!(s.rungs(45), vec![5, 15, 45]);
+    // Default first rung: epochs / η³.
+    let d = search(json!({"method": "asha", "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}));
+    assert_eq!(d.rungs(54), vec![2, 6, 18, 54]);
+    assert_eq!(d.rungs(10), vec![1, 3, 9, 10]);
+    let r =
+        search(json!({"method": "random", "space": {"model.dropout": {"uniform": [0.0, 0.5]}}}));
+    assert_eq!(r.rungs(10), vec![10]);
+}
+
+#[test]
+fn halving_settings_are_checked_and_belong_to_asha() {
+    let fields =
+        |v: Value| -> Vec<String> { search(v).validate().into_iter().map(|e| e.field).collect() };
+    let space = json!({"model.dropout": {"uniform": [0.0, 0.5]}});
+    assert_eq!(
+        fields(json!({"method": "random", "reduction_factor": 3, "space": space})),
+        ["search.reduction_factor"]
+    );
+    assert_eq!(
+        fields(json!({"method": "asha", "reduction_factor": 1, "min_epochs": 0, "space": space})),
+        ["search.reduction_factor", "search.min_epochs"]
+    );
+    assert_eq!(
+        fields(json!({"method": "asha", "trials": 2, "space": space})),
+        ["search.trials"]
     );
 }

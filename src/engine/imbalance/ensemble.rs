@@ -186,6 +186,8 @@ fn train_member(
         },
         seed,
         resume,
+        // Members and autoencoders train whole: a search pauses only plain runs.
+        leg: crate::engine::train::Leg::ToTheEnd,
         ..req.clone()
     };
     let mut per_member = |record: &EpochRecord, ck: Option<&TrainState>| {

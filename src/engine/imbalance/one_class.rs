@@ -67,6 +67,8 @@ pub fn fit(
         pretrain: None,
         class_weights: vec![1.0; 2],
         resume: req.resume.clone(),
+        // Members and autoencoders train whole: a search pauses only plain runs.
+        leg: crate::engine::train::Leg::ToTheEnd,
         ..req.clone()
     };
     let mut trained = train(&ae_req, cancel, progress)?;

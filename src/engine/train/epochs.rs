@@ -13,7 +13,7 @@ use rand_chacha::ChaCha8Rng;
 use super::early::EarlyStop;
 use super::history::{EpochRecord, Stop};
 use super::measure::{diverged, evaluate, weight_movement};
-use super::request::{Objective, TrainRequest};
+use super::request::{Leg, Objective, TrainRequest};
 use super::state::TrainState;
 use super::step::{Buffers, Shape, StepStats, step};
 use super::trained::{Progress, Trained};
@@ -52,9 +52,10 @@ pub fn run(
         true => Stop::EarlyStopped,
         false => Stop::Completed,
     };
-    let last = match stopped_early {
-        true => st.epochs_done,
-        false => spec.training.epochs,
+    let last = match (stopped_early, req.leg) {
+        (true, _) | (false, Leg::Halt) => st.epochs_done,
+        (false, Leg::PauseAt(rung)) => rung.min(spec.training.epochs),
+        (false, Leg::ToTheEnd) => spec.training.epochs,
     };
     let mut bufs = Buffers::default();
     for epoch in st.epochs_done..last {
@@ -84,14 +85,28 @@ pub fn run(
             _ => false,
         };
         let record = st.history.last().expect("just pushed");
-        let due = req.checkpoint_every > 0 && (epoch + 1) % req.checkpoint_every == 0;
+        let due = req.checkpoint_every > 0 && (epoch + 1) % req.checkpoint_every == 0
+            || req.leg == Leg::PauseAt(epoch + 1);
         progress(record, due.then_some(&st));
         if stopping {
             stop = Stop::EarlyStopped;
             break;
         }
     }
+    let stop = leg_end(req, &st, stop);
     finish(req, st, stop)
+}
+
+/// How a leg that ran its epochs ended: paused at a rung, halted by its search, or completed.
+fn leg_end(req: &TrainRequest<'_>, st: &TrainState, stop: Stop) -> Stop {
+    let short = st.epochs_done < req.spec.training.epochs;
+    match req.leg {
+        Leg::PauseAt(rung) if stop == Stop::Completed && short && st.epochs_done == rung => {
+            Stop::Paused
+        }
+        Leg::Halt if stop == Stop::Completed && short => Stop::Halted,
+        _ => stop,
+    }
 }
 
 /// The model (fine-tuning's warm start applied), the split and batch size, and the state to

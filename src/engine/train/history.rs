@@ -79,4 +79,9 @@ pub enum Stop {
     EarlyStopped,
     /// The cancel flag was set.
     Cancelled,
+    /// A search's rung: the leg ended at its epoch, the state checkpointed, to go on if the
+    /// search promotes it (`Leg::PauseAt`).
+    Paused,
+    /// A search stopped it at a rung: it ends with the epochs it had (`Leg::Halt`).
+    Halted,
 }

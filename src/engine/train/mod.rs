@@ -19,7 +19,7 @@ mod warm;
 use std::sync::atomic::AtomicBool;
 
 pub use self::history::{EpochRecord, Phase, Stop};
-pub use self::request::{Objective, Pretraining, TrainRequest, WarmStart};
+pub use self::request::{Leg, Objective, Pretraining, TrainRequest, WarmStart};
 pub use self::state::TrainState;
 pub use self::trained::{Progress, Trained};
 use crate::engine::EngineError;

@@ -14,7 +14,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 use super::history::{EpochRecord, Phase, Stop};
-use super::request::{Objective, Pretraining, TrainRequest, WarmStart};
+use super::request::{Leg, Objective, Pretraining, TrainRequest, WarmStart};
 use super::state::TrainState;
 use super::trained::Progress;
 use crate::domain::spec::{Activation, Augment, ModelSpec, ScheduleSpec, TrainingSpec};
@@ -82,6 +82,7 @@ pub(super) fn pretrain(
             channels: None,
             warm: None,
             pretrain: None,
+            leg: Leg::ToTheEnd,
         };
         let mut tagged = |r: &EpochRecord, _: Option<&TrainState>| {
             let mut r = r.clone();

@@ -30,6 +30,21 @@ pub struct TrainRequest<'a> {
     /// Greedy layer-wise pretraining before the first epoch (not when resuming: the state
     /// holds the weights it led to).
     pub pretrain: Option<Pretraining<'a>>,
+    /// Where this leg of the run ends: at the spec's last epoch, or at a search's rung.
+    pub leg: Leg,
+}
+
+/// Where a leg of a run ends (a search's rungs split a run into legs; a run resumes each from
+/// the state the last one checkpointed, so the epochs are those of one uninterrupted run).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Leg {
+    /// The spec's epochs, or early stopping.
+    #[default]
+    ToTheEnd,
+    /// Pause after this epoch (1-based), its state handed to `progress` (`Stop::Paused`).
+    PauseAt(u64),
+    /// Train no further: end with the epochs already trained (`Stop::Halted`).
+    Halt,
 }
 
 /// What to pretrain on: `epochs` per layer over `x` (rows × the request's features, encoded as

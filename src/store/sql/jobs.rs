@@ -89,8 +89,8 @@ pub async fn insert_job(
         for run in &job.runs {
             sqlx::query(concat!(
                 "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
-                                   strategy, variant)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, ", now_ms!(), ", $8, $9)",
+                                   strategy, variant, pause_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, ", now_ms!(), ", $8, $9, $10)",
             ))
             .bind(&run.id)
             .bind(&job.id)
@@ -101,6 +101,7 @@ pub async fn insert_job(
             .bind(i64::from(run.max_attempts))
             .bind(run.strategy.map(Strategy::as_str))
             .bind(i64::from(run.variant))
+            .bind(run.pause_at.map(|e| e as i64))
             .execute(&mut *tx)
             .await?;
         }

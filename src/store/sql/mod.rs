@@ -28,6 +28,7 @@ pub(crate) mod jobs;
 pub(crate) mod requeue;
 pub(crate) mod run_data;
 pub(crate) mod run_notes;
+pub(crate) mod rungs;
 pub(crate) mod runs;
 
 use sqlx::pool::PoolConnection;

@@ -5,7 +5,7 @@ use super::Pool;
 use crate::domain::ids;
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunResult};
-use crate::engine::train::EpochRecord;
+use crate::engine::train::{EpochRecord, Leg};
 use crate::store::artifacts::{Blob, Stored};
 use crate::store::runs::{Appended, Beat, Claimed, RunTail};
 
@@ -31,6 +31,8 @@ pub async fn claim_next(
                 kernels = COALESCE(kernels, $4)
          WHERE id = (SELECT r.id FROM runs r JOIN jobs j ON j.id = r.job_id
                      WHERE r.state = 'queued' AND r.run_at <= ", now_ms!(), " AND j.status IN ('queued', 'running')
+                       -- A run waiting at a search's rung waits for the search's decision.
+                       AND (r.rung IS NULL OR r.rung <> 'waiting')
                        -- A comparison's final run trains the winner: it waits for the folds.
                        AND (r.strategy IS NOT NULL OR NOT EXISTS (
                              SELECT 1 FROM runs f WHERE f.job_id = r.job_id AND f.kind = 'fold'
@@ -38,7 +40,7 @@ pub async fn claim_next(
                      ORDER BY r.seq LIMIT 1", skip_locked!(), ")
            AND state = 'queued'
          RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint,
-                   checkpoint_key, strategy, variant,
+                   checkpoint_key, strategy, variant, pause_at, rung,
                    (SELECT j.status FROM jobs j WHERE j.id = runs.job_id) AS job_status",
     ))
     .bind(owner)
@@ -61,6 +63,7 @@ pub async fn claim_next(
         checkpoint: Blob::from_columns(row.get("checkpoint"), row.get("checkpoint_key")),
         strategy: strategy_of(&row)?,
         variant: row.get::<i64, _>("variant") as u32,
+        leg: leg_of(&row),
     };
     // Only a job's first claim starts it: the others skip the round trip.
     if row.get::<String, _>("job_status") != "queued" {
@@ -76,6 +79,16 @@ pub async fn claim_next(
         super::notify(pool, super::EVENTS_CHANNEL, &claimed.job_id).await?;
     }
     Ok(Some(claimed))
+}
+
+/// Where the claimed leg ends: halted by its search, at its rung, or at the end.
+fn leg_of(row: &super::Row) -> Leg {
+    let halted = row.get::<Option<String>, _>("rung").as_deref() == Some("halted");
+    match row.get::<Option<i64>, _>("pause_at") {
+        _ if halted => Leg::Halt,
+        Some(epoch) => Leg::PauseAt(epoch as u64),
+        None => Leg::ToTheEnd,
+    }
 }
 
 pub(super) fn kind_of(row: &super::Row) -> anyhow::Result<RunKind> {
@@ -250,7 +263,7 @@ async fn mark_succeeded<'e>(
         "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2, checkpoint = $3,
                 finished_at = $4, lease_owner = NULL, lease_expires_at = NULL,
                 heldout_key = $7, checkpoint_key = $8, findings_json = COALESCE($9, findings_json),
-                epochs_done = COALESCE($10, epochs_done)
+                epochs_done = COALESCE($10, epochs_done), holdout_losses = $11
          WHERE id = $5 AND lease_token = $6 AND state = 'running'
          RETURNING ",
         notify_job!(queue_channel!())
@@ -265,6 +278,7 @@ async fn mark_succeeded<'e>(
     .bind(checkpoint.key())
     .bind(findings)
     .bind(super::epoch_rows::last_train_epoch(&tail.epochs))
+    .bind(serde_json::to_string(&tail.losses)?)
     .fetch_optional(db)
     .await?;
     Ok(done.is_some())

@@ -1,0 +1,72 @@
+//! A halving search's decisions: each time one of its runs pauses at a rung or ends (and at
+//! every reaper pass, for a decision a crash cut short), read the job's fold runs, ask
+//! `search::asha::decide`, and promote or halt the trials it names.
+
+use crate::domain::search::asha::{self, Decision, FoldProgress};
+use crate::store::rungs::RunRung;
+use crate::store::{self, Db};
+
+/// Decides for `job`'s waiting trials; nothing for a job that is not a halving search or is
+/// being cancelled.
+pub async fn advance(pool: &Db, job: &str) -> anyhow::Result<()> {
+    let Some((spec, cancelling)) = store::jobs::settle_inputs(pool, job).await? else {
+        return Ok(());
+    };
+    let Some(halving) = spec.halving().filter(|_| !cancelling) else {
+        return Ok(());
+    };
+    let runs = store::rungs::job_rungs(pool, job).await?;
+    let trials = trials(&runs);
+    let progress: Vec<Vec<FoldProgress>> = (trials.iter())
+        .map(|folds| folds.iter().map(|r| progress(r)).collect())
+        .collect();
+    let idle = runs.iter().all(|r| !trains(r));
+    for decision in asha::decide(&progress, &halving.rungs, halving.eta, idle) {
+        let (Decision::Promote { trial, .. } | Decision::Halt { trial }) = decision;
+        let waiting: Vec<String> = (trials[trial].iter())
+            .filter(|r| waits(r))
+            .map(|r| r.id.clone())
+            .collect();
+        match decision {
+            Decision::Promote { to, .. } => {
+                tracing::info!(job_id = %job, trial, to, "promoted to the next rung");
+                store::rungs::promote(pool, job, &waiting, to).await?;
+            }
+            Decision::Halt { .. } => store::rungs::halt(pool, job, &waiting).await?,
+        }
+    }
+    Ok(())
+}
+
+/// The job's fold runs by trial (a strategy and a variant), in the order planning made them.
+fn trials(runs: &[RunRung]) -> Vec<Vec<&RunRung>> {
+    let mut out: Vec<Vec<&RunRung>> = Vec::new();
+    for run in runs {
+        match out
+            .iter_mut()
+            .find(|t| (t[0].strategy, t[0].variant) == (run.strategy, run.variant))
+        {
+            Some(trial) => trial.push(run),
+            None => out.push(vec![run]),
+        }
+    }
+    out
+}
+
+fn waits(run: &RunRung) -> bool {
+    run.state == "queued" && run.rung.as_deref() == Some("waiting")
+}
+
+/// Running, or queued to (not waiting for a decision).
+fn trains(run: &RunRung) -> bool {
+    run.state == "running" || (run.state == "queued" && !waits(run))
+}
+
+fn progress(run: &RunRung) -> FoldProgress {
+    FoldProgress {
+        paused_at: run.pause_at.filter(|_| waits(run)),
+        ended: run.state == "succeeded",
+        failed: matches!(run.state.as_str(), "failed" | "cancelled"),
+        losses: run.losses.clone(),
+    }
+}

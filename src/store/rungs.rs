@@ -1,0 +1,35 @@
+//! A search's rungs: runs that pause at a rung and wait for the search's decision, what the
+//! decision reads (each fold run's progress), and its promotions and halts. All conditional on
+//! the run still waiting, so two workers deciding at once do the same thing once.
+
+use crate::domain::job::Strategy;
+use crate::store::runs::RunTail;
+
+/// A fold run of a searching job, as the search's decision reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunRung {
+    pub id: String,
+    pub strategy: Option<Strategy>,
+    pub variant: u32,
+    pub state: String,
+    /// `waiting` (paused at `pause_at` for a decision), `halted`, or neither.
+    pub rung: Option<String>,
+    pub pause_at: Option<u64>,
+    /// Held-out loss by epoch, as of its last pause or end.
+    pub losses: Vec<f64>,
+}
+
+super::dispatch! { rungs:
+    /// Pauses a running run at its rung, writing its tail and held-out losses: back in the
+    /// queue but not claimable until the search decides, its attempt not counted. `false` if
+    /// the lease is gone.
+    pub async fn park(run_id: &str, token: i64, tail: &RunTail) -> anyhow::Result<bool>;
+    /// The job's fold runs, in order, for its search's decision.
+    pub async fn job_rungs(job_id: &str) -> anyhow::Result<Vec<RunRung>>;
+    /// Promotes waiting runs: claimable again, pausing next at `to` (the last rung: the end).
+    pub async fn promote(job_id: &str, run_ids: &[String], to: u64) -> anyhow::Result<()>;
+    /// Halts waiting runs: their next leg ends where they stand.
+    pub async fn halt(job_id: &str, run_ids: &[String]) -> anyhow::Result<()>;
+    /// Jobs with runs waiting at a rung (a restart decides for them before claiming).
+    pub async fn waiting_jobs() -> anyhow::Result<Vec<String>>;
+}

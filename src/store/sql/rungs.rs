@@ -1,0 +1,113 @@
+use sqlx::Row;
+
+use super::Pool;
+use crate::store::rungs::RunRung;
+use crate::store::runs::RunTail;
+
+pub async fn park(pool: &Pool, run_id: &str, token: i64, tail: &RunTail) -> anyhow::Result<bool> {
+    super::noted(pool, async move {
+        let mut tx = super::fenced_tx(pool).await?;
+        let findings = tail
+            .diagnosis
+            .as_ref()
+            .map(serde_json::to_string)
+            .transpose()?;
+        let parked = sqlx::query(concat!(
+            "UPDATE runs SET state = 'queued', rung = 'waiting',
+                    attempt = CASE WHEN attempt > 0 THEN attempt - 1 ELSE 0 END,
+                    lease_owner = NULL, lease_expires_at = NULL, holdout_losses = $1,
+                    findings_json = COALESCE($2, findings_json),
+                    epochs_done = COALESCE($3, epochs_done)
+             WHERE id = $4 AND lease_token = $5 AND state = 'running'
+             RETURNING ",
+            notify_job!(events_channel!())
+        ))
+        .bind(serde_json::to_string(&tail.losses)?)
+        .bind(findings)
+        .bind(super::epoch_rows::last_train_epoch(&tail.epochs))
+        .bind(run_id)
+        .bind(token)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if parked.is_none() {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        super::epoch_rows::insert_epochs(&mut tx, run_id, &tail.epochs).await?;
+        tx.commit().await?;
+        Ok(true)
+    })
+    .await
+}
+
+pub async fn job_rungs(pool: &Pool, job_id: &str) -> anyhow::Result<Vec<RunRung>> {
+    let rows = sqlx::query(
+        "SELECT id, strategy, variant, state, rung, pause_at, holdout_losses FROM runs
+         WHERE job_id = $1 AND kind = 'fold' ORDER BY seq",
+    )
+    .bind(job_id)
+    .fetch_all(pool)
+    .await?;
+    rows.iter()
+        .map(|row| {
+            let losses: Option<String> = row.get("holdout_losses");
+            Ok(RunRung {
+                id: row.get("id"),
+                strategy: super::runs::strategy_of(row)?,
+                variant: row.get::<i64, _>("variant") as u32,
+                state: row.get("state"),
+                rung: row.get("rung"),
+                pause_at: row.get::<Option<i64>, _>("pause_at").map(|e| e as u64),
+                losses: losses
+                    .map(|l| serde_json::from_str(&l))
+                    .transpose()?
+                    .unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+pub async fn promote(pool: &Pool, job_id: &str, run_ids: &[String], to: u64) -> anyhow::Result<()> {
+    let mut tx = super::write_tx(pool).await?;
+    for id in run_ids {
+        sqlx::query(concat!(
+            "UPDATE runs SET rung = NULL, pause_at = $1, run_at = ",
+            now_ms!(),
+            " WHERE id = $2 AND job_id = $3 AND rung = 'waiting'"
+        ))
+        .bind(to as i64)
+        .bind(id)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    super::notify(&mut *tx, super::QUEUE_CHANNEL, job_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn halt(pool: &Pool, job_id: &str, run_ids: &[String]) -> anyhow::Result<()> {
+    let mut tx = super::write_tx(pool).await?;
+    for id in run_ids {
+        sqlx::query(concat!(
+            "UPDATE runs SET rung = 'halted', run_at = ",
+            now_ms!(),
+            " WHERE id = $1 AND job_id = $2 AND rung = 'waiting'"
+        ))
+        .bind(id)
+        .bind(job_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    super::notify(&mut *tx, super::QUEUE_CHANNEL, job_id).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn waiting_jobs(pool: &Pool) -> anyhow::Result<Vec<String>> {
+    Ok(sqlx::query_scalar(
+        "SELECT DISTINCT job_id FROM runs WHERE rung = 'waiting' AND state = 'queued' ORDER BY job_id",
+    )
+    .fetch_all(pool)
+    .await?)
+}
