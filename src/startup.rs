@@ -92,6 +92,11 @@ impl Application {
             tracing::warn!(job_id = %job, "finishing a cancel interrupted by a crash");
             crate::jobs::settle::settle_if_done(&self.pool, &job).await?;
         }
+        // A search's decision a crash cut short is made before any worker claims: the same
+        // decision, in the same order, as without the crash.
+        for job in store::rungs::waiting_jobs(&self.pool).await? {
+            crate::jobs::halving::advance(&self.pool, &job).await?;
+        }
         let workers = tokio::spawn({
             let (pool, settings, token) = (
                 self.pool.clone(),

@@ -336,6 +336,89 @@ async fn killed_mid_run_resumes_bit_identical_on(
     }
 }
 
+/// A halving search on `server`: 6 trials, 2 folds, rungs at epochs 1, 3 and 9.
+async fn search_job(client: &reqwest::Client, server: &Server) -> String {
+    let ds = upload(client, server, Data::Table).await;
+    let spec = json!({
+        "dataset_id": ds["id"], "seed": 11, "final_model": false,
+        "model": {"hidden_layers": [32]},
+        "training": {"epochs": 9, "early_stopping": null},
+        "validation": {"folds": 2},
+        "search": {"method": "asha", "trials": 6, "reduction_factor": 3, "min_epochs": 1,
+                   "space": {"optimizer.learning_rate": {"log_uniform": [1e-4, 3e-2]},
+                             "model.dropout": {"uniform": [0.0, 0.5]}}},
+    });
+    let job: Value = client
+        .post(format!("{}/v1/jobs", server.base))
+        .json(&spec)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    job["id"].as_str().unwrap().to_owned()
+}
+
+/// A search killed while a promoted trial trains (past its first rung), and restarted, ends
+/// with the leaderboard of an uninterrupted search: the same promotions, halts and scores.
+#[tokio::test]
+async fn a_search_killed_mid_run_resumes_to_the_same_leaderboard() {
+    let client = reqwest::Client::new();
+    let dir = tempfile::tempdir().unwrap();
+    let mut clean = start(&dir.path().join("clean.db"));
+    let clean_id = search_job(&client, &clean).await;
+    let job = wait_done(&client, &clean.base, &clean_id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let board = |m: Value| m["leaderboard"].clone();
+    let want = board(
+        get(
+            &client,
+            format!("{}/v1/jobs/{clean_id}/metrics", clean.base),
+        )
+        .await,
+    );
+    clean.kill();
+    assert!(
+        want.as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r.get("halted_at").is_some()),
+        "{want}"
+    );
+
+    let db = dir.path().join("crash.db");
+    let mut server = start(&db);
+    let id = search_job(&client, &server).await;
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
+        let promoted_and_training = runs["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|r| r["status"] == "running" && r["epochs_done"].as_u64().unwrap_or(0) >= 2);
+        if promoted_and_training {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no trial trained past its first rung: {runs}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    server.kill();
+    let server = start(&db);
+    let job = wait_done(&client, &server.base, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert!(
+        job["attempts"].as_u64().unwrap() >= 2,
+        "the killed run was retried: {job}"
+    );
+    let got = board(get(&client, format!("{}/v1/jobs/{id}/metrics", server.base)).await);
+    assert_eq!(got, want, "the same leaderboard as an uninterrupted search");
+}
+
 #[tokio::test]
 async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jobs_still_run() {
     let client = reqwest::Client::new();
