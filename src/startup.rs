@@ -184,6 +184,7 @@ pub async fn run_workers(
         cores,
         limits: Arc::new(settings.limits.clone()),
         wake,
+        made_work: Arc::default(),
         refresher: Arc::default(),
     };
     for n in 0..settings.workers {

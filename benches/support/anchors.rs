@@ -89,6 +89,20 @@ pub fn family(
     )
 }
 
+/// `benches/reference/<script>` (one thread) with `args`: its last JSON line, or `None` with
+/// the reason printed when Python lacks what it imports.
+pub fn reference_script(script: &str, modules: &str, args: &[String]) -> Option<serde_json::Value> {
+    if !available(modules) {
+        println!("({script} skipped: python3 -c \"import {modules}\" fails)");
+        return None;
+    }
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("benches/reference")
+        .join(script);
+    let child = python(path).args(args).spawn().expect("python3 starts");
+    Some(last_line(child))
+}
+
 /// This machine's CPU, as `/proc/cpuinfo` names it (tables say which CPU they came from).
 pub fn cpu_model() -> String {
     let info = std::fs::read_to_string("/proc/cpuinfo").unwrap_or_default();

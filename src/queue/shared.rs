@@ -18,6 +18,9 @@ pub struct Shared {
     pub cores: Cores,
     pub limits: Arc<Limits>,
     pub wake: Option<Arc<Notify>>,
+    /// What a worker rings when it made work claimable (a search's promotion or halt), so this
+    /// process's idle workers claim it without waiting for their poll.
+    pub made_work: Arc<Notify>,
     pub refresher: Arc<Refresher>,
 }
 

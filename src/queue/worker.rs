@@ -49,6 +49,7 @@ pub async fn run(
                 tokio::select! {
                     _ = tokio::time::sleep(idle_wait(timing, wake.is_some())) => {}
                     _ = woken => {}
+                    _ = shared.made_work.notified() => {}
                     _ = shutdown.cancelled() => break,
                 }
             }
@@ -193,10 +194,13 @@ async fn execute(
     if let Err(e) = written {
         tracing::error!(error = %format!("{e:#}"), "recording the run's end failed");
     }
-    if claimed.leg != Leg::ToTheEnd
-        && let Err(e) = crate::jobs::halving::advance(pool, &claimed.job_id).await
-    {
-        tracing::warn!(error = %format!("{e:#}"), "the search's decision failed; the reaper retries it");
+    if claimed.leg != Leg::ToTheEnd {
+        match crate::jobs::halving::advance(pool, &claimed.job_id).await {
+            Ok(()) => shared.made_work.notify_waiters(),
+            Err(e) => {
+                tracing::warn!(error = %format!("{e:#}"), "the search's decision failed; the reaper retries it")
+            }
+        }
     }
     after_run(pool, &claimed.job_id, shared).await;
 }

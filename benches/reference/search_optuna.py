@@ -1,0 +1,113 @@
+"""Optuna's side of `cargo bench --bench search`: a TPE sampler and a Hyperband pruner over the
+same space, folds and epoch budget as crossfold's asha search, each trial a full stratified
+k-fold cross-validation of a PyTorch MLP trained epoch by epoch on every fold in lockstep; the
+mean held-out log loss over folds is reported each epoch (what the pruner compares) and is the
+objective. One thread.
+
+usage: search_optuna.py CSV --trials 24 --folds 5 --epochs 45 --min-epochs 5 --eta 3 --seed 0
+Prints a JSON line: the best mean log loss, its parameters, wall seconds and epochs trained.
+"""
+import argparse
+import json
+import math
+import time
+
+import numpy as np
+import optuna
+import pandas as pd
+import torch
+from sklearn.model_selection import StratifiedKFold
+
+torch.set_num_threads(1)
+optuna.logging.set_verbosity(optuna.logging.WARNING)
+
+LAYERS = [[32], [128, 64], [256, 256]]
+
+
+def mlp(inputs, hidden, classes, dropout):
+    layers, width = [], inputs
+    for h in hidden:
+        layers += [torch.nn.Linear(width, h), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
+        width = h
+    layers.append(torch.nn.Linear(width, classes))
+    return torch.nn.Sequential(*layers)
+
+
+def folds_of(x, y, k, seed):
+    out = []
+    for train, test in StratifiedKFold(k, shuffle=True, random_state=seed).split(x, y):
+        mean, std = x[train].mean(0), x[train].std(0)
+        std[std == 0] = 1.0
+        z = (x - mean) / std
+        out.append(tuple(torch.tensor(a) for a in (z[train], y[train], z[test], y[test])))
+    return out
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("csv")
+    p.add_argument("--trials", type=int, default=24)
+    p.add_argument("--folds", type=int, default=5)
+    p.add_argument("--epochs", type=int, default=45)
+    p.add_argument("--min-epochs", type=int, default=5)
+    p.add_argument("--eta", type=int, default=3)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch", type=int, default=64)
+    a = p.parse_args()
+    df = pd.read_csv(a.csv)
+    y_raw = df.pop("label").astype(str)
+    classes = sorted(y_raw.unique())
+    y = y_raw.map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
+    x = df.to_numpy(np.float32)
+    folds = folds_of(x, y, a.folds, a.seed)
+    spent = [0]
+
+    def objective(trial):
+        lr = trial.suggest_float("learning_rate", 1e-4, 1e-1, log=True)
+        hidden = LAYERS[trial.suggest_categorical("hidden_layers", [0, 1, 2])]
+        dropout = trial.suggest_float("dropout", 0.0, 0.5)
+        torch.manual_seed(a.seed + trial.number)
+        nets = [mlp(x.shape[1], hidden, len(classes), dropout) for _ in folds]
+        opts = [torch.optim.Adam(n.parameters(), lr=lr) for n in nets]
+        loss = torch.nn.CrossEntropyLoss()
+        for epoch in range(a.epochs):
+            losses = []
+            for net, opt, (xt, yt, xv, yv) in zip(nets, opts, folds):
+                net.train()
+                order = torch.randperm(len(yt))
+                for i in range(0, len(yt), a.batch):
+                    idx = order[i:i + a.batch]
+                    opt.zero_grad()
+                    loss(net(xt[idx]), yt[idx]).backward()
+                    opt.step()
+                net.eval()
+                with torch.no_grad():
+                    losses.append(loss(net(xv), yv).item())
+                spent[0] += 1
+            value = float(np.mean(losses))
+            if not math.isfinite(value):
+                raise optuna.TrialPruned()
+            trial.report(value, epoch + 1)
+            if trial.should_prune():
+                raise optuna.TrialPruned()
+        return value
+
+    study = optuna.create_study(
+        direction="minimize",
+        sampler=optuna.samplers.TPESampler(seed=a.seed),
+        pruner=optuna.pruners.HyperbandPruner(
+            min_resource=a.min_epochs, max_resource=a.epochs, reduction_factor=a.eta),
+    )
+    start = time.perf_counter()
+    study.optimize(objective, n_trials=a.trials)
+    wall = time.perf_counter() - start
+    best = study.best_trial
+    print(json.dumps({
+        "anchor": "optuna", "best_log_loss": best.value,
+        "best_params": best.params, "wall_seconds": wall, "fold_epochs": spent[0],
+        "optuna": optuna.__version__, "torch": torch.__version__,
+    }))
+
+
+if __name__ == "__main__":
+    main()

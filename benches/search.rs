@@ -1,0 +1,171 @@
+//! Hyperparameter search against the tools people use for it, same machine, same run: on
+//! breast_cancer, digits and caravan, crossfold's `asha` search (24 trials, 5 folds, rungs at
+//! 5, 15 and 45 epochs, η 3; the space of README's example: learning rate log-uniform
+//! 1e-4–1e-1, hidden layers [32] | [128, 64] | [256, 256], dropout 0–0.5; ranked by held-out
+//! log loss) through the API with 2 workers, next to
+//! - crossfold's `random` search over the same 24 trials, every trial to 45 epochs (acceptance
+//!   2: asha within 0.005 of its best with ≤ 1/3 of its epochs);
+//! - Optuna with PyTorch, TPE sampler and Hyperband pruner, the same space, folds and epoch
+//!   budget (`benches/reference/search_optuna.py`, one thread; acceptance 1: crossfold's best
+//!   within 0.005 and its wall time ≤ 0.25× Optuna's);
+//! - scikit-learn's HalvingRandomSearchCV with MLPClassifier (`search_sklearn.py`, no dropout).
+//!
+//! Scores are mean held-out log loss over the folds (lower is better). Ends with JSON lines.
+//! Run: `cargo bench --bench search` (the anchors need `pip install optuna torch scikit-learn
+//! pandas`; without them their columns say skipped).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+#[path = "support/anchors.rs"]
+mod anchors;
+#[path = "support/server.rs"]
+mod server;
+use server::Server;
+
+const DATASETS: [&str; 3] = ["breast_cancer", "digits", "caravan"];
+const TRIALS: u64 = 24;
+const FOLDS: u64 = 5;
+const EPOCHS: u64 = 45;
+const MIN_EPOCHS: u64 = 5;
+const ETA: u64 = 3;
+
+fn data_path(name: &str) -> String {
+    format!("{}/../shared/data/{name}.csv", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn spec(ds: &str, method: &str) -> Value {
+    let mut search = json!({"method": method, "trials": TRIALS, "space": {
+        "optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]},
+        "model.hidden_layers": {"choice": [[32], [128, 64], [256, 256]]},
+        "model.dropout": {"uniform": [0.0, 0.5]}}});
+    if method == "asha" {
+        search["reduction_factor"] = json!(ETA);
+        search["min_epochs"] = json!(MIN_EPOCHS);
+    }
+    json!({"dataset_id": ds, "seed": 0, "final_model": false,
+           "optimizer": {"kind": "adam"},
+           "training": {"epochs": EPOCHS, "batch_size": 64, "early_stopping": null},
+           "validation": {"folds": FOLDS},
+           "imbalance": {"rank_by": "log_loss"},
+           "search": search})
+}
+
+/// What one search gave: its best mean log loss, the fold-epochs it trained, its wall seconds.
+struct Found {
+    best: f64,
+    epochs: u64,
+    seconds: f64,
+}
+
+async fn crossfold(c: &reqwest::Client, s: &Server, ds: &str, method: &str) -> Found {
+    let start = Instant::now();
+    let job: Value = c
+        .post(s.url("/v1/jobs"))
+        .json(&spec(ds, method))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = job["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{job}"))
+        .to_owned();
+    loop {
+        let job = s.get_json(c, &format!("/v1/jobs/{id}")).await;
+        match job["status"].as_str().unwrap() {
+            "succeeded" => break,
+            "failed" | "cancelled" => panic!("the search ended {job}"),
+            _ => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+    let seconds = start.elapsed().as_secs_f64();
+    let board = s.get_json(c, &format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
+    let rows = board.as_array().unwrap();
+    Found {
+        best: rows[0]["mean"].as_f64().unwrap(),
+        epochs: rows.iter().map(|r| r["epochs"].as_u64().unwrap()).sum(),
+        seconds,
+    }
+}
+
+fn anchor(script: &str, modules: &str, name: &str) -> Option<Found> {
+    let args: Vec<String> = [
+        data_path(name),
+        format!("--trials={TRIALS}"),
+        format!("--folds={FOLDS}"),
+        format!("--epochs={EPOCHS}"),
+        format!("--min-epochs={MIN_EPOCHS}"),
+        format!("--eta={ETA}"),
+    ]
+    .into();
+    let v = anchors::reference_script(script, modules, &args)?;
+    Some(Found {
+        best: v["best_log_loss"].as_f64()?,
+        epochs: v["fold_epochs"].as_u64().unwrap_or(0),
+        seconds: v["wall_seconds"].as_f64()?,
+    })
+}
+
+fn cell(f: &Option<Found>) -> String {
+    match f {
+        Some(f) => format!("{:.4} / {:.1} s", f.best, f.seconds),
+        None => "skipped".into(),
+    }
+}
+
+#[tokio::main]
+async fn main() {
+    println!(
+        "CPU: {}; crossfold with 2 workers, the anchors on one thread",
+        anchors::cpu_model()
+    );
+    println!(
+        "| dataset | asha: best / wall | random: best / wall | asha epochs ÷ random's | Optuna TPE+Hyperband | scikit-learn halving | asha wall ÷ Optuna's |"
+    );
+    println!("|---|---|---|---|---|---|---|");
+    let c = reqwest::Client::new();
+    let server = Server::start(&["--workers", "2", "--cores", "2"]);
+    let mut lines = Vec::new();
+    for name in DATASETS {
+        let Ok(csv) = std::fs::read(data_path(name)) else {
+            println!("| {name} | (skipped: ../shared/data/{name}.csv not found) |||||");
+            continue;
+        };
+        let ds = server
+            .upload_csv(&c, &format!("label=label&name={name}"), csv)
+            .await;
+        let ds = ds["id"].as_str().unwrap().to_owned();
+        let asha = crossfold(&c, &server, &ds, "asha").await;
+        let random = crossfold(&c, &server, &ds, "random").await;
+        let optuna = anchor("search_optuna.py", "optuna, torch, sklearn, pandas", name);
+        let sklearn = anchor("search_sklearn.py", "sklearn, pandas", name);
+        let epochs_ratio = asha.epochs as f64 / random.epochs as f64;
+        let wall_ratio = optuna.as_ref().map(|o| asha.seconds / o.seconds);
+        println!(
+            "| {name} | {:.4} / {:.1} s | {:.4} / {:.1} s | {epochs_ratio:.3} | {} | {} | {} |",
+            asha.best,
+            asha.seconds,
+            random.best,
+            random.seconds,
+            cell(&optuna),
+            cell(&sklearn),
+            wall_ratio.map_or("–".into(), |r| format!("{r:.3}")),
+        );
+        lines.push(json!({"bench": "search", "dataset": name,
+            "asha": {"best_log_loss": asha.best, "fold_epochs": asha.epochs, "seconds": asha.seconds},
+            "random": {"best_log_loss": random.best, "fold_epochs": random.epochs, "seconds": random.seconds},
+            "asha_vs_random": {"best_gap": asha.best - random.best, "epochs_ratio": epochs_ratio,
+                               "goal": "gap ≤ 0.005, epochs ≤ 1/3"},
+            "optuna": optuna.as_ref().map(|o| json!({"best_log_loss": o.best, "fold_epochs": o.epochs, "seconds": o.seconds})),
+            "sklearn_halving": sklearn.as_ref().map(|o| json!({"best_log_loss": o.best, "seconds": o.seconds})),
+            "asha_vs_optuna": optuna.as_ref().map(|o| json!({"best_gap": asha.best - o.best,
+                "wall_ratio": asha.seconds / o.seconds, "goal": "gap ≤ 0.005, wall ≤ 0.25×"}))}));
+    }
+    for line in lines {
+        println!("{line}");
+    }
+}
