@@ -764,7 +764,20 @@ function searchSection(trials, board) {
   const axes = [...Object.keys(trials[0]).map((path) => ({ name: path, values: shown.map(([t]) => t[path]) })),
     { name: metric, values: shown.map(([, b]) => b.mean) }];
   return h("section", { id: "search-trials" }, h("h2", {}, `Search: ${shown.length} trials against ${metric}`),
-    parallelSvg(axes, shown.map(([, b, i]) => `trial ${i} (rank ${b.rank})`)));
+    parallelSvg(axes, shown.map(([, b, i]) => `trial ${i} (rank ${b.rank})`)), rungTable(board));
+}
+
+// A halving search's trials: the held-out loss at each rung, the epochs spent, why each stopped.
+function rungTable(board) {
+  const rows = board.filter((r) => r.rungs?.length);
+  if (!rows.length) return null;
+  const epochs = [...new Set(rows.flatMap((r) => r.rungs.map((l) => l.epoch)))].sort((a, b) => a - b);
+  const stopped = (r) => (r.halted_at != null ? `halted at epoch ${r.halted_at}` : "trained to its end");
+  return table(
+    ["rank", "trial", ...epochs.map((e) => `loss at epoch ${e}`), "epochs", "stopped"],
+    rows.map((r) => [r.rank, r.description, ...epochs.map((e) => fmt(r.rungs.find((l) => l.epoch === e)?.loss, 4)), r.epochs, stopped(r)]),
+    { id: "rungs-table" },
+  );
 }
 
 async function renderResults(job, into) {

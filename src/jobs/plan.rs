@@ -3,14 +3,11 @@
 //! work estimate, and the runs with their recorded folds and seeds (the test set drawn once,
 //! before the folds). HTTP calls this; nothing here knows about requests.
 
-use serde::Serialize;
-
 use crate::config::Limits;
 use crate::domain::dataset::{ColumnType, DatasetSummary};
 use crate::domain::ids;
 use crate::domain::job::{FinalModel, JobSpec, Strategy};
 use crate::domain::results::RunKind;
-use crate::domain::search::asha;
 use crate::domain::spec::SpecError;
 use crate::engine::fold::derive_seed;
 use crate::engine::imbalance::plan::trained_rows;
@@ -162,97 +159,9 @@ pub fn job(
     })
 }
 
-/// The dataset's class counts outside the test set, times `share` (a fold's training part).
-fn scaled_counts(spec: &JobSpec, ds: &DatasetSummary, share: f64) -> Vec<u64> {
-    let outside_test = 1.0 - spec.validation.test_fraction;
-    ds.classes
-        .iter()
-        .map(|c| (c.count as f64 * outside_test * share).round() as u64)
-        .collect()
-}
-
-/// The work a job will do, at most (no early stopping): runs, epochs (ensembles train
-/// `n_subsets` models per run), and the rows each model trains on per epoch after resampling,
-/// from the dataset's class counts scaled to a fold's training part.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct Estimate {
-    pub runs: usize,
-    pub epochs_per_run: u64,
-    pub epochs: u64,
-    pub samples_per_epoch: u64,
-    pub samples_per_epoch_final: u64,
-    pub strategies: Vec<StrategyWork>,
-    pub memory_bytes: u64,
-    pub memory: MemoryEstimate,
-    /// `pretrain`: autoencoder epochs per run (every hidden layer's), besides `epochs_per_run`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub pretrain_epochs_per_run: Option<u64>,
-    /// A halving search: the epochs its trials pause at to be compared (the last the end).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub rungs: Option<Vec<u64>>,
-}
-
-/// One strategy's part of an `Estimate`.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct StrategyWork {
-    pub strategy: Strategy,
-    pub runs: u64,
-    pub models_per_run: u64,
-    pub samples_per_epoch: u64,
-}
-
 /// The work of an accepted job (see `Estimate`).
 pub fn estimate(job: &Accepted, ds: &DatasetSummary) -> Estimate {
-    let spec = &job.spec;
-    let strategies = spec.imbalance.strategy.list();
-    let im = &spec.imbalance;
-    let folds = spec.validation.folds;
-    let fold_counts = scaled_counts(spec, ds, (folds - 1) as f64 / folds as f64);
-    let all_counts = scaled_counts(spec, ds, 1.0);
-    let variants = spec.variant_count() as u64;
-    let per_strategy = strategies
-        .iter()
-        .map(|&s| StrategyWork {
-            strategy: s,
-            runs: variants * folds * spec.validation.repeats,
-            models_per_run: im.members(s),
-            samples_per_epoch: trained_rows(s, im, &fold_counts),
-        })
-        .collect();
-    // Every variant (a model of a list, a search's trial, with its own epochs) × strategy; a
-    // halving search's trials, as many as its rungs promote.
-    let halving = spec.halving();
-    let variant_epochs: u64 = match &halving {
-        Some(h) => asha::planned_epochs(spec.variant_count() as u64, &h.rungs, h.eta),
-        None => (0..spec.variant_count())
-            .map(|v| spec.variant_epochs(v))
-            .sum(),
-    };
-    let fold_epochs: u64 = strategies
-        .iter()
-        .map(|&s| im.members(s) * folds * spec.validation.repeats * variant_epochs)
-        .sum();
-    // At most: `{"epochs": "cv"}` trains the folds' mean best epoch, not known yet, and the
-    // leading variant's epochs are not known either.
-    let final_epochs = u64::from(spec.final_model.trains()) * im.max_members() * spec.most_epochs();
-    let first = strategies[0];
-    Estimate {
-        runs: job.runs_total,
-        epochs_per_run: spec.most_epochs() * im.members(first),
-        epochs: fold_epochs + final_epochs,
-        samples_per_epoch: trained_rows(first, im, &fold_counts),
-        samples_per_epoch_final: trained_rows(first, im, &all_counts),
-        strategies: per_strategy,
-        memory_bytes: job.memory.bytes,
-        memory: job.memory.clone(),
-        pretrain_epochs_per_run: spec.pretrain.as_ref().map(|p| {
-            let layers = (0..spec.variant_count())
-                .map(|v| spec.variant_model(v).hidden_layers.len())
-                .max();
-            p.epochs * layers.unwrap_or(0) as u64
-        }),
-        rungs: halving.map(|h| h.rungs),
-    }
+    estimate::of(&job.spec, (job.runs_total, &job.memory), ds)
 }
 
 /// The model's inputs after one-hot encoding of the columns the job trains on, at most (a
@@ -395,12 +304,15 @@ fn check_memory(
 
 mod assignment;
 mod dataset_checks;
+mod estimate;
 mod init_checks;
 mod other_datasets;
 mod relabel;
 mod validation_checks;
 pub use assignment::FoldSource;
 use dataset_checks::check_against_dataset;
+use estimate::scaled_counts;
+pub use estimate::{Estimate, StrategyWork};
 pub use init_checks::check_init;
 pub use other_datasets::{check_other_dataset, trained_features};
 pub use relabel::{Relabeled, relabel};

@@ -462,8 +462,8 @@ async fn a_search_shows_its_trials_against_their_score() {
     let app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
     let spec = json!({"dataset_id": ds, "name": "a search", "final_model": false,
-        "validation": {"folds": 2}, "training": {"epochs": 2, "early_stopping": null},
-        "search": {"method": "random", "trials": 12, "space": {
+        "validation": {"folds": 2}, "training": {"epochs": 3, "early_stopping": null},
+        "search": {"method": "asha", "trials": 12, "min_epochs": 1, "space": {
             "optimizer.learning_rate": {"log_uniform": [0.0001, 0.1]},
             "model.hidden_layers": {"choice": [[8], [16, 8], [32]]},
             "model.dropout": {"uniform": [0.0, 0.5]}}}});
@@ -508,6 +508,33 @@ async fn a_search_shows_its_trials_against_their_score() {
         .await
         .unwrap();
     assert_eq!(board, json!(12));
+    // Halving: each trial's loss at the rungs (epochs 1 and 3), its epochs and why it stopped;
+    // ⌊12/3⌋ went on past the first rung at least, the rest were halted there.
+    let rungs = c
+        .execute(
+            "return [document.querySelector('#rungs-table thead').textContent, \
+                     [...document.querySelectorAll('#rungs-table tbody tr')].map(r => r.lastChild.textContent)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    let head = rungs[0].as_str().unwrap();
+    assert!(
+        head.contains("loss at epoch 1") && head.contains("loss at epoch 3"),
+        "{rungs}"
+    );
+    let stopped: Vec<&str> = rungs[1]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap())
+        .collect();
+    assert_eq!(stopped.len(), 12, "{rungs}");
+    let halted = stopped
+        .iter()
+        .filter(|s| **s == "halted at epoch 1")
+        .count();
+    assert!((1..=8).contains(&halted), "{rungs}");
     c.execute(
         "document.getElementById('search-trials').scrollIntoView()",
         vec![],
