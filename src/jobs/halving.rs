@@ -2,6 +2,7 @@
 //! every reaper pass, for a decision a crash cut short), read the job's fold runs, ask
 //! `search::asha::decide`, and promote or halt the trials it names.
 
+use crate::domain::results::RunState;
 use crate::domain::search::asha::{self, Decision, FoldProgress};
 use crate::store::rungs::RunRung;
 use crate::store::{self, Db};
@@ -20,11 +21,11 @@ pub async fn advance(pool: &Db, job: &str) -> anyhow::Result<()> {
     let progress: Vec<Vec<FoldProgress>> = (trials.iter())
         .map(|folds| folds.iter().map(|r| progress(r)).collect())
         .collect();
-    let idle = runs.iter().all(|r| !trains(r));
+    let idle = runs.iter().all(|r| !r.trains());
     for decision in asha::decide(&progress, &halving.rungs, halving.eta, idle) {
         let (Decision::Promote { trial, .. } | Decision::Halt { trial }) = decision;
         let waiting: Vec<String> = (trials[trial].iter())
-            .filter(|r| waits(r))
+            .filter(|r| r.waits())
             .map(|r| r.id.clone())
             .collect();
         match decision {
@@ -53,20 +54,11 @@ fn trials(runs: &[RunRung]) -> Vec<Vec<&RunRung>> {
     out
 }
 
-fn waits(run: &RunRung) -> bool {
-    run.state == "queued" && run.rung.as_deref() == Some("waiting")
-}
-
-/// Running, or queued to (not waiting for a decision).
-fn trains(run: &RunRung) -> bool {
-    run.state == "running" || (run.state == "queued" && !waits(run))
-}
-
 fn progress(run: &RunRung) -> FoldProgress {
     FoldProgress {
-        paused_at: run.pause_at.filter(|_| waits(run)),
-        ended: run.state == "succeeded",
-        failed: matches!(run.state.as_str(), "failed" | "cancelled"),
+        paused_at: run.pause_at.filter(|_| run.waits()),
+        ended: run.state == RunState::Succeeded,
+        failed: matches!(run.state, RunState::Failed | RunState::Cancelled),
         losses: run.losses.clone(),
     }
 }

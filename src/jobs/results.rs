@@ -122,10 +122,12 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
             ..row
         })
         .collect();
-    // Best first; a trial a search halted after those it did not; a variant without the metric
-    // (no finished folds) last.
+    // Best first; a trial a search halted after those it did not, one with a fold missing (a
+    // search's trial whose run failed) after those with all, and one without the metric last.
+    let all = (spec.validation.folds * spec.validation.repeats) as usize;
     rows.sort_by(|a, b| {
-        (a.halted_at.is_some().cmp(&b.halted_at.is_some())).then_with(|| by_mean(a, b, descending))
+        let key = |r: &Standing| (r.halted_at.is_some(), r.folds < all);
+        key(a).cmp(&key(b)).then_with(|| by_mean(a, b, descending))
     });
     for (i, row) in rows.iter_mut().enumerate() {
         row.rank = i + 1;

@@ -20,7 +20,7 @@ pub async fn settle_if_done(pool: &Db, job_id: &str) -> anyhow::Result<Option<Jo
         return Ok(None);
     };
     let runs = store::run_data::runs_of_job(pool, job_id, store::run_data::Detail::Summary).await?;
-    let settled = if let Some(failed) = runs.iter().find(|r| r.state == RunState::Failed) {
+    let settled = if let Some(failed) = fatal_failure(&spec, &runs) {
         Settled::Failed(failed.error.clone())
     } else if cancel_requested || runs.iter().any(|r| r.state == RunState::Cancelled) {
         Settled::Cancelled
@@ -31,6 +31,20 @@ pub async fn settle_if_done(pool: &Db, job_id: &str) -> anyhow::Result<Option<Jo
         }
     };
     store::jobs::settle(pool, job_id, &settled).await
+}
+
+/// The failed run that fails the job: any, but in a search, where a trial whose run failed
+/// (diverged, say) is out of the search and the others go on, the final run's or, when every
+/// fold run failed, the first.
+fn fatal_failure<'r>(spec: &JobSpec, runs: &'r [RunRow]) -> Option<&'r RunRow> {
+    let failed = |r: &&RunRow| r.state == RunState::Failed;
+    if spec.search.is_none() {
+        return runs.iter().find(failed);
+    }
+    let scored = (runs.iter()).any(|r| r.kind == RunKind::Fold && r.state == RunState::Succeeded);
+    (runs.iter())
+        .filter(failed)
+        .find(|r| r.kind == RunKind::Final || !scored)
 }
 
 /// What the runs of a succeeded job add up to beside its summary.

@@ -3,6 +3,7 @@
 //! the run still waiting, so two workers deciding at once do the same thing once.
 
 use crate::domain::job::Strategy;
+use crate::domain::results::RunState;
 use crate::store::runs::RunTail;
 
 /// A fold run of a searching job, as the search's decision reads it.
@@ -11,12 +12,42 @@ pub struct RunRung {
     pub id: String,
     pub strategy: Option<Strategy>,
     pub variant: u32,
-    pub state: String,
-    /// `waiting` (paused at `pause_at` for a decision), `halted`, or neither.
-    pub rung: Option<String>,
+    pub state: RunState,
+    pub rung: Option<Rung>,
     pub pause_at: Option<u64>,
     /// Held-out loss by epoch, as of its last pause or end.
     pub losses: Vec<f64>,
+}
+
+/// Where a run of a halving search stands between its legs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rung {
+    /// Paused at `pause_at`, waiting for the search's decision (not claimable).
+    Waiting,
+    /// The search stopped it: its next leg ends where it stands.
+    Halted,
+}
+
+impl Rung {
+    pub fn parse(s: &str) -> Option<Rung> {
+        match s {
+            "waiting" => Some(Rung::Waiting),
+            "halted" => Some(Rung::Halted),
+            _ => None,
+        }
+    }
+}
+
+impl RunRung {
+    /// Queued but waiting for the search's decision.
+    pub fn waits(&self) -> bool {
+        self.state == RunState::Queued && self.rung == Some(Rung::Waiting)
+    }
+
+    /// Running, or queued to (not waiting for a decision).
+    pub fn trains(&self) -> bool {
+        self.state == RunState::Running || (self.state == RunState::Queued && !self.waits())
+    }
 }
 
 super::dispatch! { rungs:

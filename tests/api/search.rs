@@ -243,3 +243,44 @@ async fn asha_pauses_trials_at_rungs_and_trains_on_only_the_best_third() {
     );
     assert_eq!(spent(&rows[0]), 18, "{board}");
 }
+
+/// A trial whose run diverges is out of the search, not the end of it: the job succeeds with
+/// the others, the failed trial last, the best training the final model.
+#[tokio::test]
+async fn a_trial_that_diverges_leaves_the_search_and_the_others_go_on() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    // SGD at 5.0 with momentum through three wide layers diverges in its first epoch (as
+    // hostile.rs's diverging job does); at 0.01 it trains.
+    let spec = json!({"dataset_id": ds, "seed": 1, "validation": {"folds": 2},
+        "model": {"hidden_layers": [128, 128, 128]},
+        "optimizer": {"kind": "sgd", "momentum": 0.9},
+        "training": {"epochs": 3, "early_stopping": null},
+        "search": {"method": "grid", "space": {
+            "optimizer.learning_rate": {"choice": [5.0, 0.01]}}}});
+    let id = queued(&app, spec).await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await["items"].clone();
+    let failed: Vec<&Value> = (runs.as_array().unwrap().iter())
+        .filter(|r| r["status"] == "failed")
+        .collect();
+    assert!(!failed.is_empty(), "the 5.0 trial diverged: {runs}");
+    assert!(
+        failed
+            .iter()
+            .all(|r| r["variant"] == 0 && r["kind"] == "fold"),
+        "{runs}"
+    );
+    let board = app.get_json(&format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
+    assert_eq!(board[0]["variant"], 1, "{board}");
+    assert_eq!(board[1]["variant"], 0, "{board}");
+    let final_run = runs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["kind"] == "final")
+        .unwrap();
+    assert_eq!(final_run["status"], "succeeded", "{final_run}");
+    assert_eq!(final_run["variant"], 1, "{final_run}");
+}

@@ -1,7 +1,9 @@
+use anyhow::Context;
 use sqlx::Row;
 
 use super::Pool;
-use crate::store::rungs::RunRung;
+use crate::domain::results::RunState;
+use crate::store::rungs::{RunRung, Rung};
 use crate::store::runs::RunTail;
 
 pub async fn park(pool: &Pool, run_id: &str, token: i64, tail: &RunTail) -> anyhow::Result<bool> {
@@ -51,12 +53,15 @@ pub async fn job_rungs(pool: &Pool, job_id: &str) -> anyhow::Result<Vec<RunRung>
     rows.iter()
         .map(|row| {
             let losses: Option<String> = row.get("holdout_losses");
+            let state: String = row.get("state");
+            let rung: Option<String> = row.get("rung");
             Ok(RunRung {
                 id: row.get("id"),
                 strategy: super::runs::strategy_of(row)?,
                 variant: row.get::<i64, _>("variant") as u32,
-                state: row.get("state"),
-                rung: row.get("rung"),
+                state: RunState::parse(&state)
+                    .with_context(|| format!("a stored run state {state:?}"))?,
+                rung: rung.as_deref().and_then(Rung::parse),
                 pause_at: row.get::<Option<i64>, _>("pause_at").map(|e| e as u64),
                 losses: losses
                     .map(|l| serde_json::from_str(&l))
