@@ -9,7 +9,7 @@ use crossfold::domain::job_filter::{JobFilter, JobOrder, JobQuery};
 use crossfold::domain::job_meta::MetaPatch;
 use crossfold::domain::results::{RunKind, RunResult, RunState, Settled};
 use crossfold::engine::eval::summary::Stat;
-use crossfold::engine::train::EpochRecord;
+use crossfold::engine::train::{EpochRecord, Leg};
 use crossfold::store::jobs::{Cancel, Created, NewJob, NewRun};
 use crossfold::store::run_data::Detail;
 use crossfold::store::runs::{Appended, RunTail};
@@ -640,7 +640,85 @@ async fn a_completion_writes_the_runs_last_epochs_and_findings(db: Db) {
     assert_eq!(history, tails[0].epochs);
 }
 
+/// A search's rungs: a run paused at its rung waits, unclaimable (and the final run with it),
+/// until the search promotes it (claimed again, to pause at the next rung, resuming from its
+/// checkpoint) or halts it (claimed to end where it stands); a stale lease parks nothing.
+async fn a_paused_run_waits_until_its_search_promotes_or_halts_it(db: Db) {
+    let mut searching = job("r", 2, true);
+    for run in searching
+        .runs
+        .iter_mut()
+        .filter(|r| r.kind == RunKind::Fold)
+    {
+        run.pause_at = Some(1);
+    }
+    with_jobs(&db, &[searching]).await;
+    for (id, loss) in [("r_run0", 0.4), ("r_run1", 0.3)] {
+        let c = store::runs::claim_next(&db, "w", 60_000, "test")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!((c.id.as_str(), c.leg), (id, Leg::PauseAt(1)));
+        store::runs::append_epochs(&db, &c.id, c.token, &[epoch(1, 0.5)], Some(b"ck"), &[])
+            .await
+            .unwrap();
+        let tail = RunTail {
+            losses: vec![loss],
+            ..Default::default()
+        };
+        assert!(
+            !store::rungs::park(&db, &c.id, c.token + 1, &tail)
+                .await
+                .unwrap(),
+            "a stale lease"
+        );
+        assert!(
+            store::rungs::park(&db, &c.id, c.token, &tail)
+                .await
+                .unwrap()
+        );
+    }
+    assert!(
+        store::runs::claim_next(&db, "w", 60_000, "test")
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(store::rungs::waiting_jobs(&db).await.unwrap(), ["r"]);
+    let rungs = store::rungs::job_rungs(&db, "r").await.unwrap();
+    let seen: Vec<_> = rungs
+        .iter()
+        .map(|r| (r.waits(), r.pause_at, r.losses.clone()))
+        .collect();
+    assert_eq!(
+        seen,
+        [(true, Some(1), vec![0.4]), (true, Some(1), vec![0.3])]
+    );
+    store::rungs::promote(&db, "r", &["r_run1".into()], 3)
+        .await
+        .unwrap();
+    let c = store::runs::claim_next(&db, "w", 60_000, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.id.as_str(), c.leg), ("r_run1", Leg::PauseAt(3)));
+    assert!(
+        c.checkpoint.is_some(),
+        "a promoted run resumes from its checkpoint"
+    );
+    store::rungs::halt(&db, "r", &["r_run0".into()])
+        .await
+        .unwrap();
+    let c = store::runs::claim_next(&db, "w", 60_000, "test")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((c.id.as_str(), c.leg), ("r_run0", Leg::Halt));
+    assert!(store::rungs::waiting_jobs(&db).await.unwrap().is_empty());
+}
+
 crate::on_both_backends!(
+    a_paused_run_waits_until_its_search_promotes_or_halts_it,
     a_completion_writes_the_runs_last_epochs_and_findings,
     a_write_of_many_epochs_keeps_the_last_record_of_each,
     concurrent_claims_take_each_run_once,
