@@ -61,19 +61,6 @@ fn standard(ds: &str, epochs: u64, final_model: bool) -> Value {
     })
 }
 
-async fn submit(c: &reqwest::Client, s: &Server, spec: &Value) -> String {
-    let job: Value = c
-        .post(format!("{}/v1/jobs", s.base))
-        .json(spec)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    job["id"].as_str().unwrap().to_owned()
-}
-
 async fn get(c: &reqwest::Client, url: String) -> Value {
     c.get(url).send().await.unwrap().json().await.unwrap()
 }
@@ -90,7 +77,7 @@ async fn timed_job(c: &reqwest::Client, s: &Server, ds: &str, final_model: bool)
 /// Submits `spec`; its id and the seconds from submission to success.
 async fn timed_spec(c: &reqwest::Client, s: &Server, spec: &Value) -> (String, f64) {
     let start = Instant::now();
-    let id = submit(c, s, spec).await;
+    let id = s.submit(c, spec).await;
     loop {
         let job = status(c, s, &id).await;
         match job["status"].as_str().unwrap() {
@@ -198,7 +185,7 @@ async fn main() {
     let t2 = t2_folds;
 
     // (2) Latency while two runs train.
-    let id = submit(&c, &two, &standard(&ds, 10_000, false)).await;
+    let id = two.submit(&c, &standard(&ds, 10_000, false)).await;
     two.wait_running(&c, &id, 2).await;
     let mut lat = Vec::with_capacity(1000);
     for _ in 0..1000 {

@@ -62,12 +62,6 @@ async fn upload(c: &reqwest::Client, s: &Server, csv: Vec<u8>) -> String {
     ds["id"].as_str().unwrap().to_owned()
 }
 
-async fn submit(c: &reqwest::Client, s: &Server, spec: &Value) -> String {
-    let res = c.post(s.url("/v1/jobs")).json(spec).send().await.unwrap();
-    let job: Value = res.json().await.unwrap();
-    job["id"].as_str().expect("a job id").to_owned()
-}
-
 /// Waits for every job in `ids` to succeed.
 async fn all_succeed(c: &reqwest::Client, s: &Server, ids: &[String]) {
     for id in ids {
@@ -113,7 +107,7 @@ async fn sixty_runs_on(processes: usize) -> f64 {
                   {"hidden_layers": [32, 32]}, {"hidden_layers": [64, 64]}],
         "training": {"epochs": 10, "batch_size": 64, "early_stopping": null},
         "validation": {"folds": 5, "repeats": 3}});
-    let id = submit(&c, &api, &spec).await;
+    let id = api.submit(&c, &spec).await;
     let start = Instant::now();
     let workers = Workers::start(&db, processes, 1);
     all_succeed(&c, &api, std::slice::from_ref(&id)).await;
@@ -141,7 +135,7 @@ async fn claims_per_second() {
         let spec = json!({"dataset_id": ds, "seed": seed, "final_model": false, "model": models,
             "training": {"epochs": 1, "early_stopping": null},
             "validation": {"folds": 5, "repeats": 3}});
-        ids.push(submit(&c, &api, &spec).await);
+        ids.push(api.submit(&c, &spec).await);
     }
     all_succeed(&c, &api, &ids).await;
     let s = start.elapsed().as_secs_f64();
@@ -174,7 +168,7 @@ async fn caravan_on_both() {
                 "training": {"epochs": 20, "batch_size": 64, "early_stopping": null},
                 "validation": {"folds": 5}});
             let start = Instant::now();
-            let id = submit(&c, s, &spec).await;
+            let id = s.submit(&c, &spec).await;
             all_succeed(&c, s, &[id]).await;
             seconds.push(start.elapsed().as_secs_f64());
         }

@@ -14,7 +14,7 @@
 //! Run: `cargo bench --bench search` (the anchors need `pip install optuna torch scikit-learn
 //! pandas`; without them their columns say skipped).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use serde_json::{Value, json};
 
@@ -61,27 +61,9 @@ struct Found {
 
 async fn crossfold(c: &reqwest::Client, s: &Server, ds: &str, method: &str) -> Found {
     let start = Instant::now();
-    let job: Value = c
-        .post(s.url("/v1/jobs"))
-        .json(&spec(ds, method))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = job["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{job}"))
-        .to_owned();
-    loop {
-        let job = s.get_json(c, &format!("/v1/jobs/{id}")).await;
-        match job["status"].as_str().unwrap() {
-            "succeeded" => break,
-            "failed" | "cancelled" => panic!("the search ended {job}"),
-            _ => tokio::time::sleep(Duration::from_millis(20)).await,
-        }
-    }
+    let id = s.submit(c, &spec(ds, method)).await;
+    let job = s.wait_job(c, &id).await;
+    assert_eq!(job["status"], "succeeded", "the search ended {job}");
     let seconds = start.elapsed().as_secs_f64();
     let board = s.get_json(c, &format!("/v1/jobs/{id}/metrics")).await["leaderboard"].clone();
     let rows = board.as_array().unwrap();

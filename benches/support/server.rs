@@ -152,6 +152,20 @@ impl Server {
             .unwrap()
     }
 
+    /// `POST /v1/jobs` of `spec`: the new job's id.
+    pub async fn submit(&self, c: &reqwest::Client, spec: &serde_json::Value) -> String {
+        let job = c
+            .post(self.url("/v1/jobs"))
+            .json(spec)
+            .send()
+            .await
+            .unwrap();
+        let job: serde_json::Value = job.json().await.unwrap();
+        (job["id"].as_str())
+            .unwrap_or_else(|| panic!("no job id: {job}"))
+            .to_owned()
+    }
+
     /// The job once it has ended (polled every 20 ms).
     pub async fn wait_job(&self, c: &reqwest::Client, id: &str) -> serde_json::Value {
         loop {

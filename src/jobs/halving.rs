@@ -4,16 +4,20 @@
 
 use crate::domain::results::RunState;
 use crate::domain::search::asha::{self, Decision, FoldProgress};
+use crate::store::run_data::InputsError;
 use crate::store::rungs::RunRung;
 use crate::store::{self, Db};
 
-/// Decides for `job`'s waiting trials; nothing for a job that is not a halving search or is
-/// being cancelled.
+/// Decides for `job`'s waiting trials; nothing for a job that is not a halving search (or is
+/// gone). A cancel needs no check: it cancels waiting runs, which no decision moves on.
 pub async fn advance(pool: &Db, job: &str) -> anyhow::Result<()> {
-    let Some((spec, cancelling)) = store::jobs::settle_inputs(pool, job).await? else {
-        return Ok(());
+    // The spec from this process's memo (it never changes): a decision follows every leg.
+    let inputs = match store::run_data::job_inputs(pool, job).await {
+        Ok(inputs) => inputs,
+        Err(InputsError::Gone(_)) => return Ok(()),
+        Err(InputsError::Store(e)) => return Err(e),
     };
-    let Some(halving) = spec.halving().filter(|_| !cancelling) else {
+    let Some(halving) = inputs.spec.halving() else {
         return Ok(());
     };
     let runs = store::rungs::job_rungs(pool, job).await?;

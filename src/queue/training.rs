@@ -17,7 +17,7 @@ use crate::engine::data::table::Table;
 use crate::engine::fold::{self, FoldOptions, FoldOutcome};
 use crate::engine::imbalance::plan;
 use crate::engine::predict::Predictor;
-use crate::engine::train::{EpochRecord, Phase, Stop, TrainState};
+use crate::engine::train::{EpochRecord, Leg, Phase, Stop, TrainState};
 use crate::jobs::models::StoredModel;
 use crate::jobs::results::{self, Variant};
 use crate::store::run_data::RunInputs;
@@ -119,7 +119,11 @@ pub(super) fn train_blocking(
     let tail = RunTail {
         epochs: writer.into_pending(),
         diagnosis: Some(last),
-        losses: holdout_losses(&outcome.trained.history),
+        // Only a halving search's runs (every leg of theirs pauses or halts) are ranked by it.
+        losses: match claimed.leg {
+            Leg::ToTheEnd => Vec::new(),
+            _ => holdout_losses(&outcome.trained.history),
+        },
     };
     let rungs = spec.halving().map(|h| h.rungs).unwrap_or_default();
     let stopped_early = outcome.trained.stop == Stop::EarlyStopped;

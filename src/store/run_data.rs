@@ -164,7 +164,7 @@ pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsE
 }
 
 /// A job's spec and folds, from this process's memo when it has read them before.
-async fn job_inputs(db: &Db, job_id: &str) -> Result<Arc<JobInputs>, InputsError> {
+pub async fn job_inputs(db: &Db, job_id: &str) -> Result<Arc<JobInputs>, InputsError> {
     if let Some(job) = db.memo().job(job_id) {
         return Ok(job);
     }

@@ -16,7 +16,8 @@ use crate::engine::train::{EpochRecord, Leg};
 pub struct RunTail {
     pub epochs: Vec<EpochRecord>,
     pub diagnosis: Option<RunDiagnosis>,
-    /// Its held-out loss by epoch, all of them: what a search ranks it by at a rung.
+    /// Its held-out loss by epoch, all of them: what a halving search ranks it by at a rung
+    /// (empty for a run of any other job).
     pub losses: Vec<f64>,
 }
 

@@ -68,6 +68,43 @@ async fn get(client: &reqwest::Client, url: String) -> Value {
     client.get(url).send().await.unwrap().json().await.unwrap()
 }
 
+/// `POST /v1/jobs` of `spec`: the new job's id.
+async fn post_job(client: &reqwest::Client, server: &Server, spec: &Value) -> String {
+    let url = format!("{}/v1/jobs", server.base);
+    let job: Value = client
+        .post(url)
+        .json(spec)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    job["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no job id: {job}"))
+        .to_owned()
+}
+
+/// Polls job `id`'s runs every 5 ms until `hit` holds of them (their `items`); after `secs`
+/// seconds the test fails, saying it waited for `what`.
+async fn until_runs(
+    client: &reqwest::Client,
+    server: &Server,
+    (id, what, secs): (&str, &str, u64),
+    hit: impl Fn(&[Value]) -> bool,
+) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let runs = get(client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
+        if hit(runs["items"].as_array().unwrap()) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "{what}: {runs}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+}
+
 /// What a crash test trains: an MLP on breast_cancer, or a GRU or an LSTM on JapaneseVowels
 /// sequences.
 #[derive(Clone, Copy, PartialEq)]
@@ -126,16 +163,7 @@ async fn run_job(
         "validation": {"folds": 3},
         "imbalance": imbalance,
     });
-    let job: Value = client
-        .post(format!("{}/v1/jobs", server.base))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    job["id"].as_str().unwrap().to_owned()
+    post_job(client, server, &spec).await
 }
 
 async fn wait_done(client: &reqwest::Client, base: &str, id: &str) -> Value {
@@ -279,23 +307,15 @@ async fn killed_mid_run_resumes_bit_identical_on(
     let db = dir.path().join("crash.db");
     let mut server = start_with(&db, servers[1]);
     let id = run_job(&client, &server, epochs, &imbalance, data).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
-        let hit = runs["items"].as_array().unwrap().iter().any(|r| {
+    let what = format!("never reached fold 2, epoch {kill_after}");
+    until_runs(&client, &server, (&id, &what, 120), |runs| {
+        runs.iter().any(|r| {
             r["fold"].as_u64().unwrap_or(0) >= 1
                 && r["status"] == "running"
                 && r["epochs_done"].as_u64().unwrap_or(0) >= kill_after
-        });
-        if hit {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "never reached fold 2, epoch {kill_after}: {runs}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        })
+    })
+    .await;
     server.kill();
 
     let server = start_with(&db, servers[2]);
@@ -348,16 +368,7 @@ async fn search_job(client: &reqwest::Client, server: &Server) -> String {
                    "space": {"optimizer.learning_rate": {"log_uniform": [1e-4, 3e-2]},
                              "model.dropout": {"uniform": [0.0, 0.5]}}},
     });
-    let job: Value = client
-        .post(format!("{}/v1/jobs", server.base))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    job["id"].as_str().unwrap().to_owned()
+    post_job(client, server, &spec).await
 }
 
 /// A search killed while a promoted trial trains (past its first rung), and restarted, ends
@@ -390,23 +401,12 @@ async fn a_search_killed_mid_run_resumes_to_the_same_leaderboard() {
     let db = dir.path().join("crash.db");
     let mut server = start(&db);
     let id = search_job(&client, &server).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
-        let promoted_and_training = runs["items"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|r| r["status"] == "running" && r["epochs_done"].as_u64().unwrap_or(0) >= 2);
-        if promoted_and_training {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no trial trained past its first rung: {runs}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    let what = "no trial trained past its first rung";
+    until_runs(&client, &server, (&id, what, 120), |runs| {
+        (runs.iter())
+            .any(|r| r["status"] == "running" && r["epochs_done"].as_u64().unwrap_or(0) >= 2)
+    })
+    .await;
     server.kill();
     let server = start(&db);
     let job = wait_done(&client, &server.base, &id).await;
@@ -435,29 +435,18 @@ async fn a_run_whose_worker_always_crashes_fails_after_max_attempts_and_other_jo
     .await;
     // A second, small job queued behind it.
     let ds = get(&client, format!("{}/v1/datasets", server.base)).await["items"][0]["id"].clone();
-    let other: Value = client
-        .post(format!("{}/v1/jobs", server.base))
-        .json(&json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 2}, "final_model": false}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let other = other["id"].as_str().unwrap().to_owned();
+    let other = post_job(&client, &server, &json!({"dataset_id": ds, "training": {"epochs": 2}, "validation": {"folds": 2}, "final_model": false})).await;
     // Kill the process each time the poison job's first run is training: 3 attempts.
     for _ in 0..3 {
-        let deadline = Instant::now() + Duration::from_secs(60);
-        loop {
-            let runs = get(&client, format!("{}/v1/jobs/{poison}/runs", server.base)).await;
-            if runs["items"][0]["status"] == "running"
-                && runs["items"][0]["epochs_done"].as_u64().unwrap_or(0) >= 1
-            {
-                break;
-            }
-            assert!(Instant::now() < deadline, "the run never started: {runs}");
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
+        until_runs(
+            &client,
+            &server,
+            (&poison, "the run never started", 60),
+            |runs| {
+                runs[0]["status"] == "running" && runs[0]["epochs_done"].as_u64().unwrap_or(0) >= 1
+            },
+        )
+        .await;
         server.kill();
         server = start(&db);
     }
@@ -482,25 +471,11 @@ async fn sigterm_checkpoints_hands_the_run_back_without_counting_an_attempt_and_
     let mut server = start(&db);
     let ds = upload(&client, &server, Data::Table).await;
     let spec = json!({"dataset_id": ds["id"], "model": {"hidden_layers": [128, 128]}, "training": {"epochs": 10000, "early_stopping": null}});
-    let job: Value = client
-        .post(format!("{}/v1/jobs", server.base))
-        .json(&spec)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let id = job["id"].as_str().unwrap().to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
-        if runs["items"][0]["epochs_done"].as_u64().unwrap_or(0) >= 2 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "{runs}");
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    let id = post_job(&client, &server, &spec).await;
+    until_runs(&client, &server, (&id, "two epochs", 60), |runs| {
+        runs[0]["epochs_done"].as_u64().unwrap_or(0) >= 2
+    })
+    .await;
     let pid = server.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -620,29 +595,15 @@ async fn final_model_of(
 async fn a_final_model_trained_for_the_folds_epochs_resumes_after_a_kill_to_the_bit() {
     let client = reqwest::Client::new();
     let dir = tempfile::tempdir().unwrap();
-    let submit = |server: &Server, ds: Value| {
-        let spec = json!({"dataset_id": ds["id"], "seed": 5,
+    let spec = |ds: Value| {
+        json!({"dataset_id": ds["id"], "seed": 5,
             "model": {"hidden_layers": [32, 32]},
             "training": {"epochs": 40, "early_stopping": {"patience": 100}},
-            "validation": {"folds": 2}, "final_model": {"epochs": "cv"}});
-        let url = format!("{}/v1/jobs", server.base);
-        let client = client.clone();
-        async move {
-            let job: Value = client
-                .post(url)
-                .json(&spec)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            job["id"].as_str().unwrap().to_owned()
-        }
+            "validation": {"folds": 2}, "final_model": {"epochs": "cv"}})
     };
     let mut clean = start(&dir.path().join("clean.db"));
     let ds = upload(&client, &clean, Data::Table).await;
-    let clean_id = submit(&clean, ds).await;
+    let clean_id = post_job(&client, &clean, &spec(ds)).await;
     assert_eq!(
         wait_done(&client, &clean.base, &clean_id).await["status"],
         "succeeded"
@@ -659,24 +620,16 @@ async fn a_final_model_trained_for_the_folds_epochs_resumes_after_a_kill_to_the_
     let db = dir.path().join("crash.db");
     let mut server = start(&db);
     let ds = upload(&client, &server, Data::Table).await;
-    let id = submit(&server, ds).await;
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let runs = get(&client, format!("{}/v1/jobs/{id}/runs", server.base)).await;
-        let hit = runs["items"].as_array().unwrap().iter().any(|r| {
+    let id = post_job(&client, &server, &spec(ds)).await;
+    let what = "the final run never reached epoch 3";
+    until_runs(&client, &server, (&id, what, 120), |runs| {
+        runs.iter().any(|r| {
             r["kind"] == "final"
                 && r["status"] == "running"
                 && r["epochs_done"].as_u64().unwrap_or(0) >= 3
-        });
-        if hit {
-            break;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the final run never reached epoch 3: {runs}"
-        );
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+        })
+    })
+    .await;
     server.kill();
     let server = start(&db);
     let job = wait_done(&client, &server.base, &id).await;

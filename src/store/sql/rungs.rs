@@ -73,32 +73,30 @@ pub async fn job_rungs(pool: &Pool, job_id: &str) -> anyhow::Result<Vec<RunRung>
 }
 
 pub async fn promote(pool: &Pool, job_id: &str, run_ids: &[String], to: u64) -> anyhow::Result<()> {
-    let mut tx = super::write_tx(pool).await?;
-    for id in run_ids {
-        sqlx::query(concat!(
-            "UPDATE runs SET rung = NULL, pause_at = $1, run_at = ",
-            now_ms!(),
-            " WHERE id = $2 AND job_id = $3 AND rung = 'waiting'"
-        ))
-        .bind(to as i64)
-        .bind(id)
-        .bind(job_id)
-        .execute(&mut *tx)
-        .await?;
-    }
-    super::notify(&mut *tx, super::QUEUE_CHANNEL, job_id).await?;
-    tx.commit().await?;
-    Ok(())
+    move_on(pool, job_id, run_ids, Some(to)).await
 }
 
 pub async fn halt(pool: &Pool, job_id: &str, run_ids: &[String]) -> anyhow::Result<()> {
+    move_on(pool, job_id, run_ids, None).await
+}
+
+/// Makes waiting runs claimable again: to pause next at `pause_at`, or (`None`) halted. A run
+/// no longer waiting (cancelled, or moved on by another worker's same decision) is left alone.
+async fn move_on(
+    pool: &Pool,
+    job_id: &str,
+    run_ids: &[String],
+    pause_at: Option<u64>,
+) -> anyhow::Result<()> {
     let mut tx = super::write_tx(pool).await?;
     for id in run_ids {
         sqlx::query(concat!(
-            "UPDATE runs SET rung = 'halted', run_at = ",
+            "UPDATE runs SET rung = CASE WHEN $1 IS NULL THEN 'halted' END,
+                    pause_at = COALESCE($1, pause_at), run_at = ",
             now_ms!(),
-            " WHERE id = $1 AND job_id = $2 AND rung = 'waiting'"
+            " WHERE id = $2 AND job_id = $3 AND state = 'queued' AND rung = 'waiting'"
         ))
+        .bind(pause_at.map(|e| e as i64))
         .bind(id)
         .bind(job_id)
         .execute(&mut *tx)

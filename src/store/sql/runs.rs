@@ -278,7 +278,12 @@ async fn mark_succeeded<'e>(
     .bind(checkpoint.key())
     .bind(findings)
     .bind(super::epoch_rows::last_train_epoch(&tail.epochs))
-    .bind(serde_json::to_string(&tail.losses)?)
+    // A halving search's runs only (others have none to rank by).
+    .bind(
+        (!tail.losses.is_empty())
+            .then(|| serde_json::to_string(&tail.losses))
+            .transpose()?,
+    )
     .fetch_optional(db)
     .await?;
     Ok(done.is_some())
