@@ -77,16 +77,10 @@ async fn main() {
     let mut jobs = Vec::new();
     // Every case's job is queued at once; the two workers take them in turn.
     for case in &cases {
-        let file = case["dataset"].as_str().unwrap().to_owned();
-        if !datasets.contains_key(&file) {
-            let csv = std::fs::read(format!("{SHARED}/data/{file}")).unwrap();
-            let ds = s
-                .upload_csv(&c, &format!("label=label&name={file}"), csv)
-                .await;
-            datasets.insert(file.clone(), ds["id"].as_str().unwrap().to_owned());
-        }
+        let file = case["dataset"].as_str().unwrap();
+        let ds = s.shared_dataset(&c, file, &mut datasets).await;
         let mut spec = case["spec"].clone();
-        spec["dataset_id"] = json!(datasets[&file]);
+        spec["dataset_id"] = json!(ds);
         jobs.push(
             post(&c, &s, "/v1/jobs", &spec).await["id"]
                 .as_str()

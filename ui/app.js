@@ -628,6 +628,13 @@ function numbersTable(fig) {
   return table(["series", fig.x.label, fig.y.label], rows);
 }
 
+/** A job's runs; with `learning_rate: "auto"`, the rate each chose. */
+function runsTable(items, auto) {
+  const head = ["run", "kind", "fold", "status", "best epoch", ...(auto ? ["learning rate"] : [])];
+  const row = (r) => [h("a", { href: `#/runs/${r.id}` }, r.id), r.kind, r.fold ?? "", r.status, r.best_epoch ?? "", ...(auto ? [r.learning_rate == null ? "" : r.learning_rate.toExponential(2)] : [])];
+  return table(head, items.map(row), { id: "runs-table" });
+}
+
 async function plotFigure(jobId, name, caption) {
   const box = h("div", { class: "plot", id: `plot-${name}`, role: "img", "aria-label": caption });
   const details = h("details", {}, h("summary", {}, "Show the numbers"));
@@ -819,6 +826,7 @@ async function renderResults(job, into) {
   const model = job.spec.model;
   if (!Array.isArray(model) && SEQUENCE_FAMILIES.includes(model.kind) && model.attention !== "none")
     plots.push(["attention", "Attention weight per step (the first sequences)"]);
+  if (job.spec.optimizer?.learning_rate === "auto") plots.push(["lr_range", "Learning-rate range test per run (log scale)"]);
   const figures = await Promise.all(plots.map(([name, caption]) => plotFigure(id, name, caption)));
   sections.push(h("section", {}, h("h2", {}, "Plots"), h("div", { class: "plots", id: "plots" }, figures)));
   const final = runs.items.filter((r) => r.kind === "final");
@@ -827,7 +835,7 @@ async function renderResults(job, into) {
       "section",
       {},
       h("h2", {}, "Runs"),
-      table(["run", "kind", "fold", "status", "best epoch"], runs.items.map((r) => [h("a", { href: `#/runs/${r.id}` }, r.id), r.kind, r.fold ?? "", r.status, r.best_epoch ?? ""]), { id: "runs-table" }),
+      runsTable(runs.items, job.spec.optimizer?.learning_rate === "auto"),
       final.length ? h("p", {}, "Predict with the final model: POST /v1/jobs/" + id + "/predict") : null,
     ),
   );

@@ -122,6 +122,27 @@ impl Server {
         self.upload(c, query, "text/csv", csv).await
     }
 
+    /// The id of `../shared/data/<file>` (its label column `label`), uploaded the first time
+    /// `cache` is asked for it.
+    pub async fn shared_dataset(
+        &self,
+        c: &reqwest::Client,
+        file: &str,
+        cache: &mut std::collections::BTreeMap<String, String>,
+    ) -> String {
+        if let Some(id) = cache.get(file) {
+            return id.clone();
+        }
+        let path = format!("{}/../shared/data/{file}", env!("CARGO_MANIFEST_DIR"));
+        let csv = std::fs::read(path).unwrap();
+        let ds = self
+            .upload_csv(c, &format!("label=label&name={file}"), csv)
+            .await;
+        let id = ds["id"].as_str().unwrap().to_owned();
+        cache.insert(file.to_owned(), id.clone());
+        id
+    }
+
     /// `POST /v1/datasets?<query>` of a body of `content_type`, answered as JSON.
     pub async fn upload(
         &self,

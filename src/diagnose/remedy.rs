@@ -206,7 +206,14 @@ fn more_l2(spec: &JobSpec) -> Value {
 
 /// A tenth of the learning rate, at most the optimizer's default (PyTorch's).
 fn lower_learning_rate(o: &OptimizerSpec) -> f64 {
-    (o.learning_rate() / 10.0).min(default_learning_rate(o))
+    (base_rate(o) / 10.0).min(default_learning_rate(o))
+}
+
+/// The spec's rate, or (`"auto"`, whose choice is each run's) the optimizer's default.
+fn base_rate(o: &OptimizerSpec) -> f64 {
+    o.learning_rate()
+        .fixed()
+        .unwrap_or_else(|| default_learning_rate(o))
 }
 
 fn default_learning_rate(o: &OptimizerSpec) -> f64 {
@@ -257,7 +264,7 @@ fn underfitting(spec: &JobSpec, max_epochs: u64) -> Value {
     let o = &spec.optimizer;
     match o {
         OptimizerSpec::Adam { .. } | OptimizerSpec::Adamw { .. }
-            if o.learning_rate() < default_learning_rate(o) =>
+            if base_rate(o) < default_learning_rate(o) =>
         {
             json!({"optimizer": {"learning_rate": default_learning_rate(o)}})
         }

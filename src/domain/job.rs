@@ -133,6 +133,15 @@ pub enum Strategy {
 }
 
 impl Strategy {
+    /// Trains models of its own (an ensemble's members, one-class's autoencoder) rather than
+    /// the spec's one network end to end.
+    pub fn trains_members(self) -> bool {
+        matches!(
+            self,
+            Strategy::EasyEnsemble | Strategy::BalanceCascade | Strategy::OneClass
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Strategy::None => "none",
@@ -351,6 +360,6 @@ mod tests {
         );
         let adam: OptimizerSpec = serde_json::from_value(json!({"kind": "adam"})).unwrap();
         assert_eq!(adam, OptimizerSpec::default());
-        assert_eq!(adam.learning_rate(), 0.001);
+        assert_eq!(adam.learning_rate(), 0.001.into());
     }
 }

@@ -2,6 +2,7 @@
 //! training spec's.
 
 use super::job::{ClassWeights, FinalModel, JobSpec, Strategy};
+use super::learning_rate::LearningRate;
 use super::spec::SpecError;
 use crate::config::Limits;
 
@@ -69,6 +70,7 @@ impl JobSpec {
             });
         }
         errors.extend(validate_pretrain(self, limits));
+        errors.extend(validate_auto_rate(self));
         errors
     }
 
@@ -212,6 +214,32 @@ const NOT_PRETRAINABLE: [Strategy; 3] = [
 ];
 
 /// What `spec.pretrain` must keep, without the dataset.
+/// `optimizer.learning_rate: "auto"` chooses one network's rate on its run's rows: not for
+/// strategies that train members of their own, nor before pretraining (whose autoencoders
+/// train at the spec's rate).
+fn validate_auto_rate(spec: &JobSpec) -> Vec<SpecError> {
+    if spec.optimizer.learning_rate() != LearningRate::Auto {
+        return Vec::new();
+    }
+    let mut errors = Vec::new();
+    if let Some(s) = (spec.imbalance.strategy.list().iter()).find(|s| s.trains_members()) {
+        errors.push(SpecError::new(
+            "optimizer.learning_rate",
+            format!(
+                "\"auto\" is not offered with {}: its members train on other rows than the run's",
+                s.as_str()
+            ),
+        ));
+    }
+    if spec.pretrain.is_some() {
+        errors.push(SpecError::new(
+            "optimizer.learning_rate",
+            "\"auto\" is not offered with pretrain: its autoencoders need a fixed rate",
+        ));
+    }
+    errors
+}
+
 fn validate_pretrain(spec: &JobSpec, limits: &Limits) -> Vec<SpecError> {
     let Some(p) = &spec.pretrain else {
         return Vec::new();

@@ -2,7 +2,7 @@
 //! trials applied to its training spec; what each trains, how it is named in errors and in
 //! words, and the search's own checks.
 
-use super::job::{JobSpec, ModelChoice, Strategy};
+use super::job::{JobSpec, ModelChoice};
 use super::search::{self, SearchMethod, SearchSpec};
 use super::spec::{ModelSpec, SpecError, TrainingSpec};
 use crate::config::Limits;
@@ -166,18 +166,7 @@ impl JobSpec {
                 "asha's last rung is training.epochs: leave it out of the space",
             ));
         }
-        let whole = [
-            Strategy::EasyEnsemble,
-            Strategy::BalanceCascade,
-            Strategy::OneClass,
-        ];
-        if let Some(s) = self
-            .imbalance
-            .strategy
-            .list()
-            .iter()
-            .find(|s| whole.contains(s))
-        {
+        if let Some(s) = (self.imbalance.strategy.list().iter()).find(|s| s.trains_members()) {
             errors.push(SpecError::new(
                 "search.method",
                 format!(

@@ -12,6 +12,7 @@ pub mod job_filter;
 pub mod job_meta;
 pub mod job_rules;
 mod job_variants;
+pub mod learning_rate;
 pub mod metric;
 pub mod model_choice;
 pub mod model_spec;

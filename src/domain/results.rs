@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::learning_rate::RateRange;
 use super::search::asha::RungLoss;
 
 use super::final_model::CvEpochs;
@@ -118,6 +119,10 @@ pub struct RunResult {
     /// A halving search's run: its held-out loss at each rung it reached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rung_losses: Vec<RungLoss>,
+    /// `optimizer.learning_rate: "auto"`: the range test that chose the run's rate (its
+    /// curve only in full results: `GET /v1/jobs/{id}/lr_range.json`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rate_range: Option<RateRange>,
 }
 
 impl RunResult {
@@ -125,6 +130,9 @@ impl RunResult {
     /// with the classes and categories (a 1,000-class run's result is megabytes).
     pub fn summarized(mut self) -> Self {
         self.encoding = None;
+        if let Some(r) = &mut self.rate_range {
+            r.points = Vec::new();
+        }
         if let Some(m) = &mut self.metrics {
             m.confusion_matrix = Vec::new();
         }

@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub use super::learning_rate::LearningRate;
+
 pub use super::model_spec::{Activation, AttentionKind, Init, MAX_KERNEL, ModelKind, ModelSpec};
 
 /// One invalid field of a spec.
@@ -38,14 +40,14 @@ pub struct TrainingSpec {
     pub training: TrainingOptions,
 }
 
-fn lr_001() -> f64 {
-    0.01
+fn lr_001() -> LearningRate {
+    LearningRate::Fixed(0.01)
 }
-fn lr_0001() -> f64 {
-    0.001
+fn lr_0001() -> LearningRate {
+    LearningRate::Fixed(0.001)
 }
-fn lr_1() -> f64 {
-    1.0
+fn lr_1() -> LearningRate {
+    LearningRate::Fixed(1.0)
 }
 fn eps_1e8() -> f64 {
     1e-8
@@ -78,7 +80,7 @@ fn wd_001() -> f64 {
 pub enum OptimizerSpec {
     Sgd {
         #[serde(default = "lr_001")]
-        learning_rate: f64,
+        learning_rate: LearningRate,
         #[serde(default)]
         momentum: f64,
         #[serde(default)]
@@ -90,7 +92,7 @@ pub enum OptimizerSpec {
     },
     Adagrad {
         #[serde(default = "lr_001")]
-        learning_rate: f64,
+        learning_rate: LearningRate,
         #[serde(default = "eps_1e10")]
         epsilon: f64,
         #[serde(default)]
@@ -98,7 +100,7 @@ pub enum OptimizerSpec {
     },
     Adadelta {
         #[serde(default = "lr_1")]
-        learning_rate: f64,
+        learning_rate: LearningRate,
         #[serde(default = "rho_09")]
         rho: f64,
         #[serde(default = "eps_1e6")]
@@ -108,7 +110,7 @@ pub enum OptimizerSpec {
     },
     Rmsprop {
         #[serde(default = "lr_001")]
-        learning_rate: f64,
+        learning_rate: LearningRate,
         #[serde(default = "alpha_099", alias = "rho")]
         alpha: f64,
         #[serde(default = "eps_1e8")]
@@ -122,7 +124,7 @@ pub enum OptimizerSpec {
     },
     Adam {
         #[serde(default = "lr_0001")]
-        learning_rate: f64,
+        learning_rate: LearningRate,
         #[serde(default = "beta1")]
         beta1: f64,
         #[serde(default = "beta2")]
@@ -137,7 +139,7 @@ pub enum OptimizerSpec {
     },
     Adamw {
         #[serde(default = "lr_0001")]
-        learning_rate: f64,
+        learning_rate: LearningRate,
         #[serde(default = "beta1")]
         beta1: f64,
         #[serde(default = "beta2")]
@@ -161,7 +163,8 @@ impl Default for OptimizerSpec {
 }
 
 impl OptimizerSpec {
-    pub fn learning_rate(&self) -> f64 {
+    /// The base rate: a number, or `Auto` until a run's range test chooses it.
+    pub fn learning_rate(&self) -> LearningRate {
         match *self {
             OptimizerSpec::Sgd { learning_rate, .. }
             | OptimizerSpec::Adagrad { learning_rate, .. }
@@ -170,6 +173,19 @@ impl OptimizerSpec {
             | OptimizerSpec::Adam { learning_rate, .. }
             | OptimizerSpec::Adamw { learning_rate, .. } => learning_rate,
         }
+    }
+
+    /// The same optimizer at the fixed rate `rate` (what a range test chose).
+    pub fn with_learning_rate(mut self, rate: f64) -> Self {
+        match &mut self {
+            OptimizerSpec::Sgd { learning_rate, .. }
+            | OptimizerSpec::Adagrad { learning_rate, .. }
+            | OptimizerSpec::Adadelta { learning_rate, .. }
+            | OptimizerSpec::Rmsprop { learning_rate, .. }
+            | OptimizerSpec::Adam { learning_rate, .. }
+            | OptimizerSpec::Adamw { learning_rate, .. } => *learning_rate = rate.into(),
+        }
+        self
     }
 }
 

@@ -1,5 +1,6 @@
 //! The rules a training spec must keep, checked all at once with each problem's JSON path.
 
+use super::learning_rate::LearningRate;
 use super::spec::{
     BatchSize, Decay, MAX_KERNEL, MAX_LEARNING_RATE, MAX_PENALTY, ModelSpec, OptimizerSpec,
     SpecError, TrainingSpec,
@@ -116,13 +117,22 @@ impl TrainingSpec {
         {
             errors.push(SpecError::new("schedule.gamma", "must be in (0, 1]"));
         }
-        if !(s.min_learning_rate >= 0.0
-            && s.min_learning_rate <= self.optimizer.learning_rate().clamp(0.0, MAX_LEARNING_RATE))
-        {
-            errors.push(SpecError::new(
+        match self.optimizer.learning_rate() {
+            LearningRate::Fixed(lr)
+                if !(s.min_learning_rate >= 0.0
+                    && s.min_learning_rate <= lr.clamp(0.0, MAX_LEARNING_RATE)) =>
+            {
+                errors.push(SpecError::new(
+                    "schedule.min_learning_rate",
+                    "must be ≥ 0 and at most optimizer.learning_rate",
+                ));
+            }
+            LearningRate::Auto if s.min_learning_rate != 0.0 => errors.push(SpecError::new(
                 "schedule.min_learning_rate",
-                "must be ≥ 0 and at most optimizer.learning_rate",
-            ));
+                "must be 0 with optimizer.learning_rate \"auto\" (the rate is chosen when a \
+                 run starts)",
+            )),
+            _ => {}
         }
     }
 
@@ -211,8 +221,9 @@ impl TrainingSpec {
                 ));
             }
         };
-        let lr = self.optimizer.learning_rate();
-        if !(lr > 0.0 && lr <= MAX_LEARNING_RATE) {
+        if let LearningRate::Fixed(lr) = self.optimizer.learning_rate()
+            && !(lr > 0.0 && lr <= MAX_LEARNING_RATE)
+        {
             errors.push(SpecError::new(
                 "optimizer.learning_rate",
                 format!("must be > 0 and at most {MAX_LEARNING_RATE}"),

@@ -26,6 +26,7 @@ mod predict_sequences;
 pub mod predictions;
 pub mod probes;
 pub mod problems;
+pub mod rate_range_plot;
 pub mod remedies;
 pub mod runs;
 pub mod serve;
@@ -63,6 +64,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(list_events::routes());
     routes.extend(curves::routes());
     routes.extend(calibration::routes());
+    routes.extend(rate_range_plot::routes());
     routes.extend(gradients::routes());
     routes.extend(class_plots::routes());
     routes.extend(leaderboard_plot::routes());

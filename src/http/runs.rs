@@ -38,6 +38,8 @@ pub struct RunView<'a> {
     pub kernels: Option<&'a str>,
     /// Other kernel sets later attempts resumed on.
     pub resumed_on_kernels: &'a [String],
+    /// `optimizer.learning_rate: "auto"`: the rate the run's range test chose.
+    pub learning_rate: Option<f64>,
 }
 
 impl<'a> RunView<'a> {
@@ -58,6 +60,7 @@ impl<'a> RunView<'a> {
             error: run.error.as_deref(),
             kernels: run.kernels.as_deref(),
             resumed_on_kernels: &run.resumed_on_kernels,
+            learning_rate: result.and_then(|r| r.rate_range.as_ref()).map(|r| r.chosen),
         }
     }
 }

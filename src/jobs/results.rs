@@ -35,6 +35,7 @@ pub fn run_result(outcome: &FoldOutcome, variant: Variant) -> RunResult {
         encoding: Some(outcome.encoding.clone()),
         cv_epochs: None,
         rung_losses: Vec::new(),
+        rate_range: outcome.trained.state.rate_range.clone(),
     }
 }
 
@@ -253,6 +254,7 @@ mod tests {
             encoding: None,
             cv_epochs: None,
             rung_losses: Vec::new(),
+            rate_range: None,
         }
     }
 

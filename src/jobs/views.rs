@@ -5,6 +5,7 @@ use crate::store::Db;
 
 use crate::domain::job_filter::JobQuery;
 use crate::domain::job_meta::MetaPatch;
+use crate::domain::learning_rate::RateRange;
 use crate::domain::results::RunState;
 use crate::engine::train::EpochRecord;
 use crate::store;
@@ -51,6 +52,18 @@ pub async fn cancel(pool: &Db, id: &str) -> anyhow::Result<Cancel> {
 /// Job `id`'s runs in creation order, with their results (summarized).
 pub async fn runs(pool: &Db, id: &str) -> anyhow::Result<Vec<RunRow>> {
     store::run_data::runs_of_job(pool, id, Detail::Summary).await
+}
+
+/// Job `id`'s runs whose result holds a learning-rate range test, each with its curve.
+pub async fn rate_ranges(pool: &Db, id: &str) -> anyhow::Result<Vec<(RunRow, RateRange)>> {
+    let runs = store::run_data::runs_of_job(pool, id, Detail::Full).await?;
+    Ok((runs.into_iter())
+        .filter_map(|mut run| {
+            let range = run.result.as_mut()?.rate_range.take()?;
+            run.result = None;
+            Some((run, range))
+        })
+        .collect())
 }
 
 /// A page of job `id`'s runs after the run numbered `after`, with the next page's cursor.

@@ -22,6 +22,7 @@ mod hostile;
 mod imbalance;
 mod job_search;
 mod jobs;
+mod learning_rate;
 mod limits;
 mod memory;
 mod moto;

@@ -38,6 +38,29 @@ fn resumable<'a>(
     }
 }
 
+/// Trains, keeping each epoch checkpoint's bytes.
+pub fn keeping_checkpoints(req: &TrainRequest<'_>) -> (Trained, Vec<Vec<u8>>) {
+    let saved = Mutex::new(Vec::new());
+    let trained = train(req, &AtomicBool::new(false), &mut |_, ck| {
+        if let Some(ck) = ck {
+            let bytes = checkpoint::to_bytes(ck, None, None).unwrap();
+            saved.lock().unwrap().push(bytes);
+        }
+    })
+    .unwrap();
+    (trained, saved.into_inner().unwrap())
+}
+
+/// The history without wall-clock seconds: what must match to the bit.
+pub fn timeless(t: &Trained) -> Vec<EpochRecord> {
+    (t.history.iter().cloned())
+        .map(|mut e| {
+            e.seconds = 0.0;
+            e
+        })
+        .collect()
+}
+
 fn weight_bits(t: &Trained) -> Vec<u32> {
     t.state
         .model
@@ -90,21 +113,7 @@ fn a_checkpoint_round_trip_predicts_identically() {
 fn a_run_resumed_from_an_epoch_checkpoint_ends_bit_identical() {
     let data = load("breast_cancer.csv", 0);
     let spec = spec();
-    let saved = Mutex::new(Vec::new());
-    let straight = train(
-        &resumable(&data, &spec, None),
-        &AtomicBool::new(false),
-        &mut |_, ck| {
-            if let Some(ck) = ck {
-                saved
-                    .lock()
-                    .unwrap()
-                    .push(checkpoint::to_bytes(ck, None, None).unwrap());
-            }
-        },
-    )
-    .unwrap();
-    let saved = saved.into_inner().unwrap();
+    let (straight, saved) = keeping_checkpoints(&resumable(&data, &spec, None));
     assert!(saved.len() >= 4, "{} checkpoints", saved.len());
     let third = checkpoint::from_bytes(&saved[2]).unwrap().state;
     assert_eq!(third.epochs_done, 3);
@@ -114,17 +123,6 @@ fn a_run_resumed_from_an_epoch_checkpoint_ends_bit_identical() {
         &mut |_, _| {},
     )
     .unwrap();
-    // Everything but wall-clock seconds, to the bit.
-    let timeless = |t: &Trained| {
-        t.history
-            .iter()
-            .cloned()
-            .map(|mut e| {
-                e.seconds = 0.0;
-                e
-            })
-            .collect::<Vec<_>>()
-    };
     assert_eq!(timeless(&resumed), timeless(&straight));
     assert_eq!(resumed.best_epoch, straight.best_epoch);
     assert_eq!(weight_bits(&resumed), weight_bits(&straight));

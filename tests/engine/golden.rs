@@ -15,25 +15,25 @@ fn spec_of(case: &Value) -> OptimizerSpec {
     let lr = f("lr", 0.0);
     match case["optimizer"].as_str().unwrap() {
         "sgd" => OptimizerSpec::Sgd {
-            learning_rate: lr,
+            learning_rate: lr.into(),
             momentum: f("momentum", 0.0),
             dampening: f("dampening", 0.0),
             nesterov: b("nesterov"),
             weight_decay: f("weight_decay", 0.0),
         },
         "adagrad" => OptimizerSpec::Adagrad {
-            learning_rate: lr,
+            learning_rate: lr.into(),
             epsilon: f("eps", 1e-10),
             weight_decay: f("weight_decay", 0.0),
         },
         "adadelta" => OptimizerSpec::Adadelta {
-            learning_rate: lr,
+            learning_rate: lr.into(),
             rho: f("rho", 0.9),
             epsilon: f("eps", 1e-6),
             weight_decay: f("weight_decay", 0.0),
         },
         "rmsprop" => OptimizerSpec::Rmsprop {
-            learning_rate: lr,
+            learning_rate: lr.into(),
             alpha: f("alpha", 0.99),
             epsilon: f("eps", 1e-8),
             momentum: f("momentum", 0.0),
@@ -48,7 +48,7 @@ fn spec_of(case: &Value) -> OptimizerSpec {
             let (epsilon, amsgrad) = (f("eps", 1e-8), b("amsgrad"));
             if kind == "adam" {
                 OptimizerSpec::Adam {
-                    learning_rate: lr,
+                    learning_rate: lr.into(),
                     beta1,
                     beta2,
                     epsilon,
@@ -57,7 +57,7 @@ fn spec_of(case: &Value) -> OptimizerSpec {
                 }
             } else {
                 OptimizerSpec::Adamw {
-                    learning_rate: lr,
+                    learning_rate: lr.into(),
                     beta1,
                     beta2,
                     epsilon,
@@ -85,7 +85,7 @@ fn every_optimizer_case_follows_pytorch_for_five_steps() {
     for case in cases {
         let spec = spec_of(case);
         let name = format!("{} {}", case["optimizer"], case["hyperparameters"]);
-        let lr = spec.learning_rate();
+        let lr = spec.learning_rate().fixed().unwrap();
         let mut opt = Optimizer::new(spec);
         let mut params = initial.clone();
         let mut state = ParamState::default();

@@ -17,6 +17,7 @@ mod helpers;
 mod lstm;
 mod metrics;
 mod phenomena;
+mod rate_range;
 mod resample;
 mod sequence;
 mod training;

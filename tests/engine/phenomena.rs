@@ -11,7 +11,7 @@ use crate::data::{Data, load, request};
 
 fn sgd(lr: f64) -> OptimizerSpec {
     OptimizerSpec::Sgd {
-        learning_rate: lr,
+        learning_rate: lr.into(),
         momentum: 0.0,
         dampening: 0.0,
         nesterov: false,
@@ -99,7 +99,7 @@ fn early_stopping_stops_when_validation_loss_rises_and_restores_the_best_epoch()
     let mut spec = TrainingSpec::default();
     spec.model.hidden_layers = vec![256, 256];
     spec.optimizer = OptimizerSpec::Adam {
-        learning_rate: 0.01,
+        learning_rate: 0.01.into(),
         beta1: 0.9,
         beta2: 0.999,
         epsilon: 1e-8,

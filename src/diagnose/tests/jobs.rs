@@ -63,6 +63,7 @@ pub(super) fn run(
             encoding: None,
             cv_epochs: None,
             rung_losses: Vec::new(),
+            rate_range: None,
         }),
         diagnosis: d,
     }

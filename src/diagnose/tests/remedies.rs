@@ -53,7 +53,7 @@ fn remedies_are_merge_patches_that_give_valid_specs() {
     json_patch::merge(&mut v, &under);
     assert_eq!(
         JobSpec::from_json(v).unwrap().optimizer.learning_rate(),
-        0.001
+        0.001.into()
     );
     let overfit = remedy(
         &spec(json!({"training": {"early_stopping": null}})),

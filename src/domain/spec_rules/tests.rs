@@ -9,7 +9,7 @@ fn an_empty_spec_takes_every_default() {
     let spec = TrainingSpec::from_json(json!({})).unwrap();
     assert_eq!(spec, TrainingSpec::default());
     assert_eq!(spec.model.hidden_layers, vec![64, 64]);
-    assert_eq!(spec.optimizer.learning_rate(), 0.001);
+    assert_eq!(spec.optimizer.learning_rate(), 0.001.into());
     assert!(spec.training.early_stopping.is_some());
     assert!(spec.validate(&Limits::default()).is_empty());
 }

@@ -208,6 +208,10 @@ pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
             Some(v) => serde_json::from_str(v).map_err(corrupt)?,
             None => Vec::new(),
         },
+        rate_range: match o.meta.get("rate_range") {
+            Some(v) => Some(serde_json::from_str(v).map_err(corrupt)?),
+            None => None,
+        },
         spec: o.spec.clone(),
     };
     Ok(Stored {

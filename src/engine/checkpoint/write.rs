@@ -136,6 +136,9 @@ fn serialize_state(
     if !state.member_best_epochs.is_empty() {
         meta.insert("member_best_epochs".into(), json(&state.member_best_epochs));
     }
+    if let Some(r) = &state.rate_range {
+        meta.insert("rate_range".into(), json(r));
+    }
     if state.epoch_offset > 0 {
         meta.insert("epoch_offset".into(), state.epoch_offset.to_string());
     }

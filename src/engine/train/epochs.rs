@@ -17,6 +17,7 @@ use super::request::{Leg, Objective, TrainRequest};
 use super::state::TrainState;
 use super::step::{Buffers, Shape, StepStats, step};
 use super::trained::{Progress, Trained};
+use crate::domain::learning_rate::RateRange;
 use crate::domain::spec::BatchSize;
 use crate::engine::EngineError;
 use crate::engine::data::rows;
@@ -28,23 +29,28 @@ use crate::engine::optim::schedule;
 use crate::engine::optim::state::ParamState;
 
 /// What a run fixes before its first epoch.
-struct Plan {
-    shape: Shape,
+pub(super) struct Plan {
+    pub(super) shape: Shape,
     /// Training rows, in the fixed order each epoch shuffles afresh.
-    train: Vec<usize>,
+    pub(super) train: Vec<usize>,
     /// The inner validation split early stopping watches (empty without it).
     validation: Vec<usize>,
-    batch_size: usize,
+    pub(super) batch_size: usize,
 }
 
-/// Trains on the calling thread (its products on as many cores as its share allows).
+/// Trains on the calling thread (its products on as many cores as its share allows), at the
+/// spec's fixed rate; a fresh state keeps `rate_range`, the test that chose it.
 pub fn run(
     req: &TrainRequest<'_>,
+    rate_range: Option<RateRange>,
     cancel: &AtomicBool,
     progress: &mut Progress<'_>,
 ) -> Result<Trained, EngineError> {
     let spec = req.spec;
-    let (plan, mut st) = prepare(req)?;
+    let base = (spec.optimizer.learning_rate().fixed()).ok_or_else(|| {
+        EngineError::InvalidInput("the learning rate is \"auto\": the range test chooses it".into())
+    })?;
+    let (plan, mut st) = prepare(req, rate_range)?;
     let early_stop = spec.training.early_stopping.as_ref().map(EarlyStop::new);
     // A run that early-stopped at its last checkpoint stays stopped when resumed.
     let stopped_early = early_stop.as_ref().is_some_and(|e| e.exhausted(st.waited));
@@ -60,12 +66,7 @@ pub fn run(
     let mut bufs = Buffers::default();
     for epoch in st.epochs_done..last {
         let started = Instant::now();
-        let lr = schedule::learning_rate(
-            &spec.schedule,
-            spec.optimizer.learning_rate(),
-            epoch,
-            spec.training.epochs,
-        );
+        let lr = schedule::learning_rate(&spec.schedule, base, epoch, spec.training.epochs);
         let Some(trained) = train_epoch((req, &plan), &mut st, &mut bufs, cancel, (epoch, lr))?
         else {
             stop = Stop::Cancelled;
@@ -110,8 +111,12 @@ fn leg_end(req: &TrainRequest<'_>, st: &TrainState, stop: Stop) -> Stop {
 }
 
 /// The model (fine-tuning's warm start applied), the split and batch size, and the state to
-/// train from: fresh, or a resume's after checking it is of this spec and data.
-fn prepare(req: &TrainRequest<'_>) -> Result<(Plan, TrainState), EngineError> {
+/// train from: fresh (keeping the range test that chose its rate), or a resume's after checking
+/// it is of this spec and data.
+pub(super) fn prepare(
+    req: &TrainRequest<'_>,
+    rate_range: Option<RateRange>,
+) -> Result<(Plan, TrainState), EngineError> {
     let spec = req.spec;
     let mut rng = ChaCha8Rng::seed_from_u64(req.seed);
     let features = req.train.features;
@@ -162,6 +167,7 @@ fn prepare(req: &TrainRequest<'_>) -> Result<(Plan, TrainState), EngineError> {
             members: Vec::new(),
             epoch_offset: 0,
             member_best_epochs: Vec::new(),
+            rate_range,
         },
     };
     let plan = Plan {

@@ -138,7 +138,7 @@ fn run_layer(
 ) -> Result<super::trained::Trained, EngineError> {
     let mut seeded = sub.clone();
     seeded.seed = rand::RngCore::next_u64(&mut layer_rng(sub.seed, layer));
-    super::epochs::run(&seeded, cancel, progress).map_err(|e| match e {
+    super::epochs::run(&seeded, None, cancel, progress).map_err(|e| match e {
         EngineError::Diverged { epoch, quantity } => EngineError::InvalidInput(format!(
             "pretraining hidden layer {layer} diverged in epoch {epoch}: {quantity} is not \
              finite; try a lower optimizer.learning_rate or training.clip_grad_norm"

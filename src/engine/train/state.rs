@@ -5,6 +5,7 @@
 use rand_chacha::ChaCha8Rng;
 
 use super::history::EpochRecord;
+use crate::domain::learning_rate::RateRange;
 use crate::domain::spec::TrainingSpec;
 use crate::engine::model::Model;
 use crate::engine::optim::optimizer::Optimizer;
@@ -39,6 +40,9 @@ pub struct TrainState {
     /// Ensembles: each finished member's best epoch, counted within the member (what the run's
     /// best epoch averages, comparable with the spec's epochs).
     pub member_best_epochs: Vec<u64>,
+    /// `learning_rate: "auto"`: the range test that chose the spec's rate (kept with the state
+    /// so a resumed run reports it).
+    pub rate_range: Option<RateRange>,
 }
 
 impl TrainState {
@@ -58,6 +62,7 @@ impl TrainState {
             members: self.members.clone(),
             epoch_offset: self.epoch_offset,
             member_best_epochs: self.member_best_epochs.clone(),
+            rate_range: self.rate_range.clone(),
         }
     }
 }
