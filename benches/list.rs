@@ -81,6 +81,8 @@ fn job(i: usize, rng: &mut rand::rngs::StdRng) -> NewJob {
         remedy_of: None,
         classes: vec!["a".into(), "b".into()],
         meta: Default::default(),
+        outer_of: None,
+        outer_jobs: Vec::new(),
     };
     job.meta.name = Some(format!("churn-{i}"));
     let team = TEAMS[rng.gen_range(0..TEAMS.len())];

@@ -296,7 +296,8 @@ async function showJobs(q) {
     return [
       box,
       h("span", {}, h("a", { href: `#/jobs/${j.id}` }, j.name || j.id),
-        j.remedy_of ? h("small", {}, " remedy of ", h("a", { href: `#/jobs/${j.remedy_of}` }, j.remedy_of)) : null),
+        j.remedy_of ? h("small", {}, " remedy of ", h("a", { href: `#/jobs/${j.remedy_of}` }, j.remedy_of)) : null,
+        j.outer_of ? h("small", {}, " outer fold of ", h("a", { href: `#/jobs/${j.outer_of}` }, j.outer_of)) : null),
       h("span", { class: `status status-${j.status}` }, j.status),
       `${Math.round(100 * (j.progress?.fraction || 0))}%`,
       j.dataset_name || j.dataset_id,
@@ -774,6 +775,18 @@ function searchSection(trials, board) {
     parallelSvg(axes, shown.map(([, b, i]) => `trial ${i} (rank ${b.rank})`)), rungTable(board));
 }
 
+// Nested cross-validation: each outer fold's choice, its inner mean and outer score; the optimism.
+function nestedSection(n) {
+  const est = n.outer_estimate;
+  const line = est
+    ? `Outer estimate ${fmt(est.mean, 4)} ± ${fmt(est.std, 4)}, inner best ${fmt(n.inner_best, 4)}: the selection's optimism is ${fmt(n.optimism, 4)} ${n.metric}${n.complete ? "" : " (outer folds still training)"}.`
+    : "The outer folds' jobs are still training.";
+  return h("section", { id: "nested" }, h("h2", {}, `Nested cross-validation (${n.metric})`), h("p", {}, line),
+    table(["outer fold", "job", "status", "chosen", "inner mean", "outer fold's score"],
+      n.folds.map((f) => [f.outer_fold, h("a", { href: `#/jobs/${f.job_id}` }, f.job_id), f.status, f.chosen ?? "", fmt(f.inner, 4), fmt(f.outer, 4)]),
+      { id: "nested-table" }));
+}
+
 // A halving search's trials: the held-out loss at each rung, the epochs spent, why each stopped.
 function rungTable(board) {
   const rows = board.filter((r) => r.rungs?.length);
@@ -819,6 +832,7 @@ async function renderResults(job, into) {
         table(["rank", "variant", "metric", "mean", "std"], metrics.leaderboard.map((r) => [r.rank, r.description || `${r.variant} · ${r.strategy}`, r.metric, fmt(r.mean, 4), fmt(r.std, 4)]), { id: "leaderboard-table" }),
       ),
     );
+  if (metrics.nested) sections.push(nestedSection(metrics.nested));
   const trials = job.spec.search?.sampled;
   const search = trials && metrics.leaderboard ? searchSection(trials, metrics.leaderboard) : null;
   if (search) sections.push(search);

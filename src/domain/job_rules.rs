@@ -112,6 +112,7 @@ impl JobSpec {
                 message: "from 1 to 10".into(),
             });
         }
+        errors.extend(validate_outer(self, limits));
         if self.final_model == FinalModel::CvEpochs && self.training.early_stopping.is_none() {
             errors.push(SpecError::new(
                 "final_model",
@@ -214,6 +215,55 @@ const NOT_PRETRAINABLE: [Strategy; 3] = [
 ];
 
 /// What `spec.pretrain` must keep, without the dataset.
+/// Nested cross-validation: outer folds as many as folds may be, each outer fold one of them;
+/// the outer folds are the test sets, so no other test set.
+fn validate_outer(spec: &JobSpec, limits: &Limits) -> Vec<SpecError> {
+    let v = &spec.validation;
+    let mut errors = Vec::new();
+    match (v.outer_folds, v.outer_fold) {
+        (None, None) => return errors,
+        (None, Some(_)) => errors.push(SpecError::new(
+            "validation.outer_fold",
+            "an outer fold of validation.outer_folds: set outer_folds",
+        )),
+        (Some(k), fold) => {
+            if k < 2 || k > limits.max_folds {
+                errors.push(SpecError::new(
+                    "validation.outer_folds",
+                    format!("from 2 to {} (max_folds)", limits.max_folds),
+                ));
+            }
+            if fold.is_some_and(|f| f >= k) {
+                errors.push(SpecError::new(
+                    "validation.outer_fold",
+                    format!("from 0 to outer_folds − 1 ({})", k.saturating_sub(1)),
+                ));
+            }
+        }
+    }
+    let other_test = [
+        (v.test_fraction > 0.0, "test_fraction must be 0"),
+        (v.test_dataset_id.is_some(), "test_dataset_id must be unset"),
+        (
+            v.fold_column.is_some(),
+            "fold_column must be unset (it fixes every row's fold)",
+        ),
+        (
+            v.group_column.is_some(),
+            "group_column must be unset (outer folds split rows)",
+        ),
+    ];
+    for (clash, why) in other_test {
+        if clash {
+            errors.push(SpecError::new(
+                "validation.outer_folds",
+                format!("each outer fold is the test set of its own job: {why}"),
+            ));
+        }
+    }
+    errors
+}
+
 /// `optimizer.learning_rate: "auto"` chooses one network's rate on its run's rows: not for
 /// strategies that train members of their own, nor before pretraining (whose autoencoders
 /// train at the spec's rate).

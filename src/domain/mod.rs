@@ -16,6 +16,7 @@ pub mod learning_rate;
 pub mod metric;
 pub mod model_choice;
 pub mod model_spec;
+pub mod nested;
 pub mod parses;
 pub mod pretrain;
 pub mod results;

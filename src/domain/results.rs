@@ -292,6 +292,9 @@ pub struct JobMetrics {
     /// `final_model: {"epochs": "cv"}`: the final model's epochs and the folds' best epochs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_epochs: Option<CvEpochs>,
+    /// Nested cross-validation: each outer fold's selection and scores, and their optimism.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nested: Option<super::nested::Nested>,
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! `validation` of a job: how its rows are split (k folds, repeats, a test set), or the user's
-//! own folds, groups kept together, or a separate test dataset.
+//! own folds, groups kept together, a separate test dataset, or outer folds (nested
+//! cross-validation).
 
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +29,27 @@ pub struct ValidationSpec {
     /// turns on): a fixed train/test protocol.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub test_dataset_id: Option<String>,
+    /// Nested cross-validation: stratified outer folds drawn with the seed; for each, a job of
+    /// its own (`outer_fold`) makes the whole selection on the other rows and scores its final
+    /// model on that fold. Default none.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_folds: Option<u64>,
+    /// One outer fold of a nested job (the jobs `outer_folds` creates carry it): its rows are
+    /// this job's test set.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_fold: Option<u64>,
+}
+
+impl ValidationSpec {
+    /// A nested job's outer folds, when this job is the one that makes them.
+    pub fn nests(&self) -> Option<u64> {
+        self.outer_folds.filter(|_| self.outer_fold.is_none())
+    }
+
+    /// Scored once on rows no fold sees: a test fraction, a test dataset or an outer fold.
+    pub fn has_test_set(&self) -> bool {
+        self.test_fraction > 0.0 || self.test_dataset_id.is_some() || self.outer_fold.is_some()
+    }
 }
 
 impl Default for ValidationSpec {
@@ -40,6 +62,8 @@ impl Default for ValidationSpec {
             fold_column: None,
             group_column: None,
             test_dataset_id: None,
+            outer_folds: None,
+            outer_fold: None,
         }
     }
 }

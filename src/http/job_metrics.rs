@@ -1,5 +1,6 @@
 //! `GET /v1/jobs/{id}/metrics`: per fold, the summary across folds, the pooled out-of-fold
-//! score, the test set and a comparison's leaderboard (`jobs::metrics`).
+//! score, the test set, a comparison's leaderboard (`jobs::metrics`) and a nested job's outer
+//! folds (`jobs::nested`).
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -15,8 +16,9 @@ pub fn routes() -> Vec<Route> {
 }
 
 async fn show(State(state): State<AppState>, Path(id): Path<String>) -> Result<Response, ApiError> {
-    let metrics = jobs::metrics::metrics(&state.pool, &id)
+    let mut metrics = jobs::metrics::metrics(&state.pool, &id)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no job {id}")))?;
+    metrics.nested = jobs::nested::report(&state.pool, &id).await?;
     Ok(Json(metrics).into_response())
 }

@@ -11,6 +11,7 @@ mod inputs;
 pub mod list_feed;
 pub mod metrics;
 pub mod models;
+pub mod nested;
 pub mod plan;
 pub mod predict;
 mod rejected;

@@ -68,8 +68,7 @@ pub fn accept(
         search.sampled = Some(search.trials(seed));
     }
     // The test set is scored with the final model.
-    let tested = spec.validation.test_fraction > 0.0 || spec.validation.test_dataset_id.is_some();
-    if tested && !spec.final_model.trains() {
+    if spec.validation.has_test_set() && !spec.final_model.trains() {
         spec.final_model = FinalModel::Own;
     }
     let strategies = spec.imbalance.strategy.list();
@@ -156,6 +155,8 @@ pub fn job(
         meta: Default::default(),
         remedy_of: None,
         classes,
+        outer_of: None,
+        outer_jobs: Vec::new(),
     })
 }
 
@@ -312,7 +313,7 @@ mod validation_checks;
 pub use assignment::FoldSource;
 use dataset_checks::check_against_dataset;
 use estimate::scaled_counts;
-pub use estimate::{Estimate, StrategyWork};
+pub use estimate::{Estimate, OuterWork, StrategyWork};
 pub use init_checks::check_init;
 pub use other_datasets::{check_other_dataset, trained_features};
 pub use relabel::{Relabeled, relabel};

@@ -52,8 +52,7 @@ pub async fn job_results(pool: &Db, spec: &JobSpec, runs: &[RunRow]) -> anyhow::
     let folds = results::fold_results(runs);
     let leader = results::leader(spec, &folds);
     let final_run = runs.iter().find(|r| r.kind == RunKind::Final);
-    let v = &spec.validation;
-    let tested = v.test_fraction > 0.0 || v.test_dataset_id.is_some();
+    let tested = spec.validation.has_test_set();
     // The test set's scores in full (a run's summary drops the confusion matrix).
     let test = match final_run.filter(|r| r.result.is_some() && tested) {
         Some(run) => store::run_data::result(pool, &run.id)

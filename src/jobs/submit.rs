@@ -6,6 +6,7 @@ use crate::store::Db;
 use sha2::{Digest, Sha256};
 
 use super::inputs::{self, FoldColumns};
+use super::nested;
 use super::plan::{self, Estimate};
 pub use super::rejected::SubmitError;
 use crate::config::Limits;
@@ -15,7 +16,8 @@ use crate::domain::job::{InitSpec, JobSpec};
 use crate::domain::job_meta::JobMeta;
 use crate::domain::spec::SpecError;
 use crate::engine::data::labels::Labels;
-use crate::store::{self, jobs::Created};
+use crate::store;
+use crate::store::jobs::{Created, NewJob};
 
 /// What a submit did.
 #[derive(Debug)]
@@ -49,7 +51,7 @@ pub async fn submit(pool: &Db, limits: &Limits, s: Submission) -> Result<Submitt
         relabeled,
     } = resolve(pool, limits, s.spec).await?;
     // A dry run plans the folds too, so a column that cannot make them is its 422 as well.
-    let estimate = s.dry_run.then(|| plan::estimate(&accepted, &ds));
+    let estimate = s.dry_run.then(|| nested::estimate(&accepted, &ds));
     let (labels, n_classes) = inputs::labels(pool, &ds, relabeled).await?;
     let classes: Vec<String> = ds.classes.iter().map(|c| c.value.clone()).collect();
     if classes.len() != n_classes {
@@ -58,6 +60,18 @@ pub async fn submit(pool: &Db, limits: &Limits, s: Submission) -> Result<Submitt
     }
     let max_attempts = u32::try_from(limits.max_attempts).unwrap_or(u32::MAX);
     let columns = FoldColumns::load(pool, &accepted.spec, &ds).await?;
+    // A nested job's outer folds are planned with it, so one that cannot be is its 422.
+    let outer: Vec<NewJob> = (nested::outer_specs(&accepted).into_iter())
+        .map(|o| {
+            plan::job(
+                o,
+                (&labels, classes.clone()),
+                max_attempts,
+                columns.source(),
+            )
+        })
+        .collect::<Result<_, _>>()
+        .map_err(|e| SubmitError::Invalid(vec![e]))?;
     let mut job = plan::job(accepted, (&labels, classes), max_attempts, columns.source())
         .map_err(|e| SubmitError::Invalid(vec![e]))?;
     if let Some(estimate) = estimate {
@@ -68,6 +82,11 @@ pub async fn submit(pool: &Db, limits: &Limits, s: Submission) -> Result<Submitt
     }
     job.remedy_of = s.remedy_of;
     job.meta = s.meta;
+    for (fold, mut o) in outer.into_iter().enumerate() {
+        o.outer_of = Some(job.id.clone());
+        o.meta = nested::outer_meta(&job.meta, fold as u64);
+        job.outer_jobs.push(o);
+    }
     // A request is its spec, what it is called and, for a remedy job, what it remedies (an
     // unnamed job's identity is its spec, as before names were).
     let identity = match (&job.remedy_of, job.meta == JobMeta::default()) {

@@ -44,9 +44,24 @@ pub async fn remedies_of(pool: &Db, id: &str) -> anyhow::Result<Vec<JobView>> {
     store::jobs::remedies_of(pool, id).await
 }
 
-/// Cancels job `id`: queued runs at once; running runs stop within an epoch.
+/// The outer folds' jobs of nested job `id`, in fold order.
+pub async fn outer_jobs_of(pool: &Db, id: &str) -> anyhow::Result<Vec<JobView>> {
+    store::jobs::outer_jobs_of(pool, id).await
+}
+
+/// Cancels job `id`: queued runs at once; running runs stop within an epoch. A nested job's
+/// outer folds' jobs are cancelled with it (even once it has itself ended).
 pub async fn cancel(pool: &Db, id: &str) -> anyhow::Result<Cancel> {
-    store::jobs::cancel_job(pool, id).await
+    let own = store::jobs::cancel_job(pool, id).await?;
+    let mut outer_stopped = false;
+    for outer in store::jobs::outer_jobs_of(pool, id).await? {
+        let c = store::jobs::cancel_job(pool, &outer.id).await?;
+        outer_stopped |= matches!(c, Cancel::Cancelled | Cancel::Cancelling);
+    }
+    Ok(match own {
+        Cancel::AlreadyFinished(_) if outer_stopped => Cancel::Cancelling,
+        other => other,
+    })
 }
 
 /// Job `id`'s runs in creation order, with their results (summarized).

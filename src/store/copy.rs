@@ -128,6 +128,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("description", Text),
             ("tags_json", Text),
             ("families", Text),
+            ("outer_of", Text),
         ],
         key: "seq",
         page: 100,

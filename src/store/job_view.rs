@@ -90,6 +90,8 @@ pub struct JobView {
     pub diagnostics: Vec<Finding>,
     /// The job this one was made from by `POST /v1/jobs/{id}/remedy`.
     pub remedy_of: Option<String>,
+    /// An outer fold's job: the nested job (`validation.outer_folds`) that made it.
+    pub outer_of: Option<String>,
     /// The findings of the original job whose remedies this job applies (their ids).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub remedies: Option<Vec<usize>>,
@@ -134,6 +136,8 @@ super::dispatch! { job_view:
     pub async fn get_job(id: &str) -> anyhow::Result<Option<JobView>>;
     /// The jobs made from job `id` by `POST …/remedy`, oldest first.
     pub async fn remedies_of(id: &str) -> anyhow::Result<Vec<JobView>>;
+    /// The outer folds' jobs of nested job `id`, in fold order.
+    pub async fn outer_jobs_of(id: &str) -> anyhow::Result<Vec<JobView>>;
     /// A page of the jobs `query` keeps, in its order, after `cursor` (a sequence number in
     /// the default order, else how many jobs were already shown): one query.
     pub async fn list_jobs(

@@ -2,7 +2,7 @@
 //! stored findings. Reads of the job resource are in `job_view`.
 
 use super::idempotency;
-pub use super::job_view::{JobView, Progress, get_job, list_jobs, remedies_of};
+pub use super::job_view::{JobView, Progress, get_job, list_jobs, outer_jobs_of, remedies_of};
 use super::run_data::RunRow;
 use crate::domain::finding::{AppliedRemedy, Finding};
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
@@ -64,6 +64,10 @@ pub struct NewJob {
     pub classes: Vec<String>,
     /// What the user calls it: name, description, tags.
     pub meta: JobMeta,
+    /// An outer fold's job: the nested job that made it.
+    pub outer_of: Option<String>,
+    /// A nested job: its outer folds' jobs, stored with it.
+    pub outer_jobs: Vec<NewJob>,
 }
 
 /// What creating a job did.

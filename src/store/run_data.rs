@@ -254,6 +254,8 @@ mod tests {
             remedy_of: None,
             classes: vec!["a".into(), "b".into()],
             meta: Default::default(),
+            outer_of: None,
+            outer_jobs: Vec::new(),
         };
         crate::store::jobs::insert_job(&db, &job, None)
             .await

@@ -947,3 +947,55 @@ async fn a_finding_whose_remedy_changes_nothing_offers_no_button() {
     no_errors(c).await;
     browser.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs chromium and chromium-driver (.ci/run installs them; run with --include-ignored)"]
+async fn a_nested_job_shows_its_outer_folds_and_an_auto_rate_its_range_tests() {
+    use crate::helpers::{queued, upload_breast_cancer, wait_until_finished};
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({"dataset_id": ds, "name": "nested", "final_model": false,
+        "model": [{"hidden_layers": [8]}, {"hidden_layers": [16]}],
+        "optimizer": {"kind": "sgd", "learning_rate": "auto", "momentum": 0.9},
+        "validation": {"folds": 2, "outer_folds": 2}, "training": {"epochs": 2}});
+    let id = queued(&app, spec).await;
+    let outer = app
+        .get_json(&format!("/v1/jobs?filter=outer_of%20%3D%20'{id}'"))
+        .await;
+    for o in outer["items"].as_array().unwrap() {
+        let o = o["id"].as_str().unwrap();
+        assert_eq!(wait_until_finished(&app, o).await["status"], "succeeded");
+    }
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let browser = Browser::start().await;
+    let c = &browser.client;
+    c.goto(&format!("{}/#/jobs/{id}", app.address))
+        .await
+        .unwrap();
+    element(c, "#nested-table", 30).await;
+    element(c, "#plot-lr_range svg", 30).await;
+    let shown = c
+        .execute(
+            "return [document.querySelectorAll('#nested-table tbody tr').length, \
+                     document.querySelector('#nested p').textContent, \
+                     document.querySelector('#runs-table thead').textContent, \
+                     [...document.querySelectorAll('#runs-table tbody tr')].map(r => r.lastChild.textContent)]",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(shown[0], json!(2), "{shown}");
+    assert!(shown[1].as_str().unwrap().contains("optimism"), "{shown}");
+    assert!(
+        shown[2].as_str().unwrap().contains("learning rate"),
+        "{shown}"
+    );
+    let rates = shown[3].as_array().unwrap();
+    assert!(
+        rates.iter().all(|r| r.as_str().unwrap().contains("e-")),
+        "each run's chosen rate: {shown}"
+    );
+    screenshot(c, "nested").await;
+    no_errors(c).await;
+    browser.close().await;
+}

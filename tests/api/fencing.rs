@@ -43,6 +43,8 @@ fn job_on(id: &str, dataset_id: &str) -> NewJob {
         remedy_of: None,
         classes: vec!["a".into(), "b".into()],
         meta: Default::default(),
+        outer_of: None,
+        outer_jobs: Vec::new(),
     }
 }
 

@@ -26,6 +26,7 @@ mod learning_rate;
 mod limits;
 mod memory;
 mod moto;
+mod nested;
 mod openapi;
 mod plots;
 mod pretraining;

@@ -54,6 +54,8 @@ fn job(id: &str, folds: u32, final_run: bool) -> NewJob {
         remedy_of: None,
         classes: vec!["a".into(), "b".into()],
         meta: Default::default(),
+        outer_of: None,
+        outer_jobs: Vec::new(),
     }
 }
 

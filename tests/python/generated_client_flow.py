@@ -34,7 +34,8 @@ from crossfold_client.api.plots import (  # noqa: E402
     get_attention, get_attention_data, get_calibration, get_calibration_data, get_confusion,
     get_confusion_data, get_gradients, get_gradients_data, get_leaderboard_plot,
     get_leaderboard_plot_data, get_learning_curves, get_learning_curves_data,
-    get_precision_recall, get_precision_recall_data, get_roc, get_roc_data)
+    get_learning_rate_range, get_learning_rate_range_data, get_precision_recall,
+    get_precision_recall_data, get_roc, get_roc_data)
 from crossfold_client.api.runs import get_run_checkpoint, get_run_history  # noqa: E402
 from crossfold_client.api.service import get_limits, healthz, metrics, readyz  # noqa: E402
 from crossfold_client.api.ui import dashboard, dashboard_script, dashboard_style  # noqa: E402
@@ -214,6 +215,14 @@ for drawn, data in table_plots:
     check(isinstance(svg, File) and b"<svg" in svg.payload.read(), f"{drawn.__name__} drew no SVG")
     figure = call(data, board.id)
     check(isinstance(figure, Figure) and figure.title, f"{data.__name__} answered {figure!r}")
+
+# learning_rate "auto": each run's range test, drawn and as typed data, its rate on each run.
+auto_job = finished(submit({**spec, "name": "auto rate", "final_model": False,
+                            "optimizer": {"kind": "sgd", "learning_rate": "auto"}}).id)
+check(auto_job.status.value == "succeeded", f"auto-rate job {auto_job.status.value}: {auto_job.error}")
+check(b"<svg" in call(get_learning_rate_range, auto_job.id).payload.read(), "lr_range drew no SVG")
+check(isinstance(call(get_learning_rate_range_data, auto_job.id), Figure), "lr_range data")
+check(all(r.learning_rate > 0 for r in call(list_runs, auto_job.id).items), "each run's chosen rate")
 
 # A sequence job (a GRU with attention) on the .ts upload: predict JSON and .ts, attention.
 waves_job = finished(submit({"dataset_id": waves.id, "seed": 3,

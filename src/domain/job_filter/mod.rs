@@ -27,6 +27,8 @@ pub enum Field {
     FinishedAt,
     /// The job a remedy job was made from.
     RemedyOf,
+    /// The nested job an outer fold's job was made by.
+    OuterOf,
     Tag(String),
     /// A metric's mean across folds (the job's summary).
     Metric(Metric),
@@ -92,7 +94,7 @@ pub const MAX_FILTER: usize = 500;
 pub const MAX_ORDER: usize = 100;
 
 const FIELDS: &str = "name, description, status, dataset_id, dataset, family, created_at, \
-                      finished_at, remedy_of, tags.<key> or metrics.<metric>";
+                      finished_at, remedy_of, outer_of, tags.<key> or metrics.<metric>";
 
 fn metric(name: &str) -> Option<Metric> {
     Metric::ALL.into_iter().find(|m| m.name() == name)
@@ -109,6 +111,7 @@ fn field(at: usize, word: &str) -> Result<Field, FilterError> {
         "created_at" => Some(Field::CreatedAt),
         "finished_at" => Some(Field::FinishedAt),
         "remedy_of" => Some(Field::RemedyOf),
+        "outer_of" => Some(Field::OuterOf),
         _ => None,
     };
     if let Some(f) = known {

@@ -65,9 +65,16 @@ pub fn summarize_maps(folds: &[BTreeMap<String, f64>]) -> BTreeMap<String, Stat>
         .filter(|k| folds.iter().all(|m| m.contains_key(*k)))
         .map(|k| {
             let v: Vec<f64> = folds.iter().map(|m| m[k]).collect();
-            (k.clone(), stat(&v))
+            (k.clone(), Stat::of(&v))
         })
         .collect()
+}
+
+impl Stat {
+    /// Of `v` (not empty).
+    pub fn of(v: &[f64]) -> Stat {
+        stat(v)
+    }
 }
 
 fn stat(v: &[f64]) -> Stat {

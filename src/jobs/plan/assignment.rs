@@ -67,9 +67,13 @@ pub(super) fn assign_rows(
         .collect())
 }
 
-/// The test set (`test_fraction`), drawn once before the folds, the same for every repeat.
+/// The test set (`test_fraction`, or an outer fold of a nested job), drawn once before the
+/// folds, the same for every repeat.
 fn test_set(spec: &JobSpec, labels: &[u32], n_classes: usize) -> Result<Vec<bool>, SpecError> {
     let folds_n = spec.validation.folds as usize;
+    if let (Some(k), Some(fold)) = (spec.validation.outer_folds, spec.validation.outer_fold) {
+        return outer_fold(spec, labels, n_classes, (k as usize, fold as u32));
+    }
     let mut in_test = vec![false; labels.len()];
     if spec.validation.test_fraction > 0.0 {
         let seed = derive_seed(spec.seed, u64::MAX, u64::MAX);
@@ -89,6 +93,35 @@ fn test_set(spec: &JobSpec, labels: &[u32], n_classes: usize) -> Result<Vec<bool
             let message = format!("{} (after holding out the test set)", e.0);
             return Err(SpecError::new("validation.folds", message));
         }
+    }
+    Ok(in_test)
+}
+
+/// Outer fold `fold` of `k` stratified outer folds (drawn with the seed, the same for each
+/// of a nested job's outer jobs): this job's test set. The rest must fill the inner folds.
+fn outer_fold(
+    spec: &JobSpec,
+    labels: &[u32],
+    n_classes: usize,
+    (k, fold): (usize, u32),
+) -> Result<Vec<bool>, SpecError> {
+    let mut counts = vec![0u64; n_classes];
+    for &y in labels {
+        counts[y as usize] += 1;
+    }
+    if let Err(e) = split::check(&counts, k) {
+        return Err(SpecError::new("validation.outer_folds", e.0));
+    }
+    let seed = derive_seed(spec.seed, u64::MAX - 1, u64::MAX);
+    let outer = split::assign(labels, n_classes, k, seed);
+    let in_test: Vec<bool> = outer.iter().map(|&f| f == fold).collect();
+    let mut rest_counts = vec![0u64; n_classes];
+    for (&y, _) in labels.iter().zip(&in_test).filter(|(_, t)| !**t) {
+        rest_counts[y as usize] += 1;
+    }
+    if let Err(e) = split::check(&rest_counts, spec.validation.folds as usize) {
+        let message = format!("{} (in an outer fold's training rows)", e.0);
+        return Err(SpecError::new("validation.folds", message));
     }
     Ok(in_test)
 }

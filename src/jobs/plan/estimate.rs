@@ -28,6 +28,18 @@ pub struct Estimate {
     /// A halving search: the epochs its trials pause at to be compared (the last the end).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rungs: Option<Vec<u64>>,
+    /// Nested cross-validation: the outer folds' jobs, and their runs and epochs together
+    /// (besides this job's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outer_jobs: Option<OuterWork>,
+}
+
+/// The outer folds' jobs of a nested job, at most.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct OuterWork {
+    pub jobs: u64,
+    pub runs: usize,
+    pub epochs: u64,
 }
 
 /// One strategy's part of an `Estimate`.
@@ -93,12 +105,17 @@ pub fn of(
             p.epochs * layers.unwrap_or(0) as u64
         }),
         rungs: halving.map(|h| h.rungs),
+        outer_jobs: None,
     }
 }
 
 /// The dataset's class counts outside the test set, times `share` (a fold's training part).
 pub(super) fn scaled_counts(spec: &JobSpec, ds: &DatasetSummary, share: f64) -> Vec<u64> {
-    let outside_test = 1.0 - spec.validation.test_fraction;
+    let v = &spec.validation;
+    let outside_test = match (v.outer_folds, v.outer_fold) {
+        (Some(k), Some(_)) => 1.0 - 1.0 / k as f64,
+        _ => 1.0 - v.test_fraction,
+    };
     ds.classes
         .iter()
         .map(|c| (c.count as f64 * outside_test * share).round() as u64)

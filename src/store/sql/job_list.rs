@@ -87,6 +87,7 @@ fn column(field: &Field) -> Option<&'static str> {
         Field::CreatedAt => "j.created_at",
         Field::FinishedAt => "j.finished_at",
         Field::RemedyOf => "j.remedy_of",
+        Field::OuterOf => "j.outer_of",
         Field::Dataset | Field::Family | Field::Tag(_) | Field::Metric(_) => return None,
     })
 }

@@ -15,7 +15,7 @@ macro_rules! view_select {
     () => {
         concat!(
             "SELECT j.seq, j.id, j.status, j.spec_json, j.dataset_id, j.created_at, j.started_at,
-           j.finished_at, j.error, j.summary_json, j.diagnostics_json, j.remedy_of,
+           j.finished_at, j.error, j.summary_json, j.diagnostics_json, j.remedy_of, j.outer_of,
            j.remedy_findings_json, j.name, j.description, j.tags_json,
            (SELECT d.name FROM datasets d WHERE d.id = j.dataset_id) AS dataset_name,
            (SELECT MAX(r.attempt) FROM runs r WHERE r.job_id = j.id) AS attempts,
@@ -78,6 +78,7 @@ fn view(row: &super::Row) -> anyhow::Result<JobView> {
             .transpose()?,
         diagnostics: findings_of(row),
         remedy_of: row.get("remedy_of"),
+        outer_of: row.get("outer_of"),
         meta: JobMeta {
             name: row.get("name"),
             description: row.get("description"),
@@ -97,13 +98,27 @@ fn view(row: &super::Row) -> anyhow::Result<JobView> {
 
 /// The jobs made from job `id` by `POST …/remedy`, oldest first.
 pub async fn remedies_of(pool: &Pool, id: &str) -> anyhow::Result<Vec<JobView>> {
-    let rows = sqlx::query(concat!(
-        view_select!(),
-        " WHERE j.remedy_of = $1 ORDER BY j.seq"
-    ))
-    .bind(id)
-    .fetch_all(pool)
-    .await?;
+    made_from(
+        pool,
+        concat!(view_select!(), " WHERE j.remedy_of = $1 ORDER BY j.seq"),
+        id,
+    )
+    .await
+}
+
+/// The outer folds' jobs of nested job `id`: made in fold order, in one transaction.
+pub async fn outer_jobs_of(pool: &Pool, id: &str) -> anyhow::Result<Vec<JobView>> {
+    made_from(
+        pool,
+        concat!(view_select!(), " WHERE j.outer_of = $1 ORDER BY j.seq"),
+        id,
+    )
+    .await
+}
+
+/// The jobs `sql` selects by the job `id` they were made from.
+async fn made_from(pool: &Pool, sql: &'static str, id: &str) -> anyhow::Result<Vec<JobView>> {
+    let rows = sqlx::query(sql).bind(id).fetch_all(pool).await?;
     rows.iter().map(view).collect()
 }
 

@@ -38,78 +38,96 @@ pub async fn insert_job(
                 Err(e) => return Err(e.into()),
             }
         }
-        // Checked inside the transaction: a concurrent delete either sees this job or is seen.
-        for (_, field, dataset) in job_datasets(job) {
-            let exists: Option<i64> = sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM datasets WHERE id = $1")
-                .bind(dataset)
-                .fetch_optional(&mut *tx)
-                .await?;
-            if exists.is_none() {
+        // A nested job's outer jobs are stored with it, or none of them is.
+        for one in std::iter::once(job).chain(&job.outer_jobs) {
+            if let Some(gone) = insert_rows(&mut tx, one).await? {
                 tx.rollback().await?;
-                return Ok(Created::DatasetGone(field));
+                return Ok(Created::DatasetGone(gone));
             }
-        }
-        // Kept parsed, so reading the job back parses nothing.
-        let spec_json = serde_json::to_string(&job.spec)?;
-        crate::store::typed::remember(&job.id, &spec_json, &job.spec);
-        sqlx::query(
-            "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, remedy_of,
-                               remedy_findings_json, classes_json, name, description, tags_json,
-                               families)
-             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-        )
-        .bind(&job.id)
-        .bind(&job.dataset_id)
-        .bind(&spec_json)
-        .bind(serde_json::to_string(&job.folds)?)
-        .bind(&job.created_at)
-        .bind(job.remedy_of.as_ref().map(|r| r.0.as_str()))
-        .bind(
-            job.remedy_of
-                .as_ref()
-                .map(|r| serde_json::to_string(&r.1))
-                .transpose()?,
-        )
-        .bind(serde_json::to_string(&job.classes)?)
-        .bind(&job.meta.name)
-        .bind(&job.meta.description)
-        .bind(serde_json::to_string(&job.meta.tags)?)
-        .bind(super::job_meta::families(&job.spec))
-        .execute(&mut *tx)
-        .await?;
-        super::job_meta::insert_tags(&mut tx, &job.id, &job.meta.tags).await?;
-        for (role, _, dataset) in job_datasets(job) {
-            sqlx::query("INSERT INTO job_datasets (job_id, role, dataset_id) VALUES ($1, $2, $3)")
-                .bind(&job.id)
-                .bind(role)
-                .bind(dataset)
-                .execute(&mut *tx)
-                .await?;
-        }
-        for run in &job.runs {
-            sqlx::query(concat!(
-                "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
-                                   strategy, variant, pause_at)
-                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, ", now_ms!(), ", $8, $9, $10)",
-            ))
-            .bind(&run.id)
-            .bind(&job.id)
-            .bind(run.kind.as_str())
-            .bind(run.fold.map(i64::from))
-            .bind(run.repeat.map(i64::from))
-            .bind(run.seed as i64)
-            .bind(i64::from(run.max_attempts))
-            .bind(run.strategy.map(Strategy::as_str))
-            .bind(i64::from(run.variant))
-            .bind(run.pause_at.map(|e| e as i64))
-            .execute(&mut *tx)
-            .await?;
         }
         super::notify(&mut *tx, super::QUEUE_CHANNEL, &job.id).await?;
         tx.commit().await?;
         Ok(Created::Created)
     })
     .await
+}
+
+/// One job's rows and its runs' (`Some(field)`: the dataset that field names is gone).
+async fn insert_rows(
+    tx: &mut super::WriteTx,
+    job: &NewJob,
+) -> anyhow::Result<Option<&'static str>> {
+    // Checked inside the transaction: a concurrent delete either sees this job or is seen.
+    for (_, field, dataset) in job_datasets(job) {
+        let exists: Option<i64> =
+            sqlx::query_scalar("SELECT CAST(1 AS BIGINT) FROM datasets WHERE id = $1")
+                .bind(dataset)
+                .fetch_optional(&mut **tx)
+                .await?;
+        if exists.is_none() {
+            return Ok(Some(field));
+        }
+    }
+    // Kept parsed, so reading the job back parses nothing.
+    let spec_json = serde_json::to_string(&job.spec)?;
+    crate::store::typed::remember(&job.id, &spec_json, &job.spec);
+    sqlx::query(
+        "INSERT INTO jobs (id, dataset_id, status, spec_json, folds_json, created_at, remedy_of,
+                               remedy_findings_json, classes_json, name, description, tags_json,
+                               families, outer_of)
+             VALUES ($1, $2, 'queued', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
+    )
+    .bind(&job.id)
+    .bind(&job.dataset_id)
+    .bind(&spec_json)
+    .bind(serde_json::to_string(&job.folds)?)
+    .bind(&job.created_at)
+    .bind(job.remedy_of.as_ref().map(|r| r.0.as_str()))
+    .bind(
+        job.remedy_of
+            .as_ref()
+            .map(|r| serde_json::to_string(&r.1))
+            .transpose()?,
+    )
+    .bind(serde_json::to_string(&job.classes)?)
+    .bind(&job.meta.name)
+    .bind(&job.meta.description)
+    .bind(serde_json::to_string(&job.meta.tags)?)
+    .bind(super::job_meta::families(&job.spec))
+    .bind(&job.outer_of)
+    .execute(&mut **tx)
+    .await?;
+    super::job_meta::insert_tags(tx, &job.id, &job.meta.tags).await?;
+    for (role, _, dataset) in job_datasets(job) {
+        sqlx::query("INSERT INTO job_datasets (job_id, role, dataset_id) VALUES ($1, $2, $3)")
+            .bind(&job.id)
+            .bind(role)
+            .bind(dataset)
+            .execute(&mut **tx)
+            .await?;
+    }
+    for run in &job.runs {
+        sqlx::query(concat!(
+            "INSERT INTO runs (id, job_id, kind, fold, repeat, seed, state, max_attempts, run_at,
+                                   strategy, variant, pause_at)
+                 VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, ",
+            now_ms!(),
+            ", $8, $9, $10)",
+        ))
+        .bind(&run.id)
+        .bind(&job.id)
+        .bind(run.kind.as_str())
+        .bind(run.fold.map(i64::from))
+        .bind(run.repeat.map(i64::from))
+        .bind(run.seed as i64)
+        .bind(i64::from(run.max_attempts))
+        .bind(run.strategy.map(Strategy::as_str))
+        .bind(i64::from(run.variant))
+        .bind(run.pause_at.map(|e| e as i64))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(None)
 }
 
 /// The datasets `job` reads: (role, the spec field naming it, id); its own first.

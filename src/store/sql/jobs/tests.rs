@@ -27,6 +27,8 @@ async fn store_with_jobs(n: usize) -> (impl Sized, Pool) {
             remedy_of: None,
             classes: vec!["a".into(), "b".into()],
             meta: Default::default(),
+            outer_of: None,
+            outer_jobs: Vec::new(),
         };
         insert_job(&pool, &job, None).await.unwrap();
     }
