@@ -3,7 +3,7 @@
 
 use super::job::{ClassWeights, FinalModel, JobSpec, Strategy};
 use super::learning_rate::LearningRate;
-use super::spec::SpecError;
+use super::spec::{OptimizerSpec, SpecError};
 use crate::config::Limits;
 
 /// Models a `model` list may hold (like strategies).
@@ -24,10 +24,14 @@ impl JobSpec {
     /// Parses JSON; a type error or unknown field is reported with its path.
     pub fn from_json(value: serde_json::Value) -> Result<Self, Vec<SpecError>> {
         super::parses::spec();
-        serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
+        serde_path_to_error::deserialize(&value).map_err(|e| {
+            let path = match e.path().to_string() {
+                p if p == "optimizer" => tagged_field(&value, "optimizer").unwrap_or(p),
+                p if p == "." => String::new(),
+                p => p,
+            };
             vec![SpecError {
-                field: if path == "." { String::new() } else { path },
+                field: path,
                 message: e.inner().to_string(),
             }]
         })
@@ -112,7 +116,7 @@ impl JobSpec {
                 message: "from 1 to 10".into(),
             });
         }
-        errors.extend(validate_outer(self, limits));
+        errors.extend(self.validation.validate_outer(limits));
         if self.final_model == FinalModel::CvEpochs && self.training.early_stopping.is_none() {
             errors.push(SpecError::new(
                 "final_model",
@@ -215,53 +219,16 @@ const NOT_PRETRAINABLE: [Strategy; 3] = [
 ];
 
 /// What `spec.pretrain` must keep, without the dataset.
-/// Nested cross-validation: outer folds as many as folds may be, each outer fold one of them;
-/// the outer folds are the test sets, so no other test set.
-fn validate_outer(spec: &JobSpec, limits: &Limits) -> Vec<SpecError> {
-    let v = &spec.validation;
-    let mut errors = Vec::new();
-    match (v.outer_folds, v.outer_fold) {
-        (None, None) => return errors,
-        (None, Some(_)) => errors.push(SpecError::new(
-            "validation.outer_fold",
-            "an outer fold of validation.outer_folds: set outer_folds",
-        )),
-        (Some(k), fold) => {
-            if k < 2 || k > limits.max_folds {
-                errors.push(SpecError::new(
-                    "validation.outer_folds",
-                    format!("from 2 to {} (max_folds)", limits.max_folds),
-                ));
-            }
-            if fold.is_some_and(|f| f >= k) {
-                errors.push(SpecError::new(
-                    "validation.outer_fold",
-                    format!("from 0 to outer_folds − 1 ({})", k.saturating_sub(1)),
-                ));
-            }
-        }
-    }
-    let other_test = [
-        (v.test_fraction > 0.0, "test_fraction must be 0"),
-        (v.test_dataset_id.is_some(), "test_dataset_id must be unset"),
-        (
-            v.fold_column.is_some(),
-            "fold_column must be unset (it fixes every row's fold)",
-        ),
-        (
-            v.group_column.is_some(),
-            "group_column must be unset (outer folds split rows)",
-        ),
-    ];
-    for (clash, why) in other_test {
-        if clash {
-            errors.push(SpecError::new(
-                "validation.outer_folds",
-                format!("each outer fold is the test set of its own job: {why}"),
-            ));
-        }
-    }
-    errors
+/// The field of an internally tagged block (`optimizer`, tagged by `kind`) that does not read:
+/// serde reports the block, so each field is tried alone with the block's kind.
+fn tagged_field(value: &serde_json::Value, block: &str) -> Option<String> {
+    let fields = value.get(block)?.as_object()?;
+    let kind = fields.get("kind")?;
+    (fields.iter().filter(|(k, _)| *k != "kind")).find_map(|(k, v)| {
+        let alone = serde_json::json!({"kind": kind, k: v});
+        let bad = serde_json::from_value::<OptimizerSpec>(alone).is_err();
+        bad.then(|| format!("{block}.{k}"))
+    })
 }
 
 /// `optimizer.learning_rate: "auto"` chooses one network's rate on its run's rows: not for
@@ -370,5 +337,20 @@ mod tests {
         // Size limits are the ones in force when it was accepted, not now.
         let wide = r#"{"dataset_id": "d", "model": {"hidden_layers": [100000]}}"#;
         assert!(JobSpec::from_stored(wide).is_ok());
+    }
+
+    #[test]
+    fn a_bad_field_of_the_tagged_optimizer_is_named_not_the_block() {
+        let field = |optimizer: serde_json::Value| {
+            let spec = serde_json::json!({"dataset_id": "d", "optimizer": optimizer});
+            JobSpec::from_json(spec).unwrap_err()[0].field.clone()
+        };
+        let named = |o| field(serde_json::json!(o));
+        assert_eq!(named(r#"x"#), "optimizer");
+        let lr = serde_json::json!({"kind": "adam", "learning_rate": "fast", "amsgrad": false});
+        assert_eq!(field(lr), "optimizer.learning_rate");
+        let unknown = serde_json::json!({"kind": "sgd", "betas": [0.9, 0.99]});
+        assert_eq!(field(unknown), "optimizer.betas");
+        assert_eq!(field(serde_json::json!({"kind": "lion"})), "optimizer.kind");
     }
 }

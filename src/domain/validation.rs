@@ -4,6 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::spec::SpecError;
+use crate::config::Limits;
+
 /// Cross-validation. Defaults: `impl Default` (the one place they are stated).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -41,6 +44,57 @@ pub struct ValidationSpec {
 }
 
 impl ValidationSpec {
+    /// Nested cross-validation: outer folds as many as folds may be, each outer fold one of them;
+    /// the outer folds are the test sets, so no other test set.
+    pub fn validate_outer(&self, limits: &Limits) -> Vec<SpecError> {
+        let mut errors = Vec::new();
+        match (self.outer_folds, self.outer_fold) {
+            (None, None) => return errors,
+            (None, Some(_)) => errors.push(SpecError::new(
+                "validation.outer_fold",
+                "an outer fold of validation.outer_folds: set outer_folds",
+            )),
+            (Some(k), fold) => {
+                if k < 2 || k > limits.max_folds {
+                    errors.push(SpecError::new(
+                        "validation.outer_folds",
+                        format!("from 2 to {} (max_folds)", limits.max_folds),
+                    ));
+                }
+                if fold.is_some_and(|f| f >= k) {
+                    errors.push(SpecError::new(
+                        "validation.outer_fold",
+                        format!("from 0 to outer_folds − 1 ({})", k.saturating_sub(1)),
+                    ));
+                }
+            }
+        }
+        let other_test = [
+            (self.test_fraction > 0.0, "test_fraction must be 0"),
+            (
+                self.test_dataset_id.is_some(),
+                "test_dataset_id must be unset",
+            ),
+            (
+                self.fold_column.is_some(),
+                "fold_column must be unset (it fixes every row's fold)",
+            ),
+            (
+                self.group_column.is_some(),
+                "group_column must be unset (outer folds split rows)",
+            ),
+        ];
+        for (clash, why) in other_test {
+            if clash {
+                errors.push(SpecError::new(
+                    "validation.outer_folds",
+                    format!("each outer fold is the test set of its own job: {why}"),
+                ));
+            }
+        }
+        errors
+    }
+
     /// A nested job's outer folds, when this job is the one that makes them.
     pub fn nests(&self) -> Option<u64> {
         self.outer_folds.filter(|_| self.outer_fold.is_none())

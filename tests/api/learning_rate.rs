@@ -92,10 +92,9 @@ async fn auto_is_refused_where_it_cannot_choose_one_networks_rate() {
             json!({"schedule": {"decay": "cosine", "min_learning_rate": 1e-4}}),
             "schedule.min_learning_rate",
         ),
-        // The optimizer's kinds are one tagged object: a type error inside names it.
         (
             json!({"optimizer": {"kind": "adam", "learning_rate": "fast"}}),
-            "optimizer",
+            "optimizer.learning_rate",
         ),
     ] {
         let mut spec = auto(&ds);
