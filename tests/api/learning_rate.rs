@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, error_fields, problem, queued, submit};
+use crate::helpers::{TestApp, error_fields, json, problem, queued, submit};
 use crate::helpers::{upload_breast_cancer, wait_until_finished};
 
 fn auto(ds: &str) -> Value {
@@ -18,6 +18,8 @@ fn auto(ds: &str) -> Value {
 async fn each_run_trains_at_the_rate_its_range_test_chose_and_the_job_plots_the_curves() {
     let app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
+    let dry = json(app.dry_run(&auto(&ds)).await, 200).await;
+    assert_eq!(dry["estimate"]["range_test_steps_per_run"], 100, "{dry}");
     let id = queued(&app, auto(&ds)).await;
     let job = wait_until_finished(&app, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");

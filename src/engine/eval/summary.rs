@@ -73,19 +73,15 @@ pub fn summarize_maps(folds: &[BTreeMap<String, f64>]) -> BTreeMap<String, Stat>
 impl Stat {
     /// Of `v` (not empty).
     pub fn of(v: &[f64]) -> Stat {
-        stat(v)
-    }
-}
-
-fn stat(v: &[f64]) -> Stat {
-    let mean = v.iter().sum::<f64>() / v.len() as f64;
-    let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
-    let min = v.iter().copied().fold(f64::INFINITY, f64::min);
-    let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-    Stat {
-        mean,
-        std,
-        min,
-        max,
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let std = (v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64).sqrt();
+        let min = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let max = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        Stat {
+            mean,
+            std,
+            min,
+            max,
+        }
     }
 }

@@ -5,9 +5,11 @@ use serde::Serialize;
 
 use crate::domain::dataset::DatasetSummary;
 use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::learning_rate::LearningRate;
 use crate::domain::search::asha;
 use crate::engine::imbalance::plan::trained_rows;
 use crate::engine::memory::MemoryEstimate;
+use crate::engine::train::rate_range::RangeTest;
 
 /// The work a job will do, at most (no early stopping): runs, epochs (ensembles train
 /// `n_subsets` models per run), and the rows each model trains on per epoch after resampling,
@@ -28,6 +30,10 @@ pub struct Estimate {
     /// A halving search: the epochs its trials pause at to be compared (the last the end).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub rungs: Option<Vec<u64>>,
+    /// `learning_rate: "auto"`: the batches each run's range test trains at most (on a fresh
+    /// model it then discards), besides `epochs_per_run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub range_test_steps_per_run: Option<u64>,
     /// Nested cross-validation: the outer folds' jobs, and their runs and epochs together
     /// (besides this job's own).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -105,6 +111,8 @@ pub fn of(
             p.epochs * layers.unwrap_or(0) as u64
         }),
         rungs: halving.map(|h| h.rungs),
+        range_test_steps_per_run: (spec.optimizer.learning_rate() == LearningRate::Auto)
+            .then_some(RangeTest::default().steps as u64),
         outer_jobs: None,
     }
 }
