@@ -7,16 +7,16 @@ objective. One thread.
 usage: search_optuna.py CSV --trials 24 --folds 5 --epochs 45 --min-epochs 5 --eta 3 --seed 0
 Prints a JSON line: the best mean log loss, its parameters, wall seconds and epochs trained.
 """
-import argparse
 import json
 import math
 import time
 
 import numpy as np
 import optuna
-import pandas as pd
 import torch
 from sklearn.model_selection import StratifiedKFold
+
+from search_args import arguments, table
 
 torch.set_num_threads(1)
 optuna.logging.set_verbosity(optuna.logging.WARNING)
@@ -44,21 +44,10 @@ def folds_of(x, y, k, seed):
 
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("csv")
-    p.add_argument("--trials", type=int, default=24)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=45)
-    p.add_argument("--min-epochs", type=int, default=5)
-    p.add_argument("--eta", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--batch", type=int, default=64)
-    a = p.parse_args()
-    df = pd.read_csv(a.csv)
-    y_raw = df.pop("label").astype(str)
+    a = arguments([("--batch", int, 64)])
+    x, y_raw = table(a.csv)
     classes = sorted(y_raw.unique())
     y = y_raw.map({c: i for i, c in enumerate(classes)}).to_numpy(np.int64)
-    x = df.to_numpy(np.float32)
     folds = folds_of(x, y, a.folds, a.seed)
     spent = [0]
 

@@ -5,13 +5,10 @@ by the held-out log loss. One thread.
 
 Prints a JSON line: the best mean log loss, its parameters, wall seconds.
 """
-import argparse
 import json
 import time
 import warnings
 
-import numpy as np
-import pandas as pd
 import sklearn
 from scipy.stats import loguniform
 from sklearn.experimental import enable_halving_search_cv  # noqa: F401
@@ -20,20 +17,13 @@ from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
+from search_args import arguments, table
+
 
 def main():
-    p = argparse.ArgumentParser()
-    p.add_argument("csv")
-    p.add_argument("--trials", type=int, default=24)
-    p.add_argument("--folds", type=int, default=5)
-    p.add_argument("--epochs", type=int, default=45)
-    p.add_argument("--min-epochs", type=int, default=5)
-    p.add_argument("--eta", type=int, default=3)
-    p.add_argument("--seed", type=int, default=0)
-    a = p.parse_args()
-    df = pd.read_csv(a.csv)
-    y = df.pop("label").astype(str).to_numpy()
-    x = df.to_numpy(np.float32)
+    a = arguments()
+    x, y = table(a.csv)
+    y = y.to_numpy()
     model = make_pipeline(StandardScaler(), MLPClassifier(
         solver="adam", batch_size=64, alpha=0.0, shuffle=True, random_state=a.seed))
     space = {

@@ -68,13 +68,14 @@ pub fn outer_meta(meta: &JobMeta, fold: u64) -> JobMeta {
 
 /// The nested report of job `id` (`None`: it is not a nested job, or there is no such job).
 pub async fn report(pool: &Db, id: &str) -> anyhow::Result<Option<Nested>> {
-    let Some(job) = store::jobs::get_job(pool, id).await? else {
+    // The spec as parsed once per job (every metrics read asks), not the job's whole view.
+    let Some((spec, _)) = store::jobs::settle_inputs(pool, id).await? else {
         return Ok(None);
     };
-    if job.spec.validation.nests().is_none() {
+    if spec.validation.nests().is_none() {
         return Ok(None);
     }
-    let metric = job.spec.imbalance.rank_by;
+    let metric = spec.imbalance.rank_by;
     let mut folds = Vec::new();
     for outer in store::jobs::outer_jobs_of(pool, id).await? {
         let Some((status, summary, results)) = metrics::results(pool, &outer.id).await? else {
