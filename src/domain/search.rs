@@ -310,5 +310,6 @@ pub fn describe(trial: &Trial) -> String {
 }
 
 pub mod asha;
+pub mod learning_curve;
 #[cfg(test)]
 mod tests;

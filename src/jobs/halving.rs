@@ -3,7 +3,7 @@
 //! `search::asha::decide`, and promote or halt the trials it names.
 
 use crate::domain::results::RunState;
-use crate::domain::search::asha::{self, Decision, FoldProgress};
+use crate::domain::search::asha::{self, Decision, FoldProgress, Work};
 use crate::store::run_data::InputsError;
 use crate::store::rungs::RunRung;
 use crate::store::{self, Db};
@@ -25,8 +25,14 @@ pub async fn advance(pool: &Db, job: &str) -> anyhow::Result<()> {
     let progress: Vec<Vec<FoldProgress>> = (trials.iter())
         .map(|folds| folds.iter().map(|r| progress(r)).collect())
         .collect();
-    let idle = runs.iter().all(|r| !r.trains());
-    for decision in asha::decide(&progress, &halving.rungs, halving.eta, idle) {
+    let work = if runs.iter().any(|r| r.queued()) {
+        Work::Queued
+    } else if runs.iter().any(|r| r.trains()) {
+        Work::Training
+    } else {
+        Work::Idle
+    };
+    for decision in asha::decide(&progress, &halving.rungs, halving.eta, work) {
         let (Decision::Promote { trial, .. } | Decision::Halt { trial }) = decision;
         let waiting: Vec<String> = (trials[trial].iter())
             .filter(|r| r.waits())

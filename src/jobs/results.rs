@@ -51,6 +51,12 @@ pub fn cv_epochs(folds: &[&RunResult], variant: Variant) -> CvEpochs {
     )
 }
 
+/// Whether a search halted `variant`'s fold runs at a rung (its final model then trains the
+/// epochs they were measured at, as a `{"epochs": "cv"}` one).
+pub fn halted(folds: &[&RunResult], variant: Variant) -> bool {
+    (folds.iter()).any(|r| Variant::of(r) == variant && r.stop == Stop::Halted)
+}
+
 /// The held-out rows, their labels and probabilities.
 pub fn run_predictions(table: &Table<'_>, outcome: &FoldOutcome) -> Option<HeldOut> {
     if outcome.rows.is_empty() {
@@ -123,11 +129,13 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
             ..row
         })
         .collect();
-    // Best first; a trial a search halted after those it did not, one with a fold missing (a
-    // search's trial whose run failed) after those with all, and one without the metric last.
+    // Best first, a trial a search halted among the others by its score where it stopped (what
+    // its folds measured after those epochs, as a final model of that many epochs would train);
+    // one with a fold missing (a search's trial whose run failed) after those with all, and
+    // one without the metric last.
     let all = (spec.validation.folds * spec.validation.repeats) as usize;
     rows.sort_by(|a, b| {
-        let key = |r: &Standing| (r.halted_at.is_some(), r.folds < all);
+        let key = |r: &Standing| r.folds < all;
         key(a).cmp(&key(b)).then_with(|| by_mean(a, b, descending))
     });
     for (i, row) in rows.iter_mut().enumerate() {

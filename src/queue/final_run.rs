@@ -1,5 +1,6 @@
-//! What a run trains beyond its rows: its variant and, for a `{"epochs": "cv"}` final model,
-//! the folds' epochs, derived from the stored fold results when it is claimed.
+//! What a run trains beyond its rows: its variant and, for a `{"epochs": "cv"}` final model
+//! or a search's winner that was halted at a rung, the folds' epochs, derived from the stored
+//! fold results when it is claimed.
 
 use crate::store::Db;
 
@@ -23,9 +24,13 @@ pub(super) async fn variant_of(
         model: claimed.variant as usize,
         strategy,
     });
-    let cv = claimed.kind == RunKind::Final && spec.final_model == FinalModel::CvEpochs;
+    let final_run = claimed.kind == RunKind::Final;
+    let cv = final_run && spec.final_model == FinalModel::CvEpochs;
+    // A search's winner may have been halted at a rung: its final model trains the epochs it
+    // was measured at, which the fold results say.
     if let Some(v) = recorded
         && !cv
+        && !(final_run && spec.halving().is_some())
     {
         return Ok((v, None));
     }
@@ -42,5 +47,6 @@ pub(super) async fn variant_of(
         )
         .await?;
     }
+    let cv = cv || (final_run && results::halted(&folds, winner));
     Ok((winner, cv.then(|| results::cv_epochs(&folds, winner))))
 }

@@ -44,6 +44,11 @@ impl RunRung {
         self.state == RunState::Queued && self.rung == Some(Rung::Waiting)
     }
 
+    /// Queued to train (not waiting for a decision): a worker may claim it.
+    pub fn queued(&self) -> bool {
+        self.state == RunState::Queued && !self.waits()
+    }
+
     /// Running, or queued to (not waiting for a decision).
     pub fn trains(&self) -> bool {
         self.state == RunState::Running || (self.state == RunState::Queued && !self.waits())

@@ -1,14 +1,19 @@
 //! Asynchronous successive halving (ASHA, Li et al. 2020): a trial's runs pause at each rung's
-//! epochs; once all its folds are there, its rung score is their mean held-out loss at that
-//! epoch, and it goes on when it is among the best 1/η of the trials scored at that rung so
-//! far. A rung decides without waiting for the others (asynchronous: a promotion never waits
-//! for the slowest trial); when nothing trains and nothing can be promoted, every trial still
-//! paused is halted where it stands.
+//! epochs; once all its folds are there, it is ranked by where its mean held-out loss curve is
+//! heading at the last rung (`learning_curve::heading`), and it goes on when it is among the
+//! best 1/η of the trials scored at that rung so far. A rung decides without waiting for the
+//! others (asynchronous: a promotion never waits for the slowest trial), but only once the
+//! search has no new work queued: trials not yet started go first, so a promotion is decided
+//! on as many scores as the workers' time allows and few are made on the first three. When
+//! nothing trains and nothing can be promoted, every trial still paused is halted where it
+//! stands.
 //!
 //! Pure: the store reads each trial's progress, `decide` says what to do, the store does it.
 //! It is a function of what is stored, so a restart decides the same.
 
 use serde::{Deserialize, Serialize};
+
+use super::learning_curve;
 
 /// One fold run of a trial, as stored.
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -46,6 +51,36 @@ pub fn rung_score(folds: &[FoldProgress], epoch: u64) -> Option<f64> {
     (!folds.is_empty()).then(|| sum / folds.len() as f64)
 }
 
+/// The trial's mean held-out loss curve to `epoch` (a fold that ended sooner repeats its last
+/// loss); `None` until every fold has reached it, as `rung_score`.
+fn mean_curve(folds: &[FoldProgress], epoch: u64) -> Option<Vec<f64>> {
+    rung_score(folds, epoch)?;
+    let at = |fold: &FoldProgress, e: usize| fold.losses[e.min(fold.losses.len()) - 1];
+    let n = folds.len() as f64;
+    Some(
+        (1..=epoch as usize)
+            .map(|e| folds.iter().map(|f| at(f, e)).sum::<f64>() / n)
+            .collect(),
+    )
+}
+
+/// What a trial is ranked by at the rung `epoch`: where its mean curve is heading at the last
+/// rung `horizon`.
+pub fn rung_rank(folds: &[FoldProgress], epoch: u64, horizon: u64) -> Option<f64> {
+    mean_curve(folds, epoch).map(|curve| learning_curve::heading(&curve, horizon))
+}
+
+/// Where the search's other runs stand when it decides.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Work {
+    /// Runs of the search are queued to train: new trials go first, promotions wait.
+    Queued,
+    /// Nothing queued, some still training: promotions are made.
+    Training,
+    /// Nothing queued or training: promotions, or else the halts that end the search.
+    Idle,
+}
+
 /// The rung the trial waits at: its folds all paused there or ended, one at least paused.
 pub fn waiting_at(folds: &[FoldProgress]) -> Option<u64> {
     let rung = folds.iter().find_map(|f| f.paused_at)?;
@@ -55,15 +90,18 @@ pub fn waiting_at(folds: &[FoldProgress]) -> Option<u64> {
     all.then_some(rung)
 }
 
-/// The promotions due now, from the highest rung down; with `idle` (no run of the search
-/// training or due to) and none due, a halt for every waiting trial.
-pub fn decide(trials: &[Vec<FoldProgress>], rungs: &[u64], eta: u64, idle: bool) -> Vec<Decision> {
+/// The promotions due now, from the highest rung down (none while `work` is queued); when
+/// `Idle` and none are due, a halt for every waiting trial.
+pub fn decide(trials: &[Vec<FoldProgress>], rungs: &[u64], eta: u64, work: Work) -> Vec<Decision> {
     let mut out = Vec::new();
+    let (Some(&horizon), false) = (rungs.last(), work == Work::Queued) else {
+        return out;
+    };
     for k in (0..rungs.len().saturating_sub(1)).rev() {
         let epoch = rungs[k];
         let to = rungs[k + 1];
         let mut scored: Vec<(f64, usize)> = (trials.iter().enumerate())
-            .filter_map(|(i, folds)| rung_score(folds, epoch).map(|s| (s, i)))
+            .filter_map(|(i, folds)| rung_rank(folds, epoch, horizon).map(|s| (s, i)))
             .collect();
         // Ties go to the earlier trial, so the order is total and a restart decides the same.
         scored.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
@@ -74,7 +112,7 @@ pub fn decide(trials: &[Vec<FoldProgress>], rungs: &[u64], eta: u64, idle: bool)
                 .map(|&(_, trial)| Decision::Promote { trial, to }),
         );
     }
-    if idle && out.is_empty() {
+    if work == Work::Idle && out.is_empty() {
         // The best trial trains to the end even where ⌊n/η⌋ promotes none: a search's winner
         // has its full epochs.
         if let Some(best) = best_unfinished(trials, rungs) {
@@ -99,7 +137,7 @@ fn best_unfinished(trials: &[Vec<FoldProgress>], rungs: &[u64]) -> Option<Decisi
     let (rung, _, trial) = (trials.iter().enumerate())
         .filter_map(|(i, folds)| {
             let at = waiting_at(folds)?;
-            Some((at, rung_score(folds, at)?, i))
+            Some((at, rung_rank(folds, at, top)?, i))
         })
         .min_by(|a, b| {
             (b.0.cmp(&a.0))

@@ -42,14 +42,44 @@ fn the_best_third_at_a_rung_is_promoted_as_soon_as_it_is_known() {
     let mut trials = vec![trial(1, 0.5), trial(1, 0.2), trial(1, 0.4), vec![]];
     trials[3] = vec![FoldProgress::default(); 2];
     assert_eq!(
-        decide(&trials, &rungs, 3, false),
+        decide(&trials, &rungs, 3, Work::Training),
         vec![Decision::Promote { trial: 1, to: 3 }]
     );
     // Asynchronous: a later trial better than all is promoted too, without waiting.
     trials[3] = trial(1, 0.1);
     trials[1] = vec![paused(3, 0.2), paused(3, 0.2)];
-    let promoted = decide(&trials, &rungs, 3, false);
+    let promoted = decide(&trials, &rungs, 3, Work::Training);
     assert_eq!(promoted, vec![Decision::Promote { trial: 3, to: 3 }]);
+    // While trials not yet started are queued, they go first: no promotion.
+    assert_eq!(decide(&trials, &rungs, 3, Work::Queued), vec![]);
+}
+
+/// A trial whose folds paused at `at` with the loss curve `f(epoch)`.
+fn curve(at: u64, f: impl Fn(f64) -> f64) -> Vec<FoldProgress> {
+    let losses: Vec<f64> = (1..=at).map(|e| f(e as f64)).collect();
+    let fold = FoldProgress {
+        paused_at: Some(at),
+        losses,
+        ..Default::default()
+    };
+    vec![fold.clone(), fold]
+}
+
+#[test]
+fn a_slow_learner_still_falling_is_promoted_over_one_that_has_flattened() {
+    let rungs = [5, 15, 45];
+    // At epoch 5 the fast trial stands lower (0.10 against 0.20), but the slow one is falling
+    // as 1/t toward 0.02: it is the one promoted.
+    let trials = vec![
+        curve(5, |t| 0.10 + 0.001 / t),
+        curve(5, |t| 0.02 + 0.9 / t),
+        curve(5, |_| 0.6),
+    ];
+    assert!(rung_score(&trials[1], 5) > rung_score(&trials[0], 5));
+    assert_eq!(
+        decide(&trials, &rungs, 3, Work::Training),
+        vec![Decision::Promote { trial: 1, to: 15 }]
+    );
 }
 
 #[test]
@@ -62,8 +92,8 @@ fn idle_with_nothing_promotable_the_waiting_are_halted_once_the_best_reached_the
     }
     let trials = vec![trial(1, 0.5), done, trial(1, 0.4), trial(3, 0.3)];
     // Not idle: nothing to do (trial 3 was promoted from rung 1 already; 0 and 2 lost there).
-    assert_eq!(decide(&trials, &rungs, 3, false), vec![]);
-    let halted = decide(&trials, &rungs, 3, true);
+    assert_eq!(decide(&trials, &rungs, 3, Work::Training), vec![]);
+    let halted = decide(&trials, &rungs, 3, Work::Idle);
     assert_eq!(
         halted,
         vec![
@@ -80,7 +110,7 @@ fn with_too_few_trials_for_a_rung_the_best_still_trains_to_the_end() {
     // Two trials at rung 3: ⌊2/3⌋ promotes none; idle, the better goes on to the end (9).
     let trials = vec![trial(3, 0.4), trial(3, 0.3), trial(1, 0.9)];
     assert_eq!(
-        decide(&trials, &rungs, 3, true),
+        decide(&trials, &rungs, 3, Work::Idle),
         vec![Decision::Promote { trial: 1, to: 9 }]
     );
 }
@@ -97,7 +127,7 @@ fn a_trial_with_a_failed_fold_is_never_promoted_and_halts_when_idle() {
     assert_eq!(waiting_at(&trials[0]), Some(1));
     // ⌊2/3⌋ = 0 at rung 1; idle, the best scored (trial 1) trains on, not the failed one.
     assert_eq!(
-        decide(&trials, &rungs, 3, true),
+        decide(&trials, &rungs, 3, Work::Idle),
         vec![Decision::Promote { trial: 1, to: 3 }]
     );
 }
