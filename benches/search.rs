@@ -12,7 +12,8 @@
 //!
 //! Scores are mean held-out log loss over the folds (lower is better). Ends with JSON lines.
 //! Run: `cargo bench --bench search` (the anchors need `pip install optuna torch scikit-learn
-//! pandas`; without them their columns say skipped).
+//! pandas`; without them their columns say skipped); `SEARCH_SEEDS=1,2 cargo bench --bench
+//! search` adds asha against random search with those seeds (the anchors run seed 0 only).
 
 use std::time::Instant;
 
@@ -35,7 +36,7 @@ fn data_path(name: &str) -> String {
     format!("{}/../shared/data/{name}.csv", env!("CARGO_MANIFEST_DIR"))
 }
 
-fn spec(ds: &str, method: &str) -> Value {
+fn spec(ds: &str, method: &str, seed: u64) -> Value {
     let mut search = json!({"method": method, "trials": TRIALS, "space": {
         "optimizer.learning_rate": {"log_uniform": [1e-4, 1e-1]},
         "model.hidden_layers": {"choice": [[32], [128, 64], [256, 256]]},
@@ -44,7 +45,7 @@ fn spec(ds: &str, method: &str) -> Value {
         search["reduction_factor"] = json!(ETA);
         search["min_epochs"] = json!(MIN_EPOCHS);
     }
-    json!({"dataset_id": ds, "seed": 0, "final_model": false,
+    json!({"dataset_id": ds, "seed": seed, "final_model": false,
            "optimizer": {"kind": "adam"},
            "training": {"epochs": EPOCHS, "batch_size": 64, "early_stopping": null},
            "validation": {"folds": FOLDS},
@@ -61,9 +62,14 @@ struct Found {
     seconds: f64,
 }
 
-async fn crossfold(c: &reqwest::Client, s: &Server, ds: &str, method: &str) -> Found {
+async fn crossfold(
+    c: &reqwest::Client,
+    s: &Server,
+    ds: &str,
+    (method, seed): (&str, u64),
+) -> Found {
     let start = Instant::now();
-    let id = s.submit(c, &spec(ds, method)).await;
+    let id = s.submit(c, &spec(ds, method, seed)).await;
     let job = s.wait_job(c, &id).await;
     assert_eq!(job["status"], "succeeded", "the search ended {job}");
     let seconds = start.elapsed().as_secs_f64();
@@ -120,6 +126,7 @@ async fn main() {
     let c = reqwest::Client::new();
     let server = Server::start(&["--workers", "2", "--cores", "2"]);
     let mut lines = Vec::new();
+    let mut uploaded = Vec::new();
     for name in DATASETS {
         let Ok(csv) = std::fs::read(data_path(name)) else {
             println!("| {name} | (skipped: ../shared/data/{name}.csv not found) |||||");
@@ -129,8 +136,9 @@ async fn main() {
             .upload_csv(&c, &format!("label=label&name={name}"), csv)
             .await;
         let ds = ds["id"].as_str().unwrap().to_owned();
-        let asha = crossfold(&c, &server, &ds, "asha").await;
-        let random = crossfold(&c, &server, &ds, "random").await;
+        let asha = crossfold(&c, &server, &ds, ("asha", 0)).await;
+        let random = crossfold(&c, &server, &ds, ("random", 0)).await;
+        uploaded.push((name, ds.clone()));
         let optuna = anchor("search_optuna.py", "optuna, torch, sklearn, pandas", name);
         let sklearn = anchor("search_sklearn.py", "sklearn, pandas", name);
         let epochs_ratio = asha.epochs as f64 / random.epochs as f64;
@@ -156,7 +164,50 @@ async fn main() {
             "asha_vs_optuna": optuna.as_ref().map(|o| json!({"best_gap": asha.best - o.best,
                 "wall_ratio": asha.seconds / o.seconds, "goal": "gap ≤ 0.005, wall ≤ 0.25×"}))}));
     }
+    lines.extend(over_seeds(&c, &server, &uploaded).await);
     for line in lines {
         println!("{line}");
     }
+}
+
+/// With `SEARCH_SEEDS=1,2,…`: asha against random search on each dataset with each of those
+/// seeds too (other trials, other folds), the quality goal measured over seeds.
+async fn over_seeds(
+    c: &reqwest::Client,
+    server: &Server,
+    datasets: &[(&str, String)],
+) -> Vec<Value> {
+    let seeds: Vec<u64> = std::env::var("SEARCH_SEEDS")
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
+    if seeds.is_empty() {
+        return Vec::new();
+    }
+    println!(
+        "\n| dataset | seed | asha best (trained to the end) | random best | gap | asha epochs ÷ random's |"
+    );
+    println!("|---|---|---|---|---|---|");
+    let mut lines = Vec::new();
+    for (name, ds) in datasets {
+        for &seed in &seeds {
+            let asha = crossfold(c, server, ds, ("asha", seed)).await;
+            let random = crossfold(c, server, ds, ("random", seed)).await;
+            let (gap, ratio) = (
+                asha.best - random.best,
+                asha.epochs as f64 / random.epochs as f64,
+            );
+            println!(
+                "| {name} | {seed} | {:.4} ({:.4}) | {:.4} | {gap:+.4} | {ratio:.3} |",
+                asha.best, asha.best_to_end, random.best
+            );
+            lines.push(
+                json!({"bench": "search_seeds", "dataset": name, "seed": seed,
+                "asha_best": asha.best, "asha_best_trained_to_end": asha.best_to_end,
+                "random_best": random.best, "best_gap": gap, "epochs_ratio": ratio}),
+            );
+        }
+    }
+    lines
 }

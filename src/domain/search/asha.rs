@@ -4,7 +4,7 @@
 //! best 1/η of the trials scored at that rung so far. A rung decides without waiting for the
 //! others (asynchronous: a promotion never waits for the slowest trial), but only once the
 //! search has no new work queued: trials not yet started go first, so a promotion is decided
-//! on as many scores as the workers' time allows and few are made on the first three. When
+//! on as many scores as the workers' time allows, not on the first few alone. When
 //! nothing trains and nothing can be promoted, every trial still paused is halted where it
 //! stands.
 //!
@@ -113,8 +113,8 @@ pub fn decide(trials: &[Vec<FoldProgress>], rungs: &[u64], eta: u64, work: Work)
         );
     }
     if work == Work::Idle && out.is_empty() {
-        // The best trial trains to the end even where ⌊n/η⌋ promotes none: a search's winner
-        // has its full epochs.
+        // The best trial trains to the end even where ⌊n/η⌋ promotes none: some trial of the
+        // search has its full epochs.
         if let Some(best) = best_unfinished(trials, rungs) {
             return vec![best];
         }
