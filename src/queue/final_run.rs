@@ -28,9 +28,9 @@ pub(super) async fn variant_of(
     let cv = final_run && spec.final_model == FinalModel::CvEpochs;
     // A search's winner may have been halted at a rung: its final model trains the epochs it
     // was measured at, which the fold results say.
+    let reads_folds = cv || (final_run && spec.halving().is_some());
     if let Some(v) = recorded
-        && !cv
-        && !(final_run && spec.halving().is_some())
+        && !reads_folds
     {
         return Ok((v, None));
     }

@@ -51,7 +51,7 @@ impl RunRung {
 
     /// Running, or queued to (not waiting for a decision).
     pub fn trains(&self) -> bool {
-        self.state == RunState::Running || (self.state == RunState::Queued && !self.waits())
+        self.state == RunState::Running || self.queued()
     }
 }
 
