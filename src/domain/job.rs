@@ -89,6 +89,21 @@ pub struct ImbalanceSpec {
     /// Map predictions back to the training rows' class priors after resampling or class
     /// weights (`engine::imbalance::priors`). Default false.
     pub correct_probabilities: bool,
+    /// Two classes: how probabilities become a class, the argmax (default) or a threshold
+    /// tuned on the out-of-fold predictions (`engine::eval::threshold`).
+    pub threshold: DecisionThreshold,
+}
+
+/// How a binary model's probabilities become a class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionThreshold {
+    /// The most probable class (a threshold of 0.5).
+    #[default]
+    Argmax,
+    /// Class 1 where its probability reaches the threshold that maximizes the job's metric
+    /// (`Metric::tuned_by`) on the out-of-fold predictions.
+    Tuned,
 }
 
 impl Default for ImbalanceSpec {
@@ -105,6 +120,7 @@ impl Default for ImbalanceSpec {
             n_subsets: 10,
             rank_by: Metric::BalancedAccuracy,
             correct_probabilities: false,
+            threshold: DecisionThreshold::Argmax,
         }
     }
 }

@@ -91,6 +91,13 @@ impl JobSpec {
             .unwrap_or(self.training.epochs)
     }
 
+    /// Whether the final model needs its fold runs' results before it trains: for their epochs
+    /// (`{"epochs": "cv"}`) or a threshold tuned on their predictions.
+    pub fn final_reads_folds(&self) -> bool {
+        self.final_model == super::job::FinalModel::CvEpochs
+            || self.imbalance.threshold == super::job::DecisionThreshold::Tuned
+    }
+
     /// A halving search's rungs (the last the job's epochs) and reduction factor; `None` when
     /// its runs train straight through.
     pub fn halving(&self) -> Option<Halving> {

@@ -51,6 +51,20 @@ impl Metric {
         self != Metric::LogLoss
     }
 
+    /// Whether it scores the decisions (the predicted classes), so moves with a threshold.
+    pub fn decided(self) -> bool {
+        !matches!(self, Metric::RocAuc | Metric::PrAuc | Metric::LogLoss)
+    }
+
+    /// The metric a decision threshold is tuned for when the job ranks by `self`: itself, or
+    /// balanced accuracy for a metric of the probabilities (scikit-learn's default).
+    pub fn tuned_by(self) -> Metric {
+        match self.decided() {
+            true => self,
+            false => Metric::BalancedAccuracy,
+        }
+    }
+
     /// Binary-only metrics (a positive class's curve).
     pub fn needs_two_classes(self) -> bool {
         self == Metric::PrAuc

@@ -141,7 +141,7 @@ impl RunResult {
 }
 
 /// A variant of a job: one of its models with one of its strategies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Variant {
     pub model: usize,
     pub strategy: Strategy,
@@ -221,9 +221,31 @@ pub struct Standing {
     /// A halving search: its mean held-out loss over folds at each rung all its folds reached.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub rungs: Vec<RungLoss>,
+    /// `imbalance.threshold: "tuned"`: its decision threshold and the folds' scores there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<TunedThreshold>,
+}
+
+/// A binary decision threshold tuned on a variant's out-of-fold predictions
+/// (`engine::eval::threshold`): what its final model predicts with, the metric it maximizes,
+/// and the statistics of every fold's scores at the threshold tuned on the other folds (an
+/// estimate no fold's own labels chose; the probabilities' metrics equal the argmax's).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TunedThreshold {
+    pub value: f64,
+    pub metric: Metric,
+    pub summary: Summary,
 }
 
 impl Standing {
+    /// The variant it ranks.
+    pub fn variant_of(&self) -> Variant {
+        Variant {
+            model: self.variant,
+            strategy: self.strategy,
+        }
+    }
+
     /// What it is in words: the description stored with it (a search's trial values), else
     /// one made from its model and strategy.
     pub fn described(&self) -> String {
@@ -265,6 +287,9 @@ pub struct JobResults {
     pub leaderboard: Option<Vec<Standing>>,
     /// `final_model: {"epochs": "cv"}`: the final model's epochs and the folds' best epochs.
     pub final_epochs: Option<CvEpochs>,
+    /// `imbalance.threshold: "tuned"`: the threshold of the variant the final model trains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<TunedThreshold>,
 }
 
 /// How a job ended, as settling it records.
@@ -292,6 +317,9 @@ pub struct JobMetrics {
     /// `final_model: {"epochs": "cv"}`: the final model's epochs and the folds' best epochs.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub final_epochs: Option<CvEpochs>,
+    /// `imbalance.threshold: "tuned"`: the threshold of the variant the final model trains.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub threshold: Option<TunedThreshold>,
     /// Nested cross-validation: each outer fold's selection and scores, and their optimism.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nested: Option<super::nested::Nested>,

@@ -17,6 +17,8 @@ pub struct Predictor {
     calibration: Option<Calibration>,
     /// `imbalance.correct_probabilities`: per class, the factor back to the training priors.
     prior_correction: Option<Vec<f64>>,
+    /// `imbalance.threshold: "tuned"`: class 1 is predicted where its probability reaches it.
+    threshold: Option<f64>,
 }
 
 impl Predictor {
@@ -26,7 +28,19 @@ impl Predictor {
             members,
             calibration,
             prior_correction: None,
+            threshold: None,
         }
+    }
+
+    /// This predictor deciding class 1 where its probability reaches `threshold`.
+    pub fn with_threshold(mut self, threshold: Option<f64>) -> Self {
+        self.threshold = threshold;
+        self
+    }
+
+    /// The decision threshold on class 1's probability (`None`: the most probable class).
+    pub fn threshold(&self) -> Option<f64> {
+        self.threshold
     }
 
     /// This predictor with its probabilities mapped back to the training priors.

@@ -94,8 +94,9 @@ async fn predict(
             ));
         }
         let (runs, labels) = (models.runs.clone(), seqs.labels.clone());
+        let decide = Decide::new(&names, runs.len(), models.threshold);
         let scored = predict::score_sequences(on, &id, models, Arc::new(seqs), explain).await?;
-        return Ok(Json(sequence_predictions(scored, &names, &runs, labels)));
+        return Ok(Json(sequence_predictions(scored, &decide, &runs, labels)));
     }
     if explain {
         return Err(ApiError::invalid_field(
@@ -112,11 +113,11 @@ async fn predict(
         .map(|(column, n)| (column, json!(n)))
         .collect();
     let runs = models.runs.clone();
+    let decide = Decide::new(&names, runs.len(), models.threshold);
     let sum = predict::score_rows(on, &id, models, rows).await?;
-    let predictions = predictions_json(&sum, &names, runs.len());
-    Ok(Json(
-        json!({"predictions": predictions, "models": runs, "imputed": imputed}),
-    ))
+    let mut body = json!({"predictions": decide.json(&sum), "models": runs, "imputed": imputed});
+    decide.describe(&mut body);
+    Ok(Json(body))
 }
 
 /// Every unknown column (and, `strict`, every feature left out) and bad cell of `rows` for
@@ -151,11 +152,12 @@ fn check_rows(
 /// models), and with a `.ts` file's labels, their accuracy.
 fn sequence_predictions(
     scored: predict::Scored,
-    names: &[String],
+    decide: &Decide<'_>,
     runs: &[String],
     labels: Option<Vec<String>>,
 ) -> Value {
-    let mut out = predictions_json(&scored.sum, names, runs.len());
+    let names = decide.names;
+    let mut out = decide.json(&scored.sum);
     if let Some(attention) = scored.attention {
         let count = runs.len() as f64;
         for (p, w) in out.iter_mut().zip(attention) {
@@ -164,35 +166,62 @@ fn sequence_predictions(
         }
     }
     let mut body = json!({"predictions": out, "models": runs});
+    decide.describe(&mut body);
     if let Some(labels) = labels {
         let right = scored
             .sum
             .chunks(names.len())
             .zip(&labels)
-            .filter(|(p, l)| names[best_class(p)] == **l)
+            .filter(|(p, l)| names[decide.class(p)] == **l)
             .count();
         body["accuracy"] = json!(right as f64 / labels.len().max(1) as f64);
     }
     body
 }
 
-/// Each row's label and probabilities: the mean of `models` models' summed probabilities.
-fn predictions_json(sum: &[f64], names: &[String], models: usize) -> Vec<Value> {
-    let (classes, count) = (names.len(), models as f64);
-    sum.chunks(classes)
-        .map(|p| {
-            let best = best_class(p);
-            let probabilities: Map<String, Value> = names
-                .iter()
-                .zip(p)
-                .map(|(name, v)| (name.clone(), json!(v / count)))
-                .collect();
-            json!({"label": names[best], "probabilities": probabilities})
-        })
-        .collect()
+/// How summed probabilities become answers: the class names, the models summed, and the
+/// decision threshold on class 1's probability (`None`: the most probable class).
+struct Decide<'a> {
+    names: &'a [String],
+    models: f64,
+    threshold: Option<f64>,
 }
 
-/// The most probable class (the first of ties).
-fn best_class(p: &[f64]) -> usize {
-    (0..p.len()).fold(0, |b, c| if p[c] > p[b] { c } else { b })
+impl<'a> Decide<'a> {
+    fn new(names: &'a [String], models: usize, threshold: Option<f64>) -> Self {
+        let threshold = threshold.filter(|_| names.len() == 2);
+        Self {
+            names,
+            models: models as f64,
+            threshold,
+        }
+    }
+
+    /// Each row's label and probabilities: the mean of the models' summed probabilities.
+    fn json(&self, sum: &[f64]) -> Vec<Value> {
+        sum.chunks(self.names.len())
+            .map(|p| {
+                let probabilities: Map<String, Value> = (self.names.iter().zip(p))
+                    .map(|(name, v)| (name.clone(), json!(v / self.models)))
+                    .collect();
+                json!({"label": self.names[self.class(p)], "probabilities": probabilities})
+            })
+            .collect()
+    }
+
+    /// The class of summed probabilities `p`: class 1 where its mean reaches the threshold,
+    /// else the most probable (the first of ties).
+    fn class(&self, p: &[f64]) -> usize {
+        match self.threshold {
+            Some(t) => usize::from(p[1] / self.models >= t),
+            None => (0..p.len()).fold(0, |b, c| if p[c] > p[b] { c } else { b }),
+        }
+    }
+
+    /// Says in the response which threshold decided the labels.
+    fn describe(&self, body: &mut Value) {
+        if let Some(t) = self.threshold {
+            body["threshold"] = json!(t);
+        }
+    }
 }

@@ -59,6 +59,7 @@ pub async fn metrics(pool: &Db, id: &str) -> anyhow::Result<Option<JobMetrics>> 
         test: results.test,
         leaderboard: results.leaderboard,
         final_epochs: results.final_epochs,
+        threshold: results.threshold,
         nested: None,
     }))
 }

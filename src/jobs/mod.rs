@@ -18,4 +18,5 @@ mod rejected;
 pub mod results;
 pub mod settle;
 pub mod submit;
+pub mod thresholds;
 pub mod views;

@@ -138,9 +138,9 @@ pub fn job(
             seed: derive_seed(spec.seed, u64::MAX, 0),
             max_attempts,
             // A comparison's final model trains the leaderboard's winner, and one trained for
-            // the folds' epochs needs them: either waits for the folds (a NULL strategy).
-            strategy: (!comparison && spec.final_model != FinalModel::CvEpochs)
-                .then(|| strategies[0]),
+            // the folds' epochs or with a threshold tuned on their predictions needs them:
+            // either waits for the folds (a NULL strategy).
+            strategy: (!comparison && !spec.final_reads_folds()).then(|| strategies[0]),
             variant: 0,
             pause_at: None,
         });

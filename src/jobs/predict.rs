@@ -38,6 +38,10 @@ pub enum PredictError {
 pub struct Models {
     pub runs: Vec<String>,
     pub first: StoredModel,
+    /// The threshold on class 1's probability their answers are decided at
+    /// (`imbalance.threshold: "tuned"`): the final model's, stored with it, or for the fold
+    /// ensemble the leading variant's, stored with the job's results.
+    pub threshold: Option<f64>,
 }
 
 /// The final model, or (`folds`) the fold models of the leading variant.
@@ -71,9 +75,15 @@ pub async fn models(pool: &Db, job: &JobView, folds: bool) -> Result<Models, Pre
         }));
     };
     let first = models::load(pool, first).await?;
+    let threshold = match folds {
+        false => first.predictor.threshold(),
+        true => (store::jobs::results(pool, &job.id).await?)
+            .and_then(|(_, _, results)| Some(results?.threshold?.value)),
+    };
     Ok(Models {
         runs: wanted,
         first,
+        threshold,
     })
 }
 
@@ -286,6 +296,7 @@ pub async fn dataset_attention(
     };
     let models = Models {
         runs: vec![run.to_owned()],
+        threshold: model.predictor.threshold(),
         first: model,
     };
     let scored = score_sequences(on, &job.id, models, Arc::new(seqs), true).await?;

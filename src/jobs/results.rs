@@ -115,6 +115,7 @@ pub fn leaderboard(spec: &JobSpec, folds: &[&RunResult]) -> Option<Vec<Standing>
                 epochs,
                 halted_at,
                 rungs,
+                threshold: None,
             }
         })
         .map(|row| Standing {

@@ -6,6 +6,7 @@
 use crate::store::Db;
 
 use super::results::{self, Variant};
+use super::thresholds;
 use crate::domain::job::{JobSpec, JobStatus};
 use crate::domain::results::{JobResults, RunKind, RunState, Settled};
 use crate::engine::eval::scores::{Pooled, Scores};
@@ -60,11 +61,17 @@ pub async fn job_results(pool: &Db, spec: &JobSpec, runs: &[RunRow]) -> anyhow::
             .and_then(|r| r.metrics),
         None => None,
     };
+    let mut thresholds = thresholds::tuned(pool, spec, runs, None).await?;
+    let mut leaderboard = results::leaderboard(spec, &folds);
+    for row in leaderboard.iter_mut().flatten() {
+        row.threshold = thresholds.get(&row.variant_of()).cloned();
+    }
     Ok(JobResults {
         pooled: pooled(pool, runs, leader).await?,
         test,
-        leaderboard: results::leaderboard(spec, &folds),
+        leaderboard,
         final_epochs: final_run.and_then(|r| r.result.as_ref()?.cv_epochs.clone()),
+        threshold: thresholds.remove(&results::chosen_variant(spec, &folds)),
     })
 }
 

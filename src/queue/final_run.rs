@@ -1,25 +1,31 @@
 //! What a run trains beyond its rows: its variant and, for a `{"epochs": "cv"}` final model
-//! or a search's winner that was halted at a rung, the folds' epochs, derived from the stored
-//! fold results when it is claimed.
+//! or a search's winner that was halted at a rung, the folds' epochs, and a final model's tuned
+//! decision threshold, derived from the stored fold results when it is claimed.
 
 use crate::store::Db;
 
 use crate::domain::final_model::CvEpochs;
-use crate::domain::job::{FinalModel, JobSpec};
+use crate::domain::job::{DecisionThreshold, FinalModel, JobSpec};
 use crate::domain::results::{RunKind, RunResult};
 use crate::jobs::results::{self, Variant};
+use crate::jobs::thresholds;
 use crate::store::{self, runs::Claimed};
 
-/// The variant a run trains and, for a `{"epochs": "cv"}` final model, the folds' epochs. A
-/// final run that waited for the folds (a comparison's, or one trained for the folds' epochs)
-/// reads them: every fold run has ended, so the leaderboard is final. Both are derived from the
-/// stored fold results every time the run is claimed, so a resumed final run trains what it
-/// started (the variant it recorded, for as many epochs).
-pub(super) async fn variant_of(
-    pool: &Db,
-    claimed: &Claimed,
-    spec: &JobSpec,
-) -> anyhow::Result<(Variant, Option<CvEpochs>)> {
+/// What a claimed run trains: its variant, the folds' epochs for a final model trained for
+/// them, and the threshold its predictions are decided at (`imbalance.threshold: "tuned"`).
+#[derive(Debug, Clone)]
+pub struct Recipe {
+    pub variant: Variant,
+    pub cv_epochs: Option<CvEpochs>,
+    pub threshold: Option<f64>,
+}
+
+/// The recipe of a claimed run. A final run that waited for the folds (a comparison's, or one
+/// trained for the folds' epochs or with a threshold tuned on their predictions) reads them:
+/// every fold run has ended, so the leaderboard is final. All of it is derived from the stored
+/// fold results every time the run is claimed, so a resumed final run trains what it started
+/// (the variant it recorded, for as many epochs).
+pub(super) async fn recipe(pool: &Db, claimed: &Claimed, spec: &JobSpec) -> anyhow::Result<Recipe> {
     let recorded = claimed.strategy.map(|strategy| Variant {
         model: claimed.variant as usize,
         strategy,
@@ -28,11 +34,15 @@ pub(super) async fn variant_of(
     let cv = final_run && spec.final_model == FinalModel::CvEpochs;
     // A search's winner may have been halted at a rung: its final model trains the epochs it
     // was measured at, which the fold results say.
-    let reads_folds = cv || (final_run && spec.halving().is_some());
-    if let Some(v) = recorded
+    let reads_folds = final_run && (spec.final_reads_folds() || spec.halving().is_some());
+    if let Some(variant) = recorded
         && !reads_folds
     {
-        return Ok((v, None));
+        return Ok(Recipe {
+            variant,
+            cv_epochs: None,
+            threshold: None,
+        });
     }
     let folds = store::run_data::fold_results(pool, &claimed.job_id).await?;
     let folds: Vec<&RunResult> = folds.iter().collect();
@@ -48,5 +58,28 @@ pub(super) async fn variant_of(
         .await?;
     }
     let cv = cv || (final_run && results::halted(&folds, winner));
-    Ok((winner, cv.then(|| results::cv_epochs(&folds, winner))))
+    let threshold = match final_run {
+        true => threshold(pool, spec, &claimed.job_id, winner).await?,
+        false => None,
+    };
+    Ok(Recipe {
+        variant: winner,
+        cv_epochs: cv.then(|| results::cv_epochs(&folds, winner)),
+        threshold,
+    })
+}
+
+/// The threshold `winner`'s folds tuned, when the job tunes one.
+async fn threshold(
+    pool: &Db,
+    spec: &JobSpec,
+    job_id: &str,
+    winner: Variant,
+) -> anyhow::Result<Option<f64>> {
+    if spec.imbalance.threshold != DecisionThreshold::Tuned {
+        return Ok(None);
+    }
+    let runs = store::run_data::runs_of_job(pool, job_id, store::run_data::Detail::Summary).await?;
+    let mut tuned = thresholds::tuned(pool, spec, &runs, Some(winner)).await?;
+    Ok(tuned.remove(&winner).map(|t| t.value))
 }

@@ -25,6 +25,7 @@ use crate::store::runs::{Claimed, RunTail};
 
 use super::diagnosis::{Watch, chance_loss};
 use super::epochs::EpochWriter;
+use super::final_run::Recipe;
 use super::flags::{Flags, RunError};
 use super::run_input;
 
@@ -51,7 +52,7 @@ pub(super) enum Finished {
 pub(super) fn train_blocking(
     claimed: &Claimed,
     inputs: RunInputs,
-    (variant, cv_epochs): (Variant, Option<CvEpochs>),
+    recipe: Recipe,
     resume: Option<TrainState>,
     mut writer: EpochWriter,
     flags: &Flags,
@@ -77,7 +78,8 @@ pub(super) fn train_blocking(
     let (train_rows, test_rows) = run_input::rows_of_run(claimed, &assignment, (rows, appended))
         .map_err(RunError::Permanent)?;
     let sources = (init, pretrain_columns);
-    let variant_of = (variant, cv_epochs.as_ref());
+    let variant = recipe.variant;
+    let variant_of = (variant, recipe.cv_epochs.as_ref());
     let (options, training) = fold_setup(claimed, &spec, &mut table, sources, variant_of, resume)?;
     let resumed = options.resume.as_ref().map(|s| s.history.as_slice());
     let chance = chance_loss(&table, &train_rows, variant.strategy);
@@ -133,7 +135,7 @@ pub(super) fn train_blocking(
         Stop::Paused => return Ok(Finished::Paused { tail }),
         _ => {}
     }
-    finished(&table, &outcome, (variant, cv_epochs), (tail, rung_losses))
+    finished(&table, &outcome, recipe, (tail, rung_losses))
 }
 
 /// The held-out loss of each training epoch (a search ranks trials by it at its rungs); none
@@ -201,7 +203,7 @@ fn fold_setup(
 fn finished(
     table: &Table,
     outcome: &FoldOutcome,
-    (variant, cv_epochs): (Variant, Option<CvEpochs>),
+    recipe: Recipe,
     (tail, rung_losses): (RunTail, Vec<RungLoss>),
 ) -> Result<Finished, RunError> {
     let encoding = serde_json::to_string(&outcome.encoding)
@@ -213,17 +215,19 @@ fn finished(
             encoding: Some(&encoding),
             prior_correction: outcome.prior_correction.as_deref(),
             class_names: Some(&table.class_names),
+            threshold: recipe.threshold,
         },
     )
     .map_err(|e| RunError::Retryable(e.to_string()))?;
-    let mut result = results::run_result(outcome, variant);
-    result.cv_epochs = cv_epochs;
+    let mut result = results::run_result(outcome, recipe.variant);
+    result.cv_epochs = recipe.cv_epochs;
     result.rung_losses = rung_losses;
     let state = &outcome.trained.state;
     let calibration = outcome.trained.calibration;
     let model = StoredModel {
         predictor: Predictor::new(state.model.clone(), state.members.clone(), calibration)
-            .with_prior_correction(outcome.prior_correction.clone()),
+            .with_prior_correction(outcome.prior_correction.clone())
+            .with_threshold(recipe.threshold),
         encoding: outcome.encoding.clone(),
     };
     Ok(Finished::Done {

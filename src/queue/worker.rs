@@ -268,7 +268,7 @@ async fn train_run(
             InputsError::Gone(reason) => RunError::Permanent(reason),
             InputsError::Store(e) => retry(e),
         })?;
-    let (variant, cv_epochs) = super::final_run::variant_of(pool, claimed, &inputs.spec)
+    let recipe = super::final_run::recipe(pool, claimed, &inputs.spec)
         .await
         .map_err(retry)?;
     let resume = match &inputs.resume {
@@ -295,14 +295,7 @@ async fn train_run(
         // The share lives as long as the run trains: its end widens the others.
         let share = cores.share();
         share.install(|| {
-            super::training::train_blocking(
-                &claimed,
-                inputs,
-                (variant, cv_epochs),
-                resume,
-                writer,
-                &flags,
-            )
+            super::training::train_blocking(&claimed, inputs, recipe, resume, writer, &flags)
         })
     })
     .await;

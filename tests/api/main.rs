@@ -39,3 +39,4 @@ mod sequences;
 mod service;
 mod storage;
 mod store_suite;
+mod threshold;

@@ -121,6 +121,12 @@ impl<'a> Opened<'a> {
         }
     }
 
+    fn threshold(&self) -> Result<Option<f64>, EngineError> {
+        (self.meta.get("decision_threshold"))
+            .map(|t| t.parse::<f64>().map_err(corrupt))
+            .transpose()
+    }
+
     fn prior_correction(&self) -> Result<Option<Vec<f64>>, EngineError> {
         self.meta
             .get("prior_correction")
@@ -145,7 +151,8 @@ pub fn predictor_from_bytes(data: &[u8]) -> Result<StoredPredictor, EngineError>
     let o = Opened::open(data)?;
     let model = o.model("", o.classes)?;
     let predictor = Predictor::new(model, o.members()?, o.calibration)
-        .with_prior_correction(o.prior_correction()?);
+        .with_prior_correction(o.prior_correction()?)
+        .with_threshold(o.threshold()?);
     let class_names = o
         .meta
         .get("class_names")

@@ -49,6 +49,8 @@ pub struct Extras<'a> {
     pub prior_correction: Option<&'a [f64]>,
     /// The class names, in the order of the model's outputs.
     pub class_names: Option<&'a [String]>,
+    /// A binary model's tuned decision threshold on class 1's probability.
+    pub threshold: Option<f64>,
 }
 
 /// As `to_bytes`, with everything predicting needs (`Extras`).
@@ -74,6 +76,7 @@ fn serialize_state(
         encoding,
         prior_correction,
         class_names,
+        threshold,
     } = *extras;
     let mut tensors = Vec::new();
     tensors_of("", &state.model, &mut tensors);
@@ -125,6 +128,10 @@ fn serialize_state(
     }
     if let Some(names) = class_names {
         meta.insert("class_names".into(), json(&names.to_vec()));
+    }
+    if let Some(t) = threshold {
+        // Rust prints the shortest string that parses back to the same f64.
+        meta.insert("decision_threshold".into(), t.to_string());
     }
     if let Some(first) = state.members.first() {
         meta.insert("members".into(), state.members.len().to_string());

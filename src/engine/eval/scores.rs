@@ -63,38 +63,92 @@ impl Pooled {
     }
 }
 
-/// Scores probabilities `proba` (rows × `classes`, row-major) against `y_true`.
+/// Scores probabilities `proba` (rows × `classes`, row-major) against `y_true`, each row
+/// predicted as its most probable class.
 pub fn score(y_true: &[u32], proba: &[f64], classes: usize) -> Scores {
+    let pred: Vec<usize> = proba.chunks_exact(classes.max(1)).map(argmax).collect();
+    score_decided(y_true, proba, classes, &pred)
+}
+
+/// Scores a binary model's probabilities (rows × 2) with class 1 predicted where its
+/// probability is at least `threshold` (`engine::eval::threshold`).
+pub fn score_at(y_true: &[u32], proba: &[f64], threshold: f64) -> Scores {
+    let pred: Vec<usize> = (proba.chunks_exact(2))
+        .map(|p| usize::from(p[1] >= threshold))
+        .collect();
+    score_decided(y_true, proba, 2, &pred)
+}
+
+/// The metrics of a set of decisions: the ones its confusion matrix gives.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decision {
+    pub accuracy: f64,
+    pub balanced_accuracy: f64,
+    pub precision_macro: f64,
+    pub recall_macro: f64,
+    pub f1_macro: f64,
+    pub g_mean: f64,
+}
+
+impl Decision {
+    /// Of a `[true][predicted]` confusion matrix.
+    pub fn of<R: AsRef<[u64]>>(cm: &[R]) -> Decision {
+        let classes = cm.len();
+        let at = |t: usize, p: usize| cm[t].as_ref()[p];
+        let support: Vec<u64> = cm.iter().map(|r| r.as_ref().iter().sum()).collect();
+        let predicted: Vec<u64> = (0..classes)
+            .map(|c| (0..classes).map(|t| at(t, c)).sum())
+            .collect();
+        let div = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+        let recall: Vec<f64> = (0..classes).map(|c| div(at(c, c), support[c])).collect();
+        let precision: Vec<f64> = (0..classes).map(|c| div(at(c, c), predicted[c])).collect();
+        let f1: Vec<f64> = (0..classes)
+            .map(|c| div(2 * at(c, c), support[c] + predicted[c]))
+            .collect();
+        let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let present: Vec<f64> = (0..classes)
+            .filter(|&c| support[c] > 0)
+            .map(|c| recall[c])
+            .collect();
+        let correct: u64 = (0..classes).map(|c| at(c, c)).sum();
+        let g_mean = match present.is_empty() {
+            true => 0.0,
+            false => (present.iter().product::<f64>()).powf(1.0 / present.len() as f64),
+        };
+        Decision {
+            accuracy: div(correct, support.iter().sum()),
+            balanced_accuracy: mean(&present),
+            precision_macro: mean(&precision),
+            recall_macro: mean(&recall),
+            f1_macro: mean(&f1),
+            g_mean,
+        }
+    }
+
+    /// A metric by its name (`None`: one the decisions alone do not give).
+    pub fn get(&self, name: &str) -> Option<f64> {
+        Some(match name {
+            "accuracy" => self.accuracy,
+            "balanced_accuracy" => self.balanced_accuracy,
+            "precision_macro" => self.precision_macro,
+            "recall_macro" => self.recall_macro,
+            "f1_macro" => self.f1_macro,
+            "g_mean" => self.g_mean,
+            _ => return None,
+        })
+    }
+}
+
+/// Scores `proba` against `y_true` with each row predicted as `pred`.
+fn score_decided(y_true: &[u32], proba: &[f64], classes: usize, pred: &[usize]) -> Scores {
     let n = y_true.len();
     assert_eq!(proba.len(), n * classes, "probabilities are rows × classes");
     let row = |i: usize| &proba[i * classes..(i + 1) * classes];
-    let pred: Vec<usize> = (0..n).map(|i| argmax(row(i))).collect();
     let mut cm = vec![vec![0u64; classes]; classes];
     for (i, &y) in y_true.iter().enumerate() {
         cm[y as usize][pred[i]] += 1;
     }
-    let support: Vec<u64> = cm.iter().map(|r| r.iter().sum()).collect();
-    let predicted: Vec<u64> = (0..classes)
-        .map(|c| cm.iter().map(|r| r[c]).sum())
-        .collect();
-    let div = |a: u64, b: u64| if b == 0 { 0.0 } else { a as f64 / b as f64 };
-    let recall: Vec<f64> = (0..classes).map(|c| div(cm[c][c], support[c])).collect();
-    let precision: Vec<f64> = (0..classes).map(|c| div(cm[c][c], predicted[c])).collect();
-    let f1: Vec<f64> = (0..classes)
-        .map(|c| div(2 * cm[c][c], support[c] + predicted[c]))
-        .collect();
-    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len().max(1) as f64;
-    let present: Vec<usize> = (0..classes).filter(|&c| support[c] > 0).collect();
-    let present_recall: Vec<f64> = present.iter().map(|&c| recall[c]).collect();
-    let correct: u64 = (0..classes).map(|c| cm[c][c]).sum();
-    let g_mean = if present_recall.is_empty() {
-        0.0
-    } else {
-        present_recall
-            .iter()
-            .product::<f64>()
-            .powf(1.0 / present_recall.len() as f64)
-    };
+    let d = Decision::of(&cm);
     let log_loss = -(0..n)
         .map(|i| {
             row(i)[y_true[i] as usize]
@@ -112,15 +166,18 @@ pub fn score(y_true: &[u32], proba: &[f64], classes: usize) -> Scores {
         )
     } else {
         let aucs: Option<Vec<f64>> = (0..classes).map(|c| roc_auc(&is(c), &column(c))).collect();
-        (aucs.map(|a| mean(&a)), None)
+        (
+            aucs.map(|a| a.iter().sum::<f64>() / a.len().max(1) as f64),
+            None,
+        )
     };
     Scores {
-        accuracy: div(correct, n as u64),
-        balanced_accuracy: mean(&present_recall),
-        precision_macro: mean(&precision),
-        recall_macro: mean(&recall),
-        f1_macro: mean(&f1),
-        g_mean,
+        accuracy: d.accuracy,
+        balanced_accuracy: d.balanced_accuracy,
+        precision_macro: d.precision_macro,
+        recall_macro: d.recall_macro,
+        f1_macro: d.f1_macro,
+        g_mean: d.g_mean,
         roc_auc,
         pr_auc,
         log_loss,

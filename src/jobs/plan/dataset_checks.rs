@@ -2,7 +2,7 @@
 //! counts, class weights' classes, folds against the smallest class, categories per column.
 
 use crate::domain::dataset::{ColumnRole, ColumnType, DatasetKind, DatasetSummary};
-use crate::domain::job::{ClassWeights, JobSpec, Strategy};
+use crate::domain::job::{ClassWeights, DecisionThreshold, JobSpec, Strategy};
 use crate::domain::spec::{ModelKind, SpecError};
 use crate::engine::data::split;
 
@@ -38,6 +38,16 @@ pub(super) fn check_against_dataset(
         errors.push(SpecError::new(
             "imbalance.rank_by",
             "pr_auc (average precision) is defined for two classes; use roc_auc (one-vs-rest)",
+        ));
+    }
+    if spec.imbalance.threshold == DecisionThreshold::Tuned && ds.classes.len() != 2 {
+        errors.push(SpecError::new(
+            "imbalance.threshold",
+            format!(
+                "a tuned threshold decides between two classes; dataset {} has {}",
+                ds.id,
+                ds.classes.len()
+            ),
         ));
     }
     if let ClassWeights::Map(m) = &spec.imbalance.class_weights {
