@@ -2,7 +2,9 @@
 //! binary: every case's job, its warning and error kinds against `expect` and `allow` (a
 //! table), precision and recall of those kinds over the file, and for each case with a
 //! `remedy_check`, `POST /v1/jobs/{id}/remedy` with the first warning's finding and the
-//! remedied job's metric against the original's. Ends with a JSON line.
+//! remedied job's metric against the original's; then the same checks with `"verify": true`
+//! (every candidate remedy trains; the winner the diagnostics name must pass the check).
+//! Ends with a JSON line.
 //!
 //! Run: `cargo bench --bench diagnostics` (`-- <name>…` runs only those cases).
 
@@ -14,6 +16,9 @@ use serde_json::{Value, json};
 #[path = "support/server.rs"]
 mod server;
 use server::Server;
+
+/// A case with a remedy check: the case, its job, the check and its first warning.
+type Remedy = (Value, Value, Value, Option<Value>);
 
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared");
 
@@ -90,7 +95,7 @@ async fn main() {
     }
     let (mut tp, mut fp, mut fn_) = (0usize, 0usize, 0usize);
     let mut passed = 0;
-    let mut remedies = Vec::new();
+    let mut remedies: Vec<Remedy> = Vec::new();
     println!(
         "| case | status | warnings and errors | expect | allow | verdict |\n|---|---|---|---|---|---|"
     );
@@ -167,28 +172,9 @@ async fn main() {
             continue;
         };
         let after_job = s.wait_job(&c, &new).await;
-        let metric_name = check["metric"].as_str().unwrap();
-        let variant = check["variant"].as_u64();
-        let before = metric(&c, &s, job, metric_name, variant).await;
-        let after = metric(&c, &s, &after_job, metric_name, variant).await;
         let kind = first["kind"].as_str().unwrap();
-        let gone = !warned(&after_job).contains(kind);
-        let (needed, improved) = if let Some(min) = check["at_least"].as_f64() {
-            (format!("≥ {min}"), after.is_some_and(|a| a >= min))
-        } else if let Some(by) = check["improves_by"].as_f64() {
-            let need = before.map(|b| b + by);
-            (
-                need.map_or(format!("+{by}"), |n| format!("≥ {n:.3}")),
-                matches!((before, after), (Some(b), Some(a)) if a >= b + by),
-            )
-        } else {
-            let by = check["decreases_by"].as_f64().unwrap();
-            let need = before.map(|b| b - by);
-            (
-                need.map_or(format!("−{by}"), |n| format!("≤ {n:.3}")),
-                matches!((before, after), (Some(b), Some(a)) if a <= b - by),
-            )
-        };
+        let (metric_name, (before, after), needed, gone, improved) =
+            checked(&c, &s, (job, &after_job), check, kind).await;
         let ok = gone && improved;
         remedied_ok += usize::from(ok);
         let show = |v: Option<f64>| v.map_or("—".to_owned(), |v| format!("{v:.3}"));
@@ -205,8 +191,10 @@ async fn main() {
             if ok { "ok" } else { "WRONG" }
         );
     }
+    println!("\n{remedied_ok} of {} remedies right\n", remedies.len());
+    let verified_ok = verified(&c, &s, &remedies).await;
     println!(
-        "\n{remedied_ok} of {} remedies right; {:.0} s in all",
+        "\n{verified_ok} of {} verified winners right; {:.0} s in all",
         remedies.len(),
         started.elapsed().as_secs_f64()
     );
@@ -214,6 +202,96 @@ async fn main() {
         "{}",
         json!({"bench": "diagnostics", "cases": cases.len(), "cases_right": passed,
                "precision": precision, "recall": recall, "remedies": remedies.len(),
-               "remedies_right": remedied_ok, "seconds": started.elapsed().as_secs_f64()})
+               "remedies_right": remedied_ok, "verified_right": verified_ok,
+               "seconds": started.elapsed().as_secs_f64()})
     );
+}
+
+/// Each remedy check again with `"verify": true`: every candidate of the first warning trains,
+/// and the winner the diagnostics name must pass the check. Prints a table; the count right.
+async fn verified(c: &reqwest::Client, s: &Server, remedies: &[Remedy]) -> usize {
+    println!(
+        "| case | candidates (resolved) | winner | metric | after | needed | verdict |\n|---|---|---|---|---|---|---|"
+    );
+    let mut right = 0;
+    for (case, job, check, first) in remedies {
+        let (name, Some(first)) = (case["name"].as_str().unwrap(), first) else {
+            continue;
+        };
+        let id = job["id"].as_str().unwrap();
+        let body = json!({"finding": first["id"], "verify": true});
+        let started = post(c, s, &format!("/v1/jobs/{id}/remedy"), &body).await;
+        for cand in started["candidates"].as_array().unwrap() {
+            if let Some(j) = cand["job_id"].as_str() {
+                s.wait_job(c, j).await;
+            }
+        }
+        let d = s.get_json(c, &format!("/v1/jobs/{id}/diagnostics")).await;
+        let v = (d["verifications"].as_array().unwrap().iter())
+            .find(|v| v["finding"] == first["id"])
+            .cloned()
+            .unwrap_or_default();
+        let tried: Vec<String> = (v["candidates"].as_array().into_iter().flatten())
+            .map(|t| format!("{} ({})", t["name"].as_str().unwrap(), t["resolved"]))
+            .collect();
+        let winner = v["winner"]["job_id"].as_str().map(str::to_owned);
+        let kind = first["kind"].as_str().unwrap();
+        let (metric, after, needed, ok) = match &winner {
+            Some(w) => {
+                let after_job = s.wait_job(c, w).await;
+                let (m, (_, a), n, gone, better) =
+                    checked(c, s, (job, &after_job), check, kind).await;
+                (m, a, n, gone && better)
+            }
+            None => (String::new(), None, String::new(), false),
+        };
+        right += usize::from(ok);
+        println!(
+            "| {name} | {} | {} | {metric} | {} | {needed} | {} |",
+            tried.join(", "),
+            v["winner"]["name"].as_str().unwrap_or("none"),
+            after.map_or("—".to_owned(), |a| format!("{a:.3}")),
+            if ok { "ok" } else { "WRONG" }
+        );
+    }
+    right
+}
+
+/// A remedy check on the job `after` made from `job`: the metric, its value before and after,
+/// what was needed, whether the finding's `kind` is gone and whether the metric moved enough.
+async fn checked(
+    c: &reqwest::Client,
+    s: &Server,
+    (job, after_job): (&Value, &Value),
+    check: &Value,
+    kind: &str,
+) -> (String, (Option<f64>, Option<f64>), String, bool, bool) {
+    let metric_name = check["metric"].as_str().unwrap();
+    let variant = check["variant"].as_u64();
+    let before = metric(c, s, job, metric_name, variant).await;
+    let after = metric(c, s, after_job, metric_name, variant).await;
+    let gone = !warned(after_job).contains(kind);
+    let (needed, improved) = if let Some(min) = check["at_least"].as_f64() {
+        (format!("≥ {min}"), after.is_some_and(|a| a >= min))
+    } else if let Some(by) = check["improves_by"].as_f64() {
+        let need = before.map(|b| b + by);
+        (
+            need.map_or(format!("+{by}"), |n| format!("≥ {n:.3}")),
+            matches!((before, after), (Some(b), Some(a)) if a >= b + by),
+        )
+    } else {
+        let by = check["decreases_by"].as_f64().unwrap();
+        let need = before.map(|b| b - by);
+        (
+            need.map_or(format!("−{by}"), |n| format!("≤ {n:.3}")),
+            matches!((before, after), (Some(b), Some(a)) if a <= b - by),
+        )
+    };
+    (
+        metric_name.to_owned(),
+        (before, after),
+        needed,
+        gone,
+        improved,
+    )
 }

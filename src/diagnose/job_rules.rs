@@ -1,16 +1,17 @@
 //! A job's findings: its runs' findings merged per kind and variant, and the rules that need
 //! several runs: class imbalance (scores against the class counts), degradation (a deeper
-//! variant training worse than a shallower one) and fold variance.
+//! variant training worse than a shallower one), fold variance; the final model's in `final_rule`.
 
 use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 
+use super::draft::{Draft, folds_of};
 use super::remedy::{advice_for, remedy};
 use crate::config::Limits;
-use crate::domain::finding::{Evidence, Finding, Kind, RunFinding, Severity};
-use crate::domain::job::{JobSpec, Strategy};
-use crate::domain::results::{RunKind, RunResult, RunState, Variant, variants};
+use crate::domain::finding::{Finding, Kind, RunFinding, Severity};
+use crate::domain::job::{DecisionThreshold, JobSpec, Strategy};
+use crate::domain::results::{Variant, variants};
 use crate::engine::eval::summary::summarize;
 use crate::store::run_data::RunRow;
 
@@ -40,26 +41,16 @@ fn needs_most_runs(kind: Kind) -> bool {
     )
 }
 
-/// A finding before the job numbers it and adds its remedy.
-struct Draft {
-    kind: Kind,
-    severity: Severity,
-    variant: usize,
-    strategy: Option<Strategy>,
-    runs: Vec<(String, Option<u32>)>,
-    runs_checked: usize,
-    first_epoch: Option<u64>,
-    layer: Option<usize>,
-    evidence: Evidence,
-}
-
 /// The job's findings, most severe first, then in `Kind`'s order of causes; each remedy is one
 /// this server would accept (`checked_remedy`).
 pub fn job_findings(spec: &JobSpec, runs: &[RunRow], limits: &Limits) -> Vec<Finding> {
     let mut drafts = merged(runs);
     drafts.extend(class_imbalance(spec, runs));
-    drafts.extend(degradation(spec, runs));
+    let degraded = degradation(spec, runs);
+    owned_by_degradation(&mut drafts, &degraded);
+    drafts.extend(degraded);
     drafts.extend(fold_variance(spec, runs, &drafts));
+    drafts.extend(super::final_rule::final_model(runs));
     drafts.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)
@@ -179,42 +170,6 @@ fn merged(runs: &[RunRow]) -> Vec<Draft> {
         .collect()
 }
 
-impl Draft {
-    /// A job-level finding about variant `v`'s finished fold runs `found`.
-    fn of_variant(
-        kind: Kind,
-        severity: Severity,
-        v: Variant,
-        found: &[(&RunRow, &RunResult)],
-        summary: String,
-        values: &[(&str, f64)],
-    ) -> Self {
-        Draft {
-            kind,
-            severity,
-            variant: v.model,
-            strategy: Some(v.strategy),
-            runs: found.iter().map(|(r, _)| (r.id.clone(), r.fold)).collect(),
-            runs_checked: found.len(),
-            first_epoch: None,
-            layer: None,
-            evidence: Evidence {
-                summary,
-                values: values.iter().map(|(k, x)| ((*k).to_owned(), *x)).collect(),
-            },
-        }
-    }
-}
-
-/// The finished fold runs of `v`.
-fn folds_of(runs: &[RunRow], v: Variant) -> Vec<(&RunRow, &RunResult)> {
-    runs.iter()
-        .filter(|r| r.kind == RunKind::Fold && r.state == RunState::Succeeded)
-        .filter_map(|r| r.result.as_ref().map(|res| (r, res)))
-        .filter(|(_, res)| Variant::of(res) == v)
-        .collect()
-}
-
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
     let (sum, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     (n > 0).then(|| sum / n as f64)
@@ -250,20 +205,18 @@ fn class_imbalance(spec: &JobSpec, runs: &[RunRow]) -> Vec<Draft> {
         if ratio < IMBALANCE_RATIO {
             continue;
         }
-        let handled = v.strategy != Strategy::None;
+        let tuned = spec.imbalance.threshold == DecisionThreshold::Tuned;
+        let handled = v.strategy != Strategy::None || tuned;
         let gap = acc - bal;
         let severity = if !handled && gap >= IMBALANCE_GAP {
             Severity::Warning
         } else {
             Severity::Info
         };
-        let note = if handled {
-            format!(
-                "; the {} strategy already addresses it",
-                v.strategy.as_str()
-            )
-        } else {
-            String::new()
+        let note = match (v.strategy, tuned) {
+            (Strategy::None, true) => "; a tuned decision threshold already addresses it".into(),
+            (Strategy::None, false) => String::new(),
+            (s, _) => format!("; the {} strategy already addresses it", s.as_str()),
         };
         let summary = format!(
             "the largest class has {ratio:.1} times the rows of the smallest; accuracy {acc:.3} \
@@ -289,6 +242,21 @@ fn class_imbalance(spec: &JobSpec, runs: &[RunRow]) -> Vec<Draft> {
 
 /// For each strategy, a deeper model whose runs end at a clearly worse training loss than a
 /// shallower one's.
+/// A deeper variant's high training loss is degradation's own symptom: its unstable or
+/// underfitting runs are info beside it, not warnings of their own.
+fn owned_by_degradation(drafts: &mut [Draft], degraded: &[Draft]) {
+    let symptom = |d: &Draft| matches!(d.kind, Kind::UnstableTraining | Kind::Underfitting);
+    for d in drafts.iter_mut().filter(|d| symptom(d)) {
+        if degraded
+            .iter()
+            .any(|g| (g.variant, g.strategy) == (d.variant, d.strategy))
+        {
+            d.severity = Severity::Info;
+            d.evidence.summary = format!("a symptom of degradation: {}", d.evidence.summary);
+        }
+    }
+}
+
 fn degradation(spec: &JobSpec, runs: &[RunRow]) -> Vec<Draft> {
     let models: Vec<crate::domain::spec::ModelSpec> = (0..spec.variant_count())
         .map(|v| spec.variant_model(v))

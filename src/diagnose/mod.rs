@@ -1,9 +1,13 @@
 //! Diagnostics: what went wrong in training, with the evidence, the advice and a remedy.
 //! `run_rules` reads one run's epoch history as it grows; `job_rules` merges the runs'
-//! findings and compares runs (class imbalance, degradation, fold variance); `remedy` says why
+//! findings and compares runs (class imbalance, degradation, fold variance, a final model
+//! that did not converge as its folds did: `final_rule`); `remedy` says why
 //! each kind matters and which spec change addresses it. Pure: the worker calls it and the
 //! store keeps what it returns.
 
+pub mod candidates;
+mod draft;
+mod final_rule;
 pub mod gradient_rules;
 pub mod job_rules;
 pub mod remedy;

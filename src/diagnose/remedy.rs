@@ -88,6 +88,13 @@ pub fn advice(kind: Kind) -> &'static str {
              not reliable: small folds or an unstable model. Repeating the folds with other \
              shuffles averages the noise out."
         }
+        Kind::FinalModelUnconverged => {
+            "The final model, trained on every row, did not reach the training loss its folds \
+             did (it left the plateau late, or a spike near the end threw it back), so it is \
+             worse than the models the cross-validation scored. Predict answers with the fold \
+             ensemble by default until a final model converges; clipping the gradient norm \
+             steadies the steps that threw it back."
+        }
     }
 }
 
@@ -140,6 +147,12 @@ pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Va
             "validation": {"repeats": (spec.validation.repeats * 3).min(10)},
         }),
         Kind::FoldVariance => json!({}),
+        Kind::FinalModelUnconverged if spec.training.clip_grad_norm.is_none() => {
+            json!({"training": {"clip_grad_norm": 1.0}})
+        }
+        Kind::FinalModelUnconverged => json!({
+            "optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)},
+        }),
     }
 }
 
@@ -200,12 +213,12 @@ fn penalized_and_stopped(spec: &JobSpec) -> bool {
 }
 
 /// Ten times the L2 penalty, at most 1e-2.
-fn more_l2(spec: &JobSpec) -> Value {
+pub(super) fn more_l2(spec: &JobSpec) -> Value {
     json!({"training": {"l2": (spec.training.l2 * 10.0).min(1e-2)}})
 }
 
 /// A tenth of the learning rate, at most the optimizer's default (PyTorch's).
-fn lower_learning_rate(o: &OptimizerSpec) -> f64 {
+pub(super) fn lower_learning_rate(o: &OptimizerSpec) -> f64 {
     (base_rate(o) / 10.0).min(default_learning_rate(o))
 }
 
@@ -247,7 +260,7 @@ fn trial_remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> 
 
 /// `patch` applied to model `variant`: itself for one model, the whole list for a comparison
 /// (a merge patch replaces arrays whole).
-fn model_patch(spec: &JobSpec, variant: usize, patch: Value) -> Value {
+pub(super) fn model_patch(spec: &JobSpec, variant: usize, patch: Value) -> Value {
     if !spec.model.is_comparison() {
         return json!({ "model": patch });
     }

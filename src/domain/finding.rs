@@ -89,6 +89,18 @@ pub struct AppliedRemedy {
     pub strategy: Option<super::job::Strategy>,
     /// The merge patch applied to the original's spec.
     pub remedy: serde_json::Value,
+    /// A verification's candidate (`"verify": true`): which one this job trains.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidate: Option<RemedyCandidate>,
+}
+
+/// A remedy to try for a finding: its rank by prior (0 first), a name and the merge patch to
+/// the original spec (`diagnose::candidates`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RemedyCandidate {
+    pub rank: usize,
+    pub name: String,
+    pub patch: serde_json::Value,
 }
 
 impl AppliedRemedy {
@@ -99,6 +111,7 @@ impl AppliedRemedy {
             variant: f.variant,
             strategy: f.strategy,
             remedy: f.remedy.clone(),
+            candidate: None,
         }
     }
 }

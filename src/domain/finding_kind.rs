@@ -19,10 +19,13 @@ pub enum Kind {
     Underfitting,
     Overfitting,
     FoldVariance,
+    /// The final model, trained on every row, ended far above the training loss its folds
+    /// reached: it did not converge as they did.
+    FinalModelUnconverged,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::ExplodingGradients,
         Kind::VanishingGradients,
         Kind::UnstableTraining,
@@ -33,7 +36,17 @@ impl Kind {
         Kind::Underfitting,
         Kind::Overfitting,
         Kind::FoldVariance,
+        Kind::FinalModelUnconverged,
     ];
+
+    /// The metric a remedy of this kind is judged by, in a job ranked by `rank_by`: the
+    /// held-out log loss for overfitting (its own symptom), else `rank_by`.
+    pub fn judged_by(self, rank_by: super::metric::Metric) -> super::metric::Metric {
+        match self {
+            Kind::Overfitting => super::metric::Metric::LogLoss,
+            _ => rank_by,
+        }
+    }
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -47,6 +60,7 @@ impl Kind {
             Kind::ClassImbalance => "class_imbalance",
             Kind::Degradation => "degradation",
             Kind::FoldVariance => "fold_variance",
+            Kind::FinalModelUnconverged => "final_model_unconverged",
         }
     }
 }

@@ -28,6 +28,8 @@ pub mod probes;
 pub mod problems;
 pub mod rate_range_plot;
 pub mod remedies;
+mod remedy_outcomes;
+mod remedy_verify;
 pub mod runs;
 pub mod serve;
 pub mod service;

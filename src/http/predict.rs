@@ -61,7 +61,7 @@ async fn predict(
     headers: HeaderMap,
     LimitedBytes(body): LimitedBytes,
 ) -> Result<Json<Value>, ApiError> {
-    let folds = query.take_choice("ensemble", &["folds", "final"])? == Some("folds");
+    let asked = query.take_choice("ensemble", &["folds", "final"])?;
     let explain = query.take_choice("explain", &["attention"])?.is_some();
     let format = query.take_choice("format", &["csv", "json", "ts"])?;
     let strict = query.take_bool("strict")?;
@@ -76,7 +76,8 @@ async fn predict(
             job.status.as_str()
         )));
     }
-    let models = predict::models(&state.pool, &job, folds).await?;
+    let answerer = predict::Answerer::of(asked, &job.diagnostics);
+    let models = predict::models(&state.pool, &job, answerer.folds).await?;
     let classes = models.first.predictor.classes();
     let max_rows = state
         .limits
@@ -94,7 +95,7 @@ async fn predict(
             ));
         }
         let (runs, labels) = (models.runs.clone(), seqs.labels.clone());
-        let decide = Decide::new(&names, runs.len(), models.threshold);
+        let decide = Decide::new(&names, runs.len(), models.threshold, &answerer);
         let scored = predict::score_sequences(on, &id, models, Arc::new(seqs), explain).await?;
         return Ok(Json(sequence_predictions(scored, &decide, &runs, labels)));
     }
@@ -113,7 +114,7 @@ async fn predict(
         .map(|(column, n)| (column, json!(n)))
         .collect();
     let runs = models.runs.clone();
-    let decide = Decide::new(&names, runs.len(), models.threshold);
+    let decide = Decide::new(&names, runs.len(), models.threshold, &answerer);
     let sum = predict::score_rows(on, &id, models, rows).await?;
     let mut body = json!({"predictions": decide.json(&sum), "models": runs, "imputed": imputed});
     decide.describe(&mut body);
@@ -179,21 +180,29 @@ fn sequence_predictions(
     body
 }
 
-/// How summed probabilities become answers: the class names, the models summed, and the
-/// decision threshold on class 1's probability (`None`: the most probable class).
+/// How summed probabilities become answers: the class names, the models summed, the
+/// decision threshold on class 1's probability (`None`: the most probable class), and which
+/// models answered.
 struct Decide<'a> {
     names: &'a [String],
     models: f64,
     threshold: Option<f64>,
+    answerer: &'a predict::Answerer,
 }
 
 impl<'a> Decide<'a> {
-    fn new(names: &'a [String], models: usize, threshold: Option<f64>) -> Self {
+    fn new(
+        names: &'a [String],
+        models: usize,
+        threshold: Option<f64>,
+        answerer: &'a predict::Answerer,
+    ) -> Self {
         let threshold = threshold.filter(|_| names.len() == 2);
         Self {
             names,
             models: models as f64,
             threshold,
+            answerer,
         }
     }
 
@@ -218,8 +227,17 @@ impl<'a> Decide<'a> {
         }
     }
 
-    /// Says in the response which threshold decided the labels.
+    /// Says in the response which models answered (and why the fold ensemble, unasked) and
+    /// which threshold decided the labels.
     fn describe(&self, body: &mut Value) {
+        body["answered_by"] = json!(if self.answerer.folds {
+            "folds"
+        } else {
+            "final"
+        });
+        if let Some(why) = &self.answerer.why {
+            body["answered_by_reason"] = json!(why);
+        }
         if let Some(t) = self.threshold {
             body["threshold"] = json!(t);
         }

@@ -13,15 +13,19 @@ use serde_json::Value;
 use super::datasets::idempotency_key;
 use super::extract::JsonBody;
 use super::jobs::{job_or_404, submitted};
+use super::remedy_outcomes::{Outcome, Remedied, Scores};
 use super::state::{AppState, Route};
-use crate::domain::finding::{AppliedRemedy, Finding, Kind, Severity};
+use crate::domain::finding::{AppliedRemedy, Finding, Severity};
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::job_meta::JobMeta;
+use crate::domain::metric::Metric;
+use crate::domain::results::Summary;
 use crate::domain::results::Variant;
+use crate::engine::eval::summary::Stat;
 use crate::error::ApiError;
-use crate::jobs::results;
 use crate::jobs::submit::Submission;
 use crate::jobs::views::{self, JobView};
+use crate::jobs::{results, thresholds};
 
 pub fn routes() -> Vec<Route> {
     vec![
@@ -35,11 +39,13 @@ pub fn routes() -> Vec<Route> {
 fn chosen<'f>(body: &Value, findings: &'f [Finding]) -> Result<Vec<&'f Finding>, ApiError> {
     let bad = |m: String| ApiError::invalid_field("finding", m);
     if let Some(obj) = body.as_object()
-        && let Some(other) = obj.keys().find(|k| *k != "finding")
+        && let Some(other) = obj
+            .keys()
+            .find(|k| !["finding", "verify"].contains(&k.as_str()))
     {
         return Err(ApiError::invalid_field(
             other.as_str(),
-            "unknown field; only finding",
+            "unknown field; only finding and verify",
         ));
     }
     let ids: Vec<&Value> = match body.get("finding") {
@@ -92,6 +98,20 @@ async fn remedy(
 ) -> Result<Response, ApiError> {
     let key = idempotency_key(&headers)?;
     let job = job_or_404(&state, &id).await?;
+    let verify = match body.get("verify") {
+        None | Some(Value::Bool(false)) => false,
+        Some(Value::Bool(true)) => true,
+        Some(_) => return Err(ApiError::invalid_field("verify", "true or false")),
+    };
+    if verify {
+        let [finding] = chosen(&body, &job.diagnostics)?[..] else {
+            return Err(ApiError::invalid_field(
+                "finding",
+                "verify trains the candidates of one finding: give one id",
+            ));
+        };
+        return super::remedy_verify::verify(&state, &job, finding, key).await;
+    }
     let applied: Vec<AppliedRemedy> = chosen(&body, &job.diagnostics)?
         .into_iter()
         .map(AppliedRemedy::of)
@@ -129,77 +149,54 @@ async fn remedy(
     submitted(&state, submission).await
 }
 
-/// One finding's state in a remedy job, next to the original's.
-#[derive(Debug, Serialize)]
-struct Outcome {
-    finding: usize,
-    kind: Kind,
-    /// The original finding's severity (`None` once the original no longer lists it).
-    severity_before: Option<Severity>,
-    /// The remedy job's most severe finding of the same kind and variant, if any.
-    severity_after: Option<Severity>,
-    /// Whether it is gone: none of its kind for the variant, or only an `info` one where the
-    /// original was a warning or an error (an `info` finding is resolved only when it is gone).
-    resolved: bool,
-    /// The variant's mean fold scores, before and after.
-    before: Option<Scores>,
-    after: Option<Scores>,
-}
-
-#[derive(Debug, Clone, Copy, Serialize)]
-struct Scores {
-    balanced_accuracy: f64,
-    accuracy: f64,
-    log_loss: f64,
-}
-
-#[derive(Debug, Serialize)]
-struct Remedied {
-    job_id: String,
-    status: JobStatus,
-    findings: Vec<usize>,
-    /// Each finding as it was applied: its id, kind, variant, strategy and patch.
-    applied: Vec<AppliedRemedy>,
-    /// Once the remedy job has finished.
-    comparison: Option<Vec<Outcome>>,
-}
-
 #[derive(Debug, Serialize)]
 struct Diagnostics {
     job_id: String,
     status: JobStatus,
     findings: Vec<Finding>,
     remedies: Vec<Remedied>,
+    /// `"verify": true`: per finding, its candidates' outcomes and the one that won.
+    verifications: Vec<super::remedy_verify::Verification>,
 }
 
-/// Per variant, its mean fold scores.
-async fn scores(state: &AppState, job: &JobView) -> Result<Vec<(Variant, Scores)>, ApiError> {
+/// Per variant, the statistics of its fold scores.
+async fn summaries(state: &AppState, job: &JobView) -> Result<Vec<(Variant, Summary)>, ApiError> {
     let runs = views::runs(&state.pool, &job.id).await?;
     let folds = results::fold_results(&runs);
-    Ok(results::variant_summaries(&job.spec, &folds)
-        .into_iter()
-        .filter_map(|(v, s)| {
-            Some((
-                v,
-                Scores {
-                    balanced_accuracy: s.get("balanced_accuracy")?.mean,
-                    accuracy: s.get("accuracy")?.mean,
-                    log_loss: s.get("log_loss")?.mean,
-                },
-            ))
-        })
-        .collect())
+    let all = results::variant_summaries(&job.spec, &folds);
+    Ok(thresholds::decided_summaries(&state.pool, &job.id, &job.spec, all).await?)
 }
 
-fn scores_of(
-    all: &[(Variant, Scores)],
+/// The summary of `variant` (with `strategy`, when there is one to match).
+fn summary_of(
+    all: &[(Variant, Summary)],
     variant: usize,
     strategy: Option<Strategy>,
-) -> Option<Scores> {
+) -> Option<&Summary> {
     all.iter()
         .find(|(v, _)| v.model == variant && strategy.is_none_or(|s| s == v.strategy))
         .or_else(|| all.iter().find(|(v, _)| v.model == variant))
-        .map(|x| x.1)
+        .map(|x| &x.1)
+}
+
+/// The mean scores of a summary.
+fn scores(s: &Summary) -> Option<Scores> {
+    Some(Scores {
+        balanced_accuracy: s.get("balanced_accuracy")?.mean,
+        accuracy: s.get("accuracy")?.mean,
+        log_loss: s.get("log_loss")?.mean,
+    })
+}
+
+/// Whether `after` is no worse than `before` beyond the original's fold noise (its std).
+fn not_worse(metric: Metric, before: Option<Stat>, after: Option<Stat>) -> bool {
+    match (before, after) {
+        (Some(b), Some(a)) if metric.higher_is_better() => a.mean >= b.mean - b.std,
+        (Some(b), Some(a)) => a.mean <= b.mean + b.std,
+        // Nothing to compare against (the original failed): only the kind decides.
+        (None, _) => true,
+        (Some(_), None) => false,
+    }
 }
 
 /// Whether a finding of severity `before` is resolved when the remedy job's worst of its kind
@@ -217,13 +214,14 @@ async fn diagnostics(
     Path(id): Path<String>,
 ) -> Result<Json<Diagnostics>, ApiError> {
     let job = job_or_404(&state, &id).await?;
-    let before = scores(&state, &job).await?;
+    let before = summaries(&state, &job).await?;
+    let rank_by = job.spec.imbalance.rank_by;
     let mut remedies = Vec::new();
     for r in views::remedies_of(&state.pool, &id).await? {
         // The findings as the remedy job applied them (their ids, kinds and variants then).
         let applied = r.applied_remedies.clone().unwrap_or_default();
         let comparison = if r.status.is_finished() {
-            let after = scores(&state, &r).await?;
+            let after = summaries(&state, &r).await?;
             Some(
                 applied
                     .iter()
@@ -237,14 +235,25 @@ async fn diagnostics(
                         let severity_before = (job.diagnostics.iter())
                             .find(|g| g.id == f.finding)
                             .map(|g| g.severity);
+                        let (b, a) = (
+                            summary_of(&before, f.variant, f.strategy),
+                            summary_of(&after, f.variant, f.strategy),
+                        );
+                        let metric = f.kind.judged_by(rank_by);
+                        let stat = |s: Option<&Summary>| s?.get(metric.name()).copied();
+                        let kind_gone = resolved(severity_before, severity_after);
                         Outcome {
                             finding: f.finding,
                             kind: f.kind,
                             severity_before,
                             severity_after,
-                            resolved: resolved(severity_before, severity_after),
-                            before: scores_of(&before, f.variant, f.strategy),
-                            after: scores_of(&after, f.variant, f.strategy),
+                            kind_gone,
+                            resolved: kind_gone && not_worse(metric, stat(b), stat(a)),
+                            before: b.and_then(scores),
+                            after: a.and_then(scores),
+                            metric,
+                            metric_before: stat(b),
+                            metric_after: stat(a),
                         }
                     })
                     .collect(),
@@ -255,6 +264,7 @@ async fn diagnostics(
         remedies.push(Remedied {
             job_id: r.id,
             status: r.status,
+            candidate: applied.first().and_then(|a| a.candidate.clone()),
             findings: applied.iter().map(|a| a.finding).collect(),
             applied,
             comparison,
@@ -264,6 +274,7 @@ async fn diagnostics(
         job_id: job.id,
         status: job.status,
         findings: job.diagnostics,
+        verifications: super::remedy_verify::verifications(&remedies),
         remedies,
     }))
 }

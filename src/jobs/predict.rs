@@ -9,6 +9,7 @@ use crate::store::Db;
 use super::models::{self, StoredModel};
 use super::results;
 use crate::compute::ComputePool;
+use crate::domain::finding::{Finding, Kind, Severity};
 use crate::domain::results::{RunKind, RunResult, RunState};
 use crate::engine::data::sequences::SequenceScaling;
 use crate::engine::predict::Predictor;
@@ -31,6 +32,38 @@ pub enum PredictError {
     NotFinite { field: String },
     #[error(transparent)]
     Store(#[from] anyhow::Error),
+}
+
+/// Which models answer a predict request.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Answerer {
+    /// The fold ensemble (the leading variant's fold models) rather than the final model.
+    pub folds: bool,
+    /// Why the fold ensemble answers when `?ensemble=` did not ask for it.
+    pub why: Option<String>,
+}
+
+impl Answerer {
+    /// `?ensemble=` as asked; unasked, the final model, unless the job found that it did not
+    /// converge as its folds did (`final_model_unconverged`): then the fold ensemble, saying so.
+    pub fn of(asked: Option<&str>, findings: &[Finding]) -> Self {
+        let unconverged = (findings.iter())
+            .find(|f| f.kind == Kind::FinalModelUnconverged && f.severity >= Severity::Warning);
+        match (asked, unconverged) {
+            (Some(a), _) => Self {
+                folds: a == "folds",
+                why: None,
+            },
+            (None, Some(f)) => Self {
+                folds: true,
+                why: Some(format!("{}: {}", f.kind.as_str(), f.evidence.summary)),
+            },
+            (None, None) => Self {
+                folds: false,
+                why: None,
+            },
+        }
+    }
 }
 
 /// The models that answer: their runs, the first loaded (it decides the classes and checks

@@ -28,7 +28,7 @@ pub async fn settle_if_done(pool: &Db, job_id: &str) -> anyhow::Result<Option<Jo
     } else {
         Settled::Succeeded {
             summary: results::job_summary(&spec, &runs),
-            results: Box::new(job_results(pool, &spec, &runs).await?),
+            results: Box::new(job_results(pool, &spec, &runs, Thresholds::Tune).await?),
         }
     };
     store::jobs::settle(pool, job_id, &settled).await
@@ -48,8 +48,21 @@ fn fatal_failure<'r>(spec: &JobSpec, runs: &'r [RunRow]) -> Option<&'r RunRow> {
         .find(|r| r.kind == RunKind::Final || !scored)
 }
 
+/// Whether results tune the job's decision thresholds: when it settles, not on every read
+/// of a job still training (each tuning reads every fold run's predictions).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Thresholds {
+    Tune,
+    Skip,
+}
+
 /// What the runs of a succeeded job add up to beside its summary.
-pub async fn job_results(pool: &Db, spec: &JobSpec, runs: &[RunRow]) -> anyhow::Result<JobResults> {
+pub async fn job_results(
+    pool: &Db,
+    spec: &JobSpec,
+    runs: &[RunRow],
+    tune: Thresholds,
+) -> anyhow::Result<JobResults> {
     let folds = results::fold_results(runs);
     let leader = results::leader(spec, &folds);
     let final_run = runs.iter().find(|r| r.kind == RunKind::Final);
@@ -61,7 +74,10 @@ pub async fn job_results(pool: &Db, spec: &JobSpec, runs: &[RunRow]) -> anyhow::
             .and_then(|r| r.metrics),
         None => None,
     };
-    let mut thresholds = thresholds::tuned(pool, spec, runs, None).await?;
+    let mut thresholds = match tune {
+        Thresholds::Tune => thresholds::tuned(pool, spec, runs, None).await?,
+        Thresholds::Skip => Default::default(),
+    };
     let mut leaderboard = results::leaderboard(spec, &folds);
     for row in leaderboard.iter_mut().flatten() {
         row.threshold = thresholds.get(&row.variant_of()).cloned();

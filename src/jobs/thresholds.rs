@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::{DecisionThreshold, JobSpec};
-use crate::domain::results::{RunKind, TunedThreshold};
+use crate::domain::results::{RunKind, Summary, TunedThreshold};
 use crate::engine::eval::summary::summarize;
 use crate::engine::eval::threshold::{HeldFold, cross_fitted};
 use crate::store::{self, Db, run_data::RunRow};
@@ -64,7 +64,7 @@ pub async fn tuned(
 }
 
 /// The threshold over `folds` and the summary of their cross-fitted scores.
-fn tune(folds: &[HeldOut], metric: &str) -> (f64, crate::domain::results::Summary) {
+fn tune(folds: &[HeldOut], metric: &str) -> (f64, Summary) {
     let held: Vec<HeldFold<'_>> = (folds.iter())
         .map(|h| HeldFold {
             rows: &h.rows,
@@ -74,4 +74,33 @@ fn tune(folds: &[HeldOut], metric: &str) -> (f64, crate::domain::results::Summar
         .collect();
     let tuning = cross_fitted(&held, |d| d.get(metric).unwrap_or(0.0));
     (tuning.threshold, summarize(&tuning.folds))
+}
+
+/// A settled job's per-variant summaries with each variant's decided metrics taken at its
+/// tuned threshold (the cross-fitted scores its leaderboard row or results carry), so a
+/// threshold-tuned job compares by the decisions it makes; unchanged for other jobs.
+pub async fn decided_summaries(
+    pool: &Db,
+    job_id: &str,
+    spec: &JobSpec,
+    mut summaries: Vec<(Variant, Summary)>,
+) -> anyhow::Result<Vec<(Variant, Summary)>> {
+    if spec.imbalance.threshold != DecisionThreshold::Tuned {
+        return Ok(summaries);
+    }
+    let Some((_, _, Some(results))) = store::jobs::results(pool, job_id).await? else {
+        return Ok(summaries);
+    };
+    let rows = results.leaderboard.unwrap_or_default();
+    for (variant, summary) in summaries.iter_mut() {
+        let tuned = match rows.iter().find(|r| r.variant_of() == *variant) {
+            Some(row) => row.threshold.as_ref(),
+            None if rows.is_empty() => results.threshold.as_ref(),
+            None => None,
+        };
+        if let Some(t) = tuned {
+            *summary = t.summary.clone();
+        }
+    }
+    Ok(summaries)
 }

@@ -40,3 +40,4 @@ mod service;
 mod storage;
 mod store_suite;
 mod threshold;
+mod verify_remedy;

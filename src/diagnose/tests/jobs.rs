@@ -281,3 +281,118 @@ fn a_findings_id_stays_the_same_as_other_findings_come_and_go() {
     // By hand: dead_units is kind 5, strategy none 1, variant 0.
     assert_eq!(id, 5 + 10);
 }
+
+#[test]
+fn a_final_model_ending_far_above_its_folds_is_unconverged_and_predict_answers_with_folds() {
+    use crate::jobs::predict::Answerer;
+    let job = spec(json!({}));
+    let loss = |l| RunDiagnosis {
+        findings: vec![],
+        train_loss: Some(l),
+        epochs: 150,
+    };
+    let runs_with = |last: f64| {
+        let mut runs: Vec<RunRow> = [0.005, 0.02, 0.03, 0.2, 0.4]
+            .iter()
+            .enumerate()
+            .map(|(f, &l)| {
+                run(
+                    &format!("f{f}"),
+                    f as u32,
+                    0,
+                    Strategy::None,
+                    loss(l),
+                    (0.9, 0.9),
+                )
+            })
+            .collect();
+        let mut fin = run("final", 0, 0, Strategy::None, loss(last), (0.9, 0.9));
+        (fin.kind, fin.fold) = (RunKind::Final, None);
+        runs.push(fin);
+        runs
+    };
+    // Classes 940:60, so the chance loss is 0.2270; the folds' median is 0.03. 0.03 + 0.1 ×
+    // 0.2270 = 0.0527 is the line.
+    let found = job_findings(&job, &runs_with(0.3), &crate::config::Limits::default());
+    let f = found
+        .iter()
+        .find(|f| f.kind == Kind::FinalModelUnconverged)
+        .expect("flagged");
+    assert_eq!(
+        (f.severity, f.run_ids.clone()),
+        (Severity::Warning, vec!["final".into()])
+    );
+    assert_eq!(f.evidence.values["folds_median_train_loss"], 0.03);
+    assert!((f.evidence.values["chance_loss"] - 0.226_968).abs() < 1e-6);
+    assert_eq!(f.remedy, json!({"training": {"clip_grad_norm": 1.0}}));
+    for last in [0.05, 0.01] {
+        let found = job_findings(&job, &runs_with(last), &crate::config::Limits::default());
+        assert!(
+            found.iter().all(|f| f.kind != Kind::FinalModelUnconverged),
+            "{last}"
+        );
+    }
+    // Predict: unasked, the fold ensemble answers and says why; asked, what was asked.
+    let flagged = job_findings(&job, &runs_with(0.3), &crate::config::Limits::default());
+    let unasked = Answerer::of(None, &flagged);
+    assert!(unasked.folds);
+    assert!(
+        unasked
+            .why
+            .unwrap()
+            .starts_with("final_model_unconverged: the final model")
+    );
+    assert_eq!(
+        Answerer::of(Some("final"), &flagged),
+        Answerer {
+            folds: false,
+            why: None
+        }
+    );
+    let fine = job_findings(&job, &runs_with(0.05), &crate::config::Limits::default());
+    assert!(!Answerer::of(None, &fine).folds);
+}
+
+#[test]
+fn degradation_owns_the_deeper_variants_unstable_training() {
+    let job = spec(json!({"model": [
+        {"hidden_layers": [64, 64]},
+        {"hidden_layers": [64, 64, 64, 64, 64, 64]}
+    ]}));
+    let with = |kind, loss| RunDiagnosis {
+        train_loss: Some(loss),
+        epochs: 20,
+        ..found(kind, Severity::Warning)
+    };
+    let mut runs = Vec::new();
+    for f in 0..3 {
+        let shallow = with(Kind::UnstableTraining, 0.03);
+        runs.push(run(
+            &format!("a{f}"),
+            f,
+            0,
+            Strategy::None,
+            shallow,
+            (0.96, 0.96),
+        ));
+        let deep = with(Kind::UnstableTraining, 0.5);
+        runs.push(run(
+            &format!("b{f}"),
+            f,
+            1,
+            Strategy::None,
+            deep,
+            (0.3, 0.3),
+        ));
+    }
+    let found = job_findings(&job, &runs, &crate::config::Limits::default());
+    let of = |kind, variant| {
+        (found.iter())
+            .find(|f| f.kind == kind && f.variant == variant)
+            .map(|f| f.severity)
+    };
+    assert_eq!(of(Kind::Degradation, 1), Some(Severity::Warning));
+    // The deeper variant's instability is degradation's symptom; the shallow one's is not.
+    assert_eq!(of(Kind::UnstableTraining, 1), Some(Severity::Info));
+    assert_eq!(of(Kind::UnstableTraining, 0), Some(Severity::Warning));
+}

@@ -197,3 +197,43 @@ fn a_remedy_the_server_would_refuse_is_not_offered() {
         1.0
     );
 }
+
+#[test]
+fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
+    use crate::diagnose::candidates::candidates;
+    let limits = crate::config::Limits::default();
+    let names = |job: &JobSpec, kind| -> Vec<String> {
+        (candidates(job, kind, 0, &limits).into_iter())
+            .map(|c| c.name)
+            .collect()
+    };
+    // Overfitting without early stopping: early stopping with L2 first; early stopping alone
+    // and L2 alone after it, then dropout and a smaller model.
+    let job = spec(json!({"training": {"early_stopping": null}}));
+    assert_eq!(
+        names(&job, Kind::Overfitting),
+        [
+            "recommended",
+            "l2",
+            "early_stopping",
+            "dropout",
+            "smaller_model"
+        ]
+    );
+    let c = candidates(&job, Kind::Overfitting, 0, &limits);
+    assert_eq!(c[4].patch, json!({"model": {"hidden_layers": [32, 32]}}));
+    assert_eq!((c[0].rank, c[4].rank), (0, 4));
+    // Unstable training: a lower rate is the recommendation, so it is not repeated.
+    assert_eq!(
+        names(&job, Kind::UnstableTraining),
+        ["recommended", "clip_grad_norm"]
+    );
+    // Every candidate's patch gives a spec that parses.
+    for kind in Kind::ALL {
+        for c in candidates(&job, kind, 0, &limits) {
+            let mut v = serde_json::to_value(&job).unwrap();
+            json_patch::merge(&mut v, &c.patch);
+            assert!(JobSpec::from_json(v).is_ok(), "{kind:?} {}", c.name);
+        }
+    }
+}

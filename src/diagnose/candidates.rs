@@ -1,0 +1,122 @@
+//! The remedies worth trying for a finding, ranked by prior: the one `remedy` recommends
+//! first, then the other spec changes that address the same kind (for overfitting: L2,
+//! dropout, a smaller model; for class imbalance: class weights, easy_ensemble, a tuned
+//! decision threshold; …). `POST …/remedy` with `"verify": true` trains each on the original
+//! job's folds, so the one that works is found rather than assumed.
+
+use serde_json::{Value, json};
+
+use super::remedy::{lower_learning_rate, model_patch, more_l2, remedy};
+use crate::config::Limits;
+use crate::domain::finding::{Kind, RemedyCandidate as Candidate};
+use crate::domain::job::JobSpec;
+
+/// The candidates for a finding of `kind` about model `variant` of `spec`, best prior first,
+/// each patch different and not empty.
+pub fn candidates(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Vec<Candidate> {
+    let mut all = vec![("recommended", remedy(spec, kind, variant, limits))];
+    all.extend(alternatives(spec, kind, variant));
+    let mut out: Vec<Candidate> = Vec::new();
+    for (name, patch) in all {
+        let empty = patch.as_object().is_some_and(|o| o.is_empty());
+        if empty || out.iter().any(|c| c.patch == patch) {
+            continue;
+        }
+        out.push(Candidate {
+            rank: out.len(),
+            name: name.to_owned(),
+            patch,
+        });
+    }
+    out
+}
+
+/// The other changes that address `kind`, in order of prior.
+fn alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str, Value)> {
+    let model = spec.model.variant(variant);
+    let mlp = !model.kind.is_recurrent() && model.kind.convolution().is_none();
+    let lower = || json!({"optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)}});
+    let clip = || json!({"training": {"clip_grad_norm": 1.0}});
+    let on_model = |patch: Value| model_patch(spec, variant, patch);
+    let mut out = match kind {
+        Kind::Overfitting => vec![
+            ("l2", more_l2_or_default(spec)),
+            (
+                "early_stopping",
+                json!({"training": {"early_stopping": {"patience": 5}}}),
+            ),
+        ],
+        Kind::ClassImbalance => vec![
+            (
+                "class_weight",
+                json!({"imbalance": {"strategy": "class_weight"}}),
+            ),
+            (
+                "easy_ensemble",
+                json!({"imbalance": {"strategy": "easy_ensemble"}}),
+            ),
+            (
+                "tuned_threshold",
+                json!({"imbalance": {"threshold": "tuned"}}),
+            ),
+        ],
+        Kind::ExplodingGradients | Kind::UnstableTraining | Kind::FinalModelUnconverged => {
+            vec![("lower_learning_rate", lower()), ("clip_grad_norm", clip())]
+        }
+        Kind::DeadUnits => vec![("lower_learning_rate", lower())],
+        _ => Vec::new(),
+    };
+    if mlp {
+        out.extend(
+            mlp_alternatives(spec, kind, variant)
+                .into_iter()
+                .map(|(n, p)| (n, on_model(p))),
+        );
+    }
+    out
+}
+
+/// The MLP's own model changes for `kind`, as patches to the variant's model.
+fn mlp_alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str, Value)> {
+    let model = spec.model.variant(variant);
+    let halved: Vec<u64> = (model.hidden_layers.iter())
+        .map(|&w| (w / 2).max(1))
+        .collect();
+    let shallower = &model.hidden_layers[..model.hidden_layers.len().div_ceil(2)];
+    match kind {
+        Kind::Overfitting => vec![
+            (
+                "dropout",
+                json!({"dropout": (model.dropout + 0.3).min(0.5)}),
+            ),
+            ("smaller_model", json!({"hidden_layers": halved})),
+        ],
+        Kind::VanishingGradients | Kind::SaturatedUnits => vec![
+            (
+                "relu_he_batch_norm",
+                json!({"activation": "relu", "init": "he", "batch_norm": true}),
+            ),
+            (
+                "batch_norm_residual",
+                json!({"batch_norm": true, "residual": true}),
+            ),
+        ],
+        Kind::Degradation => vec![
+            (
+                "residual_batch_norm",
+                json!({"residual": true, "batch_norm": true}),
+            ),
+            ("shallower", json!({"hidden_layers": shallower})),
+        ],
+        Kind::DeadUnits => vec![("leaky_relu", json!({"activation": "leaky_relu"}))],
+        _ => Vec::new(),
+    }
+}
+
+/// Ten times the L2 penalty (at most 1e-2), or 1e-4 where there is none.
+fn more_l2_or_default(spec: &JobSpec) -> Value {
+    match spec.training.l2 > 0.0 {
+        true => more_l2(spec),
+        false => json!({"training": {"l2": 1e-4}}),
+    }
+}
