@@ -61,7 +61,11 @@ async fn predict(
     headers: HeaderMap,
     LimitedBytes(body): LimitedBytes,
 ) -> Result<Json<Value>, ApiError> {
-    let asked = query.take_choice("ensemble", &["folds", "final"])?;
+    let asked = match query.take_choice("ensemble", &["folds", "final"])? {
+        Some("folds") => Some(predict::Ensemble::Folds),
+        Some(_) => Some(predict::Ensemble::Final),
+        None => None,
+    };
     let explain = query.take_choice("explain", &["attention"])?.is_some();
     let format = query.take_choice("format", &["csv", "json", "ts"])?;
     let strict = query.take_bool("strict")?;

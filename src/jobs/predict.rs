@@ -43,15 +43,22 @@ pub struct Answerer {
     pub why: Option<String>,
 }
 
+/// The models a request asks for (`?ensemble=`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ensemble {
+    Final,
+    Folds,
+}
+
 impl Answerer {
     /// `?ensemble=` as asked; unasked, the final model, unless the job found that it did not
     /// converge as its folds did (`final_model_unconverged`): then the fold ensemble, saying so.
-    pub fn of(asked: Option<&str>, findings: &[Finding]) -> Self {
+    pub fn of(asked: Option<Ensemble>, findings: &[Finding]) -> Self {
         let unconverged = (findings.iter())
             .find(|f| f.kind == Kind::FinalModelUnconverged && f.severity >= Severity::Warning);
         match (asked, unconverged) {
             (Some(a), _) => Self {
-                folds: a == "folds",
+                folds: a == Ensemble::Folds,
                 why: None,
             },
             (None, Some(f)) => Self {

@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, fixture, json};
+use crate::helpers::{TestApp, json, upload_caravan};
 use crate::helpers::{queued, wait_until_finished};
 
-async fn metrics(app: &TestApp, ds: &Value, correct: bool) -> Value {
+async fn metrics(app: &TestApp, ds: &str, correct: bool) -> Value {
     let id = queued(
         app,
         json!({
@@ -27,12 +27,7 @@ async fn metrics(app: &TestApp, ds: &Value, correct: bool) -> Value {
 #[tokio::test]
 async fn correcting_an_undersampled_caravan_jobs_probabilities_lowers_its_brier_score() {
     let app = TestApp::spawn().await;
-    let ds = json(
-        app.upload_csv("label=label", fixture("caravan.csv")).await,
-        201,
-    )
-    .await["id"]
-        .clone();
+    let ds = upload_caravan(&app).await;
     let plain = metrics(&app, &ds, false).await;
     let corrected = metrics(&app, &ds, true).await;
     let brier = |m: &Value| m["metrics"]["pooled"]["brier_score"].as_f64().unwrap();

@@ -296,6 +296,16 @@ pub async fn upload_breast_cancer(app: &TestApp) -> String {
     ds["id"].as_str().unwrap().to_owned()
 }
 
+/// caravan's fixture uploaded with its label column `label`: the dataset's id.
+pub async fn upload_caravan(app: &TestApp) -> String {
+    let ds = json(
+        app.upload_csv("label=label", fixture("caravan.csv")).await,
+        201,
+    )
+    .await;
+    ds["id"].as_str().unwrap().to_owned()
+}
+
 pub async fn submit(app: &TestApp, body: Value) -> reqwest::Response {
     app.post("/v1/jobs").json(&body).send().await.unwrap()
 }

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, fixture, json, problem, queued, submit, wait_until_finished};
+use crate::helpers::{
+    TestApp, fixture, json, problem, queued, submit, upload_caravan, wait_until_finished,
+};
 
 /// Every out-of-fold prediction of `strategy`: (row, label is class "1", its probability).
 async fn oof(app: &TestApp, id: &str, strategy: &str) -> Vec<(u64, u32, f64)> {
@@ -43,12 +45,7 @@ fn balanced_at(rows: &[(u64, u32, f64)], t: f64) -> f64 {
 #[tokio::test]
 async fn a_tuned_threshold_is_reported_per_strategy_stored_with_the_final_model_and_predicts() {
     let app = TestApp::spawn().await;
-    let ds = json(
-        app.upload_csv("label=label", fixture("caravan.csv")).await,
-        201,
-    )
-    .await["id"]
-        .clone();
+    let ds = upload_caravan(&app).await;
     let id = queued(
         &app,
         json!({

@@ -3,17 +3,12 @@
 
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, fixture, json, problem, queued, wait_until_finished};
+use crate::helpers::{TestApp, json, problem, queued, upload_caravan, wait_until_finished};
 
 #[tokio::test]
 async fn verifying_class_imbalance_trains_each_candidate_and_names_the_best_resolving_one() {
     let app = TestApp::spawn().await;
-    let ds = json(
-        app.upload_csv("label=label", fixture("caravan.csv")).await,
-        201,
-    )
-    .await["id"]
-        .clone();
+    let ds = upload_caravan(&app).await;
     let id = queued(
         &app,
         json!({

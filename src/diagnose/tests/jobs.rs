@@ -284,7 +284,7 @@ fn a_findings_id_stays_the_same_as_other_findings_come_and_go() {
 
 #[test]
 fn a_final_model_ending_far_above_its_folds_is_unconverged_and_predict_answers_with_folds() {
-    use crate::jobs::predict::Answerer;
+    use crate::jobs::predict::{Answerer, Ensemble};
     let job = spec(json!({}));
     let loss = |l| RunDiagnosis {
         findings: vec![],
@@ -343,7 +343,7 @@ fn a_final_model_ending_far_above_its_folds_is_unconverged_and_predict_answers_w
             .starts_with("final_model_unconverged: the final model")
     );
     assert_eq!(
-        Answerer::of(Some("final"), &flagged),
+        Answerer::of(Some(Ensemble::Final), &flagged),
         Answerer {
             folds: false,
             why: None
