@@ -112,7 +112,7 @@ struct Tried {
 
 /// The verifications among a job's remedy jobs (those made with `"verify": true`).
 pub(super) fn verifications(remedies: &[Remedied]) -> Vec<Verification> {
-    let mut by_finding: Vec<(usize, Kind, Vec<Tried>, bool)> = Vec::new();
+    let mut by_finding: Vec<(usize, Kind, Vec<Tried>, Option<bool>)> = Vec::new();
     for r in remedies {
         let Some(candidate) = r.candidate.clone() else {
             continue;
@@ -129,9 +129,13 @@ pub(super) fn verifications(remedies: &[Remedied]) -> Vec<Verification> {
             resolved: outcome.map(|o| o.resolved),
             metric_after: outcome.and_then(|o| o.metric_after),
         };
-        let higher = outcome.is_none_or(|o| o.metric.higher_is_better());
+        // The metric's direction, from whichever candidate has finished.
+        let higher = outcome.map(|o| o.metric.higher_is_better());
         match by_finding.iter_mut().find(|(f, ..)| *f == finding) {
-            Some(entry) => entry.2.push(tried),
+            Some(entry) => {
+                entry.2.push(tried);
+                entry.3 = entry.3.or(higher);
+            }
             None => by_finding.push((finding, kind, vec![tried], higher)),
         }
     }
@@ -139,7 +143,7 @@ pub(super) fn verifications(remedies: &[Remedied]) -> Vec<Verification> {
         .map(|(finding, kind, mut candidates, higher)| {
             candidates.sort_by_key(|t| t.candidate.rank);
             let complete = candidates.iter().all(|t| t.resolved.is_some());
-            let winner = best(&candidates, higher);
+            let winner = best(&candidates, higher.unwrap_or(true));
             let verdict = verdict(&candidates, winner.as_ref(), complete);
             Verification {
                 finding,
@@ -186,5 +190,43 @@ fn verdict(candidates: &[Tried], winner: Option<&Tried>, complete: bool) -> Stri
         ),
         (None, true) => "no candidate resolved it".to_owned(),
         (_, false) => "candidates still training".to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tried(rank: usize, resolved: Option<bool>, mean: f64) -> Tried {
+        Tried {
+            candidate: RemedyCandidate {
+                rank,
+                name: format!("c{rank}"),
+                patch: json!({}),
+            },
+            job_id: format!("job{rank}"),
+            status: JobStatus::Succeeded,
+            resolved,
+            metric_after: Some(Stat::of(&[mean])),
+        }
+    }
+
+    #[test]
+    fn the_winner_resolved_it_with_the_best_metric_in_its_direction() {
+        let c = [
+            tried(0, Some(true), 0.3),
+            tried(1, Some(false), 0.1),
+            tried(2, Some(true), 0.2),
+        ];
+        // A loss: the lowest that resolved it (not rank 1, which did not).
+        assert_eq!(best(&c, false).unwrap().candidate.rank, 2);
+        assert_eq!(best(&c, true).unwrap().candidate.rank, 0);
+        // Equals: the better prior.
+        let tie = [tried(0, Some(true), 0.2), tried(1, Some(true), 0.2)];
+        assert_eq!(best(&tie, true).unwrap().candidate.rank, 0);
+        assert!(best(&[tried(0, Some(false), 0.9), tried(1, None, 0.9)], true).is_none());
+        let w = best(&c, false);
+        assert!(verdict(&c, w.as_ref(), true).contains("c2 (ranked 3)"));
+        assert_eq!(verdict(&c, w.as_ref(), false), "candidates still training");
     }
 }
