@@ -71,6 +71,6 @@ async fn so_far(pool: &Db, id: &str) -> anyhow::Result<Option<(Option<Summary>, 
     };
     let runs = store::run_data::runs_of_job(pool, id, store::run_data::Detail::Summary).await?;
     // Thresholds are tuned once, when the job settles.
-    let results = settle::job_results(pool, &job.spec, &runs, settle::Thresholds::Skip).await?;
+    let results = settle::job_results(pool, &job.spec, &runs, settle::Tuning::Skip).await?;
     Ok(Some((job.summary, results)))
 }

@@ -28,7 +28,7 @@ pub async fn settle_if_done(pool: &Db, job_id: &str) -> anyhow::Result<Option<Jo
     } else {
         Settled::Succeeded {
             summary: results::job_summary(&spec, &runs),
-            results: Box::new(job_results(pool, &spec, &runs, Thresholds::Tune).await?),
+            results: Box::new(job_results(pool, &spec, &runs, Tuning::Tune).await?),
         }
     };
     store::jobs::settle(pool, job_id, &settled).await
@@ -51,7 +51,7 @@ fn fatal_failure<'r>(spec: &JobSpec, runs: &'r [RunRow]) -> Option<&'r RunRow> {
 /// Whether results tune the job's decision thresholds: when it settles, not on every read
 /// of a job still training (each tuning reads every fold run's predictions).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Thresholds {
+pub enum Tuning {
     Tune,
     Skip,
 }
@@ -61,7 +61,7 @@ pub async fn job_results(
     pool: &Db,
     spec: &JobSpec,
     runs: &[RunRow],
-    tune: Thresholds,
+    tune: Tuning,
 ) -> anyhow::Result<JobResults> {
     let folds = results::fold_results(runs);
     let leader = results::leader(spec, &folds);
@@ -75,8 +75,8 @@ pub async fn job_results(
         None => None,
     };
     let mut thresholds = match tune {
-        Thresholds::Tune => thresholds::tuned(pool, spec, runs, None).await?,
-        Thresholds::Skip => Default::default(),
+        Tuning::Tune => thresholds::tuned(pool, spec, runs, None).await?,
+        Tuning::Skip => Default::default(),
     };
     let mut leaderboard = results::leaderboard(spec, &folds);
     for row in leaderboard.iter_mut().flatten() {
