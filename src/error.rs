@@ -109,6 +109,19 @@ impl From<crate::jobs::predict::PredictError> for ApiError {
     }
 }
 
+impl From<crate::jobs::export::ExportFailure> for ApiError {
+    fn from(e: crate::jobs::export::ExportFailure) -> Self {
+        use crate::jobs::export::ExportFailure;
+        match e {
+            ExportFailure::NotFound(m) => ApiError::NotFound(m),
+            // The model exists but cannot be exported as it is (a family not built yet).
+            ExportFailure::NotReady(m) => ApiError::Conflict(m),
+            ExportFailure::Export(e) => ApiError::Conflict(e.to_string()),
+            ExportFailure::Store(e) => ApiError::Internal(e),
+        }
+    }
+}
+
 impl From<sqlx::Error> for ApiError {
     fn from(e: sqlx::Error) -> Self {
         ApiError::Internal(anyhow::Error::new(e).context("database"))

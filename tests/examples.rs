@@ -197,6 +197,7 @@ fn every_document_with_examples_is_tested() {
         "docs/api.md",
         "docs/families.md",
         "docs/imbalance.md",
+        "docs/onnx.md",
         "docs/sequences.md",
     ];
     for file in documents() {
@@ -225,5 +226,6 @@ examples! {
     the_api_examples_run => "docs/api.md",
     the_families_examples_run => "docs/families.md",
     the_imbalance_examples_run => "docs/imbalance.md",
+    the_onnx_examples_run => "docs/onnx.md",
     the_sequences_examples_run => "docs/sequences.md",
 }

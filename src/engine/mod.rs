@@ -4,19 +4,22 @@
 //! By concept: `data` (table, encoding, splits, rows), `model` (the `Model` type and its
 //! families), `optim`, `train` (one model), `imbalance` (strategies), `eval` (scores and
 //! summaries), `fold` (one fold end to end), `predict` (a stored model's `Predictor`),
-//! `checkpoint` (the file format), `memory` (a job's estimated peak), `sequence` (GRU, LSTM
-//! and attention kernels) and `conv` (the convolutional families).
+//! `checkpoint` (the file format), `onnx` (ONNX's messages and graphs), `export` (a predictor
+//! as an ONNX model), `memory` (a job's estimated peak), `sequence` (GRU, LSTM and attention
+//! kernels) and `conv` (the convolutional families).
 
 pub mod checkpoint;
 pub mod conv;
 pub mod cores;
 pub mod data;
 pub mod eval;
+pub mod export;
 pub mod fold;
 pub mod imbalance;
 pub mod kernels;
 pub mod memory;
 pub mod model;
+pub mod onnx;
 pub mod optim;
 pub mod predict;
 pub mod sequence;

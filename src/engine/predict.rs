@@ -54,6 +54,21 @@ impl Predictor {
         &self.model
     }
 
+    /// Every network whose probabilities are averaged: the other members, then `model`.
+    pub fn networks(&self) -> impl Iterator<Item = &Model> {
+        self.members.iter().chain(std::iter::once(&self.model))
+    }
+
+    /// A `one_class` autoencoder's calibration of its errors.
+    pub fn calibration(&self) -> Option<Calibration> {
+        self.calibration
+    }
+
+    /// Per class, the factor back to the training priors.
+    pub fn prior_correction(&self) -> Option<&[f64]> {
+        self.prior_correction.as_deref()
+    }
+
     /// The number of classes the predictor scores.
     pub fn classes(&self) -> usize {
         self.calibration.map_or(self.model.outputs(), |c| c.classes)

@@ -19,6 +19,7 @@ pub mod jobs;
 pub mod leaderboard_plot;
 mod list_events;
 pub mod metrics;
+mod model_export;
 mod plot_inputs;
 pub mod plot_response;
 pub mod predict;
@@ -73,6 +74,7 @@ fn protected_routes() -> Vec<Route> {
     routes.extend(attention_plot::routes());
     routes.extend(runs::routes());
     routes.extend(predict::routes());
+    routes.extend(model_export::routes());
     routes.extend(predictions::routes());
     routes.extend(compare::routes());
     routes

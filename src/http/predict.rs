@@ -19,6 +19,8 @@ use crate::domain::job::JobStatus;
 use crate::engine::data::encode::Encoding;
 use crate::error::{ApiError, FieldError};
 use crate::ingest::rows::{PredictRows, RowError};
+use crate::jobs::predict::Ensemble;
+use crate::jobs::views::JobView;
 use crate::jobs::{models, predict};
 
 pub fn routes() -> Vec<Route> {
@@ -54,6 +56,31 @@ fn row_errors(errors: Vec<RowError>) -> Vec<FieldError> {
         .collect()
 }
 
+/// `?ensemble=folds|final`: the models asked for (`None`: the ones predict answers with).
+pub(super) fn take_ensemble(query: &mut QueryParams) -> Result<Option<Ensemble>, ApiError> {
+    Ok(match query.take_choice("ensemble", &["folds", "final"])? {
+        Some("folds") => Some(Ensemble::Folds),
+        Some(_) => Some(Ensemble::Final),
+        None => None,
+    })
+}
+
+/// Job `id`, which must have succeeded (a 409 saying what then happens, `then`, otherwise).
+pub(super) async fn succeeded_job(
+    state: &AppState,
+    id: &str,
+    then: &str,
+) -> Result<JobView, ApiError> {
+    let job = job_or_404(state, id).await?;
+    if job.status != JobStatus::Succeeded {
+        return Err(ApiError::Conflict(format!(
+            "job {id} is {}; {then} once it has succeeded",
+            job.status.as_str()
+        )));
+    }
+    Ok(job)
+}
+
 async fn predict(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -61,11 +88,7 @@ async fn predict(
     headers: HeaderMap,
     LimitedBytes(body): LimitedBytes,
 ) -> Result<Json<Value>, ApiError> {
-    let asked = match query.take_choice("ensemble", &["folds", "final"])? {
-        Some("folds") => Some(predict::Ensemble::Folds),
-        Some(_) => Some(predict::Ensemble::Final),
-        None => None,
-    };
+    let asked = take_ensemble(&mut query)?;
     let explain = query.take_choice("explain", &["attention"])?.is_some();
     let format = query.take_choice("format", &["csv", "json", "ts"])?;
     let strict = query.take_bool("strict")?;
@@ -73,13 +96,7 @@ async fn predict(
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(unknown));
     }
-    let job = job_or_404(&state, &id).await?;
-    if job.status != JobStatus::Succeeded {
-        return Err(ApiError::Conflict(format!(
-            "job {id} is {}; it predicts once it has succeeded",
-            job.status.as_str()
-        )));
-    }
+    let job = succeeded_job(&state, &id, "it predicts").await?;
     let answerer = predict::Answerer::of(asked, &job.diagnostics);
     let models = predict::models(&state.pool, &job, answerer.folds).await?;
     let classes = models.first.predictor.classes();

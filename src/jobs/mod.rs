@@ -4,6 +4,7 @@
 //! `queue/` only claims, leases and runs.
 
 pub mod compare;
+pub mod export;
 pub mod feed;
 pub mod halving;
 pub mod heldout;

@@ -27,6 +27,7 @@ mod limits;
 mod memory;
 mod moto;
 mod nested;
+mod onnx;
 mod openapi;
 mod plots;
 mod pretraining;

@@ -28,7 +28,7 @@ from crossfold_client.api.datasets import (  # noqa: E402
     create_dataset, delete_dataset, get_dataset, list_datasets)
 from crossfold_client.api.jobs import (  # noqa: E402
     cancel_job, compare_jobs, create_job, follow_job, follow_jobs, get_diagnostics, get_job,
-    get_job_metrics, get_out_of_fold_predictions, list_jobs, list_runs, predict, remedy_job,
+    get_job_metrics, get_job_model_onnx, get_out_of_fold_predictions, list_jobs, list_runs, predict, remedy_job,
     update_job)
 from crossfold_client.api.plots import (  # noqa: E402
     get_attention, get_attention_data, get_calibration, get_calibration_data, get_confusion,
@@ -36,7 +36,8 @@ from crossfold_client.api.plots import (  # noqa: E402
     get_leaderboard_plot_data, get_learning_curves, get_learning_curves_data,
     get_learning_rate_range, get_learning_rate_range_data, get_precision_recall,
     get_precision_recall_data, get_roc, get_roc_data)
-from crossfold_client.api.runs import get_run_checkpoint, get_run_history  # noqa: E402
+from crossfold_client.api.runs import (  # noqa: E402
+    get_run_checkpoint, get_run_history, get_run_model_onnx)
 from crossfold_client.api.service import get_limits, healthz, metrics, readyz  # noqa: E402
 from crossfold_client.api.ui import dashboard, dashboard_script, dashboard_style  # noqa: E402
 from crossfold_client.models import (  # noqa: E402
@@ -160,6 +161,11 @@ check(isinstance(history, list) and history[0].epoch == 1, f"history {history!r}
 called.add(get_run_checkpoint.__name__)
 ck = get_run_checkpoint.sync_detailed(fold_run.id, client=client)
 check(ck.status_code == 200 and len(ck.content) > 100, f"checkpoint answered {ck.status_code}")
+for op, of in [(get_run_model_onnx, fold_run.id), (get_job_model_onnx, job.id)]:
+    called.add(op.__name__)
+    exported = op.sync_detailed(of, client=client)
+    check(exported.status_code == 200 and len(exported.content) > 100,
+          f"{op.__name__} answered {exported.status_code}")
 diagnostics = call(get_diagnostics, job.id)
 check(isinstance(diagnostics, Diagnostics), f"diagnostics {diagnostics!r}")
 

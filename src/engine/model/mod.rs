@@ -13,6 +13,7 @@ pub mod infer;
 pub mod kernels;
 pub mod layers;
 pub mod mlp;
+mod mlp_onnx;
 pub mod network;
 pub mod param;
 pub mod pass;
@@ -26,6 +27,8 @@ use self::dense::Workspace;
 pub use self::network::{Input, Network};
 use self::param::Param;
 use crate::domain::spec::ModelSpec;
+use crate::engine::onnx::ExportError;
+use crate::engine::onnx::graph::Graph;
 
 /// A network of any family, and what its outputs mean.
 #[derive(Debug)]
@@ -158,5 +161,10 @@ impl Model {
     /// Each sequence's attention weights over its steps (`None`: no attention pooling).
     pub fn attention(&self, x: &[f32], batch: usize) -> Option<Vec<Vec<f32>>> {
         self.0.attention(x, batch)
+    }
+
+    /// This model as ONNX nodes: its raw outputs from `x` (batch × inputs).
+    pub fn onnx(&self, g: &mut Graph, x: &str) -> Result<String, ExportError> {
+        self.0.onnx(g, x)
     }
 }

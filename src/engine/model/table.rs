@@ -8,6 +8,8 @@ use super::mlp::Mlp;
 use super::network::{Input, Network};
 use super::param::Param;
 use crate::domain::spec::ModelSpec;
+use crate::engine::onnx::ExportError;
+use crate::engine::onnx::graph::Graph;
 
 /// An MLP, and whether it reconstructs its inputs (mean squared error) rather than
 /// classifying them (class-weighted cross-entropy).
@@ -148,6 +150,10 @@ impl Network for TableNet {
             _ => {}
         }
         self
+    }
+
+    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String, ExportError> {
+        Ok(self.net.onnx(g, x))
     }
 
     fn clone_box(&self) -> Box<dyn Network> {

@@ -255,6 +255,14 @@ pub async fn epoch_history(pool: &Pool, run_id: &str) -> anyhow::Result<Option<V
         .map(Some)
 }
 
+/// The job a run belongs to (`None`: no such run).
+pub async fn job_of_run(pool: &Pool, run_id: &str) -> anyhow::Result<Option<String>> {
+    Ok(sqlx::query_scalar("SELECT job_id FROM runs WHERE id = $1")
+        .bind(run_id)
+        .fetch_optional(pool)
+        .await?)
+}
+
 /// A run's checkpoint and state; outer `None` if there is no such run.
 pub async fn checkpoint(
     pool: &Pool,

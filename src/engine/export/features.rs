@@ -1,0 +1,68 @@
+//! A table's raw feature columns as graph inputs, encoded as `data::encode` encodes them for
+//! predict: a numeric column (double, batch × 1) standardized in double precision and cast to
+//! float, a missing value (NaN) imputed with the training mean (0 once standardized); a
+//! categorical column (string, batch × 1) one-hot over the training categories, a missing
+//! (empty) or unseen category all zeros.
+
+use crate::engine::data::encode::{Encoding, FeatureEncoding};
+use crate::engine::onnx::graph::{Attr, Dim, Graph};
+use crate::engine::onnx::proto::{DOUBLE, FLOAT, STRING};
+
+/// Declares one input per feature column of `encoding`, named as the column.
+pub fn declare(g: &mut Graph, encoding: &Encoding) {
+    for f in &encoding.features {
+        match f {
+            FeatureEncoding::Numeric { name, .. } => {
+                g.input(name, DOUBLE, &[Dim::Batch, Dim::Fixed(1)])
+            }
+            FeatureEncoding::Categorical { name, .. } => {
+                g.input(name, STRING, &[Dim::Batch, Dim::Fixed(1)])
+            }
+        }
+    }
+}
+
+/// The declared inputs encoded by `encoding` (a fold's own statistics and categories): the
+/// matrix (batch × width).
+pub fn encoded(g: &mut Graph, encoding: &Encoding) -> String {
+    let parts: Vec<String> = encoding
+        .features
+        .iter()
+        .map(|f| match f {
+            FeatureEncoding::Numeric { name, mean, std } => numeric(g, name, *mean, *std),
+            FeatureEncoding::Categorical { name, categories } => categorical(g, name, categories),
+        })
+        .collect();
+    let parts: Vec<&str> = parts.iter().map(String::as_str).collect();
+    g.op("Concat", &parts, vec![("axis", Attr::Int(1))])
+}
+
+fn numeric(g: &mut Graph, name: &str, mean: f64, std: f64) -> String {
+    let (m, s) = (
+        g.doubles("mean", &[], vec![mean]),
+        g.doubles("std", &[], vec![std]),
+    );
+    let centered = g.op("Sub", &[name, &m], vec![]);
+    let scaled = g.op("Div", &[&centered, &s], vec![]);
+    let scaled = g.op("Cast", &[&scaled], vec![("to", Attr::Int(FLOAT.into()))]);
+    // NaN is the one value not equal to itself (tract types `IsNaN`'s output as its input's).
+    let present = g.op("Equal", &[name, name], vec![]);
+    let zero = g.scalar("zero", 0.0);
+    g.op("Where", &[&present, &scaled, &zero], vec![])
+}
+
+fn categorical(g: &mut Graph, name: &str, categories: &[String]) -> String {
+    let k = categories.len();
+    let codes = g.op_ml(
+        "CategoryMapper",
+        &[name],
+        vec![
+            ("cats_strings", Attr::Strs(categories.to_vec())),
+            ("cats_int64s", Attr::Ints((0..k as i64).collect())),
+            ("default_int64", Attr::Int(-1)),
+        ],
+    );
+    let slots = g.ints("slots", &[k], (0..k as i64).collect());
+    let hot = g.op("Equal", &[&codes, &slots], vec![]);
+    g.op("Cast", &[&hot], vec![("to", Attr::Int(FLOAT.into()))])
+}

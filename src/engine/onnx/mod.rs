@@ -1,0 +1,27 @@
+//! ONNX as crossfold writes it: the protobuf messages (`proto`), a graph built a node at a
+//! time (`graph`), and why a model cannot be exported. Each family writes its own nodes
+//! (`Network::onnx`); `engine::export` assembles a predictor's whole model.
+
+pub mod graph;
+pub mod proto;
+
+/// Opset 17 of the default domain, ONNX-ML 3, IR version 8.
+pub const OPSET: i64 = 17;
+pub const ML_OPSET: i64 = 3;
+pub const IR_VERSION: i64 = 8;
+/// The graph's outputs.
+pub const PROBABILITIES: &str = "probabilities";
+pub const LABEL: &str = "label";
+
+/// Why a predictor cannot be exported.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ExportError {
+    #[error("ONNX export of {0} models is not built yet")]
+    Unsupported(&'static str),
+    #[error("ONNX export of sequence models is not built yet")]
+    Sequences,
+    #[error("the feature column {0:?} has the name of an output of the exported model")]
+    NameClash(String),
+    #[error("nothing to export: no models")]
+    Empty,
+}
