@@ -16,7 +16,7 @@ use super::state::{AppState, Route};
 use crate::config::MAX_PREDICT_PROBABILITIES;
 use crate::domain::dataset::UploadFormat;
 use crate::domain::job::JobStatus;
-use crate::engine::data::encode::Encoding;
+use crate::engine::data::encode::{Encoding, Unseen};
 use crate::error::{ApiError, FieldError};
 use crate::ingest::rows::{PredictRows, RowError};
 use crate::jobs::predict::Ensemble;
@@ -92,7 +92,11 @@ async fn predict(
     let explain = query.take_choice("explain", &["attention"])?.is_some();
     let format = query.take_choice("format", &["csv", "json", "ts"])?;
     let strict = query.take_bool("strict")?;
-    let unknown = query.unknown(&["ensemble", "explain", "format", "strict"]);
+    let unseen = match query.take_choice("unseen", &["refuse", "zeros"])? {
+        Some("zeros") => Unseen::Zeros,
+        _ => Unseen::Refuse,
+    };
+    let unknown = query.unknown(&["ensemble", "explain", "format", "strict", "unseen"]);
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(unknown));
     }
@@ -130,25 +134,33 @@ async fn predict(
     drop(body);
     let label = job.spec.label.clone().unwrap_or_else(|| "label".into());
     let encoding = &models.first.encoding;
-    check_rows(&rows, encoding, &label, strict)?;
-    let imputed: Map<String, Value> = (rows.imputed(encoding).into_iter())
-        .map(|(column, n)| (column, json!(n)))
-        .collect();
+    check_rows(&rows, encoding, &label, (strict, unseen))?;
+    let counts = |c: Vec<(String, usize)>| -> Map<String, Value> {
+        c.into_iter()
+            .map(|(column, n)| (column, json!(n)))
+            .collect()
+    };
+    let imputed = counts(rows.imputed(encoding));
+    let zeroed = (unseen == Unseen::Zeros).then(|| counts(rows.unseen(encoding)));
     let runs = models.runs.clone();
     let decide = Decide::new(&names, runs.len(), models.threshold, &answerer);
     let sum = predict::score_rows(on, &id, models, rows).await?;
     let mut body = json!({"predictions": decide.json(&sum), "models": runs, "imputed": imputed});
+    if let Some(zeroed) = zeroed {
+        body["unseen"] = json!(zeroed);
+    }
     decide.describe(&mut body);
     Ok(Json(body))
 }
 
-/// Every unknown column (and, `strict`, every feature left out) and bad cell of `rows` for
-/// `encoding`, reported at once before any scoring.
+/// Every unknown column (and, `strict`, every feature left out) and bad cell (an unseen
+/// category unless `Unseen::Zeros`) of `rows` for `encoding`, reported at once before any
+/// scoring.
 fn check_rows(
     rows: &PredictRows,
     encoding: &Encoding,
     label: &str,
-    strict: bool,
+    (strict, unseen): (bool, Unseen),
 ) -> Result<(), ApiError> {
     let mut unknown = rows.unknown_columns(encoding, label);
     if strict {
@@ -157,7 +169,7 @@ fn check_rows(
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(row_errors(unknown)));
     }
-    if let Err((errors, total)) = rows.check(encoding) {
+    if let Err((errors, total)) = rows.check(encoding, unseen) {
         let mut errors = row_errors(errors);
         if total > errors.len() {
             errors.push(FieldError::new(

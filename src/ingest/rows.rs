@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::cell::{Cell, Reading};
 use super::error::IngestError;
-use crate::engine::data::encode::{EncodeError, Encoding, RawValue};
+use crate::engine::data::encode::{EncodeError, Encoding, FeatureEncoding, RawValue, Unseen};
 
 /// One cell as received, owned.
 #[derive(Debug, Clone, PartialEq)]
@@ -210,6 +210,26 @@ impl PredictRows {
             .collect()
     }
 
+    /// The categorical columns of `encoding` with a category its training rows never had in
+    /// some row, each with how many rows (encoded as zeros with `Unseen::Zeros`).
+    pub fn unseen(&self, encoding: &Encoding) -> Vec<(String, usize)> {
+        let unseen = |name: &str, known: &[String], r: usize| {
+            let cell = self.given(r, name).unwrap_or(Cell::Missing);
+            matches!(read(cell, false), RawValue::Text(t) if !known.contains(&t))
+        };
+        (encoding.features.iter())
+            .filter_map(|f| match f {
+                FeatureEncoding::Categorical { name, categories } => {
+                    let n = (0..self.len())
+                        .filter(|&r| unseen(name, categories, r))
+                        .count();
+                    (n > 0).then(|| (name.clone(), n))
+                }
+                FeatureEncoding::Numeric { .. } => None,
+            })
+            .collect()
+    }
+
     /// One error per feature column of `encoding` that some row leaves out, naming the first
     /// such row (`strict`: a missing value must be written, not left out).
     pub fn absent_columns(&self, encoding: &Encoding) -> Vec<RowError> {
@@ -231,25 +251,25 @@ impl PredictRows {
     pub fn encode(
         &self,
         encoding: &Encoding,
-        start: usize,
-        end: usize,
+        (start, end): (usize, usize),
+        unseen: Unseen,
     ) -> Result<Vec<f32>, (Vec<RowError>, usize)> {
         let mut out = Vec::with_capacity((end - start) * encoding.width());
-        self.encode_into(encoding, start, end, Some(&mut out))?;
+        self.encode_into(encoding, (start, end), unseen, Some(&mut out))?;
         Ok(out)
     }
 
     /// Checks that every row encodes for `encoding`, keeping none of the encoded values (a
     /// full matrix of wide rows would be gigabytes); errors as `encode`'s.
-    pub fn check(&self, encoding: &Encoding) -> Result<(), (Vec<RowError>, usize)> {
-        self.encode_into(encoding, 0, self.len(), None)
+    pub fn check(&self, encoding: &Encoding, unseen: Unseen) -> Result<(), (Vec<RowError>, usize)> {
+        self.encode_into(encoding, (0, self.len()), unseen, None)
     }
 
     fn encode_into(
         &self,
         encoding: &Encoding,
-        start: usize,
-        end: usize,
+        (start, end): (usize, usize),
+        unseen: Unseen,
         mut out: Option<&mut Vec<f32>>,
     ) -> Result<(), (Vec<RowError>, usize)> {
         let (mut errors, mut total) = (Vec::new(), 0usize);
@@ -258,7 +278,7 @@ impl PredictRows {
                 let cell = self.given(r, name).unwrap_or(Cell::Missing);
                 read(cell, encoding.is_numeric(name) == Some(true))
             };
-            match encoding.encode_row(get) {
+            match encoding.encode_row(get, unseen) {
                 Ok(x) => {
                     if let Some(out) = out.as_deref_mut() {
                         out.extend(x);

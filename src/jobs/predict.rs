@@ -11,6 +11,7 @@ use super::results;
 use crate::compute::ComputePool;
 use crate::domain::finding::{Finding, Kind, Severity};
 use crate::domain::results::{RunKind, RunResult, RunState};
+use crate::engine::data::encode::Unseen;
 use crate::engine::data::sequences::SequenceScaling;
 use crate::engine::predict::Predictor;
 use crate::ingest::predict_sequences::PredictSequences;
@@ -190,8 +191,9 @@ fn score_into(
     let n = rows.len();
     for start in (0..n).step_by(PREDICT_CHUNK) {
         let end = (start + PREDICT_CHUNK).min(n);
-        // Checked with the first model; another model's encoding fits the same columns.
-        let Ok(x) = rows.encode(&encoding, start, end) else {
+        // Checked with the first model; another model's encoding fits the same columns, and a
+        // category its fold's training rows lacked encodes as zeros, as in its held-out rows.
+        let Ok(x) = rows.encode(&encoding, (start, end), Unseen::Zeros) else {
             return (sum, Some(start));
         };
         let p = predictor.proba(&x, end - start);

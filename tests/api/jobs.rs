@@ -500,11 +500,14 @@ async fn predict_uses_the_final_model_or_the_fold_ensemble_and_matches_the_engin
         .iter()
         .flat_map(|r| {
             encoding
-                .encode_row(|name| {
-                    // Stored as f32 at upload, so predict reads its inputs as f32 too.
-                    let v = r[name].as_f64().unwrap() as f32;
-                    crossfold::engine::data::encode::RawValue::Number(f64::from(v))
-                })
+                .encode_row(
+                    |name| {
+                        // Stored as f32 at upload, so predict reads its inputs as f32 too.
+                        let v = r[name].as_f64().unwrap() as f32;
+                        crossfold::engine::data::encode::RawValue::Number(f64::from(v))
+                    },
+                    crossfold::engine::data::encode::Unseen::Refuse,
+                )
                 .unwrap()
         })
         .collect();

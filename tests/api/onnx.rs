@@ -1,7 +1,8 @@
 //! `GET …/model.onnx`: every strategy kind's exported model (plain with batch norm and skips,
 //! an ensemble, one-class, prior-corrected, threshold-tuned, a fold ensemble) answers raw rows
-//! with missing cells as predict does, to 1e-5: in tract here, and in onnxruntime (with
-//! `onnx.checker`'s full check) in the Python test CI runs.
+//! with missing cells and unseen categories as predict does (`?unseen=zeros`), to 1e-5: in
+//! tract here, and in onnxruntime (with `onnx.checker`'s full check) in the Python test CI
+//! runs.
 
 use serde_json::{Value, json};
 use tract_onnx::prelude::*;
@@ -26,7 +27,11 @@ fn mixed_csv(rows: usize, seed: u64, label: bool) -> String {
     for _ in 0..rows {
         let x1 = next() * 4.0 - 2.0;
         let x2 = (next() * 10.0 + 50.0, next() < 0.1);
-        let colour = ["red", "green", "blue", ""][(next() * 3.3) as usize % 4];
+        // Rows to predict also have a colour training never saw.
+        let colour = match label {
+            true => ["red", "green", "blue", ""][(next() * 3.3) as usize % 4],
+            false => ["red", "green", "blue", "", "purple"][(next() * 4.4) as usize % 5],
+        };
         let shift = match colour {
             "red" => 1.0,
             "green" => -0.5,
@@ -94,14 +99,21 @@ async fn predicted(
     query: &str,
     csv: &str,
 ) -> ((Vec<Vec<f64>>, Vec<String>), String) {
+    let sep = if query.is_empty() { "?" } else { "&" };
     let res = app
-        .post(&format!("/v1/jobs/{job}/predict{query}"))
+        .post(&format!("/v1/jobs/{job}/predict{query}{sep}unseen=zeros"))
         .header("content-type", "text/csv")
         .body(csv.to_owned())
         .send()
         .await
         .unwrap();
     let body = json(res, 200).await;
+    // Predict says which rows it encoded an unseen category for (as zeros).
+    assert!(
+        body["unseen"]["colour"].as_u64().unwrap() > 50,
+        "{}",
+        body["unseen"]
+    );
     let preds = body["predictions"].as_array().unwrap();
     let p = (preds.iter())
         .map(|p| {
@@ -179,14 +191,17 @@ pub async fn cases(app: &TestApp, rows: &Rows) -> Vec<Case> {
 /// What tract answers for `rows` with the exported model.
 fn tract_answers(onnx: &[u8], rows: &Rows) -> (Vec<Vec<f64>>, Vec<String>) {
     let n = rows.x1.len();
-    let column = |v: &[f64]| tract_ndarray::Array2::from_shape_vec((n, 1), v.to_vec()).unwrap();
+    let column = |v: &[f64]| {
+        let v = v.iter().map(|&x| x as f32).collect();
+        tract_ndarray::Array2::from_shape_vec((n, 1), v).unwrap()
+    };
     let colour = tract_ndarray::Array2::from_shape_vec((n, 1), rows.colour.clone()).unwrap();
     let model = tract_onnx::onnx()
         .model_for_read(&mut &onnx[..])
         .unwrap()
-        .with_input_fact(0, f64::fact([n, 1]).into())
+        .with_input_fact(0, f32::fact([n, 1]).into())
         .unwrap()
-        .with_input_fact(1, f64::fact([n, 1]).into())
+        .with_input_fact(1, f32::fact([n, 1]).into())
         .unwrap()
         .with_input_fact(2, String::fact([n, 1]).into())
         .unwrap()

@@ -23,7 +23,7 @@ for inp in session.get_inputs():
         feed[inp.name] = np.array(values, dtype=object).reshape(-1, 1)
     else:
         feed[inp.name] = np.array([np.nan if v is None else v for v in values],
-                                  dtype=np.float64).reshape(-1, 1)
+                                  dtype=np.float32).reshape(-1, 1)
 probabilities, labels = session.run(["probabilities", "label"], feed)
 print(json.dumps({"probabilities": probabilities.astype(float).tolist(),
                   "labels": [str(l) for l in labels],

@@ -181,6 +181,16 @@ pub enum RawValue {
     NonFinite(String),
 }
 
+/// What encoding a row does with a category its training rows never had.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Unseen {
+    /// An error naming the column (predict's default).
+    #[default]
+    Refuse,
+    /// All zeros, as a fold's held-out rows encode it (`?unseen=zeros`, and the exported model).
+    Zeros,
+}
+
 /// Why one value of a row cannot be encoded: the column and what is wrong.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EncodeError {
@@ -215,9 +225,14 @@ impl Encoding {
         })
     }
 
-    /// Encodes one input row given by column name; an unknown category, text in a numeric
-    /// column or a value that encodes to a non-finite number is an error naming the column.
-    pub fn encode_row(&self, get: impl Fn(&str) -> RawValue) -> Result<Vec<f32>, EncodeError> {
+    /// Encodes one input row given by column name; text in a numeric column, a value that
+    /// encodes to a non-finite number or (`Unseen::Refuse`) an unknown category is an error
+    /// naming the column.
+    pub fn encode_row(
+        &self,
+        get: impl Fn(&str) -> RawValue,
+        unseen: Unseen,
+    ) -> Result<Vec<f32>, EncodeError> {
         let fail = |name: &str, message: String| EncodeError {
             column: name.to_owned(),
             message,
@@ -260,6 +275,7 @@ impl Encoding {
                     };
                     match categories.iter().position(|c| *c == text) {
                         Some(i) => out[start + i] = 1.0,
+                        None if unseen == Unseen::Zeros => {}
                         None => {
                             return Err(fail(
                                 name,

@@ -1,8 +1,8 @@
 //! A table's raw feature columns as graph inputs, encoded as `data::encode` encodes them for
-//! predict: a numeric column (double, batch × 1) standardized in double precision and cast to
-//! float, a missing value (NaN) imputed with the training mean (0 once standardized); a
-//! categorical column (string, batch × 1) one-hot over the training categories, a missing
-//! (empty) or unseen category all zeros.
+//! predict: a numeric column (float, batch × 1, as predict reads a cell) standardized in double
+//! precision and cast back to float, a missing value (NaN) imputed with the training mean (0
+//! once standardized); a categorical column (string, batch × 1) one-hot over the training
+//! categories, a missing (empty) or unseen category all zeros.
 
 use crate::engine::data::encode::{Encoding, FeatureEncoding};
 use crate::engine::onnx::graph::{Attr, Dim, Graph};
@@ -13,7 +13,7 @@ pub fn declare(g: &mut Graph, encoding: &Encoding) {
     for f in &encoding.features {
         match f {
             FeatureEncoding::Numeric { name, .. } => {
-                g.input(name, DOUBLE, &[Dim::Batch, Dim::Fixed(1)])
+                g.input(name, FLOAT, &[Dim::Batch, Dim::Fixed(1)])
             }
             FeatureEncoding::Categorical { name, .. } => {
                 g.input(name, STRING, &[Dim::Batch, Dim::Fixed(1)])
@@ -42,7 +42,8 @@ fn numeric(g: &mut Graph, name: &str, mean: f64, std: f64) -> String {
         g.doubles("mean", &[], vec![mean]),
         g.doubles("std", &[], vec![std]),
     );
-    let centered = g.op("Sub", &[name, &m], vec![]);
+    let wide = g.op("Cast", &[name], vec![("to", Attr::Int(DOUBLE.into()))]);
+    let centered = g.op("Sub", &[&wide, &m], vec![]);
     let scaled = g.op("Div", &[&centered, &s], vec![]);
     let scaled = g.op("Cast", &[&scaled], vec![("to", Attr::Int(FLOAT.into()))]);
     // NaN is the one value not equal to itself (tract types `IsNaN`'s output as its input's).

@@ -188,7 +188,7 @@ mod tests {
     use crate::engine::data::encode::FeatureEncoding;
     use crate::engine::model::Model;
     use crate::engine::model::table::TableNet;
-    use crate::engine::onnx::proto::{DOUBLE, TypeProto};
+    use crate::engine::onnx::proto::TypeProto;
 
     fn encoding(numeric: &str) -> Encoding {
         Encoding {
@@ -234,7 +234,7 @@ mod tests {
         let inputs: Vec<(&str, i32)> = (graph.input.iter())
             .map(|i| (i.name.as_str(), elem(&i.r#type)))
             .collect();
-        assert_eq!(inputs, [("x", DOUBLE), ("colour", STRING)]);
+        assert_eq!(inputs, [("x", FLOAT), ("colour", STRING)]);
         let outputs: Vec<(&str, i32)> = (graph.output.iter())
             .map(|o| (o.name.as_str(), elem(&o.r#type)))
             .collect();

@@ -13,12 +13,12 @@ fn encoding() -> Encoding {
 fn missing_markers_and_numbers_read_as_at_upload() {
     let csv = b"x,color\nnull,red\nNA,1.50\n3,\n";
     let rows = PredictRows::from_csv(csv, 10).unwrap();
-    let x = rows.encode(&encoding(), 0, 3).unwrap();
+    let x = rows.encode(&encoding(), (0, 3), Unseen::Refuse).unwrap();
     assert_eq!(x, [0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0, 0.0, 0.0]);
     let json = json!({"rows": [{"x": null, "color": "red"}, {}]});
     let rows = PredictRows::from_json(&json, 10).unwrap();
     assert_eq!(
-        rows.encode(&encoding(), 0, 2).unwrap()[..3],
+        rows.encode(&encoding(), (0, 2), Unseen::Refuse).unwrap()[..3],
         [0.0, 1.0, 0.0]
     );
 }
@@ -27,10 +27,25 @@ fn missing_markers_and_numbers_read_as_at_upload() {
 fn bad_values_name_their_row_and_column() {
     let json = json!({"rows": [{"x": 1}, {"color": "blue"}, {"x": "high"}, {"x": 1e300}]});
     let rows = PredictRows::from_json(&json, 10).unwrap();
-    let (errors, total) = rows.encode(&encoding(), 0, 4).unwrap_err();
+    let (errors, total) = rows
+        .encode(&encoding(), (0, 4), Unseen::Refuse)
+        .unwrap_err();
     assert_eq!(total, 3);
     let fields: Vec<&str> = errors.iter().map(|e| e.field.as_str()).collect();
     assert_eq!(fields, ["rows[1].color", "rows[2].x", "rows[3].x"]);
+}
+
+#[test]
+fn an_unseen_category_is_refused_or_zeros_and_counted() {
+    let json = json!({"rows": [{"color": "blue"}, {"color": "red"}, {"color": "blue"}]});
+    let rows = PredictRows::from_json(&json, 10).unwrap();
+    let (errors, _) = rows
+        .encode(&encoding(), (0, 1), Unseen::Refuse)
+        .unwrap_err();
+    assert_eq!(errors[0].field, "rows[0].color");
+    let x = rows.encode(&encoding(), (0, 2), Unseen::Zeros).unwrap();
+    assert_eq!(x, [0.0, 0.0, 0.0, 0.0, 1.0, 0.0]);
+    assert_eq!(rows.unseen(&encoding()), [("color".to_owned(), 2)]);
 }
 
 #[test]
@@ -41,7 +56,7 @@ fn a_value_that_encodes_to_infinity_is_rejected() {
     ]}))
     .unwrap();
     let rows = PredictRows::from_json(&json, 10).unwrap();
-    let (errors, _) = rows.encode(&tight, 0, 1).unwrap_err();
+    let (errors, _) = rows.encode(&tight, (0, 1), Unseen::Refuse).unwrap_err();
     assert_eq!(errors[0].field, "rows[0].x");
 }
 
@@ -71,7 +86,7 @@ fn rows_that_each_name_a_new_column_cost_what_they_hold() {
     assert_eq!(rows.len(), 10_000);
     assert_eq!(rows.rows.iter().map(Vec::len).sum::<usize>(), 10_000);
     assert_eq!(rows.unknown_columns(&encoding(), "y").len(), 10_000);
-    assert_eq!(rows.check(&encoding()), Ok(()));
+    assert_eq!(rows.check(&encoding(), Unseen::Refuse), Ok(()));
 }
 
 #[test]
