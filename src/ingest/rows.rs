@@ -273,17 +273,30 @@ impl PredictRows {
         mut out: Option<&mut Vec<f32>>,
     ) -> Result<(), (Vec<RowError>, usize)> {
         let (mut errors, mut total) = (Vec::new(), 0usize);
+        // Each feature's column and kind, looked up once rather than by name per cell.
+        let columns: Vec<Option<usize>> = (encoding.names())
+            .map(|n| self.index.get(n).copied())
+            .collect();
+        let numeric: Vec<bool> = (encoding.features.iter())
+            .map(|f| matches!(f, FeatureEncoding::Numeric { .. }))
+            .collect();
+        let mut scratch = Vec::new();
         for r in start..end {
-            let get = |name: &str| -> RawValue {
-                let cell = self.given(r, name).unwrap_or(Cell::Missing);
-                read(cell, encoding.is_numeric(name) == Some(true))
+            let row = &self.rows[r];
+            let get = |i: usize| -> RawValue {
+                let at =
+                    columns[i].and_then(|c| row.binary_search_by_key(&c, |(col, _)| *col).ok());
+                read(at.map_or(Cell::Missing, |k| row[k].1.cell()), numeric[i])
             };
-            match encoding.encode_row(get, unseen) {
-                Ok(x) => {
-                    if let Some(out) = out.as_deref_mut() {
-                        out.extend(x);
-                    }
+            let target = match out.as_deref_mut() {
+                Some(out) => out,
+                None => {
+                    scratch.clear();
+                    &mut scratch
                 }
+            };
+            match encoding.encode_row_into(get, unseen, target) {
+                Ok(()) => {}
                 Err(EncodeError { column, message }) => {
                     total += 1;
                     if errors.len() < COLLECTED_ERRORS {

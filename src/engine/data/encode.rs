@@ -233,14 +233,26 @@ impl Encoding {
         get: impl Fn(&str) -> RawValue,
         unseen: Unseen,
     ) -> Result<Vec<f32>, EncodeError> {
+        let mut out = Vec::with_capacity(self.width());
+        self.encode_row_into(|i| get(self.features[i].name()), unseen, &mut out)?;
+        Ok(out)
+    }
+
+    /// As `encode_row`, each value given by its feature's index (no lookup by name per cell),
+    /// the row appended to `out` (on an error, part of it may be).
+    pub fn encode_row_into(
+        &self,
+        get: impl Fn(usize) -> RawValue,
+        unseen: Unseen,
+        out: &mut Vec<f32>,
+    ) -> Result<(), EncodeError> {
         let fail = |name: &str, message: String| EncodeError {
             column: name.to_owned(),
             message,
         };
-        let mut out = Vec::with_capacity(self.width());
-        for f in &self.features {
+        for (i, f) in self.features.iter().enumerate() {
             match f {
-                FeatureEncoding::Numeric { name, mean, std } => match get(name) {
+                FeatureEncoding::Numeric { name, mean, std } => match get(i) {
                     RawValue::Missing => out.push(0.0),
                     RawValue::Number(v) => {
                         let x = ((v - mean) / std) as f32;
@@ -268,7 +280,7 @@ impl Encoding {
                 FeatureEncoding::Categorical { name, categories } => {
                     let start = out.len();
                     out.resize(start + categories.len(), 0.0);
-                    let text = match get(name) {
+                    let text = match get(i) {
                         RawValue::Missing => continue,
                         RawValue::Number(v) => v.to_string(),
                         RawValue::Text(t) | RawValue::NonFinite(t) => t,
@@ -294,7 +306,7 @@ impl Encoding {
                 }
             }
         }
-        Ok(out)
+        Ok(())
     }
 
     /// The names of the encoded columns.
