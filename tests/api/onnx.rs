@@ -7,7 +7,9 @@
 use serde_json::{Value, json};
 use tract_onnx::prelude::*;
 
-use crate::helpers::{TestApp, json, queued, wait_until_finished};
+use crate::helpers::{
+    TestApp, error_fields, json, problem, queued, ts_fixture, upload_ts, wait_until_finished,
+};
 
 /// A seeded table of two numeric columns (one with missing cells), a categorical one (with
 /// missing cells) and a two-class label, about a quarter "yes".
@@ -327,4 +329,53 @@ async fn onnxruntime_answers_as_predict_for_every_strategy_kind() {
         let tuned = case.name == "threshold-tuned";
         assert_eq!(meta["threshold"] != "", tuned, "{}: {model}", case.name);
     }
+}
+
+#[tokio::test]
+async fn what_cannot_be_exported_is_a_problem_naming_why() {
+    let app = TestApp::spawn().await;
+    let get = |path: String| app.get(&path).send();
+    let p = problem(
+        get("/v1/runs/run_nope/model.onnx".into()).await.unwrap(),
+        404,
+    )
+    .await;
+    assert!(p["detail"].as_str().unwrap().contains("run_nope"), "{p}");
+    let ds = json(
+        app.upload_csv("label=label", mixed_csv(60, 1, true)).await,
+        201,
+    )
+    .await;
+    let spec =
+        json!({"dataset_id": ds["id"], "training": {"epochs": 1}, "validation": {"folds": 2}});
+    let id = queued(&app, spec).await;
+    let p = problem(
+        get(format!("/v1/jobs/{id}/model.onnx?ensemble=all"))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["ensemble"], "{p}");
+    wait_until_finished(&app, &id).await;
+    // A sequence model: not exported yet, and the answer says so.
+    let vowels = upload_ts(&app, "", "text/x-ts", ts_fixture("JapaneseVowels_TRAIN.ts")).await;
+    let vowels = json(vowels, 201).await;
+    let gru = json!({"dataset_id": vowels["id"], "model": {"kind": "gru", "hidden_size": 4},
+                     "training": {"epochs": 1, "early_stopping": null},
+                     "validation": {"folds": 2}, "final_model": false});
+    let id = queued(&app, gru).await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let p = problem(
+        get(format!("/v1/jobs/{id}/model.onnx?ensemble=folds"))
+            .await
+            .unwrap(),
+        409,
+    )
+    .await;
+    assert!(
+        p["detail"].as_str().unwrap().contains("sequence models"),
+        "{p}"
+    );
 }
