@@ -28,6 +28,7 @@ mod memory;
 mod moto;
 mod nested;
 mod onnx;
+mod onnx_sequences;
 mod openapi;
 mod plots;
 mod pretraining;

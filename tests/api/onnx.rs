@@ -11,16 +11,21 @@ use crate::helpers::{
     TestApp, error_fields, json, problem, queued, ts_fixture, upload_ts, wait_until_finished,
 };
 
-/// A seeded table of two numeric columns (one with missing cells), a categorical one (with
-/// missing cells) and a two-class label, about a quarter "yes".
-fn mixed_csv(rows: usize, seed: u64, label: bool) -> String {
+/// Seeded uniform draws in [0, 1) (a 64-bit LCG's top 53 bits).
+pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
     let mut state = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
-    let mut next = move || {
+    move || {
         state = state
             .wrapping_mul(6_364_136_223_846_793_005)
             .wrapping_add(1_442_695_040_888_963_407);
         (state >> 11) as f64 / (1u64 << 53) as f64
-    };
+    }
+}
+
+/// A seeded table of two numeric columns (one with missing cells), a categorical one (with
+/// missing cells) and a two-class label, about a quarter "yes".
+fn mixed_csv(rows: usize, seed: u64, label: bool) -> String {
+    let mut next = uniform(seed);
     let mut out = String::from(if label {
         "x1,x2,colour,label\n"
     } else {
@@ -262,19 +267,25 @@ async fn tract_answers_as_predict_for_every_strategy_kind() {
     }
 }
 
+/// Fails unless python3 has onnx and onnxruntime.
+pub fn needs_onnxruntime() {
+    let ok = std::process::Command::new("python3")
+        .args(["-c", "import onnx, onnxruntime"])
+        .status()
+        .is_ok_and(|s| s.success());
+    assert!(
+        ok,
+        "needs python3 with onnx and onnxruntime (pip install -r tests/python/requirements.txt)"
+    );
+}
+
 /// What onnxruntime answers, after `onnx.checker.check_model(full_check=True)`, and the
 /// model's metadata, opsets and IR version as `onnx` reads them.
-fn onnxruntime_answers(onnx: &[u8], rows: &Rows) -> ((Vec<Vec<f64>>, Vec<String>), Value) {
+pub fn onnxruntime_answers(onnx: &[u8], inputs: &Value) -> ((Vec<Vec<f64>>, Vec<String>), Value) {
     let dir = tempfile::tempdir().unwrap();
     let (model, columns) = (dir.path().join("model.onnx"), dir.path().join("rows.json"));
     std::fs::write(&model, onnx).unwrap();
-    let x2: Vec<Option<f64>> = rows
-        .x2
-        .iter()
-        .map(|v| (!v.is_nan()).then_some(*v))
-        .collect();
-    let body = json!({"x1": rows.x1, "x2": x2, "colour": rows.colour});
-    std::fs::write(&columns, body.to_string()).unwrap();
+    std::fs::write(&columns, inputs.to_string()).unwrap();
     let script = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/python/onnx_answers.py");
     let out = std::process::Command::new("python3")
         .args([script.as_ref(), model.as_os_str(), columns.as_os_str()])
@@ -304,18 +315,15 @@ fn onnxruntime_answers(onnx: &[u8], rows: &Rows) -> ((Vec<Vec<f64>>, Vec<String>
 #[tokio::test]
 #[ignore = "needs python3 with onnx and onnxruntime (.ci/run installs them; run with --include-ignored)"]
 async fn onnxruntime_answers_as_predict_for_every_strategy_kind() {
-    let ok = std::process::Command::new("python3")
-        .args(["-c", "import onnx, onnxruntime"])
-        .status()
-        .is_ok_and(|s| s.success());
-    assert!(
-        ok,
-        "needs python3 with onnx and onnxruntime (pip install -r tests/python/requirements.txt)"
-    );
+    needs_onnxruntime();
     let app = TestApp::spawn().await;
     let rows = rows();
     for case in cases(&app, &rows).await {
-        let (got, model) = onnxruntime_answers(&case.onnx, &rows);
+        let x2: Vec<Option<f64>> = (rows.x2.iter())
+            .map(|v| (!v.is_nan()).then_some(*v))
+            .collect();
+        let inputs = json!({"x1": rows.x1, "x2": x2, "colour": rows.colour});
+        let (got, model) = onnxruntime_answers(&case.onnx, &inputs);
         assert_same(&case, &got, "onnxruntime");
         let meta = &model["metadata"];
         assert_eq!(meta["classes"], r#"["no","yes"]"#, "{}: {model}", case.name);
@@ -358,24 +366,18 @@ async fn what_cannot_be_exported_is_a_problem_naming_why() {
     .await;
     assert_eq!(error_fields(&p), ["ensemble"], "{p}");
     wait_until_finished(&app, &id).await;
-    // A sequence model: not exported yet, and the answer says so.
+    // A convolutional model: not exported yet, and the answer says so.
     let vowels = upload_ts(&app, "", "text/x-ts", ts_fixture("JapaneseVowels_TRAIN.ts")).await;
     let vowels = json(vowels, 201).await;
-    let gru = json!({"dataset_id": vowels["id"], "model": {"kind": "gru", "hidden_size": 4},
+    let fcn = json!({"dataset_id": vowels["id"],
+                     "model": {"kind": "fcn", "filters": [4, 4, 4]},
                      "training": {"epochs": 1, "early_stopping": null},
                      "validation": {"folds": 2}, "final_model": false});
-    let id = queued(&app, gru).await;
+    let id = queued(&app, fcn).await;
     let job = wait_until_finished(&app, &id).await;
     assert_eq!(job["status"], "succeeded", "{job}");
-    let p = problem(
-        get(format!("/v1/jobs/{id}/model.onnx?ensemble=folds"))
-            .await
-            .unwrap(),
-        409,
-    )
-    .await;
-    assert!(
-        p["detail"].as_str().unwrap().contains("sequence models"),
-        "{p}"
-    );
+    let path = format!("/v1/jobs/{id}/model.onnx?ensemble=folds");
+    let p = problem(get(path).await.unwrap(), 409).await;
+    let detail = p["detail"].as_str().unwrap();
+    assert!(detail.contains("fcn models is not built yet"), "{p}");
 }

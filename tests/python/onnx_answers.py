@@ -2,7 +2,8 @@
 
 Usage: onnx_answers.py MODEL.onnx ROWS.json
 prints {"probabilities": [[...]], "labels": [...], "metadata": {...}, "opset": {...}, "ir_version": n}
-ROWS.json maps each input's name to its column (numbers, null for missing; strings).
+ROWS.json maps each input's name to its values: a table's columns (numbers, null for missing;
+strings), or a sequence model's `sequences` (batch x steps x channels) and `lengths`.
 """
 import json
 import sys
@@ -21,9 +22,12 @@ for inp in session.get_inputs():
     values = columns[inp.name]
     if inp.type == "tensor(string)":
         feed[inp.name] = np.array(values, dtype=object).reshape(-1, 1)
+    elif inp.type == "tensor(int64)":
+        feed[inp.name] = np.array(values, dtype=np.int64)
     else:
-        feed[inp.name] = np.array([np.nan if v is None else v for v in values],
-                                  dtype=np.float32).reshape(-1, 1)
+        array = np.array([np.nan if v is None else v for v in values] if len(inp.shape) == 2
+                         else values, dtype=np.float32)
+        feed[inp.name] = array.reshape(-1, 1) if len(inp.shape) == 2 else array
 probabilities, labels = session.run(["probabilities", "label"], feed)
 print(json.dumps({"probabilities": probabilities.astype(float).tolist(),
                   "labels": [str(l) for l in labels],

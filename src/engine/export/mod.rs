@@ -13,7 +13,7 @@ use crate::engine::onnx::graph::{self, Attr, Dim, Graph};
 use crate::engine::onnx::proto::{
     FLOAT, ModelProto, OperatorSetIdProto, STRING, StringStringEntryProto,
 };
-use crate::engine::onnx::{ExportError, IR_VERSION, LABEL, ML_OPSET, OPSET, PROBABILITIES};
+use crate::engine::onnx::{ExportError, Feed, IR_VERSION, LABEL, ML_OPSET, OPSET, PROBABILITIES};
 use crate::engine::predict::Predictor;
 
 /// What one exported model holds.
@@ -34,9 +34,6 @@ pub fn to_onnx(e: &Export<'_>) -> Result<Vec<u8>, ExportError> {
     let Some((_, first)) = e.predictors.first() else {
         return Err(ExportError::Empty);
     };
-    if first.sequence.is_some() {
-        return Err(ExportError::Sequences);
-    }
     if let Some(clash) = (first.names()).find(|n| *n == PROBABILITIES || *n == LABEL) {
         return Err(ExportError::NameClash(clash.into()));
     }
@@ -44,8 +41,12 @@ pub fn to_onnx(e: &Export<'_>) -> Result<Vec<u8>, ExportError> {
     features::declare(&mut g, first);
     let each = (e.predictors.iter())
         .map(|(p, encoding)| {
-            let x = features::encoded(&mut g, encoding);
-            probabilities(&mut g, p, &x)
+            let (x, lengths) = features::encoded(&mut g, encoding);
+            let feed = Feed {
+                x: &x,
+                lengths: lengths.as_deref(),
+            };
+            probabilities(&mut g, p, feed)
         })
         .collect::<Result<Vec<_>, _>>()?;
     let proba = mean(&mut g, &each);
@@ -80,14 +81,14 @@ fn model(g: Graph, metadata: &[(String, String)]) -> ModelProto {
 }
 
 /// One predictor's class probabilities (batch × classes), as `Predictor::proba` gives them.
-fn probabilities(g: &mut Graph, p: &Predictor, x: &str) -> Result<String, ExportError> {
+fn probabilities(g: &mut Graph, p: &Predictor, feed: Feed<'_>) -> Result<String, ExportError> {
     if let Some(cal) = p.calibration() {
-        let recon = p.model().onnx(g, x)?;
-        return Ok(calibrated(g, &recon, x, cal));
+        let recon = p.model().onnx(g, feed)?;
+        return Ok(calibrated(g, &recon, feed.x, cal));
     }
     let each = (p.networks())
         .map(|m| {
-            let logits = m.onnx(g, x)?;
+            let logits = m.onnx(g, feed)?;
             Ok(g.op("Softmax", &[&logits], vec![("axis", Attr::Int(1))]))
         })
         .collect::<Result<Vec<_>, ExportError>>()?;

@@ -27,8 +27,8 @@ use self::dense::Workspace;
 pub use self::network::{Input, Network};
 use self::param::Param;
 use crate::domain::spec::ModelSpec;
-use crate::engine::onnx::ExportError;
 use crate::engine::onnx::graph::Graph;
+use crate::engine::onnx::{ExportError, Feed};
 
 /// A network of any family, and what its outputs mean.
 #[derive(Debug)]
@@ -163,8 +163,8 @@ impl Model {
         self.0.attention(x, batch)
     }
 
-    /// This model as ONNX nodes: its raw outputs from `x` (batch × inputs).
-    pub fn onnx(&self, g: &mut Graph, x: &str) -> Result<String, ExportError> {
-        self.0.onnx(g, x)
+    /// This model as ONNX nodes: its raw outputs from `feed`.
+    pub fn onnx(&self, g: &mut Graph, feed: Feed<'_>) -> Result<String, ExportError> {
+        self.0.onnx(g, feed)
     }
 }

@@ -8,8 +8,8 @@ use rand_chacha::ChaCha8Rng;
 use super::dense::Workspace;
 use super::param::Param;
 use crate::domain::spec::ModelSpec;
-use crate::engine::onnx::ExportError;
 use crate::engine::onnx::graph::Graph;
+use crate::engine::onnx::{ExportError, Feed};
 
 /// Rows evaluated at once.
 pub const EVAL_CHUNK: usize = 4096;
@@ -81,9 +81,9 @@ pub trait Network: std::fmt::Debug + Send + Sync {
     /// This network as the family named `kind` when they share weights (an MLP and an
     /// autoencoder: a checkpoint written before checkpoints named their kind reads as `mlp`).
     fn into_kind(self: Box<Self>, _kind: &str) -> Box<dyn Network>;
-    /// This network as ONNX nodes of `g`: its raw outputs (batch × outputs) from `x` (batch ×
-    /// inputs, float). A family that does not export yet says so.
-    fn onnx(&self, _g: &mut Graph, _x: &str) -> Result<String, ExportError> {
+    /// This network as ONNX nodes of `g`: its raw outputs (batch × outputs) from `feed` (what
+    /// `input()` says it reads). A family that does not export yet says so.
+    fn onnx(&self, _g: &mut Graph, _feed: Feed<'_>) -> Result<String, ExportError> {
         Err(ExportError::Unsupported(self.kind()))
     }
     fn clone_box(&self) -> Box<dyn Network>;

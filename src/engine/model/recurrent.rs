@@ -10,6 +10,8 @@ use super::network::{EVAL_CHUNK, Input, Network, SEQUENCE_EVAL_FLOATS};
 use super::param::Param;
 use crate::domain::spec::{AttentionKind, ModelSpec};
 use crate::engine::data::sequences::unpacked;
+use crate::engine::onnx::graph::Graph;
+use crate::engine::onnx::{ExportError, Feed};
 use crate::engine::sequence::cell::Cell;
 use crate::engine::sequence::classifier::{Pooling, RnnClassifier};
 use crate::engine::sequence::gru::Batch;
@@ -189,6 +191,11 @@ impl<C: Cell> Network for Recurrent<C> {
 
     fn into_kind(self: Box<Self>, _kind: &str) -> Box<dyn Network> {
         self
+    }
+
+    fn onnx(&self, g: &mut Graph, feed: Feed<'_>) -> Result<String, ExportError> {
+        let lengths = feed.lengths.ok_or(ExportError::NoLengths)?;
+        Ok(self.net.onnx(g, feed.x, lengths))
     }
 
     fn clone_box(&self) -> Box<dyn Network> {

@@ -8,8 +8,8 @@ use super::mlp::Mlp;
 use super::network::{Input, Network};
 use super::param::Param;
 use crate::domain::spec::ModelSpec;
-use crate::engine::onnx::ExportError;
 use crate::engine::onnx::graph::Graph;
+use crate::engine::onnx::{ExportError, Feed};
 
 /// An MLP, and whether it reconstructs its inputs (mean squared error) rather than
 /// classifying them (class-weighted cross-entropy).
@@ -152,8 +152,8 @@ impl Network for TableNet {
         self
     }
 
-    fn onnx(&self, g: &mut Graph, x: &str) -> Result<String, ExportError> {
-        Ok(self.net.onnx(g, x))
+    fn onnx(&self, g: &mut Graph, feed: Feed<'_>) -> Result<String, ExportError> {
+        Ok(self.net.onnx(g, feed.x))
     }
 
     fn clone_box(&self) -> Box<dyn Network> {

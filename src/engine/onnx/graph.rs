@@ -23,10 +23,12 @@ pub enum Attr {
     Strs(Vec<String>),
 }
 
-/// One dimension of a declared input or output: fixed, or the batch (named `N`).
+/// One dimension of a declared input or output: fixed, the batch (named `N`), or a
+/// sequence's steps (named `T`).
 #[derive(Debug, Clone, Copy)]
 pub enum Dim {
     Batch,
+    Steps,
     Fixed(usize),
 }
 
@@ -101,12 +103,24 @@ impl Graph {
 
     /// A node of the default domain with one output, named fresh from its operator.
     pub fn op(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attr)>) -> String {
-        self.node("", op, inputs, attrs)
+        self.node("", op, inputs, attrs, 1).remove(0)
     }
 
     /// A node of the ONNX-ML domain with one output.
     pub fn op_ml(&mut self, op: &str, inputs: &[&str], attrs: Vec<(&str, Attr)>) -> String {
-        self.node(ML, op, inputs, attrs)
+        self.node(ML, op, inputs, attrs, 1).remove(0)
+    }
+
+    /// A node of the default domain with its first `n` outputs named (an input `""` is an
+    /// optional input left out).
+    pub fn op_n(
+        &mut self,
+        op: &str,
+        inputs: &[&str],
+        attrs: Vec<(&str, Attr)>,
+        n: usize,
+    ) -> Vec<String> {
+        self.node("", op, inputs, attrs, n)
     }
 
     fn node(
@@ -115,17 +129,18 @@ impl Graph {
         op: &str,
         inputs: &[&str],
         attrs: Vec<(&str, Attr)>,
-    ) -> String {
-        let output = self.fresh(&op.to_lowercase());
+        n: usize,
+    ) -> Vec<String> {
+        let outputs: Vec<String> = (0..n).map(|_| self.fresh(&op.to_lowercase())).collect();
         self.nodes.push(NodeProto {
             input: inputs.iter().map(|s| s.to_string()).collect(),
-            output: vec![output.clone()],
-            name: format!("{output}_node"),
+            output: outputs.clone(),
+            name: format!("{}_node", outputs[0]),
             op_type: op.into(),
             domain: domain.into(),
             attribute: attrs.into_iter().map(|(n, a)| attribute(n, a)).collect(),
         });
-        output
+        outputs
     }
 
     /// `from` under the name `to` (an output's name), through `Identity`.
@@ -197,6 +212,7 @@ fn value_info(name: &str, elem: i32, dims: &[Dim]) -> ValueInfoProto {
         .map(|d| Dimension {
             value: Some(match d {
                 Dim::Batch => DimValue::DimParam("N".into()),
+                Dim::Steps => DimValue::DimParam("T".into()),
                 Dim::Fixed(n) => DimValue::DimValue(*n as i64),
             }),
         })

@@ -13,13 +13,21 @@ pub const IR_VERSION: i64 = 8;
 pub const PROBABILITIES: &str = "probabilities";
 pub const LABEL: &str = "label";
 
+/// The graph inputs a family's nodes read: table rows (batch × inputs), or padded sequences
+/// (batch × steps × channels, scaled) with each one's length (int64, batch).
+#[derive(Debug, Clone, Copy)]
+pub struct Feed<'a> {
+    pub x: &'a str,
+    pub lengths: Option<&'a str>,
+}
+
 /// Why a predictor cannot be exported.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ExportError {
     #[error("ONNX export of {0} models is not built yet")]
     Unsupported(&'static str),
-    #[error("ONNX export of sequence models is not built yet")]
-    Sequences,
+    #[error("a sequence model's export needs the sequences' lengths")]
+    NoLengths,
     #[error("the feature column {0:?} has the name of an output of the exported model")]
     NameClash(String),
     #[error("nothing to export: no models")]

@@ -3,6 +3,7 @@
 
 /// `TensorProto.DataType` values used here.
 pub const FLOAT: i32 = 1;
+pub const INT32: i32 = 6;
 pub const INT64: i32 = 7;
 pub const STRING: i32 = 8;
 pub const BOOL: i32 = 9;

@@ -85,6 +85,11 @@ pub trait Cell: std::fmt::Debug + Clone + Copy + PartialEq + Send + Sync + 'stat
     const GATES: usize;
     /// Floats kept per state value and step by a training step's forward and backward.
     const FLOATS_PER_STEP: usize;
+    /// ONNX's operator for the layer (`GRU`, `LSTM`).
+    const ONNX_OP: &'static str;
+    /// ONNX's gate order as PyTorch's gate indices (GRU: z, r, h from r, z, n; LSTM: i, o, f,
+    /// c from i, f, g, o).
+    const ONNX_GATES: &'static [usize];
     /// What the forward pass keeps for the backward pass, and its outputs.
     type Pass: std::fmt::Debug + Clone + Default + Send + Sync;
 

@@ -62,7 +62,7 @@ impl<C: Cell> RnnClassifier<C> {
         }
     }
 
-    fn param(&self, name: &str) -> &[f32] {
+    pub(super) fn param(&self, name: &str) -> &[f32] {
         &self
             .params
             .iter()
@@ -72,7 +72,7 @@ impl<C: Cell> RnnClassifier<C> {
     }
 
     /// Per layer, each direction's weights.
-    fn cells(&self) -> Vec<Vec<CellWeights<'_>>> {
+    pub(super) fn cells(&self) -> Vec<Vec<CellWeights<'_>>> {
         let mut at = 0;
         (0..self.layers)
             .map(|l| {
@@ -95,7 +95,7 @@ impl<C: Cell> RnnClassifier<C> {
             .collect()
     }
 
-    fn form(&self) -> Option<Form<'_>> {
+    pub(super) fn form(&self) -> Option<Form<'_>> {
         match self.pooling {
             Pooling::None => None,
             Pooling::Dot => Some(Form::Dot),

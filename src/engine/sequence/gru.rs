@@ -30,6 +30,8 @@ impl Cell for Gru {
     /// The input projections (3H) and the states and gates (5H) of the forward pass, the
     /// backward pass's gradients of both (4H).
     const FLOATS_PER_STEP: usize = 12;
+    const ONNX_OP: &'static str = "GRU";
+    const ONNX_GATES: &'static [usize] = &[1, 0, 2];
     type Pass = GruPass;
 
     fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> GruPass {

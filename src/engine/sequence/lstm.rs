@@ -42,6 +42,8 @@ impl Cell for Lstm {
     /// The input projections (4H), the states, gates and tanh(c') (7H), the backward pass's
     /// gradients (5H).
     const FLOATS_PER_STEP: usize = 16;
+    const ONNX_OP: &'static str = "LSTM";
+    const ONNX_GATES: &'static [usize] = &[0, 3, 1, 2];
     type Pass = LstmPass;
 
     fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {

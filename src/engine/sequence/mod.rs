@@ -11,5 +11,6 @@ pub mod cell;
 pub mod classifier;
 pub mod gru;
 pub mod lstm;
+mod onnx;
 pub mod parameters;
 pub mod stack;

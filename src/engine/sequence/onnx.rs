@@ -1,0 +1,174 @@
+//! A recurrent classifier as ONNX nodes: each layer one `GRU` or `LSTM` node over both its
+//! directions, the gates reordered from PyTorch's to ONNX's (`Cell::ONNX_GATES`), with
+//! `sequence_lens` so that each sequence is read within its length (the reverse direction from
+//! its last valid step, as the stack does); the attention over the top layer's states, masked
+//! past each length; the output layer on `[context; s]` (or `s`).
+
+use super::attention::Form;
+use super::cell::{Cell, CellWeights};
+use super::classifier::RnnClassifier;
+use crate::engine::model::param::transpose;
+use crate::engine::onnx::graph::{Attr, Graph};
+use crate::engine::onnx::proto::{FLOAT, INT32};
+
+impl<C: Cell> RnnClassifier<C> {
+    /// Logits (batch × classes) of `x` (batch × steps × channels, scaled) whose sequences have
+    /// `lengths` (int64, batch).
+    pub fn onnx(&self, g: &mut Graph, x: &str, lengths: &str) -> String {
+        let lens = g.op("Cast", &[lengths], vec![("to", Attr::Int(INT32.into()))]);
+        let mut input = g.op("Transpose", &[x], vec![("perm", Attr::Ints(vec![1, 0, 2]))]);
+        let mut last = String::new();
+        for dirs in self.cells() {
+            let [y, y_h] = self.layer(g, &dirs, (&input, &lens));
+            // Y is steps × directions × batch × H: the next layer reads steps × batch × (dirs·H).
+            let y = g.op(
+                "Transpose",
+                &[&y],
+                vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
+            );
+            let shape = g.ints("shape", &[3], vec![0, 0, -1]);
+            input = g.op("Reshape", &[&y, &shape], vec![]);
+            last = y_h;
+        }
+        // The final state [h_n forward; h_n reverse] (batch × dirs·H).
+        let s = g.op(
+            "Transpose",
+            &[&last],
+            vec![("perm", Attr::Ints(vec![1, 0, 2]))],
+        );
+        let flat = g.ints("shape", &[2], vec![0, -1]);
+        let s = g.op("Reshape", &[&s, &flat], vec![]);
+        let features = match self.form() {
+            None => s,
+            Some(form) => {
+                let perm = vec![("perm", Attr::Ints(vec![1, 0, 2]))];
+                let states = g.op("Transpose", &[&input], perm);
+                let context = self.attention(g, &form, (&states, &s), lengths);
+                g.op("Concat", &[&context, &s], vec![("axis", Attr::Int(1))])
+            }
+        };
+        let w = g.floats("output_weight", &[self.classes, features_width(self)], {
+            self.param("output.weight").to_vec()
+        });
+        let b = g.floats(
+            "output_bias",
+            &[self.classes],
+            self.param("output.bias").to_vec(),
+        );
+        g.op("Gemm", &[&features, &w, &b], vec![("transB", Attr::Int(1))])
+    }
+
+    /// One layer's node: its outputs `Y` and `Y_h`.
+    fn layer(
+        &self,
+        g: &mut Graph,
+        dirs: &[CellWeights<'_>],
+        (x, lens): (&str, &str),
+    ) -> [String; 2] {
+        let (h, d, n) = (self.hidden, dirs[0].input, dirs.len());
+        let gates = C::GATES * h;
+        let pick = |w: &[f32], cols: usize| reorder::<C>(w, h, cols);
+        let w: Vec<f32> = dirs.iter().flat_map(|c| pick(c.weight_ih, d)).collect();
+        let r: Vec<f32> = dirs.iter().flat_map(|c| pick(c.weight_hh, h)).collect();
+        let b: Vec<f32> = (dirs.iter())
+            .flat_map(|c| [pick(c.bias_ih, 1), pick(c.bias_hh, 1)].concat())
+            .collect();
+        let w = g.floats("W", &[n, gates, d], w);
+        let r = g.floats("R", &[n, gates, h], r);
+        let b = g.floats("B", &[n, 2 * gates], b);
+        let direction = if n == 2 { "bidirectional" } else { "forward" };
+        let mut attrs = vec![
+            ("hidden_size", Attr::Int(h as i64)),
+            ("direction", Attr::Str(direction.into())),
+        ];
+        if C::ONNX_OP == "GRU" {
+            // PyTorch applies the reset gate after the recurrent product.
+            attrs.push(("linear_before_reset", Attr::Int(1)));
+        }
+        let outs = g.op_n(C::ONNX_OP, &[x, &w, &r, &b, lens], attrs, 2);
+        [outs[0].clone(), outs[1].clone()]
+    }
+
+    /// The context (batch × W): `states` (batch × steps × W) weighted by the softmax of the
+    /// form's scores over each sequence's valid steps, the query `s` (batch × W).
+    fn attention(
+        &self,
+        g: &mut Graph,
+        form: &Form<'_>,
+        (states, s): (&str, &str),
+        lengths: &str,
+    ) -> String {
+        let w = self.width();
+        let query = match form {
+            Form::Dot => s.to_owned(),
+            Form::General { w_g } => {
+                let w_g = g.floats("attention_W_g", &[w, w], w_g.to_vec());
+                g.op("MatMul", &[s, &w_g], vec![])
+            }
+            Form::Additive { .. } => String::new(),
+        };
+        let scores = match form {
+            Form::Additive { w_s, w_h, v, size } => {
+                let w_s = g.floats("attention_W_s", &[w, *size], transpose(w_s, *size, w));
+                let w_h = g.floats("attention_W_h", &[w, *size], transpose(w_h, *size, w));
+                let v = g.floats("attention_v", &[*size, 1], v.to_vec());
+                let q = g.op("MatMul", &[s, &w_s], vec![]);
+                let q = unsqueeze(g, &q, 1);
+                let u = g.op("MatMul", &[states, &w_h], vec![]);
+                let u = g.op("Add", &[&u, &q], vec![]);
+                let u = g.op("Tanh", &[&u], vec![]);
+                g.op("MatMul", &[&u, &v], vec![])
+            }
+            _ => {
+                let q = unsqueeze(g, &query, 2);
+                g.op("MatMul", &[states, &q], vec![])
+            }
+        };
+        let axis = g.ints("axis", &[1], vec![2]);
+        let scores = g.op("Squeeze", &[&scores, &axis], vec![]);
+        let valid = valid_steps(g, &scores, lengths);
+        let never = g.scalar("masked", -1e30);
+        let scores = g.op("Where", &[&valid, &scores, &never], vec![]);
+        let alpha = g.op("Softmax", &[&scores], vec![("axis", Attr::Int(1))]);
+        let alpha = unsqueeze(g, &alpha, 1);
+        let context = g.op("MatMul", &[&alpha, states], vec![]);
+        let axis = g.ints("axis", &[1], vec![1]);
+        g.op("Squeeze", &[&context, &axis], vec![])
+    }
+}
+
+/// The width of the output layer's input: `[context; s]` or `s`.
+fn features_width<C: Cell>(net: &RnnClassifier<C>) -> usize {
+    net.params
+        .iter()
+        .find(|p| p.name == "output.weight")
+        .map_or(0, |p| p.shape[1])
+}
+
+/// Per sequence and step of `scores` (batch × steps), whether the step is within its length
+/// (bool). The step numbers come from a running sum of ones rather than `Range` over the
+/// shape, which tract types as a shape dimension.
+fn valid_steps(g: &mut Graph, scores: &str, lengths: &str) -> String {
+    let (zero, one) = (g.scalar("zero", 0.0), g.scalar("one", 1.0));
+    let ones = g.op("Mul", &[scores, &zero], vec![]);
+    let ones = g.op("Add", &[&ones, &one], vec![]);
+    let axis = g.ints("axis", &[], vec![1]);
+    let step = g.op("CumSum", &[&ones, &axis], vec![]);
+    let lengths = g.op("Cast", &[lengths], vec![("to", Attr::Int(FLOAT.into()))]);
+    let lengths = unsqueeze(g, &lengths, 1);
+    g.op("LessOrEqual", &[&step, &lengths], vec![])
+}
+
+/// `x` with a dimension of 1 inserted at `axis`.
+fn unsqueeze(g: &mut Graph, x: &str, axis: i64) -> String {
+    let axes = g.ints("axes", &[1], vec![axis]);
+    g.op("Unsqueeze", &[x, &axes], vec![])
+}
+
+/// A weight of PyTorch's gate blocks (each `h` rows of `cols`) in ONNX's gate order.
+fn reorder<C: Cell>(w: &[f32], h: usize, cols: usize) -> Vec<f32> {
+    let block = h * cols;
+    (C::ONNX_GATES.iter())
+        .flat_map(|&gate| w[gate * block..(gate + 1) * block].iter().copied())
+        .collect()
+}

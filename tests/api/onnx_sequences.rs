@@ -1,0 +1,134 @@
+//! `GET …/model.onnx` for the recurrent families: GRU and LSTM models (stacked,
+//! bidirectional, each attention form and none) answer 200 sequences of varied lengths as
+//! predict does, to 1e-5, in onnxruntime after `onnx.checker`'s full check. (tract 0.22 reads
+//! ONNX's `GRU`/`LSTM` only with a constant `sequence_lens`, so it cannot run these.)
+
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, json, queued, ts_fixture, upload_ts, wait_until_finished};
+use crate::onnx::{Case, assert_same, needs_onnxruntime, onnxruntime_answers, uniform};
+
+const CHANNELS: usize = 12;
+
+/// `n` seeded sequences of 3 to 26 steps of JapaneseVowels' 12 channels, a few values missing.
+fn sequences(n: usize, seed: u64) -> Vec<Vec<Vec<Option<f32>>>> {
+    let mut draw = uniform(seed);
+    let mut next = move || draw() as f32;
+    (0..n)
+        .map(|_| {
+            let steps = 3 + (next() * 24.0) as usize;
+            (0..steps)
+                .map(|_| {
+                    (0..CHANNELS)
+                        .map(|_| (next() > 0.02).then(|| next() * 2.0 - 1.0))
+                        .collect()
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// The sequences as the exported model reads them: padded (batch × steps × channels, 0 past
+/// a length, NaN missing) and their lengths.
+fn padded(seqs: &[Vec<Vec<Option<f32>>>]) -> (Vec<f32>, Vec<i64>, usize) {
+    let t = seqs.iter().map(Vec::len).max().unwrap();
+    let mut x = vec![0.0f32; seqs.len() * t * CHANNELS];
+    for (b, seq) in seqs.iter().enumerate() {
+        for (s, step) in seq.iter().enumerate() {
+            for (c, v) in step.iter().enumerate() {
+                x[(b * t + s) * CHANNELS + c] = v.unwrap_or(f32::NAN);
+            }
+        }
+    }
+    (x, seqs.iter().map(|s| s.len() as i64).collect(), t)
+}
+
+/// One job per recurrent shape on JapaneseVowels, exported and predicted on `seqs`.
+async fn cases(app: &TestApp, seqs: &[Vec<Vec<Option<f32>>>]) -> Vec<Case> {
+    let ds = upload_ts(app, "", "text/x-ts", ts_fixture("JapaneseVowels_TRAIN.ts")).await;
+    let ds = json(ds, 201).await;
+    let classes: Vec<String> = (ds["classes"].as_array().unwrap().iter())
+        .map(|c| c["value"].as_str().unwrap().to_owned())
+        .collect();
+    let kinds: [(&'static str, Value); 4] = [
+        (
+            "gru additive",
+            json!({"kind": "gru", "hidden_size": 8, "attention": "additive"}),
+        ),
+        (
+            "gru bidirectional, 2 layers, dot",
+            json!({"kind": "gru", "hidden_size": 6,
+            "layers": 2, "bidirectional": true, "attention": "dot"}),
+        ),
+        (
+            "lstm multiplicative",
+            json!({"kind": "lstm", "hidden_size": 8,
+            "attention": "multiplicative"}),
+        ),
+        (
+            "lstm bidirectional, no attention",
+            json!({"kind": "lstm", "hidden_size": 6,
+            "bidirectional": true, "attention": "none"}),
+        ),
+    ];
+    let mut out = Vec::new();
+    for (name, model) in kinds {
+        let spec = json!({"dataset_id": ds["id"], "seed": 2, "model": model,
+                          "training": {"epochs": 3, "early_stopping": null},
+                          "validation": {"folds": 2}});
+        let id = queued(app, spec).await;
+        let job = wait_until_finished(app, &id).await;
+        assert_eq!(job["status"], "succeeded", "{name}: {job}");
+        let res = app
+            .get(&format!("/v1/jobs/{id}/model.onnx?ensemble=final"))
+            .send()
+            .await;
+        let res = res.unwrap();
+        assert_eq!(res.status(), 200, "{name}");
+        let onnx = res.bytes().await.unwrap().to_vec();
+        let body = json!({"sequences": seqs});
+        let res = app
+            .post(&format!("/v1/jobs/{id}/predict?ensemble=final"))
+            .json(&body);
+        let answer = json(res.send().await.unwrap(), 200).await;
+        let preds = answer["predictions"].as_array().unwrap();
+        out.push(Case {
+            name,
+            onnx,
+            probabilities: (preds.iter())
+                .map(|p| {
+                    classes
+                        .iter()
+                        .map(|c| p["probabilities"][c].as_f64().unwrap())
+                        .collect()
+                })
+                .collect(),
+            labels: preds
+                .iter()
+                .map(|p| p["label"].as_str().unwrap().to_owned())
+                .collect(),
+            answered_by: answer["answered_by"].as_str().unwrap().to_owned(),
+        });
+    }
+    out
+}
+
+#[tokio::test]
+#[ignore = "needs python3 with onnx and onnxruntime (.ci/run installs them; run with --include-ignored)"]
+async fn onnxruntime_answers_sequences_as_predict_for_gru_and_lstm() {
+    needs_onnxruntime();
+    let app = TestApp::spawn().await;
+    let seqs = sequences(200, 5);
+    let (x, lengths, t) = padded(&seqs);
+    let nested: Vec<Vec<Vec<f32>>> = (x.chunks(t * CHANNELS))
+        .map(|s| s.chunks(CHANNELS).map(<[f32]>::to_vec).collect())
+        .collect();
+    // JSON has no NaN: missing values go as null, which the script reads back as NaN.
+    let nested: Value = serde_json::to_value(&nested).unwrap();
+    for case in cases(&app, &seqs).await {
+        let inputs = json!({"sequences": nested, "lengths": lengths});
+        let (got, model) = onnxruntime_answers(&case.onnx, &inputs);
+        assert_same(&case, &got, "onnxruntime");
+        assert_eq!(model["metadata"]["answered_by"], "final", "{}", case.name);
+    }
+}
