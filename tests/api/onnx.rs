@@ -7,9 +7,7 @@
 use serde_json::{Value, json};
 use tract_onnx::prelude::*;
 
-use crate::helpers::{
-    TestApp, error_fields, json, problem, queued, ts_fixture, upload_ts, wait_until_finished,
-};
+use crate::helpers::{TestApp, error_fields, json, problem, queued, wait_until_finished};
 
 /// Seeded uniform draws in [0, 1) (a 64-bit LCG's top 53 bits).
 pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
@@ -221,18 +219,17 @@ fn tract_answers(onnx: &[u8], rows: &Rows) -> (Vec<Vec<f64>>, Vec<String>) {
         column(&rows.x2).into_tensor().into(),
         colour.into_tensor().into(),
     ];
-    let out = model.run(inputs).unwrap();
+    tract_outputs(&model.run(inputs).unwrap())
+}
+
+/// A tract run's outputs: the probabilities and the labels.
+pub fn tract_outputs(out: &[TValue]) -> (Vec<Vec<f64>>, Vec<String>) {
     let p = out[0].to_array_view::<f32>().unwrap();
     let p = (p.outer_iter())
         .map(|r| r.iter().map(|&v| f64::from(v)).collect())
         .collect();
-    let labels = out[1]
-        .to_array_view::<String>()
-        .unwrap()
-        .iter()
-        .cloned()
-        .collect();
-    (p, labels)
+    let labels = out[1].to_array_view::<String>().unwrap();
+    (p, labels.iter().cloned().collect())
 }
 
 /// `got` equals what predict answered, each probability to 1e-5 and every label.
@@ -366,18 +363,20 @@ async fn what_cannot_be_exported_is_a_problem_naming_why() {
     .await;
     assert_eq!(error_fields(&p), ["ensemble"], "{p}");
     wait_until_finished(&app, &id).await;
-    // A convolutional model: not exported yet, and the answer says so.
-    let vowels = upload_ts(&app, "", "text/x-ts", ts_fixture("JapaneseVowels_TRAIN.ts")).await;
-    let vowels = json(vowels, 201).await;
-    let fcn = json!({"dataset_id": vowels["id"],
-                     "model": {"kind": "fcn", "filters": [4, 4, 4]},
-                     "training": {"epochs": 1, "early_stopping": null},
-                     "validation": {"folds": 2}, "final_model": false});
-    let id = queued(&app, fcn).await;
-    let job = wait_until_finished(&app, &id).await;
-    assert_eq!(job["status"], "succeeded", "{job}");
-    let path = format!("/v1/jobs/{id}/model.onnx?ensemble=folds");
-    let p = problem(get(path).await.unwrap(), 409).await;
+    // A feature column with an output's name.
+    let mut csv = String::from("probabilities,x,label\n");
+    for i in 0..40 {
+        csv.push_str(&format!("{},{i},{}\n", i % 7, i % 2));
+    }
+    let ds = json(app.upload_csv("label=label", csv).await, 201).await;
+    let spec =
+        json!({"dataset_id": ds["id"], "training": {"epochs": 1}, "validation": {"folds": 2}});
+    let id = queued(&app, spec).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let p = problem(get(format!("/v1/jobs/{id}/model.onnx")).await.unwrap(), 409).await;
     let detail = p["detail"].as_str().unwrap();
-    assert!(detail.contains("fcn models is not built yet"), "{p}");
+    assert!(
+        detail.contains("\"probabilities\" has the name of an output"),
+        "{p}"
+    );
 }

@@ -1,12 +1,17 @@
-//! `GET …/model.onnx` for the recurrent families: GRU and LSTM models (stacked,
-//! bidirectional, each attention form and none) answer 200 sequences of varied lengths as
-//! predict does, to 1e-5, in onnxruntime after `onnx.checker`'s full check. (tract 0.22 reads
-//! ONNX's `GRU`/`LSTM` only with a constant `sequence_lens`, so it cannot run these.)
+//! `GET …/model.onnx` for the sequence families: GRU and LSTM models (stacked, bidirectional,
+//! each attention form and none), FCN and ResNet-1D (even and odd kernels, projection and
+//! identity shortcuts) answer 200 sequences of varied lengths as predict does, to 1e-5, in
+//! onnxruntime after `onnx.checker`'s full check; the convolutional ones in tract too (tract
+//! 0.22 reads ONNX's `GRU`/`LSTM` only with a constant `sequence_lens`).
 
 use serde_json::{Value, json};
 
+use tract_onnx::prelude::*;
+
 use crate::helpers::{TestApp, json, queued, ts_fixture, upload_ts, wait_until_finished};
-use crate::onnx::{Case, assert_same, needs_onnxruntime, onnxruntime_answers, uniform};
+use crate::onnx::{
+    Case, assert_same, needs_onnxruntime, onnxruntime_answers, tract_outputs, uniform,
+};
 
 const CHANNELS: usize = 12;
 
@@ -50,7 +55,7 @@ async fn cases(app: &TestApp, seqs: &[Vec<Vec<Option<f32>>>]) -> Vec<Case> {
     let classes: Vec<String> = (ds["classes"].as_array().unwrap().iter())
         .map(|c| c["value"].as_str().unwrap().to_owned())
         .collect();
-    let kinds: [(&'static str, Value); 4] = [
+    let kinds: [(&'static str, Value); 6] = [
         (
             "gru additive",
             json!({"kind": "gru", "hidden_size": 8, "attention": "additive"}),
@@ -69,6 +74,14 @@ async fn cases(app: &TestApp, seqs: &[Vec<Vec<Option<f32>>>]) -> Vec<Case> {
             "lstm bidirectional, no attention",
             json!({"kind": "lstm", "hidden_size": 6,
             "bidirectional": true, "attention": "none"}),
+        ),
+        (
+            "fcn",
+            json!({"kind": "fcn", "filters": [8, 6, 4], "kernel_sizes": [4, 5, 3]}),
+        ),
+        (
+            "resnet1d",
+            json!({"kind": "resnet1d", "filters": [4, 6, 6], "kernel_sizes": [4, 3, 1]}),
         ),
     ];
     let mut out = Vec::new();
@@ -130,5 +143,33 @@ async fn onnxruntime_answers_sequences_as_predict_for_gru_and_lstm() {
         let (got, model) = onnxruntime_answers(&case.onnx, &inputs);
         assert_same(&case, &got, "onnxruntime");
         assert_eq!(model["metadata"]["answered_by"], "final", "{}", case.name);
+    }
+}
+
+#[tokio::test]
+async fn tract_answers_sequences_as_predict_for_fcn_and_resnet1d() {
+    let app = TestApp::spawn().await;
+    let seqs = sequences(200, 5);
+    let (x, lengths, t) = padded(&seqs);
+    let n = seqs.len();
+    let convolutional =
+        (cases(&app, &seqs).await.into_iter()).filter(|c| c.name == "fcn" || c.name == "resnet1d");
+    for case in convolutional {
+        let model = tract_onnx::onnx()
+            .model_for_read(&mut &case.onnx[..])
+            .unwrap()
+            .with_input_fact(0, f32::fact([n, t, CHANNELS]).into())
+            .unwrap()
+            .with_input_fact(1, i64::fact([n]).into())
+            .unwrap()
+            .into_optimized()
+            .unwrap()
+            .into_runnable()
+            .unwrap();
+        let x = tract_ndarray::Array3::from_shape_vec((n, t, CHANNELS), x.clone()).unwrap();
+        let l = tract_ndarray::Array1::from_vec(lengths.clone());
+        let out = model.run(tvec![x.into_tensor().into(), l.into_tensor().into()]);
+        let got = tract_outputs(&out.unwrap());
+        assert_same(&case, &got, "tract");
     }
 }

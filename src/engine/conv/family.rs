@@ -10,6 +10,8 @@ use crate::engine::data::sequences::unpacked;
 use crate::engine::model::dense::Workspace;
 use crate::engine::model::network::{EVAL_CHUNK, Input, Network, SEQUENCE_EVAL_FLOATS};
 use crate::engine::model::param::Param;
+use crate::engine::onnx::graph::Graph;
+use crate::engine::onnx::{ExportError, Feed};
 use crate::engine::sequence::batch::Batch;
 
 /// A convolutional classifier, its family's name and the spec it was built from.
@@ -150,6 +152,11 @@ impl Network for ConvFamily {
 
     fn into_kind(self: Box<Self>, _kind: &str) -> Box<dyn Network> {
         self
+    }
+
+    fn onnx(&self, g: &mut Graph, feed: Feed<'_>) -> Result<String, ExportError> {
+        let lengths = feed.lengths.ok_or(ExportError::NoLengths)?;
+        Ok(self.net.onnx(g, feed.x, lengths))
     }
 
     fn clone_box(&self) -> Box<dyn Network> {

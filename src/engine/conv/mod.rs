@@ -9,4 +9,5 @@ pub mod conv1d;
 pub mod family;
 pub mod net;
 pub mod norm;
+mod onnx;
 pub mod parameters;

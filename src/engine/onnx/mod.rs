@@ -4,6 +4,7 @@
 
 pub mod graph;
 pub mod proto;
+pub mod steps;
 
 /// Opset 17 of the default domain, ONNX-ML 3, IR version 8.
 pub const OPSET: i64 = 17;

@@ -9,7 +9,8 @@ use super::cell::{Cell, CellWeights};
 use super::classifier::RnnClassifier;
 use crate::engine::model::param::transpose;
 use crate::engine::onnx::graph::{Attr, Graph};
-use crate::engine::onnx::proto::{FLOAT, INT32};
+use crate::engine::onnx::proto::INT32;
+use crate::engine::onnx::steps::{unsqueeze, valid_steps};
 
 impl<C: Cell> RnnClassifier<C> {
     /// Logits (batch × classes) of `x` (batch × steps × channels, scaled) whose sequences have
@@ -143,26 +144,6 @@ fn features_width<C: Cell>(net: &RnnClassifier<C>) -> usize {
         .iter()
         .find(|p| p.name == "output.weight")
         .map_or(0, |p| p.shape[1])
-}
-
-/// Per sequence and step of `scores` (batch × steps), whether the step is within its length
-/// (bool). The step numbers come from a running sum of ones rather than `Range` over the
-/// shape, which tract types as a shape dimension.
-fn valid_steps(g: &mut Graph, scores: &str, lengths: &str) -> String {
-    let (zero, one) = (g.scalar("zero", 0.0), g.scalar("one", 1.0));
-    let ones = g.op("Mul", &[scores, &zero], vec![]);
-    let ones = g.op("Add", &[&ones, &one], vec![]);
-    let axis = g.ints("axis", &[], vec![1]);
-    let step = g.op("CumSum", &[&ones, &axis], vec![]);
-    let lengths = g.op("Cast", &[lengths], vec![("to", Attr::Int(FLOAT.into()))]);
-    let lengths = unsqueeze(g, &lengths, 1);
-    g.op("LessOrEqual", &[&step, &lengths], vec![])
-}
-
-/// `x` with a dimension of 1 inserted at `axis`.
-fn unsqueeze(g: &mut Graph, x: &str, axis: i64) -> String {
-    let axes = g.ints("axes", &[1], vec![axis]);
-    g.op("Unsqueeze", &[x, &axes], vec![])
 }
 
 /// A weight of PyTorch's gate blocks (each `h` rows of `cols`) in ONNX's gate order.
