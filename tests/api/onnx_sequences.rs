@@ -1,8 +1,9 @@
 //! `GET …/model.onnx` for the sequence families: GRU and LSTM models (stacked, bidirectional,
 //! each attention form and none), FCN and ResNet-1D (even and odd kernels, projection and
-//! identity shortcuts) answer 200 sequences of varied lengths as predict does, to 1e-5, in
-//! onnxruntime after `onnx.checker`'s full check; the convolutional ones in tract too (tract
-//! 0.22 reads ONNX's `GRU`/`LSTM` only with a constant `sequence_lens`).
+//! identity shortcuts), and on two classes an ensemble, a prior-corrected model and a tuned
+//! threshold, answer 200 sequences of varied lengths as predict does, to 1e-5, in onnxruntime
+//! after `onnx.checker`'s full check; the convolutional ones in tract too (tract 0.22 reads
+//! ONNX's `GRU`/`LSTM` only with a constant `sequence_lens`).
 
 use serde_json::{Value, json};
 
@@ -13,10 +14,13 @@ use crate::onnx::{
     Case, assert_same, needs_onnxruntime, onnxruntime_answers, tract_outputs, uniform,
 };
 
+/// JapaneseVowels' channels.
 const CHANNELS: usize = 12;
 
-/// `n` seeded sequences of 3 to 26 steps of JapaneseVowels' 12 channels, a few values missing.
-fn sequences(n: usize, seed: u64) -> Vec<Vec<Vec<Option<f32>>>> {
+type Sequences = Vec<Vec<Vec<Option<f32>>>>;
+
+/// `n` seeded sequences of 3 to 26 steps of `channels` channels, a few values missing.
+fn sequences(n: usize, seed: u64, channels: usize) -> Sequences {
     let mut draw = uniform(seed);
     let mut next = move || draw() as f32;
     (0..n)
@@ -24,7 +28,7 @@ fn sequences(n: usize, seed: u64) -> Vec<Vec<Vec<Option<f32>>>> {
             let steps = 3 + (next() * 24.0) as usize;
             (0..steps)
                 .map(|_| {
-                    (0..CHANNELS)
+                    (0..channels)
                         .map(|_| (next() > 0.02).then(|| next() * 2.0 - 1.0))
                         .collect()
                 })
@@ -35,60 +39,99 @@ fn sequences(n: usize, seed: u64) -> Vec<Vec<Vec<Option<f32>>>> {
 
 /// The sequences as the exported model reads them: padded (batch × steps × channels, 0 past
 /// a length, NaN missing) and their lengths.
-fn padded(seqs: &[Vec<Vec<Option<f32>>>]) -> (Vec<f32>, Vec<i64>, usize) {
+fn padded(seqs: &Sequences) -> (Vec<f32>, Vec<i64>, usize) {
     let t = seqs.iter().map(Vec::len).max().unwrap();
-    let mut x = vec![0.0f32; seqs.len() * t * CHANNELS];
+    let c_n = seqs[0][0].len();
+    let mut x = vec![0.0f32; seqs.len() * t * c_n];
     for (b, seq) in seqs.iter().enumerate() {
         for (s, step) in seq.iter().enumerate() {
             for (c, v) in step.iter().enumerate() {
-                x[(b * t + s) * CHANNELS + c] = v.unwrap_or(f32::NAN);
+                x[(b * t + s) * c_n + c] = v.unwrap_or(f32::NAN);
             }
         }
     }
     (x, seqs.iter().map(|s| s.len() as i64).collect(), t)
 }
 
-/// One job per recurrent shape on JapaneseVowels, exported and predicted on `seqs`.
-async fn cases(app: &TestApp, seqs: &[Vec<Vec<Option<f32>>>]) -> Vec<Case> {
-    let ds = upload_ts(app, "", "text/x-ts", ts_fixture("JapaneseVowels_TRAIN.ts")).await;
+/// One model per family and shape on JapaneseVowels.
+fn shapes() -> Vec<(&'static str, Value)> {
+    let model = |m: Value| json!({ "model": m });
+    vec![
+        (
+            "gru additive",
+            model(json!({"kind": "gru", "hidden_size": 8, "attention": "additive"})),
+        ),
+        (
+            "gru bidirectional, 2 layers, dot",
+            model(json!({"kind": "gru", "hidden_size": 6,
+            "layers": 2, "bidirectional": true, "attention": "dot"})),
+        ),
+        (
+            "lstm multiplicative",
+            model(json!({"kind": "lstm", "hidden_size": 8,
+            "attention": "multiplicative"})),
+        ),
+        (
+            "lstm bidirectional, no attention",
+            model(json!({"kind": "lstm", "hidden_size": 6,
+            "bidirectional": true, "attention": "none"})),
+        ),
+        (
+            "fcn",
+            model(json!({"kind": "fcn", "filters": [8, 6, 4], "kernel_sizes": [4, 5, 3]})),
+        ),
+        (
+            "resnet1d",
+            model(json!({"kind": "resnet1d", "filters": [4, 6, 6],
+            "kernel_sizes": [4, 3, 1]})),
+        ),
+    ]
+}
+
+/// The strategy kinds on GunPoint's two classes: an ensemble, prior-corrected, a tuned
+/// threshold.
+fn strategies() -> Vec<(&'static str, Value)> {
+    let gru = json!({"kind": "gru", "hidden_size": 6, "attention": "additive"});
+    vec![
+        (
+            "gru easy_ensemble",
+            json!({"model": gru,
+            "imbalance": {"strategy": "easy_ensemble", "n_subsets": 2}}),
+        ),
+        (
+            "fcn undersample, prior-corrected",
+            json!({"model": {"kind": "fcn",
+            "filters": [4, 4, 4]}, "imbalance": {"strategy": "undersample",
+            "sampling_ratio": 0.8, "correct_probabilities": true}}),
+        ),
+        (
+            "lstm, tuned threshold",
+            json!({"model": {"kind": "lstm", "hidden_size": 4},
+            "imbalance": {"threshold": "tuned"}}),
+        ),
+    ]
+}
+
+/// One job per kind on the `.ts` fixture `file`, exported and predicted on `seqs`.
+async fn cases(
+    app: &TestApp,
+    file: &str,
+    kinds: Vec<(&'static str, Value)>,
+    seqs: &Sequences,
+) -> Vec<Case> {
+    let ds = upload_ts(app, "", "text/x-ts", ts_fixture(file)).await;
     let ds = json(ds, 201).await;
     let classes: Vec<String> = (ds["classes"].as_array().unwrap().iter())
         .map(|c| c["value"].as_str().unwrap().to_owned())
         .collect();
-    let kinds: [(&'static str, Value); 6] = [
-        (
-            "gru additive",
-            json!({"kind": "gru", "hidden_size": 8, "attention": "additive"}),
-        ),
-        (
-            "gru bidirectional, 2 layers, dot",
-            json!({"kind": "gru", "hidden_size": 6,
-            "layers": 2, "bidirectional": true, "attention": "dot"}),
-        ),
-        (
-            "lstm multiplicative",
-            json!({"kind": "lstm", "hidden_size": 8,
-            "attention": "multiplicative"}),
-        ),
-        (
-            "lstm bidirectional, no attention",
-            json!({"kind": "lstm", "hidden_size": 6,
-            "bidirectional": true, "attention": "none"}),
-        ),
-        (
-            "fcn",
-            json!({"kind": "fcn", "filters": [8, 6, 4], "kernel_sizes": [4, 5, 3]}),
-        ),
-        (
-            "resnet1d",
-            json!({"kind": "resnet1d", "filters": [4, 6, 6], "kernel_sizes": [4, 3, 1]}),
-        ),
-    ];
     let mut out = Vec::new();
-    for (name, model) in kinds {
-        let spec = json!({"dataset_id": ds["id"], "seed": 2, "model": model,
-                          "training": {"epochs": 3, "early_stopping": null},
-                          "validation": {"folds": 2}});
+    for (name, patch) in kinds {
+        let mut spec = json!({"dataset_id": ds["id"], "seed": 2,
+                              "training": {"epochs": 3, "early_stopping": null},
+                              "validation": {"folds": 2}});
+        spec.as_object_mut()
+            .unwrap()
+            .extend(patch.as_object().unwrap().clone());
         let id = queued(app, spec).await;
         let job = wait_until_finished(app, &id).await;
         assert_eq!(job["status"], "succeeded", "{name}: {job}");
@@ -128,32 +171,40 @@ async fn cases(app: &TestApp, seqs: &[Vec<Vec<Option<f32>>>]) -> Vec<Case> {
 
 #[tokio::test]
 #[ignore = "needs python3 with onnx and onnxruntime (.ci/run installs them; run with --include-ignored)"]
-async fn onnxruntime_answers_sequences_as_predict_for_gru_and_lstm() {
+async fn onnxruntime_answers_sequences_as_predict_for_every_family_and_strategy_kind() {
     needs_onnxruntime();
     let app = TestApp::spawn().await;
-    let seqs = sequences(200, 5);
-    let (x, lengths, t) = padded(&seqs);
-    let nested: Vec<Vec<Vec<f32>>> = (x.chunks(t * CHANNELS))
-        .map(|s| s.chunks(CHANNELS).map(<[f32]>::to_vec).collect())
-        .collect();
-    // JSON has no NaN: missing values go as null, which the script reads back as NaN.
-    let nested: Value = serde_json::to_value(&nested).unwrap();
-    for case in cases(&app, &seqs).await {
-        let inputs = json!({"sequences": nested, "lengths": lengths});
-        let (got, model) = onnxruntime_answers(&case.onnx, &inputs);
-        assert_same(&case, &got, "onnxruntime");
-        assert_eq!(model["metadata"]["answered_by"], "final", "{}", case.name);
+    let sets = [
+        ("JapaneseVowels_TRAIN.ts", shapes(), CHANNELS),
+        ("GunPoint_TRAIN.ts", strategies(), 1),
+    ];
+    for (file, kinds, channels) in sets {
+        let seqs = sequences(200, 5, channels);
+        let (x, lengths, t) = padded(&seqs);
+        let nested: Vec<Vec<Vec<f32>>> = (x.chunks(t * channels))
+            .map(|s| s.chunks(channels).map(<[f32]>::to_vec).collect())
+            .collect();
+        // JSON has no NaN: missing values go as null, which the script reads back as NaN.
+        let nested: Value = serde_json::to_value(&nested).unwrap();
+        for case in cases(&app, file, kinds, &seqs).await {
+            let inputs = json!({"sequences": nested, "lengths": lengths});
+            let (got, model) = onnxruntime_answers(&case.onnx, &inputs);
+            assert_same(&case, &got, "onnxruntime");
+            assert_eq!(model["metadata"]["answered_by"], "final", "{}", case.name);
+            let tuned = case.name.ends_with("tuned threshold");
+            assert_eq!(model["metadata"]["threshold"] != "", tuned, "{}", case.name);
+        }
     }
 }
 
 #[tokio::test]
 async fn tract_answers_sequences_as_predict_for_fcn_and_resnet1d() {
     let app = TestApp::spawn().await;
-    let seqs = sequences(200, 5);
+    let seqs = sequences(200, 5, CHANNELS);
     let (x, lengths, t) = padded(&seqs);
     let n = seqs.len();
-    let convolutional =
-        (cases(&app, &seqs).await.into_iter()).filter(|c| c.name == "fcn" || c.name == "resnet1d");
+    let kinds = (shapes().into_iter()).filter(|(name, _)| *name == "fcn" || *name == "resnet1d");
+    let convolutional = cases(&app, "JapaneseVowels_TRAIN.ts", kinds.collect(), &seqs).await;
     for case in convolutional {
         let model = tract_onnx::onnx()
             .model_for_read(&mut &case.onnx[..])
