@@ -52,18 +52,14 @@ pub async fn job_onnx(
 /// Run `run`'s model as ONNX (a succeeded run's).
 pub async fn run_onnx(on: (&Db, &ComputePool), run: &str) -> Result<Vec<u8>, ExportFailure> {
     let no_run = || ExportFailure::NotFound(format!("no run {run}"));
-    let job_id = (store::run_data::job_of_run(on.0, run).await?).ok_or_else(no_run)?;
-    let job = (views::job(on.0, &job_id).await?).ok_or_else(no_run)?;
-    match views::checkpoint(on.0, run).await? {
-        Some((RunState::Succeeded, Some(_))) => {}
-        Some((state, _)) => {
-            return Err(ExportFailure::NotReady(format!(
-                "run {run} is {}; its model is exported once it has succeeded",
-                state.as_str()
-            )));
-        }
-        None => return Err(no_run()),
+    let (job_id, state) = (store::run_data::run_owner(on.0, run).await?).ok_or_else(no_run)?;
+    if state != RunState::Succeeded {
+        return Err(ExportFailure::NotReady(format!(
+            "run {run} is {}; its model is exported once it has succeeded",
+            state.as_str()
+        )));
     }
+    let job = (views::job(on.0, &job_id).await?).ok_or_else(no_run)?;
     let threshold = models::load(on.0, run).await?.predictor.threshold();
     exported(on, &job, &[run.to_owned()], threshold, "run").await
 }

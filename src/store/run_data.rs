@@ -102,8 +102,8 @@ super::dispatch! { run_data:
         after_seq: i64,
         limit: u32,
     ) -> anyhow::Result<(Vec<RunRow>, Option<i64>)>;
-    /// The job a run belongs to (`None`: no such run).
-    pub async fn job_of_run(run_id: &str) -> anyhow::Result<Option<String>>;
+    /// The job a run belongs to and the run's state (`None`: no such run).
+    pub async fn run_owner(run_id: &str) -> anyhow::Result<Option<(String, RunState)>>;
     /// A run's stored result in full (`None`: not finished, or no such run).
     pub async fn result(run_id: &str) -> anyhow::Result<Option<RunResult>>;
     /// The full results of a job's finished fold runs, in creation order, with each run's id,

@@ -255,12 +255,19 @@ pub async fn epoch_history(pool: &Pool, run_id: &str) -> anyhow::Result<Option<V
         .map(Some)
 }
 
-/// The job a run belongs to (`None`: no such run).
-pub async fn job_of_run(pool: &Pool, run_id: &str) -> anyhow::Result<Option<String>> {
-    Ok(sqlx::query_scalar("SELECT job_id FROM runs WHERE id = $1")
-        .bind(run_id)
-        .fetch_optional(pool)
-        .await?)
+/// The job a run belongs to and the run's state (`None`: no such run).
+pub async fn run_owner(pool: &Pool, run_id: &str) -> anyhow::Result<Option<(String, RunState)>> {
+    let row: Option<(String, String)> =
+        sqlx::query_as("SELECT job_id, state FROM runs WHERE id = $1")
+            .bind(run_id)
+            .fetch_optional(pool)
+            .await?;
+    row.map(|(job, state)| {
+        let state =
+            RunState::parse(&state).with_context(|| format!("a stored run state {state:?}"))?;
+        Ok((job, state))
+    })
+    .transpose()
 }
 
 /// A run's checkpoint and state; outer `None` if there is no such run.
