@@ -90,6 +90,8 @@ pub trait Cell: std::fmt::Debug + Clone + Copy + PartialEq + Send + Sync + 'stat
     /// ONNX's gate order as PyTorch's gate indices (GRU: z, r, h from r, z, n; LSTM: i, o, f,
     /// c from i, f, g, o).
     const ONNX_GATES: &'static [usize];
+    /// The operator's attributes that make it compute as PyTorch does.
+    const ONNX_ATTRS: &'static [(&'static str, i64)];
     /// What the forward pass keeps for the backward pass, and its outputs.
     type Pass: std::fmt::Debug + Clone + Default + Send + Sync;
 

@@ -32,6 +32,8 @@ impl Cell for Gru {
     const FLOATS_PER_STEP: usize = 12;
     const ONNX_OP: &'static str = "GRU";
     const ONNX_GATES: &'static [usize] = &[1, 0, 2];
+    // PyTorch applies the reset gate after the recurrent product.
+    const ONNX_ATTRS: &'static [(&'static str, i64)] = &[("linear_before_reset", 1)];
     type Pass = GruPass;
 
     fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> GruPass {

@@ -44,6 +44,7 @@ impl Cell for Lstm {
     const FLOATS_PER_STEP: usize = 16;
     const ONNX_OP: &'static str = "LSTM";
     const ONNX_GATES: &'static [usize] = &[0, 3, 1, 2];
+    const ONNX_ATTRS: &'static [(&'static str, i64)] = &[];
     type Pass = LstmPass;
 
     fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {

@@ -48,9 +48,9 @@ impl<C: Cell> RnnClassifier<C> {
                 g.op("Concat", &[&context, &s], vec![("axis", Attr::Int(1))])
             }
         };
-        let w = g.floats("output_weight", &[self.classes, features_width(self)], {
-            self.param("output.weight").to_vec()
-        });
+        let width = Self::features_of(self.width(), self.pooling);
+        let w = self.param("output.weight").to_vec();
+        let w = g.floats("output_weight", &[self.classes, width], w);
         let b = g.floats(
             "output_bias",
             &[self.classes],
@@ -82,12 +82,36 @@ impl<C: Cell> RnnClassifier<C> {
             ("hidden_size", Attr::Int(h as i64)),
             ("direction", Attr::Str(direction.into())),
         ];
-        if C::ONNX_OP == "GRU" {
-            // PyTorch applies the reset gate after the recurrent product.
-            attrs.push(("linear_before_reset", Attr::Int(1)));
-        }
+        attrs.extend((C::ONNX_ATTRS.iter()).map(|&(name, v)| (name, Attr::Int(v))));
         let outs = g.op_n(C::ONNX_OP, &[x, &w, &r, &b, lens], attrs, 2);
         [outs[0].clone(), outs[1].clone()]
+    }
+
+    /// Each step's score (batch × steps × 1) in the form's equation.
+    fn scores(&self, g: &mut Graph, form: &Form<'_>, (states, s): (&str, &str)) -> String {
+        let w = self.width();
+        let query = match form {
+            Form::Dot => s.to_owned(),
+            // sᵀ W_g h_j = (s W_g) · h_j, W_g as stored.
+            Form::General { w_g } => {
+                let w_g = g.floats("attention_W_g", &[w, w], w_g.to_vec());
+                g.op("MatMul", &[s, &w_g], vec![])
+            }
+            // vᵀ tanh(W_s s + W_h h_j), W_s and W_h stored A × W.
+            Form::Additive { w_s, w_h, v, size } => {
+                let w_s = g.floats("attention_W_s", &[w, *size], transpose(w_s, *size, w));
+                let w_h = g.floats("attention_W_h", &[w, *size], transpose(w_h, *size, w));
+                let v = g.floats("attention_v", &[*size, 1], v.to_vec());
+                let q = g.op("MatMul", &[s, &w_s], vec![]);
+                let q = unsqueeze(g, &q, 1);
+                let u = g.op("MatMul", &[states, &w_h], vec![]);
+                let u = g.op("Add", &[&u, &q], vec![]);
+                let u = g.op("Tanh", &[&u], vec![]);
+                return g.op("MatMul", &[&u, &v], vec![]);
+            }
+        };
+        let q = unsqueeze(g, &query, 2);
+        g.op("MatMul", &[states, &q], vec![])
     }
 
     /// The context (batch × W): `states` (batch × steps × W) weighted by the softmax of the
@@ -99,32 +123,7 @@ impl<C: Cell> RnnClassifier<C> {
         (states, s): (&str, &str),
         lengths: &str,
     ) -> String {
-        let w = self.width();
-        let query = match form {
-            Form::Dot => s.to_owned(),
-            Form::General { w_g } => {
-                let w_g = g.floats("attention_W_g", &[w, w], w_g.to_vec());
-                g.op("MatMul", &[s, &w_g], vec![])
-            }
-            Form::Additive { .. } => String::new(),
-        };
-        let scores = match form {
-            Form::Additive { w_s, w_h, v, size } => {
-                let w_s = g.floats("attention_W_s", &[w, *size], transpose(w_s, *size, w));
-                let w_h = g.floats("attention_W_h", &[w, *size], transpose(w_h, *size, w));
-                let v = g.floats("attention_v", &[*size, 1], v.to_vec());
-                let q = g.op("MatMul", &[s, &w_s], vec![]);
-                let q = unsqueeze(g, &q, 1);
-                let u = g.op("MatMul", &[states, &w_h], vec![]);
-                let u = g.op("Add", &[&u, &q], vec![]);
-                let u = g.op("Tanh", &[&u], vec![]);
-                g.op("MatMul", &[&u, &v], vec![])
-            }
-            _ => {
-                let q = unsqueeze(g, &query, 2);
-                g.op("MatMul", &[states, &q], vec![])
-            }
-        };
+        let scores = self.scores(g, form, (states, s));
         let axis = g.ints("axis", &[1], vec![2]);
         let scores = g.op("Squeeze", &[&scores, &axis], vec![]);
         let valid = valid_steps(g, &scores, lengths);
@@ -136,14 +135,6 @@ impl<C: Cell> RnnClassifier<C> {
         let axis = g.ints("axis", &[1], vec![1]);
         g.op("Squeeze", &[&context, &axis], vec![])
     }
-}
-
-/// The width of the output layer's input: `[context; s]` or `s`.
-fn features_width<C: Cell>(net: &RnnClassifier<C>) -> usize {
-    net.params
-        .iter()
-        .find(|p| p.name == "output.weight")
-        .map_or(0, |p| p.shape[1])
 }
 
 /// A weight of PyTorch's gate blocks (each `h` rows of `cols`) in ONNX's gate order.
