@@ -31,16 +31,7 @@ async fn attention(
     Path(id): Path<String>,
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let wanted = match query.take("sequences") {
-        None => 5,
-        Some(v) => v
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=MAX_SEQUENCES).contains(n))
-            .ok_or_else(|| {
-                ApiError::invalid_field("sequences", format!("from 1 to {MAX_SEQUENCES}"))
-            })?,
-    };
+    let wanted = query.take_count("sequences", MAX_SEQUENCES)?.unwrap_or(5);
     let (format, job, runs) = plot_request(&state, &id, query, &["sequences"]).await?;
     let run = runs
         .iter()

@@ -96,6 +96,25 @@ impl QueryParams {
             })
     }
 
+    /// `name` as a whole number from 1 to `max` (`None` when absent); anything else is a 422
+    /// saying so.
+    pub fn take_count(
+        &mut self,
+        name: &str,
+        max: usize,
+    ) -> Result<Option<usize>, crate::error::ApiError> {
+        let Some(value) = self.take(name) else {
+            return Ok(None);
+        };
+        let n = value
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n));
+        n.map(Some).ok_or_else(|| {
+            crate::error::ApiError::invalid_field(name, format!("a whole number from 1 to {max}"))
+        })
+    }
+
     /// `name` as `true` or `false` (absent: false).
     pub fn take_bool(&mut self, name: &str) -> Result<bool, crate::error::ApiError> {
         Ok(self.take_choice(name, &["true", "false"])? == Some("true"))

@@ -12,6 +12,10 @@ use super::state::{AppState, Route};
 use crate::error::ApiError;
 use crate::jobs::export;
 
+/// Most steps a recurrent model's export is unrolled over (`?steps=`): its graph grows with
+/// them (some twenty nodes per step, layer and direction).
+const MAX_UNROLL_STEPS: usize = 4096;
+
 pub fn routes() -> Vec<Route> {
     vec![
         ("/v1/jobs/{id}/model.onnx", get(job_model)),
@@ -34,19 +38,27 @@ async fn job_model(
     mut query: QueryParams,
 ) -> Result<Response, ApiError> {
     let asked = take_ensemble(&mut query)?;
-    let unknown = query.unknown(&["ensemble"]);
+    let unroll = query.take_count("steps", MAX_UNROLL_STEPS)?;
+    let unknown = query.unknown(&["ensemble", "steps"]);
     if !unknown.is_empty() {
         return Err(ApiError::invalid_fields(unknown));
     }
     let job = succeeded_job(&state, &id, "its model is exported").await?;
-    let bytes = export::job_onnx((&state.pool, &state.predict_pool), &job, asked).await?;
+    let on = (&state.pool, &state.predict_pool);
+    let bytes = export::job_onnx(on, &job, asked, unroll).await?;
     Ok(onnx_file(&id, bytes))
 }
 
 async fn run_model(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    mut query: QueryParams,
 ) -> Result<Response, ApiError> {
-    let bytes = export::run_onnx((&state.pool, &state.predict_pool), &id).await?;
+    let unroll = query.take_count("steps", MAX_UNROLL_STEPS)?;
+    let unknown = query.unknown(&["steps"]);
+    if !unknown.is_empty() {
+        return Err(ApiError::invalid_fields(unknown));
+    }
+    let bytes = export::run_onnx((&state.pool, &state.predict_pool), &id, unroll).await?;
     Ok(onnx_file(&id, bytes))
 }

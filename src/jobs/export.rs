@@ -42,15 +42,25 @@ pub async fn job_onnx(
     on: (&Db, &ComputePool),
     job: &JobView,
     asked: Option<Ensemble>,
+    unroll: Option<usize>,
 ) -> Result<Vec<u8>, ExportFailure> {
     let answerer = Answerer::of(asked, &job.diagnostics);
     let m = predict::models(on.0, job, answerer.folds).await?;
     let answered_by = if answerer.folds { "folds" } else { "final" };
-    exported(on, job, &m.runs, m.threshold, answered_by).await
+    let how = How {
+        threshold: m.threshold,
+        answered_by,
+        unroll,
+    };
+    exported(on, job, &m.runs, how).await
 }
 
 /// Run `run`'s model as ONNX (a succeeded run's).
-pub async fn run_onnx(on: (&Db, &ComputePool), run: &str) -> Result<Vec<u8>, ExportFailure> {
+pub async fn run_onnx(
+    on: (&Db, &ComputePool),
+    run: &str,
+    unroll: Option<usize>,
+) -> Result<Vec<u8>, ExportFailure> {
     let no_run = || ExportFailure::NotFound(format!("no run {run}"));
     let (job_id, state) = (store::run_data::run_owner(on.0, run).await?).ok_or_else(no_run)?;
     if state != RunState::Succeeded {
@@ -60,18 +70,34 @@ pub async fn run_onnx(on: (&Db, &ComputePool), run: &str) -> Result<Vec<u8>, Exp
         )));
     }
     let job = (views::job(on.0, &job_id).await?).ok_or_else(no_run)?;
-    let threshold = models::load(on.0, run).await?.predictor.threshold();
-    exported(on, &job, &[run.to_owned()], threshold, "run").await
+    let how = How {
+        threshold: models::load(on.0, run).await?.predictor.threshold(),
+        answered_by: "run",
+        unroll,
+    };
+    exported(on, &job, &[run.to_owned()], how).await
 }
 
-/// `runs`' models averaged, decided at `threshold`, as ONNX bytes.
+/// How the exported models answer: the threshold their labels are decided at, which models
+/// they are (`final`, `folds`, `run`), the steps recurrent layers are unrolled over.
+struct How {
+    threshold: Option<f64>,
+    answered_by: &'static str,
+    unroll: Option<usize>,
+}
+
+/// `runs`' models averaged, as `how` says, as ONNX bytes.
 async fn exported(
     (pool, compute): (&Db, &ComputePool),
     job: &JobView,
     runs: &[String],
-    threshold: Option<f64>,
-    answered_by: &str,
+    how: How,
 ) -> Result<Vec<u8>, ExportFailure> {
+    let How {
+        threshold,
+        answered_by,
+        unroll,
+    } = how;
     let mut predictors = Vec::with_capacity(runs.len());
     for run in runs {
         let m = models::load(pool, run).await?;
@@ -108,6 +134,7 @@ async fn exported(
                 classes: &names,
                 threshold,
                 metadata,
+                unroll,
             })
         })
         .await??;

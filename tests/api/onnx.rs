@@ -355,13 +355,21 @@ async fn what_cannot_be_exported_is_a_problem_naming_why() {
         json!({"dataset_id": ds["id"], "training": {"epochs": 1}, "validation": {"folds": 2}});
     let id = queued(&app, spec).await;
     let p = problem(
-        get(format!("/v1/jobs/{id}/model.onnx?ensemble=all"))
+        get(format!("/v1/jobs/{id}/model.onnx?ensemble=all&steps=0"))
             .await
             .unwrap(),
         422,
     )
     .await;
     assert_eq!(error_fields(&p), ["ensemble"], "{p}");
+    let p = problem(
+        get(format!("/v1/jobs/{id}/model.onnx?steps=4097"))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["steps"], "{p}");
     wait_until_finished(&app, &id).await;
     // A feature column with an output's name.
     let mut csv = String::from("probabilities,x,label\n");

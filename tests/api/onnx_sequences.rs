@@ -112,10 +112,11 @@ fn strategies() -> Vec<(&'static str, Value)> {
     ]
 }
 
-/// One job per kind on the `.ts` fixture `file`, exported and predicted on `seqs`.
+/// One job per kind on the `.ts` fixture `file`, exported (with `export`, a query string's
+/// further parameters) and predicted on `seqs`.
 async fn cases(
     app: &TestApp,
-    file: &str,
+    (file, export): (&str, &str),
     kinds: Vec<(&'static str, Value)>,
     seqs: &Sequences,
 ) -> Vec<Case> {
@@ -136,7 +137,7 @@ async fn cases(
         let job = wait_until_finished(app, &id).await;
         assert_eq!(job["status"], "succeeded", "{name}: {job}");
         let res = app
-            .get(&format!("/v1/jobs/{id}/model.onnx?ensemble=final"))
+            .get(&format!("/v1/jobs/{id}/model.onnx?ensemble=final{export}"))
             .send()
             .await;
         let res = res.unwrap();
@@ -186,7 +187,7 @@ async fn onnxruntime_answers_sequences_as_predict_for_every_family_and_strategy_
             .collect();
         // JSON has no NaN: missing values go as null, which the script reads back as NaN.
         let nested: Value = serde_json::to_value(&nested).unwrap();
-        for case in cases(&app, file, kinds, &seqs).await {
+        for case in cases(&app, (file, ""), kinds, &seqs).await {
             let inputs = json!({"sequences": nested, "lengths": lengths});
             let (got, model) = onnxruntime_answers(&case.onnx, &inputs);
             assert_same(&case, &got, "onnxruntime");
@@ -198,14 +199,22 @@ async fn onnxruntime_answers_sequences_as_predict_for_every_family_and_strategy_
 }
 
 #[tokio::test]
-async fn tract_answers_sequences_as_predict_for_fcn_and_resnet1d() {
+async fn tract_answers_sequences_as_predict_for_every_family_unrolled() {
     let app = TestApp::spawn().await;
     let seqs = sequences(200, 5, CHANNELS);
     let (x, lengths, t) = padded(&seqs);
     let n = seqs.len();
-    let kinds = (shapes().into_iter()).filter(|(name, _)| *name == "fcn" || *name == "resnet1d");
-    let convolutional = cases(&app, "JapaneseVowels_TRAIN.ts", kinds.collect(), &seqs).await;
-    for case in convolutional {
+    // tract reads ONNX's GRU and LSTM only with a constant sequence_lens: `?steps=` unrolls
+    // them over the padded length.
+    let unrolled = format!("&steps={t}");
+    for case in cases(
+        &app,
+        ("JapaneseVowels_TRAIN.ts", &unrolled),
+        shapes(),
+        &seqs,
+    )
+    .await
+    {
         let model = tract_onnx::onnx()
             .model_for_read(&mut &case.onnx[..])
             .unwrap()

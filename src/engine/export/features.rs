@@ -13,12 +13,13 @@ use crate::engine::onnx::proto::{DOUBLE, FLOAT, INT64, STRING};
 pub const SEQUENCES: &str = "sequences";
 pub const LENGTHS: &str = "lengths";
 
-/// Declares the inputs: `sequences` and `lengths`, or one per feature column of `encoding`,
-/// named as the column.
-pub fn declare(g: &mut Graph, encoding: &Encoding) {
+/// Declares the inputs: `sequences` (of exactly `steps` steps, when given) and `lengths`, or
+/// one per feature column of `encoding`, named as the column.
+pub fn declare(g: &mut Graph, encoding: &Encoding, steps: Option<usize>) {
     if let Some(scaling) = &encoding.sequence {
         let channels = Dim::Fixed(scaling.channels);
-        g.input(SEQUENCES, FLOAT, &[Dim::Batch, Dim::Steps, channels]);
+        let steps = steps.map_or(Dim::Steps, Dim::Fixed);
+        g.input(SEQUENCES, FLOAT, &[Dim::Batch, steps, channels]);
         g.input(LENGTHS, INT64, &[Dim::Batch]);
         return;
     }

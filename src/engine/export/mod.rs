@@ -27,6 +27,8 @@ pub struct Export<'a> {
     pub threshold: Option<f64>,
     /// Key-value metadata (job, runs, version…).
     pub metadata: Vec<(String, String)>,
+    /// Sequence models: the steps recurrent layers are unrolled over (`Feed::unroll`).
+    pub unroll: Option<usize>,
 }
 
 /// The ONNX model's bytes.
@@ -38,13 +40,14 @@ pub fn to_onnx(e: &Export<'_>) -> Result<Vec<u8>, ExportError> {
         return Err(ExportError::NameClash(clash.into()));
     }
     let mut g = Graph::default();
-    features::declare(&mut g, first);
+    features::declare(&mut g, first, e.unroll);
     let each = (e.predictors.iter())
         .map(|(p, encoding)| {
             let (x, lengths) = features::encoded(&mut g, encoding);
             let feed = Feed {
                 x: &x,
                 lengths: lengths.as_deref(),
+                unroll: e.unroll,
             };
             probabilities(&mut g, p, feed)
         })
@@ -220,6 +223,7 @@ mod tests {
             classes: &["no".into(), "yes".into()],
             threshold: None,
             metadata: vec![("job".into(), "j".into())],
+            unroll: None,
         })
     }
 

@@ -195,7 +195,7 @@ impl<C: Cell> Network for Recurrent<C> {
 
     fn onnx(&self, g: &mut Graph, feed: Feed<'_>) -> Result<String, ExportError> {
         let lengths = feed.lengths.ok_or(ExportError::NoLengths)?;
-        Ok(self.net.onnx(g, feed.x, lengths))
+        Ok(self.net.onnx(g, feed.x, lengths, feed.unroll))
     }
 
     fn clone_box(&self) -> Box<dyn Network> {

@@ -20,6 +20,9 @@ pub const LABEL: &str = "label";
 pub struct Feed<'a> {
     pub x: &'a str,
     pub lengths: Option<&'a str>,
+    /// Recurrent layers unrolled over exactly this many steps (the input padded to it), for
+    /// runtimes that read ONNX's `GRU`/`LSTM` only with a constant `sequence_lens` (tract).
+    pub unroll: Option<usize>,
 }
 
 /// Why a predictor cannot be exported.

@@ -5,6 +5,7 @@
 
 use super::batch::Batch;
 use crate::engine::model::kernels::matmul;
+use crate::engine::onnx::graph::{Attr, Graph};
 
 /// One direction of one layer's weights, borrowed, in PyTorch's layout: gates stacked along
 /// the rows of `weight_ih` (G·H × D) and `weight_hh` (G·H × H), biases G·H each.
@@ -92,6 +93,16 @@ pub trait Cell: std::fmt::Debug + Clone + Copy + PartialEq + Send + Sync + 'stat
     const ONNX_GATES: &'static [usize];
     /// The operator's attributes that make it compute as PyTorch does.
     const ONNX_ATTRS: &'static [(&'static str, i64)];
+
+    /// One step unrolled as ONNX nodes: the new state `(h, c)` (`c` for an LSTM) from the
+    /// input and recurrent projections with their biases (`gi`, `gh`: batch × G·H, PyTorch's
+    /// gate order) and the state before it.
+    fn onnx_step(
+        g: &mut Graph,
+        projections: (&str, &str),
+        state: (&str, Option<&str>),
+        hidden: usize,
+    ) -> (String, Option<String>);
     /// What the forward pass keeps for the backward pass, and its outputs.
     type Pass: std::fmt::Debug + Clone + Default + Send + Sync;
 
@@ -109,4 +120,12 @@ pub trait Cell: std::fmt::Debug + Clone + Copy + PartialEq + Send + Sync + 'stat
     fn outputs(pass: &Self::Pass) -> &[f32];
     /// B × H: each sequence's output at its last valid step.
     fn last(pass: &Self::Pass) -> &[f32];
+}
+
+/// `x` (batch × N·H) split into its `N` gates of `hidden` columns each.
+pub fn gates<const N: usize>(g: &mut Graph, x: &str, hidden: usize) -> [String; N] {
+    let sizes = g.ints("split", &[N], vec![hidden as i64; N]);
+    let attrs = vec![("axis", Attr::Int(1))];
+    let parts = g.op_n("Split", &[x, &sizes], attrs, N);
+    std::array::from_fn(|k| parts[k].clone())
 }

@@ -14,8 +14,9 @@
 //! each step's recurrence is one more.
 
 use super::activations::{sigmoid, tanh};
-use super::cell::{Cell, CellGrads, CellWeights};
+use super::cell::{Cell, CellGrads, CellWeights, gates};
 use crate::engine::model::kernels::matmul;
+use crate::engine::onnx::graph::Graph;
 
 /// A layer's weights: 3H × D, 3H × H, 3H, 3H.
 pub type GruWeights<'a> = CellWeights<'a>;
@@ -48,6 +49,27 @@ impl Cell for Gru {
         d_last: &[f32],
     ) -> CellGrads {
         backward(w, batch, pass, d_outputs, d_last)
+    }
+
+    fn onnx_step(
+        g: &mut Graph,
+        (gi, gh): (&str, &str),
+        (h, _): (&str, Option<&str>),
+        hidden: usize,
+    ) -> (String, Option<String>) {
+        let [ri, zi, ni] = gates(g, gi, hidden);
+        let [rh, zh, nh] = gates(g, gh, hidden);
+        let r = g.op("Add", &[&ri, &rh], vec![]);
+        let r = g.op("Sigmoid", &[&r], vec![]);
+        let z = g.op("Add", &[&zi, &zh], vec![]);
+        let z = g.op("Sigmoid", &[&z], vec![]);
+        let n = g.op("Mul", &[&r, &nh], vec![]);
+        let n = g.op("Add", &[&ni, &n], vec![]);
+        let n = g.op("Tanh", &[&n], vec![]);
+        // (1 − z) ∘ n + z ∘ h = n + z ∘ (h − n).
+        let d = g.op("Sub", &[h, &n], vec![]);
+        let d = g.op("Mul", &[&z, &d], vec![]);
+        (g.op("Add", &[&n, &d], vec![]), None)
     }
 
     fn outputs(pass: &GruPass) -> &[f32] {

@@ -14,8 +14,9 @@
 
 use super::activations::{sigmoid, tanh};
 use super::batch::Batch;
-use super::cell::{Cell, CellGrads, CellWeights};
+use super::cell::{Cell, CellGrads, CellWeights, gates};
 use crate::engine::model::kernels::matmul;
+use crate::engine::onnx::graph::Graph;
 
 /// The LSTM cell, for the stack and the classifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,6 +60,26 @@ impl Cell for Lstm {
         d_last: &[f32],
     ) -> CellGrads {
         backward(w, batch, pass, d_outputs, d_last)
+    }
+
+    fn onnx_step(
+        g: &mut Graph,
+        (gi, gh): (&str, &str),
+        (_, c): (&str, Option<&str>),
+        hidden: usize,
+    ) -> (String, Option<String>) {
+        let pre = g.op("Add", &[gi, gh], vec![]);
+        let [i, f, cand, o] = gates(g, &pre, hidden);
+        let i = g.op("Sigmoid", &[&i], vec![]);
+        let f = g.op("Sigmoid", &[&f], vec![]);
+        let cand = g.op("Tanh", &[&cand], vec![]);
+        let o = g.op("Sigmoid", &[&o], vec![]);
+        let c = c.expect("an LSTM step has a cell state");
+        let kept = g.op("Mul", &[&f, c], vec![]);
+        let added = g.op("Mul", &[&i, &cand], vec![]);
+        let c = g.op("Add", &[&kept, &added], vec![]);
+        let tc = g.op("Tanh", &[&c], vec![]);
+        (g.op("Mul", &[&o, &tc], vec![]), Some(c))
     }
 
     fn outputs(pass: &LstmPass) -> &[f32] {

@@ -12,5 +12,6 @@ pub mod classifier;
 pub mod gru;
 pub mod lstm;
 mod onnx;
+mod onnx_unrolled;
 pub mod parameters;
 pub mod stack;

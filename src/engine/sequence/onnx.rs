@@ -14,36 +14,15 @@ use crate::engine::onnx::steps::{unsqueeze, valid_steps};
 
 impl<C: Cell> RnnClassifier<C> {
     /// Logits (batch × classes) of `x` (batch × steps × channels, scaled) whose sequences have
-    /// `lengths` (int64, batch).
-    pub fn onnx(&self, g: &mut Graph, x: &str, lengths: &str) -> String {
-        let lens = g.op("Cast", &[lengths], vec![("to", Attr::Int(INT32.into()))]);
-        let mut input = g.op("Transpose", &[x], vec![("perm", Attr::Ints(vec![1, 0, 2]))]);
-        let mut last = String::new();
-        for dirs in self.cells() {
-            let [y, y_h] = self.layer(g, &dirs, (&input, &lens));
-            // Y is steps × directions × batch × H: the next layer reads steps × batch × (dirs·H).
-            let y = g.op(
-                "Transpose",
-                &[&y],
-                vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))],
-            );
-            let shape = g.ints("shape", &[3], vec![0, 0, -1]);
-            input = g.op("Reshape", &[&y, &shape], vec![]);
-            last = y_h;
-        }
-        // The final state [h_n forward; h_n reverse] (batch × dirs·H).
-        let s = g.op(
-            "Transpose",
-            &[&last],
-            vec![("perm", Attr::Ints(vec![1, 0, 2]))],
-        );
-        let flat = g.ints("shape", &[2], vec![0, -1]);
-        let s = g.op("Reshape", &[&s, &flat], vec![]);
+    /// `lengths` (int64, batch); the layers unrolled over `unroll` steps when given.
+    pub fn onnx(&self, g: &mut Graph, x: &str, lengths: &str, unroll: Option<usize>) -> String {
+        let (states, s) = match unroll {
+            Some(steps) => self.unrolled(g, x, lengths, steps),
+            None => self.layers_onnx(g, x, lengths),
+        };
         let features = match self.form() {
             None => s,
             Some(form) => {
-                let perm = vec![("perm", Attr::Ints(vec![1, 0, 2]))];
-                let states = g.op("Transpose", &[&input], perm);
                 let context = self.attention(g, &form, (&states, &s), lengths);
                 g.op("Concat", &[&context, &s], vec![("axis", Attr::Int(1))])
             }
@@ -57,6 +36,29 @@ impl<C: Cell> RnnClassifier<C> {
             self.param("output.bias").to_vec(),
         );
         g.op("Gemm", &[&features, &w, &b], vec![("transB", Attr::Int(1))])
+    }
+
+    /// The top layer's states (batch × steps × W) and the final state (batch × W), one ONNX
+    /// `GRU`/`LSTM` node per layer.
+    fn layers_onnx(&self, g: &mut Graph, x: &str, lengths: &str) -> (String, String) {
+        let lens = g.op("Cast", &[lengths], vec![("to", Attr::Int(INT32.into()))]);
+        let mut input = g.op("Transpose", &[x], vec![("perm", Attr::Ints(vec![1, 0, 2]))]);
+        let mut last = String::new();
+        for dirs in self.cells() {
+            let [y, y_h] = self.layer(g, &dirs, (&input, &lens));
+            // Y is steps × directions × batch × H: the next layer reads steps × batch × (dirs·H).
+            let perm = vec![("perm", Attr::Ints(vec![0, 2, 1, 3]))];
+            let y = g.op("Transpose", &[&y], perm);
+            let shape = g.ints("shape", &[3], vec![0, 0, -1]);
+            input = g.op("Reshape", &[&y, &shape], vec![]);
+            last = y_h;
+        }
+        // The final state [h_n forward; h_n reverse] (batch × dirs·H).
+        let perm = vec![("perm", Attr::Ints(vec![1, 0, 2]))];
+        let s = g.op("Transpose", &[&last], perm.clone());
+        let flat = g.ints("shape", &[2], vec![0, -1]);
+        let s = g.op("Reshape", &[&s, &flat], vec![]);
+        (g.op("Transpose", &[&input], perm), s)
     }
 
     /// One layer's node: its outputs `Y` and `Y_h`.
