@@ -1,9 +1,9 @@
 //! `GET …/model.onnx` for the sequence families: GRU and LSTM models (stacked, bidirectional,
 //! each attention form and none), FCN and ResNet-1D (even and odd kernels, projection and
 //! identity shortcuts), and on two classes an ensemble, a prior-corrected model and a tuned
-//! threshold, answer 200 sequences of varied lengths as predict does, to 1e-5, in onnxruntime
-//! after `onnx.checker`'s full check; the convolutional ones in tract too (tract 0.22 reads
-//! ONNX's `GRU`/`LSTM` only with a constant `sequence_lens`).
+//! threshold, answer 200 sequences of varied lengths as predict does, to 1e-5: in onnxruntime
+//! after `onnx.checker`'s full check, and in tract exported with `?steps=` (tract 0.22 reads
+//! ONNX's `GRU`/`LSTM` only with a constant `sequence_lens`, so they are unrolled).
 
 use serde_json::{Value, json};
 
@@ -199,37 +199,35 @@ async fn onnxruntime_answers_sequences_as_predict_for_every_family_and_strategy_
 }
 
 #[tokio::test]
-async fn tract_answers_sequences_as_predict_for_every_family_unrolled() {
+async fn tract_answers_sequences_as_predict_for_every_family_and_strategy_kind_unrolled() {
     let app = TestApp::spawn().await;
-    let seqs = sequences(200, 5, CHANNELS);
-    let (x, lengths, t) = padded(&seqs);
-    let n = seqs.len();
-    // tract reads ONNX's GRU and LSTM only with a constant sequence_lens: `?steps=` unrolls
-    // them over the padded length.
-    let unrolled = format!("&steps={t}");
-    for case in cases(
-        &app,
-        ("JapaneseVowels_TRAIN.ts", &unrolled),
-        shapes(),
-        &seqs,
-    )
-    .await
-    {
-        let model = tract_onnx::onnx()
-            .model_for_read(&mut &case.onnx[..])
-            .unwrap()
-            .with_input_fact(0, f32::fact([n, t, CHANNELS]).into())
-            .unwrap()
-            .with_input_fact(1, i64::fact([n]).into())
-            .unwrap()
-            .into_optimized()
-            .unwrap()
-            .into_runnable()
-            .unwrap();
-        let x = tract_ndarray::Array3::from_shape_vec((n, t, CHANNELS), x.clone()).unwrap();
-        let l = tract_ndarray::Array1::from_vec(lengths.clone());
-        let out = model.run(tvec![x.into_tensor().into(), l.into_tensor().into()]);
-        let got = tract_outputs(&out.unwrap());
-        assert_same(&case, &got, "tract");
+    let sets = [
+        ("JapaneseVowels_TRAIN.ts", shapes(), CHANNELS),
+        ("GunPoint_TRAIN.ts", strategies(), 1),
+    ];
+    for (file, kinds, channels) in sets {
+        let seqs = sequences(200, 5, channels);
+        let (x, lengths, t) = padded(&seqs);
+        let n = seqs.len();
+        // tract reads ONNX's GRU and LSTM only with a constant sequence_lens: `?steps=` unrolls
+        // them over the padded length.
+        let unrolled = format!("&steps={t}");
+        for case in cases(&app, (file, &unrolled), kinds, &seqs).await {
+            let model = tract_onnx::onnx()
+                .model_for_read(&mut &case.onnx[..])
+                .unwrap()
+                .with_input_fact(0, f32::fact([n, t, channels]).into())
+                .unwrap()
+                .with_input_fact(1, i64::fact([n]).into())
+                .unwrap()
+                .into_optimized()
+                .unwrap()
+                .into_runnable()
+                .unwrap();
+            let x = tract_ndarray::Array3::from_shape_vec((n, t, channels), x.clone()).unwrap();
+            let l = tract_ndarray::Array1::from_vec(lengths.clone());
+            let out = model.run(tvec![x.into_tensor().into(), l.into_tensor().into()]);
+            assert_same(&case, &tract_outputs(&out.unwrap()), "tract");
+        }
     }
 }
