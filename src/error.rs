@@ -111,11 +111,15 @@ impl From<crate::jobs::predict::PredictError> for ApiError {
 
 impl From<crate::jobs::export::ExportFailure> for ApiError {
     fn from(e: crate::jobs::export::ExportFailure) -> Self {
+        use crate::engine::onnx::ExportError;
         use crate::jobs::export::ExportFailure;
         match e {
             ExportFailure::NotFound(m) => ApiError::NotFound(m),
             // The model exists but cannot be exported as it is (a family not built yet).
             ExportFailure::NotReady(m) => ApiError::Conflict(m),
+            ExportFailure::Export(e @ ExportError::StepsOnTable) => {
+                ApiError::invalid_field("steps", e.to_string())
+            }
             ExportFailure::Export(e) => ApiError::Conflict(e.to_string()),
             ExportFailure::Store(e) => ApiError::Internal(e),
         }

@@ -316,6 +316,18 @@ pub async fn queued(app: &TestApp, body: Value) -> String {
     job["id"].as_str().unwrap().to_owned()
 }
 
+/// Queues `base` with `patch`'s top-level fields put over it, waits, and expects the job
+/// (`name` in the panic) to succeed; returns its id.
+pub async fn succeeded_with(app: &TestApp, base: &Value, patch: &Value, name: &str) -> String {
+    let mut spec = base.clone();
+    let fields = patch.as_object().expect("a patch is an object").clone();
+    spec.as_object_mut().unwrap().extend(fields);
+    let id = queued(app, spec).await;
+    let job = wait_until_finished(app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{name}: {job}");
+    id
+}
+
 /// Polls until the job ends (or panics after a minute).
 pub async fn wait_until_finished(app: &TestApp, id: &str) -> Value {
     wait_until_finished_within(app, id, 60).await

@@ -7,7 +7,9 @@
 use serde_json::{Value, json};
 use tract_onnx::prelude::*;
 
-use crate::helpers::{TestApp, error_fields, json, problem, queued, wait_until_finished};
+use crate::helpers::{
+    TestApp, error_fields, json, problem, queued, succeeded_with, wait_until_finished,
+};
 
 /// Seeded uniform draws in [0, 1) (a 64-bit LCG's top 53 bits).
 pub fn uniform(seed: u64) -> impl FnMut() -> f64 {
@@ -173,13 +175,7 @@ pub async fn cases(app: &TestApp, rows: &Rows) -> Vec<Case> {
     ];
     let mut out = Vec::new();
     for (name, patch, query) in kinds {
-        let mut spec = base.clone();
-        spec.as_object_mut()
-            .unwrap()
-            .extend(patch.as_object().unwrap().clone());
-        let id = queued(app, spec).await;
-        let job = wait_until_finished(app, &id).await;
-        assert_eq!(job["status"], "succeeded", "{name}: {job}");
+        let id = succeeded_with(app, &base, &patch, name).await;
         let onnx = download(app, &format!("/v1/jobs/{id}/model.onnx{query}")).await;
         let ((probabilities, labels), answered_by) = predicted(app, &id, query, &rows.csv).await;
         out.push(Case {
@@ -371,6 +367,15 @@ async fn what_cannot_be_exported_is_a_problem_naming_why() {
     .await;
     assert_eq!(error_fields(&p), ["steps"], "{p}");
     wait_until_finished(&app, &id).await;
+    // A table model has no steps to unroll.
+    let p = problem(
+        get(format!("/v1/jobs/{id}/model.onnx?steps=8"))
+            .await
+            .unwrap(),
+        422,
+    )
+    .await;
+    assert_eq!(error_fields(&p), ["steps"], "{p}");
     // A feature column with an output's name.
     let mut csv = String::from("probabilities,x,label\n");
     for i in 0..40 {

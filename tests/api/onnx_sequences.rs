@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use tract_onnx::prelude::*;
 
-use crate::helpers::{TestApp, json, queued, ts_fixture, upload_ts, wait_until_finished};
+use crate::helpers::{TestApp, json, succeeded_with, ts_fixture, upload_ts};
 use crate::onnx::{
     Case, assert_same, needs_onnxruntime, onnxruntime_answers, tract_outputs, uniform,
 };
@@ -112,6 +112,17 @@ fn strategies() -> Vec<(&'static str, Value)> {
     ]
 }
 
+/// Jobs to export: each a name and its spec's patch.
+type Kinds = Vec<(&'static str, Value)>;
+
+/// The fixtures the exports are checked on, each with its kinds and channels.
+fn sets() -> [(&'static str, Kinds, usize); 2] {
+    [
+        ("JapaneseVowels_TRAIN.ts", shapes(), CHANNELS),
+        ("GunPoint_TRAIN.ts", strategies(), 1),
+    ]
+}
+
 /// One job per kind on the `.ts` fixture `file`, exported (with `export`, a query string's
 /// further parameters) and predicted on `seqs`.
 async fn cases(
@@ -125,17 +136,12 @@ async fn cases(
     let classes: Vec<String> = (ds["classes"].as_array().unwrap().iter())
         .map(|c| c["value"].as_str().unwrap().to_owned())
         .collect();
+    let base = json!({"dataset_id": ds["id"], "seed": 2,
+                      "training": {"epochs": 3, "early_stopping": null},
+                      "validation": {"folds": 2}});
     let mut out = Vec::new();
     for (name, patch) in kinds {
-        let mut spec = json!({"dataset_id": ds["id"], "seed": 2,
-                              "training": {"epochs": 3, "early_stopping": null},
-                              "validation": {"folds": 2}});
-        spec.as_object_mut()
-            .unwrap()
-            .extend(patch.as_object().unwrap().clone());
-        let id = queued(app, spec).await;
-        let job = wait_until_finished(app, &id).await;
-        assert_eq!(job["status"], "succeeded", "{name}: {job}");
+        let id = succeeded_with(app, &base, &patch, name).await;
         let res = app
             .get(&format!("/v1/jobs/{id}/model.onnx?ensemble=final{export}"))
             .send()
@@ -175,11 +181,7 @@ async fn cases(
 async fn onnxruntime_answers_sequences_as_predict_for_every_family_and_strategy_kind() {
     needs_onnxruntime();
     let app = TestApp::spawn().await;
-    let sets = [
-        ("JapaneseVowels_TRAIN.ts", shapes(), CHANNELS),
-        ("GunPoint_TRAIN.ts", strategies(), 1),
-    ];
-    for (file, kinds, channels) in sets {
+    for (file, kinds, channels) in sets() {
         let seqs = sequences(200, 5, channels);
         let (x, lengths, t) = padded(&seqs);
         let nested: Vec<Vec<Vec<f32>>> = (x.chunks(t * channels))
@@ -201,11 +203,7 @@ async fn onnxruntime_answers_sequences_as_predict_for_every_family_and_strategy_
 #[tokio::test]
 async fn tract_answers_sequences_as_predict_for_every_family_and_strategy_kind_unrolled() {
     let app = TestApp::spawn().await;
-    let sets = [
-        ("JapaneseVowels_TRAIN.ts", shapes(), CHANNELS),
-        ("GunPoint_TRAIN.ts", strategies(), 1),
-    ];
-    for (file, kinds, channels) in sets {
+    for (file, kinds, channels) in sets() {
         let seqs = sequences(200, 5, channels);
         let (x, lengths, t) = padded(&seqs);
         let n = seqs.len();

@@ -39,6 +39,9 @@ pub fn to_onnx(e: &Export<'_>) -> Result<Vec<u8>, ExportError> {
     if let Some(clash) = (first.names()).find(|n| *n == PROBABILITIES || *n == LABEL) {
         return Err(ExportError::NameClash(clash.into()));
     }
+    if e.unroll.is_some() && first.sequence.is_none() {
+        return Err(ExportError::StepsOnTable);
+    }
     let mut g = Graph::default();
     features::declare(&mut g, first, e.unroll);
     let each = (e.predictors.iter())

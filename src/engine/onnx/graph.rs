@@ -56,11 +56,6 @@ impl Graph {
         }
     }
 
-    /// Whether `name` is taken (an input's, or a tensor's).
-    pub fn is_taken(&self, name: &str) -> bool {
-        self.taken.contains(name)
-    }
-
     fn constant(&mut self, stem: &str, mut tensor: TensorProto) -> String {
         tensor.name = self.fresh(stem);
         let name = tensor.name.clone();

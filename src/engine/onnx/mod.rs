@@ -36,4 +36,7 @@ pub enum ExportError {
     NameClash(String),
     #[error("nothing to export: no models")]
     Empty,
+    /// `?steps=` asked of a model that reads table rows: there are no steps to unroll.
+    #[error("steps applies to a sequence model's export; this model reads table rows")]
+    StepsOnTable,
 }
