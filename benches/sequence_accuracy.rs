@@ -10,7 +10,8 @@
 //!
 //! Run: `cargo bench --bench sequence_accuracy` (`-- <dataset>…` runs only those; `EPOCHS`
 //! overrides 150 for a quick look, which the reference does not bound; `SEEDS=0,1,2,3,4` runs
-//! each dataset with those seeds, the reference's five, and prints the means).
+//! each dataset with those seeds, the reference's five, and prints the means;
+//! `FINAL_MODEL='{"epochs": "fold_loss"}'` sets the spec's `final_model`, `true` by default).
 
 use serde_json::{Value, json};
 
@@ -118,6 +119,14 @@ struct Case {
     seed: u64,
 }
 
+/// The spec's `final_model`: `FINAL_MODEL` (JSON), else `true`.
+fn final_model() -> Value {
+    let set = std::env::var("FINAL_MODEL").ok();
+    set.map_or(json!(true), |v| {
+        serde_json::from_str(&v).expect("FINAL_MODEL is JSON")
+    })
+}
+
 impl Case {
     /// Trains the reference spec and predicts the test split with the final model and with
     /// the fold ensemble; prints a row and returns it as JSON.
@@ -134,7 +143,7 @@ impl Case {
             "optimizer": {"kind": "adam", "learning_rate": 0.001},
             "training": {"batch_size": 16, "epochs": self.epochs, "early_stopping": null},
             "validation": {"folds": 5},
-            "final_model": true,
+            "final_model": final_model(),
             "seed": seed
         });
         let body = spec.to_string().into_bytes();

@@ -60,8 +60,11 @@ fn alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str
                 json!({"imbalance": {"threshold": "tuned"}}),
             ),
         ],
-        Kind::ExplodingGradients | Kind::UnstableTraining | Kind::FinalModelUnconverged => {
+        Kind::ExplodingGradients | Kind::UnstableTraining => {
             vec![("lower_learning_rate", lower()), ("clip_grad_norm", clip())]
+        }
+        Kind::FinalModelUnconverged => {
+            vec![("clip_grad_norm", clip()), ("lower_learning_rate", lower())]
         }
         Kind::DeadUnits => vec![("lower_learning_rate", lower())],
         _ => Vec::new(),

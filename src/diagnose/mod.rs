@@ -7,7 +7,7 @@
 
 pub mod candidates;
 mod draft;
-mod final_rule;
+pub mod final_rule;
 pub mod gradient_rules;
 pub mod job_rules;
 pub mod remedy;

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::config::Limits;
 use crate::domain::finding::Kind;
-use crate::domain::job::{JobSpec, Strategy, StrategyChoice};
+use crate::domain::job::{FinalModel, JobSpec, Strategy, StrategyChoice};
 use crate::domain::spec::{AttentionKind, ModelKind, OptimizerSpec};
 
 /// Why the kind matters and what fixes it for a `model_kind` network, in a sentence or two.
@@ -92,8 +92,10 @@ pub fn advice(kind: Kind) -> &'static str {
             "The final model, trained on every row, did not reach the training loss its folds \
              did (it left the plateau late, or a spike near the end threw it back), so it is \
              worse than the models the cross-validation scored. Predict answers with the fold \
-             ensemble by default until a final model converges; clipping the gradient norm \
-             steadies the steps that threw it back."
+             ensemble by default until a final model converges. Training the final model until \
+             its loss reaches its folds' (final_model {\"epochs\": \"fold_loss\"}) lets it leave \
+             the plateau and stop before a spike; clipping the gradient norm steadies the steps \
+             that threw it back."
         }
     }
 }
@@ -147,6 +149,9 @@ pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Va
             "validation": {"repeats": (spec.validation.repeats * 3).min(10)},
         }),
         Kind::FoldVariance => json!({}),
+        Kind::FinalModelUnconverged if trains_to_fold_loss(spec) => {
+            json!({"final_model": {"epochs": "fold_loss"}})
+        }
         Kind::FinalModelUnconverged if spec.training.clip_grad_norm.is_none() => {
             json!({"training": {"clip_grad_norm": 1.0}})
         }
@@ -154,6 +159,14 @@ pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Va
             "optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)},
         }),
     }
+}
+
+/// Whether `{"epochs": "fold_loss"}` is a change for the job's final model: it does not train
+/// to its folds' loss yet, and one of its strategies trains one network (an ensemble's members
+/// train whole).
+pub fn trains_to_fold_loss(spec: &JobSpec) -> bool {
+    let single = (spec.imbalance.strategy.list().iter()).any(|s| !s.trains_members());
+    spec.final_model != FinalModel::FoldLoss && single
 }
 
 /// A GRU's own remedies, where an MLP's would change fields a GRU ignores.

@@ -1,10 +1,11 @@
 //! `final_model` of a job: whether a model is trained on every non-test row after the folds,
 //! and for how many epochs — its own early stopping, or (`{"epochs": "cv"}`) the rounded mean
-//! of the folds' best epochs, the k-fold recipe for choosing the epoch count.
+//! of the folds' best epochs, the k-fold recipe for choosing the epoch count, or
+//! (`{"epochs": "fold_loss"}`) until its training loss reaches the folds'.
 
 use serde::{Deserialize, Serialize};
 
-/// `true` (default), `false`, or `{"epochs": "cv"}`.
+/// `true` (default), `false`, `{"epochs": "cv"}` or `{"epochs": "fold_loss"}`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum FinalModel {
     /// No final model (`false`).
@@ -14,7 +15,16 @@ pub enum FinalModel {
     Own,
     /// Trained without early stopping for `round(mean(best epoch of each fold))` epochs.
     CvEpochs,
+    /// Trained without early stopping until an epoch's training loss is at most the median of
+    /// its folds' last training losses, for at most twice `training.epochs` (the second recipe
+    /// of Goodfellow et al. 2016, §7.8, algorithm 7.3): a final model that leaves a plateau
+    /// later than its folds, or would spike after reaching their loss, trains to where they
+    /// ended instead of for a fixed count.
+    FoldLoss,
 }
+
+/// How many times `training.epochs` a `{"epochs": "fold_loss"}` final model may train.
+pub const FOLD_LOSS_EPOCHS_FACTOR: u64 = 2;
 
 impl FinalModel {
     /// Whether the job trains a final model.
@@ -49,6 +59,7 @@ impl Serialize for FinalModel {
             FinalModel::None => s.serialize_bool(false),
             FinalModel::Own => s.serialize_bool(true),
             FinalModel::CvEpochs => serde_json::json!({"epochs": "cv"}).serialize(s),
+            FinalModel::FoldLoss => serde_json::json!({"epochs": "fold_loss"}).serialize(s),
         }
     }
 }
@@ -58,15 +69,18 @@ impl<'de> Deserialize<'de> for FinalModel {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         use serde::de::Error;
         let v = serde_json::Value::deserialize(d)?;
-        let accepted =
-            "true, false, or {\"epochs\": \"cv\"} (train for the mean of the folds' best epochs)";
+        let accepted = "true, false, {\"epochs\": \"cv\"} (train for the mean of the folds' best \
+             epochs) or {\"epochs\": \"fold_loss\"} (train until the training loss reaches the \
+             folds')";
         match &v {
             serde_json::Value::Bool(true) => Ok(FinalModel::Own),
             serde_json::Value::Bool(false) => Ok(FinalModel::None),
-            serde_json::Value::Object(m)
-                if m.len() == 1 && m.get("epochs").and_then(|e| e.as_str()) == Some("cv") =>
-            {
-                Ok(FinalModel::CvEpochs)
+            serde_json::Value::Object(m) if m.len() == 1 => {
+                match m.get("epochs").and_then(|e| e.as_str()) {
+                    Some("cv") => Ok(FinalModel::CvEpochs),
+                    Some("fold_loss") => Ok(FinalModel::FoldLoss),
+                    _ => Err(D::Error::custom(format!("{v} is not {accepted}"))),
+                }
             }
             other => Err(D::Error::custom(format!("{other} is not {accepted}"))),
         }
@@ -83,12 +97,18 @@ mod tests {
             ("true", FinalModel::Own),
             ("false", FinalModel::None),
             (r#"{"epochs":"cv"}"#, FinalModel::CvEpochs),
+            (r#"{"epochs":"fold_loss"}"#, FinalModel::FoldLoss),
         ] {
             let got: FinalModel = serde_json::from_str(text).unwrap();
             assert_eq!(got, want);
             assert_eq!(serde_json::to_string(&got).unwrap(), text);
         }
-        for bad in [r#"{"epochs": 5}"#, r#""cv""#, r#"{"epochs":"cv","x":1}"#] {
+        for bad in [
+            r#"{"epochs": 5}"#,
+            r#""cv""#,
+            r#"{"epochs":"cv","x":1}"#,
+            r#"{"until":"cv"}"#,
+        ] {
             let e = serde_json::from_str::<FinalModel>(bad).unwrap_err();
             assert!(e.to_string().contains("epochs"), "{bad}: {e}");
         }

@@ -92,10 +92,14 @@ impl JobSpec {
     }
 
     /// Whether the final model needs its fold runs' results before it trains: for their epochs
-    /// (`{"epochs": "cv"}`) or a threshold tuned on their predictions.
+    /// (`{"epochs": "cv"}`), their training loss (`{"epochs": "fold_loss"}`) or a threshold tuned
+    /// on their predictions.
     pub fn final_reads_folds(&self) -> bool {
-        self.final_model == super::job::FinalModel::CvEpochs
-            || self.imbalance.threshold == super::job::DecisionThreshold::Tuned
+        use super::job::FinalModel;
+        matches!(
+            self.final_model,
+            FinalModel::CvEpochs | FinalModel::FoldLoss
+        ) || self.imbalance.threshold == super::job::DecisionThreshold::Tuned
     }
 
     /// A halving search's rungs (the last the job's epochs) and reduction factor; `None` when

@@ -123,6 +123,10 @@ pub struct RunResult {
     /// curve only in full results: `GET /v1/jobs/{id}/lr_range.json`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rate_range: Option<RateRange>,
+    /// A `{"epochs": "fold_loss"}` final model: the training loss it trained to (its folds'
+    /// median); `stop` says whether it got there (`reached_loss`) or ran its epochs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub loss_target: Option<f64>,
 }
 
 impl RunResult {

@@ -13,7 +13,7 @@ use super::state::{AppState, Route};
 use crate::domain::job::Strategy;
 use crate::domain::results::{RunKind, RunState};
 use crate::engine::eval::scores::Scores;
-use crate::engine::train::EpochRecord;
+use crate::engine::train::{EpochRecord, Stop};
 use crate::error::ApiError;
 use crate::jobs::views::{self, RunRow};
 
@@ -40,6 +40,10 @@ pub struct RunView<'a> {
     pub resumed_on_kernels: &'a [String],
     /// `optimizer.learning_rate: "auto"`: the rate the run's range test chose.
     pub learning_rate: Option<f64>,
+    /// How a finished run's training ended.
+    pub stop: Option<Stop>,
+    /// A `{"epochs": "fold_loss"}` final model: the training loss it trained to.
+    pub loss_target: Option<f64>,
 }
 
 impl<'a> RunView<'a> {
@@ -61,6 +65,8 @@ impl<'a> RunView<'a> {
             kernels: run.kernels.as_deref(),
             resumed_on_kernels: &run.resumed_on_kernels,
             learning_rate: result.and_then(|r| r.rate_range.as_ref()).map(|r| r.chosen),
+            stop: result.map(|r| r.stop),
+            loss_target: result.and_then(|r| r.loss_target),
         }
     }
 }

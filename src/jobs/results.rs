@@ -36,6 +36,7 @@ pub fn run_result(outcome: &FoldOutcome, variant: Variant) -> RunResult {
         cv_epochs: None,
         rung_losses: Vec::new(),
         rate_range: outcome.trained.state.rate_range.clone(),
+        loss_target: None,
     }
 }
 
@@ -264,6 +265,7 @@ mod tests {
             cv_epochs: None,
             rung_losses: Vec::new(),
             rate_range: None,
+            loss_target: None,
         }
     }
 

@@ -17,6 +17,8 @@ use crate::store::{self, runs::Claimed};
 pub struct Recipe {
     pub variant: Variant,
     pub cv_epochs: Option<CvEpochs>,
+    /// `{"epochs": "fold_loss"}`: the training loss the final model trains to.
+    pub loss_target: Option<f64>,
     pub threshold: Option<f64>,
 }
 
@@ -41,6 +43,7 @@ pub(super) async fn recipe(pool: &Db, claimed: &Claimed, spec: &JobSpec) -> anyh
         return Ok(Recipe {
             variant,
             cv_epochs: None,
+            loss_target: None,
             threshold: None,
         });
     }
@@ -62,11 +65,25 @@ pub(super) async fn recipe(pool: &Db, claimed: &Claimed, spec: &JobSpec) -> anyh
         true => threshold(pool, spec, &claimed.job_id, winner).await?,
         false => None,
     };
+    // An ensemble's members and one_class's autoencoder train whole, to their count.
+    let whole = winner.strategy.trains_members();
+    let loss_target = match final_run && !whole && spec.final_model == FinalModel::FoldLoss {
+        true => loss_target(pool, &claimed.job_id, winner).await?,
+        false => None,
+    };
     Ok(Recipe {
         variant: winner,
         cv_epochs: cv.then(|| results::cv_epochs(&folds, winner)),
+        loss_target,
         threshold,
     })
+}
+
+/// The median of `winner`'s fold runs' last training losses, which a `{"epochs": "fold_loss"}`
+/// final model trains to (`None` when no fold recorded one: it trains its epochs).
+async fn loss_target(pool: &Db, job_id: &str, winner: Variant) -> anyhow::Result<Option<f64>> {
+    let runs = store::run_data::runs_of_job(pool, job_id, store::run_data::Detail::Summary).await?;
+    Ok(crate::diagnose::final_rule::folds_median_train_loss(&runs, winner))
 }
 
 /// The threshold `winner`'s folds tuned, when the job tunes one.

@@ -5,7 +5,7 @@
 
 use crate::diagnose::run_rules::RunEnd;
 use crate::domain::dataset::Column;
-use crate::domain::final_model::CvEpochs;
+use crate::domain::final_model::FOLD_LOSS_EPOCHS_FACTOR;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::JobSpec;
 use crate::domain::results::RunResult;
@@ -19,7 +19,7 @@ use crate::engine::imbalance::plan;
 use crate::engine::predict::Predictor;
 use crate::engine::train::{EpochRecord, Leg, Phase, Stop, TrainState};
 use crate::jobs::models::StoredModel;
-use crate::jobs::results::{self, Variant};
+use crate::jobs::results;
 use crate::store::run_data::RunInputs;
 use crate::store::runs::{Claimed, RunTail};
 
@@ -79,8 +79,7 @@ pub(super) fn train_blocking(
         .map_err(RunError::Permanent)?;
     let sources = (init, pretrain_columns);
     let variant = recipe.variant;
-    let variant_of = (variant, recipe.cv_epochs.as_ref());
-    let (options, training) = fold_setup(claimed, &spec, &mut table, sources, variant_of, resume)?;
+    let (options, training) = fold_setup(claimed, &spec, &mut table, sources, &recipe, resume)?;
     let resumed = options.resume.as_ref().map(|s| s.history.as_slice());
     let chance = chance_loss(&table, &train_rows, variant.strategy);
     let mut watch = Watch::new(&training, chance, resumed.unwrap_or_default());
@@ -165,7 +164,7 @@ fn fold_setup(
     spec: &JobSpec,
     table: &mut Table<'_>,
     (init, pretrain_columns): (Option<Vec<u8>>, Option<Vec<Column>>),
-    (variant, cv_epochs): (Variant, Option<&CvEpochs>),
+    recipe: &Recipe,
     resume: Option<TrainState>,
 ) -> Result<(FoldOptions, TrainingSpec), RunError> {
     let (warm, encoding) = match (&init, &spec.init) {
@@ -176,8 +175,8 @@ fn fold_setup(
         }
         _ => (None, None),
     };
-    let (weighting, sampler, method) = plan::plan(variant.strategy, &spec.imbalance);
-    let options = FoldOptions {
+    let (weighting, sampler, method) = plan::plan(recipe.variant.strategy, &spec.imbalance);
+    let mut options = FoldOptions {
         weighting,
         sampler,
         method,
@@ -191,12 +190,23 @@ fn fold_setup(
             .map_err(RunError::Permanent)?,
         leg: claimed.leg,
     };
-    let mut training = spec.training_spec(variant.model);
-    if let Some(cv) = cv_epochs {
+    let mut training = spec.training_spec(recipe.variant.model);
+    if let Some(cv) = &recipe.cv_epochs {
         training.training.epochs = cv.epochs;
         training.training.early_stopping = None;
     }
+    if let Some(target) = recipe.loss_target {
+        to_loss(&mut options, &mut training, target);
+    }
     Ok((options, training))
+}
+
+/// A `{"epochs": "fold_loss"}` final model: no early stopping of its own, until its training
+/// loss reaches `target`, for at most `FOLD_LOSS_EPOCHS_FACTOR` times the spec's epochs.
+fn to_loss(options: &mut FoldOptions, training: &mut TrainingSpec, target: f64) {
+    options.leg = Leg::ToLoss(target);
+    training.training.epochs *= FOLD_LOSS_EPOCHS_FACTOR;
+    training.training.early_stopping = None;
 }
 
 /// A completed run's result, out-of-fold predictions and final checkpoint.
@@ -221,6 +231,7 @@ fn finished(
     .map_err(|e| RunError::Retryable(e.to_string()))?;
     let mut result = results::run_result(outcome, recipe.variant);
     result.cv_epochs = recipe.cv_epochs;
+    result.loss_target = recipe.loss_target;
     result.rung_losses = rung_losses;
     let state = &outcome.trained.state;
     let calibration = outcome.trained.calibration;

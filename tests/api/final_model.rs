@@ -66,6 +66,7 @@ async fn final_model_takes_true_false_or_cv_epochs_with_early_stopping() {
         (json!({"epochs": "cv"}), json!({"early_stopping": null})),
         (json!("yes"), json!({})),
         (json!({"epochs": 10}), json!({})),
+        (json!({"epochs": "loss"}), json!({})),
     ] {
         let spec = json!({"dataset_id": ds, "final_model": final_model, "training": training});
         let p = problem(submit(&app, spec).await, 422).await;
@@ -82,6 +83,79 @@ async fn final_model_takes_true_false_or_cv_epochs_with_early_stopping() {
     .await;
     assert_eq!(ok["spec"]["final_model"], json!({"epochs": "cv"}), "{ok}");
     assert_eq!(ok["estimate"]["runs"], 6, "{ok}");
+}
+
+/// A run's per-epoch training losses.
+async fn train_losses(app: &TestApp, run: &Value) -> Vec<f64> {
+    let path = format!("/v1/runs/{}/metrics", run["id"].as_str().unwrap());
+    let history = app.get_json(&path).await;
+    (history.as_array().unwrap().iter())
+        .map(|e| e["train_loss"].as_f64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_fold_loss_final_model_trains_until_its_loss_reaches_the_folds_median() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    let spec = json!({
+        "dataset_id": ds, "seed": 3, "final_model": {"epochs": "fold_loss"},
+        "model": {"hidden_layers": [16]},
+        "training": {"epochs": 30, "early_stopping": null},
+        "validation": {"folds": 3},
+    });
+    let id = queued(&app, spec.clone()).await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let runs = runs["items"].as_array().unwrap();
+    let mut last_losses = Vec::new();
+    for fold in runs.iter().filter(|r| r["kind"] == "fold") {
+        last_losses.push(*train_losses(&app, fold).await.last().unwrap());
+    }
+    // By hand: the median of the three folds' last training losses.
+    last_losses.sort_by(f64::total_cmp);
+    let target = last_losses[1];
+    let fin = runs.iter().find(|r| r["kind"] == "final").unwrap();
+    assert_eq!(fin["loss_target"].as_f64(), Some(target), "{fin}");
+    // It gets there within twice the spec's 30 epochs, and stops at the first epoch that does.
+    let losses = train_losses(&app, fin).await;
+    assert_eq!(fin["stop"], "reached_loss", "{fin}");
+    assert!(losses.len() <= 60, "{losses:?}");
+    let (reached, before) = losses.split_last().unwrap();
+    assert!(
+        *reached <= target && before.iter().all(|&l| l > target),
+        "{losses:?} {target}"
+    );
+    // Its dry run counts the final model's epochs at most twice the spec's.
+    let res = app.dry_run(&spec).await;
+    let plan = json(res, 200).await;
+    let cv = json(
+        app.dry_run(&json!({"dataset_id": ds, "seed": 3, "final_model": true,
+        "model": {"hidden_layers": [16]}, "training": {"epochs": 30, "early_stopping": null},
+        "validation": {"folds": 3}}))
+            .await,
+        200,
+    )
+    .await;
+    let epochs = |p: &Value| p["estimate"]["epochs"].as_u64().unwrap();
+    assert_eq!(epochs(&plan), epochs(&cv) + 30, "{plan}");
+    // An ensemble's members train whole: its final model trains its epochs, with no target.
+    let ensemble = json!({
+        "dataset_id": ds, "seed": 3, "final_model": {"epochs": "fold_loss"},
+        "model": {"hidden_layers": [8]}, "training": {"epochs": 3, "early_stopping": null},
+        "validation": {"folds": 2}, "imbalance": {"strategy": "easy_ensemble", "n_subsets": 2},
+    });
+    let id = queued(&app, ensemble).await;
+    assert_eq!(wait_until_finished(&app, &id).await["status"], "succeeded");
+    let runs = app.get_json(&format!("/v1/jobs/{id}/runs")).await;
+    let runs = runs["items"].as_array().unwrap();
+    let fin = runs.iter().find(|r| r["kind"] == "final").unwrap();
+    assert_eq!(
+        (&fin["loss_target"], &fin["stop"]),
+        (&json!(null), &json!("completed")),
+        "{fin}"
+    );
 }
 
 /// 40 rows of two features, the user's fold `f` (0–3) and a label.

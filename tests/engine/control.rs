@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use crossfold::domain::spec::TrainingSpec;
-use crossfold::engine::train::{Stop, TrainRequest, Trained, train};
+use crossfold::engine::train::{Leg, Stop, TrainRequest, TrainState, Trained, train};
 
 use crate::data::{Data, load, request};
 
@@ -119,5 +119,44 @@ fn zero_input_features_are_invalid_input_not_a_crash() {
     assert!(
         matches!(err, crossfold::engine::EngineError::InvalidInput(_)),
         "{err}"
+    );
+}
+
+#[test]
+fn a_leg_to_a_loss_stops_at_the_first_epoch_that_reaches_it_and_stays_stopped_when_resumed() {
+    let data = load("breast_cancer.csv", 1);
+    let never = AtomicBool::new(false);
+    let mut spec = spec();
+    spec.training.early_stopping = None;
+    let full = run(&data, &spec, 7, &never);
+    assert_eq!(full.stop, Stop::Completed);
+    // A target the full run first reaches at some epoch before its last.
+    let losses: Vec<f64> = full.history.iter().map(|e| e.train_loss).collect();
+    let target = losses[4];
+    let first = losses.iter().position(|&l| l <= target).unwrap();
+    assert!(first < losses.len() - 1, "{losses:?}");
+    let mut states: Vec<TrainState> = Vec::new();
+    let req = TrainRequest {
+        class_weights: vec![1.0, 2.0],
+        leg: Leg::ToLoss(target),
+        checkpoint_every: 1,
+        ..request(&data, &spec, 7)
+    };
+    let mut keep = |_: &_, s: Option<&TrainState>| states.extend(s.cloned());
+    let to_loss = train(&req, &never, &mut keep).unwrap();
+    assert_eq!(to_loss.stop, Stop::ReachedLoss);
+    assert_eq!(to_loss.history.len(), first + 1);
+    // The same epochs as the full run's, to the bit, up to the one that reached it.
+    let got: Vec<f64> = to_loss.history.iter().map(|e| e.train_loss).collect();
+    assert_eq!(got, losses[..=first]);
+    // Resumed from the state it stopped at, it trains no further.
+    let resumed = TrainRequest {
+        resume: states.pop(),
+        ..req
+    };
+    let again = train(&resumed, &never, &mut |_, _| {}).unwrap();
+    assert_eq!(
+        (again.stop, again.history.len()),
+        (Stop::ReachedLoss, first + 1)
     );
 }

@@ -64,6 +64,7 @@ pub(super) fn run(
             cv_epochs: None,
             rung_losses: Vec::new(),
             rate_range: None,
+            loss_target: None,
         }),
         diagnosis: d,
     }
@@ -324,7 +325,7 @@ fn a_final_model_ending_far_above_its_folds_is_unconverged_and_predict_answers_w
     );
     assert_eq!(f.evidence.values["folds_median_train_loss"], 0.03);
     assert!((f.evidence.values["chance_loss"] - 0.226_968).abs() < 1e-6);
-    assert_eq!(f.remedy, json!({"training": {"clip_grad_norm": 1.0}}));
+    assert_eq!(f.remedy, json!({"final_model": {"epochs": "fold_loss"}}));
     for last in [0.05, 0.01] {
         let found = job_findings(&job, &runs_with(last), &crate::config::Limits::default());
         assert!(

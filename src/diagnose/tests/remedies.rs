@@ -228,6 +228,25 @@ fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
         names(&job, Kind::UnstableTraining),
         ["recommended", "clip_grad_norm"]
     );
+    // A final model that did not converge: training to its folds' loss first, then clipping,
+    // then a lower rate; a job that already trains to it is recommended clipping.
+    assert_eq!(
+        names(&job, Kind::FinalModelUnconverged),
+        ["recommended", "clip_grad_norm", "lower_learning_rate"]
+    );
+    let c = candidates(&job, Kind::FinalModelUnconverged, 0, &limits);
+    assert_eq!(c[0].patch, json!({"final_model": {"epochs": "fold_loss"}}));
+    let to_loss = spec(json!({"final_model": {"epochs": "fold_loss"}}));
+    assert_eq!(
+        names(&to_loss, Kind::FinalModelUnconverged),
+        ["recommended", "lower_learning_rate"]
+    );
+    let c = candidates(&to_loss, Kind::FinalModelUnconverged, 0, &limits);
+    assert_eq!(c[0].patch, json!({"training": {"clip_grad_norm": 1.0}}));
+    // Ensembles' members train whole: training to the folds' loss changes nothing for them.
+    let ensemble = spec(json!({"imbalance": {"strategy": "easy_ensemble"}}));
+    let c = candidates(&ensemble, Kind::FinalModelUnconverged, 0, &limits);
+    assert_eq!(c[0].patch, json!({"training": {"clip_grad_norm": 1.0}}));
     // Every candidate's patch gives a spec that parses.
     for kind in Kind::ALL {
         for c in candidates(&job, kind, 0, &limits) {

@@ -52,16 +52,12 @@ pub fn run(
     })?;
     let (plan, mut st) = prepare(req, rate_range)?;
     let early_stop = spec.training.early_stopping.as_ref().map(EarlyStop::new);
-    // A run that early-stopped at its last checkpoint stays stopped when resumed.
-    let stopped_early = early_stop.as_ref().is_some_and(|e| e.exhausted(st.waited));
-    let mut stop = match stopped_early {
-        true => Stop::EarlyStopped,
-        false => Stop::Completed,
-    };
-    let last = match (stopped_early, req.leg) {
-        (true, _) | (false, Leg::Halt) => st.epochs_done,
-        (false, Leg::PauseAt(rung)) => rung.min(spec.training.epochs),
-        (false, Leg::ToTheEnd) => spec.training.epochs,
+    // A run that stopped at its last checkpoint stays stopped when resumed.
+    let mut stop = resumed_stop(req, &st, early_stop.as_ref());
+    let last = match (stop, req.leg) {
+        (Stop::EarlyStopped | Stop::ReachedLoss, _) | (_, Leg::Halt) => st.epochs_done,
+        (_, Leg::PauseAt(rung)) => rung.min(spec.training.epochs),
+        (_, Leg::ToTheEnd | Leg::ToLoss(_)) => spec.training.epochs,
     };
     let mut bufs = Buffers::default();
     for epoch in st.epochs_done..last {
@@ -93,9 +89,30 @@ pub fn run(
             stop = Stop::EarlyStopped;
             break;
         }
+        if reached(req.leg, record) {
+            stop = Stop::ReachedLoss;
+            break;
+        }
     }
     let stop = leg_end(req, &st, stop);
     finish(req, st, stop)
+}
+
+/// How a resumed state's run already ended (early stopping out of patience, or its training
+/// loss at the target), else `Completed` for now.
+fn resumed_stop(req: &TrainRequest<'_>, st: &TrainState, early: Option<&EarlyStop>) -> Stop {
+    if early.is_some_and(|e| e.exhausted(st.waited)) {
+        return Stop::EarlyStopped;
+    }
+    match st.history.last() {
+        Some(record) if reached(req.leg, record) => Stop::ReachedLoss,
+        _ => Stop::Completed,
+    }
+}
+
+/// Whether `record`'s training loss reached a `Leg::ToLoss` target.
+fn reached(leg: Leg, record: &EpochRecord) -> bool {
+    matches!(leg, Leg::ToLoss(target) if record.train_loss <= target)
 }
 
 /// How a leg that ran its epochs ended: paused at a rung, halted by its search, or completed.

@@ -84,4 +84,6 @@ pub enum Stop {
     Paused,
     /// A search stopped it at a rung: it ends with the epochs it had (`Leg::Halt`).
     Halted,
+    /// Its training loss reached the target it trained to (`Leg::ToLoss`).
+    ReachedLoss,
 }

@@ -36,7 +36,7 @@ pub struct TrainRequest<'a> {
 
 /// Where a leg of a run ends (a search's rungs split a run into legs; a run resumes each from
 /// the state the last one checkpointed, so the epochs are those of one uninterrupted run).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub enum Leg {
     /// The spec's epochs, or early stopping.
     #[default]
@@ -45,6 +45,9 @@ pub enum Leg {
     PauseAt(u64),
     /// Train no further: end with the epochs already trained (`Stop::Halted`).
     Halt,
+    /// The spec's epochs, or until an epoch's training loss is at most this
+    /// (`Stop::ReachedLoss`): a final model trained to its folds' loss.
+    ToLoss(f64),
 }
 
 /// What to pretrain on: `epochs` per layer over `x` (rows × the request's features, encoded as

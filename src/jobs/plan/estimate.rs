@@ -4,7 +4,8 @@
 use serde::Serialize;
 
 use crate::domain::dataset::DatasetSummary;
-use crate::domain::job::{JobSpec, Strategy};
+use crate::domain::final_model::FOLD_LOSS_EPOCHS_FACTOR;
+use crate::domain::job::{FinalModel, JobSpec, Strategy};
 use crate::domain::learning_rate::LearningRate;
 use crate::domain::search::asha;
 use crate::engine::imbalance::plan::trained_rows;
@@ -92,8 +93,14 @@ pub fn of(
         .map(|&s| im.members(s) * folds * spec.validation.repeats * variant_epochs)
         .sum();
     // At most: `{"epochs": "cv"}` trains the folds' mean best epoch, not known yet, and the
-    // leading variant's epochs are not known either.
-    let final_epochs = u64::from(spec.final_model.trains()) * im.max_members() * spec.most_epochs();
+    // leading variant's epochs are not known either; `{"epochs": "fold_loss"}` may train twice
+    // the spec's.
+    let factor = match spec.final_model {
+        FinalModel::FoldLoss => FOLD_LOSS_EPOCHS_FACTOR,
+        _ => 1,
+    };
+    let final_epochs =
+        u64::from(spec.final_model.trains()) * im.max_members() * spec.most_epochs() * factor;
     let first = strategies[0];
     Estimate {
         runs: runs_total,
