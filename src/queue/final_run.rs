@@ -83,7 +83,9 @@ pub(super) async fn recipe(pool: &Db, claimed: &Claimed, spec: &JobSpec) -> anyh
 /// final model trains to (`None` when no fold recorded one: it trains its epochs).
 async fn loss_target(pool: &Db, job_id: &str, winner: Variant) -> anyhow::Result<Option<f64>> {
     let runs = store::run_data::runs_of_job(pool, job_id, store::run_data::Detail::Summary).await?;
-    Ok(crate::diagnose::final_rule::folds_median_train_loss(&runs, winner))
+    Ok(crate::diagnose::final_rule::folds_median_train_loss(
+        &runs, winner,
+    ))
 }
 
 /// The threshold `winner`'s folds tuned, when the job tunes one.
