@@ -10,6 +10,7 @@ use super::remedy::{lower_learning_rate, model_patch, more_l2, remedy};
 use crate::config::Limits;
 use crate::domain::finding::{Kind, RemedyCandidate as Candidate};
 use crate::domain::job::JobSpec;
+use crate::domain::spec::MAX_LEARNING_RATE;
 
 /// The candidates for a finding of `kind` about model `variant` of `spec`, best prior first,
 /// each patch different and not empty.
@@ -67,6 +68,7 @@ fn alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str
             vec![("clip_grad_norm", clip()), ("lower_learning_rate", lower())]
         }
         Kind::DeadUnits => vec![("lower_learning_rate", lower())],
+        Kind::Underfitting => underfitting_alternatives(spec),
         _ => Vec::new(),
     };
     if mlp {
@@ -75,6 +77,24 @@ fn alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str
                 .into_iter()
                 .map(|(n, p)| (n, on_model(p))),
         );
+    }
+    out
+}
+
+/// Underfitting's other causes than slow steps: a penalty that holds the weights near zero (a
+/// tenth of it), and a rate too small for the optimizer (ten times it, within the limit).
+fn underfitting_alternatives(spec: &JobSpec) -> Vec<(&'static str, Value)> {
+    let t = &spec.training;
+    let mut out = Vec::new();
+    if t.l1 > 0.0 || t.l2 > 0.0 {
+        let weaker = json!({"training": {"l1": t.l1 / 10.0, "l2": t.l2 / 10.0}});
+        out.push(("weaker_penalty", weaker));
+    }
+    if let Some(rate) = spec.optimizer.learning_rate().fixed()
+        && rate * 10.0 <= MAX_LEARNING_RATE
+    {
+        let higher = json!({"optimizer": {"learning_rate": rate * 10.0}});
+        out.push(("higher_learning_rate", higher));
     }
     out
 }

@@ -223,3 +223,18 @@ async fn vanishing_gradients_relu_is_unstable_at_this_rate_and_residual_batch_no
     );
     first_ranked_fails_and_another_wins(csv, spec, kind, winner).await;
 }
+
+/// An L2 penalty strong enough to hold the weights near zero (30: a weight decay typed at the
+/// wrong scale): the training loss stays near the chance loss. Twice the epochs (the recommendation for Adam at its default rate) changes
+/// nothing; a tenth of the penalty resolves it.
+#[tokio::test]
+async fn underfitting_more_epochs_do_not_lift_a_heavy_penalty_and_a_weaker_one_wins() {
+    let spec = json!({
+        "seed": 0, "final_model": false, "validation": {"folds": 3},
+        "model": {"hidden_layers": [64, 64]},
+        "optimizer": {"kind": "adam", "learning_rate": 0.001},
+        "training": {"epochs": 20, "early_stopping": null, "l2": 30.0},
+    });
+    let (csv, kind, winner) = ("breast_cancer.csv", "underfitting", "weaker_penalty");
+    first_ranked_fails_and_another_wins(csv, spec, kind, winner).await;
+}

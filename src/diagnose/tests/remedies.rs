@@ -243,6 +243,16 @@ fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
     );
     let c = candidates(&to_loss, Kind::FinalModelUnconverged, 0, &limits);
     assert_eq!(c[0].patch, json!({"training": {"clip_grad_norm": 1.0}}));
+    // Underfitting: the optimizer's remedy first, then a weaker penalty and a higher rate.
+    let heavy = spec(json!({"training": {"l2": 30.0}, "optimizer": {"kind": "sgd"}}));
+    let c = candidates(&heavy, Kind::Underfitting, 0, &limits);
+    let names: Vec<&str> = c.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["recommended", "weaker_penalty", "higher_learning_rate"]
+    );
+    assert_eq!(c[1].patch, json!({"training": {"l1": 0.0, "l2": 3.0}}));
+    assert_eq!(c[2].patch, json!({"optimizer": {"learning_rate": 0.1}}));
     // Ensembles' members train whole: training to the folds' loss changes nothing for them.
     let ensemble = spec(json!({"imbalance": {"strategy": "easy_ensemble"}}));
     let c = candidates(&ensemble, Kind::FinalModelUnconverged, 0, &limits);
