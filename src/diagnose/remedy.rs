@@ -149,7 +149,7 @@ pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Va
             "validation": {"repeats": (spec.validation.repeats * 3).min(10)},
         }),
         Kind::FoldVariance => json!({}),
-        Kind::FinalModelUnconverged if trains_to_fold_loss(spec) => {
+        Kind::FinalModelUnconverged if fold_loss_applies(spec) => {
             json!({"final_model": {"epochs": "fold_loss"}})
         }
         Kind::FinalModelUnconverged if spec.training.clip_grad_norm.is_none() => {
@@ -164,7 +164,7 @@ pub fn remedy(spec: &JobSpec, kind: Kind, variant: usize, limits: &Limits) -> Va
 /// Whether `{"epochs": "fold_loss"}` is a change for the job's final model: it does not train
 /// to its folds' loss yet, and one of its strategies trains one network (an ensemble's members
 /// train whole).
-pub fn trains_to_fold_loss(spec: &JobSpec) -> bool {
+fn fold_loss_applies(spec: &JobSpec) -> bool {
     let single = (spec.imbalance.strategy.list().iter()).any(|s| !s.trains_members());
     spec.final_model != FinalModel::FoldLoss && single
 }
