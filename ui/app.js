@@ -654,12 +654,36 @@ async function plotFigure(jobId, name, caption) {
   return figure;
 }
 
-function findingView(jobId, f) {
+/** A verification of a finding's candidate remedies: each candidate's job, whether it resolved
+ * the finding, the metric after, and the verdict once every candidate has ended. */
+function verificationView(v) {
+  const metric = (m) => (m ? `${fmt(m.mean)} ± ${fmt(m.std)}` : "");
+  const resolved = (c) => (c.resolved === true ? "yes" : c.resolved === false ? "no" : c.skipped ? "skipped" : "training…");
+  const rows = (v.candidates || []).map((c) => [
+    String(c.rank + 1),
+    c.name,
+    c.job_id ? h("a", { href: `#/jobs/${c.job_id}` }, c.job_id) : c.skipped || "",
+    resolved(c),
+    metric(c.metric_after),
+  ]);
+  return h(
+    "div",
+    { class: "verification", id: `verification-${v.finding}` },
+    table(["rank", "candidate", "job", "resolved", "metric after"], rows),
+    h("p", { class: "verdict" }, v.complete ? v.verdict || "" : "Training the candidates on the job's folds…"),
+  );
+}
+
+function findingView(jobId, f, verification, verify) {
   // `{}`: nothing to change automatically (a button would only earn a 409).
   const hasRemedy = f.remedy && Object.keys(f.remedy).length > 0;
   const button = hasRemedy
     ? h("button", { class: "remedy-button", type: "button", "data-finding": f.id }, "Run the remedy")
     : null;
+  const verifyButton =
+    hasRemedy && !verification
+      ? h("button", { class: "verify-button secondary", type: "button", "data-finding": f.id }, "Verify the candidates")
+      : null;
   const error = h("span", { class: "alert", role: "alert" });
   if (button)
     button.addEventListener("click", async () => {
@@ -667,6 +691,16 @@ function findingView(jobId, f) {
         const job = await api.post(`/v1/jobs/${jobId}/remedy`, { finding: f.id });
         location.hash = `#/jobs/${job.id}`;
       } catch (e) {
+        showError(error, e);
+      }
+    });
+  if (verifyButton)
+    verifyButton.addEventListener("click", async () => {
+      verifyButton.disabled = true;
+      try {
+        await verify(f.id);
+      } catch (e) {
+        verifyButton.disabled = false;
         showError(error, e);
       }
     });
@@ -680,7 +714,9 @@ function findingView(jobId, f) {
       ? h("p", {}, "Remedy: ", h("code", {}, JSON.stringify(f.remedy)))
       : h("p", { class: "no-remedy" }, "No automatic remedy: the spec already has what it would change."),
     button,
+    verifyButton,
     error,
+    verification ? verificationView(verification) : null,
   );
 }
 
@@ -715,14 +751,36 @@ async function showJob(id) {
     h("section", {}, h("h2", {}, "Diagnostics"), findings),
   );
   const job = await api.json(`/v1/jobs/${id}`);
-  const renderFindings = (list) =>
-    findings.replaceChildren(...(list.length ? list.map((f) => findingView(id, f)) : ["None so far."]));
+  // Verified remedies by finding id, polled until every candidate has ended.
+  const verifications = new Map();
+  let listed = [];
+  const renderFindings = (list) => {
+    listed = list;
+    const view = (f) => findingView(id, f, verifications.get(f.id), verify);
+    findings.replaceChildren(...(list.length ? list.map(view) : ["None so far."]));
+  };
+  const loadVerifications = async () => {
+    const d = await api.json(`/v1/jobs/${id}/diagnostics`, { signal });
+    for (const v of d.verifications || []) verifications.set(v.finding, v);
+    renderFindings(listed);
+    return [...verifications.values()].every((v) => v.complete);
+  };
+  const pollVerifications = async () => {
+    while (!signal.aborted && !(await loadVerifications())) await new Promise((r) => setTimeout(r, 1000));
+  };
+  const verify = async (finding) => {
+    const started = await api.post(`/v1/jobs/${id}/remedy`, { finding, verify: true });
+    verifications.set(finding, { finding, complete: false, candidates: started.candidates });
+    renderFindings(listed);
+    pollVerifications().catch(ignoreAbort);
+  };
   const setStatus = (s) => {
     status.textContent = s;
     status.className = `status status-${s}`;
   };
   setStatus(job.status);
   renderFindings(job.diagnostics || []);
+  pollVerifications().catch(ignoreAbort);
   let shown = false;
   const showResults = async () => {
     if (shown) return;

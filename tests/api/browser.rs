@@ -328,7 +328,7 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
     screenshot(c, "job").await;
 
     // The diagnosis and its remedy, run from its button.
-    let button = element(c, "#job-findings .remedy-button", 30).await;
+    element(c, "#job-findings .remedy-button", 30).await;
     let findings = c
         .execute("return [...document.querySelectorAll('#job-findings .finding strong')].map(s => s.textContent)", vec![])
         .await
@@ -344,6 +344,36 @@ async fn the_dashboard_uploads_trains_shows_every_plot_and_starts_a_remedy_in_ch
     .await
     .unwrap();
     screenshot(c, "diagnostics").await;
+    // Its candidates verified from their button: a row per candidate, then the verdict.
+    element(c, "#job-findings .verify-button", 5)
+        .await
+        .click()
+        .await
+        .unwrap();
+    until(
+        c,
+        "return [...document.querySelectorAll('#job-findings .verification .verdict')]\
+         .some(p => p.textContent.startsWith('verified'))",
+        240,
+    )
+    .await;
+    let d = app
+        .get_json(&format!("/v1/jobs/{job_id}/diagnostics"))
+        .await;
+    let v = &d["verifications"][0];
+    let rows = c
+        .execute(
+            &format!(
+                "return document.querySelectorAll('#verification-{} tbody tr').length",
+                v["finding"]
+            ),
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert_eq!(rows, v["candidates"].as_array().unwrap().len(), "{v}");
+    screenshot(c, "verification").await;
+    let button = element(c, "#job-findings .remedy-button", 5).await;
     button.click().await.unwrap();
     until(
         c,
