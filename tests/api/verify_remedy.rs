@@ -108,14 +108,19 @@ async fn verifying_class_imbalance_trains_each_candidate_and_names_the_best_reso
     }
 }
 
-/// Trains `spec` on `csv` (label `label`), verifies its finding of `kind`, and checks the
+/// Trains `spec` (its model, optimizer and training) on `csv` (label `label`), verifies its finding of `kind`, and checks the
 /// first-ranked candidate did not resolve it while `winner`, ranked after it, did: the
 /// response shows both, and the verdict says the first-ranked did not do as well.
 async fn first_ranked_fails_and_another_wins(csv: &str, spec: Value, kind: &str, winner: &str) {
     let app = TestApp::spawn().await;
     let ds = json(app.upload_csv("label=label", fixture(csv)).await, 201).await;
+    // Seed 0, 3 folds and no final model, as the grid that found each case ran.
     let mut spec = spec;
-    spec["dataset_id"] = ds["id"].clone();
+    let base = json!({"dataset_id": ds["id"], "seed": 0, "final_model": false,
+                      "validation": {"folds": 3}});
+    spec.as_object_mut()
+        .unwrap()
+        .extend(base.as_object().unwrap().clone());
     let id = queued(&app, spec).await;
     let job = wait_until_finished(&app, &id).await;
     let f = (job["diagnostics"].as_array().unwrap().iter())
@@ -163,7 +168,6 @@ async fn first_ranked_fails_and_another_wins(csv: &str, spec: Value, kind: &str,
 #[tokio::test]
 async fn dead_units_leaky_relu_diverges_at_the_rate_that_killed_them_and_a_lower_rate_wins() {
     let spec = json!({
-        "seed": 0, "final_model": false, "validation": {"folds": 3},
         "model": {"hidden_layers": [128, 128]},
         "optimizer": {"kind": "sgd", "learning_rate": 0.3, "momentum": 0.9},
         "training": {"epochs": 15, "early_stopping": null},
@@ -178,7 +182,6 @@ async fn dead_units_leaky_relu_diverges_at_the_rate_that_killed_them_and_a_lower
 async fn degradation_residual_blocks_stay_short_and_a_shallower_network_wins() {
     let deep = vec![64; 30];
     let spec = json!({
-        "seed": 0, "final_model": false, "validation": {"folds": 3},
         "model": [{"hidden_layers": [64, 64], "activation": "relu"},
                   {"hidden_layers": deep, "activation": "relu"}],
         "optimizer": {"kind": "sgd", "learning_rate": 0.05, "momentum": 0.9},
@@ -194,7 +197,6 @@ async fn degradation_residual_blocks_stay_short_and_a_shallower_network_wins() {
 #[tokio::test]
 async fn class_imbalance_class_weights_diverge_on_shuttle_and_easy_ensemble_wins() {
     let spec = json!({
-        "seed": 0, "final_model": false, "validation": {"folds": 3},
         "model": {"hidden_layers": [32]},
         "optimizer": {"kind": "sgd", "learning_rate": 0.1, "momentum": 0.9},
         "training": {"epochs": 10, "early_stopping": null},
@@ -211,7 +213,6 @@ async fn class_imbalance_class_weights_diverge_on_shuttle_and_easy_ensemble_wins
 async fn vanishing_gradients_relu_is_unstable_at_this_rate_and_residual_batch_norm_wins() {
     let deep = vec![32; 10];
     let spec = json!({
-        "seed": 0, "final_model": false, "validation": {"folds": 3},
         "model": {"hidden_layers": deep, "activation": "sigmoid"},
         "optimizer": {"kind": "adam", "learning_rate": 0.01},
         "training": {"epochs": 20, "early_stopping": null},
@@ -230,7 +231,6 @@ async fn vanishing_gradients_relu_is_unstable_at_this_rate_and_residual_batch_no
 #[tokio::test]
 async fn underfitting_more_epochs_do_not_lift_a_heavy_penalty_and_a_weaker_one_wins() {
     let spec = json!({
-        "seed": 0, "final_model": false, "validation": {"folds": 3},
         "model": {"hidden_layers": [64, 64]},
         "optimizer": {"kind": "adam", "learning_rate": 0.001},
         "training": {"epochs": 20, "early_stopping": null, "l2": 30.0},
