@@ -10,7 +10,7 @@ use super::remedy::{lower_learning_rate, model_patch, more_l2, remedy};
 use crate::config::Limits;
 use crate::domain::finding::{Kind, RemedyCandidate as Candidate};
 use crate::domain::job::JobSpec;
-use crate::domain::spec::MAX_LEARNING_RATE;
+use crate::domain::spec::{BatchSize, Decay, MAX_LEARNING_RATE};
 
 /// The candidates for a finding of `kind` about model `variant` of `spec`, best prior first,
 /// each patch different and not empty.
@@ -61,9 +61,17 @@ fn alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str
                 json!({"imbalance": {"threshold": "tuned"}}),
             ),
         ],
-        Kind::ExplodingGradients | Kind::UnstableTraining => {
+        Kind::ExplodingGradients => {
             vec![("lower_learning_rate", lower()), ("clip_grad_norm", clip())]
         }
+        Kind::UnstableTraining => {
+            let mut out = vec![("lower_learning_rate", lower()), ("clip_grad_norm", clip())];
+            out.extend(calmer_steps(spec));
+            out
+        }
+        // Steps that push pre-activations into the flat tails keep them there.
+        Kind::SaturatedUnits => vec![("lower_learning_rate", lower())],
+        Kind::FoldVariance => fold_variance_alternatives(spec),
         Kind::FinalModelUnconverged => {
             vec![("clip_grad_norm", clip()), ("lower_learning_rate", lower())]
         }
@@ -79,6 +87,40 @@ fn alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str
         );
     }
     out
+}
+
+/// Steps that settle without a smaller rate from the start: a cosine decay to zero (the
+/// late epochs' steps shrink), and four times the batch (a quarter of the gradient's noise
+/// variance per step).
+fn calmer_steps(spec: &JobSpec) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    if spec.schedule.decay == Decay::None {
+        let cosine = json!({"schedule": {"decay": "cosine", "min_learning_rate": 0.0}});
+        out.push(("cosine_decay", cosine));
+    }
+    if let BatchSize::Rows(rows) = spec.training.batch_size {
+        out.push((
+            "larger_batch",
+            json!({"training": {"batch_size": rows * 4}}),
+        ));
+    }
+    out
+}
+
+/// A model whose score swings from fold to fold: more repeats measure the swing better (the
+/// recommendation); what narrows it is a model that depends less on its training rows:
+/// early stopping at the best held-out epoch, a penalty, smaller steps.
+fn fold_variance_alternatives(spec: &JobSpec) -> Vec<(&'static str, Value)> {
+    let stopping = match &spec.training.early_stopping {
+        Some(e) if e.restore_best => json!({}),
+        _ => json!({"training": {"early_stopping": {"patience": 5, "restore_best": true}}}),
+    };
+    let lower = json!({"optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)}});
+    vec![
+        ("early_stopping", stopping),
+        ("l2", more_l2_or_default(spec)),
+        ("lower_learning_rate", lower),
+    ]
 }
 
 /// Underfitting's other causes than slow steps: a penalty that holds the weights near zero (a
@@ -114,6 +156,8 @@ fn mlp_alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static
             ),
             ("smaller_model", json!({"hidden_layers": halved})),
         ],
+        // Normalized pre-activations stay out of the range where the gradient explodes.
+        Kind::ExplodingGradients => vec![("batch_norm", json!({"batch_norm": true}))],
         Kind::VanishingGradients | Kind::SaturatedUnits => vec![
             (
                 "relu_he_batch_norm",

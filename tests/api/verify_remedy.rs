@@ -238,3 +238,32 @@ async fn underfitting_more_epochs_do_not_lift_a_heavy_penalty_and_a_weaker_one_w
     let (csv, kind, winner) = ("breast_cancer.csv", "underfitting", "weaker_penalty");
     first_ranked_fails_and_another_wins(csv, spec, kind, winner).await;
 }
+
+/// A tanh layer driven into its flat tails by SGD at 3.0 with momentum: ReLU + He + batch norm
+/// (the recommendation) at that rate throws the network to chance; the lower rate, keeping the
+/// tanh, resolves it.
+#[tokio::test]
+async fn saturated_units_relu_collapses_at_the_rate_that_saturated_them_and_a_lower_rate_wins() {
+    let spec = json!({
+        "model": {"hidden_layers": [64], "activation": "tanh"},
+        "optimizer": {"kind": "sgd", "learning_rate": 3.0, "momentum": 0.9},
+        "training": {"epochs": 10, "early_stopping": null},
+    });
+    let (csv, kind, winner) = ("digits.csv", "saturated_units", "lower_learning_rate");
+    first_ranked_fails_and_another_wins(csv, spec, kind, winner).await;
+}
+
+/// Six plain ReLU layers at SGD 0.5 without momentum: the first layer's gradient grows far
+/// beyond the output layer's. A lower rate with clipping (the recommendation) clears the finding
+/// but learns too slowly in 10 epochs, worse than before beyond the fold noise; batch norm,
+/// keeping the rate, resolves it.
+#[tokio::test]
+async fn exploding_gradients_a_clipped_lower_rate_is_too_slow_and_batch_norm_wins() {
+    let spec = json!({
+        "model": {"hidden_layers": [128, 128, 128, 128, 128, 128]},
+        "optimizer": {"kind": "sgd", "learning_rate": 0.5},
+        "training": {"epochs": 10, "early_stopping": null},
+    });
+    let (csv, kind, winner) = ("digits.csv", "exploding_gradients", "batch_norm");
+    first_ranked_fails_and_another_wins(csv, spec, kind, winner).await;
+}

@@ -223,10 +223,48 @@ fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
     let c = candidates(&job, Kind::Overfitting, 0, &limits);
     assert_eq!(c[4].patch, json!({"model": {"hidden_layers": [32, 32]}}));
     assert_eq!((c[0].rank, c[4].rank), (0, 4));
-    // Unstable training: a lower rate is the recommendation, so it is not repeated.
+    // Unstable training: a lower rate is the recommendation, so it is not repeated; then
+    // clipping, a cosine decay and four times the batch.
     assert_eq!(
         names(&job, Kind::UnstableTraining),
+        [
+            "recommended",
+            "clip_grad_norm",
+            "cosine_decay",
+            "larger_batch"
+        ]
+    );
+    let c = candidates(&job, Kind::UnstableTraining, 0, &limits);
+    assert_eq!(c[3].patch, json!({"training": {"batch_size": 256}}));
+    let decaying = spec(json!({"schedule": {"decay": "step"}, "training": {"batch_size": "full"}}));
+    assert_eq!(
+        names(&decaying, Kind::UnstableTraining),
         ["recommended", "clip_grad_norm"]
+    );
+    // Exploding gradients: the MLP also gets batch norm; saturation a lower rate.
+    assert_eq!(
+        names(&job, Kind::ExplodingGradients),
+        [
+            "recommended",
+            "lower_learning_rate",
+            "clip_grad_norm",
+            "batch_norm"
+        ]
+    );
+    assert_eq!(
+        names(&job, Kind::SaturatedUnits),
+        ["recommended", "lower_learning_rate", "batch_norm_residual"]
+    );
+    // Fold variance: more repeats, then early stopping at the best epoch, L2, a lower rate;
+    // early stopping that already restores its best epoch is not repeated.
+    assert_eq!(
+        names(&job, Kind::FoldVariance),
+        ["recommended", "early_stopping", "l2", "lower_learning_rate"]
+    );
+    let stopped = spec(json!({"training": {"early_stopping": {"restore_best": true}}}));
+    assert_eq!(
+        names(&stopped, Kind::FoldVariance),
+        ["recommended", "l2", "lower_learning_rate"]
     );
     // A final model that did not converge: training to its folds' loss first, then clipping,
     // then a lower rate; a job that already trains to it is recommended clipping.
