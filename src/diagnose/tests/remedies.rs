@@ -234,38 +234,6 @@ fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
             "larger_batch"
         ]
     );
-    let c = candidates(&job, Kind::UnstableTraining, 0, &limits);
-    assert_eq!(c[3].patch, json!({"training": {"batch_size": 256}}));
-    let decaying = spec(json!({"schedule": {"decay": "step"}, "training": {"batch_size": "full"}}));
-    assert_eq!(
-        names(&decaying, Kind::UnstableTraining),
-        ["recommended", "clip_grad_norm"]
-    );
-    // Exploding gradients: the MLP also gets batch norm; saturation a lower rate.
-    assert_eq!(
-        names(&job, Kind::ExplodingGradients),
-        [
-            "recommended",
-            "lower_learning_rate",
-            "clip_grad_norm",
-            "batch_norm"
-        ]
-    );
-    assert_eq!(
-        names(&job, Kind::SaturatedUnits),
-        ["recommended", "lower_learning_rate", "batch_norm_residual"]
-    );
-    // Fold variance: more repeats, then early stopping at the best epoch, L2, a lower rate;
-    // early stopping that already restores its best epoch is not repeated.
-    assert_eq!(
-        names(&job, Kind::FoldVariance),
-        ["recommended", "early_stopping", "l2", "lower_learning_rate"]
-    );
-    let stopped = spec(json!({"training": {"early_stopping": {"restore_best": true}}}));
-    assert_eq!(
-        names(&stopped, Kind::FoldVariance),
-        ["recommended", "l2", "lower_learning_rate"]
-    );
     // A final model that did not converge: training to its folds' loss first, then clipping,
     // then a lower rate; a job that already trains to it is recommended clipping.
     assert_eq!(
@@ -303,4 +271,50 @@ fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
             assert!(JobSpec::from_json(v).is_ok(), "{kind:?} {}", c.name);
         }
     }
+}
+
+#[test]
+fn instability_explosion_saturation_and_fold_variance_have_their_own_candidates() {
+    use crate::diagnose::candidates::candidates;
+    let limits = crate::config::Limits::default();
+    let names = |job: &JobSpec, kind| -> Vec<String> {
+        (candidates(job, kind, 0, &limits).into_iter())
+            .map(|c| c.name)
+            .collect()
+    };
+    let job = spec(json!({"training": {"early_stopping": null}}));
+    // Unstable training: four times the default batch of 64; a schedule that already decays
+    // and a full batch get neither the decay nor the larger batch.
+    let c = candidates(&job, Kind::UnstableTraining, 0, &limits);
+    assert_eq!(c[3].patch, json!({"training": {"batch_size": 256}}));
+    let decaying = spec(json!({"schedule": {"decay": "step"}, "training": {"batch_size": "full"}}));
+    assert_eq!(
+        names(&decaying, Kind::UnstableTraining),
+        ["recommended", "clip_grad_norm"]
+    );
+    // Exploding gradients: the MLP also gets batch norm; saturation a lower rate.
+    assert_eq!(
+        names(&job, Kind::ExplodingGradients),
+        [
+            "recommended",
+            "lower_learning_rate",
+            "clip_grad_norm",
+            "batch_norm"
+        ]
+    );
+    assert_eq!(
+        names(&job, Kind::SaturatedUnits),
+        ["recommended", "lower_learning_rate", "batch_norm_residual"]
+    );
+    // Fold variance: more repeats, then early stopping at the best epoch, L2, a lower rate;
+    // early stopping that already restores its best epoch is not repeated.
+    assert_eq!(
+        names(&job, Kind::FoldVariance),
+        ["recommended", "early_stopping", "l2", "lower_learning_rate"]
+    );
+    let stopped = spec(json!({"training": {"early_stopping": {"restore_best": true}}}));
+    assert_eq!(
+        names(&stopped, Kind::FoldVariance),
+        ["recommended", "l2", "lower_learning_rate"]
+    );
 }
