@@ -109,11 +109,12 @@ fn calmer_steps(spec: &JobSpec) -> Vec<(&'static str, Value)> {
 
 /// A model whose score swings from fold to fold: more repeats measure the swing better (the
 /// recommendation); what narrows it is a model that depends less on its training rows:
-/// early stopping at the best held-out epoch, a penalty, smaller steps.
+/// early stopping that keeps its best inner-validation epoch, a penalty, smaller steps.
 fn fold_variance_alternatives(spec: &JobSpec) -> Vec<(&'static str, Value)> {
     let stopping = match &spec.training.early_stopping {
         Some(e) if e.restore_best => json!({}),
-        _ => json!({"training": {"early_stopping": {"patience": 5, "restore_best": true}}}),
+        Some(_) => json!({"training": {"early_stopping": {"restore_best": true}}}),
+        None => json!({"training": {"early_stopping": {"patience": 5}}}),
     };
     let lower = json!({"optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)}});
     vec![

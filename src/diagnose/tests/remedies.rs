@@ -312,6 +312,13 @@ fn instability_explosion_saturation_and_fold_variance_have_their_own_candidates(
         names(&job, Kind::FoldVariance),
         ["recommended", "early_stopping", "l2", "lower_learning_rate"]
     );
+    let c = candidates(&job, Kind::FoldVariance, 0, &limits);
+    let stop = json!({"training": {"early_stopping": {"patience": 5}}});
+    assert_eq!(c[1].patch, stop);
+    let kept_last = spec(json!({"training": {"early_stopping": {"restore_best": false}}}));
+    let c = candidates(&kept_last, Kind::FoldVariance, 0, &limits);
+    let restore = json!({"training": {"early_stopping": {"restore_best": true}}});
+    assert_eq!(c[1].patch, restore);
     let stopped = spec(json!({"training": {"early_stopping": {"restore_best": true}}}));
     assert_eq!(
         names(&stopped, Kind::FoldVariance),
