@@ -3,6 +3,8 @@
 use serde_json::json;
 
 use super::jobs::{found, run, spec};
+use crate::config::Limits;
+use crate::diagnose::candidates::candidates;
 use crate::diagnose::job_rules::job_findings;
 use crate::diagnose::remedy::remedy;
 use crate::domain::finding::{Kind, Severity};
@@ -198,15 +200,16 @@ fn a_remedy_the_server_would_refuse_is_not_offered() {
     );
 }
 
+/// The names of `kind`'s candidates for model 0 of `job`, within the default limits.
+fn names(job: &JobSpec, kind: Kind) -> Vec<String> {
+    (candidates(job, kind, 0, &Limits::default()).into_iter())
+        .map(|c| c.name)
+        .collect()
+}
+
 #[test]
 fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
-    use crate::diagnose::candidates::candidates;
-    let limits = crate::config::Limits::default();
-    let names = |job: &JobSpec, kind| -> Vec<String> {
-        (candidates(job, kind, 0, &limits).into_iter())
-            .map(|c| c.name)
-            .collect()
-    };
+    let limits = Limits::default();
     // Overfitting without early stopping: early stopping with L2 first; early stopping alone
     // and L2 alone after it, then dropout and a smaller model.
     let job = spec(json!({"training": {"early_stopping": null}}));
@@ -275,13 +278,7 @@ fn candidates_start_with_the_recommended_remedy_and_drop_repeats() {
 
 #[test]
 fn instability_explosion_saturation_and_fold_variance_have_their_own_candidates() {
-    use crate::diagnose::candidates::candidates;
-    let limits = crate::config::Limits::default();
-    let names = |job: &JobSpec, kind| -> Vec<String> {
-        (candidates(job, kind, 0, &limits).into_iter())
-            .map(|c| c.name)
-            .collect()
-    };
+    let limits = Limits::default();
     let job = spec(json!({"training": {"early_stopping": null}}));
     // Unstable training: four times the default batch of 64; a schedule that already decays
     // and a full batch get neither the decay nor the larger batch.
