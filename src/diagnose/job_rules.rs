@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 
 use super::draft::{Draft, folds_of};
 use super::remedy::{advice_for, remedy};
+use super::rule::explains;
 use crate::config::Limits;
 use crate::domain::finding::{Finding, Kind, RunFinding, Severity};
 use crate::domain::job::{DecisionThreshold, JobSpec, Strategy};
@@ -245,7 +246,7 @@ fn class_imbalance(spec: &JobSpec, runs: &[RunRow]) -> Vec<Draft> {
 /// A deeper variant's high training loss is degradation's own symptom: its unstable or
 /// underfitting runs are info beside it, not warnings of their own.
 fn owned_by_degradation(drafts: &mut [Draft], degraded: &[Draft]) {
-    let symptom = |d: &Draft| matches!(d.kind, Kind::UnstableTraining | Kind::Underfitting);
+    let symptom = |d: &Draft| explains(Kind::Degradation, d.kind);
     for d in drafts.iter_mut().filter(|d| symptom(d)) {
         if degraded
             .iter()
@@ -344,6 +345,7 @@ fn fold_variance(spec: &JobSpec, runs: &[RunRow], others: &[Draft]) -> Vec<Draft
             d.variant == v.model
                 && d.strategy.is_none_or(|s| s == v.strategy)
                 && d.severity >= Severity::Warning
+                && explains(d.kind, Kind::FoldVariance)
         });
         let severity = if explained {
             Severity::Info

@@ -58,3 +58,21 @@ pub fn num(x: f64) -> String {
         format!("{x:.4}")
     }
 }
+
+/// Whether a warning of `cause` explains a finding of `symptom` about the same variant, which
+/// is then `info`. A rate that blows training up explains the rest (a first layer whose units
+/// all died has a zero gradient, which is not vanishing); an unstable loss explains a held-out
+/// rise or a flat loss, not dead units; a deeper variant's degradation its own unstable or flat
+/// loss; any other warning a spread of scores across folds.
+pub fn explains(cause: Kind, symptom: Kind) -> bool {
+    use Kind::*;
+    match symptom {
+        _ if cause == symptom => false,
+        DeadUnits | SaturatedUnits | VanishingGradients => cause == ExplodingGradients,
+        UnstableTraining => matches!(cause, ExplodingGradients | Degradation),
+        Underfitting => matches!(cause, ExplodingGradients | UnstableTraining | Degradation),
+        Overfitting => matches!(cause, ExplodingGradients | UnstableTraining),
+        FoldVariance => true,
+        _ => false,
+    }
+}

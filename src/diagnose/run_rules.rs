@@ -4,7 +4,7 @@
 
 use super::gradient_rules as gradients;
 pub use super::rule::RunContext;
-use super::rule::{Rule, finding, num};
+use super::rule::{Rule, explains, finding, num};
 use crate::domain::finding::{Kind, RunDiagnosis, RunFinding, Severity};
 use crate::engine::train::EpochRecord;
 
@@ -64,28 +64,13 @@ pub fn diagnose(ctx: &RunContext<'_>, history: &[EpochRecord], end: RunEnd) -> R
             }
         }
     }
-    // A learning rate that blows training up explains the rest: they are its symptoms (a
-    // first layer whose units all died has a zero gradient, which is not vanishing). An
-    // unstable loss explains a held-out rise or a flat loss, not dead units.
-    let severe = |kind: Kind| {
-        findings
-            .iter()
-            .any(|f| f.kind == kind && f.severity >= Severity::Warning)
-    };
-    let (exploded, unstable) = (
-        severe(Kind::ExplodingGradients),
-        severe(Kind::UnstableTraining),
-    );
+    // A cause found in the same run makes its symptoms info (`explains`).
+    let causes: Vec<Kind> = (findings.iter())
+        .filter(|f| f.severity >= Severity::Warning)
+        .map(|f| f.kind)
+        .collect();
     for f in &mut findings {
-        let symptom = match f.kind {
-            Kind::DeadUnits
-            | Kind::SaturatedUnits
-            | Kind::VanishingGradients
-            | Kind::UnstableTraining => exploded,
-            Kind::Underfitting | Kind::Overfitting => exploded || unstable,
-            _ => false,
-        };
-        if symptom {
+        if causes.iter().any(|&c| explains(c, f.kind)) {
             f.severity = Severity::Info;
         }
     }

@@ -13,15 +13,13 @@ use serde_json::Value;
 use super::datasets::idempotency_key;
 use super::extract::JsonBody;
 use super::jobs::{job_or_404, submitted};
-use super::remedy_outcomes::{Outcome, Remedied, Scores};
+use super::remedy_outcomes::{Outcome, Remedied};
 use super::state::{AppState, Route};
-use crate::domain::finding::{AppliedRemedy, Finding, Severity};
+use crate::domain::finding::{AppliedRemedy, Finding};
 use crate::domain::job::{JobSpec, JobStatus, Strategy};
 use crate::domain::job_meta::JobMeta;
-use crate::domain::metric::Metric;
 use crate::domain::results::Summary;
 use crate::domain::results::Variant;
-use crate::engine::eval::summary::Stat;
 use crate::error::ApiError;
 use crate::jobs::submit::Submission;
 use crate::jobs::views::{self, JobView};
@@ -179,35 +177,6 @@ fn summary_of(
         .map(|x| &x.1)
 }
 
-/// The mean scores of a summary.
-fn scores(s: &Summary) -> Option<Scores> {
-    Some(Scores {
-        balanced_accuracy: s.get("balanced_accuracy")?.mean,
-        accuracy: s.get("accuracy")?.mean,
-        log_loss: s.get("log_loss")?.mean,
-    })
-}
-
-/// Whether `after` is no worse than `before` beyond the original's fold noise (its std).
-fn not_worse(metric: Metric, before: Option<Stat>, after: Option<Stat>) -> bool {
-    match (before, after) {
-        (Some(b), Some(a)) if metric.higher_is_better() => a.mean >= b.mean - b.std,
-        (Some(b), Some(a)) => a.mean <= b.mean + b.std,
-        // Nothing to compare against (the original failed): only the kind decides.
-        (None, _) => true,
-        (Some(_), None) => false,
-    }
-}
-
-/// Whether a finding of severity `before` is resolved when the remedy job's worst of its kind
-/// is `after`: gone, or down to `info` from a warning or an error.
-fn resolved(before: Option<Severity>, after: Option<Severity>) -> bool {
-    match after {
-        None => true,
-        Some(after) => after < Severity::Warning && before.is_none_or(|b| b >= Severity::Warning),
-    }
-}
-
 /// `GET /v1/jobs/{id}/diagnostics`.
 async fn diagnostics(
     State(state): State<AppState>,
@@ -222,42 +191,14 @@ async fn diagnostics(
         let applied = r.applied_remedies.clone().unwrap_or_default();
         let comparison = if r.status.is_finished() {
             let after = summaries(&state, &r).await?;
-            Some(
-                applied
-                    .iter()
-                    .map(|f| {
-                        let severity_after = r
-                            .diagnostics
-                            .iter()
-                            .filter(|g| g.kind == f.kind && g.variant == f.variant)
-                            .map(|g| g.severity)
-                            .max();
-                        let severity_before = (job.diagnostics.iter())
-                            .find(|g| g.id == f.finding)
-                            .map(|g| g.severity);
-                        let (b, a) = (
-                            summary_of(&before, f.variant, f.strategy),
-                            summary_of(&after, f.variant, f.strategy),
-                        );
-                        let metric = f.kind.judged_by(rank_by);
-                        let stat = |s: Option<&Summary>| s?.get(metric.name()).copied();
-                        let kind_gone = resolved(severity_before, severity_after);
-                        Outcome {
-                            finding: f.finding,
-                            kind: f.kind,
-                            severity_before,
-                            severity_after,
-                            kind_gone,
-                            resolved: kind_gone && not_worse(metric, stat(b), stat(a)),
-                            before: b.and_then(scores),
-                            after: a.and_then(scores),
-                            metric,
-                            metric_before: stat(b),
-                            metric_after: stat(a),
-                        }
-                    })
-                    .collect(),
-            )
+            let outcome = |f: &AppliedRemedy| {
+                let (b, a) = (
+                    summary_of(&before, f.variant, f.strategy),
+                    summary_of(&after, f.variant, f.strategy),
+                );
+                Outcome::of(f, (&job.diagnostics, &r.diagnostics), (b, a), rank_by)
+            };
+            Some(applied.iter().map(outcome).collect())
         } else {
             None
         };
@@ -277,22 +218,4 @@ async fn diagnostics(
         verifications: super::remedy_verify::verifications(&remedies),
         remedies,
     }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn an_info_finding_is_resolved_only_when_it_is_gone() {
-        use Severity::{Error, Info, Warning};
-        // Before, an info finding still there after its remedy read as resolved.
-        assert!(!resolved(Some(Info), Some(Info)));
-        assert!(resolved(Some(Info), None));
-        assert!(resolved(Some(Warning), Some(Info)));
-        assert!(resolved(Some(Error), None));
-        assert!(!resolved(Some(Warning), Some(Warning)));
-        assert!(!resolved(Some(Error), Some(Warning)));
-        assert!(resolved(None, Some(Info)));
-    }
 }

@@ -107,6 +107,9 @@ struct Tried {
     status: JobStatus,
     /// Once its job has ended: the kind gone and the metric no worse beyond fold noise.
     resolved: Option<bool>,
+    /// Once its job has ended: the kinds it warns of that the original did not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    new_warnings: Option<Vec<Kind>>,
     metric_after: Option<Stat>,
 }
 
@@ -127,6 +130,7 @@ pub(super) fn verifications(remedies: &[Remedied]) -> Vec<Verification> {
             job_id: r.job_id.clone(),
             status: r.status,
             resolved: outcome.map(|o| o.resolved),
+            new_warnings: outcome.map(|o| o.new_warnings.clone()),
             metric_after: outcome.and_then(|o| o.metric_after),
         };
         // The metric's direction, from whichever candidate has finished.
@@ -207,6 +211,7 @@ mod tests {
             job_id: format!("job{rank}"),
             status: JobStatus::Succeeded,
             resolved,
+            new_warnings: None,
             metric_after: Some(Stat::of(&[mean])),
         }
     }
