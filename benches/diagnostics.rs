@@ -6,7 +6,9 @@
 //! (every candidate remedy trains; the winner the diagnostics name must pass the check).
 //! Ends with a JSON line.
 //!
-//! Run: `cargo bench --bench diagnostics` (`-- <name>…` runs only those cases).
+//! Run: `cargo bench --bench diagnostics` (`-- <name>…` runs only those cases;
+//! `-- --cases=tests/fixtures/verify_cases.json` the cases built in this repo, whose datasets
+//! sit beside that file).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -65,10 +67,11 @@ async fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let file: Value = serde_json::from_str(
-        &std::fs::read_to_string(format!("{SHARED}/diagnostics/cases.json")).unwrap(),
-    )
-    .unwrap();
+    let path = (std::env::args().find_map(|a| a.strip_prefix("--cases=").map(str::to_owned)))
+        .unwrap_or_else(|| format!("{SHARED}/diagnostics/cases.json"));
+    let file: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    // A dataset beside the cases file, else a shared one.
+    let folder = std::path::Path::new(&path).parent().unwrap().to_owned();
     let cases: Vec<&Value> = file["cases"]
         .as_array()
         .unwrap()
@@ -83,7 +86,10 @@ async fn main() {
     // Every case's job is queued at once; the two workers take them in turn.
     for case in &cases {
         let file = case["dataset"].as_str().unwrap();
-        let ds = s.shared_dataset(&c, file, &mut datasets).await;
+        let ds = match folder.join(file).is_file() {
+            true => s.local_dataset(&c, &folder.join(file), &mut datasets).await,
+            false => s.shared_dataset(&c, file, &mut datasets).await,
+        };
         let mut spec = case["spec"].clone();
         spec["dataset_id"] = json!(ds);
         jobs.push(

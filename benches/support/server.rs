@@ -130,16 +130,29 @@ impl Server {
         file: &str,
         cache: &mut std::collections::BTreeMap<String, String>,
     ) -> String {
-        if let Some(id) = cache.get(file) {
+        let path = format!("{}/../shared/data/{file}", env!("CARGO_MANIFEST_DIR"));
+        self.local_dataset(c, std::path::Path::new(&path), cache)
+            .await
+    }
+
+    /// The dataset uploaded from the CSV at `path` (label `label`), once per path in `cache`.
+    pub async fn local_dataset(
+        &self,
+        c: &reqwest::Client,
+        path: &std::path::Path,
+        cache: &mut std::collections::BTreeMap<String, String>,
+    ) -> String {
+        let key = path.display().to_string();
+        if let Some(id) = cache.get(&key) {
             return id.clone();
         }
-        let path = format!("{}/../shared/data/{file}", env!("CARGO_MANIFEST_DIR"));
-        let csv = std::fs::read(path).unwrap();
+        let csv = std::fs::read(path).unwrap_or_else(|e| panic!("{key}: {e}"));
+        let name = path.file_name().unwrap().to_string_lossy();
         let ds = self
-            .upload_csv(c, &format!("label=label&name={file}"), csv)
+            .upload_csv(c, &format!("label=label&name={name}"), csv)
             .await;
         let id = ds["id"].as_str().unwrap().to_owned();
-        cache.insert(file.to_owned(), id.clone());
+        cache.insert(key, id.clone());
         id
     }
 
