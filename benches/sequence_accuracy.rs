@@ -11,7 +11,8 @@
 //! Run: `cargo bench --bench sequence_accuracy` (`-- <dataset>…` runs only those; `EPOCHS`
 //! overrides 150 for a quick look, which the reference does not bound; `SEEDS=0,1,2,3,4` runs
 //! each dataset with those seeds, the reference's five, and prints the means;
-//! `FINAL_MODEL='{"epochs": "fold_loss"}'` sets the spec's `final_model`, `true` by default).
+//! `FINAL_MODEL='{"epochs": "fold_loss"}'` sets the spec's `final_model`, `true` by default;
+//! `SWA_EPOCHS=30` sets `training.swa_epochs`, weight averaging over the last 30 epochs).
 
 use serde_json::{Value, json};
 
@@ -127,6 +128,12 @@ fn final_model() -> Value {
     })
 }
 
+/// The spec's `training.swa_epochs`: `SWA_EPOCHS`, else off.
+fn swa_epochs() -> Option<u64> {
+    let set = std::env::var("SWA_EPOCHS").ok();
+    set.map(|v| v.parse().expect("SWA_EPOCHS is a count of epochs"))
+}
+
 impl Case {
     /// Trains the reference spec and predicts the test split with the final model and with
     /// the fold ensemble; prints a row and returns it as JSON.
@@ -141,7 +148,8 @@ impl Case {
             "dataset_id": ds["id"],
             "model": {"kind": "gru", "hidden_size": 64, "attention": "additive"},
             "optimizer": {"kind": "adam", "learning_rate": 0.001},
-            "training": {"batch_size": 16, "epochs": self.epochs, "early_stopping": null},
+            "training": {"batch_size": 16, "epochs": self.epochs, "early_stopping": null,
+                         "swa_epochs": swa_epochs()},
             "validation": {"folds": 5},
             "final_model": final_model(),
             "seed": seed

@@ -265,6 +265,12 @@ pub struct TrainingOptions {
     /// the finding). Default none.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stop_on: Vec<super::finding_kind::Kind>,
+    /// Stochastic weight averaging: the run's model is the equal average of its weights (and
+    /// batch-norm statistics) at the end of each of its last this many epochs, as
+    /// `torch.optim.swa_utils.AveragedModel(use_buffers=True)` updated once an epoch. A run
+    /// that stops before them keeps its last weights. Default off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub swa_epochs: Option<u64>,
 }
 
 impl Default for TrainingOptions {
@@ -279,6 +285,7 @@ impl Default for TrainingOptions {
             early_stopping: Some(EarlyStopping::default()),
             augment: Augment::default(),
             stop_on: Vec::new(),
+            swa_epochs: None,
         }
     }
 }

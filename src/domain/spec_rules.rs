@@ -191,6 +191,21 @@ impl TrainingSpec {
                 ));
             }
         }
+        if let Some(n) = t.swa_epochs {
+            if n == 0 || n > t.epochs {
+                errors.push(SpecError::new(
+                    "training.swa_epochs",
+                    "from 1 to training.epochs, or null",
+                ));
+            }
+            if t.early_stopping.as_ref().is_some_and(|e| e.restore_best) {
+                errors.push(SpecError::new(
+                    "training.swa_epochs",
+                    "both this and early_stopping.restore_best choose the run's weights: set \
+                     early_stopping to null or restore_best to false",
+                ));
+            }
+        }
         if !(0.0..=MAX_PENALTY).contains(&t.augment.gaussian_noise) {
             errors.push(SpecError::new(
                 "training.augment.gaussian_noise",

@@ -264,3 +264,40 @@ async fn a_chosen_feature_list_is_what_the_model_reads() {
     let p = problem(submit(&app, spec).await, 422).await;
     assert_eq!(error_fields(&p), ["features[0]"], "{p}");
 }
+
+/// `training.swa_epochs`: 1 to `training.epochs`, and not with early stopping's restored best
+/// (both would choose the weights); a job with it trains and keeps it in its spec, and one
+/// without it does not show the field.
+#[tokio::test]
+async fn swa_epochs_is_checked_and_kept_in_the_spec() {
+    let app = TestApp::spawn().await;
+    let ds = upload_breast_cancer(&app).await;
+    for training in [
+        json!({"epochs": 5, "swa_epochs": 0, "early_stopping": null}),
+        json!({"epochs": 5, "swa_epochs": 6, "early_stopping": null}),
+        json!({"epochs": 5, "swa_epochs": 2}),
+        json!({"epochs": 5, "swa_epochs": -1, "early_stopping": null}),
+    ] {
+        let spec = json!({"dataset_id": ds, "training": training});
+        let p = problem(submit(&app, spec).await, 422).await;
+        assert_eq!(error_fields(&p), ["training.swa_epochs"], "{p}");
+    }
+    let training = json!({"epochs": 4, "swa_epochs": 2, "early_stopping": {"restore_best": false}});
+    let spec = json!({"dataset_id": ds, "seed": 1, "training": training,
+                      "validation": {"folds": 2}});
+    let id = queued(&app, spec).await;
+    let job = wait_until_finished(&app, &id).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["spec"]["training"]["swa_epochs"], 2, "{job}");
+    let plain = json!({"dataset_id": ds, "validation": {"folds": 2}});
+    let ok = json(
+        app.post("/v1/jobs?dry_run=true")
+            .json(&plain)
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    assert!(ok["spec"]["training"].get("swa_epochs").is_none(), "{ok}");
+}

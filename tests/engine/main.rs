@@ -2,6 +2,7 @@
 //! (copied from the reference material, never regenerated from our code), and training
 //! behaviour on real data.
 
+mod averaging;
 mod backward;
 mod checkpoints;
 mod control;

@@ -9,6 +9,7 @@
 //! `hidden.{i}.proj.weight`, `output.weight` `(classes, in)`, `output.bias`;
 //! `optimizer.{param}.{buffer}` (PyTorch's state names: `momentum_buffer`, `sum`, `square_avg`,
 //! `acc_delta`, `grad_avg`, `exp_avg`, `exp_avg_sq`, `max_exp_avg_sq`); `best.{param or stat}`;
+//! `averaged.{param or stat}` (weight averaging's running average, `averaged_epochs` of them);
 //! `member.{m}.{param or stat}` for the finished members of an ensemble. Metadata `model` names
 //! the model kind (`mlp`, `autoencoder`; files without it are `mlp`, or `autoencoder` when they
 //! carry `one_class`).

@@ -14,7 +14,7 @@ use crate::engine::model::{Model, registry};
 use crate::engine::optim::optimizer::Optimizer;
 use crate::engine::optim::state::ParamState;
 use crate::engine::predict::Predictor;
-use crate::engine::train::state::{Best, TrainState};
+use crate::engine::train::state::{Averaged, Best, TrainState};
 
 /// What one checkpoint file holds.
 #[derive(Debug, Clone)]
@@ -188,6 +188,13 @@ pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
         }),
         None => None,
     };
+    let averaged = match o.meta.get("averaged_epochs") {
+        Some(e) => Some(Averaged {
+            model: o.model("averaged.", o.classes)?,
+            epochs: e.parse().map_err(corrupt)?,
+        }),
+        None => None,
+    };
     let mut seed = [0u8; 32];
     hex::decode_to_slice(o.get("rng_seed")?, &mut seed).map_err(corrupt)?;
     let mut rng = ChaCha8Rng::from_seed(seed);
@@ -203,6 +210,7 @@ pub fn from_bytes(data: &[u8]) -> Result<Stored, EngineError> {
         epochs_done: o.num("epochs_done")?,
         history: serde_json::from_str(o.get("history")?).map_err(corrupt)?,
         best,
+        averaged,
         waited: o.num("waited")?,
         members: o.members()?,
         epoch_offset: o

@@ -92,6 +92,9 @@ fn serialize_state(
     if let Some(best) = &state.best {
         tensors_of("best.", &best.model, &mut tensors);
     }
+    if let Some(average) = &state.averaged {
+        tensors_of("averaged.", &average.model, &mut tensors);
+    }
     if members {
         for (m, member) in state.members.iter().enumerate() {
             tensors_of(&format!("member.{m}."), member, &mut tensors);
@@ -116,6 +119,9 @@ fn serialize_state(
         ("history".to_owned(), json(&state.history)),
         ("waited".to_owned(), state.waited.to_string()),
     ]);
+    if let Some(average) = &state.averaged {
+        meta.insert("averaged_epochs".into(), average.epochs.to_string());
+    }
     if let Some(best) = &state.best {
         meta.insert("best_epoch".into(), best.epoch.to_string());
         meta.insert("best_value".into(), format!("{:e}", best.value));

@@ -14,7 +14,7 @@ use super::early::EarlyStop;
 use super::history::{EpochRecord, Stop};
 use super::measure::{diverged, evaluate, weight_movement};
 use super::request::{Leg, Objective, TrainRequest};
-use super::state::TrainState;
+use super::state::{Averaged, TrainState};
 use super::step::{Buffers, Shape, StepStats, step};
 use super::trained::{Progress, Trained};
 use crate::domain::learning_rate::RateRange;
@@ -77,6 +77,13 @@ pub fn run(
         );
         st.history.push(record);
         st.epochs_done = epoch + 1;
+        if spec
+            .training
+            .swa_epochs
+            .is_some_and(|n| epoch + n >= spec.training.epochs)
+        {
+            st.averaged = Some(Averaged::add(st.averaged.take(), &st.model));
+        }
         let stopping = match (&early_stop, val) {
             (Some(e), Some((vloss, vacc))) => e.observe(&mut st, epoch + 1, vloss, vacc),
             _ => false,
@@ -180,6 +187,7 @@ pub(super) fn prepare(
             epochs_done: 0,
             history: Vec::new(),
             best: None,
+            averaged: None,
             waited: 0,
             members: Vec::new(),
             epoch_offset: 0,
@@ -323,8 +331,9 @@ fn record(
     }
 }
 
-/// The best weights restored when early stopping asks for them, and the held-out set's
-/// probabilities (checked finite).
+/// The best weights restored when early stopping asks for them, or the weight average of a
+/// run that ends here (not one paused to go on), and the held-out set's probabilities
+/// (checked finite).
 fn finish(req: &TrainRequest<'_>, mut st: TrainState, stop: Stop) -> Result<Trained, EngineError> {
     let mut best_epoch = st.history.len() as u64;
     if let (Some(es), Some(b)) = (&req.spec.training.early_stopping, st.best.take())
@@ -332,6 +341,11 @@ fn finish(req: &TrainRequest<'_>, mut st: TrainState, stop: Stop) -> Result<Trai
     {
         st.model = b.model;
         best_epoch = b.epoch;
+    }
+    if !matches!(stop, Stop::Paused | Stop::Cancelled)
+        && let Some(average) = st.averaged.take()
+    {
+        st.model = average.model;
     }
     let holdout_proba = req
         .holdout

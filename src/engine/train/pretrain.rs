@@ -166,6 +166,8 @@ fn autoencoder_spec(spec: &TrainingSpec, width: usize, epochs: u64) -> TrainingS
             early_stopping: None,
             augment: Augment::default(),
             stop_on: Vec::new(),
+            // The average is the job's model's; an autoencoder keeps its last weights.
+            swa_epochs: None,
             ..spec.training.clone()
         },
     }

@@ -19,6 +19,40 @@ pub struct Best {
     pub value: f64,
 }
 
+/// Stochastic weight averaging's running average of the epoch-end weights and batch-norm
+/// statistics, and how many epochs it holds.
+#[derive(Debug, Clone)]
+pub struct Averaged {
+    pub model: Model,
+    pub epochs: u64,
+}
+
+impl Averaged {
+    /// The average with `model`'s weights added: `avg += (x − avg) / n`, as PyTorch's
+    /// `AveragedModel` default averaging function.
+    pub fn add(average: Option<Averaged>, model: &Model) -> Averaged {
+        let Some(mut a) = average else {
+            return Averaged {
+                model: model.clone(),
+                epochs: 1,
+            };
+        };
+        a.epochs += 1;
+        let n = a.epochs as f32;
+        for (avg, p) in a.model.params_mut().iter_mut().zip(model.params()) {
+            for (x, &y) in avg.data.iter_mut().zip(&p.data) {
+                *x += (y - *x) / n;
+            }
+        }
+        for ((_, avg), (_, b)) in a.model.buffers_mut().into_iter().zip(model.buffers()) {
+            for (x, &y) in avg.iter_mut().zip(b) {
+                *x += (y - *x) / n;
+            }
+        }
+        a
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct TrainState {
     pub spec: TrainingSpec,
@@ -31,6 +65,8 @@ pub struct TrainState {
     pub epochs_done: u64,
     pub history: Vec<EpochRecord>,
     pub best: Option<Best>,
+    /// `training.swa_epochs`: the average so far (from the first averaged epoch on).
+    pub averaged: Option<Averaged>,
     /// Epochs since early stopping last saw an improvement.
     pub waited: u64,
     /// Ensembles: the members finished before `model`, and the epochs they ran (the run's
@@ -58,6 +94,7 @@ impl TrainState {
             epochs_done: self.epochs_done,
             history: Vec::new(),
             best: self.best.clone(),
+            averaged: self.averaged.clone(),
             waited: self.waited,
             members: self.members.clone(),
             epoch_offset: self.epoch_offset,
