@@ -71,7 +71,7 @@ fn alternatives(spec: &JobSpec, kind: Kind, variant: usize) -> Vec<(&'static str
         }
         // Steps that push pre-activations into the flat tails keep them there.
         Kind::SaturatedUnits => vec![("lower_learning_rate", lower())],
-        Kind::FoldVariance => fold_variance_alternatives(spec),
+        Kind::FoldVariance => fold_variance_alternatives(spec, lower()),
         Kind::FinalModelUnconverged => {
             vec![("clip_grad_norm", clip()), ("lower_learning_rate", lower())]
         }
@@ -110,13 +110,12 @@ fn calmer_steps(spec: &JobSpec) -> Vec<(&'static str, Value)> {
 /// A model whose score swings from fold to fold: more repeats measure the swing better (the
 /// recommendation); what narrows it is a model that depends less on its training rows:
 /// early stopping that keeps its best inner-validation epoch, a penalty, smaller steps.
-fn fold_variance_alternatives(spec: &JobSpec) -> Vec<(&'static str, Value)> {
+fn fold_variance_alternatives(spec: &JobSpec, lower: Value) -> Vec<(&'static str, Value)> {
     let stopping = match &spec.training.early_stopping {
         Some(e) if e.restore_best => json!({}),
         Some(_) => json!({"training": {"early_stopping": {"restore_best": true}}}),
         None => json!({"training": {"early_stopping": {"patience": 5}}}),
     };
-    let lower = json!({"optimizer": {"learning_rate": lower_learning_rate(&spec.optimizer)}});
     vec![
         ("early_stopping", stopping),
         ("l2", more_l2_or_default(spec)),
