@@ -267,8 +267,10 @@ pub struct TrainingOptions {
     pub stop_on: Vec<super::finding_kind::Kind>,
     /// Stochastic weight averaging: the run's model is the equal average of its weights (and
     /// batch-norm statistics) at the end of each of its last this many epochs, as
-    /// `torch.optim.swa_utils.AveragedModel(use_buffers=True)` updated once an epoch. A run
-    /// that stops before them keeps its last weights. Default off.
+    /// `torch.optim.swa_utils.AveragedModel(use_buffers=True)` updated once an epoch: the last
+    /// of the epochs the run is set to train (all of them when it is set to fewer, as a
+    /// `{"epochs": "cv"}` final model can be). A run that stops before them keeps its last
+    /// weights. Default off.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub swa_epochs: Option<u64>,
 }
