@@ -278,11 +278,7 @@ pub fn estimate(m: &MemoryInputs<'_>) -> MemoryEstimate {
     // written. Twelve for the first group is what `cargo bench --bench hostile` measures for
     // wide models (the allocator keeps freed tensors for reuse).
     // Weight averaging's running average: in the state, the writer's clone and the file.
-    let averaged = if spec.training.swa_epochs.is_some() {
-        3
-    } else {
-        0
-    };
+    let averaged = 3 * u64::from(spec.training.swa_epochs.is_some());
     let copies = 12 + 3 * (2 + state) + state + averaged;
     let model = params.saturating_mul(F32).saturating_mul(copies);
     // Finished ensemble members: kept, in the checkpoint, and serialized.

@@ -153,3 +153,20 @@ fn convolutional_parameters_are_counted_as_pytorch_counts_them() {
         assert_eq!(units + classes * (width + 1), want, "{kind:?}");
     }
 }
+
+#[test]
+fn weight_averaging_adds_three_copies_of_the_model() {
+    let mut spec = TrainingSpec::default();
+    spec.model.hidden_layers = vec![4, 3];
+    let model_term = |spec: &TrainingSpec| {
+        let e = estimate(&inputs(spec));
+        (e.terms.iter())
+            .find(|t| t.name.starts_with("model"))
+            .unwrap()
+            .bytes
+    };
+    let plain = model_term(&spec);
+    spec.training.swa_epochs = Some(5);
+    // 10·4+4 + 4·3+3 + 3·2+2 = 67 parameters: the average, the writer's clone and the file.
+    assert_eq!(model_term(&spec) - plain, 67 * 4 * 3);
+}
