@@ -39,15 +39,16 @@ impl Averaged {
         };
         a.epochs += 1;
         let n = a.epochs as f32;
-        for (avg, p) in a.model.params_mut().iter_mut().zip(model.params()) {
-            for (x, &y) in avg.data.iter_mut().zip(&p.data) {
-                *x += (y - *x) / n;
+        let add = |avg: &mut [f32], x: &[f32]| {
+            for (a, &y) in avg.iter_mut().zip(x) {
+                *a += (y - *a) / n;
             }
+        };
+        for (avg, p) in a.model.params_mut().iter_mut().zip(model.params()) {
+            add(&mut avg.data, &p.data);
         }
         for ((_, avg), (_, b)) in a.model.buffers_mut().into_iter().zip(model.buffers()) {
-            for (x, &y) in avg.iter_mut().zip(b) {
-                *x += (y - *x) / n;
-            }
+            add(avg, b);
         }
         a
     }
