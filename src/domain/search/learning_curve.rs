@@ -2,7 +2,10 @@
 //! have at a rung stops the ones that learn slowly (a small learning rate) though they end
 //! best; ranking by the loss the curve is heading for keeps them. The model is the power law
 //! `a + b·t^(−c)` ("pow3", the first of Domhan et al. 2015's learning-curve families), fitted by
-//! least squares to the curve's last two thirds and read at the horizon.
+//! least squares to the curve's last two thirds and read at the horizon. A loss cannot fall
+//! below 0, so neither may the fit's asymptote `a`: unconstrained, five epochs of a fast fall
+//! fit an asymptote below zero, and every slow learner headed for 0 ranked first, ties broken
+//! by trial number.
 
 /// The exponents tried, 0.1 to 3.0 by 0.1: enough to follow a curve that flattens at once or
 /// one that is still falling; an exponent's fit is closed-form, so a grid is cheap and exact.
@@ -33,8 +36,9 @@ pub fn heading(curve: &[f64], horizon: u64) -> f64 {
     }
 }
 
-/// A least-squares line `y = a + b·x` through the points with `x = t^(−c)`, and its squared
-/// error.
+/// A least-squares line `y = a + b·x` through the points with `x = t^(−c)` and `a ≥ 0`, and its
+/// squared error. Where the free line's intercept is negative the constrained optimum is on
+/// `a = 0`, the line through the origin.
 struct Fit {
     a: f64,
     b: f64,
@@ -54,8 +58,14 @@ fn fit(points: &[(f64, f64)], c: f64) -> Option<Fit> {
     if sxx <= 0.0 {
         return None;
     }
-    let b = sxy / sxx;
-    let a = my - b * mx;
+    let (mut a, mut b) = (my - sxy / sxx * mx, sxy / sxx);
+    if a < 0.0 {
+        a = 0.0;
+        b = (xs.iter().zip(points))
+            .map(|(x, (_, y))| x * y)
+            .sum::<f64>()
+            / xs.iter().map(|x| x * x).sum::<f64>();
+    }
     let sse = (xs.iter().zip(points))
         .map(|(x, (_, y))| (a + b * x - y).powi(2))
         .sum();
@@ -87,6 +97,24 @@ mod tests {
         assert!(slow[4] > fast[4]);
         assert!(heading(&slow, 45) < heading(&fast, 45));
         assert!((heading(&slow, 45) - (0.02 + 0.9 / 45.0)).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_asymptote_is_never_below_zero() {
+        // Five epochs of a fast fall, 0.4 + 2·e^(−t/2): the free fit's asymptote is below zero
+        // and it headed for 0 at epoch 45 (clamped there); bounded at 0 it heads for 0.165.
+        let curve: Vec<f64> = (1..=5)
+            .map(|t| 0.4 + 2.0 * (-0.5 * f64::from(t)).exp())
+            .collect();
+        let h = heading(&curve, 45);
+        assert!((h - 0.165363).abs() < 1e-5, "{h}");
+        // The fit itself: y = t^(−1) − 0.1 at t = 1, 2, 4 has its free intercept at −0.1; on
+        // a = 0 the least-squares slope is Σxy / Σx² over x = 1, 1/2, 1/4.
+        let points = [(1.0, 0.9), (2.0, 0.4), (4.0, 0.15)];
+        let f = fit(&points, 1.0).unwrap();
+        let want = (0.9 + 0.5 * 0.4 + 0.25 * 0.15) / (1.0 + 0.25 + 0.0625);
+        assert_eq!(f.a, 0.0);
+        assert!((f.b - want).abs() < 1e-12, "{} against {want}", f.b);
     }
 
     #[test]
