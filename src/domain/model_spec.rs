@@ -4,9 +4,9 @@
 use serde::{Deserialize, Serialize};
 
 /// The network: a multi-layer perceptron (`mlp`, for tables), a recurrent network (`gru`,
-/// `lstm`) or a convolutional one (`fcn`, `resnet1d`), for sequences. The MLP's fields are
-/// ignored by a recurrent network and the recurrent fields by an MLP; a convolutional family
-/// refuses fields that are not its own (`foreign_fields`).
+/// `lstm`) or a convolutional one (`fcn`, `resnet1d`), for sequences. Each family reads its own
+/// fields (`ModelKind::fields`) and refuses the others' (`foreign_fields`); every field has
+/// one default, so a spec stored before a family refused a field still reads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSpec {
@@ -120,21 +120,18 @@ impl ModelSpec {
         self
     }
 
-    /// Fields set away from their defaults that this family does not read: a convolutional
-    /// family refuses them (the MLP and the recurrent families, older, ignore each other's).
+    /// Fields set away from their defaults that this family does not read: refused, so a
+    /// value is never silently ignored (a GRU given `hidden_layers`, an MLP `hidden_size`).
     pub fn foreign_fields(&self) -> Vec<&'static str> {
+        let own = self.kind.fields();
+        (self.set_fields().into_iter())
+            .filter(|f| !own.contains(f))
+            .collect()
+    }
+
+    /// The fields (other than `kind`) set away from their defaults.
+    fn set_fields(&self) -> Vec<&'static str> {
         let d = ModelSpec::default();
-        let conv = self.kind.convolution().is_some();
-        let mut out = Vec::new();
-        if !conv {
-            if self.filters.is_some() {
-                out.push("filters");
-            }
-            if self.kernel_sizes.is_some() {
-                out.push("kernel_sizes");
-            }
-            return out;
-        }
         let set = [
             ("hidden_layers", self.hidden_layers != d.hidden_layers),
             ("activation", self.activation != d.activation),
@@ -147,9 +144,11 @@ impl ModelSpec {
             ("layers", self.layers != d.layers),
             ("bidirectional", self.bidirectional),
             ("attention", self.attention != d.attention),
+            ("unit_forget_bias", self.unit_forget_bias),
+            ("filters", self.filters.is_some()),
+            ("kernel_sizes", self.kernel_sizes.is_some()),
         ];
-        out.extend(set.iter().filter(|(_, on)| *on).map(|(f, _)| *f));
-        out
+        set.iter().filter(|(_, on)| *on).map(|(f, _)| *f).collect()
     }
 
     /// What makes two models' weights interchangeable (everything but regularization): what
@@ -284,9 +283,36 @@ impl ModelKind {
         (self == ModelKind::Fcn).then_some(ModelKind::Resnet1d)
     }
 
-    /// Whether the family has a forget gate (`unit_forget_bias` applies).
-    pub fn has_forget_gate(self) -> bool {
-        self == ModelKind::Lstm
+    /// The `model` fields the family reads besides `kind`; a spec that sets another is refused.
+    pub fn fields(self) -> &'static [&'static str] {
+        const RECURRENT: [&str; 5] = [
+            "hidden_size",
+            "layers",
+            "bidirectional",
+            "attention",
+            "dropout",
+        ];
+        match self {
+            ModelKind::Mlp => &[
+                "hidden_layers",
+                "activation",
+                "batch_norm",
+                "residual",
+                "dropout",
+                "input_dropout",
+                "init",
+            ],
+            ModelKind::Gru => &RECURRENT,
+            ModelKind::Lstm => &[
+                "hidden_size",
+                "layers",
+                "bidirectional",
+                "attention",
+                "dropout",
+                "unit_forget_bias",
+            ],
+            ModelKind::Fcn | ModelKind::Resnet1d => &["filters", "kernel_sizes"],
+        }
     }
 
     /// The spec field that sizes the family's model.

@@ -31,73 +31,24 @@ impl TrainingSpec {
 
     fn validate_model(&self, limits: &Limits, errors: &mut Vec<SpecError>) {
         let m = &self.model;
-        if m.hidden_layers.len() as u64 > limits.max_hidden_layers {
-            errors.push(SpecError::new(
-                "model.hidden_layers",
-                format!(
-                    "at most {} hidden layers (max_hidden_layers)",
-                    limits.max_hidden_layers
-                ),
-            ));
-        }
-        // Widths are checked only within the layer limit: a million bad widths are one error.
-        let checked = (limits.max_hidden_layers as usize).min(m.hidden_layers.len());
-        for (i, &w) in m.hidden_layers[..checked].iter().enumerate() {
-            if w == 0 || w > limits.max_layer_width {
-                errors.push(SpecError::new(
-                    format!("model.hidden_layers[{i}]"),
-                    format!(
-                        "a width from 1 to {} (max_layer_width)",
-                        limits.max_layer_width
-                    ),
-                ));
-            }
-        }
-        // The GRU's fields are checked whatever the kind, so a spec never stores a value no
-        // model could take.
-        if m.hidden_size == 0 || m.hidden_size > limits.max_layer_width {
-            errors.push(SpecError::new(
-                "model.hidden_size",
-                format!(
-                    "a width from 1 to {} (max_layer_width)",
-                    limits.max_layer_width
-                ),
-            ));
-        }
-        if m.layers == 0 || m.layers > limits.max_hidden_layers {
-            errors.push(SpecError::new(
-                "model.layers",
-                format!(
-                    "from 1 to {} stacked layers (max_hidden_layers)",
-                    limits.max_hidden_layers
-                ),
-            ));
-        }
-        for field in m.foreign_fields() {
+        let foreign = m.foreign_fields();
+        let mut found = Vec::new();
+        validate_model_values(m, limits, &mut found);
+        // A field the family does not read is refused once, whole, not also range-checked.
+        found.retain(|e| {
+            let field = e.field.trim_start_matches("model.");
+            !foreign.contains(&field.split('[').next().unwrap_or(field))
+        });
+        errors.extend(found);
+        for field in foreign {
             errors.push(SpecError::new(
                 format!("model.{field}"),
-                format!("does not apply to a {}", m.kind.name()),
-            ));
-        }
-        if m.kind.convolution().is_some() {
-            validate_convolutions(m, limits, errors);
-        }
-        if m.unit_forget_bias && !m.kind.has_forget_gate() {
-            errors.push(SpecError::new(
-                "model.unit_forget_bias",
                 format!(
-                    "applies to an LSTM's forget gate; a {} has none",
-                    m.kind.name()
+                    "does not apply to a {}: it reads {}",
+                    m.kind.name(),
+                    m.kind.fields().join(", ")
                 ),
             ));
-        }
-        for (field, p) in [
-            ("model.dropout", m.dropout),
-            ("model.input_dropout", m.input_dropout),
-        ] {
-            if !(0.0..1.0).contains(&p) {
-                errors.push(SpecError::new(field, "a probability in [0, 1)"));
-            }
         }
     }
 
@@ -368,6 +319,62 @@ fn validate_convolutions(m: &ModelSpec, limits: &Limits, errors: &mut Vec<SpecEr
                 filters.len()
             ),
         ));
+    }
+}
+
+/// The model's values against their ranges, every family's fields (the caller drops the errors
+/// of fields the family does not read).
+fn validate_model_values(m: &ModelSpec, limits: &Limits, errors: &mut Vec<SpecError>) {
+    if m.hidden_layers.len() as u64 > limits.max_hidden_layers {
+        errors.push(SpecError::new(
+            "model.hidden_layers",
+            format!(
+                "at most {} hidden layers (max_hidden_layers)",
+                limits.max_hidden_layers
+            ),
+        ));
+    }
+    // Widths are checked only within the layer limit: a million bad widths are one error.
+    let checked = (limits.max_hidden_layers as usize).min(m.hidden_layers.len());
+    for (i, &w) in m.hidden_layers[..checked].iter().enumerate() {
+        if w == 0 || w > limits.max_layer_width {
+            errors.push(SpecError::new(
+                format!("model.hidden_layers[{i}]"),
+                format!(
+                    "a width from 1 to {} (max_layer_width)",
+                    limits.max_layer_width
+                ),
+            ));
+        }
+    }
+    if m.hidden_size == 0 || m.hidden_size > limits.max_layer_width {
+        errors.push(SpecError::new(
+            "model.hidden_size",
+            format!(
+                "a width from 1 to {} (max_layer_width)",
+                limits.max_layer_width
+            ),
+        ));
+    }
+    if m.layers == 0 || m.layers > limits.max_hidden_layers {
+        errors.push(SpecError::new(
+            "model.layers",
+            format!(
+                "from 1 to {} stacked layers (max_hidden_layers)",
+                limits.max_hidden_layers
+            ),
+        ));
+    }
+    if m.kind.convolution().is_some() {
+        validate_convolutions(m, limits, errors);
+    }
+    for (field, p) in [
+        ("model.dropout", m.dropout),
+        ("model.input_dropout", m.input_dropout),
+    ] {
+        if !(0.0..1.0).contains(&p) {
+            errors.push(SpecError::new(field, "a probability in [0, 1)"));
+        }
     }
 }
 

@@ -302,11 +302,11 @@ async fn specs_that_do_not_fit_sequences_or_tables_are_422s_naming_the_field() {
     let cases = [
         // A GRU on a table.
         (gru(&table, "none"), vec!["model.kind"], "is a table"),
-        // The GRU's fields are checked for an MLP too: no spec stores a value no model takes.
+        // A GRU's field on an MLP is refused, not stored unread (and not also range-checked).
         (
             json!({"dataset_id": table["id"], "model": [{"layers": 0}]}),
             vec!["model[0].layers"],
-            "stacked layers",
+            "does not apply to a mlp: it reads hidden_layers",
         ),
         // SMOTE and NearMiss compare sequences as vectors: equal lengths only.
         (

@@ -76,3 +76,46 @@ fn every_invalid_field_is_reported_at_once() {
         ]
     );
 }
+
+#[test]
+fn each_family_refuses_the_fields_it_does_not_read() {
+    let refused = |model: serde_json::Value| -> Vec<String> {
+        let spec = TrainingSpec::from_json(json!({ "model": model })).unwrap();
+        (spec.validate(&Limits::default()).into_iter())
+            .map(|e| e.field)
+            .collect()
+    };
+    // Once ignored, now named: a GRU given an MLP's layers, an MLP given a GRU's width.
+    assert_eq!(
+        refused(json!({"kind": "gru", "hidden_layers": [32], "activation": "tanh"})),
+        ["model.hidden_layers", "model.activation"]
+    );
+    assert_eq!(
+        refused(json!({"hidden_size": 32, "bidirectional": true})),
+        ["model.hidden_size", "model.bidirectional"]
+    );
+    assert_eq!(
+        refused(json!({"kind": "gru", "unit_forget_bias": true})),
+        ["model.unit_forget_bias"]
+    );
+    assert_eq!(
+        refused(json!({"kind": "mlp", "filters": [8]})),
+        ["model.filters"]
+    );
+    // Each family's own fields, and any field at its default (a resolved spec shows them all).
+    assert!(
+        refused(
+            json!({"kind": "lstm", "hidden_size": 32, "layers": 2, "dropout": 0.2,
+                           "unit_forget_bias": true, "hidden_layers": [64, 64]})
+        )
+        .is_empty()
+    );
+    assert!(refused(json!({"hidden_layers": [8], "batch_norm": true, "init": "he"})).is_empty());
+    assert!(refused(json!({"kind": "fcn", "filters": [8, 8], "kernel_sizes": [3, 3]})).is_empty());
+    let spec = TrainingSpec::from_json(json!({"model": {"kind": "gru", "init": "he"}})).unwrap();
+    let message = &spec.validate(&Limits::default())[0].message;
+    assert!(
+        message.contains("hidden_size, layers, bidirectional, attention, dropout"),
+        "{message}"
+    );
+}
