@@ -610,6 +610,50 @@ fn only_the_family_registry_names_a_family() {
     }
 }
 
+/// Each family's network types and the modules that hold them: outside those and the family
+/// registry (the kinds, and the builder) no code names them, so adding a family is its own folder plus the
+/// registry's lines.
+const FAMILY_TYPES: &[(&str, &str)] = &[
+    ("TableNet", "engine::model::table"),
+    ("Recurrent", "engine::model::recurrent"),
+    ("Gru", "engine::sequence"),
+    ("Lstm", "engine::sequence"),
+    ("ConvFamily", "engine::conv"),
+];
+
+/// Whether `code` has `word` as a whole identifier.
+fn names_identifier(code: &str, word: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    code.match_indices(word).any(|(i, _)| {
+        let before = code[..i].chars().next_back().is_none_or(|c| !ident(c));
+        let after = code[i + word.len()..]
+            .chars()
+            .next()
+            .is_none_or(|c| !ident(c));
+        before && after
+    })
+}
+
+#[test]
+fn only_the_registry_and_its_folder_name_a_family_network() {
+    assert!(names_identifier("Box::new(Lstm::new())", "Lstm"));
+    assert!(!names_identifier("LstmCell; my_Lstm", "Lstm"));
+    for (path, m) in modules() {
+        let module = path.join("::");
+        if FAMILY_REGISTRY.contains(&module.as_str()) || path.iter().any(|p| p == "tests") {
+            continue;
+        }
+        for (ty, home) in FAMILY_TYPES {
+            let at_home = module == *home || module.starts_with(&format!("{home}::"));
+            assert!(
+                at_home || !names_identifier(&m.code, ty),
+                "{} names {ty}, a family's network: build it through engine::model::registry",
+                m.file.display()
+            );
+        }
+    }
+}
+
 #[test]
 fn the_family_check_sees_variants_but_not_associated_items() {
     let code =
