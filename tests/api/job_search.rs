@@ -233,9 +233,11 @@ fn sse_events(text: &str) -> Vec<(String, Value)> {
 async fn the_jobs_list_streams_its_page_then_each_changed_job_until_settled() {
     let app = TestApp::spawn().await;
     let ds = upload_breast_cancer(&app).await;
+    // Long enough to be seen training between the feed's 200 ms ticks on a fast machine (300
+    // epochs once settled between two ticks in CI: one job event).
     let spec = json!({"dataset_id": ds, "tags": {"watch": "yes"}, "final_model": false,
                       "model": {"hidden_layers": [64, 64]}, "validation": {"folds": 2},
-                      "training": {"epochs": 300, "early_stopping": null}});
+                      "training": {"epochs": 1500, "early_stopping": null}});
     let id = queued(&app, spec).await;
     let filter = encoded("tags.watch = 'yes'");
     let res = app
