@@ -285,12 +285,14 @@ impl ModelKind {
 
     /// The `model` fields the family reads besides `kind`; a spec that sets another is refused.
     pub fn fields(self) -> &'static [&'static str] {
-        const RECURRENT: [&str; 5] = [
+        // A GRU reads the LSTM's fields but the last: it has no forget gate.
+        const RECURRENT: [&str; 6] = [
             "hidden_size",
             "layers",
             "bidirectional",
             "attention",
             "dropout",
+            "unit_forget_bias",
         ];
         match self {
             ModelKind::Mlp => &[
@@ -302,15 +304,8 @@ impl ModelKind {
                 "input_dropout",
                 "init",
             ],
-            ModelKind::Gru => &RECURRENT,
-            ModelKind::Lstm => &[
-                "hidden_size",
-                "layers",
-                "bidirectional",
-                "attention",
-                "dropout",
-                "unit_forget_bias",
-            ],
+            ModelKind::Gru => &RECURRENT[..5],
+            ModelKind::Lstm => &RECURRENT,
             ModelKind::Fcn | ModelKind::Resnet1d => &["filters", "kernel_sizes"],
         }
     }
