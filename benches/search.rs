@@ -14,7 +14,9 @@
 //! Run: `cargo bench --bench search` (the anchors need `pip install optuna torch scikit-learn
 //! pandas`; without them their columns say skipped); `SEARCH_SEEDS=1,2 cargo bench --bench
 //! search` adds asha against random search with those seeds and the gap's mean over them and
-//! seed 0 (the anchors run seed 0 only).
+//! seed 0; `SEARCH_OPTUNA_SEEDS=1` with it runs Optuna with those seeds too (caravan's takes
+//! about 12 minutes a seed) and the mean of asha's gap to it. scikit-learn runs seed 0 only.
+//! `-- digits caravan` narrows to the datasets named.
 
 use std::time::Instant;
 
@@ -32,6 +34,7 @@ const FOLDS: u64 = 5;
 const EPOCHS: u64 = 45;
 const MIN_EPOCHS: u64 = 5;
 const ETA: u64 = 3;
+const OPTUNA_MODULES: &str = "optuna, torch, sklearn, pandas";
 
 fn data_path(name: &str) -> String {
     format!("{}/../shared/data/{name}.csv", env!("CARGO_MANIFEST_DIR"))
@@ -88,7 +91,7 @@ async fn crossfold(
     }
 }
 
-fn anchor(script: &str, modules: &str, name: &str) -> Option<Found> {
+fn anchor(script: &str, modules: &str, (name, seed): (&str, u64)) -> Option<Found> {
     let args: Vec<String> = [
         data_path(name),
         format!("--trials={TRIALS}"),
@@ -96,6 +99,7 @@ fn anchor(script: &str, modules: &str, name: &str) -> Option<Found> {
         format!("--epochs={EPOCHS}"),
         format!("--min-epochs={MIN_EPOCHS}"),
         format!("--eta={ETA}"),
+        format!("--seed={seed}"),
     ]
     .into();
     let v = anchors::reference_script(script, modules, &args)?;
@@ -106,6 +110,9 @@ fn anchor(script: &str, modules: &str, name: &str) -> Option<Found> {
         seconds: v["wall_seconds"].as_f64()?,
     })
 }
+
+/// A dataset the bench uploaded, with seed 0's gaps: asha − random, asha − Optuna (if it ran).
+type Uploaded<'a> = (&'a str, String, f64, Option<f64>);
 
 fn cell(f: &Option<Found>) -> String {
     match f {
@@ -127,8 +134,14 @@ async fn main() {
     let c = reqwest::Client::new();
     let server = Server::start(&["--workers", "2", "--cores", "2"]);
     let mut lines = Vec::new();
-    let mut uploaded = Vec::new();
-    for name in DATASETS {
+    let mut uploaded: Vec<Uploaded> = Vec::new();
+    let named: Vec<String> = (std::env::args().skip(1))
+        .filter(|a| DATASETS.contains(&a.as_str()))
+        .collect();
+    for name in DATASETS
+        .into_iter()
+        .filter(|n| named.is_empty() || named.iter().any(|a| a == n))
+    {
         let Ok(csv) = std::fs::read(data_path(name)) else {
             println!("| {name} | (skipped: ../shared/data/{name}.csv not found) |||||");
             continue;
@@ -139,9 +152,14 @@ async fn main() {
         let ds = ds["id"].as_str().unwrap().to_owned();
         let asha = crossfold(&c, &server, &ds, ("asha", 0)).await;
         let random = crossfold(&c, &server, &ds, ("random", 0)).await;
-        uploaded.push((name, ds.clone(), asha.best - random.best));
-        let optuna = anchor("search_optuna.py", "optuna, torch, sklearn, pandas", name);
-        let sklearn = anchor("search_sklearn.py", "sklearn, pandas", name);
+        let optuna = anchor("search_optuna.py", OPTUNA_MODULES, (name, 0));
+        uploaded.push((
+            name,
+            ds.clone(),
+            asha.best - random.best,
+            gap(&asha, &optuna),
+        ));
+        let sklearn = anchor("search_sklearn.py", "sklearn, pandas", (name, 0));
         let epochs_ratio = asha.epochs as f64 / random.epochs as f64;
         let wall_ratio = optuna.as_ref().map(|o| asha.seconds / o.seconds);
         println!(
@@ -171,55 +189,83 @@ async fn main() {
     }
 }
 
-/// With `SEARCH_SEEDS=1,2,…`: asha against random search on each dataset with each of those
-/// seeds too (other trials, other folds), the quality goal measured over seeds.
-async fn over_seeds(
-    c: &reqwest::Client,
-    server: &Server,
-    datasets: &[(&str, String, f64)],
-) -> Vec<Value> {
-    let seeds: Vec<u64> = std::env::var("SEARCH_SEEDS")
-        .unwrap_or_default()
-        .split(',')
+/// asha's best − an anchor's, when the anchor ran.
+fn gap(asha: &Found, anchor: &Option<Found>) -> Option<f64> {
+    anchor.as_ref().map(|a| asha.best - a.best)
+}
+
+/// The seeds listed in the variable `name` (`1,2,…`).
+fn seeds_in(name: &str) -> Vec<u64> {
+    (std::env::var(name).unwrap_or_default().split(','))
         .filter_map(|s| s.trim().parse().ok())
-        .collect();
+        .collect()
+}
+
+/// The mean of `values`, or none when one is missing or there are none.
+fn mean_of(values: &[Option<f64>]) -> Option<f64> {
+    let all: Option<Vec<f64>> = values.iter().copied().collect();
+    all.filter(|v| !v.is_empty())
+        .map(|v| v.iter().sum::<f64>() / v.len() as f64)
+}
+
+/// With `SEARCH_SEEDS=1,2,…`: asha against random search on each dataset with each of those
+/// seeds too (other trials, other folds), the quality goal measured over seeds; with
+/// `SEARCH_OPTUNA_SEEDS=1` as well, Optuna with each of those seeds (its own folds of the seed).
+async fn over_seeds(c: &reqwest::Client, server: &Server, datasets: &[Uploaded<'_>]) -> Vec<Value> {
+    let seeds = seeds_in("SEARCH_SEEDS");
+    let with_optuna = std::env::var("SEARCH_OPTUNA_SEEDS").is_ok_and(|v| v == "1");
     if seeds.is_empty() {
         return Vec::new();
     }
     println!(
-        "\n| dataset | seed | asha best (trained to the end) | random best | gap | asha epochs ÷ random's |"
+        "\n| dataset | seed | asha best (trained to the end) | random best | gap | asha epochs ÷ random's | Optuna best | asha − Optuna |"
     );
-    println!("|---|---|---|---|---|---|");
-    let mut lines = Vec::new();
-    let mut means = Vec::new();
-    for (name, ds, gap0) in datasets {
-        let mut gaps = vec![*gap0];
+    println!("|---|---|---|---|---|---|---|---|");
+    let (mut lines, mut means) = (Vec::new(), Vec::new());
+    for (name, ds, random_gap0, optuna_gap0) in datasets {
+        let (mut gaps, mut optuna_gaps) = (vec![Some(*random_gap0)], vec![*optuna_gap0]);
         for &seed in &seeds {
             let asha = crossfold(c, server, ds, ("asha", seed)).await;
             let random = crossfold(c, server, ds, ("random", seed)).await;
-            let (gap, ratio) = (
+            let optuna = with_optuna
+                .then(|| anchor("search_optuna.py", OPTUNA_MODULES, (name, seed)))
+                .flatten();
+            let (random_gap, ratio) = (
                 asha.best - random.best,
                 asha.epochs as f64 / random.epochs as f64,
             );
+            let optuna_gap = gap(&asha, &optuna);
             println!(
-                "| {name} | {seed} | {:.4} ({:.4}) | {:.4} | {gap:+.4} | {ratio:.3} |",
-                asha.best, asha.best_to_end, random.best
+                "| {name} | {seed} | {:.4} ({:.4}) | {:.4} | {random_gap:+.4} | {ratio:.3} | {} | {} |",
+                asha.best,
+                asha.best_to_end,
+                random.best,
+                optuna
+                    .as_ref()
+                    .map_or("–".into(), |o| format!("{:.4}", o.best)),
+                optuna_gap.map_or("–".into(), |g| format!("{g:+.4}")),
             );
-            gaps.push(gap);
+            gaps.push(Some(random_gap));
+            optuna_gaps.push(optuna_gap);
             lines.push(
                 json!({"bench": "search_seeds", "dataset": name, "seed": seed,
                 "asha_best": asha.best, "asha_best_trained_to_end": asha.best_to_end,
-                "random_best": random.best, "best_gap": gap, "epochs_ratio": ratio}),
+                "random_best": random.best, "best_gap": random_gap, "epochs_ratio": ratio,
+                "optuna_best": optuna.as_ref().map(|o| o.best), "optuna_gap": optuna_gap}),
             );
         }
-        let mean = gaps.iter().sum::<f64>() / gaps.len() as f64;
-        means.push(format!("{name} {mean:+.4}"));
+        let (mean, optuna_mean) = (mean_of(&gaps).unwrap_or(f64::NAN), mean_of(&optuna_gaps));
+        means.push(format!(
+            "{name} {mean:+.4} against random{}",
+            optuna_mean.map_or(String::new(), |m| format!(", {m:+.4} against Optuna"))
+        ));
         lines.push(json!({"bench": "search_seeds_mean", "dataset": name,
-            "seeds": gaps.len(), "mean_best_gap": mean, "goal": "gap ≤ 0.005"}));
+            "seeds": gaps.len(), "mean_best_gap": mean, "goal": "gap ≤ 0.005",
+            "mean_optuna_gap": optuna_mean}));
     }
     println!(
-        "\nasha's best − random's, mean over seed 0 and {seeds:?}: {}",
-        means.join(", ")
+        "\nasha's best − the other's, mean over seed 0 and {seeds:?}: {}",
+        means.join("; ")
     );
     lines
 }

@@ -1,10 +1,10 @@
 """Optuna's side of `cargo bench --bench search`: a TPE sampler and a Hyperband pruner over the
 same space, folds and epoch budget as crossfold's asha search, each trial a full stratified
-k-fold cross-validation of a PyTorch MLP trained epoch by epoch on every fold in lockstep; the
-mean held-out log loss over folds is reported each epoch (what the pruner compares) and is the
-objective. The log loss is scikit-learn's (`log_loss`: probabilities clipped to [eps, 1 − eps],
-eps of float64), as crossfold's leaderboard reports it; the training loss is PyTorch's cross
-entropy. One thread.
+k-fold cross-validation of a PyTorch MLP (initialized as crossfold's) trained epoch by epoch on
+every fold in lockstep; the mean held-out log loss over folds is reported each epoch (what the
+pruner compares) and is the objective. The log loss is scikit-learn's (`log_loss`:
+probabilities clipped to [eps, 1 − eps], eps of float64), as crossfold's leaderboard reports
+it; the training loss is PyTorch's cross entropy. One thread.
 
 usage: search_optuna.py CSV --trials 24 --folds 5 --epochs 45 --min-epochs 5 --eta 3 --seed 0
 Prints a JSON line: the best mean log loss, its parameters, wall seconds and epochs trained.
@@ -26,12 +26,27 @@ optuna.logging.set_verbosity(optuna.logging.WARNING)
 LAYERS = [[32], [128, 64], [256, 256]]
 
 
+def linear(inputs, outputs, init):
+    """A linear layer initialized as crossfold's MLP is: `init` on the weights, zero biases."""
+    layer = torch.nn.Linear(inputs, outputs)
+    init(layer.weight)
+    torch.nn.init.zeros_(layer.bias)
+    return layer
+
+
 def mlp(inputs, hidden, classes, dropout):
+    """crossfold's default MLP: He-normal ReLU layers, a Xavier-uniform output, zero biases.
+    PyTorch's own default (uniform ±1/√fan_in, biases too) gives smaller weights and, after 45
+    epochs without early stopping, fewer confident mistakes: on digits (learning rate 4.4e-4,
+    [256, 256], dropout 0.2, one seed's folds, 6 training seeds) a mean log loss of 0.087
+    against 0.110 with He. The anchor trains crossfold's model so that the bench compares the
+    searches, not the initializations."""
+    he = lambda w: torch.nn.init.kaiming_normal_(w, nonlinearity="relu")
     layers, width = [], inputs
     for h in hidden:
-        layers += [torch.nn.Linear(width, h), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
+        layers += [linear(width, h, he), torch.nn.ReLU(), torch.nn.Dropout(dropout)]
         width = h
-    layers.append(torch.nn.Linear(width, classes))
+    layers.append(linear(width, classes, torch.nn.init.xavier_uniform_))
     return torch.nn.Sequential(*layers)
 
 
