@@ -15,7 +15,7 @@
 //! pandas`; without them their columns say skipped); `SEARCH_SEEDS=1,2 cargo bench --bench
 //! search` adds asha against random search with those seeds and the gap's mean over them and
 //! seed 0; `SEARCH_OPTUNA_SEEDS=1` with it runs Optuna with those seeds too (caravan's takes
-//! about 12 minutes a seed) and the mean of asha's gap to it. scikit-learn runs seed 0 only.
+//! about 6 minutes a seed) and the mean of asha's gap to it. scikit-learn runs seed 0 only.
 //! `-- digits caravan` narrows to the datasets named.
 
 use std::time::Instant;
