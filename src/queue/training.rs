@@ -59,22 +59,22 @@ pub(super) fn train_blocking(
 ) -> Result<Finished, RunError> {
     let RunInputs {
         spec,
-        columns,
-        sequences,
+        data,
         assignment,
         init,
         pretrain_columns,
         test_columns,
         ..
     } = inputs;
-    let rows = columns.first().map_or(0, |c| c.data.len());
+    let rows = data.columns.first().map_or(0, |c| c.data.len());
+    let columns = run_input::relabel(data.columns.clone(), &spec);
     let columns = match &test_columns {
-        Some(test) => run_input::append_rows(run_input::relabel(columns, &spec), test),
-        None => run_input::relabel(columns, &spec),
+        Some(test) => run_input::append_rows(columns, test),
+        None => columns,
     };
     let appended = columns.first().map_or(0, |c| c.data.len()) - rows;
     let mut table =
-        run_input::table(&columns, sequences.as_ref(), &spec).map_err(RunError::Permanent)?;
+        run_input::table(&columns, data.sequences.as_ref(), &spec).map_err(RunError::Permanent)?;
     let (train_rows, test_rows) = run_input::rows_of_run(claimed, &assignment, (rows, appended))
         .map_err(RunError::Permanent)?;
     let sources = (init, pretrain_columns);

@@ -26,6 +26,21 @@ pub struct DatasetValues {
     pub sequences: Option<SequenceValues>,
 }
 
+impl DatasetValues {
+    /// About how many bytes the values take in memory (the numbers and category names).
+    pub fn bytes(&self) -> usize {
+        let columns = self.columns.iter().map(|c| match &c.data {
+            ColumnData::Numeric(v) => 4 * v.len(),
+            ColumnData::Categorical { codes, categories } => {
+                4 * codes.len() + categories.iter().map(String::len).sum::<usize>()
+            }
+        });
+        let sequences =
+            (self.sequences.as_ref()).map_or(0, |s| 4 * (s.values.len() + s.lengths.len()));
+        columns.sum::<usize>() + sequences
+    }
+}
+
 /// The cache directory and its bound.
 #[derive(Debug)]
 pub struct DatasetCache {

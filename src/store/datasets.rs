@@ -1,5 +1,7 @@
 //! `datasets` and `dataset_columns`: dataset summaries and their column values.
 
+use std::sync::Arc;
+
 use super::dataset_cache::DatasetValues;
 use super::{Db, idempotency, on_backend};
 use crate::domain::dataset::{Column, DatasetSummary, ParsedDataset, SequenceValues};
@@ -69,8 +71,22 @@ super::dispatch! { dataset_values:
 }
 
 /// A dataset's values as a run trains on them (`None`: no such dataset): from this process's
-/// cache when it holds them (`Db::with_dataset_cache`), else from the database, then cached.
-pub async fn values(db: &Db, id: &str) -> anyhow::Result<Option<DatasetValues>> {
+/// memory when it holds them, else from its disk cache when it has one
+/// (`Db::with_dataset_cache`), else from the database; then kept in both.
+pub async fn values(db: &Db, id: &str) -> anyhow::Result<Option<Arc<DatasetValues>>> {
+    if let Some(values) = db.memo().values(id) {
+        return Ok(Some(values));
+    }
+    let Some(values) = stored_values(db, id).await? else {
+        return Ok(None);
+    };
+    let values = Arc::new(values);
+    db.memo().keep_values(id, values.clone());
+    Ok(Some(values))
+}
+
+/// A dataset's values from the disk cache or the database (`None`: no such dataset).
+async fn stored_values(db: &Db, id: &str) -> anyhow::Result<Option<DatasetValues>> {
     let Some(cache) = db.dataset_cache().cloned() else {
         return load_values(db, id).await;
     };

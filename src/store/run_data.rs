@@ -9,7 +9,7 @@ use super::dataset_cache::DatasetValues;
 use super::memo::JobInputs;
 use super::runs::Claimed;
 use super::{Db, on_backend};
-use crate::domain::dataset::{Column, SequenceValues};
+use crate::domain::dataset::Column;
 use crate::domain::finding::RunDiagnosis;
 use crate::domain::heldout::HeldOut;
 use crate::domain::job::{JobSpec, Strategy};
@@ -54,9 +54,8 @@ pub enum Detail {
 #[derive(Debug)]
 pub struct RunInputs {
     pub spec: JobSpec,
-    pub columns: Vec<Column>,
-    /// A sequence dataset's sequences.
-    pub sequences: Option<SequenceValues>,
+    /// The job's dataset, shared with the other runs this process trains on it.
+    pub data: Arc<DatasetValues>,
     /// Per repeat, the fold each row is held out in (`split::TEST_SET` for the test set).
     pub assignment: Vec<Vec<u32>>,
     /// The last epoch checkpoint and an ensemble's finished members, when resuming.
@@ -154,13 +153,12 @@ pub async fn run_inputs(db: &Db, claimed: &Claimed) -> Result<RunInputs, InputsE
         None => None,
     };
     Ok(RunInputs {
-        columns: values.columns,
-        sequences: values.sequences,
+        data: values,
         assignment: job.assignment.clone(),
         resume,
         init,
-        pretrain_columns: pretrain.map(|v| v.columns),
-        test_columns: test.map(|v| v.columns),
+        pretrain_columns: pretrain.map(|v| v.columns.clone()),
+        test_columns: test.map(|v| v.columns.clone()),
         spec,
     })
 }
@@ -177,7 +175,7 @@ pub async fn job_inputs(db: &Db, job_id: &str) -> Result<Arc<JobInputs>, InputsE
 
 /// The values of dataset `id`, the run's `what` dataset: a job's datasets cannot be deleted
 /// while it has runs to train, so a missing one means the job cannot go on.
-async fn dataset(db: &Db, id: &str, what: &str) -> Result<DatasetValues, InputsError> {
+async fn dataset(db: &Db, id: &str, what: &str) -> Result<Arc<DatasetValues>, InputsError> {
     super::datasets::values(db, id)
         .await?
         .ok_or_else(|| InputsError::Gone(format!("the {what}dataset {id} was deleted")))
@@ -273,7 +271,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_process_reads_a_jobs_spec_and_folds_once_for_all_its_runs() {
+    async fn a_process_reads_a_jobs_spec_folds_and_dataset_once_for_all_its_runs() {
         let (_dir, db, claimed) = two_claimed_runs().await;
         assert_eq!(claimed.len(), 2);
         let (first, queries) = query_count::of_jobs(run_inputs(&db, &claimed[0])).await;
@@ -289,6 +287,10 @@ mod tests {
             (&first.spec, &first.assignment),
             (&second.spec, &second.assignment)
         );
-        assert_eq!(second.columns.len(), 2);
+        assert_eq!(second.data.columns.len(), 2);
+        assert!(
+            Arc::ptr_eq(&first.data, &second.data),
+            "the second run shares the dataset the first read"
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! A worker's dataset cache: the first run of a dataset reads the database and leaves a copy
-//! keyed by content; later runs read the copy, so they train even when the database's values
-//! are gone, and train the same.
+//! keyed by content; later runs read the copy (or, in the same process, the values it kept in
+//! memory), so they train even when the database's values are gone, and train the same.
 
 use serde_json::{Value, json};
 
@@ -29,7 +29,7 @@ async fn fold_metrics(app: &TestApp, id: &str) -> Value {
 #[tokio::test]
 async fn runs_after_the_first_read_the_dataset_from_the_cache() {
     let cache = tempfile::tempdir().unwrap();
-    let app = TestApp::spawn_with(|s| {
+    let mut app = TestApp::spawn_with(|s| {
         s.dataset_cache = Some(crossfold::config::DatasetCacheSettings {
             dir: cache.path().to_owned(),
             max_bytes: 64 << 20,
@@ -57,6 +57,14 @@ async fn runs_after_the_first_read_the_dataset_from_the_cache() {
     let sql = "DELETE FROM dataset_columns WHERE dataset_id = $1 AND storage = 'f32'";
     assert_eq!(execute(&db, sql, &[&ds]).await, 30);
     assert!(crossfold::store::datasets::values(&db, &ds).await.is_err());
+    // The process that read them keeps them in memory.
+    let kept = queued(&app, spec.clone()).await;
+    assert_eq!(
+        wait_until_finished(&app, &kept).await["status"],
+        "succeeded"
+    );
+    // A new process has only the cache.
+    app.restart().await;
     let second = queued(&app, spec.clone()).await;
     assert_eq!(
         wait_until_finished(&app, &second).await["status"],
@@ -69,6 +77,7 @@ async fn runs_after_the_first_read_the_dataset_from_the_cache() {
 
     // And without the cache the run cannot read it: the cache is what served it.
     std::fs::remove_file(cache.path().join(&files[0])).unwrap();
+    app.restart().await;
     let third = queued(&app, spec).await;
     let job = wait_until_finished(&app, &third).await;
     assert_eq!(job["status"], "failed", "{job}");
