@@ -170,7 +170,6 @@ pub(crate) const TABLES: &[Table] = &[
             ("lease_expires_at", Int),
             ("last_error", Text),
             ("epochs_done", Int),
-            ("checkpoint", Blob),
             ("result_json", Text),
             ("predictions_json", Text),
             ("started_at", Text),
@@ -203,6 +202,12 @@ pub(crate) const TABLES: &[Table] = &[
         ],
         key: "run_id, layer, epoch",
         page: 1000,
+    },
+    Table {
+        name: "run_checkpoints",
+        columns: &[("run_id", Text), ("checkpoint", Blob)],
+        key: "run_id",
+        page: 2,
     },
     Table {
         name: "run_members",

@@ -40,7 +40,8 @@ async fn scores_and_reference(
 async fn blobs_and_keys(app: &TestApp) -> (i64, i64) {
     let db = app.db().await;
     crate::with_pool!(&db, p => sqlx::query_as(
-        "SELECT (SELECT count(*) FROM runs WHERE checkpoint IS NOT NULL OR heldout IS NOT NULL)
+        "SELECT (SELECT count(*) FROM runs WHERE heldout IS NOT NULL)
+              + (SELECT count(*) FROM run_checkpoints)
               + (SELECT count(*) FROM run_members WHERE length(weights) > 0),
                 (SELECT count(*) FROM runs WHERE checkpoint_key IS NOT NULL)
               + (SELECT count(*) FROM runs WHERE heldout_key IS NOT NULL)

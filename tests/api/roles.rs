@@ -62,8 +62,9 @@ async fn stored(db: &Db) -> Vec<String> {
     objects.sort();
     let (runs, epochs): (Vec<RunRow>, Vec<(String, i64, String)>) = crate::with_pool!(db, pool => {
         let runs = sqlx::query_as(
-            "SELECT id, state, lease_token, epochs_done, checkpoint, checkpoint_key, result_json
-             FROM runs ORDER BY id",
+            "SELECT r.id, r.state, r.lease_token, r.epochs_done, c.checkpoint, r.checkpoint_key,
+                    r.result_json
+             FROM runs r LEFT JOIN run_checkpoints c ON c.run_id = r.id ORDER BY r.id",
         )
         .fetch_all(pool)
         .await

@@ -167,7 +167,8 @@ async fn ensemble_members_are_stored_once_each_and_a_resumed_run_finds_them() {
     let mut looked = 0;
     loop {
         let blobs: Vec<Vec<u8>> = sqlx::query_scalar(
-            "SELECT checkpoint FROM runs WHERE job_id = ? AND state = 'running' AND checkpoint IS NOT NULL",
+            "SELECT c.checkpoint FROM runs r JOIN run_checkpoints c ON c.run_id = r.id
+             WHERE r.job_id = ? AND r.state = 'running'",
         )
         .bind(&id)
         .fetch_all(&db)

@@ -272,7 +272,8 @@ async fn artifacts_commit_under_the_lease_and_orphans_are_collected(db: Db) {
     }
     let keys = async |db: &Db| {
         crate::with_pool!(db, p => sqlx::query_as::<_, (Option<Vec<u8>>, Option<String>)>(
-            "SELECT checkpoint, checkpoint_key FROM runs WHERE id = 'a_run0'"
+            "SELECT c.checkpoint, r.checkpoint_key
+             FROM runs r LEFT JOIN run_checkpoints c ON c.run_id = r.id WHERE r.id = 'a_run0'"
         ).fetch_one(p).await.unwrap())
     };
     let (bytes, committed) = keys(&db).await;

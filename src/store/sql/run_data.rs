@@ -275,10 +275,13 @@ pub async fn checkpoint(
     pool: &Pool,
     run_id: &str,
 ) -> anyhow::Result<Option<(RunState, Option<Blob>)>> {
-    let row = sqlx::query("SELECT state, checkpoint, checkpoint_key FROM runs WHERE id = $1")
-        .bind(run_id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT r.state, c.checkpoint, r.checkpoint_key
+         FROM runs r LEFT JOIN run_checkpoints c ON c.run_id = r.id WHERE r.id = $1",
+    )
+    .bind(run_id)
+    .fetch_optional(pool)
+    .await?;
     row.map(|r| {
         let state: String = r.get("state");
         let state =

@@ -39,7 +39,8 @@ pub async fn claim_next(
                                AND f.state IN ('queued', 'running')))
                      ORDER BY r.seq LIMIT 1", skip_locked!(), ")
            AND state = 'queued'
-         RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token, checkpoint,
+         RETURNING id, job_id, kind, fold, repeat, seed, attempt, max_attempts, lease_token,
+                   (SELECT c.checkpoint FROM run_checkpoints c WHERE c.run_id = runs.id) AS checkpoint,
                    checkpoint_key, strategy, variant, pause_at, rung,
                    (SELECT j.status FROM jobs j WHERE j.id = runs.job_id) AS job_status",
     ))
@@ -159,14 +160,12 @@ pub async fn append_epochs(
         // The job's cancel request comes back with the update: one round trip less per write.
         let held: Option<(Option<String>, Option<String>)> = sqlx::query_as(concat!(
             "UPDATE runs SET epochs_done = COALESCE($1, epochs_done),
-                    checkpoint = CASE WHEN $5 THEN $2 ELSE checkpoint END,
-                    checkpoint_key = CASE WHEN $5 THEN $6 ELSE checkpoint_key END
-             WHERE id = $3 AND lease_token = $4 AND state = 'running'
+                    checkpoint_key = CASE WHEN $4 THEN $5 ELSE checkpoint_key END
+             WHERE id = $2 AND lease_token = $3 AND state = 'running'
              RETURNING (SELECT j.cancel_requested_at FROM jobs j WHERE j.id = runs.job_id), ",
             notify_job!(events_channel!())
         ))
         .bind(last)
-        .bind(checkpoint.and_then(Stored::bytes))
         .bind(run_id)
         .bind(token)
         .bind(checkpoint.is_some())
@@ -177,6 +176,9 @@ pub async fn append_epochs(
             tx.rollback().await?;
             return Ok(Appended::Lost);
         };
+        if let Some(checkpoint) = checkpoint {
+            put_checkpoint(&mut tx, run_id, checkpoint).await?;
+        }
         // An ensemble's finished members, each written once (not with every checkpoint).
         for (member, weights) in members {
             sqlx::query(
@@ -215,8 +217,8 @@ pub async fn cancel_requested<'e>(
     Ok(cancel.is_some())
 }
 
-/// Marks a run succeeded with its results and writes its tail (last epochs and findings), in
-/// one transaction when there are epochs; `false` if the lease is gone.
+/// Marks a run succeeded with its results, final checkpoint and tail (last epochs and
+/// findings), in one transaction; `false` if the lease is gone.
 pub async fn complete(
     pool: &Pool,
     run_id: &str,
@@ -227,14 +229,12 @@ pub async fn complete(
 ) -> anyhow::Result<bool> {
     super::noted(pool, async move {
         let row = (run_id, token, result, heldout, checkpoint, tail);
-        if tail.epochs.is_empty() {
-            return mark_succeeded(pool, row).await;
-        }
         let mut tx = super::fenced_tx(pool).await?;
         if !mark_succeeded(&mut *tx, row).await? {
             tx.rollback().await?;
             return Ok(false);
         }
+        put_checkpoint(&mut tx, run_id, checkpoint).await?;
         super::epoch_rows::insert_epochs(&mut tx, run_id, &tail.epochs).await?;
         tx.commit().await?;
         Ok(true)
@@ -260,17 +260,16 @@ async fn mark_succeeded<'e>(
         .map(serde_json::to_string)
         .transpose()?;
     let done = sqlx::query(concat!(
-        "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2, checkpoint = $3,
-                finished_at = $4, lease_owner = NULL, lease_expires_at = NULL,
-                heldout_key = $7, checkpoint_key = $8, findings_json = COALESCE($9, findings_json),
-                epochs_done = COALESCE($10, epochs_done), holdout_losses = $11
-         WHERE id = $5 AND lease_token = $6 AND state = 'running'
+        "UPDATE runs SET state = 'succeeded', result_json = $1, heldout = $2,
+                finished_at = $3, lease_owner = NULL, lease_expires_at = NULL,
+                heldout_key = $6, checkpoint_key = $7, findings_json = COALESCE($8, findings_json),
+                epochs_done = COALESCE($9, epochs_done), holdout_losses = $10
+         WHERE id = $4 AND lease_token = $5 AND state = 'running'
          RETURNING ",
         notify_job!(queue_channel!())
     ))
     .bind(serde_json::to_string(result)?)
     .bind(heldout.and_then(Stored::bytes))
-    .bind(checkpoint.bytes())
     .bind(ids::now_rfc3339())
     .bind(run_id)
     .bind(token)
@@ -287,6 +286,26 @@ async fn mark_succeeded<'e>(
     .fetch_optional(db)
     .await?;
     Ok(done.is_some())
+}
+
+/// Writes the run's checkpoint: its bytes, or none when it is an object (its key is in the
+/// run's row).
+async fn put_checkpoint(
+    tx: &mut super::WriteTx,
+    run_id: &str,
+    checkpoint: &Stored<'_>,
+) -> Result<(), sqlx::Error> {
+    let query = match checkpoint.bytes() {
+        Some(bytes) => sqlx::query(
+            "INSERT INTO run_checkpoints (run_id, checkpoint) VALUES ($1, $2)
+             ON CONFLICT (run_id) DO UPDATE SET checkpoint = excluded.checkpoint",
+        )
+        .bind(run_id)
+        .bind(bytes),
+        None => sqlx::query("DELETE FROM run_checkpoints WHERE run_id = $1").bind(run_id),
+    };
+    query.execute(&mut **tx).await?;
+    Ok(())
 }
 
 /// Records a failure: permanent failures (bad input) and runs out of attempts end `failed`;
