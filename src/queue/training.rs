@@ -100,9 +100,9 @@ pub(super) fn train_blocking(
     );
     // A run that completes writes what is buffered, its last findings and its final checkpoint
     // with its result; any other writes them now, keeping the newest epoch checkpoint to
-    // resume from.
-    let completes =
-        matches!(&outcome, Ok(o) if !matches!(o.trained.stop, Stop::Cancelled | Stop::Paused));
+    // resume from (a pause's findings go with the pause).
+    let stop = outcome.as_ref().map(|o| o.trained.stop).ok();
+    let completes = !matches!(stop, None | Some(Stop::Cancelled | Stop::Paused));
     let end = match &outcome {
         Err(EngineError::Diverged { epoch, .. }) => RunEnd::Diverged { epoch: *epoch },
         _ => RunEnd::Finished,
@@ -110,6 +110,8 @@ pub(super) fn train_blocking(
     let last = watch.end(end);
     if !completes {
         writer.flush(true);
+    }
+    if !completes && stop != Some(Stop::Paused) {
         writer.diagnosis(&last);
     }
     let outcome = outcome.map_err(|e| match e {
