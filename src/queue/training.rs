@@ -67,11 +67,7 @@ pub(super) fn train_blocking(
         ..
     } = inputs;
     let rows = data.columns.first().map_or(0, |c| c.data.len());
-    let columns = run_input::relabel(data.columns.clone(), &spec);
-    let columns = match &test_columns {
-        Some(test) => run_input::append_rows(columns, test),
-        None => columns,
-    };
+    let columns = run_input::run_columns(&data.columns, &spec, test_columns.as_deref());
     let appended = columns.first().map_or(0, |c| c.data.len()) - rows;
     let mut table =
         run_input::table(&columns, data.sequences.as_ref(), &spec).map_err(RunError::Permanent)?;
