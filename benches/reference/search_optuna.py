@@ -107,7 +107,10 @@ def main():
                 raise optuna.TrialPruned()
         return value
 
+    # Hyperband puts each trial in a bracket by a hash of the study's name and the trial's
+    # number; an unnamed study gets a random name, so a seed would not repeat its brackets.
     study = optuna.create_study(
+        study_name=f"crossfold-search-seed-{a.seed}",
         direction="minimize",
         sampler=optuna.samplers.TPESampler(seed=a.seed),
         pruner=optuna.pruners.HyperbandPruner(
