@@ -149,10 +149,7 @@ pub fn run_columns<'a>(
     spec: &JobSpec,
     test: Option<&[Column]>,
 ) -> Cow<'a, [Column]> {
-    let relabels = spec.label.as_ref().is_some_and(|name| {
-        (remembered.iter()).any(|c| c.info.name == *name && c.info.role != ColumnRole::Label)
-    });
-    if !relabels && test.is_none() {
+    if relabel_target(remembered, spec).is_none() && test.is_none() {
         return Cow::Borrowed(remembered);
     }
     let columns = relabel(remembered.to_vec(), spec);
@@ -165,11 +162,7 @@ pub fn run_columns<'a>(
 /// `columns` with the spec's `label` (another column than the upload's) read as classes:
 /// the label the table reads; the upload's label is then a feature.
 fn relabel(mut columns: Vec<Column>, spec: &JobSpec) -> Vec<Column> {
-    let Some(name) = &spec.label else {
-        return columns;
-    };
-    let chosen = columns.iter().position(|c| c.info.name == *name);
-    if let Some(i) = chosen.filter(|&i| columns[i].info.role != ColumnRole::Label) {
+    if let Some(i) = relabel_target(&columns, spec) {
         for c in &mut columns {
             if c.info.role == ColumnRole::Label {
                 c.info.role = ColumnRole::Feature;
@@ -180,6 +173,12 @@ fn relabel(mut columns: Vec<Column>, spec: &JobSpec) -> Vec<Column> {
         columns[i].info.role = ColumnRole::Label;
     }
     columns
+}
+
+/// The column the spec's `label` names when it is not already the upload's label.
+fn relabel_target(columns: &[Column], spec: &JobSpec) -> Option<usize> {
+    let name = spec.label.as_ref()?;
+    (columns.iter()).position(|c| c.info.name == *name && c.info.role != ColumnRole::Label)
 }
 
 /// The run's table: `columns` with the label as classes, a sequence dataset's sequences, and
