@@ -84,8 +84,6 @@ pub trait Cell: std::fmt::Debug + Clone + Copy + PartialEq + Send + Sync + 'stat
     const NAME: &'static str;
     /// Gates stacked in the weights (GRU 3: r, z, n; LSTM 4: i, f, g, o).
     const GATES: usize;
-    /// Floats kept per state value and step by a training step's forward and backward.
-    const FLOATS_PER_STEP: usize;
     /// ONNX's operator for the layer (`GRU`, `LSTM`).
     const ONNX_OP: &'static str;
     /// ONNX's gate order as PyTorch's gate indices (GRU: z, r, h from r, z, n; LSTM: i, o, f,

@@ -28,9 +28,6 @@ pub struct Gru;
 impl Cell for Gru {
     const NAME: &'static str = "gru";
     const GATES: usize = 3;
-    /// The input projections (3H) and the states and gates (5H) of the forward pass, the
-    /// backward pass's gradients of both (4H).
-    const FLOATS_PER_STEP: usize = 12;
     const ONNX_OP: &'static str = "GRU";
     const ONNX_GATES: &'static [usize] = &[1, 0, 2];
     // PyTorch applies the reset gate after the recurrent product.

@@ -30,9 +30,10 @@ pub struct LstmPass {
     /// B × H: each sequence's h and c at its last valid step (`h_n`, `c_n`).
     pub last: Vec<f32>,
     pub last_cell: Vec<f32>,
-    /// Per step (T × B × H): h and c before it, the gates i, f, g, o and tanh(c').
-    h_prev: Vec<f32>,
-    c_prev: Vec<f32>,
+    /// B × T × H: each step's c (not read past a sequence's length). With `outputs` it gives
+    /// every step's state before it, so the states are not copied per step.
+    cells: Vec<f32>,
+    /// Per step (T × B × H): the gates i, f, g, o and tanh(c').
     gates: [Vec<f32>; 4],
     tanh_c: Vec<f32>,
 }
@@ -40,9 +41,6 @@ pub struct LstmPass {
 impl Cell for Lstm {
     const NAME: &'static str = "lstm";
     const GATES: usize = 4;
-    /// The input projections (4H), the states, gates and tanh(c') (7H), the backward pass's
-    /// gradients (5H).
-    const FLOATS_PER_STEP: usize = 16;
     const ONNX_OP: &'static str = "LSTM";
     const ONNX_GATES: &'static [usize] = &[0, 3, 1, 2];
     const ONNX_ATTRS: &'static [(&'static str, i64)] = &[];
@@ -123,8 +121,7 @@ pub fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
     let per_step = t_n * b_n * hs;
     let mut pass = LstmPass {
         outputs: vec![0.0; b_n * t_n * hs],
-        h_prev: vec![0.0; per_step],
-        c_prev: vec![0.0; per_step],
+        cells: vec![0.0; per_step],
         gates: std::array::from_fn(|_| vec![0.0; per_step]),
         tanh_c: vec![0.0; per_step],
         ..LstmPass::default()
@@ -142,8 +139,6 @@ pub fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
             (1, hs),
         );
         let at = t * b_n * hs;
-        pass.h_prev[at..at + b_n * hs].copy_from_slice(&h);
-        pass.c_prev[at..at + b_n * hs].copy_from_slice(&c);
         for b in 0..b_n {
             if t >= batch.lengths[b] {
                 continue;
@@ -170,9 +165,11 @@ pub fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
             let (g, o) = (&gate_g[k..k + hs], &gate_o[k..k + hs]);
             let (hb, cb) = (&mut h[b * hs..(b + 1) * hs], &mut c[b * hs..(b + 1) * hs]);
             let tc = &mut pass.tanh_c[k..k + hs];
-            let out = &mut pass.outputs[(b * t_n + t) * hs..(b * t_n + t + 1) * hs];
+            let row = (b * t_n + t) * hs..(b * t_n + t + 1) * hs;
+            let (out, cell) = (&mut pass.outputs[row.clone()], &mut pass.cells[row]);
             for j in 0..hs {
                 cb[j] = f[j] * cb[j] + i[j] * g[j];
+                cell[j] = cb[j];
                 tc[j] = tanh(cb[j]);
                 hb[j] = o[j] * tc[j];
                 out[j] = hb[j];
@@ -185,8 +182,16 @@ pub fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
 }
 
 /// The pre-activation gradients of one valid (b, t) into `da` (4H), given the gradients
-/// reaching h' (`dh`) and c' (`dc`); `dc` becomes the gradient reaching c.
-fn step_back(pass: &LstmPass, k: usize, dh: &[f32], dc: &mut [f32], da: &mut [f32]) {
+/// reaching h' (`dh`) and c' (`dc`) and the cell state before the step (`c_prev`); `dc`
+/// becomes the gradient reaching c.
+fn step_back(
+    pass: &LstmPass,
+    k: usize,
+    c_prev: &[f32],
+    dh: &[f32],
+    dc: &mut [f32],
+    da: &mut [f32],
+) {
     let hs = dh.len();
     let [gi, gf, gg, go] = &pass.gates;
     for j in 0..hs {
@@ -194,7 +199,7 @@ fn step_back(pass: &LstmPass, k: usize, dh: &[f32], dc: &mut [f32], da: &mut [f3
         let tc = pass.tanh_c[k + j];
         let d_c = dc[j] + dh[j] * o * (1.0 - tc * tc);
         da[j] = d_c * g * i * (1.0 - i);
-        da[hs + j] = d_c * pass.c_prev[k + j] * f * (1.0 - f);
+        da[hs + j] = d_c * c_prev[j] * f * (1.0 - f);
         da[2 * hs + j] = d_c * i * (1.0 - g * g);
         da[3 * hs + j] = dh[j] * tc * o * (1.0 - o);
         dc[j] = d_c * f;
@@ -216,15 +221,12 @@ pub fn backward(
     let mut grads = CellGrads::zeros(4, d, hs, batch);
     let mut dh = d_last.to_vec();
     let mut dc = vec![0.0f32; b_n * hs];
-    // Per (b, t): the gates' pre-activation gradients, the same for both projections; in
-    // step order too (`dgh_all`, T·B × 4H), so W_hh's gradient is one product at the end.
+    // Per (b, t) the gates' pre-activation gradients (B·T × 4H, 0 past each length), the
+    // same for both projections: step t's rows are every T-th, read in place by the products.
     let mut dgi = vec![0.0f32; b_n * t_n * g4];
-    let mut dgh_all = vec![0.0f32; t_n * b_n * g4];
-    let mut dgh = vec![0.0f32; b_n * g4];
-    let mut g_h = vec![0.0f32; hs];
+    let (mut g_h, zeros) = (vec![0.0f32; hs], vec![0.0f32; hs]);
     for t in (0..t_n).rev() {
         let at = t * b_n * hs;
-        dgh.fill(0.0);
         for b in 0..b_n {
             // Past the length, h and c are carried unchanged and so are their gradients.
             if t >= batch.lengths[b] {
@@ -234,35 +236,50 @@ pub fn backward(
             for j in 0..hs {
                 g_h[j] = dh[b * hs + j] + d_outputs[row + j];
             }
-            let da = &mut dgh[b * g4..(b + 1) * g4];
-            step_back(pass, at + b * hs, &g_h, &mut dc[b * hs..(b + 1) * hs], da);
-            dgi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4].copy_from_slice(da);
-            dgh_all[(t * b_n + b) * g4..(t * b_n + b + 1) * g4].copy_from_slice(da);
+            let c_prev = if t == 0 {
+                &zeros[..]
+            } else {
+                &pass.cells[row - hs..row]
+            };
+            let da = &mut dgi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4];
+            step_back(
+                pass,
+                at + b * hs,
+                c_prev,
+                &g_h,
+                &mut dc[b * hs..(b + 1) * hs],
+                da,
+            );
             // dh reaching h comes only through the recurrence (added below).
             dh[b * hs..(b + 1) * hs].fill(0.0);
         }
-        // dh += dgh · W_hh (rows of padded steps are 0).
+        // dh += dgh_t · W_hh (rows of padded steps are 0).
         matmul(
             (b_n, hs, g4),
             &mut dh,
             true,
-            &dgh,
-            (g4, 1),
+            &dgi[t * g4..],
+            (t_n * g4, 1),
             w.weight_hh,
             (hs, 1),
         );
     }
-    // dW_hh = Σ_t dgh_tᵀ · h_prev_t, every step at once.
-    let rows = t_n * b_n;
-    matmul(
-        (g4, hs, rows),
-        &mut grads.weight_hh,
-        false,
-        &dgh_all,
-        (1, g4),
-        &pass.h_prev,
-        (hs, 1),
-    );
+    // dW_hh = Σ dghᵀ · h_prev: a sequence's h before step t ≥ 1 is its output at t − 1 (h₀ = 0).
+    for (b, &len) in batch.lengths.iter().enumerate() {
+        let len = len.min(t_n);
+        if len < 2 {
+            continue;
+        }
+        matmul(
+            (g4, hs, len - 1),
+            &mut grads.weight_hh,
+            true,
+            &dgi[(b * t_n + 1) * g4..],
+            (1, g4),
+            &pass.outputs[b * t_n * hs..],
+            (hs, 1),
+        );
+    }
     grads.add_input_projection(w, batch, &dgi);
     // Both biases add to every gate's pre-activation alike.
     grads.bias_hh.clone_from(&grads.bias_ih);
