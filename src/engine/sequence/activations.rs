@@ -23,7 +23,15 @@ pub fn exp(x: f32) -> f32 {
     p = p * r + 1.666_666_5e-1;
     p = p * r + 0.5;
     let er = p * r * r + r + 1.0;
-    er * f32::from_bits((((n as i32) + 127) as u32) << 23)
+    er * pow2(n)
+}
+
+/// 2ⁿ for an integer-valued `n` in [−126, 127], built from the bits: `n + 127 + 1.5·2²³` holds
+/// n + 127 in its low mantissa bits. Not `n as i32`: Rust's cast saturates and maps NaN to 0,
+/// which the compiler does one lane at a time, and it was most of a gate loop's time.
+#[inline(always)]
+fn pow2(n: f32) -> f32 {
+    f32::from_bits((n + (127.0 + ROUND)).to_bits() << 23)
 }
 
 /// `1 / (1 + e^−x)`.
@@ -60,6 +68,13 @@ mod tests {
 
     fn ulps(a: f32, b: f32) -> u32 {
         (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+    }
+
+    #[test]
+    fn pow2_is_two_to_the_n_over_the_normal_exponents() {
+        for n in -126..=127 {
+            assert_eq!(pow2(n as f32), 2f32.powi(n), "2^{n}");
+        }
     }
 
     #[test]
