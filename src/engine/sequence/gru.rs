@@ -16,6 +16,7 @@
 use super::activations::{sigmoid, tanh};
 use super::cell::{Cell, CellGrads, CellWeights, gates};
 use crate::engine::model::kernels::matmul;
+use crate::engine::model::param::transpose;
 use crate::engine::onnx::graph::Graph;
 
 /// A layer's weights: 3H × D, 3H × H, 3H, 3H.
@@ -130,16 +131,10 @@ pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
     };
     let mut h = vec![0.0f32; b_n * hs];
     let mut gh = vec![0.0f32; b_n * g3];
+    // W_hhᵀ row by row, which `gemm` reads in place (as the LSTM's forward pass does).
+    let w_hh_t = transpose(w.weight_hh, g3, hs);
     for t in 0..t_n {
-        matmul(
-            (b_n, g3, hs),
-            &mut gh,
-            false,
-            &h,
-            (hs, 1),
-            w.weight_hh,
-            (1, hs),
-        );
+        matmul((b_n, g3, hs), &mut gh, false, &h, (hs, 1), &w_hh_t, (g3, 1));
         let at = t * b_n * hs;
         pass.h_prev[at..at + b_n * hs].copy_from_slice(&h);
         for b in 0..b_n {
