@@ -31,7 +31,7 @@ pub struct LstmPass {
     /// B × H: each sequence's h and c at its last valid step (`h_n`, `c_n`).
     pub last: Vec<f32>,
     pub last_cell: Vec<f32>,
-    /// B × T × H: each step's c (not read past a sequence's length). With `outputs` it gives
+    /// T × B × H: each step's c (not read past a sequence's length). With `outputs` it gives
     /// every step's state before it, so the states are not copied per step.
     cells: Vec<f32>,
     /// Per step (T × B × H): the gates i, f, g, o and tanh(c').
@@ -90,26 +90,31 @@ impl Cell for Lstm {
     }
 }
 
-/// Every step's input projection at once, with both biases: (B·T × D) · W_ihᵀ + b_ih + b_hh.
+/// Every step's input projection at once, with both biases: b_ih + b_hh + (B·T × D) · W_ihᵀ
+/// (the biases written first, so the buffer is not zeroed and then passed over again).
 fn input_projections(w: &CellWeights<'_>, batch: &Batch<'_>) -> Vec<f32> {
     let g4 = 4 * w.hidden;
     let rows = batch.batch * batch.steps;
-    let mut gi = vec![0.0f32; rows * g4];
+    let bias: Vec<f32> = w
+        .bias_ih
+        .iter()
+        .zip(w.bias_hh)
+        .map(|(a, b)| a + b)
+        .collect();
+    let mut gi = Vec::with_capacity(rows * g4);
+    for _ in 0..rows {
+        gi.extend_from_slice(&bias);
+    }
     let d = w.input;
     matmul(
         (rows, g4, d),
         &mut gi,
-        false,
+        true,
         batch.x,
         (d, 1),
         w.weight_ih,
         (1, d),
     );
-    for row in gi.chunks_exact_mut(g4) {
-        for (j, v) in row.iter_mut().enumerate() {
-            *v += w.bias_ih[j] + w.bias_hh[j];
-        }
-    }
     gi
 }
 
@@ -138,11 +143,12 @@ fn forward_body(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
     let g4 = 4 * hs;
     let gi = input_projections(w, batch);
     let per_step = t_n * b_n * hs;
+    // Filled step by step in their T × B × H order, so not zeroed first.
     let mut pass = LstmPass {
         outputs: vec![0.0; b_n * t_n * hs],
-        cells: vec![0.0; per_step],
-        gates: std::array::from_fn(|_| vec![0.0; per_step]),
-        tanh_c: vec![0.0; per_step],
+        cells: Vec::with_capacity(per_step),
+        gates: std::array::from_fn(|_| Vec::with_capacity(per_step)),
+        tanh_c: Vec::with_capacity(per_step),
         ..LstmPass::default()
     };
     let (mut h, mut c) = (vec![0.0f32; b_n * hs], vec![0.0f32; b_n * hs]);
@@ -151,26 +157,27 @@ fn forward_body(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
     // step (16 × 256 × 64 at 38 GFLOP/s against 72 on this shape).
     let w_hh_t = transpose(w.weight_hh, g4, hs);
     for t in 0..t_n {
-        matmul(
-            (b_n, g4, hs),
-            &mut gh,
-            false,
-            &h,
-            (hs, 1),
-            &w_hh_t,
-            (g4, 1),
-        );
-        let at = t * b_n * hs;
+        matmul((b_n, g4, hs), &mut gh, false, &h, (hs, 1), &w_hh_t, (g4, 1));
         for b in 0..b_n {
+            let k = (t * b_n + b) * hs;
             if t >= batch.lengths[b] {
+                // Never read: a place holder, so every (t, b) keeps its offset.
+                for v in pass
+                    .gates
+                    .iter_mut()
+                    .chain([&mut pass.cells, &mut pass.tanh_c])
+                {
+                    v.resize(k + hs, 0.0);
+                }
                 continue;
             }
             let pre = &gi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4];
             let rec = &gh[b * g4..(b + 1) * g4];
-            let k = at + b * hs;
-            // One gate at a time over equal-length slices, so each loop vectorizes.
+            // One gate at a time over equal-length slices, so each loop vectorizes. Each
+            // buffer grows by this (t, b)'s H cells, still in cache when they are written.
             for (q, gate) in pass.gates.iter_mut().enumerate() {
                 let (p, r) = (&pre[q * hs..(q + 1) * hs], &rec[q * hs..(q + 1) * hs]);
+                gate.resize(k + hs, 0.0);
                 let out = &mut gate[k..k + hs];
                 if q == 2 {
                     out.iter_mut()
@@ -186,13 +193,16 @@ fn forward_body(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
             let (i, f) = (&gate_i[k..k + hs], &gate_f[k..k + hs]);
             let (g, o) = (&gate_g[k..k + hs], &gate_o[k..k + hs]);
             let (hb, cb) = (&mut h[b * hs..(b + 1) * hs], &mut c[b * hs..(b + 1) * hs]);
-            let tc = &mut pass.tanh_c[k..k + hs];
-            let row = (b * t_n + t) * hs..(b * t_n + t + 1) * hs;
-            let (out, cell) = (&mut pass.outputs[row.clone()], &mut pass.cells[row]);
+            pass.cells.resize(k + hs, 0.0);
+            pass.tanh_c.resize(k + hs, 0.0);
+            let (cell, tc) = (&mut pass.cells[k..k + hs], &mut pass.tanh_c[k..k + hs]);
             for j in 0..hs {
                 cb[j] = f[j] * cb[j] + i[j] * g[j];
                 cell[j] = cb[j];
                 tc[j] = tanh(cb[j]);
+            }
+            let out = &mut pass.outputs[(b * t_n + t) * hs..(b * t_n + t + 1) * hs];
+            for j in 0..hs {
                 hb[j] = o[j] * tc[j];
                 out[j] = hb[j];
             }
@@ -291,7 +301,7 @@ fn backward_body(
             let c_prev = if t == 0 {
                 &zeros[..]
             } else {
-                &pass.cells[row - hs..row]
+                &pass.cells[at - b_n * hs + b * hs..at - (b_n - b - 1) * hs]
             };
             let da = &mut dgi[(b * t_n + t) * g4..(b * t_n + t + 1) * g4];
             step_back(
