@@ -14,6 +14,7 @@
 //! each step's recurrence is one more.
 
 use super::activations::{sigmoid, tanh};
+use super::avx2;
 use super::cell::{Cell, CellGrads, CellWeights, gates};
 use crate::engine::model::kernels::matmul;
 use crate::engine::model::param::transpose;
@@ -99,8 +100,13 @@ pub struct GruPass {
 /// The layer's gradients.
 pub type GruGrads = CellGrads;
 
-/// The forward pass over `batch`.
-pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
+avx2::dispatch!(
+    /// The forward pass over `batch`, built for AVX2 where the CPU has it (`avx2.rs`).
+    pub fn forward / forward_avx2 => forward_body(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass
+);
+
+#[inline(always)]
+fn forward_body(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
     let (d, hs) = (w.input, w.hidden);
     let (b_n, t_n) = (batch.batch, batch.steps);
     let g3 = 3 * hs;
@@ -166,9 +172,21 @@ pub fn forward(w: &GruWeights<'_>, batch: &Batch<'_>) -> GruPass {
     pass
 }
 
-/// The backward pass: `d_outputs` (B × T × H, ignored past each length) and `d_last` (B × H)
-/// are the loss's gradients with respect to the outputs and the last states.
-pub fn backward(
+avx2::dispatch!(
+    /// The backward pass: `d_outputs` (B × T × H, ignored past each length) and `d_last`
+    /// (B × H) are the loss's gradients with respect to the outputs and the last states.
+    /// Built for AVX2 where the CPU has it, as `forward` is.
+    pub fn backward / backward_avx2 => backward_body(
+        w: &GruWeights<'_>,
+        batch: &Batch<'_>,
+        pass: &GruPass,
+        d_outputs: &[f32],
+        d_last: &[f32],
+    ) -> GruGrads
+);
+
+#[inline(always)]
+fn backward_body(
     w: &GruWeights<'_>,
     batch: &Batch<'_>,
     pass: &GruPass,
@@ -244,3 +262,6 @@ pub fn backward(
     grads.add_input_projection(w, batch, &dgi);
     grads
 }
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests;

@@ -13,6 +13,7 @@
 //! product; each step's recurrence is one more.
 
 use super::activations::{sigmoid, tanh};
+use super::avx2;
 use super::batch::Batch;
 use super::cell::{Cell, CellGrads, CellWeights, gates};
 use crate::engine::model::kernels::matmul;
@@ -118,23 +119,10 @@ fn input_projections(w: &CellWeights<'_>, batch: &Batch<'_>) -> Vec<f32> {
     gi
 }
 
-/// The forward pass over `batch`: the same code built for AVX2 where the CPU has it, so the
-/// gate loops run 8 lanes wide. The same operations in the same order, without FMA
-/// contraction: the same bits either way.
-pub fn forward(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { forward_avx2(w, batch) };
-    }
-    forward_body(w, batch)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn forward_avx2(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
-    forward_body(w, batch)
-}
+avx2::dispatch!(
+    /// The forward pass over `batch`, built for AVX2 where the CPU has it (`avx2.rs`).
+    pub fn forward / forward_avx2 => forward_body(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass
+);
 
 #[inline(always)]
 fn forward_body(w: &CellWeights<'_>, batch: &Batch<'_>) -> LstmPass {
@@ -239,35 +227,18 @@ fn step_back(
     }
 }
 
-/// The backward pass: `d_outputs` (B × T × H, ignored past each length) and `d_last` (B × H)
-/// are the loss's gradients with respect to the outputs and the last h. Built for AVX2 where
-/// the CPU has it, as `forward` is.
-pub fn backward(
-    w: &CellWeights<'_>,
-    batch: &Batch<'_>,
-    pass: &LstmPass,
-    d_outputs: &[f32],
-    d_last: &[f32],
-) -> CellGrads {
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: the CPU has AVX2, checked just above.
-        return unsafe { backward_avx2(w, batch, pass, d_outputs, d_last) };
-    }
-    backward_body(w, batch, pass, d_outputs, d_last)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-fn backward_avx2(
-    w: &CellWeights<'_>,
-    batch: &Batch<'_>,
-    pass: &LstmPass,
-    d_outputs: &[f32],
-    d_last: &[f32],
-) -> CellGrads {
-    backward_body(w, batch, pass, d_outputs, d_last)
-}
+avx2::dispatch!(
+    /// The backward pass: `d_outputs` (B × T × H, ignored past each length) and `d_last`
+    /// (B × H) are the loss's gradients with respect to the outputs and the last h. Built for
+    /// AVX2 where the CPU has it, as `forward` is.
+    pub fn backward / backward_avx2 => backward_body(
+        w: &CellWeights<'_>,
+        batch: &Batch<'_>,
+        pass: &LstmPass,
+        d_outputs: &[f32],
+        d_last: &[f32],
+    ) -> CellGrads
+);
 
 #[inline(always)]
 fn backward_body(

@@ -6,6 +6,7 @@
 
 mod activations;
 pub mod attention;
+mod avx2;
 pub mod batch;
 pub mod cell;
 pub mod classifier;
