@@ -1,7 +1,7 @@
 //! Running a pass built for AVX2 where the CPU has it: the recurrent cells' gate loops are
 //! element-wise over H lanes, and the baseline x86-64 build runs them 4 lanes wide (SSE2)
 //! where AVX2 runs 8. The same operations in the same order, without FMA contraction, so
-//! both builds give the same bits (`lstm/tests.rs` checks it).
+//! both builds give the same bits (`lstm/tests.rs` and `gru/tests.rs` check it).
 //!
 //! A macro, not a generic `run(|| body(..))`: a closure's captured references lose the
 //! aliasing facts a function's parameters carry, and the LSTM's backward gate loop stopped
